@@ -1,0 +1,25 @@
+"""pyad: automatic differentiation for Python, in the style of DiffSharp.
+
+Derivatives are higher-order functions that nest in any order and to any depth::
+
+    import pyad
+    import pyad.numpy as np
+
+    pyad.grad(lambda x: np.sum(np.sin(x) ** 2))(np.ones(3))
+    pyad.diff(lambda x: x * pyad.diff(lambda y: x * y)(3.0))(2.0)   # no confusion: 4.0
+
+See ``pyad.operators`` for the table of operators and their modes.
+"""
+from .operators import *                       # noqa: F401,F403
+from .operators import __all__ as _operators_all
+from ._core.pytree import tree_flatten, tree_unflatten, tree_map, tree_leaves
+from ._core.primitive import Primitive, primitive, NonDifferentiableError
+from .numpy.shape import stop_gradient
+from . import numpy                            # noqa: F401
+
+__version__ = '0.1.0'
+
+__all__ = list(_operators_all) + [
+    'tree_flatten', 'tree_unflatten', 'tree_map', 'tree_leaves', 'Primitive', 'primitive',
+    'NonDifferentiableError', 'stop_gradient', 'numpy',
+]

@@ -1,0 +1,151 @@
+"""Box: the common base of a dual number and a tape variable.
+
+A box wraps a primal value at one tag.  The primal may itself be a box at an
+older tag: nesting of operators is nesting of boxes.  Arithmetic on boxes goes
+through pyad's primitives; the operator table is filled in by ``pyad.numpy``
+(the core knows nothing about NumPy functions).
+"""
+import numbers
+
+
+class Box:
+    __slots__ = ('primal', 'tag')
+    # NumPy must hand mixed operations (ndarray * box) to the box.
+    __array_priority__ = 1000.0
+
+    # -- array-like metadata, read off the innermost value ------------------------
+    @property
+    def shape(self):
+        return shape_of(self.primal)
+
+    @property
+    def ndim(self):
+        return len(shape_of(self.primal))
+
+    @property
+    def size(self):
+        n = 1
+        for d in shape_of(self.primal):
+            n *= d
+        return n
+
+    @property
+    def dtype(self):
+        return dtype_of(self.primal)
+
+    def __len__(self):
+        shape = self.shape
+        if not shape:
+            raise TypeError('len() of a 0-d (scalar) traced value')
+        return shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __bool__(self):
+        return bool(innermost(self))
+
+    def __float__(self):
+        raise TypeError(
+            'float() of a traced value would drop its derivative. Use pyad.numpy '
+            'functions instead of the math module, or pyad.stop_gradient(x) if the '
+            'derivative is meant to be dropped.')
+
+    def __int__(self):
+        return int(innermost(self))
+
+    def __index__(self):
+        raise TypeError('a traced (differentiated) value cannot be used as an index')
+
+    def __complex__(self):
+        raise TypeError('pyad does not differentiate complex values')
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        return f'{type(self).__name__}({self.primal!r}, tag={self.tag.id})'
+
+
+class Dual(Box):
+    """Forward mode: (primal, tangent) at one tag.  The tangent is never a symbolic
+    zero here (a value with a zero tangent is not wrapped at all); it has shape
+    ``batch + primal.shape`` where batch is () or (B,) for batched directions."""
+    __slots__ = ('tangent',)
+
+    def __init__(self, primal, tangent, tag):
+        self.primal = primal
+        self.tangent = tangent
+        self.tag = tag
+
+
+class TapeVar(Box):
+    """Reverse mode: a primal value and its slot on its tag's tape."""
+    __slots__ = ('index',)
+
+    def __init__(self, primal, tag, index):
+        self.primal = primal
+        self.tag = tag
+        self.index = index
+
+
+def innermost(x):
+    """The plain value under every layer of boxes."""
+    while isinstance(x, Box):
+        x = x.primal
+    return x
+
+
+def lift_dead(x):
+    """Strip the layers of x whose tags have retired: such values are constants."""
+    while isinstance(x, Box) and not x.tag.live:
+        x = x.primal
+    return x
+
+
+def shape_of(x):
+    if type(x) is float:
+        return ()
+    try:
+        return x.shape
+    except AttributeError:
+        if isinstance(x, numbers.Number):
+            return ()
+        raise
+
+
+def ndim_of(x):
+    return len(shape_of(x))
+
+
+def dtype_of(x):
+    x = innermost(x)
+    if type(x) is float:
+        return _float64
+    try:
+        return x.dtype
+    except AttributeError:
+        import numpy
+        return numpy.result_type(x)
+
+
+def _init_float64():
+    import numpy
+    return numpy.dtype(numpy.float64)
+
+
+_float64 = _init_float64()
+
+
+def install_methods(table):
+    """Attach operator methods (``__add__``, ``sum``, ``T``...) to every box."""
+    for name, value in table.items():
+        if not isinstance(value, (property, type(install_methods))):
+            value = _as_method(value)      # a Primitive is not a descriptor
+        setattr(Box, name, value)
+
+
+def _as_method(fn):
+    def method(self, *args):
+        return fn(self, *args)
+    return method

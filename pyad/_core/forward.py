@@ -1,0 +1,34 @@
+"""Forward mode: tagged dual numbers.
+
+A primitive applied to duals of tag T computes its result on the primals and its
+tangent with the primitive's JVP rule.  The tangent of a dual has shape
+``batch + primal.shape``: batch is () for a single direction and (B,) when B
+directions are pushed at once (one pass for a whole Jacobian or Hessian).
+"""
+from .box import Dual
+
+
+def process(prim, args, params, tag):
+    primals = list(args)
+    tangents = [None] * len(args)
+    for i, a in enumerate(args):
+        if type(a) is Dual and a.tag is tag:
+            primals[i] = a.primal
+            tangents[i] = a.tangent
+    ans = prim(*primals, **params)
+    out_tangent = prim.apply_jvp(tangents, ans, primals, params)
+    if prim.multiple_results:
+        if out_tangent is None:
+            return ans
+        return type(ans)(a if t is None else Dual(a, t, tag)
+                         for a, t in zip(ans, out_tangent))
+    if out_tangent is None:
+        return ans
+    return Dual(ans, out_tangent, tag)
+
+
+def unpack(value, tag):
+    """(primal, tangent) of ``value`` at ``tag``; tangent None when not wrapped there."""
+    if type(value) is Dual and value.tag is tag:
+        return value.primal, value.tangent
+    return value, None

@@ -1,0 +1,149 @@
+"""Primitive: an implementation with its JVP rule and its VJP rule.
+
+Calling a primitive on plain values runs the implementation and nothing else.
+When any argument is boxed, dispatch finds the newest live tag among the
+arguments, unwraps the boxes of that tag only, calls the primitive again on what
+was inside (which may be boxed at older tags: nesting is recursion) and lets the
+tag's mode (forward or reverse) wrap the result.
+
+Rules are given per argument, autograd style, so that the derivative for an
+argument that is not being differentiated is never computed:
+
+    jvp rule for argument i:  (tangent_i, ans, *args, **params) -> tangent of ans
+    vjp rule for argument i:  (cotangent, ans, *args, **params) -> cotangent of arg i
+
+or jointly (``jvp_joint(tangents, ans, args, params)`` with ``None`` for symbolic
+zero tangents; ``vjp_joint(cotangent, ans, args, params, wanted)``) where sharing
+work between arguments pays.  Rules must be written with pyad primitives, so that
+they are differentiable in turn.  Tangents and cotangents may carry leading batch
+axes (``batch + shape``); ``pyad.numpy._batching`` has the helpers rules use.
+
+A primitive with several results (``multiple_results=True``) returns a tuple;
+its jvp returns a tuple of tangents and its vjp receives a tuple of cotangents
+(``None`` for results that received none).
+"""
+from .box import Box, Dual, TapeVar, lift_dead, innermost
+from . import forward, reverse
+
+
+class NonDifferentiableError(TypeError):
+    pass
+
+
+class Primitive:
+    __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint',
+                 'nondiff', 'multiple_results', '__doc__', '__weakref__')
+
+    def __init__(self, name, impl, *, nondiff=False, multiple_results=False, doc=None):
+        self.name = name
+        self.impl = impl
+        self.jvps = None
+        self.vjps = None
+        self.jvp_joint = None
+        self.vjp_joint = None
+        self.nondiff = nondiff
+        self.multiple_results = multiple_results
+        self.__doc__ = doc if doc is not None else getattr(impl, '__doc__', None)
+
+    def def_jvp(self, *rules):
+        """One rule per positional argument (``None``: not differentiable there)."""
+        self.jvps = rules
+        return self
+
+    def def_vjp(self, *rules):
+        self.vjps = rules
+        return self
+
+    def def_jvp_joint(self, rule):
+        self.jvp_joint = rule
+        return self
+
+    def def_vjp_joint(self, rule):
+        self.vjp_joint = rule
+        return self
+
+    def __call__(self, *args, **params):
+        for a in args:
+            if isinstance(a, Box):
+                return bind(self, args, params)
+        return self.impl(*args, **params)
+
+    # -- rule application (used by the forward and reverse modes) ---------------
+    def apply_jvp(self, tangents, ans, primals, params):
+        if self.jvp_joint is not None:
+            return self.jvp_joint(tangents, ans, primals, params)
+        rules = self.jvps
+        if rules is None:
+            raise self._missing('JVP (forward-mode)')
+        out = None
+        for i, t in enumerate(tangents):
+            if t is None:
+                continue
+            rule = rules[i] if i < len(rules) else None
+            if rule is None:
+                raise self._not_differentiable_in(i)
+            ti = rule(t, ans, *primals, **params)
+            if ti is None:
+                continue
+            out = ti if out is None else out + ti
+        return out
+
+    def apply_vjp(self, cotangent, ans, primals, params, positions):
+        """Cotangents for the argument ``positions`` (a tuple of indices)."""
+        if self.vjp_joint is not None:
+            return self.vjp_joint(cotangent, ans, primals, params, positions)
+        rules = self.vjps
+        if rules is None:
+            raise self._missing('VJP (reverse-mode)')
+        result = []
+        for i in positions:
+            rule = rules[i] if i < len(rules) else None
+            if rule is None:
+                raise self._not_differentiable_in(i)
+            result.append(rule(cotangent, ans, *primals, **params))
+        return result
+
+    def _missing(self, which):
+        return NotImplementedError(f'pyad primitive {self.name!r} has no {which} rule')
+
+    def _not_differentiable_in(self, i):
+        return NonDifferentiableError(
+            f'{self.name} is not differentiable with respect to its argument {i}; '
+            f'wrap that argument in pyad.stop_gradient if no derivative is wanted')
+
+    def __repr__(self):
+        return f'<pyad primitive {self.name}>'
+
+
+def bind(prim, args, params):
+    """Apply ``prim`` to arguments some of which are boxed."""
+    top = None
+    lifted = None
+    for i, a in enumerate(args):
+        if isinstance(a, Box):
+            if not a.tag.live:
+                a = lift_dead(a)
+                if lifted is None:
+                    lifted = list(args)
+                lifted[i] = a
+                if not isinstance(a, Box):
+                    continue
+            if top is None or a.tag.id > top.id:
+                top = a.tag
+    if lifted is not None:
+        args = tuple(lifted)
+    if top is None:
+        return prim.impl(*args, **params)
+    if prim.nondiff:
+        return prim.impl(*[innermost(a) for a in args], **params)
+    if top.mode == 'forward':
+        return forward.process(prim, args, params, top)
+    return reverse.process(prim, args, params, top)
+
+
+def primitive(name=None, *, nondiff=False, multiple_results=False):
+    """Decorator: turn an implementation function into a Primitive."""
+    def wrap(impl):
+        return Primitive(name or impl.__name__, impl, nondiff=nondiff,
+                         multiple_results=multiple_results)
+    return wrap

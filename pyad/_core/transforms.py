@@ -1,0 +1,193 @@
+"""The two transformations every operator is built from.
+
+``push_forward``: run f on dual numbers of a fresh forward tag (one direction, or
+a batch of B directions at once) and read the tangents of its outputs.
+``pull_back``: run f on tape variables of a fresh reverse tag and return a
+pullback that sweeps the tape for any output cotangent (batched too).
+
+Both take and return flat lists of leaves; the operators handle the pytrees.
+Both retire their tag when they return, whatever happens.
+"""
+import numbers
+
+import numpy
+
+from .box import Box, Dual, TapeVar, innermost, lift_dead, shape_of, dtype_of
+from .tags import Tag
+from .reverse import Tape, sweep
+from .pytree import tree_flatten, tree_unflatten
+
+
+class FunctionOutput(Exception):
+    """Raised when the differentiated function returns a function (handled by the
+    operators, which then return a function that differentiates afresh)."""
+
+
+# --------------------------------------------------------------------------- inputs
+_FLOAT_KINDS = ('f',)
+
+
+def as_float_leaf(x, opname, what='input'):
+    """Validate one leaf of an input to ``opname``; promote integers to float64."""
+    if isinstance(x, Box):
+        inner = innermost(x)
+        if dtype_of(inner).kind not in _FLOAT_KINDS:
+            raise TypeError(f'{opname}: traced {what} has non-float dtype {dtype_of(inner)}')
+        return x
+    t = type(x)
+    if t is float:
+        return x
+    if isinstance(x, bool) or isinstance(x, numpy.bool_):
+        raise TypeError(f'{opname}: {what} is a bool ({x!r}); pass a float')
+    if isinstance(x, numbers.Integral):
+        return float(x)
+    if isinstance(x, numbers.Real) and not hasattr(x, 'dtype'):
+        return float(x)
+    dtype = getattr(x, 'dtype', None)
+    if dtype is not None and hasattr(x, 'shape'):
+        kind = dtype.kind
+        if kind == 'f':
+            return x
+        if kind in 'iu':
+            return x.astype(numpy.float64)
+        if kind == 'c':
+            raise TypeError(f'{opname}: {what} is complex ({dtype}); pyad differentiates real values only')
+        if kind == 'b':
+            raise TypeError(f'{opname}: {what} is a boolean array; pass floats')
+        raise TypeError(f'{opname}: {what} has dtype {dtype}, which cannot be differentiated; '
+                        f'pass a float or an array of floats')
+    raise TypeError(f'{opname}: {what} must be a float, an array of floats, or a tuple/list/dict '
+                    f'of them; got {t.__name__}')
+
+
+def flatten_input(x, opname, what='input'):
+    leaves, treedef = tree_flatten(x)
+    return [as_float_leaf(l, opname, what) for l in leaves], treedef
+
+
+def check_output_leaf(y, opname):
+    if isinstance(y, Box) or isinstance(y, numbers.Number) or hasattr(y, 'dtype'):
+        return y
+    raise TypeError(f'{opname}: the function returned a {type(y).__name__}, which is not a '
+                    f'number, an array, or a tuple/list/dict of them')
+
+
+def call(f, x, opname):
+    """f(x), with the higher-order and None cases caught."""
+    out = f(x)
+    if out is None:
+        raise TypeError(f'{opname}: the function returned None (is a return statement missing?)')
+    if callable(out) and not isinstance(out, Box) and not hasattr(out, 'dtype'):
+        raise FunctionOutput(out)
+    return out
+
+
+# ---------------------------------------------------------------------- shape helpers
+def _xp(x):
+    from ..backend import namespace
+    return namespace(x)
+
+
+def zeros_for(value, batch=()):
+    """Plain zeros shaped like ``batch + value.shape``, in value's dtype and library."""
+    inner = innermost(value)
+    shape = tuple(batch) + tuple(shape_of(inner))
+    if not shape and type(inner) is float:
+        return 0.0
+    return _xp(inner).zeros(shape, dtype=dtype_of(inner))
+
+
+def cast_like(value, ref):
+    """Cast a derivative to the dtype of the value it belongs to (no silent upcast)."""
+    if value is None:
+        return None
+    want = dtype_of(ref)
+    if dtype_of(value) == want:
+        return value
+    if isinstance(value, Box):
+        from ..numpy import astype
+        return astype(value, want)
+    if type(innermost(ref)) is float and not shape_of(value):
+        return float(value)
+    return _xp(value).asarray(value).astype(want)
+
+
+def identity_seeds(leaves, total=None):
+    """Split the identity of size total = Σ leaf sizes into one batched seed per leaf:
+    seed i has shape (total,) + leaf_i.shape."""
+    sizes = [_size(l) for l in leaves]
+    n = sum(sizes) if total is None else total
+    seeds = []
+    offset = 0
+    for leaf, size in zip(leaves, sizes):
+        inner = innermost(leaf)
+        xp = _xp(inner)
+        block = xp.zeros((n, size), dtype=dtype_of(inner))
+        idx = xp.arange(size)
+        block[offset + idx, idx] = 1
+        seeds.append(block.reshape((n,) + tuple(shape_of(inner))))
+        offset += size
+    return seeds
+
+
+def _size(x):
+    n = 1
+    for d in shape_of(x):
+        n *= d
+    return n
+
+
+# ----------------------------------------------------------------- the two passes
+def push_forward(f, leaves, treedef, tangents, opname):
+    """Evaluate f at ``leaves`` pushing ``tangents`` (one per leaf; None for zero).
+
+    Returns (out_leaves, out_treedef, out_tangents) with None for zero tangents.
+    Every tangent must have the same batch prefix ((), or (B,)).
+    """
+    with Tag('forward') as tag:
+        duals = [leaf if t is None else Dual(leaf, t, tag) for leaf, t in zip(leaves, tangents)]
+        out = call(f, tree_unflatten(treedef, duals), opname)
+        out_leaves, out_treedef = tree_flatten(out)
+        primals = []
+        out_tangents = []
+        for y in out_leaves:
+            y = lift_dead(check_output_leaf(y, opname))
+            if type(y) is Dual and y.tag is tag:
+                primals.append(y.primal)
+                out_tangents.append(cast_like(y.tangent, y.primal))
+            else:
+                primals.append(y)
+                out_tangents.append(None)
+    return primals, out_treedef, out_tangents
+
+
+def pull_back(f, leaves, treedef, opname):
+    """Evaluate f at ``leaves`` on a fresh tape.
+
+    Returns (out_leaves, out_treedef, pullback) where ``pullback(cotangents)`` takes
+    one cotangent per output leaf (None for zero; all with the same batch prefix)
+    and returns one adjoint per input leaf (None where no cotangent arrived).
+    """
+    tape = Tape()
+    with Tag('reverse', tape) as tag:
+        variables = [tape.input(leaf, tag) for leaf in leaves]
+        out = call(f, tree_unflatten(treedef, variables), opname)
+        out_leaves, out_treedef = tree_flatten(out)
+        primals = []
+        out_slots = []
+        for y in out_leaves:
+            y = lift_dead(check_output_leaf(y, opname))
+            if type(y) is TapeVar and y.tag is tag:
+                primals.append(y.primal)
+                out_slots.append(y.index)
+            else:
+                primals.append(y)
+                out_slots.append(None)
+    in_slots = [v.index for v in variables]
+
+    def pullback(cotangents):
+        seeds = [(s, c) for s, c in zip(out_slots, cotangents) if s is not None]
+        adjoints = sweep(tape, seeds, in_slots)
+        return [cast_like(a, leaf) for a, leaf in zip(adjoints, leaves)]
+
+    return primals, out_treedef, pullback

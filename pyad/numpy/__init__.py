@@ -1,0 +1,130 @@
+"""The differentiable NumPy namespace: ``import pyad.numpy as np``.
+
+On plain arrays every function here does what NumPy does (a primitive with no
+boxed argument calls its implementation directly).  On values being
+differentiated it records or propagates derivatives.  Names that have no
+derivative to speak of (dtypes, constants, array creation from shapes) are
+NumPy's own, re-exported so that this module can stand in for ``numpy``.
+"""
+import numpy as _onp
+
+from .elementwise import *          # noqa: F401,F403
+from .shape import *                # noqa: F401,F403
+from .reductions import *           # noqa: F401,F403
+from .indexing import *             # noqa: F401,F403
+from .products import *             # noqa: F401,F403
+from . import elementwise as _ew
+from . import shape as _shape
+from . import reductions as _red
+from . import indexing as _idx
+from . import products as _prod
+from .._core.box import Box, install_methods, innermost, shape_of
+from .creation import *             # noqa: F401,F403
+
+# NumPy names with nothing to differentiate
+from numpy import (  # noqa: F401
+    pi, e, inf, nan, newaxis, euler_gamma,
+    float16, float32, float64, int8, int16, int32, int64, uint8, bool_, dtype, finfo, iinfo,
+    ndarray, shape, ndim, size, result_type, promote_types,
+    zeros, ones, empty, full, eye, identity, arange, linspace, logspace, meshgrid,
+    tri, indices, diag_indices, tril_indices, triu_indices, random,
+    argmax, argmin, argsort, argwhere, nonzero, flatnonzero, searchsorted,
+    count_nonzero, unique, bincount, histogram, digitize, isscalar, iscomplexobj, isrealobj,
+)
+
+
+def zeros_like(a, dtype=None):
+    return _onp.zeros_like(innermost(a), dtype=dtype)
+
+
+def ones_like(a, dtype=None):
+    return _onp.ones_like(innermost(a), dtype=dtype)
+
+
+def full_like(a, fill_value, dtype=None):
+    return _onp.full_like(innermost(a), fill_value, dtype=dtype)
+
+
+def empty_like(a, dtype=None):
+    return _onp.empty_like(innermost(a), dtype=dtype)
+
+
+# --------------------------------------------------------------------- box methods
+def _reverse(fn):
+    return lambda self, other: fn(other, self)
+
+
+def _method_reshape(self, *shape, order='C'):
+    if len(shape) == 1 and not isinstance(shape[0], int):
+        shape = shape[0]
+    return _shape.reshape(self, shape, order=order)
+
+
+def _method_transpose(self, *axes):
+    if not axes:
+        return _shape.transpose(self)
+    if len(axes) == 1 and not isinstance(axes[0], int):
+        axes = axes[0]
+    return _shape.transpose(self, axes)
+
+
+def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
+    fn = _UFUNCS.get(ufunc.__name__)
+    if method != '__call__' or fn is None or kwargs:
+        return NotImplemented
+    return fn(*inputs)
+
+
+_UFUNCS = dict(_ew.UFUNCS, matmul=_prod.matmul)
+
+
+def _getitem(self, idx):
+    return _idx.getitem(self, _idx.normalize_index(idx))
+
+
+def _setitem(self, idx, value):
+    raise TypeError('pyad: in-place assignment (x[i] = v) to a value being differentiated is '
+                    'not supported; build a new array instead (pyad.numpy.where, '
+                    'concatenate, stack, or x.at-style updates with index_update)')
+
+
+_methods = {
+    '__add__': _ew.add, '__radd__': _reverse(_ew.add),
+    '__sub__': _ew.subtract, '__rsub__': _reverse(_ew.subtract),
+    '__mul__': _ew.multiply, '__rmul__': _reverse(_ew.multiply),
+    '__truediv__': _ew.divide, '__rtruediv__': _reverse(_ew.divide),
+    '__floordiv__': _ew.floor_divide, '__rfloordiv__': _reverse(_ew.floor_divide),
+    '__mod__': _ew.mod, '__rmod__': _reverse(_ew.mod),
+    '__pow__': _ew.power, '__rpow__': _reverse(_ew.power),
+    '__matmul__': _prod.matmul, '__rmatmul__': _reverse(_prod.matmul),
+    '__neg__': _ew.negative, '__pos__': _ew.positive, '__abs__': _ew.absolute,
+    '__lt__': _ew.less, '__le__': _ew.less_equal, '__gt__': _ew.greater,
+    '__ge__': _ew.greater_equal, '__eq__': _ew.equal, '__ne__': _ew.not_equal,
+    '__getitem__': _getitem, '__setitem__': _setitem,
+    '__array_ufunc__': _array_ufunc,
+    'T': property(lambda self: _shape.transpose(self)),
+    'mT': property(lambda self: _shape.matrix_transpose(self)),
+    'reshape': _method_reshape, 'transpose': _method_transpose,
+    'ravel': lambda self: _shape.ravel(self), 'flatten': lambda self: _shape.ravel(self),
+    'squeeze': lambda self, axis=None: _shape.squeeze(self, axis),
+    'swapaxes': lambda self, a, b: _shape.swapaxes(self, a, b),
+    'astype': lambda self, dtype: _shape.astype(self, dtype),
+    'sum': lambda self, axis=None, keepdims=False: _red.sum(self, axis, keepdims),
+    'mean': lambda self, axis=None, keepdims=False: _red.mean(self, axis, keepdims),
+    'dot': lambda self, other: _extra_call('dot', self, other),
+    'clip': lambda self, a_min=None, a_max=None: _ew.clip(self, a_min, a_max),
+    'conj': lambda self: self, 'conjugate': lambda self: self,
+    'real': property(lambda self: self),
+    'item': lambda self: innermost(self).item(),
+}
+
+
+def _extra_call(name, *args, **kwargs):
+    return globals()[name](*args, **kwargs)
+
+
+for _name in ('prod', 'max', 'min', 'var', 'std', 'cumsum', 'cumprod', 'trace',
+              'diagonal', 'take', 'repeat', 'sort', 'any', 'all', 'argmax', 'argmin'):
+    _methods[_name] = (lambda name: lambda self, *a, **k: _extra_call(name, self, *a, **k))(_name)
+
+install_methods(_methods)

@@ -1,0 +1,101 @@
+"""Shape helpers for rules: broadcasting and batched (co)tangents.
+
+The one convention every rule follows: a tangent or cotangent of a value ``x``
+has shape ``batch + x.shape``, where ``batch`` is () for one direction and
+(B,) (or longer) when many directions are pushed or pulled in one pass.  A rule
+finds the batch rank as ``ndim(t) - ndim(x)`` and never assumes it is zero.
+
+Elementwise rules need only ``expand_to`` (JVP) and ``unbroadcast`` (VJP);
+shape rules shift their axes by the batch rank with ``shift_axes``.
+"""
+from .._core.box import shape_of, ndim_of
+
+
+def batch_ndim(t, x):
+    """The number of leading batch axes of tangent ``t`` of value ``x``."""
+    return ndim_of(t) - ndim_of(x)
+
+
+def normalize_axis(axis, ndim, name='axis'):
+    """A non-negative int axis, or a clear error in the user's terms."""
+    try:
+        a = int(axis)
+    except TypeError:
+        raise TypeError(f'{name} must be an integer, got {type(axis).__name__}') from None
+    if not -ndim <= a < ndim:
+        raise ValueError(f'{name} {axis} is out of bounds for an array of dimension {ndim}')
+    return a % ndim if ndim else 0
+
+
+def normalize_axes(axis, ndim):
+    """Tuple of sorted non-negative axes; None means all axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    if isinstance(axis, (tuple, list)):
+        axes = tuple(sorted(normalize_axis(a, ndim) for a in axis))
+        if len(set(axes)) != len(axes):
+            raise ValueError(f'repeated axis in {axis}')
+        return axes
+    return (normalize_axis(axis, ndim),)
+
+
+def shift_axes(axes, bnd):
+    """Axes of a primal, as axes of its batched tangent."""
+    if not bnd:
+        return axes
+    return tuple(a + bnd for a in axes)
+
+
+def align(t, x, ans):
+    """Lay out tangent ``t`` (batch + x.shape) so that it broadcasts against
+    batch + ans.shape: insert the axes that broadcasting adds, after the batch."""
+    xn = ndim_of(x)
+    an = ndim_of(ans)
+    if xn == an:
+        return t
+    ts = shape_of(t)
+    bnd = len(ts) - xn
+    if bnd == 0:
+        return t
+    from .shape import reshape
+    return reshape(t, ts[:bnd] + (1,) * (an - xn) + ts[bnd:])
+
+
+def expand_to(t, x, ans):
+    """Broadcast tangent ``t`` (batch + x.shape) to batch + ans.shape."""
+    if type(ans) is float:
+        return t
+    xs = shape_of(x)
+    as_ = shape_of(ans)
+    if xs == as_:
+        return t
+    from .shape import broadcast_to
+    t = align(t, x, ans)
+    ts = shape_of(t)
+    return broadcast_to(t, ts[:len(ts) - len(as_)] + tuple(as_))
+
+
+def unbroadcast(g, ans, x):
+    """Sum cotangent ``g`` (batch + ans.shape) down to batch + x.shape: the
+    adjoint of NumPy's broadcasting of x to ans's shape."""
+    if type(ans) is float:
+        return g
+    return unbroadcast_shape(g, shape_of(ans), shape_of(x))
+
+
+def unbroadcast_shape(g, ans_shape, x_shape):
+    """``unbroadcast`` given the two shapes rather than the values."""
+    xs = tuple(x_shape)
+    as_ = tuple(ans_shape)
+    if xs == as_:
+        return g
+    from .reductions import sum as _sum
+    from .shape import reshape
+    gs = shape_of(g)
+    bnd = len(gs) - len(as_)
+    lead = len(as_) - len(xs)
+    axes = tuple(range(bnd, bnd + lead)) + tuple(
+        bnd + lead + i for i, d in enumerate(xs) if d == 1 and as_[lead + i] != 1)
+    if axes:
+        g = _sum(g, axis=axes)
+    return reshape(g, tuple(gs[:bnd]) + xs)

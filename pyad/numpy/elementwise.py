@@ -1,0 +1,330 @@
+"""Elementwise functions and their rules.
+
+An elementwise function's derivative is diagonal, so one linear map serves as
+both its JVP and its VJP: ``lin(c, ans, *args)`` multiplies a (co)tangent ``c``,
+already of shape batch + ans.shape, by the partial derivative.  The factories
+below add the broadcasting (``expand_to`` forward, ``unbroadcast`` backward).
+
+On Python floats (and NumPy float64 scalars) the implementations call the
+``math`` module: scalar code stays Python-fast and float64.
+"""
+import math
+
+import numpy as _np
+import scipy.special as _sps
+
+from .._core.primitive import Primitive
+from .._core.box import shape_of
+from ..backend import scipy_special
+from ._batching import expand_to, unbroadcast
+
+_SCALAR = (float, _np.float64)
+
+
+def _scalar_fast(np_fn, math_fn):
+    if math_fn is None:
+        return np_fn
+
+    def impl(x):
+        if type(x) in _SCALAR:
+            try:
+                return math_fn(x)
+            except (ValueError, OverflowError, ZeroDivisionError):
+                pass   # NumPy's answer (inf, nan) and warning instead of an exception
+        return np_fn(x)
+    impl.__name__ = np_fn.__name__
+    impl.__doc__ = getattr(np_fn, '__doc__', None)
+    return impl
+
+
+def unary(name, np_fn, lin, math_fn=None):
+    prim = Primitive(name, _scalar_fast(np_fn, math_fn))
+    prim.def_jvp(lambda t, ans, x: lin(t, ans, x))
+    prim.def_vjp(lambda g, ans, x: lin(g, ans, x))
+    return prim
+
+
+def binary(name, impl, lin_x, lin_y):
+    """``lin_x(c, ans, x, y)``: ∂ans/∂x applied to c (None: not differentiable in x)."""
+    prim = Primitive(name, impl)
+    prim.def_jvp(
+        None if lin_x is None else (lambda t, ans, x, y: lin_x(expand_to(t, x, ans), ans, x, y)),
+        None if lin_y is None else (lambda t, ans, x, y: lin_y(expand_to(t, y, ans), ans, x, y)))
+    prim.def_vjp(
+        None if lin_x is None else (lambda g, ans, x, y: unbroadcast(lin_x(g, ans, x, y), ans, x)),
+        None if lin_y is None else (lambda g, ans, x, y: unbroadcast(lin_y(g, ans, x, y), ans, y)))
+    return prim
+
+
+def nondiff(name, impl):
+    """No derivative: boxes are unwrapped and the result is a constant (as in JAX)."""
+    return Primitive(name, impl, nondiff=True)
+
+
+def _scalar_binary(np_fn, py_fn):
+    def impl(x, y):
+        if type(x) in _SCALAR and type(y) in _SCALAR:
+            try:
+                return py_fn(x, y)
+            except (ValueError, OverflowError, ZeroDivisionError):
+                pass
+        return np_fn(x, y)
+    impl.__name__ = np_fn.__name__
+    return impl
+
+
+# ----------------------------------------------------------------- arithmetic
+add = binary('add', _scalar_binary(_np.add, lambda x, y: x + y),
+             lambda c, ans, x, y: c, lambda c, ans, x, y: c)
+subtract = binary('subtract', _scalar_binary(_np.subtract, lambda x, y: x - y),
+                  lambda c, ans, x, y: c, lambda c, ans, x, y: -c)
+multiply = binary('multiply', _scalar_binary(_np.multiply, lambda x, y: x * y),
+                  lambda c, ans, x, y: c * y, lambda c, ans, x, y: c * x)
+divide = binary('divide', _scalar_binary(_np.divide, lambda x, y: x / y),
+                lambda c, ans, x, y: c / y, lambda c, ans, x, y: -c * ans / y)
+true_divide = divide
+float_power = None  # set below, after power
+
+
+def _pow_dx(c, ans, x, y):
+    if type(y) in (int, float) and y == 2:
+        return c * (2.0 * x)
+    return c * (y * power(x, y - 1))
+
+
+def _pow_dy(c, ans, x, y):
+    # d/dy x**y = log(x) x**y; at x == 0 the limit (for y > 0) is 0, as JAX takes it.
+    safe_x = where(equal(x, 0), 1.0, x)
+    return c * where(equal(x, 0), 0.0, ans * log(safe_x))
+
+
+power = binary('power', _scalar_binary(_np.power, lambda x, y: x ** y if x >= 0 or float(y).is_integer() else _np.power(x, y)),
+               _pow_dx, _pow_dy)
+float_power = power
+
+
+def _winner(c, x, y):
+    # c where x beats y; at a tie the derivative is split evenly between the two
+    # (masks stay boolean so that c keeps its dtype)
+    return where(greater(x, y), c, where(equal(x, y), 0.5 * c, 0.0))
+
+
+maximum = binary('maximum', _np.maximum,
+                 lambda c, ans, x, y: _winner(c, x, y), lambda c, ans, x, y: _winner(c, y, x))
+minimum = binary('minimum', _np.minimum,
+                 lambda c, ans, x, y: _winner(c, y, x), lambda c, ans, x, y: _winner(c, x, y))
+fmax = binary('fmax', _np.fmax,
+              lambda c, ans, x, y: _winner(c, x, y), lambda c, ans, x, y: _winner(c, y, x))
+fmin = binary('fmin', _np.fmin,
+              lambda c, ans, x, y: _winner(c, y, x), lambda c, ans, x, y: _winner(c, x, y))
+arctan2 = binary('arctan2', _scalar_binary(_np.arctan2, math.atan2),
+                 lambda c, ans, x, y: c * y / (x * x + y * y),
+                 lambda c, ans, x, y: -c * x / (x * x + y * y))
+hypot = binary('hypot', _scalar_binary(_np.hypot, math.hypot),
+               lambda c, ans, x, y: c * x / ans, lambda c, ans, x, y: c * y / ans)
+logaddexp = binary('logaddexp', _np.logaddexp,
+                   lambda c, ans, x, y: c * exp(x - ans), lambda c, ans, x, y: c * exp(y - ans))
+logaddexp2 = binary('logaddexp2', _np.logaddexp2,
+                    lambda c, ans, x, y: c * exp2(x - ans), lambda c, ans, x, y: c * exp2(y - ans))
+mod = binary('mod', _np.mod,
+             lambda c, ans, x, y: c, lambda c, ans, x, y: -c * floor_divide(x, y))
+remainder = mod
+fmod = binary('fmod', _np.fmod,
+              lambda c, ans, x, y: c, lambda c, ans, x, y: -c * trunc(x / y))
+copysign = binary('copysign', _np.copysign,
+                  lambda c, ans, x, y: c * sign(x) * sign(ans), None)
+
+
+def _xlogy_impl(x, y):
+    return scipy_special(x, y).xlogy(x, y)
+
+
+def _xlog1py_impl(x, y):
+    return scipy_special(x, y).xlog1py(x, y)
+
+
+def _log_where_used(y, x, offset):
+    # log(offset + y) where x != 0, else 0 (xlogy's convention), with no log of
+    # the entries that are not used
+    used = not_equal(x, 0)
+    return where(used, log(offset + where(used, y, 1.0 - offset)), 0.0)
+
+
+xlogy = binary('xlogy', _xlogy_impl,
+               lambda c, ans, x, y: c * _log_where_used(y, x, 0.0),
+               lambda c, ans, x, y: c * x / y)
+xlog1py = binary('xlog1py', _xlog1py_impl,
+                 lambda c, ans, x, y: c * _log_where_used(y, x, 1.0),
+                 lambda c, ans, x, y: c * x / (1.0 + y))
+
+# ----------------------------------------------------------------- unary maths
+negative = unary('negative', _np.negative, lambda c, ans, x: -c, lambda x: -x)
+positive = unary('positive', _np.positive, lambda c, ans, x: c, lambda x: +x)
+exp = unary('exp', _np.exp, lambda c, ans, x: c * ans, math.exp)
+exp2 = unary('exp2', _np.exp2, lambda c, ans, x: c * ans * math.log(2.0), lambda x: 2.0 ** x)
+expm1 = unary('expm1', _np.expm1, lambda c, ans, x: c * (ans + 1.0), math.expm1)
+log = unary('log', _np.log, lambda c, ans, x: c / x, math.log)
+log2 = unary('log2', _np.log2, lambda c, ans, x: c / (x * math.log(2.0)), math.log2)
+log10 = unary('log10', _np.log10, lambda c, ans, x: c / (x * math.log(10.0)), math.log10)
+log1p = unary('log1p', _np.log1p, lambda c, ans, x: c / (1.0 + x), math.log1p)
+sqrt = unary('sqrt', _np.sqrt, lambda c, ans, x: c * 0.5 / ans, math.sqrt)
+cbrt = unary('cbrt', _np.cbrt, lambda c, ans, x: c / (3.0 * ans * ans))
+square = unary('square', _np.square, lambda c, ans, x: c * (2.0 * x), lambda x: x * x)
+reciprocal = unary('reciprocal', _np.reciprocal, lambda c, ans, x: -c * ans * ans, lambda x: 1.0 / x)
+sin = unary('sin', _np.sin, lambda c, ans, x: c * cos(x), math.sin)
+cos = unary('cos', _np.cos, lambda c, ans, x: -c * sin(x), math.cos)
+tan = unary('tan', _np.tan, lambda c, ans, x: c * (1.0 + ans * ans), math.tan)
+arcsin = unary('arcsin', _np.arcsin, lambda c, ans, x: c / sqrt(1.0 - x * x), math.asin)
+arccos = unary('arccos', _np.arccos, lambda c, ans, x: -c / sqrt(1.0 - x * x), math.acos)
+arctan = unary('arctan', _np.arctan, lambda c, ans, x: c / (1.0 + x * x), math.atan)
+sinh = unary('sinh', _np.sinh, lambda c, ans, x: c * cosh(x), math.sinh)
+cosh = unary('cosh', _np.cosh, lambda c, ans, x: c * sinh(x), math.cosh)
+tanh = unary('tanh', _np.tanh, lambda c, ans, x: c * (1.0 - ans * ans), math.tanh)
+arcsinh = unary('arcsinh', _np.arcsinh, lambda c, ans, x: c / sqrt(x * x + 1.0), math.asinh)
+arccosh = unary('arccosh', _np.arccosh, lambda c, ans, x: c / sqrt(x * x - 1.0), math.acosh)
+arctanh = unary('arctanh', _np.arctanh, lambda c, ans, x: c / (1.0 - x * x), math.atanh)
+absolute = unary('absolute', _np.absolute, lambda c, ans, x: c * sign(x), abs)
+abs = absolute
+fabs = unary('fabs', _np.fabs, lambda c, ans, x: c * sign(x), math.fabs)
+deg2rad = unary('deg2rad', _np.deg2rad, lambda c, ans, x: c * (math.pi / 180.0), math.radians)
+rad2deg = unary('rad2deg', _np.rad2deg, lambda c, ans, x: c * (180.0 / math.pi), math.degrees)
+radians = deg2rad
+degrees = rad2deg
+sinc = unary('sinc', _np.sinc,
+             lambda c, ans, x: c * where(equal(x, 0), 0.0,
+                                         (cos(math.pi * x) - ans) / where(equal(x, 0), 1.0, x)))
+
+
+# ----------------------------------------------------------------- scipy.special
+def _special(fname):
+    def impl(x):
+        return getattr(scipy_special(x), fname)(x)
+    impl.__name__ = fname
+    impl.__doc__ = getattr(_sps, fname).__doc__
+    return impl
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+erf = unary('erf', _special('erf'), lambda c, ans, x: c * _TWO_OVER_SQRT_PI * exp(-x * x), math.erf)
+erfc = unary('erfc', _special('erfc'), lambda c, ans, x: -c * _TWO_OVER_SQRT_PI * exp(-x * x), math.erfc)
+erfinv = unary('erfinv', _special('erfinv'),
+               lambda c, ans, x: c * (0.5 * math.sqrt(math.pi)) * exp(ans * ans))
+expit = unary('expit', _special('expit'), lambda c, ans, x: c * ans * (1.0 - ans))
+logit = unary('logit', _special('logit'), lambda c, ans, x: c / (x * (1.0 - x)))
+log_expit = unary('log_expit', _special('log_expit'), lambda c, ans, x: c * (1.0 - exp(ans)))
+gammaln = unary('gammaln', _special('gammaln'), lambda c, ans, x: c * digamma(x), math.lgamma)
+gamma = unary('gamma', _special('gamma'), lambda c, ans, x: c * ans * digamma(x), math.gamma)
+
+
+def _polygamma_impl(n, x):
+    return scipy_special(x).polygamma(n, x)
+
+
+# polygamma(n, x): n is an integer order, not differentiable
+polygamma = Primitive('polygamma', _polygamma_impl)
+polygamma.def_jvp(None, lambda t, ans, n, x: t * polygamma(n + 1, x))
+polygamma.def_vjp(None, lambda g, ans, n, x: g * polygamma(n + 1, x))
+digamma = unary('digamma', _special('digamma'), lambda c, ans, x: c * polygamma(1, x))
+psi = digamma
+
+# ----------------------------------------------------------------- piecewise
+def _where_impl(cond, x, y):
+    return _np.where(cond, x, y)
+
+
+where = Primitive('where', _where_impl)
+where.def_jvp(None,
+              lambda t, ans, cond, x, y: where(cond, expand_to(t, x, ans), 0.0),
+              lambda t, ans, cond, x, y: where(cond, 0.0, expand_to(t, y, ans)))
+where.def_vjp(None,
+              lambda g, ans, cond, x, y: unbroadcast(where(cond, g, 0.0), ans, x),
+              lambda g, ans, cond, x, y: unbroadcast(where(cond, 0.0, g), ans, y))
+
+
+def _clip_impl(x, a_min, a_max):
+    return _np.clip(x, a_min, a_max)
+
+
+def _clip_mask(x, a_min, a_max):
+    # boolean masks, so that the (co)tangent keeps its dtype
+    if a_min is None:
+        return less_equal(x, a_max)
+    if a_max is None:
+        return greater_equal(x, a_min)
+    return logical_and(greater_equal(x, a_min), less_equal(x, a_max))
+
+
+def _clip_bound_mask(x, bound, side):
+    return less(x, bound) if side == 'min' else greater(x, bound)
+
+
+_clip = Primitive('clip', _clip_impl)
+_clip.def_jvp(lambda t, ans, x, lo, hi: expand_to(t, x, ans) * _clip_mask(x, lo, hi),
+              lambda t, ans, x, lo, hi: expand_to(t, lo, ans) * _clip_bound_mask(x, lo, 'min'),
+              lambda t, ans, x, lo, hi: expand_to(t, hi, ans) * _clip_bound_mask(x, hi, 'max'))
+_clip.def_vjp(lambda g, ans, x, lo, hi: unbroadcast(g * _clip_mask(x, lo, hi), ans, x),
+              lambda g, ans, x, lo, hi: unbroadcast(g * _clip_bound_mask(x, lo, 'min'), ans, lo),
+              lambda g, ans, x, lo, hi: unbroadcast(g * _clip_bound_mask(x, hi, 'max'), ans, hi))
+
+
+def clip(a, a_min=None, a_max=None):
+    """numpy.clip; the derivative is 1 inside [a_min, a_max] and flows to the bound outside."""
+    if a_min is None and a_max is None:
+        raise ValueError('clip: give a_min, a_max, or both')
+    return _clip(a, a_min, a_max)
+
+
+# ----------------------------------------------------------------- no derivative
+sign = nondiff('sign', _np.sign)
+floor = nondiff('floor', _np.floor)
+ceil = nondiff('ceil', _np.ceil)
+trunc = nondiff('trunc', _np.trunc)
+rint = nondiff('rint', _np.rint)
+round = nondiff('round', _np.round)
+around = round
+fix = nondiff('fix', _np.fix)
+floor_divide = nondiff('floor_divide', _np.floor_divide)
+heaviside = nondiff('heaviside', _np.heaviside)
+equal = nondiff('equal', _np.equal)
+not_equal = nondiff('not_equal', _np.not_equal)
+less = nondiff('less', _np.less)
+less_equal = nondiff('less_equal', _np.less_equal)
+greater = nondiff('greater', _np.greater)
+greater_equal = nondiff('greater_equal', _np.greater_equal)
+isnan = nondiff('isnan', _np.isnan)
+isinf = nondiff('isinf', _np.isinf)
+isfinite = nondiff('isfinite', _np.isfinite)
+signbit = nondiff('signbit', _np.signbit)
+logical_and = nondiff('logical_and', _np.logical_and)
+logical_or = nondiff('logical_or', _np.logical_or)
+logical_not = nondiff('logical_not', _np.logical_not)
+logical_xor = nondiff('logical_xor', _np.logical_xor)
+isclose = nondiff('isclose', _np.isclose)
+allclose = nondiff('allclose', _np.allclose)
+array_equal = nondiff('array_equal', _np.array_equal)
+
+UFUNCS = {
+    'add': add, 'subtract': subtract, 'multiply': multiply, 'divide': divide,
+    'true_divide': divide, 'power': power, 'float_power': power, 'maximum': maximum,
+    'minimum': minimum, 'fmax': fmax, 'fmin': fmin, 'arctan2': arctan2, 'hypot': hypot,
+    'logaddexp': logaddexp, 'logaddexp2': logaddexp2, 'remainder': mod, 'fmod': fmod,
+    'copysign': copysign, 'negative': negative, 'positive': positive, 'exp': exp,
+    'exp2': exp2, 'expm1': expm1, 'log': log, 'log2': log2, 'log10': log10,
+    'log1p': log1p, 'sqrt': sqrt, 'cbrt': cbrt, 'square': square,
+    'reciprocal': reciprocal, 'sin': sin, 'cos': cos, 'tan': tan, 'arcsin': arcsin,
+    'arccos': arccos, 'arctan': arctan, 'sinh': sinh, 'cosh': cosh, 'tanh': tanh,
+    'arcsinh': arcsinh, 'arccosh': arccosh, 'arctanh': arctanh, 'absolute': absolute,
+    'fabs': fabs, 'deg2rad': deg2rad, 'rad2deg': rad2deg, 'sign': sign, 'floor': floor,
+    'ceil': ceil, 'trunc': trunc, 'rint': rint, 'floor_divide': floor_divide,
+    'equal': equal, 'not_equal': not_equal, 'less': less, 'less_equal': less_equal,
+    'greater': greater, 'greater_equal': greater_equal, 'isnan': isnan, 'isinf': isinf,
+    'isfinite': isfinite, 'signbit': signbit, 'logical_and': logical_and,
+    'logical_or': logical_or, 'logical_not': logical_not, 'logical_xor': logical_xor,
+    'heaviside': heaviside,
+}
+
+__all__ = sorted(set(UFUNCS) | {
+    'abs', 'true_divide', 'mod', 'remainder', 'radians', 'degrees', 'sinc', 'erf', 'erfc',
+    'erfinv', 'expit', 'logit', 'log_expit', 'gammaln', 'gamma', 'polygamma', 'digamma',
+    'psi', 'xlogy', 'xlog1py', 'where', 'clip', 'round', 'around', 'fix', 'isclose',
+    'allclose', 'array_equal'})

@@ -1,0 +1,135 @@
+"""Indexing (``x[idx]``) and its adjoint, scatter-add.
+
+Every NumPy index is supported: integers, slices, None, Ellipsis, integer and
+boolean arrays.  The adjoint adds into zeros, with ``add.at`` wherever integer
+arrays may repeat an index, so repeated indices accumulate correctly.
+
+With batched (co)tangents the index is applied past the batch axes.  NumPy puts
+the axes of *separated* advanced indices first (``x[0, :, [1, 2]]``); for those
+the batch axes are moved to the end, indexed past, and moved back.
+"""
+import numpy as _np
+
+from .._core.primitive import Primitive
+from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
+from ..backend import namespace
+
+
+def normalize_index(idx):
+    """A tuple index with lists made arrays and boxed index arrays unwrapped."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    out = []
+    for e in idx:
+        if isinstance(e, Box):
+            e = innermost(e)
+            if dtype_of(e).kind == 'f':
+                raise IndexError('arrays used as indices must be of integer or boolean type, '
+                                 'got a float (traced) value')
+        if isinstance(e, list):
+            e = _np.asarray(e)
+            if e.dtype.kind == 'f':
+                raise IndexError('arrays used as indices must be of integer or boolean type')
+        out.append(e)
+    return tuple(out)
+
+
+def _is_array_index(e):
+    return hasattr(e, 'dtype') and hasattr(e, 'ndim') and not isinstance(e, Box) and (
+        e.ndim > 0 or e.dtype.kind == 'b')
+
+
+def _has_array_index(idx):
+    return any(_is_array_index(e) for e in idx)
+
+
+def _advanced_separated(idx):
+    """True when NumPy moves the advanced-index axes to the front."""
+    if not _has_array_index(idx):
+        return False
+    pos = [i for i, e in enumerate(idx)
+           if _is_array_index(e) or isinstance(e, (int, _np.integer))]
+    return pos != list(range(pos[0], pos[-1] + 1))
+
+
+def _expand_ellipsis(idx, ndim):
+    """The index with Ellipsis replaced (or appended) by explicit full slices."""
+    consumed = 0
+    for e in idx:
+        if e is None or e is Ellipsis:
+            continue
+        if _is_array_index(e) and e.dtype.kind == 'b':
+            consumed += e.ndim
+        else:
+            consumed += 1
+    fill = (slice(None),) * (ndim - consumed)
+    if Ellipsis in [e for e in idx if not _is_array_index(e)]:
+        k = next(i for i, e in enumerate(idx) if e is Ellipsis)
+        return idx[:k] + fill + idx[k + 1:]
+    return idx + fill
+
+
+def take_batched(arr, idx, bnd):
+    """arr[idx] applied past the first ``bnd`` (batch) axes of arr."""
+    if bnd == 0:
+        return getitem(arr, idx)
+    from .shape import transpose
+    if not _advanced_separated(idx):
+        return getitem(arr, (slice(None),) * bnd + idx)
+    n = ndim_of(arr)
+    full = _expand_ellipsis(idx, n - bnd)
+    moved = transpose(arr, tuple(range(bnd, n)) + tuple(range(bnd)))
+    out = getitem(moved, full + (slice(None),) * bnd)
+    m = ndim_of(out)
+    return transpose(out, tuple(range(m - bnd, m)) + tuple(range(m - bnd)))
+
+
+def _getitem_impl(x, idx):
+    return x[idx]
+
+
+getitem = Primitive('getitem', _getitem_impl)
+getitem.def_jvp(lambda t, ans, x, idx: take_batched(t, idx, ndim_of(t) - ndim_of(x)))
+getitem.def_vjp(lambda g, ans, x, idx: scatter_add(g, idx, tuple(shape_of(x)), ndim_of(ans)))
+
+
+def _scatter_add_impl(g, idx, shape, out_ndim):
+    """zeros(batch + shape) with g added at [idx] (past the batch axes)."""
+    gshape = shape_of(g)
+    bnd = len(gshape) - out_ndim
+    batch = tuple(gshape[:bnd])
+    xp = namespace(g)
+    out = xp.zeros(batch + shape, dtype=dtype_of(g))
+    target = out
+    if bnd == 0:
+        full = idx
+    elif not _advanced_separated(idx):
+        full = (slice(None),) * bnd + idx
+    else:
+        n = len(shape)
+        full = _expand_ellipsis(idx, n) + (slice(None),) * bnd
+        target = xp.moveaxis(out, tuple(range(bnd)), tuple(range(n, n + bnd)))
+        g = xp.moveaxis(g, tuple(range(bnd)), tuple(range(out_ndim, out_ndim + bnd)))
+    if any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
+        if xp is _np:
+            _np.add.at(target, full, g)
+        else:
+            import cupyx
+            cupyx.scatter_add(target, full, g)
+    else:
+        target[full] = g      # basic indexing never repeats an element
+    return out
+
+
+scatter_add = Primitive('scatter_add', _scatter_add_impl)
+scatter_add.def_jvp(lambda t, ans, g, idx, shape, out_ndim: scatter_add(t, idx, shape, out_ndim))
+scatter_add.def_vjp(lambda c, ans, g, idx, shape, out_ndim: take_batched(
+    c, idx, ndim_of(c) - len(shape)))
+
+
+def index(x, idx):
+    """``x[idx]`` for any NumPy index."""
+    return getitem(x, normalize_index(idx))
+
+
+__all__ = []

@@ -1,0 +1,588 @@
+"""The operator table: derivatives as higher-order functions, curried and nestable.
+
+Every operator takes a function and returns a function.  Inputs and outputs may
+be floats, arrays, or pytrees (nested tuples/lists/dicts) of them; derivatives
+come back in the same structure.  Each operator also has an ``f``-prefixed
+variant that returns the function's value too (``fgrad(f)(x) -> (f(x), g)``).
+
+=================  ===============================  ==========================================
+operator           mode                             cost (in evaluations of f)
+=================  ===============================  ==========================================
+diff, fdiff        forward                          1 dual pass
+diff2, fdiff2      forward over forward             1 pass, nested twice
+diffn, fdiffn      forward, nested n times          1 pass, nested n times
+grad, fgrad        reverse                          1 taped pass + 1 sweep
+gradv, fgradv      forward                          1 dual pass
+hessian            forward over reverse, batched    1 pass pushing n directions at once
+hessianv           forward over reverse             1 dual pass + 1 sweep (no dense Hessian)
+gradhessian(v)     forward over reverse             as hessian (hessianv)
+laplacian          forward over reverse, batched    as hessian, then the trace
+jacobian           forward if n <= m else reverse   1 pass with n directions, or 1 sweep with m
+jacobianv (jvp)    forward                          1 dual pass
+jacobianT          as jacobian                      as jacobian
+jacobianTv (vjp)   reverse                          1 taped pass + 1 sweep
+jacfwd, jacrev     forward / reverse, batched       1 batched pass
+curl, div, curldiv as jacobian (f: R^3 -> R^3)      as jacobian
+=================  ===============================  ==========================================
+
+n = input size, m = output size.  ``jacobian`` records a tape first (which also
+tells it m); when m > n it runs the batched forward pass instead, so it spends
+one extra evaluation in that case.
+
+If ``f(x)`` returns a function, every operator returns a function that, when
+called, differentiates afresh with fresh tags (Manzyuk et al. 2019).
+"""
+import functools
+
+import numpy as _onp
+
+from ._core.box import Box, innermost, shape_of, dtype_of
+from ._core.pytree import tree_flatten, tree_unflatten
+from ._core.transforms import (FunctionOutput, push_forward, pull_back, flatten_input,
+                               as_float_leaf, zeros_for, cast_like, identity_seeds)
+from . import numpy as pnp
+
+
+# ----------------------------------------------------------------- plumbing
+def _check_function(f, name):
+    if not callable(f):
+        raise TypeError(f'{name} expects a function as its argument, got {type(f).__name__}; '
+                        f'call it as {name}(f)(x)')
+
+
+def _wrap(name, f, apply):
+    apply.__name__ = f'{name}({getattr(f, "__name__", "f")})'
+    apply.__qualname__ = apply.__name__
+    apply.__doc__ = f'{name} of {getattr(f, "__name__", "f")}'
+    return apply
+
+
+def _op1(name):
+    """An operator of one input: ``op(f)(x, *args)`` differentiates f(x, *args) in x."""
+    def decorate(impl):
+        @functools.wraps(impl)
+        def op(f):
+            _check_function(f, name)
+
+            def apply(x, *args, **kwargs):
+                g = f if not (args or kwargs) else (lambda x_: f(x_, *args, **kwargs))
+                try:
+                    return impl(g, x)
+                except FunctionOutput:
+                    return _fresh(op, g, (x,))
+            return _wrap(name, f, apply)
+        return op
+    return decorate
+
+
+def _op2(name):
+    """An operator of an input and a direction: ``op(f)(x, v)``."""
+    def decorate(impl):
+        @functools.wraps(impl)
+        def op(f):
+            _check_function(f, name)
+
+            def apply(x, v):
+                try:
+                    return impl(f, x, v)
+                except FunctionOutput:
+                    return _fresh(op, f, (x, v))
+            return _wrap(name, f, apply)
+        return op
+    return decorate
+
+
+def _fresh(op, f, inputs):
+    """f(x) was a function: return one that differentiates f(x)(...) anew per call."""
+    def differentiate_later(*a, **k):
+        return op(lambda x_: f(x_)(*a, **k))(*inputs)
+    return differentiate_later
+
+
+def _structure_error(name, what, got, want):
+    return ValueError(f'{name}: {what} has structure {got}, but the input has structure {want}')
+
+
+def _tangents(name, leaves, treedef, v, what='tangent v'):
+    vleaves, vdef = tree_flatten(v)
+    if vdef != treedef:
+        raise _structure_error(name, f'the {what}', vdef, treedef)
+    out = []
+    for leaf, t in zip(leaves, vleaves):
+        t = as_float_leaf(t, name, what)
+        if tuple(shape_of(t)) != tuple(shape_of(leaf)):
+            raise ValueError(f'{name}: the {what} has shape {tuple(shape_of(t))} but the input '
+                             f'has shape {tuple(shape_of(leaf))}; they must match')
+        out.append(cast_like(t, leaf))
+    return out
+
+
+def _zeros_if_none(tangents, primals, batch=()):
+    return [zeros_for(p, batch) if t is None else t for t, p in zip(tangents, primals)]
+
+
+def _forward(name, f, x, v):
+    """(f(x), J v) as pytrees."""
+    leaves, treedef = flatten_input(x, name)
+    tangents = _tangents(name, leaves, treedef, v)
+    primals, out_def, out_tangents = push_forward(f, leaves, treedef, tangents, name)
+    return (tree_unflatten(out_def, primals),
+            tree_unflatten(out_def, _zeros_if_none(out_tangents, primals)))
+
+
+def _size(x):
+    n = 1
+    for d in shape_of(x):
+        n *= d
+    return n
+
+
+def _one_like(y):
+    inner = innermost(y)
+    if type(inner) is float:
+        return 1.0
+    from .backend import namespace
+    return namespace(inner).ones((), dtype=dtype_of(inner))
+
+
+def _describe_output(out_def, primals):
+    if out_def.kind != 'leaf':
+        return f'a {out_def.kind} with {len(primals)} leaves'
+    return f'an array of shape {tuple(shape_of(primals[0]))}'
+
+
+# ----------------------------------------------------------------- forward operators
+@_op2('jacobianv')
+def fjacobianv(f, x, v):
+    """(f(x), J(x) v): the Jacobian-vector product, in forward mode."""
+    return _forward('jacobianv', f, x, v)
+
+
+@_op2('jacobianv')
+def jacobianv(f, x, v):
+    """J(x) v, in forward mode (one dual pass)."""
+    return _forward('jacobianv', f, x, v)[1]
+
+
+def jvp(f, x, v):
+    """JAX style: ``jvp(f, x, v) -> (f(x), J v)``."""
+    return fjacobianv(f)(x, v)
+
+
+@_op2('gradv')
+def fgradv(f, x, v):
+    """(f(x), ∇f(x)·v): the directional derivative of a scalar function, forward mode."""
+    value, d = _forward('gradv', f, x, v)
+    _require_scalar('gradv', value, 'jacobianv')
+    return value, d
+
+
+@_op2('gradv')
+def gradv(f, x, v):
+    """∇f(x)·v, in forward mode."""
+    return fgradv(f)(x, v)[1]
+
+
+def _require_scalar_input(name, x):
+    leaves, treedef = tree_flatten(x)
+    if treedef.kind != 'leaf' or shape_of(as_float_leaf(leaves[0], name)) != ():
+        shape = tuple(shape_of(leaves[0])) if treedef.kind == 'leaf' else treedef
+        raise ValueError(f'{name} differentiates functions of a scalar, but x has shape {shape}; '
+                         f'use jacobianv(f)(x, v) or gradv for array inputs')
+
+
+@_op1('diff')
+def fdiff(f, x):
+    """(f(x), f'(x)) for scalar x, in forward mode (f may return any pytree)."""
+    _require_scalar_input('diff', x)
+    x = as_float_leaf(x, 'diff')
+    return _forward('diff', f, x, 1.0 if type(innermost(x)) is float else _one_like(x))
+
+
+@_op1('diff')
+def diff(f, x):
+    """f'(x) for scalar x, in forward mode."""
+    return fdiff(f)(x)[1]
+
+
+def fdiffn(n, f):
+    """(f(x), the n-th derivative of f at x): forward mode nested n times."""
+    if int(n) != n or n < 0:
+        raise ValueError(f'diffn: the order n must be a non-negative integer, got {n!r}')
+    n = int(n)
+    _check_function(f, 'diffn')
+    if n == 0:
+        return lambda x, *args: (f(x, *args),) * 2
+    if n == 1:
+        return fdiff(f)
+    lower = fdiffn(n - 1, f)
+
+    @_op1('diffn')
+    def step(g, x):
+        _require_scalar_input('diffn', x)
+        (value, _), (_, nth) = _forward('diffn', g, as_float_leaf(x, 'diffn'), 1.0)
+        return value, nth
+    return step(lower)
+
+
+def diffn(n, f):
+    """The n-th derivative of f (scalar input), forward mode nested n times."""
+    fn = fdiffn(n, f)
+
+    def apply(x, *args):
+        out = fn(x, *args)
+        if callable(out):     # f(x) was a function: so is its derivative
+            return lambda *a, **k: out(*a, **k)[1]
+        return out[1]
+    return _wrap(f'diffn[{n}]', f, apply)
+
+
+def fdiff2(f):
+    """(f(x), f''(x))."""
+    return fdiffn(2, f)
+
+
+def diff2(f):
+    """f''(x): forward over forward."""
+    return diffn(2, f)
+
+
+# ----------------------------------------------------------------- reverse operators
+def _require_scalar(name, value, instead):
+    leaves, treedef = tree_flatten(value)
+    if treedef.kind != 'leaf' or tuple(shape_of(leaves[0])) != ():
+        raise TypeError(
+            f'{name} requires a function with a real scalar output, but it returned '
+            f'{_describe_output(treedef, leaves)}; for vector-valued functions use {instead}')
+    if dtype_of(leaves[0]).kind != 'f':
+        raise TypeError(f'{name} requires a real floating-point output, got dtype {dtype_of(leaves[0])}')
+
+
+def _reverse(name, f, x):
+    leaves, treedef = flatten_input(x, name)
+    primals, out_def, pullback = pull_back(f, leaves, treedef, name)
+    return leaves, treedef, primals, out_def, pullback
+
+
+@_op1('grad')
+def fgrad(f, x):
+    """(f(x), ∇f(x)) for a real scalar function, in reverse mode."""
+    leaves, treedef, primals, out_def, pullback = _reverse('grad', f, x)
+    if out_def.kind != 'leaf' or tuple(shape_of(primals[0])) != ():
+        _require_scalar('grad', tree_unflatten(out_def, primals),
+                        'jacobian, or jacobianTv(f)(x, v) for a vector-Jacobian product')
+    _require_scalar('grad', primals[0], 'jacobian')
+    adjoints = pullback([_one_like(primals[0])])
+    return primals[0], tree_unflatten(treedef, _zeros_if_none(adjoints, leaves))
+
+
+@_op1('grad')
+def grad(f, x):
+    """∇f(x) for a real scalar function, in reverse mode (one taped pass, one sweep)."""
+    return fgrad(f)(x)[1]
+
+
+value_and_grad = fgrad
+
+
+def vjp(f, x):
+    """``vjp(f, x) -> (f(x), pullback)``; ``pullback(u)`` returns uᵀ J(x) in x's structure
+    and may be called many times (DiffSharp's jacobianTv'')."""
+    _check_function(f, 'vjp')
+    leaves, treedef, primals, out_def, pull = _reverse('vjp', f, x)
+
+    def pullback(u):
+        cts = _tangents('vjp pullback', primals, out_def, u, 'cotangent u')
+        return tree_unflatten(treedef, _zeros_if_none(pull(cts), leaves))
+    return tree_unflatten(out_def, primals), pullback
+
+
+@_op2('jacobianTv')
+def fjacobianTv(f, x, v):
+    """(f(x), J(x)ᵀ v), in reverse mode."""
+    value, pullback = vjp(f, x)
+    return value, pullback(v)
+
+
+@_op2('jacobianTv')
+def jacobianTv(f, x, v):
+    """J(x)ᵀ v, in reverse mode."""
+    return fjacobianTv(f)(x, v)[1]
+
+
+# ----------------------------------------------------------------- Jacobians
+def _jacobian_from_forward(out_def, primals, out_tangents, leaves, treedef):
+    """Assemble out-structure-of-in-structure blocks from batched tangents (n,)+out."""
+    n = sum(_size(l) for l in leaves)
+    rows = []
+    for y, t in zip(primals, out_tangents):
+        if t is None:
+            t = zeros_for(y, (n,))
+        out_shape = tuple(shape_of(y))
+        flat = pnp.reshape(t, (n, _size(y)))
+        blocks = []
+        offset = 0
+        for leaf in leaves:
+            s = _size(leaf)
+            block = pnp.transpose(flat[offset:offset + s]) if s else flat[offset:offset]
+            blocks.append(pnp.reshape(block, out_shape + tuple(shape_of(leaf))))
+            offset += s
+        rows.append(tree_unflatten(treedef, blocks))
+    return tree_unflatten(out_def, rows)
+
+
+def _jacobian_from_reverse(out_def, primals, adjoints, leaves, treedef):
+    """Assemble blocks from batched adjoints (m,)+in."""
+    m = sum(_size(y) for y in primals)
+    columns = [zeros_for(l, (m,)) if a is None else a for a, l in zip(adjoints, leaves)]
+    rows = []
+    offset = 0
+    for y in primals:
+        s = _size(y)
+        blocks = [pnp.reshape(c[offset:offset + s], tuple(shape_of(y)) + tuple(shape_of(l)))
+                  for c, l in zip(columns, leaves)]
+        rows.append(tree_unflatten(treedef, blocks))
+        offset += s
+    return tree_unflatten(out_def, rows)
+
+
+def _jac_forward(name, f, x):
+    leaves, treedef = flatten_input(x, name)
+    seeds = identity_seeds(leaves)
+    primals, out_def, out_tangents = push_forward(f, leaves, treedef, seeds, name)
+    return (tree_unflatten(out_def, primals),
+            _jacobian_from_forward(out_def, primals, out_tangents, leaves, treedef))
+
+
+def _jac_reverse_finish(primals, out_def, pullback, leaves, treedef):
+    adjoints = pullback(identity_seeds(primals))
+    return (tree_unflatten(out_def, primals),
+            _jacobian_from_reverse(out_def, primals, adjoints, leaves, treedef))
+
+
+def _jac_reverse(name, f, x):
+    leaves, treedef, primals, out_def, pullback = _reverse(name, f, x)
+    return _jac_reverse_finish(primals, out_def, pullback, leaves, treedef)
+
+
+@_op1('jacfwd')
+def fjacfwd(f, x):
+    return _jac_forward('jacfwd', f, x)
+
+
+@_op1('jacfwd')
+def jacfwd(f, x):
+    """The Jacobian by forward mode: one pass pushing all n input directions."""
+    return _jac_forward('jacfwd', f, x)[1]
+
+
+@_op1('jacrev')
+def fjacrev(f, x):
+    return _jac_reverse('jacrev', f, x)
+
+
+@_op1('jacrev')
+def jacrev(f, x):
+    """The Jacobian by reverse mode: one taped pass, one sweep pulling all m rows."""
+    return _jac_reverse('jacrev', f, x)[1]
+
+
+@_op1('jacobian')
+def fjacobian(f, x):
+    """(f(x), J(x)); the mode is chosen by the sizes (forward when n <= m).
+    J has shape out.shape + in.shape (pytrees: out structure of in structure)."""
+    leaves, treedef, primals, out_def, pullback = _reverse('jacobian', f, x)
+    n = sum(_size(l) for l in leaves)
+    m = sum(_size(y) for y in primals)
+    if m > n:
+        return _jac_forward('jacobian', f, x)
+    return _jac_reverse_finish(primals, out_def, pullback, leaves, treedef)
+
+
+@_op1('jacobian')
+def jacobian(f, x):
+    """J(x), shape out.shape + in.shape; forward or reverse mode by the sizes."""
+    return fjacobian(f)(x)[1]
+
+
+def _transpose_block(block, in_ndim):
+    """A Jacobian block of shape out + in, as in + out."""
+    nd = len(shape_of(block))
+    out_ndim = nd - in_ndim
+    return pnp.transpose(block, tuple(range(out_ndim, nd)) + tuple(range(out_ndim)))
+
+
+@_op1('jacobianT')
+def fjacobianT(f, x):
+    """(f(x), J(x)ᵀ): the transposed Jacobian, shape in.shape + out.shape."""
+    value, J = fjacobian(f)(x)
+    leaves, treedef = tree_flatten(x)
+    if treedef.kind == 'leaf' and tree_flatten(value)[1].kind == 'leaf':
+        return value, _transpose_block(J, len(shape_of(leaves[0])))
+    raise TypeError('jacobianT: only for a single array input and output; '
+                    'use jacobian for pytrees')
+
+
+@_op1('jacobianT')
+def jacobianT(f, x):
+    return fjacobianT(f)(x)[1]
+
+
+# ----------------------------------------------------------------- second order
+@_op1('gradhessian')
+def fgradhessian(f, x):
+    """(f(x), ∇f(x), ∇²f(x)) in one forward-over-reverse pass with n directions."""
+    leaves, treedef = flatten_input(x, 'hessian')
+    seeds = identity_seeds(leaves)
+    primals, out_def, out_tangents = push_forward(
+        fgrad(f), leaves, treedef, seeds, 'hessian')
+    value, gradient_leaves = primals[0], primals[1:]
+    H = _jacobian_from_forward(treedef, gradient_leaves, out_tangents[1:], leaves, treedef)
+    return value, tree_unflatten(treedef, gradient_leaves), H
+
+
+@_op1('gradhessian')
+def gradhessian(f, x):
+    """(∇f(x), ∇²f(x)) in one pass: DiffSharp's Newton step reads
+    ``g, H = gradhessian(f)(x); x - linalg.solve_symmetric(H, g)``."""
+    return fgradhessian(f)(x)[1:]
+
+
+@_op1('hessian')
+def fhessian(f, x):
+    """(f(x), ∇²f(x))."""
+    value, _, H = fgradhessian(f)(x)
+    return value, H
+
+
+@_op1('hessian')
+def hessian(f, x):
+    """∇²f(x): forward over reverse, all n directions in one pass."""
+    return fgradhessian(f)(x)[2]
+
+
+@_op2('gradhessianv')
+def fgradhessianv(f, x, v):
+    """(f(x), ∇f(x), ∇²f(x) v): forward over reverse, no dense Hessian."""
+    leaves, treedef = flatten_input(x, 'hessianv')
+    tangents = _tangents('hessianv', leaves, treedef, v)
+    primals, out_def, out_tangents = push_forward(fgrad(f), leaves, treedef, tangents, 'hessianv')
+    value, grads = primals[0], primals[1:]
+    hv = _zeros_if_none(out_tangents[1:], grads)
+    return value, tree_unflatten(treedef, grads), tree_unflatten(treedef, hv)
+
+
+@_op2('gradhessianv')
+def gradhessianv(f, x, v):
+    return fgradhessianv(f)(x, v)[1:]
+
+
+@_op2('hessianv')
+def fhessianv(f, x, v):
+    value, _, hv = fgradhessianv(f)(x, v)
+    return value, hv
+
+
+@_op2('hessianv')
+def hessianv(f, x, v):
+    """∇²f(x) v: the Hessian-vector product without forming the Hessian."""
+    return fgradhessianv(f)(x, v)[2]
+
+
+def _trace_blocks(H, x):
+    leaves, treedef = tree_flatten(x)
+    if treedef.kind == 'leaf':
+        n = _size(leaves[0])
+        return pnp.sum(pnp.reshape(H, (n, n))[_onp.arange(n), _onp.arange(n)]) if n else 0.0
+    rows, _ = tree_flatten(H)
+    # H is in-structure of in-structure: the diagonal blocks are rows[i * k + i]
+    k = len(leaves)
+    total = 0.0
+    for i, leaf in enumerate(leaves):
+        n = _size(leaf)
+        block = pnp.reshape(rows[i * k + i], (n, n))
+        total = total + pnp.sum(block[_onp.arange(n), _onp.arange(n)])
+    return total
+
+
+@_op1('laplacian')
+def flaplacian(f, x):
+    """(f(x), the trace of the Hessian)."""
+    value, _, H = fgradhessian(f)(x)
+    return value, _trace_blocks(H, x)
+
+
+@_op1('laplacian')
+def laplacian(f, x):
+    """The trace of the Hessian of a scalar function."""
+    return flaplacian(f)(x)[1]
+
+
+# ----------------------------------------------------------------- vector calculus
+def _square_jacobian(name, f, x, need3):
+    leaves, treedef = flatten_input(x, name)
+    if treedef.kind != 'leaf' or len(shape_of(leaves[0])) != 1:
+        raise ValueError(f'{name} needs a vector input, got {treedef if treedef.kind != "leaf" else "shape " + str(tuple(shape_of(leaves[0])))}')
+    value, J = fjacobian(f)(leaves[0])
+    n = shape_of(leaves[0])[0]
+    if tuple(shape_of(value)) != (n,):
+        raise ValueError(f'{name} needs f: R^n -> R^n, but f maps shape ({n},) to shape '
+                         f'{tuple(shape_of(value))}')
+    if need3 and n != 3:
+        raise ValueError(f'{name} is defined for f: R^3 -> R^3, got n = {n}')
+    return value, J
+
+
+def _curl_of(J):
+    return pnp.stack([J[2, 1] - J[1, 2], J[0, 2] - J[2, 0], J[1, 0] - J[0, 1]])
+
+
+def _div_of(J):
+    n = shape_of(J)[0]
+    return pnp.sum(J[_onp.arange(n), _onp.arange(n)])
+
+
+@_op1('curl')
+def fcurl(f, x):
+    """(f(x), ∇×f(x)) for f: R^3 -> R^3."""
+    value, J = _square_jacobian('curl', f, x, True)
+    return value, _curl_of(J)
+
+
+@_op1('curl')
+def curl(f, x):
+    return fcurl(f)(x)[1]
+
+
+@_op1('div')
+def fdiv(f, x):
+    """(f(x), ∇·f(x)) for f: R^n -> R^n."""
+    value, J = _square_jacobian('div', f, x, False)
+    return value, _div_of(J)
+
+
+@_op1('div')
+def div(f, x):
+    return fdiv(f)(x)[1]
+
+
+@_op1('curldiv')
+def fcurldiv(f, x):
+    """(f(x), ∇×f(x), ∇·f(x)) from one Jacobian."""
+    value, J = _square_jacobian('curldiv', f, x, True)
+    return value, _curl_of(J), _div_of(J)
+
+
+@_op1('curldiv')
+def curldiv(f, x):
+    return fcurldiv(f)(x)[1:]
+
+
+__all__ = [
+    'diff', 'fdiff', 'diff2', 'fdiff2', 'diffn', 'fdiffn', 'grad', 'fgrad', 'gradv', 'fgradv',
+    'hessian', 'fhessian', 'hessianv', 'fhessianv', 'gradhessian', 'fgradhessian',
+    'gradhessianv', 'fgradhessianv', 'laplacian', 'flaplacian', 'jacobian', 'fjacobian',
+    'jacobianv', 'fjacobianv', 'jacobianT', 'fjacobianT', 'jacobianTv', 'fjacobianTv',
+    'curl', 'fcurl', 'div', 'fdiv', 'curldiv', 'fcurldiv',
+    'value_and_grad', 'jvp', 'vjp', 'jacfwd', 'fjacfwd', 'jacrev', 'fjacrev',
+]

@@ -1,0 +1,174 @@
+"""Checking derivatives: forward mode, reverse mode and finite differences agree.
+
+``check_grads(f, x, order=2)`` compares, along a random direction v and a random
+output cotangent u:
+
+* forward mode ``J v`` with central finite differences of f (in float64);
+* reverse mode ``uᵀ J`` with the same, through ``<uᵀJ, v> = <u, J v>``;
+* the batched passes: ``jacfwd`` and ``jacrev`` (every direction at once)
+  against each other and against ``J v``, when the Jacobian is small;
+
+and then, for ``order`` > 1, does the same for the derivative functions
+``x -> J(x) v`` and ``x -> uᵀ J(x)`` themselves, which covers every nesting
+(forward over forward, forward over reverse, reverse over forward, reverse over
+reverse, batched included).  A mismatch raises AssertionError saying which check,
+at which order, by how much.
+"""
+import numpy as _onp
+
+from ._core.box import innermost
+from ._core.pytree import tree_flatten, tree_unflatten
+from .backend import to_numpy
+from .operators import jvp, vjp, jacfwd, jacrev
+
+__all__ = ['check_grads', 'numerical_jvp']
+
+
+def _leaves64(tree):
+    return [_onp.asarray(to_numpy(l), dtype=_onp.float64) for l in tree_flatten(tree)[0]]
+
+
+def _vdot(a, b):
+    return float(sum(_onp.sum(x * y) for x, y in zip(_leaves64(a), _leaves64(b))))
+
+
+def _random_like(tree, rng):
+    leaves, treedef = tree_flatten(tree)
+    out = []
+    for leaf in leaves:
+        inner = innermost(leaf)
+        shape = _onp.shape(inner)
+        r = rng.standard_normal(shape)
+        if isinstance(inner, float) or not hasattr(inner, 'dtype'):
+            out.append(float(r))
+        else:
+            out.append(_like_array(r.astype(inner.dtype), inner))
+    return tree_unflatten(treedef, out)
+
+
+def _like_array(host, ref):
+    if type(ref).__module__.startswith('cupy'):
+        import cupy
+        return cupy.asarray(host)
+    return host if _onp.ndim(host) else host[()]
+
+
+def _axpy(a, x, y):
+    """y + a x, leafwise, in float64 on the host."""
+    xs, treedef = tree_flatten(x)
+    ys = tree_flatten(y)[0]
+    return tree_unflatten(treedef, [_onp.asarray(to_numpy(yi), _onp.float64)
+                                    + a * _onp.asarray(to_numpy(xi), _onp.float64)
+                                    for xi, yi in zip(xs, ys)])
+
+
+def numerical_jvp(f, x, v, eps=1e-6):
+    """Central finite difference of f at x along v, in float64."""
+    plus = f(_axpy(eps, v, x))
+    minus = f(_axpy(-eps, v, x))
+    pl, treedef = tree_flatten(plus)
+    ml = tree_flatten(minus)[0]
+    return tree_unflatten(treedef, [(_onp.asarray(to_numpy(a), _onp.float64)
+                                     - _onp.asarray(to_numpy(b), _onp.float64)) / (2 * eps)
+                                    for a, b in zip(pl, ml)])
+
+
+def _dtype_of_tree(tree):
+    kinds = [getattr(innermost(l), 'dtype', _onp.dtype(_onp.float64)) for l in tree_flatten(tree)[0]]
+    return _onp.dtype(_onp.float32) if any(k == _onp.float32 for k in kinds) else _onp.dtype(_onp.float64)
+
+
+def _close(name, a, b, rtol, atol, order, scale=None):
+    a = _onp.asarray(a, dtype=_onp.float64)
+    b = _onp.asarray(b, dtype=_onp.float64)
+    if a.shape != b.shape:
+        raise AssertionError(f'check_grads (order {order}): {name}: shapes differ {a.shape} vs {b.shape}')
+    scale = max(1.0, float(_onp.max(_onp.abs(b), initial=0.0))) if scale is None else scale
+    err = float(_onp.max(_onp.abs(a - b), initial=0.0))
+    if not err <= atol + rtol * scale or not _onp.all(_onp.isfinite(a) == _onp.isfinite(b)):
+        raise AssertionError(
+            f'check_grads (order {order}): {name} disagree: max |difference| = {err:.3g} '
+            f'(allowed {atol + rtol * scale:.3g})\n first:  {a.ravel()[:8]}\n second: {b.ravel()[:8]}')
+
+
+def _flat(tree):
+    leaves = _leaves64(tree)
+    return _onp.concatenate([l.ravel() for l in leaves]) if leaves else _onp.zeros(0)
+
+
+def check_grads(f, x, order=2, modes=('fwd', 'rev'), *, eps=1e-6, rtol=None, atol=None,
+                batched=True, max_batched_size=64, seed=0):
+    """Assert that pyad's derivatives of f at x agree with each other and with
+    finite differences, up to ``order``; returns None or raises AssertionError."""
+    rng = _onp.random.default_rng(seed)
+    dtype = _dtype_of_tree(x)
+    if rtol is None:
+        rtol = 2e-2 if dtype == _onp.float32 else 1e-5
+    if atol is None:
+        atol = rtol
+    _check(f, x, order, tuple(modes), eps, rtol, atol, batched, max_batched_size, rng, 1)
+
+
+def _check(f, x, order, modes, eps, rtol, atol, batched, max_batched_size, rng, level):
+    if order < 1:
+        return
+    y = f(x)
+    v = _random_like(x, rng)
+    u = _random_like(y, rng)
+    numeric = numerical_jvp(f, x, v, eps)
+    y_fwd = jv = None
+    if 'fwd' in modes:
+        y_fwd, jv = jvp(f, x, v)
+        _close('forward-mode J v and finite differences', _flat(jv), _flat(numeric), rtol, atol, level)
+        _close('forward-mode value and f(x)', _flat(y_fwd), _flat(y), rtol, atol, level)
+    if 'rev' in modes:
+        y_rev, pullback = vjp(f, x)
+        ujt = pullback(u)
+        _close('reverse-mode value and f(x)', _flat(y_rev), _flat(y), rtol, atol, level)
+        lhs = _vdot(ujt, v)
+        scale = max(1.0, float(_onp.sum(_onp.abs(_flat(u) * _flat(numeric)))))
+        _close('reverse-mode <uᵀJ, v> and finite-difference <u, J v>', lhs, _vdot(u, numeric),
+               rtol, atol, level, scale)
+        if jv is not None:
+            _close('reverse-mode <uᵀJ, v> and forward-mode <u, J v>', lhs, _vdot(u, jv),
+                   rtol, atol, level, scale)
+    in_sizes = [l.size for l in _leaves64(x)]
+    out_sizes = [l.size for l in _leaves64(y)]
+    n_in, n_out = sum(in_sizes), sum(out_sizes)
+    if batched and n_in * n_out <= max_batched_size * max_batched_size and n_in and n_out:
+        jf = jr = None
+        if 'fwd' in modes:
+            jf = _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes)
+            _close('batched forward Jacobian (jacfwd) times v and J v', jf @ _flat(v),
+                   _flat(numeric), rtol, atol, level)
+        if 'rev' in modes:
+            jr = _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes)
+            _close('batched reverse Jacobian (jacrev) times v and J v', jr @ _flat(v),
+                   _flat(numeric), rtol, atol, level)
+        if jf is not None and jr is not None:
+            _close('jacfwd and jacrev', jf, jr, rtol, atol, level)
+    if order > 1:
+        if 'fwd' in modes:
+            _check(lambda x_: jvp(f, x_, v)[1], x, order - 1, modes, eps, rtol, atol,
+                   batched, max_batched_size, rng, level + 1)
+        if 'rev' in modes:
+            _check(lambda x_: vjp(f, x_)[1](u), x, order - 1, modes, eps, rtol, atol,
+                   batched, max_batched_size, rng, level + 1)
+
+
+def _jacobian_matrix(J, out_sizes, in_sizes):
+    """The Jacobian pytree (out structure of in structure) as a matrix.  Its leaves
+    come block by block: for each output leaf, one block per input leaf."""
+    leaves = _leaves64(J)
+    if len(leaves) != len(out_sizes) * len(in_sizes):
+        raise AssertionError(f'check_grads: the Jacobian has {len(leaves)} blocks, expected '
+                             f'{len(out_sizes)} x {len(in_sizes)}')
+    rows = []
+    k = 0
+    for so in out_sizes:
+        row = []
+        for si in in_sizes:
+            row.append(leaves[k].reshape(so, si))
+            k += 1
+        rows.append(_onp.concatenate(row, axis=1))
+    return _onp.concatenate(rows, axis=0)
