@@ -180,7 +180,7 @@ def fgradv(f, x, v):
 @_op2('gradv')
 def gradv(f, x, v):
     """∇f(x)·v, in forward mode."""
-    return fgradv(f)(x, v)[1]
+    return fgradv.__wrapped__(f, x, v)[1]
 
 
 def _require_scalar_input(name, x):
@@ -202,7 +202,7 @@ def fdiff(f, x):
 @_op1('diff')
 def diff(f, x):
     """f'(x) for scalar x, in forward mode."""
-    return fdiff(f)(x)[1]
+    return fdiff.__wrapped__(f, x)[1]
 
 
 def fdiffn(n, f):
@@ -279,7 +279,7 @@ def fgrad(f, x):
 @_op1('grad')
 def grad(f, x):
     """∇f(x) for a real scalar function, in reverse mode (one taped pass, one sweep)."""
-    return fgrad(f)(x)[1]
+    return fgrad.__wrapped__(f, x)[1]
 
 
 value_and_grad = fgrad
@@ -289,6 +289,13 @@ def vjp(f, x):
     """``vjp(f, x) -> (f(x), pullback)``; ``pullback(u)`` returns uᵀ J(x) in x's structure
     and may be called many times (DiffSharp's jacobianTv'')."""
     _check_function(f, 'vjp')
+    try:
+        return _vjp(f, x)
+    except FunctionOutput:      # f(x) is a function: so is its vjp, afresh per call
+        return lambda *a, **k: vjp(lambda x_: f(x_)(*a, **k), x)
+
+
+def _vjp(f, x):
     leaves, treedef, primals, out_def, pull = _reverse('vjp', f, x)
 
     def pullback(u):
@@ -300,14 +307,14 @@ def vjp(f, x):
 @_op2('jacobianTv')
 def fjacobianTv(f, x, v):
     """(f(x), J(x)ᵀ v), in reverse mode."""
-    value, pullback = vjp(f, x)
+    value, pullback = _vjp(f, x)
     return value, pullback(v)
 
 
 @_op2('jacobianTv')
 def jacobianTv(f, x, v):
     """J(x)ᵀ v, in reverse mode."""
-    return fjacobianTv(f)(x, v)[1]
+    return fjacobianTv.__wrapped__(f, x, v)[1]
 
 
 # ----------------------------------------------------------------- Jacobians
@@ -402,7 +409,7 @@ def fjacobian(f, x):
 @_op1('jacobian')
 def jacobian(f, x):
     """J(x), shape out.shape + in.shape; forward or reverse mode by the sizes."""
-    return fjacobian(f)(x)[1]
+    return fjacobian.__wrapped__(f, x)[1]
 
 
 def _transpose_block(block, in_ndim):
@@ -415,7 +422,7 @@ def _transpose_block(block, in_ndim):
 @_op1('jacobianT')
 def fjacobianT(f, x):
     """(f(x), J(x)ᵀ): the transposed Jacobian, shape in.shape + out.shape."""
-    value, J = fjacobian(f)(x)
+    value, J = fjacobian.__wrapped__(f, x)
     leaves, treedef = tree_flatten(x)
     if treedef.kind == 'leaf' and tree_flatten(value)[1].kind == 'leaf':
         return value, _transpose_block(J, len(shape_of(leaves[0])))
@@ -425,7 +432,7 @@ def fjacobianT(f, x):
 
 @_op1('jacobianT')
 def jacobianT(f, x):
-    return fjacobianT(f)(x)[1]
+    return fjacobianT.__wrapped__(f, x)[1]
 
 
 # ----------------------------------------------------------------- second order
@@ -445,20 +452,20 @@ def fgradhessian(f, x):
 def gradhessian(f, x):
     """(∇f(x), ∇²f(x)) in one pass: DiffSharp's Newton step reads
     ``g, H = gradhessian(f)(x); x - linalg.solve_symmetric(H, g)``."""
-    return fgradhessian(f)(x)[1:]
+    return fgradhessian.__wrapped__(f, x)[1:]
 
 
 @_op1('hessian')
 def fhessian(f, x):
     """(f(x), ∇²f(x))."""
-    value, _, H = fgradhessian(f)(x)
+    value, _, H = fgradhessian.__wrapped__(f, x)
     return value, H
 
 
 @_op1('hessian')
 def hessian(f, x):
     """∇²f(x): forward over reverse, all n directions in one pass."""
-    return fgradhessian(f)(x)[2]
+    return fgradhessian.__wrapped__(f, x)[2]
 
 
 @_op2('gradhessianv')
@@ -474,19 +481,19 @@ def fgradhessianv(f, x, v):
 
 @_op2('gradhessianv')
 def gradhessianv(f, x, v):
-    return fgradhessianv(f)(x, v)[1:]
+    return fgradhessianv.__wrapped__(f, x, v)[1:]
 
 
 @_op2('hessianv')
 def fhessianv(f, x, v):
-    value, _, hv = fgradhessianv(f)(x, v)
+    value, _, hv = fgradhessianv.__wrapped__(f, x, v)
     return value, hv
 
 
 @_op2('hessianv')
 def hessianv(f, x, v):
     """∇²f(x) v: the Hessian-vector product without forming the Hessian."""
-    return fgradhessianv(f)(x, v)[2]
+    return fgradhessianv.__wrapped__(f, x, v)[2]
 
 
 def _trace_blocks(H, x):
@@ -508,14 +515,14 @@ def _trace_blocks(H, x):
 @_op1('laplacian')
 def flaplacian(f, x):
     """(f(x), the trace of the Hessian)."""
-    value, _, H = fgradhessian(f)(x)
+    value, _, H = fgradhessian.__wrapped__(f, x)
     return value, _trace_blocks(H, x)
 
 
 @_op1('laplacian')
 def laplacian(f, x):
     """The trace of the Hessian of a scalar function."""
-    return flaplacian(f)(x)[1]
+    return flaplacian.__wrapped__(f, x)[1]
 
 
 # ----------------------------------------------------------------- vector calculus
@@ -523,7 +530,7 @@ def _square_jacobian(name, f, x, need3):
     leaves, treedef = flatten_input(x, name)
     if treedef.kind != 'leaf' or len(shape_of(leaves[0])) != 1:
         raise ValueError(f'{name} needs a vector input, got {treedef if treedef.kind != "leaf" else "shape " + str(tuple(shape_of(leaves[0])))}')
-    value, J = fjacobian(f)(leaves[0])
+    value, J = fjacobian.__wrapped__(f, leaves[0])
     n = shape_of(leaves[0])[0]
     if tuple(shape_of(value)) != (n,):
         raise ValueError(f'{name} needs f: R^n -> R^n, but f maps shape ({n},) to shape '
@@ -551,7 +558,7 @@ def fcurl(f, x):
 
 @_op1('curl')
 def curl(f, x):
-    return fcurl(f)(x)[1]
+    return fcurl.__wrapped__(f, x)[1]
 
 
 @_op1('div')
@@ -563,7 +570,7 @@ def fdiv(f, x):
 
 @_op1('div')
 def div(f, x):
-    return fdiv(f)(x)[1]
+    return fdiv.__wrapped__(f, x)[1]
 
 
 @_op1('curldiv')
@@ -575,7 +582,7 @@ def fcurldiv(f, x):
 
 @_op1('curldiv')
 def curldiv(f, x):
-    return fcurldiv(f)(x)[1:]
+    return fcurldiv.__wrapped__(f, x)[1:]
 
 
 __all__ = [

@@ -104,8 +104,13 @@ def lift_dead(x):
 
 
 def shape_of(x):
-    if type(x) is float:
+    t = type(x)
+    if t is float:
         return ()
+    if t is Dual or t is TapeVar:
+        x = innermost(x)
+        if type(x) is float:
+            return ()
     try:
         return x.shape
     except AttributeError:
@@ -146,6 +151,16 @@ def install_methods(table):
 
 
 def _as_method(fn):
+    from .primitive import Primitive, bind
+    if isinstance(fn, Primitive):
+        # self is boxed, so skip the Primitive's plain-value check
+        def method(self, *args):
+            return bind(fn, (self,) + args, _NO_PARAMS)
+        return method
+
     def method(self, *args):
         return fn(self, *args)
     return method
+
+
+_NO_PARAMS = {}

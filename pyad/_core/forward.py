@@ -5,17 +5,24 @@ tangent with the primitive's JVP rule.  The tangent of a dual has shape
 ``batch + primal.shape``: batch is () for a single direction and (B,) when B
 directions are pushed at once (one pass for a whole Jacobian or Hessian).
 """
-from .box import Dual
+from .box import Box, Dual
 
 
 def process(prim, args, params, tag):
-    primals = list(args)
-    tangents = [None] * len(args)
-    for i, a in enumerate(args):
+    primals = []
+    tangents = []
+    nested = False          # does any argument stay boxed (at an older tag)?
+    for a in args:
         if type(a) is Dual and a.tag is tag:
-            primals[i] = a.primal
-            tangents[i] = a.tangent
-    ans = prim(*primals, **params)
+            p = a.primal
+            tangents.append(a.tangent)
+        else:
+            p = a
+            tangents.append(None)
+        if not nested and isinstance(p, Box):
+            nested = True
+        primals.append(p)
+    ans = prim(*primals, **params) if nested else prim.impl(*primals, **params)
     out_tangent = prim.apply_jvp(tangents, ans, primals, params)
     if prim.multiple_results:
         if out_tangent is None:

@@ -24,6 +24,7 @@ its jvp returns a tuple of tangents and its vjp receives a tuple of cotangents
 """
 from .box import Box, Dual, TapeVar, lift_dead, innermost
 from . import forward, reverse
+from .tags import FORWARD
 
 
 class NonDifferentiableError(TypeError):
@@ -31,7 +32,7 @@ class NonDifferentiableError(TypeError):
 
 
 class Primitive:
-    __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint',
+    __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'vjp_add_into',
                  'nondiff', 'multiple_results', '__doc__', '__weakref__')
 
     def __init__(self, name, impl, *, nondiff=False, multiple_results=False, doc=None):
@@ -41,6 +42,10 @@ class Primitive:
         self.vjps = None
         self.jvp_joint = None
         self.vjp_joint = None
+        # optional reverse-mode shortcut for argument 0: add_into(buf, g, ans, primals,
+        # params) adds the cotangent into buf in place (buf None: into fresh zeros) and
+        # returns buf, or None to decline (then the VJP rule runs)
+        self.vjp_add_into = None
         self.nondiff = nondiff
         self.multiple_results = multiple_results
         self.__doc__ = doc if doc is not None else getattr(impl, '__doc__', None)
@@ -118,27 +123,25 @@ class Primitive:
 def bind(prim, args, params):
     """Apply ``prim`` to arguments some of which are boxed."""
     top = None
-    lifted = None
-    for i, a in enumerate(args):
+    for a in args:
         if isinstance(a, Box):
-            if not a.tag.live:
-                a = lift_dead(a)
-                if lifted is None:
-                    lifted = list(args)
-                lifted[i] = a
-                if not isinstance(a, Box):
-                    continue
-            if top is None or a.tag.id > top.id:
-                top = a.tag
-    if lifted is not None:
-        args = tuple(lifted)
-    if top is None:
-        return prim.impl(*args, **params)
+            tag = a.tag
+            if not tag.live:
+                return _bind_lifted(prim, args, params)
+            if top is None or tag.id > top.id:
+                top = tag
     if prim.nondiff:
         return prim.impl(*[innermost(a) for a in args], **params)
-    if top.mode == 'forward':
+    if top.mode is FORWARD:
         return forward.process(prim, args, params, top)
     return reverse.process(prim, args, params, top)
+
+
+def _bind_lifted(prim, args, params):
+    """Slow path: some boxes belong to retired tags; they are constants, so strip
+    those layers and dispatch again."""
+    args = tuple(lift_dead(a) for a in args)
+    return prim(*args, **params)
 
 
 def primitive(name=None, *, nondiff=False, multiple_results=False):

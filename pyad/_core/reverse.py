@@ -6,7 +6,9 @@ is fine), skips records whose outputs received no cotangent (symbolic zeros),
 frees each adjoint as soon as it has been propagated, and reads the adjoints of
 the inputs explicitly by their slots.
 """
-from .box import TapeVar
+from numpy import ndarray
+
+from .box import Box, TapeVar
 
 
 class Tape:
@@ -26,22 +28,31 @@ class Tape:
 
 
 def process(prim, args, params, tag):
-    primals = list(args)
+    primals = []
     positions = []
     slots = []
-    for i, a in enumerate(args):
+    nested = False          # does any argument stay boxed (at an older tag)?
+    i = 0
+    for a in args:
         if type(a) is TapeVar and a.tag is tag:
-            primals[i] = a.primal
+            p = a.primal
             positions.append(i)
             slots.append(a.index)
-    ans = prim(*primals, **params)
+        else:
+            p = a
+        if not nested and isinstance(p, Box):
+            nested = True
+        primals.append(p)
+        i += 1
+    ans = prim(*primals, **params) if nested else prim.impl(*primals, **params)
     tape = tag.tape
     if prim.multiple_results:
         out_slots = tuple(tape.new_slot() for _ in ans)
         tape.records.append((out_slots, prim, primals, ans, params, tuple(positions), slots))
         return type(ans)(TapeVar(a, tag, s) for a, s in zip(ans, out_slots))
-    slot = tape.new_slot()
-    tape.records.append((slot, prim, primals, ans, params, tuple(positions), slots))
+    slot = tape.size
+    tape.size = slot + 1
+    tape.records.append((slot, prim, primals, ans, params, positions, slots))
     return TapeVar(ans, tag, slot)
 
 
@@ -51,33 +62,62 @@ def sweep(tape, seeds, wanted):
     ``seeds``: list of (slot, cotangent); ``wanted``: the slots whose adjoints
     are returned (None where no cotangent reached them: a symbolic zero).
     The tape is left intact, so a pullback may sweep it again.
+
+    Adjoints are summed in place where that is safe: into a buffer the sweep
+    created itself (the result of an earlier sum, or a scatter buffer) and that
+    nothing else can see yet.  A rule's result is never written into, since it
+    may alias a primal or another cotangent.
     """
     adjoint = [None] * tape.size
+    owned = bytearray(tape.size)
     for slot, ct in seeds:
-        if ct is None:
-            continue
-        old = adjoint[slot]
-        adjoint[slot] = ct if old is None else old + ct
+        if ct is not None:
+            _accumulate(adjoint, owned, slot, ct)
     keep = set(wanted)
     for out_slot, prim, primals, ans, params, positions, slots in reversed(tape.records):
         if type(out_slot) is tuple:
-            cts = tuple(adjoint[s] for s in out_slot)
-            if all(c is None for c in cts):
+            g = tuple(adjoint[s] for s in out_slot)
+            if all(c is None for c in g):
                 continue
             for s in out_slot:
                 if s not in keep:
                     adjoint[s] = None
-            g = cts
         else:
             g = adjoint[out_slot]
             if g is None:
                 continue
             if out_slot not in keep:
                 adjoint[out_slot] = None
+        add_into = prim.vjp_add_into
+        if add_into is not None and not isinstance(g, Box):
+            # e.g. indexing: add g into the parent's buffer at the index, instead
+            # of scattering into fresh zeros and summing those
+            slot = slots[0]
+            buf = adjoint[slot]
+            if buf is None:
+                buf = add_into(None, g, ans, primals, params)
+                if buf is not None:
+                    adjoint[slot] = buf
+                    owned[slot] = 1
+                    continue
+            elif owned[slot] and add_into(buf, g, ans, primals, params) is not None:
+                continue
         contributions = prim.apply_vjp(g, ans, primals, params, positions)
         for slot, c in zip(slots, contributions):
-            if c is None:
-                continue
-            old = adjoint[slot]
-            adjoint[slot] = c if old is None else old + c
+            if c is not None:
+                _accumulate(adjoint, owned, slot, c)
     return [adjoint[s] for s in wanted]
+
+
+def _accumulate(adjoint, owned, slot, c):
+    old = adjoint[slot]
+    if old is None:
+        adjoint[slot] = c
+        owned[slot] = 0
+    elif (owned[slot] and type(old) is ndarray and not isinstance(c, Box)
+          and getattr(c, 'shape', ()) == old.shape and getattr(c, 'dtype', old.dtype) == old.dtype):
+        old += c
+    else:
+        new = old + c
+        adjoint[slot] = new
+        owned[slot] = type(new) is ndarray

@@ -15,6 +15,10 @@ _counter = itertools.count(1)
 _counter_lock = threading.Lock()
 
 
+FORWARD = 'forward'
+REVERSE = 'reverse'
+
+
 class Tag:
     """One level of differentiation: created by an operator call, retired when it returns.
 
@@ -26,7 +30,7 @@ class Tag:
         with _counter_lock:
             self.id = next(_counter)
         self.live = True
-        self.mode = mode
+        self.mode = FORWARD if mode == FORWARD else REVERSE   # interned: compared with `is`
         self.tape = tape
 
     def retire(self):

@@ -51,6 +51,10 @@ def empty_like(a, dtype=None):
 
 # --------------------------------------------------------------------- box methods
 def _reverse(fn):
+    from .._core.primitive import Primitive, bind
+    if isinstance(fn, Primitive):
+        empty = {}
+        return lambda self, other: bind(fn, (other, self), empty)
     return lambda self, other: fn(other, self)
 
 

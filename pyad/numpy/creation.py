@@ -1,7 +1,7 @@
 """Building arrays from values that may be traced: ``array`` and ``asarray``."""
 import numpy as _np
 
-from .._core.box import Box
+from .._core.box import Box, dtype_of
 
 
 def _contains_box(obj):
@@ -12,17 +12,34 @@ def _contains_box(obj):
     return False
 
 
-def _build(obj):
+def _leaf_dtypes(obj, out):
+    if isinstance(obj, (list, tuple)):
+        for o in obj:
+            _leaf_dtypes(o, out)
+    elif hasattr(obj, 'dtype') or isinstance(obj, Box):
+        out.append(dtype_of(obj))
+    return out
+
+
+def _build(obj, dtype):
+    """Stack nested lists; plain Python numbers take the dtype of the arrays and
+    traced values beside them (so float32 stays float32, as with NumPy's weak scalars)."""
     from .shape import stack
     if isinstance(obj, (list, tuple)):
-        return stack([_build(o) for o in obj])
-    return obj
+        return stack([_build(o, dtype) for o in obj])
+    if isinstance(obj, Box) or hasattr(obj, 'dtype'):
+        return obj
+    return _np.asarray(obj, dtype=dtype)
 
 
 def array(obj, dtype=None):
     """numpy.array; nested lists holding traced values are stacked differentiably."""
     if _contains_box(obj):
-        out = _build(obj)
+        dtypes = _leaf_dtypes(obj, [])
+        weak = _np.result_type(*dtypes) if dtypes else _np.dtype(_np.float64)
+        if weak.kind not in 'f':
+            weak = _np.dtype(_np.float64)
+        out = _build(obj, weak)
         if dtype is not None:
             from .shape import astype
             out = astype(out, dtype)

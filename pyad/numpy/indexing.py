@@ -43,12 +43,23 @@ def _has_array_index(idx):
     return any(_is_array_index(e) for e in idx)
 
 
+def _is_integer_index(e):
+    """An integer scalar: Python int, NumPy integer, or a 0-d integer array.  Next to
+    an array index NumPy treats it as an advanced index too."""
+    if isinstance(e, (bool, _np.bool_)):
+        return False
+    if isinstance(e, (int, _np.integer)):
+        return True
+    return hasattr(e, 'dtype') and getattr(e, 'ndim', None) == 0 and e.dtype.kind in 'iu'
+
+
 def _advanced_separated(idx):
-    """True when NumPy moves the advanced-index axes to the front."""
+    """True when NumPy may move the advanced-index axes to the front (None and
+    Ellipsis count as separators: the answer errs towards True, which is always
+    safe for ``take_batched``, only slower)."""
     if not _has_array_index(idx):
         return False
-    pos = [i for i, e in enumerate(idx)
-           if _is_array_index(e) or isinstance(e, (int, _np.integer))]
+    pos = [i for i, e in enumerate(idx) if _is_array_index(e) or _is_integer_index(e)]
     return pos != list(range(pos[0], pos[-1] + 1))
 
 
@@ -63,7 +74,7 @@ def _expand_ellipsis(idx, ndim):
         else:
             consumed += 1
     fill = (slice(None),) * (ndim - consumed)
-    if Ellipsis in [e for e in idx if not _is_array_index(e)]:
+    if any(e is Ellipsis for e in idx):
         k = next(i for i, e in enumerate(idx) if e is Ellipsis)
         return idx[:k] + fill + idx[k + 1:]
     return idx + fill
@@ -91,6 +102,26 @@ def _getitem_impl(x, idx):
 getitem = Primitive('getitem', _getitem_impl)
 getitem.def_jvp(lambda t, ans, x, idx: take_batched(t, idx, ndim_of(t) - ndim_of(x)))
 getitem.def_vjp(lambda g, ans, x, idx: scatter_add(g, idx, tuple(shape_of(x)), ndim_of(ans)))
+
+
+def _getitem_add_into(buf, g, ans, primals, params):
+    """Reverse-mode shortcut: add an unbatched plain cotangent g into the adjoint
+    buffer of x at idx (fresh zeros when buf is None).  Declines (None) otherwise."""
+    x = primals[0]
+    if ndim_of(g) != ndim_of(ans) or not isinstance(innermost(x), _np.ndarray):
+        return None
+    idx = primals[1]
+    if buf is None:
+        inner = innermost(x)
+        buf = _np.zeros(inner.shape, dtype=inner.dtype)
+    if any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
+        _np.add.at(buf, idx, g)
+    else:
+        buf[idx] += g
+    return buf
+
+
+getitem.vjp_add_into = _getitem_add_into
 
 
 def _scatter_add_impl(g, idx, shape, out_ndim):

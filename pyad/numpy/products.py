@@ -28,10 +28,17 @@ def _promote(t, bnd, shape2, out_ndim2):
     return reshape(t, batch + (1,) * (out_ndim2 - len(shape2)) + tuple(shape2))
 
 
+# Fast paths below keep a batch of B directions in ONE matrix product against a
+# 2-D operand, instead of a stack of B small products (or matrix-vector products).
+
 def _matmul_jvp_x(t, ans, x, y):
     bnd = ndim_of(t) - ndim_of(x)
     if bnd == 0:
         return matmul(t, y)
+    if ndim_of(y) == 2:
+        ts = shape_of(t)
+        r = matmul(reshape(t, (-1, ts[-1])), y)
+        return reshape(r, tuple(ts[:bnd]) + tuple(shape_of(ans)))
     xs2, ys2, out2 = _as_matrices(x, y)
     r = matmul(_promote(t, bnd, xs2, len(out2)), reshape(y, ys2))
     return reshape(r, tuple(shape_of(t)[:bnd]) + tuple(shape_of(ans)))
@@ -41,6 +48,8 @@ def _matmul_jvp_y(t, ans, x, y):
     bnd = ndim_of(t) - ndim_of(y)
     if bnd == 0:
         return matmul(x, t)
+    if ndim_of(x) == 2 and ndim_of(y) == 1:
+        return matmul(t, transpose(x))        # (B.., k) @ (k, n)
     xs2, ys2, out2 = _as_matrices(x, y)
     r = matmul(reshape(x, xs2), _promote(t, bnd, ys2, len(out2)))
     return reshape(r, tuple(shape_of(t)[:bnd]) + tuple(shape_of(ans)))
@@ -49,8 +58,15 @@ def _matmul_jvp_y(t, ans, x, y):
 def _matmul_vjp_x(g, ans, x, y):
     xn, yn = ndim_of(x), ndim_of(y)
     bnd = ndim_of(g) - ndim_of(ans)
-    if bnd == 0 and xn == 2 and yn == 2:
-        return matmul(g, transpose(y))
+    if xn == 2 and yn == 2:
+        if bnd == 0:
+            return matmul(g, transpose(y))
+        gs = shape_of(g)
+        r = matmul(reshape(g, (-1, gs[-1])), transpose(y))
+        return reshape(r, tuple(gs[:bnd]) + tuple(shape_of(x)))
+    if xn == 2 and yn == 1:
+        from .shape import expand_dims
+        return expand_dims(g, -1) * y          # outer products, batched
     xs2, ys2, out2 = _as_matrices(x, y)
     batch = tuple(shape_of(g)[:bnd])
     g2 = reshape(g, batch + out2)
@@ -64,6 +80,8 @@ def _matmul_vjp_y(g, ans, x, y):
     bnd = ndim_of(g) - ndim_of(ans)
     if bnd == 0 and xn == 2 and yn == 2:
         return matmul(transpose(x), g)
+    if xn == 2 and yn == 1:
+        return matmul(g, x)                    # (B.., n) @ (n, k)
     xs2, ys2, out2 = _as_matrices(x, y)
     batch = tuple(shape_of(g)[:bnd])
     g2 = reshape(g, batch + out2)

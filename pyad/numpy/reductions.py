@@ -60,4 +60,456 @@ def mean(a, axis=None, keepdims=False):
     return _sum(a, axes, bool(keepdims)) / count if count else _sum(a, axes, bool(keepdims)) * _np.nan
 
 
-__all__ = ['sum', 'mean']
+# ----------------------------------------------------------------- helpers
+# Names below (max, min, any, all, sum) shadow the builtins in this module, as in
+# NumPy's namespace; the builtins are reached through ``builtins``.
+import builtins as _builtins
+
+from .._core.box import innermost, dtype_of
+from ..backend import namespace
+from ._batching import normalize_axis
+
+
+def _check_axes(name, axis, ndim):
+    """normalize_axes with the function's name in the error."""
+    try:
+        return normalize_axes(axis, ndim)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f'{name}: {e}') from None
+
+
+def _check_out(name, out):
+    if out is not None:
+        raise NotImplementedError(f'{name}: the out= argument is not supported by pyad')
+
+
+def _count(shape, axes):
+    n = 1
+    for ax in axes:
+        n *= shape[ax]
+    return n
+
+
+def _reduce_jvp(t, x, weights, axes, keepdims):
+    """sum over the reduced axes of t * weights (the JVP of a reduction whose
+    partial derivatives are ``weights``, of x's shape)."""
+    return _sum(t * weights, shift_axes(axes, batch_ndim(t, x)), keepdims)
+
+
+def _kept(ans, x, axes, keepdims):
+    """ans (unbatched) with the reduced axes of x back as size 1."""
+    return restore_reduced(ans, ans, x, axes, keepdims)
+
+
+def _require_nonempty(name, shape, axes):
+    if _builtins.any(shape[ax] == 0 for ax in axes) or (not axes and 0 in shape):
+        raise ValueError(f'{name}: zero-size array (shape {tuple(shape)}) to a reduction '
+                         f'over axes {axes}, which has no identity')
+
+
+# ----------------------------------------------------------------- prod
+def _prod_impl(x, axes, keepdims):
+    return _np.prod(x, axis=axes, keepdims=keepdims)
+
+
+def _prod_partials(x, ans_kept, axes):
+    """∂prod/∂x_i = the product of the other entries, for every i (x's shape).
+
+    Without zeros this is prod / x_i.  Convention where zeros occur (the true
+    partials, computed without dividing by zero): at a zero entry the partial is
+    the product of the nonzero entries when it is the only zero of its slice, and
+    0 when the slice has two or more zeros; at a nonzero entry it is prod / x_i
+    (which is 0 when the slice holds a zero).  Values and first derivatives are
+    exact for any number of zeros; higher derivatives are exact when each slice
+    has at most one zero (with two zeros the mixed second derivative between them
+    is taken as 0).
+    """
+    xp = namespace(x)
+    is_zero = xp.asarray(innermost(x)) == 0
+    if not is_zero.any():
+        return ans_kept / x
+    from .elementwise import where
+    zeros_in_slice = xp.sum(is_zero, axis=axes, keepdims=True)
+    safe_x = where(is_zero, 1.0, x)
+    others = where(zeros_in_slice == 1, _prod(safe_x, axes, True), 0.0)
+    return where(is_zero, others, ans_kept / safe_x)
+
+
+def _prod_jvp(t, ans, x, axes, keepdims):
+    return _reduce_jvp(t, x, _prod_partials(x, _kept(ans, x, axes, keepdims), axes), axes, keepdims)
+
+
+def _prod_vjp(g, ans, x, axes, keepdims):
+    partials = _prod_partials(x, _kept(ans, x, axes, keepdims), axes)
+    return restore_reduced(g, ans, x, axes, keepdims) * partials
+
+
+_prod = Primitive('prod', _prod_impl)
+_prod.def_jvp(_prod_jvp)
+_prod.def_vjp(_prod_vjp)
+
+
+def prod(a, axis=None, dtype=None, out=None, keepdims=False):
+    """numpy.prod.  Zeros are handled without division (see ``_prod_partials``):
+    the gradient at a single zero is the product of the other entries."""
+    _check_out('prod', out)
+    axes = _check_axes('prod', axis, ndim_of(a))
+    result = _prod(a, axes, bool(keepdims))
+    if dtype is not None:
+        from .shape import astype
+        result = astype(result, dtype)
+    return result
+
+
+# ----------------------------------------------------------------- max, min
+def _tie_weights(x, ans, axes, keepdims):
+    """Where x attains the extremum: 1/(number of ties) there, 0 elsewhere, as a
+    constant of x's dtype (the derivative is split evenly among ties, as in JAX)."""
+    xp = namespace(x)
+    xi = xp.asarray(innermost(x))
+    best = xp.reshape(xp.asarray(innermost(ans)), _kept_shape(xi.shape, axes))
+    hit = xi == best
+    ties = xp.sum(hit, axis=axes, keepdims=True)
+    weights = hit / xp.maximum(ties, 1)
+    return weights.astype(dtype_of(x)) if dtype_of(x).kind == 'f' else weights
+
+
+def _extremum_jvp(t, ans, x, axes, keepdims):
+    return _reduce_jvp(t, x, _tie_weights(x, ans, axes, keepdims), axes, keepdims)
+
+
+def _extremum_vjp(g, ans, x, axes, keepdims):
+    return restore_reduced(g, ans, x, axes, keepdims) * _tie_weights(x, ans, axes, keepdims)
+
+
+def _max_impl(x, axes, keepdims):
+    return _np.max(x, axis=axes, keepdims=keepdims)
+
+
+def _min_impl(x, axes, keepdims):
+    return _np.min(x, axis=axes, keepdims=keepdims)
+
+
+_max = Primitive('max', _max_impl)
+_max.def_jvp(_extremum_jvp)
+_max.def_vjp(_extremum_vjp)
+_min = Primitive('min', _min_impl)
+_min.def_jvp(_extremum_jvp)
+_min.def_vjp(_extremum_vjp)
+
+
+def max(a, axis=None, out=None, keepdims=False):
+    """numpy.max; the derivative is split evenly among the entries that tie for
+    the maximum (as in JAX)."""
+    _check_out('max', out)
+    shape = shape_of(a)
+    axes = _check_axes('max', axis, len(shape))
+    _require_nonempty('max', shape, axes)
+    return _max(a, axes, bool(keepdims))
+
+
+def min(a, axis=None, out=None, keepdims=False):
+    """numpy.min; the derivative is split evenly among ties (as in JAX)."""
+    _check_out('min', out)
+    shape = shape_of(a)
+    axes = _check_axes('min', axis, len(shape))
+    _require_nonempty('min', shape, axes)
+    return _min(a, axes, bool(keepdims))
+
+
+amax = max
+amin = min
+
+
+# ----------------------------------------------------------------- var, std
+def _dof(x, axes, ddof):
+    return _count(shape_of(x), axes) - ddof
+
+
+def _centered(x, axes):
+    """x minus its mean over axes (kept), written with primitives."""
+    return x - _sum(x, axes, True) / _count(shape_of(x), axes)
+
+
+def _var_impl(x, axes, ddof, keepdims):
+    return _np.var(x, axis=axes, ddof=ddof, keepdims=keepdims)
+
+
+def _std_impl(x, axes, ddof, keepdims):
+    return _np.std(x, axis=axes, ddof=ddof, keepdims=keepdims)
+
+
+def _inverse_dof(x, axes, ddof):
+    dof = _dof(x, axes, ddof)
+    return 1.0 / dof if dof > 0 else _np.inf   # NumPy's var is inf/nan there too
+
+
+# d var = 2/(N - ddof) Σ (x - mean) dx   (the mean's own variation sums to zero)
+_var = Primitive('var', _var_impl)
+_var.def_jvp(lambda t, ans, x, axes, ddof, keepdims: _reduce_jvp(
+    t, x, _centered(x, axes) * (2.0 * _inverse_dof(x, axes, ddof)), axes, keepdims))
+_var.def_vjp(lambda g, ans, x, axes, ddof, keepdims: restore_reduced(g, ans, x, axes, keepdims)
+             * (_centered(x, axes) * (2.0 * _inverse_dof(x, axes, ddof))))
+
+# d std = d var / (2 std)
+_std = Primitive('std', _std_impl)
+_std.def_jvp(lambda t, ans, x, axes, ddof, keepdims: _reduce_jvp(
+    t, x, _centered(x, axes) * _inverse_dof(x, axes, ddof), axes, keepdims) / ans)
+_std.def_vjp(lambda g, ans, x, axes, ddof, keepdims: restore_reduced(g / ans, ans, x, axes, keepdims)
+             * (_centered(x, axes) * _inverse_dof(x, axes, ddof)))
+
+
+def _moment_args(name, a, axis, dtype, out, ddof):
+    _check_out(name, out)
+    if dtype is not None:
+        raise NotImplementedError(f'{name}: the dtype= argument is not supported; '
+                                  f'cast with astype first')
+    axes = _check_axes(name, axis, ndim_of(a))
+    try:
+        ddof = int(ddof)
+    except TypeError:
+        raise TypeError(f'{name}: ddof must be an integer, got {type(ddof).__name__}') from None
+    return axes, ddof
+
+
+def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """numpy.var (with ddof)."""
+    axes, ddof = _moment_args('var', a, axis, dtype, out, ddof)
+    return _var(a, axes, ddof, bool(keepdims))
+
+
+def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """numpy.std (with ddof).  Its derivative is infinite where std is 0, as sqrt's."""
+    axes, ddof = _moment_args('std', a, axis, dtype, out, ddof)
+    return _std(a, axes, ddof, bool(keepdims))
+
+
+# ----------------------------------------------------------------- logsumexp
+def _logsumexp_impl(a, b, axes, keepdims):
+    xp = namespace(a, b)
+    shift = xp.max(a, axis=axes, keepdims=True) if axes else xp.asarray(a)
+    # a row of -inf (or with +inf) has no finite shift: use 0 there, which gives
+    # -inf (inf) exactly
+    shift = xp.where(xp.isfinite(shift), shift, 0)
+    terms = xp.exp(a - shift)
+    if b is not None:
+        terms = b * terms
+    with _np.errstate(divide='ignore'):
+        out = xp.log(xp.sum(terms, axis=axes, keepdims=True)) + shift
+    if not keepdims:
+        out = xp.reshape(out, tuple(d for i, d in enumerate(out.shape) if i not in axes))
+        if out.ndim == 0 and xp is _np:
+            out = out[()]
+    return out
+
+
+def _softmax_factor(ans, a, axes, keepdims):
+    """exp(a - logsumexp(a)), with the -inf rows (whose logsumexp is -inf) giving
+    0 rather than exp(-inf + inf) = nan; differentiable."""
+    from .elementwise import where, exp
+    kept = _kept(ans, a, axes, keepdims)
+    empty = namespace(a).asarray(innermost(kept)) == -_np.inf
+    if empty.any():
+        kept = where(empty, 0.0, kept)
+    return exp(a - kept)
+
+
+def _lse_weights(ans, a, b, axes, keepdims):
+    w = _softmax_factor(ans, a, axes, keepdims)
+    return w if b is None else w * b
+
+
+_logsumexp = Primitive('logsumexp', _logsumexp_impl)
+_logsumexp.def_jvp(
+    lambda t, ans, a, b, axes, keepdims: _reduce_jvp(
+        t, a, _lse_weights(ans, a, b, axes, keepdims), axes, keepdims),
+    lambda t, ans, a, b, axes, keepdims: _reduce_jvp(
+        t, b, _softmax_factor(ans, a, axes, keepdims), axes, keepdims))
+_logsumexp.def_vjp(
+    lambda g, ans, a, b, axes, keepdims: restore_reduced(g, ans, a, axes, keepdims)
+    * _lse_weights(ans, a, b, axes, keepdims),
+    lambda g, ans, a, b, axes, keepdims: restore_reduced(g, ans, b, axes, keepdims)
+    * _softmax_factor(ans, a, axes, keepdims))
+
+
+def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+    """scipy.special.logsumexp: log(sum(b * exp(a))) over axis, computed stably.
+
+    A slice that is all -inf gives -inf, with a zero (not nan) derivative.  ``b``
+    (a scale factor, broadcast against a) is differentiable too; return_sign is
+    not supported."""
+    if return_sign:
+        raise NotImplementedError('logsumexp: return_sign=True is not supported')
+    if b is not None:
+        from .shape import broadcast_to
+        try:
+            shape = tuple(_np.broadcast_shapes(shape_of(a), shape_of(b)))
+        except ValueError:
+            raise ValueError(f'logsumexp: a of shape {tuple(shape_of(a))} and b of shape '
+                             f'{tuple(shape_of(b))} do not broadcast') from None
+        a = broadcast_to(a, shape)
+        b = broadcast_to(b, shape)
+    axes = _check_axes('logsumexp', axis, ndim_of(a))
+    return _logsumexp(a, b, axes, bool(keepdims))
+
+
+# ----------------------------------------------------------------- cumsum, cumprod
+def _cumsum_impl(x, axis):
+    return _np.cumsum(x, axis=axis)
+
+
+def _rcumsum_impl(x, axis):
+    """Sums from the end: out[i] = sum(x[i:]) along axis (cumsum's adjoint)."""
+    xp = namespace(x)
+    return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis), axis)
+
+
+_cumsum = Primitive('cumsum', _cumsum_impl)
+_rcumsum = Primitive('reverse_cumsum', _rcumsum_impl)
+_cumsum.def_jvp(lambda t, ans, x, axis: _cumsum(t, axis + batch_ndim(t, x)))
+_cumsum.def_vjp(lambda g, ans, x, axis: _rcumsum(g, axis + batch_ndim(g, ans)))
+_rcumsum.def_jvp(lambda t, ans, x, axis: _rcumsum(t, axis + batch_ndim(t, x)))
+_rcumsum.def_vjp(lambda g, ans, x, axis: _cumsum(g, axis + batch_ndim(g, ans)))
+
+
+def _cumulative_args(name, a, axis, dtype, out):
+    _check_out(name, out)
+    if axis is None:
+        from .shape import reshape
+        a = reshape(a, (-1,))
+        axis = 0
+    else:
+        try:
+            axis = normalize_axis(axis, ndim_of(a))
+        except (TypeError, ValueError) as e:
+            raise type(e)(f'{name}: {e}') from None
+    if dtype is not None:
+        from .shape import astype
+        a = astype(a, dtype)
+    return a, axis
+
+
+def cumsum(a, axis=None, dtype=None, out=None):
+    """numpy.cumsum (axis=None: over the flattened array)."""
+    a, axis = _cumulative_args('cumsum', a, axis, dtype, out)
+    return _cumsum(a, axis)
+
+
+def _cumprod_impl(x, axis):
+    return _np.cumprod(x, axis=axis)
+
+
+def _cumprod_jacobian(x, axis):
+    """P[..., i, k] = ∂cumprod(x)_i / ∂x_k, with the cumprod axis moved last:
+    the partials of prod over the masked rows M[i, k] = x_k (k <= i) else 1,
+    so zeros get prod's exact treatment.  O(n²) along the axis: used only when
+    the axis holds a zero."""
+    from .elementwise import where
+    from .shape import moveaxis, reshape
+    xm = moveaxis(x, axis, -1)
+    shape = tuple(shape_of(xm))
+    n = shape[-1]
+    lower = _np.tri(n, dtype=bool)
+    rows = where(lower, reshape(xm, shape[:-1] + (1, n)), 1.0)
+    last = (len(shape),)
+    partials = _prod_partials(rows, _prod(rows, last, True), last)
+    return where(lower, partials, 0.0)
+
+
+def _has_zero(x):
+    return bool((namespace(x).asarray(innermost(x)) == 0).any())
+
+
+def _cumprod_jvp(t, ans, x, axis):
+    bnd = batch_ndim(t, x)
+    if not _has_zero(x):
+        return ans * _cumsum(t / x, axis + bnd)
+    from .shape import moveaxis, reshape
+    tm = moveaxis(t, axis + bnd, -1)
+    ts = tuple(shape_of(tm))
+    dy = _sum(_cumprod_jacobian(x, axis) * reshape(tm, ts[:-1] + (1, ts[-1])),
+              (len(ts),), False)
+    return moveaxis(dy, -1, axis + bnd)
+
+
+def _cumprod_vjp(g, ans, x, axis):
+    bnd = batch_ndim(g, ans)
+    if not _has_zero(x):
+        return _rcumsum(g * ans, axis + bnd) / x
+    from .shape import moveaxis, reshape
+    gm = moveaxis(g, axis + bnd, -1)
+    gs = tuple(shape_of(gm))
+    gx = _sum(_cumprod_jacobian(x, axis) * reshape(gm, gs + (1,)), (len(gs) - 1,), False)
+    return moveaxis(gx, -1, axis + bnd)
+
+
+_cumprod = Primitive('cumprod', _cumprod_impl)
+_cumprod.def_jvp(_cumprod_jvp)
+_cumprod.def_vjp(_cumprod_vjp)
+
+
+def cumprod(a, axis=None, dtype=None, out=None):
+    """numpy.cumprod (axis=None: over the flattened array).  Exact derivatives at
+    zeros too (an O(n²) rule along the axis is used when it holds a zero)."""
+    a, axis = _cumulative_args('cumprod', a, axis, dtype, out)
+    return _cumprod(a, axis)
+
+
+# ----------------------------------------------------------------- no derivative
+def _any_impl(x, axes, keepdims):
+    return _np.any(x, axis=axes, keepdims=keepdims)
+
+
+def _all_impl(x, axes, keepdims):
+    return _np.all(x, axis=axes, keepdims=keepdims)
+
+
+def _argmax_impl(x, axis, keepdims):
+    return _np.argmax(x, axis=axis, keepdims=keepdims)
+
+
+def _argmin_impl(x, axis, keepdims):
+    return _np.argmin(x, axis=axis, keepdims=keepdims)
+
+
+_any = Primitive('any', _any_impl, nondiff=True)
+_all = Primitive('all', _all_impl, nondiff=True)
+_argmax = Primitive('argmax', _argmax_impl, nondiff=True)
+_argmin = Primitive('argmin', _argmin_impl, nondiff=True)
+
+
+def any(a, axis=None, out=None, keepdims=False):
+    """numpy.any (no derivative: a boolean)."""
+    _check_out('any', out)
+    return _any(a, _check_axes('any', axis, ndim_of(a)), bool(keepdims))
+
+
+def all(a, axis=None, out=None, keepdims=False):
+    """numpy.all (no derivative: a boolean)."""
+    _check_out('all', out)
+    return _all(a, _check_axes('all', axis, ndim_of(a)), bool(keepdims))
+
+
+def _arg_axis(name, a, axis):
+    if axis is None:
+        return None
+    try:
+        return normalize_axis(axis, ndim_of(a))
+    except (TypeError, ValueError) as e:
+        raise type(e)(f'{name}: {e}') from None
+
+
+def argmax(a, axis=None, out=None, keepdims=False):
+    """numpy.argmax (no derivative: an index)."""
+    _check_out('argmax', out)
+    return _argmax(a, _arg_axis('argmax', a, axis), bool(keepdims))
+
+
+def argmin(a, axis=None, out=None, keepdims=False):
+    """numpy.argmin (no derivative: an index)."""
+    _check_out('argmin', out)
+    return _argmin(a, _arg_axis('argmin', a, axis), bool(keepdims))
+
+
+__all__ = ['sum', 'mean', 'prod', 'max', 'min', 'amax', 'amin', 'var', 'std', 'logsumexp',
+           'cumsum', 'cumprod', 'any', 'all', 'argmax', 'argmin']

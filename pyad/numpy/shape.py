@@ -215,6 +215,573 @@ def _identity(x):
 stop_gradient = Primitive('stop_gradient', _identity, nondiff=True,
                           doc='The value of x, as a constant: no derivative flows through it.')
 
+
+
+# ===================================================================== joining and splitting
+def atleast_3d(a):
+    n = ndim_of(a)
+    if n >= 3:
+        return a
+    shape = tuple(shape_of(a))
+    return reshape(a, {0: (1, 1, 1), 1: (1,) + shape + (1,), 2: shape + (1,)}[n])
+
+
+def _any_box(values):
+    return any(isinstance(v, Box) for v in values)
+
+
+def _as_operand(a):
+    """A value concatenate can take: boxes and arrays as they are, the rest via asarray."""
+    if isinstance(a, Box) or (hasattr(a, 'shape') and hasattr(a, 'dtype')):
+        return a
+    return _np.asarray(a)
+
+
+def _xp(*values):
+    from ..backend import namespace
+    return namespace(*values)
+
+
+def _zeros(shape, dtype, like):
+    return _xp(like).zeros(tuple(shape), dtype=dtype)
+
+
+def _concatenate_impl(*xs, axis):
+    return _xp(*xs).concatenate(xs, axis=axis)
+
+
+def _concatenate_jvp(tangents, ans, xs, params):
+    axis = params['axis']
+    i = next(k for k, t in enumerate(tangents) if t is not None)
+    ref = tangents[i]
+    bnd = batch_ndim(ref, xs[i])
+    batch = tuple(shape_of(ref)[:bnd])
+    parts = [t if t is not None else _zeros(batch + tuple(shape_of(x)), dtype_of(ref), ref)
+             for t, x in zip(tangents, xs)]
+    return _concatenate(*parts, axis=axis + bnd)
+
+
+def _piece(g, bnd, axis, start, stop):
+    """g[..., start:stop, ...] along primal axis ``axis`` past the batch axes."""
+    from .indexing import getitem
+    return getitem(g, (slice(None),) * (bnd + axis) + (slice(start, stop),))
+
+
+def _concatenate_vjp(g, ans, xs, params, positions):
+    axis = params['axis']
+    bnd = batch_ndim(g, ans)
+    starts = [0]
+    for x in xs:
+        starts.append(starts[-1] + shape_of(x)[axis])
+    out = []
+    for i in positions:
+        gi = _piece(g, bnd, axis, starts[i], starts[i + 1])
+        if dtype_of(gi) != dtype_of(xs[i]):
+            gi = astype(gi, dtype_of(xs[i]))
+        out.append(gi)
+    return out
+
+
+_concatenate = Primitive('concatenate', _concatenate_impl)
+_concatenate.def_jvp_joint(_concatenate_jvp)
+_concatenate.def_vjp_joint(_concatenate_vjp)
+
+
+def concatenate(arrays, axis=0):
+    """numpy.concatenate (axis=None flattens the arrays first)."""
+    arrays = [_as_operand(a) for a in arrays]
+    if not arrays:
+        raise ValueError('concatenate: need at least one array to concatenate')
+    if axis is None:
+        arrays = [ravel(a) for a in arrays]
+        axis = 0
+    shapes = [tuple(shape_of(a)) for a in arrays]
+    n = len(shapes[0])
+    if n == 0:
+        raise ValueError('concatenate: zero-dimensional arrays cannot be concatenated')
+    for s in shapes:
+        if len(s) != n:
+            raise ValueError(f'concatenate: all input arrays must have the same number of '
+                             f'dimensions, got shapes {shapes}')
+    axis = normalize_axis(axis, n)
+    for s in shapes:
+        if s[:axis] + s[axis + 1:] != shapes[0][:axis] + shapes[0][axis + 1:]:
+            raise ValueError(f'concatenate: shapes {shapes} do not match except along axis {axis}')
+    if len(arrays) == 1:
+        return arrays[0]
+    return _concatenate(*arrays, axis=axis)
+
+
+def stack(arrays, axis=0):
+    """numpy.stack: join arrays of one shape along a new axis."""
+    arrays = [_as_operand(a) for a in arrays]
+    if not arrays:
+        raise ValueError('stack: need at least one array to stack')
+    shapes = [tuple(shape_of(a)) for a in arrays]
+    if any(s != shapes[0] for s in shapes):
+        raise ValueError(f'stack: all input arrays must have the same shape, got shapes {shapes}')
+    if not _any_box(arrays):
+        return _xp(*arrays).stack(arrays, axis=axis)
+    axis = normalize_axis(axis, len(shapes[0]) + 1)
+    return concatenate([expand_dims(a, axis) for a in arrays], axis=axis)
+
+
+def hstack(tup):
+    arrays = [atleast_1d(_as_operand(a)) for a in tup]
+    if not arrays:
+        raise ValueError('hstack: need at least one array')
+    return concatenate(arrays, axis=0 if ndim_of(arrays[0]) == 1 else 1)
+
+
+def vstack(tup):
+    arrays = [atleast_2d(_as_operand(a)) for a in tup]
+    if not arrays:
+        raise ValueError('vstack: need at least one array')
+    return concatenate(arrays, axis=0)
+
+
+row_stack = vstack
+
+
+def dstack(tup):
+    arrays = [atleast_3d(_as_operand(a)) for a in tup]
+    if not arrays:
+        raise ValueError('dstack: need at least one array')
+    return concatenate(arrays, axis=2)
+
+
+def column_stack(tup):
+    arrays = []
+    for a in tup:
+        a = _as_operand(a)
+        if ndim_of(a) < 2:
+            a = reshape(a, (-1, 1))
+        arrays.append(a)
+    if not arrays:
+        raise ValueError('column_stack: need at least one array')
+    return concatenate(arrays, axis=1)
+
+
+def _split_impl(x, bounds, axis):
+    return tuple(_xp(x).split(x, list(bounds), axis=axis))
+
+
+def _split_vjp(gs, ans, x, bounds, axis):
+    i = next(k for k, g in enumerate(gs) if g is not None)
+    bnd = batch_ndim(gs[i], ans[i])
+    batch = tuple(shape_of(gs[i])[:bnd])
+    parts = [g if g is not None else _zeros(batch + tuple(shape_of(a)), dtype_of(gs[i]), gs[i])
+             for g, a in zip(gs, ans)]
+    return _concatenate(*parts, axis=axis + bnd) if len(parts) > 1 else parts[0]
+
+
+# several results: the pieces tile the axis, so the VJP is a concatenation
+_split = Primitive('split', _split_impl, multiple_results=True)
+_split.def_jvp(lambda t, ans, x, bounds, axis: _split(t, bounds, axis + batch_ndim(t, x)))
+_split.def_vjp(_split_vjp)
+
+
+def _split_bounds(name, n, indices_or_sections, equal):
+    if isinstance(indices_or_sections, (int, _np.integer)):
+        sections = int(indices_or_sections)
+        if sections <= 0:
+            raise ValueError(f'{name}: number of sections must be larger than 0, got {sections}')
+        if equal and n % sections:
+            raise ValueError(f'{name}: an axis of length {n} cannot be split into {sections} '
+                             f'equal sections (use array_split)')
+        each, extra = divmod(n, sections)
+        sizes = [each + 1] * extra + [each] * (sections - extra)
+        bounds = list(_np.cumsum(sizes)[:-1])
+        return [int(b) for b in bounds]
+    return [int(b) for b in indices_or_sections]
+
+
+def _split_common(name, ary, indices_or_sections, axis, equal):
+    ary = _as_operand(ary)
+    shape = tuple(shape_of(ary))
+    if not shape:
+        raise ValueError(f'{name}: cannot split a 0-d array')
+    axis = normalize_axis(axis, len(shape))
+    n = shape[axis]
+    bounds = _split_bounds(name, n, indices_or_sections, equal)
+    if not isinstance(ary, Box):
+        return list(_xp(ary).split(ary, bounds, axis=axis))
+    # piece k is ary[lo_k:hi_k] with Python slice semantics
+    edges = [0] + bounds + [n]
+    ranges = [slice(a, b).indices(n)[:2] for a, b in zip(edges[:-1], edges[1:])]
+    tiles = all(hi >= lo for lo, hi in ranges) and ranges[0][0] == 0 and ranges[-1][1] == n \
+        and all(ranges[k][1] == ranges[k + 1][0] for k in range(len(ranges) - 1))
+    if tiles:
+        return list(_split(ary, tuple(bounds), axis))
+    from .indexing import getitem
+    return [getitem(ary, (slice(None),) * axis + (slice(lo, hi),)) for lo, hi in ranges]
+
+
+def split(ary, indices_or_sections, axis=0):
+    """numpy.split: a list of pieces (equal sections, or cut at the given indices)."""
+    return _split_common('split', ary, indices_or_sections, axis, True)
+
+
+def array_split(ary, indices_or_sections, axis=0):
+    """numpy.array_split: like split, sections may differ in length by one."""
+    return _split_common('array_split', ary, indices_or_sections, axis, False)
+
+
+def hsplit(ary, indices_or_sections):
+    if ndim_of(ary) == 0:
+        raise ValueError('hsplit only works on arrays of 1 or more dimensions')
+    return split(ary, indices_or_sections, axis=1 if ndim_of(ary) > 1 else 0)
+
+
+def vsplit(ary, indices_or_sections):
+    if ndim_of(ary) < 2:
+        raise ValueError('vsplit only works on arrays of 2 or more dimensions')
+    return split(ary, indices_or_sections, axis=0)
+
+
+# ===================================================================== repetition
+def tile(A, reps):
+    """numpy.tile, as a broadcast between two reshapes."""
+    A = _as_operand(A)
+    reps = (int(reps),) if isinstance(reps, (int, _np.integer)) else tuple(int(r) for r in reps)
+    if any(r < 0 for r in reps):
+        raise ValueError(f'tile: negative repetitions {reps}')
+    if not isinstance(A, Box):
+        return _xp(A).tile(A, reps)
+    shape = tuple(shape_of(A))
+    d = max(len(shape), len(reps))
+    shape = (1,) * (d - len(shape)) + shape
+    reps = (1,) * (d - len(reps)) + reps
+    if all(r == 1 for r in reps):
+        return reshape(A, shape)
+    inter = tuple(v for s in shape for v in (1, s))
+    big = tuple(v for r, s in zip(reps, shape) for v in (r, s))
+    out = broadcast_to(reshape(A, inter), big)
+    return reshape(out, tuple(r * s for r, s in zip(reps, shape)))
+
+
+def repeat(a, repeats, axis=None):
+    """numpy.repeat: each element repeated (an int, or one count per element)."""
+    a = _as_operand(a)
+    if not isinstance(a, Box):
+        return _xp(a).repeat(a, repeats, axis=axis)
+    if axis is None:
+        a = ravel(a)
+        axis = 0
+    shape = tuple(shape_of(a))
+    if not shape:
+        a = reshape(a, (1,))
+        shape = (1,)
+    axis = normalize_axis(axis, len(shape))
+    n = shape[axis]
+    reps = _np.asarray(repeats)
+    if reps.dtype.kind not in 'iu':
+        raise TypeError(f'repeat: repeats must be integers, got dtype {reps.dtype}')
+    if (reps < 0).any():
+        raise ValueError('repeat: negative repeats are not allowed')
+    if reps.ndim == 0 or reps.size == 1:
+        r = int(reps.reshape(()))
+        inter = shape[:axis + 1] + (1,) + shape[axis + 1:]
+        big = shape[:axis + 1] + (r,) + shape[axis + 1:]
+        out = broadcast_to(reshape(a, inter), big)
+        return reshape(out, shape[:axis] + (n * r,) + shape[axis + 1:])
+    if reps.ndim != 1 or reps.shape[0] != n:
+        raise ValueError(f'repeat: repeats of shape {reps.shape} do not match axis {axis} of '
+                         f'length {n} (array of shape {shape})')
+    return take(a, _np.repeat(_np.arange(n), reps), axis=axis)
+
+
+# ===================================================================== reordering
+def flip(m, axis=None):
+    """numpy.flip: reverse the order of elements along the given axes (all when None)."""
+    m = _as_operand(m)
+    n = ndim_of(m)
+    axes = normalize_axes(axis, n)
+    if not isinstance(m, Box):
+        return _xp(m).flip(m, axis=axis)
+    from .indexing import getitem
+    return getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(n)))
+
+
+def fliplr(m):
+    if ndim_of(m) < 2:
+        raise ValueError(f'fliplr: input must be at least 2-d, got shape {tuple(shape_of(m))}')
+    return flip(m, 1)
+
+
+def flipud(m):
+    if ndim_of(m) < 1:
+        raise ValueError('flipud: input must be at least 1-d')
+    return flip(m, 0)
+
+
+def roll(a, shift, axis=None):
+    """numpy.roll, as a concatenation of two slices per axis."""
+    a = _as_operand(a)
+    if not isinstance(a, Box):
+        return _xp(a).roll(a, shift, axis=axis)
+    if axis is None:
+        return reshape(roll(ravel(a), shift, 0), tuple(shape_of(a)))
+    shape = tuple(shape_of(a))
+    shifts = _np.broadcast_arrays(_np.atleast_1d(shift), _np.atleast_1d(axis))
+    total = {}
+    for s, ax in zip(*shifts):
+        ax = normalize_axis(int(ax), len(shape))
+        total[ax] = total.get(ax, 0) + int(s)
+    from .indexing import getitem
+    for ax, s in total.items():
+        n = shape[ax]
+        if n == 0:
+            continue
+        s %= n
+        if s == 0:
+            continue
+        lead = (slice(None),) * ax
+        a = concatenate([getitem(a, lead + (slice(n - s, None),)),
+                         getitem(a, lead + (slice(0, n - s),))], axis=ax)
+    return a
+
+
+def sort(a, axis=-1, kind=None, order=None):
+    """numpy.sort; the derivative follows the elements (a gather by the stable argsort)."""
+    if order is not None:
+        raise NotImplementedError('sort: order= (structured arrays) is not supported')
+    a = _as_operand(a)
+    if not isinstance(a, Box):
+        return _xp(a).sort(a, axis=axis, kind=kind)
+    if axis is None:
+        a = ravel(a)
+        axis = -1
+    if ndim_of(a) == 0:
+        raise ValueError('sort: cannot sort a 0-d array along an axis')
+    axis = normalize_axis(axis, ndim_of(a))
+    inner = innermost(a)
+    idx = _xp(inner).argsort(inner, axis=axis, kind='stable')
+    return take_along_axis(a, idx, axis)
+
+
+# ===================================================================== gathering
+def _index_array(name, indices):
+    idx = _np.asarray(innermost(indices)) if not hasattr(indices, 'dtype') else innermost(indices)
+    if idx.dtype.kind not in 'iu':
+        raise IndexError(f'{name}: indices must be integers, got dtype {idx.dtype}')
+    return idx
+
+
+def take(a, indices, axis=None, mode=None):
+    """numpy.take (mode 'raise' only; negative indices count from the end)."""
+    if mode not in (None, 'raise'):
+        raise NotImplementedError(f"take: only mode='raise' is supported, got {mode!r}")
+    a = _as_operand(a)
+    idx = _index_array('take', indices)
+    if not isinstance(a, Box):
+        return _xp(a).take(a, idx, axis=axis)
+    if axis is None:
+        a = ravel(a)
+        axis = 0
+    n = ndim_of(a)
+    if n == 0:
+        raise ValueError('take: cannot take from a 0-d array along an axis')
+    axis = normalize_axis(axis, n)
+    size = shape_of(a)[axis]
+    if idx.size and (int(idx.max()) >= size or int(idx.min()) < -size):
+        raise IndexError(f'take: index out of bounds for axis {axis} with size {size}')
+    from .indexing import getitem
+    if idx.ndim == 0:
+        idx = int(idx)
+    return getitem(a, (slice(None),) * axis + (idx,))
+
+
+def take_along_axis(arr, indices, axis):
+    """numpy.take_along_axis (axis=None: on the flattened array)."""
+    arr = _as_operand(arr)
+    idx = _index_array('take_along_axis', indices)
+    if axis is None:
+        if idx.ndim != 1:
+            raise ValueError(f'take_along_axis: with axis=None, indices must be 1-d, got shape '
+                             f'{idx.shape}')
+        arr = ravel(arr)
+        axis = 0
+    shape = tuple(shape_of(arr))
+    if idx.ndim != len(shape):
+        raise ValueError(f'take_along_axis: indices (shape {idx.shape}) and arr (shape {shape}) '
+                         f'must have the same number of dimensions')
+    axis = normalize_axis(axis, len(shape))
+    if not isinstance(arr, Box):
+        return _xp(arr).take_along_axis(arr, idx, axis=axis)
+    xp = _xp(idx)
+    full = []
+    for i, d in enumerate(shape):
+        if i == axis:
+            full.append(idx)
+        else:
+            full.append(xp.arange(d).reshape((1,) * i + (d,) + (1,) * (len(shape) - i - 1)))
+    from .indexing import getitem
+    return getitem(arr, tuple(full))
+
+
+# ===================================================================== padding
+def _pad_impl(x, widths, value):
+    return _xp(x).pad(x, widths, mode='constant', constant_values=value)
+
+
+def _pad_vjp(g, ans, x, widths, value):
+    from .indexing import getitem
+    bnd = batch_ndim(g, ans)
+    shape = shape_of(x)
+    return getitem(g, (slice(None),) * bnd + tuple(slice(b, b + n) for (b, _), n in zip(widths, shape)))
+
+
+_pad = Primitive('pad', _pad_impl)
+_pad.def_jvp(lambda t, ans, x, widths, value: _pad(t, ((0, 0),) * batch_ndim(t, x) + widths, 0))
+_pad.def_vjp(_pad_vjp)
+
+
+def _pad_widths(pad_width, n):
+    pw = _np.asarray(pad_width)
+    if pw.dtype.kind not in 'iu':
+        raise TypeError(f'pad: pad_width must be integers, got {pad_width!r}')
+    try:
+        pw = _np.broadcast_to(pw, (n, 2))
+    except ValueError:
+        raise ValueError(f'pad: pad_width {pad_width!r} cannot be broadcast to ({n}, 2) for an '
+                         f'array of dimension {n}') from None
+    if (pw < 0).any():
+        raise ValueError(f'pad: pad_width {pad_width!r} has negative entries')
+    return tuple((int(b), int(a)) for b, a in pw)
+
+
+def pad(array, pad_width, mode='constant', constant_values=0):
+    """numpy.pad in modes 'constant', 'edge', 'reflect', 'symmetric' and 'wrap'."""
+    array = _as_operand(array)
+    shape = tuple(shape_of(array))
+    widths = _pad_widths(pad_width, len(shape))
+    if mode not in ('constant', 'edge', 'reflect', 'symmetric', 'wrap'):
+        raise NotImplementedError(f'pad: mode {mode!r} is not supported (constant, edge, '
+                                  f'reflect, symmetric, wrap are)')
+    if mode == 'constant':
+        if isinstance(constant_values, Box):
+            if ndim_of(constant_values):
+                raise NotImplementedError('pad: a traced constant_values must be a scalar')
+            # pad(x, c) = pad(x - c, 0) + c: differentiable in c too
+            return _pad(array - constant_values, widths, 0) + constant_values
+        cv = _np.asarray(constant_values)
+        if cv.ndim:
+            if not isinstance(array, Box):
+                return _xp(array).pad(array, widths, mode='constant',
+                                      constant_values=constant_values)
+            raise NotImplementedError('pad: per-axis constant_values are supported on '
+                                      'untraced arrays only')
+        return _pad(array, widths, constant_values.item() if hasattr(constant_values, 'item')
+                    else constant_values)
+    if not isinstance(array, Box):
+        return _xp(array).pad(array, widths, mode=mode)
+    # every other mode gathers existing elements: numpy pads the positions for us
+    for ax, (b, a) in enumerate(widths):
+        if b == 0 and a == 0:
+            continue
+        if shape[ax] == 0:
+            raise ValueError(f'pad: cannot pad an empty axis {ax} in mode {mode!r}')
+        positions = _np.pad(_np.arange(shape[ax]), (b, a), mode=mode)
+        array = take(array, positions, axis=ax)
+    return array
+
+
+# ===================================================================== triangles and diagonals
+def _tri_mask(name, m, k, lower):
+    shape = tuple(shape_of(m))
+    if len(shape) < 1:
+        raise ValueError(f'{name}: input must be at least 1-d, got a 0-d array')
+    rows, cols = (shape[-2], shape[-1]) if len(shape) >= 2 else (shape[-1], shape[-1])
+    mask = _np.tri(rows, cols, k=int(k) if lower else int(k) - 1, dtype=bool)
+    return mask if lower else ~mask
+
+
+def _tri(name, m, k, lower):
+    m = _as_operand(m)
+    if not isinstance(m, Box):
+        return getattr(_xp(m), name)(m, k=k)
+    from .elementwise import where
+    mask = _tri_mask(name, m, k, lower)
+    return where(_xp(m).asarray(mask), m, _xp(m).zeros((), dtype=dtype_of(m)))
+
+
+def tril(m, k=0):
+    """numpy.tril: zero above the k-th diagonal (of the last two axes)."""
+    return _tri('tril', m, k, True)
+
+
+def triu(m, k=0):
+    """numpy.triu: zero below the k-th diagonal (of the last two axes)."""
+    return _tri('triu', m, k, False)
+
+
+def _diag_positions(d1, d2, offset):
+    if offset >= 0:
+        length = max(0, min(d1, d2 - offset))
+        rows = _np.arange(length)
+        return rows, rows + offset
+    length = max(0, min(d1 + offset, d2))
+    cols = _np.arange(length)
+    return cols - offset, cols
+
+
+def diagonal(a, offset=0, axis1=0, axis2=1):
+    """numpy.diagonal: the diagonal of axes (axis1, axis2), as the last axis."""
+    a = _as_operand(a)
+    shape = tuple(shape_of(a))
+    n = len(shape)
+    if n < 2:
+        raise ValueError(f'diagonal: input must be at least 2-d, got shape {shape}')
+    ax1 = normalize_axis(axis1, n, 'axis1')
+    ax2 = normalize_axis(axis2, n, 'axis2')
+    if ax1 == ax2:
+        raise ValueError(f'diagonal: axis1 and axis2 cannot be the same (both {ax1})')
+    if not isinstance(a, Box):
+        return _xp(a).diagonal(a, offset=offset, axis1=ax1, axis2=ax2)
+    rest = [i for i in range(n) if i not in (ax1, ax2)]
+    a = transpose(a, tuple(rest) + (ax1, ax2))
+    rows, cols = _diag_positions(shape[ax1], shape[ax2], int(offset))
+    from .indexing import getitem
+    return getitem(a, (Ellipsis, rows, cols))
+
+
+def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
+    """numpy.trace: the sum along a diagonal."""
+    a = _as_operand(a)
+    if not isinstance(a, Box):
+        return _xp(a).trace(a, offset=offset, axis1=axis1, axis2=axis2, dtype=dtype)
+    from .reductions import sum as _sum
+    out = _sum(diagonal(a, offset, axis1, axis2), axis=-1)
+    return out if dtype is None else astype(out, dtype)
+
+
+def diag(v, k=0):
+    """numpy.diag: a 1-d array to a (square) diagonal matrix, or a 2-d array's k-th diagonal."""
+    v = _as_operand(v)
+    shape = tuple(shape_of(v))
+    k = int(k)
+    if len(shape) == 2:
+        return diagonal(v, k, 0, 1)
+    if len(shape) != 1:
+        raise ValueError(f'diag: input must be 1-d or 2-d, got shape {shape}')
+    if not isinstance(v, Box):
+        return _xp(v).diag(v, k=k)
+    n = shape[0]
+    m = n + abs(k)
+    rows, cols = _diag_positions(m, m, k)
+    from .indexing import scatter_add
+    return scatter_add(v, (rows, cols), (m, m), 1)
+
+
+def diagflat(v, k=0):
+    return diag(ravel(_as_operand(v)), k)
+
+
 __all__ = ['reshape', 'ravel', 'flatten', 'broadcast_to', 'broadcast_arrays', 'transpose',
            'swapaxes', 'moveaxis', 'matrix_transpose', 'expand_dims', 'squeeze',
-           'atleast_1d', 'atleast_2d', 'astype', 'stop_gradient']
+           'atleast_1d', 'atleast_2d', 'atleast_3d', 'astype', 'stop_gradient',
+           'concatenate', 'stack', 'hstack', 'vstack', 'row_stack', 'dstack', 'column_stack',
+           'split', 'array_split', 'hsplit', 'vsplit', 'tile', 'repeat', 'flip', 'fliplr',
+           'flipud', 'roll', 'sort', 'take', 'take_along_axis', 'pad', 'tril', 'triu',
+           'diagonal', 'trace', 'diag', 'diagflat']

@@ -1,0 +1,52 @@
+"""Small helpers shared by the workloads: what pyad offers at run time, and the
+few functions a workload needs that pyad may not have yet."""
+import numpy as onp
+
+import pyad
+import pyad.numpy as pnp
+
+
+def pyad_has(dotted):
+    """Whether pyad has ``dotted`` (e.g. 'nn.sparsemax', 'numpy.logsumexp') right now."""
+    obj = pyad
+    for part in dotted.split('.'):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            try:
+                import importlib
+                obj = importlib.import_module(f'{obj.__name__}.{part}')
+            except Exception:                           # noqa: BLE001
+                return False
+    return True
+
+
+def pyad_logsumexp(z, axis=None):
+    """pyad.numpy.logsumexp if it exists; else log(sum(exp(z - m))) + m with the
+    shift m = stop_gradient(max z) (any constant shift gives the same value and
+    derivatives, so the derivative needs no max rule)."""
+    if hasattr(pnp, 'logsumexp'):
+        return pnp.logsumexp(z, axis=axis)
+    keep = axis is not None
+    if hasattr(pnp, 'max'):
+        m = pyad.stop_gradient(pnp.max(z, axis=axis, keepdims=keep))
+    else:
+        m = onp.max(pyad.stop_gradient(z), axis=axis, keepdims=keep)
+    out = pnp.log(pnp.sum(pnp.exp(z - m), axis=axis, keepdims=keep)) + m
+    return pnp.squeeze(out, axis) if keep else out
+
+
+def logsumexp_note():
+    return ('pyad.numpy.logsumexp' if hasattr(pnp, 'logsumexp') else
+            'pyad.numpy has no logsumexp yet: written as log(sum(exp(z - m))) + m, '
+            'm = stop_gradient(max z)')
+
+
+def np_logsumexp(z, axis=None):
+    m = onp.max(z, axis=axis, keepdims=True)
+    out = onp.log(onp.sum(onp.exp(z - m), axis=axis, keepdims=True)) + m
+    return onp.squeeze(out, axis) if axis is not None else out.reshape(())
+
+
+def missing(what):
+    return f'skipped: {what} missing in pyad'
