@@ -41,10 +41,11 @@ def hmc(q, n_samples, eps, steps, rng):
     for s in progress(range(n_samples), desc='HMC'):
         p = rng.standard_normal(q.shape)
         # jitter the trajectory length a little, so that no orbit is periodic
-        q_new, p_new = leapfrog(q, p, eps * rng.uniform(0.8, 1.2), steps)
-        H_old = potential(q) + 0.5 * numpy.sum(p ** 2, axis=1)
-        H_new = potential(q_new) + 0.5 * numpy.sum(p_new ** 2, axis=1)
-        accept = numpy.log(rng.uniform(size=chains)) < H_old - H_new
+        with numpy.errstate(all='ignore'):     # a diverging trajectory is simply rejected
+            q_new, p_new = leapfrog(q, p, eps * rng.uniform(0.8, 1.2), steps)
+            H_old = potential(q) + 0.5 * numpy.sum(p ** 2, axis=1)
+            H_new = potential(q_new) + 0.5 * numpy.sum(p_new ** 2, axis=1)
+        accept = numpy.isfinite(H_new) & (numpy.log(rng.uniform(size=chains)) < H_old - H_new)
         q = numpy.where(accept[:, None], q_new, q)
         accepted += int(accept.sum())
         samples[s] = q
@@ -57,7 +58,7 @@ def main(args):
     n = 100 if args.smoke else args.samples
     q0 = rng.standard_normal((chains, 2))
     with Timer() as t:
-        samples, rate = hmc(q0, n, eps=0.3, steps=20, rng=rng)
+        samples, rate = hmc(q0, n, eps=0.2, steps=20, rng=rng)
     kept = samples[n // 10:].reshape(-1, 2)               # drop a burn-in
     x, y = kept[:, 0], kept[:, 1]
     print(f'{n} HMC iterations x {chains} chains (20 leapfrog steps each) in {t.seconds:.1f} s; '

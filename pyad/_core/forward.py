@@ -9,19 +9,35 @@ from .box import Box, Dual
 
 
 def process(prim, args, params, tag):
-    primals = []
-    tangents = []
-    nested = False          # does any argument stay boxed (at an older tag)?
-    for a in args:
+    n = len(args)
+    if n == 1:
+        a = args[0]
+        primals = (a.primal,)
+        tangents = (a.tangent,)
+    elif n == 2:
+        a, b = args
         if type(a) is Dual and a.tag is tag:
-            p = a.primal
-            tangents.append(a.tangent)
+            if type(b) is Dual and b.tag is tag:
+                primals, tangents = (a.primal, b.primal), (a.tangent, b.tangent)
+            else:
+                primals, tangents = (a.primal, b), (a.tangent, None)
         else:
-            p = a
-            tangents.append(None)
-        if not nested and isinstance(p, Box):
+            primals, tangents = (a, b.primal), (None, b.tangent)
+    else:
+        primals = []
+        tangents = []
+        for a in args:
+            if type(a) is Dual and a.tag is tag:
+                primals.append(a.primal)
+                tangents.append(a.tangent)
+            else:
+                primals.append(a)
+                tangents.append(None)
+    nested = False          # does any argument stay boxed (at an older tag)?
+    for p in primals:
+        if isinstance(p, Box):
             nested = True
-        primals.append(p)
+            break
     ans = prim(*primals, **params) if nested else prim.impl(*primals, **params)
     out_tangent = prim.apply_jvp(tangents, ans, primals, params)
     if prim.multiple_results:

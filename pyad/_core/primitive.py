@@ -132,9 +132,14 @@ def bind(prim, args, params):
                 top = tag
     if prim.nondiff:
         return prim.impl(*[innermost(a) for a in args], **params)
+    if not params:
+        params = _NO_PARAMS     # one shared empty dict: the tape keeps params per record
     if top.mode is FORWARD:
         return forward.process(prim, args, params, top)
     return reverse.process(prim, args, params, top)
+
+
+_NO_PARAMS = {}
 
 
 def _bind_lifted(prim, args, params):

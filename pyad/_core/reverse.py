@@ -11,6 +11,16 @@ from numpy import ndarray
 from .box import Box, TapeVar
 
 
+# A record takes RECORD consecutive entries of the tape's flat list (no tuple per
+# record: the tape of a long scalar loop is mostly these entries):
+#   out slot (an int, or a tuple for several results), primitive, primals (tuple),
+#   ans, params, positions of the traced arguments, their slots
+RECORD = 7
+_FIRST = (0,)
+_SECOND = (1,)
+_BOTH = (0, 1)
+
+
 class Tape:
     __slots__ = ('records', 'size')
 
@@ -26,33 +36,53 @@ class Tape:
         """A fresh variable with no record: an input of the differentiated function."""
         return TapeVar(primal, tag, self.new_slot())
 
+    def __len__(self):
+        return len(self.records) // RECORD
+
+
+def _traced_pair(a, b, tag):
+    """positions, slots and primals for a binary primitive (the common case)."""
+    if type(a) is TapeVar and a.tag is tag:
+        if type(b) is TapeVar and b.tag is tag:
+            return _BOTH, (a.index, b.index), (a.primal, b.primal)
+        return _FIRST, (a.index,), (a.primal, b)
+    return _SECOND, (b.index,), (a, b.primal)
+
 
 def process(prim, args, params, tag):
-    primals = []
-    positions = []
-    slots = []
+    n = len(args)
+    if n == 1:
+        a = args[0]
+        positions, slots, primals = _FIRST, (a.index,), (a.primal,)
+    elif n == 2:
+        positions, slots, primals = _traced_pair(args[0], args[1], tag)
+    else:
+        primals = []
+        positions = []
+        slots = []
+        for i, a in enumerate(args):
+            if type(a) is TapeVar and a.tag is tag:
+                primals.append(a.primal)
+                positions.append(i)
+                slots.append(a.index)
+            else:
+                primals.append(a)
+        primals = tuple(primals)
+        positions = tuple(positions)
     nested = False          # does any argument stay boxed (at an older tag)?
-    i = 0
-    for a in args:
-        if type(a) is TapeVar and a.tag is tag:
-            p = a.primal
-            positions.append(i)
-            slots.append(a.index)
-        else:
-            p = a
-        if not nested and isinstance(p, Box):
+    for p in primals:
+        if isinstance(p, Box):
             nested = True
-        primals.append(p)
-        i += 1
+            break
     ans = prim(*primals, **params) if nested else prim.impl(*primals, **params)
     tape = tag.tape
     if prim.multiple_results:
         out_slots = tuple(tape.new_slot() for _ in ans)
-        tape.records.append((out_slots, prim, primals, ans, params, tuple(positions), slots))
+        tape.records.extend((out_slots, prim, primals, ans, params, positions, slots))
         return type(ans)(TapeVar(a, tag, s) for a, s in zip(ans, out_slots))
     slot = tape.size
     tape.size = slot + 1
-    tape.records.append((slot, prim, primals, ans, params, positions, slots))
+    tape.records.extend((slot, prim, primals, ans, params, positions, slots))
     return TapeVar(ans, tag, slot)
 
 
@@ -74,7 +104,9 @@ def sweep(tape, seeds, wanted):
         if ct is not None:
             _accumulate(adjoint, owned, slot, ct)
     keep = set(wanted)
-    for out_slot, prim, primals, ans, params, positions, slots in reversed(tape.records):
+    records = tape.records
+    for r in range(len(records) - RECORD, -1, -RECORD):
+        out_slot, prim, primals, ans, params, positions, slots = records[r:r + RECORD]
         if type(out_slot) is tuple:
             g = tuple(adjoint[s] for s in out_slot)
             if all(c is None for c in g):

@@ -135,11 +135,23 @@ copysign = binary('copysign', _np.copysign,
                   lambda c, ans, x, y: c * sign(x) * sign(ans), None)
 
 
+def _weak_scalars(x, y):
+    """Python numbers take the other operand's float dtype (NumPy's weak scalars; SciPy's
+    ufuncs would otherwise upcast a float32 array to float64)."""
+    if isinstance(x, (int, float)) and getattr(y, 'dtype', None) is not None and y.dtype.kind == 'f':
+        x = y.dtype.type(x)
+    elif isinstance(y, (int, float)) and getattr(x, 'dtype', None) is not None and x.dtype.kind == 'f':
+        y = x.dtype.type(y)
+    return x, y
+
+
 def _xlogy_impl(x, y):
+    x, y = _weak_scalars(x, y)
     return scipy_special(x, y).xlogy(x, y)
 
 
 def _xlog1py_impl(x, y):
+    x, y = _weak_scalars(x, y)
     return scipy_special(x, y).xlog1py(x, y)
 
 

@@ -26,7 +26,7 @@ def normalize_index(idx):
             if dtype_of(e).kind == 'f':
                 raise IndexError('arrays used as indices must be of integer or boolean type, '
                                  'got a float (traced) value')
-        if isinstance(e, list):
+        if isinstance(e, (list, tuple)):     # a sequence inside an index is an index array
             e = _np.asarray(e)
             if e.dtype.kind == 'f':
                 raise IndexError('arrays used as indices must be of integer or boolean type')

@@ -1,4 +1,5 @@
-"""Products: matmul, and the products built on it."""
+"""Products: matmul and einsum (primitives), and the products built on them
+(dot, vdot, inner, outer, tensordot, kron)."""
 import numpy as _np
 
 from .._core.primitive import Primitive
@@ -108,4 +109,326 @@ def matmul(x1, x2):
     return _matmul(x1, x2)
 
 
-__all__ = ['matmul']
+# ----------------------------------------------------------------- einsum
+import functools as _functools
+import string as _string
+
+from .._core.box import Box, dtype_of
+from ..backend import namespace
+
+_LETTERS = _string.ascii_letters
+
+
+def _any_boxed(*args):
+    for a in args:
+        if isinstance(a, Box):
+            return True
+    return False
+
+
+def _fresh(used, n):
+    """n letters not in ``used`` (which is updated)."""
+    out = []
+    for c in _LETTERS:
+        if len(out) == n:
+            break
+        if c not in used:
+            used.add(c)
+            out.append(c)
+    if len(out) < n:
+        raise NotImplementedError('einsum: more than 52 distinct indices are needed '
+                                  '(including those pyad adds for derivatives)')
+    return ''.join(out)
+
+
+@_functools.lru_cache(maxsize=1024)
+def _normalize_subscripts(subscripts, shapes):
+    """The subscripts in explicit form with no ellipsis ('ab,bc->ac'), checked
+    against the operand shapes; errors in NumPy's terms."""
+    s = subscripts.replace(' ', '')
+    if s.count('->') > 1:
+        raise ValueError(f"einsum: subscripts {subscripts!r} contain more than one '->'")
+    explicit = '->' in s
+    lhs, out = s.split('->') if explicit else (s, None)
+    ins = lhs.split(',')
+    if len(ins) != len(shapes):
+        raise ValueError(f'einsum: subscripts {subscripts!r} name {len(ins)} operand(s), '
+                         f'but {len(shapes)} were given')
+    used = set()
+    for part in ins + ([out] if explicit else []):
+        rest = part.replace('...', '', 1)
+        for c in rest:
+            if c not in _LETTERS:
+                raise ValueError(f'einsum: invalid subscript {c!r} in {subscripts!r} '
+                                 f'(letters a-z, A-Z and one ... per operand)')
+            used.add(c)
+    ell_ndims = []
+    for part, shape in zip(ins, shapes):
+        letters = len(part.replace('...', ''))
+        if '...' in part:
+            if letters > len(shape):
+                raise ValueError(f'einsum: operand {part!r} has {letters} indices but only '
+                                 f'{len(shape)} dimensions (shape {shape})')
+            ell_ndims.append(len(shape) - letters)
+        else:
+            if letters != len(shape):
+                raise ValueError(f'einsum: operand subscripts {part!r} have {letters} indices '
+                                 f'but the operand has {len(shape)} dimensions (shape {shape})')
+            ell_ndims.append(0)
+    n_ell = max(ell_ndims, default=0)
+    ell = _fresh(used, n_ell)
+    new_ins = [p.replace('...', ell[n_ell - e:] if e else '') for p, e in zip(ins, ell_ndims)]
+    if explicit:
+        if '...' in out:
+            out = out.replace('...', ell)
+        elif n_ell:
+            raise ValueError(f"einsum: the operands have broadcast dimensions ('...') but the "
+                             f"output {out!r} has no '...' to hold them")
+        if len(set(out)) != len(out):
+            raise ValueError(f'einsum: output subscripts {out!r} repeat an index')
+        for c in out:
+            if not any(c in p for p in new_ins):
+                raise ValueError(f'einsum: output index {c!r} does not occur in any operand')
+    else:
+        counts = {}
+        for p in new_ins:
+            for c in p:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + ''.join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
+    sizes = {}
+    for p, shape in zip(new_ins, shapes):
+        for c, d in zip(p, shape):
+            old = sizes.get(c, 1)
+            if d != 1 and old != 1 and d != old:
+                raise ValueError(f'einsum: index {c!r} has size {old} in one place and {d} in '
+                                 f'another (subscripts {subscripts!r}, shapes {shapes})')
+            if d != 1 or c not in sizes:
+                sizes[c] = d
+    return ','.join(new_ins) + '->' + out
+
+
+@_functools.lru_cache(maxsize=1024)
+def _split(subscripts):
+    lhs, out = subscripts.split('->')
+    return tuple(lhs.split(',')), out
+
+
+def _einsum_impl(*operands, subscripts, optimize):
+    return namespace(*operands).einsum(subscripts, *operands, optimize=optimize)
+
+
+def _einsum_jvp(tangents, ans, primals, params):
+    subscripts, optimize = params['subscripts'], params['optimize']
+    ins, out = _split(subscripts)
+    total = None
+    for k, t in enumerate(tangents):
+        if t is None:
+            continue
+        batch = _fresh(set(subscripts), ndim_of(t) - ndim_of(primals[k]))
+        subs = list(ins)
+        subs[k] = batch + ins[k]
+        operands = list(primals)
+        operands[k] = t
+        term = _einsum(*operands, subscripts=','.join(subs) + '->' + batch + out,
+                       optimize=optimize)
+        total = term if total is None else total + term
+    return total
+
+
+def _einsum_vjp(g, ans, primals, params, positions):
+    """The cotangent of operand k is the einsum of g with the other operands,
+    into operand k's indices.  Repeated indices of operand k ('ii') get fresh
+    letters tied to the first by identity matrices; indices found nowhere else
+    are broadcast with a vector of ones; dimensions operand k broadcast from
+    size 1 are summed back."""
+    subscripts, optimize = params['subscripts'], params['optimize']
+    ins, out = _split(subscripts)
+    bnd = ndim_of(g) - ndim_of(ans)
+    xp = namespace(g)
+    dtype = dtype_of(g)
+    results = []
+    for k in positions:
+        used = set(subscripts)
+        batch = _fresh(used, bnd)
+        shape = tuple(shape_of(primals[k]))
+        others = [ins[j] for j in range(len(ins)) if j != k]
+        operands = [g] + [primals[j] for j in range(len(ins)) if j != k]
+        subs = [batch + out] + others
+        seen = {}
+        target = ''
+        for c, d in zip(ins[k], shape):
+            if c in seen:
+                extra = _fresh(used, 1)
+                subs.append(c + extra)
+                operands.append(xp.eye(d, dtype=dtype))
+                target += extra
+            else:
+                seen[c] = d
+                target += c
+        # the size each index has without operand k (0: absent)
+        elsewhere = {}
+        for part, s in zip([out] + others, [shape_of(ans)] + [shape_of(o) for o in operands[1:]]):
+            for c, d in zip(part, s):
+                elsewhere[c] = max(elsewhere.get(c, 0), d)
+        for c, d in seen.items():
+            if elsewhere.get(c, 0) < d and ins[k].count(c) == 1:
+                subs.append(c)
+                operands.append(xp.ones(d, dtype=dtype))
+        r = _einsum(*operands, subscripts=','.join(subs) + '->' + batch + target,
+                    optimize=optimize)
+        rs = shape_of(r)
+        summed = tuple(bnd + i for i, d in enumerate(shape) if d == 1 and rs[bnd + i] != 1)
+        if summed:
+            from .reductions import _sum
+            r = _sum(r, summed, True)
+        results.append(r)
+    return results
+
+
+_einsum = Primitive('einsum', _einsum_impl)
+_einsum.def_jvp_joint(_einsum_jvp)
+_einsum.def_vjp_joint(_einsum_vjp)
+
+
+def einsum(subscripts, *operands, optimize=False):
+    """numpy.einsum, subscripts-string form: explicit ('ij,jk->ik') or implicit
+    ('ij,jk') output, '...' broadcasting, repeated indices ('ii->i', 'ii').
+    Each operand's derivative is another einsum."""
+    if not isinstance(subscripts, str):
+        raise TypeError('einsum: only the subscripts-string form einsum("ij,jk->ik", a, b) '
+                        'is supported, not the interleaved (operand, sublist) form')
+    shapes = tuple(tuple(shape_of(o)) for o in operands)
+    explicit = _normalize_subscripts(subscripts, shapes)
+    if not _any_boxed(*operands):
+        return namespace(*operands).einsum(subscripts, *operands, optimize=optimize)
+    return _einsum(*operands, subscripts=explicit, optimize=optimize)
+
+
+# ----------------------------------------------------------------- dot and friends
+def _tensordot_axes(a_shape, b_shape, axes):
+    """numpy.tensordot's axes argument as two lists of non-negative axes."""
+    na, nb = len(a_shape), len(b_shape)
+    if isinstance(axes, (int, _np.integer)):
+        n = int(axes)
+        if n < 0 or n > na or n > nb:
+            raise ValueError(f'tensordot: axes={n} is invalid for shapes {a_shape} and {b_shape}')
+        ax_a, ax_b = list(range(na - n, na)), list(range(n))
+    else:
+        try:
+            ax_a, ax_b = axes
+        except (TypeError, ValueError):
+            raise TypeError('tensordot: axes must be an int or a pair of axis sequences') from None
+        ax_a = [ax_a] if isinstance(ax_a, (int, _np.integer)) else list(ax_a)
+        ax_b = [ax_b] if isinstance(ax_b, (int, _np.integer)) else list(ax_b)
+        if len(ax_a) != len(ax_b):
+            raise ValueError(f'tensordot: axes {axes} name {len(ax_a)} and {len(ax_b)} axes')
+        from ._batching import normalize_axis
+        try:
+            ax_a = [normalize_axis(a, na) for a in ax_a]
+            ax_b = [normalize_axis(b, nb) for b in ax_b]
+        except (TypeError, ValueError) as e:
+            raise type(e)(f'tensordot: {e}') from None
+        if len(set(ax_a)) != len(ax_a) or len(set(ax_b)) != len(ax_b):
+            raise ValueError(f'tensordot: repeated axis in {axes}')
+    for i, j in zip(ax_a, ax_b):
+        if a_shape[i] != b_shape[j]:
+            raise ValueError(f'tensordot: shape-mismatch for sum: axis {i} of a {a_shape} has '
+                             f'size {a_shape[i]}, axis {j} of b {b_shape} has size {b_shape[j]}')
+    return ax_a, ax_b
+
+
+def _size(dims):
+    n = 1
+    for d in dims:
+        n *= d
+    return n
+
+
+def _tensordot(a, b, ax_a, ax_b):
+    """Contract axes ax_a of a with ax_b of b: a transpose, a reshape and one matmul."""
+    sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
+    free_a = [i for i in range(len(sa)) if i not in ax_a]
+    free_b = [i for i in range(len(sb)) if i not in ax_b]
+    k = _size(sa[i] for i in ax_a)
+    a2 = reshape(transpose(a, free_a + list(ax_a)), (_size(sa[i] for i in free_a), k))
+    b2 = reshape(transpose(b, list(ax_b) + free_b), (k, _size(sb[i] for i in free_b)))
+    return reshape(matmul(a2, b2), tuple(sa[i] for i in free_a) + tuple(sb[i] for i in free_b))
+
+
+def tensordot(a, b, axes=2):
+    """numpy.tensordot (axes an int, or a pair of axis lists)."""
+    sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
+    ax_a, ax_b = _tensordot_axes(sa, sb, axes)
+    if not _any_boxed(a, b):
+        return namespace(a, b).tensordot(a, b, axes)
+    return _tensordot(a, b, ax_a, ax_b)
+
+
+def dot(a, b):
+    """numpy.dot: a product for scalars, the inner product of vectors, matmul for
+    matrices, and for N-D arrays a sum over the last axis of a and the
+    second-to-last of b."""
+    sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
+    if sa and sb:
+        k_b = sb[-2] if len(sb) >= 2 else sb[0]
+        if sa[-1] != k_b:
+            raise ValueError(f'dot: shapes {sa} and {sb} not aligned: {sa[-1]} (last axis of a) '
+                             f'!= {k_b} ({"second-to-last" if len(sb) >= 2 else "only"} axis of b)')
+    if not _any_boxed(a, b):
+        return namespace(a, b).dot(a, b)
+    if not sa or not sb:
+        from .elementwise import multiply
+        return multiply(a, b)
+    if len(sb) == 1 or (len(sa) == 1 and len(sb) == 2) or (len(sa) == 2 and len(sb) == 2):
+        return matmul(a, b)
+    return _tensordot(a, b, [len(sa) - 1], [len(sb) - 2])
+
+
+def vdot(a, b):
+    """numpy.vdot for real arrays: the dot product of the flattened arrays."""
+    sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
+    if _size(sa) != _size(sb):
+        raise ValueError(f'vdot: a of shape {sa} and b of shape {sb} have different sizes')
+    if not _any_boxed(a, b):
+        return namespace(a, b).vdot(a, b)
+    return matmul(reshape(a, (-1,)), reshape(b, (-1,)))
+
+
+def inner(a, b):
+    """numpy.inner: a sum over the last axes of a and b (a product for scalars)."""
+    sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
+    if sa and sb and sa[-1] != sb[-1]:
+        raise ValueError(f'inner: last dimensions of a {sa} and b {sb} differ')
+    if not _any_boxed(a, b):
+        return namespace(a, b).inner(a, b)
+    if not sa or not sb:
+        from .elementwise import multiply
+        return multiply(a, b)
+    if len(sa) == 1 and len(sb) == 1:
+        return matmul(a, b)
+    return _tensordot(a, b, [len(sa) - 1], [len(sb) - 1])
+
+
+def outer(a, b):
+    """numpy.outer: ravel(a)[:, None] * ravel(b)[None, :]."""
+    if not _any_boxed(a, b):
+        return namespace(a, b).outer(a, b)
+    from .elementwise import multiply
+    return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
+
+
+def kron(a, b):
+    """numpy.kron: the Kronecker product (shapes padded with leading 1s)."""
+    if not _any_boxed(a, b):
+        return namespace(a, b).kron(a, b)
+    from .elementwise import multiply
+    sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
+    n = max(len(sa), len(sb))
+    sa = (1,) * (n - len(sa)) + sa
+    sb = (1,) * (n - len(sb)) + sb
+    a2 = reshape(a, tuple(d for da in sa for d in (da, 1)))
+    b2 = reshape(b, tuple(d for db in sb for d in (1, db)))
+    return reshape(multiply(a2, b2), tuple(da * db for da, db in zip(sa, sb)))
+
+
+__all__ = ['matmul', 'einsum', 'dot', 'vdot', 'inner', 'outer', 'tensordot', 'kron']

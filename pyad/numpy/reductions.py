@@ -102,7 +102,7 @@ def _kept(ans, x, axes, keepdims):
 
 
 def _require_nonempty(name, shape, axes):
-    if _builtins.any(shape[ax] == 0 for ax in axes) or (not axes and 0 in shape):
+    if _builtins.any(shape[ax] == 0 for ax in axes):
         raise ValueError(f'{name}: zero-size array (shape {tuple(shape)}) to a reduction '
                          f'over axes {axes}, which has no identity')
 

@@ -1,0 +1,458 @@
+"""Sparse alternatives to softmax: sparsemax, SparseK, entmax; and the hard top-k mask.
+
+Every mapping is one primitive whose forward algorithm is exact and vectorised
+over all rows at once (sorting and cumulative sums along the last axis after the
+reduction axis has been moved there: no Python loop over rows), with JVP and VJP
+rules written with pyad operations (so that they are differentiable again; their
+second derivatives are 0 almost everywhere for sparsemax and SparseK).
+
+Conventions shared by all of them:
+
+* ``-inf`` entries are masked: they get probability 0, and a row that is masked
+  entirely gives zeros (and zero derivatives, never NaN);
+* a row containing NaN (or +inf) gives NaN on the whole row;
+* the computation is done relative to the row maximum, so huge (float32) values
+  are fine; entries whose distance to the maximum overflows the dtype are so far
+  below it that they are treated as masked;
+* dtype is kept (float32 in, float32 out and float32 derivatives).
+"""
+import numpy as _onp
+
+from .._core.primitive import Primitive
+from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
+from ..backend import namespace
+from ..numpy._batching import batch_ndim, expand_to, unbroadcast
+from ..numpy import reductions as _red
+from .. import numpy as pnp
+from ._util import as_float_array, check_axis, count, errstate
+
+
+# ============================================================================ helpers
+def _to_last(x, axis):
+    xp = namespace(x)
+    return xp.moveaxis(x, axis, -1) if axis != x.ndim - 1 else x
+
+
+def _from_last(x, axis):
+    xp = namespace(x)
+    return xp.moveaxis(x, -1, axis) if axis != x.ndim - 1 else x
+
+
+def _prepare_rows(zl, fill):
+    """Rows of ``zl`` (..., m) relative to their maximum, with the masked (-inf)
+    entries replaced by ``fill`` (a relative value that is below any threshold).
+    Returns (zs, masked, bad, mx) where ``bad`` marks rows that contain NaN or +inf
+    and ``mx`` is the (finite, kept) maximum that was subtracted."""
+    xp = namespace(zl)
+    with errstate():
+        mx = xp.max(zl, axis=-1, keepdims=True)
+        bad = xp.isnan(mx) | (mx == xp.inf) | xp.any(xp.isnan(zl), axis=-1, keepdims=True)
+        mx = xp.where(xp.isfinite(mx), mx, 0)
+        zs = zl - mx
+        masked = xp.isneginf(zs)
+        zs = xp.where(masked, fill, zs)
+    return zs, masked, bad, mx
+
+
+def _finish(p, masked, bad):
+    xp = namespace(p)
+    p = xp.where(masked, 0, p)
+    return xp.where(bad, xp.nan, p).astype(p.dtype, copy=False)
+
+
+def _simplex_lin(c, mask, axis, bnd, dtype):
+    """(diag(s) - s sᵀ/|S|) c along ``axis`` (+ the batch rank ``bnd``), s = 1 on
+    ``mask`` (a constant boolean array of the primal's shape)."""
+    cm = pnp.where(mask, c, 0.0)
+    mean = _red.sum(cm, axis=axis + bnd, keepdims=True) / count(mask, axis, dtype)
+    return pnp.where(mask, c - mean, 0.0)
+
+
+def _weighted_lin(c, s, axis, bnd):
+    """(diag(s) - s sᵀ / sum(s)) c along ``axis``: the Jacobian of entmax, where s
+    is a (differentiable) nonnegative weight vector."""
+    sc = s * c
+    total = _red.sum(s, axis=axis, keepdims=True)
+    safe = pnp.where(pnp.equal(total, 0), 1.0, total)
+    return sc - s * (_red.sum(sc, axis=axis + bnd, keepdims=True) / safe)
+
+
+# ============================================================================ sparsemax
+def _sparsemax_rows(zl):
+    """sparsemax along the last axis (Martins & Astudillo 2016): sort, cumsum, and the
+    support size K = max{j : 1 + j z_(j) > sum_{i<=j} z_(i)}; tau = (sum_{i<=K} z_(i) - 1)/K."""
+    xp = namespace(zl)
+    m = zl.shape[-1]
+    zs, masked, bad, _ = _prepare_rows(zl, -2.0)     # tau >= max - 1: -2 is never in the support
+    with errstate():
+        srt = -xp.sort(-zs, axis=-1)
+        cs = xp.cumsum(srt, axis=-1)
+        ranks = xp.arange(1, m + 1, dtype=zs.dtype)
+        support = 1 + ranks * srt > cs
+        K = xp.maximum(xp.sum(support, axis=-1, keepdims=True), 1)
+        tau = (xp.take_along_axis(cs, K - 1, axis=-1) - 1) / K.astype(zs.dtype)
+        p = xp.maximum(zs - tau, 0)
+    return _finish(p, masked, bad)
+
+
+def _sparsemax_impl(z, axis):
+    return _from_last(_sparsemax_rows(_to_last(z, axis)), axis)
+
+
+def _sparsemax_lin(c, ans, z, axis, bnd):
+    return _simplex_lin(c, pnp.greater(ans, 0), axis, bnd, dtype_of(ans))
+
+
+_sparsemax = Primitive('sparsemax', _sparsemax_impl)
+_sparsemax.def_jvp(lambda t, ans, z, axis: _sparsemax_lin(t, ans, z, axis, batch_ndim(t, z)))
+_sparsemax.def_vjp(lambda g, ans, z, axis: _sparsemax_lin(g, ans, z, axis, batch_ndim(g, ans)))
+
+
+def sparsemax(z, axis=-1):
+    """The Euclidean projection of z onto the probability simplex along ``axis``
+    (Martins & Astudillo 2016): p = max(z - tau, 0) with sum(p) = 1.
+
+    Exact: one sort and one cumulative sum per row, all rows at once.  Jacobian on
+    the support S = {p > 0}: diag(s) - s sᵀ/|S| (0 off the support)."""
+    z = as_float_array(z, 'sparsemax')
+    return _sparsemax(z, axis=check_axis('sparsemax', z, axis))
+
+
+# ============================================================================ SparseK
+# Rows longer than this with a budget much smaller than the row use the partial
+# sort (np.partition) path: solve on the top-L candidates, check that no other
+# entry could be in the support, and fall back to the full sort for rows that fail.
+PARTITION_MIN_ROW = 2048
+PARTITION_MAX_FRACTION = 0.125
+
+
+def _solve_sorted(zs, k):
+    """The threshold tau of sum_i clip(zs_i - tau, 0, 1) = k along the last axis, for
+    rows with 0 <= k < (number of entries), zs finite.
+
+    f(tau) is piecewise linear and nonincreasing, with breakpoints {z_i, z_i - 1}.
+    Sorting the 2m breakpoints in decreasing order, the number of fractional
+    entries on the segment after breakpoint j is the running count of "z_i"
+    breakpoints passed minus "z_i - 1" breakpoints passed; f at the breakpoints is
+    a cumulative sum of (count x segment length).  The segment where f crosses k
+    gives the sets U (p = 1) and F (0 < p < 1) exactly (from the ranks of the
+    breakpoints, so ties are consistent), and then tau = (sum_F z + |U| - k) / |F|,
+    one sum, without the rounding of the running sums."""
+    xp = namespace(zs)
+    m = zs.shape[-1]
+    dt = zs.dtype
+    b = xp.concatenate([zs, zs - 1], axis=-1)
+    order = xp.argsort(-b, axis=-1, kind='stable')
+    bs = xp.take_along_axis(b, order, axis=-1)
+    step = xp.where(order < m, 1, -1).astype(dt)
+    nfrac = xp.cumsum(step, axis=-1)
+    inc = nfrac[..., :-1] * (bs[..., :-1] - bs[..., 1:])
+    f_at = xp.cumsum(inc, axis=-1)                      # f at breakpoints 1 .. 2m-1
+    j = xp.sum(f_at < k, axis=-1, keepdims=True)        # the segment [b_{j+1}, b_j]
+    j = xp.minimum(j, 2 * m - 2)
+    rank = xp.empty_like(order)
+    xp.put_along_axis(rank, order, xp.broadcast_to(xp.arange(2 * m), order.shape), axis=-1)
+    entered = rank[..., :m] <= j
+    ones = rank[..., m:] <= j
+    frac = entered & ~ones
+    nf = xp.sum(frac, axis=-1, keepdims=True)
+    nu = xp.sum(ones, axis=-1, keepdims=True).astype(dt)
+    sf = xp.sum(xp.where(frac, zs, 0), axis=-1, keepdims=True)
+    return (sf + nu - k) / xp.maximum(nf, 1).astype(dt)
+
+
+def _solve_partition(zs, k, kmax):
+    """As _solve_sorted, on the L largest entries of each row only; rows where an
+    excluded entry would be above the threshold are solved again in full."""
+    xp = namespace(zs)
+    m = zs.shape[-1]
+    L = min(m - 1, max(4 * int(_onp.ceil(kmax)) + 8, 32))
+    part = xp.partition(zs, m - L - 1, axis=-1)
+    top = part[..., m - L:]
+    below = part[..., m - L - 1:m - L]                   # the largest excluded entry
+    kb = xp.broadcast_to(k, zs.shape[:-1] + (1,))
+    tau = _solve_sorted(top, kb)
+    fail = (below > tau)[..., 0]
+    if xp.any(fail):
+        tau = tau.copy()
+        tau[fail] = _solve_sorted(zs[fail], kb[fail])
+    return tau
+
+
+def _sparsek_rows(zl, k):
+    """SparseK along the last axis: (p, tau) with p = clip(z - tau, 0, 1), sum p = k.
+    ``k`` broadcasts against (..., 1).  Rows with k >= (number of unmasked entries)
+    saturate: p = 1 on the unmasked entries (tau = -inf)."""
+    xp = namespace(zl)
+    m = zl.shape[-1]
+    dt = zl.dtype
+    k = xp.broadcast_to(xp.asarray(k, dtype=dt), zl.shape[:-1] + (1,))
+    finite = xp.sum(~xp.isneginf(zl), axis=-1, keepdims=True).astype(dt)
+    # masked entries: below the lowest finite one by 2 (tau >= min - 1 when k < #finite)
+    with errstate():
+        lo = xp.min(xp.where(xp.isneginf(zl), xp.inf, zl), axis=-1, keepdims=True)
+    zs0, masked, bad, mx = _prepare_rows(zl, 0.0)
+    with errstate():
+        lo = xp.where(xp.isfinite(lo - mx), lo - mx, 0) - 2
+        zs = xp.where(masked, lo, zs0)
+        zs = xp.where(bad, 0, zs)
+        sat = k >= finite
+        kk = xp.where(sat, 0, k)
+        kmax = float(xp.max(kk)) if kk.size else 0.0
+        if m >= PARTITION_MIN_ROW and kmax <= PARTITION_MAX_FRACTION * m:
+            tau = _solve_partition(zs, kk, kmax)
+        else:
+            tau = _solve_sorted(zs, kk)
+        p = xp.clip(zs - tau, 0, 1)
+        p = xp.where(sat, 1, p).astype(dt, copy=False)
+        tau = xp.where(sat, -xp.inf, tau + mx)
+    p = _finish(p, masked, bad)
+    tau = xp.where(bad, xp.nan, tau)
+    return p, tau
+
+
+def _sparsek_impl(z, k, axis):
+    kl = k
+    if getattr(k, 'ndim', 0):
+        kl = _to_last(k, axis)
+    return _from_last(_sparsek_rows(_to_last(z, axis), kl)[0], axis)
+
+
+def _fractional(ans):
+    return pnp.logical_and(pnp.greater(ans, 0), pnp.less(ans, 1))
+
+
+def _sparsek_lin_z(c, ans, z, k, axis, bnd):
+    return _simplex_lin(c, _fractional(ans), axis, bnd, dtype_of(ans))
+
+
+def _sparsek_jvp_k(t, ans, z, k, axis):
+    frac = _fractional(ans)
+    return pnp.where(frac, expand_to(t, k, ans) / count(frac, axis, dtype_of(ans)), 0.0)
+
+
+def _sparsek_vjp_k(g, ans, z, k, axis):
+    frac = _fractional(ans)
+    bnd = batch_ndim(g, ans)
+    gk = _red.sum(pnp.where(frac, g, 0.0), axis=axis + bnd, keepdims=True) / count(
+        frac, axis, dtype_of(ans))
+    gk = unbroadcast(gk, ans, k)
+    if Box is not None and dtype_of(gk) != dtype_of(k) and dtype_of(k).kind == 'f':
+        gk = pnp.astype(gk, dtype_of(k))
+    return gk
+
+
+_sparsek = Primitive('sparsek', _sparsek_impl)
+_sparsek.def_jvp(lambda t, ans, z, k, axis: _sparsek_lin_z(t, ans, z, k, axis, batch_ndim(t, z)),
+                 _sparsek_jvp_k)
+_sparsek.def_vjp(lambda g, ans, z, k, axis: _sparsek_lin_z(g, ans, z, k, axis, batch_ndim(g, ans)),
+                 _sparsek_vjp_k)
+
+
+def _check_budget(fn, k, m, row_shape):
+    """k as a scalar or an array of one budget per row; values checked (0 <= k <= m)."""
+    kv = innermost(k)
+    if isinstance(kv, bool) or (hasattr(kv, 'dtype') and kv.dtype.kind == 'b'):
+        raise TypeError(f'{fn}: the budget k must be a number or an array of numbers, not bool')
+    if hasattr(kv, 'dtype') and kv.dtype.kind not in 'iuf':
+        raise TypeError(f'{fn}: the budget k must be numeric, got dtype {kv.dtype}')
+    xp = namespace(kv)
+    arr = xp.asarray(kv)
+    if arr.ndim and tuple(arr.shape) != tuple(row_shape):
+        try:
+            _onp.broadcast_shapes(tuple(arr.shape), tuple(row_shape))
+        except ValueError:
+            raise ValueError(f'{fn}: the budget k of shape {tuple(arr.shape)} does not broadcast '
+                             f'to the rows, of shape {tuple(row_shape)} (z without its axis)') from None
+        if arr.ndim > len(row_shape):
+            raise ValueError(f'{fn}: the budget k of shape {tuple(arr.shape)} has more dimensions '
+                             f'than the rows, of shape {tuple(row_shape)}')
+    if arr.size:
+        lo, hi = float(xp.min(arr)), float(xp.max(arr))
+        if _onp.isnan(lo) or _onp.isnan(hi):
+            raise ValueError(f'{fn}: the budget k is NaN')
+        if lo < 0:
+            raise ValueError(f'{fn}: the budget k must be >= 0, got {lo:g}')
+        if hi > m:
+            raise ValueError(f'{fn}: the budget k = {hi:g} exceeds the row length m = {m} '
+                             f'(the set {{0 <= p <= 1, sum p = k}} is empty); use k <= m')
+    return arr.ndim
+
+
+def sparsek(z, k, axis=-1):
+    """SparseK: the Euclidean projection of z onto {p : 0 <= p <= 1, sum(p) = k} along
+    ``axis``: p = clip(z - tau, 0, 1), a differentiable top-k (Lou et al. 2024).
+
+    ``k`` is an int, a float, or an array with one budget per row (the shape of z
+    without ``axis``, or broadcastable to it); 0 <= k <= m is required (ValueError
+    otherwise).  ``sparsek(z, 1) == sparsemax(z)``.  Masked (-inf) entries get 0; a row
+    whose budget is at least its number of unmasked entries saturates: 1 on every
+    unmasked entry (so sum p = #unmasked < k then; k >= m gives all ones).
+
+    Algorithm: tau solves sum clip(z - tau, 0, 1) = k exactly, by sorting the 2m
+    breakpoints {z_i, z_i - 1} and locating the linear piece that crosses k
+    (O(m log m) per row, vectorised over all rows).  Long rows (m >= 2048) with a
+    small budget (k <= m/8) first try a partial sort (np.partition) of the 4k + 8
+    largest entries, verified exactly, with the full sort for rows that fail.
+
+    Derivatives, with F = {0 < p < 1} the strictly fractional entries:
+    dp/dz = diag(f) - f fᵀ/|F| and dp/dk = f/|F|.  When |F| = 0 (the hard top-k
+    case, e.g. integer k and a gap of more than 1 after the k-th largest entry),
+    tau is not unique and both derivatives are taken to be 0."""
+    z = as_float_array(z, 'sparsek')
+    axis = check_axis('sparsek', z, axis)
+    shape = tuple(shape_of(z))
+    row_shape = shape[:axis] + shape[axis + 1:]
+    kdim = _check_budget('sparsek', k, shape[axis], row_shape)
+    if kdim:
+        if kdim < len(row_shape):
+            k = pnp.reshape(k, (1,) * (len(row_shape) - kdim) + tuple(shape_of(k)))
+        k = pnp.expand_dims(k, axis)
+    elif isinstance(k, (int, _onp.integer)):
+        k = float(k)
+    return _sparsek(z, k, axis=axis)
+
+
+# ============================================================================ entmax
+def _entmax15_rows(zl):
+    """1.5-entmax along the last axis, exactly (Peters, Niculae & Martins 2019):
+    p = [z/2 - tau]_+^2, tau found from the sorted row and running means."""
+    xp = namespace(zl)
+    m = zl.shape[-1]
+    zs, masked, bad, _ = _prepare_rows(zl / 2, -2.0)    # tau >= max - 1
+    with errstate():
+        srt = -xp.sort(-zs, axis=-1)
+        rho = xp.arange(1, m + 1, dtype=zs.dtype)
+        mean = xp.cumsum(srt, axis=-1) / rho
+        mean_sq = xp.cumsum(srt * srt, axis=-1) / rho
+        ss = rho * (mean_sq - mean * mean)
+        delta = xp.maximum((1 - ss) / rho, 0)
+        tau = mean - xp.sqrt(delta)
+        support = xp.maximum(xp.sum(tau <= srt, axis=-1, keepdims=True), 1)
+        tau_star = xp.take_along_axis(tau, support - 1, axis=-1)
+        p = xp.maximum(zs - tau_star, 0) ** 2
+    return _finish(p, masked, bad)
+
+
+def _entmax15_impl(z, axis):
+    return _from_last(_entmax15_rows(_to_last(z, axis)), axis)
+
+
+def _sqrt_where_positive(y):
+    pos = pnp.greater(y, 0)
+    return pnp.where(pos, pnp.sqrt(pnp.where(pos, y, 1.0)), 0.0)
+
+
+_entmax15 = Primitive('entmax15', _entmax15_impl)
+_entmax15.def_jvp(lambda t, ans, z, axis: 0.5 * _weighted_lin(
+    t, _sqrt_where_positive(ans), axis, batch_ndim(t, z)))
+_entmax15.def_vjp(lambda g, ans, z, axis: 0.5 * _weighted_lin(
+    g, _sqrt_where_positive(ans), axis, batch_ndim(g, ans)))
+
+
+def entmax15(z, axis=-1):
+    """1.5-entmax (Peters, Niculae & Martins 2019): p = [z/2 - tau]_+^2 with sum p = 1,
+    exact (sort-based).  Sparse like sparsemax, smooth like softmax on its support.
+    Jacobian: (diag(s) - s sᵀ/sum(s)) / 2 with s = sqrt(p)."""
+    z = as_float_array(z, 'entmax15')
+    return _entmax15(z, axis=check_axis('entmax15', z, axis))
+
+
+def _entmax_bisect_rows(zl, alpha, n_iter):
+    xp = namespace(zl)
+    dt = zl.dtype
+    am1 = alpha - 1.0
+    zs, masked, bad, _ = _prepare_rows(zl * am1, -2.0)      # max = 0, tau in [-1, ...]
+    with errstate():
+        d = xp.sum(~masked, axis=-1, keepdims=True).astype(dt)
+        lo = xp.full(zs.shape[:-1] + (1,), -1.0, dtype=dt)
+        hi = -(1.0 / xp.maximum(d, 1)) ** am1
+        power = 1.0 / am1
+        for _ in range(n_iter):
+            mid = (lo + hi) / 2
+            mass = xp.sum(xp.where(masked, 0, xp.maximum(zs - mid, 0) ** power), axis=-1, keepdims=True)
+            big = mass >= 1
+            lo = xp.where(big, mid, lo)
+            hi = xp.where(big, hi, mid)
+        p = xp.where(masked, 0, xp.maximum(zs - lo, 0) ** power)
+        s = xp.sum(p, axis=-1, keepdims=True)
+        p = xp.where(s > 0, p / xp.where(s > 0, s, 1), 0).astype(dt, copy=False)
+    return _finish(p, masked, bad)
+
+
+def _entmax_bisect_impl(z, axis, alpha, n_iter):
+    return _from_last(_entmax_bisect_rows(_to_last(z, axis), alpha, n_iter), axis)
+
+
+def _bisect_weights(ans, alpha):
+    pos = pnp.greater(ans, 0)
+    return pnp.where(pos, pnp.where(pos, ans, 1.0) ** (2.0 - alpha), 0.0)
+
+
+_entmax_bisect = Primitive('entmax_bisect', _entmax_bisect_impl)
+_entmax_bisect.def_jvp(lambda t, ans, z, axis, alpha, n_iter: (1.0 / (alpha - 1.0)) * _weighted_lin(
+    t, _bisect_weights(ans, alpha), axis, batch_ndim(t, z)))
+_entmax_bisect.def_vjp(lambda g, ans, z, axis, alpha, n_iter: (1.0 / (alpha - 1.0)) * _weighted_lin(
+    g, _bisect_weights(ans, alpha), axis, batch_ndim(g, ans)))
+
+
+def entmax_bisect(z, alpha=1.5, axis=-1, n_iter=50):
+    """alpha-entmax by bisection (Peters, Niculae & Martins 2019):
+    p = [(alpha - 1) z - tau]_+^(1/(alpha - 1)), sum p = 1.
+
+    ``alpha`` is a float > 1 (alpha = 1 is softmax, alpha = 2 sparsemax; it is a
+    parameter, not differentiated).  ``n_iter`` bisection steps on tau, vectorised
+    over rows, then a renormalisation.  Jacobian: (diag(s) - s sᵀ/sum(s)) / (alpha - 1)
+    with s = p^(2 - alpha) on the support."""
+    z = as_float_array(z, 'entmax_bisect')
+    axis = check_axis('entmax_bisect', z, axis)
+    if isinstance(alpha, Box):
+        raise TypeError('entmax_bisect: alpha is a parameter and is not differentiated; '
+                        'pass a float (use pyad.stop_gradient to drop its derivative)')
+    alpha = float(alpha)
+    if alpha < 1:
+        raise ValueError(f'entmax_bisect: alpha must be >= 1, got {alpha}')
+    if alpha == 1:
+        from .softmax import softmax
+        return softmax(z, axis)
+    n_iter = int(n_iter)
+    if n_iter < 1:
+        raise ValueError(f'entmax_bisect: n_iter must be >= 1, got {n_iter}')
+    return _entmax_bisect(z, axis=axis, alpha=alpha, n_iter=n_iter)
+
+
+# ============================================================================ top-k
+def _topk_impl(z, k, axis):
+    xp = namespace(z)
+    zl = _to_last(z, axis)
+    m = zl.shape[-1]
+    kl = _to_last(xp.asarray(k), axis) if getattr(k, 'ndim', 0) else k
+    order = xp.argsort(-zl, axis=-1, kind='stable')     # ties: the earlier entry first
+    rank = xp.empty_like(order)
+    xp.put_along_axis(rank, order, xp.broadcast_to(xp.arange(m), order.shape), axis=-1)
+    mask = rank < kl
+    return _from_last(mask.astype(zl.dtype), axis)
+
+
+_topk_mask = Primitive('topk_mask', _topk_impl, nondiff=True)
+
+
+def topk_mask(z, k, axis=-1):
+    """The hard top-k indicator along ``axis``: 1.0 on the k largest entries of each row
+    (ties go to the earlier entry; NaN is never selected), 0.0 elsewhere, in z's dtype.
+    ``k`` is an int or an array of one int per row.  Not differentiable: its result is
+    a constant (the derivative is 0 almost everywhere)."""
+    z = as_float_array(z, 'topk_mask')
+    axis = check_axis('topk_mask', z, axis)
+    shape = tuple(shape_of(z))
+    row_shape = shape[:axis] + shape[axis + 1:]
+    kdim = _check_budget('topk_mask', k, shape[axis], row_shape)
+    k = innermost(k)
+    if kdim:
+        xp = namespace(k)
+        k = xp.asarray(k)
+        k = xp.expand_dims(k.reshape((1,) * (len(row_shape) - kdim) + k.shape), axis)
+    return _topk_mask(z, k, axis=axis)
+
+
+__all__ = ['sparsemax', 'sparsek', 'entmax15', 'entmax_bisect', 'topk_mask']

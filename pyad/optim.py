@@ -1,0 +1,716 @@
+"""Optimisers: first-order methods over pytrees, and second-order minimisers.
+
+First-order optimisers are pairs of pure functions, as in optax::
+
+    import pyad, pyad.optim as optim
+    opt = optim.adam(lr=1e-2)
+    state = opt.init(params)
+    for step in range(100):
+        g = pyad.grad(loss)(params)
+        params, state = opt.update(g, state, params)
+
+``params`` (and the gradients) may be any pytree of floats and arrays.  Every
+update is written with ``pyad.numpy`` operations, so a whole training run is
+differentiable: ``pyad.grad(lambda lr: final_loss(train(optim.sgd(lr))))(0.1)``
+is a hypergradient.  The learning rate may be a number, a traced value, or a
+schedule ``lr(step) -> number`` (step counts from 0).
+
+Optimisers: :func:`sgd`, :func:`momentum` (``nesterov=True`` too),
+:func:`adagrad`, :func:`rmsprop`, :func:`adam`.  Each takes ``clip_norm`` and
+``clip_value`` (gradient clipping before the update; also available as
+:func:`clip_by_global_norm` and :func:`clip_by_value`).
+
+Minimisers of a scalar function of a pytree, each returning an
+:class:`OptimizeResult`:
+
+* :func:`newton` — ``gradhessian`` + ``linalg.solve_symmetric``, with a damped
+  fallback where the Hessian is not positive definite, and an Armijo line search
+  that tries the full step first (so a quadratic is solved in one step);
+* :func:`newton_cg` — truncated conjugate gradients on ``hessianv`` (no dense Hessian);
+* :func:`conjugate_gradient` — nonlinear CG (Polak–Ribière+), strong-Wolfe line search;
+* :func:`gradient_descent` — steepest descent with a line search;
+* :func:`minimize` — all of the above, and the first-order optimisers, by name.
+
+Line searches: :func:`backtracking` (Armijo) and :func:`strong_wolfe`
+(Nocedal & Wright, algorithms 3.5 and 3.6).
+
+The minimisers work on a flat float64 (or float32) copy of the parameters with
+plain NumPy between evaluations; they are not themselves traced.
+"""
+import math
+from typing import Any, Callable, NamedTuple
+
+import numpy as _onp
+
+from . import numpy as pnp
+from ._core.box import innermost
+from ._core.pytree import tree_flatten, tree_unflatten, tree_map
+
+__all__ = [
+    'Optimizer', 'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam',
+    'clip_by_global_norm', 'clip_by_value', 'global_norm', 'apply_updates',
+    'OptimizeResult', 'minimize', 'newton', 'newton_cg', 'conjugate_gradient',
+    'gradient_descent', 'backtracking', 'strong_wolfe', 'LineSearchResult',
+]
+
+
+# ================================================================= first-order optimisers
+class Optimizer(NamedTuple):
+    """``init(params) -> state``; ``update(grads, state, params) -> (new_params, new_state)``.
+    Both are pure: nothing is stored in the optimiser itself."""
+    init: Callable
+    update: Callable
+
+
+def _lr_at(lr, count):
+    return lr(count) if callable(lr) else lr
+
+
+def _zeros_like_tree(params):
+    return tree_map(lambda p: 0.0 * p if isinstance(p, float) else
+                    _onp.zeros_like(innermost(p)), params)
+
+
+def global_norm(tree):
+    """sqrt(Σ leaf²) over every leaf (differentiable)."""
+    total = 0.0
+    for leaf in tree_flatten(tree)[0]:
+        total = total + pnp.sum(leaf * leaf)
+    return pnp.sqrt(total)
+
+
+def clip_by_global_norm(grads, max_norm):
+    """Scale all gradients by min(1, max_norm / ‖grads‖) (differentiable; the
+    direction is kept, as in Pascanu et al. 2013)."""
+    norm = global_norm(grads)
+    scale = pnp.minimum(1.0, max_norm / pnp.maximum(norm, 1e-30))
+    return tree_map(lambda g: g * scale, grads)
+
+
+def clip_by_value(grads, limit):
+    """Clip every gradient entry to [-limit, limit]."""
+    return tree_map(lambda g: pnp.clip(g, -limit, limit), grads)
+
+
+def _clip(grads, clip_norm, clip_value):
+    if clip_value is not None:
+        grads = clip_by_value(grads, clip_value)
+    if clip_norm is not None:
+        grads = clip_by_global_norm(grads, clip_norm)
+    return grads
+
+
+def apply_updates(params, updates):
+    """params + updates, leafwise."""
+    return tree_map(lambda p, u: p + u, params, updates)
+
+
+def _check_structure(grads, params):
+    gd, pd = tree_flatten(grads)[1], tree_flatten(params)[1]
+    if gd != pd:
+        raise ValueError(f'optim: the gradients have structure {gd} but the parameters have '
+                         f'structure {pd}')
+
+
+class _State(NamedTuple):
+    count: Any
+    slots: Any
+
+
+def _make(name, slot_names, step, lr, clip_norm, clip_value):
+    """An Optimizer whose state holds a step count and per-parameter slots."""
+    def init(params):
+        return _State(0, tuple(_zeros_like_tree(params) for _ in slot_names))
+
+    def update(grads, state, params):
+        _check_structure(grads, params)
+        grads = _clip(grads, clip_norm, clip_value)
+        count = state.count
+        rate = _lr_at(lr, count)
+        pleaves, treedef = tree_flatten(params)
+        gleaves = tree_flatten(grads)[0]
+        slot_leaves = [tree_flatten(s)[0] for s in state.slots]
+        new_params, new_slots = [], [[] for _ in slot_names]
+        for i, (p, g) in enumerate(zip(pleaves, gleaves)):
+            p_new, slots = step(p, g, tuple(s[i] for s in slot_leaves), rate, count + 1)
+            new_params.append(p_new)
+            for k, s in enumerate(slots):
+                new_slots[k].append(s)
+        return (tree_unflatten(treedef, new_params),
+                _State(count + 1, tuple(tree_unflatten(treedef, s) for s in new_slots)))
+    init.__name__ = f'{name}.init'
+    update.__name__ = f'{name}.update'
+    return Optimizer(init, update)
+
+
+def sgd(lr=1e-2, *, clip_norm=None, clip_value=None):
+    """Plain gradient descent: p ← p - lr g."""
+    def step(p, g, slots, rate, t):
+        return p - rate * g, ()
+    return _make('sgd', (), step, lr, clip_norm, clip_value)
+
+
+def momentum(lr=1e-2, beta=0.9, *, nesterov=False, clip_norm=None, clip_value=None):
+    """Heavy-ball momentum: v ← β v + g; p ← p - lr v.  With ``nesterov=True``
+    the step looks ahead: p ← p - lr (g + β v) (Sutskever et al. 2013's form)."""
+    def step(p, g, slots, rate, t):
+        v = beta * slots[0] + g
+        direction = g + beta * v if nesterov else v
+        return p - rate * direction, (v,)
+    return _make('nesterov' if nesterov else 'momentum', ('velocity',), step, lr,
+                 clip_norm, clip_value)
+
+
+def nesterov(lr=1e-2, beta=0.9, **kwargs):
+    """Nesterov momentum: ``momentum(lr, beta, nesterov=True)``."""
+    return momentum(lr, beta, nesterov=True, **kwargs)
+
+
+def adagrad(lr=1e-1, eps=1e-8, initial_accumulator=0.0, *, clip_norm=None, clip_value=None):
+    """AdaGrad (Duchi et al. 2011): s ← s + g²; p ← p - lr g / (sqrt(s) + eps)."""
+    def step(p, g, slots, rate, t):
+        s = slots[0] + g * g
+        if initial_accumulator and t == 1:
+            s = s + initial_accumulator
+        return p - rate * g / (pnp.sqrt(s) + eps), (s,)
+    return _make('adagrad', ('sum_of_squares',), step, lr, clip_norm, clip_value)
+
+
+def rmsprop(lr=1e-3, decay=0.9, eps=1e-8, *, clip_norm=None, clip_value=None):
+    """RMSProp (Tieleman & Hinton 2012): s ← ρ s + (1-ρ) g²; p ← p - lr g / (sqrt(s) + eps)."""
+    def step(p, g, slots, rate, t):
+        s = decay * slots[0] + (1.0 - decay) * (g * g)
+        return p - rate * g / (pnp.sqrt(s) + eps), (s,)
+    return _make('rmsprop', ('mean_square',), step, lr, clip_norm, clip_value)
+
+
+def adam(lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, *, clip_norm=None, clip_value=None):
+    """Adam (Kingma & Ba 2015), with bias correction."""
+    def step(p, g, slots, rate, t):
+        m = b1 * slots[0] + (1.0 - b1) * g
+        v = b2 * slots[1] + (1.0 - b2) * (g * g)
+        m_hat = m / (1.0 - b1 ** t)
+        v_hat = v / (1.0 - b2 ** t)
+        return p - rate * m_hat / (pnp.sqrt(v_hat) + eps), (m, v)
+    return _make('adam', ('m', 'v'), step, lr, clip_norm, clip_value)
+
+
+_FIRST_ORDER = {'sgd': sgd, 'momentum': momentum, 'nesterov': nesterov, 'adagrad': adagrad,
+                'rmsprop': rmsprop, 'adam': adam}
+
+
+# ================================================================= flat views for the minimisers
+class _Flat:
+    """A pytree of parameters as one flat vector, and f, ∇f on that vector."""
+
+    def __init__(self, f, x0, name):
+        leaves, self.treedef = tree_flatten(x0)
+        if not leaves:
+            raise ValueError(f'{name}: the starting point has no leaves')
+        self.is_float = []
+        self.shapes, self.dtypes = [], []
+        parts = []
+        for leaf in leaves:
+            inner = innermost(leaf)
+            self.is_float.append(not hasattr(inner, 'dtype'))
+            a = _onp.asarray(inner)
+            if a.dtype.kind != 'f':
+                a = a.astype(_onp.float64)
+            self.shapes.append(a.shape)
+            self.dtypes.append(a.dtype)
+            parts.append(a.ravel())
+        self.dtype = _onp.result_type(*self.dtypes)
+        self.x0 = _onp.concatenate(parts).astype(self.dtype)
+        self.f = f
+        self.name = name
+
+    def tree(self, z):
+        out, offset = [], 0
+        for shape, dtype, is_float in zip(self.shapes, self.dtypes, self.is_float):
+            size = int(_onp.prod(shape))
+            part = z[offset:offset + size]
+            if isinstance(part, _onp.ndarray):
+                part = part.astype(dtype).reshape(shape)
+                out.append(float(part) if is_float else (part if shape else part[()]))
+            else:                                            # traced: pyad.numpy reshape
+                out.append(pnp.reshape(part, shape))
+            offset += size
+        return tree_unflatten(self.treedef, out)
+
+    def flat_f(self, z):
+        return self.f(self.tree(z))
+
+    def fgrad(self, z):
+        from .operators import fgrad
+        value, g = fgrad(self.flat_f)(z)
+        return float(innermost(value)), _onp.asarray(g, dtype=self.dtype)
+
+    def value(self, z):
+        return float(innermost(self.f(self.tree(z))))
+
+
+class OptimizeResult(NamedTuple):
+    """The outcome of a minimiser: ``x`` (in the structure of x0), ``f`` (f(x)),
+    ``grad_norm`` (‖∇f(x)‖₂), ``iterations``, ``converged``, ``message``,
+    ``evaluations`` (of f, counting gradient evaluations), and ``history``
+    (f after each iteration)."""
+    x: Any
+    f: float
+    grad_norm: float
+    iterations: int
+    converged: bool
+    message: str = ''
+    evaluations: int = 0
+    history: tuple = ()
+
+
+class _Counter:
+    def __init__(self, flat):
+        self.flat = flat
+        self.count = 0
+
+    def fgrad(self, z):
+        self.count += 1
+        return self.flat.fgrad(z)
+
+    def value(self, z):
+        self.count += 1
+        return self.flat.value(z)
+
+
+# ================================================================= line searches
+class LineSearchResult(NamedTuple):
+    """``alpha`` (the step), ``f`` and ``grad`` at x + alpha p, ``evaluations``,
+    ``success``."""
+    alpha: float
+    f: float
+    grad: Any
+    evaluations: int
+    success: bool
+
+
+def backtracking(fg, x, p, f0, g0, *, alpha0=1.0, c1=1e-4, shrink=0.5, max_iter=50):
+    """Armijo backtracking: the first alpha = alpha0 · shrink^k with
+    f(x + alpha p) <= f(x) + c1 alpha ∇f(x)·p.  ``fg(z) -> (f, g)`` on flat vectors;
+    ``p`` must be a descent direction."""
+    slope = float(_onp.dot(g0, p))
+    alpha = alpha0
+    evaluations = 0
+    best = None
+    for _ in range(max_iter):
+        f, g = fg(x + alpha * p)
+        evaluations += 1
+        if _onp.isfinite(f) and f <= f0 + c1 * alpha * slope:
+            return LineSearchResult(alpha, f, g, evaluations, True)
+        if _onp.isfinite(f) and (best is None or f < best[1]):
+            best = (alpha, f, g)
+        alpha *= shrink
+    if best is not None and best[1] < f0:
+        return LineSearchResult(best[0], best[1], best[2], evaluations, False)
+    return LineSearchResult(0.0, f0, g0, evaluations, False)
+
+
+def _cubic_min(a, fa, fpa, b, fb, c, fc):
+    """The minimiser of the cubic through (a, fa, fpa), (b, fb), (c, fc), or None."""
+    with _onp.errstate(all='ignore'):
+        try:
+            C = fpa
+            db, dc = b - a, c - a
+            denom = (db * dc) ** 2 * (db - dc)
+            d1 = _onp.array([[dc ** 2, -db ** 2], [-dc ** 3, db ** 3]])
+            A, B = d1 @ _onp.array([fb - fa - C * db, fc - fa - C * dc])
+            A, B = A / denom, B / denom
+            radical = B * B - 3 * A * C
+            xmin = a + (-B + _onp.sqrt(radical)) / (3 * A)
+        except (ArithmeticError, ValueError):
+            return None
+    return float(xmin) if _onp.isfinite(xmin) else None
+
+
+def _quad_min(a, fa, fpa, b, fb):
+    with _onp.errstate(all='ignore'):
+        d = b - a
+        B = (fb - fa - fpa * d) / (d * d)
+        xmin = a - fpa / (2.0 * B)
+    return float(xmin) if _onp.isfinite(xmin) else None
+
+
+def strong_wolfe(fg, x, p, f0, g0, *, alpha0=1.0, c1=1e-4, c2=0.9, alpha_max=1e10, max_iter=30):
+    """A step satisfying the strong Wolfe conditions
+    f(x + αp) <= f(x) + c1 α ∇f·p  and  |∇f(x + αp)·p| <= c2 |∇f(x)·p|
+    (Nocedal & Wright, algorithms 3.5 and 3.6, with cubic/quadratic interpolation
+    in the zoom).  Use c2 = 0.9 for Newton-like methods, 0.1 for nonlinear CG."""
+    phi0 = f0
+    dphi0 = float(_onp.dot(g0, p))
+    evaluations = 0
+
+    def phi(alpha):
+        nonlocal evaluations
+        evaluations += 1
+        f, g = fg(x + alpha * p)
+        return f, g, float(_onp.dot(g, p))
+
+    def zoom(lo, hi, f_lo, g_lo, d_lo, f_hi):
+        a_rec, f_rec = 0.0, phi0
+        for i in range(max_iter):
+            span = hi - lo
+            a_j = None
+            if i > 0:
+                a_j = _cubic_min(lo, f_lo, d_lo, hi, f_hi, a_rec, f_rec)
+                lo_b, hi_b = min(lo, hi), max(lo, hi)
+                if a_j is not None and not (lo_b + 0.2 * abs(span) < a_j < hi_b - 0.2 * abs(span)):
+                    a_j = None
+            if a_j is None:
+                a_j = _quad_min(lo, f_lo, d_lo, hi, f_hi)
+                lo_b, hi_b = min(lo, hi), max(lo, hi)
+                if a_j is None or not (lo_b + 0.1 * abs(span) < a_j < hi_b - 0.1 * abs(span)):
+                    a_j = lo + 0.5 * span
+            f_j, g_j, d_j = phi(a_j)
+            if not _onp.isfinite(f_j) or f_j > phi0 + c1 * a_j * dphi0 or f_j >= f_lo:
+                a_rec, f_rec = hi, f_hi
+                hi, f_hi = a_j, f_j
+            else:
+                if abs(d_j) <= -c2 * dphi0:
+                    return a_j, f_j, g_j, True
+                if d_j * (hi - lo) >= 0:
+                    a_rec, f_rec = hi, f_hi
+                    hi, f_hi = lo, f_lo
+                else:
+                    a_rec, f_rec = lo, f_lo
+                lo, f_lo, g_lo, d_lo = a_j, f_j, g_j, d_j
+            if abs(hi - lo) <= 1e-14 * max(1.0, abs(lo)):
+                break
+        return lo, f_lo, g_lo, False
+
+    a_prev, f_prev, g_prev, d_prev = 0.0, phi0, g0, dphi0
+    alpha = alpha0
+    for i in range(max_iter):
+        f_a, g_a, d_a = phi(alpha)
+        if not _onp.isfinite(f_a) or f_a > phi0 + c1 * alpha * dphi0 or (i > 0 and f_a >= f_prev):
+            a, f, g, ok = zoom(a_prev, alpha, f_prev, g_prev, d_prev, f_a)
+            break
+        if abs(d_a) <= -c2 * dphi0:
+            a, f, g, ok = alpha, f_a, g_a, True
+            break
+        if d_a >= 0:
+            a, f, g, ok = zoom(alpha, a_prev, f_a, g_a, d_a, f_prev)
+            break
+        a_prev, f_prev, g_prev, d_prev = alpha, f_a, g_a, d_a
+        alpha = min(2.0 * alpha, alpha_max)
+    else:
+        a, f, g, ok = a_prev, f_prev, g_prev, False
+    if a == 0.0 or not f <= phi0:
+        return LineSearchResult(0.0, phi0, g0, evaluations, False)
+    return LineSearchResult(a, f, g, evaluations, ok)
+
+
+_LINE_SEARCHES = {'backtracking': backtracking, 'armijo': backtracking,
+                  'strong_wolfe': strong_wolfe, 'wolfe': strong_wolfe}
+
+
+def _line_search(name, c2=None):
+    if callable(name):
+        return name
+    if name not in _LINE_SEARCHES:
+        raise ValueError(f'unknown line search {name!r}; choose one of {sorted(_LINE_SEARCHES)}')
+    ls = _LINE_SEARCHES[name]
+    if ls is strong_wolfe and c2 is not None:
+        return lambda *a, **k: strong_wolfe(*a, c2=c2, **k)
+    return ls
+
+
+# ================================================================= second-order and CG minimisers
+def _solve_symmetric(H, g):
+    """H⁻¹ g for symmetric H: pyad.linalg.solve_symmetric when it is there."""
+    try:
+        from .linalg import solve_symmetric
+    except ImportError:
+        solve_symmetric = None
+    if solve_symmetric is not None:
+        return _onp.asarray(innermost(solve_symmetric(H, g)), dtype=H.dtype)
+    return _onp.linalg.solve(H, g)
+
+
+def _result(flat, z, f, g, it, converged, message, counter, history):
+    return OptimizeResult(flat.tree(z), float(f), float(_onp.linalg.norm(g)), it, bool(converged),
+                          message, counter.count, tuple(history))
+
+
+def _converged(g, f_old, f_new, gtol, ftol):
+    if float(_onp.linalg.norm(g, _onp.inf)) <= gtol:
+        return 'gradient norm below gtol'
+    if f_old is not None and abs(f_old - f_new) <= ftol * max(1.0, abs(f_new)):
+        return 'relative decrease of f below ftol'
+    return None
+
+
+def newton(f, x0, *, gtol=1e-8, ftol=0.0, max_iter=100, line_search='backtracking', damping=1e-8):
+    """Newton's method (DiffSharp's ``argminNewton``): x ← x - α H⁻¹ ∇f, with
+    (∇f, H) from one ``pyad.gradhessian`` and H⁻¹∇f from ``pyad.linalg.solve_symmetric``.
+
+    The line search (``'backtracking'``, ``'strong_wolfe'``, a callable, or
+    ``None`` for the pure step α = 1) tries α = 1 first, so a strictly convex
+    quadratic is minimised in one step.  Where the Hessian is not positive
+    definite (the Newton direction is not a descent direction, or H is singular),
+    the step is damped: H + τ I with τ growing from ``damping`` · max|H| until it is
+    (Nocedal & Wright, algorithm 3.3)."""
+    from .operators import fgradhessian
+    flat = _Flat(f, x0, 'newton')
+    counter = _Counter(flat)
+    ls = None if line_search is None else _line_search(line_search)
+    z = flat.x0.copy()
+    history = []
+    f_old = None
+    message = 'maximum number of iterations reached'
+    converged = False
+    it = 0
+    while True:
+        value, g, H = fgradhessian(flat.flat_f)(z)
+        counter.count += 1
+        value = float(innermost(value))
+        g = _onp.asarray(g, dtype=flat.dtype)
+        H = _onp.asarray(H, dtype=flat.dtype)
+        history.append(value)
+        reason = _converged(g, f_old, value, gtol, ftol)
+        if reason is not None:
+            converged, message = True, reason
+            break
+        if it >= max_iter:
+            break
+        p = _newton_direction(H, g, damping)
+        if ls is None:
+            z = z + p
+        else:
+            step = ls(counter.fgrad, z, p, value, g)
+            if step.alpha == 0.0:
+                message = 'line search failed to decrease f'
+                break
+            z = z + step.alpha * p
+        f_old = value
+        it += 1
+    return _result(flat, z, value, g, it, converged, message, counter, history)
+
+
+def _newton_direction(H, g, damping):
+    n = len(g)
+    try:
+        p = -_solve_symmetric(H, g)
+        if _onp.all(_onp.isfinite(p)) and float(p @ g) < 0:
+            return p
+    except (_onp.linalg.LinAlgError, ValueError, ArithmeticError):
+        pass
+    scale = max(float(_onp.max(_onp.abs(H), initial=0.0)), 1.0)
+    tau = damping * scale
+    eye = _onp.eye(n, dtype=H.dtype)
+    for _ in range(60):
+        try:
+            L = _onp.linalg.cholesky(H + tau * eye)
+            y = _onp.linalg.solve(L, -g)
+            return _onp.linalg.solve(L.T, y)
+        except _onp.linalg.LinAlgError:
+            tau = max(2.0 * tau, 1e-3 * scale)
+    return -g
+
+
+def _truncated_cg(hvp, g, tol, max_iter):
+    """Approximately solve H p = -g by CG, stopping at negative curvature
+    (Steihaug): returns p (a descent direction)."""
+    p = _onp.zeros_like(g)
+    r = g.copy()                    # residual of H p + g
+    d = -r
+    rr = float(r @ r)
+    for i in range(max_iter):
+        Hd = hvp(d)
+        curvature = float(d @ Hd)
+        if curvature <= 1e-16 * float(d @ d):
+            return -g if i == 0 else p
+        alpha = rr / curvature
+        p = p + alpha * d
+        r = r + alpha * Hd
+        rr_new = float(r @ r)
+        if math.sqrt(rr_new) <= tol:
+            return p
+        d = -r + (rr_new / rr) * d
+        rr = rr_new
+    return p
+
+
+def newton_cg(f, x0, *, gtol=1e-8, ftol=0.0, max_iter=200, cg_max_iter=None,
+              line_search='backtracking'):
+    """Truncated Newton: each step solves H p = -∇f approximately by conjugate
+    gradients on Hessian-vector products (``pyad.hessianv``: forward over reverse,
+    no dense Hessian), to a relative tolerance min(0.5, sqrt‖∇f‖) (Nocedal &
+    Wright, algorithm 7.1), stopping early at negative curvature; then a line search."""
+    from .operators import hessianv
+    flat = _Flat(f, x0, 'newton_cg')
+    counter = _Counter(flat)
+    ls = _line_search(line_search)
+    z = flat.x0.copy()
+    value, g = counter.fgrad(z)
+    history = [value]
+    f_old = None
+    converged, message = False, 'maximum number of iterations reached'
+    it = 0
+    while True:
+        reason = _converged(g, f_old, value, gtol, ftol)
+        if reason is not None:
+            converged, message = True, reason
+            break
+        if it >= max_iter:
+            break
+        gnorm = float(_onp.linalg.norm(g))
+        tol = min(0.5, math.sqrt(gnorm)) * gnorm
+
+        def hvp(d, z=z):
+            counter.count += 1
+            return _onp.asarray(hessianv(flat.flat_f)(z, d.astype(flat.dtype)), dtype=flat.dtype)
+        p = _truncated_cg(hvp, g, tol, cg_max_iter or 10 * len(z))
+        step = ls(counter.fgrad, z, p, value, g)
+        if step.alpha == 0.0:
+            message = 'line search failed to decrease f'
+            break
+        z = z + step.alpha * p
+        f_old, value, g = value, step.f, step.grad
+        it += 1
+        history.append(value)
+    return _result(flat, z, value, g, it, converged, message, counter, history)
+
+
+def conjugate_gradient(f, x0, *, gtol=1e-6, ftol=0.0, max_iter=1000, line_search='strong_wolfe',
+                       restart=None):
+    """Nonlinear conjugate gradients, Polak–Ribière+ (β = max(0, gₖ₊₁·(gₖ₊₁ - gₖ)/‖gₖ‖²)),
+    with a strong-Wolfe line search (c2 = 0.1), restarted along -∇f every
+    ``restart`` iterations (default n) or when the direction is not a descent direction."""
+    flat = _Flat(f, x0, 'conjugate_gradient')
+    counter = _Counter(flat)
+    ls = _line_search(line_search, c2=0.1)
+    z = flat.x0.copy()
+    value, g = counter.fgrad(z)
+    history = [value]
+    p = -g
+    restart = restart or max(len(z), 1)
+    f_old = None
+    converged, message = False, 'maximum number of iterations reached'
+    it = 0
+    alpha0 = 1.0 / max(1.0, float(_onp.linalg.norm(g)))
+    while True:
+        reason = _converged(g, f_old, value, gtol, ftol)
+        if reason is not None:
+            converged, message = True, reason
+            break
+        if it >= max_iter:
+            break
+        if float(g @ p) >= 0:
+            p = -g
+        step = ls(counter.fgrad, z, p, value, g, alpha0=alpha0)
+        if step.alpha == 0.0:
+            if _onp.array_equal(p, -g):
+                message = 'line search failed to decrease f'
+                break
+            p = -g                                      # retry once along steepest descent
+            continue
+        z = z + step.alpha * p
+        g_new = _onp.asarray(step.grad)
+        beta = max(0.0, float(g_new @ (g_new - g)) / max(float(g @ g), 1e-300))
+        if (it + 1) % restart == 0:
+            beta = 0.0
+        # the next trial step: the previous decrease, predicted along the new direction
+        p_new = -g_new + beta * p
+        slope_new = float(g_new @ p_new)
+        alpha0 = (min(1.0, 2.02 * (step.f - value) / slope_new)
+                  if slope_new < 0 and step.f < value else 1.0)
+        alpha0 = max(alpha0, 1e-10)
+        f_old, value, g, p = value, step.f, g_new, p_new
+        it += 1
+        history.append(value)
+    return _result(flat, z, value, g, it, converged, message, counter, history)
+
+
+def gradient_descent(f, x0, *, gtol=1e-6, ftol=0.0, max_iter=10000, line_search='backtracking'):
+    """Steepest descent with a line search (slow on ill-conditioned problems; a baseline)."""
+    flat = _Flat(f, x0, 'gradient_descent')
+    counter = _Counter(flat)
+    ls = _line_search(line_search)
+    z = flat.x0.copy()
+    value, g = counter.fgrad(z)
+    history = [value]
+    f_old = None
+    converged, message = False, 'maximum number of iterations reached'
+    it = 0
+    alpha0 = 1.0
+    while True:
+        reason = _converged(g, f_old, value, gtol, ftol)
+        if reason is not None:
+            converged, message = True, reason
+            break
+        if it >= max_iter:
+            break
+        step = ls(counter.fgrad, z, -g, value, g, alpha0=alpha0)
+        if step.alpha == 0.0:
+            message = 'line search failed to decrease f'
+            break
+        alpha0 = min(2.0 * step.alpha, 1e10)          # the last good step, a little larger
+        z = z - step.alpha * g
+        f_old, value, g = value, step.f, step.grad
+        it += 1
+        history.append(value)
+    return _result(flat, z, value, g, it, converged, message, counter, history)
+
+
+def _run_first_order(opt, f, x0, *, gtol, ftol, max_iter):
+    """Iterate a first-order optimiser on the pytree itself."""
+    from .operators import fgrad
+    params = x0
+    state = opt.init(params)
+    history = []
+    converged, message = False, 'maximum number of iterations reached'
+    value = g = None
+    it = 0
+    while True:
+        value, g = fgrad(f)(params)
+        gflat = _onp.concatenate([_onp.ravel(_onp.asarray(innermost(l), dtype=_onp.float64))
+                                  for l in tree_flatten(g)[0]])
+        value = float(innermost(value))
+        history.append(value)
+        if float(_onp.linalg.norm(gflat, _onp.inf)) <= gtol:
+            converged, message = True, 'gradient norm below gtol'
+            break
+        if not _onp.isfinite(value):
+            message = 'f is not finite'
+            break
+        if it >= max_iter:
+            break
+        params, state = opt.update(g, state, params)
+        it += 1
+    return OptimizeResult(params, value, float(_onp.linalg.norm(gflat)), it, converged, message,
+                          it + 1, tuple(history))
+
+
+_METHODS = {'newton': newton, 'newton-cg': newton_cg, 'newton_cg': newton_cg,
+            'cg': conjugate_gradient, 'conjugate_gradient': conjugate_gradient,
+            'gd': gradient_descent, 'gradient_descent': gradient_descent}
+
+
+def minimize(f, x0, method='newton-cg', *, gtol=None, ftol=0.0, max_iter=None, **options):
+    """Minimise a scalar function of a pytree; returns an :class:`OptimizeResult`.
+
+    ``method``: ``'newton'``, ``'newton-cg'`` (the default), ``'cg'`` (nonlinear
+    conjugate gradients), ``'gd'`` (steepest descent with a line search), or a
+    first-order optimiser — ``'sgd'``, ``'momentum'``, ``'nesterov'``,
+    ``'adagrad'``, ``'rmsprop'``, ``'adam'`` — or an :class:`Optimizer`, run for
+    ``max_iter`` steps (default 1000) with ``options`` passed to its constructor
+    (``lr=...``).  ``gtol`` is the stopping tolerance on max|∇f|."""
+    if isinstance(method, Optimizer) or (isinstance(method, str) and method in _FIRST_ORDER):
+        opt = method if isinstance(method, Optimizer) else _FIRST_ORDER[method](**options)
+        return _run_first_order(opt, f, x0, gtol=1e-6 if gtol is None else gtol, ftol=ftol,
+                                max_iter=1000 if max_iter is None else max_iter)
+    key = method.lower() if isinstance(method, str) else method
+    if key not in _METHODS:
+        raise ValueError(f'minimize: unknown method {method!r}; choose one of '
+                         f'{sorted(set(_METHODS) | set(_FIRST_ORDER))} or pass an Optimizer')
+    kwargs = dict(options)
+    if gtol is not None:
+        kwargs['gtol'] = gtol
+    if max_iter is not None:
+        kwargs['max_iter'] = max_iter
+    return _METHODS[key](f, x0, ftol=ftol, **kwargs)
