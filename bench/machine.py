@@ -76,6 +76,11 @@ def git_commit():
         return 'unknown'
 
 
+def pyad_location():
+    import pyad
+    return os.path.dirname(os.path.dirname(os.path.abspath(pyad.__file__)))
+
+
 def memory_total():
     try:
         with open('/proc/meminfo') as fh:
@@ -118,7 +123,9 @@ def render(report, settings, peers, selected, elapsed, load_before, load_after, 
         ('NumPy', f'{onp.__version__} ({blas_config()})'),
         ('thread pools', threadpools()),
         ('SciPy', scipy.__version__),
-        ('pyad', f'{getattr(pyad, "__version__", "?")} at commit {git_commit()}'),
+        ('pyad', f'{getattr(pyad, "__version__", "?")} from {pyad_location()}'
+                 + (f' at commit {git_commit()}' if not os.environ.get('PYAD_PATH') else
+                    ' ($PYAD_PATH)')),
     ]
     for name in ('autograd', 'jax', 'jaxlib', 'torch'):
         rows.append((name, peers.versions.get(name, 'not installed')))

@@ -27,7 +27,8 @@ import time          # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)      # the pyad in this checkout, not an installed one
+# the pyad in this checkout (or in $PYAD_PATH: e.g. a snapshot of another commit)
+sys.path.insert(0, os.environ.get('PYAD_PATH') or ROOT)
 sys.path.insert(0, HERE)
 
 import harness                 # noqa: E402

@@ -37,7 +37,7 @@ def hand_grad_sincos(xs):
         a, b = xs[i], xs[i + 1]
         g[i] += cos(a) * cos(b)
         g[i + 1] -= sin(a) * sin(b)
-    return g
+    return onp.array(g)
 
 
 def closed_grad_sincos(x):
@@ -91,10 +91,15 @@ def run(ctx):
         jax, jnp = peers.jax, peers.jnp
         jx = jnp.asarray(x)
         jg = jax.grad(lambda v: loop_sincos(v, jnp.sin, jnp.cos))
-        impls.append(Impl('jax eager grad', peers.jax_ready(lambda: jg(jx))))
-        jjg = jax.jit(jg)
-        impls.append(Impl('jax jit grad', peers.jax_ready(lambda: jjg(jx)),
-                          note='loop unrolled at trace time'))
+        impls.append(Impl('jax eager grad', 'skipped: eager JAX indexes and dispatches each scalar '
+                          'op separately (seconds per call, over a minute for the first)'))
+        if settings.quick:
+            impls.append(Impl('jax jit grad', 'skipped in --quick (compiling the unrolled loop '
+                              'takes tens of seconds)'))
+        else:
+            jjg = jax.jit(jg)
+            impls.append(Impl('jax jit grad', peers.jax_ready(lambda: jjg(jx)),
+                              note='loop unrolled at trace time; first call = trace + compile'))
     else:
         impls += [Impl('jax eager grad', NOT_INSTALLED), Impl('jax jit grad', NOT_INSTALLED)]
     if peers.torch:
@@ -114,7 +119,6 @@ def run(ctx):
     # ---- (b)
     coeffs = (rng.standard_normal(DEGREE + 1) / 4).tolist()
     t0 = 0.93
-    ref_b = hand_horner_derivative(t0, coeffs)
     ref_b = float(onp.polyval(onp.polyder(onp.array(coeffs)), t0))
     grad_b = pyad.grad(lambda t: horner(t, coeffs))
     impls = [
@@ -132,10 +136,14 @@ def run(ctx):
         jax, jnp = peers.jax, peers.jnp
         jt = jnp.asarray(t0)
         jgb = jax.grad(lambda t: horner(t, coeffs))
-        impls.append(Impl('jax eager grad', peers.jax_ready(lambda: jgb(jt))))
-        jjgb = jax.jit(jgb)
-        impls.append(Impl('jax jit grad', peers.jax_ready(lambda: jjgb(jt)),
-                          note='loop unrolled at trace time'))
+        if settings.quick:
+            impls.append(Impl('jax eager grad', 'skipped in --quick (about a second per call)'))
+            impls.append(Impl('jax jit grad', 'skipped in --quick (compile takes seconds)'))
+        else:
+            impls.append(Impl('jax eager grad', peers.jax_ready(lambda: jgb(jt))))
+            jjgb = jax.jit(jgb)
+            impls.append(Impl('jax jit grad', peers.jax_ready(lambda: jjgb(jt)),
+                              note='loop unrolled at trace time; first call = trace + compile'))
     else:
         impls += [Impl('jax eager grad', NOT_INSTALLED), Impl('jax jit grad', NOT_INSTALLED)]
     if peers.torch:

@@ -16,10 +16,11 @@ from ._core.pytree import tree_flatten, tree_unflatten, tree_map, tree_leaves
 from ._core.primitive import Primitive, primitive, NonDifferentiableError
 from .numpy.shape import stop_gradient
 from . import numpy                            # noqa: F401
+from . import nn                               # noqa: F401
 
 __version__ = '0.1.0'
 
 __all__ = list(_operators_all) + [
     'tree_flatten', 'tree_unflatten', 'tree_map', 'tree_leaves', 'Primitive', 'primitive',
-    'NonDifferentiableError', 'stop_gradient', 'numpy',
+    'NonDifferentiableError', 'stop_gradient', 'numpy', 'nn',
 ]

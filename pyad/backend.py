@@ -63,3 +63,24 @@ def to_numpy(x):
     if type(x).__module__.startswith('cupy'):
         return x.get()
     return numpy.asarray(x)
+
+
+def wrap_like(out, *refs):
+    """``out`` as the array type of the first ndarray subclass among ``refs``.
+
+    Some library routines (scipy.linalg, numpy.where, broadcast_to) return a plain
+    ``numpy.ndarray`` for an ndarray subclass input; implementations pass their
+    results through this so that an array type that comes in goes out (NumPy
+    scalars from 0-d results included).  For plain ndarrays and CuPy arrays it
+    returns ``out`` unchanged."""
+    for r in refs:
+        r = innermost(r)
+        cls = type(r)
+        if cls is numpy.ndarray or not isinstance(r, numpy.ndarray):
+            continue
+        if type(out) is cls:
+            return out
+        if isinstance(out, (numpy.ndarray, numpy.generic)):
+            return numpy.asarray(out).view(cls)
+        return out
+    return out

@@ -76,7 +76,7 @@ BINARY = {
     'mod': (onp.mod, (0.1, 0.9), (1.5, 2.5), True),
     'remainder': (onp.remainder, (3.1, 3.9), (1.6, 1.9), True),
     'fmod': (onp.fmod, (-3.9, -3.1), (1.6, 1.9), True),
-    'copysign': (onp.copysign, 'signed', 'signed', False),
+    'copysign': (onp.copysign, 'signed', 'signed', True),   # zero in y
     'xlogy': (sps.xlogy, (-2, 2), (0.3, 3), True),
     'xlog1py': (sps.xlog1py, (-2, 2), (-0.5, 3), True),
 }
@@ -169,6 +169,14 @@ def test_where(shapes):
     onp.testing.assert_array_equal(np.where(cond, x, y), onp.where(cond, x, y))
     check_grads(lambda xy: np.where(cond, xy[0] * xy[0], np.sin(xy[1])), (x, y), order=2)
     check_grads(lambda x: np.where(cond, x, 0.0), x, order=2)
+
+
+def test_where_traced_condition_has_zero_derivative():
+    x = onp.array([1.0, 0.0, 2.0])
+    onp.testing.assert_array_equal(pyad.grad(lambda x: np.sum(np.where(x, x * x, 0.0)))(x),
+                                   [2.0, 0.0, 4.0])
+    check_grads(lambda x: np.where(x * onp.array([0.0, 1.0, 0.0]), x * x, -x),
+                onp.array([1.0, 0.5, 2.0]), order=2)
 
 
 def test_clip():

@@ -23,8 +23,8 @@ its jvp returns a tuple of tangents and its vjp receives a tuple of cotangents
 (``None`` for results that received none).
 """
 from .box import Box, Dual, TapeVar, lift_dead, innermost
-from . import forward, reverse
-from .tags import FORWARD
+from . import forward, reverse, taylor
+from .tags import FORWARD, REVERSE
 
 
 class NonDifferentiableError(TypeError):
@@ -32,7 +32,7 @@ class NonDifferentiableError(TypeError):
 
 
 class Primitive:
-    __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'vjp_add_into',
+    __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'vjp_add_into', 'taylor',
                  'nondiff', 'multiple_results', '__doc__', '__weakref__')
 
     def __init__(self, name, impl, *, nondiff=False, multiple_results=False, doc=None):
@@ -46,6 +46,8 @@ class Primitive:
         # params) adds the cotangent into buf in place (buf None: into fresh zeros) and
         # returns buf, or None to decline (then the VJP rule runs)
         self.vjp_add_into = None
+        # optional Taylor-mode rule (see _core/taylor.py); None: the generic one
+        self.taylor = None
         self.nondiff = nondiff
         self.multiple_results = multiple_results
         self.__doc__ = doc if doc is not None else getattr(impl, '__doc__', None)
@@ -136,7 +138,9 @@ def bind(prim, args, params):
         params = _NO_PARAMS     # one shared empty dict: the tape keeps params per record
     if top.mode is FORWARD:
         return forward.process(prim, args, params, top)
-    return reverse.process(prim, args, params, top)
+    if top.mode is REVERSE:
+        return reverse.process(prim, args, params, top)
+    return taylor.process(prim, args, params, top)
 
 
 _NO_PARAMS = {}

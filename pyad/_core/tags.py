@@ -17,21 +17,25 @@ _counter_lock = threading.Lock()
 
 FORWARD = 'forward'
 REVERSE = 'reverse'
+TAYLOR = 'taylor'
+_MODES = {FORWARD: FORWARD, REVERSE: REVERSE, TAYLOR: TAYLOR}
 
 
 class Tag:
     """One level of differentiation: created by an operator call, retired when it returns.
 
-    ``mode`` is 'forward' or 'reverse'; a reverse tag owns the tape it records on.
+    ``mode`` is 'forward', 'reverse' or 'taylor'; a reverse tag owns the tape it
+    records on; a Taylor tag knows the order of its truncated series.
     """
-    __slots__ = ('id', 'live', 'mode', 'tape')
+    __slots__ = ('id', 'live', 'mode', 'tape', 'order')
 
-    def __init__(self, mode, tape=None):
+    def __init__(self, mode, tape=None, order=0):
         with _counter_lock:
             self.id = next(_counter)
         self.live = True
-        self.mode = FORWARD if mode == FORWARD else REVERSE   # interned: compared with `is`
+        self.mode = _MODES[mode]        # interned: compared with `is`
         self.tape = tape
+        self.order = order
 
     def retire(self):
         self.live = False

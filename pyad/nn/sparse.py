@@ -237,7 +237,7 @@ def _sparsek_vjp_k(g, ans, z, k, axis):
     gk = _red.sum(pnp.where(frac, g, 0.0), axis=axis + bnd, keepdims=True) / count(
         frac, axis, dtype_of(ans))
     gk = unbroadcast(gk, ans, k)
-    if Box is not None and dtype_of(gk) != dtype_of(k) and dtype_of(k).kind == 'f':
+    if dtype_of(gk) != dtype_of(k) and dtype_of(k).kind == 'f':
         gk = pnp.astype(gk, dtype_of(k))
     return gk
 
@@ -344,16 +344,16 @@ def _sqrt_where_positive(y):
 
 
 _entmax15 = Primitive('entmax15', _entmax15_impl)
-_entmax15.def_jvp(lambda t, ans, z, axis: 0.5 * _weighted_lin(
+_entmax15.def_jvp(lambda t, ans, z, axis: _weighted_lin(
     t, _sqrt_where_positive(ans), axis, batch_ndim(t, z)))
-_entmax15.def_vjp(lambda g, ans, z, axis: 0.5 * _weighted_lin(
+_entmax15.def_vjp(lambda g, ans, z, axis: _weighted_lin(
     g, _sqrt_where_positive(ans), axis, batch_ndim(g, ans)))
 
 
 def entmax15(z, axis=-1):
     """1.5-entmax (Peters, Niculae & Martins 2019): p = [z/2 - tau]_+^2 with sum p = 1,
     exact (sort-based).  Sparse like sparsemax, smooth like softmax on its support.
-    Jacobian: (diag(s) - s sᵀ/sum(s)) / 2 with s = sqrt(p)."""
+    Jacobian: diag(s) - s sᵀ/sum(s) with s = sqrt(p)."""
     z = as_float_array(z, 'entmax15')
     return _entmax15(z, axis=check_axis('entmax15', z, axis))
 
@@ -390,9 +390,9 @@ def _bisect_weights(ans, alpha):
 
 
 _entmax_bisect = Primitive('entmax_bisect', _entmax_bisect_impl)
-_entmax_bisect.def_jvp(lambda t, ans, z, axis, alpha, n_iter: (1.0 / (alpha - 1.0)) * _weighted_lin(
+_entmax_bisect.def_jvp(lambda t, ans, z, axis, alpha, n_iter: _weighted_lin(
     t, _bisect_weights(ans, alpha), axis, batch_ndim(t, z)))
-_entmax_bisect.def_vjp(lambda g, ans, z, axis, alpha, n_iter: (1.0 / (alpha - 1.0)) * _weighted_lin(
+_entmax_bisect.def_vjp(lambda g, ans, z, axis, alpha, n_iter: _weighted_lin(
     g, _bisect_weights(ans, alpha), axis, batch_ndim(g, ans)))
 
 
@@ -402,7 +402,7 @@ def entmax_bisect(z, alpha=1.5, axis=-1, n_iter=50):
 
     ``alpha`` is a float > 1 (alpha = 1 is softmax, alpha = 2 sparsemax; it is a
     parameter, not differentiated).  ``n_iter`` bisection steps on tau, vectorised
-    over rows, then a renormalisation.  Jacobian: (diag(s) - s sᵀ/sum(s)) / (alpha - 1)
+    over rows, then a renormalisation.  Jacobian: diag(s) - s sᵀ/sum(s)
     with s = p^(2 - alpha) on the support."""
     z = as_float_array(z, 'entmax_bisect')
     axis = check_axis('entmax_bisect', z, axis)

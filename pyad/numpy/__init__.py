@@ -20,6 +20,7 @@ from . import indexing as _idx
 from . import products as _prod
 from .._core.box import Box, install_methods, innermost, shape_of
 from .creation import *             # noqa: F401,F403
+from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
 
 # NumPy names with nothing to differentiate
 from numpy import (  # noqa: F401
@@ -28,7 +29,7 @@ from numpy import (  # noqa: F401
     ndarray, shape, ndim, size, result_type, promote_types,
     zeros, ones, empty, full, eye, identity, arange, linspace, logspace, meshgrid,
     tri, indices, diag_indices, tril_indices, triu_indices, random,
-    argmax, argmin, argsort, argwhere, nonzero, flatnonzero, searchsorted,
+    argsort, argwhere, nonzero, flatnonzero, searchsorted,
     count_nonzero, unique, bincount, histogram, digitize, isscalar, iscomplexobj, isrealobj,
 )
 

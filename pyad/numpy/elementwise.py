@@ -61,6 +61,11 @@ def nondiff(name, impl):
     return Primitive(name, impl, nondiff=True)
 
 
+def _zero_rule(*args, **params):
+    """The derivative of a piecewise-constant dependence: a symbolic zero."""
+    return None
+
+
 def _scalar_binary(np_fn, py_fn):
     def impl(x, y):
         if type(x) in _SCALAR and type(y) in _SCALAR:
@@ -133,6 +138,9 @@ fmod = binary('fmod', _np.fmod,
               lambda c, ans, x, y: c, lambda c, ans, x, y: -c * trunc(x / y))
 copysign = binary('copysign', _np.copysign,
                   lambda c, ans, x, y: c * sign(x) * sign(ans), None)
+# the sign of y only selects the sign of the result: zero derivative in y
+copysign.def_jvp(copysign.jvps[0], _zero_rule)
+copysign.def_vjp(copysign.vjps[0], _zero_rule)
 
 
 def _weak_scalars(x, y):
@@ -245,10 +253,11 @@ def _where_impl(cond, x, y):
 
 
 where = Primitive('where', _where_impl)
-where.def_jvp(None,
+# the condition only selects: a traced (float) condition has a zero derivative
+where.def_jvp(_zero_rule,
               lambda t, ans, cond, x, y: where(cond, expand_to(t, x, ans), 0.0),
               lambda t, ans, cond, x, y: where(cond, 0.0, expand_to(t, y, ans)))
-where.def_vjp(None,
+where.def_vjp(_zero_rule,
               lambda g, ans, cond, x, y: unbroadcast(where(cond, g, 0.0), ans, x),
               lambda g, ans, cond, x, y: unbroadcast(where(cond, 0.0, g), ans, y))
 

@@ -1,0 +1,859 @@
+"""Linear algebra as intrinsic primitives, over stacks of matrices ``(..., m, n)``.
+
+Every function here works like its ``numpy.linalg`` (or ``scipy.linalg``)
+namesake on plain arrays and is differentiable to any order, in forward and
+reverse mode: each primitive's JVP and VJP rules are written with pyad
+primitives (``matmul``, ``solve``, ``expm``, ...), so Hessians through them work.
+Stacks broadcast as in NumPy, and the rules accept the leading batch axes of
+batched tangents and cotangents (``jacfwd``, ``jacrev``, ``hessian``).
+
+=====================  ==============================================================
+function               derivative notes
+=====================  ==============================================================
+solve(a, b)            dX = -A⁻¹ dA X + A⁻¹ dB.  ``b`` is a vector when it is 1-D
+                       (NumPy 2 semantics), else a stack of matrices.
+solve_symmetric(a, b)  Cholesky based, for symmetric positive definite ``a``; the
+                       function of (A + Aᵀ)/2, so its derivative in A is symmetric.
+cholesky(a)            the lower factor L of (A + Aᵀ)/2 (symmetrized, as in JAX).
+cho_solve(c, b)        solve (L Lᵀ) X = B given the factor (``c`` or ``(c, lower)``).
+solve_triangular       reads only the ``lower`` (or upper) triangle of ``a``;
+                       ``trans`` 0/'N' or 1/'T' (2/'C' is 1 for real values).
+inv, det, slogdet      at a singular matrix the derivative (A⁻¹) does not exist:
+                       the rules raise ``LinAlgError``.  ``slogdet``'s sign has no
+                       derivative.
+pinv(a)                valid where the rank is constant (full rank, in practice);
+                       singular values below ``rcond`` are treated as zero.
+eigh(a)                eigenvalues ascending, of (A + Aᵀ)/2.  The derivative of the
+                       eigenvectors is undefined for repeated eigenvalues (it has
+                       1/(λⱼ - λᵢ) terms: inf/nan result).  Eigenvectors are unique
+                       up to sign; derivatives follow LAPACK's choice.
+svd(a)                 reduced (``full_matrices=False`` only).  The derivatives of U
+                       and Vᵀ are undefined for repeated (and, when m != n, zero)
+                       singular values; those of the singular values are fine.
+qr(a)                  reduced; differentiable for m >= n and full column rank.
+norm(x, ord, axis)     vector (1, 2, inf, -inf, p) and matrix ('fro', 'nuc', 1, -1,
+                       2, -2, inf, -inf) norms.  Not differentiable at 0 (2-norms)
+                       or at ties (inf norms: the derivative is split evenly).
+matrix_power(a, n)     repeated squaring; n < 0 through ``inv``.
+expm(a)                derivative by the block identity
+                       expm([[A, E], [0, A]]) = [[expm A, L(A, E)], [0, expm A]],
+                       with expm itself, so it nests to any order.
+lstsq(a, b)            the least-squares solution only (not NumPy's 4-tuple),
+                       ``pinv(a) @ b``; assumes full rank (the derivative of a
+                       rank-deficient solution does not exist).
+=====================  ==============================================================
+
+Errors name the function: a non-square or mismatched input raises ``ValueError``
+with the shapes, a singular (or not positive definite) matrix raises
+``LinAlgError`` (``numpy.linalg.LinAlgError``) from the function that hit it.
+"""
+from collections import namedtuple
+
+import numpy as _np
+
+from ._core.primitive import Primitive
+from ._core.box import Box, innermost, shape_of, ndim_of, dtype_of
+from ._core.pytree import tree_flatten, tree_unflatten
+from .backend import namespace, scipy_linalg, wrap_like
+from .numpy._batching import align, unbroadcast_shape, normalize_axis
+from .numpy.products import matmul
+from .numpy.shape import swapaxes, reshape, expand_dims, moveaxis, broadcast_to
+from .numpy.reductions import sum as _sum
+from .numpy.elementwise import sqrt, absolute, power, reciprocal, equal, not_equal
+
+LinAlgError = _np.linalg.LinAlgError
+
+SlogdetResult = namedtuple('SlogdetResult', ['sign', 'logabsdet'])
+EighResult = namedtuple('EighResult', ['eigenvalues', 'eigenvectors'])
+SVDResult = namedtuple('SVDResult', ['U', 'S', 'Vh'])
+QRResult = namedtuple('QRResult', ['Q', 'R'])
+
+__all__ = ['solve', 'solve_symmetric', 'cholesky', 'cho_solve', 'solve_triangular', 'inv',
+           'pinv', 'det', 'slogdet', 'eigh', 'svd', 'qr', 'norm', 'matrix_power', 'expm',
+           'lstsq', 'LinAlgError']
+
+
+# ================================================================== helpers
+def _mT(x):
+    return swapaxes(x, -1, -2)
+
+
+def _sym(x):
+    return (x + _mT(x)) * 0.5
+
+
+def _lapack(name, fn, *args, **kwargs):
+    """Call a LAPACK-backed routine; a LinAlgError says which pyad function failed."""
+    try:
+        return fn(*args, **kwargs)
+    except _np.linalg.LinAlgError as e:
+        raise LinAlgError(f'{name}: {e}') from e
+
+
+def _plain_sym(a):
+    return (a + a.swapaxes(-1, -2)) * 0.5
+
+
+def _masks(like, n):
+    """Boolean masks (n, n) on like's device: identity, lower (incl. diagonal), strictly lower."""
+    xp = namespace(like)
+    eye = xp.eye(n, dtype=bool)
+    lower = xp.tri(n, dtype=bool)
+    return eye, lower, xp.tri(n, k=-1, dtype=bool)
+
+
+def _diag(x):
+    """The diagonal of the last two axes (square), as (..., n)."""
+    eye = _masks(x, shape_of(x)[-1])[0]
+    return _sum(x * eye, axis=-1)
+
+
+def _trace(x):
+    eye = _masks(x, shape_of(x)[-1])[0]
+    return _sum(x * eye, axis=(-2, -1))
+
+
+def _diag_embed(v):
+    """(..., n) -> (..., n, n) with v on the diagonal."""
+    eye = _masks(v, shape_of(v)[-1])[0]
+    return expand_dims(v, -2) * eye
+
+
+def _matrices_last2(x, n):
+    return tuple(shape_of(x)[-2:]) == (n, n)
+
+
+def _check_square(name, a, what='a'):
+    s = tuple(shape_of(a))
+    if len(s) < 2:
+        raise ValueError(f'{name}: {what} must be a (stack of) square matrices, got shape {s}')
+    if s[-1] != s[-2]:
+        raise ValueError(f'{name}: {what} must be square in its last two axes, got shape {s}')
+    _check_float(name, a, what)
+    return s[-1]
+
+
+def _check_matrix(name, a, what='a'):
+    s = tuple(shape_of(a))
+    if len(s) < 2:
+        raise ValueError(f'{name}: {what} must be a (stack of) matrices, got shape {s}')
+    _check_float(name, a, what)
+
+
+def _check_float(name, a, what):
+    kind = _np.dtype(dtype_of(a)).kind
+    if kind == 'c':
+        raise TypeError(f'{name}: complex {what} is not supported (pyad differentiates real values)')
+
+
+def _as_array(x):
+    """Python numbers and lists become arrays (boxes and arrays pass through)."""
+    if isinstance(x, Box) or hasattr(x, 'shape'):
+        return x
+    return _np.asarray(x, dtype=float)
+
+
+def _rhs(name, a, b, n):
+    """NumPy 2 semantics of a right-hand side: a vector when 1-D (returned as (n, 1)
+    with a flag), else a stack of matrices whose stack broadcasts against a's."""
+    bs = tuple(shape_of(b))
+    sa = tuple(shape_of(a))
+    if len(bs) == 0:
+        raise ValueError(f'{name}: b must be a vector or a matrix, got a scalar')
+    if len(bs) == 1:
+        if bs[0] != n:
+            raise ValueError(f'{name}: a has shape {sa} but b has shape {bs}: '
+                             f'b must have {n} entries')
+        return expand_dims(b, -1), True
+    if bs[-2] != n:
+        raise ValueError(f'{name}: a has shape {sa} but b has shape {bs}: '
+                         f'b must have {n} rows (axis -2)')
+    try:
+        _np.broadcast_shapes(sa[:-2], bs[:-2])
+    except ValueError:
+        raise ValueError(f'{name}: the stacks of a {sa} and b {bs} do not broadcast') from None
+    return b, False
+
+
+def _out(x, vector):
+    return reshape(x, tuple(shape_of(x)[:-1])) if vector else x
+
+
+def _unbroadcast_matrix(g, ans_stack, x):
+    """Sum a cotangent of shape batch + ans_stack + core down to batch + x.shape."""
+    core = tuple(shape_of(x)[-2:])
+    return unbroadcast_shape(g, tuple(ans_stack) + core, tuple(shape_of(x)))
+
+
+def _stack_of(x):
+    return tuple(shape_of(x)[:-2])
+
+
+def _vjp_from_jvp(jvp, a, cotangents):
+    """The VJP of a linear map given by its JVP rule ``t -> jvp(t)``: pyad's own
+    reverse mode transposes it (the rule is written with pyad primitives), with
+    the batch of the cotangents pulled through in one sweep."""
+    from ._core.transforms import pull_back
+    from ._core.transforms import zeros_for
+    leaf = zeros_for(a)
+    _, out_def, pullback = pull_back(lambda t: jvp(t), [leaf], tree_flatten(leaf)[1],
+                                     'linalg VJP')
+    cts = list(cotangents) if isinstance(cotangents, tuple) else [cotangents]
+    return pullback(cts)[0]
+
+
+# ================================================================== triangular solve
+def _tri_impl(a, b, lower, trans):
+    sl = scipy_linalg(a, b)
+    if a.ndim == 2 and b.ndim > 2:
+        # one factorized solve for every right-hand side (batched cotangents)
+        xp = namespace(a, b)
+        n, k = b.shape[-2], b.shape[-1]
+        lead = b.shape[:-2]
+        bb = xp.moveaxis(b, -2, 0).reshape(n, -1)
+        x = sl.solve_triangular(a, bb, lower=lower, trans=trans, check_finite=False)
+        x = xp.moveaxis(x.reshape((n,) + lead + (k,)), 0, -2)
+    elif a.ndim == 2 or namespace(a, b) is _np:
+        x = sl.solve_triangular(a, b, lower=lower, trans=trans, check_finite=False)
+    else:
+        x = _loop_stack(lambda ai, bi: sl.solve_triangular(ai, bi, lower=lower, trans=trans), a, b)
+    return wrap_like(x, a, b)
+
+
+def _loop_stack(fn, a, b):
+    """fn over the broadcast stacks of a and b (for backends without batched routines)."""
+    xp = namespace(a, b)
+    stack = _np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    a = xp.broadcast_to(a, stack + a.shape[-2:])
+    b = xp.broadcast_to(b, stack + b.shape[-2:])
+    out = xp.empty(stack + (a.shape[-1], b.shape[-1]), dtype=xp.result_type(a, b))
+    for idx in _np.ndindex(*stack):
+        out[idx] = fn(a[idx], b[idx])
+    return out
+
+
+def _tri_mask(a, lower):
+    eye, low, _ = _masks(a, shape_of(a)[-1])
+    return low if lower else low.T
+
+
+def _tri_jvp_a(t, ans, a, b, lower, trans):
+    ta = align(t, a, ans) * _tri_mask(a, lower)
+    if trans:
+        ta = _mT(ta)
+    return -_tri(a, matmul(ta, ans), lower=lower, trans=trans)
+
+
+def _tri_jvp_b(t, ans, a, b, lower, trans):
+    return _tri(a, align(t, b, ans), lower=lower, trans=trans)
+
+
+def _tri_vjp(g, ans, primals, params, positions):
+    a, b = primals
+    lower, trans = params['lower'], params['trans']
+    gb = _tri(a, g, lower=lower, trans=1 - trans)
+    out = []
+    for i in positions:
+        if i == 1:
+            out.append(unbroadcast_shape(gb, shape_of(ans), shape_of(b)))
+        else:
+            ga = matmul(gb, _mT(ans)) if not trans else matmul(ans, _mT(gb))
+            ga = -(ga * _tri_mask(a, lower))
+            out.append(_unbroadcast_matrix(ga, _stack_of(ans), a))
+    return out
+
+
+_tri = Primitive('solve_triangular', _tri_impl)
+_tri.def_jvp(_tri_jvp_a, _tri_jvp_b)
+_tri.def_vjp_joint(_tri_vjp)
+
+
+_TRANS = {0: 0, 1: 1, 2: 1, 'N': 0, 'T': 1, 'C': 1}
+
+
+def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
+    """scipy.linalg.solve_triangular, over stacks: solve op(A) X = B reading only the
+    lower (``lower=True``) or upper triangle of ``a``; ``trans`` 0/'N' (A) or 1/'T' (Aᵀ)."""
+    name = 'solve_triangular'
+    a, b = _as_array(a), _as_array(b)
+    n = _check_square(name, a)
+    if unit_diagonal:
+        raise NotImplementedError(f'{name}: unit_diagonal=True is not supported')
+    if trans not in _TRANS:
+        raise ValueError(f"{name}: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
+    b2, vector = _rhs(name, a, b, n)
+    return _out(_tri(a, b2, lower=bool(lower), trans=_TRANS[trans]), vector)
+
+
+# ================================================================== solve
+def _solve_impl(a, b):
+    xp = namespace(a, b)
+    if a.ndim == 2 and b.ndim > 2:
+        n, k = b.shape[-2], b.shape[-1]
+        lead = b.shape[:-2]
+        bb = xp.moveaxis(b, -2, 0).reshape(n, -1)
+        x = _lapack('solve', xp.linalg.solve, a, bb)
+        return wrap_like(xp.moveaxis(x.reshape((n,) + lead + (k,)), 0, -2), a, b)
+    return wrap_like(_lapack('solve', xp.linalg.solve, a, b), a, b)
+
+
+def _solve_jvp_a(t, ans, a, b):
+    return -_solve(a, matmul(align(t, a, ans), ans))
+
+
+def _solve_jvp_b(t, ans, a, b):
+    return _solve(a, align(t, b, ans))
+
+
+def _solve_vjp(g, ans, primals, params, positions):
+    a, b = primals
+    gb = _solve(_mT(a), g)
+    out = []
+    for i in positions:
+        if i == 1:
+            out.append(unbroadcast_shape(gb, shape_of(ans), shape_of(b)))
+        else:
+            out.append(_unbroadcast_matrix(-matmul(gb, _mT(ans)), _stack_of(ans), a))
+    return out
+
+
+_solve = Primitive('solve', _solve_impl)
+_solve.def_jvp(_solve_jvp_a, _solve_jvp_b)
+_solve.def_vjp_joint(_solve_vjp)
+
+
+def solve(a, b):
+    """numpy.linalg.solve: X with A X = B, over broadcast stacks.  ``b`` of shape
+    (n,) is a vector (the result has shape (..., n)); otherwise (..., n, k)."""
+    a, b = _as_array(a), _as_array(b)
+    n = _check_square('solve', a)
+    b2, vector = _rhs('solve', a, b, n)
+    return _out(_solve(a, b2), vector)
+
+
+# ================================================================== symmetric positive definite
+def _cholesky_plain(name, a):
+    xp = namespace(a)
+    try:
+        return xp.linalg.cholesky(_plain_sym(a))
+    except _np.linalg.LinAlgError as e:
+        raise LinAlgError(f'{name}: the matrix is not positive definite ({e})') from e
+
+
+def _solve_sym_impl(a, b):
+    L = _cholesky_plain('solve_symmetric', a)
+    y = _tri_impl(L, b, True, 0)
+    return wrap_like(_tri_impl(L, y, True, 1), a, b)
+
+
+def _solve_sym_jvp_a(t, ans, a, b):
+    return -_solve_sym(a, matmul(_sym(align(t, a, ans)), ans))
+
+
+def _solve_sym_jvp_b(t, ans, a, b):
+    return _solve_sym(a, align(t, b, ans))
+
+
+def _solve_sym_vjp(g, ans, primals, params, positions):
+    a, b = primals
+    gb = _solve_sym(a, g)
+    out = []
+    for i in positions:
+        if i == 1:
+            out.append(unbroadcast_shape(gb, shape_of(ans), shape_of(b)))
+        else:
+            out.append(_unbroadcast_matrix(-_sym(matmul(gb, _mT(ans))), _stack_of(ans), a))
+    return out
+
+
+_solve_sym = Primitive('solve_symmetric', _solve_sym_impl)
+_solve_sym.def_jvp(_solve_sym_jvp_a, _solve_sym_jvp_b)
+_solve_sym.def_vjp_joint(_solve_sym_vjp)
+
+
+def solve_symmetric(a, b):
+    """Solve A X = B for symmetric positive definite A by a Cholesky factorization.
+
+    A is used through (A + Aᵀ)/2, so the derivative in A is symmetric.  DiffSharp's
+    Newton step: ``g, H = pyad.gradhessian(f)(x); x - pyad.linalg.solve_symmetric(H, g)``.
+    A matrix that is not positive definite raises LinAlgError."""
+    a, b = _as_array(a), _as_array(b)
+    n = _check_square('solve_symmetric', a)
+    b2, vector = _rhs('solve_symmetric', a, b, n)
+    return _out(_solve_sym(a, b2), vector)
+
+
+def _cholesky_impl(a):
+    return wrap_like(_cholesky_plain('cholesky', a), a)
+
+
+def _phi(x):
+    """The lower triangle of x with its diagonal halved."""
+    eye, _, strict = _masks(x, shape_of(x)[-1])
+    return x * strict + (x * eye) * 0.5
+
+
+def _cholesky_jvp(t, L, a):
+    s = _sym(t)
+    x = _tri(L, s, lower=True, trans=0)                 # L⁻¹ S
+    x = _tri(L, _mT(x), lower=True, trans=0)            # L⁻¹ S L⁻ᵀ
+    return matmul(L, _phi(x))
+
+
+def _cholesky_vjp(g, L, a):
+    p = _phi(matmul(_mT(L), g))
+    y = _tri(L, p, lower=True, trans=1)                 # L⁻ᵀ P
+    m = _mT(_tri(L, _mT(y), lower=True, trans=1))       # L⁻ᵀ P L⁻¹
+    return _sym(m)
+
+
+_cholesky = Primitive('cholesky', _cholesky_impl)
+_cholesky.def_jvp(_cholesky_jvp)
+_cholesky.def_vjp(_cholesky_vjp)
+
+
+def cholesky(a):
+    """numpy.linalg.cholesky: the lower-triangular L with L Lᵀ = (A + Aᵀ)/2.
+    A matrix that is not positive definite raises LinAlgError."""
+    a = _as_array(a)
+    _check_square('cholesky', a)
+    return _cholesky(a)
+
+
+def cho_solve(c_and_lower, b):
+    """scipy.linalg.cho_solve: solve A X = B given A's Cholesky factor.  Pass the
+    factor ``c`` (lower triangular, as ``cholesky`` returns) or ``(c, lower)``."""
+    if isinstance(c_and_lower, tuple):
+        c, lower = c_and_lower
+    else:
+        c, lower = c_and_lower, True
+    c, b = _as_array(c), _as_array(b)
+    n = _check_square('cho_solve', c, 'the factor c')
+    b2, vector = _rhs('cho_solve', c, b, n)
+    if lower:     # A = L Lᵀ
+        y = _tri(c, b2, lower=True, trans=0)
+        x = _tri(c, y, lower=True, trans=1)
+    else:         # A = Uᵀ U
+        y = _tri(c, b2, lower=False, trans=1)
+        x = _tri(c, y, lower=False, trans=0)
+    return _out(x, vector)
+
+
+# ================================================================== inv, det, slogdet
+def _inv_impl(a):
+    return wrap_like(_lapack('inv', namespace(a).linalg.inv, a), a)
+
+
+_inv = Primitive('inv', _inv_impl)
+_inv.def_jvp(lambda t, ans, a: -matmul(matmul(ans, t), ans))
+_inv.def_vjp(lambda g, ans, a: -matmul(matmul(_mT(ans), g), _mT(ans)))
+
+
+def inv(a):
+    """numpy.linalg.inv, over stacks.  A singular matrix raises LinAlgError."""
+    a = _as_array(a)
+    _check_square('inv', a)
+    return _inv(a)
+
+
+def _det_impl(a):
+    return wrap_like(namespace(a).linalg.det(a), a)
+
+
+def _expand2(x):
+    s = tuple(shape_of(x))
+    return reshape(x, s + (1, 1))
+
+
+_det = Primitive('det', _det_impl)
+_det.def_jvp(lambda t, ans, a: ans * _trace(_solve(a, t)))
+_det.def_vjp(lambda g, ans, a: _expand2(g * ans) * _mT(_inv(a)))
+
+
+def det(a):
+    """numpy.linalg.det, over stacks.  d det(A) = det(A) tr(A⁻¹ dA): at a singular
+    matrix the rule needs A⁻¹ and raises LinAlgError."""
+    a = _as_array(a)
+    _check_square('det', a)
+    return _det(a)
+
+
+def _slogdet_impl(a):
+    sign, logabsdet = namespace(a).linalg.slogdet(a)
+    return wrap_like(sign, a), wrap_like(logabsdet, a)
+
+
+def _slogdet_jvp(t, ans, a):
+    return None, _trace(_solve(a, t))
+
+
+def _slogdet_vjp(g, ans, a):
+    g_log = g[1]
+    if g_log is None:
+        return None
+    return _expand2(g_log) * _mT(_inv(a))
+
+
+_slogdet = Primitive('slogdet', _slogdet_impl, multiple_results=True)
+_slogdet.def_jvp(_slogdet_jvp)
+_slogdet.def_vjp(_slogdet_vjp)
+
+
+def slogdet(a):
+    """numpy.linalg.slogdet: (sign, log|det A|).  ``sign`` has no derivative; that of
+    ``logabsdet`` is A⁻ᵀ (a singular matrix raises LinAlgError in the rule)."""
+    a = _as_array(a)
+    _check_square('slogdet', a)
+    return SlogdetResult(*_slogdet(a))
+
+
+# ================================================================== pinv, lstsq
+def _pinv_impl(a, rcond):
+    return wrap_like(namespace(a).linalg.pinv(a, rcond=rcond), a)
+
+
+def _pinv_jvp(t, p, a, rcond):
+    tT = _mT(t)
+    term1 = -matmul(matmul(p, t), p)
+    x = tT - matmul(matmul(tT, a), p)                        # dAᵀ (I - A A⁺)
+    term2 = matmul(matmul(p, _mT(p)), x)
+    y = matmul(matmul(tT, _mT(p)), p)                        # dAᵀ A⁺ᵀ A⁺
+    term3 = y - matmul(p, matmul(a, y))                      # (I - A⁺ A) y
+    return term1 + term2 + term3
+
+
+_pinv = Primitive('pinv', _pinv_impl)
+_pinv.def_jvp(_pinv_jvp, None)
+_pinv.def_vjp(lambda g, p, a, rcond: _vjp_from_jvp(lambda t: _pinv_jvp(t, p, a, rcond), a, g),
+              None)
+
+
+def pinv(a, rcond=None):
+    """numpy.linalg.pinv, over stacks (m, n).  The derivative (Golub & Pereyra) holds
+    where the rank is constant: in practice, for full-rank matrices."""
+    a = _as_array(a)
+    _check_matrix('pinv', a)
+    if rcond is None:
+        m, n = shape_of(a)[-2:]
+        rcond = max(m, n) * float(_np.finfo(_np.dtype(dtype_of(a))).eps)
+    return _pinv(a, float(rcond))
+
+
+def lstsq(a, b, rcond=None):
+    """The least-squares solution X minimising ||A X - B|| (the minimum-norm one when
+    A is wide), as ``pinv(a) @ b``.  Returns X only, not NumPy's 4-tuple.  Assumes
+    A has full rank: the solution of a rank-deficient problem is not differentiable."""
+    a, b = _as_array(a), _as_array(b)
+    _check_matrix('lstsq', a)
+    m = shape_of(a)[-2]
+    bs = tuple(shape_of(b))
+    if len(bs) == 0 or (len(bs) == 1 and bs[0] != m) or (len(bs) > 1 and bs[-2] != m):
+        raise ValueError(f'lstsq: a has shape {tuple(shape_of(a))} but b has shape {bs}: '
+                         f'b must have {m} rows')
+    p = pinv(a, rcond)
+    if len(bs) == 1:
+        return _out(matmul(p, expand_dims(b, -1)), True)
+    return matmul(p, b)
+
+
+# ================================================================== eigh
+def _eigh_impl(a):
+    w, v = namespace(a).linalg.eigh(_plain_sym(a))
+    return wrap_like(w, a), wrap_like(v, a)
+
+
+def _eig_gap_inverse(w):
+    """F with F_ij = 1/(w_j - w_i) off the diagonal and 0 on it."""
+    n = shape_of(w)[-1]
+    eye = _masks(w, n)[0]
+    diff = expand_dims(w, -2) - expand_dims(w, -1)
+    return reciprocal(diff + eye) * ~eye
+
+
+def _eigh_jvp(t, ans, a):
+    w, v = ans
+    vsv = matmul(_mT(v), matmul(_sym(t), v))
+    dw = _diag(vsv)
+    dv = matmul(v, _eig_gap_inverse(w) * vsv)
+    return dw, dv
+
+
+def _eigh_vjp(g, ans, a):
+    w, v = ans
+    gw, gv = g
+    inner = None
+    if gw is not None:
+        inner = _diag_embed(gw)
+    if gv is not None:
+        term = _eig_gap_inverse(w) * matmul(_mT(v), gv)
+        inner = term if inner is None else inner + term
+    if inner is None:
+        return None
+    return _sym(matmul(matmul(v, inner), _mT(v)))
+
+
+_eigh = Primitive('eigh', _eigh_impl, multiple_results=True)
+_eigh.def_jvp(_eigh_jvp)
+_eigh.def_vjp(_eigh_vjp)
+
+
+def eigh(a):
+    """numpy.linalg.eigh: (eigenvalues ascending, eigenvectors as columns) of the
+    symmetric (A + Aᵀ)/2.  The derivative of the eigenvectors is undefined when
+    eigenvalues repeat (the rules divide by their differences: inf/nan)."""
+    a = _as_array(a)
+    _check_square('eigh', a)
+    return EighResult(*_eigh(a))
+
+
+# ================================================================== svd
+def _svd_impl(a):
+    u, s, vh = namespace(a).linalg.svd(a, full_matrices=False)
+    return wrap_like(u, a), wrap_like(s, a), wrap_like(vh, a)
+
+
+def _svd_jvp(t, ans, a):
+    u, s, vh = ans
+    v = _mT(vh)
+    m, n = shape_of(a)[-2:]
+    ds_mat = matmul(matmul(_mT(u), t), v)           # Uᵀ dA V, (k, k)
+    ds = _diag(ds_mat)
+    k = shape_of(s)[-1]
+    eye = _masks(s, k)[0]
+    s_row = expand_dims(s, -2)                      # s_j
+    s_col = expand_dims(s, -1)                      # s_i
+    f = reciprocal((s_row + s_col) * (s_row - s_col) + eye) * ~eye
+    dss = s_row * ds_mat
+    sds = s_col * ds_mat
+    du = matmul(u, f * (dss + _mT(dss)))
+    dv = matmul(v, f * (sds + _mT(sds)))
+    if m > n:
+        dav = matmul(t, v)
+        du = du + (dav - matmul(u, matmul(_mT(u), dav))) / s_row
+    if n > m:
+        dau = matmul(_mT(t), u)
+        dv = dv + (dau - matmul(v, matmul(vh, dau))) / s_row
+    return du, ds, _mT(dv)
+
+
+_svd = Primitive('svd', _svd_impl, multiple_results=True)
+_svd.def_jvp(_svd_jvp)
+_svd.def_vjp(lambda g, ans, a: _vjp_from_jvp(lambda t: _svd_jvp(t, ans, a), a, g))
+
+
+def svd(a, full_matrices=False, compute_uv=True):
+    """numpy.linalg.svd, reduced only: (U, S, Vh) with S descending, or S alone
+    with ``compute_uv=False``.  The derivatives of U and Vh are undefined for
+    repeated singular values (and for zero ones when m != n); those of S are fine
+    for distinct singular values."""
+    a = _as_array(a)
+    _check_matrix('svd', a)
+    if full_matrices:
+        raise NotImplementedError('svd: only full_matrices=False is differentiable in pyad; '
+                                  'pass full_matrices=False')
+    out = SVDResult(*_svd(a))
+    return out if compute_uv else out.S
+
+
+# ================================================================== qr
+def _qr_impl(a):
+    q, r = namespace(a).linalg.qr(a, mode='reduced')
+    return wrap_like(q, a), wrap_like(r, a)
+
+
+def _qr_jvp(t, ans, a):
+    q, r = ans
+    m, n = shape_of(a)[-2:]
+    if m < n:
+        raise NotImplementedError(f'qr: the derivative is implemented for m >= n only, '
+                                  f'got a matrix of shape {(m, n)}')
+    dx_rinv = _mT(_tri(r, _mT(t), lower=False, trans=1))        # dA R⁻¹
+    qt_dx_rinv = matmul(_mT(q), dx_rinv)
+    strict = _masks(r, n)[2]
+    low = qt_dx_rinv * strict
+    do = low - _mT(low)                                         # skew-symmetric
+    dq = matmul(q, do - qt_dx_rinv) + dx_rinv
+    dr = matmul(qt_dx_rinv - do, r)
+    return dq, dr
+
+
+_qr = Primitive('qr', _qr_impl, multiple_results=True)
+_qr.def_jvp(_qr_jvp)
+_qr.def_vjp(lambda g, ans, a: _vjp_from_jvp(lambda t: _qr_jvp(t, ans, a), a, g))
+
+
+def qr(a, mode='reduced'):
+    """numpy.linalg.qr, reduced: (Q, R) with Q (..., m, k), R (..., k, n).
+    Differentiable for m >= n with full column rank."""
+    a = _as_array(a)
+    _check_matrix('qr', a)
+    if mode != 'reduced':
+        raise NotImplementedError(f"qr: only mode='reduced' is supported, got {mode!r}")
+    return QRResult(*_qr(a))
+
+
+# ================================================================== expm
+def _expm_impl(a):
+    return wrap_like(scipy_linalg(a).expm(a), a)
+
+
+def _frechet(a, e):
+    """L(A, E), the Fréchet derivative of expm at A along E: the upper-right block
+    of expm([[A, E], [0, A]]), with E possibly batched (leading axes)."""
+    n = shape_of(a)[-1]
+    xp = namespace(a)
+    dtype = dtype_of(a)
+    eye = xp.eye(n, dtype=dtype)
+    zero = xp.zeros((n, n), dtype=dtype)
+    top = xp.concatenate([eye, zero], axis=0)       # [I; 0], (2n, n)
+    bottom = xp.concatenate([zero, eye], axis=0)    # [0; I]
+    block = (matmul(matmul(top, a), top.T) + matmul(matmul(bottom, a), bottom.T)
+             + matmul(matmul(top, e), bottom.T))
+    return matmul(matmul(top.T, _expm(block)), bottom)
+
+
+_expm = Primitive('expm', _expm_impl)
+_expm.def_jvp(lambda t, ans, a: _frechet(a, t))
+_expm.def_vjp(lambda g, ans, a: _frechet(_mT(a), g))
+
+
+def expm(a):
+    """scipy.linalg.expm, over stacks.  Its derivative is the Fréchet derivative,
+    computed by the block identity with expm itself (so it nests to any order)."""
+    a = _as_array(a)
+    _check_square('expm', a)
+    return _expm(a)
+
+
+# ================================================================== matrix_power
+def matrix_power(a, n):
+    """numpy.linalg.matrix_power: A**n for an integer n by repeated squaring;
+    n < 0 uses inv(A), n == 0 gives the identity (a constant)."""
+    a = _as_array(a)
+    _check_square('matrix_power', a)
+    if isinstance(n, bool) or int(n) != n:
+        raise TypeError(f'matrix_power: the exponent must be an integer, got {n!r}')
+    n = int(n)
+    if n == 0:
+        inner = innermost(a)
+        xp = namespace(inner)
+        eye = xp.eye(shape_of(a)[-1], dtype=dtype_of(a))
+        return wrap_like(xp.broadcast_to(eye, tuple(shape_of(a))).copy(), inner)
+    if n < 0:
+        a = inv(a)
+        n = -n
+    result = None
+    base = a
+    while n:
+        if n & 1:
+            result = base if result is None else matmul(result, base)
+        n >>= 1
+        if n:
+            base = matmul(base, base)
+    return result
+
+
+# ================================================================== norm
+def _extreme_impl(x, axis, kind):
+    xp = namespace(x)
+    return wrap_like((xp.max if kind == 'max' else xp.min)(x, axis=axis), x)
+
+
+def _extreme_weights(ans, x, axis):
+    """Where x attains its extreme along axis, with ties sharing evenly: a constant."""
+    hit = equal(x, expand_dims(ans, axis))
+    count = hit.sum(axis=axis, keepdims=True)
+    return hit / count.astype(dtype_of(x))
+
+
+def _extreme_jvp(t, ans, x, axis, kind):
+    bnd = ndim_of(t) - ndim_of(x)
+    return _sum(t * _extreme_weights(ans, x, axis), axis=axis + bnd)
+
+
+def _extreme_vjp(g, ans, x, axis, kind):
+    return expand_dims(g, axis - ndim_of(x)) * _extreme_weights(ans, x, axis)
+
+
+_extreme = Primitive('norm_extreme', _extreme_impl)
+_extreme.def_jvp(_extreme_jvp, None, None)
+_extreme.def_vjp(_extreme_vjp, None, None)
+
+
+def _vector_norm(x, ord, axis):
+    if ord is None or ord == 2:
+        return sqrt(_sum(x * x, axis=axis))
+    if ord == 1:
+        return _sum(absolute(x), axis=axis)
+    if ord == _np.inf:
+        return _extreme(absolute(x), axis, 'max')
+    if ord == -_np.inf:
+        return _extreme(absolute(x), axis, 'min')
+    if ord == 0:     # the count of nonzeros: a constant
+        return not_equal(x, 0).sum(axis=axis).astype(dtype_of(x))
+    if isinstance(ord, str):
+        raise ValueError(f'norm: invalid norm order {ord!r} for vectors')
+    p = float(ord)
+    return power(_sum(power(absolute(x), p), axis=axis), 1.0 / p)
+
+
+def _matrix_norm(x, ord):
+    """Norm over the last two axes."""
+    if ord is None or ord == 'fro':
+        return sqrt(_sum(x * x, axis=(-2, -1)))
+    if ord == 'nuc':
+        return _sum(svd(x).S, axis=-1)
+    if ord in (2, -2):
+        s = svd(x).S
+        k = shape_of(s)[-1]
+        return s[..., 0] if ord == 2 else s[..., k - 1]
+    if ord in (1, -1):
+        cols = _sum(absolute(x), axis=-2)
+        return _extreme(cols, ndim_of(cols) - 1, 'max' if ord == 1 else 'min')
+    if ord in (_np.inf, -_np.inf):
+        rows = _sum(absolute(x), axis=-1)
+        return _extreme(rows, ndim_of(rows) - 1, 'max' if ord > 0 else 'min')
+    raise ValueError(f'norm: invalid norm order {ord!r} for matrices')
+
+
+def norm(x, ord=None, axis=None, keepdims=False):
+    """numpy.linalg.norm: vector norms (ord None/2, 1, inf, -inf, 0, any p) along an
+    int axis, matrix norms ('fro', 'nuc', 2, -2, 1, -1, inf, -inf) over a pair of
+    axes.  2-norms are not differentiable at 0; inf/max norms split the derivative
+    evenly between tied entries."""
+    x = _as_array(x)
+    nd = ndim_of(x)
+    if axis is None:
+        if ord is None:
+            out = sqrt(_sum(x * x))
+            return reshape(out, (1,) * nd) if keepdims else out
+        if nd == 1:
+            axis = 0
+        elif nd == 2:
+            axis = (0, 1)
+        else:
+            raise ValueError(f'norm: give axis for an order-{ord!r} norm of an array of shape '
+                             f'{tuple(shape_of(x))}')
+    if isinstance(axis, (tuple, list)) and len(axis) == 1:
+        axis = axis[0]
+    if isinstance(axis, (tuple, list)):
+        if len(axis) != 2:
+            raise ValueError(f'norm: axis must be an int or a pair of ints, got {axis!r}')
+        r = normalize_axis(axis[0], nd)
+        c = normalize_axis(axis[1], nd)
+        if r == c:
+            raise ValueError(f'norm: duplicate axes {axis!r}')
+        moved = moveaxis(x, (r, c), (nd - 2, nd - 1))
+        out = _matrix_norm(moved, ord)
+        if keepdims:
+            shape = list(shape_of(x))
+            shape[r] = shape[c] = 1
+            out = reshape(out, tuple(shape))
+        return out
+    ax = normalize_axis(axis, nd)
+    out = _vector_norm(x, ord, ax)
+    if keepdims:
+        shape = list(shape_of(x))
+        shape[ax] = 1
+        out = reshape(out, tuple(shape))
+    return out

@@ -1,0 +1,414 @@
+"""SparseK attention (Lou, Jia, Zheng & Tu 2024), dense and sliding-window attention,
+and an incremental decoder cache.
+
+Shapes: queries, keys and values are (batch, heads, n, d) (values may have their
+own last size); importance scores are (batch, heads, n).
+
+SparseK attention, as implemented here.  For query i (causal), the *pool* is the
+set of keys that left its sliding window: j <= i - window (all j <= i when
+window = 0).  Over the pool, with budget k_i = min(budget, |pool|):
+
+* the soft mask  m_ij = sparsek(u_pool, k_i)_j = clip(u_j - tau_i, 0, 1);
+* the hard selection: the k_i pool keys with the largest u_j (ties: the earlier key);
+* the output     o_i = sum_j softmax_j(q_i·k_j / sqrt(d)) * m_ij * v_j, the softmax
+  running over the selected keys joined with the window keys (i - window, i]
+  (for which m = 1).  The mask multiplies the values (equivalently the attention
+  weights after the softmax): a key with a small mask contributes little, and the
+  gradient with respect to the scores u stays bounded (no log m).
+
+Costs.  The attention step gathers, for every query, its budget + window keys and
+values: arrays of shape (batch, heads, n, budget + window, d), so memory and time
+O(n·(budget + window)·d) per head; no n×n matrix is formed there.  The selection
+step (no derivative: indices and thresholds tau_i) is honest-to-goodness
+O(n² log n) time per head: for a chunk of C queries it builds the (C, n) matrix of
+their pool scores (masked with -inf), solves SparseK on every row (sorting the 2n
+breakpoints) and takes the top-k by a stable argsort; memory O(C·n) scalars per
+head (C = ``chunk``, 256 by default), never O(n²) at once.  (The threshold is
+nondecreasing along the causal prefix - adding an entry never lowers it - which is
+what makes the incremental decoder exact with constant KV memory: see
+``SparseKCache``.)  The derivative of tau_i with respect to the scores is
+1/|F_i| on the fractional set F_i = {j in pool: 0 < u_j - tau_i < 1}; its JVP and
+VJP are computed chunk by chunk in the same way (O(n²) scalar work per head, no
+d factor).
+"""
+import math
+
+import numpy as _onp
+
+from .._core.primitive import Primitive
+from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
+from ..backend import namespace
+from .. import numpy as pnp
+from ..numpy import reductions as _red
+from .softmax import softmax
+from .sparse import _sparsek_rows
+from ._util import errstate
+
+DEFAULT_CHUNK = 256
+
+
+# ============================================================================ scores
+def sparsek_scores(x, w_score, slope=0.0, offset=0):
+    """Importance scores u (batch, heads, n) from token features x (batch, n, D):
+    u[b, h, j] = x[b, j]·w_score[:, h] + slope[h] * (offset + j).
+
+    ``w_score`` is (D, heads); ``slope`` a float or one per head (learnable: a
+    positive slope favours recent tokens); ``offset`` is the absolute position of
+    x's first token (for incremental decoding)."""
+    xs = tuple(shape_of(x))
+    if len(xs) != 3:
+        raise ValueError(f'sparsek_scores: x must be (batch, n, D), got shape {xs}')
+    ws = tuple(shape_of(w_score))
+    if len(ws) != 2 or ws[0] != xs[2]:
+        raise ValueError(f'sparsek_scores: w_score must be (D, heads) with D = {xs[2]}, got {ws}')
+    u = pnp.swapaxes(pnp.matmul(x, w_score), -1, -2)            # (batch, heads, n)
+    pos = _onp.arange(offset, offset + xs[1], dtype=dtype_of(x))
+    if ndim_of(slope):
+        slope = pnp.reshape(slope, (ws[1], 1))
+    return u + slope * pos
+
+
+# ============================================================================ selection
+def _pool_limits(n, window, causal, start, stop):
+    """Last pool index of queries start..stop-1 (pool = j <= lim)."""
+    i = _onp.arange(start, stop)
+    return i - window if causal else _onp.full(stop - start, n - 1)
+
+
+def _select(u, budget, window, causal, chunk):
+    """For scores u (R, n): thresholds tau (R, n), selected indices (R, n, budget) and
+    their validity (R, n, budget).  No derivative (plain arrays)."""
+    xp = namespace(u)
+    R, n = u.shape
+    dt = u.dtype
+    tau = xp.empty((R, n), dtype=dt)
+    idx = xp.zeros((R, n, budget), dtype=xp.int64)
+    valid = xp.zeros((R, n, budget), dtype=bool)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        lim = _pool_limits(n, window, causal, start, stop)
+        width = int(lim.max()) + 1
+        if width <= 0:
+            tau[:, start:stop] = -xp.inf
+            continue
+        cols = _onp.arange(width)
+        inpool = xp.asarray(cols[None, :] <= lim[:, None])                 # (C, width)
+        M = xp.where(inpool[None], u[:, None, :width], -xp.inf)           # (R, C, width)
+        kk = xp.asarray(_onp.minimum(budget, _onp.maximum(lim + 1, 0)).astype(dt))
+        _, t = _sparsek_rows(M, kk[None, :, None])
+        tau[:, start:stop] = t[..., 0]
+        order = xp.argsort(-M, axis=-1, kind='stable')[..., :budget]
+        c = order.shape[-1]
+        idx[:, start:stop, :c] = order
+        valid[:, start:stop, :] = xp.asarray(_onp.arange(budget)[None, :] < kk[:, None])[None]
+    return tau, idx, valid
+
+
+def _fractional_sets(u, tau, window, causal, start, stop):
+    """F (R, C, n): the fractional pool entries of queries start..stop-1, as floats."""
+    xp = namespace(u)
+    n = u.shape[-1]
+    lim = _pool_limits(n, window, causal, start, stop)
+    inpool = xp.asarray(_onp.arange(n)[None, :] <= lim[:, None])
+    t = tau[:, start:stop, None]
+    with errstate():
+        d = u[:, None, :] - t
+        F = inpool[None] & (d > 0) & (d < 1)
+    return F
+
+
+def _flat_rows(u):
+    return u.reshape(-1, u.shape[-1])
+
+
+def _fracavg_impl(t, u, tau, window, causal, chunk):
+    """out_i = sum_{j in F_i} t_j / |F_i| (t: batch + u.shape)."""
+    xp = namespace(t)
+    uf, tf = _flat_rows(u), tau.reshape(-1, tau.shape[-1])
+    R, n = uf.shape
+    tb = t.reshape(-1, R, n)
+    out = xp.zeros_like(tb)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        F = _fractional_sets(uf, tf, window, causal, start, stop)
+        cnt = xp.maximum(F.sum(-1), 1).astype(t.dtype)                     # (R, C)
+        out[:, :, start:stop] = xp.einsum('brj,rcj->brc', tb, F.astype(t.dtype)) / cnt
+    return out.reshape(t.shape)
+
+
+def _fracavg_t_impl(g, u, tau, window, causal, chunk):
+    """The transpose: out_j = sum_i [j in F_i] g_i / |F_i|."""
+    xp = namespace(g)
+    uf, tf = _flat_rows(u), tau.reshape(-1, tau.shape[-1])
+    R, n = uf.shape
+    gb = g.reshape(-1, R, n)
+    out = xp.zeros_like(gb)
+    for start in range(0, n, chunk):
+        stop = min(n, start + chunk)
+        F = _fractional_sets(uf, tf, window, causal, start, stop)
+        cnt = xp.maximum(F.sum(-1), 1).astype(g.dtype)
+        out += xp.einsum('brc,rcj->brj', gb[:, :, start:stop] / cnt, F.astype(g.dtype))
+    return out.reshape(g.shape)
+
+
+def _none(*args, **params):
+    return None
+
+
+# Two mutually transposed linear maps of their first argument; the second (the scores,
+# which only decide the sets F) has derivative zero almost everywhere.
+_fracavg = Primitive('sparsek_threshold_jvp', _fracavg_impl)
+_fracavg_t = Primitive('sparsek_threshold_vjp', _fracavg_t_impl)
+_fracavg.def_jvp(lambda tt, ans, t, u, **p: _fracavg(tt, u, **p), _none)
+_fracavg.def_vjp(lambda g, ans, t, u, **p: _fracavg_t(g, u, **p), _none)
+_fracavg_t.def_jvp(lambda tt, ans, g, u, **p: _fracavg_t(tt, u, **p), _none)
+_fracavg_t.def_vjp(lambda c, ans, g, u, **p: _fracavg(c, u, **p), _none)
+
+
+def _threshold_impl(u, tau, window, causal, chunk):
+    return tau       # computed with the selection, from the same (innermost) scores
+
+
+_threshold = Primitive('sparsek_threshold', _threshold_impl)
+_threshold.def_jvp(lambda t, ans, u, **p: _fracavg(t, u, **p))
+_threshold.def_vjp(lambda g, ans, u, **p: _fracavg_t(g, u, **p))
+
+
+# ============================================================================ attention
+def _check_qkv(fn, q, k, v, scores=None):
+    qs, ks, vs = tuple(shape_of(q)), tuple(shape_of(k)), tuple(shape_of(v))
+    if len(qs) != 4 or len(ks) != 4 or len(vs) != 4:
+        raise ValueError(f'{fn}: q, k, v must be (batch, heads, n, d), got shapes {qs}, {ks}, {vs}')
+    if qs != ks or vs[:3] != qs[:3]:
+        raise ValueError(f'{fn}: q and k must have the same shape and v the same '
+                         f'(batch, heads, n), got {qs}, {ks}, {vs}')
+    if scores is not None and tuple(shape_of(scores)) != qs[:3]:
+        raise ValueError(f'{fn}: scores must be (batch, heads, n) = {qs[:3]}, '
+                         f'got {tuple(shape_of(scores))}')
+    return qs
+
+
+def _gather_rows(x, flat_index):
+    """x (R, n, d) -> x[r, index] for flat row indices into (R*n): shape index.shape + (d,)."""
+    s = tuple(shape_of(x))
+    return pnp.reshape(x, (s[0] * s[1],) + s[2:])[flat_index]
+
+
+def _attend(q, keys, values, weights, valid, scale):
+    """Softmax attention of q (R, n, d) over gathered keys (R, n, L, d), masked by
+    ``valid`` (R, n, L); the attention weights are multiplied by ``weights``
+    (R, n, L) or None; values (R, n, L, dv)."""
+    R, n, d = shape_of(q)
+    L = shape_of(keys)[2]
+    logits = pnp.matmul(pnp.reshape(q, (R, n, 1, d)), pnp.swapaxes(keys, -1, -2))
+    logits = pnp.where(valid, pnp.reshape(logits, (R, n, L)) * scale, -_onp.inf)
+    w = softmax(logits, axis=-1)
+    if weights is not None:
+        w = w * weights
+    out = pnp.matmul(pnp.reshape(w, (R, n, 1, L)), values)
+    return pnp.reshape(out, (R, n, shape_of(values)[-1]))
+
+
+def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=None,
+                      chunk=DEFAULT_CHUNK, return_selection=False):
+    """SparseK attention (Lou et al. 2024): every query attends to the ``budget`` keys of
+    its pool (keys outside its sliding window) with the largest importance ``scores``,
+    weighted by the soft SparseK mask of the pool, plus the ``window`` most recent keys.
+
+    q, k: (batch, heads, n, d); v: (batch, heads, n, dv); scores: (batch, heads, n)
+    (e.g. from ``sparsek_scores``).  Differentiable in q, k, v and scores.  With
+    ``causal=False`` every query's pool is the whole sequence (window must be 0).
+    ``scale`` defaults to 1/sqrt(d).  Returns (batch, heads, n, dv), and with
+    ``return_selection=True`` also the selected indices (batch, heads, n, budget),
+    their validity and the thresholds tau (batch, heads, n).
+
+    See the module docstring for the definition, the weighting (the mask multiplies
+    the attention weights after the softmax) and the costs: attention O(n·(budget +
+    window)·d) memory and time; selection O(n² log n) time and O(chunk·n) memory per
+    head, without derivative; the threshold's derivative O(n²) scalar work."""
+    B, H, n, d = _check_qkv('sparsek_attention', q, k, v, scores)
+    budget, window = int(budget), int(window)
+    if budget < 0 or window < 0:
+        raise ValueError(f'sparsek_attention: budget and window must be >= 0, got {budget}, {window}')
+    if budget == 0 and window == 0:
+        raise ValueError('sparsek_attention: budget and window are both 0: no key to attend to')
+    if not causal and window:
+        raise ValueError('sparsek_attention: a sliding window needs causal=True')
+    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    R = B * H
+    dv = shape_of(v)[-1]
+    xp = namespace(q, k, v, scores)
+    u = pnp.reshape(scores, (R, n))
+    uval = innermost(u)
+    index_parts, valid_parts = [], []
+    tau = None
+    if budget:
+        tau_val, sel, sel_valid = _select(uval, budget, window, causal, int(chunk))
+        index_parts.append(sel)
+        valid_parts.append(sel_valid)
+        tau = _threshold(u, tau=tau_val, window=window, causal=bool(causal), chunk=int(chunk))
+    if window:
+        w_idx = _onp.arange(n)[:, None] - _onp.arange(window)[None, :]     # i, i-1, ...
+        index_parts.append(xp.asarray(_onp.broadcast_to(_onp.maximum(w_idx, 0), (R, n, window))))
+        valid_parts.append(xp.asarray(_onp.broadcast_to(w_idx >= 0, (R, n, window))))
+    index = xp.concatenate(index_parts, axis=-1) if len(index_parts) > 1 else index_parts[0]
+    valid = xp.concatenate(valid_parts, axis=-1) if len(valid_parts) > 1 else valid_parts[0]
+    flat = index + (xp.arange(R) * n)[:, None, None]
+    keys = _gather_rows(pnp.reshape(k, (R, n, d)), flat)
+    values = _gather_rows(pnp.reshape(v, (R, n, dv)), flat)
+    weights = None
+    if budget:
+        u_sel = _gather_rows(pnp.reshape(u, (R, n, 1)), flat[..., :budget])[..., 0]
+        m_sel = pnp.clip(u_sel - pnp.reshape(tau, (R, n, 1)), 0.0, 1.0)
+        if window:
+            is_sel = _onp.arange(budget + window) < budget
+            u_all = _gather_rows(pnp.reshape(u, (R, n, 1)), flat)[..., 0]
+            weights = pnp.where(is_sel, pnp.clip(u_all - pnp.reshape(tau, (R, n, 1)), 0.0, 1.0), 1.0)
+        else:
+            weights = m_sel
+    out = pnp.reshape(_attend(pnp.reshape(q, (R, n, d)), keys, values, weights, valid, scale),
+                      (B, H, n, dv))
+    if return_selection:
+        sel_idx = index[..., :budget].reshape(B, H, n, budget)
+        sel_ok = valid[..., :budget].reshape(B, H, n, budget)
+        return out, sel_idx, sel_ok, (innermost(tau).reshape(B, H, n) if budget else None)
+    return out
+
+
+def sliding_window_attention(q, k, v, window, *, scale=None):
+    """Causal attention over the ``window`` most recent keys (i - window, i] only;
+    O(n·window·d)."""
+    B, H, n, d = _check_qkv('sliding_window_attention', q, k, v)
+    scores = _onp.zeros((B, H, n), dtype=dtype_of(q))
+    return sparsek_attention(q, k, v, scores, 0, window=window, scale=scale)
+
+
+def dense_attention(q, k, v, *, causal=True, scale=None):
+    """Plain softmax attention (n×n logits), causal by default: the dense baseline."""
+    B, H, n, d = _check_qkv('dense_attention', q, k, v)
+    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    logits = pnp.matmul(q, pnp.swapaxes(k, -1, -2)) * scale
+    if causal:
+        logits = pnp.where(_onp.tri(n, dtype=bool), logits, -_onp.inf)
+    return pnp.matmul(softmax(logits, axis=-1), v)
+
+
+# ============================================================================ decoding
+class SparseKCache:
+    """Incremental SparseK attention decoding, one token at a time, with constant
+    key/value memory: at most ``budget + window`` key/value pairs per head.
+
+    ``step(q, k, v, u)`` takes the current token's query, key, value (batch, heads,
+    d) and importance score u (batch, heads) and returns its attention output
+    (batch, heads, dv), equal (to rounding) to row t of ``sparsek_attention`` on the
+    whole sequence.  Why a bounded cache is exact: the pool of a query only grows,
+    so (1) a key that drops out of the pool's top-``budget`` never re-enters it, and
+    (2) the threshold tau never decreases (adding an entry to sum clip(u - tau, 0, 1)
+    = k can only raise tau), so a pool entry with u <= tau has mask 0 forever.  The
+    cache keeps the window's pairs, the top-``budget`` pairs of the pool, and - for
+    the threshold alone - the *scores* (scalars, no keys or values) of the pool
+    entries still above tau; those are pruned at every step.  Plain arrays only (no
+    derivatives): this is for generation."""
+
+    def __init__(self, batch, heads, budget, window=0, *, scale=None):
+        if int(budget) < 0 or int(window) < 0 or int(budget) + int(window) == 0:
+            raise ValueError('SparseKCache: need budget >= 0, window >= 0, budget + window > 0')
+        self.B, self.H = int(batch), int(heads)
+        self.budget, self.window = int(budget), int(window)
+        self.scale = scale
+        self.t = 0
+        self.win = None        # (k, v, u): (R, w', d), (R, w', dv), (R, w')
+        self.sel = None        # (k, v, u, pos): top-budget of the pool
+        self.active = None     # (R, a) pool scores still above tau (-inf padded)
+        self.pool_size = 0
+        self.tau = None
+
+    @property
+    def kv_pairs(self):
+        """How many key/value pairs are held per head (<= budget + window)."""
+        w = 0 if self.win is None else self.win[0].shape[1]
+        s = 0 if self.sel is None else self.sel[0].shape[1]
+        return w + s
+
+    def _to_pool(self, k, v, u, pos):
+        xp = namespace(k)
+        R = k.shape[0]
+        self.pool_size += 1
+        a = u[:, None]
+        self.active = a if self.active is None else xp.concatenate([self.active, a], axis=1)
+        if self.budget == 0:
+            return
+        if self.sel is None:
+            self.sel = (k[:, None], v[:, None], u[:, None], xp.full((R, 1), pos))
+            return
+        sk, sv, su, sp = self.sel
+        if su.shape[1] < self.budget:
+            self.sel = (xp.concatenate([sk, k[:, None]], 1), xp.concatenate([sv, v[:, None]], 1),
+                        xp.concatenate([su, u[:, None]], 1), xp.concatenate([sp, xp.full((R, 1), pos)], 1))
+            return
+        # the worst selected pair: smallest score, the latest among equal scores
+        umin = su.min(axis=1, keepdims=True)
+        worst = xp.argmax(xp.where(su == umin, sp, -1), axis=1)
+        replace = u > umin[:, 0]
+        rows = xp.nonzero(replace)[0]
+        if rows.size:
+            sk, sv, su, sp = sk.copy(), sv.copy(), su.copy(), sp.copy()
+            cols = worst[rows]
+            sk[rows, cols] = k[rows]
+            sv[rows, cols] = v[rows]
+            su[rows, cols] = u[rows]
+            sp[rows, cols] = pos
+            self.sel = (sk, sv, su, sp)
+
+    def step(self, q, k, v, u):
+        xp = namespace(q)
+        q, k, v, u = (innermost(a) for a in (q, k, v, u))
+        B, H, d = q.shape
+        R = B * H
+        q, k, v, u = q.reshape(R, d), k.reshape(R, d), v.reshape(R, -1), u.reshape(R)
+        pos = self.t
+        if self.window:
+            wk, wv, wu = (k[:, None], v[:, None], u[:, None]) if self.win is None else (
+                xp.concatenate([self.win[0], k[:, None]], 1),
+                xp.concatenate([self.win[1], v[:, None]], 1),
+                xp.concatenate([self.win[2], u[:, None]], 1))
+            if wk.shape[1] > self.window:
+                self._to_pool(wk[:, 0], wv[:, 0], wu[:, 0], pos - self.window)
+                wk, wv, wu = wk[:, 1:], wv[:, 1:], wu[:, 1:]
+            self.win = (wk, wv, wu)
+        else:
+            self._to_pool(k, v, u, pos)
+        self.t += 1
+        keys, values, weights = [], [], []
+        if self.sel is not None:
+            kk = float(min(self.budget, self.pool_size))
+            _, tau = _sparsek_rows(self.active, kk)
+            self.tau = tau
+            with errstate():
+                keep = self.active > tau
+            nkeep = int(keep.sum(axis=1).max()) if keep.size else 0
+            srt = -xp.sort(-xp.where(keep, self.active, -xp.inf), axis=1)
+            self.active = srt[:, :max(nkeep, 1)]
+            sk, sv, su, _ = self.sel
+            keys.append(sk)
+            values.append(sv)
+            with errstate():
+                weights.append(xp.clip(su - tau, 0, 1))
+        if self.win is not None:
+            keys.append(self.win[0])
+            values.append(self.win[1])
+            weights.append(xp.ones(self.win[2].shape, dtype=q.dtype))
+        K = xp.concatenate(keys, 1)
+        V = xp.concatenate(values, 1)
+        W = xp.concatenate(weights, 1)
+        scale = 1.0 / math.sqrt(d) if self.scale is None else float(self.scale)
+        logits = xp.einsum('rd,rld->rl', q, K) * scale
+        logits = logits - logits.max(axis=1, keepdims=True)
+        e = xp.exp(logits)
+        a = e / e.sum(axis=1, keepdims=True) * W
+        out = xp.einsum('rl,rld->rd', a, V).astype(q.dtype, copy=False)
+        return out.reshape(B, H, -1)
+
+
+__all__ = ['sparsek_scores', 'sparsek_attention', 'sliding_window_attention',
+           'dense_attention', 'SparseKCache']
