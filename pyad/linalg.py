@@ -857,3 +857,7 @@ def norm(x, ord=None, axis=None, keepdims=False):
         shape[ax] = 1
         out = reshape(out, tuple(shape))
     return out
+
+
+# make ``pyad.numpy.linalg`` available as soon as pyad.linalg is imported
+from .numpy import linalg as _numpy_linalg   # noqa: E402,F401

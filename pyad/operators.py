@@ -290,16 +290,21 @@ def _reverse(name, f, x):
     return leaves, treedef, primals, out_def, pullback
 
 
+def _fgrad(f, x, name='grad'):
+    """(f(x), ∇f(x)); ``name`` is the operator the user called, for error messages."""
+    leaves, treedef, primals, out_def, pullback = _reverse(name, f, x)
+    if out_def.kind != 'leaf' or tuple(shape_of(primals[0])) != ():
+        _require_scalar(name, tree_unflatten(out_def, primals),
+                        'jacobian, or jacobianTv(f)(x, v) for a vector-Jacobian product')
+    _require_scalar(name, primals[0], 'jacobian')
+    adjoints = pullback([_one_like(primals[0])])
+    return primals[0], tree_unflatten(treedef, _zeros_if_none(adjoints, leaves))
+
+
 @_op1('grad')
 def fgrad(f, x):
     """(f(x), ∇f(x)) for a real scalar function, in reverse mode."""
-    leaves, treedef, primals, out_def, pullback = _reverse('grad', f, x)
-    if out_def.kind != 'leaf' or tuple(shape_of(primals[0])) != ():
-        _require_scalar('grad', tree_unflatten(out_def, primals),
-                        'jacobian, or jacobianTv(f)(x, v) for a vector-Jacobian product')
-    _require_scalar('grad', primals[0], 'jacobian')
-    adjoints = pullback([_one_like(primals[0])])
-    return primals[0], tree_unflatten(treedef, _zeros_if_none(adjoints, leaves))
+    return _fgrad(f, x)
 
 
 @_op1('grad')
@@ -468,7 +473,7 @@ def fgradhessian(f, x):
     leaves, treedef = flatten_input(x, 'hessian')
     seeds = identity_seeds(leaves)
     primals, out_def, out_tangents = push_forward(
-        fgrad(f), leaves, treedef, seeds, 'hessian')
+        lambda x_: _fgrad(f, x_, 'hessian'), leaves, treedef, seeds, 'hessian')
     value, gradient_leaves = primals[0], primals[1:]
     H = _jacobian_from_forward(treedef, gradient_leaves, out_tangents[1:], leaves, treedef)
     return value, tree_unflatten(treedef, gradient_leaves), H
@@ -499,7 +504,8 @@ def fgradhessianv(f, x, v):
     """(f(x), ∇f(x), ∇²f(x) v): forward over reverse, no dense Hessian."""
     leaves, treedef = flatten_input(x, 'hessianv')
     tangents = _tangents('hessianv', leaves, treedef, v)
-    primals, out_def, out_tangents = push_forward(fgrad(f), leaves, treedef, tangents, 'hessianv')
+    primals, out_def, out_tangents = push_forward(
+        lambda x_: _fgrad(f, x_, 'hessianv'), leaves, treedef, tangents, 'hessianv')
     value, grads = primals[0], primals[1:]
     hv = _zeros_if_none(out_tangents[1:], grads)
     return value, tree_unflatten(treedef, grads), tree_unflatten(treedef, hv)

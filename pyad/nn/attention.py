@@ -41,7 +41,7 @@ from ..backend import namespace
 from .. import numpy as pnp
 from ..numpy import reductions as _red
 from .softmax import softmax
-from .sparse import _sparsek_rows
+from .sparse import _sparsek_rows, clip_unit
 from ._util import errstate
 
 DEFAULT_CHUNK = 256
@@ -76,12 +76,14 @@ def _pool_limits(n, window, causal, start, stop):
 
 
 def _select(u, budget, window, causal, chunk):
-    """For scores u (R, n): thresholds tau (R, n), selected indices (R, n, budget) and
-    their validity (R, n, budget).  No derivative (plain arrays)."""
+    """For scores u (R, n): thresholds tau (R, n) relative to the pool maxima mx (R, n)
+    (as in sparsek: p = clip((u - mx) - tau, 0, 1)), selected indices (R, n, budget)
+    and their validity (R, n, budget).  No derivative (plain arrays)."""
     xp = namespace(u)
     R, n = u.shape
     dt = u.dtype
     tau = xp.empty((R, n), dtype=dt)
+    mx = xp.zeros((R, n), dtype=dt)
     idx = xp.zeros((R, n, budget), dtype=xp.int64)
     valid = xp.zeros((R, n, budget), dtype=bool)
     for start in range(0, n, chunk):
@@ -95,57 +97,57 @@ def _select(u, budget, window, causal, chunk):
         inpool = xp.asarray(cols[None, :] <= lim[:, None])                 # (C, width)
         M = xp.where(inpool[None], u[:, None, :width], -xp.inf)           # (R, C, width)
         kk = xp.asarray(_onp.minimum(budget, _onp.maximum(lim + 1, 0)).astype(dt))
-        _, t = _sparsek_rows(M, kk[None, :, None])
+        _, t, m = _sparsek_rows(M, kk[None, :, None])
         tau[:, start:stop] = t[..., 0]
+        mx[:, start:stop] = m[..., 0]
         order = xp.argsort(-M, axis=-1, kind='stable')[..., :budget]
         c = order.shape[-1]
         idx[:, start:stop, :c] = order
         valid[:, start:stop, :] = xp.asarray(_onp.arange(budget)[None, :] < kk[:, None])[None]
-    return tau, idx, valid
+    return tau, mx, idx, valid
 
 
-def _fractional_sets(u, tau, window, causal, start, stop):
-    """F (R, C, n): the fractional pool entries of queries start..stop-1, as floats."""
+def _fractional_sets(u, tau, mx, window, causal, start, stop):
+    """F (R, C, n): the fractional pool entries of queries start..stop-1 (booleans),
+    decided exactly as sparsek decides them."""
     xp = namespace(u)
     n = u.shape[-1]
     lim = _pool_limits(n, window, causal, start, stop)
     inpool = xp.asarray(_onp.arange(n)[None, :] <= lim[:, None])
-    t = tau[:, start:stop, None]
     with errstate():
-        d = u[:, None, :] - t
-        F = inpool[None] & (d > 0) & (d < 1)
-    return F
+        p = clip_unit((u[:, None, :] - mx[:, start:stop, None]) - tau[:, start:stop, None])
+    return inpool[None] & (p > 0) & (p < 1)
 
 
 def _flat_rows(u):
     return u.reshape(-1, u.shape[-1])
 
 
-def _fracavg_impl(t, u, tau, window, causal, chunk):
+def _fracavg_impl(t, u, tau, mx, window, causal, chunk):
     """out_i = sum_{j in F_i} t_j / |F_i| (t: batch + u.shape)."""
     xp = namespace(t)
-    uf, tf = _flat_rows(u), tau.reshape(-1, tau.shape[-1])
+    uf, tf, mf = _flat_rows(u), _flat_rows(tau), _flat_rows(mx)
     R, n = uf.shape
     tb = t.reshape(-1, R, n)
     out = xp.zeros_like(tb)
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
-        F = _fractional_sets(uf, tf, window, causal, start, stop)
+        F = _fractional_sets(uf, tf, mf, window, causal, start, stop)
         cnt = xp.maximum(F.sum(-1), 1).astype(t.dtype)                     # (R, C)
         out[:, :, start:stop] = xp.einsum('brj,rcj->brc', tb, F.astype(t.dtype)) / cnt
     return out.reshape(t.shape)
 
 
-def _fracavg_t_impl(g, u, tau, window, causal, chunk):
+def _fracavg_t_impl(g, u, tau, mx, window, causal, chunk):
     """The transpose: out_j = sum_i [j in F_i] g_i / |F_i|."""
     xp = namespace(g)
-    uf, tf = _flat_rows(u), tau.reshape(-1, tau.shape[-1])
+    uf, tf, mf = _flat_rows(u), _flat_rows(tau), _flat_rows(mx)
     R, n = uf.shape
     gb = g.reshape(-1, R, n)
     out = xp.zeros_like(gb)
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
-        F = _fractional_sets(uf, tf, window, causal, start, stop)
+        F = _fractional_sets(uf, tf, mf, window, causal, start, stop)
         cnt = xp.maximum(F.sum(-1), 1).astype(g.dtype)
         out += xp.einsum('brc,rcj->brj', gb[:, :, start:stop] / cnt, F.astype(g.dtype))
     return out.reshape(g.shape)
@@ -165,7 +167,7 @@ _fracavg_t.def_jvp(lambda tt, ans, g, u, **p: _fracavg_t(tt, u, **p), _none)
 _fracavg_t.def_vjp(lambda c, ans, g, u, **p: _fracavg(c, u, **p), _none)
 
 
-def _threshold_impl(u, tau, window, causal, chunk):
+def _threshold_impl(u, tau, mx, window, causal, chunk):
     return tau       # computed with the selection, from the same (innermost) scores
 
 
@@ -209,6 +211,17 @@ def _attend(q, keys, values, weights, valid, scale):
     return pnp.reshape(out, (R, n, shape_of(values)[-1]))
 
 
+def _join_last(m_sel, window):
+    """[m_sel, 1, ..., 1] along the last axis (window ones), without a concatenate
+    primitive: m_sel padded by a constant selection matrix product."""
+    R, n, budget = shape_of(m_sel)
+    xp = namespace(m_sel)
+    dt = dtype_of(m_sel)
+    embed = xp.eye(budget, budget + window, dtype=dt)                  # (budget, budget+window)
+    ones = xp.concatenate([xp.zeros(budget, dt), xp.ones(window, dt)])
+    return pnp.matmul(m_sel, embed) + ones
+
+
 def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=None,
                       chunk=DEFAULT_CHUNK, return_selection=False):
     """SparseK attention (Lou et al. 2024): every query attends to the ``budget`` keys of
@@ -243,10 +256,11 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
     index_parts, valid_parts = [], []
     tau = None
     if budget:
-        tau_val, sel, sel_valid = _select(uval, budget, window, causal, int(chunk))
+        tau_val, mx, sel, sel_valid = _select(uval, budget, window, causal, int(chunk))
         index_parts.append(sel)
         valid_parts.append(sel_valid)
-        tau = _threshold(u, tau=tau_val, window=window, causal=bool(causal), chunk=int(chunk))
+        tau = _threshold(u, tau=tau_val, mx=mx, window=window, causal=bool(causal),
+                         chunk=int(chunk))
     if window:
         w_idx = _onp.arange(n)[:, None] - _onp.arange(window)[None, :]     # i, i-1, ...
         index_parts.append(xp.asarray(_onp.broadcast_to(_onp.maximum(w_idx, 0), (R, n, window))))
@@ -258,12 +272,15 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
     values = _gather_rows(pnp.reshape(v, (R, n, dv)), flat)
     weights = None
     if budget:
+        # the soft mask on the selected keys, p = clip((u - mx) - tau, 0, 1) as in
+        # sparsek: its derivative flows through the fractional entries only
         u_sel = _gather_rows(pnp.reshape(u, (R, n, 1)), flat[..., :budget])[..., 0]
-        m_sel = pnp.clip(u_sel - pnp.reshape(tau, (R, n, 1)), 0.0, 1.0)
+        x = (u_sel - mx[..., None]) - pnp.reshape(tau, (R, n, 1))
+        with errstate():
+            p = clip_unit(innermost(x))
+        m_sel = pnp.where((p > 0) & (p < 1), x, p)
         if window:
-            is_sel = _onp.arange(budget + window) < budget
-            u_all = _gather_rows(pnp.reshape(u, (R, n, 1)), flat)[..., 0]
-            weights = pnp.where(is_sel, pnp.clip(u_all - pnp.reshape(tau, (R, n, 1)), 0.0, 1.0), 1.0)
+            weights = _join_last(m_sel, window)
         else:
             weights = m_sel
     out = pnp.reshape(_attend(pnp.reshape(q, (R, n, d)), keys, values, weights, valid, scale),
@@ -271,7 +288,8 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
     if return_selection:
         sel_idx = index[..., :budget].reshape(B, H, n, budget)
         sel_ok = valid[..., :budget].reshape(B, H, n, budget)
-        return out, sel_idx, sel_ok, (innermost(tau).reshape(B, H, n) if budget else None)
+        return out, sel_idx, sel_ok, (innermost(tau).reshape(B, H, n) + mx.reshape(B, H, n)
+                                      if budget else None)
     return out
 
 
@@ -334,10 +352,10 @@ class SparseKCache:
         xp = namespace(k)
         R = k.shape[0]
         self.pool_size += 1
+        if self.budget == 0:
+            return          # nothing is ever selected from the pool
         a = u[:, None]
         self.active = a if self.active is None else xp.concatenate([self.active, a], axis=1)
-        if self.budget == 0:
-            return
         if self.sel is None:
             self.sel = (k[:, None], v[:, None], u[:, None], xp.full((R, 1), pos))
             return
@@ -382,10 +400,10 @@ class SparseKCache:
         keys, values, weights = [], [], []
         if self.sel is not None:
             kk = float(min(self.budget, self.pool_size))
-            _, tau = _sparsek_rows(self.active, kk)
-            self.tau = tau
+            _, tau, mx = _sparsek_rows(self.active, kk)
+            self.tau = tau + mx
             with errstate():
-                keep = self.active > tau
+                keep = clip_unit((self.active - mx) - tau) > 0
             nkeep = int(keep.sum(axis=1).max()) if keep.size else 0
             srt = -xp.sort(-xp.where(keep, self.active, -xp.inf), axis=1)
             self.active = srt[:, :max(nkeep, 1)]
@@ -393,7 +411,7 @@ class SparseKCache:
             keys.append(sk)
             values.append(sv)
             with errstate():
-                weights.append(xp.clip(su - tau, 0, 1))
+                weights.append(clip_unit((su - mx) - tau))
         if self.win is not None:
             keys.append(self.win[0])
             values.append(self.win[1])

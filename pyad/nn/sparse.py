@@ -60,6 +60,17 @@ def _finish(p, masked, bad):
     return xp.where(bad, xp.nan, p).astype(p.dtype, copy=False)
 
 
+def clip_unit(x):
+    """clip(x, 0, 1), with values within a few ulps of 0 or 1 snapped to it: the
+    degenerate cases of SparseK (hard top-k, where tau = z_k - 1 or z_(k+1) up to
+    rounding) then give entries that are exactly 0 or 1, hence not fractional."""
+    xp = namespace(x)
+    tol = 8 * xp.finfo(x.dtype).eps
+    p = xp.clip(x, 0, 1)
+    p = xp.where(p <= tol, 0, p)
+    return xp.where(p >= 1 - tol, 1, p).astype(x.dtype, copy=False)
+
+
 def _simplex_lin(c, mask, axis, bnd, dtype):
     """(diag(s) - s sᵀ/|S|) c along ``axis`` (+ the batch rank ``bnd``), s = 1 on
     ``mask`` (a constant boolean array of the primal's shape)."""
@@ -180,9 +191,10 @@ def _solve_partition(zs, k, kmax):
 
 
 def _sparsek_rows(zl, k):
-    """SparseK along the last axis: (p, tau) with p = clip(z - tau, 0, 1), sum p = k.
-    ``k`` broadcasts against (..., 1).  Rows with k >= (number of unmasked entries)
-    saturate: p = 1 on the unmasked entries (tau = -inf)."""
+    """SparseK along the last axis: (p, tau, mx) with p = clip((z - mx) - tau, 0, 1),
+    sum p = k, mx the (finite) row maximum and tau relative to it.  ``k`` broadcasts
+    against (..., 1).  Rows with k >= (number of unmasked entries) saturate: p = 1 on
+    the unmasked entries (tau = -inf)."""
     xp = namespace(zl)
     m = zl.shape[-1]
     dt = zl.dtype
@@ -203,12 +215,12 @@ def _sparsek_rows(zl, k):
             tau = _solve_partition(zs, kk, kmax)
         else:
             tau = _solve_sorted(zs, kk)
-        p = xp.clip(zs - tau, 0, 1)
+        p = clip_unit(zs - tau)
         p = xp.where(sat, 1, p).astype(dt, copy=False)
-        tau = xp.where(sat, -xp.inf, tau + mx)
+        tau = xp.where(sat, -xp.inf, tau)
     p = _finish(p, masked, bad)
     tau = xp.where(bad, xp.nan, tau)
-    return p, tau
+    return p, tau, mx
 
 
 def _sparsek_impl(z, k, axis):

@@ -103,7 +103,19 @@ def _pow_dy(c, ans, x, y):
     return c * where(equal(x, 0), 0.0, ans * log(safe_x))
 
 
-power = binary('power', _scalar_binary(_np.power, lambda x, y: x ** y if x >= 0 or float(y).is_integer() else _np.power(x, y)),
+def _power_impl(x, y):
+    if type(x) in _SCALAR and type(y) in _SCALAR:
+        if x >= 0 or float(y).is_integer():
+            try:
+                return x ** y
+            except (OverflowError, ZeroDivisionError):
+                pass
+        return _np.power(x, y)      # nan (not complex) for a negative base
+    # the ** operator takes NumPy's fast paths (x**2 is a square, not a pow call)
+    return x ** y if hasattr(x, 'dtype') else _np.power(x, y)
+
+
+power = binary('power', _power_impl,
                _pow_dx, _pow_dy)
 float_power = power
 

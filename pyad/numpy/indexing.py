@@ -27,7 +27,7 @@ def normalize_index(idx):
                 raise IndexError('arrays used as indices must be of integer or boolean type, '
                                  'got a float (traced) value')
         if isinstance(e, (list, tuple)):     # a sequence inside an index is an index array
-            e = _np.asarray(e)
+            e = _np.asarray(e) if len(e) else _np.zeros(0, dtype=_np.intp)
             if e.dtype.kind == 'f':
                 raise IndexError('arrays used as indices must be of integer or boolean type')
         out.append(e)

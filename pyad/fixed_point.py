@@ -1,0 +1,269 @@
+"""The fixed-point operator: ``fixed_point(f, a, x0)`` solves x = f(a, x) by iteration.
+
+It is differentiable in ``a`` and in anything ``f`` closes over, in forward and
+reverse mode, nested to any order, with memory that does not grow with the number
+of iterations.
+
+Design
+======
+``f`` may close over values being differentiated (boxed at live tags) that
+fixed_point cannot see, so it is not a Primitive with positional arguments.
+Instead it treats ``h(x) = f(a, x)`` as a function of x alone that closes over
+everything (``a`` included) and peels the levels of differentiation off one tag
+at a time, as a primitive's dispatch does:
+
+1. **Probe.** Evaluate h once at the (plain) starting point; the newest live tag
+   T among the output's boxes is the level to handle.  None: every value is
+   plain and the fixed point is found by plain iteration (no tape, no tangents,
+   constant memory), checking ``max|x_{k+1} - x_k| <= tol * max(1, max|x_{k+1}|)``.
+
+2. **Primal.** ``h_T`` is h with T *suspended* (``tag.live = False`` while it
+   runs): the boxes of T inside h, wherever they hide, read as constants, so h_T
+   computes the primal of h at T without recording or pushing anything at T.
+   The primal fixed point x_p = fixed_point(h_T) is found recursively (it may
+   still be boxed at older tags).
+
+3. **Derivative at T** by the implicit function theorem, x = h(x; θ):
+   dx = (I - J)⁻¹ ∂h/∂θ dθ with J = ∂h_T/∂x at x_p.  Evaluate z = h(x_p) with T
+   live: z's T-part is exactly ∂h/∂θ dθ (through ``a`` and every closed-over
+   box of T), since x_p carries nothing at T.
+
+   * forward T: ż is z's tangent; the tangent of the result solves the linear
+     fixed point t = ż + J t, where J t is a ``jvp`` of h_T at x_p (batched
+     tangents pass through).  The result is Dual(x_p, t, T).
+   * reverse T: the result is recorded on T's tape as one node whose input is z.
+     Its VJP (Christianson's two-phase method) solves the adjoint fixed point
+     w = x̄ + Jᵀ w, with Jᵀ w a sweep of one tape of h_T at x_p (recorded once
+     per pullback, swept once per iteration), and hands w to z: T's sweep then
+     carries it back through h's own recorded operations to ``a`` and to every
+     closed-over value, giving (∂h/∂θ)ᵀ w.
+
+   Both linear fixed points are solved by this same operator (recursively), so
+   their dependence on the older tags — through x_p, ż or x̄, and the
+   closed-over values — is differentiated in turn: that is what makes
+   second and third derivatives, in every forward/reverse nesting, exact.
+
+Cost: each level of differentiation doubles the number of fixed-point solves
+(primal + tangent/adjoint), so n nested derivatives take 2ⁿ solves; each solve
+iterates on plain values.  The tangent and adjoint iterations converge at the
+rate of the primal one (the spectral radius of J).
+
+Forward mode here converges the primal first and the tangent second rather than
+iterating both together; the fixed point reached is the same.  The Taylor mode
+is not supported.
+"""
+import numbers
+
+import numpy as _np
+
+from ._core.box import Box, Dual, TapeVar, innermost, lift_dead, shape_of, ndim_of, dtype_of
+from ._core.pytree import tree_flatten, tree_unflatten
+from ._core.primitive import Primitive
+from ._core.transforms import push_forward, pull_back, zeros_for, as_float_leaf
+from ._core import reverse as _reverse
+from .backend import namespace
+
+__all__ = ['fixed_point', 'FixedPointError']
+
+
+class FixedPointError(RuntimeError):
+    """fixed_point did not converge within max_iter iterations."""
+
+
+class _Context:
+    __slots__ = ('tol', 'max_iter')
+
+    def __init__(self, tol, max_iter):
+        self.tol = tol
+        self.max_iter = max_iter
+
+
+def fixed_point(f, a, x0, *, tol=None, max_iter=1000):
+    """The x with x = f(a, x), found by iterating x ← f(a, x) from ``x0``.
+
+    ``a`` and ``x`` may be floats, arrays or pytrees of them.  The result is
+    differentiable in ``a`` and in every value ``f`` closes over, in forward and
+    reverse mode, to any order (it does not depend on x0).  ``tol`` is relative:
+    iteration stops when max|x_{k+1} - x_k| <= tol * max(1, max|x_{k+1}|); its
+    default is 1e-10 for float64 and 100 ulp (about 1e-5) for float32.  No
+    convergence within ``max_iter`` iterations raises FixedPointError with the
+    last residual.  The derivative assumes the iteration is a contraction at the
+    fixed point (spectral radius of ∂f/∂x below 1), as convergence does.
+    """
+    if not callable(f):
+        raise TypeError(f'fixed_point: f must be a function f(a, x), got {type(f).__name__}')
+    if isinstance(max_iter, bool) or not isinstance(max_iter, numbers.Integral) or max_iter < 1:
+        raise ValueError(f'fixed_point: max_iter must be a positive integer, got {max_iter!r}')
+    leaves, treedef = tree_flatten(x0)
+    if not leaves:
+        raise ValueError('fixed_point: x0 has no leaves')
+    x0_leaves = [as_float_leaf(innermost(l), 'fixed_point', 'x0') for l in leaves]
+    if tol is None:
+        tol = _default_tol(x0_leaves)
+    elif not tol > 0:
+        raise ValueError(f'fixed_point: tol must be positive, got {tol!r}')
+    shapes = [tuple(shape_of(l)) for l in x0_leaves]
+
+    def h(xs):
+        out = f(a, tree_unflatten(treedef, xs))
+        out_leaves, out_def = tree_flatten(out)
+        if out_def != treedef:
+            raise ValueError(f'fixed_point: f(a, x) returned structure {out_def}, but x0 has '
+                             f'structure {treedef}; they must match')
+        for y, s in zip(out_leaves, shapes):
+            if tuple(shape_of(y)) != s:
+                raise ValueError(f'fixed_point: f(a, x) returned a leaf of shape '
+                                 f'{tuple(shape_of(y))} for x of shape {s}; they must match')
+        return out_leaves
+
+    ctx = _Context(float(tol), int(max_iter))
+    return tree_unflatten(treedef, _solve(h, x0_leaves, ctx, 'fixed_point'))
+
+
+def _default_tol(leaves):
+    eps = max(float(_np.finfo(_np.dtype(dtype_of(l))).eps) for l in leaves)
+    return max(1e-10, 100 * eps)
+
+
+# ------------------------------------------------------------------ the recursion
+def _call(h, xs):
+    return [lift_dead(y) for y in h(xs)]
+
+
+def _newest_tag(leaves):
+    top = None
+    for y in leaves:
+        if isinstance(y, Box) and y.tag.live and (top is None or y.tag.id > top.id):
+            top = y.tag
+    return top
+
+
+def _suspend(h, tag):
+    """h with ``tag`` dead while it runs: its boxes there read as constants."""
+    def suspended(xs):
+        was = tag.live
+        tag.live = False
+        try:
+            return [lift_dead(y) for y in h(xs)]
+        finally:
+            tag.live = was
+    return suspended
+
+
+def _solve(h, x0, ctx, what):
+    """Leaves x with x = h(x): plain iteration, or one level of tags peeled off."""
+    y = _call(h, x0)
+    tag = _newest_tag(y)
+    if tag is None:
+        return _iterate(h, x0, y, ctx, what)
+    if tag.mode not in ('forward', 'reverse'):
+        raise NotImplementedError(f'fixed_point: differentiation in {tag.mode} mode is not '
+                                  f'supported (forward and reverse are)')
+    h_primal = _suspend(h, tag)
+    x_p = _solve(h_primal, x0, ctx, what)
+    z = _call(h, x_p)
+    if tag.mode == 'forward':
+        return _forward_level(h_primal, x_p, z, tag, ctx)
+    return _reverse_level(h_primal, x_p, z, tag, ctx)
+
+
+def _list_def(n):
+    return tree_flatten([0.0] * n)[1]
+
+
+def _batch_of(derivs, primals):
+    for d, p in zip(derivs, primals):
+        if d is not None:
+            return tuple(shape_of(d)[:ndim_of(d) - ndim_of(p)])
+    return ()
+
+
+def _fill(derivs, primals):
+    batch = _batch_of(derivs, primals)
+    return [zeros_for(p, batch) if d is None else d for d, p in zip(derivs, primals)]
+
+
+def _forward_level(h_primal, x_p, z, tag, ctx):
+    zdot = [y.tangent if type(y) is Dual and y.tag is tag else None for y in z]
+    if all(t is None for t in zdot):
+        return x_p
+    zdot = _fill(zdot, x_p)
+    treedef = _list_def(len(x_p))
+
+    def tangent_map(ws):                  # t -> ż + J t
+        _, _, jw = push_forward(h_primal, x_p, treedef, ws, 'fixed_point')
+        return [zd if j is None else zd + j for zd, j in zip(zdot, jw)]
+
+    t = _solve(tangent_map, [innermost(d) for d in zdot], ctx, 'fixed_point (tangent)')
+    return [Dual(p, ti, tag) for p, ti in zip(x_p, t)]
+
+
+class _Link(Primitive):
+    # The node of a fixed point on a reverse tag's tape: its inputs are the leaves
+    # of z = h(x_p) boxed at the tag, its value x_p, its VJP the adjoint solve.
+    # (No docstring: Primitive keeps __doc__ in a slot.)
+    __slots__ = ('value',)
+
+    def __call__(self, *args, **params):
+        return self.value
+
+
+def _reverse_level(h_primal, x_p, z, tag, ctx):
+    traced = [i for i, y in enumerate(z) if type(y) is TapeVar and y.tag is tag]
+    if not traced:
+        return x_p
+    treedef = _list_def(len(x_p))
+
+    def adjoint(g, ans, primals, params, positions):
+        gs = _fill(list(g), x_p)
+        _, _, pullback = pull_back(h_primal, x_p, treedef, 'fixed_point')
+
+        def adjoint_map(ws):              # w -> x̄ + Jᵀ w
+            jw = pullback(ws)
+            return [gi if j is None else gi + j for gi, j in zip(gs, jw)]
+
+        w = _solve(adjoint_map, [innermost(c) for c in gs], ctx, 'fixed_point (adjoint)')
+        return [w[traced[i]] for i in positions]
+
+    value = tuple(x_p)
+    link = _Link('fixed_point', lambda *args, **params: value, multiple_results=True)
+    link.value = value
+    link.def_vjp_joint(adjoint)
+    link.def_jvp_joint(_no_jvp)
+    out = _reverse.process(link, tuple(z[i] for i in traced), {}, tag)
+    return list(out)
+
+
+def _no_jvp(tangents, ans, primals, params):     # never called: forward levels build Duals
+    raise NotImplementedError('fixed_point: internal node has no JVP')
+
+
+# ------------------------------------------------------------------ plain iteration
+def _max_abs(v):
+    if isinstance(v, (float, int)):
+        return abs(v)
+    if not shape_of(v):
+        return abs(float(v))
+    if v.size == 0:
+        return 0.0
+    return float(namespace(v).abs(v).max())
+
+
+def _iterate(h, x, y, ctx, what):
+    for _ in range(ctx.max_iter):
+        for leaf in y:
+            if isinstance(leaf, Box):
+                raise RuntimeError(f'{what}: f returned a value being differentiated at a level '
+                                   f'not seen at the starting point (tag {leaf.tag.id}); '
+                                   f'f must depend on the same values at every x')
+        residual = max(_max_abs(yi - xi) for yi, xi in zip(y, x))
+        scale = max([1.0] + [_max_abs(yi) for yi in y])
+        x = y
+        if residual <= ctx.tol * scale:
+            return x
+        if residual != residual:
+            raise FixedPointError(f'{what}: the iteration produced nan (diverged)')
+        y = _call(h, x)
+    raise FixedPointError(f'{what}: no convergence within max_iter={ctx.max_iter} iterations '
+                          f'(last residual {residual:.3g}, tolerance {ctx.tol:.3g} x '
+                          f'{scale:.3g})')
