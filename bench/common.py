@@ -6,19 +6,28 @@ import pyad
 import pyad.numpy as pnp
 
 
-def pyad_has(dotted):
-    """Whether pyad has ``dotted`` (e.g. 'nn.sparsemax', 'numpy.logsumexp') right now."""
+def pyad_lookup(dotted):
+    """(object, None) if pyad has ``dotted`` (e.g. 'nn.sparsemax') right now, else
+    (None, why not): a workload skips, with this note, what pyad does not have yet."""
+    import importlib
     obj = pyad
     for part in dotted.split('.'):
         try:
             obj = getattr(obj, part)
         except AttributeError:
             try:
-                import importlib
                 obj = importlib.import_module(f'{obj.__name__}.{part}')
-            except Exception:                           # noqa: BLE001
-                return False
-    return True
+            except ModuleNotFoundError as e:
+                if e.name == f'{obj.__name__}.{part}':
+                    return None, f'skipped: pyad.{dotted} is missing'
+                return None, f'skipped: importing pyad.{dotted} failed ({type(e).__name__}: {e})'
+            except Exception as e:                      # noqa: BLE001
+                return None, f'skipped: importing pyad.{dotted} failed ({type(e).__name__}: {e})'
+    return obj, None
+
+
+def pyad_has(dotted):
+    return pyad_lookup(dotted)[0] is not None
 
 
 def pyad_logsumexp(z, axis=None):
@@ -47,6 +56,3 @@ def np_logsumexp(z, axis=None):
     out = onp.log(onp.sum(onp.exp(z - m), axis=axis, keepdims=True)) + m
     return onp.squeeze(out, axis) if axis is not None else out.reshape(())
 
-
-def missing(what):
-    return f'skipped: {what} missing in pyad'

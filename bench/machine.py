@@ -100,7 +100,8 @@ def render(report, settings, peers, selected, elapsed, load_before, load_after, 
                f' on {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC '
                f'in {elapsed:.0f} s ({"quick" if settings.quick else "full"} mode: '
                f'{settings.rounds} interleaved rounds, ≥ {settings.target_s} s per implementation '
-               f'per round). Workloads: {", ".join(selected)}.')
+               f'per round; clock: {"time.process_time (CPU time)" if getattr(settings, "clock", "wall") == "cpu" else "time.perf_counter (wall)"}). '
+               f'Workloads: {", ".join(selected)}.')
     out.append('')
     out.append('Every time is a median over rounds; every ratio is the median of the per-round '
                'ratios (paired: both timed in the same round). Every implementation was checked '

@@ -56,6 +56,9 @@ def main(argv=None):
     ap.add_argument('--no-peers', action='store_true', help='time pyad against NumPy only')
     ap.add_argument('--profile', default='', help='cProfile pyad in these workloads (e.g. W2,W3) '
                                                   'and print the top functions; no timing')
+    ap.add_argument('--clock', choices=('wall', 'cpu'), default='wall',
+                    help='wall: time.perf_counter (default); cpu: time.process_time, '
+                         'less disturbed by other processes on a busy machine')
     ap.add_argument('--verbose', action='store_true', help='print tracebacks of failing implementations')
     args = ap.parse_args(argv)
 
@@ -68,7 +71,10 @@ def main(argv=None):
     if unknown:
         ap.error(f'unknown workload(s) {unknown}; choose from {WORKLOADS}')
 
+    if args.clock == 'cpu':
+        harness.CLOCK = time.process_time
     settings = harness.Settings(quick=args.quick)
+    settings.clock = args.clock
     settings.verbose = args.verbose
     peers = Peers(disabled=('autograd', 'jax', 'torch') if args.no_peers else ())
     report = harness.Report()

@@ -6,7 +6,7 @@ backward on the support S: dz = s ⊙ (g − Σ_S g / |S|)."""
 import numpy as onp
 
 import pyad
-from common import pyad_has, missing
+from common import pyad_lookup
 from harness import Impl, measure, table, NOT_INSTALLED
 
 ROWS, COLS = 1024, 4096
@@ -38,13 +38,13 @@ def run(ctx):
     rng = onp.random.default_rng(6)
     z = rng.standard_normal((ROWS, COLS)).astype(onp.float32) * 3
     g = rng.standard_normal((ROWS, COLS)).astype(onp.float32)
-    have = pyad_has('nn.sparsemax')
+    sm, why = pyad_lookup('nn.sparsemax')
+    have = sm is not None
     tol = dict(rtol=1e-4, atol=1e-5)
 
     fwd = [Impl('numpy sparsemax', lambda: np_sparsemax(z), dtype=onp.float32)]
     fb = [Impl('numpy forward + backward', lambda: np_forward_backward(z, g), dtype=onp.float32)]
     if have:
-        sm = pyad.nn.sparsemax
         fwd.append(Impl('pyad.nn.sparsemax', lambda: sm(z), dtype=onp.float32))
 
         def pyad_fb():
@@ -52,8 +52,8 @@ def run(ctx):
             return p, pullback(g)
         fb.append(Impl('pyad vjp(sparsemax) + pullback', pyad_fb, dtype=onp.float32))
     else:
-        fwd.append(Impl('pyad.nn.sparsemax', missing('pyad.nn.sparsemax')))
-        fb.append(Impl('pyad vjp(sparsemax) + pullback', missing('pyad.nn.sparsemax')))
+        fwd.append(Impl('pyad.nn.sparsemax', why))
+        fb.append(Impl('pyad vjp(sparsemax) + pullback', why))
     if peers.torch:
         torch = peers.torch
         tz, tg = peers.tensor(z), peers.tensor(g)
@@ -78,7 +78,7 @@ def run(ctx):
         fb.append(Impl('torch eager (sort-based) + autograd', NOT_INSTALLED))
     res_f = measure(settings, fwd, 'numpy sparsemax', log=ctx.log, title='W6 forward', **tol)
     res_b = measure(settings, fb, 'numpy forward + backward', log=ctx.log, title='W6 fwd+bwd', **tol)
-    note = '' if have else '\n\n**pyad.nn.sparsemax is missing in this pyad: skipped.**'
+    note = '' if have else f'\n\n**pyad: {why}.**'
     report.section('W6', 'W6: sparsemax',
                    f'{ROWS}×{COLS} float32, sparsemax along rows; forward + backward is one '
                    f'vector-Jacobian product with a random cotangent. Baseline: hand-written NumPy.'

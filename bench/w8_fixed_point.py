@@ -7,7 +7,7 @@ unrolled iteration (a fixed number of steps, enough to converge from x0 = 1)."""
 import math
 
 import pyad
-from common import pyad_has, missing
+from common import pyad_lookup
 from harness import Impl, measure, table, NOT_INSTALLED
 
 A0, X0 = 2.0, 1.0
@@ -29,12 +29,13 @@ def run(ctx):
     report, settings, peers = ctx.report, ctx.settings, ctx.peers
     ref = 1.0 / (2.0 * math.sqrt(A0))
     impls = [Impl('closed form 1/(2√a)', lambda: 1.0 / (2.0 * math.sqrt(A0)))]
-    have = pyad_has('fixed_point')
+    fixed_point, why = pyad_lookup('fixed_point')
+    have = fixed_point is not None
     if have:
-        g = pyad.grad(lambda a: pyad.fixed_point(heron, a, X0, tol=1e-12, max_iter=100))
+        g = pyad.grad(lambda a: fixed_point(heron, a, X0, tol=1e-12, max_iter=100))
         impls.append(Impl('pyad grad(fixed_point)', lambda: g(A0)))
     else:
-        impls.append(Impl('pyad grad(fixed_point)', missing('pyad.fixed_point')))
+        impls.append(Impl('pyad grad(fixed_point)', why))
     gu = pyad.grad(unrolled)
     impls.append(Impl(f'pyad grad, unrolled {STEPS} steps', lambda: gu(A0)))
     if peers.autograd:
@@ -63,7 +64,7 @@ def run(ctx):
         impls.append(Impl('torch eager grad, unrolled', NOT_INSTALLED))
     base = 'closed form 1/(2√a)'
     res = measure(settings, impls, base, reference=ref, rtol=1e-9, atol=0, log=ctx.log, title='W8')
-    note = '' if have else '\n\n**pyad.fixed_point is missing in this pyad: skipped.**'
+    note = '' if have else f'\n\n**pyad: {why}.**'
     report.section('W8', 'W8: gradient through a fixed point',
                    f'd/da of the fixed point of x = (x + a/x)/2 (√a) at a = {A0}, x0 = {X0}. '
                    f'Checked against 1/(2√a).{note}\n\n' + table(res, base))

@@ -56,6 +56,7 @@ def pyplot(args):
 def save(fig, args, name):
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, name)
+    fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches='tight')
     import matplotlib.pyplot as plt
     plt.close(fig)

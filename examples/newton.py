@@ -84,6 +84,15 @@ def main(args):
     print(f'{n}-D Rosenbrock from a random start: Newton with a line search reaches f = {values[-1]:.2e} in {len(newton_n) - 1} steps, '
           f'{t.seconds:.2f} s; |x - 1| = {numpy.abs(newton_n[-1] - 1).max():.1e}')
 
+    try:
+        from pyad.optim import newton as optim_newton       # the library's version of the same
+    except ImportError:
+        optim_newton = None
+    if optim_newton is not None:
+        result = optim_newton(rosenbrock, xn)
+        print(f'pyad.optim.newton on the same problem: f = {result.f:.2e} after '
+              f'{result.iterations} iterations (converged: {result.converged})')
+
     plt = pyplot(args)
     if plt is None:
         return

@@ -18,6 +18,7 @@ from .numpy.shape import stop_gradient
 from . import numpy                            # noqa: F401
 from . import nn                               # noqa: F401
 from . import linalg                           # noqa: F401
+from . import optim, numerical                 # noqa: F401
 from .fixed_point import fixed_point
 
 __version__ = '0.1.0'
@@ -25,4 +26,13 @@ __version__ = '0.1.0'
 __all__ = list(_operators_all) + [
     'tree_flatten', 'tree_unflatten', 'tree_map', 'tree_leaves', 'Primitive', 'primitive',
     'NonDifferentiableError', 'stop_gradient', 'numpy', 'nn', 'linalg', 'fixed_point',
+    'optim', 'numerical',
 ]
+
+
+def __getattr__(name):
+    # pyad.symbolic needs SymPy (an optional extra): imported on first use only
+    if name == 'symbolic':
+        import importlib
+        return importlib.import_module('.symbolic', __name__)
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

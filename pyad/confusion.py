@@ -118,7 +118,8 @@ def _():
     return diff(lambda x: diff(lambda y: pnp.sin(x * y))(x))(1.0)
 
 
-@case('fd83_same_function_object_twice', '[FD83] (derivative of a function that calls D on the same f)', 15.0)
+@case('fd83_same_function_object_twice',
+      '[FD83] (derivative of a function that calls D on the same f)', 15.0)
 def _():
     """f(x) = x³; h(x) = f'(x) · f(x) = 3x² · x³ = 3x⁵; h'(x) = 15x⁴; at 1: 15.
     The same function object f is differentiated inside and evaluated on the outer dual."""
@@ -273,6 +274,30 @@ def _():
     for op in (grad, diff, grad, diff, grad, diff):
         f = op(f)
     return f(-0.3)
+
+
+@case('diffn_inside_grad', '[DS] higher derivatives nested in a gradient', 6.0)
+def _():
+    """grad(x ↦ d³/dy³ (x y³)|_{y=1})(2): the inner third derivative is 6x; its gradient 6."""
+    return grad(lambda x: diffn(3, lambda y: x * y ** 3)(1.0))(2.0)
+
+
+@case('diffn_inside_diffn', '[DS] higher derivatives nested in higher derivatives', 4.0)
+def _():
+    """d²/dx² [x · d²/dy² (x y²)|_{y=1}] = d²/dx² [x · 2x] = 4, at any x (here 0.7)."""
+    return diffn(2, lambda x: x * diffn(2, lambda y: x * y * y)(1.0))(0.7)
+
+
+@case('grad_inside_diffn', '[DS] a gradient nested in a higher derivative', 24.0)
+def _():
+    """d³/dx³ [∂/∂y (x⁴ y)|_{y=1}] = d³/dx³ x⁴ = 24x; at 1: 24."""
+    return diffn(3, lambda x: grad(lambda y: x ** 4 * y)(1.0))(1.0)
+
+
+@case('diffn_of_function_returning_function', '[MPRRS19] with diffn', 12.0)
+def _():
+    """diffn(2, λx.λy. x³ y)(2) is y ↦ 6xy = 12y; at y = 1: 12."""
+    return diffn(2, lambda x: lambda y: x ** 3 * y)(2.0)(1.0)
 
 
 def _particle_final_position(w):
@@ -430,6 +455,26 @@ def _():
     return grad(outer)(2.0)
 
 
+@case('vjp_pullback_differentiated_in_cotangent', '[PYAD] a pullback is itself differentiable', 24.0)
+def _():
+    """pullback = vjp(y ↦ y², 3)[1] is u ↦ 6u; d/du (pullback(u) · u) = 12u; at 2: 24."""
+    _, pullback = _ops.vjp(lambda y: y * y, 3.0)
+    return grad(lambda u: pullback(u) * u)(2.0)
+
+
+@case('escaped_pullback_of_dead_outer_tag', '[PYAD] invariant 1 for pullbacks', 12.0)
+def _():
+    """Inside grad at x = 3, keep the pullback of y ↦ x y² at y = 2 (u ↦ 4xu, closing over
+    the traced x).  Called later, x is the constant 3: d/du (12u) = 12."""
+    kept = []
+
+    def f(x):
+        kept.append(_ops.vjp(lambda y: x * y * y, 2.0)[1])
+        return x * x
+    grad(f)(3.0)
+    return diff(lambda u: kept[0](u))(1.0)
+
+
 # --------------------------------------------------------------- loops and recursion
 @case('nested_in_loop', '[SP08] (derivative inside a loop)', 6.0)
 def _():
@@ -493,6 +538,26 @@ def _():
 def _():
     """f(x) = Δ_y Σ x·y²  (at y = x) = Σ 2x_i; ∇f = (2, 2, 2)."""
     return grad(lambda x: laplacian(lambda y: pnp.sum(x * y * y))(x))(_onp.array([1.0, -2.0, 0.5]))
+
+
+@case('batched_jacobian_of_batched_jacobian', '[PYAD] batched tangents at two live tags at once',
+      _onp.diag([2.0, -4.0, 8.0]))
+def _():
+    """jacfwd(x ↦ rowsums of jacrev(y ↦ y ⊙ y ⊙ x)(x))(x).
+    The inner Jacobian is diag(2 y ⊙ x); at y = x its row sums are 2x², whose Jacobian is
+    diag(4x); at x = (0.5, −1, 2): diag(2, −4, 8).  Both levels push a whole batch of
+    directions (tangents of shape (3,) + x.shape) at the same time."""
+    x = _onp.array([0.5, -1.0, 2.0])
+    inner = lambda x: pnp.sum(_ops.jacrev(lambda y: y * y * x)(x), axis=1)
+    return _ops.jacfwd(inner)(x)
+
+
+@case('batched_hessian_of_inner_jacobian', '[PYAD] hessian (batched forward over reverse) of jacfwd',
+      4.0 * _onp.eye(3))
+def _():
+    """f(x) = Σ jacfwd(y ↦ y ⊙ y ⊙ x)(x) = Σ 2x²; ∇²f = 4I."""
+    x = _onp.array([0.5, -1.0, 2.0])
+    return hessian(lambda x: pnp.sum(_ops.jacfwd(lambda y: y * y * x)(x)))(x)
 
 
 @case('pytree_closure', '[PYAD] nested derivative over a dict of parameters', {'a': 8.0, 'b': 2.0})

@@ -49,8 +49,9 @@ iterates on plain values.  The tangent and adjoint iterations converge at the
 rate of the primal one (the spectral radius of J).
 
 Forward mode here converges the primal first and the tangent second rather than
-iterating both together; the fixed point reached is the same.  The Taylor mode
-is not supported.
+iterating both together; the fixed point reached is the same.  Taylor mode
+(``diffn``) is declined with ``TaylorUnsupported``, on which ``diffn`` falls back
+to nested forward mode.
 """
 import numbers
 
@@ -157,8 +158,9 @@ def _solve(h, x0, ctx, what):
     if tag is None:
         return _iterate(h, x0, y, ctx, what)
     if tag.mode not in ('forward', 'reverse'):
-        raise NotImplementedError(f'fixed_point: differentiation in {tag.mode} mode is not '
-                                  f'supported (forward and reverse are)')
+        # Taylor mode (diffn): its operator falls back to nested forward mode
+        from ._core.taylor import TaylorUnsupported
+        raise TaylorUnsupported('fixed_point')
     h_primal = _suspend(h, tag)
     x_p = _solve(h_primal, x0, ctx, what)
     z = _call(h, x_p)
@@ -198,16 +200,6 @@ def _forward_level(h_primal, x_p, z, tag, ctx):
     return [Dual(p, ti, tag) for p, ti in zip(x_p, t)]
 
 
-class _Link(Primitive):
-    # The node of a fixed point on a reverse tag's tape: its inputs are the leaves
-    # of z = h(x_p) boxed at the tag, its value x_p, its VJP the adjoint solve.
-    # (No docstring: Primitive keeps __doc__ in a slot.)
-    __slots__ = ('value',)
-
-    def __call__(self, *args, **params):
-        return self.value
-
-
 def _reverse_level(h_primal, x_p, z, tag, ctx):
     traced = [i for i, y in enumerate(z) if type(y) is TapeVar and y.tag is tag]
     if not traced:
@@ -225,13 +217,15 @@ def _reverse_level(h_primal, x_p, z, tag, ctx):
         w = _solve(adjoint_map, [innermost(c) for c in gs], ctx, 'fixed_point (adjoint)')
         return [w[traced[i]] for i in positions]
 
+    # One node on T's tape: inputs the traced leaves of z, value x_p, VJP the adjoint
+    # solve.  The inputs are handed over with plain primals (same tag, same slots):
+    # the node's value is x_p whatever they hold, and nothing below T is recorded.
     value = tuple(x_p)
-    link = _Link('fixed_point', lambda *args, **params: value, multiple_results=True)
-    link.value = value
+    link = Primitive('fixed_point', lambda *args, **params: value, multiple_results=True)
     link.def_vjp_joint(adjoint)
     link.def_jvp_joint(_no_jvp)
-    out = _reverse.process(link, tuple(z[i] for i in traced), {}, tag)
-    return list(out)
+    inputs = tuple(TapeVar(innermost(z[i]), tag, z[i].index) for i in traced)
+    return list(_reverse.process(link, inputs, {}, tag))
 
 
 def _no_jvp(tangents, ans, primals, params):     # never called: forward levels build Duals

@@ -51,7 +51,7 @@ import math
 
 import numpy as _np
 
-from ._core.box import innermost
+from ._core.box import Box, innermost, lift_dead
 from ._core.pytree import tree_flatten, tree_unflatten
 
 __all__ = [
@@ -70,7 +70,11 @@ class _Leaf:
     __slots__ = ('shape', 'dtype', 'size', 'is_float')
 
     def __init__(self, leaf, name):
-        leaf = innermost(leaf)
+        leaf = lift_dead(leaf)
+        if isinstance(leaf, Box):
+            raise TypeError(f'numerical.{name}: the input is being differentiated by pyad; '
+                            f'finite differences are not traced (use pyad.{name} for derivatives '
+                            f'that nest, or pyad.stop_gradient to differentiate a constant)')
         self.is_float = isinstance(leaf, (int, float)) and not isinstance(leaf, bool)
         if isinstance(leaf, bool) or isinstance(leaf, _np.bool_):
             raise TypeError(f'numerical.{name}: the input is a bool; pass floats')

@@ -117,10 +117,14 @@ class _State(NamedTuple):
     slots: Any
 
 
-def _make(name, slot_names, step, lr, clip_norm, clip_value):
-    """An Optimizer whose state holds a step count and per-parameter slots."""
+def _make(name, slot_names, step, lr, clip_norm, clip_value, slot_fill=0.0):
+    """An Optimizer whose state holds a step count and per-parameter slots
+    (filled with ``slot_fill`` at the start)."""
     def init(params):
-        return _State(0, tuple(_zeros_like_tree(params) for _ in slot_names))
+        zeros = tuple(_zeros_like_tree(params) for _ in slot_names)
+        if slot_fill:
+            zeros = tuple(tree_map(lambda z: z + slot_fill, z) for z in zeros)
+        return _State(0, zeros)
 
     def update(grads, state, params):
         _check_structure(grads, params)
@@ -170,10 +174,9 @@ def adagrad(lr=1e-1, eps=1e-8, initial_accumulator=0.0, *, clip_norm=None, clip_
     """AdaGrad (Duchi et al. 2011): s ← s + g²; p ← p - lr g / (sqrt(s) + eps)."""
     def step(p, g, slots, rate, t):
         s = slots[0] + g * g
-        if initial_accumulator and t == 1:
-            s = s + initial_accumulator
         return p - rate * g / (pnp.sqrt(s) + eps), (s,)
-    return _make('adagrad', ('sum_of_squares',), step, lr, clip_norm, clip_value)
+    return _make('adagrad', ('sum_of_squares',), step, lr, clip_norm, clip_value,
+                 slot_fill=initial_accumulator)
 
 
 def rmsprop(lr=1e-3, decay=0.9, eps=1e-8, *, clip_norm=None, clip_value=None):
@@ -535,12 +538,14 @@ def _truncated_cg(hvp, g, tol, max_iter):
     return p
 
 
-def newton_cg(f, x0, *, gtol=1e-8, ftol=0.0, max_iter=200, cg_max_iter=None,
+def newton_cg(f, x0, *, gtol=1e-8, ftol=0.0, max_iter=200, cg_max_iter=None, cg_rtol=None,
               line_search='backtracking'):
     """Truncated Newton: each step solves H p = -∇f approximately by conjugate
     gradients on Hessian-vector products (``pyad.hessianv``: forward over reverse,
     no dense Hessian), to a relative tolerance min(0.5, sqrt‖∇f‖) (Nocedal &
-    Wright, algorithm 7.1), stopping early at negative curvature; then a line search."""
+    Wright, algorithm 7.1) or to ``cg_rtol`` if given, stopping early at negative
+    curvature; then a line search.  With a small ``cg_rtol`` each step is an exact
+    Newton step (a quadratic is then solved in one step, by at most n CG iterations)."""
     from .operators import hessianv
     flat = _Flat(f, x0, 'newton_cg')
     counter = _Counter(flat)
@@ -559,7 +564,7 @@ def newton_cg(f, x0, *, gtol=1e-8, ftol=0.0, max_iter=200, cg_max_iter=None,
         if it >= max_iter:
             break
         gnorm = float(_onp.linalg.norm(g))
-        tol = min(0.5, math.sqrt(gnorm)) * gnorm
+        tol = (min(0.5, math.sqrt(gnorm)) if cg_rtol is None else cg_rtol) * gnorm
 
         def hvp(d, z=z):
             counter.count += 1

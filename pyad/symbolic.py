@@ -43,11 +43,14 @@ Limitations (honestly):
   nested lists/tuples of them (the latter are flattened in order, as an array).
 * Python control flow on traced values (``if x > 0``, ``float(x)``, ``while``)
   fails: SymPy cannot decide the truth of a symbolic comparison.  Use
-  ``np.where`` (traced as ``Piecewise``), ``np.maximum`` (``Max``) and friends.
+  ``np.where`` (traced as ``Piecewise``), ``np.maximum`` (``Max``) and friends;
+  the reductions ``np.max``/``np.min`` are traced as ``Max``/``Min`` and
+  ``np.logsumexp`` as ``log(Σ exp)``.
 * Functions must use ``pyad.numpy`` (or operators); plain ``numpy.sin`` on an
   object array fails, and so do ``math`` functions.  Reductions other than sum,
-  mean and prod (max, min, var, std, logsumexp, sorting), linear algebra, and
-  pyad's own operators called inside f are not traced.
+  mean, prod, max, min and logsumexp (var, std, sorting, cumulative sums),
+  linear algebra (``pyad.linalg``), ``pyad.nn``, and pyad's own operators
+  called inside f are not traced.
 * The swap is process-wide while a trace runs (guarded by a lock and restored
   afterwards); other threads computing on plain values meanwhile are unaffected,
   since the dispatchers fall back to NumPy for non-symbolic arguments.
@@ -156,6 +159,43 @@ def _elementwise(sym_fn, nargs):
     return apply
 
 
+def _reduce(x, axes, keepdims, combine):
+    """A reduction of an object array over ``axes`` with ``combine(list) -> expr``."""
+    x = _np.asarray(x, dtype=object)
+    nd = x.ndim
+    axes = tuple(range(nd)) if axes is None else tuple(a % nd for a in (
+        (axes,) if isinstance(axes, int) else axes)) if nd else ()
+    kept = [a for a in range(nd) if a not in axes]
+    moved = _np.transpose(x, kept + list(axes)) if nd else x
+    outer = tuple(x.shape[a] for a in kept)
+    rows = moved.reshape(outer + (-1,))
+    out = _np.empty(outer, dtype=object)
+    for idx in _np.ndindex(*outer):
+        out[idx] = combine(list(rows[idx]))
+    if keepdims:
+        out = out.reshape(tuple(1 if a in axes else d for a, d in enumerate(x.shape)))
+    return out if out.shape else out[()]
+
+
+def _max_symbolic(x, axes, keepdims):
+    return _reduce(x, axes, keepdims, lambda xs: _sp.Max(*xs))
+
+
+def _min_symbolic(x, axes, keepdims):
+    return _reduce(x, axes, keepdims, lambda xs: _sp.Min(*xs))
+
+
+def _logsumexp_symbolic(a, b, axes, keepdims):
+    if b is None:
+        return _reduce(a, axes, keepdims, lambda xs: _sp.log(_sp.Add(*[_sp.exp(e) for e in xs])))
+    a, b = _np.broadcast_arrays(_np.asarray(a, dtype=object), _np.asarray(b, dtype=object))
+    pairs = _np.empty(a.shape, dtype=object)
+    for idx in _np.ndindex(*a.shape):
+        pairs[idx] = (a[idx], b[idx])
+    return _reduce(pairs, axes, keepdims,
+                   lambda ps: _sp.log(_sp.Add(*[w * _sp.exp(e) for e, w in ps])))
+
+
 def _astype_symbolic(x, dtype):
     return x                      # a symbol has no dtype to cast to
 
@@ -169,6 +209,9 @@ def _symbolic_impls():
     for name, fn in _TERNARY.items():
         table[name] = (_elementwise(fn, 3), 3)
     table['astype'] = (_astype_symbolic, 1)
+    table['max'] = (_max_symbolic, 1)
+    table['min'] = (_min_symbolic, 1)
+    table['logsumexp'] = (_logsumexp_symbolic, 2)
     return table
 
 
@@ -246,6 +289,8 @@ def make_symbols(spec, name='x'):
         return arr, list(arr.ravel()), arr.shape
     if isinstance(spec, _np.ndarray) and spec.dtype == object:
         return spec, list(spec.ravel()), spec.shape
+    if isinstance(spec, list):
+        spec = _np.asarray(spec, dtype=_np.float64)        # an example point
     if spec is None or (isinstance(spec, tuple) and spec == ()):
         s = _sp.Symbol(name, real=True)
         return s, [s], ()

@@ -52,3 +52,27 @@ def test_module_entry_point_exit_status():
                           timeout=120, env=env, cwd=root)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert 'cases pass' in proc.stdout
+
+
+def test_all_cases_concurrently_in_eight_threads():
+    """Tags are per call: eight threads running the whole suite at once must not confuse
+    each other's derivatives."""
+    import threading
+    failures = []
+    barrier = threading.Barrier(8)
+
+    def work(offset):
+        barrier.wait()
+        fast = [c for c in confusion.CASES
+                if not any(w in c.name for w in ('rosenbrock', 'minimisation', 'particle'))]
+        cases = fast[offset:] + fast[:offset]
+        for c in cases:
+            ok, got = confusion.check(c)
+            if not ok:
+                failures.append((c.name, got))
+    threads = [threading.Thread(target=work, args=(5 * i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, failures

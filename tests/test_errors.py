@@ -2,7 +2,6 @@
 import numpy as np
 import pytest
 
-import pyad
 import pyad.numpy as pnp
 from pyad import (grad, fgrad, diff, hessian, hessianv, gradv, jacobian, jacobianv,
                   jacobianTv, vjp, jvp, laplacian, curl, div)

@@ -158,3 +158,15 @@ def test_errors():
         num.grad(3.0)
     with pytest.raises(ValueError, match='shape'):
         num.jacobianv(vec_map)(X, onp.ones(2))
+
+
+def test_traced_input_is_an_error_not_a_silent_constant():
+    with pytest.raises(TypeError, match='not traced'):
+        pyad.grad(lambda x: num.diff(lambda y: y ** 3)(x))(1.0)
+
+
+def test_float32_scalar_and_diffn_zero():
+    d = num.diff(lambda t: np.sin(t))(onp.float32(0.5))
+    assert d.dtype == onp.float32 and abs(d - onp.cos(0.5)) < 1e-4
+    y, d0 = num.fdiffn(0, lambda t: t * 2.0)(1.5)
+    assert y == d0 == 3.0

@@ -110,6 +110,7 @@ def test_unary(name, shape):
     got = fn(x)
     if shape == ():
         onp.testing.assert_allclose(got, ref(x), rtol=1e-14, atol=0)
+        assert type(fn(onp.float64(x))) is type(ref(onp.float64(x)))     # NumPy scalar kept
     else:
         onp.testing.assert_array_equal(got, ref(x))
         assert got.dtype == ref(x).dtype
@@ -125,6 +126,7 @@ def test_binary(name, shapes):
     got = fn(x, y)
     if shapes == ((), ()):
         onp.testing.assert_allclose(got, ref(x, y), rtol=1e-14, atol=0)
+        assert type(fn(onp.float64(x), onp.float64(y))) is type(ref(onp.float64(x), onp.float64(y)))
     else:
         onp.testing.assert_array_equal(got, ref(x, y))
     if diff_y:

@@ -21,6 +21,9 @@ MASK23 = onp.array([[True, False, True], [False, True, True]])
 # (id, index, input shape)
 INDICES = [
     ('int', 1, (3,)),
+    ('0d-none', None, ()),
+    ('0d-empty-tuple', (), ()),
+    ('0d-ellipsis', (None, Ellipsis, None), ()),
     ('neg-int', -1, (2, 3)),
     ('int-int', (1, -2), (2, 3)),
     ('np-int', onp.int64(1), (2, 3)),

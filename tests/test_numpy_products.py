@@ -169,3 +169,60 @@ def test_errors():
         np.einsum('i1->i', onp.ones((2, 3)))
     with pytest.raises(TypeError, match='einsum'):
         np.einsum(onp.ones(3), [0])
+
+
+# ----------------------------------------------------------------- nested batches
+NESTED = {
+    'einsum': lambda x: np.sin(np.einsum('ij,kj->ik', x, x)),
+    'einsum-diag': lambda x: np.einsum('ii->i', np.einsum('ij,kj->ik', x, x)),
+    'einsum-broadcast': lambda x: np.einsum('ij,ij->i', x[:, :1], x),
+    'dot': lambda x: np.dot(x, x.T), 'kron': lambda x: np.kron(x, x[0]),
+    'tensordot': lambda x: np.tensordot(x, x, ([0], [0])), 'matmul': lambda x: x[0] @ x.T,
+    'outer': lambda x: np.outer(x[0], x), 'inner': lambda x: np.inner(x, x),
+}
+
+
+@pytest.mark.parametrize('name', sorted(NESTED))
+def test_nested_batched_jacobians_agree(name):
+    """Two levels of batch axes (jacfwd/jacrev nested both ways) give one answer."""
+    f = NESTED[name]
+    x = onp.array([[0.3, 0.0, -1.2], [0.7, 1.1, -0.4]])
+    H = pyad.jacfwd(pyad.jacrev(f))(x)
+    for other in (pyad.jacrev(pyad.jacfwd(f))(x), pyad.jacfwd(pyad.jacfwd(f))(x),
+                  pyad.jacrev(pyad.jacrev(f))(x)):
+        onp.testing.assert_allclose(other, H, rtol=1e-12, atol=1e-12)
+
+
+# ----------------------------------------------------------------- random einsums
+from hypothesis import given, settings, HealthCheck, strategies as st  # noqa: E402
+
+
+@st.composite
+def einsum_specs(draw):
+    labels = 'abcd'
+    sizes = {c: draw(st.integers(1, 3)) for c in labels}
+    n_ops = draw(st.integers(1, 3))
+    ins, shapes = [], []
+    for _ in range(n_ops):
+        part = ''.join(draw(st.lists(st.sampled_from(labels), min_size=0, max_size=3)))
+        # a dimension may be 1 where the index is bigger elsewhere (broadcasting),
+        # except for a repeated index, whose dimensions must agree
+        shape = tuple(1 if part.count(c) == 1 and draw(st.integers(0, 4)) == 0 else sizes[c]
+                      for c in part)
+        ins.append(part)
+        shapes.append(shape)
+    used = sorted(set(''.join(ins)))
+    if draw(st.booleans()):
+        return ','.join(ins), shapes      # implicit output
+    out = ''.join(draw(st.permutations(used))[:draw(st.integers(0, len(used)))])
+    return ','.join(ins) + '->' + out, shapes
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(einsum_specs(), st.integers(0, 2 ** 16))
+def test_einsum_random(spec, seed):
+    subscripts, shapes = spec
+    r = onp.random.default_rng(seed)
+    ops = [r.standard_normal(s) for s in shapes]
+    onp.testing.assert_array_equal(np.einsum(subscripts, *ops), onp.einsum(subscripts, *ops))
+    check_grads(lambda ops: np.einsum(subscripts, *ops), ops, order=2)

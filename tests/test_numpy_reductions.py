@@ -198,6 +198,9 @@ def test_float32_kept(name):
     assert pyad.grad(f)(x).dtype == onp.float32
     assert pyad.hessian(f)(x).dtype == onp.float32
     check_grads(f, x, order=1)
+    if name != 'logsumexp':
+        fn = getattr(np, name)
+        onp.testing.assert_array_equal(fn(x, axis=1), getattr(onp, name)(x, axis=1))
 
 
 def test_float32_logsumexp_b_kept():
@@ -259,3 +262,24 @@ def test_other_errors():
         np.prod(onp.ones(3), out=onp.ones(()))
     with pytest.raises(TypeError, match='var'):
         np.var(onp.ones(3), ddof=None)
+
+
+# ----------------------------------------------------------------- nested batches
+NESTED = {
+    'prod': lambda x: np.prod(x + 0.5, axis=0), 'prod-zero': lambda x: np.prod(x, axis=1),
+    'max': lambda x: np.max(x * x, axis=1), 'var': lambda x: np.var(x, axis=1, ddof=1),
+    'std': lambda x: np.std(x, axis=0), 'logsumexp': lambda x: np.logsumexp(x, axis=0, b=x * x + 1),
+    'cumsum': lambda x: np.cumsum(x * x, axis=1), 'cumprod-zero': lambda x: np.cumprod(x, axis=1),
+    'cumprod': lambda x: np.cumprod(x + 3, axis=0), 'mean': lambda x: np.mean(x * x, axis=0),
+}
+
+
+@pytest.mark.parametrize('name', sorted(NESTED))
+def test_nested_batched_jacobians_agree(name):
+    """Two levels of batch axes (jacfwd/jacrev nested both ways) give one answer."""
+    f = NESTED[name]
+    x = onp.array([[0.3, 0.0, -1.2], [0.7, 1.1, -0.4]])
+    H = pyad.jacfwd(pyad.jacrev(f))(x)
+    for other in (pyad.jacrev(pyad.jacfwd(f))(x), pyad.jacfwd(pyad.jacfwd(f))(x),
+                  pyad.jacrev(pyad.jacrev(f))(x)):
+        onp.testing.assert_allclose(other, H, rtol=1e-12, atol=1e-12)

@@ -44,7 +44,7 @@ from .softmax import softmax
 from .sparse import _sparsek_rows, clip_unit
 from ._util import errstate
 
-DEFAULT_CHUNK = 256
+DEFAULT_CHUNK = 32
 
 
 # ============================================================================ scores
@@ -75,81 +75,104 @@ def _pool_limits(n, window, causal, start, stop):
     return i - window if causal else _onp.full(stop - start, n - 1)
 
 
+class _Chunk:
+    """The candidates of a chunk of queries: per row (R), the indices ``cidx`` (R, A)
+    of the pool entries that can still have a nonzero mask, ``cvalid`` (R, A)."""
+    __slots__ = ('start', 'stop', 'lim', 'cidx', 'cvalid')
+
+    def __init__(self, start, stop, lim, cidx, cvalid):
+        self.start, self.stop, self.lim, self.cidx, self.cvalid = start, stop, lim, cidx, cvalid
+
+    def in_pool(self):
+        """(R, C, A): candidate j is in the pool of query i."""
+        xp = namespace(self.cidx)
+        return self.cvalid[:, None, :] & (self.cidx[:, None, :] <= xp.asarray(self.lim)[None, :, None])
+
+
 def _select(u, budget, window, causal, chunk):
-    """For scores u (R, n): thresholds tau (R, n) relative to the pool maxima mx (R, n)
-    (as in sparsek: p = clip((u - mx) - tau, 0, 1)), selected indices (R, n, budget)
-    and their validity (R, n, budget).  No derivative (plain arrays)."""
+    """Thresholds, selection and candidates for scores u (R, n), chunk by chunk of
+    queries, without derivative (plain arrays).
+
+    Returns tau (R, n) relative to the pool maxima mx (R, n) (p = clip((u - mx) - tau,
+    0, 1), as in sparsek), the selected indices (R, n, budget), their validity, and
+    the list of _Chunk candidates.  A chunk's candidates are the pool entries above
+    the threshold of the query just before the chunk: the threshold never decreases
+    along the sequence, so every other entry has mask 0 for all the chunk's queries;
+    and the top-budget entries of a pool always have a positive mask, so they are
+    among the candidates too."""
     xp = namespace(u)
     R, n = u.shape
     dt = u.dtype
-    tau = xp.empty((R, n), dtype=dt)
+    tau = xp.full((R, n), -xp.inf, dtype=dt)
     mx = xp.zeros((R, n), dtype=dt)
     idx = xp.zeros((R, n, budget), dtype=xp.int64)
     valid = xp.zeros((R, n, budget), dtype=bool)
+    chunks = []
+    floor = xp.full((R, 1), -xp.inf, dtype=dt)       # absolute threshold before the chunk
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         lim = _pool_limits(n, window, causal, start, stop)
         width = int(lim.max()) + 1
         if width <= 0:
-            tau[:, start:stop] = -xp.inf
             continue
-        cols = _onp.arange(width)
-        inpool = xp.asarray(cols[None, :] <= lim[:, None])                 # (C, width)
-        M = xp.where(inpool[None], u[:, None, :width], -xp.inf)           # (R, C, width)
-        kk = xp.asarray(_onp.minimum(budget, _onp.maximum(lim + 1, 0)).astype(dt))
-        _, t, m = _sparsek_rows(M, kk[None, :, None])
+        with errstate():
+            cand = u[:, :width] > floor                  # NaN scores are never candidates
+        A = max(int(cand.sum(axis=1).max()), 1)
+        cidx = xp.argsort(~cand, axis=1, kind='stable')[:, :A]          # in increasing j
+        cvalid = xp.take_along_axis(cand, cidx, axis=1)
+        ch = _Chunk(start, stop, lim, cidx, cvalid)
+        chunks.append(ch)
+        M = xp.where(ch.in_pool(), xp.take_along_axis(u, cidx, axis=1)[:, None, :], -xp.inf)
+        kk = _onp.minimum(budget, _onp.maximum(lim + 1, 0)).astype(dt)
+        _, t, m = _sparsek_rows(M, xp.asarray(kk)[None, :, None])
         tau[:, start:stop] = t[..., 0]
         mx[:, start:stop] = m[..., 0]
-        order = xp.argsort(-M, axis=-1, kind='stable')[..., :budget]
+        floor = (t + m)[:, -1]                       # -inf while the pool is saturated
+        order = xp.argsort(-M, axis=-1, kind='stable')[..., :budget]    # ties: earlier j
         c = order.shape[-1]
-        idx[:, start:stop, :c] = order
+        idx[:, start:stop, :c] = xp.take_along_axis(cidx[:, None, :], order, axis=-1)
         valid[:, start:stop, :] = xp.asarray(_onp.arange(budget)[None, :] < kk[:, None])[None]
-    return tau, mx, idx, valid
+    return tau, mx, idx, valid, chunks
 
 
-def _fractional_sets(u, tau, mx, window, causal, start, stop):
-    """F (R, C, n): the fractional pool entries of queries start..stop-1 (booleans),
-    decided exactly as sparsek decides them."""
+def _fractional(u, tau, mx, ch):
+    """(R, C, A): the candidates of chunk ``ch`` that are fractional (0 < p < 1) for
+    its queries, decided exactly as sparsek decides them."""
     xp = namespace(u)
-    n = u.shape[-1]
-    lim = _pool_limits(n, window, causal, start, stop)
-    inpool = xp.asarray(_onp.arange(n)[None, :] <= lim[:, None])
+    uc = xp.take_along_axis(u, ch.cidx, axis=1)
     with errstate():
-        p = clip_unit((u[:, None, :] - mx[:, start:stop, None]) - tau[:, start:stop, None])
-    return inpool[None] & (p > 0) & (p < 1)
+        p = clip_unit((uc[:, None, :] - mx[:, ch.start:ch.stop, None])
+                      - tau[:, ch.start:ch.stop, None])
+    return ch.in_pool() & (p > 0) & (p < 1)
 
 
-def _flat_rows(u):
-    return u.reshape(-1, u.shape[-1])
-
-
-def _fracavg_impl(t, u, tau, mx, window, causal, chunk):
-    """out_i = sum_{j in F_i} t_j / |F_i| (t: batch + u.shape)."""
+def _fracavg_impl(t, u, tau, mx, chunks):
+    """out_i = sum_{j in F_i} t_j / |F_i| (t: batch + u.shape; 0 where F_i is empty)."""
     xp = namespace(t)
-    uf, tf, mf = _flat_rows(u), _flat_rows(tau), _flat_rows(mx)
-    R, n = uf.shape
+    R, n = u.shape
     tb = t.reshape(-1, R, n)
     out = xp.zeros_like(tb)
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        F = _fractional_sets(uf, tf, mf, window, causal, start, stop)
-        cnt = xp.maximum(F.sum(-1), 1).astype(t.dtype)                     # (R, C)
-        out[:, :, start:stop] = xp.einsum('brj,rcj->brc', tb, F.astype(t.dtype)) / cnt
+    for ch in chunks:
+        F = _fractional(u, tau, mx, ch)
+        cnt = xp.maximum(F.sum(-1), 1).astype(t.dtype)                         # (R, C)
+        tc = xp.take_along_axis(tb, xp.broadcast_to(ch.cidx, tb.shape[:1] + ch.cidx.shape), axis=2)
+        out[:, :, ch.start:ch.stop] = xp.einsum('bra,rca->brc', tc, F.astype(t.dtype)) / cnt
     return out.reshape(t.shape)
 
 
-def _fracavg_t_impl(g, u, tau, mx, window, causal, chunk):
+def _fracavg_t_impl(g, u, tau, mx, chunks):
     """The transpose: out_j = sum_i [j in F_i] g_i / |F_i|."""
     xp = namespace(g)
-    uf, tf, mf = _flat_rows(u), _flat_rows(tau), _flat_rows(mx)
-    R, n = uf.shape
+    R, n = u.shape
     gb = g.reshape(-1, R, n)
     out = xp.zeros_like(gb)
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        F = _fractional_sets(uf, tf, mf, window, causal, start, stop)
+    rows = xp.arange(R)[None, :, None]
+    for ch in chunks:
+        F = _fractional(u, tau, mx, ch)
         cnt = xp.maximum(F.sum(-1), 1).astype(g.dtype)
-        out += xp.einsum('brc,rcj->brj', gb[:, :, start:stop] / cnt, F.astype(g.dtype))
+        contrib = xp.einsum('brc,rca->bra', gb[:, :, ch.start:ch.stop] / cnt, F.astype(g.dtype))
+        # candidate indices are distinct within a row: a plain indexed add is exact
+        out[:, rows, ch.cidx[None]] += contrib
     return out.reshape(g.shape)
 
 
@@ -167,7 +190,7 @@ _fracavg_t.def_jvp(lambda tt, ans, g, u, **p: _fracavg_t(tt, u, **p), _none)
 _fracavg_t.def_vjp(lambda c, ans, g, u, **p: _fracavg(c, u, **p), _none)
 
 
-def _threshold_impl(u, tau, mx, window, causal, chunk):
+def _threshold_impl(u, tau, mx, chunks):
     return tau       # computed with the selection, from the same (innermost) scores
 
 
@@ -256,11 +279,10 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
     index_parts, valid_parts = [], []
     tau = None
     if budget:
-        tau_val, mx, sel, sel_valid = _select(uval, budget, window, causal, int(chunk))
+        tau_val, mx, sel, sel_valid, chunks = _select(uval, budget, window, causal, int(chunk))
         index_parts.append(sel)
         valid_parts.append(sel_valid)
-        tau = _threshold(u, tau=tau_val, mx=mx, window=window, causal=bool(causal),
-                         chunk=int(chunk))
+        tau = _threshold(u, tau=tau_val, mx=mx, chunks=chunks)
     if window:
         w_idx = _onp.arange(n)[:, None] - _onp.arange(window)[None, :]     # i, i-1, ...
         index_parts.append(xp.asarray(_onp.broadcast_to(_onp.maximum(w_idx, 0), (R, n, window))))

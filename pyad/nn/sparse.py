@@ -142,24 +142,27 @@ def _solve_sorted(zs, k):
     rows with 0 <= k < (number of entries), zs finite.
 
     f(tau) is piecewise linear and nonincreasing, with breakpoints {z_i, z_i - 1}.
-    Sorting the 2m breakpoints in decreasing order, the number of fractional
-    entries on the segment after breakpoint j is the running count of "z_i"
-    breakpoints passed minus "z_i - 1" breakpoints passed; f at the breakpoints is
-    a cumulative sum of (count x segment length).  The segment where f crosses k
-    gives the sets U (p = 1) and F (0 < p < 1) exactly (from the ranks of the
-    breakpoints, so ties are consistent), and then tau = (sum_F z + |U| - k) / |F|,
-    one sum, without the rounding of the running sums."""
+    Sort the 2m breakpoints in decreasing order; at breakpoint b_j the entries whose
+    "z_i - 1" breakpoint has been passed are ones (U), those whose "z_i" breakpoint
+    only has been passed are fractional (F), so f(b_j) = |U| + sum_F z_i - |F| b_j:
+    running counts and sums, for all breakpoints of all rows at once.  (Counting the
+    ones rather than summing slopes x segment lengths keeps f right even where
+    z_i - 1 rounds to z_i, for huge values.)  The segment where f crosses k gives the
+    sets U and F exactly (from the ranks of the breakpoints, so ties are handled
+    consistently), and then tau = (sum_F z + |U| - k) / |F|, from one sum."""
     xp = namespace(zs)
     m = zs.shape[-1]
     dt = zs.dtype
     b = xp.concatenate([zs, zs - 1], axis=-1)
     order = xp.argsort(-b, axis=-1, kind='stable')
     bs = xp.take_along_axis(b, order, axis=-1)
-    step = xp.where(order < m, 1, -1).astype(dt)
-    nfrac = xp.cumsum(step, axis=-1)
-    inc = nfrac[..., :-1] * (bs[..., :-1] - bs[..., 1:])
-    f_at = xp.cumsum(inc, axis=-1)                      # f at breakpoints 1 .. 2m-1
-    j = xp.sum(f_at < k, axis=-1, keepdims=True)        # the segment [b_{j+1}, b_j]
+    plus = order < m
+    zval = xp.take_along_axis(xp.concatenate([zs, zs], axis=-1), order, axis=-1)
+    n_ones = xp.cumsum(~plus, axis=-1, dtype=xp.int64)
+    n_frac = xp.cumsum(plus, axis=-1, dtype=xp.int64) - n_ones
+    s_frac = xp.cumsum(xp.where(plus, zval, -zval), axis=-1)
+    f_at = n_ones.astype(dt) + s_frac - n_frac.astype(dt) * bs     # f at each breakpoint
+    j = xp.sum(f_at[..., 1:] < k, axis=-1, keepdims=True)          # the segment [b_{j+1}, b_j]
     j = xp.minimum(j, 2 * m - 2)
     rank = xp.empty_like(order)
     xp.put_along_axis(rank, order, xp.broadcast_to(xp.arange(2 * m), order.shape), axis=-1)
@@ -205,7 +208,7 @@ def _sparsek_rows(zl, k):
         lo = xp.min(xp.where(xp.isneginf(zl), xp.inf, zl), axis=-1, keepdims=True)
     zs0, masked, bad, mx = _prepare_rows(zl, 0.0)
     with errstate():
-        lo = xp.where(xp.isfinite(lo - mx), lo - mx, 0) - 2
+        lo = xp.where(xp.isfinite(lo - mx), lo - mx - 2, -xp.finfo(dt).max / 4)
         zs = xp.where(masked, lo, zs0)
         zs = xp.where(bad, 0, zs)
         sat = k >= finite

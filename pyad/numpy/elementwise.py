@@ -28,9 +28,12 @@ def _scalar_fast(np_fn, math_fn):
     def impl(x):
         if type(x) in _SCALAR:
             try:
-                return math_fn(x)
+                out = math_fn(x)
             except (ValueError, OverflowError, ZeroDivisionError):
                 pass   # NumPy's answer (inf, nan) and warning instead of an exception
+            else:
+                # a NumPy scalar in, a NumPy scalar out (as NumPy would give)
+                return out if type(x) is float or type(out) is not float else _np.float64(out)
         return np_fn(x)
     impl.__name__ = np_fn.__name__
     impl.__doc__ = getattr(np_fn, '__doc__', None)
@@ -70,9 +73,13 @@ def _scalar_binary(np_fn, py_fn):
     def impl(x, y):
         if type(x) in _SCALAR and type(y) in _SCALAR:
             try:
-                return py_fn(x, y)
+                out = py_fn(x, y)
             except (ValueError, OverflowError, ZeroDivisionError):
                 pass
+            else:
+                if type(out) is float and (type(x) is not float or type(y) is not float):
+                    return _np.float64(out)
+                return out
         return np_fn(x, y)
     impl.__name__ = np_fn.__name__
     return impl

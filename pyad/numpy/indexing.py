@@ -96,6 +96,8 @@ def take_batched(arr, idx, bnd):
 
 
 def _getitem_impl(x, idx):
+    if type(x) is float:        # a 0-d (co)tangent may be a Python float
+        x = _np.float64(x)
     return x[idx]
 
 

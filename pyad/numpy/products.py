@@ -1,9 +1,13 @@
 """Products: matmul and einsum (primitives), and the products built on them
 (dot, vdot, inner, outer, tensordot, kron)."""
+import functools as _functools
+import string as _string
+
 import numpy as _np
 
 from .._core.primitive import Primitive
-from .._core.box import shape_of, ndim_of
+from .._core.box import Box, shape_of, ndim_of, dtype_of
+from ..backend import namespace
 from ._batching import unbroadcast_shape
 from .shape import reshape, swapaxes, transpose
 
@@ -32,13 +36,35 @@ def _promote(t, bnd, shape2, out_ndim2):
 # Fast paths below keep a batch of B directions in ONE matrix product against a
 # 2-D operand, instead of a stack of B small products (or matrix-vector products).
 
+def _diagonal_of(t):
+    """The diagonal of ``t`` when t is a plain square matrix that is zero off its
+    diagonal, else None.  Batched Jacobians start from identity seeds (and an
+    elementwise function keeps them diagonal): a product with a diagonal matrix
+    is a row scaling, O(n^2) instead of an O(n^3) matrix product.  The test costs
+    O(n^2), small beside the product it may save."""
+    if type(t) is not _np.ndarray or t.ndim != 2 or t.shape[0] != t.shape[1] or t.shape[0] < 16:
+        return None
+    d = _np.diagonal(t)
+    if _np.count_nonzero(t) != _np.count_nonzero(d):
+        return None
+    return d
+
+
+def _directions_times(t, m):
+    """t @ m for a (B, k) batch of directions t and a (k, n) matrix m."""
+    d = _diagonal_of(t)
+    if d is not None:
+        return d[:, None] * m
+    return matmul(t, m)
+
+
 def _matmul_jvp_x(t, ans, x, y):
     bnd = ndim_of(t) - ndim_of(x)
     if bnd == 0:
         return matmul(t, y)
     if ndim_of(y) == 2:
         ts = shape_of(t)
-        r = matmul(reshape(t, (-1, ts[-1])), y)
+        r = _directions_times(reshape(t, (-1, ts[-1])), y)
         return reshape(r, tuple(ts[:bnd]) + tuple(shape_of(ans)))
     xs2, ys2, out2 = _as_matrices(x, y)
     r = matmul(_promote(t, bnd, xs2, len(out2)), reshape(y, ys2))
@@ -50,6 +76,8 @@ def _matmul_jvp_y(t, ans, x, y):
     if bnd == 0:
         return matmul(x, t)
     if ndim_of(x) == 2 and ndim_of(y) == 1:
+        if bnd == 1:
+            return _directions_times(t, transpose(x))
         return matmul(t, transpose(x))        # (B.., k) @ (k, n)
     xs2, ys2, out2 = _as_matrices(x, y)
     r = matmul(reshape(x, xs2), _promote(t, bnd, ys2, len(out2)))
@@ -82,6 +110,8 @@ def _matmul_vjp_y(g, ans, x, y):
     if bnd == 0 and xn == 2 and yn == 2:
         return matmul(transpose(x), g)
     if xn == 2 and yn == 1:
+        if bnd == 1:
+            return _directions_times(g, x)
         return matmul(g, x)                    # (B.., n) @ (n, k)
     xs2, ys2, out2 = _as_matrices(x, y)
     batch = tuple(shape_of(g)[:bnd])
@@ -110,12 +140,6 @@ def matmul(x1, x2):
 
 
 # ----------------------------------------------------------------- einsum
-import functools as _functools
-import string as _string
-
-from .._core.box import Box, dtype_of
-from ..backend import namespace
-
 _LETTERS = _string.ascii_letters
 
 
@@ -217,6 +241,13 @@ def _einsum_impl(*operands, subscripts, optimize):
     return namespace(*operands).einsum(subscripts, *operands, optimize=optimize)
 
 
+def _rule_optimize(optimize, n_operands):
+    """The derivative einsums often have three or more operands (the
+    cotangent, the other operands, identity and ones constants): contract them
+    pairwise (greedy path) unless the caller chose a path."""
+    return optimize if optimize or n_operands < 3 else 'greedy'
+
+
 def _einsum_jvp(tangents, ans, primals, params):
     subscripts, optimize = params['subscripts'], params['optimize']
     ins, out = _split(subscripts)
@@ -230,7 +261,7 @@ def _einsum_jvp(tangents, ans, primals, params):
         operands = list(primals)
         operands[k] = t
         term = _einsum(*operands, subscripts=','.join(subs) + '->' + batch + out,
-                       optimize=optimize)
+                       optimize=_rule_optimize(optimize, len(operands)))
         total = term if total is None else total + term
     return total
 
@@ -245,12 +276,12 @@ def _einsum_vjp(g, ans, primals, params, positions):
     ins, out = _split(subscripts)
     bnd = ndim_of(g) - ndim_of(ans)
     xp = namespace(g)
-    dtype = dtype_of(g)
     results = []
     for k in positions:
         used = set(subscripts)
         batch = _fresh(used, bnd)
         shape = tuple(shape_of(primals[k]))
+        dtype = dtype_of(primals[k]) if dtype_of(primals[k]).kind == 'f' else dtype_of(g)
         others = [ins[j] for j in range(len(ins)) if j != k]
         operands = [g] + [primals[j] for j in range(len(ins)) if j != k]
         subs = [batch + out] + others
@@ -275,7 +306,7 @@ def _einsum_vjp(g, ans, primals, params, positions):
                 subs.append(c)
                 operands.append(xp.ones(d, dtype=dtype))
         r = _einsum(*operands, subscripts=','.join(subs) + '->' + batch + target,
-                    optimize=optimize)
+                    optimize=_rule_optimize(optimize, len(operands)))
         rs = shape_of(r)
         summed = tuple(bnd + i for i, d in enumerate(shape) if d == 1 and rs[bnd + i] != 1)
         if summed:

@@ -1,9 +1,19 @@
-"""Reductions with ``axis`` and ``keepdims``."""
+"""Reductions with ``axis`` and ``keepdims``: sum, mean, prod, max/min, var/std,
+logsumexp, the cumulative cumsum/cumprod, and the non-differentiable any, all,
+argmax, argmin.
+
+This module defines ``sum``, ``max``, ``min``, ``any`` and ``all``, shadowing the
+builtins (as NumPy's namespace does); the builtins are reached through
+``_builtins``.
+"""
+import builtins as _builtins
+
 import numpy as _np
 
 from .._core.primitive import Primitive
-from .._core.box import shape_of, ndim_of
-from ._batching import batch_ndim, normalize_axes, shift_axes
+from .._core.box import shape_of, ndim_of, innermost, dtype_of
+from ..backend import namespace
+from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
 
 
 def _kept_shape(shape, axes):
@@ -61,15 +71,6 @@ def mean(a, axis=None, keepdims=False):
 
 
 # ----------------------------------------------------------------- helpers
-# Names below (max, min, any, all, sum) shadow the builtins in this module, as in
-# NumPy's namespace; the builtins are reached through ``builtins``.
-import builtins as _builtins
-
-from .._core.box import innermost, dtype_of
-from ..backend import namespace
-from ._batching import normalize_axis
-
-
 def _check_axes(name, axis, ndim):
     """normalize_axes with the function's name in the error."""
     try:
@@ -287,7 +288,13 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 # ----------------------------------------------------------------- logsumexp
 def _logsumexp_impl(a, b, axes, keepdims):
     xp = namespace(a, b)
-    shift = xp.max(a, axis=axes, keepdims=True) if axes else xp.asarray(a)
+    a = xp.asarray(a)
+    if not axes:
+        shift = a
+    elif a.size == 0:       # scipy's answer for an empty sum: log(0) = -inf
+        shift = xp.zeros(_kept_shape(a.shape, axes), dtype=a.dtype)
+    else:
+        shift = xp.max(a, axis=axes, keepdims=True)
     # a row of -inf (or with +inf) has no finite shift: use 0 there, which gives
     # -inf (inf) exactly
     shift = xp.where(xp.isfinite(shift), shift, 0)

@@ -303,7 +303,7 @@ def concatenate(arrays, axis=0):
         if len(s) != n:
             raise ValueError(f'concatenate: all input arrays must have the same number of '
                              f'dimensions, got shapes {shapes}')
-    axis = normalize_axis(axis, n)
+    axis = normalize_axis(axis, n, 'concatenate: axis')
     for s in shapes:
         if s[:axis] + s[axis + 1:] != shapes[0][:axis] + shapes[0][axis + 1:]:
             raise ValueError(f'concatenate: shapes {shapes} do not match except along axis {axis}')
@@ -322,7 +322,7 @@ def stack(arrays, axis=0):
         raise ValueError(f'stack: all input arrays must have the same shape, got shapes {shapes}')
     if not _any_box(arrays):
         return _xp(*arrays).stack(arrays, axis=axis)
-    axis = normalize_axis(axis, len(shapes[0]) + 1)
+    axis = normalize_axis(axis, len(shapes[0]) + 1, 'stack: axis')
     return concatenate([expand_dims(a, axis) for a in arrays], axis=axis)
 
 
@@ -401,7 +401,7 @@ def _split_common(name, ary, indices_or_sections, axis, equal):
     shape = tuple(shape_of(ary))
     if not shape:
         raise ValueError(f'{name}: cannot split a 0-d array')
-    axis = normalize_axis(axis, len(shape))
+    axis = normalize_axis(axis, len(shape), f'{name}: axis')
     n = shape[axis]
     bounds = _split_bounds(name, n, indices_or_sections, equal)
     if not isinstance(ary, Box):
@@ -472,7 +472,7 @@ def repeat(a, repeats, axis=None):
     if not shape:
         a = reshape(a, (1,))
         shape = (1,)
-    axis = normalize_axis(axis, len(shape))
+    axis = normalize_axis(axis, len(shape), 'repeat: axis')
     n = shape[axis]
     reps = _np.asarray(repeats)
     if reps.dtype.kind not in 'iu':
@@ -496,7 +496,10 @@ def flip(m, axis=None):
     """numpy.flip: reverse the order of elements along the given axes (all when None)."""
     m = _as_operand(m)
     n = ndim_of(m)
-    axes = normalize_axes(axis, n)
+    try:
+        axes = normalize_axes(axis, n)
+    except (ValueError, TypeError) as e:
+        raise type(e)(f'flip: {e}') from None
     if not isinstance(m, Box):
         return _xp(m).flip(m, axis=axis)
     from .indexing import getitem
@@ -526,7 +529,7 @@ def roll(a, shift, axis=None):
     shifts = _np.broadcast_arrays(_np.atleast_1d(shift), _np.atleast_1d(axis))
     total = {}
     for s, ax in zip(*shifts):
-        ax = normalize_axis(int(ax), len(shape))
+        ax = normalize_axis(int(ax), len(shape), 'roll: axis')
         total[ax] = total.get(ax, 0) + int(s)
     from .indexing import getitem
     for ax, s in total.items():
@@ -554,13 +557,21 @@ def sort(a, axis=-1, kind=None, order=None):
         axis = -1
     if ndim_of(a) == 0:
         raise ValueError('sort: cannot sort a 0-d array along an axis')
-    axis = normalize_axis(axis, ndim_of(a))
+    axis = normalize_axis(axis, ndim_of(a), 'sort: axis')
     inner = innermost(a)
     idx = _xp(inner).argsort(inner, axis=axis, kind='stable')
     return take_along_axis(a, idx, axis)
 
 
 # ===================================================================== gathering
+def _index_like(idx, a):
+    """Index array ``idx`` on the device of ``a`` (a no-op for NumPy)."""
+    if isinstance(idx, int):
+        return idx
+    xp = _xp(a)
+    return idx if xp is _np else xp.asarray(idx)
+
+
 def _index_array(name, indices):
     idx = _np.asarray(innermost(indices)) if not hasattr(indices, 'dtype') else innermost(indices)
     if idx.dtype.kind not in 'iu':
@@ -582,14 +593,14 @@ def take(a, indices, axis=None, mode=None):
     n = ndim_of(a)
     if n == 0:
         raise ValueError('take: cannot take from a 0-d array along an axis')
-    axis = normalize_axis(axis, n)
+    axis = normalize_axis(axis, n, 'take: axis')
     size = shape_of(a)[axis]
     if idx.size and (int(idx.max()) >= size or int(idx.min()) < -size):
         raise IndexError(f'take: index out of bounds for axis {axis} with size {size}')
     from .indexing import getitem
     if idx.ndim == 0:
         idx = int(idx)
-    return getitem(a, (slice(None),) * axis + (idx,))
+    return getitem(a, (slice(None),) * axis + (_index_like(idx, a),))
 
 
 def take_along_axis(arr, indices, axis):
@@ -606,9 +617,10 @@ def take_along_axis(arr, indices, axis):
     if idx.ndim != len(shape):
         raise ValueError(f'take_along_axis: indices (shape {idx.shape}) and arr (shape {shape}) '
                          f'must have the same number of dimensions')
-    axis = normalize_axis(axis, len(shape))
+    axis = normalize_axis(axis, len(shape), 'take_along_axis: axis')
     if not isinstance(arr, Box):
         return _xp(arr).take_along_axis(arr, idx, axis=axis)
+    idx = _index_like(idx, arr)
     xp = _xp(idx)
     full = []
     for i, d in enumerate(shape):
@@ -733,8 +745,8 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     n = len(shape)
     if n < 2:
         raise ValueError(f'diagonal: input must be at least 2-d, got shape {shape}')
-    ax1 = normalize_axis(axis1, n, 'axis1')
-    ax2 = normalize_axis(axis2, n, 'axis2')
+    ax1 = normalize_axis(axis1, n, 'diagonal: axis1')
+    ax2 = normalize_axis(axis2, n, 'diagonal: axis2')
     if ax1 == ax2:
         raise ValueError(f'diagonal: axis1 and axis2 cannot be the same (both {ax1})')
     if not isinstance(a, Box):
@@ -743,7 +755,7 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     a = transpose(a, tuple(rest) + (ax1, ax2))
     rows, cols = _diag_positions(shape[ax1], shape[ax2], int(offset))
     from .indexing import getitem
-    return getitem(a, (Ellipsis, rows, cols))
+    return getitem(a, (Ellipsis, _index_like(rows, a), _index_like(cols, a)))
 
 
 def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
@@ -771,7 +783,7 @@ def diag(v, k=0):
     m = n + abs(k)
     rows, cols = _diag_positions(m, m, k)
     from .indexing import scatter_add
-    return scatter_add(v, (rows, cols), (m, m), 1)
+    return scatter_add(v, (_index_like(rows, v), _index_like(cols, v)), (m, m), 1)
 
 
 def diagflat(v, k=0):

@@ -1,0 +1,170 @@
+"""Write docs/api.md, the API reference, from pyad's docstrings.
+
+    python3 docs/gen_api.py [--output PATH]
+
+Module by module: its summary, then each public name with its signature (from
+``inspect``) and the first paragraph of its docstring.  Modules that are not
+importable here (an optional dependency missing) are listed as such.  Run it
+before ``mkdocs build --strict``; tests/test_docs.py does both.
+"""
+import argparse
+import importlib
+import inspect
+import os
+import re
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))          # the checkout's pyad, installed or not
+
+# (module, what it is): the order of the reference
+MODULES = [
+    ('pyad', 'the public API: the operator table, fixed_point, pytree helpers, Primitive'),
+    ('pyad.numpy', 'the differentiable NumPy namespace (`import pyad.numpy as np`)'),
+    ('pyad.linalg', 'linear algebra as intrinsic primitives'),
+    ('pyad.fixed_point', 'the fixed-point operator'),
+    ('pyad.nn', 'softmax, sparse mappings, losses and attention'),
+    ('pyad.optim', 'optimisers and minimisers'),
+    ('pyad.numerical', 'finite differences with the operator table\'s API'),
+    ('pyad.symbolic', 'symbolic derivatives with SymPy (optional)'),
+    ('pyad.testing', 'derivative checking'),
+    ('pyad.backend', 'NumPy or CuPy, chosen from the arrays'),
+    ('pyad.confusion', 'the perturbation-confusion suite (`python3 -m pyad.confusion`)'),
+]
+
+_CODE = re.compile(r'(``.+?``|`[^`]+`)')
+
+
+def escape(text):
+    """Markdown-safe prose: escape HTML brackets outside code spans."""
+    parts = _CODE.split(text)
+    for i in range(0, len(parts), 2):
+        parts[i] = parts[i].replace('<', '&lt;').replace('>', '&gt;')
+    return ''.join(parts)
+
+
+_SIGNATURE_LINE = re.compile(r'^[\w.]+\(.*\)$', re.S)
+
+
+def first_paragraph(obj):
+    if inspect.isclass(obj):
+        doc = obj.__dict__.get('__doc__')           # not a base class's (TypeError's) text
+        doc = inspect.cleandoc(doc) if isinstance(doc, str) else ''
+    else:
+        doc = inspect.getdoc(obj) or ''
+    paragraphs = [p for p in doc.strip().split('\n\n') if p.strip()]
+    # NumPy's and SciPy's ufunc docstrings open with a signature line: skip it
+    while paragraphs and _SIGNATURE_LINE.match(' '.join(paragraphs[0].split())):
+        paragraphs = paragraphs[1:]
+    para = paragraphs[0] if paragraphs else ''
+    lines = [line.strip() for line in para.splitlines()]
+    # a reST heading or table in the first paragraph is not a summary
+    lines = [line for line in lines if line and not set(line) <= set('=-~')]
+    text = ' '.join(lines)
+    text = re.sub(r':(?:class|func|meth|mod|attr|data|obj):`', '`', text)     # reST roles
+    if text.endswith('::'):
+        text = text[:-1]
+    return escape(text)
+
+
+def signature(name, obj):
+    target = getattr(obj, 'impl', None) if type(obj).__name__ == 'Primitive' else obj
+    if target is None:
+        return ''
+    nin = getattr(target, 'nin', None)             # a NumPy or SciPy ufunc
+    if isinstance(nin, int):
+        return '(x)' if nin == 1 else '(' + ', '.join(f'x{i + 1}' for i in range(nin)) + ')'
+    # the operators are decorated with functools.wraps(impl): show grad(f), not impl(f, x)
+    follow = not (getattr(target, '__module__', '') or '').startswith(('pyad.operators',
+                                                                        'pyad.numerical'))
+    try:
+        sig = str(inspect.signature(target, follow_wrapped=follow))
+    except (TypeError, ValueError):
+        return ''
+    return re.sub(r' at 0x[0-9a-f]+', '', sig)
+
+
+def public_names(module):
+    names = getattr(module, '__all__', None)
+    if names is None:
+        names = sorted(n for n in vars(module) if not n.startswith('_'))
+    out = []
+    for n in names:
+        obj = getattr(module, n, None)
+        if obj is None or inspect.ismodule(obj):
+            continue
+        owner = getattr(obj, '__module__', None) or ''
+        if getattr(module, '__all__', None) is None:
+            if not owner.startswith('pyad'):
+                continue              # re-exported NumPy names: see the note
+            if owner.startswith('pyad._core') and type(obj).__name__ != 'Primitive':
+                continue              # engine helpers imported for internal use
+        out.append((n, obj))
+    return out
+
+
+def kind(obj):
+    if inspect.isclass(obj):
+        return 'class'
+    if callable(obj):
+        return ''
+    return 'value'
+
+
+def document(modname, blurb):
+    try:
+        module = importlib.import_module(modname)
+    except Exception as error:                # noqa: BLE001 -- an optional dependency missing
+        return [f'## `{modname}`', '', f'*{blurb}.* Not importable where this page was built '
+                f'({type(error).__name__}: {escape(str(error))}).', '']
+    lines = [f'## `{modname}`', '', f'*{blurb}.*', '']
+    summary = first_paragraph(module)
+    if summary:
+        lines += [summary, '']
+    seen = {}
+    for name, obj in public_names(module):
+        key = id(obj)
+        if key in seen and callable(obj):
+            lines.append(f'- **`{name}`** — the same as `{seen[key]}`.')
+            continue
+        seen[key] = name
+        sig = signature(name, obj) if callable(obj) else ''
+        label = f'`{name}{sig}`'
+        if kind(obj) == 'class':
+            label = f'class `{name}{sig}`'
+        elif kind(obj) == 'value':
+            label = f'`{name}`'
+        summary = first_paragraph(obj) if (callable(obj) or inspect.isclass(obj)) else ''
+        lines.append(f'- **{label}**' + (f' — {summary}' if summary else ''))
+    if modname == 'pyad.numpy':
+        lines += ['', 'NumPy\'s constants, dtypes and array-creation and index functions '
+                  '(`pi`, `float32`, `zeros`, `arange`, `argmax`, ...) are re-exported '
+                  'unchanged: they have nothing to differentiate.']
+    lines.append('')
+    return lines
+
+
+def generate():
+    lines = ['# API reference', '',
+             '<!-- generated by docs/gen_api.py from the docstrings: do not edit by hand -->', '',
+             'Every public name, module by module, with its signature and the first paragraph '
+             'of its docstring (`help(name)` in Python gives the rest). The operators are '
+             'curried: `grad(f)` returns a function of `x`. Regenerate this page with '
+             '`python3 docs/gen_api.py`.', '']
+    for modname, blurb in MODULES:
+        lines += document(modname, blurb)
+    return '\n'.join(lines).rstrip() + '\n'
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--output', default=os.path.join(HERE, 'api.md'))
+    args = parser.parse_args(argv)
+    text = generate()
+    with open(args.output, 'w', encoding='utf-8') as f:
+        f.write(text)
+    print(f'wrote {args.output} ({text.count(chr(10))} lines)')
+
+
+if __name__ == '__main__':
+    main()

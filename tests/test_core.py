@@ -1,0 +1,340 @@
+"""The engine's invariants: tags, dead tags, symbolic zeros, the sweep, user primitives."""
+import threading
+
+import numpy as np
+import pytest
+
+import pyad.numpy as pnp
+from pyad import (Primitive, primitive, NonDifferentiableError, diff, diff2, diffn, grad,
+                  hessian, hessianv, jacobian, jacfwd, jacrev, jacobianv, jacobianTv, jvp, vjp,
+                  laplacian)
+from pyad._core.box import Box, lift_dead
+from pyad._core.tags import Tag
+from pyad.testing import check_grads
+
+
+# ------------------------------------------------------------------ tags
+def test_tags_unique_and_monotonic_across_threads():
+    per_thread = [[] for _ in range(8)]
+    barrier = threading.Barrier(8)
+
+    def work(i):
+        barrier.wait()
+        for _ in range(2000):
+            per_thread[i].append(Tag('forward').id)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [t for ids in per_thread for t in ids]
+    assert len(every) == len(set(every)) == 16000
+    for ids in per_thread:
+        assert all(a < b for a, b in zip(ids, ids[1:]))
+    assert Tag('reverse').id > max(every)
+
+
+def test_operator_tags_fresh_per_call_and_retired_afterwards():
+    seen = []
+
+    def f(x):
+        seen.append(x.tag)
+        assert x.tag.live
+        return x * x
+    for op in (diff, grad, diff, grad):
+        op(f)(1.0)
+    ids = [t.id for t in seen]
+    assert ids == sorted(ids) and len(set(ids)) == 4
+    assert not any(t.live for t in seen)
+    assert [t.mode for t in seen] == ['forward', 'reverse', 'forward', 'reverse']
+
+
+def test_nested_operator_tags_are_newer_than_outer():
+    tags = {}
+
+    def outer(x):
+        tags['outer'] = x.tag
+
+        def inner(y):
+            tags['inner'] = y.tag
+            assert tags['outer'].live and y.tag.live
+            return x * y
+        return grad(inner)(2.0)
+    diff(outer)(1.0)
+    assert tags['inner'].id > tags['outer'].id
+    assert not tags['inner'].live and not tags['outer'].live
+
+
+def test_operator_tags_unique_across_threads():
+    seen = [[] for _ in range(8)]
+
+    def work(i):
+        f = lambda x: (seen[i].append(x.tag.id), x * x)[1]
+        for _ in range(200):
+            grad(f)(1.0)
+            diff(f)(1.0)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    every = [t for ids in seen for t in ids]
+    assert len(every) == len(set(every)) == 8 * 400
+    for ids in seen:
+        assert ids == sorted(ids)
+
+
+# ------------------------------------------------------------------ dead tags
+def _stash_from(op, x=2.0):
+    stash = []
+    op(lambda x: (stash.append(x * 3.0), x * x)[1])(x)
+    return stash[0]
+
+
+@pytest.mark.parametrize('op', [diff, grad])
+def test_dead_values_are_plain_constants(op):
+    dead = _stash_from(op)
+    assert isinstance(dead, Box) and not dead.tag.live
+    assert lift_dead(dead) == 6.0
+    # arithmetic with a dead value outside any operator: a plain number, no box
+    out = dead * 2.0 + 1.0
+    assert not isinstance(out, Box) and out == 13.0
+    # inside new operators of both modes: a constant (derivative 0 with respect to it)
+    assert diff(lambda y: dead * y)(5.0) == 6.0
+    assert grad(lambda y: dead * y)(5.0) == 6.0
+    assert diff(lambda y: dead)(5.0) == 0.0
+    assert grad(lambda y: dead + 0.0 * y)(5.0) == 0.0
+    assert diff2(lambda y: dead * y * y)(1.0) == 12.0
+    assert hessian(lambda y: dead * pnp.sum(y * y))(np.ones(2)).tolist() == [[12.0, 0.0],
+                                                                            [0.0, 12.0]]
+
+
+def test_dead_tape_is_not_extended_by_later_use():
+    dead = _stash_from(grad)
+    tape = dead.tag.tape
+    before = len(tape.records)
+    for _ in range(10):
+        assert grad(lambda y: dead * y + pnp.sin(dead))(1.0) == 6.0
+        assert diff(lambda y: dead * y)(1.0) == 6.0
+    assert len(tape.records) == before
+
+
+def test_dead_value_at_inner_tag_mixed_with_live_outer():
+    def outer(x):
+        stash = []
+        grad(lambda y: (stash.append(x * y), x * y)[1])(3.0)
+        dead_inner = stash[0]          # boxed at the dead inner tag, over the live outer one
+        assert not dead_inner.tag.live
+        return dead_inner * x          # = 3x², derivative 6x
+    assert diff(outer)(2.0) == pytest.approx(12.0)
+    assert grad(outer)(2.0) == pytest.approx(12.0)
+
+
+def test_dead_value_returned_from_function_is_constant_output():
+    dead = _stash_from(grad)
+    # f returns a value of a dead tag only: the output does not depend on x
+    assert grad(lambda x: dead)(1.0) == 0.0
+    assert diff(lambda x: dead)(1.0) == 0.0
+    J = jacobian(lambda x: x * 0.0 + dead)(np.ones(2))
+    np.testing.assert_array_equal(J, np.zeros((2, 2)))
+
+
+# ------------------------------------------------------------------ symbolic zeros
+def _counting_mul():
+    """x*y as a user primitive whose rules count their calls per argument."""
+    calls = {'jvp0': 0, 'jvp1': 0, 'vjp0': 0, 'vjp1': 0}
+
+    def count(key, value):
+        calls[key] += 1
+        return value
+    mul = Primitive('counting_mul', lambda x, y: x * y)
+    mul.def_jvp(lambda t, ans, x, y: count('jvp0', t * y),
+                lambda t, ans, x, y: count('jvp1', x * t))
+    mul.def_vjp(lambda g, ans, x, y: count('vjp0', g * y),
+                lambda g, ans, x, y: count('vjp1', g * x))
+    return mul, calls
+
+
+def test_rule_for_a_constant_argument_is_never_called():
+    mul, calls = _counting_mul()
+    assert grad(lambda x: mul(x, 3.0))(2.0) == 3.0
+    assert calls == {'jvp0': 0, 'jvp1': 0, 'vjp0': 1, 'vjp1': 0}
+    assert diff(lambda y: mul(3.0, y))(2.0) == 3.0
+    assert calls == {'jvp0': 0, 'jvp1': 1, 'vjp0': 1, 'vjp1': 0}
+
+
+def test_unused_branch_is_not_swept():
+    mul, calls = _counting_mul()
+
+    def f(x):
+        unused = mul(x, x)          # recorded on the tape, but no cotangent reaches it
+        del unused
+        return x * 5.0
+    assert grad(f)(2.0) == 5.0
+    assert calls['vjp0'] == 0 and calls['vjp1'] == 0
+
+
+def test_branch_not_depending_on_x_gives_exact_zeros():
+    p = {'a': 1.5, 'b': np.array([1.0, 2.0, 3.0]), 'c': np.ones((2, 2), dtype=np.float32)}
+    g = grad(lambda p: p['a'] * 2.0)(p)
+    assert g['a'] == 2.0
+    assert g['b'].shape == (3,) and g['b'].dtype == np.float64 and not g['b'].any()
+    assert g['c'].shape == (2, 2) and g['c'].dtype == np.float32 and not g['c'].any()
+    # forward mode too: the output that does not depend on x has an exactly zero tangent
+    out = jacobianv(lambda x: (x * 2.0, np.ones(3)))(1.0, 1.0)
+    assert out[0] == 2.0
+    np.testing.assert_array_equal(out[1], np.zeros(3))
+    # a constant output leaf takes no part in the sweep: its cotangent is simply dropped
+    assert jacobianTv(lambda x: (x * 2.0, np.ones(2)))(3.0, (1.0, np.ones(2))) == 2.0
+
+
+def test_jacobian_of_partly_constant_output():
+    J = jacobian(lambda x: {'dep': x * x, 'const': np.arange(2.0)})(np.array([1.0, 2.0]))
+    np.testing.assert_array_equal(J['dep'], np.diag([2.0, 4.0]))
+    np.testing.assert_array_equal(J['const'], np.zeros((2, 2)))
+
+
+# ------------------------------------------------------------------ the sweep reads the input's adjoint
+def test_identity_function():
+    assert grad(lambda x: x)(3.0) == 1.0
+    assert diff(lambda x: x)(3.0) == 1.0
+    np.testing.assert_array_equal(jacobian(lambda x: x)(np.ones(3)), np.eye(3))
+    np.testing.assert_array_equal(jacrev(lambda x: x)(np.ones(3)), np.eye(3))
+    assert grad(lambda p: p[0])((1.0, 2.0)) == (1.0, 0.0)
+
+
+def test_constant_function():
+    assert grad(lambda x: 4.0)(3.0) == 0.0
+    assert diff(lambda x: 4.0)(3.0) == 0.0
+    g = grad(lambda x: np.float64(4.0))(np.ones(3))
+    np.testing.assert_array_equal(g, np.zeros(3))
+    assert hessian(lambda x: 4.0)(3.0) == 0.0
+    np.testing.assert_array_equal(hessian(lambda x: 4.0)(np.ones(2)), np.zeros((2, 2)))
+    np.testing.assert_array_equal(jacobian(lambda x: np.ones(2))(np.ones(3)), np.zeros((2, 3)))
+
+
+def test_input_used_only_through_a_dead_value():
+    dead = _stash_from(grad)
+    # the tape records something (dead * 2.0 is plain; x * 0.0 is on the tape) but the
+    # last record visited is not the input: its adjoint must be read by its slot
+    assert grad(lambda x: dead * 2.0)(5.0) == 0.0
+    assert grad(lambda x: (x * 0.0, dead * 2.0)[1])(5.0) == 0.0
+
+
+def test_last_record_is_not_the_input():
+    # the last record involves only y; x's adjoint is read explicitly
+    g = grad(lambda p: p[0] * 3.0 + p[1] * p[1])((1.0, 2.0))
+    assert g == (3.0, 4.0)
+    g = grad(lambda p: p[1] * p[1] + p[0] * 3.0)((1.0, 2.0))
+    assert g == (3.0, 4.0)
+    # an input that is read only after another input's records
+    g = grad(lambda p: pnp.sin(p[1]) * 0.0 + p[0])((1.0, 2.0))
+    assert g[0] == 1.0 and g[1] == 0.0
+
+
+def test_pullback_called_repeatedly_is_independent():
+    value, pullback = vjp(lambda x: x * x * 3.0, 2.0)
+    assert pullback(1.0) == 12.0
+    assert pullback(2.0) == 24.0
+    assert pullback(1.0) == 12.0
+
+
+# ------------------------------------------------------------------ user-defined primitives
+def _make_cube():
+    cube = Primitive('cube', lambda x: x * x * x)
+    # rules written with pyad operations, so that they are differentiable in turn
+    cube.def_jvp(lambda t, ans, x: t * (3.0 * x * x))
+    cube.def_vjp(lambda g, ans, x: g * (3.0 * x * x))
+    return cube
+
+
+def test_user_primitive_on_plain_values_is_its_implementation():
+    cube = _make_cube()
+    assert cube(2.0) == 8.0
+    np.testing.assert_array_equal(cube(np.array([1.0, 2.0])), [1.0, 8.0])
+
+
+def test_user_primitive_in_all_modes():
+    cube = _make_cube()
+    x = 1.5
+    assert diff(cube)(x) == pytest.approx(3 * x * x)
+    assert grad(cube)(x) == pytest.approx(3 * x * x)
+    assert diff2(cube)(x) == pytest.approx(6 * x)
+    assert diffn(3, cube)(x) == pytest.approx(6.0)
+    assert diffn(4, cube)(x) == pytest.approx(0.0)
+    # forward over reverse, reverse over forward, reverse over reverse
+    assert hessian(cube)(x) == pytest.approx(6 * x)
+    assert grad(diff(cube))(x) == pytest.approx(6 * x)
+    assert grad(grad(cube))(x) == pytest.approx(6 * x)
+    assert diff(grad(cube))(x) == pytest.approx(6 * x)
+    v = np.array([0.5, -1.0, 2.0])
+    np.testing.assert_allclose(jacfwd(cube)(v), np.diag(3 * v * v))     # batched tangents
+    np.testing.assert_allclose(jacrev(cube)(v), np.diag(3 * v * v))     # batched cotangents
+    np.testing.assert_allclose(hessianv(lambda y: pnp.sum(cube(y)))(v, np.ones(3)), 6 * v)
+    np.testing.assert_allclose(laplacian(lambda y: pnp.sum(cube(y)))(v), 6 * v.sum())
+    value, jv = jvp(cube, v, np.ones(3))
+    np.testing.assert_allclose(jv, 3 * v * v)
+    check_grads(lambda y: pnp.sum(pnp.sin(cube(y))), v, order=2)
+
+
+def test_user_primitive_nested_without_confusion():
+    cube = _make_cube()
+    # d/dx [x · d/dy cube(x·y)|_{y=1}] = d/dx [x · 3x³] = 12x³; at 1: 12
+    assert diff(lambda x: x * diff(lambda y: cube(x * y))(1.0))(1.0) == pytest.approx(12.0)
+    assert grad(lambda x: x * grad(lambda y: cube(x * y))(1.0))(1.0) == pytest.approx(12.0)
+
+
+def test_primitive_decorator_and_two_arguments():
+    @primitive('scaled_sin')
+    def scaled_sin(x, a):
+        return a * np.sin(x)
+    scaled_sin.def_jvp(lambda t, ans, x, a: t * a * pnp.cos(x),
+                       lambda t, ans, x, a: t * pnp.sin(x))
+    scaled_sin.def_vjp(lambda g, ans, x, a: g * a * pnp.cos(x),
+                       lambda g, ans, x, a: g * pnp.sin(x))
+    assert isinstance(scaled_sin, Primitive)
+    g = grad(lambda p: scaled_sin(p[0], p[1]))((0.3, 2.0))
+    assert g[0] == pytest.approx(2.0 * np.cos(0.3)) and g[1] == pytest.approx(np.sin(0.3))
+    assert diff(lambda a: scaled_sin(0.3, a))(2.0) == pytest.approx(np.sin(0.3))
+    # mixed partial by forward over reverse: ∂²(a sin x)/∂x∂a = cos x
+    H = hessian(lambda p: scaled_sin(p[0], p[1]))((0.3, 2.0))
+    assert H[0][1] == pytest.approx(np.cos(0.3)) and H[1][0] == pytest.approx(np.cos(0.3))
+
+
+def test_user_primitive_with_joint_rules():
+    prod = Primitive('prod2', lambda x, y: x * y)
+    prod.def_jvp_joint(lambda ts, ans, args, params:
+                       (None if ts[0] is None else ts[0] * args[1])
+                       if ts[1] is None else
+                       (ts[1] * args[0] if ts[0] is None else ts[0] * args[1] + ts[1] * args[0]))
+    prod.def_vjp_joint(lambda g, ans, args, params, wanted:
+                       [g * args[1] if i == 0 else g * args[0] for i in wanted])
+    g = grad(lambda p: prod(p[0], p[1]))((2.0, 5.0))
+    assert g == (5.0, 2.0)
+    assert diff(lambda x: prod(x, x))(3.0) == 6.0
+    assert hessian(lambda p: prod(p[0], p[1]))((2.0, 5.0)) == ((0.0, 1.0), (1.0, 0.0))
+
+
+def test_non_differentiable_primitive_passes_zero():
+    my_floor = Primitive('my_floor', np.floor, nondiff=True)
+    assert grad(lambda x: my_floor(x) + x)(2.5) == 1.0
+    assert diff(lambda x: my_floor(x) * x)(2.5) == 2.0
+
+
+def test_primitive_missing_a_rule_says_which():
+    half = Primitive('half_defined', lambda x: 2.0 * x)
+    half.def_jvp(lambda t, ans, x: 2.0 * t)
+    assert diff(half)(1.0) == 2.0
+    with pytest.raises(NotImplementedError, match=r"half_defined.*VJP"):
+        grad(half)(1.0)
+
+
+def test_primitive_not_differentiable_in_an_argument():
+    p = Primitive('first_only', lambda x, n: x * n)
+    p.def_jvp(lambda t, ans, x, n: t * n, None)
+    p.def_vjp(lambda g, ans, x, n: g * n, None)
+    assert grad(lambda x: p(x, 3.0))(1.0) == 3.0
+    with pytest.raises(NonDifferentiableError, match='first_only.*argument 1'):
+        grad(lambda n: p(2.0, n))(1.0)
+    with pytest.raises(NonDifferentiableError, match='stop_gradient'):
+        diff(lambda n: p(2.0, n))(1.0)
