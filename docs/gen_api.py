@@ -103,6 +103,26 @@ def public_names(module):
     return out
 
 
+def fallback_summary(module, modname, name, obj):
+    """A summary for an undocumented function, from the naming conventions only."""
+    twin = getattr(module, 'f' + name, None)
+    if twin is not None and first_paragraph(twin):
+        return f'As `f{name}`, without the value f(x).'
+    if name.startswith('f') and first_paragraph(getattr(module, name[1:], None) or 0):
+        return f'As `{name[1:]}`, also returning the value f(x) first.'
+    if modname == 'pyad.numpy':
+        import numpy
+        import scipy.special
+        source = ('numpy' if hasattr(numpy, name) else
+                  'scipy.special' if hasattr(scipy.special, name) else None)
+        if source is None:
+            return ''
+        if type(obj).__name__ == 'Primitive' and not getattr(obj, 'nondiff', False):
+            return f'`{source}.{name}`, differentiable.'
+        return f'As `{source}.{name}`.'
+    return ''
+
+
 def kind(obj):
     if inspect.isclass(obj):
         return 'class'
@@ -135,6 +155,8 @@ def document(modname, blurb):
         elif kind(obj) == 'value':
             label = f'`{name}`'
         summary = first_paragraph(obj) if (callable(obj) or inspect.isclass(obj)) else ''
+        if not summary and callable(obj) and not inspect.isclass(obj):
+            summary = fallback_summary(module, modname, name, obj)
         lines.append(f'- **{label}**' + (f' — {summary}' if summary else ''))
     if modname == 'pyad.numpy':
         lines += ['', 'NumPy\'s constants, dtypes and array-creation and index functions '

@@ -6,9 +6,9 @@ The data are generated here (no downloads).  The network is a 2-64-64-1 tanh MLP
 parameters are a pytree (a dict of arrays) and ``pyad.fgrad`` returns the loss and a
 gradient of the same structure.  Saves the decision boundary and the loss curve.
 """
-import numpy
+from _common import parse_args, progress, pyplot, save, Timer   # first: sets up BLAS threads and the path
 
-from _common import parse_args, progress, pyplot, save, Timer
+import numpy
 
 import pyad
 import pyad.numpy as np

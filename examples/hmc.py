@@ -7,9 +7,9 @@ slowly, while HMC follows the gradient of the log density.  Several chains run a
 their potentials add up, so one ``grad`` of the sum gives every chain its own gradient.
 Checks E[x] = 0, E[x^2] = 4, E[y] = 1 and reports the acceptance rate.
 """
-import numpy
+from _common import parse_args, progress, pyplot, save, Timer   # first: sets up BLAS threads and the path
 
-from _common import parse_args, progress, pyplot, save, Timer
+import numpy
 
 import pyad
 import pyad.numpy as np
@@ -72,10 +72,12 @@ def main(args):
         return
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     gx, gy = numpy.meshgrid(numpy.linspace(-7, 7, 300), numpy.linspace(-2, 12, 300))
-    density = numpy.exp(-potential(numpy.stack([gx.ravel(), gy.ravel()], axis=1))).reshape(gx.shape)
-    ax.contour(gx, gy, density, levels=8, cmap='viridis')
-    ax.plot(x, y, '.', ms=2, alpha=0.3, color='tab:red')
-    ax.set_title(f'HMC samples (acceptance {rate:.2f}) over the target density')
+    U = potential(numpy.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(gx.shape)
+    ax.plot(x, y, '.', ms=2, alpha=0.25, color='tab:red')
+    # contours of -log density (0.5 ... 8): the inner ones hold most of the mass
+    contours = ax.contour(gx, gy, U, levels=[0.5, 1, 2, 4, 8], cmap='viridis_r', linewidths=1.2)
+    ax.clabel(contours, fontsize=7)
+    ax.set_title(f'HMC samples (acceptance {rate:.2f}); contours of -log density')
     ax.set_xlabel('x')
     ax.set_ylabel('y')
     save(fig, args, 'hmc.png')

@@ -8,9 +8,9 @@ schedule s = (s_1, ..., s_E): ``pyad.grad`` takes its gradient through every unr
 step, each of which itself calls ``pyad.grad`` on the training loss (reverse mode over
 reverse mode; nesting is what pyad is for).  Adam on s then tunes the schedule.
 """
-import numpy
+from _common import parse_args, progress, pyplot, save, Timer   # first: sets up BLAS threads and the path
 
-from _common import parse_args, progress, pyplot, save, Timer
+import numpy
 
 import pyad
 import pyad.numpy as np

@@ -9,12 +9,13 @@ reverse sweep without forming J, and ``pyad.jacobianv(fk)(theta, d)`` gives J d 
 forward pass, which sets Buss's step  alpha = <e, J J^T e> / |J J^T e|^2  (capped so that
 no joint turns by more than 0.1 rad per iteration).
 """
-import numpy
+from _common import parse_args, progress, pyplot, save, Timer   # first: sets up BLAS threads and the path
 
-from _common import parse_args, progress, pyplot, save, Timer
+import numpy
 
 import pyad
 import pyad.numpy as np
+
 
 LENGTHS = numpy.array([1.0, 0.8, 0.6, 0.4])
 CUMULATIVE = numpy.tril(numpy.ones((4, 4)))          # absolute angle of link i = sum_{j<=i} theta_j

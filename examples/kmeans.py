@@ -9,9 +9,9 @@ and lets centres move between clusters; annealing T to zero recovers the hard ob
 We descend the soft objective with a falling temperature, finish on the hard one, and
 compare with Lloyd's algorithm.
 """
-import numpy
+from _common import parse_args, progress, pyplot, save, Timer   # first: sets up BLAS threads and the path
 
-from _common import parse_args, progress, pyplot, save, Timer
+import numpy
 
 import pyad
 import pyad.numpy as np

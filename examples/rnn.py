@@ -8,12 +8,13 @@ next sample.  The whole unrolled sequence is one function of the parameters (a p
 so ``pyad.fgrad`` is backpropagation through time.  After training, the network runs
 free, feeding its own predictions back in; the figure shows it against the true wave.
 """
-import numpy
+from _common import parse_args, progress, pyplot, save, Timer   # first: sets up BLAS threads and the path
 
-from _common import parse_args, progress, pyplot, save, Timer
+import numpy
 
 import pyad
 import pyad.numpy as np
+
 
 DT = 0.2
 

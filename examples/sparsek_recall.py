@@ -19,8 +19,10 @@ on the cross-entropy of that prediction.  The importance scores are learned:
 u = x·w_score + slope·position (``pyad.nn.sparsek_scores``).
 
 Output: a table of accuracy (held-out batch) and training time per step for each
-attention and sequence length, and examples/output/sparsek_recall.png (learning
-curves at the longest length).
+attention and sequence length; the time of one forward + backward pass of the
+attention layer alone at longer lengths (dense grows as n², SparseK and the window
+as n); and examples/output/sparsek_recall.png (learning curves at the longest
+training length).
 """
 import numpy
 
@@ -124,9 +126,30 @@ def train(kind, n, cfg, seed):
     return {'curve': curve, 'accuracy': accuracy, 'ms_per_step': 1000 * timer.seconds / cfg.steps}
 
 
+def attention_cost(n, cfg, rng, repeats=2):
+    """Milliseconds for one forward + backward pass of the attention layer alone
+    (batch 4), for each kind: how the costs grow with n, past the training lengths."""
+    B, H, d = 4, cfg.heads, cfg.d_head
+    q, k, v = (rng.standard_normal((B, H, n, d)) for _ in range(3))
+    u = rng.standard_normal((B, H, n))
+    fns = {'sparsek': lambda a: nn.sparsek_attention(*a, cfg.budget, window=cfg.window),
+           'dense': lambda a: nn.dense_attention(*a[:3]),
+           'window': lambda a: nn.sliding_window_attention(*a[:3], cfg.budget + cfg.window)}
+    out = {}
+    for kind, f in fns.items():
+        g = pyad.grad(lambda a: np.sum(f(a) ** 2))
+        g((q, k, v, u))
+        with Timer() as timer:
+            for _ in range(repeats):
+                g((q, k, v, u))
+        out[kind] = 1000 * timer.seconds / repeats
+    return out
+
+
 def extra_args(parser):
-    parser.add_argument('--steps', type=int, default=400)
-    parser.add_argument('--lengths', type=int, nargs='+', default=[32, 64, 128, 256])
+    parser.add_argument('--steps', type=int, default=300)
+    parser.add_argument('--bench-lengths', type=int, nargs='+', default=[256, 512, 1024])
+    parser.add_argument('--lengths', type=int, nargs='+', default=[32, 64, 128])
     parser.add_argument('--batch', type=int, default=32)
 
 
@@ -138,6 +161,7 @@ def main(argv=None):
     cfg.lr, cfg.test_size = 1e-2, 256
     if args.smoke:
         cfg.steps, cfg.lengths, cfg.batch, cfg.test_size = 25, [16, 32], 16, 64
+        cfg.bench_lengths = [64, 128]
     kinds = ['sparsek', 'dense', 'window']
     results = {}
     for n in cfg.lengths:
@@ -150,6 +174,12 @@ def main(argv=None):
     for n in cfg.lengths:
         print(f'{n:>6} ' + ' '.join(f'{results[k, n]["accuracy"]:>12.3f} '
                                     f'{results[k, n]["ms_per_step"]:>11.1f}' for k in kinds))
+    print(f'\none forward + backward pass of the attention layer alone (batch 4, {cfg.heads} '
+          f'heads, d = {cfg.d_head}), ms:\n{"n":>6} ' + ' '.join(f'{k:>9}' for k in kinds))
+    rng = numpy.random.default_rng(args.seed)
+    for n in cfg.bench_lengths:
+        cost = attention_cost(n, cfg, rng)
+        print(f'{n:>6} ' + ' '.join(f'{cost[k]:>9.1f}' for k in kinds))
     plt = pyplot(args)
     if plt is not None:
         n = cfg.lengths[-1]

@@ -4,11 +4,10 @@
 
 Each section prints what it computes next to the value known in closed form.
 """
+from _common import parse_args   # first: sets up BLAS threads and the path
+
 import math
-
 import numpy
-
-from _common import parse_args
 
 import pyad
 import pyad.numpy as np

@@ -53,11 +53,11 @@ import numpy as _np
 
 from ._core.primitive import Primitive
 from ._core.box import Box, innermost, shape_of, ndim_of, dtype_of
-from ._core.pytree import tree_flatten, tree_unflatten
+from ._core.pytree import tree_flatten
 from .backend import namespace, scipy_linalg, wrap_like
 from .numpy._batching import align, unbroadcast_shape, normalize_axis
 from .numpy.products import matmul
-from .numpy.shape import swapaxes, reshape, expand_dims, moveaxis, broadcast_to
+from .numpy.shape import swapaxes, reshape, expand_dims, moveaxis
 from .numpy.reductions import sum as _sum
 from .numpy.elementwise import sqrt, absolute, power, reciprocal, equal, not_equal
 
@@ -117,10 +117,6 @@ def _diag_embed(v):
     """(..., n) -> (..., n, n) with v on the diagonal."""
     eye = _masks(v, shape_of(v)[-1])[0]
     return expand_dims(v, -2) * eye
-
-
-def _matrices_last2(x, n):
-    return tuple(shape_of(x)[-2:]) == (n, n)
 
 
 def _check_square(name, a, what='a'):

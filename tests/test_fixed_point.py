@@ -220,3 +220,26 @@ def test_third_order_with_nonzero_jacobian_and_closure():
     fd_c = (k(c + h) - k(c - h)) / (2 * h)
     for outer in (diff, grad):
         assert abs(outer(k)(c) - fd_c) < 1e-6 * max(1.0, abs(fd_c))
+
+
+def test_nested_fixed_points():
+    # the outer iteration calls an inner fixed point that closes over the outer's a
+    def g(a):
+        return fixed_point(lambda a_, x: 0.5 * (x + fixed_point(heron, a_, 1.0)), a, 0.0)
+
+    assert abs(g(A) - math.sqrt(A)) < 1e-8
+    for op in FIRST.values():
+        assert abs(op(g)(A) - D1) < 1e-8
+    for op in SECOND.values():
+        assert abs(op(g)(A) - D2) < 1e-8
+    assert abs(pyad.diffn(3, g)(A) - D3) < 1e-8
+
+
+@pytest.mark.parametrize('outer', [diff, grad])
+@pytest.mark.parametrize('inner', [diff, grad])
+def test_no_perturbation_confusion(outer, inner):
+    # g(x) = x * d/dy sqrt(x y) at y = 2 = x^1.5 / (2 sqrt 2);  g'(x) = 0.75 sqrt(x / 2)
+    def g(x):
+        return x * inner(lambda y: fixed_point(lambda a, z: (z + a * x / z) / 2, y, 1.0))(2.0)
+
+    assert abs(outer(g)(3.0) - 0.75 * math.sqrt(1.5)) < 1e-10

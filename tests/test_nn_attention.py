@@ -159,3 +159,24 @@ def test_errors():
         nn.sparsek_attention(q, k, v, u[..., :3], 2)
     with pytest.raises(ValueError, match='batch, heads, n, d'):
         nn.sparsek_attention(q[0], k[0], v[0], u[0], 2)
+
+
+@pytest.mark.parametrize('kind', ['equal', 'ties', 'large'])
+def test_degenerate_scores_match_dense_reference(kind):
+    q, k, v, u = data(13, n=20)
+    if kind == 'equal':
+        u = onp.zeros_like(u)                      # every pool entry stays a candidate
+    elif kind == 'ties':
+        u = onp.round(u * 2) / 2
+    else:
+        u = u * 50                                 # hard top-k: masks are 0 or 1
+    for budget, window in [(3, 0), (4, 3)]:
+        out = nn.sparsek_attention(q, k, v, u, budget, window=window, chunk=6)
+        onp.testing.assert_allclose(out, dense_reference(q, k, v, u, budget, window), atol=1e-12)
+        f1 = lambda a: pnp.sum(nn.sparsek_attention(*a, budget, window=window, chunk=6) ** 2)
+        f2 = lambda a: pnp.sum(dense_reference(*a, budget, window) ** 2)
+        for g1, g2 in zip(pyad.grad(f1)((q, k, v, u)), pyad.grad(f2)((q, k, v, u))):
+            onp.testing.assert_allclose(g1, g2, atol=1e-10)
+        cache = nn.SparseKCache(2, 2, budget, window)
+        steps = [cache.step(q[:, :, t], k[:, :, t], v[:, :, t], u[:, :, t]) for t in range(20)]
+        onp.testing.assert_allclose(onp.stack(steps, 2), out, atol=1e-12)

@@ -197,11 +197,12 @@ def test_float32_preserved(fn):
         assert pyad.grad(lambda k: (nn.sparsek(z, k) * w).sum())(k).dtype == onp.float32
 
 
-def test_partition_path_is_exact():
-    z = rng.standard_normal((6, 3000))
+@pytest.mark.parametrize('m', [200, 3000])
+def test_partition_path_is_exact(m):
+    z = rng.standard_normal((6, m))
     z[0] = 0.0                                           # all ties: the full sort is needed
     z[1, :100] = 10.0
-    k = onp.array([3.0, 40.0, 1.0, 7.5, 2.0, 100.0])
+    k = onp.array([3.0, 40.0, 1.0, 7.5, 2.0, 100.0]) * m / 3000
     old = _sparse.PARTITION_MIN_ROW
     try:
         _sparse.PARTITION_MIN_ROW = 10 ** 9
@@ -287,3 +288,27 @@ def test_sparsemax_loss():
     onp.testing.assert_allclose(ce, -onp.log(nn.softmax(z))[onp.arange(5), y])
     with pytest.raises(ValueError, match='labels'):
         nn.sparsemax_loss(z, onp.array([0, 1, 2, 3, 4]))
+
+
+def test_hard_topk_rows_with_rounding():
+    """Large gaps and integer budgets: f(tau) is flat at k over a whole piece, and its
+    running sums round to either side of k; every row must still be the top-k."""
+    r = onp.random.default_rng(5)
+    z = r.standard_normal((4000, 7)) * 50
+    for k in (1, 2, 3, 4, 6):
+        p = nn.sparsek(z, k)
+        onp.testing.assert_allclose(p.sum(-1), k, atol=1e-9)
+        srt = -onp.sort(-z, axis=-1)
+        hard = srt[:, k - 1] - srt[:, k] > 1                    # a gap: p is the top-k
+        assert hard.sum() > 1000
+        onp.testing.assert_array_equal(p[hard], nn.topk_mask(z, k)[hard])
+
+
+def test_losses_with_masked_classes():
+    z = onp.array([[0.5, -onp.inf, 1.0, 0.2], [2.0, 0.0, -onp.inf, -onp.inf]])
+    y = onp.array([2, 0])
+    for loss in (nn.sparsemax_loss, nn.softmax_cross_entropy):
+        val = loss(z, y)
+        g = pyad.grad(lambda z: loss(z, y).sum())(z)
+        assert onp.all(onp.isfinite(val)) and onp.all(onp.isfinite(g))
+        assert g[0, 1] == 0 and onp.all(g[1, 2:] == 0)

@@ -92,9 +92,12 @@ def zeros_for(value, batch=()):
     """Plain zeros shaped like ``batch + value.shape``, in value's dtype and library."""
     inner = innermost(value)
     shape = tuple(batch) + tuple(shape_of(inner))
-    if not shape and type(inner) is float:
-        return 0.0
-    return _xp(inner).zeros(shape, dtype=dtype_of(inner))
+    if not shape and not hasattr(inner, 'dtype'):
+        return 0.0                      # a Python number: its derivative is a float
+    dtype = dtype_of(inner)
+    if dtype.kind != 'f':
+        dtype = numpy.dtype(numpy.float64)   # the derivative of an integer constant
+    return _xp(inner).zeros(shape, dtype=dtype)
 
 
 def cast_like(value, ref):

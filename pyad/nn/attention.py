@@ -18,28 +18,35 @@ window = 0).  Over the pool, with budget k_i = min(budget, |pool|):
 
 Costs.  The attention step gathers, for every query, its budget + window keys and
 values: arrays of shape (batch, heads, n, budget + window, d), so memory and time
-O(n·(budget + window)·d) per head; no n×n matrix is formed there.  The selection
-step (no derivative: indices and thresholds tau_i) is honest-to-goodness
-O(n² log n) time per head: for a chunk of C queries it builds the (C, n) matrix of
-their pool scores (masked with -inf), solves SparseK on every row (sorting the 2n
-breakpoints) and takes the top-k by a stable argsort; memory O(C·n) scalars per
-head (C = ``chunk``, 256 by default), never O(n²) at once.  (The threshold is
-nondecreasing along the causal prefix - adding an entry never lowers it - which is
-what makes the incremental decoder exact with constant KV memory: see
-``SparseKCache``.)  The derivative of tau_i with respect to the scores is
-1/|F_i| on the fractional set F_i = {j in pool: 0 < u_j - tau_i < 1}; its JVP and
-VJP are computed chunk by chunk in the same way (O(n²) scalar work per head, no
-d factor).
+O(n·(budget + window)·d) per head; no n×n matrix is formed there.
+
+The selection step (indices and thresholds tau_i; no derivative) goes through the
+queries in chunks of C (``chunk``, 32 by default).  It uses that the threshold is
+nondecreasing along the causal prefix (adding an entry to sum clip(u - tau, 0, 1) = k
+can only raise tau): a pool entry with u_j <= tau_(i-1) has mask 0 for query i and
+every later one.  So a chunk only considers its *candidates*, the pool entries above
+the threshold of the query just before it (the top-budget entries of a pool always
+have a positive mask, so they are among them): it solves SparseK exactly (sorting
+2A breakpoints) on the (C, A) matrix of the candidates of each query, and takes the
+top-budget by a stable argsort.  Time O(n·A log A) and memory O(C·A) per head, A the
+number of candidates - about budget + C + the entries within 1 of the threshold
+for typical scores, but up to n in the worst case (e.g. all scores equal, where
+every entry keeps a fractional mask): the worst case is O(n² log n) time, never
+O(n²) memory at once.  The scan over the n positions is a Python loop over the
+n / C chunks (vectorised over batch and heads).  The derivative of tau_i with
+respect to the scores is 1/|F_i| on the fractional set F_i = {j in pool: 0 < p_ij
+< 1} (a subset of the candidates); its JVP and VJP reuse the chunks' candidates:
+O(n·A) per head, no d factor.  The same monotonicity makes the incremental decoder
+exact with constant key/value memory: see ``SparseKCache``.
 """
 import math
 
 import numpy as _onp
 
 from .._core.primitive import Primitive
-from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
+from .._core.box import innermost, shape_of, ndim_of, dtype_of
 from ..backend import namespace
 from .. import numpy as pnp
-from ..numpy import reductions as _red
 from .softmax import softmax
 from .sparse import _sparsek_rows, clip_unit
 from ._util import errstate
@@ -141,8 +148,8 @@ def _fractional(u, tau, mx, ch):
     xp = namespace(u)
     uc = xp.take_along_axis(u, ch.cidx, axis=1)
     with errstate():
-        p = clip_unit((uc[:, None, :] - mx[:, ch.start:ch.stop, None])
-                      - tau[:, ch.start:ch.stop, None])
+        p = clip_unit(uc[:, None, :] - mx[:, ch.start:ch.stop, None],
+                      tau[:, ch.start:ch.stop, None])
     return ch.in_pool() & (p > 0) & (p < 1)
 
 
@@ -260,8 +267,9 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
 
     See the module docstring for the definition, the weighting (the mask multiplies
     the attention weights after the softmax) and the costs: attention O(n·(budget +
-    window)·d) memory and time; selection O(n² log n) time and O(chunk·n) memory per
-    head, without derivative; the threshold's derivative O(n²) scalar work."""
+    window)·d) memory and time; selection O(n·A log A) time and O(chunk·A) memory per
+    head, A the number of candidate keys (about budget + chunk for typical scores, n
+    in the worst case), without derivative; the threshold's derivative O(n·A)."""
     B, H, n, d = _check_qkv('sparsek_attention', q, k, v, scores)
     budget, window = int(budget), int(window)
     if budget < 0 or window < 0:
@@ -298,8 +306,7 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
         # sparsek: its derivative flows through the fractional entries only
         u_sel = _gather_rows(pnp.reshape(u, (R, n, 1)), flat[..., :budget])[..., 0]
         x = (u_sel - mx[..., None]) - pnp.reshape(tau, (R, n, 1))
-        with errstate():
-            p = clip_unit(innermost(x))
+        p = clip_unit(innermost(u_sel) - mx[..., None], tau_val[..., None])
         m_sel = pnp.where((p > 0) & (p < 1), x, p)
         if window:
             weights = _join_last(m_sel, window)
@@ -425,7 +432,7 @@ class SparseKCache:
             _, tau, mx = _sparsek_rows(self.active, kk)
             self.tau = tau + mx
             with errstate():
-                keep = clip_unit((self.active - mx) - tau) > 0
+                keep = clip_unit(self.active - mx, tau) > 0
             nkeep = int(keep.sum(axis=1).max()) if keep.size else 0
             srt = -xp.sort(-xp.where(keep, self.active, -xp.inf), axis=1)
             self.active = srt[:, :max(nkeep, 1)]
@@ -433,7 +440,7 @@ class SparseKCache:
             keys.append(sk)
             values.append(sv)
             with errstate():
-                weights.append(clip_unit((su - mx) - tau))
+                weights.append(clip_unit(su - mx, tau))
         if self.win is not None:
             keys.append(self.win[0])
             values.append(self.win[1])

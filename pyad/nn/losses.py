@@ -45,8 +45,7 @@ def sparsemax_loss(z, target, axis=-1):
     y = _as_distribution('sparsemax_loss', target, z, axis)
     p = sparsemax(z, axis)
     # z·(p - y) with masked (-inf) entries of z contributing nothing
-    zm = pnp.where(pnp.isneginf(z) if hasattr(pnp, 'isneginf') else pnp.logical_and(
-        pnp.isinf(z), pnp.less(z, 0)), 0.0, z)
+    zm = pnp.where(pnp.logical_and(pnp.isinf(z), pnp.less(z, 0)), 0.0, z)
     return _red.sum(zm * (p - y) - 0.5 * (p * p - y * y), axis=axis)
 
 

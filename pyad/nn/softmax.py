@@ -13,7 +13,6 @@ The rules, with y = softmax(x) along the axes:
 * logsumexp:    J t = sum(y * t),      Jᵀ g = g * y
 """
 from .._core.primitive import Primitive
-from .._core.box import dtype_of
 from ..backend import namespace
 from ..numpy import reductions as _red
 from ..numpy._batching import batch_ndim, shift_axes
