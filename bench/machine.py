@@ -7,6 +7,8 @@ import sys
 
 import numpy as onp
 
+import harness
+
 
 def loadavg():
     try:
@@ -129,7 +131,7 @@ def render(report, settings, peers, selected, elapsed, load_before, load_after, 
                     ' ($PYAD_PATH)')),
     ]
     for name in ('autograd', 'jax', 'jaxlib', 'torch'):
-        rows.append((name, peers.versions.get(name, 'not installed')))
+        rows.append((name, peers.versions.get(name, harness.NOT_INSTALLED)))
     out.append('| | |')
     out.append('|---|---|')
     out += [f'| {k} | {v} |' for k, v in rows]

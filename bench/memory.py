@@ -15,6 +15,7 @@ import pyad.numpy as pnp
 
 CHAIN_STEPS_FULL = 500_000      # 2 ops per step: 10^6 operations
 CHAIN_STEPS_QUICK = 50_000
+WARMUP = 1000
 
 
 def fmt_bytes(n):
@@ -111,7 +112,7 @@ def run(ctx):
     all_ok = True
     worst = 0
     for name, fn in cases:
-        for _ in range(200):              # warm-up: caches, interned objects
+        for _ in range(WARMUP):           # warm-up: caches (NumPy's small-array caches fill slowly)
             fn()
         m = _growth(fn, calls)
         ok = m['rate'] < 1.0          # bytes per call: a leak of one float per 24 calls fails
@@ -157,7 +158,7 @@ def run(ctx):
     report.target('MEMORY', f'a {ops:,}-operation chain differentiates within 2× the memory of its values',
                   f'{ratio:.2f}× ({fmt_bytes(peak_grad)} vs {fmt_bytes(peak_values)})', ratio <= 2.0)
     report.section('MEMORY', 'Memory',
-                   f'(a) tracemalloc snapshots (after gc.collect()) following 200 warm-up calls: '
+                   f'(a) tracemalloc snapshots (after gc.collect()) following {WARMUP} warm-up calls: '
                    f'before, after the first tenth of {calls} calls and after all of them. A cache '
                    f'(NumPy\'s or pyad\'s) fills once, a leak grows with the calls: the growth rate '
                    f'over the last nine tenths must stay under 1 byte per call.\n\n' + '\n'.join(lines) +

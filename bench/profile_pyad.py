@@ -55,6 +55,18 @@ def _w5():
     return {'W5 jacfwd': lambda: pyad.jacfwd(f)(x), 'W5 jacrev': lambda: pyad.jacrev(f)(x)}
 
 
+def _w6():
+    import w6_sparsemax as w
+    rng = onp.random.default_rng(6)
+    z = rng.standard_normal((w.ROWS, w.COLS)).astype(onp.float32) * 3
+    g = rng.standard_normal((w.ROWS, w.COLS)).astype(onp.float32)
+
+    def fb():
+        p, pullback = pyad.vjp(pyad.nn.sparsemax, z)
+        return pullback(g)
+    return {'W6 sparsemax forward + backward': fb}
+
+
 def _w7():
     d6 = pyad.diffn(6, lambda x: pnp.sin(x) * pnp.exp(x))
     return {'W7 diffn(6)': lambda: d6(0.7)}
@@ -65,7 +77,7 @@ def _w8():
     return {'W8 grad(fixed_point)': lambda: fp(2.0)}
 
 
-TARGETS = {'W1': _w1, 'W2': _w2, 'W3': _w3, 'W4': _w4, 'W5': _w5, 'W7': _w7, 'W8': _w8}
+TARGETS = {'W1': _w1, 'W2': _w2, 'W3': _w3, 'W4': _w4, 'W5': _w5, 'W6': _w6, 'W7': _w7, 'W8': _w8}
 
 
 def profile(name, fn, seconds=2.0, top=25):

@@ -76,6 +76,8 @@ def main(argv=None):
     settings = harness.Settings(quick=args.quick)
     settings.clock = args.clock
     settings.verbose = args.verbose
+    if args.no_peers:       # read by the workloads, which are imported below
+        harness.NOT_INSTALLED = 'disabled (--no-peers)'
     peers = Peers(disabled=('autograd', 'jax', 'torch') if args.no_peers else ())
     report = harness.Report()
 

@@ -14,7 +14,7 @@ from .operators import *                       # noqa: F401,F403
 from .operators import __all__ as _operators_all
 from ._core.pytree import tree_flatten, tree_unflatten, tree_map, tree_leaves
 from ._core.primitive import Primitive, primitive, NonDifferentiableError
-from .numpy.shape import stop_gradient
+from .numpy.manipulation import stop_gradient
 from . import numpy                            # noqa: F401
 from . import nn                               # noqa: F401
 from . import linalg                           # noqa: F401

@@ -57,7 +57,7 @@ from ._core.pytree import tree_flatten
 from .backend import namespace, scipy_linalg, wrap_like
 from .numpy._batching import align, unbroadcast_shape, normalize_axis
 from .numpy.products import matmul
-from .numpy.shape import swapaxes, reshape, expand_dims, moveaxis
+from .numpy.manipulation import swapaxes, reshape, expand_dims, moveaxis
 from .numpy.reductions import sum as _sum
 from .numpy.elementwise import sqrt, absolute, power, reciprocal, equal, not_equal
 

@@ -9,12 +9,12 @@ NumPy's own, re-exported so that this module can stand in for ``numpy``.
 import numpy as _onp
 
 from .elementwise import *          # noqa: F401,F403
-from .shape import *                # noqa: F401,F403
+from .manipulation import *                # noqa: F401,F403
 from .reductions import *           # noqa: F401,F403
 from .indexing import *             # noqa: F401,F403
 from .products import *             # noqa: F401,F403
 from . import elementwise as _ew
-from . import shape as _shape
+from . import manipulation as _shape
 from . import reductions as _red
 from . import indexing as _idx
 from . import products as _prod

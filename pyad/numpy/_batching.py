@@ -57,7 +57,7 @@ def align(t, x, ans):
     bnd = len(ts) - xn
     if bnd == 0:
         return t
-    from .shape import reshape
+    from .manipulation import reshape
     return reshape(t, ts[:bnd] + (1,) * (an - xn) + ts[bnd:])
 
 
@@ -69,7 +69,7 @@ def expand_to(t, x, ans):
     as_ = shape_of(ans)
     if xs == as_:
         return t
-    from .shape import broadcast_to
+    from .manipulation import broadcast_to
     t = align(t, x, ans)
     ts = shape_of(t)
     return broadcast_to(t, ts[:len(ts) - len(as_)] + tuple(as_))
@@ -90,7 +90,7 @@ def unbroadcast_shape(g, ans_shape, x_shape):
     if xs == as_:
         return g
     from .reductions import sum as _sum
-    from .shape import reshape
+    from .manipulation import reshape
     gs = shape_of(g)
     bnd = len(gs) - len(as_)
     lead = len(as_) - len(xs)

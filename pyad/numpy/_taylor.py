@@ -8,7 +8,7 @@ push each coefficient through their JVP rule; bilinear ones take a Cauchy produc
 from .._core.taylor import full_series, add_terms, linear_rule, bilinear_rule
 from .._core.box import innermost
 from . import elementwise as ew
-from . import shape as sh
+from . import manipulation as sh
 from . import reductions as red
 from . import indexing as ix
 from . import products as prod

@@ -24,7 +24,7 @@ def _leaf_dtypes(obj, out):
 def _build(obj, dtype):
     """Stack nested lists; plain Python numbers take the dtype of the arrays and
     traced values beside them (so float32 stays float32, as with NumPy's weak scalars)."""
-    from .shape import stack
+    from .manipulation import stack
     if isinstance(obj, (list, tuple)):
         return stack([_build(o, dtype) for o in obj])
     if isinstance(obj, Box) or hasattr(obj, 'dtype'):
@@ -41,7 +41,7 @@ def array(obj, dtype=None):
             weak = _np.dtype(_np.float64)
         out = _build(obj, weak)
         if dtype is not None:
-            from .shape import astype
+            from .manipulation import astype
             out = astype(out, dtype)
         return out
     return _np.array(obj, dtype=dtype)

@@ -84,7 +84,7 @@ def take_batched(arr, idx, bnd):
     """arr[idx] applied past the first ``bnd`` (batch) axes of arr."""
     if bnd == 0:
         return getitem(arr, idx)
-    from .shape import transpose
+    from .manipulation import transpose
     if not _advanced_separated(idx):
         return getitem(arr, (slice(None),) * bnd + idx)
     n = ndim_of(arr)

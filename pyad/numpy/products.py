@@ -9,7 +9,7 @@ from .._core.primitive import Primitive
 from .._core.box import Box, shape_of, ndim_of, dtype_of
 from ..backend import namespace
 from ._batching import unbroadcast_shape
-from .shape import reshape, swapaxes, transpose
+from .manipulation import reshape, swapaxes, transpose
 
 
 def _matmul_impl(x, y):
@@ -94,7 +94,7 @@ def _matmul_vjp_x(g, ans, x, y):
         r = matmul(reshape(g, (-1, gs[-1])), transpose(y))
         return reshape(r, tuple(gs[:bnd]) + tuple(shape_of(x)))
     if xn == 2 and yn == 1:
-        from .shape import expand_dims
+        from .manipulation import expand_dims
         return expand_dims(g, -1) * y          # outer products, batched
     xs2, ys2, out2 = _as_matrices(x, y)
     batch = tuple(shape_of(g)[:bnd])

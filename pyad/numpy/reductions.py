@@ -26,7 +26,7 @@ def restore_reduced(g, ans, x, axes, keepdims):
     broadcasts against batch + x.shape (the reduced axes back as size 1)."""
     if keepdims:
         return g
-    from .shape import reshape
+    from .manipulation import reshape
     gs = shape_of(g)
     bnd = len(gs) - ndim_of(ans)
     return reshape(g, tuple(gs[:bnd]) + _kept_shape(shape_of(x), axes))
@@ -34,7 +34,7 @@ def restore_reduced(g, ans, x, axes, keepdims):
 
 def broadcast_reduced(g, ans, x, axes, keepdims):
     """The VJP of a sum: ``g`` spread back over the reduced axes of x."""
-    from .shape import broadcast_to
+    from .manipulation import broadcast_to
     g = restore_reduced(g, ans, x, axes, keepdims)
     gs = shape_of(g)
     bnd = len(gs) - ndim_of(x)
@@ -55,7 +55,7 @@ def sum(a, axis=None, keepdims=False, dtype=None):
     axes = normalize_axes(axis, ndim_of(a))
     out = _sum(a, axes, bool(keepdims))
     if dtype is not None:
-        from .shape import astype
+        from .manipulation import astype
         out = astype(out, dtype)
     return out
 
@@ -157,7 +157,7 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False):
     axes = _check_axes('prod', axis, ndim_of(a))
     result = _prod(a, axes, bool(keepdims))
     if dtype is not None:
-        from .shape import astype
+        from .manipulation import astype
         result = astype(result, dtype)
     return result
 
@@ -348,7 +348,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     if return_sign:
         raise NotImplementedError('logsumexp: return_sign=True is not supported')
     if b is not None:
-        from .shape import broadcast_to
+        from .manipulation import broadcast_to
         try:
             shape = tuple(_np.broadcast_shapes(shape_of(a), shape_of(b)))
         except ValueError:
@@ -382,7 +382,7 @@ _rcumsum.def_vjp(lambda g, ans, x, axis: _cumsum(g, axis + batch_ndim(g, ans)))
 def _cumulative_args(name, a, axis, dtype, out):
     _check_out(name, out)
     if axis is None:
-        from .shape import reshape
+        from .manipulation import reshape
         a = reshape(a, (-1,))
         axis = 0
     else:
@@ -391,7 +391,7 @@ def _cumulative_args(name, a, axis, dtype, out):
         except (TypeError, ValueError) as e:
             raise type(e)(f'{name}: {e}') from None
     if dtype is not None:
-        from .shape import astype
+        from .manipulation import astype
         a = astype(a, dtype)
     return a, axis
 
@@ -412,7 +412,7 @@ def _cumprod_jacobian(x, axis):
     so zeros get prod's exact treatment.  O(n²) along the axis: used only when
     the axis holds a zero."""
     from .elementwise import where
-    from .shape import moveaxis, reshape
+    from .manipulation import moveaxis, reshape
     xm = moveaxis(x, axis, -1)
     shape = tuple(shape_of(xm))
     n = shape[-1]
@@ -431,7 +431,7 @@ def _cumprod_jvp(t, ans, x, axis):
     bnd = batch_ndim(t, x)
     if not _has_zero(x):
         return ans * _cumsum(t / x, axis + bnd)
-    from .shape import moveaxis, reshape
+    from .manipulation import moveaxis, reshape
     tm = moveaxis(t, axis + bnd, -1)
     ts = tuple(shape_of(tm))
     dy = _sum(_cumprod_jacobian(x, axis) * reshape(tm, ts[:-1] + (1, ts[-1])),
@@ -443,7 +443,7 @@ def _cumprod_vjp(g, ans, x, axis):
     bnd = batch_ndim(g, ans)
     if not _has_zero(x):
         return _rcumsum(g * ans, axis + bnd) / x
-    from .shape import moveaxis, reshape
+    from .manipulation import moveaxis, reshape
     gm = moveaxis(g, axis + bnd, -1)
     gs = tuple(shape_of(gm))
     gx = _sum(_cumprod_jacobian(x, axis) * reshape(gm, gs + (1,)), (len(gs) - 1,), False)

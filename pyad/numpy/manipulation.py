@@ -1,4 +1,4 @@
-"""Shape operations: reshape, broadcast_to, expand_dims, squeeze, transpose, and
+"""Array manipulation (NumPy's name for the family): reshape, broadcast_to, expand_dims, squeeze, transpose, and
 the functions built on them.  Their rules shift axes past the batch axes of
 (co)tangents (see ``_batching``)."""
 import numpy as _np
