@@ -87,7 +87,7 @@ OFFENDERS = {
                 lambda v: pnp.sum(pnp.maximum(v, 1.0) ** 2)),
     'getitem': ('pyad/numpy/indexing.py scatter_add: xp.zeros buffer',
                 lambda v: pnp.sum(v[1:3] ** 2) + v[0] * v[3]),
-    'broadcast_to / sum': ('pyad/numpy/shape.py broadcast_to: numpy.broadcast_to(subok=False)',
+    'broadcast_to / sum': ('pyad/numpy/manipulation.py broadcast_to: numpy.broadcast_to(subok=False)',
                            lambda v: pnp.mean(v ** 2)),
     'sort': ('pyad/numpy sort rules', lambda v: pnp.sum(pnp.sort(v) * onp.arange(4.0))),
     'tril': ('pyad/numpy tril/triu rules', lambda v: pnp.sum(pnp.tril(pnp.reshape(v, (2, 2))) ** 2)),
