@@ -96,6 +96,15 @@ def innermost(x):
     return x
 
 
+def apply_inner(prim, primals, params):
+    """A primitive on the values inside one level of boxes: through dispatch again
+    when some are still boxed (at older tags), else straight to the implementation."""
+    for p in primals:
+        if isinstance(p, Box):
+            return prim(*primals, **params)
+    return prim.impl(*primals, **params)
+
+
 def lift_dead(x):
     """Strip the layers of x whose tags have retired: such values are constants."""
     while isinstance(x, Box) and not x.tag.live:

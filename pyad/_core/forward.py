@@ -5,7 +5,7 @@ tangent with the primitive's JVP rule.  The tangent of a dual has shape
 ``batch + primal.shape``: batch is () for a single direction and (B,) when B
 directions are pushed at once (one pass for a whole Jacobian or Hessian).
 """
-from .box import Box, Dual
+from .box import Dual, apply_inner
 
 
 def process(prim, args, params, tag):
@@ -33,12 +33,7 @@ def process(prim, args, params, tag):
             else:
                 primals.append(a)
                 tangents.append(None)
-    nested = False          # does any argument stay boxed (at an older tag)?
-    for p in primals:
-        if isinstance(p, Box):
-            nested = True
-            break
-    ans = prim(*primals, **params) if nested else prim.impl(*primals, **params)
+    ans = apply_inner(prim, primals, params)
     out_tangent = prim.apply_jvp(tangents, ans, primals, params)
     if prim.multiple_results:
         if out_tangent is None:

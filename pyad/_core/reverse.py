@@ -8,7 +8,7 @@ the inputs explicitly by their slots.
 """
 from numpy import ndarray
 
-from .box import Box, TapeVar
+from .box import Box, TapeVar, apply_inner
 
 
 # A record takes RECORD consecutive entries of the tape's flat list (no tuple per
@@ -69,12 +69,7 @@ def process(prim, args, params, tag):
                 primals.append(a)
         primals = tuple(primals)
         positions = tuple(positions)
-    nested = False          # does any argument stay boxed (at an older tag)?
-    for p in primals:
-        if isinstance(p, Box):
-            nested = True
-            break
-    ans = prim(*primals, **params) if nested else prim.impl(*primals, **params)
+    ans = apply_inner(prim, primals, params)
     tape = tag.tape
     if prim.multiple_results:
         out_slots = tuple(tape.new_slot() for _ in ans)

@@ -13,7 +13,7 @@ derivatives in t of prim(x(t)) at t = 0, computed by nested forward mode on that
 one primitive, which is always right and slower.  Rules use pyad primitives, so
 a Jet may hold boxes of older tags (Taylor mode nests inside any other mode).
 """
-from .box import Box
+from .box import Box, apply_inner
 from .pytree import tree_flatten
 
 
@@ -34,20 +34,16 @@ class TaylorUnsupported(Exception):
 def process(prim, args, params, tag):
     primals = []
     series = []
-    nested = False
     for a in args:
         if type(a) is Jet and a.tag is tag:
-            p = a.primal
+            primals.append(a.primal)
             series.append(a.coeffs)
         else:
-            p = a
+            primals.append(a)
             series.append(None)
-        if not nested and isinstance(p, Box):
-            nested = True
-        primals.append(p)
     if prim.multiple_results:
         raise TaylorUnsupported(prim.name)
-    ans = prim(*primals, **params) if nested else prim.impl(*primals, **params)
+    ans = apply_inner(prim, primals, params)
     rule = prim.taylor or generic_rule
     coeffs = rule(primals, series, ans, params, tag.order, prim)
     if all(c is None for c in coeffs):
