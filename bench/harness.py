@@ -210,7 +210,6 @@ def measure(settings, impls, baseline, reference=None, rtol=1e-7, atol=0.0,
             if pairs:
                 res.ratios[col] = statistics.median(pairs)
     if title:
-        b = results.get(baseline)
         summary = ', '.join(f'{n}={fmt_time(r.median)}' for n, r in results.items() if r.timed)
         log(f'  {title}: {summary}')
     return results

@@ -78,7 +78,7 @@ def run(ctx):
             else:
                 cells.append(r.status[:60])
         lines.append(f'| {n} | ' + ' | '.join(cells) + ' |')
-    comp = [f'| n | jax jit first call (trace + compile) |', '|---|---|']
+    comp = ['| n | jax jit first call (trace + compile) |', '|---|---|']
     for n, res in rows:
         r = res.get('jax jit nested grad')
         comp.append(f'| {n} | {fmt_time(r.first) if r is not None and r.first else "—"} |')

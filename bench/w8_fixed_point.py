@@ -40,7 +40,7 @@ def run(ctx):
     impls.append(Impl(f'pyad grad, unrolled {STEPS} steps', lambda: gu(A0)))
     if peers.autograd:
         ag = peers.autograd.grad(unrolled)
-        impls.append(Impl(f'autograd grad, unrolled', lambda: ag(A0)))
+        impls.append(Impl('autograd grad, unrolled', lambda: ag(A0)))
     else:
         impls.append(Impl('autograd grad, unrolled', NOT_INSTALLED))
     if peers.jax:

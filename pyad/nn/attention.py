@@ -21,7 +21,7 @@ values: arrays of shape (batch, heads, n, budget + window, d), so memory and tim
 O(n·(budget + window)·d) per head; no n×n matrix is formed there.
 
 The selection step (indices and thresholds tau_i; no derivative) goes through the
-queries in chunks of C (``chunk``, 32 by default).  It uses that the threshold is
+queries in chunks of C (``chunk``, 16 by default).  It uses that the threshold is
 nondecreasing along the causal prefix (adding an entry to sum clip(u - tau, 0, 1) = k
 can only raise tau): a pool entry with u_j <= tau_(i-1) has mask 0 for query i and
 every later one.  So a chunk only considers its *candidates*, the pool entries above
@@ -51,7 +51,7 @@ from .softmax import softmax
 from .sparse import _sparsek_rows, clip_unit
 from ._util import errstate
 
-DEFAULT_CHUNK = 32
+DEFAULT_CHUNK = 16
 
 
 # ============================================================================ scores
