@@ -102,13 +102,13 @@ class Primitive:
         rules = self.vjps
         if rules is None:
             raise self._missing('VJP (reverse-mode)')
-        result = []
-        for i in positions:
-            rule = rules[i] if i < len(rules) else None
-            if rule is None:
-                raise self._not_differentiable_in(i)
-            result.append(rule(cotangent, ans, *primals, **params))
-        return result
+        try:
+            return [rules[i](cotangent, ans, *primals, **params) for i in positions]
+        except (TypeError, IndexError):
+            for i in positions:       # say which argument has no rule, if that was it
+                if i >= len(rules) or rules[i] is None:
+                    raise self._not_differentiable_in(i) from None
+            raise
 
     def _missing(self, which):
         return NotImplementedError(f'pyad primitive {self.name!r} has no {which} rule')

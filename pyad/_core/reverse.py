@@ -40,22 +40,20 @@ class Tape:
         return len(self.records) // RECORD
 
 
-def _traced_pair(a, b, tag):
-    """positions, slots and primals for a binary primitive (the common case)."""
-    if type(a) is TapeVar and a.tag is tag:
-        if type(b) is TapeVar and b.tag is tag:
-            return _BOTH, (a.index, b.index), (a.primal, b.primal)
-        return _FIRST, (a.index,), (a.primal, b)
-    return _SECOND, (b.index,), (a, b.primal)
-
-
 def process(prim, args, params, tag):
     n = len(args)
     if n == 1:
         a = args[0]
         positions, slots, primals = _FIRST, (a.index,), (a.primal,)
     elif n == 2:
-        positions, slots, primals = _traced_pair(args[0], args[1], tag)
+        a, b = args
+        if type(a) is TapeVar and a.tag is tag:
+            if type(b) is TapeVar and b.tag is tag:
+                positions, slots, primals = _BOTH, (a.index, b.index), (a.primal, b.primal)
+            else:
+                positions, slots, primals = _FIRST, (a.index,), (a.primal, b)
+        else:
+            positions, slots, primals = _SECOND, (b.index,), (a, b.primal)
     else:
         primals = []
         positions = []
@@ -101,20 +99,21 @@ def sweep(tape, seeds, wanted):
     keep = set(wanted)
     records = tape.records
     for r in range(len(records) - RECORD, -1, -RECORD):
-        out_slot, prim, primals, ans, params, positions, slots = records[r:r + RECORD]
-        if type(out_slot) is tuple:
+        out_slot = records[r]
+        if type(out_slot) is int:
+            g = adjoint[out_slot]
+            if g is None:
+                continue
+            if out_slot not in keep:
+                adjoint[out_slot] = None
+        else:
             g = tuple(adjoint[s] for s in out_slot)
             if all(c is None for c in g):
                 continue
             for s in out_slot:
                 if s not in keep:
                     adjoint[s] = None
-        else:
-            g = adjoint[out_slot]
-            if g is None:
-                continue
-            if out_slot not in keep:
-                adjoint[out_slot] = None
+        prim, primals, ans, params, positions, slots = records[r + 1:r + RECORD]
         add_into = prim.vjp_add_into
         if add_into is not None and not isinstance(g, Box):
             # e.g. indexing: add g into the parent's buffer at the index, instead
@@ -132,7 +131,11 @@ def sweep(tape, seeds, wanted):
         contributions = prim.apply_vjp(g, ans, primals, params, positions)
         for slot, c in zip(slots, contributions):
             if c is not None:
-                _accumulate(adjoint, owned, slot, c)
+                if adjoint[slot] is None:
+                    adjoint[slot] = c
+                    owned[slot] = 0
+                else:
+                    _accumulate(adjoint, owned, slot, c)
     return [adjoint[s] for s in wanted]
 
 

@@ -8,6 +8,8 @@ finds the batch rank as ``ndim(t) - ndim(x)`` and never assumes it is zero.
 Elementwise rules need only ``expand_to`` (JVP) and ``unbroadcast`` (VJP);
 shape rules shift their axes by the batch rank with ``shift_axes``.
 """
+import numpy as _np
+
 from .._core.box import shape_of, ndim_of
 
 
@@ -61,9 +63,13 @@ def align(t, x, ans):
     return reshape(t, ts[:bnd] + (1,) * (an - xn) + ts[bnd:])
 
 
+# scalar results: nothing was broadcast
+_SCALARS = (float, _np.float64, _np.float32)
+
+
 def expand_to(t, x, ans):
     """Broadcast tangent ``t`` (batch + x.shape) to batch + ans.shape."""
-    if type(ans) is float:
+    if type(ans) in _SCALARS:
         return t
     xs = shape_of(x)
     as_ = shape_of(ans)
@@ -78,7 +84,7 @@ def expand_to(t, x, ans):
 def unbroadcast(g, ans, x):
     """Sum cotangent ``g`` (batch + ans.shape) down to batch + x.shape: the
     adjoint of NumPy's broadcasting of x to ans's shape."""
-    if type(ans) is float:
+    if type(ans) in _SCALARS:
         return g
     return unbroadcast_shape(g, shape_of(ans), shape_of(x))
 

@@ -16,7 +16,7 @@ import scipy.special as _sps
 from .._core.primitive import Primitive
 from .._core.box import shape_of
 from ..backend import scipy_special
-from ._batching import expand_to, unbroadcast
+from ._batching import expand_to, unbroadcast, _SCALARS
 
 _SCALAR = (float, _np.float64)
 
@@ -42,20 +42,35 @@ def _scalar_fast(np_fn, math_fn):
 
 def unary(name, np_fn, lin, math_fn=None):
     prim = Primitive(name, _scalar_fast(np_fn, math_fn))
-    prim.def_jvp(lambda t, ans, x: lin(t, ans, x))
-    prim.def_vjp(lambda g, ans, x: lin(g, ans, x))
+    prim.def_jvp(lin)             # (t, ans, x): the same diagonal map both ways
+    prim.def_vjp(lin)
     return prim
+
+
+def _forward_rule(lin, which):
+    def rule(t, ans, x, y):
+        if type(ans) not in _SCALARS:         # scalars broadcast nothing
+            t = expand_to(t, x if which == 0 else y, ans)
+        return lin(t, ans, x, y)
+    return rule
+
+
+def _reverse_rule(lin, which):
+    def rule(g, ans, x, y):
+        c = lin(g, ans, x, y)
+        if type(ans) in _SCALARS:
+            return c
+        return unbroadcast(c, ans, x if which == 0 else y)
+    return rule
 
 
 def binary(name, impl, lin_x, lin_y):
     """``lin_x(c, ans, x, y)``: ∂ans/∂x applied to c (None: not differentiable in x)."""
     prim = Primitive(name, impl)
-    prim.def_jvp(
-        None if lin_x is None else (lambda t, ans, x, y: lin_x(expand_to(t, x, ans), ans, x, y)),
-        None if lin_y is None else (lambda t, ans, x, y: lin_y(expand_to(t, y, ans), ans, x, y)))
-    prim.def_vjp(
-        None if lin_x is None else (lambda g, ans, x, y: unbroadcast(lin_x(g, ans, x, y), ans, x)),
-        None if lin_y is None else (lambda g, ans, x, y: unbroadcast(lin_y(g, ans, x, y), ans, y)))
+    prim.def_jvp(None if lin_x is None else _forward_rule(lin_x, 0),
+                 None if lin_y is None else _forward_rule(lin_y, 1))
+    prim.def_vjp(None if lin_x is None else _reverse_rule(lin_x, 0),
+                 None if lin_y is None else _reverse_rule(lin_y, 1))
     return prim
 
 

@@ -17,6 +17,8 @@ from ..backend import namespace
 
 def normalize_index(idx):
     """A tuple index with lists made arrays and boxed index arrays unwrapped."""
+    if type(idx) is int:
+        return (idx,)
     if not isinstance(idx, tuple):
         idx = (idx,)
     out = []
@@ -109,14 +111,15 @@ getitem.def_vjp(lambda g, ans, x, idx: scatter_add(g, idx, tuple(shape_of(x)), n
 def _getitem_add_into(buf, g, ans, primals, params):
     """Reverse-mode shortcut: add an unbatched plain cotangent g into the adjoint
     buffer of x at idx (fresh zeros when buf is None).  Declines (None) otherwise."""
-    x = primals[0]
-    if ndim_of(g) != ndim_of(ans) or not isinstance(innermost(x), _np.ndarray):
+    x = innermost(primals[0])
+    if type(x) is not _np.ndarray or ndim_of(g) != ndim_of(ans):
         return None
     idx = primals[1]
     if buf is None:
-        inner = innermost(x)
-        buf = _np.zeros(inner.shape, dtype=inner.dtype)
-    if any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
+        buf = _np.zeros(x.shape, dtype=x.dtype)
+    if len(idx) == 1 and type(idx[0]) is int:
+        buf[idx[0]] += g               # x[i]: the scalar-loop case
+    elif any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
         _np.add.at(buf, idx, g)
     else:
         buf[idx] += g
