@@ -38,7 +38,7 @@ def _from_last(x, axis):
     return xp.moveaxis(x, -1, axis) if axis != x.ndim - 1 else x
 
 
-def _prepare_rows(zl, fill):
+def _prepare_rows(zl, fill, masks_needed=True):
     """Rows of ``zl`` (..., m) relative to their maximum, with the masked (-inf)
     entries replaced by ``fill`` (a relative value that is below any threshold).
     Returns (zs, masked, bad, mx) where ``bad`` marks rows that contain NaN or +inf
@@ -46,6 +46,11 @@ def _prepare_rows(zl, fill):
     xp = namespace(zl)
     with errstate():
         mx = xp.max(zl, axis=-1, keepdims=True)
+        if (not masks_needed and zl.size and bool(xp.isfinite(xp.min(zl)))
+                and bool(xp.all(xp.isfinite(mx)))):
+            # the common case, every entry finite (a finite min and max rule out
+            # -inf, +inf and NaN): no masks to build, none for _finish to apply
+            return zl - mx, None, None, mx
         bad = xp.isnan(mx) | (mx == xp.inf) | xp.any(xp.isnan(zl), axis=-1, keepdims=True)
         mx = xp.where(xp.isfinite(mx), mx, 0)
         zs = zl - mx
@@ -55,6 +60,8 @@ def _prepare_rows(zl, fill):
 
 
 def _finish(p, masked, bad):
+    if masked is None:           # every entry was finite
+        return p
     xp = namespace(p)
     p = xp.where(masked, 0, p)
     return xp.where(bad, xp.nan, p).astype(p.dtype, copy=False)
@@ -100,7 +107,7 @@ def _sparsemax_rows(zl):
     support size K = max{j : 1 + j z_(j) > sum_{i<=j} z_(i)}; tau = (sum_{i<=K} z_(i) - 1)/K."""
     xp = namespace(zl)
     m = zl.shape[-1]
-    zs, masked, bad, _ = _prepare_rows(zl, -2.0)     # tau >= max - 1: -2 is never in the support
+    zs, masked, bad, _ = _prepare_rows(zl, -2.0, masks_needed=False)  # tau >= max - 1: -2 never in the support
     with errstate():
         srt = -xp.sort(-zs, axis=-1)
         cs = xp.cumsum(srt, axis=-1)
@@ -348,7 +355,7 @@ def _entmax15_rows(zl):
     p = [z/2 - tau]_+^2, tau found from the sorted row and running means."""
     xp = namespace(zl)
     m = zl.shape[-1]
-    zs, masked, bad, _ = _prepare_rows(zl / 2, -2.0)    # tau >= max - 1
+    zs, masked, bad, _ = _prepare_rows(zl / 2, -2.0, masks_needed=False)    # tau >= max - 1
     with errstate():
         srt = -xp.sort(-zs, axis=-1)
         rho = xp.arange(1, m + 1, dtype=zs.dtype)
