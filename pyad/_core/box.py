@@ -163,8 +163,10 @@ def _as_method(fn):
     from .primitive import Primitive, bind
     if isinstance(fn, Primitive):
         # self is boxed, so skip the Primitive's plain-value check
-        def method(self, *args):
-            return bind(fn, (self,) + args, _NO_PARAMS)
+        def method(self, other=_UNARY):
+            if other is _UNARY:
+                return bind(fn, (self,), _NO_PARAMS)
+            return bind(fn, (self, other), _NO_PARAMS)
         return method
 
     def method(self, *args):
@@ -173,3 +175,4 @@ def _as_method(fn):
 
 
 _NO_PARAMS = {}
+_UNARY = object()      # marks a unary operator call (-x) in _as_method

@@ -103,6 +103,8 @@ class Primitive:
         if rules is None:
             raise self._missing('VJP (reverse-mode)')
         try:
+            if len(positions) == 1:
+                return (rules[positions[0]](cotangent, ans, *primals, **params),)
             return [rules[i](cotangent, ans, *primals, **params) for i in positions]
         except (TypeError, IndexError):
             for i in positions:       # say which argument has no rule, if that was it

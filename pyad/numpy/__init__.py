@@ -19,6 +19,7 @@ from . import reductions as _red
 from . import indexing as _idx
 from . import products as _prod
 from .._core.box import Box, install_methods, innermost, shape_of
+from .._core.primitive import bind as _bind
 from .creation import *             # noqa: F401,F403
 from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
 
@@ -81,10 +82,11 @@ def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
 
 
 _UFUNCS = dict(_ew.UFUNCS, matmul=_prod.matmul)
+_NO_PARAMS = {}
 
 
 def _getitem(self, idx):
-    return _idx.getitem(self, _idx.normalize_index(idx))
+    return _bind(_idx.getitem, (self, _idx.normalize_index(idx)), _NO_PARAMS)
 
 
 def _setitem(self, idx, value):
