@@ -151,9 +151,11 @@ def _suspend(h, tag):
     return suspended
 
 
-def _solve(h, x0, ctx, what):
-    """Leaves x with x = h(x): plain iteration, or one level of tags peeled off."""
-    y = _call(h, x0)
+def _solve(h, x0, ctx, what, y=None):
+    """Leaves x with x = h(x): plain iteration, or one level of tags peeled off.
+    ``y``: h(x0) if the caller has it already."""
+    if y is None:
+        y = _call(h, x0)
     tag = _newest_tag(y)
     if tag is None:
         return _iterate(h, x0, y, ctx, what)
@@ -162,7 +164,9 @@ def _solve(h, x0, ctx, what):
         from ._core.taylor import TaylorUnsupported
         raise TaylorUnsupported('fixed_point')
     h_primal = _suspend(h, tag)
-    x_p = _solve(h_primal, x0, ctx, what)
+    # h_primal(x0) is the probe's value one level in: no need to evaluate it again
+    first = [lift_dead(v.primal) if isinstance(v, Box) and v.tag is tag else v for v in y]
+    x_p = _solve(h_primal, x0, ctx, what, first)
     z = _call(h, x_p)
     if tag.mode == 'forward':
         return _forward_level(h_primal, x_p, z, tag, ctx)
