@@ -14,8 +14,9 @@ diffn, fdiffn      forward, nested n times          1 pass, nested n times
 grad, fgrad        reverse                          1 taped pass + 1 sweep
 gradv, fgradv      forward                          1 dual pass
 hessian            forward over reverse, batched    1 pass pushing n directions at once
-hessianv           forward over reverse             1 dual pass + 1 sweep (no dense Hessian)
-gradhessian(v)     forward over reverse             as hessian (hessianv)
+hessianv           reverse over forward             1 taped dual pass + 1 sweep (no dense Hessian)
+gradhessian        forward over reverse, batched    as hessian
+gradhessianv       reverse over forward             1 taped dual pass + 2 sweeps
 laplacian          forward over reverse, batched    as hessian, then the trace
 jacobian           forward if n <= m else reverse   1 pass with n directions, or 1 sweep with m
 jacobianv (jvp)    forward                          1 dual pass
@@ -499,16 +500,38 @@ def hessian(f, x):
     return fgradhessian.__wrapped__(f, x)[2]
 
 
+def _directional_tape(name, f, x, v):
+    """Reverse over forward: tape x -> (f(x), ∇f(x)·v) (a forward pass along v,
+    recorded).  Sweeping it from the second output gives ∇²f(x) v, from the first
+    ∇f(x).  (Measured faster here than forward over reverse, whose sweep runs on
+    dual numbers: 4.6x against 6.4x a hand-written Rosenbrock HVP.)"""
+    leaves, treedef = flatten_input(x, name)
+    tangents = _tangents(name, leaves, treedef, v)
+
+    def along_v(xs):
+        values, out_def, dirs = push_forward(f, xs, treedef, tangents, name)
+        if out_def.kind != 'leaf' or tuple(shape_of(values[0])) != ():
+            _require_scalar(name, tree_unflatten(out_def, values), 'jacobian')
+        return values[0], (_zeros_if_none(dirs, values)[0])
+
+    primals, _, pullback = pull_back(lambda xs: along_v(tree_flatten(xs)[0]),
+                                     leaves, treedef, name)
+    _require_scalar(name, primals[0], 'jacobian')
+    return leaves, treedef, primals[0], pullback
+
+
+def _pulled(pullback, seeds, leaves, treedef):
+    return tree_unflatten(treedef, _zeros_if_none(pullback(seeds), leaves))
+
+
 @_op2('gradhessianv')
 def fgradhessianv(f, x, v):
-    """(f(x), ∇f(x), ∇²f(x) v): forward over reverse, no dense Hessian."""
-    leaves, treedef = flatten_input(x, 'hessianv')
-    tangents = _tangents('hessianv', leaves, treedef, v)
-    primals, out_def, out_tangents = push_forward(
-        lambda x_: _fgrad(f, x_, 'hessianv'), leaves, treedef, tangents, 'hessianv')
-    value, grads = primals[0], primals[1:]
-    hv = _zeros_if_none(out_tangents[1:], grads)
-    return value, tree_unflatten(treedef, grads), tree_unflatten(treedef, hv)
+    """(f(x), ∇f(x), ∇²f(x) v): reverse over forward, no dense Hessian; one
+    recorded pass, two sweeps."""
+    leaves, treedef, value, pullback = _directional_tape('gradhessianv', f, x, v)
+    one = _one_like(value)
+    return (value, _pulled(pullback, [one, None], leaves, treedef),
+            _pulled(pullback, [None, one], leaves, treedef))
 
 
 @_op2('gradhessianv')
@@ -518,14 +541,16 @@ def gradhessianv(f, x, v):
 
 @_op2('hessianv')
 def fhessianv(f, x, v):
-    value, _, hv = fgradhessianv.__wrapped__(f, x, v)
-    return value, hv
+    """(f(x), ∇²f(x) v)."""
+    leaves, treedef, value, pullback = _directional_tape('hessianv', f, x, v)
+    return value, _pulled(pullback, [None, _one_like(value)], leaves, treedef)
 
 
 @_op2('hessianv')
 def hessianv(f, x, v):
-    """∇²f(x) v: the Hessian-vector product without forming the Hessian."""
-    return fgradhessianv.__wrapped__(f, x, v)[2]
+    """∇²f(x) v: the Hessian-vector product without forming the Hessian
+    (reverse over forward: one recorded dual pass, one sweep)."""
+    return fhessianv.__wrapped__(f, x, v)[1]
 
 
 def _trace_blocks(H, x):
