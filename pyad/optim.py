@@ -541,7 +541,7 @@ def _truncated_cg(hvp, g, tol, max_iter):
 def newton_cg(f, x0, *, gtol=1e-8, ftol=0.0, max_iter=200, cg_max_iter=None, cg_rtol=None,
               line_search='backtracking'):
     """Truncated Newton: each step solves H p = -∇f approximately by conjugate
-    gradients on Hessian-vector products (``pyad.hessianv``: forward over reverse,
+    gradients on Hessian-vector products (``pyad.hessianv``: reverse over forward,
     no dense Hessian), to a relative tolerance min(0.5, sqrt‖∇f‖) (Nocedal &
     Wright, algorithm 7.1) or to ``cg_rtol`` if given, stopping early at negative
     curvature; then a line search.  With a small ``cg_rtol`` each step is an exact
