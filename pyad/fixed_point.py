@@ -105,13 +105,30 @@ def fixed_point(f, a, x0, *, tol=None, max_iter=1000):
         raise ValueError(f'fixed_point: tol must be positive, got {tol!r}')
     shapes = [tuple(shape_of(l)) for l in x0_leaves]
 
-    def h(xs):
-        out = f(a, tree_unflatten(treedef, xs))
+    if treedef.kind == 'leaf':
+        shape = shapes[0]
+
+        def h(xs):                      # the common case, one array: no pytree work
+            out = f(a, xs[0])
+            if isinstance(out, Box) or (hasattr(out, 'shape') and not isinstance(out, (tuple, list, dict))):
+                if tuple(shape_of(out)) == shape:
+                    return [out]
+            elif type(out) is float and not shape:
+                return [out]
+            return check(out)
+    else:
+        def h(xs):
+            return check(f(a, tree_unflatten(treedef, xs)))
+
+    def check(out):
         out_leaves, out_def = tree_flatten(out)
         if out_def != treedef:
             raise ValueError(f'fixed_point: f(a, x) returned structure {out_def}, but x0 has '
                              f'structure {treedef}; they must match')
         for y, s in zip(out_leaves, shapes):
+            if not (isinstance(y, (Box, numbers.Number)) or hasattr(y, 'shape')):
+                raise TypeError(f'fixed_point: f(a, x) returned a {type(y).__name__}, not a '
+                                f'number or an array')
             if tuple(shape_of(y)) != s:
                 raise ValueError(f'fixed_point: f(a, x) returned a leaf of shape '
                                  f'{tuple(shape_of(y))} for x of shape {s}; they must match')

@@ -151,8 +151,12 @@ _NO_PARAMS = {}
 def _bind_lifted(prim, args, params):
     """Slow path: some boxes belong to retired tags; they are constants, so strip
     those layers and dispatch again."""
-    args = tuple(lift_dead(a) for a in args)
-    return prim(*args, **params)
+    lifted = []
+    for a in args:
+        while isinstance(a, Box) and not a.tag.live:
+            a = a.primal
+        lifted.append(a)
+    return prim(*lifted, **params)
 
 
 def primitive(name=None, *, nondiff=False, multiple_results=False):
