@@ -24,9 +24,9 @@ attention layer alone at longer lengths (dense grows as n², SparseK and the win
 as n); and examples/output/sparsek_recall.png (learning curves at the longest
 training length).
 """
-import numpy
 
-from _common import parse_args, progress, pyplot, save, Timer
+from _common import parse_args, progress, pyplot, save, Timer   # first: it pins BLAS threads
+import numpy
 
 import pyad
 import pyad.numpy as np

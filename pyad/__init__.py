@@ -19,13 +19,14 @@ from . import numpy                            # noqa: F401
 from . import nn                               # noqa: F401
 from . import linalg                           # noqa: F401
 from . import optim, numerical                 # noqa: F401
-from .fixed_point import fixed_point
+from .fixed_point import fixed_point, FixedPointError
 
 __version__ = '0.1.0'
 
 __all__ = list(_operators_all) + [
     'tree_flatten', 'tree_unflatten', 'tree_map', 'tree_leaves', 'Primitive', 'primitive',
     'NonDifferentiableError', 'stop_gradient', 'numpy', 'nn', 'linalg', 'fixed_point',
+    'FixedPointError',
     'optim', 'numerical',
 ]
 

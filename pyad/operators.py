@@ -9,8 +9,8 @@ variant that returns the function's value too (``fgrad(f)(x) -> (f(x), g)``).
 operator           mode                             cost (in evaluations of f)
 =================  ===============================  ==========================================
 diff, fdiff        forward                          1 dual pass
-diff2, fdiff2      forward over forward             1 pass, nested twice
-diffn, fdiffn      forward, nested n times          1 pass, nested n times
+diff2, fdiff2      Taylor (as diffn(2, f))          1 pass carrying a series of order 2
+diffn, fdiffn      Taylor; else forward nested n    1 pass, O(n^2) work per primitive
 grad, fgrad        reverse                          1 taped pass + 1 sweep
 gradv, fgradv      forward                          1 dual pass
 hessian            forward over reverse, batched    1 pass pushing n directions at once

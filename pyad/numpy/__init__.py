@@ -18,7 +18,7 @@ from . import manipulation as _shape
 from . import reductions as _red
 from . import indexing as _idx
 from . import products as _prod
-from .._core.box import Box, install_methods, innermost, shape_of
+from .._core.box import install_methods as _install_methods, innermost as _innermost
 from .._core.primitive import bind as _bind
 from .creation import *             # noqa: F401,F403
 from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
@@ -36,19 +36,19 @@ from numpy import (  # noqa: F401
 
 
 def zeros_like(a, dtype=None):
-    return _onp.zeros_like(innermost(a), dtype=dtype)
+    return _onp.zeros_like(_innermost(a), dtype=dtype)
 
 
 def ones_like(a, dtype=None):
-    return _onp.ones_like(innermost(a), dtype=dtype)
+    return _onp.ones_like(_innermost(a), dtype=dtype)
 
 
 def full_like(a, fill_value, dtype=None):
-    return _onp.full_like(innermost(a), fill_value, dtype=dtype)
+    return _onp.full_like(_innermost(a), fill_value, dtype=dtype)
 
 
 def empty_like(a, dtype=None):
-    return _onp.empty_like(innermost(a), dtype=dtype)
+    return _onp.empty_like(_innermost(a), dtype=dtype)
 
 
 # --------------------------------------------------------------------- box methods
@@ -122,7 +122,7 @@ _methods = {
     'clip': lambda self, a_min=None, a_max=None: _ew.clip(self, a_min, a_max),
     'conj': lambda self: self, 'conjugate': lambda self: self,
     'real': property(lambda self: self),
-    'item': lambda self: innermost(self).item(),
+    'item': lambda self: _innermost(self).item(),
 }
 
 
@@ -134,4 +134,4 @@ for _name in ('prod', 'max', 'min', 'var', 'std', 'cumsum', 'cumprod', 'trace',
               'diagonal', 'take', 'repeat', 'sort', 'any', 'all', 'argmax', 'argmin'):
     _methods[_name] = (lambda name: lambda self, *a, **k: _extra_call(name, self, *a, **k))(_name)
 
-install_methods(_methods)
+_install_methods(_methods)
