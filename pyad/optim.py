@@ -49,7 +49,7 @@ from ._core.pytree import tree_flatten, tree_unflatten, tree_map
 __all__ = [
     'Optimizer', 'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam',
     'clip_by_global_norm', 'clip_by_value', 'global_norm', 'apply_updates',
-    'OptimizeResult', 'minimize', 'newton', 'newton_cg', 'conjugate_gradient',
+    'OptimizeResult', 'minimize', 'newton', 'newton_step', 'newton_cg', 'conjugate_gradient',
     'gradient_descent', 'backtracking', 'strong_wolfe', 'LineSearchResult',
 ]
 
@@ -424,14 +424,20 @@ def _line_search(name, c2=None):
 
 # ================================================================= second-order and CG minimisers
 def _solve_symmetric(H, g):
-    """H⁻¹ g for symmetric H: pyad.linalg.solve_symmetric when it is there."""
-    try:
-        from .linalg import solve_symmetric
-    except ImportError:
-        solve_symmetric = None
-    if solve_symmetric is not None:
-        return _onp.asarray(innermost(solve_symmetric(H, g)), dtype=H.dtype)
-    return _onp.linalg.solve(H, g)
+    """H⁻¹ g for symmetric H, on plain arrays (the drivers below work on copies)."""
+    from .linalg import solve_symmetric
+    return _onp.asarray(innermost(solve_symmetric(H, g)), dtype=H.dtype)
+
+
+def newton_step(f, x):
+    """One pure Newton step x - H⁻¹∇f(x) (DiffSharp's Newton step), written with
+    pyad operations: it is differentiable in x and in anything f closes over, so a
+    Newton iteration can sit inside a function that is differentiated in turn.
+    For a single array x; H must be symmetric positive definite."""
+    from .operators import gradhessian
+    from .linalg import solve_symmetric
+    g, H = gradhessian(f)(x)
+    return x - solve_symmetric(H, g)
 
 
 def _result(flat, z, f, g, it, converged, message, counter, history):

@@ -255,3 +255,28 @@ def test_minimize_first_order_by_name():
     r = optim.minimize(quadratic, onp.zeros(3), method='adam', lr=0.1, max_iter=2000, gtol=1e-6)
     assert r.converged and r.iterations < 2000
     onp.testing.assert_allclose(r.x, X_STAR, atol=1e-5)
+
+
+def test_newton_step_is_differentiable_in_a_closed_over_parameter():
+    # f(x; a) = a·Σx⁴/4 + Σx²/2 - Σx: one Newton step from x0, differentiated in a,
+    # against a central difference
+    import numpy as onp
+    import pyad
+    import pyad.numpy as pnp
+    from pyad.optim import newton_step
+
+    x0 = onp.array([0.5, -0.3, 0.8])
+
+    def after_step(a):
+        f = lambda x: a * pnp.sum(x ** 4) / 4 + pnp.sum(x ** 2) / 2 - pnp.sum(x)
+        return pnp.sum(newton_step(f, x0) ** 2)
+
+    eps = 1e-6
+    fd = (after_step(1.3 + eps) - after_step(1.3 - eps)) / (2 * eps)
+    assert abs(pyad.grad(after_step)(1.3) - fd) < 1e-7
+    assert abs(pyad.diff(after_step)(1.3) - fd) < 1e-7
+    # on a quadratic one step lands on the minimum
+    A = onp.array([[3.0, 1.0], [1.0, 2.0]])
+    b = onp.array([1.0, -1.0])
+    x = newton_step(lambda x: 0.5 * x @ A @ x - b @ x, onp.zeros(2))
+    onp.testing.assert_allclose(x, onp.linalg.solve(A, b), rtol=1e-12)
