@@ -75,8 +75,8 @@ def run(ctx):
 
     # ---- Hessian-vector product
     impls = [Impl('hand-written numpy HVP', lambda: rosen_hvp(x, v)),
-             Impl('pyad hessianv (forward over reverse)', lambda: hvp(x, v)),
-             Impl('pyad jvp of grad', lambda: pyad.jacobianv(g)(x, v))]
+             Impl('pyad hessianv (reverse over forward)', lambda: hvp(x, v)),
+             Impl('pyad jvp of grad (forward over reverse)', lambda: pyad.jacobianv(g)(x, v))]
     if peers.autograd:
         ahvp = peers.autograd.hessian_vector_product(lambda y: rosen(y, peers.anp))
         impls.append(Impl('autograd hessian_vector_product', lambda: ahvp(x, v),
@@ -112,7 +112,7 @@ def run(ctx):
                    '\n\n### Hessian-vector product\n\n' + table(res_h, base_h))
     for label, res, base, name, limit in (
             ('gradient ≤ 2× hand-written', res_g, base_g, 'pyad grad', 2.0),
-            ('HVP ≤ 3× hand-written', res_h, base_h, 'pyad hessianv (forward over reverse)', 3.0)):
+            ('HVP ≤ 3× hand-written', res_h, base_h, 'pyad hessianv (reverse over forward)', 3.0)):
         r = res[name]
         if r.timed:
             report.target('W4', label, f'{r.ratios[base]:.2f}×', r.ratios[base] <= limit)
