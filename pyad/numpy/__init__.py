@@ -86,6 +86,8 @@ _NO_PARAMS = {}
 
 
 def _getitem(self, idx):
+    if type(idx) is int:
+        return _bind(_idx.getitem_element, (self, (idx,)), _NO_PARAMS)
     return _bind(_idx.getitem, (self, _idx.normalize_index(idx)), _NO_PARAMS)
 
 

@@ -129,6 +129,20 @@ def _getitem_add_into(buf, g, ans, primals, params):
 getitem.vjp_add_into = _getitem_add_into
 
 
+def _getitem_element_impl(x, idx):
+    v = _getitem_impl(x, idx)
+    return float(v) if type(v) is _np.float64 else v
+
+
+# x[i] on a traced value (the scalar-loop case): the same primitive, but a float64
+# element comes out as a Python float, so that the scalar code after it runs on
+# Python floats (the math module, float arithmetic) instead of NumPy scalars.
+getitem_element = Primitive('getitem', _getitem_element_impl)
+getitem_element.jvps = getitem.jvps
+getitem_element.vjps = getitem.vjps
+getitem_element.vjp_add_into = _getitem_add_into
+
+
 def _scatter_add_impl(g, idx, shape, out_ndim):
     """zeros(batch + shape) with g added at [idx] (past the batch axes)."""
     gshape = shape_of(g)
