@@ -544,6 +544,124 @@ def _truncated_cg(hvp, g, tol, max_iter):
     return p
 
 
+def _descend(name, f, x0, gtol, ftol, max_iter, line_search, direction, c2=None):
+    """The loop shared by the line-search minimisers: test convergence, ask
+    ``direction(counter, flat, z, value, g)`` for (p, alpha0) (alpha0 None: the
+    line search's own first trial), search along p, step."""
+    flat = _Flat(f, x0, name)
+    counter = _Counter(flat)
+    ls = _line_search(line_search, c2=c2)
+    z = flat.x0.copy()
+    value, g = counter.fgrad(z)
+    history = [value]
+    f_old = None
+    converged, message = False, 'maximum number of iterations reached'
+    it = 0
+    while True:
+        reason = _converged(g, f_old, value, gtol, ftol)
+        if reason is not None:
+            converged, message = True, reason
+            break
+        if it >= max_iter:
+            break
+        p, alpha0 = direction(counter, flat, z, value, g)
+        if alpha0 is None:
+            step = ls(counter.fgrad, z, p, value, g)
+        else:
+            step = ls(counter.fgrad, z, p, value, g, alpha0=alpha0)
+        if step.alpha == 0.0:
+            if direction.retry(p, g):
+                continue
+            message = 'line search failed to decrease f'
+            break
+        z = z + step.alpha * p
+        f_old, value, g = value, step.f, _onp.asarray(step.grad)
+        direction.stepped(step, f_old)
+        it += 1
+        history.append(value)
+    return _result(flat, z, value, g, it, converged, message, counter, history)
+
+
+class _Direction:
+    """A search-direction rule: __call__ gives (p, alpha0); ``retry`` says whether a
+    failed line search should be tried again (with a new direction); ``stepped``
+    hears about each accepted step."""
+    def retry(self, p, g):
+        return False
+
+    def stepped(self, step, f_old):
+        pass
+
+
+class _TruncatedNewton(_Direction):
+    def __init__(self, cg_rtol, cg_max_iter):
+        self.cg_rtol = cg_rtol
+        self.cg_max_iter = cg_max_iter
+
+    def __call__(self, counter, flat, z, value, g):
+        from .operators import hessianv
+        gnorm = float(_onp.linalg.norm(g))
+        tol = (min(0.5, math.sqrt(gnorm)) if self.cg_rtol is None else self.cg_rtol) * gnorm
+
+        def hvp(d):
+            counter.count += 1
+            return _onp.asarray(hessianv(flat.flat_f)(z, d.astype(flat.dtype)), dtype=flat.dtype)
+        return _truncated_cg(hvp, g, tol, self.cg_max_iter or 10 * len(z)), None
+
+
+class _PolakRibiere(_Direction):
+    def __init__(self, restart):
+        self.restart = restart
+        self.p = None               # the last direction, and the gradient it was taken at
+        self.g = None
+        self.steps = 0
+        self.alpha0 = None
+        self.steepest = False       # retry a failed search along -g, same first trial
+
+    def __call__(self, counter, flat, z, value, g):
+        if self.p is None:                                 # first step: steepest descent
+            self.restart = self.restart or max(len(z), 1)
+            p = -g
+            self.alpha0 = 1.0 / max(1.0, float(_onp.linalg.norm(g)))
+        elif self.steepest:
+            p = -g
+        else:
+            beta = max(0.0, float(g @ (g - self.g)) / max(float(self.g @ self.g), 1e-300))
+            if self.steps % self.restart == 0:
+                beta = 0.0
+            p = -g + beta * self.p
+            # the next trial step: the previous decrease, predicted along the new direction
+            slope = float(g @ p)
+            self.alpha0 = (min(1.0, 2.02 * (value - self.f_old) / slope)
+                           if slope < 0 and value < self.f_old else 1.0)
+            self.alpha0 = max(self.alpha0, 1e-10)
+        if float(g @ p) >= 0:
+            p = -g
+        self.steepest = False
+        self.p, self.g = p, g
+        return p, self.alpha0
+
+    def retry(self, p, g):
+        if _onp.array_equal(p, -g):
+            return False
+        self.steepest = True
+        return True
+
+    def stepped(self, step, f_old):
+        self.steps += 1
+        self.f_old = f_old
+
+
+class _SteepestDescent(_Direction):
+    alpha0 = 1.0
+
+    def __call__(self, counter, flat, z, value, g):
+        return -g, self.alpha0
+
+    def stepped(self, step, f_old):
+        self.alpha0 = min(2.0 * step.alpha, 1e10)          # the last good step, a little larger
+
+
 def newton_cg(f, x0, *, gtol=1e-8, ftol=0.0, max_iter=200, cg_max_iter=None, cg_rtol=None,
               line_search='backtracking'):
     """Truncated Newton: each step solves H p = -∇f approximately by conjugate
@@ -552,39 +670,8 @@ def newton_cg(f, x0, *, gtol=1e-8, ftol=0.0, max_iter=200, cg_max_iter=None, cg_
     Wright, algorithm 7.1) or to ``cg_rtol`` if given, stopping early at negative
     curvature; then a line search.  With a small ``cg_rtol`` each step is an exact
     Newton step (a quadratic is then solved in one step, by at most n CG iterations)."""
-    from .operators import hessianv
-    flat = _Flat(f, x0, 'newton_cg')
-    counter = _Counter(flat)
-    ls = _line_search(line_search)
-    z = flat.x0.copy()
-    value, g = counter.fgrad(z)
-    history = [value]
-    f_old = None
-    converged, message = False, 'maximum number of iterations reached'
-    it = 0
-    while True:
-        reason = _converged(g, f_old, value, gtol, ftol)
-        if reason is not None:
-            converged, message = True, reason
-            break
-        if it >= max_iter:
-            break
-        gnorm = float(_onp.linalg.norm(g))
-        tol = (min(0.5, math.sqrt(gnorm)) if cg_rtol is None else cg_rtol) * gnorm
-
-        def hvp(d, z=z):
-            counter.count += 1
-            return _onp.asarray(hessianv(flat.flat_f)(z, d.astype(flat.dtype)), dtype=flat.dtype)
-        p = _truncated_cg(hvp, g, tol, cg_max_iter or 10 * len(z))
-        step = ls(counter.fgrad, z, p, value, g)
-        if step.alpha == 0.0:
-            message = 'line search failed to decrease f'
-            break
-        z = z + step.alpha * p
-        f_old, value, g = value, step.f, step.grad
-        it += 1
-        history.append(value)
-    return _result(flat, z, value, g, it, converged, message, counter, history)
+    return _descend('newton_cg', f, x0, gtol, ftol, max_iter, line_search,
+                    _TruncatedNewton(cg_rtol, cg_max_iter))
 
 
 def conjugate_gradient(f, x0, *, gtol=1e-6, ftol=0.0, max_iter=1000, line_search='strong_wolfe',
@@ -592,80 +679,14 @@ def conjugate_gradient(f, x0, *, gtol=1e-6, ftol=0.0, max_iter=1000, line_search
     """Nonlinear conjugate gradients, Polak–Ribière+ (β = max(0, gₖ₊₁·(gₖ₊₁ - gₖ)/‖gₖ‖²)),
     with a strong-Wolfe line search (c2 = 0.1), restarted along -∇f every
     ``restart`` iterations (default n) or when the direction is not a descent direction."""
-    flat = _Flat(f, x0, 'conjugate_gradient')
-    counter = _Counter(flat)
-    ls = _line_search(line_search, c2=0.1)
-    z = flat.x0.copy()
-    value, g = counter.fgrad(z)
-    history = [value]
-    p = -g
-    restart = restart or max(len(z), 1)
-    f_old = None
-    converged, message = False, 'maximum number of iterations reached'
-    it = 0
-    alpha0 = 1.0 / max(1.0, float(_onp.linalg.norm(g)))
-    while True:
-        reason = _converged(g, f_old, value, gtol, ftol)
-        if reason is not None:
-            converged, message = True, reason
-            break
-        if it >= max_iter:
-            break
-        if float(g @ p) >= 0:
-            p = -g
-        step = ls(counter.fgrad, z, p, value, g, alpha0=alpha0)
-        if step.alpha == 0.0:
-            if _onp.array_equal(p, -g):
-                message = 'line search failed to decrease f'
-                break
-            p = -g                                      # retry once along steepest descent
-            continue
-        z = z + step.alpha * p
-        g_new = _onp.asarray(step.grad)
-        beta = max(0.0, float(g_new @ (g_new - g)) / max(float(g @ g), 1e-300))
-        if (it + 1) % restart == 0:
-            beta = 0.0
-        # the next trial step: the previous decrease, predicted along the new direction
-        p_new = -g_new + beta * p
-        slope_new = float(g_new @ p_new)
-        alpha0 = (min(1.0, 2.02 * (step.f - value) / slope_new)
-                  if slope_new < 0 and step.f < value else 1.0)
-        alpha0 = max(alpha0, 1e-10)
-        f_old, value, g, p = value, step.f, g_new, p_new
-        it += 1
-        history.append(value)
-    return _result(flat, z, value, g, it, converged, message, counter, history)
+    return _descend('conjugate_gradient', f, x0, gtol, ftol, max_iter, line_search,
+                    _PolakRibiere(restart), c2=0.1)
 
 
 def gradient_descent(f, x0, *, gtol=1e-6, ftol=0.0, max_iter=10000, line_search='backtracking'):
     """Steepest descent with a line search (slow on ill-conditioned problems; a baseline)."""
-    flat = _Flat(f, x0, 'gradient_descent')
-    counter = _Counter(flat)
-    ls = _line_search(line_search)
-    z = flat.x0.copy()
-    value, g = counter.fgrad(z)
-    history = [value]
-    f_old = None
-    converged, message = False, 'maximum number of iterations reached'
-    it = 0
-    alpha0 = 1.0
-    while True:
-        reason = _converged(g, f_old, value, gtol, ftol)
-        if reason is not None:
-            converged, message = True, reason
-            break
-        if it >= max_iter:
-            break
-        step = ls(counter.fgrad, z, -g, value, g, alpha0=alpha0)
-        if step.alpha == 0.0:
-            message = 'line search failed to decrease f'
-            break
-        alpha0 = min(2.0 * step.alpha, 1e10)          # the last good step, a little larger
-        z = z - step.alpha * g
-        f_old, value, g = value, step.f, step.grad
-        it += 1
-        history.append(value)
-    return _result(flat, z, value, g, it, converged, message, counter, history)
+    return _descend('gradient_descent', f, x0, gtol, ftol, max_iter, line_search,
+                    _SteepestDescent())
 
 
 def _run_first_order(opt, f, x0, *, gtol, ftol, max_iter):
