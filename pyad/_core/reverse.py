@@ -1,82 +1,141 @@
-"""Reverse mode: a flat tape (Wengert list) per operator call, swept in reverse.
+"""Reverse mode: a flat, columnar tape (Wengert list) per operator call, swept
+in reverse.
 
-Recording appends one record per primitive application; the sweep walks the
-records backwards in a plain loop (no recursion, so a tape of millions of nodes
-is fine), skips records whose outputs received no cotangent (symbolic zeros),
-frees each adjoint as soon as it has been propagated, and reads the adjoints of
-the inputs explicitly by their slots.
+Every slot of the tape is one value: an input of the differentiated function
+(a leaf) or the result of one primitive application (a record).  Slot and
+record share one index, so a record needs no output field.  The tape is kept
+in columns rather than one object per record, because the tape of a long scalar
+loop is mostly these records and a Python object per record would cost several
+times the memory of the values themselves:
+
+    vals[r]    the value of slot r (a leaf's value, or the record's answer)
+    prims[r]   the primitive (None for a leaf; _PROJ for one result of a
+               primitive with several results)
+    in0[r], in1[r]   machine ints describing arguments 0 and 1:
+               >= 0   the slot of a traced argument (its primal is vals[slot]);
+               <= -2  a constant argument, consts[-2 - i];
+               -1     no such argument (in1 of a unary record), or, in in0,
+                      a record described by ext[r] instead
+    consts     constant arguments of simple records
+    ext[r]     (primals, params, positions, slots) for the other records: with
+               parameters, with more than two arguments, or with several results
+
+A record of a primitive with several results holds the tuple of answers; each
+result then gets a _PROJ record (in0 = the parent record, in1 = the result's
+index), so that every value the user sees still has its own slot.
+
+The sweep walks the records backwards in a plain loop (no recursion, so a tape
+of millions of records is fine), skips records whose output received no
+cotangent (symbolic zeros), frees each adjoint as soon as it has been
+propagated, and reads the adjoints of the inputs by their slots.
 """
+from array import array
+
 from numpy import ndarray
 
-from .box import Box, TapeVar, apply_inner
+from .box import Box, TapeVar
 
-
-# A record takes RECORD consecutive entries of the tape's flat list (no tuple per
-# record: the tape of a long scalar loop is mostly these entries):
-#   out slot (an int, or a tuple for several results), primitive, primals (tuple),
-#   ans, params, positions of the traced arguments, their slots
-RECORD = 7
 _FIRST = (0,)
 _SECOND = (1,)
 _BOTH = (0, 1)
+_NO_PARAMS = {}
+_PROJ = object()        # prims[r] of one result of a multiple-results record
 
 
 class Tape:
-    __slots__ = ('records', 'size')
+    __slots__ = ('vals', 'prims', 'in0', 'in1', 'consts', 'ext')
 
     def __init__(self):
-        self.records = []
-        self.size = 0
-
-    def new_slot(self):
-        self.size += 1
-        return self.size - 1
+        self.vals = []
+        self.prims = []
+        self.in0 = array('i')
+        self.in1 = array('i')
+        self.consts = []
+        self.ext = {}
 
     def input(self, primal, tag):
         """A fresh variable with no record: an input of the differentiated function."""
-        return TapeVar(primal, tag, self.new_slot())
+        slot = len(self.vals)
+        self._append(primal, None, -1, -1)
+        return TapeVar(primal, tag, slot)
+
+    def _append(self, value, prim, i0, i1):
+        self.vals.append(value)
+        self.prims.append(prim)
+        self.in0.append(i0)
+        self.in1.append(i1)
 
     def __len__(self):
-        return len(self.records) // RECORD
+        """The number of records (leaves not counted)."""
+        return len(self.prims) - self.prims.count(None)
 
 
 def process(prim, args, params, tag):
-    n = len(args)
-    if n == 1:
-        a = args[0]
-        positions, slots, primals = _FIRST, (a.index,), (a.primal,)
-    elif n == 2:
-        a, b = args
-        if type(a) is TapeVar and a.tag is tag:
-            if type(b) is TapeVar and b.tag is tag:
-                positions, slots, primals = _BOTH, (a.index, b.index), (a.primal, b.primal)
-            else:
-                positions, slots, primals = _FIRST, (a.index,), (a.primal, b)
-        else:
-            positions, slots, primals = _SECOND, (b.index,), (a, b.primal)
-    else:
-        primals = []
-        positions = []
-        slots = []
-        for i, a in enumerate(args):
-            if type(a) is TapeVar and a.tag is tag:
-                primals.append(a.primal)
-                positions.append(i)
-                slots.append(a.index)
-            else:
-                primals.append(a)
-        primals = tuple(primals)
-        positions = tuple(positions)
-    ans = apply_inner(prim, primals, params)
     tape = tag.tape
-    if prim.multiple_results:
-        out_slots = tuple(tape.new_slot() for _ in ans)
-        tape.records.extend((out_slots, prim, primals, ans, params, positions, slots))
-        return type(ans)(TapeVar(a, tag, s) for a, s in zip(ans, out_slots))
-    slot = tape.size
-    tape.size = slot + 1
-    tape.records.extend((slot, prim, primals, ans, params, positions, slots))
-    return TapeVar(ans, tag, slot)
+    n = len(args)
+    if n <= 2 and not params and not prim.multiple_results:
+        a = args[0]
+        if type(a) is TapeVar and a.tag is tag:
+            pa = a.primal
+            i0 = a.index
+        else:
+            pa = a
+            i0 = -2 - len(tape.consts)
+            tape.consts.append(a)
+        if n == 1:
+            ans = prim(pa) if isinstance(pa, Box) else prim.impl(pa)
+            i1 = -1
+        else:
+            b = args[1]
+            if type(b) is TapeVar and b.tag is tag:
+                pb = b.primal
+                i1 = b.index
+            else:
+                pb = b
+                i1 = -2 - len(tape.consts)
+                tape.consts.append(b)
+            if isinstance(pa, Box) or isinstance(pb, Box):
+                ans = prim(pa, pb)
+            else:
+                ans = prim.impl(pa, pb)
+        slot = len(tape.vals)
+        tape.vals.append(ans)
+        tape.prims.append(prim)
+        tape.in0.append(i0)
+        tape.in1.append(i1)
+        return TapeVar(ans, tag, slot)
+    return _process_ext(prim, args, params, tag)
+
+
+def _process_ext(prim, args, params, tag):
+    """A record described in ``ext``: parameters, more than two arguments, or
+    several results."""
+    tape = tag.tape
+    primals = []
+    positions = []
+    slots = []
+    boxed = False
+    for i, a in enumerate(args):
+        if type(a) is TapeVar and a.tag is tag:
+            a_primal = a.primal
+            positions.append(i)
+            slots.append(a.index)
+        else:
+            a_primal = a
+        boxed = boxed or isinstance(a_primal, Box)
+        primals.append(a_primal)
+    primals = tuple(primals)
+    ans = prim(*primals, **params) if boxed else prim.impl(*primals, **params)
+    slot = len(tape.vals)
+    tape.ext[slot] = (primals, params or _NO_PARAMS, tuple(positions), tuple(slots))
+    tape._append(ans, prim, -1, -1)
+    if not prim.multiple_results:
+        return TapeVar(ans, tag, slot)
+    out = []
+    for k, a in enumerate(ans):
+        out.append(TapeVar(a, tag, len(tape.vals)))
+        tape._append(a, _PROJ, slot, k)
+    return type(ans)(out)
 
 
 def sweep(tape, seeds, wanted):
@@ -91,29 +150,53 @@ def sweep(tape, seeds, wanted):
     nothing else can see yet.  A rule's result is never written into, since it
     may alias a primal or another cotangent.
     """
-    adjoint = [None] * tape.size
-    owned = bytearray(tape.size)
+    vals, prims, in0, in1, consts, ext = (tape.vals, tape.prims, tape.in0, tape.in1,
+                                          tape.consts, tape.ext)
+    size = len(vals)
+    adjoint = [None] * size
+    owned = bytearray(size)
     for slot, ct in seeds:
         if ct is not None:
             _accumulate(adjoint, owned, slot, ct)
-    keep = set(wanted)
-    records = tape.records
-    for r in range(len(records) - RECORD, -1, -RECORD):
-        out_slot = records[r]
-        if type(out_slot) is int:
-            g = adjoint[out_slot]
-            if g is None:
-                continue
-            if out_slot not in keep:
-                adjoint[out_slot] = None
+    # adjoints are freed once propagated, except those asked for (usually leaves,
+    # which have no record and are never freed anyway)
+    keep = {s for s in wanted if prims[s] is not None}
+    first = min(wanted, default=0)     # nothing before the earliest wanted slot matters
+    if keep:
+        first = 0
+    for r in range(size - 1, first - 1, -1):
+        g = adjoint[r]
+        if g is None:
+            continue
+        prim = prims[r]
+        if prim is None:            # a leaf
+            continue
+        if not keep or r not in keep:
+            adjoint[r] = None
+        a = in0[r]
+        if prim is _PROJ:           # one result of a record with several results
+            parts = adjoint[a]
+            if parts is None:
+                parts = adjoint[a] = [None] * len(vals[a])
+            parts[in1[r]] = g
+            continue
+        if a == -1:
+            primals, params, positions, slots = ext[r]
+            if type(g) is list:
+                g = tuple(g)
         else:
-            g = tuple(adjoint[s] for s in out_slot)
-            if all(c is None for c in g):
-                continue
-            for s in out_slot:
-                if s not in keep:
-                    adjoint[s] = None
-        prim, primals, ans, params, positions, slots = records[r + 1:r + RECORD]
+            params = _NO_PARAMS
+            b = in1[r]
+            if b == -1:
+                primals, positions, slots = (vals[a],), _FIRST, (a,)
+            elif a >= 0:
+                if b >= 0:
+                    primals, positions, slots = (vals[a], vals[b]), _BOTH, (a, b)
+                else:
+                    primals, positions, slots = (vals[a], consts[-2 - b]), _FIRST, (a,)
+            else:
+                primals, positions, slots = (consts[-2 - a], vals[b]), _SECOND, (b,)
+        ans = vals[r]
         add_into = prim.vjp_add_into
         if add_into is not None and not isinstance(g, Box):
             # e.g. indexing: add g into the parent's buffer at the index, instead
