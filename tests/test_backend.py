@@ -53,6 +53,9 @@ VECTOR_FUNCS = {
     'fixed_point': lambda v: pnp.sum(pyad.fixed_point(lambda a, y: (y + a / y) / 2, v, pnp.ones(4))),
     'fixed_point closure': lambda v: pyad.fixed_point(
         lambda _, y: 0.05 * pnp.cos(y) * (v @ v), None, 0.0),
+    # symbolic-zero derivatives (a zero Hessian) and the identity seeds of hessian
+    'zero hessian': lambda v: la.norm(v, onp.inf),
+    'identity seeds': lambda v: pnp.sum(pnp.reshape(v, (2, 2)) @ pnp.reshape(v, (2, 2))),
 }
 MATRIX_FUNCS = {
     'solve': lambda m: pnp.sum(la.solve(m, pnp.ones(3)) ** 2),
@@ -76,11 +79,6 @@ MATRIX_FUNCS = {
 # Known offenders elsewhere (not in linalg/fixed_point): each makes a plain ndarray
 # out of a Tracked one.  Reported to the lead; remove an entry once fixed.
 OFFENDERS = {
-    'symbolic-zero derivatives': ('pyad/_core/transforms.py zeros_for (and operators._zeros_if_none): '
-                                  'numpy zeros for a zero Hessian', lambda v: la.norm(v, onp.inf)),
-    'identity seeds': ('pyad/_core/transforms.py identity_seeds: numpy zeros for the seeds of '
-                       'hessian/jacfwd/jacrev (seen where the Hessian does not involve x)',
-                       lambda v: pnp.sum(pnp.reshape(v, (2, 2)) @ pnp.reshape(v, (2, 2)))),
     'where': ('pyad/numpy/elementwise.py where: numpy.where drops the subclass',
               lambda v: pnp.sum(pnp.where(v > 1.0, v, v * v))),
     'maximum': ('pyad/numpy/elementwise.py _winner rules use numpy.where',

@@ -16,6 +16,7 @@ from .box import Box, Dual, TapeVar, innermost, lift_dead, shape_of, dtype_of
 from .tags import Tag
 from .reverse import Tape, sweep
 from .pytree import tree_flatten, tree_unflatten
+from ..backend import wrap_like
 
 
 class FunctionOutput(Exception):
@@ -97,7 +98,7 @@ def zeros_for(value, batch=()):
     dtype = dtype_of(inner)
     if dtype.kind != 'f':
         dtype = numpy.dtype(numpy.float64)   # the derivative of an integer constant
-    return _xp(inner).zeros(shape, dtype=dtype)
+    return wrap_like(_xp(inner).zeros(shape, dtype=dtype), inner)
 
 
 def cast_like(value, ref):
@@ -128,7 +129,7 @@ def identity_seeds(leaves, total=None):
         block = xp.zeros((n, size), dtype=dtype_of(inner))
         idx = xp.arange(size)
         block[offset + idx, idx] = 1
-        seeds.append(block.reshape((n,) + tuple(shape_of(inner))))
+        seeds.append(wrap_like(block.reshape((n,) + tuple(shape_of(inner))), inner))
         offset += size
     return seeds
 
