@@ -211,6 +211,23 @@ def sweep(tape, seeds, wanted):
                     continue
             elif owned[slot] and add_into(buf, g, ans, primals, params) is not None:
                 continue
+        if len(slots) == 1 and prim.vjp_joint is None and prim.vjps is not None:
+            # one traced argument and a rule per argument: call the rule directly
+            # (Primitive.apply_vjp does the same, with the error reporting)
+            rules = prim.vjps
+            p = positions[0]
+            rule = rules[p] if p < len(rules) else None
+            if rule is None:
+                prim.apply_vjp(g, ans, primals, params, positions)     # raises
+            slot = slots[0]
+            c = rule(g, ans, *primals, **params)
+            if c is not None:
+                if adjoint[slot] is None:
+                    adjoint[slot] = c
+                    owned[slot] = 0
+                else:
+                    _accumulate(adjoint, owned, slot, c)
+            continue
         contributions = prim.apply_vjp(g, ans, primals, params, positions)
         for slot, c in zip(slots, contributions):
             if c is not None:
