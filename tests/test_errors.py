@@ -222,3 +222,21 @@ def test_errors_are_not_internal_classes():
         msg = str(info.value)
         for internal in ('TapeVar', 'Dual', 'Box', 'FunctionOutput', 'TreeDef'):
             assert internal not in msg, msg
+
+
+def test_in_place_sort_of_traced_array():
+    def f(x):
+        x.sort()
+        return pnp.sum(x * np.arange(3.0))
+    for op in (grad, jacobian):
+        with pytest.raises(TypeError, match=r'pyad\.numpy\.sort\(x\)'):
+            op(f)(X)
+    # the functional form works
+    assert grad(lambda x: pnp.sum(pnp.sort(x)[::-1] * np.arange(3.0)))(X).tolist() == [2.0, 1.0, 0.0]
+
+
+def test_item_of_traced_value_would_drop_the_derivative():
+    with pytest.raises(TypeError, match=r'x\.item\(\).*stop_gradient'):
+        grad(lambda x: x.item() * x)(2.0)
+    with pytest.raises(TypeError, match=r'x\.item\(\)'):
+        grad(lambda x: pnp.sum(x) * x[0].item())(X)

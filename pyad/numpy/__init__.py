@@ -124,8 +124,20 @@ _methods = {
     'clip': lambda self, a_min=None, a_max=None: _ew.clip(self, a_min, a_max),
     'conj': lambda self: self, 'conjugate': lambda self: self,
     'real': property(lambda self: self),
-    'item': lambda self: _innermost(self).item(),
+    'item': lambda self: _no_item(self),
+    'sort': lambda self, *a, **k: _no_inplace_sort(self),
 }
+
+
+def _no_item(self):
+    raise TypeError('x.item() of a traced value would drop its derivative. Keep it an '
+                    'array (x[()] or x.reshape(())), or use pyad.stop_gradient(x) if the '
+                    'derivative is meant to be dropped.')
+
+
+def _no_inplace_sort(self):
+    raise TypeError('pyad: x.sort() sorts in place, which a value being differentiated '
+                    'cannot do; use pyad.numpy.sort(x), which returns a sorted copy')
 
 
 def _extra_call(name, *args, **kwargs):
@@ -133,7 +145,7 @@ def _extra_call(name, *args, **kwargs):
 
 
 for _name in ('prod', 'max', 'min', 'var', 'std', 'cumsum', 'cumprod', 'trace',
-              'diagonal', 'take', 'repeat', 'sort', 'any', 'all', 'argmax', 'argmin'):
+              'diagonal', 'take', 'repeat', 'any', 'all', 'argmax', 'argmin'):
     _methods[_name] = (lambda name: lambda self, *a, **k: _extra_call(name, self, *a, **k))(_name)
 
 _install_methods(_methods)
