@@ -21,7 +21,11 @@ at a time, as a primitive's dispatch does:
    runs): the boxes of T inside h, wherever they hide, read as constants, so h_T
    computes the primal of h at T without recording or pushing anything at T.
    The primal fixed point x_p = fixed_point(h_T) is found recursively (it may
-   still be boxed at older tags).
+   still be boxed at older tags).  ``a`` itself is visible, so its layer at T is
+   peeled off before h_T runs: on the common path (only ``a`` differentiated)
+   the iteration then computes on plain values instead of dispatching on
+   suspended boxes at every operation; suspension still covers whatever f
+   closes over.
 
 3. **Derivative at T** by the implicit function theorem, x = h(x; θ):
    dx = (I - J)⁻¹ ∂h/∂θ dθ with J = ∂h_T/∂x at x_p.  Evaluate z = h(x_p) with T
@@ -37,6 +41,10 @@ at a time, as a primitive's dispatch does:
      per pullback, swept once per iteration), and hands w to z: T's sweep then
      carries it back through h's own recorded operations to ``a`` and to every
      closed-over value, giving (∂h/∂θ)ᵀ w.
+   * x one number (a float or a 0-d array): J is one number too, and Jᵀ = J.
+     One forward pass of h_T at x_p finds it (on the older tags, so it stays
+     differentiable), and each iteration of either linear fixed point is then
+     one multiplication instead of a jvp or a tape sweep.
 
    Both linear fixed points are solved by this same operator (recursively), so
    their dependence on the older tags — through x_p, ż or x̄, and the
@@ -53,6 +61,7 @@ iterating both together; the fixed point reached is the same.  Taylor mode
 (``diffn``) is declined with ``TaylorUnsupported``, on which ``diffn`` falls back
 to nested forward mode.
 """
+import functools
 import numbers
 
 import numpy as _np
@@ -62,6 +71,7 @@ from ._core.pytree import tree_flatten, tree_unflatten
 from ._core.primitive import Primitive
 from ._core.transforms import push_forward, pull_back, zeros_for, as_float_leaf
 from ._core import reverse as _reverse
+from .operators import _one_like
 from .backend import namespace
 
 __all__ = ['fixed_point', 'FixedPointError']
@@ -105,19 +115,22 @@ def fixed_point(f, a, x0, *, tol=None, max_iter=1000):
         raise ValueError(f'fixed_point: tol must be positive, got {tol!r}')
     shapes = [tuple(shape_of(l)) for l in x0_leaves]
 
+    # h(a, xs) = f(a, x) on flat leaves; ``a`` is an argument so that a level of
+    # differentiation can be peeled off it (see _peel)
     if treedef.kind == 'leaf':
         shape = shapes[0]
 
-        def h(xs):                      # the common case, one array: no pytree work
+        def h(a, xs):                   # the common case, one array: no pytree work
             out = f(a, xs[0])
-            if isinstance(out, Box) or (hasattr(out, 'shape') and not isinstance(out, (tuple, list, dict))):
-                if tuple(shape_of(out)) == shape:
+            if type(out) is float:
+                if not shape:
                     return [out]
-            elif type(out) is float and not shape:
-                return [out]
+            elif isinstance(out, Box) or (hasattr(out, 'shape') and not isinstance(out, (tuple, list, dict))):
+                if tuple(shape_of(out)) == shape:
+                    return [lift_dead(out)]
             return check(out)
     else:
-        def h(xs):
+        def h(a, xs):
             return check(f(a, tree_unflatten(treedef, xs)))
 
     def check(out):
@@ -132,10 +145,10 @@ def fixed_point(f, a, x0, *, tol=None, max_iter=1000):
             if tuple(shape_of(y)) != s:
                 raise ValueError(f'fixed_point: f(a, x) returned a leaf of shape '
                                  f'{tuple(shape_of(y))} for x of shape {s}; they must match')
-        return out_leaves
+        return [lift_dead(y) for y in out_leaves]
 
     ctx = _Context(float(tol), int(max_iter))
-    return tree_unflatten(treedef, _solve(h, x0_leaves, ctx, 'fixed_point'))
+    return tree_unflatten(treedef, _solve(h, a, x0_leaves, ctx, 'fixed_point'))
 
 
 def _default_tol(leaves):
@@ -144,9 +157,10 @@ def _default_tol(leaves):
 
 
 # ------------------------------------------------------------------ the recursion
-def _call(h, xs):
-    return [lift_dead(y) for y in h(xs)]
-
+# A map is h(a, xs) -> list of leaves, each with its layers at retired tags lifted
+# (they are constants).  ``a`` is what the solver may peel a tag off: the user's
+# ``a`` for the primal map, None for the tangent and adjoint maps, which close
+# over what they need.
 
 def _newest_tag(leaves):
     top = None
@@ -157,41 +171,74 @@ def _newest_tag(leaves):
 
 
 def _suspend(h, tag):
-    """h with ``tag`` dead while it runs: its boxes there read as constants."""
-    def suspended(xs):
+    """h with ``tag`` dead while it runs: its boxes there read as constants (and h,
+    lifting its results while the tag is dead, returns none of them)."""
+    def suspended(a, xs):
         was = tag.live
         tag.live = False
         try:
-            return [lift_dead(y) for y in h(xs)]
+            return h(a, xs)
         finally:
             tag.live = was
     return suspended
 
 
-def _solve(h, x0, ctx, what, y=None):
-    """Leaves x with x = h(x): plain iteration, or one level of tags peeled off.
-    ``y``: h(x0) if the caller has it already."""
+def _peel(a, tag):
+    """``a`` with the layer of ``tag`` taken off its leaves.  The suspended map would
+    read that layer as a constant anyway; taking it off beforehand spares f a
+    dispatch on a suspended box at every operation.  Anything not recognised
+    (a leaf boxed otherwise, a container that is not a pytree) is left to the
+    suspension."""
+    if isinstance(a, Box):
+        return _peel_leaf(a, tag)
+    if type(a) in _CONTAINERS or isinstance(a, tuple):
+        leaves, treedef = tree_flatten(a)
+        peeled = [_peel_leaf(l, tag) for l in leaves]
+        if any(p is not l for p, l in zip(peeled, leaves)):
+            return tree_unflatten(treedef, peeled)
+    return a
+
+
+_CONTAINERS = (tuple, list, dict)
+
+
+def _peel_leaf(leaf, tag):
+    if isinstance(leaf, Box):
+        leaf = lift_dead(leaf)
+        if isinstance(leaf, Box) and leaf.tag is tag:
+            return lift_dead(leaf.primal)
+    return leaf
+
+
+def _solve(h, a, x0, ctx, what, y=None):
+    """Leaves x with x = h(a, x): plain iteration, or one level of tags peeled off.
+    ``y``: h(a, x0) if the caller has it already."""
     if y is None:
-        y = _call(h, x0)
+        y = h(a, x0)
     tag = _newest_tag(y)
     if tag is None:
-        return _iterate(h, x0, y, ctx, what)
+        return _iterate(h, a, x0, y, ctx, what)
     if tag.mode not in ('forward', 'reverse'):
         # Taylor mode (diffn): its operator falls back to nested forward mode
         from ._core.taylor import TaylorUnsupported
         raise TaylorUnsupported('fixed_point')
     h_primal = _suspend(h, tag)
+    a_primal = _peel(a, tag)
     # h_primal(x0) is the probe's value one level in: no need to evaluate it again
     first = [lift_dead(v.primal) if isinstance(v, Box) and v.tag is tag else v for v in y]
-    x_p = _solve(h_primal, x0, ctx, what, first)
-    z = _call(h, x_p)
+    x_p = _solve(h_primal, a_primal, x0, ctx, what, first)
+    z = h(a, x_p)
     if tag.mode == 'forward':
-        return _forward_level(h_primal, x_p, z, tag, ctx)
-    return _reverse_level(h_primal, x_p, z, tag, ctx)
+        return _forward_level(h_primal, a_primal, x_p, z, tag, ctx)
+    return _reverse_level(h_primal, a_primal, x_p, z, tag, ctx)
 
 
+@functools.lru_cache(maxsize=None)
 def _list_def(n):
     return tree_flatten([0.0] * n)[1]
+
+
+_LEAF_DEF = tree_flatten(0.0)[1]
 
 
 def _batch_of(derivs, primals):
@@ -202,55 +249,97 @@ def _batch_of(derivs, primals):
 
 
 def _fill(derivs, primals):
+    """The derivatives as a list, zeros (of the common batch shape) for the Nones."""
+    if all(d is not None for d in derivs):
+        return list(derivs)
     batch = _batch_of(derivs, primals)
     return [zeros_for(p, batch) if d is None else d for d, p in zip(derivs, primals)]
 
 
-def _forward_level(h_primal, x_p, z, tag, ctx):
+def _linearize(h_primal, a, x_p, transpose):
+    """ws -> J ws (``transpose``: Jᵀ ws) with J = ∂h_T/∂x at x_p; None for a zero part."""
+    if len(x_p) == 1 and not shape_of(x_p[0]):
+        # x is one number, so J is one number (and Jᵀ = J): one forward pass finds it,
+        # and each iteration of the linear fixed point is then a multiplication
+        def h_1(x):
+            return h_primal(a, [x])[0]
+        _, _, (jac,) = push_forward(h_1, x_p, _LEAF_DEF, [_one_like(x_p[0])], 'fixed_point')
+        if jac is None:
+            return lambda ws: [None]
+        return lambda ws: [jac * ws[0]]
+
+    def h_x(xs):
+        return h_primal(a, xs)
+    treedef = _list_def(len(x_p))
+    if transpose:
+        return pull_back(h_x, x_p, treedef, 'fixed_point')[2]
+    return lambda ws: push_forward(h_x, x_p, treedef, ws, 'fixed_point')[2]
+
+
+def _forward_level(h_primal, a, x_p, z, tag, ctx):
     zdot = [y.tangent if type(y) is Dual and y.tag is tag else None for y in z]
     if all(t is None for t in zdot):
         return x_p
     zdot = _fill(zdot, x_p)
-    treedef = _list_def(len(x_p))
+    jvp = _linearize(h_primal, a, x_p, transpose=False)
 
-    def tangent_map(ws):                  # t -> ż + J t
-        _, _, jw = push_forward(h_primal, x_p, treedef, ws, 'fixed_point')
-        return [zd if j is None else zd + j for zd, j in zip(zdot, jw)]
+    def tangent_map(_, ws):               # t -> ż + J t
+        return [lift_dead(zd if j is None else zd + j) for zd, j in zip(zdot, jvp(ws))]
 
-    t = _solve(tangent_map, [innermost(d) for d in zdot], ctx, 'fixed_point (tangent)')
+    t = _solve(tangent_map, None, [innermost(d) for d in zdot], ctx, 'fixed_point (tangent)')
     return [Dual(p, ti, tag) for p, ti in zip(x_p, t)]
 
 
-def _reverse_level(h_primal, x_p, z, tag, ctx):
+def _reverse_level(h_primal, a, x_p, z, tag, ctx):
     traced = [i for i, y in enumerate(z) if type(y) is TapeVar and y.tag is tag]
     if not traced:
         return x_p
-    treedef = _list_def(len(x_p))
 
-    def adjoint(g, ans, primals, params, positions):
-        gs = _fill(list(g), x_p)
-        _, _, pullback = pull_back(h_primal, x_p, treedef, 'fixed_point')
+    def adjoint(g, positions):
+        gs = _fill(g, x_p)
+        vjp = _linearize(h_primal, a, x_p, transpose=True)
 
-        def adjoint_map(ws):              # w -> x̄ + Jᵀ w
-            jw = pullback(ws)
-            return [gi if j is None else gi + j for gi, j in zip(gs, jw)]
+        def adjoint_map(_, ws):           # w -> x̄ + Jᵀ w
+            return [lift_dead(gi if j is None else gi + j) for gi, j in zip(gs, vjp(ws))]
 
-        w = _solve(adjoint_map, [innermost(c) for c in gs], ctx, 'fixed_point (adjoint)')
+        w = _solve(adjoint_map, None, [innermost(c) for c in gs], ctx, 'fixed_point (adjoint)')
         return [w[traced[i]] for i in positions]
 
     # One node on T's tape: inputs the traced leaves of z, value x_p, VJP the adjoint
     # solve.  The inputs are handed over with plain primals (same tag, same slots):
     # the node's value is x_p whatever they hold, and nothing below T is recorded.
-    value = tuple(x_p)
-    link = Primitive('fixed_point', lambda *args, **params: value, multiple_results=True)
-    link.def_vjp_joint(adjoint)
-    link.def_jvp_joint(_no_jvp)
     inputs = tuple(TapeVar(innermost(z[i]), tag, z[i].index) for i in traced)
-    return list(_reverse.process(link, inputs, {}, tag))
+    if len(x_p) == 1:       # one leaf: a node with one result (the common case, cheaper)
+        return [_reverse.process(_link_one, inputs, {'value': x_p[0], 'adjoint': adjoint}, tag)]
+    params = {'value': tuple(x_p), 'adjoint': adjoint}
+    return list(_reverse.process(_link, inputs, params, tag))
+
+
+def _link_value(*inputs, value, adjoint):
+    return value
+
+
+def _link_vjp(g, ans, primals, params, positions):
+    return params['adjoint'](g, positions)
+
+
+def _link_one_vjp(g, ans, primals, params, positions):
+    return params['adjoint']((g,), positions)
 
 
 def _no_jvp(tangents, ans, primals, params):     # never called: forward levels build Duals
     raise NotImplementedError('fixed_point: internal node has no JVP')
+
+
+# The nodes that link a reverse level's result to T's tape (x with several leaves,
+# or one); each call's state (its value x_p and its adjoint solve) travels in the
+# node's params.
+_link = Primitive('fixed_point', _link_value, multiple_results=True)
+_link.def_vjp_joint(_link_vjp)
+_link.def_jvp_joint(_no_jvp)
+_link_one = Primitive('fixed_point', _link_value)
+_link_one.def_vjp_joint(_link_one_vjp)
+_link_one.def_jvp_joint(_no_jvp)
 
 
 # ------------------------------------------------------------------ plain iteration
@@ -264,21 +353,33 @@ def _max_abs(v):
     return float(namespace(v).abs(v).max())
 
 
-def _iterate(h, x, y, ctx, what):
+def _residual(x, y, what):
+    """(max|y - x|, max(1, max|y|)) over the leaves, which must be plain values."""
+    for leaf in y:
+        if isinstance(leaf, Box):
+            raise RuntimeError(f'{what}: f returned a value being differentiated at a level '
+                               f'not seen at the starting point (tag {leaf.tag.id}); '
+                               f'f must depend on the same values at every x')
+    residual = max(_max_abs(yi - xi) for yi, xi in zip(y, x))
+    scale = max([1.0] + [_max_abs(yi) for yi in y])
+    return residual, scale
+
+
+def _iterate(h, a, x, y, ctx, what):
+    tol = ctx.tol
     for _ in range(ctx.max_iter):
-        for leaf in y:
-            if isinstance(leaf, Box):
-                raise RuntimeError(f'{what}: f returned a value being differentiated at a level '
-                                   f'not seen at the starting point (tag {leaf.tag.id}); '
-                                   f'f must depend on the same values at every x')
-        residual = max(_max_abs(yi - xi) for yi, xi in zip(y, x))
-        scale = max([1.0] + [_max_abs(yi) for yi in y])
+        if len(y) == 1 and isinstance(y[0], float):     # one number: plain arithmetic
+            size = abs(y[0])
+            residual = abs(y[0] - x[0])
+            scale = size if size > 1.0 else 1.0
+        else:
+            residual, scale = _residual(x, y, what)
         x = y
-        if residual <= ctx.tol * scale:
+        if residual <= tol * scale:
             return x
         if residual != residual:
             raise FixedPointError(f'{what}: the iteration produced nan (diverged)')
-        y = _call(h, x)
+        y = h(a, x)
     raise FixedPointError(f'{what}: no convergence within max_iter={ctx.max_iter} iterations '
                           f'(last residual {residual:.3g}, tolerance {ctx.tol:.3g} x '
                           f'{scale:.3g})')

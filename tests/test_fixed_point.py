@@ -243,3 +243,53 @@ def test_no_perturbation_confusion(outer, inner):
         return x * inner(lambda y: fixed_point(lambda a, z: (z + a * x / z) / 2, y, 1.0))(2.0)
 
     assert abs(outer(g)(3.0) - 0.75 * math.sqrt(1.5)) < 1e-10
+
+
+# ------------------------------------------------- one-number x (J computed once)
+def test_scalar_x_with_batched_directions():
+    # x = sqrt(sum a) for a vector a: forward (jacfwd, batched tangents) and reverse
+    # (jacrev of a vector-valued function, batched cotangents) through a scalar x
+    def g(a):
+        return fixed_point(lambda a_, x: (x + pnp.sum(a_) / x) / 2, a, 1.0, tol=1e-14)
+
+    a = onp.array([0.5, 1.5, 2.0])
+    want = onp.full(3, 0.5 / math.sqrt(a.sum()))
+    for jac in (pyad.jacfwd, pyad.jacrev):
+        onp.testing.assert_allclose(jac(g)(a), want, rtol=1e-12)
+        onp.testing.assert_allclose(jac(lambda a_: g(a_) * a_)(a),
+                                    onp.outer(a, want) + math.sqrt(a.sum()) * onp.eye(3),
+                                    rtol=1e-12)
+
+
+def test_scalar_x_independent_of_x():
+    # f does not read x: J is a symbolic zero, x = a^2 at once
+    def g(a):
+        return fixed_point(lambda a_, x: a_ * a_, a, 0.0)
+
+    for op in FIRST.values():
+        assert abs(op(g)(3.0) - 6.0) < 1e-12
+    for op in SECOND.values():
+        assert abs(op(g)(3.0) - 2.0) < 1e-12
+
+
+def test_scalar_x_with_pytree_a_partly_traced():
+    # a is a dict whose 'p' is differentiated and 'q' is not; c is closed over
+    def g(p, c):
+        return fixed_point(lambda a, x: (x + a['p'] * a['q'] * c / x) / 2,
+                           {'p': p, 'q': 3.0}, 1.0)
+
+    p, c = 2.0, 0.5
+    r = math.sqrt(3 * p * c)
+    for op in (diff, grad):
+        assert abs(op(lambda p_: g(p_, c))(p) - 1.5 * c / r) < 1e-12
+        for outer in (diff, grad):
+            d = outer(lambda c_: op(lambda p_: g(p_, c_))(p))(c)
+            assert abs(d - 0.75 / r) < 1e-12, (op, outer)
+
+
+@pytest.mark.parametrize('op', sorted(FIRST))
+def test_scalar_float32_zero_d(op):
+    a = onp.array(2.0, onp.float32)
+    d = FIRST[op](lambda a_: fixed_point(heron, a_, onp.array(1.0, onp.float32)))(a)
+    assert d.dtype == onp.float32
+    assert abs(float(d) - D1) < 1e-5
