@@ -121,7 +121,16 @@ def _tangents(name, leaves, treedef, v, what='tangent v'):
 
 
 def _zeros_if_none(tangents, primals, batch=()):
-    return [zeros_for(p, batch) if t is None else t for t, p in zip(tangents, primals)]
+    return [zeros_for(p, batch) if t is None else _writable(t) for t, p in zip(tangents, primals)]
+
+
+def _writable(t):
+    """A derivative handed to the user is an array of its own: a read-only view (rules
+    keep the cotangent of a sum as a broadcast scalar, e.g. for grad of sum(3 * x))
+    is copied."""
+    if type(t) is _onp.ndarray and not t.flags.writeable:
+        return t.copy()
+    return t
 
 
 def _forward(name, f, x, v):

@@ -1,9 +1,14 @@
 """The engine's shortcuts give the same answers as the general paths they skip."""
 import numpy as onp
+import pytest
 
 import pyad
 import pyad.numpy as np
+from pyad.numpy import elementwise as _ew
+from pyad.numpy._batching import scalar_of_broadcast
+from pyad.numpy.indexing import _slab_complement
 from pyad.numpy.products import _diagonal_of
+from pyad.testing import check_grads
 
 rng = onp.random.default_rng(7)
 
@@ -76,3 +81,132 @@ def test_in_place_accumulation_never_writes_into_a_shared_cotangent():
     assert onp.array_equal(pullback(u), 3 * u_copy)
     assert onp.array_equal(u, u_copy)        # the caller's cotangent is untouched
     assert onp.array_equal(pullback(u), 3 * u_copy)   # and a pullback may be reused
+
+
+# ---- elementwise rules that save passes over arrays (issue 5, W4)
+
+SQUARES = {
+    'x*x': lambda x: x * x,
+    'multiply(x, x)': lambda x: np.multiply(x, x),
+    'x**2': lambda x: x ** 2,
+    'square': lambda x: np.square(x),
+}
+
+
+def test_square_of_one_variable_first_and_second_order():
+    # x * x with the same object in both places: one fused contribution (2 x g) per
+    # rule, in both modes; check_grads compares fwd, rev and finite differences to order 2
+    for name, sq in SQUARES.items():
+        for x in (0.7, onp.float64(-1.3), rng.standard_normal(5), rng.standard_normal((2, 3))):
+            check_grads(lambda x: sq(x) * np.sin(x), x, order=2)
+            check_grads(lambda x: np.sum(sq(sq(x) - 1.0)), x, order=2)
+        x, v = rng.standard_normal(6), rng.standard_normal(6)
+        f = lambda x: np.sum(3.0 * sq(x))                    # noqa: E731
+        onp.testing.assert_allclose(pyad.grad(f)(x), 6 * x, rtol=1e-14)
+        onp.testing.assert_allclose(pyad.hessianv(f)(x, v), 6 * v, rtol=1e-14)
+        onp.testing.assert_allclose(pyad.hessian(f)(x), 6 * onp.eye(6), rtol=1e-14)
+        onp.testing.assert_allclose(pyad.diffn(3, lambda t: sq(t) * t)(0.5), 6.0, rtol=1e-12)
+
+
+def test_square_third_order_and_float32():
+    x = rng.standard_normal(4)
+    check_grads(lambda x: np.sum(np.sin(x) * x * x) + np.sum(x ** 2 * np.cos(x)), x, order=3)
+    x32 = x.astype(onp.float32)
+    for sq in SQUARES.values():
+        f = lambda x: np.sum(sq(x) * 2.0)                    # noqa: E731
+        g = pyad.grad(f)(x32)
+        assert g.dtype == onp.float32
+        onp.testing.assert_allclose(g, 4 * x32, rtol=1e-6)
+        h = pyad.hessianv(f)(x32, onp.ones(4, onp.float32))
+        assert h.dtype == onp.float32
+        onp.testing.assert_allclose(h, 4 * onp.ones(4), rtol=1e-6)
+
+
+def test_one_array_in_two_leaves_gets_both_cotangents():
+    # two variables holding the same array: x * y must give each its own cotangent
+    # (the rule sees the same primal twice and must not fold them into one)
+    a = rng.standard_normal(5)
+    p = {'x': a, 'y': a}
+    for mul in (lambda u, w: u * w, np.multiply, lambda u, w: np.sum(u * w) * (u * w)):
+        g = pyad.grad(lambda p: np.sum(mul(p['x'], p['y'])))(p)
+        want = pyad.grad(lambda p: np.sum(mul(p['x'], p['y'])))({'x': a, 'y': a.copy()})
+        onp.testing.assert_allclose(g['x'], want['x'], rtol=1e-14)
+        onp.testing.assert_allclose(g['y'], want['y'], rtol=1e-14)
+    onp.testing.assert_allclose(pyad.grad(lambda p: np.sum(p['x'] * p['y']))(p)['x'], a)
+    check_grads(lambda p: np.sum(np.sin(p['x'] * p['y'])), p, order=2)
+    check_grads(lambda p: p['x'] ** 2 * p['y'], p, order=2)
+
+
+def test_cotangent_of_a_sum_is_handled_as_a_scalar():
+    x = rng.standard_normal((3, 4))
+    cases = [(lambda x: np.sum(3.0 * x), 3.0 * onp.ones((3, 4))),
+             (lambda x: np.sum(-x), -onp.ones((3, 4))),
+             (lambda x: np.sum(1.0 - x), -onp.ones((3, 4))),
+             (lambda x: np.mean(x * 2.0), onp.full((3, 4), 2.0 / 12)),
+             (lambda x: np.sum(x ** 2), 2 * x),
+             (lambda x: np.sum(np.exp(x)), onp.exp(x)),
+             (lambda x: np.sum(x * onp.arange(4.0)), onp.broadcast_to(onp.arange(4.0), (3, 4))),
+             (lambda x: np.sum(onp.ones((2, 3, 4)) * x), onp.full((3, 4), 2.0)),
+             (lambda x: np.sum(x[:, :1] - x), onp.hstack([onp.full((3, 1), 3.0), -onp.ones((3, 3))]))]
+    for f, want in cases:
+        g = pyad.grad(f)(x)
+        onp.testing.assert_allclose(g, want, rtol=1e-14)
+        assert g.flags.writeable                    # the user's own array, not a view
+        g32 = pyad.grad(f)(x.astype(onp.float32))
+        assert g32.dtype == onp.float32
+        check_grads(f, x, order=2)
+    # a broadcast cotangent given by the caller, through broadcasting operands
+    y = rng.standard_normal((1, 4))
+    _, pullback = pyad.vjp(lambda p: p[0] * p[1] - p[1], (x[:, :1], y))
+    gx, gy = pullback(onp.broadcast_to(2.0, (3, 4)))
+    onp.testing.assert_allclose(gx, 2 * y.sum(axis=1, keepdims=True) * onp.ones((3, 1)))
+    onp.testing.assert_allclose(gy, 2 * (x[:, :1].sum() - 3) * onp.ones((1, 4)))
+
+
+def test_scalar_of_broadcast_only_for_all_zero_strides():
+    assert scalar_of_broadcast(onp.broadcast_to(2.5, (3, 4))) == 2.5
+    assert scalar_of_broadcast(onp.broadcast_to(onp.float32(2.5), (3,))).dtype == onp.float32
+    assert scalar_of_broadcast(onp.broadcast_to(onp.arange(4.0), (3, 4))) is None
+    assert scalar_of_broadcast(onp.ones(3)) is None
+    assert scalar_of_broadcast(onp.broadcast_to(1.0, (1,))) is None
+    assert scalar_of_broadcast(2.5) is None
+
+
+@pytest.mark.parametrize('shapes', [((), ()), ((3,), (3,)), ((3,), (2, 3)), ((2, 1), (1, 3)),
+                                    ((), (2, 3))], ids=str)
+def test_scaled_multiply(shapes):
+    x, y = rng.standard_normal(shapes[0]), rng.standard_normal(shapes[1])
+    f = lambda p: _ew.scaled_multiply(p[0], p[1], scale=-2.5)          # noqa: E731
+    onp.testing.assert_allclose(f((x, y)), -2.5 * x * y, rtol=1e-14)
+    check_grads(f, (x, y), order=2)
+    check_grads(lambda x: _ew.scaled_multiply(x, x, scale=1.5), x, order=2)
+    assert _ew.scaled_multiply(onp.ones(2, onp.float32), onp.ones(2, onp.float32),
+                               scale=2.0).dtype == onp.float32
+
+
+def test_slice_adjoint_writes_once_and_zeros_the_rest():
+    assert _slab_complement((slice(1, None),), (5,)) == [(slice(0, 1),)]
+    assert _slab_complement((slice(None, -1),), (5,)) == [(slice(4, None),)]
+    assert _slab_complement((slice(None), slice(1, 3)), (2, 5)) == [
+        (slice(None), slice(0, 1)), (slice(None), slice(3, None))]
+    assert _slab_complement((slice(None),), (5, 2)) == []
+    for idx, shape in (((slice(None, None, 2),), (5,)), ((slice(1, None), slice(1, None)), (3, 3)),
+                       ((slice(2, 1),), (5,)), ((1,), (5,)), ((slice(1, None), None), (5,))):
+        assert _slab_complement(idx, shape) is None
+    x = rng.standard_normal((4, 5))
+    for idx in (onp.s_[1:], onp.s_[:-1], onp.s_[:, 1:], onp.s_[:, 1:3], onp.s_[1:3, :],
+                onp.s_[::2], onp.s_[:], onp.s_[..., 2:], onp.s_[1:, 1:]):
+        w = rng.standard_normal(x[idx].shape)
+        want = onp.zeros_like(x)
+        want[idx] = 2 * w
+        onp.testing.assert_allclose(pyad.grad(lambda x: np.sum(2 * w * x[idx]))(x), want)
+        check_grads(lambda x: x[idx] * x[idx], x, order=2)
+    # Rosenbrock's pattern: two overlapping slices of one vector
+    z = rng.standard_normal(7)
+    rosen = lambda x: np.sum(100.0 * (x[1:] - x[:-1] * x[:-1]) ** 2 + (1.0 - x[:-1]) ** 2)  # noqa: E731
+    a, b = z[:-1], z[1:]
+    want = onp.zeros(7)
+    want[:-1] = -400 * a * (b - a * a) - 2 * (1 - a)
+    want[1:] += 200 * (b - a * a)
+    onp.testing.assert_allclose(pyad.grad(rosen)(z), want, rtol=1e-12)
+    check_grads(rosen, z, order=2)

@@ -124,7 +124,7 @@ for _p in (ew.add, ew.subtract, ew.negative, ew.positive, sh._reshape, sh._trans
            sh._broadcast_to, sh._astype, red._sum, ix.getitem, ix.getitem_element,
            ix.scatter_add):
     _p.taylor = linear_rule
-for _p in (ew.multiply, prod._matmul):
+for _p in (ew.multiply, ew.scaled_multiply, prod._matmul):
     _p.taylor = bilinear_rule
 ew.exp.taylor = _unary(_exp)
 ew.log.taylor = _unary(_log)

@@ -16,7 +16,7 @@ import scipy.special as _sps
 from .._core.primitive import Primitive
 from .._core.box import shape_of
 from ..backend import scipy_special
-from ._batching import expand_to, unbroadcast, _SCALARS
+from ._batching import expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array
 
 _SCALAR = (float, _np.float64)
 
@@ -43,8 +43,32 @@ def _scalar_fast(np_fn, math_fn):
 def unary(name, np_fn, lin, math_fn=None):
     prim = Primitive(name, _scalar_fast(np_fn, math_fn))
     prim.def_jvp(lin)             # (t, ans, x): the same diagonal map both ways
-    prim.def_vjp(lin)
+    prim.def_vjp(_unary_reverse_rule(lin))
     return prim
+
+
+def _rebroadcast(r, g, s):
+    """``r``, computed from ``s``, the one value of the scalar broadcast ``g``, laid
+    out as g is (batch + ans.shape): still a (read-only) broadcast when r is a scalar."""
+    if r is s:
+        return g
+    t = type(r)
+    if t is float or t is int or t is _np.ndarray and r.ndim == 0 or isinstance(r, _np.generic):
+        one = _np.array(r, dtype=g.dtype if t is float or t is int else None)
+        view = _np.ndarray(g.shape, one.dtype, one, 0, (0,) * g.ndim)
+        view.flags.writeable = False
+        return view
+    from .manipulation import broadcast_to
+    return broadcast_to(r, shape_of(g))
+
+
+def _unary_reverse_rule(lin):
+    def rule(g, ans, x):
+        s = scalar_of_broadcast(g)
+        if s is None:
+            return lin(g, ans, x)
+        return _rebroadcast(lin(s, ans, x), g, s)
+    return rule
 
 
 def _forward_rule(lin, which):
@@ -57,11 +81,79 @@ def _forward_rule(lin, which):
 
 def _reverse_rule(lin, which):
     def rule(g, ans, x, y):
-        c = lin(g, ans, x, y)
         if type(ans) in _SCALARS:
-            return c
+            return lin(g, ans, x, y)
+        s = scalar_of_broadcast(g)     # the VJP of a sum: a constant partial costs no pass
+        c = lin(g, ans, x, y) if s is None else _rebroadcast(lin(s, ans, x, y), g, s)
         return unbroadcast(c, ans, x if which == 0 else y)
     return rule
+
+
+def _is_scalar(v):
+    return type(v) in (float, int) or getattr(v, 'ndim', 1) == 0
+
+
+def _product(k, c, x):
+    """``k * c * x`` for a Python number k, in as few passes over arrays as may be:
+    k multiplies a scalar factor; two arrays make one product, scaled in place."""
+    if _is_scalar(c):
+        return (k * c) * x
+    if _is_scalar(x):
+        return c * (k * x)
+    return scaled_multiply(c, x, scale=k)
+
+
+def _scaled_multiply_impl(x, y, scale):
+    r = x * y
+    if is_plain_array(r) and r.dtype.kind == 'f':
+        r *= scale                 # a fresh array: scaled where it lies
+        return r
+    return r * scale
+
+
+# scale * x * y for a Python number scale: what the derivatives of x**2, square and
+# x * x are made of (one product, not a product and a scaled copy to keep)
+scaled_multiply = Primitive('scaled_multiply', _scaled_multiply_impl)
+
+
+def _scaled_multiply_jvp(tangents, ans, primals, params):
+    tx, ty = tangents
+    x, y = primals
+    k = params['scale']
+    if tx is not None and tx is ty and x is y:
+        return scaled_multiply(tx, x, scale=2 * k)
+    out = None
+    if tx is not None:
+        if type(ans) not in _SCALARS:
+            tx = expand_to(tx, x, ans)
+        out = _product(k, tx, y)
+    if ty is not None:
+        if type(ans) not in _SCALARS:
+            ty = expand_to(ty, y, ans)
+        t = _product(k, x, ty)
+        out = t if out is None else out + t
+    return out
+
+
+def _scaled_multiply_vjp(g, ans, primals, params, positions):
+    x, y = primals
+    k = params['scale']
+    s = None if type(ans) in _SCALARS else scalar_of_broadcast(g)
+    out = []
+    for i in positions:
+        other = y if i == 0 else x
+        if s is None:
+            c = _product(k, g, other)
+        else:
+            c = _rebroadcast((k * s) * other, g, s)
+        out.append(c if type(ans) in _SCALARS else unbroadcast(c, ans, x if i == 0 else y))
+        if len(positions) == 2 and x is y:      # as in multiply's rule
+            return (out[0], out[0])
+    return out
+
+
+scaled_multiply.def_jvp_joint(_scaled_multiply_jvp)
+scaled_multiply.def_vjp_joint(_scaled_multiply_vjp)
 
 
 def binary(name, impl, lin_x, lin_y):
@@ -107,6 +199,52 @@ subtract = binary('subtract', _scalar_binary(_np.subtract, lambda x, y: x - y),
                   lambda c, ans, x, y: c, lambda c, ans, x, y: -c)
 multiply = binary('multiply', _scalar_binary(_np.multiply, lambda x, y: x * y),
                   lambda c, ans, x, y: c * y, lambda c, ans, x, y: c * x)
+
+
+def _subtract_jvp(tangents, ans, primals, params):
+    # one subtraction, rather than a negation and an addition
+    tx, ty = tangents
+    if type(ans) not in _SCALARS:
+        if tx is not None:
+            tx = expand_to(tx, primals[0], ans)
+        if ty is not None:
+            ty = expand_to(ty, primals[1], ans)
+    if ty is None:
+        return tx
+    if tx is None:
+        return -ty
+    return tx - ty
+
+
+subtract.def_jvp_joint(_subtract_jvp)
+
+
+def _multiply_jvp(tangents, ans, primals, params):
+    tx, ty = tangents
+    x, y = primals
+    if tx is not None and tx is ty and x is y:        # x * x: 2 x t
+        return _product(2.0, tx, x)
+    rx, ry = multiply.jvps
+    out = None if tx is None else rx(tx, ans, x, y)
+    if ty is not None:
+        t = ry(ty, ans, x, y)
+        out = t if out is None else out + t
+    return out
+
+
+def _multiply_vjp(g, ans, primals, params, positions):
+    x, y = primals
+    rules = multiply.vjps
+    if len(positions) == 2 and x is y:
+        # x * x: both cotangents are g x (the two arguments may be two variables
+        # holding one array, so each gets its own, the same object)
+        c = rules[0](g, ans, x, y)
+        return (c, c)
+    return [rules[i](g, ans, x, y) for i in positions]
+
+
+multiply.def_jvp_joint(_multiply_jvp)
+multiply.def_vjp_joint(_multiply_vjp)
 divide = binary('divide', _scalar_binary(_np.divide, lambda x, y: x / y),
                 lambda c, ans, x, y: c / y, lambda c, ans, x, y: -c * ans / y)
 true_divide = divide
@@ -115,7 +253,7 @@ float_power = None  # set below, after power
 
 def _pow_dx(c, ans, x, y):
     if type(y) in (int, float) and y == 2:
-        return c * (2.0 * x)
+        return _product(2.0, c, x)
     return c * (y * power(x, y - 1))
 
 
@@ -223,7 +361,7 @@ log10 = unary('log10', _np.log10, lambda c, ans, x: c / (x * math.log(10.0)), ma
 log1p = unary('log1p', _np.log1p, lambda c, ans, x: c / (1.0 + x), math.log1p)
 sqrt = unary('sqrt', _np.sqrt, lambda c, ans, x: c * 0.5 / ans, math.sqrt)
 cbrt = unary('cbrt', _np.cbrt, lambda c, ans, x: c / (3.0 * ans * ans))
-square = unary('square', _np.square, lambda c, ans, x: c * (2.0 * x), lambda x: x * x)
+square = unary('square', _np.square, lambda c, ans, x: _product(2.0, c, x), lambda x: x * x)
 reciprocal = unary('reciprocal', _np.reciprocal, lambda c, ans, x: -c * ans * ans, lambda x: 1.0 / x)
 sin = unary('sin', _np.sin, lambda c, ans, x: c * cos(x), math.sin)
 cos = unary('cos', _np.cos, lambda c, ans, x: -c * sin(x), math.cos)

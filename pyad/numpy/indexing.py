@@ -116,6 +116,14 @@ def _getitem_add_into(buf, g, ans, primals, params):
         return None
     idx = primals[1]
     if buf is None:
+        rest = _slab_complement(idx, x.shape)
+        if rest is not None:
+            # x[a:b] (along one axis): g written once, zeros only where it is not
+            buf = _np.empty(x.shape, dtype=x.dtype)
+            buf[idx] = g
+            for r in rest:
+                buf[r] = 0
+            return buf
         buf = _np.zeros(x.shape, dtype=x.dtype)
     if len(idx) == 1 and type(idx[0]) is int:
         buf[idx[0]] += g               # x[i]: the scalar-loop case
@@ -124,6 +132,36 @@ def _getitem_add_into(buf, g, ans, primals, params):
     else:
         buf[idx] += g
     return buf
+
+
+def _slab_complement(idx, shape):
+    """For an index of slices that keeps a contiguous, non-empty range of one axis
+    and all of the others (``x[1:]``, ``x[:, :-1]``): the indices of the rest of
+    x (a list, maybe empty).  None for any other index."""
+    if len(idx) > len(shape):
+        return None
+    partial = None
+    for axis, e in enumerate(idx):
+        if type(e) is not slice:
+            return None
+        start, stop, step = e.indices(shape[axis])
+        if step != 1 or stop <= start:
+            return None
+        if start == 0 and stop == shape[axis]:
+            continue
+        if partial is not None:
+            return None
+        partial = (axis, start, stop)
+    if partial is None:
+        return []
+    axis, start, stop = partial
+    lead = (slice(None),) * axis
+    rest = []
+    if start > 0:
+        rest.append(lead + (slice(0, start),))
+    if stop < shape[axis]:
+        rest.append(lead + (slice(stop, None),))
+    return rest
 
 
 getitem.vjp_add_into = _getitem_add_into

@@ -34,6 +34,15 @@ def restore_reduced(g, ans, x, axes, keepdims):
 
 def broadcast_reduced(g, ans, x, axes, keepdims):
     """The VJP of a sum: ``g`` spread back over the reduced axes of x."""
+    t = type(g)
+    if t is float or t is _np.float64 or t is _np.float32 or t is _np.ndarray and g.ndim == 0:
+        # a plain scalar over all of x: a read-only broadcast view, made directly
+        shape = tuple(shape_of(x))
+        if shape:
+            one = _np.array(g)
+            view = _np.ndarray(shape, one.dtype, one, 0, (0,) * len(shape))
+            view.flags.writeable = False
+            return view
     from .manipulation import broadcast_to
     g = restore_reduced(g, ans, x, axes, keepdims)
     gs = shape_of(g)
