@@ -307,7 +307,7 @@ def _fgrad(f, x, name='grad'):
         _require_scalar(name, tree_unflatten(out_def, primals),
                         'jacobian, or jacobianTv(f)(x, v) for a vector-Jacobian product')
     _require_scalar(name, primals[0], 'jacobian')
-    adjoints = pullback([_one_like(primals[0])])
+    adjoints = pullback([_one_like(primals[0])], last=True)
     return primals[0], tree_unflatten(treedef, _zeros_if_none(adjoints, leaves))
 
 
@@ -403,7 +403,7 @@ def _jac_forward(name, f, x):
 
 
 def _jac_reverse_finish(primals, out_def, pullback, leaves, treedef):
-    adjoints = pullback(identity_seeds(primals))
+    adjoints = pullback(identity_seeds(primals), last=True)
     return (tree_unflatten(out_def, primals),
             _jacobian_from_reverse(out_def, primals, adjoints, leaves, treedef))
 
@@ -529,8 +529,8 @@ def _directional_tape(name, f, x, v):
     return leaves, treedef, primals[0], pullback
 
 
-def _pulled(pullback, seeds, leaves, treedef):
-    return tree_unflatten(treedef, _zeros_if_none(pullback(seeds), leaves))
+def _pulled(pullback, seeds, leaves, treedef, last=False):
+    return tree_unflatten(treedef, _zeros_if_none(pullback(seeds, last), leaves))
 
 
 @_op2('gradhessianv')
@@ -540,7 +540,7 @@ def fgradhessianv(f, x, v):
     leaves, treedef, value, pullback = _directional_tape('gradhessianv', f, x, v)
     one = _one_like(value)
     return (value, _pulled(pullback, [one, None], leaves, treedef),
-            _pulled(pullback, [None, one], leaves, treedef))
+            _pulled(pullback, [None, one], leaves, treedef, last=True))
 
 
 @_op2('gradhessianv')
@@ -552,7 +552,7 @@ def gradhessianv(f, x, v):
 def fhessianv(f, x, v):
     """(f(x), ∇²f(x) v)."""
     leaves, treedef, value, pullback = _directional_tape('hessianv', f, x, v)
-    return value, _pulled(pullback, [None, _one_like(value)], leaves, treedef)
+    return value, _pulled(pullback, [None, _one_like(value)], leaves, treedef, last=True)
 
 
 @_op2('hessianv')

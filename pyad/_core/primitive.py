@@ -33,7 +33,7 @@ class NonDifferentiableError(TypeError):
 
 class Primitive:
     __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'vjp_add_into', 'taylor',
-                 'nondiff', 'multiple_results', '__doc__', '__weakref__')
+                 'saves', 'nondiff', 'multiple_results', '__doc__', '__weakref__')
 
     def __init__(self, name, impl, *, nondiff=False, multiple_results=False, doc=None):
         self.name = name
@@ -48,6 +48,12 @@ class Primitive:
         self.vjp_add_into = None
         # optional Taylor-mode rule (see _core/taylor.py); None: the generic one
         self.taylor = None
+        # what the VJP rules read besides shapes and dtypes, so that the tape keeps
+        # only that (see _core/reverse.py): None (everything: the default), 'args'
+        # (the arguments, not the answer), 'ans' (the answer only), 'other' (two
+        # arguments, the rule of each reads only the other one: a product), or
+        # 'shapes' (nothing but shapes and dtypes: sums, negation, reshapes)
+        self.saves = None
         self.nondiff = nondiff
         self.multiple_results = multiple_results
         self.__doc__ = doc if doc is not None else getattr(impl, '__doc__', None)

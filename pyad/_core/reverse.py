@@ -20,6 +20,14 @@ times the memory of the values themselves:
     ext[r]     (primals, params, positions, slots) for the other records: with
                parameters, with more than two arguments, or with several results
 
+Values no recorded rule will read are not kept: a primitive declares in
+``saves`` what its VJP reads (the answer, the arguments, or only shapes), and an
+array of at least STUB_BYTES that nothing reads is replaced on the tape by a
+Stub (its shape and dtype).  A later record whose rule reads its arguments puts
+the value back, from the variable it was given.  Intermediates that a sweep
+does not need are then freed while the function runs, as they would be without
+differentiation; a large vectorised function holds far less memory at its peak.
+
 A record of a primitive with several results holds the tuple of answers; each
 result then gets a _PROJ record (in0 = the parent record, in1 = the result's
 index), so that every value the user sees still has its own slot.
@@ -42,8 +50,47 @@ _NO_PARAMS = {}
 _PROJ = object()        # prims[r] of one result of a multiple-results record
 
 
+# arrays smaller than this are kept even when no rule reads them (a stub would
+# save little and cost a little time)
+STUB_BYTES = 1 << 16
+
+
+class Stub:
+    """Stands on a tape for an array that no recorded rule reads: only its shape
+    and dtype, which rules use to unbroadcast and to cast."""
+    __slots__ = ('shape', 'dtype')
+
+    def __init__(self, value):
+        self.shape = value.shape
+        self.dtype = value.dtype
+
+    @property
+    def ndim(self):
+        return len(self.shape)
+
+    @property
+    def size(self):
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+    def __array__(self, *args, **kwargs):
+        raise RuntimeError('pyad internal error: a VJP rule read a value its primitive '
+                           'declared it does not read (Primitive.saves)')
+
+
+def _stub(value):
+    if type(value) is ndarray and value.nbytes >= STUB_BYTES:
+        return Stub(value)
+    return value
+
+
+_KEEPS_ANS = (None, 'ans')
+
+
 class Tape:
-    __slots__ = ('vals', 'prims', 'in0', 'in1', 'consts', 'ext')
+    __slots__ = ('vals', 'prims', 'in0', 'in1', 'consts', 'ext', 'stubbed', 'swept_last')
 
     def __init__(self):
         self.vals = []
@@ -52,6 +99,8 @@ class Tape:
         self.in1 = array('i')
         self.consts = []
         self.ext = {}
+        self.stubbed = False       # whether some value in vals is a Stub
+        self.swept_last = False    # swept with last=True: values dropped
 
     def input(self, primal, tag):
         """A fresh variable with no record: an input of the differentiated function."""
@@ -98,8 +147,25 @@ def process(prim, args, params, tag):
                 ans = prim(pa, pb)
             else:
                 ans = prim.impl(pa, pb)
-        slot = len(tape.vals)
-        tape.vals.append(ans)
+        vals = tape.vals
+        saves = prim.saves
+        value = ans
+        if saves is not None:
+            if saves != 'ans':
+                value = _stub(ans)
+                if value is not ans:
+                    tape.stubbed = True
+            reads_args = saves == 'args' or (saves == 'other' and i0 >= 0 and i1 >= 0)
+        else:
+            reads_args = True
+        if reads_args and tape.stubbed:
+            # put back the values this record's rules will read
+            if i0 >= 0 and type(vals[i0]) is Stub:
+                vals[i0] = pa
+            if i1 >= 0 and type(vals[i1]) is Stub:
+                vals[i1] = pb
+        slot = len(vals)
+        vals.append(value)
         tape.prims.append(prim)
         tape.in0.append(i0)
         tape.in1.append(i1)
@@ -127,8 +193,19 @@ def _process_ext(prim, args, params, tag):
     primals = tuple(primals)
     ans = prim(*primals, **params) if boxed else prim.impl(*primals, **params)
     slot = len(tape.vals)
-    tape.ext[slot] = (primals, params or _NO_PARAMS, tuple(positions), tuple(slots))
-    tape._append(ans, prim, -1, -1)
+    saves = prim.saves
+    kept = primals
+    if saves is not None and saves != 'args' and not (saves == 'other' and len(positions) > 1):
+        # the rules read none of the traced arguments: keep their shapes only
+        kept = list(primals)
+        for i in positions:
+            kept[i] = _stub(kept[i])
+        kept = tuple(kept)
+    tape.ext[slot] = (kept, params or _NO_PARAMS, tuple(positions), tuple(slots))
+    value = ans if saves in _KEEPS_ANS or prim.multiple_results else _stub(ans)
+    if value is not ans:
+        tape.stubbed = True
+    tape._append(value, prim, -1, -1)
     if not prim.multiple_results:
         return TapeVar(ans, tag, slot)
     out = []
@@ -138,18 +215,23 @@ def _process_ext(prim, args, params, tag):
     return type(ans)(out)
 
 
-def sweep(tape, seeds, wanted):
+def sweep(tape, seeds, wanted, last=False):
     """Propagate cotangents backwards through ``tape``.
 
     ``seeds``: list of (slot, cotangent); ``wanted``: the slots whose adjoints
     are returned (None where no cotangent reached them: a symbolic zero).
-    The tape is left intact, so a pullback may sweep it again.
+    The tape is left intact, so a pullback may sweep it again, unless ``last``:
+    then each record's values are dropped once it has been swept (no record
+    before it reads them), which lowers the sweep's peak memory.
 
     Adjoints are summed in place where that is safe: into a buffer the sweep
     created itself (the result of an earlier sum, or a scatter buffer) and that
     nothing else can see yet.  A rule's result is never written into, since it
     may alias a primal or another cotangent.
     """
+    if tape.swept_last:
+        raise RuntimeError('pyad internal error: a tape was swept after its last sweep')
+    tape.swept_last = last
     vals, prims, in0, in1, consts, ext = (tape.vals, tape.prims, tape.in0, tape.in1,
                                           tape.consts, tape.ext)
     size = len(vals)
@@ -181,7 +263,7 @@ def sweep(tape, seeds, wanted):
             parts[in1[r]] = g
             continue
         if a == -1:
-            primals, params, positions, slots = ext[r]
+            primals, params, positions, slots = ext.pop(r) if last else ext[r]
             if type(g) is list:
                 g = tuple(g)
         else:
@@ -197,6 +279,8 @@ def sweep(tape, seeds, wanted):
             else:
                 primals, positions, slots = (consts[-2 - a], vals[b]), _SECOND, (b,)
         ans = vals[r]
+        if last:
+            vals[r] = None
         add_into = prim.vjp_add_into
         if add_into is not None and not isinstance(g, Box):
             # e.g. indexing: add g into the parent's buffer at the index, instead

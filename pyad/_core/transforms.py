@@ -189,9 +189,10 @@ def pull_back(f, leaves, treedef, opname):
                 out_slots.append(None)
     in_slots = [v.index for v in variables]
 
-    def pullback(cotangents):
+    def pullback(cotangents, last=False):
+        """``last``: no further call will follow (the tape may drop its values)."""
         seeds = [(s, c) for s, c in zip(out_slots, cotangents) if s is not None]
-        adjoints = sweep(tape, seeds, in_slots)
+        adjoints = sweep(tape, seeds, in_slots, last)
         return [cast_like(a, leaf) for a, leaf in zip(adjoints, leaves)]
 
     return primals, out_treedef, pullback

@@ -85,6 +85,13 @@ _UFUNCS = dict(_ew.UFUNCS, matmul=_prod.matmul)
 _NO_PARAMS = {}
 
 
+def _mul(self, other):
+    # x * x is square(x): one product in each derivative rule (2 x c), not two
+    if other is self:
+        return _bind(_ew.square, (self,), _NO_PARAMS)
+    return _bind(_ew.multiply, (self, other), _NO_PARAMS)
+
+
 def _getitem(self, idx):
     if type(idx) is int:
         return _bind(_idx.getitem_element, (self, (idx,)), _NO_PARAMS)
@@ -100,7 +107,7 @@ def _setitem(self, idx, value):
 _methods = {
     '__add__': _ew.add, '__radd__': _reverse(_ew.add),
     '__sub__': _ew.subtract, '__rsub__': _reverse(_ew.subtract),
-    '__mul__': _ew.multiply, '__rmul__': _reverse(_ew.multiply),
+    '__mul__': _mul, '__rmul__': _reverse(_ew.multiply),
     '__truediv__': _ew.divide, '__rtruediv__': _reverse(_ew.divide),
     '__floordiv__': _ew.floor_divide, '__rfloordiv__': _reverse(_ew.floor_divide),
     '__mod__': _ew.mod, '__rmod__': _reverse(_ew.mod),

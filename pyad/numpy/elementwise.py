@@ -259,8 +259,10 @@ def _pow_dx(c, ans, x, y):
 
 def _pow_dy(c, ans, x, y):
     # d/dy x**y = log(x) x**y; at x == 0 the limit (for y > 0) is 0, as JAX takes it.
+    # (x**y is recomputed rather than read from ans: the tape keeps only the
+    # arguments of a power, see power.saves)
     safe_x = where(equal(x, 0), 1.0, x)
-    return c * where(equal(x, 0), 0.0, ans * log(safe_x))
+    return c * where(equal(x, 0), 0.0, power(x, y) * log(safe_x))
 
 
 def _power_impl(x, y):
@@ -521,3 +523,13 @@ __all__ = sorted(set(UFUNCS) | {
     'erfinv', 'expit', 'logit', 'log_expit', 'gammaln', 'gamma', 'polygamma', 'digamma',
     'psi', 'xlogy', 'xlog1py', 'where', 'clip', 'round', 'around', 'fix', 'isclose',
     'allclose', 'array_equal'})
+
+# What each VJP reads besides shapes (Primitive.saves): the tape keeps only that
+for _p in (add, subtract, negative, positive):
+    _p.saves = 'shapes'
+for _p in (exp, expm1, sqrt, cbrt, reciprocal, tanh):       # rules of the form c * f(ans)
+    _p.saves = 'ans'
+for _p in (multiply, scaled_multiply):
+    _p.saves = 'other'
+for _p in (square, power):
+    _p.saves = 'args'

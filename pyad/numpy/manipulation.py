@@ -36,6 +36,7 @@ def _reshape_impl(x, shape):
 _reshape = Primitive('reshape', _reshape_impl)
 _reshape.def_jvp(lambda t, ans, x, shape: _reshape(t, shape_of(t)[:batch_ndim(t, x)] + shape))
 _reshape.def_vjp(lambda g, ans, x, shape: _reshape(g, shape_of(g)[:batch_ndim(g, ans)] + shape_of(x)))
+_reshape.saves = 'shapes'
 
 
 def reshape(a, newshape, order='C'):
@@ -66,6 +67,7 @@ def _broadcast_to_impl(x, shape):
 _broadcast_to = Primitive('broadcast_to', _broadcast_to_impl)
 _broadcast_to.def_jvp(lambda t, ans, x, shape: expand_to(t, x, ans))
 _broadcast_to.def_vjp(lambda g, ans, x, shape: unbroadcast(g, ans, x))
+_broadcast_to.saves = 'shapes'
 
 
 def broadcast_to(array, shape):
@@ -107,6 +109,7 @@ _transpose = Primitive('transpose', _transpose_impl)
 _transpose.def_jvp(lambda t, ans, x, axes: _transpose(t, _batched_axes(axes, batch_ndim(t, x))))
 _transpose.def_vjp(lambda g, ans, x, axes: _transpose(
     g, _batched_axes(_inverse_permutation(axes), batch_ndim(g, ans))))
+_transpose.saves = 'shapes'
 
 
 def transpose(a, axes=None):

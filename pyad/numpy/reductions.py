@@ -57,6 +57,7 @@ def _sum_impl(x, axes, keepdims):
 _sum = Primitive('sum', _sum_impl)
 _sum.def_jvp(lambda t, ans, x, axes, keepdims: _sum(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
 _sum.def_vjp(lambda g, ans, x, axes, keepdims: broadcast_reduced(g, ans, x, axes, keepdims))
+_sum.saves = 'shapes'
 
 
 def sum(a, axis=None, keepdims=False, dtype=None):
