@@ -402,3 +402,40 @@ def test_a_pullback_can_be_swept_many_times():
     value, pullback = vjp(lambda v: pnp.exp(v) * 2.0 + v, x)
     for k in (1.0, 2.0, 3.0):
         np.testing.assert_allclose(pullback(np.full_like(x, k)), k * (2.0 * np.exp(x) + 1.0))
+
+
+def test_in_place_sums_never_write_into_arrays_the_user_can_see():
+    from pyad import vjp
+    rng = np.random.default_rng(8)
+    x = rng.uniform(0.5, 1.5, 5)
+    W = rng.standard_normal(5)
+    W0 = W.copy()
+
+    # a user primitive whose VJP hands back an array it keeps (not vjp_fresh)
+    keep = Primitive('keep', lambda v: v * W)
+    keep.def_jvp(lambda t, ans, v: t * W)
+    keep.def_vjp(lambda g, ans, v: W if np.all(g == 1.0) else g * W)
+
+    def f(v):
+        # keep's record is swept first: W would be the buffer the others sum into
+        return pnp.sum(pnp.sin(v) * 2.0 - v * v + keep(v))
+
+    g = grad(f)(x)
+    np.testing.assert_allclose(g, W + 2 * np.cos(x) - 2 * x)
+    np.testing.assert_array_equal(W, W0)
+
+    # the cotangent the user passes in is never summed into
+    u = rng.standard_normal(5)
+    u0 = u.copy()
+    _, pullback = vjp(lambda v: -(-v) + pnp.exp(v) + v * 3.0, x)
+    np.testing.assert_allclose(pullback(u), u * (1 + np.exp(x) + 3.0))
+    np.testing.assert_allclose(pullback(u), u * (1 + np.exp(x) + 3.0))
+    np.testing.assert_array_equal(u, u0)
+
+    # one new array handed to two arguments (x * y with y the same array)
+    def h(v):
+        return pnp.sum(pnp.multiply(v[0], v[1]) + pnp.sin(v[0]) + pnp.cos(v[1]))
+    a = rng.uniform(0.5, 1.5, 5)
+    ga, gb = grad(h)((a, a))
+    np.testing.assert_allclose(ga, a + np.cos(a))
+    np.testing.assert_allclose(gb, a - np.sin(a))

@@ -33,7 +33,7 @@ class NonDifferentiableError(TypeError):
 
 class Primitive:
     __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'vjp_add_into', 'taylor',
-                 'saves', 'nondiff', 'multiple_results', '__doc__', '__weakref__')
+                 'saves', 'vjp_fresh', 'nondiff', 'multiple_results', '__doc__', '__weakref__')
 
     def __init__(self, name, impl, *, nondiff=False, multiple_results=False, doc=None):
         self.name = name
@@ -54,6 +54,11 @@ class Primitive:
         # arguments, the rule of each reads only the other one: a product), or
         # 'shapes' (nothing but shapes and dtypes: sums, negation, reshapes)
         self.saves = None
+        # True when every array the VJP rules return is either the cotangent they
+        # were given, a view, one of the primals or the answer, or a new array
+        # that nothing else holds: the sweep may then sum later contributions
+        # into such a new array in place
+        self.vjp_fresh = False
         self.nondiff = nondiff
         self.multiple_results = multiple_results
         self.__doc__ = doc if doc is not None else getattr(impl, '__doc__', None)

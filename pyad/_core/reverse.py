@@ -224,10 +224,12 @@ def sweep(tape, seeds, wanted, last=False):
     then each record's values are dropped once it has been swept (no record
     before it reads them), which lowers the sweep's peak memory.
 
-    Adjoints are summed in place where that is safe: into a buffer the sweep
-    created itself (the result of an earlier sum, or a scatter buffer) and that
-    nothing else can see yet.  A rule's result is never written into, since it
-    may alias a primal or another cotangent.
+    Adjoints are summed in place where that is safe: into a buffer that nothing
+    outside the sweep can see: one the sweep created itself (an earlier sum, a
+    scatter buffer), or a new array returned by the rule of a primitive that
+    declares ``vjp_fresh`` (checked: not a view, not the rule's inputs, not
+    handed to two slots), or such a buffer passed on unchanged as the cotangent
+    of the one argument of a record.
     """
     if tape.swept_last:
         raise RuntimeError('pyad internal error: a tape was swept after its last sweep')
@@ -255,6 +257,9 @@ def sweep(tape, seeds, wanted, last=False):
             continue
         if not keep or r not in keep:
             adjoint[r] = None
+            g_owned = owned[r]
+        else:
+            g_owned = 0
         a = in0[r]
         if prim is _PROJ:           # one result of a record with several results
             parts = adjoint[a]
@@ -308,19 +313,49 @@ def sweep(tape, seeds, wanted, last=False):
             if c is not None:
                 if adjoint[slot] is None:
                     adjoint[slot] = c
-                    owned[slot] = 0
+                    owned[slot] = prim.vjp_fresh and _fresh(c, g, g_owned, ans, primals)
                 else:
                     _accumulate(adjoint, owned, slot, c)
             continue
         contributions = prim.apply_vjp(g, ans, primals, params, positions)
-        for slot, c in zip(slots, contributions):
+        if type(contributions) is not tuple and type(contributions) is not list:
+            contributions = tuple(contributions)
+        fresh = prim.vjp_fresh
+        for k, slot in enumerate(slots):
+            c = contributions[k]
             if c is not None:
                 if adjoint[slot] is None:
                     adjoint[slot] = c
-                    owned[slot] = 0
+                    owned[slot] = (fresh and _fresh(c, g, 0, ans, primals)
+                                   and _alone(c, contributions))
                 else:
                     _accumulate(adjoint, owned, slot, c)
     return [adjoint[s] for s in wanted]
+
+
+def _fresh(c, g, g_owned, ans, primals):
+    """Whether c, returned by a vjp_fresh rule, is an array only the sweep holds."""
+    if type(c) is not ndarray or c.base is not None:
+        return False                # not an array, or a view of another one
+    if c is g:
+        return g_owned              # passed on: owned if g was
+    if c is ans:
+        return False
+    for p in primals:
+        if c is p:
+            return False
+    return True
+
+
+def _alone(c, contributions):
+    """c is not also another argument's cotangent, nor viewed by one."""
+    n = 0
+    for d in contributions:
+        if d is c:
+            n += 1
+        elif getattr(d, 'base', None) is c:
+            return False
+    return n == 1
 
 
 def _accumulate(adjoint, owned, slot, c):

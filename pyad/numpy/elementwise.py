@@ -533,3 +533,7 @@ for _p in (multiply, scaled_multiply):
     _p.saves = 'other'
 for _p in (square, power):
     _p.saves = 'args'
+# Their VJP rules return g itself, views, or new arrays (Primitive.vjp_fresh)
+for _p in set(UFUNCS.values()) | {scaled_multiply}:
+    if not _p.nondiff:
+        _p.vjp_fresh = True
