@@ -439,3 +439,38 @@ def test_in_place_sums_never_write_into_arrays_the_user_can_see():
     ga, gb = grad(h)((a, a))
     np.testing.assert_allclose(ga, a + np.cos(a))
     np.testing.assert_allclose(gb, a - np.sin(a))
+
+
+# Lazy constant factors in the sweep: negations and constant scalings travel as
+# Scaled(array, k) and are applied where adjoints with different factors meet,
+# by the indexing shortcut, or at the end.  These functions take every path.
+W5 = np.array([0.3, -1.2, 0.7, 2.0, -0.4])
+FACTOR_CASES = {
+    'negations into a rule': (lambda x: pnp.sum(pnp.sin(-(1.0 - x) * 3.0) * W5),
+                              lambda x: W5 * 3.0 * np.cos(3.0 * (x - 1.0))),
+    'different factors meet': (lambda x: pnp.sum((-pnp.exp(x) + pnp.exp(x) * 3.0 - 0.5 * x) * W5),
+                               lambda x: W5 * (2.0 * np.exp(x) - 0.5)),
+    'opposite factors meet': (lambda x: pnp.sum(pnp.tanh(x - (-x)) * W5 - pnp.tanh(x) * 2.0),
+                              lambda x: 2 * W5 / np.cosh(2 * x) ** 2 - 2.0 / np.cosh(x) ** 2),
+    'indexing with a factor': (lambda x: pnp.sum(pnp.sin(-x[1:]) * W5[1:]) + pnp.sum(pnp.cos(x[:-1] * -2.5))
+                               + pnp.sum(pnp.exp(-x[::2])) + pnp.sum(pnp.exp(x[1:3] * 0.5)),
+                               lambda x: np.concatenate([[0.0], -np.cos(-x[1:]) * W5[1:]])
+                               + np.concatenate([2.5 * np.sin(-2.5 * x[:-1]), [0.0]])
+                               - np.exp(-x) * np.array([1.0, 0, 1, 0, 1])
+                               + 0.5 * np.exp(0.5 * x) * np.array([0, 1.0, 1, 0, 0])),
+    'scalar elements with a factor': (lambda x: sum(-(x[i] * 2.0) * W5[i] for i in range(5)),
+                                      lambda x: -2.0 * W5),
+}
+
+
+@pytest.mark.parametrize('name', sorted(FACTOR_CASES))
+@pytest.mark.parametrize('dtype', [np.float64, np.float32])
+def test_lazy_constant_factors(name, dtype):
+    f, df = FACTOR_CASES[name]
+    x = np.linspace(0.2, 1.4, 5).astype(dtype)
+    g = grad(f)(x)
+    assert g.dtype == dtype
+    np.testing.assert_allclose(g, df(x.astype(np.float64)), rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-6 if dtype == np.float32 else 1e-12)
+    if dtype == np.float64:
+        check_grads(f, x, order=2)

@@ -33,7 +33,7 @@ class NonDifferentiableError(TypeError):
 
 class Primitive:
     __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'vjp_add_into', 'taylor',
-                 'saves', 'vjp_fresh', 'nondiff', 'multiple_results', '__doc__', '__weakref__')
+                 'saves', 'vjp_fresh', 'vjp_scale', 'nondiff', 'multiple_results', '__doc__', '__weakref__')
 
     def __init__(self, name, impl, *, nondiff=False, multiple_results=False, doc=None):
         self.name = name
@@ -43,8 +43,8 @@ class Primitive:
         self.jvp_joint = None
         self.vjp_joint = None
         # optional reverse-mode shortcut for argument 0: add_into(buf, g, ans, primals,
-        # params) adds the cotangent into buf in place (buf None: into fresh zeros) and
-        # returns buf, or None to decline (then the VJP rule runs)
+        # params, k) adds k times the cotangent g into buf in place (buf None: into
+        # fresh zeros) and returns buf, or None to decline (then the VJP rule runs)
         self.vjp_add_into = None
         # optional Taylor-mode rule (see _core/taylor.py); None: the generic one
         self.taylor = None
@@ -59,6 +59,11 @@ class Primitive:
         # that nothing else holds: the sweep may then sum later contributions
         # into such a new array in place
         self.vjp_fresh = False
+        # optional: vjp_scale(ans, primals, positions) -> one Python number per
+        # position such that each argument's cotangent is that number times the
+        # result's (no broadcasting involved), or None where that does not hold
+        # (see the sweep in _core/reverse.py)
+        self.vjp_scale = None
         self.nondiff = nondiff
         self.multiple_results = multiple_results
         self.__doc__ = doc if doc is not None else getattr(impl, '__doc__', None)

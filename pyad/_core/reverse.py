@@ -39,7 +39,7 @@ propagated, and reads the adjoints of the inputs by their slots.
 """
 from array import array
 
-from numpy import ndarray
+from numpy import ndarray, subtract as _np_subtract
 
 from .box import Box, TapeVar
 
@@ -230,6 +230,14 @@ def sweep(tape, seeds, wanted, last=False):
     declares ``vjp_fresh`` (checked: not a view, not the rule's inputs, not
     handed to two slots), or such a buffer passed on unchanged as the cotangent
     of the one argument of a record.
+
+    Constant factors are kept lazily: an adjoint may be a Scaled(array, k), as
+    the cotangent of y in x - y is -1 times that of the result (primitives say
+    so with ``vjp_scale``).  A VJP rule is linear in its cotangent, so a rule of
+    a vjp_fresh primitive runs on the array and its results carry k on; k is
+    applied where two adjoints with different factors meet, by the indexing
+    shortcut, or at the end.  A negation or a scaling by a constant then costs
+    no pass over the array.
     """
     if tape.swept_last:
         raise RuntimeError('pyad internal error: a tape was swept after its last sweep')
@@ -241,7 +249,7 @@ def sweep(tape, seeds, wanted, last=False):
     owned = bytearray(size)
     for slot, ct in seeds:
         if ct is not None:
-            _accumulate(adjoint, owned, slot, ct)
+            _give(adjoint, owned, slot, ct, 0)
     # adjoints are freed once propagated, except those asked for (usually leaves,
     # which have no record and are never freed anyway)
     keep = {s for s in wanted if prims[s] is not None}
@@ -260,13 +268,18 @@ def sweep(tape, seeds, wanted, last=False):
             g_owned = owned[r]
         else:
             g_owned = 0
+        k = 1.0
+        if type(g) is Scaled:
+            g, k = g.arr, g.k
         a = in0[r]
         if prim is _PROJ:           # one result of a record with several results
             parts = adjoint[a]
             if parts is None:
                 parts = adjoint[a] = [None] * len(vals[a])
-            parts[in1[r]] = g
+            parts[in1[r]] = g if k == 1.0 else _apply_scale(g, k, g_owned)
             continue
+        if k != 1.0 and not prim.vjp_fresh:     # its rules are not known to be linear
+            g, k, g_owned = _apply_scale(g, k, g_owned), 1.0, 1
         if a == -1:
             primals, params, positions, slots = ext.pop(r) if last else ext[r]
             if type(g) is list:
@@ -286,6 +299,18 @@ def sweep(tape, seeds, wanted, last=False):
         ans = vals[r]
         if last:
             vals[r] = None
+        vjp_scale = prim.vjp_scale
+        if vjp_scale is not None and type(g) is ndarray and (k != 1.0 or g.base is None):
+            # the cotangent of each argument is a constant times g: no pass at all
+            # (a broadcast g, base not None, goes to the rules, which keep it a view)
+            factors = vjp_scale(ans, primals, positions)
+            if factors is not None:
+                single = len(slots) == 1
+                for slot, f in zip(slots, factors):
+                    f = k * f
+                    _give(adjoint, owned, slot, g if f == 1.0 else Scaled(g, f),
+                          g_owned and single)
+                continue
         add_into = prim.vjp_add_into
         if add_into is not None and not isinstance(g, Box):
             # e.g. indexing: add g into the parent's buffer at the index, instead
@@ -293,12 +318,13 @@ def sweep(tape, seeds, wanted, last=False):
             slot = slots[0]
             buf = adjoint[slot]
             if buf is None:
-                buf = add_into(None, g, ans, primals, params)
+                buf = add_into(None, g, ans, primals, params, k)
                 if buf is not None:
                     adjoint[slot] = buf
                     owned[slot] = 1
                     continue
-            elif owned[slot] and add_into(buf, g, ans, primals, params) is not None:
+            elif owned[slot] and type(buf) is not Scaled and \
+                    add_into(buf, g, ans, primals, params, k) is not None:
                 continue
         if len(slots) == 1 and prim.vjp_joint is None and prim.vjps is not None:
             # one traced argument and a rule per argument: call the rule directly
@@ -308,29 +334,106 @@ def sweep(tape, seeds, wanted, last=False):
             rule = rules[p] if p < len(rules) else None
             if rule is None:
                 prim.apply_vjp(g, ans, primals, params, positions)     # raises
-            slot = slots[0]
             c = rule(g, ans, *primals, **params)
             if c is not None:
-                if adjoint[slot] is None:
-                    adjoint[slot] = c
-                    owned[slot] = prim.vjp_fresh and _fresh(c, g, g_owned, ans, primals)
-                else:
-                    _accumulate(adjoint, owned, slot, c)
+                c_owned = prim.vjp_fresh and _fresh(c, g, g_owned, ans, primals)
+                _give(adjoint, owned, slots[0], c if k == 1.0 else _scaled(c, k, c_owned), c_owned)
             continue
         contributions = prim.apply_vjp(g, ans, primals, params, positions)
         if type(contributions) is not tuple and type(contributions) is not list:
             contributions = tuple(contributions)
         fresh = prim.vjp_fresh
-        for k, slot in enumerate(slots):
-            c = contributions[k]
+        for i, slot in enumerate(slots):
+            c = contributions[i]
             if c is not None:
-                if adjoint[slot] is None:
-                    adjoint[slot] = c
-                    owned[slot] = (fresh and _fresh(c, g, 0, ans, primals)
-                                   and _alone(c, contributions))
-                else:
-                    _accumulate(adjoint, owned, slot, c)
-    return [adjoint[s] for s in wanted]
+                c_owned = fresh and _fresh(c, g, 0, ans, primals) and _alone(c, contributions)
+                _give(adjoint, owned, slot, c if k == 1.0 else _scaled(c, k, c_owned), c_owned)
+    out = []
+    for s in wanted:
+        a = adjoint[s]
+        if type(a) is Scaled:
+            a = _apply_scale(a.arr, a.k, owned[s])
+        out.append(a)
+    return out
+
+
+class Scaled:
+    """An adjoint k * arr whose factor k (a Python float) has not been applied."""
+    __slots__ = ('arr', 'k')
+
+    def __init__(self, arr, k):
+        self.arr = arr
+        self.k = k
+
+
+def _scaled(c, k, c_owned):
+    """A rule's result c for a cotangent that carried the factor k."""
+    if type(c) is ndarray:
+        return Scaled(c, k)
+    return _apply_scale(c, k, c_owned)
+
+
+def _apply_scale(arr, k, arr_owned):
+    if k == 1.0:
+        return arr
+    if arr_owned and type(arr) is ndarray and arr.dtype.kind == 'f':
+        arr *= k
+        return arr
+    if type(arr) is ndarray:
+        return arr * arr.dtype.type(k)      # keeps float32 float32
+    return arr * k
+
+
+def _give(adjoint, owned, slot, c, c_owned):
+    """Add the contribution c (owned by the sweep if c_owned) to slot's adjoint."""
+    old = adjoint[slot]
+    if old is None:
+        adjoint[slot] = c
+        owned[slot] = c_owned
+        return
+    ko = kc = 1.0
+    if type(old) is Scaled:
+        old, ko = old.arr, old.k
+    if type(c) is Scaled:
+        c, kc = c.arr, c.k
+    if ko != 1.0 or kc != 1.0:
+        if ko == kc or ko == -kc:
+            # ko (old ± c): one pass, the factor stays lazy
+            total, total_owned = _sum(old, owned[slot], c, c_owned, ko != kc)
+            if ko == 1.0:
+                adjoint[slot] = total
+            elif type(total) is ndarray:
+                adjoint[slot] = Scaled(total, ko)
+            else:
+                adjoint[slot] = total * ko
+            owned[slot] = total_owned
+            return
+        if ko != 1.0:
+            old = _apply_scale(old, ko, owned[slot])
+            owned[slot] = type(old) is ndarray
+        c = _apply_scale(c, kc, c_owned)
+        c_owned = c_owned or kc != 1.0
+    adjoint[slot], owned[slot] = _sum(old, owned[slot], c, c_owned, False)
+
+
+def _sum(old, old_owned, c, c_owned, subtract):
+    """old + c (old - c if subtract), in place into whichever is owned; returns the
+    sum and whether the sweep owns it."""
+    if (type(old) is ndarray and type(c) is not Scaled and not isinstance(c, Box)
+            and getattr(c, 'shape', None) == old.shape and getattr(c, 'dtype', None) == old.dtype):
+        if old_owned:
+            if subtract:
+                old -= c
+            else:
+                old += c
+            return old, 1
+        if c_owned and type(c) is ndarray:
+            if subtract:
+                return _np_subtract(old, c, out=c), 1
+            c += old
+            return c, 1
+    new = old - c if subtract else old + c
+    return new, type(new) is ndarray
 
 
 def _fresh(c, g, g_owned, ans, primals):
@@ -356,17 +459,3 @@ def _alone(c, contributions):
         elif getattr(d, 'base', None) is c:
             return False
     return n == 1
-
-
-def _accumulate(adjoint, owned, slot, c):
-    old = adjoint[slot]
-    if old is None:
-        adjoint[slot] = c
-        owned[slot] = 0
-    elif (owned[slot] and type(old) is ndarray and not isinstance(c, Box)
-          and getattr(c, 'shape', ()) == old.shape and getattr(c, 'dtype', old.dtype) == old.dtype):
-        old += c
-    else:
-        new = old + c
-        adjoint[slot] = new
-        owned[slot] = type(new) is ndarray

@@ -533,6 +533,44 @@ for _p in (multiply, scaled_multiply):
     _p.saves = 'other'
 for _p in (square, power):
     _p.saves = 'args'
+
+
+# Cotangents that are constant multiples of the result's (Primitive.vjp_scale):
+# the sweep keeps the factor lazily instead of a pass over the array
+def _same_shapes(ans, primals, positions):
+    shape = shape_of(ans)
+    for i in positions:
+        if shape_of(primals[i]) != shape:
+            return False             # the rule must unbroadcast
+    return True
+
+
+def _constant_factors(*factors):
+    def vjp_scale(ans, primals, positions):
+        if not _same_shapes(ans, primals, positions):
+            return None
+        return tuple(factors[i] for i in positions)
+    return vjp_scale
+
+
+add.vjp_scale = _constant_factors(1.0, 1.0)
+subtract.vjp_scale = _constant_factors(1.0, -1.0)
+negative.vjp_scale = _constant_factors(-1.0)
+positive.vjp_scale = _constant_factors(1.0)
+
+
+def _multiply_scale(ans, primals, positions):
+    # a product with a constant Python or 0-d number: that number
+    if len(positions) != 1 or not _same_shapes(ans, primals, positions):
+        return None
+    other = primals[1 - positions[0]]
+    if type(other) in (float, int) or type(other) in _SCALARS:
+        return (float(other),)
+    return None
+
+
+multiply.vjp_scale = _multiply_scale
+
 # Their VJP rules return g itself, views, or new arrays (Primitive.vjp_fresh)
 for _p in set(UFUNCS.values()) | {scaled_multiply}:
     if not _p.nondiff:

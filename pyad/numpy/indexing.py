@@ -108,29 +108,42 @@ getitem.def_jvp(lambda t, ans, x, idx: take_batched(t, idx, ndim_of(t) - ndim_of
 getitem.def_vjp(lambda g, ans, x, idx: scatter_add(g, idx, tuple(shape_of(x)), ndim_of(ans)))
 
 
-def _getitem_add_into(buf, g, ans, primals, params):
-    """Reverse-mode shortcut: add an unbatched plain cotangent g into the adjoint
-    buffer of x at idx (fresh zeros when buf is None).  Declines (None) otherwise."""
+def _getitem_add_into(buf, g, ans, primals, params, k=1.0):
+    """Reverse-mode shortcut: add k times an unbatched plain cotangent g into the
+    adjoint buffer of x at idx (fresh zeros when buf is None).  Declines (None)
+    otherwise."""
     x = innermost(primals[0])
     if type(x) is not _np.ndarray or ndim_of(g) != ndim_of(ans):
         return None
     idx = primals[1]
+    if len(idx) == 1 and type(idx[0]) is int:
+        if buf is None:
+            buf = _np.zeros(x.shape, dtype=x.dtype)
+        buf[idx[0]] += g if k == 1.0 else k * g       # x[i]: the scalar-loop case
+        return buf
+    if any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
+        if buf is None:
+            buf = _np.zeros(x.shape, dtype=x.dtype)
+        _np.add.at(buf, idx, g if k == 1.0 else g * x.dtype.type(k))
+        return buf
     if buf is None:
         rest = _slab_complement(idx, x.shape)
         if rest is not None:
             # x[a:b] (along one axis): g written once, zeros only where it is not
-            buf = _np.empty(x.shape, dtype=x.dtype)
-            buf[idx] = g
+            if k == 1.0:
+                buf = _np.empty(x.shape, dtype=x.dtype)
+                buf[idx] = g
+            else:       # a slab index: buf[idx] is a view
+                buf = _np.empty(x.shape, dtype=x.dtype)
+                _np.multiply(g, x.dtype.type(k), out=buf[idx])
             for r in rest:
                 buf[r] = 0
             return buf
         buf = _np.zeros(x.shape, dtype=x.dtype)
-    if len(idx) == 1 and type(idx[0]) is int:
-        buf[idx[0]] += g               # x[i]: the scalar-loop case
-    elif any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
-        _np.add.at(buf, idx, g)
+    if k == -1.0:
+        buf[idx] -= g
     else:
-        buf[idx] += g
+        buf[idx] += g if k == 1.0 else g * x.dtype.type(k)
     return buf
 
 
@@ -179,6 +192,8 @@ getitem_element = Primitive('getitem', _getitem_element_impl)
 getitem_element.jvps = getitem.jvps
 getitem_element.vjps = getitem.vjps
 getitem_element.vjp_add_into = _getitem_add_into
+# the VJPs are linear and make new arrays (Primitive.vjp_fresh)
+getitem.vjp_fresh = getitem_element.vjp_fresh = True
 
 
 def _scatter_add_impl(g, idx, shape, out_ndim):

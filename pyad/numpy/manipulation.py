@@ -37,6 +37,7 @@ _reshape = Primitive('reshape', _reshape_impl)
 _reshape.def_jvp(lambda t, ans, x, shape: _reshape(t, shape_of(t)[:batch_ndim(t, x)] + shape))
 _reshape.def_vjp(lambda g, ans, x, shape: _reshape(g, shape_of(g)[:batch_ndim(g, ans)] + shape_of(x)))
 _reshape.saves = 'shapes'
+_reshape.vjp_fresh = True      # views of g
 
 
 def reshape(a, newshape, order='C'):
@@ -68,6 +69,7 @@ _broadcast_to = Primitive('broadcast_to', _broadcast_to_impl)
 _broadcast_to.def_jvp(lambda t, ans, x, shape: expand_to(t, x, ans))
 _broadcast_to.def_vjp(lambda g, ans, x, shape: unbroadcast(g, ans, x))
 _broadcast_to.saves = 'shapes'
+_broadcast_to.vjp_fresh = True      # views of g
 
 
 def broadcast_to(array, shape):
@@ -110,6 +112,7 @@ _transpose.def_jvp(lambda t, ans, x, axes: _transpose(t, _batched_axes(axes, bat
 _transpose.def_vjp(lambda g, ans, x, axes: _transpose(
     g, _batched_axes(_inverse_permutation(axes), batch_ndim(g, ans))))
 _transpose.saves = 'shapes'
+_transpose.vjp_fresh = True      # views of g
 
 
 def transpose(a, axes=None):

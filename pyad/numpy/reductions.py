@@ -58,6 +58,7 @@ _sum = Primitive('sum', _sum_impl)
 _sum.def_jvp(lambda t, ans, x, axes, keepdims: _sum(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
 _sum.def_vjp(lambda g, ans, x, axes, keepdims: broadcast_reduced(g, ans, x, axes, keepdims))
 _sum.saves = 'shapes'
+_sum.vjp_fresh = True
 
 
 def sum(a, axis=None, keepdims=False, dtype=None):
