@@ -150,15 +150,12 @@ def process(prim, args, params, tag):
         vals = tape.vals
         saves = prim.saves
         value = ans
-        if saves is not None:
-            if saves != 'ans':
-                value = _stub(ans)
-                if value is not ans:
-                    tape.stubbed = True
-            reads_args = saves == 'args' or (saves == 'other' and i0 >= 0 and i1 >= 0)
-        else:
-            reads_args = True
-        if reads_args and tape.stubbed:
+        if type(ans) is ndarray and saves is not None and saves != 'ans' and \
+                ans.nbytes >= STUB_BYTES:
+            value = Stub(ans)
+            tape.stubbed = True
+        if tape.stubbed and (saves is None or saves == 'args' or
+                             (saves == 'other' and i0 >= 0 and i1 >= 0)):
             # put back the values this record's rules will read
             if i0 >= 0 and type(vals[i0]) is Stub:
                 vals[i0] = pa
@@ -265,21 +262,23 @@ def sweep(tape, seeds, wanted, last=False):
             continue
         if not keep or r not in keep:
             adjoint[r] = None
-            g_owned = owned[r]
-        else:
-            g_owned = 0
         k = 1.0
-        if type(g) is Scaled:
+        tg = type(g)
+        if tg is Scaled:
             g, k = g.arr, g.k
+            tg = ndarray
         a = in0[r]
         if prim is _PROJ:           # one result of a record with several results
             parts = adjoint[a]
             if parts is None:
                 parts = adjoint[a] = [None] * len(vals[a])
-            parts[in1[r]] = g if k == 1.0 else _apply_scale(g, k, g_owned)
+            parts[in1[r]] = g if k == 1.0 else _apply_scale(g, k, _owns(owned, r, keep))
             continue
-        if k != 1.0 and not prim.vjp_fresh:     # its rules are not known to be linear
-            g, k, g_owned = _apply_scale(g, k, g_owned), 1.0, 1
+        if tg is ndarray:
+            # owned[r] still says whether the sweep owns g (unless g is kept)
+            g_owned = _owns(owned, r, keep)
+            if k != 1.0 and not prim.vjp_fresh:     # its rules are not known to be linear
+                g, k, g_owned = _apply_scale(g, k, g_owned), 1.0, 1
         if a == -1:
             primals, params, positions, slots = ext.pop(r) if last else ext[r]
             if type(g) is list:
@@ -299,11 +298,10 @@ def sweep(tape, seeds, wanted, last=False):
         ans = vals[r]
         if last:
             vals[r] = None
-        vjp_scale = prim.vjp_scale
-        if vjp_scale is not None and type(g) is ndarray and (k != 1.0 or g.base is None):
+        if tg is ndarray and prim.vjp_scale is not None and (k != 1.0 or g.base is None):
             # the cotangent of each argument is a constant times g: no pass at all
             # (a broadcast g, base not None, goes to the rules, which keep it a view)
-            factors = vjp_scale(ans, primals, positions)
+            factors = prim.vjp_scale(ans, primals, positions)
             if factors is not None:
                 single = len(slots) == 1
                 for slot, f in zip(slots, factors):
@@ -336,18 +334,41 @@ def sweep(tape, seeds, wanted, last=False):
                 prim.apply_vjp(g, ans, primals, params, positions)     # raises
             c = rule(g, ans, *primals, **params)
             if c is not None:
-                c_owned = prim.vjp_fresh and _fresh(c, g, g_owned, ans, primals)
-                _give(adjoint, owned, slots[0], c if k == 1.0 else _scaled(c, k, c_owned), c_owned)
+                slot = slots[0]
+                if tg is not ndarray:           # a scalar (or a box): the cheap case
+                    if adjoint[slot] is None:
+                        adjoint[slot] = c
+                        owned[slot] = 0
+                    else:
+                        _give(adjoint, owned, slot, c, 0)
+                elif type(c) is ndarray:
+                    c_owned = prim.vjp_fresh and _fresh(c, g, g_owned, ans, primals)
+                    _give(adjoint, owned, slot, c if k == 1.0 else Scaled(c, k), c_owned)
+                else:
+                    _give(adjoint, owned, slot, c if k == 1.0 else c * k, 0)
             continue
         contributions = prim.apply_vjp(g, ans, primals, params, positions)
+        if tg is not ndarray:
+            for slot, c in zip(slots, contributions):
+                if c is not None:
+                    if adjoint[slot] is None:
+                        adjoint[slot] = c
+                        owned[slot] = 0
+                    else:
+                        _give(adjoint, owned, slot, c, 0)
+            continue
         if type(contributions) is not tuple and type(contributions) is not list:
             contributions = tuple(contributions)
         fresh = prim.vjp_fresh
         for i, slot in enumerate(slots):
             c = contributions[i]
-            if c is not None:
+            if c is None:
+                continue
+            if type(c) is ndarray:
                 c_owned = fresh and _fresh(c, g, 0, ans, primals) and _alone(c, contributions)
-                _give(adjoint, owned, slot, c if k == 1.0 else _scaled(c, k, c_owned), c_owned)
+                _give(adjoint, owned, slot, c if k == 1.0 else Scaled(c, k), c_owned)
+            else:
+                _give(adjoint, owned, slot, c if k == 1.0 else c * k, 0)
     out = []
     for s in wanted:
         a = adjoint[s]
@@ -357,6 +378,11 @@ def sweep(tape, seeds, wanted, last=False):
     return out
 
 
+def _owns(owned, r, keep):
+    """Whether the sweep owns the adjoint of record r it is propagating."""
+    return owned[r] and not (keep and r in keep)
+
+
 class Scaled:
     """An adjoint k * arr whose factor k (a Python float) has not been applied."""
     __slots__ = ('arr', 'k')
@@ -364,13 +390,6 @@ class Scaled:
     def __init__(self, arr, k):
         self.arr = arr
         self.k = k
-
-
-def _scaled(c, k, c_owned):
-    """A rule's result c for a cotangent that carried the factor k."""
-    if type(c) is ndarray:
-        return Scaled(c, k)
-    return _apply_scale(c, k, c_owned)
 
 
 def _apply_scale(arr, k, arr_owned):
@@ -390,6 +409,11 @@ def _give(adjoint, owned, slot, c, c_owned):
     if old is None:
         adjoint[slot] = c
         owned[slot] = c_owned
+        return
+    to, tc = type(old), type(c)
+    if to is not ndarray and to is not Scaled and tc is not ndarray and tc is not Scaled:
+        adjoint[slot] = old + c        # scalars (or boxes, at higher order)
+        owned[slot] = 0
         return
     ko = kc = 1.0
     if type(old) is Scaled:

@@ -191,7 +191,21 @@ def _getitem_element_impl(x, idx):
 getitem_element = Primitive('getitem', _getitem_element_impl)
 getitem_element.jvps = getitem.jvps
 getitem_element.vjps = getitem.vjps
-getitem_element.vjp_add_into = _getitem_add_into
+
+
+def _element_add_into(buf, g, ans, primals, params, k=1.0):
+    """_getitem_add_into for x[i] with a Python-float cotangent, the scalar-loop case,
+    without its general checks."""
+    x = primals[0]
+    if type(g) is not float or type(x) is not _np.ndarray:
+        return _getitem_add_into(buf, g, ans, primals, params, k)
+    if buf is None:
+        buf = _np.zeros(x.shape, dtype=x.dtype)
+    buf[primals[1][0]] += g if k == 1.0 else k * g
+    return buf
+
+
+getitem_element.vjp_add_into = _element_add_into
 # the VJPs are linear and make new arrays (Primitive.vjp_fresh)
 getitem.vjp_fresh = getitem_element.vjp_fresh = True
 
