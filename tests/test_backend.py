@@ -43,8 +43,7 @@ def _spd(m):
     return m @ m.T + pnp.ones(3) * 0.0
 
 
-# functions of my area (linalg, fixed_point) and of the core elementwise set that
-# pass today: the check is strict for these
+# every derivative of these must keep the array type (a strict check)
 VECTOR_FUNCS = {
     'sin exp log': lambda v: pnp.sum(pnp.sin(v) * pnp.exp(v) * pnp.log(v)),
     'tanh sqrt power': lambda v: pnp.sum(pnp.tanh(v) * pnp.sqrt(v) + v ** 3),
@@ -76,22 +75,17 @@ MATRIX_FUNCS = {
     'norm fro': lambda m: la.norm(m, 'fro'),
 }
 
-# Known offenders elsewhere (not in linalg/fixed_point): each makes a plain ndarray
-# out of a Tracked one.  Reported to the lead; remove an entry once fixed.
-OFFENDERS = {
-    'where': ('pyad/numpy/elementwise.py where: numpy.where drops the subclass',
-              lambda v: pnp.sum(pnp.where(v > 1.0, v, v * v))),
-    'maximum': ('pyad/numpy/elementwise.py _winner rules use numpy.where',
-                lambda v: pnp.sum(pnp.maximum(v, 1.0) ** 2)),
-    'getitem': ('pyad/numpy/indexing.py scatter_add: xp.zeros buffer',
-                lambda v: pnp.sum(v[1:3] ** 2) + v[0] * v[3]),
-    'broadcast_to / sum': ('pyad/numpy/manipulation.py broadcast_to: numpy.broadcast_to(subok=False)',
-                           lambda v: pnp.mean(v ** 2)),
-    'sort': ('pyad/numpy sort rules', lambda v: pnp.sum(pnp.sort(v) * onp.arange(4.0))),
-    'tril': ('pyad/numpy tril/triu rules', lambda v: pnp.sum(pnp.tril(pnp.reshape(v, (2, 2))) ** 2)),
-    'einsum': ('pyad/numpy/products.py einsum rules',
-               lambda v: pnp.sum(pnp.einsum('i,j->ij', v, v) ** 2)),
-}
+# rules outside linalg/fixed_point that once built plain ndarrays (numpy.where,
+# numpy.zeros, broadcast_to, einsum, tril): strict now, like the others
+VECTOR_FUNCS.update({
+    'where': lambda v: pnp.sum(pnp.where(v > 1.0, v, v * v)),
+    'maximum': lambda v: pnp.sum(pnp.maximum(v, 1.0) ** 2),
+    'getitem': lambda v: pnp.sum(v[1:3] ** 2) + v[0] * v[3],
+    'broadcast_to / sum': lambda v: pnp.mean(v ** 2),
+    'sort': lambda v: pnp.sum(pnp.sort(v) * onp.arange(4.0)),
+    'tril': lambda v: pnp.sum(pnp.tril(pnp.reshape(v, (2, 2))) ** 2),
+    'einsum': lambda v: pnp.sum(pnp.einsum('i,j->ij', v, v) ** 2),
+})
 
 
 def _derivatives(f, x):
@@ -131,15 +125,6 @@ def test_linalg_values_keep_array_type():
             la.slogdet(A).sign, la.matrix_power(A, 0), la.norm(A, 'nuc'), la.lstsq(A, b),
             la.solve_symmetric(_spd(A), b)]
     assert [type(o).__name__ for o in outs] == ['Tracked'] * len(outs)
-
-
-@pytest.mark.parametrize('name', sorted(OFFENDERS))
-def test_known_offenders(name):
-    reason, f = OFFENDERS[name]
-    try:
-        _check_tracked(f, X)
-    except AssertionError:
-        pytest.xfail(reason)
 
 
 def test_wrap_like():

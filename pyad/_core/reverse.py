@@ -443,8 +443,10 @@ def _give(adjoint, owned, slot, c, c_owned):
 def _sum(old, old_owned, c, c_owned, subtract):
     """old + c (old - c if subtract), in place into whichever is owned; returns the
     sum and whether the sweep owns it."""
-    if (type(old) is ndarray and type(c) is not Scaled and not isinstance(c, Box)
-            and getattr(c, 'shape', None) == old.shape and getattr(c, 'dtype', None) == old.dtype):
+    # (in place only for plain ndarrays: a sum with another array type, e.g. a
+    # subclass, takes that type, as old + c would)
+    if (type(old) is ndarray and type(c) is ndarray
+            and c.shape == old.shape and c.dtype == old.dtype):
         if old_owned:
             if subtract:
                 old -= c

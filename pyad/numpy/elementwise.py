@@ -15,7 +15,7 @@ import scipy.special as _sps
 
 from .._core.primitive import Primitive
 from .._core.box import shape_of
-from ..backend import scipy_special
+from ..backend import scipy_special, wrap_like
 from ._batching import expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array
 
 _SCALAR = (float, _np.float64)
@@ -423,7 +423,7 @@ psi = digamma
 
 # ----------------------------------------------------------------- piecewise
 def _where_impl(cond, x, y):
-    return _np.where(cond, x, y)
+    return wrap_like(_np.where(cond, x, y), x, y)
 
 
 where = Primitive('where', _where_impl)

@@ -12,7 +12,7 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
-from ..backend import namespace
+from ..backend import namespace, wrap_like
 
 
 def normalize_index(idx):
@@ -216,7 +216,7 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
     bnd = len(gshape) - out_ndim
     batch = tuple(gshape[:bnd])
     xp = namespace(g)
-    out = xp.zeros(batch + shape, dtype=dtype_of(g))
+    out = wrap_like(xp.zeros(batch + shape, dtype=dtype_of(g)), g)
     target = out
     if bnd == 0:
         full = idx

@@ -5,6 +5,7 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import Box, shape_of, ndim_of, dtype_of, innermost
+from ..backend import wrap_like
 from ._batching import (batch_ndim, normalize_axis, normalize_axes, expand_to,
                         unbroadcast)
 
@@ -718,7 +719,7 @@ def _tri_mask(name, m, k, lower):
 def _tri(name, m, k, lower):
     m = _as_operand(m)
     if not isinstance(m, Box):
-        return getattr(_xp(m), name)(m, k=k)
+        return wrap_like(getattr(_xp(m), name)(m, k=k), m)
     from .elementwise import where
     mask = _tri_mask(name, m, k, lower)
     return where(_xp(m).asarray(mask), m, _xp(m).zeros((), dtype=dtype_of(m)))

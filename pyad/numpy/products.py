@@ -7,7 +7,7 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import Box, shape_of, ndim_of, dtype_of
-from ..backend import namespace
+from ..backend import namespace, wrap_like
 from ._batching import unbroadcast_shape
 from .manipulation import reshape, swapaxes, transpose
 
@@ -238,7 +238,8 @@ def _split(subscripts):
 
 
 def _einsum_impl(*operands, subscripts, optimize):
-    return namespace(*operands).einsum(subscripts, *operands, optimize=optimize)
+    return wrap_like(namespace(*operands).einsum(subscripts, *operands, optimize=optimize),
+                     *operands)
 
 
 def _rule_optimize(optimize, n_operands):
@@ -331,7 +332,8 @@ def einsum(subscripts, *operands, optimize=False):
     shapes = tuple(tuple(shape_of(o)) for o in operands)
     explicit = _normalize_subscripts(subscripts, shapes)
     if not _any_boxed(*operands):
-        return namespace(*operands).einsum(subscripts, *operands, optimize=optimize)
+        return wrap_like(namespace(*operands).einsum(subscripts, *operands, optimize=optimize),
+                         *operands)
     return _einsum(*operands, subscripts=explicit, optimize=optimize)
 
 

@@ -12,7 +12,7 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import shape_of, ndim_of, innermost, dtype_of
-from ..backend import namespace
+from ..backend import namespace, wrap_like
 from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
 
 
@@ -35,8 +35,10 @@ def restore_reduced(g, ans, x, axes, keepdims):
 def broadcast_reduced(g, ans, x, axes, keepdims):
     """The VJP of a sum: ``g`` spread back over the reduced axes of x."""
     t = type(g)
-    if t is float or t is _np.float64 or t is _np.float32 or t is _np.ndarray and g.ndim == 0:
-        # a plain scalar over all of x: a read-only broadcast view, made directly
+    if (t is float or t is _np.float64 or t is _np.float32 or t is _np.ndarray and g.ndim == 0) \
+            and type(innermost(x)) is _np.ndarray:
+        # a plain scalar over all of a NumPy x: a read-only broadcast view, made
+        # directly (other array types, CuPy's or subclasses, take the general path)
         shape = tuple(shape_of(x))
         if shape:
             one = _np.array(g)
@@ -47,7 +49,8 @@ def broadcast_reduced(g, ans, x, axes, keepdims):
     g = restore_reduced(g, ans, x, axes, keepdims)
     gs = shape_of(g)
     bnd = len(gs) - ndim_of(x)
-    return broadcast_to(g, tuple(gs[:bnd]) + tuple(shape_of(x)))
+    # (like x: a scalar cotangent carries no array type of its own)
+    return wrap_like(broadcast_to(g, tuple(gs[:bnd]) + tuple(shape_of(x))), x)
 
 
 def _sum_impl(x, axes, keepdims):
