@@ -123,6 +123,8 @@ def process(prim, args, params, tag):
     tape = tag.tape
     n = len(args)
     if n <= 2 and not params and not prim.multiple_results:
+        # (the two arguments are encoded inline, not by a helper: this is the hot
+        # path of scalar code, where a call per argument costs a few per cent)
         a = args[0]
         if type(a) is TapeVar and a.tag is tag:
             pa = a.primal
