@@ -440,6 +440,13 @@ def test_in_place_sums_never_write_into_arrays_the_user_can_see():
     np.testing.assert_allclose(ga, a + np.cos(a))
     np.testing.assert_allclose(gb, a - np.sin(a))
 
+    # ... as the first contribution of both, one of which is summed into later
+    def h2(v):
+        return pnp.sum(pnp.cos(v[0])) + pnp.sum(pnp.sin(pnp.multiply(v[0], v[1])))
+    ga, gb = grad(h2)((a, a))
+    np.testing.assert_allclose(ga, np.cos(a * a) * a - np.sin(a))
+    np.testing.assert_allclose(gb, np.cos(a * a) * a)
+
 
 # Lazy constant factors in the sweep: negations and constant scalings travel as
 # Scaled(array, k) and are applied where adjoints with different factors meet,
