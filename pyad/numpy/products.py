@@ -124,6 +124,10 @@ def _matmul_vjp_y(g, ans, x, y):
 _matmul = Primitive('matmul', _matmul_impl)
 _matmul.def_jvp(_matmul_jvp_x, _matmul_jvp_y)
 _matmul.def_vjp(_matmul_vjp_x, _matmul_vjp_y)
+# each argument's VJP reads only the other argument (and shapes), makes new arrays
+# or views, and is linear in g: the tape need not keep the product itself
+_matmul.saves = 'other'
+_matmul.vjp_fresh = True
 
 
 def matmul(x1, x2):
