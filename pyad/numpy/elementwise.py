@@ -9,6 +9,7 @@ On Python floats (and NumPy float64 scalars) the implementations call the
 ``math`` module: scalar code stays Python-fast and float64.
 """
 import math
+import operator as _operator
 
 import numpy as _np
 import scipy.special as _sps
@@ -193,11 +194,11 @@ def _scalar_binary(np_fn, py_fn):
 
 
 # ----------------------------------------------------------------- arithmetic
-add = binary('add', _scalar_binary(_np.add, lambda x, y: x + y),
+add = binary('add', _scalar_binary(_np.add, _operator.add),
              lambda c, ans, x, y: c, lambda c, ans, x, y: c)
-subtract = binary('subtract', _scalar_binary(_np.subtract, lambda x, y: x - y),
+subtract = binary('subtract', _scalar_binary(_np.subtract, _operator.sub),
                   lambda c, ans, x, y: c, lambda c, ans, x, y: -c)
-multiply = binary('multiply', _scalar_binary(_np.multiply, lambda x, y: x * y),
+multiply = binary('multiply', _scalar_binary(_np.multiply, _operator.mul),
                   lambda c, ans, x, y: c * y, lambda c, ans, x, y: c * x)
 
 
@@ -245,7 +246,7 @@ def _multiply_vjp(g, ans, primals, params, positions):
 
 multiply.def_jvp_joint(_multiply_jvp)
 multiply.def_vjp_joint(_multiply_vjp)
-divide = binary('divide', _scalar_binary(_np.divide, lambda x, y: x / y),
+divide = binary('divide', _scalar_binary(_np.divide, _operator.truediv),
                 lambda c, ans, x, y: c / y, lambda c, ans, x, y: -c * ans / y)
 true_divide = divide
 float_power = None  # set below, after power
