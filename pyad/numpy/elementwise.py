@@ -57,7 +57,7 @@ def _rebroadcast(r, g, s):
     if t is float or t is int or t is _np.ndarray and r.ndim == 0 or isinstance(r, _np.generic):
         one = _np.array(r, dtype=g.dtype if t is float or t is int else None)
         view = _np.ndarray(g.shape, one.dtype, one, 0, (0,) * g.ndim)
-        view.flags.writeable = False
+        view.setflags(write=False)      # (not .flags.writeable: that caches a little per call)
         return view
     from .manipulation import broadcast_to
     return broadcast_to(r, shape_of(g))

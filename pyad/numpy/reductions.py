@@ -43,7 +43,7 @@ def broadcast_reduced(g, ans, x, axes, keepdims):
         if shape:
             one = _np.array(g)
             view = _np.ndarray(shape, one.dtype, one, 0, (0,) * len(shape))
-            view.flags.writeable = False
+            view.setflags(write=False)      # (not .flags.writeable: that caches a little per call)
             return view
     from .manipulation import broadcast_to
     g = restore_reduced(g, ans, x, axes, keepdims)
