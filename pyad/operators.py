@@ -38,7 +38,7 @@ import math
 
 import numpy as _onp
 
-from ._core.box import Box, innermost, shape_of, dtype_of
+from ._core.box import innermost, shape_of, dtype_of
 from ._core.pytree import tree_flatten, tree_unflatten
 from ._core.transforms import (FunctionOutput, push_forward, pull_back, flatten_input,
                                as_float_leaf, zeros_for, cast_like, identity_seeds)

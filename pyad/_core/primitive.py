@@ -22,7 +22,7 @@ A primitive with several results (``multiple_results=True``) returns a tuple;
 its jvp returns a tuple of tangents and its vjp receives a tuple of cotangents
 (``None`` for results that received none).
 """
-from .box import Box, Dual, TapeVar, lift_dead, innermost
+from .box import Box, innermost
 from . import forward, reverse, taylor
 from .tags import FORWARD, REVERSE
 
