@@ -274,11 +274,12 @@ def sweep(tape, seeds, wanted, last=False):
             parts = adjoint[a]
             if parts is None:
                 parts = adjoint[a] = [None] * len(vals[a])
-            parts[in1[r]] = g if k == 1.0 else _apply_scale(g, k, _owns(owned, r, keep))
+            parts[in1[r]] = g if k == 1.0 else _apply_scale(
+                g, k, owned[r] and not (keep and r in keep))
             continue
         if tg is ndarray:
             # owned[r] still says whether the sweep owns g (unless g is kept)
-            g_owned = _owns(owned, r, keep)
+            g_owned = owned[r] and not (keep and r in keep)
             if k != 1.0 and not prim.vjp_fresh:     # its rules are not known to be linear
                 g, k, g_owned = _apply_scale(g, k, g_owned), 1.0, 1
         if a == -1:
@@ -300,11 +301,13 @@ def sweep(tape, seeds, wanted, last=False):
         ans = vals[r]
         if last:
             vals[r] = None
-        if tg is ndarray and prim.vjp_scale is not None and (k != 1.0 or g.base is None):
+        if tg is ndarray and prim.vjp_scale is not None:
             # the cotangent of each argument is a constant times g: no pass at all
-            # (a broadcast g, base not None, goes to the rules, which keep it a view)
+            # (except that a view of g, e.g. a broadcast scalar, that would need a
+            # factor goes to the rules, which keep it a view of the scaled scalar)
             factors = prim.vjp_scale(ans, primals, positions)
-            if factors is not None:
+            if factors is not None and (k != 1.0 or g.base is None or
+                                        all(f == 1.0 for f in factors)):
                 single = len(slots) == 1
                 for slot, f in zip(slots, factors):
                     f = k * f
@@ -378,11 +381,6 @@ def sweep(tape, seeds, wanted, last=False):
             a = _apply_scale(a.arr, a.k, owned[s])
         out.append(a)
     return out
-
-
-def _owns(owned, r, keep):
-    """Whether the sweep owns the adjoint of record r it is propagating."""
-    return owned[r] and not (keep and r in keep)
 
 
 class Scaled:
