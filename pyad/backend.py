@@ -25,31 +25,67 @@ def cupy_module():
     return _cupy
 
 
+# array types of other libraries, registered with their namespaces (see register)
+_REGISTERED = {}
+
+
+def register(array_type, xp, *, special=None, linalg=None):
+    """Make pyad treat ``array_type`` as an array library of its own: ``namespace``
+    returns ``xp`` for its values (``special`` and ``linalg`` stand for
+    scipy.special and scipy.linalg).  CuPy is recognised without registering;
+    the test suite registers a strict CPU stand-in for a device library, so that
+    CI catches a host array mixed into device arithmetic."""
+    _REGISTERED[array_type] = (xp, special, linalg)
+
+
+def _registered(values):
+    for v in values:
+        entry = _REGISTERED.get(type(innermost(v)))
+        if entry is not None:
+            return entry
+    return None
+
+
 def namespace(*values):
     """The array module (numpy or cupy) for these values."""
     for v in values:
-        v = innermost(v)
-        mod = type(v).__module__
-        if mod.startswith('cupy'):
+        t = type(innermost(v))
+        if t.__module__.startswith('cupy'):
             return cupy_module()
+        if _REGISTERED and t in _REGISTERED:
+            return _REGISTERED[t][0]
     return numpy
 
 
 def scipy_special(*values):
     """scipy.special or cupyx.scipy.special, to match the values."""
-    if namespace(*values) is numpy:
+    xp = namespace(*values)
+    if xp is numpy:
         import scipy.special
         return scipy.special
+    if xp is not cupy_module():
+        return _registered(values)[1]
     import cupyx.scipy.special
     return cupyx.scipy.special
 
 
 def scipy_linalg(*values):
-    if namespace(*values) is numpy:
+    """scipy.linalg or cupyx.scipy.linalg, to match the values."""
+    xp = namespace(*values)
+    if xp is numpy:
         import scipy.linalg
         return scipy.linalg
+    if xp is not cupy_module():
+        return _registered(values)[2]
     import cupyx.scipy.linalg
     return cupyx.scipy.linalg
+
+
+def on_device_of(host, ref):
+    """``host`` (a NumPy array or number) moved to ``ref``'s array library: a CuPy
+    array for a CuPy ``ref``, unchanged for a NumPy one."""
+    xp = namespace(ref)
+    return host if xp is numpy else xp.asarray(host)
 
 
 def is_array(x):
@@ -71,12 +107,13 @@ def wrap_like(out, *refs):
     Some library routines (scipy.linalg, numpy.where, broadcast_to) return a plain
     ``numpy.ndarray`` for an ndarray subclass input; implementations pass their
     results through this so that an array type that comes in goes out (NumPy
-    scalars from 0-d results included).  For plain ndarrays and CuPy arrays it
-    returns ``out`` unchanged."""
+    scalars from 0-d results included).  For plain ndarrays, CuPy arrays and
+    registered array types it returns ``out`` unchanged (their rules must build
+    arrays through ``namespace``)."""
     for r in refs:
         r = innermost(r)
         cls = type(r)
-        if cls is numpy.ndarray or not isinstance(r, numpy.ndarray):
+        if cls is numpy.ndarray or not isinstance(r, numpy.ndarray) or cls in _REGISTERED:
             continue
         if type(out) is cls:
             return out

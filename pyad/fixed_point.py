@@ -82,11 +82,12 @@ class FixedPointError(RuntimeError):
 
 
 class _Context:
-    __slots__ = ('tol', 'max_iter')
+    __slots__ = ('tol', 'max_iter', 'auto_tol')
 
-    def __init__(self, tol, max_iter):
+    def __init__(self, tol, max_iter, auto_tol=False):
         self.tol = tol
         self.max_iter = max_iter
+        self.auto_tol = auto_tol      # the default tol: loosened to the iterates' dtype
 
 
 def fixed_point(f, a, x0, *, tol=None, max_iter=1000):
@@ -109,7 +110,8 @@ def fixed_point(f, a, x0, *, tol=None, max_iter=1000):
     if not leaves:
         raise ValueError('fixed_point: x0 has no leaves')
     x0_leaves = [as_float_leaf(innermost(l), 'fixed_point', 'x0') for l in leaves]
-    if tol is None:
+    auto_tol = tol is None
+    if auto_tol:
         tol = _default_tol(x0_leaves)
     elif not tol > 0:
         raise ValueError(f'fixed_point: tol must be positive, got {tol!r}')
@@ -147,7 +149,7 @@ def fixed_point(f, a, x0, *, tol=None, max_iter=1000):
                                  f'{tuple(shape_of(y))} for x of shape {s}; they must match')
         return [lift_dead(y) for y in out_leaves]
 
-    ctx = _Context(float(tol), int(max_iter))
+    ctx = _Context(float(tol), int(max_iter), auto_tol)
     return tree_unflatten(treedef, _solve(h, a, x0_leaves, ctx, 'fixed_point'))
 
 
@@ -367,6 +369,9 @@ def _residual(x, y, what):
 
 def _iterate(h, a, x, y, ctx, what):
     tol = ctx.tol
+    if ctx.auto_tol and not (len(y) == 1 and type(y[0]) is float):
+        # x0 = 0.0 with float32 values inside f iterates in float32: its tolerance
+        tol = max(tol, _default_tol(y))
     for _ in range(ctx.max_iter):
         if len(y) == 1 and isinstance(y[0], float):     # one number: plain arithmetic
             size = abs(y[0])
@@ -381,5 +386,5 @@ def _iterate(h, a, x, y, ctx, what):
             raise FixedPointError(f'{what}: the iteration produced nan (diverged)')
         y = h(a, x)
     raise FixedPointError(f'{what}: no convergence within max_iter={ctx.max_iter} iterations '
-                          f'(last residual {residual:.3g}, tolerance {ctx.tol:.3g} x '
+                          f'(last residual {residual:.3g}, tolerance {tol:.3g} x '
                           f'{scale:.3g})')

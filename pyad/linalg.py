@@ -90,6 +90,16 @@ def _lapack(name, fn, *args, **kwargs):
         raise LinAlgError(f'{name}: {e}') from e
 
 
+def _solve_stack(name, xp, a, b):
+    """xp.linalg.solve over stacks.  NumPy broadcasts the leading axes of a and b;
+    CuPy wants them equal, so they are broadcast here first."""
+    if xp is not _np and a.shape[:-2] != b.shape[:-2]:
+        lead = _np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        a = xp.broadcast_to(a, lead + a.shape[-2:])
+        b = xp.broadcast_to(b, lead + b.shape[-2:])
+    return _lapack(name, xp.linalg.solve, a, b)
+
+
 def _plain_sym(a):
     return (a + a.swapaxes(-1, -2)) * 0.5
 
@@ -216,7 +226,7 @@ def _tri_impl(a, b, lower, trans):
         tri = xp.tril(a) if lower else xp.triu(a)
         if trans:
             tri = xp.swapaxes(tri, -1, -2)
-        x = _lapack('solve_triangular', xp.linalg.solve, tri, b)
+        x = _solve_stack('solve_triangular', xp, tri, b)
     return wrap_like(x, a, b)
 
 
@@ -295,7 +305,7 @@ def _solve_impl(a, b):
         bb = xp.moveaxis(b, -2, 0).reshape(n, -1)
         x = _lapack('solve', xp.linalg.solve, a, bb)
         return wrap_like(xp.moveaxis(x.reshape((n,) + lead + (k,)), 0, -2), a, b)
-    return wrap_like(_lapack('solve', xp.linalg.solve, a, b), a, b)
+    return wrap_like(_solve_stack('solve', xp, a, b), a, b)
 
 
 def _solve_jvp_a(t, ans, a, b):
@@ -695,7 +705,13 @@ def qr(a, mode='reduced'):
 
 # ================================================================== expm
 def _expm_impl(a):
-    return wrap_like(scipy_linalg(a).expm(a), a)
+    sl = scipy_linalg(a)
+    if a.ndim > 2 and namespace(a) is not _np:
+        # cupyx.scipy.linalg.expm takes one matrix: the stack one by one
+        xp = namespace(a)
+        flat = a.reshape((-1,) + a.shape[-2:])
+        return xp.stack([sl.expm(m) for m in flat]).reshape(a.shape)
+    return wrap_like(sl.expm(a), a)
 
 
 def _frechet(a, e):

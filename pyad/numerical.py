@@ -43,6 +43,9 @@ in float64, 1e-4 in float32) and about half for second derivatives.  Float32
 inputs are evaluated in float32 (the function sees the dtype it was given); the
 differences are formed in float64 and the results cast back to float32.
 
+Arrays on a GPU (CuPy): f is evaluated on the device, the differences are formed
+on the host, and the results are put back on the input's device.
+
 Limitations: the operators work on plain values (floats, arrays, pytrees of
 them); they are not themselves differentiable by pyad, and unlike the AD
 operators they do not handle functions that return functions.
@@ -52,7 +55,8 @@ import math
 import numpy as _np
 
 from ._core.box import Box, innermost, lift_dead
-from ._core.pytree import tree_flatten, tree_unflatten
+from ._core.pytree import tree_flatten, tree_unflatten, tree_map
+from .backend import namespace, on_device_of, to_numpy
 
 __all__ = [
     'diff', 'fdiff', 'diff2', 'fdiff2', 'diffn', 'fdiffn', 'grad', 'fgrad', 'gradv', 'fgradv',
@@ -65,9 +69,23 @@ __all__ = [
 
 
 # ----------------------------------------------------------------- leaves and flat vectors
+def _device_ref(x):
+    """The first input leaf that lives outside NumPy (a CuPy array), or None."""
+    return next((innermost(l) for l in tree_flatten(x)[0] if namespace(l) is not _np), None)
+
+
+def _to_input_device(result, x):
+    """Host (NumPy) arrays in a result moved to the device of x's arrays, if any."""
+    ref = _device_ref(x)
+    if ref is None:
+        return result
+    return tree_map(lambda r: on_device_of(r, ref) if isinstance(r, (_np.ndarray, _np.generic))
+                    else r, result)
+
+
 class _Leaf:
     """How to rebuild one input leaf from a slice of the flat float64 vector."""
-    __slots__ = ('shape', 'dtype', 'size', 'is_float')
+    __slots__ = ('shape', 'dtype', 'size', 'is_float', 'ref')
 
     def __init__(self, leaf, name):
         leaf = lift_dead(leaf)
@@ -78,7 +96,8 @@ class _Leaf:
         self.is_float = isinstance(leaf, (int, float)) and not isinstance(leaf, bool)
         if isinstance(leaf, bool) or isinstance(leaf, _np.bool_):
             raise TypeError(f'numerical.{name}: the input is a bool; pass floats')
-        arr = _np.asarray(leaf)
+        self.ref = leaf if namespace(leaf) is not _np else None     # a device array
+        arr = _np.asarray(to_numpy(leaf))
         if arr.dtype.kind in 'iub' or self.is_float:
             arr = arr.astype(_np.float64)
         if arr.dtype.kind != 'f':
@@ -91,6 +110,8 @@ class _Leaf:
         if self.is_float:
             return float(flat[0])
         value = _np.asarray(flat, dtype=self.dtype).reshape(self.shape)
+        if self.ref is not None:
+            return on_device_of(value, self.ref)
         return value if self.shape else value[()]
 
 
@@ -102,7 +123,7 @@ class _Input:
         self.leaves = [_Leaf(l, name) for l in leaves]
         self.sizes = [l.size for l in self.leaves]
         self.n = sum(self.sizes)
-        parts = [_np.asarray(innermost(l), dtype=_np.float64).ravel() for l in leaves]
+        parts = [_np.asarray(to_numpy(innermost(l)), dtype=_np.float64).ravel() for l in leaves]
         self.flat = _np.concatenate(parts) if parts else _np.zeros(0)
         dtypes = [l.dtype for l in self.leaves]
         self.dtype = (_np.dtype(_np.float32) if dtypes and all(d == _np.float32 for d in dtypes)
@@ -144,7 +165,7 @@ def _output(y, name):
         if callable(inner) and not hasattr(inner, 'dtype'):
             raise TypeError(f'numerical.{name}: the function returned a function; numerical '
                             f'operators need array (or pytree) outputs')
-        arr = _np.asarray(inner)
+        arr = _np.asarray(to_numpy(inner))
         if arr.dtype == object:
             raise TypeError(f'numerical.{name}: the function returned a {type(inner).__name__}; '
                             f'numerical operators work on plain floats and arrays (pyad.numerical '
@@ -219,7 +240,7 @@ def _direction(name, inp, v):
                          f'input has structure {inp.treedef}')
     parts = []
     for leaf, vl in zip(inp.leaves, vleaves):
-        a = _np.asarray(innermost(vl), dtype=_np.float64)
+        a = _np.asarray(to_numpy(innermost(vl)), dtype=_np.float64)
         if a.shape != leaf.shape:
             raise ValueError(f'numerical.{name}: the direction v has shape {a.shape} but the '
                              f'input has shape {leaf.shape}; they must match')
@@ -284,7 +305,7 @@ def _op1(name):
 
             def apply(x, *args, **kwargs):
                 g = f if not (args or kwargs) else (lambda x_: f(x_, *args, **kwargs))
-                return impl(g, x, eps)
+                return _to_input_device(impl(g, x, eps), x)
             apply.__name__ = f'numerical.{name}({getattr(f, "__name__", "f")})'
             return apply
         op.__name__ = impl.__name__
@@ -301,7 +322,7 @@ def _op2(name):
                                 f'call it as numerical.{name}(f)(x, v)')
 
             def apply(x, v):
-                return impl(f, x, v, eps)
+                return _to_input_device(impl(f, x, v, eps), x)
             apply.__name__ = f'numerical.{name}({getattr(f, "__name__", "f")})'
             return apply
         op.__name__ = impl.__name__
@@ -408,19 +429,24 @@ def fdiffn(n, f, eps=None):
         y0, f0 = fn.at_x()
         if n == 0:
             return y0, y0
-        dtype = _out_dtype(inp, fn.arrays)
-        h = float(_steps(inp, n, eps)[0])
-        total = _np.zeros_like(f0)
-        for k in range(n + 1):
-            offset = (n / 2.0 - k) * h
-            value = f0 if offset == 0 else fn(inp.flat + offset)
-            total = total + (-1) ** k * math.comb(n, k) * value
-        d = total / h ** n
-        blocks = [_cast(b, dtype, _is_float_tree(inp) and a.shape == ())
-                  for b, a in zip(fn.value(d), fn.arrays)]
-        return y0, tree_unflatten(fn.treedef, blocks)
+        return _to_input_device(_fdiffn_rest(n, fn, inp, y0, f0, eps), x)
     apply.__name__ = f'numerical.diffn[{n}]({getattr(f, "__name__", "f")})'
     return apply
+
+
+def _fdiffn_rest(n, fn, inp, y0, f0, eps):
+    """The n-th central difference (n >= 1) of fdiffn, on the host."""
+    dtype = _out_dtype(inp, fn.arrays)
+    h = float(_steps(inp, n, eps)[0])
+    total = _np.zeros_like(f0)
+    for k in range(n + 1):
+        offset = (n / 2.0 - k) * h
+        value = f0 if offset == 0 else fn(inp.flat + offset)
+        total = total + (-1) ** k * math.comb(n, k) * value
+    d = total / h ** n
+    blocks = [_cast(b, dtype, _is_float_tree(inp) and a.shape == ())
+              for b, a in zip(fn.value(d), fn.arrays)]
+    return y0, tree_unflatten(fn.treedef, blocks)
 
 
 def diffn(n, f, eps=None):

@@ -566,7 +566,7 @@ def _trace_blocks(H, x):
     leaves, treedef = tree_flatten(x)
     if treedef.kind == 'leaf':
         n = _size(leaves[0])
-        return pnp.sum(pnp.reshape(H, (n, n))[_onp.arange(n), _onp.arange(n)]) if n else 0.0
+        return pnp.trace(pnp.reshape(H, (n, n))) if n else 0.0
     rows, _ = tree_flatten(H)
     # H is in-structure of in-structure: the diagonal blocks are rows[i * k + i]
     k = len(leaves)
@@ -574,7 +574,7 @@ def _trace_blocks(H, x):
     for i, leaf in enumerate(leaves):
         n = _size(leaf)
         block = pnp.reshape(rows[i * k + i], (n, n))
-        total = total + pnp.sum(block[_onp.arange(n), _onp.arange(n)])
+        total = total + pnp.trace(block)
     return total
 
 
@@ -611,8 +611,7 @@ def _curl_of(J):
 
 
 def _div_of(J):
-    n = shape_of(J)[0]
-    return pnp.sum(J[_onp.arange(n), _onp.arange(n)])
+    return pnp.trace(J)
 
 
 @_op1('curl')

@@ -35,7 +35,9 @@ Line searches: :func:`backtracking` (Armijo) and :func:`strong_wolfe`
 (Nocedal & Wright, algorithms 3.5 and 3.6).
 
 The minimisers work on a flat float64 (or float32) copy of the parameters with
-plain NumPy between evaluations; they are not themselves traced.
+plain NumPy between evaluations; they are not themselves traced.  Parameters on
+a GPU (CuPy) stay there for every evaluation of f and its derivatives; only the
+flat iterate and the derivatives travel between host and device.
 """
 import math
 from typing import Any, Callable, NamedTuple
@@ -45,6 +47,7 @@ import numpy as _onp
 from . import numpy as pnp
 from ._core.box import innermost
 from ._core.pytree import tree_flatten, tree_unflatten, tree_map
+from .backend import namespace, on_device_of, to_numpy
 
 __all__ = [
     'Optimizer', 'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam',
@@ -213,10 +216,12 @@ class _Flat:
         self.is_float = []
         self.shapes, self.dtypes = [], []
         parts = []
+        # the iterates live on the host; f is evaluated where x0's arrays live
+        self.ref = next((innermost(l) for l in leaves if namespace(l) is not _onp), None)
         for leaf in leaves:
             inner = innermost(leaf)
             self.is_float.append(not hasattr(inner, 'dtype'))
-            a = _onp.asarray(inner)
+            a = _onp.asarray(to_numpy(inner))
             if a.dtype.kind != 'f':
                 a = a.astype(_onp.float64)
             self.shapes.append(a.shape)
@@ -232,9 +237,14 @@ class _Flat:
         for shape, dtype, is_float in zip(self.shapes, self.dtypes, self.is_float):
             size = int(_onp.prod(shape))
             part = z[offset:offset + size]
-            if isinstance(part, _onp.ndarray):
+            if type(part) is _onp.ndarray:                  # a host iterate
                 part = part.astype(dtype).reshape(shape)
-                out.append(float(part) if is_float else (part if shape else part[()]))
+                if is_float:
+                    out.append(float(part))
+                elif self.ref is not None:
+                    out.append(on_device_of(part, self.ref))
+                else:
+                    out.append(part if shape else part[()])
             else:                                            # traced: pyad.numpy reshape
                 out.append(pnp.reshape(part, shape))
             offset += size
@@ -243,10 +253,18 @@ class _Flat:
     def flat_f(self, z):
         return self.f(self.tree(z))
 
+    def dev(self, z):
+        """A host iterate (or direction) moved to where f runs, to differentiate there."""
+        return z if self.ref is None else on_device_of(z, self.ref)
+
+    def host(self, a):
+        """A derivative brought back to the host, in the iterates' dtype."""
+        return _onp.asarray(to_numpy(a), dtype=self.dtype)
+
     def fgrad(self, z):
         from .operators import fgrad
-        value, g = fgrad(self.flat_f)(z)
-        return float(innermost(value)), _onp.asarray(g, dtype=self.dtype)
+        value, g = fgrad(self.flat_f)(self.dev(z))
+        return float(innermost(value)), self.host(g)
 
     def value(self, z):
         return float(innermost(self.f(self.tree(z))))
@@ -474,11 +492,10 @@ def newton(f, x0, *, gtol=1e-8, ftol=0.0, max_iter=100, line_search='backtrackin
     converged = False
     it = 0
     while True:
-        value, g, H = fgradhessian(flat.flat_f)(z)
+        value, g, H = fgradhessian(flat.flat_f)(flat.dev(z))
         counter.count += 1
         value = float(innermost(value))
-        g = _onp.asarray(g, dtype=flat.dtype)
-        H = _onp.asarray(H, dtype=flat.dtype)
+        g, H = flat.host(g), flat.host(H)
         history.append(value)
         reason = _converged(g, f_old, value, gtol, ftol)
         if reason is not None:
@@ -605,7 +622,7 @@ class _TruncatedNewton(_Direction):
 
         def hvp(d):
             counter.count += 1
-            return _onp.asarray(hessianv(flat.flat_f)(z, d.astype(flat.dtype)), dtype=flat.dtype)
+            return flat.host(hessianv(flat.flat_f)(flat.dev(z), flat.dev(d.astype(flat.dtype))))
         return _truncated_cg(hvp, g, tol, self.cg_max_iter or 10 * len(z)), None
 
 

@@ -18,7 +18,7 @@ import numpy as _onp
 
 from ._core.box import innermost
 from ._core.pytree import tree_flatten, tree_unflatten
-from .backend import to_numpy
+from .backend import to_numpy, namespace, on_device_of
 from .operators import jvp, vjp, jacfwd, jacrev
 
 __all__ = ['check_grads', 'numerical_jvp']
@@ -47,19 +47,23 @@ def _random_like(tree, rng):
 
 
 def _like_array(host, ref):
-    if type(ref).__module__.startswith('cupy'):
-        import cupy
-        return cupy.asarray(host)
+    """A host array as an array of ref's library (a NumPy scalar for 0-d NumPy)."""
+    if namespace(ref) is not _onp:
+        return on_device_of(host, ref)
     return host if _onp.ndim(host) else host[()]
 
 
 def _axpy(a, x, y):
-    """y + a x, leafwise, in float64 on the host."""
+    """y + a x, leafwise, computed in float64 and put where y lives (so that f is
+    evaluated on y's device, with y's array library)."""
     xs, treedef = tree_flatten(x)
     ys = tree_flatten(y)[0]
-    return tree_unflatten(treedef, [_onp.asarray(to_numpy(yi), _onp.float64)
-                                    + a * _onp.asarray(to_numpy(xi), _onp.float64)
-                                    for xi, yi in zip(xs, ys)])
+    out = []
+    for xi, yi in zip(xs, ys):
+        z = _onp.asarray(to_numpy(yi), _onp.float64) + a * _onp.asarray(to_numpy(xi), _onp.float64)
+        inner = innermost(yi)
+        out.append(on_device_of(z, inner) if hasattr(inner, "shape") else z)
+    return tree_unflatten(treedef, out)
 
 
 def numerical_jvp(f, x, v, eps=1e-6):

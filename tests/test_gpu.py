@@ -1,5 +1,6 @@
-"""The core checks over CuPy: CuPy arrays in, CuPy arrays out (values and
-derivatives), on the device.  Skipped cleanly where CuPy or a GPU is absent."""
+"""The core checks on a device: device arrays in, device arrays out (values and
+derivatives).  Runs on CuPy where a GPU is present (skipped cleanly elsewhere)
+and everywhere on the strict CPU stand-in of tests/devices.py."""
 import numpy as onp
 import pytest
 
@@ -9,36 +10,14 @@ import pyad.numpy as pnp
 from pyad import backend
 from pyad.testing import check_grads
 
-
-def _gpu_cupy():
-    """(cupy, None) where CuPy can use a GPU, else (None, why not)."""
-    try:
-        import cupy
-    except Exception as e:       # not installed, or no driver
-        return None, f'CuPy is not available: {e}'
-    try:
-        if cupy.cuda.runtime.getDeviceCount() < 1:
-            return None, 'no CUDA device'
-        cupy.zeros(1).sum().get()
-    except Exception as e:       # no device, broken install
-        return None, f'CuPy cannot use a GPU here: {e}'
-    return cupy, None
-
-
-cupy, _WHY_NOT = _gpu_cupy()
-# collected and skipped (not a module-level skip, which leaves nothing collected)
-pytestmark = pytest.mark.skipif(cupy is None, reason=str(_WHY_NOT))
+from .devices import DEVICES
 
 
 rng = onp.random.default_rng(11)
 
-
-def on_gpu(x):
-    return cupy.asarray(x)
-
-
-def is_device(x):
-    return type(x).__module__.startswith('cupy')
+# the checks run on every array library in DEVICES: the strict CPU stand-in
+# everywhere, CuPy where a GPU is present
+pytestmark = pytest.mark.parametrize('device', DEVICES)
 
 
 VECTOR_FUNCS = {
@@ -62,16 +41,16 @@ def eye(like, n):
 
 @pytest.mark.parametrize('dtype', [onp.float32, onp.float64], ids=['float32', 'float64'])
 @pytest.mark.parametrize('name', sorted(VECTOR_FUNCS))
-def test_core_checks_on_gpu(name, dtype):
+def test_core_checks_on_device(name, dtype, device):
     f = VECTOR_FUNCS[name]
-    x = on_gpu(rng.uniform(0.5, 1.5, 4).astype(dtype))
-    assert backend.namespace(x) is cupy
+    x = device.put(rng.uniform(0.5, 1.5, 4).astype(dtype))
+    assert backend.namespace(x) is device.xp
     y = f(x)
-    assert is_device(y) and y.dtype == dtype
+    assert device.owns(y) and y.dtype == dtype
     g = pyad.grad(f)(x)
-    assert is_device(g) and g.dtype == dtype
+    assert device.owns(g) and g.dtype == dtype
     H = pyad.hessian(f)(x)
-    assert is_device(H) and H.dtype == dtype
+    assert device.owns(H) and H.dtype == dtype
     g_host = pyad.grad(f)(backend.to_numpy(x).astype(onp.float64))
     onp.testing.assert_allclose(backend.to_numpy(g), g_host,
                                 rtol=2e-2 if dtype == onp.float32 else 1e-8)
@@ -81,7 +60,7 @@ def test_core_checks_on_gpu(name, dtype):
 
 @pytest.mark.parametrize('name', ['solve', 'inv', 'det', 'slogdet', 'cholesky', 'eigh', 'svd',
                                   'qr', 'solve_triangular', 'expm', 'pinv'])
-def test_linalg_on_gpu(name):
+def test_linalg_on_device(name, device):
     a = rng.standard_normal((3, 3)) + 3 * onp.eye(3)
     spd = a @ a.T
     funcs = {
@@ -90,7 +69,8 @@ def test_linalg_on_gpu(name):
         'det': (la.det, a),
         'slogdet': (lambda m: la.slogdet(m).logabsdet, a),
         'cholesky': (la.cholesky, spd),
-        'eigh': (la.eigh, spd),
+        # eigenvectors only up to sign: a sign-free function of them
+        'eigh': (lambda m: (la.eigh(m).eigenvalues, la.eigh(m).eigenvectors ** 2), spd),
         'svd': (la.svd, a),
         'qr': (la.qr, a),
         'solve_triangular': (lambda m: la.solve_triangular(m, m[:, 1], lower=True), a),
@@ -98,9 +78,9 @@ def test_linalg_on_gpu(name):
         'pinv': (la.pinv, a),
     }
     f, x = funcs[name]
-    xd = on_gpu(x)
+    xd = device.put(x)
     out = pyad.tree_leaves(f(xd))
-    assert all(is_device(o) for o in out)
+    assert all(device.owns(o) for o in out)
     g = pyad.grad(lambda m: sum(pnp.sum(o * o) for o in pyad.tree_leaves(f(m))))(xd)
-    assert is_device(g)
+    assert device.owns(g)
     check_grads(f, xd, order=2)

@@ -328,7 +328,7 @@ def sliding_window_attention(q, k, v, window, *, scale=None):
     """Causal attention over the ``window`` most recent keys (i - window, i] only;
     O(n·window·d)."""
     B, H, n, d = _check_qkv('sliding_window_attention', q, k, v)
-    scores = _onp.zeros((B, H, n), dtype=dtype_of(q))
+    scores = namespace(q).zeros((B, H, n), dtype=dtype_of(q))
     return sparsek_attention(q, k, v, scores, 0, window=window, scale=scale)
 
 
@@ -338,7 +338,7 @@ def dense_attention(q, k, v, *, causal=True, scale=None):
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
     logits = pnp.matmul(q, pnp.swapaxes(k, -1, -2)) * scale
     if causal:
-        logits = pnp.where(_onp.tri(n, dtype=bool), logits, -_onp.inf)
+        logits = pnp.where(namespace(q).tri(n, dtype=bool), logits, -_onp.inf)
     return pnp.matmul(softmax(logits, axis=-1), v)
 
 

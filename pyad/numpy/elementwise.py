@@ -16,7 +16,7 @@ import scipy.special as _sps
 
 from .._core.primitive import Primitive
 from .._core.box import shape_of
-from ..backend import scipy_special, wrap_like
+from ..backend import namespace, scipy_special, wrap_like
 from ._batching import expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array
 
 _SCALAR = (float, _np.float64)
@@ -412,6 +412,9 @@ gamma = unary('gamma', _special('gamma'), lambda c, ans, x: c * ans * digamma(x)
 
 
 def _polygamma_impl(n, x):
+    xp = namespace(x)
+    if xp is not _np:
+        n = xp.asarray(n)       # cupyx's polygamma takes the order as an array
     return scipy_special(x).polygamma(n, x)
 
 

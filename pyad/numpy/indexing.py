@@ -12,7 +12,7 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
-from ..backend import namespace, wrap_like
+from ..backend import namespace, wrap_like, cupy_module
 
 
 def normalize_index(idx):
@@ -228,11 +228,11 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
         target = xp.moveaxis(out, tuple(range(bnd)), tuple(range(n, n + bnd)))
         g = xp.moveaxis(g, tuple(range(bnd)), tuple(range(out_ndim, out_ndim + bnd)))
     if any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
-        if xp is _np:
-            _np.add.at(target, full, g)
-        else:
+        if xp is cupy_module():
             import cupyx
             cupyx.scatter_add(target, full, g)
+        else:
+            xp.add.at(target, full, g)
     else:
         target[full] = g      # basic indexing never repeats an element
     return out
