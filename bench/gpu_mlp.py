@@ -1,10 +1,12 @@
-"""GPU benchmark: the MLP value-and-gradient of W1, pyad + CuPy against pyad + NumPy,
-at a size that fills a GPU (wide layers, a large batch), float32 and float64.
+"""GPU benchmark: the MLP value-and-gradient of W1 on CuPy, pyad against hand-written
+CuPy backprop (the ratio), at W1's size (784-512-512-10, batch 256: small for a GPU,
+so per-call overhead shows) and at a size that fills one (wide layers, a large
+batch), float32 and float64; pyad + NumPy on the CPU beside it.
 
-    python3 bench/gpu_mlp.py [--width 4096] [--batch 8192] [--rounds 5]
+    python3 bench/gpu_mlp.py [--width 4096] [--batch 8192] [--rounds 20] [--no-cpu]
 
 Needs CuPy and a GPU; says so and exits 0 where either is missing (CI has neither).
-Every gradient is checked against the hand-written NumPy backprop before timing.
+Every pyad gradient is checked against the hand-written backprop before timing.
 """
 import argparse
 import os
@@ -26,6 +28,22 @@ def loss(params, X, Y):
     h2 = pnp.tanh(h1 @ W2 + b2)
     z = h2 @ W3 + b3
     return pnp.mean(pnp.logsumexp(z, axis=1) - pnp.sum(Y * z, axis=1))
+
+
+def hand_value_and_grad(params, X, Y, xp):
+    """Hand-written backprop in the array library xp (NumPy or CuPy)."""
+    W1, b1, W2, b2, W3, b3 = params
+    h1 = xp.tanh(X @ W1 + b1)
+    h2 = xp.tanh(h1 @ W2 + b2)
+    z = h2 @ W3 + b3
+    m = z.max(axis=1, keepdims=True)
+    e = xp.exp(z - m)
+    s = e.sum(axis=1, keepdims=True)
+    loss = xp.mean(xp.log(s[:, 0]) + m[:, 0] - (Y * z).sum(axis=1))
+    dz = (e / s - Y) * (1.0 / X.shape[0])
+    da2 = (dz @ W3.T) * (1.0 - h2 * h2)
+    da1 = (da2 @ W2.T) * (1.0 - h1 * h1)
+    return loss, (X.T @ da1, da1.sum(axis=0), h1.T @ da2, da2.sum(axis=0), h2.T @ dz, dz.sum(axis=0))
 
 
 def make(xp, sizes, batch, dtype, seed=0):
@@ -55,7 +73,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--width', type=int, default=4096)
     ap.add_argument('--batch', type=int, default=8192)
-    ap.add_argument('--rounds', type=int, default=5)
+    ap.add_argument('--rounds', type=int, default=20)
+    ap.add_argument('--no-cpu', action='store_true', help='skip the pyad + NumPy (CPU) column')
     args = ap.parse_args()
     try:
         import cupy
@@ -63,26 +82,36 @@ def main():
     except Exception as e:          # no CuPy, or no device: nothing to measure here
         print(f'gpu_mlp: skipped, no usable CuPy/GPU ({type(e).__name__}: {e})')
         return 0
-    sizes = (1024, args.width, args.width, 1024)
     name = cupy.cuda.runtime.getDeviceProperties(0)['name']
     name = name.decode() if isinstance(name, bytes) else name
-    print(f'device: {name}; MLP {sizes}, batch {args.batch}')
-    print('| dtype | pyad + NumPy (CPU) | pyad + CuPy (GPU) | speed-up | grads on GPU |')
-    print('|---|---|---|---|---|')
+    print(f'device: {name}; CuPy {cupy.__version__}; medians of {args.rounds} calls after a warm-up')
+    print('| MLP, batch | dtype | hand-written CuPy | pyad + CuPy | ratio | pyad + NumPy (CPU) | GPU speed-up |')
+    print('|---|---|---|---|---|---|---|')
     vg = pyad.value_and_grad(loss)
-    for dtype in (onp.float32, onp.float64):
-        cpu = make(onp, sizes, args.batch, dtype)
-        gpu = make(cupy, sizes, args.batch, dtype)
-        v_cpu, g_cpu = vg(*cpu)
-        v_gpu, g_gpu = vg(*gpu)
-        on_gpu = all(type(g).__module__.startswith('cupy') and g.dtype == dtype for g in g_gpu)
-        tol = 2e-3 if dtype == onp.float32 else 1e-9
-        for a, b in zip(g_cpu, g_gpu):
-            onp.testing.assert_allclose(a, cupy.asnumpy(b), rtol=tol, atol=tol)
-        t_cpu = timed(lambda: vg(*cpu), lambda: None, max(1, args.rounds // 2))
-        t_gpu = timed(lambda: vg(*gpu), cupy.cuda.Device().synchronize, args.rounds)
-        print(f'| {onp.dtype(dtype).name} | {t_cpu * 1e3:.1f} ms | {t_gpu * 1e3:.2f} ms | '
-              f'{t_cpu / t_gpu:.1f}x | {on_gpu} |')
+    sync = cupy.cuda.Device().synchronize
+    configs = [((784, 512, 512, 10), 256), ((1024, args.width, args.width, 1024), args.batch)]
+    for sizes, batch in configs:
+        for dtype in (onp.float32, onp.float64):
+            gpu = make(cupy, sizes, batch, dtype)
+            v_hand, g_hand = hand_value_and_grad(*gpu, cupy)
+            v_gpu, g_gpu = vg(*gpu)
+            assert all(type(g).__module__.startswith('cupy') and g.dtype == dtype for g in g_gpu)
+            tol = 2e-3 if dtype == onp.float32 else 1e-9
+            for a, b in zip(g_hand, g_gpu):
+                onp.testing.assert_allclose(cupy.asnumpy(a), cupy.asnumpy(b), rtol=tol, atol=tol)
+            t_hand = timed(lambda: hand_value_and_grad(*gpu, cupy), sync, args.rounds)
+            t_gpu = timed(lambda: vg(*gpu), sync, args.rounds)
+            cpu_cells = ['—', '—']
+            if not args.no_cpu:
+                cpu = make(onp, sizes, batch, dtype)
+                v_cpu, g_cpu = vg(*cpu)
+                for a, b in zip(g_cpu, g_gpu):
+                    onp.testing.assert_allclose(a, cupy.asnumpy(b), rtol=tol, atol=tol)
+                t_cpu = timed(lambda: vg(*cpu), lambda: None, max(1, min(args.rounds, 3)))
+                cpu_cells = [f'{t_cpu * 1e3:.1f} ms', f'{t_cpu / t_gpu:.0f}x']
+            print(f'| {"-".join(map(str, sizes))}, {batch} | {onp.dtype(dtype).name} | '
+                  f'{t_hand * 1e3:.2f} ms | {t_gpu * 1e3:.2f} ms | {t_gpu / t_hand:.2f}x | '
+                  + ' | '.join(cpu_cells) + ' |')
     return 0
 
 
