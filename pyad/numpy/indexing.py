@@ -12,7 +12,7 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
-from ..backend import namespace, wrap_like, cupy_module
+from ..backend import namespace, wrap_like
 
 
 def normalize_index(idx):
@@ -228,11 +228,11 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
         target = xp.moveaxis(out, tuple(range(bnd)), tuple(range(n, n + bnd)))
         g = xp.moveaxis(g, tuple(range(bnd)), tuple(range(out_ndim, out_ndim + bnd)))
     if any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
-        if xp is cupy_module():
-            import cupyx
-            cupyx.scatter_add(target, full, g)
+        if hasattr(xp.add, 'at'):
+            xp.add.at(target, full, g)          # NumPy; CuPy >= 13
         else:
-            xp.add.at(target, full, g)
+            import cupyx                        # older CuPy
+            cupyx.scatter_add(target, full, g)
     else:
         target[full] = g      # basic indexing never repeats an element
     return out

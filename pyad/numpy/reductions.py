@@ -329,8 +329,10 @@ def _softmax_factor(ans, a, axes, keepdims):
     0 rather than exp(-inf + inf) = nan; differentiable."""
     from .elementwise import where, exp
     kept = _kept(ans, a, axes, keepdims)
-    empty = namespace(a).asarray(innermost(kept)) == -_np.inf
-    if empty.any():
+    xp = namespace(a)
+    empty = xp.asarray(innermost(kept)) == -_np.inf
+    # (on a GPU the check would cost a synchronisation: the where is done always)
+    if xp is not _np or empty.any():
         kept = where(empty, 0.0, kept)
     return exp(a - kept)
 
