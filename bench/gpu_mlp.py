@@ -20,6 +20,7 @@ import numpy as onp                                          # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import pyad                                                  # noqa: E402
 import pyad.numpy as pnp                                     # noqa: E402
+from w1_mlp import numpy_value_and_grad                      # noqa: E402
 
 
 def loss(params, X, Y):
@@ -28,22 +29,6 @@ def loss(params, X, Y):
     h2 = pnp.tanh(h1 @ W2 + b2)
     z = h2 @ W3 + b3
     return pnp.mean(pnp.logsumexp(z, axis=1) - pnp.sum(Y * z, axis=1))
-
-
-def hand_value_and_grad(params, X, Y, xp):
-    """Hand-written backprop in the array library xp (NumPy or CuPy)."""
-    W1, b1, W2, b2, W3, b3 = params
-    h1 = xp.tanh(X @ W1 + b1)
-    h2 = xp.tanh(h1 @ W2 + b2)
-    z = h2 @ W3 + b3
-    m = z.max(axis=1, keepdims=True)
-    e = xp.exp(z - m)
-    s = e.sum(axis=1, keepdims=True)
-    loss = xp.mean(xp.log(s[:, 0]) + m[:, 0] - (Y * z).sum(axis=1))
-    dz = (e / s - Y) * (1.0 / X.shape[0])
-    da2 = (dz @ W3.T) * (1.0 - h2 * h2)
-    da1 = (da2 @ W2.T) * (1.0 - h1 * h1)
-    return loss, (X.T @ da1, da1.sum(axis=0), h1.T @ da2, da2.sum(axis=0), h2.T @ dz, dz.sum(axis=0))
 
 
 def make(xp, sizes, batch, dtype, seed=0):
@@ -93,13 +78,13 @@ def main():
     for sizes, batch in configs:
         for dtype in (onp.float32, onp.float64):
             gpu = make(cupy, sizes, batch, dtype)
-            v_hand, g_hand = hand_value_and_grad(*gpu, cupy)
+            v_hand, g_hand = numpy_value_and_grad(*gpu, xp=cupy)
             v_gpu, g_gpu = vg(*gpu)
             assert all(type(g).__module__.startswith('cupy') and g.dtype == dtype for g in g_gpu)
             tol = 2e-3 if dtype == onp.float32 else 1e-9
             for a, b in zip(g_hand, g_gpu):
                 onp.testing.assert_allclose(cupy.asnumpy(a), cupy.asnumpy(b), rtol=tol, atol=tol)
-            t_hand = timed(lambda: hand_value_and_grad(*gpu, cupy), sync, args.rounds)
+            t_hand = timed(lambda: numpy_value_and_grad(*gpu, xp=cupy), sync, args.rounds)
             t_gpu = timed(lambda: vg(*gpu), sync, args.rounds)
             cpu_cells = ['—', '—']
             if not args.no_cpu:

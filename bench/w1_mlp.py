@@ -36,16 +36,17 @@ def numpy_forward(params, X, Y):
     return onp.mean(lse - (Y * z).sum(axis=1))
 
 
-def numpy_value_and_grad(params, X, Y):
+def numpy_value_and_grad(params, X, Y, xp=onp):
+    """Hand-written backprop, in NumPy (or CuPy: bench/gpu_mlp.py passes xp=cupy)."""
     W1, b1, W2, b2, W3, b3 = params
-    h1 = onp.tanh(X @ W1 + b1)
-    h2 = onp.tanh(h1 @ W2 + b2)
+    h1 = xp.tanh(X @ W1 + b1)
+    h2 = xp.tanh(h1 @ W2 + b2)
     z = h2 @ W3 + b3
     m = z.max(axis=1, keepdims=True)
-    e = onp.exp(z - m)
+    e = xp.exp(z - m)
     s = e.sum(axis=1, keepdims=True)
-    lse = onp.log(s[:, 0]) + m[:, 0]
-    loss = onp.mean(lse - (Y * z).sum(axis=1))
+    lse = xp.log(s[:, 0]) + m[:, 0]
+    loss = xp.mean(lse - (Y * z).sum(axis=1))
     dz = (e / s - Y) * (1.0 / X.shape[0])
     dW3 = h2.T @ dz
     db3 = dz.sum(axis=0)
