@@ -38,12 +38,17 @@ def register(array_type, xp, *, special=None, linalg=None):
     _REGISTERED[array_type] = (xp, special, linalg)
 
 
-def _registered(values):
+def _registered_scipy(values, which):
+    """The scipy.special (which=1) or scipy.linalg (2) stand-in registered for values."""
     for v in values:
         entry = _REGISTERED.get(type(innermost(v)))
         if entry is not None:
-            return entry
-    return None
+            if entry[which] is None:
+                name = 'special' if which == 1 else 'linalg'
+                raise TypeError(f'pyad.backend: {type(innermost(v)).__name__} arrays were registered '
+                                f'without a scipy.{name} counterpart (register(..., {name}=...))')
+            return entry[which]
+    raise AssertionError('no registered array type among the values')
 
 
 def namespace(*values):
@@ -64,7 +69,7 @@ def scipy_special(*values):
         import scipy.special
         return scipy.special
     if xp is not cupy_module():
-        return _registered(values)[1]
+        return _registered_scipy(values, 1)
     import cupyx.scipy.special
     return cupyx.scipy.special
 
@@ -76,7 +81,7 @@ def scipy_linalg(*values):
         import scipy.linalg
         return scipy.linalg
     if xp is not cupy_module():
-        return _registered(values)[2]
+        return _registered_scipy(values, 2)
     import cupyx.scipy.linalg
     return cupyx.scipy.linalg
 

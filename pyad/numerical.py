@@ -429,24 +429,19 @@ def fdiffn(n, f, eps=None):
         y0, f0 = fn.at_x()
         if n == 0:
             return y0, y0
-        return _to_input_device(_fdiffn_rest(n, fn, inp, y0, f0, eps), x)
+        dtype = _out_dtype(inp, fn.arrays)
+        h = float(_steps(inp, n, eps)[0])
+        total = _np.zeros_like(f0)
+        for k in range(n + 1):
+            offset = (n / 2.0 - k) * h
+            value = f0 if offset == 0 else fn(inp.flat + offset)
+            total = total + (-1) ** k * math.comb(n, k) * value
+        d = total / h ** n
+        blocks = [_cast(b, dtype, _is_float_tree(inp) and a.shape == ())
+                  for b, a in zip(fn.value(d), fn.arrays)]
+        return _to_input_device((y0, tree_unflatten(fn.treedef, blocks)), x)
     apply.__name__ = f'numerical.diffn[{n}]({getattr(f, "__name__", "f")})'
     return apply
-
-
-def _fdiffn_rest(n, fn, inp, y0, f0, eps):
-    """The n-th central difference (n >= 1) of fdiffn, on the host."""
-    dtype = _out_dtype(inp, fn.arrays)
-    h = float(_steps(inp, n, eps)[0])
-    total = _np.zeros_like(f0)
-    for k in range(n + 1):
-        offset = (n / 2.0 - k) * h
-        value = f0 if offset == 0 else fn(inp.flat + offset)
-        total = total + (-1) ** k * math.comb(n, k) * value
-    d = total / h ** n
-    blocks = [_cast(b, dtype, _is_float_tree(inp) and a.shape == ())
-              for b, a in zip(fn.value(d), fn.arrays)]
-    return y0, tree_unflatten(fn.treedef, blocks)
 
 
 def diffn(n, f, eps=None):

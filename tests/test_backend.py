@@ -9,6 +9,8 @@ rule that builds an array with ``numpy.zeros``, ``numpy.where``,
 type check below catches it: that is the rule that would have moved a CuPy value
 to the host (or failed on it).
 """
+import types
+
 import numpy as onp
 import pytest
 
@@ -138,3 +140,17 @@ def test_wrap_like():
 def test_namespace_is_chosen_from_values():
     assert backend.namespace(X) is onp and backend.namespace(1.0) is onp
     assert backend.namespace(pyad.grad(lambda x: x)(1.0)) is onp
+
+
+def test_registered_library_without_scipy_counterpart_says_so():
+    class Other(onp.ndarray):
+        pass
+    xp = types.SimpleNamespace()          # a namespace of its own, with no scipy.special
+    backend.register(Other, xp)
+    try:
+        x = onp.ones(3).view(Other)
+        assert backend.namespace(x) is xp
+        with pytest.raises(TypeError, match=r'registered without a scipy.special counterpart'):
+            backend.scipy_special(x)
+    finally:
+        backend._REGISTERED.pop(Other)
