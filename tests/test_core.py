@@ -12,6 +12,8 @@ from pyad._core.box import Box, lift_dead
 from pyad._core.tags import Tag
 from pyad.testing import check_grads
 
+from .helpers import run_threads
+
 
 # ------------------------------------------------------------------ tags
 def test_tags_unique_and_monotonic_across_threads():
@@ -22,11 +24,7 @@ def test_tags_unique_and_monotonic_across_threads():
         barrier.wait()
         for _ in range(2000):
             per_thread[i].append(Tag('forward').id)
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(work, 8)
     every = [t for ids in per_thread for t in ids]
     assert len(every) == len(set(every)) == 16000
     for ids in per_thread:
@@ -73,11 +71,7 @@ def test_operator_tags_unique_across_threads():
         for _ in range(200):
             grad(f)(1.0)
             diff(f)(1.0)
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_threads(work, 8)
     every = [t for ids in seen for t in ids]
     assert len(every) == len(set(every)) == 8 * 400
     for ids in seen:
