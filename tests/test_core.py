@@ -461,6 +461,17 @@ FACTOR_CASES = {
                                + 0.5 * np.exp(0.5 * x) * np.array([0, 1.0, 1, 0, 0])),
     'scalar elements with a factor': (lambda x: sum(-(x[i] * 2.0) * W5[i] for i in range(5)),
                                       lambda x: -2.0 * W5),
+    # partial derivatives that are k times an array at hand (Primitive.vjp_partial)
+    'partials of a sum': (lambda x: pnp.sum(x * W5.astype(x.dtype)) - pnp.sum(x ** 2 * 3.0)
+                          + pnp.sum(pnp.exp(x)) - pnp.sum(pnp.square(1.0 - x)),
+                          lambda x: W5 - 6.0 * x + np.exp(x) + 2.0 * (1.0 - x)),
+    'partials times a cotangent': (lambda x: pnp.sum(pnp.sin(pnp.square(x) * -0.5 + pnp.exp(x) * x)),
+                                   lambda x: np.cos(-0.5 * x * x + np.exp(x) * x)
+                                   * (-x + np.exp(x) * (1.0 + x))),
+    'partials into indexing': (lambda x: pnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2),
+                               lambda x: np.concatenate([-400.0 * x[:-1] * (x[1:] - x[:-1] ** 2)
+                                                         - 2.0 * (1.0 - x[:-1]), [0.0]])
+                               + np.concatenate([[0.0], 200.0 * (x[1:] - x[:-1] ** 2)])),
 }
 
 
@@ -475,3 +486,27 @@ def test_lazy_constant_factors(name, dtype):
                                atol=1e-6 if dtype == np.float32 else 1e-12)
     if dtype == np.float64:
         check_grads(f, x, order=2)
+
+
+def test_a_gradient_never_is_a_value_of_the_function():
+    # a partial derivative that is an array at hand (exp's answer, the other factor
+    # of a product) may stand for a cotangent inside the sweep, but what the sweep
+    # returns is a new array
+    from pyad import vjp
+    x = np.linspace(0.2, 1.4, 5)
+    y = np.linspace(-1.0, 1.0, 5)
+    g = grad(lambda v: pnp.sum(v * y))(x)
+    np.testing.assert_array_equal(g, y)
+    assert not np.shares_memory(g, y)
+    g[:] = 0.0
+    np.testing.assert_array_equal(y, np.linspace(-1.0, 1.0, 5))
+
+    value, pullback = vjp(pnp.exp, x)
+    ct = np.broadcast_to(1.0, x.shape)          # a scalar broadcast, as a sum's VJP makes
+    g = pullback(ct)
+    np.testing.assert_allclose(g, np.exp(x))
+    assert not np.shares_memory(g, value)
+
+    h = grad(lambda v: pnp.sum(pnp.square(v)))(x)
+    assert not np.shares_memory(h, x)
+    np.testing.assert_allclose(h, 2.0 * x)

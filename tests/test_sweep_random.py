@@ -8,6 +8,8 @@ the same variable on both sides, slices, constants on either side) are
 differentiated in reverse mode and compared with forward mode (jacfwd), which
 shares none of that machinery.  Stubs are forced on for every array size.
 """
+import contextvars
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, HealthCheck, strategies as st
@@ -15,6 +17,10 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 import pyad
 import pyad.numpy as pnp
 from pyad._core import reverse
+from pyad._core.box import innermost
+
+# the values a run computes, when a test collects them
+_SEEN = contextvars.ContextVar('seen', default=None)
 
 N = 6
 
@@ -35,6 +41,8 @@ OPS = [
     ('sin', 1, pnp.sin),
     ('tanh', 1, pnp.tanh),
     ('exp small', 1, lambda a: pnp.exp(0.1 * a)),
+    ('exp', 1, pnp.exp),
+    ('square', 1, pnp.square),
     ('shift', 1, lambda a: pnp.concatenate([a[1:], a[:1]])),
     ('slices', 1, lambda a: pnp.concatenate([a[:-1] - a[1:], -a[-1:]])),
     ('reverse', 1, lambda a: a[::-1]),
@@ -51,6 +59,7 @@ def _run(prog, x):
     """Values v0 = x, v1 = x * 0.7 + 0.1; each step applies an op to earlier values
     (picked by the two integers); the output sums the last three values with weights."""
     vals = [x, x * 0.7 + 0.1]
+    seen = _SEEN.get()
     for op, i, j in prog:
         _, arity, fn = OPS[op]
         a = vals[i % len(vals)]
@@ -58,6 +67,8 @@ def _run(prog, x):
             vals.append(fn(a))
         else:
             vals.append(fn(a, vals[j % len(vals)]))
+        if seen is not None:
+            seen.append(innermost(vals[-1]))
     w = np.linspace(0.5, 1.5, N)
     return pnp.sum(vals[-1] * w) + pnp.sum(vals[-2] * w[::-1]) - pnp.sum(vals[len(vals) // 2])
 
@@ -70,7 +81,12 @@ def test_reverse_sweep_agrees_with_forward_mode(prog):
     reverse.STUB_BYTES = 0
     try:
         f = lambda v: _run(prog, v)      # noqa: E731
-        g = pyad.grad(f)(x)
+        seen = []
+        token = _SEEN.set(seen)
+        try:
+            g = pyad.grad(f)(x)
+        finally:
+            _SEEN.reset(token)
         value, pullback = pyad.vjp(f, x)
         g2 = pullback(2.0)                # a reusable pullback: swept twice
         g3 = pullback(-1.0)
@@ -81,6 +97,8 @@ def test_reverse_sweep_agrees_with_forward_mode(prog):
     np.testing.assert_allclose(g2, 2.0 * want, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(g3, -want, rtol=1e-10, atol=1e-10)
     np.testing.assert_array_equal(x, np.linspace(-0.8, 0.9, N))    # input untouched
+    for v in seen:          # the gradient is none of the function's values
+        assert not np.shares_memory(g, v)
 
 
 @pytest.mark.parametrize('seed', range(3))

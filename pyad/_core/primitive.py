@@ -33,7 +33,8 @@ class NonDifferentiableError(TypeError):
 
 class Primitive:
     __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'vjp_add_into', 'taylor',
-                 'saves', 'vjp_fresh', 'vjp_scale', 'nondiff', 'multiple_results', '__doc__', '__weakref__')
+                 'saves', 'vjp_fresh', 'vjp_scale', 'vjp_partial', 'nondiff', 'multiple_results',
+                 '__doc__', '__weakref__')
 
     def __init__(self, name, impl, *, nondiff=False, multiple_results=False, doc=None):
         self.name = name
@@ -64,6 +65,15 @@ class Primitive:
         # result's (no broadcasting involved), or None where that does not hold
         # (see the sweep in _core/reverse.py)
         self.vjp_scale = None
+        # optional, for elementwise primitives: vjp_partial(g, ans, primals,
+        # params, positions) -> one (k, arr, fresh) per position such that the
+        # cotangent of that argument is k * arr, for a plain array cotangent g,
+        # or None to decline.
+        # Either arr is g times a partial derivative, computed in one pass (fresh:
+        # a new array), or, when g is a scalar broadcast, arr is an array the
+        # record already holds (an argument or the answer) and costs no pass at
+        # all (the sweep never writes into it nor returns it as it is)
+        self.vjp_partial = None
         self.nondiff = nondiff
         self.multiple_results = multiple_results
         self.__doc__ = doc if doc is not None else getattr(impl, '__doc__', None)

@@ -246,6 +246,7 @@ def sweep(tape, seeds, wanted, last=False):
     size = len(vals)
     adjoint = [None] * size
     owned = bytearray(size)
+    borrowed = {}       # id -> array: values of the tape passed on as adjoints
     for slot, ct in seeds:
         if ct is not None:
             _give(adjoint, owned, slot, ct, 0)
@@ -265,6 +266,7 @@ def sweep(tape, seeds, wanted, last=False):
         if not keep or r not in keep:
             adjoint[r] = None
         k = 1.0
+        g_owned = 0
         tg = type(g)
         if tg is Scaled:
             g, k = g.arr, g.k
@@ -314,6 +316,15 @@ def sweep(tape, seeds, wanted, last=False):
                     _give(adjoint, owned, slot, g if f == 1.0 else Scaled(g, f),
                           g_owned and single)
                 continue
+        if tg is ndarray and prim.vjp_partial is not None:
+            # an elementwise partial that is a constant times an array at hand
+            parts = prim.vjp_partial(g, ans, primals, params, positions)
+            if parts is not None:
+                for slot, (f, arr, fresh) in zip(slots, parts):
+                    if not fresh:
+                        borrowed[id(arr)] = arr
+                    _give(adjoint, owned, slot, Scaled(arr, k * f), fresh)
+                continue
         add_into = prim.vjp_add_into
         if add_into is not None and not isinstance(g, Box):
             # e.g. indexing: add g into the parent's buffer at the index, instead
@@ -326,9 +337,12 @@ def sweep(tape, seeds, wanted, last=False):
                     adjoint[slot] = buf
                     owned[slot] = 1
                     continue
-            elif owned[slot] and type(buf) is not Scaled and \
-                    add_into(buf, g, ans, primals, params, k) is not None:
-                continue
+            elif owned[slot] and type(buf) is not Scaled:
+                if k != 1.0 and g_owned and g.dtype.kind == 'f':
+                    g *= k          # scaled where it lies, not into a temporary
+                    k = 1.0
+                if add_into(buf, g, ans, primals, params, k) is not None:
+                    continue
         if len(slots) == 1 and prim.vjp_joint is None and prim.vjps is not None:
             # one traced argument and a rule per argument: call the rule directly
             # (Primitive.apply_vjp does the same, with the error reporting)
@@ -379,6 +393,8 @@ def sweep(tape, seeds, wanted, last=False):
         a = adjoint[s]
         if type(a) is Scaled:
             a = _apply_scale(a.arr, a.k, owned[s])
+        if not owned[s] and id(a) in borrowed and borrowed[id(a)] is a:
+            a = a.copy()        # a value of the function is not its derivative's buffer
         out.append(a)
     return out
 
@@ -430,6 +446,19 @@ def _give(adjoint, owned, slot, c, c_owned):
                 adjoint[slot] = Scaled(total, ko)
             else:
                 adjoint[slot] = total * ko
+            owned[slot] = total_owned
+            return
+        if ko != 0.0 and kc != 0.0 and type(old) is ndarray and type(c) is ndarray and \
+                old.dtype.kind == 'f' and old.shape == c.shape and old.dtype == c.dtype and \
+                (c_owned or owned[slot]):
+            # one pass to bring one to the other's factor, in place, and one to sum
+            if c_owned:
+                c *= kc / ko
+            else:
+                old *= ko / kc
+                ko = kc
+            total, total_owned = _sum(old, owned[slot], c, c_owned, False)
+            adjoint[slot] = total if ko == 1.0 else Scaled(total, ko)
             owned[slot] = total_owned
             return
         if ko != 1.0:

@@ -16,6 +16,7 @@ import scipy.special as _sps
 
 from .._core.primitive import Primitive
 from .._core.box import shape_of
+from .._core.reverse import Stub
 from ..backend import namespace, scipy_special, wrap_like
 from ._batching import expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array
 
@@ -574,6 +575,48 @@ def _multiply_scale(ans, primals, positions):
 
 
 multiply.vjp_scale = _multiply_scale
+
+# Partial derivatives that are a constant times an array at hand (Primitive.vjp_partial):
+# the cotangent is then one product, g * arr, with the constant kept lazily by the
+# sweep; and when g is a scalar broadcast (the VJP of a sum), no pass at all
+def _partial_rule(part):
+    """``part(ans, primals, params, i)``: (k, arr) with ∂ans/∂argument i = k * arr,
+    or None."""
+    def vjp_partial(g, ans, primals, params, positions):
+        if type(ans) is not _np.ndarray and type(ans) is not Stub or ans.dtype.kind != 'f' or \
+                type(g) is not _np.ndarray or g.shape != ans.shape or g.dtype != ans.dtype:
+            return None
+        parts = []
+        for i in positions:
+            p = part(ans, primals, params, i)
+            if p is None:
+                return None
+            arr = p[1]
+            if type(arr) is not _np.ndarray or arr.shape != ans.shape or arr.dtype != ans.dtype:
+                return None
+            parts.append(p)
+        s = scalar_of_broadcast(g)
+        if s is not None:
+            s = float(s)
+            return [(k * s, arr, False) for k, arr in parts]
+        return [(k, g * arr, True) for k, arr in parts]
+    return vjp_partial
+
+
+def _shaped_as(x, ans):
+    return type(x) is _np.ndarray and x.shape == ans.shape
+
+
+multiply.vjp_partial = _partial_rule(
+    lambda ans, xy, params, i: (1.0, xy[1 - i]) if _shaped_as(xy[i], ans) else None)
+scaled_multiply.vjp_partial = _partial_rule(
+    lambda ans, xy, params, i: (float(params['scale']), xy[1 - i])
+    if _shaped_as(xy[i], ans) else None)
+square.vjp_partial = _partial_rule(lambda ans, x, params, i: (2.0, x[0]))
+power.vjp_partial = _partial_rule(
+    lambda ans, xy, params, i: (2.0, xy[0])
+    if i == 0 and type(xy[1]) in (int, float) and xy[1] == 2 else None)
+exp.vjp_partial = _partial_rule(lambda ans, x, params, i: (1.0, ans))
 
 # Their VJP rules return g itself, views, or new arrays (Primitive.vjp_fresh)
 for _p in set(UFUNCS.values()) | {scaled_multiply}:
