@@ -510,3 +510,61 @@ def test_a_gradient_never_is_a_value_of_the_function():
     h = grad(lambda v: pnp.sum(pnp.square(v)))(x)
     assert not np.shares_memory(h, x)
     np.testing.assert_allclose(h, 2.0 * x)
+
+
+# Lazy constant factors in forward mode (Primitive.jvp_lazy): a tangent is k * t,
+# with k applied where tangents with different factors meet or where the tangent
+# is read.  Each function takes those paths; jvp, jacfwd, reverse over forward
+# (hessianv) and forward over forward are compared with closed forms.
+FORWARD_FACTOR_CASES = {
+    'negations and constants': (lambda x: pnp.sin(-(1.0 - x) * 3.0) / 2.0 - x,
+                                lambda x: 1.5 * np.cos(3.0 * (x - 1.0)) - 1.0),
+    'products with a factor': (lambda x: x * x * 3.0 + (x ** 2 - x) * -0.5 + pnp.square(2.0 - x),
+                               lambda x: 6.0 * x - 0.5 * (2.0 * x - 1.0) - 2.0 * (2.0 - x)),
+    'different factors meet': (lambda x: (-x) * pnp.exp(x) + (x * 4.0) * (x * -0.25) - (-x) / 8.0,
+                               lambda x: -np.exp(x) * (1.0 + x) - 2.0 * x + 0.125),
+    'opposite factors meet': (lambda x: (x * 2.0) + (x * -2.0) * pnp.sin(x) - (-(x * 2.0)),
+                              lambda x: 4.0 - 2.0 * (np.sin(x) + x * np.cos(x))),
+    'a zero factor': (lambda x: x * 0.0 + pnp.tanh(x) * (x * 2.0),
+                      lambda x: 2.0 * (x / np.cosh(x) ** 2 + np.tanh(x))),
+    'through reductions and slices': (lambda x: pnp.sum((-x[1:]) * 3.0) * x - pnp.cumsum(x[::-1] * 0.5)[::-1],
+                                      None),
+}
+
+
+@pytest.mark.parametrize('name', sorted(FORWARD_FACTOR_CASES))
+@pytest.mark.parametrize('dtype', [np.float64, np.float32])
+def test_lazy_tangent_factors(name, dtype):
+    from pyad import jvp, jacfwd, jacrev, hessianv
+    f, df = FORWARD_FACTOR_CASES[name]
+    x = np.linspace(0.2, 1.4, 5).astype(dtype)
+    v = np.linspace(-1.0, 0.5, 5).astype(dtype)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    J = jacrev(f)(x)                        # reverse mode: no tangent factors at all
+    if df is not None:
+        np.testing.assert_allclose(np.diag(J), df(x.astype(np.float64)), **tol)
+    y, t = jvp(f, x, v)
+    assert t.dtype == dtype and y.dtype == dtype
+    np.testing.assert_allclose(t, J @ v, **tol)
+    np.testing.assert_allclose(jacfwd(f)(x), J, **tol)
+    if dtype == np.float64:
+        s = lambda z: pnp.sum(f(z) * np.linspace(1.0, 2.0, 5))     # noqa: E731
+        H = jacrev(grad(s))(x)
+        np.testing.assert_allclose(hessianv(s)(x, v), H @ v, rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(jacfwd(jacfwd(s))(x), H, rtol=1e-10, atol=1e-10)
+        check_grads(f, x, order=2, modes=('fwd', 'rev'))
+
+
+def test_a_lazy_tangent_is_applied_when_read():
+    # the tangent handed back is k * t, never t with its factor forgotten
+    from pyad import jvp
+    x = np.linspace(0.2, 1.4, 5)
+    v = np.ones(5)
+    _, t = jvp(lambda z: -z, x, v)
+    np.testing.assert_array_equal(t, -v)
+    assert not np.shares_memory(t, v)
+    _, t = jvp(lambda z: z * 3.0, x, v)
+    np.testing.assert_array_equal(t, 3.0 * v)
+    _, t = jvp(lambda z: (z * 2.0, -z / 4.0), x, v)
+    np.testing.assert_array_equal(t[0], 2.0 * v)
+    np.testing.assert_array_equal(t[1], -0.25 * v)

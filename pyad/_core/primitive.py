@@ -33,6 +33,7 @@ class NonDifferentiableError(TypeError):
 
 class Primitive:
     __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'vjp_add_into', 'taylor',
+                 'jvp_lazy',
                  'saves', 'vjp_fresh', 'vjp_scale', 'vjp_partial', 'nondiff', 'multiple_results',
                  '__doc__', '__weakref__')
 
@@ -43,6 +44,11 @@ class Primitive:
         self.vjps = None
         self.jvp_joint = None
         self.vjp_joint = None
+        # optional forward-mode rule that keeps a constant factor lazily:
+        # jvp_lazy(tangents, factors, ans, primals, params) -> (t, k), the tangent
+        # of the result being k * t, or None to decline (then the JVP rule runs).
+        # The tangent of argument i is factors[i] * tangents[i] (None: zero)
+        self.jvp_lazy = None
         # optional reverse-mode shortcut for argument 0: add_into(buf, g, ans, primals,
         # params, k) adds k times the cotangent g into buf in place (buf None: into
         # fresh zeros) and returns buf, or None to decline (then the VJP rule runs)

@@ -15,7 +15,7 @@ import numpy as _np
 import scipy.special as _sps
 
 from .._core.primitive import Primitive
-from .._core.box import shape_of
+from .._core.box import shape_of, innermost
 from .._core.reverse import Stub
 from ..backend import namespace, scipy_special, wrap_like
 from ._batching import expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array
@@ -102,6 +102,8 @@ def _product(k, c, x):
         return (k * c) * x
     if _is_scalar(x):
         return c * (k * x)
+    if k == 1.0:
+        return multiply(c, x)
     return scaled_multiply(c, x, scale=k)
 
 
@@ -604,7 +606,7 @@ def _partial_rule(part):
 
 
 def _shaped_as(x, ans):
-    return type(x) is _np.ndarray and x.shape == ans.shape
+    return (type(x) is _np.ndarray or type(x) is Stub) and x.shape == ans.shape
 
 
 multiply.vjp_partial = _partial_rule(
@@ -617,6 +619,112 @@ power.vjp_partial = _partial_rule(
     lambda ans, xy, params, i: (2.0, xy[0])
     if i == 0 and type(xy[1]) in (int, float) and xy[1] == 2 else None)
 exp.vjp_partial = _partial_rule(lambda ans, x, params, i: (1.0, ans))
+
+# Forward-mode tangents with a lazy constant factor (Primitive.jvp_lazy): the
+# tangent of -x, x - c, c * x, x / c is x's own with a factor, no pass at all, and
+# the tangent of x * x, x ** 2 or scale * x * y is one product with a factor, not a
+# product and a scaled copy.  Scalar code (a 0-d result) takes the plain rules.
+def _weak_number(c, t):
+    """c is a constant number that, times the tangent t, keeps t's dtype."""
+    if type(c) is float or type(c) is int:
+        return True
+    return type(c) in _SCALARS and c.dtype == getattr(innermost(t), 'dtype', None)
+
+
+def _one_factor(tangents, ks):
+    """The factor all the given tangents share, or None."""
+    k = None
+    for t, ki in zip(tangents, ks):
+        if t is not None:
+            if k is None:
+                k = ki
+            elif ki != k:
+                return None
+    return k
+
+
+def _multiply_lazy(tangents, ks, ans, primals, params):
+    if not shape_of(ans):
+        return None
+    tx, ty = tangents
+    x, y = primals
+    if tx is not None and tx is ty and x is y and ks[0] == ks[1]:
+        return multiply(tx, x), 2.0 * ks[0]                       # x * x
+    if ty is None and _weak_number(y, tx) and shape_of(x) == shape_of(ans):
+        return tx, ks[0] * float(y)
+    if tx is None and _weak_number(x, ty) and shape_of(y) == shape_of(ans):
+        return ty, ks[1] * float(x)
+    return None
+
+
+def _divide_lazy(tangents, ks, ans, primals, params):
+    tx, ty = tangents
+    x, y = primals
+    if ty is None and shape_of(ans) and _weak_number(y, tx) and y != 0 and \
+            shape_of(x) == shape_of(ans):
+        return tx, ks[0] / float(y)
+    return None
+
+
+def _square_lazy(tangents, ks, ans, primals, params):
+    if not shape_of(ans):
+        return None
+    return multiply(tangents[0], primals[0]), 2.0 * ks[0]
+
+
+def _power_lazy(tangents, ks, ans, primals, params):
+    tx, ty = tangents
+    x, y = primals
+    if ty is None and shape_of(ans) and type(y) in (int, float) and y == 2 and \
+            shape_of(x) == shape_of(ans):
+        return multiply(tx, x), 2.0 * ks[0]
+    return None
+
+
+def _scaled_multiply_lazy(tangents, ks, ans, primals, params):
+    k = _one_factor(tangents, ks)
+    if k is None or not shape_of(ans):
+        return None
+    return _scaled_multiply_jvp(tangents, ans, primals, _UNSCALED), k * params['scale']
+
+
+_UNSCALED = {'scale': 1.0}
+
+
+def _sign_lazy(sign):
+    """add (sign 1) and subtract (sign -1): x ± y."""
+    def rule(tangents, ks, ans, primals, params):
+        if not shape_of(ans):
+            return None
+        tx, ty = tangents
+        x, y = primals
+        if tx is None:
+            if shape_of(y) == shape_of(ans):
+                return ty, sign * ks[1]
+            return None
+        if ty is None:
+            return (tx, ks[0]) if shape_of(x) == shape_of(ans) else None
+        if ks[0] == -ks[1] and shape_of(x) == shape_of(y) == shape_of(ans):
+            # kx tx ± ky ty = kx (tx ∓ ty): one pass, the factor stays lazy
+            return (subtract(tx, ty) if sign == 1 else add(tx, ty)), ks[0]
+        return None
+    return rule
+
+
+def _negative_lazy(tangents, ks, ans, primals, params):
+    if not shape_of(ans):
+        return None
+    return tangents[0], -ks[0]
+
+
+multiply.jvp_lazy = _multiply_lazy
+divide.jvp_lazy = _divide_lazy
+square.jvp_lazy = _square_lazy
+power.jvp_lazy = _power_lazy
+scaled_multiply.jvp_lazy = _scaled_multiply_lazy
+add.jvp_lazy = _sign_lazy(1.0)
+subtract.jvp_lazy = _sign_lazy(-1.0)
+negative.jvp_lazy = _negative_lazy
 
 # Their VJP rules return g itself, views, or new arrays (Primitive.vjp_fresh)
 for _p in set(UFUNCS.values()) | {scaled_multiply}:
