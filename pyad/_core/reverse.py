@@ -323,7 +323,8 @@ def sweep(tape, seeds, wanted, last=False):
                 for slot, (f, arr, fresh) in zip(slots, parts):
                     if not fresh:
                         borrowed[id(arr)] = arr
-                    _give(adjoint, owned, slot, Scaled(arr, k * f), fresh)
+                    f *= k
+                    _give(adjoint, owned, slot, arr if f == 1.0 else Scaled(arr, f), fresh)
                 continue
         add_into = prim.vjp_add_into
         if add_into is not None and not isinstance(g, Box):

@@ -12,6 +12,7 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import shape_of, ndim_of, innermost, dtype_of
+from .._core.reverse import Stub
 from ..backend import namespace, wrap_like
 from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
 
@@ -36,7 +37,7 @@ def broadcast_reduced(g, ans, x, axes, keepdims):
     """The VJP of a sum: ``g`` spread back over the reduced axes of x."""
     t = type(g)
     if (t is float or t is _np.float64 or t is _np.float32 or t is _np.ndarray and g.ndim == 0) \
-            and type(innermost(x)) is _np.ndarray:
+            and (type(innermost(x)) is _np.ndarray or type(x) is Stub):
         # a plain scalar over all of a NumPy x: a read-only broadcast view, made
         # directly (other array types, CuPy's or subclasses, take the general path)
         shape = tuple(shape_of(x))
