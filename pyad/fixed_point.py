@@ -66,7 +66,7 @@ import numbers
 
 import numpy as _np
 
-from ._core.box import Box, Dual, TapeVar, innermost, lift_dead, shape_of, ndim_of, dtype_of
+from ._core.box import Box, Dual, TapeVar, LazyVar, innermost, lift_dead, shape_of, ndim_of, dtype_of
 from ._core.pytree import tree_flatten, tree_unflatten
 from ._core.primitive import Primitive
 from ._core.transforms import push_forward, pull_back, zeros_for, as_float_leaf
@@ -293,7 +293,7 @@ def _forward_level(h_primal, a, x_p, z, tag, ctx):
 
 
 def _reverse_level(h_primal, a, x_p, z, tag, ctx):
-    traced = [i for i, y in enumerate(z) if type(y) is TapeVar and y.tag is tag]
+    traced = [i for i, y in enumerate(z) if type(y) in (TapeVar, LazyVar) and y.tag is tag]
     if not traced:
         return x_p
 

@@ -38,10 +38,10 @@ import math
 
 import numpy as _onp
 
-from ._core.box import innermost, shape_of, dtype_of
+from ._core.box import innermost, shape_of, dtype_of, peek, LazyVar
 from ._core.pytree import tree_flatten, tree_unflatten
 from ._core.transforms import (FunctionOutput, push_forward, pull_back, flatten_input,
-                               as_float_leaf, zeros_for, cast_like, identity_seeds)
+                               as_float_leaf, zeros_for, cast_like, identity_seeds, value)
 from ._core.taylor import push_taylor, TaylorUnsupported
 from . import numpy as pnp
 
@@ -150,7 +150,9 @@ def _size(x):
 
 
 def _one_like(y):
-    inner = innermost(y)
+    inner = peek(y)
+    if type(inner) is LazyVar:          # a deferred value: NumPy, its dtype known
+        return _onp.ones((), dtype=inner.ldtype)
     if type(inner) is float:
         return 1.0
     from .backend import namespace
@@ -300,15 +302,19 @@ def _reverse(name, f, x):
     return leaves, treedef, primals, out_def, pullback
 
 
-def _fgrad(f, x, name='grad'):
-    """(f(x), ∇f(x)); ``name`` is the operator the user called, for error messages."""
-    leaves, treedef, primals, out_def, pullback = _reverse(name, f, x)
+def _fgrad(f, x, name='grad', need_value=True):
+    """(f(x), ∇f(x)); ``name`` is the operator the user called, for error messages.
+    Without ``need_value`` the value is None, and a value of f that was deferred
+    is never computed."""
+    leaves, treedef = flatten_input(x, name)
+    primals, out_def, pullback = pull_back(f, leaves, treedef, name, lazy=True)
     if out_def.kind != 'leaf' or tuple(shape_of(primals[0])) != ():
-        _require_scalar(name, tree_unflatten(out_def, primals),
+        _require_scalar(name, tree_unflatten(out_def, [value(p) for p in primals]),
                         'jacobian, or jacobianTv(f)(x, v) for a vector-Jacobian product')
     _require_scalar(name, primals[0], 'jacobian')
+    y = value(primals[0]) if need_value else None
     adjoints = pullback([_one_like(primals[0])], last=True)
-    return primals[0], tree_unflatten(treedef, _zeros_if_none(adjoints, leaves))
+    return y, tree_unflatten(treedef, _zeros_if_none(adjoints, leaves))
 
 
 @_op1('grad')
@@ -320,7 +326,7 @@ def fgrad(f, x):
 @_op1('grad')
 def grad(f, x):
     """∇f(x) for a real scalar function, in reverse mode (one taped pass, one sweep)."""
-    return fgrad.__wrapped__(f, x)[1]
+    return _fgrad(f, x, need_value=False)[1]
 
 
 value_and_grad = fgrad
@@ -524,8 +530,9 @@ def _directional_tape(name, f, x, v):
         return values[0], (_zeros_if_none(dirs, values)[0])
 
     primals, _, pullback = pull_back(lambda xs: along_v(tree_flatten(xs)[0]),
-                                     leaves, treedef, name)
+                                     leaves, treedef, name, lazy=True)
     _require_scalar(name, primals[0], 'jacobian')
+    # (the value of f may have been deferred: value(...) computes it, where wanted)
     return leaves, treedef, primals[0], pullback
 
 
@@ -537,29 +544,37 @@ def _pulled(pullback, seeds, leaves, treedef, last=False):
 def fgradhessianv(f, x, v):
     """(f(x), ∇f(x), ∇²f(x) v): reverse over forward, no dense Hessian; one
     recorded pass, two sweeps."""
-    leaves, treedef, value, pullback = _directional_tape('gradhessianv', f, x, v)
-    one = _one_like(value)
-    return (value, _pulled(pullback, [one, None], leaves, treedef),
+    leaves, treedef, y, pullback = _directional_tape('gradhessianv', f, x, v)
+    one = _one_like(y)
+    y = value(y)
+    return (y, _pulled(pullback, [one, None], leaves, treedef),
             _pulled(pullback, [None, one], leaves, treedef, last=True))
 
 
 @_op2('gradhessianv')
 def gradhessianv(f, x, v):
-    return fgradhessianv.__wrapped__(f, x, v)[1:]
+    """(∇f(x), ∇²f(x) v)."""
+    leaves, treedef, y, pullback = _directional_tape('gradhessianv', f, x, v)
+    one = _one_like(y)
+    return (_pulled(pullback, [one, None], leaves, treedef),
+            _pulled(pullback, [None, one], leaves, treedef, last=True))
 
 
 @_op2('hessianv')
 def fhessianv(f, x, v):
     """(f(x), ∇²f(x) v)."""
-    leaves, treedef, value, pullback = _directional_tape('hessianv', f, x, v)
-    return value, _pulled(pullback, [None, _one_like(value)], leaves, treedef, last=True)
+    leaves, treedef, y, pullback = _directional_tape('hessianv', f, x, v)
+    one = _one_like(y)
+    y = value(y)
+    return y, _pulled(pullback, [None, one], leaves, treedef, last=True)
 
 
 @_op2('hessianv')
 def hessianv(f, x, v):
     """∇²f(x) v: the Hessian-vector product without forming the Hessian
     (reverse over forward: one recorded dual pass, one sweep)."""
-    return fhessianv.__wrapped__(f, x, v)[1]
+    leaves, treedef, y, pullback = _directional_tape('hessianv', f, x, v)
+    return _pulled(pullback, [None, _one_like(y)], leaves, treedef, last=True)
 
 
 def _trace_blocks(H, x):

@@ -16,22 +16,22 @@ class Box:
     # -- array-like metadata, read off the innermost value ------------------------
     @property
     def shape(self):
-        return shape_of(self.primal)
+        return shape_of(peek(self))
 
     @property
     def ndim(self):
-        return len(shape_of(self.primal))
+        return len(shape_of(peek(self)))
 
     @property
     def size(self):
         n = 1
-        for d in shape_of(self.primal):
+        for d in shape_of(peek(self)):
             n *= d
         return n
 
     @property
     def dtype(self):
-        return dtype_of(self.primal)
+        return dtype_of(self)
 
     def __len__(self):
         shape = self.shape
@@ -111,6 +111,45 @@ class TapeVar(Box):
         self.index = index
 
 
+_PRIMAL = Box.primal          # the slot itself, for LazyVar, whose primal is a property
+
+
+class LazyVar(TapeVar):
+    """A tape variable whose value has not been computed yet (see _core/reverse.py:
+    deferred values).  ``thunk`` is (impl, args, params, errstate) until the value
+    is first read, then None; args may be pending LazyVars of the same tape.  Its
+    shape and dtype are known without computing it.  Reading ``primal`` computes
+    the value (once); a value nothing ever reads is never computed."""
+    __slots__ = ('thunk', 'lshape', 'ldtype', 'depth')
+
+    def __init__(self, thunk, shape, dtype, depth, tag, index):
+        self.thunk = thunk
+        self.lshape = shape
+        self.ldtype = dtype
+        self.depth = depth
+        self.tag = tag
+        self.index = index
+
+    @property
+    def primal(self):
+        if self.thunk is not None:
+            _force(self)
+        return _PRIMAL.__get__(self)
+
+
+def _force(var):
+    impl, args, params, err = var.thunk
+    args = [a.primal if type(a) is LazyVar else a for a in args]
+    import numpy
+    if err is not None and err != numpy.geterr():
+        with numpy.errstate(**err):      # the floating-point settings of the call
+            value = impl(*args, **params)
+    else:
+        value = impl(*args, **params)
+    _PRIMAL.__set__(var, value)
+    var.thunk = None
+
+
 def innermost(x):
     """The plain value under every layer of boxes."""
     while isinstance(x, Box):
@@ -138,10 +177,13 @@ def shape_of(x):
     t = type(x)
     if t is float:
         return ()
-    if t is Dual or t is TapeVar:
-        x = innermost(x)
-        if type(x) is float:
+    if t is Dual or t is TapeVar or t is LazyVar:
+        x = peek(x)
+        t = type(x)
+        if t is float:
             return ()
+        if t is LazyVar:
+            return x.lshape
     try:
         return x.shape
     except AttributeError:
@@ -154,8 +196,20 @@ def ndim_of(x):
     return len(shape_of(x))
 
 
+def peek(x):
+    """The value under every layer of boxes, or a pending LazyVar on the way (whose
+    shape and dtype are known without computing it)."""
+    while isinstance(x, Box):
+        if type(x) is LazyVar and x.thunk is not None:
+            return x
+        x = x.primal
+    return x
+
+
 def dtype_of(x):
-    x = innermost(x)
+    x = peek(x)
+    if type(x) is LazyVar:
+        return x.ldtype
     if type(x) is float:
         return _float64
     try:

@@ -33,7 +33,7 @@ class NonDifferentiableError(TypeError):
 
 class Primitive:
     __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'vjp_add_into', 'taylor',
-                 'jvp_lazy',
+                 'jvp_lazy', 'defer',
                  'saves', 'vjp_fresh', 'vjp_scale', 'vjp_partial', 'nondiff', 'multiple_results',
                  '__doc__', '__weakref__')
 
@@ -49,6 +49,13 @@ class Primitive:
         # of the result being k * t, or None to decline (then the JVP rule runs).
         # The tangent of argument i is factors[i] * tangents[i] (None: zero)
         self.jvp_lazy = None
+        # optional, reverse mode: defer(primals, params) -> (shape, dtype) of the
+        # answer, computed without computing it, or None.  A primitive with one may
+        # have its answer deferred on large arrays (see _core/reverse.py); primals
+        # may then hold pending LazyVars, whose shape and dtype shape_of and
+        # dtype_of read.  Only for an implementation that is a pure function of its
+        # arguments, and whose VJP rules do not read the answer
+        self.defer = None
         # optional reverse-mode shortcut for argument 0: add_into(buf, g, ans, primals,
         # params, k) adds k times the cotangent g into buf in place (buf None: into
         # fresh zeros) and returns buf, or None to decline (then the VJP rule runs)

@@ -41,7 +41,7 @@ from array import array
 
 from numpy import ndarray, subtract as _np_subtract
 
-from .box import Box, TapeVar
+from .box import Box, TapeVar, LazyVar
 
 _FIRST = (0,)
 _SECOND = (1,)
@@ -64,6 +64,13 @@ class Stub:
         self.shape = value.shape
         self.dtype = value.dtype
 
+    @classmethod
+    def of(cls, shape, dtype):
+        stub = cls.__new__(cls)
+        stub.shape = shape
+        stub.dtype = dtype
+        return stub
+
     @property
     def ndim(self):
         return len(self.shape)
@@ -83,6 +90,9 @@ class Stub:
 def _stub(value):
     if type(value) is ndarray and value.nbytes >= STUB_BYTES:
         return Stub(value)
+    if type(value) is LazyVar:
+        return Stub.of(value.lshape, value.ldtype) if value.thunk is not None else \
+            _stub(value.primal)
     return value
 
 
@@ -90,7 +100,8 @@ _KEEPS_ANS = (None, 'ans')
 
 
 class Tape:
-    __slots__ = ('vals', 'prims', 'in0', 'in1', 'consts', 'ext', 'stubbed', 'swept_last')
+    __slots__ = ('vals', 'prims', 'in0', 'in1', 'consts', 'ext', 'stubbed', 'swept_last',
+                 'deferred')
 
     def __init__(self):
         self.vals = []
@@ -101,6 +112,7 @@ class Tape:
         self.ext = {}
         self.stubbed = False       # whether some value in vals is a Stub
         self.swept_last = False    # swept with last=True: values dropped
+        self.deferred = False      # whether some value was deferred (a LazyVar)
 
     def input(self, primal, tag):
         """A fresh variable with no record: an input of the differentiated function."""
@@ -126,50 +138,134 @@ def process(prim, args, params, tag):
         # (the two arguments are encoded inline, not by a helper: this is the hot
         # path of scalar code, where a call per argument costs a few per cent)
         a = args[0]
-        if type(a) is TapeVar and a.tag is tag:
+        ta = type(a)
+        if ta is TapeVar and a.tag is tag:
             pa = a.primal
+            i0 = a.index
+        elif ta is LazyVar and a.tag is tag:
+            pa = a if a.thunk is not None else a.primal      # pending: the variable
             i0 = a.index
         else:
             pa = a
             i0 = -2 - len(tape.consts)
             tape.consts.append(a)
         if n == 1:
-            ans = prim(pa) if isinstance(pa, Box) else prim.impl(pa)
+            pb = None
             i1 = -1
         else:
             b = args[1]
-            if type(b) is TapeVar and b.tag is tag:
+            tb = type(b)
+            if tb is TapeVar and b.tag is tag:
                 pb = b.primal
+                i1 = b.index
+            elif tb is LazyVar and b.tag is tag:
+                pb = b if b.thunk is not None else b.primal
                 i1 = b.index
             else:
                 pb = b
                 i1 = -2 - len(tape.consts)
                 tape.consts.append(b)
-            if isinstance(pa, Box) or isinstance(pb, Box):
+        vals = tape.vals
+        slot = len(vals)
+        out = None
+        if prim.defer is not None and (type(pa) is ndarray or type(pa) is LazyVar or
+                                       type(pb) is ndarray or type(pb) is LazyVar):
+            out = _defer(prim, (pa,) if n == 1 else (pa, pb), _NO_PARAMS, tag, slot)
+        if out is not None:
+            value = out.stub
+            out = out.var
+            if n == 2:
+                pa, pb = out.thunk[1]
+            else:
+                pa = out.thunk[1][0]
+            tape.stubbed = True
+        else:
+            if pa is a and i0 >= 0:         # a pending variable of this tape
+                pa = a.primal
+            if n == 2 and pb is b and i1 >= 0:
+                pb = b.primal
+            if n == 1:
+                ans = prim(pa) if isinstance(pa, Box) else prim.impl(pa)
+            elif isinstance(pa, Box) or isinstance(pb, Box):
                 ans = prim(pa, pb)
             else:
                 ans = prim.impl(pa, pb)
-        vals = tape.vals
+            value = ans
+            if type(ans) is ndarray and prim.saves is not None and prim.saves != 'ans' and \
+                    ans.nbytes >= STUB_BYTES:
+                value = Stub(ans)
+                tape.stubbed = True
         saves = prim.saves
-        value = ans
-        if type(ans) is ndarray and saves is not None and saves != 'ans' and \
-                ans.nbytes >= STUB_BYTES:
-            value = Stub(ans)
-            tape.stubbed = True
         if tape.stubbed and (saves is None or saves == 'args' or
                              (saves == 'other' and i0 >= 0 and i1 >= 0)):
-            # put back the values this record's rules will read
+            # put back the values this record's rules will read (a pending variable
+            # goes back as it is: the sweep computes it when it reads it)
             if i0 >= 0 and type(vals[i0]) is Stub:
                 vals[i0] = pa
             if i1 >= 0 and type(vals[i1]) is Stub:
                 vals[i1] = pb
-        slot = len(vals)
         vals.append(value)
         tape.prims.append(prim)
         tape.in0.append(i0)
         tape.in1.append(i1)
-        return TapeVar(ans, tag, slot)
+        return out if out is not None else TapeVar(ans, tag, slot)
     return _process_ext(prim, args, params, tag)
+
+
+# Deferred values.  A primitive with a ``defer`` rule (elementwise arithmetic and
+# sums, whose rules do not read their answer) may, on plain arrays of at least
+# DEFER_BYTES, return a LazyVar instead of computing its answer: the value is
+# computed when something first reads it (an operation that is not deferred, the
+# user, a rule in the sweep), and a value nothing reads is never computed -- the
+# value of f under grad, the primal chain under hessianv.  Chains are cut at
+# MAX_DEFER_DEPTH so that a pending value holds a bounded number of operands.
+DEFER_BYTES = 1 << 16
+MAX_DEFER_DEPTH = 16
+
+
+class _Deferred:
+    __slots__ = ('var', 'stub')
+
+    def __init__(self, var, stub):
+        self.var = var
+        self.stub = stub
+
+
+def _defer(prim, primals, params, tag, slot):
+    """A _Deferred(LazyVar, Stub) for prim on primals, or None to compute it now.
+    primals holds plain values and pending LazyVars of tag."""
+    depth = 0
+    for p in primals:
+        if isinstance(p, Box):
+            if type(p) is not LazyVar or p.tag is not tag or p.thunk is None:
+                return None         # a value boxed at another level: computed now
+            if p.depth > depth:
+                depth = p.depth
+    spec = prim.defer(primals, params)
+    if spec is None:
+        return None
+    shape, dtype = spec
+    if depth == 0:
+        size = dtype.itemsize
+        for d in shape:
+            size *= d
+        if size < DEFER_BYTES:
+            return None
+    if depth >= MAX_DEFER_DEPTH:
+        primals = tuple(p.primal if type(p) is LazyVar else p for p in primals)
+        depth = 0
+    from numpy import geterr
+    tag.tape.deferred = True
+    var = LazyVar((prim.impl, primals, params, geterr()), shape, dtype, depth + 1, tag, slot)
+    return _Deferred(var, Stub.of(shape, dtype))
+
+
+def _real(v, tape):
+    """A value on ``tape``, computed if it was deferred (a LazyVar of another tape
+    is a value boxed at another level, and stays as it is)."""
+    if type(v) is LazyVar and v.tag.tape is tape:
+        return v.primal
+    return v
 
 
 def _process_ext(prim, args, params, tag):
@@ -180,18 +276,39 @@ def _process_ext(prim, args, params, tag):
     positions = []
     slots = []
     boxed = False
+    pending = False
     for i, a in enumerate(args):
-        if type(a) is TapeVar and a.tag is tag:
-            a_primal = a.primal
+        ta = type(a)
+        if (ta is TapeVar or ta is LazyVar) and a.tag is tag:
+            a_primal = a if ta is LazyVar and a.thunk is not None else a.primal
             positions.append(i)
             slots.append(a.index)
+            pending = pending or a_primal is a      # a pending variable of this tape
         else:
             a_primal = a
-        boxed = boxed or isinstance(a_primal, Box)
         primals.append(a_primal)
     primals = tuple(primals)
-    ans = prim(*primals, **params) if boxed else prim.impl(*primals, **params)
     slot = len(tape.vals)
+    out = None
+    if prim.defer is not None and not prim.multiple_results:
+        out = _defer(prim, primals, params, tag, slot)
+    if out is not None:
+        primals = out.var.thunk[1]
+        ans = out.var
+        value = out.stub
+    else:
+        if pending:
+            primals = list(primals)
+            for i in positions:
+                if primals[i] is args[i]:
+                    primals[i] = args[i].primal
+            primals = tuple(primals)
+        for p in primals:
+            if isinstance(p, Box):
+                boxed = True
+                break
+        ans = prim(*primals, **params) if boxed else prim.impl(*primals, **params)
+        value = None
     saves = prim.saves
     kept = primals
     if saves is not None and saves != 'args' and not (saves == 'other' and len(positions) > 1):
@@ -201,10 +318,13 @@ def _process_ext(prim, args, params, tag):
             kept[i] = _stub(kept[i])
         kept = tuple(kept)
     tape.ext[slot] = (kept, params or _NO_PARAMS, tuple(positions), tuple(slots))
-    value = ans if saves in _KEEPS_ANS or prim.multiple_results else _stub(ans)
+    if value is None:
+        value = ans if saves in _KEEPS_ANS or prim.multiple_results else _stub(ans)
     if value is not ans:
         tape.stubbed = True
     tape._append(value, prim, -1, -1)
+    if out is not None:
+        return ans
     if not prim.multiple_results:
         return TapeVar(ans, tag, slot)
     out = []
@@ -247,6 +367,7 @@ def sweep(tape, seeds, wanted, last=False):
     adjoint = [None] * size
     owned = bytearray(size)
     borrowed = {}       # id -> array: values of the tape passed on as adjoints
+    deferred = tape.deferred
     for slot, ct in seeds:
         if ct is not None:
             _give(adjoint, owned, slot, ct, 0)
@@ -300,7 +421,15 @@ def sweep(tape, seeds, wanted, last=False):
                     primals, positions, slots = (vals[a], consts[-2 - b]), _FIRST, (a,)
             else:
                 primals, positions, slots = (consts[-2 - a], vals[b]), _SECOND, (b,)
-        ans = vals[r]
+        if deferred:
+            # values computed only now, when a rule reads them (see _defer)
+            for p in primals:
+                if type(p) is LazyVar:
+                    primals = tuple(_real(p, tape) for p in primals)
+                    break
+            ans = _real(vals[r], tape)
+        else:
+            ans = vals[r]
         if last:
             vals[r] = None
         if tg is ndarray and prim.vjp_scale is not None:

@@ -12,7 +12,7 @@ import numbers
 
 import numpy
 
-from .box import Box, Dual, TapeVar, innermost, lift_dead, shape_of, dtype_of
+from .box import Box, Dual, TapeVar, LazyVar, innermost, lift_dead, shape_of, dtype_of
 from .tags import Tag
 from .reverse import Tape, sweep
 from .pytree import tree_flatten, tree_unflatten
@@ -165,12 +165,15 @@ def push_forward(f, leaves, treedef, tangents, opname):
     return primals, out_treedef, out_tangents
 
 
-def pull_back(f, leaves, treedef, opname):
+def pull_back(f, leaves, treedef, opname, lazy=False):
     """Evaluate f at ``leaves`` on a fresh tape.
 
     Returns (out_leaves, out_treedef, pullback) where ``pullback(cotangents)`` takes
     one cotangent per output leaf (None for zero; all with the same batch prefix)
     and returns one adjoint per input leaf (None where no cotangent arrived).
+    ``lazy``: an output leaf whose value was deferred is returned as it is (a
+    pending LazyVar: its shape and dtype known, its value computed only if read,
+    see ``value``), for an operator that may not need the value of f at all.
     """
     tape = Tape()
     with Tag('reverse', tape) as tag:
@@ -181,8 +184,9 @@ def pull_back(f, leaves, treedef, opname):
         out_slots = []
         for y in out_leaves:
             y = lift_dead(check_output_leaf(y, opname))
-            if type(y) is TapeVar and y.tag is tag:
-                primals.append(y.primal)
+            if (type(y) is TapeVar or type(y) is LazyVar) and y.tag is tag:
+                primals.append(y if lazy and type(y) is LazyVar and y.thunk is not None
+                               else y.primal)
                 out_slots.append(y.index)
             else:
                 primals.append(y)
@@ -196,3 +200,9 @@ def pull_back(f, leaves, treedef, opname):
         return [cast_like(a, leaf) for a, leaf in zip(adjoints, leaves)]
 
     return primals, out_treedef, pullback
+
+
+def value(y):
+    """The value of an output leaf that pull_back(lazy=True) returned (computing it
+    if it was deferred)."""
+    return y.primal if type(y) is LazyVar else y

@@ -15,7 +15,7 @@ import numpy as _np
 import scipy.special as _sps
 
 from .._core.primitive import Primitive
-from .._core.box import shape_of, innermost
+from .._core.box import shape_of, innermost, dtype_of, LazyVar
 from .._core.reverse import Stub
 from ..backend import namespace, scipy_special, wrap_like
 from ._batching import expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array
@@ -725,6 +725,29 @@ scaled_multiply.jvp_lazy = _scaled_multiply_lazy
 add.jvp_lazy = _sign_lazy(1.0)
 subtract.jvp_lazy = _sign_lazy(-1.0)
 negative.jvp_lazy = _negative_lazy
+
+# Answers that reverse mode may defer (Primitive.defer, see _core/reverse.py): plain
+# float arrays of one shape and dtype, or pending values, with Python numbers
+def _defer_same(primals, params):
+    shape = dtype = None
+    for p in primals:
+        t = type(p)
+        if t is float or t is int:
+            continue
+        if t is not _np.ndarray and t is not LazyVar:
+            return None
+        sh, dt = shape_of(p), dtype_of(p)
+        if shape is None:
+            shape, dtype = sh, dt
+        elif sh != shape or dt != dtype:
+            return None
+    if shape is None or dtype.kind != 'f':
+        return None
+    return shape, dtype
+
+
+for _p in (add, subtract, multiply, negative, square, power, scaled_multiply):
+    _p.defer = _defer_same
 
 # Their VJP rules return g itself, views, or new arrays (Primitive.vjp_fresh)
 for _p in set(UFUNCS.values()) | {scaled_multiply}:

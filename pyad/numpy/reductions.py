@@ -11,7 +11,7 @@ import builtins as _builtins
 import numpy as _np
 
 from .._core.primitive import Primitive
-from .._core.box import shape_of, ndim_of, innermost, dtype_of
+from .._core.box import shape_of, ndim_of, innermost, dtype_of, LazyVar
 from .._core.reverse import Stub
 from ..backend import namespace, wrap_like
 from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
@@ -63,6 +63,20 @@ _sum.def_jvp(lambda t, ans, x, axes, keepdims: _sum(t, shift_axes(axes, batch_nd
 _sum.def_vjp(lambda g, ans, x, axes, keepdims: broadcast_reduced(g, ans, x, axes, keepdims))
 _sum.saves = 'shapes'
 _sum.vjp_fresh = True
+
+
+def _sum_defer(primals, params):
+    # the sum of a pending value may be deferred too (reverse mode, _core/reverse.py)
+    x, axes, keepdims = primals
+    if type(x) is not LazyVar or params:
+        return None
+    shape = shape_of(x)
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape)), x.ldtype
+    return tuple(d for i, d in enumerate(shape) if i not in axes), x.ldtype
+
+
+_sum.defer = _sum_defer
 
 
 def sum(a, axis=None, keepdims=False, dtype=None):
