@@ -628,7 +628,7 @@ def _weak_number(c, t):
     """c is a constant number that, times the tangent t, keeps t's dtype."""
     if type(c) is float or type(c) is int:
         return True
-    return type(c) in _SCALARS and c.dtype == getattr(innermost(t), 'dtype', None)
+    return type(c) in _SCALARS and c.dtype == dtype_of(t)
 
 
 def _one_factor(tangents, ks):
