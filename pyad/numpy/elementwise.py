@@ -377,7 +377,18 @@ arccos = unary('arccos', _np.arccos, lambda c, ans, x: -c / sqrt(1.0 - x * x), m
 arctan = unary('arctan', _np.arctan, lambda c, ans, x: c / (1.0 + x * x), math.atan)
 sinh = unary('sinh', _np.sinh, lambda c, ans, x: c * cosh(x), math.sinh)
 cosh = unary('cosh', _np.cosh, lambda c, ans, x: c * sinh(x), math.cosh)
-tanh = unary('tanh', _np.tanh, lambda c, ans, x: c * (1.0 - ans * ans), math.tanh)
+def _tanh_lin(c, ans, x):
+    if type(c) is _np.ndarray and type(ans) is _np.ndarray and c.shape == ans.shape and \
+            c.dtype == ans.dtype and ans.dtype.kind == 'f':
+        # plain arrays: c (1 - ans²) in one new array, worked on in place
+        t = ans * ans
+        _np.subtract(1.0, t, out=t)
+        t *= c
+        return t
+    return c * (1.0 - ans * ans)
+
+
+tanh = unary('tanh', _np.tanh, _tanh_lin, math.tanh)
 arcsinh = unary('arcsinh', _np.arcsinh, lambda c, ans, x: c / sqrt(x * x + 1.0), math.asinh)
 arccosh = unary('arccosh', _np.arccosh, lambda c, ans, x: c / sqrt(x * x - 1.0), math.acosh)
 arctanh = unary('arctanh', _np.arctanh, lambda c, ans, x: c / (1.0 - x * x), math.atanh)
