@@ -45,28 +45,24 @@ def process(prim, args, params, tag):
         if out is not None:
             t, k = out
             return ans if t is None else Dual(ans, t, tag, k)
-    k = None
-    for t, ki in zip(tangents, ks):
-        if t is not None:
-            if k is None:
-                k = ki
-            elif ki != k:
-                # factors that differ: bring the others to the first one's (a JVP
-                # rule is linear in all its tangents jointly, not in each one with
-                # its own factor)
-                if k == 0.0:
-                    tangents = [t if t is None or kj == 1.0 else scale(t, kj)
-                                for t, kj in zip(tangents, ks)]
-                    k = 1.0
-                else:
-                    tangents = [t if t is None or kj == k else scale(t, kj / k)
-                                for t, kj in zip(tangents, ks)]
-                break
+    if n <= 2 and ks[0] == 1.0 and ks[-1] == 1.0:
+        k = 1.0                 # (the common case, without a call)
+    else:
+        k = shared_factor(tangents, ks)
+    if k is None:
+        # factors that differ: bring the others to the first one's (a JVP rule is
+        # linear in all its tangents jointly, not in each one with its own factor)
+        k = next(ki for t, ki in zip(tangents, ks) if t is not None)
+        if k == 0.0:
+            tangents = [t if t is None or kj == 1.0 else scale(t, kj)
+                        for t, kj in zip(tangents, ks)]
+            k = 1.0
+        else:
+            tangents = [t if t is None or kj == k else scale(t, kj / k)
+                        for t, kj in zip(tangents, ks)]
     # (a JVP rule is linear in its tangents: with one shared factor k it runs on
     # the unscaled tangents and its result carries k on)
     out_tangent = prim.apply_jvp(tangents, ans, primals, params)
-    if k is None:
-        k = 1.0
     if prim.multiple_results:
         if out_tangent is None:
             return ans
@@ -75,6 +71,18 @@ def process(prim, args, params, tag):
     if out_tangent is None:
         return ans
     return Dual(ans, out_tangent, tag, k)
+
+
+def shared_factor(tangents, ks):
+    """The factor that all the tangents present share, or None where they differ."""
+    k = None
+    for t, ki in zip(tangents, ks):
+        if t is not None:
+            if k is None:
+                k = ki
+            elif ki != k:
+                return None
+    return 1.0 if k is None else k
 
 
 def unpack(value, tag):

@@ -15,6 +15,7 @@ import numpy as _np
 import scipy.special as _sps
 
 from .._core.primitive import Primitive
+from .._core.forward import shared_factor
 from .._core.box import shape_of, innermost, dtype_of, LazyVar
 from .._core.reverse import Stub
 from ..backend import namespace, scipy_special, wrap_like
@@ -642,18 +643,6 @@ def _weak_number(c, t):
     return type(c) in _SCALARS and c.dtype == dtype_of(t)
 
 
-def _one_factor(tangents, ks):
-    """The factor all the given tangents share, or None."""
-    k = None
-    for t, ki in zip(tangents, ks):
-        if t is not None:
-            if k is None:
-                k = ki
-            elif ki != k:
-                return None
-    return k
-
-
 def _multiply_lazy(tangents, ks, ans, primals, params):
     if not shape_of(ans):
         return None
@@ -693,7 +682,7 @@ def _power_lazy(tangents, ks, ans, primals, params):
 
 
 def _scaled_multiply_lazy(tangents, ks, ans, primals, params):
-    k = _one_factor(tangents, ks)
+    k = shared_factor(tangents, ks)
     if k is None or not shape_of(ans):
         return None
     return _scaled_multiply_jvp(tangents, ans, primals, _UNSCALED), k * params['scale']
