@@ -49,12 +49,13 @@ class Primitive:
         # of the result being k * t, or None to decline (then the JVP rule runs).
         # The tangent of argument i is factors[i] * tangents[i] (None: zero)
         self.jvp_lazy = None
-        # optional, reverse mode: defer(primals, params) -> (shape, dtype) of the
-        # answer, computed without computing it, or None.  A primitive with one may
-        # have its answer deferred on large arrays (see _core/reverse.py); primals
-        # may then hold pending LazyVars, whose shape and dtype shape_of and
-        # dtype_of read.  Only for an implementation that is a pure function of its
-        # arguments, and whose VJP rules do not read the answer
+        # optional, reverse mode: defer(primals, params, traced) -> (shape, dtype)
+        # of the answer, found without computing it, or None.  A primitive with
+        # one may have its answer deferred on large arrays (see _core/reverse.py);
+        # primals may then hold pending LazyVars, whose shape and dtype shape_of
+        # and dtype_of read; traced: the positions being differentiated.  Only for
+        # an implementation that is a pure function of its arguments, and where
+        # the VJP rules of the traced positions do not read the answer
         self.defer = None
         # optional reverse-mode shortcut for argument 0: add_into(buf, g, ans, primals,
         # params, k) adds k times the cotangent g into buf in place (buf None: into

@@ -170,7 +170,8 @@ def process(prim, args, params, tag):
         out = None
         if prim.defer is not None and (type(pa) is ndarray or type(pa) is LazyVar or
                                        type(pb) is ndarray or type(pb) is LazyVar):
-            out = _defer(prim, (pa,) if n == 1 else (pa, pb), _NO_PARAMS, tag, slot)
+            out = _defer(prim, (pa,) if n == 1 else (pa, pb), _NO_PARAMS, tag, slot,
+                         tuple(i for i, s in enumerate((i0, i1)[:n]) if s >= 0))
         if out is not None:
             value = out.stub
             out = out.var
@@ -231,9 +232,10 @@ class _Deferred:
         self.stub = stub
 
 
-def _defer(prim, primals, params, tag, slot):
+def _defer(prim, primals, params, tag, slot, traced):
     """A _Deferred(LazyVar, Stub) for prim on primals, or None to compute it now.
-    primals holds plain values and pending LazyVars of tag."""
+    primals holds plain values and pending LazyVars of tag; ``traced``: the
+    positions of the arguments that are variables of the tape."""
     depth = 0
     for p in primals:
         if isinstance(p, Box):
@@ -241,7 +243,7 @@ def _defer(prim, primals, params, tag, slot):
                 return None         # a value boxed at another level: computed now
             if p.depth > depth:
                 depth = p.depth
-    spec = prim.defer(primals, params)
+    spec = prim.defer(primals, params, traced)
     if spec is None:
         return None
     shape, dtype = spec
@@ -291,7 +293,7 @@ def _process_ext(prim, args, params, tag):
     slot = len(tape.vals)
     out = None
     if prim.defer is not None and not prim.multiple_results:
-        out = _defer(prim, primals, params, tag, slot)
+        out = _defer(prim, primals, params, tag, slot, tuple(positions))
     if out is not None:
         primals = out.var.thunk[1]
         ans = out.var

@@ -121,7 +121,7 @@ def _square_rule(primals, series, ans, params, n, prim):
 
 
 for _p in (ew.add, ew.subtract, ew.negative, ew.positive, sh._reshape, sh._transpose,
-           sh._broadcast_to, sh._astype, red._sum, ix.getitem, ix.getitem_element,
+           sh._broadcast_to, sh._astype, red._sum, red._mean, ix.getitem, ix.getitem_element,
            ix.scatter_add):
     _p.taylor = linear_rule
 for _p in (ew.multiply, ew.scaled_multiply, prod._matmul):

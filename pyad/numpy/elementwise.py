@@ -728,7 +728,7 @@ negative.jvp_lazy = _negative_lazy
 
 # Answers that reverse mode may defer (Primitive.defer, see _core/reverse.py): plain
 # float arrays of one shape and dtype, or pending values, with Python numbers
-def _defer_same(primals, params):
+def _defer_same(primals, params, traced):
     shape = dtype = None
     for p in primals:
         t = type(p)
@@ -748,6 +748,7 @@ def _defer_same(primals, params):
 
 for _p in (add, subtract, multiply, negative, square, power, scaled_multiply):
     _p.defer = _defer_same
+
 
 # Their VJP rules return g itself, views, or new arrays (Primitive.vjp_fresh)
 for _p in set(UFUNCS.values()) | {scaled_multiply}:

@@ -65,7 +65,7 @@ _sum.saves = 'shapes'
 _sum.vjp_fresh = True
 
 
-def _sum_defer(primals, params):
+def _sum_defer(primals, params, traced):
     # the sum of a pending value may be deferred too (reverse mode, _core/reverse.py)
     x, axes, keepdims = primals
     if type(x) is not LazyVar or params:
@@ -89,14 +89,34 @@ def sum(a, axis=None, keepdims=False, dtype=None):
     return out
 
 
+def _mean_impl(x, axes, keepdims):
+    return _np.mean(x, axis=axes, keepdims=keepdims)
+
+
+def _mean_vjp(g, ans, x, axes, keepdims):
+    # the mean's cotangent is the sum's, divided by the count (before broadcasting)
+    return broadcast_reduced(g / _count(shape_of(x), axes), ans, x, axes, keepdims)
+
+
+# a primitive of its own, as NumPy's mean is (which accumulates float16 in
+# float32), and whose VJP reads only shapes: a mean of a deferred value is
+# deferred too, so that grad of mean(...) need not compute it
+_mean = Primitive('mean', _mean_impl)
+_mean.def_jvp(lambda t, ans, x, axes, keepdims:
+              _mean(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
+_mean.def_vjp(_mean_vjp)
+_mean.saves = 'shapes'
+_mean.vjp_fresh = True
+_mean.defer = _sum_defer
+
+
 def mean(a, axis=None, keepdims=False):
     """numpy.mean."""
     shape = shape_of(a)
     axes = normalize_axes(axis, len(shape))
-    count = 1
-    for ax in axes:
-        count *= shape[ax]
-    return _sum(a, axes, bool(keepdims)) / count if count else _sum(a, axes, bool(keepdims)) * _np.nan
+    if _count(shape, axes) == 0:        # NumPy warns "Mean of empty slice"; nan here
+        return _sum(a, axes, bool(keepdims)) * _np.nan
+    return _mean(a, axes, bool(keepdims))
 
 
 # ----------------------------------------------------------------- helpers
