@@ -152,7 +152,7 @@ def _size(x):
 def _one_like(y):
     inner = peek(y)
     if type(inner) is LazyVar:          # a deferred value: NumPy, its dtype known
-        return _onp.ones((), dtype=inner.ldtype)
+        return _onp.ones((), dtype=dtype_of(inner))
     if type(inner) is float:
         return 1.0
     from .backend import namespace

@@ -88,7 +88,7 @@ def test_long_chains_are_cut():
         y = v
         for i in range(3 * reverse.MAX_DEFER_DEPTH):
             y = y * 0.99 + v
-            depths.append(y.depth if type(y) is LazyVar else 0)
+            depths.append(y.node.depth if type(y) is LazyVar and y.node else 0)
         return pnp.sum(y)
     value, g = pyad.value_and_grad(f)(x)
     assert max(depths) <= reverse.MAX_DEFER_DEPTH
@@ -117,3 +117,31 @@ def test_nothing_is_deferred_below_the_threshold():
     kinds = []
     pyad.grad(lambda v: kinds.append(type(v * 2.0)) or pnp.sum(v))(x)
     assert kinds == [pyad._core.box.TapeVar] or reverse.DEFER_BYTES == 0
+
+
+def test_a_tape_with_deferred_values_is_freed_without_the_cycle_collector():
+    # the tape keeps Pending nodes, which refer to no tag or tape: dropping a
+    # pullback frees its arrays at once, as for a tape without deferred values
+    import gc
+    import tracemalloc
+    x = np.linspace(-1.0, 1.0, N)
+    f = lambda v: pnp.sum(100.0 * (v[1:] - v[:-1] ** 2) ** 2 + (1.0 - v[:-1]) ** 2)  # noqa: E731
+    calls = [lambda: pyad.vjp(f, x)[1](1.0), lambda: pyad.vjp(f, x),
+             lambda: pyad.grad(f)(x), lambda: pyad.hessianv(f)(x, x)]
+    for call in calls:
+        call()
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        tracemalloc.start()
+        for _ in range(5):
+            for call in calls:
+                call()
+        current, _ = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert gc.collect() == 0
+    finally:
+        if enabled:
+            gc.enable()
+    assert current < 8 * N        # less than one array of x's size left behind

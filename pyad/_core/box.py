@@ -114,40 +114,60 @@ class TapeVar(Box):
 _PRIMAL = Box.primal          # the slot itself, for LazyVar, whose primal is a property
 
 
-class LazyVar(TapeVar):
-    """A tape variable whose value has not been computed yet (see _core/reverse.py:
-    deferred values).  ``thunk`` is (impl, args, params, errstate) until the value
-    is first read, then None; args may be pending LazyVars of the same tape.  Its
-    shape and dtype are known without computing it.  Reading ``primal`` computes
-    the value (once); a value nothing ever reads is never computed."""
-    __slots__ = ('thunk', 'lshape', 'ldtype', 'depth')
+class Pending:
+    """A value not computed yet (see _core/reverse.py: deferred values).  ``thunk``
+    is (impl, args, params, errstate) until the value is first asked for, then
+    None; args are plain values or other Pending values.  The shape and dtype are
+    known without computing it; ``depth`` is the length of the chain of pending
+    values it hangs on.  It refers to no tag or tape, so that a tape may hold it
+    without a reference cycle."""
+    __slots__ = ('thunk', 'value', 'shape', 'dtype', 'depth')
 
-    def __init__(self, thunk, shape, dtype, depth, tag, index):
+    def __init__(self, thunk, shape, dtype, depth):
         self.thunk = thunk
-        self.lshape = shape
-        self.ldtype = dtype
+        self.value = None
+        self.shape = shape
+        self.dtype = dtype
         self.depth = depth
+
+    def get(self):
+        if self.thunk is not None:
+            impl, args, params, err = self.thunk
+            args = [a.get() if type(a) is Pending else a for a in args]
+            import numpy
+            if err is not None and err != numpy.geterr():
+                with numpy.errstate(**err):      # the floating-point settings of the call
+                    self.value = impl(*args, **params)
+            else:
+                self.value = impl(*args, **params)
+            self.thunk = None
+        return self.value
+
+
+class LazyVar(TapeVar):
+    """A tape variable whose value may not have been computed yet: ``node``, a
+    Pending value, until the variable's value is read (then None).  Reading
+    ``primal`` computes the value (once); a value nothing ever reads is never
+    computed.  Its shape and dtype are read off the node."""
+    __slots__ = ('node',)
+
+    def __init__(self, node, tag, index):
+        self.node = node
         self.tag = tag
         self.index = index
 
     @property
     def primal(self):
-        if self.thunk is not None:
-            _force(self)
+        node = self.node
+        if node is not None:
+            _PRIMAL.__set__(self, node.get())
+            self.node = None
         return _PRIMAL.__get__(self)
 
 
-def _force(var):
-    impl, args, params, err = var.thunk
-    args = [a.primal if type(a) is LazyVar else a for a in args]
-    import numpy
-    if err is not None and err != numpy.geterr():
-        with numpy.errstate(**err):      # the floating-point settings of the call
-            value = impl(*args, **params)
-    else:
-        value = impl(*args, **params)
-    _PRIMAL.__set__(var, value)
-    var.thunk = None
+def pending(x):
+    """Whether x is a LazyVar whose value has not been computed yet."""
+    return type(x) is LazyVar and x.node is not None and x.node.thunk is not None
 
 
 def innermost(x):
@@ -183,7 +203,7 @@ def shape_of(x):
         if t is float:
             return ()
         if t is LazyVar:
-            return x.lshape
+            return x.node.shape
     try:
         return x.shape
     except AttributeError:
@@ -200,7 +220,7 @@ def peek(x):
     """The value under every layer of boxes, or a pending LazyVar on the way (whose
     shape and dtype are known without computing it)."""
     while isinstance(x, Box):
-        if type(x) is LazyVar and x.thunk is not None:
+        if type(x) is LazyVar and x.node is not None:
             return x
         x = x.primal
     return x
@@ -209,7 +229,7 @@ def peek(x):
 def dtype_of(x):
     x = peek(x)
     if type(x) is LazyVar:
-        return x.ldtype
+        return x.node.dtype
     if type(x) is float:
         return _float64
     try:

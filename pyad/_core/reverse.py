@@ -41,7 +41,7 @@ from array import array
 
 from numpy import ndarray, subtract as _np_subtract
 
-from .box import Box, TapeVar, LazyVar
+from .box import Box, TapeVar, LazyVar, Pending, pending
 
 _FIRST = (0,)
 _SECOND = (1,)
@@ -90,9 +90,9 @@ class Stub:
 def _stub(value):
     if type(value) is ndarray and value.nbytes >= STUB_BYTES:
         return Stub(value)
-    if type(value) is LazyVar:
-        return Stub.of(value.lshape, value.ldtype) if value.thunk is not None else \
-            _stub(value.primal)
+    if type(value) is Pending:
+        return Stub.of(value.shape, value.dtype) if value.thunk is not None else \
+            _stub(value.value)
     return value
 
 
@@ -143,7 +143,7 @@ def process(prim, args, params, tag):
             pa = a.primal
             i0 = a.index
         elif ta is LazyVar and a.tag is tag:
-            pa = a if a.thunk is not None else a.primal      # pending: the variable
+            pa = a if pending(a) else a.primal      # pending: the variable itself
             i0 = a.index
         else:
             pa = a
@@ -159,7 +159,7 @@ def process(prim, args, params, tag):
                 pb = b.primal
                 i1 = b.index
             elif tb is LazyVar and b.tag is tag:
-                pb = b if b.thunk is not None else b.primal
+                pb = b if pending(b) else b.primal
                 i1 = b.index
             else:
                 pb = b
@@ -175,10 +175,12 @@ def process(prim, args, params, tag):
         if out is not None:
             value = out.stub
             out = out.var
+            # the arguments as the pending value holds them: values, or Pending
+            # nodes (what the tape keeps: they refer to no tape, so no cycle)
             if n == 2:
-                pa, pb = out.thunk[1]
+                pa, pb = out.node.thunk[1]
             else:
-                pa = out.thunk[1][0]
+                pa = out.node.thunk[1][0]
             tape.stubbed = True
         else:
             if pa is a and i0 >= 0:         # a pending variable of this tape
@@ -239,10 +241,10 @@ def _defer(prim, primals, params, tag, slot, traced):
     depth = 0
     for p in primals:
         if isinstance(p, Box):
-            if type(p) is not LazyVar or p.tag is not tag or p.thunk is None:
+            if p.tag is not tag or not pending(p):
                 return None         # a value boxed at another level: computed now
-            if p.depth > depth:
-                depth = p.depth
+            if p.node.depth > depth:
+                depth = p.node.depth
     spec = prim.defer(primals, params, traced)
     if spec is None:
         return None
@@ -256,18 +258,17 @@ def _defer(prim, primals, params, tag, slot, traced):
     if depth >= MAX_DEFER_DEPTH:
         primals = tuple(p.primal if type(p) is LazyVar else p for p in primals)
         depth = 0
+    else:
+        primals = tuple(p.node if type(p) is LazyVar else p for p in primals)
     from numpy import geterr
     tag.tape.deferred = True
-    var = LazyVar((prim.impl, primals, params, geterr()), shape, dtype, depth + 1, tag, slot)
-    return _Deferred(var, Stub.of(shape, dtype))
+    node = Pending((prim.impl, primals, params, geterr()), shape, dtype, depth + 1)
+    return _Deferred(LazyVar(node, tag, slot), Stub.of(shape, dtype))
 
 
-def _real(v, tape):
-    """A value on ``tape``, computed if it was deferred (a LazyVar of another tape
-    is a value boxed at another level, and stays as it is)."""
-    if type(v) is LazyVar and v.tag.tape is tape:
-        return v.primal
-    return v
+def _real(v):
+    """A value kept on a tape, computed if it was deferred."""
+    return v.get() if type(v) is Pending else v
 
 
 def _process_ext(prim, args, params, tag):
@@ -278,14 +279,14 @@ def _process_ext(prim, args, params, tag):
     positions = []
     slots = []
     boxed = False
-    pending = False
+    has_pending = False
     for i, a in enumerate(args):
         ta = type(a)
         if (ta is TapeVar or ta is LazyVar) and a.tag is tag:
-            a_primal = a if ta is LazyVar and a.thunk is not None else a.primal
+            a_primal = a if ta is LazyVar and pending(a) else a.primal
             positions.append(i)
             slots.append(a.index)
-            pending = pending or a_primal is a      # a pending variable of this tape
+            has_pending = has_pending or a_primal is a      # a pending variable of this tape
         else:
             a_primal = a
         primals.append(a_primal)
@@ -295,11 +296,11 @@ def _process_ext(prim, args, params, tag):
     if prim.defer is not None and not prim.multiple_results:
         out = _defer(prim, primals, params, tag, slot, tuple(positions))
     if out is not None:
-        primals = out.var.thunk[1]
+        primals = out.var.node.thunk[1]
         ans = out.var
         value = out.stub
     else:
-        if pending:
+        if has_pending:
             primals = list(primals)
             for i in positions:
                 if primals[i] is args[i]:
@@ -426,10 +427,10 @@ def sweep(tape, seeds, wanted, last=False):
         if deferred:
             # values computed only now, when a rule reads them (see _defer)
             for p in primals:
-                if type(p) is LazyVar:
-                    primals = tuple(_real(p, tape) for p in primals)
+                if type(p) is Pending:
+                    primals = tuple(_real(p) for p in primals)
                     break
-            ans = _real(vals[r], tape)
+            ans = _real(vals[r])
         else:
             ans = vals[r]
         if last:

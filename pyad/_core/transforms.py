@@ -12,7 +12,7 @@ import numbers
 
 import numpy
 
-from .box import Box, Dual, TapeVar, LazyVar, innermost, lift_dead, shape_of, dtype_of
+from .box import Box, Dual, TapeVar, LazyVar, pending, innermost, lift_dead, shape_of, dtype_of
 from .tags import Tag
 from .reverse import Tape, sweep
 from .pytree import tree_flatten, tree_unflatten
@@ -185,8 +185,7 @@ def pull_back(f, leaves, treedef, opname, lazy=False):
         for y in out_leaves:
             y = lift_dead(check_output_leaf(y, opname))
             if (type(y) is TapeVar or type(y) is LazyVar) and y.tag is tag:
-                primals.append(y if lazy and type(y) is LazyVar and y.thunk is not None
-                               else y.primal)
+                primals.append(y if lazy and pending(y) else y.primal)
                 out_slots.append(y.index)
             else:
                 primals.append(y)

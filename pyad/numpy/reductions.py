@@ -72,8 +72,8 @@ def _sum_defer(primals, params, traced):
         return None
     shape = shape_of(x)
     if keepdims:
-        return tuple(1 if i in axes else d for i, d in enumerate(shape)), x.ldtype
-    return tuple(d for i, d in enumerate(shape) if i not in axes), x.ldtype
+        return tuple(1 if i in axes else d for i, d in enumerate(shape)), dtype_of(x)
+    return tuple(d for i, d in enumerate(shape) if i not in axes), dtype_of(x)
 
 
 _sum.defer = _sum_defer
