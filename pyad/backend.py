@@ -212,6 +212,28 @@ def dask_getitem(x, idx):
     return out
 
 
+def dask_broadcast_like(g, x):
+    """``g`` (a cotangent that broadcasts against the Dask array ``x``) broadcast to
+    x's shape in x's chunks: no rechunking, and no single task that every block of
+    x waits for."""
+    import dask.array as da
+    g = da.asarray(g)
+    lead = x.ndim - g.ndim
+    chunks = tuple(x.chunks[lead + i] if g.shape[i] != 1 else (1,) for i in range(g.ndim))
+    if g.chunks != chunks:
+        g = g.rechunk(chunks)
+    return da.broadcast_to(g, x.shape, chunks=x.chunks)
+
+
+def dask_matmul(x, y):
+    """x @ y with a Dask operand.  Up to 2-d, matmul is dot, and Dask's tensordot
+    runs each block as one BLAS product where its matmul adds copies around it."""
+    import dask.array as da
+    if numpy.ndim(x) <= 2 and numpy.ndim(y) <= 2 and numpy.ndim(x) and numpy.ndim(y):
+        return da.tensordot(x, y, axes=1)
+    return da.matmul(x, y)
+
+
 class _DaskLinalg:
     """dask.array.linalg with NumPy's conventions, for single 2-D matrices."""
 

@@ -11,9 +11,9 @@ import builtins as _builtins
 import numpy as _np
 
 from .._core.primitive import Primitive
-from .._core.box import shape_of, ndim_of, innermost, dtype_of, LazyVar
+from .._core.box import Box, shape_of, ndim_of, innermost, dtype_of, LazyVar
 from .._core.reverse import Stub
-from ..backend import namespace, wrap_like
+from ..backend import namespace, wrap_like, is_dask, dask_broadcast_like
 from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
 
 
@@ -50,6 +50,9 @@ def broadcast_reduced(g, ans, x, axes, keepdims):
     g = restore_reduced(g, ans, x, axes, keepdims)
     gs = shape_of(g)
     bnd = len(gs) - ndim_of(x)
+    if bnd == 0 and not isinstance(g, Box) and is_dask(x):
+        # chunked as x is, so that the cotangent meets x's graph block by block
+        return dask_broadcast_like(g, innermost(x))
     # (like x: a scalar cotangent carries no array type of its own)
     return wrap_like(broadcast_to(g, tuple(gs[:bnd]) + tuple(shape_of(x))), x)
 
