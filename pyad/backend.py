@@ -72,8 +72,7 @@ def scipy_special(*values):
         import scipy.special
         return scipy.special
     if xp is _DASK:
-        import scipy.special        # its ufuncs run blockwise on Dask arrays
-        return scipy.special
+        return xp.special
     if xp is not cupy_module():
         return _registered_scipy(values, 1)
     import cupyx.scipy.special
@@ -191,6 +190,10 @@ def dask_getitem(x, idx):
         return hasattr(e, 'ndim') and e.ndim > 0 and e.dtype.kind in 'iu'
     if sum(is_int_array(e) for e in idx) < 2:
         return x[idx]
+    if any(is_dask(e) for e in idx):
+        raise DaskUnsupported('pyad: indexing a Dask array with several integer arrays one of which '
+                              'is a Dask array (as the derivatives of sort and take_along_axis '
+                              'do) is not supported: its positions are unknown until computed')
     if any(e is None for e in idx):
         raise DaskUnsupported('pyad: indexing a Dask array with several integer arrays and None '
                               'is not supported; add the axis in a separate step')
@@ -288,6 +291,26 @@ class _DaskLinalg:
                               f'(call numpy on a small matrix: x.compute())')
 
 
+class _DaskSpecial:
+    """scipy.special for Dask arrays: its ufuncs run blockwise on them as they are;
+    polygamma (a Python function that would pull its argument into NumPy) block
+    by block."""
+
+    def __init__(self, da):
+        import scipy.special
+        self._da, self._special = da, scipy.special
+
+    def polygamma(self, n, x):
+        return self._da.map_blocks(self._special.polygamma, int(n), x, dtype=x.dtype)
+
+    def __getattr__(self, name):
+        value = getattr(self._special, name)
+        if isinstance(value, numpy.ufunc):
+            return value
+        raise DaskUnsupported(f'pyad: scipy.special.{name} is not a ufunc and has no lazy Dask '
+                              f'counterpart in pyad')
+
+
 class _DaskNamespace:
     """dask.array for pyad's rules (see above)."""
 
@@ -295,6 +318,7 @@ class _DaskNamespace:
         import dask.array
         self._da = dask.array
         self.linalg = _DaskLinalg(dask.array)
+        self.special = _DaskSpecial(dask.array)
         self.__name__ = 'dask.array'
 
     def sort(self, a, axis=-1, kind=None):

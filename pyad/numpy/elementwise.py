@@ -18,7 +18,7 @@ from .._core.primitive import Primitive
 from .._core.forward import shared_factor
 from .._core.box import shape_of, innermost, dtype_of, LazyVar
 from .._core.reverse import Stub
-from ..backend import namespace, scipy_special, wrap_like
+from ..backend import namespace, scipy_special, wrap_like, is_dask
 from ._batching import expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array
 
 _SCALAR = (float, _np.float64)
@@ -428,7 +428,7 @@ gamma = unary('gamma', _special('gamma'), lambda c, ans, x: c * ans * digamma(x)
 
 def _polygamma_impl(n, x):
     xp = namespace(x)
-    if xp is not _np:
+    if xp is not _np and not is_dask(x):
         n = xp.asarray(n)       # cupyx's polygamma takes the order as an array
     return scipy_special(x).polygamma(n, x)
 

@@ -179,7 +179,7 @@ def _prod_partials(x, ans_kept, axes):
     """
     xp = namespace(x)
     is_zero = xp.asarray(innermost(x)) == 0
-    if not is_zero.any():
+    if not is_dask(x) and not is_zero.any():     # (a Dask array's zeros are unknown yet)
         return ans_kept / x
     from .elementwise import where
     zeros_in_slice = xp.sum(is_zero, axis=axes, keepdims=True)
@@ -478,6 +478,8 @@ def _cumprod_jacobian(x, axis):
 
 
 def _has_zero(x):
+    if is_dask(x):
+        return True     # unknown until computed: the formula that holds with zeros
     return bool((namespace(x).asarray(innermost(x)) == 0).any())
 
 
