@@ -46,7 +46,7 @@ def logistic_loss(beta, X, y):
 def cluster(memory_limit):
     from dask.distributed import LocalCluster, Client
     c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                     memory_limit=memory_limit, dashboard_address=None)
+                     memory_limit=memory_limit, dashboard_address=':0')
     return c, Client(c)
 
 
