@@ -221,6 +221,10 @@ def dask_broadcast_like(g, x):
     x waits for."""
     import dask.array as da
     g = da.asarray(g)
+    if g.size == 1:
+        # elementwise with ones in x's chunks: Dask fuses it into the task that uses it,
+        # where a broadcast_to block would travel between workers at full size
+        return da.ones(x.shape, dtype=g.dtype, chunks=x.chunks) * g.reshape(())
     lead = x.ndim - g.ndim
     chunks = tuple(x.chunks[lead + i] if g.shape[i] != 1 else (1,) for i in range(g.ndim))
     if g.chunks != chunks:
