@@ -3,11 +3,11 @@
 the data, which are generated lazily on the workers and never held whole by
 any process.
 
-* GLM losses (logistic, Poisson, least squares): value, grad and hessianv in one
-  compute, equal to their closed forms computed on the same cluster, on data
-  larger than a worker's memory; no worker restarted;
-* the graph is lean: value and gradient together read each data chunk in two
-  tasks (X @ b and its transpose product), as a hand-written gradient does;
+* GLM losses (logistic, Poisson, least squares): value and grad in one compute,
+  hessianv in another, equal to their NumPy closed forms evaluated chunk by chunk
+  on the same cluster, on data larger than a worker's memory; no worker restarted;
+* the graph is lean: value and gradient together read each data chunk in as many
+  tasks as a hand-written loss and gradient do;
 * scipy.optimize.minimize (L-BFGS-B) driven by pyad gradients over Dask data
   finds the NumPy solution;
 * a small MLP trained by full-batch gradient descent over Dask data follows the
