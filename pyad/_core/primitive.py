@@ -34,6 +34,8 @@ engine may take a faster path: see pyad/_core/traits.py.  They are checked when
 the primitive is made, and ``pyad.testing.check_grads`` compares every result
 with the reference mode, which ignores them.
 """
+import weakref
+
 from .box import Box, innermost
 from . import forward, reverse, taylor, strategies
 from .tags import FORWARD, REVERSE
@@ -42,6 +44,14 @@ from .traits import Traits, PLAIN
 
 class NonDifferentiableError(TypeError):
     pass
+
+
+_WITH_TRAITS = weakref.WeakSet()
+
+
+def primitives_with_traits():
+    """Every live primitive that declares speed traits (for the checks)."""
+    return list(_WITH_TRAITS)
 
 
 class Primitive:
@@ -56,6 +66,8 @@ class Primitive:
             raise TypeError(f'pyad primitive {name!r}: traits must be a pyad.Traits, '
                             f'got {type(traits).__name__}')
         traits.validate(name, multiple_results, nondiff)
+        if traits != PLAIN:
+            _WITH_TRAITS.add(self)
         self.name = name
         self.impl = impl
         self.jvps = None
@@ -117,13 +129,13 @@ class Primitive:
         if self.vjp_joint is not None:
             return self.vjp_joint(cotangent, ans, primals, params, positions)
         rules = self.vjps
-        if rules is None:
-            raise self._missing('VJP (reverse-mode)')
         try:
             if len(positions) == 1:
                 return (rules[positions[0]](cotangent, ans, *primals, **params),)
             return [rules[i](cotangent, ans, *primals, **params) for i in positions]
         except (TypeError, IndexError):
+            if rules is None:
+                raise self._missing('VJP (reverse-mode)') from None
             for i in positions:       # say which argument has no rule, if that was it
                 if i >= len(rules) or rules[i] is None:
                     raise self._not_differentiable_in(i) from None
@@ -158,7 +170,7 @@ def bind(prim, args, params):
     if top.mode is FORWARD:
         return forward.process(prim, args, params, top)
     if top.mode is REVERSE:
-        return reverse.process(prim, args, params, top)
+        return top.tape.add(prim, args, params, top)
     return taylor.process(prim, args, params, top)
 
 
