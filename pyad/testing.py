@@ -143,24 +143,30 @@ def _against_reference(name, compute, fast, rtol, atol, level):
     try:
         _close(f'{name}: fast paths and reference mode', _flat(fast), _flat(ref), rtol, atol, level)
     except AssertionError as err:
-        culprit = _culprit(compute, ref, rtol, atol, level)
-        if culprit is None:
+        culprits = _culprits(compute, ref, rtol, atol, level)
+        if not culprits:
             raise
-        raise TraitError(f'pyad primitive {culprit.name!r}: its traits {culprit.traits} give '
-                         f'another derivative than its plain rules ({err})') from None
+        names = ', '.join(repr(p.name) for p in culprits)
+        if len(culprits) == 1:
+            which = f'pyad primitive {names}: its traits {culprits[0].traits}'
+        else:
+            which = (f'pyad primitives {names}: the traits of one of them (switched off '
+                     f'alone, each removes the difference)')
+        raise TraitError(f'{which} give another derivative than the plain rules ({err})') from None
 
 
-def _culprit(compute, ref, rtol, atol, level):
-    """The primitive whose traits, switched off alone, make ``compute()`` agree with
-    the reference, or None."""
+def _culprits(compute, ref, rtol, atol, level):
+    """The primitives whose traits, switched off alone, make ``compute()`` agree with
+    the reference."""
+    found = []
     for prim in primitives_with_traits():
         with _plain(prim):
             try:
                 _close('', _flat(compute()), _flat(ref), rtol, atol, level)
             except (AssertionError, TraitError):
                 continue
-            return prim
-    return None
+            found.append(prim)
+    return sorted(found, key=lambda p: p.name)
 
 
 @contextlib.contextmanager

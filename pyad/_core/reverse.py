@@ -297,7 +297,7 @@ class Tape:
             primals = tuple(p.node if type(p) is LazyVar else p for p in primals)
         self.deferred = True
         err = backend.float_errors()
-        node = Pending((prim.impl, primals, params, err), spec[0], spec[1], depth + 1)
+        node = Pending((prim, primals, params, err), spec[0], spec[1], depth + 1)
         return LazyVar(node, tag, slot)
 
     # -- reading back ------------------------------------------------------------

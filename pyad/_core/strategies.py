@@ -7,9 +7,13 @@ share into ``adjoints`` (adjoints.py).  The fast strategies decline, record by
 record, to ``plain`` where their conditions do not hold; in reference mode the
 sweep calls ``plain`` for every record.
 """
+import sys
+
 from .. import backend
 from .box import Box, shape_of
+from .config import settings
 from .stub import Stub, StubRead
+from .traits import TraitError
 
 _ndarray = backend.ndarray
 
@@ -26,9 +30,14 @@ def plain(acc, record, g, k, g_owned):
         cotangents = prim.apply_vjp(g, ans, primals, params, positions)
     if type(g) is _ndarray:
         fresh = prim.traits.fresh
-        for slot, c in zip(slots, cotangents):
+        for i in range(len(slots)):
+            c = cotangents[i]
             if c is not None:
-                acc.add(slot, c, k, fresh and _fresh(c, g, g_owned, ans, primals, cotangents))
+                owned = fresh and _fresh(c, g, g_owned, ans, primals, cotangents)
+                if owned and settings.validate and c is not g:
+                    _check_fresh(prim, c, cotangents)
+                acc.add(slots[i], c, k, owned)
+            c = None
         return
     for slot, c in zip(slots, cotangents):      # a scalar, or a box at a higher order
         if c is not None:
@@ -113,6 +122,17 @@ def choose(traits):
     if traits.add_into is not None:
         return add_into
     return plain
+
+
+def _check_fresh(prim, c, cotangents):
+    """A new array a fresh rule returns is held by nothing but the rule's results
+    (a CPython reference count: those, plain's name for it, the name here and
+    getrefcount's argument)."""
+    held = sys.getrefcount(c) - (3 + sum(d is c for d in cotangents))
+    if held > 0:
+        raise TraitError(f'pyad primitive {prim.name!r} declares fresh=True, but its VJP rule '
+                         f'returned an array that something else holds (a buffer it keeps, '
+                         f'a constant): the sweep would write into it')
 
 
 def _fresh(c, g, g_owned, ans, primals, cotangents):
