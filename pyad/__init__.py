@@ -34,8 +34,9 @@ __all__ = list(_operators_all) + [
 
 
 def __getattr__(name):
-    # pyad.symbolic needs SymPy (an optional extra): imported on first use only
-    if name == 'symbolic':
+    # pyad.symbolic needs SymPy (an optional extra); pyad.testing and pyad.rules are
+    # imported on first use
+    if name in ('symbolic', 'testing', 'rules'):
         import importlib
-        return importlib.import_module('.symbolic', __name__)
+        return importlib.import_module('.' + name, __name__)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

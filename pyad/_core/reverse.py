@@ -273,31 +273,20 @@ class Tape:
     # -- deferral ----------------------------------------------------------------
     def _defer(self, prim, primals, params, tag, slot):
         """A LazyVar for prim on primals, or None to compute it now."""
-        limit = settings.defer_bytes
-        if prim.traits.defer is None or limit is None or not settings.fast:
+        depth = _defer_depth(prim, primals, tag)
+        if depth is None:
             return None
-        depth = 0
-        big = False
-        for p in primals:
-            if isinstance(p, Box):
-                if p.tag is not tag or not pending(p):
-                    return None         # a value boxed at another level: computed now
-                depth = max(depth, p.node.depth)
-            elif backend.nbytes(p) >= limit:
-                big = True
-        if depth == 0 and not big:
-            return None                 # (the size first: small arrays skip the hook)
         spec = prim.traits.defer(primals, params)
         if spec is None:
             return None
-        if depth >= MAX_DEFER_DEPTH:
+        if depth >= MAX_DEFER_DEPTH:                    # a chain is cut here
             primals = tuple(p.primal if type(p) is LazyVar else p for p in primals)
             depth = 0
         else:
             primals = tuple(p.node if type(p) is LazyVar else p for p in primals)
         self.deferred = True
-        err = backend.float_errors()
-        node = Pending((prim, primals, params, err), spec[0], spec[1], depth + 1)
+        node = Pending((prim, primals, params, backend.float_errors()), spec[0], spec[1],
+                       depth + 1)
         return LazyVar(node, tag, slot)
 
     # -- reading back ------------------------------------------------------------
@@ -333,6 +322,25 @@ class Tape:
 
 def process(prim, args, params, tag):
     return tag.tape.add(prim, args, params, tag)
+
+
+def _defer_depth(prim, primals, tag):
+    """The length of the chain of pending values the primals hang on, where prim's
+    answer may be deferred (the sizes checked first: small arrays cost no hook),
+    else None."""
+    limit = settings.defer_bytes
+    if prim.traits.defer is None or limit is None or not settings.fast:
+        return None
+    depth = 0
+    big = False
+    for p in primals:
+        if isinstance(p, Box):
+            if p.tag is not tag or not pending(p):
+                return None         # a value boxed at another level: computed now
+            depth = max(depth, p.node.depth)
+        elif backend.nbytes(p) >= limit:
+            big = True
+    return depth if depth or big else None
 
 
 def _compute_pending(primals, tag):
