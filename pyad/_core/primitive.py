@@ -54,9 +54,42 @@ def primitives_with_traits():
     return list(_WITH_TRAITS)
 
 
+_CLASS_DOC = """A function with derivatives: ``Primitive(name, impl, traits=Traits(...))``.
+
+    ``impl`` computes on plain values (NumPy or CuPy arrays, Python numbers);
+    positional arguments may be differentiated, keyword arguments are parameters.
+    Attach the rules, written with pyad primitives (``pyad.numpy``) so that they
+    are differentiable in turn:
+
+        prim.def_jvp(rule_0, rule_1, ...)   rule_i(tangent_i, ans, *args, **params)
+        prim.def_vjp(rule_0, rule_1, ...)   rule_i(cotangent, ans, *args, **params)
+
+    or ``def_jvp_joint(rule(tangents, ans, args, params))`` and
+    ``def_vjp_joint(rule(cotangent, ans, args, params, positions))``.  Tangents
+    and cotangents may carry a leading batch axis.  ``nondiff=True``: no
+    derivative (the result is a constant); ``multiple_results=True``: impl returns
+    a tuple.  ``traits`` (pyad.Traits) are promises that buy speed, checked when
+    the primitive is made and by pyad.testing.check_grads.  Calling the primitive
+    on plain values runs impl; on values being differentiated it records or
+    pushes derivatives.  See docs/writing-primitives.md.
+    """
+
+
+class _Doc:
+    """``__doc__``: the class's documentation, or an instance's own (a primitive
+    documents the function it implements)."""
+
+    def __get__(self, obj, cls):
+        return _CLASS_DOC if obj is None else obj._doc
+
+    def __set__(self, obj, value):
+        obj._doc = value
+
+
 class Primitive:
     __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'taylor', 'traits',
-                 'reverse', 'nondiff', 'multiple_results', '__doc__', '__weakref__')
+                 'reverse', 'nondiff', 'multiple_results', '_doc', '__weakref__')
+    __doc__ = _Doc()
 
     def __init__(self, name, impl, *, traits=None, nondiff=False, multiple_results=False,
                  doc=None):
