@@ -19,8 +19,15 @@ from ..backend import wrap_like, namespace as _xp
 
 
 class FunctionOutput(Exception):
-    """Raised when the differentiated function returns a function (handled by the
-    operators, which then return a function that differentiates afresh)."""
+    """Raised when the differentiated function returns a function, or a pytree with a
+    function among its leaves (handled by the operators, which then return, in the
+    place of each function, one that differentiates afresh).  ``args[0]`` is the
+    output, for its structure."""
+
+
+def is_function(y):
+    """A leaf that is a function (not a traced value or an array, which may be callable)."""
+    return callable(y) and not isinstance(y, Box) and not hasattr(y, 'dtype')
 
 
 # --------------------------------------------------------------------------- inputs
@@ -77,7 +84,9 @@ def call(f, x, opname):
     out = f(x)
     if out is None:
         raise TypeError(f'{opname}: the function returned None (is a return statement missing?)')
-    if callable(out) and not isinstance(out, Box) and not hasattr(out, 'dtype'):
+    if is_function(out):
+        raise FunctionOutput(out)
+    if isinstance(out, (tuple, list, dict)) and any(is_function(y) for y in tree_flatten(out)[0]):
         raise FunctionOutput(out)
     return out
 
