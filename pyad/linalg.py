@@ -18,9 +18,11 @@ cholesky(a)            the lower factor L of (A + Aᵀ)/2 (symmetrized, as in JA
 cho_solve(c, b)        solve (L Lᵀ) X = B given the factor (``c`` or ``(c, lower)``).
 solve_triangular       reads only the ``lower`` (or upper) triangle of ``a``;
                        ``trans`` 0/'N' or 1/'T' (2/'C' is 1 for real values).
-inv, det, slogdet      at a singular matrix the derivative (A⁻¹) does not exist:
+inv, slogdet           at a singular matrix the derivative (A⁻¹) does not exist:
                        the rules raise ``LinAlgError``.  ``slogdet``'s sign has no
                        derivative.
+det                    the derivative is the adjugate, defined at every matrix (the
+                       zero matrix included) and differentiable to every order.
 pinv(a)                valid where the rank is constant (full rank, in practice);
                        singular values below ``rcond`` are treated as zero.
 eigh(a)                eigenvalues ascending, of (A + Aᵀ)/2.  The derivative of the
@@ -476,14 +478,83 @@ def _expand2(x):
     return reshape(x, s + (1, 1))
 
 
+def _invertible(a):
+    """Whether det(A) A⁻¹ may stand for the adjugate of every matrix of the stack:
+    condition number below 1/√eps (decided on the values, a constant choice)."""
+    x = innermost(a)
+    xp = namespace(x)
+    n = shape_of(x)[-1]
+    if n == 0:
+        return True
+    limit = 1.0 / _np.sqrt(_np.finfo(_np.dtype(dtype_of(x))).eps)
+    with _np.errstate(all='ignore'):
+        try:
+            cond = xp.linalg.cond(x)
+        except _np.linalg.LinAlgError:
+            return False
+    return bool(xp.all(cond < limit))
+
+
+def _shift_nodes(n):
+    """n interpolation nodes c_k (away from [-1, 1]) and the Lagrange weights w_k of
+    the value at 0: p(0) = Σ w_k p(c_k ρ) for any polynomial p of degree < n."""
+    nodes = [(1.5 + k // 2) * (1 if k % 2 == 0 else -1) for k in range(n)]
+    weights = []
+    for k, ck in enumerate(nodes):
+        w = 1.0
+        for j, cj in enumerate(nodes):
+            if j != k:
+                w *= cj / (cj - ck)
+        weights.append(w)
+    return nodes, weights
+
+
+def _adjugate(a):
+    """adj(A) = det(A) A⁻¹ continued to singular A, differentiable to every order.
+
+    adj(A + tI) is a polynomial of degree n - 1 in t; at |t| >= 1.5 ||A||_F the
+    matrix A + tI is invertible (condition number at most 5), so adj(A) is the
+    Lagrange interpolant at t = 0 of n values det(A + tI) (A + tI)⁻¹ there, built
+    from det and inv (whose rules take the invertible branch: no recursion)."""
+    if _invertible(a):
+        return _expand2(_det(a)) * _inv(a)
+    x = innermost(a)
+    xp = namespace(x)
+    n = shape_of(x)[-1]
+    dtype = _np.dtype(dtype_of(x))
+    with _np.errstate(all='ignore'):
+        rho = _np.sqrt(_np.sum(_np.square(_np.asarray(x, dtype=_np.float64)), axis=(-2, -1)))
+    rho = _np.where(_np.isfinite(rho) & (rho > 0), rho, 1.0)[..., None, None]
+    eye = _np.eye(n)
+    nodes, weights = _shift_nodes(n)
+    total = 0.0
+    for c, w in zip(nodes, weights):
+        shifted = a + wrap_like(xp.asarray((c * rho * eye).astype(dtype)), x)
+        total = total + _expand2(_det(shifted)) * _inv(shifted) * dtype.type(w)
+    return total
+
+
+def _det_jvp(t, ans, a):
+    if _invertible(a):
+        return ans * _trace(_solve(a, t))
+    return _sum(_mT(_adjugate(a)) * t, axis=(-2, -1))       # tr(adj(A) dA)
+
+
+def _det_vjp(g, ans, a):
+    if _invertible(a):
+        return _expand2(g * ans) * _mT(_inv(a))
+    return _expand2(g) * _mT(_adjugate(a))
+
+
 _det = Primitive('det', _det_impl)
-_det.def_jvp(lambda t, ans, a: ans * _trace(_solve(a, t)))
-_det.def_vjp(lambda g, ans, a: _expand2(g * ans) * _mT(_inv(a)))
+_det.def_jvp(_det_jvp)
+_det.def_vjp(_det_vjp)
 
 
 def det(a):
-    """numpy.linalg.det, over stacks.  d det(A) = det(A) tr(A⁻¹ dA): at a singular
-    matrix the rule needs A⁻¹ and raises LinAlgError."""
+    """numpy.linalg.det, over stacks.  d det(A) = tr(adj(A) dA): det(A) tr(A⁻¹ dA)
+    for a well-conditioned A, else the adjugate continued to singular matrices (see
+    ``_adjugate``), so derivatives of every order exist everywhere."""
     a = _as_array(a)
     _check_square('det', a)
     return _det(a)

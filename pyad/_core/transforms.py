@@ -73,7 +73,12 @@ def flatten_input(x, opname, what='input'):
 
 
 def check_output_leaf(y, opname):
-    if isinstance(y, Box) or isinstance(y, numbers.Number) or hasattr(y, 'dtype'):
+    if isinstance(y, Box):
+        return y
+    if isinstance(y, numbers.Number) or hasattr(y, 'dtype'):
+        if type(y) is complex or getattr(getattr(y, 'dtype', None), 'kind', None) == 'c':
+            raise TypeError(f'{opname}: the function returned a complex value; pyad '
+                            f'differentiates real values only')
         return y
     raise TypeError(f'{opname}: the function returned a {type(y).__name__}, which is not a '
                     f'number, an array, or a tuple/list/dict of them')
