@@ -40,9 +40,9 @@ matrix_power(a, n)     repeated squaring; n < 0 through ``inv``.
 expm(a)                derivative by the block identity
                        expm([[A, E], [0, A]]) = [[expm A, L(A, E)], [0, expm A]],
                        with expm itself, so it nests to any order.
-lstsq(a, b)            the least-squares solution only (not NumPy's 4-tuple),
-                       ``pinv(a) @ b``; assumes full rank (the derivative of a
-                       rank-deficient solution does not exist).
+lstsq(a, b)            NumPy's (x, residuals, rank, s); x is ``pinv(a) @ b``;
+                       assumes full rank (the derivative of a rank-deficient
+                       solution does not exist).
 =====================  ==============================================================
 
 Errors name the function: a non-square or mismatched input raises ``ValueError``
@@ -66,6 +66,7 @@ from .numpy.elementwise import sqrt, absolute, power, reciprocal, equal, not_equ
 LinAlgError = _np.linalg.LinAlgError
 
 SlogdetResult = namedtuple('SlogdetResult', ['sign', 'logabsdet'])
+# (LstsqResult is defined with lstsq, below)
 EighResult = namedtuple('EighResult', ['eigenvalues', 'eigenvectors'])
 SVDResult = namedtuple('SVDResult', ['U', 'S', 'Vh'])
 QRResult = namedtuple('QRResult', ['Q', 'R'])
@@ -621,21 +622,44 @@ def pinv(a, rcond=None):
     return _pinv(a, float(rcond))
 
 
+LstsqResult = namedtuple('LstsqResult', ['x', 'residuals', 'rank', 's'])
+
+
 def lstsq(a, b, rcond=None):
-    """The least-squares solution X minimising ||A X - B|| (the minimum-norm one when
-    A is wide), as ``pinv(a) @ b``.  Returns X only, not NumPy's 4-tuple.  Assumes
-    A has full rank: the solution of a rank-deficient problem is not differentiable."""
+    """numpy.linalg.lstsq: ``x, residuals, rank, s = lstsq(a, b)``, as NumPy returns.
+
+    x minimises ||A x - b|| (the minimum-norm one when A is wide), as ``pinv(a) @ b``;
+    residuals are the squared 2-norms of the columns of A x - b, shape (k,) ((1,) for
+    a vector b), and empty unless A is tall with full column rank; rank (an int, no
+    derivative) counts the singular values above ``rcond`` times the largest
+    (``rcond=None``: machine precision times max(M, N), as NumPy); s are the singular
+    values.  Stacks (..., M, N) work too (rank is then an array).  The derivative
+    assumes A has full rank: that of a rank-deficient solution does not exist."""
     a, b = _as_array(a), _as_array(b)
     _check_matrix('lstsq', a)
-    m = shape_of(a)[-2]
+    m, n = shape_of(a)[-2:]
     bs = tuple(shape_of(b))
     if len(bs) == 0 or (len(bs) == 1 and bs[0] != m) or (len(bs) > 1 and bs[-2] != m):
         raise ValueError(f'lstsq: a has shape {tuple(shape_of(a))} but b has shape {bs}: '
                          f'b must have {m} rows')
-    p = pinv(a, rcond)
-    if len(bs) == 1:
-        return _out(matmul(p, expand_dims(b, -1)), True)
-    return matmul(p, b)
+    eps = float(_np.finfo(_np.dtype(dtype_of(a))).eps)
+    cutoff = max(m, n) * eps if rcond is None else float(rcond)
+    p = pinv(a, cutoff)
+    vector = len(bs) == 1
+    x = _out(matmul(p, expand_dims(b, -1)), True) if vector else matmul(p, b)
+    s = svd(a, compute_uv=False)
+    plain_s = _np.asarray(innermost(s))
+    if plain_s.size:
+        rank = _np.sum(plain_s > cutoff * plain_s[..., :1], axis=-1)
+    else:
+        rank = _np.zeros(plain_s.shape[:-1], dtype=int)
+    rank = int(rank) if _np.ndim(rank) == 0 else rank
+    if m > n and _np.all(rank == n):
+        r = (matmul(a, expand_dims(x, -1))[..., 0] if vector else matmul(a, x)) - b
+        residuals = _sum(r * r, axis=-1, keepdims=True) if vector else _sum(r * r, axis=-2)
+    else:
+        residuals = wrap_like(namespace(innermost(a)).zeros((0,), dtype=dtype_of(a)), innermost(a))
+    return LstsqResult(x, residuals, rank, s)
 
 
 # ================================================================== eigh

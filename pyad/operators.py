@@ -128,19 +128,21 @@ def _leaf_of(out, treedef, i):
     return leaves[i]
 
 
-def _structure_error(name, what, got, want):
-    return ValueError(f'{name}: {what} has structure {got}, but the input has structure {want}')
+def _structure_error(name, what, got, want, of='input'):
+    return ValueError(f'{name}: {what} has structure {got}, but the {of} has structure {want}')
 
 
-def _tangents(name, leaves, treedef, v, what='tangent v'):
+def _tangents(name, leaves, treedef, v, what='tangent v', of='input'):
+    """The caller's v (or u, ``of`` the output) checked against ``leaves``, as copies
+    (see transforms._private: results never alias the caller's arrays)."""
     vleaves, vdef = tree_flatten(v)
     if vdef != treedef:
-        raise _structure_error(name, f'the {what}', vdef, treedef)
+        raise _structure_error(name, f'the {what}', vdef, treedef, of)
     out = []
     for leaf, t in zip(leaves, vleaves):
         t = as_float_leaf(t, name, what)
         if tuple(shape_of(t)) != tuple(shape_of(leaf)):
-            raise ValueError(f'{name}: the {what} has shape {tuple(shape_of(t))} but the input '
+            raise ValueError(f'{name}: the {what} has shape {tuple(shape_of(t))} but the {of} '
                              f'has shape {tuple(shape_of(leaf))}; they must match')
         out.append(cast_like(t, leaf))
     return out
@@ -384,7 +386,7 @@ def _vjp(f, x):
     leaves, treedef, primals, out_def, pull = _reverse('vjp', f, x)
 
     def pullback(u):
-        cts = _tangents('vjp pullback', primals, out_def, u, 'cotangent u')
+        cts = _tangents('vjp pullback', primals, out_def, u, 'cotangent u', 'output of f')
         return tree_unflatten(treedef, _zeros_if_none(pull(cts), leaves))
     return tree_unflatten(out_def, primals), pullback
 

@@ -54,7 +54,7 @@ def as_float_leaf(x, opname, what='input'):
     if dtype is not None and hasattr(x, 'shape'):
         kind = dtype.kind
         if kind == 'f':
-            return x
+            return _private(x)
         if kind in 'iu':
             return x.astype(backend.float64)
         if kind == 'c':
@@ -65,6 +65,17 @@ def as_float_leaf(x, opname, what='input'):
                         f'pass a float or an array of floats')
     raise TypeError(f'{opname}: {what} must be a float, an array of floats, or a tuple/list/dict '
                     f'of them; got {t.__name__}')
+
+
+def _private(x):
+    """A copy of a caller's array: the tape and the rules hold on to their inputs, so
+    an f that writes into the array it was given (or the caller, into v or u,
+    later) must not change what they read, and results must not alias the
+    caller's arrays.  (A NumPy scalar is immutable: kept.)"""
+    copy = getattr(x, 'copy', None)
+    if copy is None or not getattr(x, 'ndim', 0) and not hasattr(x, 'flags'):
+        return x
+    return copy()
 
 
 def flatten_input(x, opname, what='input'):
