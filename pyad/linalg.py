@@ -490,10 +490,10 @@ def _invertible(a):
     limit = 1.0 / _np.sqrt(_np.finfo(_np.dtype(dtype_of(x))).eps)
     with _np.errstate(all='ignore'):
         try:
-            cond = xp.linalg.cond(x)
+            sv = xp.linalg.svd(x, compute_uv=False)
         except _np.linalg.LinAlgError:
             return False
-    return bool(xp.all(cond < limit))
+        return bool(xp.all(sv[..., -1] * limit > sv[..., 0]))
 
 
 def _shift_nodes(n):
@@ -524,13 +524,13 @@ def _adjugate(a):
     n = shape_of(x)[-1]
     dtype = _np.dtype(dtype_of(x))
     with _np.errstate(all='ignore'):
-        rho = _np.sqrt(_np.sum(_np.square(_np.asarray(x, dtype=_np.float64)), axis=(-2, -1)))
-    rho = _np.where(_np.isfinite(rho) & (rho > 0), rho, 1.0)[..., None, None]
-    eye = _np.eye(n)
+        rho = xp.sqrt(xp.sum(x * x, axis=(-2, -1)))          # ||A||_F >= spectral radius
+    rho = xp.where(xp.isfinite(rho) & (rho > 0), rho, 1)[..., None, None]
+    eye = xp.eye(n, dtype=dtype)
     nodes, weights = _shift_nodes(n)
     total = 0.0
     for c, w in zip(nodes, weights):
-        shifted = a + wrap_like(xp.asarray((c * rho * eye).astype(dtype)), x)
+        shifted = a + wrap_like((rho * dtype.type(c) * eye).astype(dtype), x)
         total = total + _expand2(_det(shifted)) * _inv(shifted) * dtype.type(w)
     return total
 

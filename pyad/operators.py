@@ -31,7 +31,8 @@ tells it m); when m > n it runs the batched forward pass instead, so it spends
 one extra evaluation in that case.
 
 If ``f(x)`` returns a function, every operator returns a function that, when
-called, differentiates afresh with fresh tags (Manzyuk et al. 2019).
+called, differentiates afresh with fresh tags (Manzyuk et al. 2019); functions among
+the leaves of a returned pytree are handled the same way, leaf by leaf.
 """
 import functools
 import math
