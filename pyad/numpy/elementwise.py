@@ -337,9 +337,11 @@ float_power = None  # set below, after power
 
 
 def _div(a, b):
-    """a / b in a rule: through the divide primitive, so that Python floats give
-    inf or nan at a singular point as NumPy's float64 does, not ZeroDivisionError."""
-    return divide(a, b)
+    """a / b in a rule, where Python floats give inf or nan at a singular point as
+    NumPy's float64 does (through the divide primitive), not ZeroDivisionError."""
+    if type(b) is float and b == 0.0 and type(a) is float:
+        return divide(a, b)
+    return a / b
 
 
 def _pow_dx(c, ans, x, y):
