@@ -20,7 +20,8 @@ from . import indexing as _idx
 from . import products as _prod
 from .._core.box import install_methods as _install_methods, innermost as _innermost
 from .._core.primitive import bind as _bind
-from ._real import is_complex_constant as _is_complex_constant, real_only_error as _real_only_error
+from ._real import (is_complex_constant as _is_complex_constant, real_only_error as _real_only_error,
+                    REAL_OR_TRACED as _REAL_OR_TRACED)
 from .creation import *             # noqa: F401,F403
 from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
 
@@ -59,7 +60,7 @@ def _reverse(fn):
         empty = {}
 
         def reflected(self, other):
-            if type(other) is not float and _is_complex_constant(other):
+            if type(other) not in _REAL_OR_TRACED and _is_complex_constant(other):
                 raise _real_only_error(fn.name)
             return bind(fn, (other, self), empty)
         return reflected
@@ -71,7 +72,7 @@ def _real_operand(fn):
     name = fn.name
 
     def method(self, other):
-        if type(other) is not float and _is_complex_constant(other):
+        if type(other) not in _REAL_OR_TRACED and _is_complex_constant(other):
             raise _real_only_error(name)
         return _bind(fn, (self, other), _NO_PARAMS)
     return method
@@ -103,7 +104,7 @@ _NO_PARAMS = {}
 
 
 def _mul(self, other):
-    if type(other) is not float and _is_complex_constant(other):
+    if type(other) not in _REAL_OR_TRACED and _is_complex_constant(other):
         raise _real_only_error('multiply')
     # x * x is square(x): one product in each derivative rule (2 x c), not two
     if other is self:

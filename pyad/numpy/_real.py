@@ -7,6 +7,18 @@ from .._core.box import Box
 from .._core.primitive import Primitive, bind
 
 
+def _all_subclasses(cls):
+    out = {cls}
+    for sub in cls.__subclasses__():
+        out |= _all_subclasses(sub)
+    return out
+
+
+# types that are never a complex constant: the operator methods test membership
+# first (one set lookup per operation on a traced value)
+REAL_OR_TRACED = frozenset({float, int, bool} | _all_subclasses(Box))
+
+
 def is_complex_constant(a):
     t = type(a)
     if t is float or t is int or t is bool:
