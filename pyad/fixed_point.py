@@ -68,9 +68,7 @@ import numpy as _np
 
 from ._core.box import Box, Dual, TapeVar, LazyVar, innermost, lift_dead, shape_of, ndim_of, dtype_of
 from ._core.pytree import tree_flatten, tree_unflatten
-from ._core.primitive import Primitive
 from ._core.transforms import push_forward, pull_back, zeros_for, as_float_leaf
-from ._core import reverse as _reverse
 from .operators import _one_like
 from .backend import namespace
 
@@ -297,7 +295,7 @@ def _reverse_level(h_primal, a, x_p, z, tag, ctx):
     if not traced:
         return x_p
 
-    def adjoint(g, positions):
+    def adjoint(g):
         gs = _fill(g, x_p)
         vjp = _linearize(h_primal, a, x_p, transpose=True)
 
@@ -305,43 +303,11 @@ def _reverse_level(h_primal, a, x_p, z, tag, ctx):
             return [lift_dead(gi if j is None else gi + j) for gi, j in zip(gs, vjp(ws))]
 
         w = _solve(adjoint_map, None, [innermost(c) for c in gs], ctx, 'fixed_point (adjoint)')
-        return [w[traced[i]] for i in positions]
+        return [w[i] for i in traced]
 
-    # One node on T's tape: inputs the traced leaves of z, value x_p, VJP the adjoint
-    # solve.  The inputs are handed over with plain primals (same tag, same slots):
-    # the node's value is x_p whatever they hold, and nothing below T is recorded.
-    inputs = tuple(TapeVar(innermost(z[i]), tag, z[i].index) for i in traced)
-    if len(x_p) == 1:       # one leaf: a node with one result (the common case, cheaper)
-        return [_reverse.process(_link_one, inputs, {'value': x_p[0], 'adjoint': adjoint}, tag)]
-    params = {'value': tuple(x_p), 'adjoint': adjoint}
-    return list(_reverse.process(_link, inputs, params, tag))
-
-
-def _link_value(*inputs, value, adjoint):
-    return value
-
-
-def _link_vjp(g, ans, primals, params, positions):
-    return params['adjoint'](g, positions)
-
-
-def _link_one_vjp(g, ans, primals, params, positions):
-    return params['adjoint']((g,), positions)
-
-
-def _no_jvp(tangents, ans, primals, params):     # never called: forward levels build Duals
-    raise NotImplementedError('fixed_point: internal node has no JVP')
-
-
-# The nodes that link a reverse level's result to T's tape (x with several leaves,
-# or one); each call's state (its value x_p and its adjoint solve) travels in the
-# node's params.
-_link = Primitive('fixed_point', _link_value, multiple_results=True)
-_link.def_vjp_joint(_link_vjp)
-_link.def_jvp_joint(_no_jvp)
-_link_one = Primitive('fixed_point', _link_value)
-_link_one.def_vjp_joint(_link_one_vjp)
-_link_one.def_jvp_joint(_no_jvp)
+    # One record on T's tape: its inputs the traced leaves of z, its values x_p
+    # (nothing below T is recorded), its VJP the adjoint solve
+    return tag.tape.custom(tag, [z[i] for i in traced], list(x_p), adjoint, 'fixed_point')
 
 
 # ------------------------------------------------------------------ plain iteration
@@ -355,6 +321,10 @@ def _max_abs(v):
     return float(namespace(v).abs(v).max())
 
 
+_INF = float('inf')
+_NAN = float('nan')
+
+
 def _residual(x, y, what):
     """(max|y - x|, max(1, max|y|)) over the leaves, which must be plain values."""
     for leaf in y:
@@ -362,8 +332,11 @@ def _residual(x, y, what):
             raise RuntimeError(f'{what}: f returned a value being differentiated at a level '
                                f'not seen at the starting point (tag {leaf.tag.id}); '
                                f'f must depend on the same values at every x')
-    residual = max(_max_abs(yi - xi) for yi, xi in zip(y, x))
-    scale = max([1.0] + [_max_abs(yi) for yi in y])
+    residuals = [_max_abs(yi - xi) for yi, xi in zip(y, x)]
+    sizes = [_max_abs(yi) for yi in y]
+    # (max() skips a nan that is not first: say nan whichever leaf holds it)
+    residual = _NAN if any(r != r for r in residuals) else max(residuals)
+    scale = _NAN if any(v != v for v in sizes) else max([1.0] + sizes)
     return residual, scale
 
 
@@ -380,6 +353,10 @@ def _iterate(h, a, x, y, ctx, what):
         else:
             residual, scale = _residual(x, y, what)
         x = y
+        if not scale < _INF:
+            # inf or nan in the iterate: inf <= tol * inf would pass for convergence
+            raise FixedPointError(f'{what}: the iteration produced '
+                                  f'{"nan" if scale != scale else "inf"} (diverged)')
         if residual <= tol * scale:
             return x
         if residual != residual:

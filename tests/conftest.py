@@ -1,9 +1,9 @@
 """Every test runs twice: with reverse mode's deferred values as in use (arrays of
-at least reverse.DEFER_BYTES; the tests' arrays are mostly smaller, so nothing is
+at least settings.defer_bytes; the tests' arrays are mostly smaller, so nothing is
 deferred) and with every deferrable value deferred, whatever its size."""
 import pytest
 
-from pyad._core import reverse
+from pyad._core.config import configured
 
 
 @pytest.fixture(autouse=True, params=['eager', 'deferred'])
@@ -11,9 +11,5 @@ def values(request):
     if request.param == 'eager':
         yield request.param
         return
-    old = reverse.DEFER_BYTES
-    reverse.DEFER_BYTES = 0
-    try:
+    with configured(defer_bytes=0):
         yield request.param
-    finally:
-        reverse.DEFER_BYTES = old

@@ -45,7 +45,7 @@ def synchronous():
 def values():
     """Overrides conftest's: this module runs once, with reverse mode's deferred
     values as in use (a Dask array's size is its whole logical size, so Dask values
-    of any size above reverse.DEFER_BYTES are deferred here);
+    of any size above settings.defer_bytes are deferred here);
     test_glm_parameters_numpy_data_dask runs both ways."""
     yield 'eager'
 
@@ -180,11 +180,16 @@ def test_cholesky_of_a_dask_matrix_is_lower_as_in_numpy():
 
 
 # ---------------------------------------------------------------------- data Dask, parameters NumPy
-@pytest.mark.parametrize('defer_bytes', [None, 0])
-def test_glm_parameters_numpy_data_dask(defer_bytes, monkeypatch):
-    from pyad._core import reverse
-    if defer_bytes is not None:
-        monkeypatch.setattr(reverse, 'DEFER_BYTES', defer_bytes)
+@pytest.mark.parametrize('mode', ['eager', 'deferred'])
+def test_glm_parameters_numpy_data_dask(mode):
+    if mode == 'eager':
+        return _glm_parameters_numpy_data_dask()
+    from pyad._core.config import configured
+    with configured(defer_bytes=0):        # every deferrable value deferred (conftest's mode)
+        _glm_parameters_numpy_data_dask()
+
+
+def _glm_parameters_numpy_data_dask():
     X = rng.standard_normal((40, 3))
     y = (rng.random(40) < 0.5).astype(float)
     beta = onp.array([0.3, -0.2, 0.1])

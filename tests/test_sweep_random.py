@@ -16,7 +16,7 @@ from hypothesis import given, settings, HealthCheck, strategies as st
 
 import pyad
 import pyad.numpy as pnp
-from pyad._core import reverse
+from pyad._core.config import configured
 from pyad._core.box import innermost
 
 # the values a run computes, when a test collects them
@@ -77,9 +77,7 @@ def _run(prog, x):
 @given(prog=program)
 def test_reverse_sweep_agrees_with_forward_mode(prog):
     x = np.linspace(-0.8, 0.9, N)
-    old = reverse.STUB_BYTES
-    reverse.STUB_BYTES = 0
-    try:
+    with configured(stub_bytes=0):
         f = lambda v: _run(prog, v)      # noqa: E731
         seen = []
         token = _SEEN.set(seen)
@@ -90,8 +88,6 @@ def test_reverse_sweep_agrees_with_forward_mode(prog):
         value, pullback = pyad.vjp(f, x)
         g2 = pullback(2.0)                # a reusable pullback: swept twice
         g3 = pullback(-1.0)
-    finally:
-        reverse.STUB_BYTES = old
     want = pyad.jacfwd(f)(x)
     np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-10)
     np.testing.assert_allclose(g2, 2.0 * want, rtol=1e-10, atol=1e-10)

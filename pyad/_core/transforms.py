@@ -10,18 +10,24 @@ Both retire their tag when they return, whatever happens.
 """
 import numbers
 
-import numpy
-
+from .. import backend
 from .box import Box, Dual, TapeVar, LazyVar, pending, innermost, lift_dead, shape_of, dtype_of
 from .tags import Tag
 from .reverse import Tape, sweep
 from .pytree import tree_flatten, tree_unflatten
-from ..backend import wrap_like
+from ..backend import wrap_like, namespace as _xp
 
 
 class FunctionOutput(Exception):
-    """Raised when the differentiated function returns a function (handled by the
-    operators, which then return a function that differentiates afresh)."""
+    """Raised when the differentiated function returns a function, or a pytree with a
+    function among its leaves (handled by the operators, which then return, in the
+    place of each function, one that differentiates afresh).  ``args[0]`` is the
+    output, for its structure."""
+
+
+def is_function(y):
+    """A leaf that is a function (not a traced value or an array, which may be callable)."""
+    return callable(y) and not isinstance(y, Box) and not hasattr(y, 'dtype')
 
 
 # --------------------------------------------------------------------------- inputs
@@ -38,7 +44,7 @@ def as_float_leaf(x, opname, what='input'):
     t = type(x)
     if t is float:
         return x
-    if isinstance(x, bool) or isinstance(x, numpy.bool_):
+    if isinstance(x, bool) or isinstance(x, backend.bool_):
         raise TypeError(f'{opname}: {what} is a bool ({x!r}); pass a float')
     if isinstance(x, numbers.Integral):
         return float(x)
@@ -48,9 +54,9 @@ def as_float_leaf(x, opname, what='input'):
     if dtype is not None and hasattr(x, 'shape'):
         kind = dtype.kind
         if kind == 'f':
-            return x
+            return _private(x)
         if kind in 'iu':
-            return x.astype(numpy.float64)
+            return x.astype(backend.float64)
         if kind == 'c':
             raise TypeError(f'{opname}: {what} is complex ({dtype}); pyad differentiates real values only')
         if kind == 'b':
@@ -61,13 +67,29 @@ def as_float_leaf(x, opname, what='input'):
                     f'of them; got {t.__name__}')
 
 
+def _private(x):
+    """A copy of a caller's array: the tape and the rules hold on to their inputs, so
+    an f that writes into the array it was given (or the caller, into v or u,
+    later) must not change what they read, and results must not alias the
+    caller's arrays.  (A NumPy scalar is immutable: kept.)"""
+    copy = getattr(x, 'copy', None)
+    if copy is None or not getattr(x, 'ndim', 0) and not hasattr(x, 'flags'):
+        return x
+    return copy()
+
+
 def flatten_input(x, opname, what='input'):
     leaves, treedef = tree_flatten(x)
     return [as_float_leaf(l, opname, what) for l in leaves], treedef
 
 
 def check_output_leaf(y, opname):
-    if isinstance(y, Box) or isinstance(y, numbers.Number) or hasattr(y, 'dtype'):
+    if isinstance(y, Box):
+        return y
+    if isinstance(y, numbers.Number) or hasattr(y, 'dtype'):
+        if type(y) is complex or getattr(getattr(y, 'dtype', None), 'kind', None) == 'c':
+            raise TypeError(f'{opname}: the function returned a complex value; pyad '
+                            f'differentiates real values only')
         return y
     raise TypeError(f'{opname}: the function returned a {type(y).__name__}, which is not a '
                     f'number, an array, or a tuple/list/dict of them')
@@ -78,17 +100,14 @@ def call(f, x, opname):
     out = f(x)
     if out is None:
         raise TypeError(f'{opname}: the function returned None (is a return statement missing?)')
-    if callable(out) and not isinstance(out, Box) and not hasattr(out, 'dtype'):
+    if is_function(out):
+        raise FunctionOutput(out)
+    if isinstance(out, (tuple, list, dict)) and any(is_function(y) for y in tree_flatten(out)[0]):
         raise FunctionOutput(out)
     return out
 
 
 # ---------------------------------------------------------------------- shape helpers
-def _xp(x):
-    from ..backend import namespace
-    return namespace(x)
-
-
 def zeros_for(value, batch=()):
     """Plain zeros shaped like ``batch + value.shape``, in value's dtype and library."""
     inner = innermost(value)
@@ -97,7 +116,7 @@ def zeros_for(value, batch=()):
         return 0.0                      # a Python number: its derivative is a float
     dtype = dtype_of(inner)
     if dtype.kind != 'f':
-        dtype = numpy.dtype(numpy.float64)   # the derivative of an integer constant
+        dtype = backend.float64   # the derivative of an integer constant
     return wrap_like(_xp(inner).zeros(shape, dtype=dtype), inner)
 
 
@@ -109,8 +128,7 @@ def cast_like(value, ref):
     if dtype_of(value) == want:
         return value
     if isinstance(value, Box):
-        from ..numpy import astype
-        return astype(value, want)
+        return value.astype(want)       # (a box's astype: a differentiable cast)
     if type(innermost(ref)) is float and not shape_of(value):
         return float(value)
     return _xp(value).asarray(value).astype(want)

@@ -12,7 +12,8 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import Box, shape_of, ndim_of, innermost, dtype_of, LazyVar
-from .._core.reverse import Stub
+from .._core.stub import Stub
+from .._core.traits import Traits
 from ..backend import namespace, wrap_like, is_dask, dask_broadcast_like
 from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
 
@@ -61,14 +62,7 @@ def _sum_impl(x, axes, keepdims):
     return _np.sum(x, axis=axes, keepdims=keepdims)
 
 
-_sum = Primitive('sum', _sum_impl)
-_sum.def_jvp(lambda t, ans, x, axes, keepdims: _sum(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
-_sum.def_vjp(lambda g, ans, x, axes, keepdims: broadcast_reduced(g, ans, x, axes, keepdims))
-_sum.saves = 'shapes'
-_sum.vjp_fresh = True
-
-
-def _sum_defer(primals, params, traced):
+def _sum_defer(primals, params):
     # the sum of a pending value may be deferred too (reverse mode, _core/reverse.py)
     x, axes, keepdims = primals
     if type(x) is not LazyVar or params:
@@ -79,7 +73,11 @@ def _sum_defer(primals, params, traced):
     return tuple(d for i, d in enumerate(shape) if i not in axes), dtype_of(x)
 
 
-_sum.defer = _sum_defer
+# the VJPs of sum and mean read only shapes, make new arrays or views of g
+_REDUCTION = Traits(reads='shapes', fresh=True, defer=_sum_defer)
+_sum = Primitive('sum', _sum_impl, traits=_REDUCTION)
+_sum.def_jvp(lambda t, ans, x, axes, keepdims: _sum(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
+_sum.def_vjp(lambda g, ans, x, axes, keepdims: broadcast_reduced(g, ans, x, axes, keepdims))
 
 
 def sum(a, axis=None, keepdims=False, dtype=None):
@@ -104,13 +102,10 @@ def _mean_vjp(g, ans, x, axes, keepdims):
 # a primitive of its own, as NumPy's mean is (which accumulates float16 in
 # float32), and whose VJP reads only shapes: a mean of a deferred value is
 # deferred too, so that grad of mean(...) need not compute it
-_mean = Primitive('mean', _mean_impl)
+_mean = Primitive('mean', _mean_impl, traits=_REDUCTION)
 _mean.def_jvp(lambda t, ans, x, axes, keepdims:
               _mean(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
 _mean.def_vjp(_mean_vjp)
-_mean.saves = 'shapes'
-_mean.vjp_fresh = True
-_mean.defer = _sum_defer
 
 
 def mean(a, axis=None, keepdims=False):
@@ -168,24 +163,55 @@ def _prod_impl(x, axes, keepdims):
 def _prod_partials(x, ans_kept, axes):
     """∂prod/∂x_i = the product of the other entries, for every i (x's shape).
 
-    Without zeros this is prod / x_i.  Convention where zeros occur (the true
-    partials, computed without dividing by zero): at a zero entry the partial is
-    the product of the nonzero entries when it is the only zero of its slice, and
-    0 when the slice has two or more zeros; at a nonzero entry it is prod / x_i
-    (which is 0 when the slice holds a zero).  Values and first derivatives are
-    exact for any number of zeros; higher derivatives are exact when each slice
-    has at most one zero (with two zeros the mixed second derivative between them
-    is taken as 0).
+    At a nonzero entry this is prod / x_i, exact to every order (x_i stays nonzero
+    near the point).  At a zero entry it is the product of the slice with that one
+    entry replaced by 1: a product again, so exact to every order too, whatever
+    the number of zeros (the mixed second derivative between two zeros is the
+    product of the other entries).  One such product per rank of zero in a slice:
+    cost O(zeros per slice × size), and nothing at all without zeros.
     """
+    if is_dask(x):
+        return _others_product(x, axes)
     xp = namespace(x)
     is_zero = xp.asarray(innermost(x)) == 0
-    if not is_dask(x) and not is_zero.any():     # (a Dask array's zeros are unknown yet)
+    if not is_zero.any():
         return ans_kept / x
     from .elementwise import where
-    zeros_in_slice = xp.sum(is_zero, axis=axes, keepdims=True)
-    safe_x = where(is_zero, 1.0, x)
-    others = where(zeros_in_slice == 1, _prod(safe_x, axes, True), 0.0)
-    return where(is_zero, others, ans_kept / safe_x)
+    partials = where(is_zero, 0.0, ans_kept / where(is_zero, 1.0, x))
+    for kth_zero in _kth_zero_masks(xp, is_zero, axes):
+        others = _prod(where(kth_zero, 1.0, x), axes, True)
+        partials = where(kth_zero, others, partials)
+    return partials
+
+
+def _others_product(x, axes):
+    """The product of the other entries of each slice as the product of the entries
+    before and of those after (exclusive cumulative products): no division and no
+    look at the values, for Dask arrays, whose zeros are unknown until computed."""
+    from .manipulation import transpose, reshape, concatenate, flip
+    nd = ndim_of(x)
+    rest = [i for i in range(nd) if i not in axes]
+    perm = rest + [i for i in range(nd) if i in axes]
+    moved = transpose(x, perm)
+    shape = tuple(shape_of(moved))
+    flat = reshape(moved, shape[:len(rest)] + (-1,))
+    one = namespace(x).ones(shape[:len(rest)] + (1,), dtype=dtype_of(x))
+    before = _cumprod(concatenate([one, flat[..., :-1]], axis=-1), -1)
+    after = flip(_cumprod(flip(concatenate([flat[..., 1:], one], axis=-1), -1), -1), -1)
+    return transpose(reshape(before * after, shape), [perm.index(i) for i in range(nd)])
+
+
+def _kth_zero_masks(xp, is_zero, axes):
+    """For k = 1, 2, ...: the mask of the k-th zero (in C order) of each slice."""
+    nd = is_zero.ndim
+    rest = [i for i in range(nd) if i not in axes]
+    perm = rest + [i for i in range(nd) if i in axes]
+    moved = xp.transpose(is_zero, perm)
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    rank = xp.cumsum(flat, axis=-1)
+    inverse = [perm.index(i) for i in range(nd)]
+    for k in range(1, int(rank[..., -1].max()) + 1):
+        yield xp.transpose((flat & (rank == k)).reshape(moved.shape), inverse)
 
 
 def _prod_jvp(t, ans, x, axes, keepdims):

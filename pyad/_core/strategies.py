@@ -1,0 +1,154 @@
+"""How a record's cotangent reaches its arguments: one strategy per primitive,
+chosen once from its traits (traits.py) when the primitive is made.
+
+A strategy is ``strategy(adjoints, record, g, k, owned)``: the record's adjoint
+is ``k * g`` (``owned``: the sweep may write into g); it adds each argument's
+share into ``adjoints`` (adjoints.py).  The fast strategies decline, record by
+record, to ``plain`` where their conditions do not hold; in reference mode the
+sweep calls ``plain`` for every record.
+"""
+import sys
+
+from .. import backend
+from .box import Box, shape_of
+from .config import settings
+from .stub import Stub, StubRead
+from .traits import TraitError
+
+_ndarray = backend.ndarray
+
+
+def plain(acc, record, g, k, g_owned):
+    """The primitive's VJP rules, k kept on their (linear) results."""
+    prim, ans, primals, params, positions, slots = record
+    try:        # one argument and a rule per argument: the rule at once
+        cotangents = (prim.vjps[positions[0]](g, ans, *primals, **params),) \
+            if len(positions) == 1 and prim.vjp_joint is None else None
+    except (TypeError, IndexError):
+        cotangents = None               # (apply_vjp says what was missing)
+    if cotangents is None:
+        cotangents = prim.apply_vjp(g, ans, primals, params, positions)
+    if type(g) is _ndarray:
+        fresh = prim.traits.fresh
+        for i in range(len(slots)):
+            c = cotangents[i]
+            if c is not None:
+                owned = fresh and _fresh(c, g, g_owned, ans, primals, cotangents)
+                if owned and settings.validate and c is not g:
+                    _check_fresh(prim, c, cotangents)
+                acc.add(slots[i], c, k, owned)
+            c = None
+        return
+    for slot, c in zip(slots, cotangents):      # a scalar, or a box at a higher order
+        if c is not None:
+            acc.add(slot, c, k)
+
+
+def partial_derivatives(acc, record, g, k, g_owned):
+    """Elementwise partials that are a constant c times an array at hand (or c
+    alone): a constant costs no pass (c joins the lazy factor), an array one
+    product, and none when g is a scalar broadcast (the VJP of a sum)."""
+    if type(g) is not _ndarray:
+        return plain(acc, record, g, k, g_owned)        # (scalar code: at once)
+    prim, ans, primals, params, positions, slots = record
+    parts = _partials(prim, g, ans, primals, params, positions)
+    if parts is None:
+        return plain(acc, record, g, k, g_owned)
+    s = backend.scalar_of_broadcast(g)
+    alone = len(slots) == 1
+    for slot, (c, arr) in zip(slots, parts):
+        if arr is None:
+            acc.add(slot, g, k * c, g_owned and alone)
+        elif s is not None:
+            acc.lend(slot, arr, k * c * float(s))
+        else:
+            acc.add(slot, g * arr, k * c, True)
+
+
+def _partials(prim, g, ans, primals, params, positions):
+    """[(c, arr)] for the positions, or None where the partials strategy does not apply."""
+    if (type(ans) is not _ndarray and type(ans) is not Stub) or \
+            g.shape != ans.shape or g.dtype != ans.dtype or ans.dtype.kind != 'f':
+        return None
+    parts = []
+    for i in positions:
+        if shape_of(primals[i]) != ans.shape:
+            return None                 # broadcast: the rule unbroadcasts
+        part = prim.traits.partials(ans, primals, params, i)
+        if part is None:
+            return None
+        arr = part[1]
+        if type(arr) is Stub:
+            raise StubRead('its partials read a value the tape did not keep')
+        if arr is not None and (type(arr) is not _ndarray or arr.shape != ans.shape or
+                                arr.dtype != ans.dtype):
+            return None
+        parts.append((float(part[0]), arr))
+    return parts
+
+
+def add_into(acc, record, g, k, g_owned):
+    """Indexing: add g into the argument's adjoint buffer at the index, instead of
+    scattering it into new zeros and summing those."""
+    prim, ans, primals, params, positions, slots = record
+    if k != 1.0 and g_owned and type(g) is _ndarray and g.dtype.kind == 'f':
+        g *= k          # scaled where it lies, not into a temporary
+        k = 1.0
+    if not isinstance(g, Box):
+        slot = slots[0]
+        rule = prim.traits.add_into
+        if acc.is_zero(slot):
+            buf = rule(None, g, ans, primals, params, k)
+            if buf is not None:
+                acc.put(slot, buf)
+                return
+        else:
+            buf = acc.writable(slot)
+            if buf is not None and rule(buf, g, ans, primals, params, k) is not None:
+                return
+    plain(acc, record, g, k, g_owned)
+
+
+def projection(acc, record, g, k, g_owned):
+    """One result of a record with several: its adjoint joins the record's list."""
+    _, answers, _, _, (index,), (parent,) = record
+    acc.put_part(parent, index, len(answers), g, k, g_owned)
+
+
+def choose(traits):
+    """The reverse strategy of a primitive with these traits."""
+    if traits.partials is not None:
+        return partial_derivatives
+    if traits.add_into is not None:
+        return add_into
+    return plain
+
+
+def _check_fresh(prim, c, cotangents):
+    """A new array a fresh rule returns is held by nothing but the rule's results
+    (a CPython reference count: those, plain's name for it, the name here and
+    getrefcount's argument)."""
+    held = sys.getrefcount(c) - (3 + sum(d is c for d in cotangents))
+    if held > 0:
+        raise TraitError(f'pyad primitive {prim.name!r} declares fresh=True, but its VJP rule '
+                         f'returned an array that something else holds (a buffer it keeps, '
+                         f'a constant): the sweep would write into it')
+
+
+def _fresh(c, g, g_owned, ans, primals, cotangents):
+    """Whether c, returned by the rule of a ``fresh`` primitive, is an array that
+    only the sweep holds: not a view, not an input of the rule (unless g, owned),
+    not handed to two arguments."""
+    if type(c) is not _ndarray or c.base is not None:
+        return False
+    if c is g:
+        return bool(g_owned) and len(cotangents) == 1
+    if c is ans or any(c is p for p in primals):
+        return False
+    n = 0
+    for d in cotangents:
+        if d is c:
+            n += 1
+        elif getattr(d, 'base', None) is c:
+            return False
+    return n == 1
