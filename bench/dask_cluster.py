@@ -53,7 +53,9 @@ def cluster(memory_limit):
                           'distributed.worker.memory.pause': False}):
         c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                          memory_limit=memory_limit, dashboard_address=':0')
-    return c, Client(c)
+    client = Client(c)
+    client.wait_for_workers(2)
+    return c, client
 
 
 def worker_memory(client):

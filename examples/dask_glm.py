@@ -68,6 +68,7 @@ def main(argv=None):
         cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
                                memory_limit=args.memory_limit, dashboard_address=':0')
         client = Client(cluster)
+        client.wait_for_workers(args.workers)
     print(f'Dask scheduler {client.scheduler.address}, {len(client.scheduler_info()["workers"])} workers')
     try:
         X, y, true_beta = make_data(args.rows, args.features, args.chunk, args.seed)

@@ -52,6 +52,7 @@ def client():
         cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                            memory_limit=MEMORY_LIMIT, dashboard_address=':0')
     c = distributed.Client(cluster)
+    c.wait_for_workers(2)
     try:
         yield c
     finally:
