@@ -58,6 +58,20 @@ def client():
     finally:
         c.close()
         cluster.close()
+        _settle()
+
+
+def _settle():
+    """Wait until the closed cluster's comms and futures are garbage, and collect
+    them: reference cycles that distributed's teardown leaves behind for a moment
+    would otherwise be found by the next test that counts what gc collects
+    (tests/test_deferred.py)."""
+    import gc
+    import time
+    for _ in range(20):
+        time.sleep(0.1)
+        if gc.collect() == 0:
+            return
 
 
 def lazy_data(rows, chunk, seed=0):
