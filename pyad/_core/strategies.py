@@ -32,16 +32,7 @@ def plain(acc, record, g, k, g_owned):
     if cotangents is None:
         cotangents = prim.apply_vjp(g, ans, primals, params, positions)
     if type(g) is _ndarray:
-        fresh = prim.traits.fresh
-        for i in range(len(slots)):
-            c = cotangents[i]
-            if c is not None:
-                owned = fresh and _fresh(c, g, g_owned, ans, primals, cotangents)
-                if owned and settings.validate and c is not g:
-                    _check_fresh(prim, c, cotangents)
-                acc.add(slots[i], c, k, owned)
-            c = None
-        return
+        return _add_array_cotangents(acc, prim, cotangents, slots, g, k, g_owned, ans, primals)
     col = acc.col
     for slot, c in zip(slots, cotangents):      # a scalar, or a box at a higher order
         if c is not None:
@@ -49,6 +40,20 @@ def plain(acc, record, g, k, g_owned):
                 col[slot] = c                   # (Adjoints.add's first case, inline)
             else:
                 acc.add(slot, c, k)
+
+
+def _add_array_cotangents(acc, prim, cotangents, slots, g, k, g_owned, ans, primals):
+    """Cotangents of a plain array g: owned by the sweep where the rule is fresh and
+    they are new arrays (checked as they come in the strict mode)."""
+    fresh = prim.traits.fresh
+    for i in range(len(slots)):
+        c = cotangents[i]
+        if c is not None:
+            owned = fresh and _fresh(c, g, g_owned, ans, primals, cotangents)
+            if owned and settings.validate and c is not g:
+                _check_fresh(prim, c, cotangents)
+            acc.add(slots[i], c, k, owned)
+        c = None
 
 
 def partial_derivatives(acc, record, g, k, g_owned):
