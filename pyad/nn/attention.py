@@ -162,7 +162,7 @@ class _Block:
                  'poison', 'top_idx', 'top_ok', 'tau')
 
 
-def _select(u, keyok, budget_rows, A, window, causal, chunk):
+def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=False):
     """The chunks of queries, their candidate and window keys, the hard selection and
     the sets of the soft mask (plain arrays: no derivative flows through here).
 
@@ -223,37 +223,36 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk):
                 else:
                     inq = xp.abs(cidx[:, None, :] - qa) >= w
                 inpool = cok[:, None, :] & inq                                   # (R, C, M)
-                rank = xp.cumsum(inpool, axis=-1) - 1
+                rank = xp.cumsum(inpool, axis=-1, dtype=xp.int32) - 1
                 intop = inpool & (rank < A)
-                nA = xp.minimum(inpool.sum(-1), A)                               # (R, C)
+                nA = xp.minimum(rank[..., -1] + 1, A)                            # (R, C)
                 kk = xp.minimum(budget_rows[:, None], nA.astype(u.dtype))
                 K_i = xp.ceil(kk).astype(xp.int64)
                 b.sel = inpool & (rank < K_i[..., None])
+                # each query's candidates in decreasing score: its slot is its rank
                 Ap = min(A, M)
-                pos = xp.argsort(~intop, axis=-1, kind='stable')[..., :Ap]      # (R, C, Ap)
-                Z = xp.where(xp.take_along_axis(intop, pos, axis=-1),
-                             xp.take_along_axis(xp.broadcast_to(cu[:, None, :], inpool.shape), pos, -1),
-                             -xp.inf)
-                p, tau, mx = _sparsek_rows(Z, kk[..., None])
-                F = xp.zeros(inpool.shape, dtype=bool)
-                U = xp.zeros(inpool.shape, dtype=bool)
-                xp.put_along_axis(F, pos, (p > 0) & (p < 1), axis=-1)
-                xp.put_along_axis(U, pos, p >= 1, axis=-1)
-                b.F, b.U, b.mx, b.nA, b.M = F, U, mx, nA, M
-                b.tau = (tau + mx)[..., 0]
-                kmax = int(K_i.max()) if K_i.size else 0
-                b.top_idx = xp.take_along_axis(xp.broadcast_to(cidx[:, None, :], inpool.shape),
-                                               pos[..., :kmax], -1)
-                b.top_ok = xp.take_along_axis(b.sel, pos[..., :kmax], -1)
+                slot = (xp.arange(R * C, dtype=xp.int64) * Ap).reshape(R, C, 1) + xp.minimum(rank, Ap - 1)
+                hit = slot[intop]
+                Z = xp.full(R * C * Ap, -xp.inf, dtype=u.dtype)
+                Z[hit] = xp.broadcast_to(cu[:, None, :], inpool.shape)[intop]
+                p, tau, mx = _sparsek_rows(Z.reshape(R, C, Ap), kk[..., None])
+                pf = p.reshape(-1)[slot]
+                b.F = intop & (pf > 0) & (pf < 1)
+                b.U = intop & (pf >= 1)
+                b.mx, b.nA, b.M = mx, nA, M
+                if want_selection:
+                    b.tau = (tau + mx)[..., 0]
+                    kmax = int(K_i.max()) if K_i.size else 0
+                    top = xp.zeros(R * C * Ap, dtype=xp.int64)
+                    top[hit] = xp.broadcast_to(cidx[:, None, :], inpool.shape)[intop]
+                    b.top_idx = top.reshape(R, C, Ap)[..., :kmax]
+                    b.top_ok = xp.arange(kmax) < K_i[..., None]
                 parts_cols.append(cidx)
                 parts_allowed.append(b.sel)
                 if causal:        # the top A of the last query's pool, in increasing key order
-                    last = pos[:, -1, :]
-                    idx = xp.take_along_axis(cidx, last, axis=1)
-                    ok = xp.take_along_axis(intop[:, -1, :], last, axis=1)
-                    o = xp.argsort(xp.where(ok, idx, n), axis=1, kind='stable')
-                    carried = xp.take_along_axis(idx, o, axis=1)
-                    carried_ok = xp.take_along_axis(ok, o, axis=1)
+                    carried = xp.sort(xp.where(intop[:, -1, :], cidx, n), axis=1)[:, :Ap]
+                    carried_ok = carried < n
+                    carried = xp.where(carried_ok, carried, 0)
         if w:
             if causal:
                 widx = _onp.arange(s - w + 1, e)
@@ -273,6 +272,77 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk):
         blocks.append(b)
         cols.append(parts_cols[0] if len(parts_cols) == 1 else xp.concatenate(parts_cols, 1))
     return blocks, cols
+
+
+# ============================================================================ one chunk
+def _chunk_compute(args, blk, scale, sdt, bconst):
+    """The outputs (R, C, dv) of one chunk of queries, from its queries qb (R, C, d), its
+    candidate and window keys kb (R, Mb, d) and values vb (R, Mb, dv), the candidates'
+    scores ub (R, M, 1) and the budget (traced: an argument; else ``bconst``)."""
+    qb, kb, vb = args[:3]
+    R, C = shape_of(qb)[:2]
+    dt = dtype_of(qb)
+    S = pnp.matmul(qb, pnp.swapaxes(kb, -1, -2)) * scale
+    P = softmax(pnp.where(blk.allowed, S, -_onp.inf), axis=-1)
+    if blk.M:
+        # the SparseK mask on the selection: clip(u - tau, 0, 1) with the sets F
+        # (fractional) and U (ones) found by _select, and tau in closed form
+        ub = args[3]
+        bud = args[4] if bconst is None else bconst
+        z = pnp.reshape(ub, (R, 1, blk.M)) - blk.mx
+        kk = pnp.minimum(bud, blk.nA.astype(sdt))
+        nF = namespace(blk.F).maximum(blk.F.sum(-1), 1).astype(sdt)
+        tau = (pnp.sum(pnp.where(blk.F, z, 0.0), axis=-1) + blk.U.sum(-1).astype(sdt) - kk) / nF
+        m = pnp.where(blk.F, z - pnp.reshape(tau, (R, C, 1)), blk.U.astype(sdt))
+        w = pnp.where(blk.sel, m, 0.0)
+        if dtype_of(w) != dt:
+            w = pnp.astype(w, dt)
+        if blk.Lw:
+            w = pnp.concatenate([w, blk.win.astype(dt)], axis=-1)
+        P = P * w
+    return pnp.matmul(P, vb)
+
+
+def _chunk_impl(*args, **params):
+    return _chunk_compute(args, **params)
+
+
+def _batched(fn, bnd, n_batch):
+    """fn(i) for each direction i of a batch of (co)tangents, stacked per result."""
+    if bnd == 0:
+        return fn(None)
+    per = [fn(i) for i in range(n_batch)]
+    return [pnp.stack([p[j] for p in per]) if per[0][j] is not None else None
+            for j in range(len(per[0]))]
+
+
+def _chunk_vjp(g, ans, primals, params, positions):
+    # recompute the chunk (nothing but its inputs is kept for the backward pass) and
+    # pull the cotangent back through pyad's own operations: any order, both modes
+    from ..operators import vjp
+    _, pullback = vjp(lambda a: _chunk_compute(a, **params), tuple(primals))
+    bnd = ndim_of(g) - ndim_of(ans)
+    cts = _batched(lambda i: list(pullback(g if i is None else g[i])), bnd, shape_of(g)[0] if bnd else 0)
+    return [cts[i] for i in positions]
+
+
+def _chunk_jvp(tangents, ans, primals, params):
+    from ..operators import jvp
+    ref = next((t, p) for t, p in zip(tangents, primals) if t is not None)
+    bnd = ndim_of(ref[0]) - ndim_of(ref[1])
+    batch = tuple(shape_of(ref[0]))[:bnd]
+
+    def one(i):
+        ts = tuple((t if i is None else t[i]) if t is not None else
+                   namespace(innermost(p)).zeros(shape_of(p), dtype=dtype_of(p))
+                   for t, p in zip(tangents, primals))
+        return [jvp(lambda a: _chunk_compute(a, **params), tuple(primals), ts)[1]]
+    return _batched(one, bnd, batch[0] if bnd else 0)[0]
+
+
+_chunk = Primitive('sparsek_attention_chunk', _chunk_impl)
+_chunk.def_vjp_joint(_chunk_vjp)
+_chunk.def_jvp_joint(_chunk_jvp)
 
 
 # ============================================================================ attention
@@ -379,7 +449,8 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
     keyok = None
     if key_padding_mask is not None:
         keyok = xp.repeat(xp.asarray(kpm), H, axis=0)
-    blocks, cols = _select(uval[urow], keyok, xp.asarray(brows), A, window, causal, chunk)
+    blocks, cols = _select(uval[urow], keyok, xp.asarray(brows), A, window, causal, chunk,
+                           return_selection)
     # the differentiable part: per chunk, logits over its candidate and window keys
     rows = xp.arange(R)[:, None]
     kvrows = rows // G
@@ -397,29 +468,18 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
         uix = _Blocks([urow[:, None]] * len(blocks),
                       [c[:, :b.M] for b, c in zip(blocks, cols)], B * Hu, n)
         ub = _gather(pnp.reshape(u_safe, (B * Hu, n, 1)), ix=uix)
+    sdt = dtype_of(scores)
+    traced_budget = not isinstance(bdiff, float)
     outs = []
     for j, b in enumerate(blocks):
         C = b.e - b.s
         if b.M == 0 and b.Lw == 0:
             outs.append(xp.zeros((R, C, dv), dtype=dt))
             continue
-        S = pnp.matmul(qb[j], pnp.swapaxes(kb[j], -1, -2)) * scale
-        P = softmax(pnp.where(b.allowed, S, -_onp.inf), axis=-1)
+        args = (qb[j], kb[j], vb[j])
         if b.M:
-            # the SparseK mask on the selection: clip(u - tau, 0, 1) with the sets F
-            # (fractional) and U (ones) found by _select, tau in closed form
-            z = pnp.reshape(ub[j], (R, 1, b.M)) - b.mx
-            zf = pnp.where(b.F, z, 0.0)
-            kk = pnp.minimum(bdiff, b.nA.astype(dtype_of(scores)))
-            nF = xp.maximum(b.F.sum(-1), 1).astype(dtype_of(scores))
-            tau = (pnp.sum(zf, axis=-1) + b.U.sum(-1).astype(dtype_of(scores)) - kk) / nF
-            m = pnp.where(b.F, z - pnp.reshape(tau, (R, C, 1)), b.U.astype(dtype_of(scores)))
-            wsel = pnp.where(b.sel, m, 0.0)
-            if dtype_of(wsel) != dt:
-                wsel = pnp.astype(wsel, dt)
-            W = wsel if not b.Lw else pnp.concatenate([wsel, b.win.astype(dt)], axis=-1)
-            P = P * W
-        o = pnp.matmul(P, vb[j])
+            args += (ub[j], bdiff) if traced_budget else (ub[j],)
+        o = _chunk(*args, blk=b, scale=scale, sdt=sdt, bconst=None if traced_budget else bdiff)
         if b.poison is not None and bool(b.poison.any()):
             o = o + xp.where(b.poison, xp.nan, 0.0).astype(dt)[..., None]
         outs.append(o)
