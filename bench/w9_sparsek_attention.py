@@ -176,12 +176,24 @@ def main(argv=None):
     ap.add_argument('--lengths', type=int, nargs='+', default=LENGTHS)
     ap.add_argument('--dense-max', type=int, default=8192,
                     help='largest n for the dense baseline (n = 16384 needs ~9 GiB)')
+    ap.add_argument('--out', default='', help='also write the table and targets to this Markdown file')
     args = ap.parse_args(argv)
+    t0 = time.time()
+    load = os.getloadavg() if hasattr(os, 'getloadavg') else None
     rows = measure(args.lengths, args.dense_max)
     text, slopes = render(rows)
-    print(text)
-    for label, measured, passed in targets(rows, slopes):
-        print(f'{"PASS" if passed else ("FAIL" if passed is False else "----")}  {label}: {measured}')
+    lines = [f'{"PASS" if passed else ("FAIL" if passed is False else "----")}  {label}: {measured}'
+             for label, measured, passed in targets(rows, slopes)]
+    print(text + '\n\n' + '\n'.join(lines))
+    if args.out:
+        import platform
+        with open(args.out, 'w') as fh:
+            fh.write(f'# W9: SparseK attention vs dense causal attention\n\n{__doc__.split(chr(10) * 2)[1]}\n\n'
+                     f'Command: `python3 bench/w9_sparsek_attention.py {" ".join(argv or sys.argv[1:])}`; '
+                     f'{platform.processor() or platform.machine()}, NumPy {onp.__version__}, '
+                     f'{time.time() - t0:.0f} s, load average before {load}. Times are the best of '
+                     f'3 calls (1 call from n = 8192), wall clock, on a shared machine.\n\n'
+                     + text + '\n\n```\n' + '\n'.join(lines) + '\n```\n')
 
 
 if __name__ == '__main__':
