@@ -183,9 +183,10 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
         cb = xp.concatenate([xp.zeros((R, 1), dtype=xp.int64), xp.cumsum(bad, axis=1)], axis=1)
         i = _onp.arange(n)
         if causal:
-            poison = cb[:, _onp.clip(i - w + 1, 0, n)] > 0
+            poison = cb[:, xp.asarray(_onp.clip(i - w + 1, 0, n))] > 0
         else:
-            band = cb[:, _onp.minimum(n, i + w)] - cb[:, _onp.clip(i - w + 1, 0, n)]
+            band = (cb[:, xp.asarray(_onp.minimum(n, i + w))]
+                    - cb[:, xp.asarray(_onp.clip(i - w + 1, 0, n))])
             poison = (cb[:, n:] - band) > 0
     use_budget = bool((budget_rows > 0).any())
     if use_budget and not causal:
@@ -264,7 +265,7 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
             widx = _onp.clip(widx, 0, n - 1)
             win = xp.broadcast_to(xp.asarray(ok), (R, C, len(widx)))
             if keyok is not None:
-                win = win & keyok[:, widx][:, None, :]
+                win = win & keyok[:, xp.asarray(widx)][:, None, :]
             b.win, b.Lw = win, len(widx)
             parts_cols.append(xp.broadcast_to(xp.asarray(widx), (R, len(widx))))
             parts_allowed.append(win)
