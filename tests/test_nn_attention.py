@@ -348,6 +348,8 @@ def test_errors_name_the_mistake():
         att(q, k, v, u, onp.ones(3))
     with pytest.raises(ValueError, match='candidates'):
         att(q, k, v, u, 4, candidates=3)
+    with pytest.raises(ValueError, match='candidates must be a positive int'):
+        att(q, k, v, u, 2, candidates=4.5)
     with pytest.raises(ValueError, match='multiple'):
         att(q, k[:, :1].repeat(3, 1)[:, :3], v[:, :1].repeat(3, 1), u, 2)
     with pytest.raises(ValueError, match='key_padding_mask'):

@@ -433,6 +433,9 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
     if bmax == 0 and window == 0:
         raise ValueError('sparsek_attention: budget and window are both 0: no key to attend to')
     K = int(math.ceil(bmax))
+    if candidates is not None and (isinstance(candidates, bool) or not isinstance(
+            candidates, (int, _onp.integer)) or candidates < 1):
+        raise ValueError(f'sparsek_attention: candidates must be a positive int, got {candidates!r}')
     A = 2 * K if candidates is None else int(candidates)
     if A < K:
         raise ValueError(f'sparsek_attention: candidates = {A} is below the hard selection '
@@ -487,6 +490,7 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
     out = pnp.reshape(pnp.concatenate(outs, axis=1), (B, H, n, dv))
     if not return_selection:
         return out
+    K = min(K, n)
     idx = xp.zeros((R, n, K), dtype=xp.int64)
     ok = xp.zeros((R, n, K), dtype=bool)
     tau = xp.full((R, n), -xp.inf, dtype=uval.dtype)
