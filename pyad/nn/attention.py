@@ -167,7 +167,9 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
     the sets of the soft mask (plain arrays: no derivative flows through here).
 
     u (R, n) scores; keyok (R, n) bool or None; budget_rows (R,) floats (0: no
-    selection).  Returns the list of _Block and, per block, the key columns (R, M + Lw)."""
+    selection).  Returns the list of _Block and, per block, the key columns (R, M + Lw).
+    Ties between equal scores go to the earlier key: a chunk's candidate list is in
+    increasing key order before its stable sort by score."""
     xp = namespace(u)
     R, n = u.shape
     w = window
