@@ -55,7 +55,7 @@ from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from ..backend import namespace
 from .. import numpy as pnp
 from .softmax import softmax
-from .sparse import _sparsek_rows
+from .sparse import clip_unit
 from ._util import errstate
 
 DEFAULT_CHUNK = 64
@@ -156,6 +156,53 @@ _scatter.def_jvp_joint(_scatter_jvp)
 _scatter.def_vjp_joint(_scatter_vjp)
 
 
+# ============================================================================ SparseK on sorted rows
+def _sparsek_sorted(Z, k):
+    """SparseK of rows already in decreasing order, masked (-inf) entries last, no NaN or
+    +inf (the candidates of a query): (p, tau, mx) as ``sparse._sparsek_rows`` returns
+    them (p = clip((Z - mx) - tau, 0, 1), mx the row maximum, tau = -inf where k covers
+    every unmasked entry).  k (..., 1), 0 <= k.
+
+    Walking tau down the 2m breakpoints {z_i, z_i - 1} (two sorted runs, which NumPy's
+    stable sort merges in linear time), the entries at 1 and the entries above tau are
+    both prefixes of the row: after a breakpoint, with e entries above tau and a of them
+    at 1, f(tau) = a + (S_e - S_a) - (e - a)·tau, S the prefix sums.  The piece where f
+    crosses k gives tau = (S_e - S_a + a - k) / (e - a), or the middle of a flat piece
+    (e = a: every entry exactly 0 or 1, the hard top-k case) - as in ``_solve_sorted``."""
+    xp = namespace(Z)
+    lead, m = Z.shape[:-1], Z.shape[-1]
+    dt = Z.dtype
+    fin = Z > -xp.inf
+    count = fin.sum(-1, keepdims=True)
+    mx = xp.where(count > 0, Z[..., :1], 0)
+    with errstate():
+        zs = Z - mx
+        lo = xp.min(xp.where(fin, zs, 0), axis=-1, keepdims=True) - 2
+        zs = xp.where(fin, zs, lo)                  # below any threshold: never above tau
+    sat = k >= count
+    rows = int(_onp.prod(lead)) if lead else 1
+    b = xp.concatenate([zs, zs - 1], axis=-1)
+    order = xp.argsort(-b, axis=-1, kind='stable')
+    off = (xp.arange(rows, dtype=xp.int64) * (2 * m)).reshape(lead + (1,))
+    bs = b.reshape(-1)[order + off]
+    n_e = xp.cumsum(order < m, axis=-1, dtype=xp.int64)
+    n_a = xp.arange(1, 2 * m + 1, dtype=xp.int64) - n_e
+    S = xp.concatenate([xp.zeros(lead + (1,)), xp.cumsum(zs, axis=-1, dtype=xp.float64)], axis=-1)
+    soff = (xp.arange(rows, dtype=xp.int64) * (m + 1)).reshape(lead + (1,))
+    Se, Sa = S.reshape(-1)[n_e + soff], S.reshape(-1)[n_a + soff]
+    kk = xp.where(sat, 0, k).astype(xp.float64)
+    f = n_a + (Se - Sa) - (n_e - n_a) * bs.astype(xp.float64)
+    j = xp.minimum(xp.sum(f[..., 1:] < kk, axis=-1, keepdims=True), 2 * m - 2)
+    at = lambda x, i: xp.take_along_axis(x, i, axis=-1)
+    e, a = at(n_e, j), at(n_a, j)
+    tau = (at(Se, j) - at(Sa, j) + a - kk) / xp.maximum(e - a, 1)
+    mid = (at(bs, j).astype(xp.float64) + at(bs, j + 1)) / 2
+    tau = xp.where(e == a, mid, tau).astype(dt)
+    tau = xp.where(sat, -xp.inf, tau)
+    p = xp.where(sat, fin, clip_unit(zs, tau)).astype(dt)
+    return xp.where(fin, p, 0).astype(dt), tau, mx
+
+
 # ============================================================================ selection
 class _Block:
     __slots__ = ('s', 'e', 'M', 'Lw', 'allowed', 'sel', 'F', 'U', 'mx', 'nA', 'win',
@@ -238,7 +285,7 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
                 hit = slot[intop]
                 Z = xp.full(R * C * Ap, -xp.inf, dtype=u.dtype)
                 Z[hit] = xp.broadcast_to(cu[:, None, :], inpool.shape)[intop]
-                p, tau, mx = _sparsek_rows(Z.reshape(R, C, Ap), kk[..., None])
+                p, tau, mx = _sparsek_sorted(Z.reshape(R, C, Ap), kk[..., None])
                 pf = p.reshape(-1)[slot]
                 b.F = intop & (pf > 0) & (pf < 1)
                 b.U = intop & (pf >= 1)
@@ -643,8 +690,7 @@ class SparseKCache:
             elig = cu > -xp.inf
             nA = elig.sum(axis=1)
             kk = xp.minimum(xp.asarray(self.budget), nA.astype(self.budget.dtype))
-            with errstate():
-                p, _, _ = _sparsek_rows(cu, kk[:, None].astype(cu.dtype))
+            p, _, _ = _sparsek_sorted(cu, kk[:, None].astype(cu.dtype))
             sel = elig & (xp.arange(cu.shape[1])[None, :] < xp.ceil(kk)[:, None])
             keys.append(ck)
             values.append(cv)
