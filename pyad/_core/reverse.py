@@ -45,7 +45,7 @@ from .adjoints import Adjoints
 from .box import Box, TapeVar, LazyVar, Pending, pending, shape_of
 from .config import settings
 from .stub import Stub, StubRead
-from .strategies import plain, projection
+from .strategies import PROJECT
 from .traits import TraitError, Traits
 
 _FIRST = (0,)
@@ -62,7 +62,7 @@ class _Projection:
     """prims[r] of one result of a record with several results."""
     name = 'projection'
     traits = Traits()
-    reverse = staticmethod(projection)
+    reverse = PROJECT
 
 
 PROJECTION = _Projection()
@@ -131,12 +131,17 @@ class Tape:
 
     def _add_now(self, prim, a, pa, b, pb, n, tag):
         """A record of one or two arguments computed now (the hot path of scalar code)."""
-        i0 = a.index if pa is not a else self._constant(a)
+        consts = self.consts
+        if pa is a:
+            consts.append(a)
+        i0 = a.index if pa is not a else -1 - len(consts)
         if n == 1:
             i1 = -1
             ans = prim(pa) if isinstance(pa, Box) else prim.impl(pa)
         else:
-            i1 = b.index if pb is not b else self._constant(b)
+            if pb is b:
+                consts.append(b)
+            i1 = b.index if pb is not b else -1 - len(consts)
             ans = prim(pa, pb) if isinstance(pa, Box) or isinstance(pb, Box) else \
                 prim.impl(pa, pb)
         value = ans
@@ -366,21 +371,18 @@ def sweep(tape, seeds, wanted, last=False):
     if tape.swept_last:
         raise RuntimeError('pyad internal error: a tape was swept after its last sweep')
     tape.swept_last = last
-    fast = settings.fast
     keep = {s for s in wanted if tape.prims[s] is not None}
-    acc = Adjoints(len(tape.vals), keep, fast)
+    acc = Adjoints(len(tape.vals), keep, settings.fast)
     for slot, cotangent in seeds:
         acc.seed(slot, cotangent)
-    col, prims = acc.col, tape.prims
+    col, prims, read, propagate = acc.col, tape.prims, tape.record, acc.propagate
     first = 0 if keep else min(wanted, default=0)    # nothing before it matters
     for r in range(len(col) - 1, first - 1, -1):
         if col[r] is None or prims[r] is None:      # no adjoint, or a leaf
             continue
-        record = tape.record(r, last)
-        g, k, owned = acc.take(r)
-        strategy = record[0].reverse if fast or record[0] is PROJECTION else plain
+        record = read(r, last)
         try:
-            strategy(acc, record, g, k, owned)
+            propagate(r, record)
         except StubRead as e:
             raise _false_reads(record[0], e) from None
     return acc.result(wanted)

@@ -142,6 +142,8 @@ def _rebroadcast(r, g, s):
 
 def _unary_reverse_rule(lin):
     def rule(g, ans, x):
+        if type(g) is float:
+            return lin(g, ans, x)           # scalar code: nothing broadcast
         s = scalar_of_broadcast(g)
         if s is None:
             return lin(g, ans, x)
@@ -318,6 +320,8 @@ def _multiply_jvp(tangents, ans, primals, params):
 
 def _multiply_vjp(g, ans, primals, params, positions):
     x, y = primals
+    if type(g) is float and type(x) is float and type(y) is float:
+        return [g * y if i == 0 else g * x for i in positions]     # scalar code
     rules = multiply.vjps
     if len(positions) == 2 and x is y:
         # x * x: both cotangents are g x (the two arguments may be two variables

@@ -189,7 +189,7 @@ getitem.def_vjp(lambda g, ans, x, idx: scatter_add(g, idx, tuple(shape_of(x)), n
 
 
 def _getitem_element_impl(x, idx):
-    v = _getitem_impl(x, idx)
+    v = (_np.float64(x) if type(x) is float else x)[idx]
     return float(v) if type(v) is _np.float64 else v
 
 
