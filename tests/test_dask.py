@@ -164,12 +164,15 @@ def test_linalg_of_one_matrix_matches_numpy(name):
     compare(hv, pyad.hessianv(f)(x, one), 1e-7, 'hessianv')
 
 
-def test_dense_hessian_in_a_dask_input_is_not_available_yet():
-    # pyad's core seeds the identity by writing into zeros at two index arrays,
-    # which Dask cannot do (Hessians in NumPy parameters over Dask data work:
-    # test_glm_parameters_numpy_data_dask)
-    with pytest.raises(NotImplementedError):
-        pyad.hessian(lambda v: pnp.sum(v ** 3))(put(onp.ones(4)))
+def test_dense_hessian_and_jacobian_in_a_dask_input():
+    # the core seeds the identity with eye (not by writing into zeros), so a Dask
+    # input takes hessian and jacfwd too, lazily
+    x = onp.array([0.5, 1.0, 2.0, -1.0])
+    H = pyad.hessian(lambda v: pnp.sum(v ** 3))(put(x))
+    assert isinstance(H, da.Array)
+    onp.testing.assert_allclose(H.compute(), onp.diag(6.0 * x), rtol=1e-12)
+    J = pyad.jacfwd(lambda v: pnp.sin(v) * 2.0)(put(x))
+    onp.testing.assert_allclose(onp.asarray(J), onp.diag(2.0 * onp.cos(x)), rtol=1e-12)
 
 
 def test_cholesky_of_a_dask_matrix_is_lower_as_in_numpy():

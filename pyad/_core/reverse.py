@@ -42,7 +42,8 @@ from array import array
 
 from .. import backend
 from .adjoints import Adjoints
-from .box import Box, TapeVar, LazyVar, Pending, pending, shape_of
+from .box import Box, TapeVar, LazyVar, Pending, pending, shape_of, BOX_TYPES, \
+    BOX_OR_ARRAY_TYPES
 from .config import settings
 from .stub import Stub, StubRead
 from .strategies import PROJECT
@@ -115,47 +116,43 @@ class Tape:
         self.in1.append(i1)
 
     # -- recording ---------------------------------------------------------------
-    def add(self, prim, args, params, tag):
-        """Record prim applied to args (some of them variables of this tape);
-        return the result's variable(s)."""
-        if len(args) > 2 or params or prim.multiple_results:
-            return self._add_ext(prim, args, params, tag)
+    def add(self, prim, args, tag):
+        """Record prim applied to one or two arguments (some of them variables of
+        this tape), no parameters; return the result's variable.  (Other records:
+        add_ext.)  The hot path of scalar code, inline; boxes of other levels,
+        pending values and arrays that may be deferred take _add_lazy."""
         a = args[0]
         b = args[1] if len(args) == 2 else None
         pa = a.primal if type(a) is TapeVar and a.tag is tag else a
         pb = b.primal if type(b) is TapeVar and b.tag is tag else b
-        if type(pa) is LazyVar or type(pb) is LazyVar or (
-                prim.traits.defer is not None and (type(pa) is _ndarray or type(pb) is _ndarray)):
-            return self._add_lazy(prim, args, tag)      # deferred values, or maybe
-        return self._add_now(prim, a, pa, b, pb, len(args), tag)
-
-    def _add_now(self, prim, a, pa, b, pb, n, tag):
-        """A record of one or two arguments computed now (the hot path of scalar code)."""
-        consts = self.consts
-        if pa is a:
-            consts.append(a)
-        i0 = a.index if pa is not a else -1 - len(consts)
-        if n == 1:
-            i1 = -1
-            ans = prim(pa) if isinstance(pa, Box) else prim.impl(pa)
+        lazy = BOX_OR_ARRAY_TYPES if prim.traits.defer is not None else BOX_TYPES
+        if type(pa) in lazy or type(pb) in lazy:
+            return self._add_lazy(prim, args, tag)
+        i0 = a.index if pa is not a else self._constant(a)
+        if b is None:
+            i1, ans = -1, prim.impl(pa)
         else:
-            if pb is b:
-                consts.append(b)
-            i1 = b.index if pb is not b else -1 - len(consts)
-            ans = prim(pa, pb) if isinstance(pa, Box) or isinstance(pb, Box) else \
-                prim.impl(pa, pb)
+            i1 = b.index if pb is not b else self._constant(b)
+            ans = prim.impl(pa, pb)
         value = ans
-        if type(ans) is _ndarray and prim.traits.reads not in _KEEPS_ANS:
-            value = _stub(ans)
-            self.stubbed = self.stubbed or value is not ans
-        if self.stubbed:
-            self._keep_read_args(prim, (pa, pb), i0, i1)
+        if type(ans) is _ndarray or self.stubbed:
+            value = self._kept_answer(prim, ans, (pa, pb), i0, i1)
         vals = self.vals
         vals.append(value)
         self.prims.append(prim)
         self.in0.append(i0)
         self.in1.append(i1)
         return TapeVar(ans, tag, len(vals) - 1)
+
+    def _kept_answer(self, prim, ans, primals, i0, i1):
+        """What the tape keeps of an answer (a stub where no rule reads it), the
+        arguments this record's rules read put back."""
+        value = ans
+        if type(ans) is _ndarray and prim.traits.reads not in _KEEPS_ANS:
+            value = _stub(ans)
+            self.stubbed = self.stubbed or value is not ans
+        self._keep_read_args(prim, primals, i0, i1)
+        return value
 
     def _constant(self, c):
         self.consts.append(c)
@@ -204,7 +201,9 @@ class Tape:
         if i1 >= 0 and type(vals[i1]) is Stub:
             vals[i1] = primals[1]
 
-    def _add_ext(self, prim, args, params, tag):
+    def add_ext(self, prim, args, params, tag):
+        """Record a primitive with parameters, more than two arguments or several
+        results."""
         primals, positions, slots = [], [], []
         for i, a in enumerate(args):
             if (type(a) is TapeVar or type(a) is LazyVar) and a.tag is tag:
@@ -323,10 +322,6 @@ class Tape:
             primals = tuple(_real(p) for p in primals)
             ans = _real(ans)
         return prim, ans, primals, params, positions, slots
-
-
-def process(prim, args, params, tag):
-    return tag.tape.add(prim, args, params, tag)
 
 
 def _defer_depth(prim, primals, tag):
