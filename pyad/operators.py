@@ -135,13 +135,13 @@ def _structure_error(name, what, got, want, of='input'):
 
 def _tangents(name, leaves, treedef, v, what='tangent v', of='input'):
     """The caller's v (or u, ``of`` the output) checked against ``leaves``, as copies
-    (see transforms._private: results never alias the caller's arrays)."""
+    (results never alias the caller's arrays)."""
     vleaves, vdef = tree_flatten(v)
     if vdef != treedef:
         raise _structure_error(name, f'the {what}', vdef, treedef, of)
     out = []
     for leaf, t in zip(leaves, vleaves):
-        t = as_float_leaf(t, name, what)
+        t = as_float_leaf(t, name, what, copy=True)
         if tuple(shape_of(t)) != tuple(shape_of(leaf)):
             raise ValueError(f'{name}: the {what} has shape {tuple(shape_of(t))} but the {of} '
                              f'has shape {tuple(shape_of(leaf))}; they must match')
@@ -337,8 +337,8 @@ def _require_scalar(name, value, instead):
         raise TypeError(f'{name} requires a real floating-point output, got dtype {dtype_of(leaves[0])}')
 
 
-def _reverse(name, f, x):
-    leaves, treedef = flatten_input(x, name)
+def _reverse(name, f, x, copy=False):
+    leaves, treedef = flatten_input(x, name, copy=copy)
     primals, out_def, pullback = pull_back(f, leaves, treedef, name)
     return leaves, treedef, primals, out_def, pullback
 
@@ -384,7 +384,9 @@ def vjp(f, x):
 
 
 def _vjp(f, x):
-    leaves, treedef, primals, out_def, pull = _reverse('vjp', f, x)
+    # (x copied: the pullback's tape outlives this call, and the caller may write
+    # into x before calling it)
+    leaves, treedef, primals, out_def, pull = _reverse('vjp', f, x, copy=True)
 
     def pullback(u):
         cts = _tangents('vjp pullback', primals, out_def, u, 'cotangent u', 'output of f')

@@ -240,16 +240,34 @@ def test_jvp_and_vjp_results_do_not_share_memory_with_the_callers_arrays():
 
 
 @pytest.mark.parametrize('op', ['grad', 'jacfwd', 'hessian'])
-def test_f_writing_into_its_input_array_does_not_change_the_derivative(op):
+def test_f_writing_into_its_input_array_raises_and_changes_nothing(op):
+    # the caller's array is read-only while f runs (the tape and the rules read it):
+    # a write raises instead of changing the derivative, and the array is writable again
     x = onp.array([1.0, 2.0])
 
     def f(y):
         out = np.sum(y ** 3)
         x[0] = 100.0                             # the caller's array, written by f
         return out
-    got = getattr(pyad, op)(f)(x)
-    want = {'grad': [3.0, 12.0], 'jacfwd': [3.0, 12.0], 'hessian': [[6.0, 0.0], [0.0, 12.0]]}[op]
-    onp.testing.assert_allclose(got, want)
+    with pytest.raises(ValueError, match='read-only'):
+        getattr(pyad, op)(f)(x)
+    assert x.flags.writeable and x[0] == 1.0
+    x[1] = 3.0
+    want = {'grad': [3.0, 27.0], 'jacfwd': [3.0, 27.0], 'hessian': [[6.0, 0.0], [0.0, 18.0]]}
+    onp.testing.assert_allclose(getattr(pyad, op)(lambda y: np.sum(y ** 3))(x), want[op])
+
+
+def test_a_pullback_does_not_see_writes_into_the_input():
+    # vjp keeps a copy of x: its pullback outlives the call
+    x = onp.array([1.0, 2.0])
+
+    def f(y):
+        out = y ** 3
+        x[0] = 100.0
+        return out
+    _, pullback = pyad.vjp(f, x)
+    x[:] = 10.0                                  # and the caller writes into x afterwards
+    onp.testing.assert_allclose(pullback(onp.ones(2)), [3.0, 12.0])
 
 
 # ----------------------------------------------------------------- dtypes, empty arrays, messages

@@ -34,7 +34,7 @@ def is_function(y):
 _FLOAT_KINDS = ('f',)
 
 
-def as_float_leaf(x, opname, what='input'):
+def as_float_leaf(x, opname, what='input', copy=False):
     """Validate one leaf of an input to ``opname``; promote integers to float64."""
     if isinstance(x, Box):
         inner = innermost(x)
@@ -54,7 +54,7 @@ def as_float_leaf(x, opname, what='input'):
     if dtype is not None and hasattr(x, 'shape'):
         kind = dtype.kind
         if kind == 'f':
-            return _private(x)
+            return _private(x) if copy else x
         if kind in 'iu':
             return x.astype(backend.float64)
         if kind == 'c':
@@ -68,19 +68,47 @@ def as_float_leaf(x, opname, what='input'):
 
 
 def _private(x):
-    """A copy of a caller's array: the tape and the rules hold on to their inputs, so
-    an f that writes into the array it was given (or the caller, into v or u,
-    later) must not change what they read, and results must not alias the
-    caller's arrays.  (A NumPy scalar is immutable: kept.)"""
+    """A copy of a caller's array, for what outlives the call that was given it (a
+    pullback's tape) and for the caller's v and u: results must not alias them, and
+    the caller may write into them later.  (A NumPy scalar is immutable: kept.)"""
     copy = getattr(x, 'copy', None)
     if copy is None or not getattr(x, 'ndim', 0) and not hasattr(x, 'flags'):
         return x
     return copy()
 
 
-def flatten_input(x, opname, what='input'):
+class read_only:
+    """``with read_only(leaves):`` the caller's plain arrays among the leaves may not
+    be written while f runs (f writing into its own input would change what the
+    tape and the rules read): NumPy raises at such a write.  Cheaper than a copy of
+    every input at every call."""
+
+    def __init__(self, leaves):
+        self.locked = [x for x in leaves if type(x) is backend.ndarray and x.flags.writeable]
+
+    def __enter__(self):
+        for x in self.locked:
+            x.flags.writeable = False
+
+    def __exit__(self, *exc):
+        for x in self.locked:
+            x.flags.writeable = True
+        return False
+
+
+def unaliased(y, leaves):
+    """An output of f that is one of its input arrays (or a view of one) is copied:
+    a result never shares memory with the caller's arrays."""
+    base = getattr(y, 'base', None)
+    for x in leaves:
+        if y is x or (base is not None and (base is x or base is getattr(x, 'base', x))):
+            return y.copy()
+    return y
+
+
+def flatten_input(x, opname, what='input', copy=False):
     leaves, treedef = tree_flatten(x)
-    return [as_float_leaf(l, opname, what) for l in leaves], treedef
+    return [as_float_leaf(l, opname, what, copy) for l in leaves], treedef
 
 
 def check_output_leaf(y, opname):
@@ -166,7 +194,7 @@ def push_forward(f, leaves, treedef, tangents, opname):
     Returns (out_leaves, out_treedef, out_tangents) with None for zero tangents.
     Every tangent must have the same batch prefix ((), or (B,)).
     """
-    with Tag('forward') as tag:
+    with Tag('forward') as tag, read_only(leaves):
         duals = [leaf if t is None else Dual(leaf, t, tag) for leaf, t in zip(leaves, tangents)]
         out = call(f, tree_unflatten(treedef, duals), opname)
         out_leaves, out_treedef = tree_flatten(out)
@@ -175,10 +203,10 @@ def push_forward(f, leaves, treedef, tangents, opname):
         for y in out_leaves:
             y = lift_dead(check_output_leaf(y, opname))
             if type(y) is Dual and y.tag is tag:
-                primals.append(y.primal)
+                primals.append(unaliased(y.primal, leaves))
                 out_tangents.append(cast_like(y.tangent, y.primal))
             else:
-                primals.append(y)
+                primals.append(unaliased(y, leaves))
                 out_tangents.append(None)
     return primals, out_treedef, out_tangents
 
@@ -194,7 +222,7 @@ def pull_back(f, leaves, treedef, opname, lazy=False):
     see ``value``), for an operator that may not need the value of f at all.
     """
     tape = Tape()
-    with Tag('reverse', tape) as tag:
+    with Tag('reverse', tape) as tag, read_only(leaves):
         variables = [tape.input(leaf, tag) for leaf in leaves]
         out = call(f, tree_unflatten(treedef, variables), opname)
         out_leaves, out_treedef = tree_flatten(out)
@@ -203,10 +231,10 @@ def pull_back(f, leaves, treedef, opname, lazy=False):
         for y in out_leaves:
             y = lift_dead(check_output_leaf(y, opname))
             if (type(y) is TapeVar or type(y) is LazyVar) and y.tag is tag:
-                primals.append(y if lazy and pending(y) else y.primal)
+                primals.append(y if lazy and pending(y) else unaliased(y.primal, leaves))
                 out_slots.append(y.index)
             else:
-                primals.append(y)
+                primals.append(unaliased(y, leaves))
                 out_slots.append(None)
     in_slots = [v.index for v in variables]
 
