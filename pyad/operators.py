@@ -42,7 +42,7 @@ import numpy as _onp
 
 from ._core.box import innermost, shape_of, dtype_of, peek, LazyVar
 from ._core.pytree import tree_flatten, tree_unflatten
-from ._core.transforms import (FunctionOutput, push_forward, pull_back, flatten_input,
+from ._core.transforms import (FunctionOutput, push_forward, pull_back, flatten_input, private,
                                as_float_leaf, zeros_for, cast_like, identity_seeds, value,
                                is_function)
 from ._core.taylor import push_taylor, TaylorUnsupported
@@ -141,7 +141,7 @@ def _tangents(name, leaves, treedef, v, what='tangent v', of='input'):
         raise _structure_error(name, f'the {what}', vdef, treedef, of)
     out = []
     for leaf, t in zip(leaves, vleaves):
-        t = as_float_leaf(t, name, what, copy=True)
+        t = private(as_float_leaf(t, name, what))
         if tuple(shape_of(t)) != tuple(shape_of(leaf)):
             raise ValueError(f'{name}: the {what} has shape {tuple(shape_of(t))} but the {of} '
                              f'has shape {tuple(shape_of(leaf))}; they must match')

@@ -34,7 +34,7 @@ def is_function(y):
 _FLOAT_KINDS = ('f',)
 
 
-def as_float_leaf(x, opname, what='input', copy=False):
+def as_float_leaf(x, opname, what='input'):
     """Validate one leaf of an input to ``opname``; promote integers to float64."""
     if isinstance(x, Box):
         inner = innermost(x)
@@ -54,7 +54,7 @@ def as_float_leaf(x, opname, what='input', copy=False):
     if dtype is not None and hasattr(x, 'shape'):
         kind = dtype.kind
         if kind == 'f':
-            return _private(x) if copy else x
+            return x
         if kind in 'iu':
             return x.astype(backend.float64)
         if kind == 'c':
@@ -67,7 +67,7 @@ def as_float_leaf(x, opname, what='input', copy=False):
                     f'of them; got {t.__name__}')
 
 
-def _private(x):
+def private(x):
     """A copy of a caller's array, for what outlives the call that was given it (a
     pullback's tape) and for the caller's v and u: results must not alias them, and
     the caller may write into them later.  (A NumPy scalar is immutable: kept.)"""
@@ -107,8 +107,10 @@ def unaliased(y, leaves):
 
 
 def flatten_input(x, opname, what='input', copy=False):
+    """The leaves of x, validated (``copy``: as copies of the caller's arrays)."""
     leaves, treedef = tree_flatten(x)
-    return [as_float_leaf(l, opname, what, copy) for l in leaves], treedef
+    leaves = [as_float_leaf(l, opname, what) for l in leaves]
+    return ([private(l) for l in leaves] if copy else leaves), treedef
 
 
 def check_output_leaf(y, opname):
