@@ -99,7 +99,9 @@ class read_only:
 def unaliased(y, leaves):
     """An output of f that is one of its input arrays (or a view of one) is copied:
     a result never shares memory with the caller's arrays."""
-    base = getattr(y, 'base', None)
+    if not hasattr(y, 'flags'):
+        return y                # not an array (a Python or NumPy number is immutable)
+    base = y.base
     for x in leaves:
         if y is x or (base is not None and (base is x or base is getattr(x, 'base', x))):
             return y.copy()
