@@ -22,6 +22,7 @@ from .._core.box import install_methods as _install_methods, innermost as _inner
 from .._core.primitive import bind as _bind
 from .creation import *             # noqa: F401,F403
 from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
+from . import _protocol
 
 # NumPy names with nothing to differentiate
 from numpy import (  # noqa: F401
@@ -74,14 +75,6 @@ def _method_transpose(self, *axes):
     return _shape.transpose(self, axes)
 
 
-def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
-    fn = _UFUNCS.get(ufunc.__name__)
-    if method != '__call__' or fn is None or kwargs:
-        return NotImplemented
-    return fn(*inputs)
-
-
-_UFUNCS = dict(_ew.UFUNCS, matmul=_prod.matmul)
 _NO_PARAMS = {}
 
 
@@ -117,7 +110,9 @@ _methods = {
     '__lt__': _ew.less, '__le__': _ew.less_equal, '__gt__': _ew.greater,
     '__ge__': _ew.greater_equal, '__eq__': _ew.equal, '__ne__': _ew.not_equal,
     '__getitem__': _getitem, '__setitem__': _setitem,
-    '__array_ufunc__': _array_ufunc,
+    # NumPy's own functions on traced values (see _protocol.py)
+    '__array_ufunc__': _protocol.array_ufunc, '__array_function__': _protocol.array_function,
+    '__array__': _protocol.array_method,
     'T': property(lambda self: _shape.transpose(self)),
     'mT': property(lambda self: _shape.matrix_transpose(self)),
     'reshape': _method_reshape, 'transpose': _method_transpose,
