@@ -18,7 +18,7 @@ from . import manipulation as _shape
 from . import reductions as _red
 from . import indexing as _idx
 from . import products as _prod
-from .._core.box import install_methods as _install_methods, innermost as _innermost
+from .._core.box import install_methods as _install_methods, innermost as _innermost, Box as _Box
 from .._core.primitive import bind as _bind
 from .creation import *             # noqa: F401,F403
 from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
@@ -45,6 +45,9 @@ def ones_like(a, dtype=None):
 
 
 def full_like(a, fill_value, dtype=None):
+    if isinstance(fill_value, _Box):     # a traced fill value: its derivative flows
+        dtype = _onp.result_type(a) if dtype is None else dtype
+        return broadcast_to(astype(fill_value, dtype), shape(_innermost(a)))
     return _onp.full_like(_innermost(a), fill_value, dtype=dtype)
 
 

@@ -85,13 +85,50 @@ def _adapters():
     def linalg_trace(x, offset=0, dtype=None):
         return pnp.trace(x, offset, -2, -1, dtype)
 
+    # NumPy reads one triangle of the matrix (pyad.linalg: the symmetric part), so
+    # its derivative in the other triangle is zero: build the symmetric matrix
+    # NumPy sees, then differentiate that
+    def triangle(a, uplo):
+        if uplo not in ('L', 'U'):
+            raise ValueError(f"UPLO must be 'L' or 'U', not {uplo!r}")
+        if uplo == 'U':
+            a = pnp.swapaxes(a, -1, -2)
+        return pnp.tril(a) + pnp.swapaxes(pnp.tril(a, -1), -1, -2)
+
     def linalg_eigvalsh(a, UPLO='L'):
-        _check_uplo(UPLO)
-        return pla.eigh(a)[0]
+        return pla.eigh(triangle(a, UPLO))[0]
 
     def linalg_eigh(a, UPLO='L'):
-        _check_uplo(UPLO)
-        return pla.eigh(a)
+        return pla.eigh(triangle(a, UPLO))
+
+    def linalg_cholesky(a, upper=False):
+        low = pla.cholesky(triangle(a, 'L'))
+        return pnp.swapaxes(low, -1, -2) if upper else low
+
+    def linalg_lstsq(a, b, rcond=None):
+        out = pla.lstsq(a, b, rcond)
+        if isinstance(out, tuple):
+            return out
+        # NumPy's 4-tuple (x, residuals, rank, singular values), not x alone
+        _, residuals, rank, _ = _np.linalg.lstsq(innermost(a), innermost(b), rcond=rcond)
+        m, n = pnp.shape(a)[-2:]
+        if rank == n and m > n:
+            r = pnp.matmul(a, out) - b
+            residuals = pnp.sum(r * r, axis=0)
+            if pnp.ndim(b) == 1:
+                residuals = pnp.reshape(residuals, (1,))
+        return out, residuals, rank, pla.svd(a, compute_uv=False)
+
+    def linalg_svd(a, full_matrices=True, compute_uv=True, hermitian=False):
+        m, n = pnp.shape(a)[-2:]
+        if m == n:                  # full and reduced are the same for a square matrix
+            full_matrices = False
+        return pla.svd(a, full_matrices=full_matrices, compute_uv=compute_uv)
+
+    def where(condition, x=None, y=None):
+        if x is None and y is None:            # np.where(c) is np.nonzero(c): integers
+            return _np.nonzero(innermost(condition))
+        return pnp.where(condition, x, y)
 
     def linalg_svdvals(x):
         return pla.svd(x, compute_uv=False)
@@ -114,7 +151,8 @@ def _adapters():
 
     table = {
         la.diagonal: linalg_diagonal, la.trace: linalg_trace, la.eigvalsh: linalg_eigvalsh,
-        la.eigh: linalg_eigh, la.svdvals: linalg_svdvals, la.multi_dot: linalg_multi_dot,
+        la.eigh: linalg_eigh, la.svd: linalg_svd, la.cholesky: linalg_cholesky, la.lstsq: linalg_lstsq,
+        _np.where: where, la.svdvals: linalg_svdvals, la.multi_dot: linalg_multi_dot,
         la.vecdot: linalg_vecdot, la.vector_norm: linalg_vector_norm,
         la.matrix_norm: linalg_matrix_norm, la.matmul: pnp.matmul,
         la.matrix_transpose: pnp.matrix_transpose, la.tensordot: pnp.tensordot,
