@@ -445,8 +445,10 @@ _UFUNC_NEUTRAL = {'where': True, 'casting': 'same_kind', 'order': 'K', 'subok': 
 
 def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     """Box.__array_ufunc__ (NEP 13): ndarray + x, np.exp(x), scipy.special.expit(x)."""
+    fn = (_UFUNCS or _ufuncs()).get(ufunc)
+    if method == '__call__' and not kwargs and fn is not None:
+        return fn(*inputs)          # the common case (ndarray * x), kept short
     where = _where(ufunc)
-    fn = _ufuncs().get(ufunc)
     out = kwargs.pop('out', None)
     if out is not None and any(o is not None for o in out):
         raise _unsupported(where, 'out', out, f'pyad.numpy.{ufunc.__name__}')
