@@ -328,6 +328,29 @@ ARRAY_CASES = [
     ('where', lambda a, b: pnp.where(a > 0, a, b), lambda a, b: np.where(a > 0, a, b), (V5, V5 * 3)),
     ('clip', lambda x: pnp.clip(x, -0.45, 0.62), lambda x: np.clip(x, -0.45, 0.62), (V5,)),
     ('clip bounds', lambda x, lo: pnp.clip(x, lo, 0.9), lambda x, lo: np.clip(x, lo, 0.9), (V5, V5 * 0 + 0.13)),
+    # NumPy functions composed of pyad.numpy ones (pyad/numpy/composite.py)
+    ('diff', lambda x: pnp.diff(x, 2, axis=1), lambda x: np.diff(x, 2, axis=1), (X34,)),
+    ('diff prepend', lambda x: pnp.diff(x, prepend=0.5), lambda x: np.diff(x, prepend=0.5), (V5,)),
+    ('ediff1d', lambda x: pnp.ediff1d(x, to_begin=x[:1]), lambda x: np.ediff1d(x, to_begin=x[:1]), (V5,)),
+    ('append', lambda a, b: pnp.append(a, b), np.append, (X34, V5)),
+    ('average', lambda a, w: pnp.average(a, 1, w), lambda a, w: np.average(a, 1, w), (X34, _rand(4, low=0.5, high=1.5))),
+    ('ptp', lambda x: pnp.ptp(x, axis=0), lambda x: np.ptp(x, axis=0), (X34,)),
+    ('quantile', lambda x, q: pnp.quantile(x, q, axis=1), lambda x, q: np.quantile(x, q, axis=1), (X34, np.array([0.3, 0.55]))),
+    ('percentile', lambda x: pnp.percentile(x, 35.0), lambda x: np.percentile(x, 35.0), (X34,)),
+    ('median', lambda x: pnp.median(x, axis=0, keepdims=True), lambda x: np.median(x, axis=0, keepdims=True), (X34,)),
+    ('cumulative_sum', lambda x: pnp.cumulative_sum(x, axis=1, include_initial=True),
+     lambda x: np.cumulative_sum(x, axis=1, include_initial=True), (X34,)),
+    ('cumulative_prod', pnp.cumulative_prod, np.cumulative_prod, (V5,)),
+    ('copy', pnp.copy, np.copy, (V5,)), ('real', pnp.real, np.real, (V5,)),
+    ('nansum', pnp.nansum, np.nansum, (np.array([0.3, np.nan, -1.2, 0.8]),)),
+    ('nanmean', lambda x: pnp.nanmean(x, axis=0), lambda x: np.nanmean(x, axis=0), (np.array([[0.3, np.nan], [-1.2, 0.8]]),)),
+    ('nanmax', pnp.nanmax, np.nanmax, (np.array([0.3, np.nan, -1.2, 0.8]),)),
+    ('nanmin', pnp.nanmin, np.nanmin, (np.array([0.3, np.nan, -1.2, 0.8]),)),
+    ('cross', pnp.cross, np.cross, (X34[:, :3], X34[:, 1:])),
+    ('trapezoid', lambda y, x: pnp.trapezoid(y, x), np.trapezoid, (X34, np.array([0.0, 0.3, 1.1, 1.4]))),
+    ('rot90', lambda m: pnp.rot90(m, 3), lambda m: np.rot90(m, 3), (X34,)),
+    ('rollaxis', lambda a: pnp.rollaxis(a, 1), lambda a: np.rollaxis(a, 1), (X34,)),
+    ('polyval', pnp.polyval, np.polyval, (V5, X34)),
     # products
     ('matmul', pnp.matmul, np.matmul, (X34.T, A3)), ('dot', pnp.dot, np.dot, (A3, B32)),
     ('dot vectors', pnp.dot, np.dot, (V5, V5[::-1])),
@@ -552,7 +575,7 @@ NOT_CHECKED = {
     'sign', 'floor', 'ceil', 'trunc', 'rint', 'round', 'around', 'fix', 'floor_divide',
     'heaviside', 'equal', 'not_equal', 'less', 'less_equal', 'greater', 'greater_equal',
     'isnan', 'isinf', 'isfinite', 'signbit', 'logical_and', 'logical_or', 'logical_not',
-    'logical_xor', 'topk_mask', 'polygamma', 'stop_gradient',        # polygamma: as polygamma1, polygamma2
+    'logical_xor', 'topk_mask', 'polygamma', 'stop_gradient', 'imag',        # polygamma: as polygamma1, polygamma2
     'LinAlgError', 'SparseKCache', 'SlogdetResult', 'EighResult', 'SVDResult', 'QRResult',
 }
 

@@ -13,6 +13,7 @@ from .manipulation import *                # noqa: F401,F403
 from .reductions import *           # noqa: F401,F403
 from .indexing import *             # noqa: F401,F403
 from .products import *             # noqa: F401,F403
+from .composite import *            # noqa: F401,F403
 from . import elementwise as _ew
 from . import manipulation as _shape
 from . import reductions as _red
