@@ -297,3 +297,14 @@ def test_the_walk_covers_numpy():
                  'numpy.cumsum', 'numpy.linalg.solve',
                  'numpy.linalg.det', 'numpy.linalg.eigh', 'numpy.exp', 'scipy.special.expit'):
         assert name in covered, name
+
+
+def test_a_value_of_a_returned_operator_is_a_plain_constant_to_numpy():
+    # invariant 1: a value still wrapped at a dead tag is a constant, not an error
+    leaked = []
+    pyad.grad(lambda x: (leaked.append(x), pnp.sum(x))[1])(x)
+    dead = leaked[0]
+    np.testing.assert_array_equal(np.asarray(dead), x)
+    np.testing.assert_array_equal(np.array([dead[0], dead[2]]), x[[0, 2]])
+    assert np.sum(dead) == x.sum() and np.float64(dead[1]) == 1.0
+    np.testing.assert_allclose(pyad.grad(lambda y: np.sum(np.asarray(dead) * y))(x), x)

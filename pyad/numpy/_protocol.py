@@ -16,7 +16,7 @@ import inspect
 
 import numpy as _np
 
-from .._core.box import Box, innermost
+from .._core.box import Box, innermost, lift_dead
 
 _NO_VALUE = getattr(_np, '_NoValue', object())
 _EMPTY = inspect.Parameter.empty
@@ -68,6 +68,10 @@ def conversion_error(what):
 def array_method(self, dtype=None, copy=None):
     """Box.__array__: NumPy's conversion to a plain array (np.asarray, np.array,
     ndarray[i] = x, np.float64(x)...)."""
+    value = lift_dead(self)
+    if not isinstance(value, Box):       # its operators have returned: a constant
+        out = _np.asarray(value, dtype=dtype)
+        return out.copy() if copy else out
     raise conversion_error('NumPy (numpy.asarray, numpy.array or a function that converts '
                            'its input)')
 
