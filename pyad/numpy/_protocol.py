@@ -444,7 +444,8 @@ def array_function(self, func, types, args, kwargs):
 
 
 _UFUNC_NEUTRAL = {'where': True, 'casting': 'same_kind', 'order': 'K', 'subok': True,
-                  'signature': None, 'dtype': None, 'axes': None, 'axis': None}
+                  'signature': None, 'dtype': None, 'axes': None, 'axis': None,
+                  'keepdims': False}
 
 
 def array_ufunc(self, ufunc, method, *inputs, **kwargs):
@@ -458,7 +459,9 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
         raise _unsupported(where, 'out', out, f'pyad.numpy.{ufunc.__name__}')
     cast = kwargs.pop('dtype', None)
     for k, v in kwargs.items():
-        if k not in ('keepdims', 'axis', 'initial') and not _is_default(v, _UFUNC_NEUTRAL.get(k, _EMPTY)):
+        if method != '__call__' and k in ('keepdims', 'axis', 'initial'):
+            continue            # reduce / accumulate read these
+        if not _is_default(v, _UFUNC_NEUTRAL.get(k, _EMPTY)):
             raise _unsupported(where, k, v, f'pyad.numpy.{ufunc.__name__}')
     if method == '__call__':
         if fn is None:
