@@ -356,6 +356,11 @@ ARRAY_CASES = [
     ('rot90', lambda m: pnp.rot90(m, 3), lambda m: np.rot90(m, 3), (X34,)),
     ('rollaxis', lambda a: pnp.rollaxis(a, 1), lambda a: np.rollaxis(a, 1), (X34,)),
     ('polyval', pnp.polyval, np.polyval, (V5, X34)),
+    ('interp', pnp.interp, np.interp, (np.array([-0.3, 0.1, 0.45, 0.8, 1.3]), np.array([0.0, 0.3, 0.6, 1.0]), _rand(4))),
+    ('cov', pnp.cov, np.cov, (X34,)), ('cov columns', lambda m: pnp.cov(m, rowvar=False), lambda m: np.cov(m, rowvar=False), (X34,)),
+    ('corrcoef', pnp.corrcoef, np.corrcoef, (X34,)),
+    ('convolve', lambda a, v: pnp.convolve(a, v, 'same'), lambda a, v: np.convolve(a, v, 'same'), (V5, V5[:3] * 0.7)),
+    ('correlate', lambda a, v: pnp.correlate(a, v, 'full'), lambda a, v: np.correlate(a, v, 'full'), (V5[:2], V5 * 0.7)),
     # products
     ('matmul', pnp.matmul, np.matmul, (X34.T, A3)), ('dot', pnp.dot, np.dot, (A3, B32)),
     ('dot vectors', pnp.dot, np.dot, (V5, V5[::-1])),

@@ -11,8 +11,15 @@ from .._core.box import Box, innermost, shape_of, ndim_of
 from ._batching import normalize_axis
 from .elementwise import isnan, where
 from .manipulation import (concatenate, ravel, reshape, sort, take, flip, swapaxes,
-                           moveaxis, expand_dims, stack, broadcast_to, astype)
+                           moveaxis, expand_dims, stack, broadcast_to, astype, pad)
 from .reductions import sum, mean, max, min, cumsum, cumprod
+
+
+def _arr(a):
+    """A list or number as an array (traced values and arrays as they are)."""
+    if isinstance(a, Box) or hasattr(a, 'shape'):
+        return a
+    return _np.asarray(a)
 
 
 def _along(a, axis, sl):
@@ -34,6 +41,7 @@ def _as_edge(v, a, axis):
 
 def diff(a, n=1, axis=-1, prepend=None, append=None):
     """numpy.diff."""
+    a = _arr(a)
     if n < 0:
         raise ValueError(f'diff: order must be non-negative but got {n}')
     if n == 0:
@@ -53,6 +61,9 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
 
 def ediff1d(ary, to_end=None, to_begin=None):
     """numpy.ediff1d."""
+    ary = _arr(ary)
+    to_end = None if to_end is None else _arr(to_end)
+    to_begin = None if to_begin is None else _arr(to_begin)
     d = diff(ravel(ary))
     parts = [ravel(v) if ndim_of(v) else reshape(v, (1,))
              for v in (to_begin,) if v is not None] + [d] + \
@@ -62,6 +73,7 @@ def ediff1d(ary, to_end=None, to_begin=None):
 
 def append(arr, values, axis=None):
     """numpy.append."""
+    arr, values = _arr(arr), _arr(values)
     if axis is None:
         return concatenate([ravel(arr), ravel(values)])
     return concatenate([arr, values], axis=axis)
@@ -69,6 +81,8 @@ def append(arr, values, axis=None):
 
 def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
     """numpy.average."""
+    a = _arr(a)
+    weights = None if weights is None else _arr(weights)
     if weights is None:
         avg = mean(a, axis=axis, keepdims=keepdims)
         if returned:
@@ -104,6 +118,7 @@ def ptp(a, axis=None, keepdims=False):
 def quantile(a, q, axis=None, keepdims=False, method='linear'):
     """numpy.quantile (method 'linear', NumPy's default): the sorted values,
     interpolated linearly; differentiable in a and in q."""
+    a = _arr(a)
     if method != 'linear':
         raise NotImplementedError(f"quantile: only method='linear' is supported, got {method!r}")
     if axis is None:
@@ -223,6 +238,7 @@ def nanmin(a, axis=None, out=None, keepdims=False):
 
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """numpy.cross of 3-vectors (the last axis by default)."""
+    a, b = _arr(a), _arr(b)
     if axis is not None:
         axisa = axisb = axisc = axis
     a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)
@@ -236,6 +252,8 @@ def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
 
 def trapezoid(y, x=None, dx=1.0, axis=-1):
     """numpy.trapezoid."""
+    y = _arr(y)
+    x = None if x is None else _arr(x)
     axis = normalize_axis(axis, ndim_of(y), 'trapezoid: axis')
     if x is None:
         d = dx
@@ -281,6 +299,98 @@ def polyval(p, x):
     return y
 
 
-__all__ = ['diff', 'ediff1d', 'append', 'average', 'ptp', 'quantile', 'percentile', 'median',
+def interp(x, xp, fp, left=None, right=None, period=None):
+    """numpy.interp: piecewise-linear interpolation, differentiable in x, xp and fp
+    (one-sided at the knots)."""
+    x, xp, fp = _arr(x), _arr(xp), _arr(fp)
+    if period is not None:
+        raise NotImplementedError('interp: period= is not supported by pyad')
+    xv, xpv = _np.asarray(innermost(x)), _np.asarray(innermost(xp))
+    if xpv.ndim != 1 or _np.ndim(innermost(fp)) != 1 or len(xpv) != len(innermost(fp)):
+        raise ValueError('interp: xp and fp must be 1-D sequences of the same length')
+    n = len(xpv)
+    if n == 1:
+        y = 0.0 * x + take(fp, 0)
+    else:
+        i = _np.clip(_np.searchsorted(xpv, xv, side='right'), 1, n - 1)   # in [xp[i-1], xp[i]]
+        x0, x1 = take(xp, i - 1), take(xp, i)
+        y0, y1 = take(fp, i - 1), take(fp, i)
+        y = y0 + (x - x0) / (x1 - x0) * (y1 - y0)
+    lo = take(fp, 0) if left is None else left
+    hi = take(fp, n - 1) if right is None else right
+    return where(xv < xpv[0], lo, where(xv > xpv[-1], hi, y))
+
+
+def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *,
+        dtype=None):
+    """numpy.cov (no frequency or analytic weights)."""
+    m = _arr(m)
+    y = None if y is None else _arr(y)
+    if fweights is not None or aweights is not None:
+        raise NotImplementedError('cov: fweights and aweights are not supported by pyad')
+
+    def rows(a):                     # variables as rows
+        if ndim_of(a) == 1:
+            return reshape(a, (1, -1))
+        return a if rowvar else swapaxes(a, 0, 1)
+    x = rows(m)
+    if y is not None:
+        x = concatenate([x, rows(y)], axis=0)
+    if dtype is not None:
+        x = astype(x, dtype)
+    n = shape_of(x)[1]
+    ddof = (0 if bias else 1) if ddof is None else ddof
+    xc = x - mean(x, axis=1, keepdims=True)
+    c = (xc @ swapaxes(xc, 0, 1)) / float(n - ddof)
+    if shape_of(c) == (1, 1):
+        return reshape(c, ())
+    return c
+
+
+def corrcoef(x, y=None, rowvar=True, *, dtype=None):
+    """numpy.corrcoef."""
+    c = cov(x, y, rowvar, dtype=dtype)
+    if ndim_of(c) == 0:
+        return c / c
+    from .manipulation import diagonal
+    from .elementwise import sqrt
+    d = sqrt(diagonal(c))
+    return c / (reshape(d, (-1, 1)) * reshape(d, (1, -1)))
+
+
+def convolve(a, v, mode='full'):
+    """numpy.convolve of two 1-D arrays."""
+    a, v = _arr(a), _arr(v)
+    a, v = ravel(a), ravel(v)
+    n, m = shape_of(a)[0], shape_of(v)[0]
+    if n == 0 or m == 0:
+        raise ValueError('convolve: a and v must not be empty')
+    if m > n:
+        a, v, n, m = v, a, m, n
+    ap = pad(a, m - 1)
+    full = None
+    for j in range(m):
+        term = v[j] * ap[m - 1 - j:m - 1 - j + n + m - 1]
+        full = term if full is None else full + term
+    if mode == 'full':
+        return full
+    if mode == 'same':
+        start = (m - 1) // 2
+        return full[start:start + n]
+    if mode == 'valid':
+        return full[m - 1:n]
+    raise ValueError(f"convolve: mode must be 'full', 'same' or 'valid', not {mode!r}")
+
+
+def correlate(a, v, mode='valid'):
+    """numpy.correlate of two real 1-D arrays."""
+    a, v = _arr(a), _arr(v)
+    a, v = ravel(a), ravel(v)
+    if shape_of(v)[0] > shape_of(a)[0]:          # NumPy swaps, and reverses the result
+        return flip(convolve(v, flip(a, 0), mode), 0)
+    return convolve(a, flip(v, 0), mode)
+
+
+__all__ = ['interp', 'cov', 'corrcoef', 'convolve', 'correlate', 'diff', 'ediff1d', 'append', 'average', 'ptp', 'quantile', 'percentile', 'median',
            'cumulative_sum', 'cumulative_prod', 'copy', 'real', 'imag', 'nansum', 'nanmean',
            'nanmax', 'nanmin', 'cross', 'trapezoid', 'rot90', 'rollaxis', 'polyval']
