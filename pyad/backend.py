@@ -6,7 +6,22 @@ hard-coded ``numpy.zeros``, so every primitive runs where its inputs live.
 """
 import numpy
 
-from ._core.box import innermost
+# The box type of pyad's core (dual numbers, tape variables): registered by
+# pyad._core.box when it is imported, so that this module imports nothing of the
+# core (the core knows array libraries only through this module, not the reverse).
+_BOX_TYPES = ()
+
+
+def register_box_type(cls):
+    global _BOX_TYPES
+    _BOX_TYPES = (cls,)
+
+
+def innermost(x):
+    """The plain value under every layer of boxes."""
+    while isinstance(x, _BOX_TYPES):
+        x = x.primal
+    return x
 
 _cupy = None
 _cupy_checked = False
@@ -126,3 +141,62 @@ def wrap_like(out, *refs):
             return numpy.asarray(out).view(cls)
         return out
     return out
+
+
+# ------------------------------------------------------------------ for the core
+# What pyad._core needs of an array library, in one place: the core names no
+# array library itself.
+ndarray = numpy.ndarray
+float64 = numpy.dtype(numpy.float64)
+bool_ = numpy.bool_
+
+
+def is_plain_array(r):
+    """A NumPy or CuPy array (not a subclass, not a box): a rule that has just made
+    r may compute into it in place."""
+    t = type(r)
+    return t is numpy.ndarray or (t is not float and t.__module__.startswith('cupy')
+                                  and hasattr(r, 'shape') and r.ndim > 0)
+
+
+def scalar_of_broadcast(c):
+    """The one value of ``c`` when c is a plain ndarray whose strides are all 0 (a
+    scalar broadcast to a shape, as the VJP of a sum or a mean makes), else None."""
+    if type(c) is numpy.ndarray and c.size > 1 and not any(c.strides):
+        return c[(0,) * c.ndim]
+    return None
+
+
+def broadcast_scalar(s, like):
+    """The number s laid out as the array ``like`` is: a read-only broadcast view."""
+    one = numpy.array(s, dtype=like.dtype)
+    view = numpy.ndarray(like.shape, one.dtype, one, 0, (0,) * like.ndim)
+    view.setflags(write=False)
+    return view
+
+
+def nbytes(x):
+    """The bytes of a plain array's data, 0 for anything else."""
+    return x.nbytes if type(x) is numpy.ndarray else 0
+
+
+def result_type(x):
+    return numpy.result_type(x)
+
+
+def float_errors():
+    """The floating-point error settings now in force (NumPy's errstate)."""
+    return numpy.geterr()
+
+
+def with_float_errors(settings, fn, *args, **params):
+    """fn(*args, **params) under the floating-point settings ``settings``."""
+    if settings is None or settings == numpy.geterr():
+        return fn(*args, **params)
+    with numpy.errstate(**settings):
+        return fn(*args, **params)
+
+
+def subtract_into(a, b):
+    """a - b, written into b."""
+    return numpy.subtract(a, b, out=b)

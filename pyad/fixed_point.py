@@ -68,9 +68,7 @@ import numpy as _np
 
 from ._core.box import Box, Dual, TapeVar, LazyVar, innermost, lift_dead, shape_of, ndim_of, dtype_of
 from ._core.pytree import tree_flatten, tree_unflatten
-from ._core.primitive import Primitive
 from ._core.transforms import push_forward, pull_back, zeros_for, as_float_leaf
-from ._core import reverse as _reverse
 from .operators import _one_like
 from .backend import namespace
 
@@ -297,7 +295,7 @@ def _reverse_level(h_primal, a, x_p, z, tag, ctx):
     if not traced:
         return x_p
 
-    def adjoint(g, positions):
+    def adjoint(g):
         gs = _fill(g, x_p)
         vjp = _linearize(h_primal, a, x_p, transpose=True)
 
@@ -305,43 +303,11 @@ def _reverse_level(h_primal, a, x_p, z, tag, ctx):
             return [lift_dead(gi if j is None else gi + j) for gi, j in zip(gs, vjp(ws))]
 
         w = _solve(adjoint_map, None, [innermost(c) for c in gs], ctx, 'fixed_point (adjoint)')
-        return [w[traced[i]] for i in positions]
+        return [w[i] for i in traced]
 
-    # One node on T's tape: inputs the traced leaves of z, value x_p, VJP the adjoint
-    # solve.  The inputs are handed over with plain primals (same tag, same slots):
-    # the node's value is x_p whatever they hold, and nothing below T is recorded.
-    inputs = tuple(TapeVar(innermost(z[i]), tag, z[i].index) for i in traced)
-    if len(x_p) == 1:       # one leaf: a node with one result (the common case, cheaper)
-        return [_reverse.process(_link_one, inputs, {'value': x_p[0], 'adjoint': adjoint}, tag)]
-    params = {'value': tuple(x_p), 'adjoint': adjoint}
-    return list(_reverse.process(_link, inputs, params, tag))
-
-
-def _link_value(*inputs, value, adjoint):
-    return value
-
-
-def _link_vjp(g, ans, primals, params, positions):
-    return params['adjoint'](g, positions)
-
-
-def _link_one_vjp(g, ans, primals, params, positions):
-    return params['adjoint']((g,), positions)
-
-
-def _no_jvp(tangents, ans, primals, params):     # never called: forward levels build Duals
-    raise NotImplementedError('fixed_point: internal node has no JVP')
-
-
-# The nodes that link a reverse level's result to T's tape (x with several leaves,
-# or one); each call's state (its value x_p and its adjoint solve) travels in the
-# node's params.
-_link = Primitive('fixed_point', _link_value, multiple_results=True)
-_link.def_vjp_joint(_link_vjp)
-_link.def_jvp_joint(_no_jvp)
-_link_one = Primitive('fixed_point', _link_value)
-_link_one.def_vjp_joint(_link_one_vjp)
-_link_one.def_jvp_joint(_no_jvp)
+    # One record on T's tape: its inputs the traced leaves of z, its values x_p
+    # (nothing below T is recorded), its VJP the adjoint solve
+    return tag.tape.custom(tag, [z[i] for i in traced], list(x_p), adjoint, 'fixed_point')
 
 
 # ------------------------------------------------------------------ plain iteration

@@ -1,12 +1,12 @@
 """Every test runs twice: with reverse mode's deferred values as in use (arrays of
-at least reverse.DEFER_BYTES; the tests' arrays are mostly smaller, so nothing is
+at least settings.defer_bytes; the tests' arrays are mostly smaller, so nothing is
 deferred) and with every deferrable value deferred, whatever its size."""
 import os
 
 import pytest
 from hypothesis import settings
 
-from pyad._core import reverse
+from pyad._core.config import configured
 
 # Hypothesis: in CI (the CI environment variable set, as CI services and .ci/run do)
 # every run draws the same examples and keeps no database, so a run's result depends
@@ -22,9 +22,5 @@ def values(request):
     if request.param == 'eager':
         yield request.param
         return
-    old = reverse.DEFER_BYTES
-    reverse.DEFER_BYTES = 0
-    try:
+    with configured(defer_bytes=0):
         yield request.param
-    finally:
-        reverse.DEFER_BYTES = old

@@ -335,7 +335,7 @@ def test_primitive_not_differentiable_in_an_argument():
 
 
 # --------------------------------------------------------------- saved values
-# A primitive declares what its VJP reads (Primitive.saves); large arrays that no
+# A primitive declares what its VJP reads (its reads trait); large arrays that no
 # recorded rule reads are replaced on the tape by shape-only stubs.  Setting the
 # size threshold to 0 stubs every array, so that the declarations are checked at
 # the sizes the tests use.
@@ -358,13 +358,13 @@ SAVES_CASES = {
 
 
 @pytest.mark.parametrize('name', sorted(SAVES_CASES))
-def test_saved_values_with_every_array_stubbed(name, monkeypatch):
-    from pyad._core import reverse
-    monkeypatch.setattr(reverse, 'STUB_BYTES', 0)
+def test_saved_values_with_every_array_stubbed(name):
+    from pyad._core.config import configured
     f = SAVES_CASES[name]
     rng = np.random.default_rng(5)
     x, y = rng.uniform(0.5, 1.5, 6), rng.uniform(0.5, 1.5, 6)
-    check_grads(lambda v: f(v[:6], v[6:]), np.concatenate([x, y]), order=2)
+    with configured(stub_bytes=0):
+        check_grads(lambda v: f(v[:6], v[6:]), np.concatenate([x, y]), order=2)
 
 
 def test_unread_intermediates_are_freed_while_the_function_runs():

@@ -10,9 +10,10 @@ import pytest
 import pyad
 import pyad.numpy as pnp
 from pyad._core import reverse
+from pyad._core.config import settings
 from pyad._core.box import LazyVar
 
-N = 10_000          # 80 KB of float64: above reverse.DEFER_BYTES
+N = 10_000          # 80 KB of float64: above settings.defer_bytes
 
 
 def _quiet():
@@ -116,7 +117,7 @@ def test_nothing_is_deferred_below_the_threshold():
     x = np.ones(10)
     kinds = []
     pyad.grad(lambda v: kinds.append(type(v * 2.0)) or pnp.sum(v))(x)
-    assert kinds == [pyad._core.box.TapeVar] or reverse.DEFER_BYTES == 0
+    assert kinds == [pyad._core.box.TapeVar] or settings.defer_bytes == 0
 
 
 def test_a_tape_with_deferred_values_is_freed_without_the_cycle_collector():

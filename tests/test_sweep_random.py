@@ -16,7 +16,7 @@ from hypothesis import example, given, settings, HealthCheck, strategies as st
 
 import pyad
 import pyad.numpy as pnp
-from pyad._core import reverse
+from pyad._core.config import configured
 from pyad._core.box import innermost
 
 # the values a run computes, when a test collects them
@@ -82,9 +82,7 @@ OVERFLOW = [(15, 1, 0), (15, 2, 0), (15, 3, 0), (15, 4, 0), (14, 272, 738)]
 @example(prog=OVERFLOW)
 def test_reverse_sweep_agrees_with_forward_mode(prog):
     x = np.linspace(-0.8, 0.9, N)
-    old = reverse.STUB_BYTES
-    reverse.STUB_BYTES = 0
-    try:
+    with configured(stub_bytes=0):
         f = lambda v: _run(prog, v)      # noqa: E731
         seen = []
         token = _SEEN.set(seen)
@@ -97,8 +95,6 @@ def test_reverse_sweep_agrees_with_forward_mode(prog):
             value, pullback = pyad.vjp(f, x)
             g2 = pullback(2.0)                # a reusable pullback: swept twice
             g3 = pullback(-1.0)
-    finally:
-        reverse.STUB_BYTES = old
     with np.errstate(over='ignore', invalid='ignore'):
         want = pyad.jacfwd(f)(x)
     # Where a value overflows to inf, forward mode's zero tangents meet it (0 * inf)

@@ -7,6 +7,8 @@ through pyad's primitives; the operator table is filled in by ``pyad.numpy``
 """
 import numbers
 
+from .. import backend
+
 
 class Box:
     __slots__ = ('primal', 'tag')
@@ -134,12 +136,8 @@ class Pending:
         if self.thunk is not None:
             impl, args, params, err = self.thunk
             args = [a.get() if type(a) is Pending else a for a in args]
-            import numpy
-            if err is not None and err != numpy.geterr():
-                with numpy.errstate(**err):      # the floating-point settings of the call
-                    self.value = impl(*args, **params)
-            else:
-                self.value = impl(*args, **params)
+            # under the floating-point settings of the call that recorded it
+            self.value = backend.with_float_errors(err, impl, *args, **params)
             self.thunk = None
         return self.value
 
@@ -235,16 +233,10 @@ def dtype_of(x):
     try:
         return x.dtype
     except AttributeError:
-        import numpy
-        return numpy.result_type(x)
+        return backend.result_type(x)
 
 
-def _init_float64():
-    import numpy
-    return numpy.dtype(numpy.float64)
-
-
-_float64 = _init_float64()
+_float64 = backend.float64
 
 
 def install_methods(table):
@@ -272,3 +264,5 @@ def _as_method(fn):
 
 _NO_PARAMS = {}
 _UNARY = object()      # marks a unary operator call (-x) in _as_method
+
+backend.register_box_type(Box)

@@ -4,85 +4,113 @@ A primitive applied to duals of tag T computes its result on the primals and its
 tangent with the primitive's JVP rule.  The tangent of a dual has shape
 ``batch + primal.shape``: batch is () for a single direction and (B,) when B
 directions are pushed at once (one pass for a whole Jacobian or Hessian).
+
+A tangent is held as ``k * t`` (``Dual.k``, a Python float not yet applied), so
+that the tangent of ``-x``, ``3 * x`` or ``x * x`` costs no pass of its own:
+a primitive whose ``partials`` trait says its partial derivatives are
+constants times arrays at hand gets its tangent from them (``lazy_tangent``);
+any other JVP rule is linear in its tangents, so with one factor shared by all
+of them it runs on the unscaled ones and its result carries the factor on.
+Factors stay within the bounds of factors.py (``dual``).
 """
-from .box import Dual, apply_inner, scale
+from .box import Dual, apply_inner, scale, shape_of
+from .config import settings
+from .factors import fits
 
 
 def process(prim, args, params, tag):
-    n = len(args)
-    if n == 1:
-        a = args[0]
-        primals = (a.primal,)
-        tangents = (a.t,)
-        ks = (a.k,)
-    elif n == 2:
-        a, b = args
-        if type(a) is Dual and a.tag is tag:
-            if type(b) is Dual and b.tag is tag:
-                primals, tangents, ks = (a.primal, b.primal), (a.t, b.t), (a.k, b.k)
-            else:
-                primals, tangents, ks = (a.primal, b), (a.t, None), (a.k, 1.0)
-        else:
-            primals, tangents, ks = (a, b.primal), (None, b.t), (1.0, b.k)
-    else:
-        primals = []
-        tangents = []
-        ks = []
-        for a in args:
-            if type(a) is Dual and a.tag is tag:
-                primals.append(a.primal)
-                tangents.append(a.t)
-                ks.append(a.k)
-            else:
-                primals.append(a)
-                tangents.append(None)
-                ks.append(1.0)
+    primals, tangents, ks = _unpack(args, tag)
     ans = apply_inner(prim, primals, params)
-    lazy = prim.jvp_lazy
-    if lazy is not None:
-        # a rule that keeps a constant factor lazily: (tangent, factor), or None
-        out = lazy(tangents, ks, ans, primals, params)
-        if out is not None:
-            t, k = out
-            return ans if t is None else Dual(ans, t, tag, k)
-    if n <= 2 and ks[0] == 1.0 and ks[-1] == 1.0:
-        k = 1.0                 # (the common case, without a call)
-    else:
-        k = shared_factor(tangents, ks)
-    if k is None:
-        # factors that differ: bring the others to the first one's (a JVP rule is
-        # linear in all its tangents jointly, not in each one with its own factor)
-        k = next(ki for t, ki in zip(tangents, ks) if t is not None)
-        if k == 0.0:
-            tangents = [t if t is None or kj == 1.0 else scale(t, kj)
-                        for t, kj in zip(tangents, ks)]
-            k = 1.0
-        else:
-            tangents = [t if t is None or kj == k else scale(t, kj / k)
-                        for t, kj in zip(tangents, ks)]
-    # (a JVP rule is linear in its tangents: with one shared factor k it runs on
-    # the unscaled tangents and its result carries k on)
-    out_tangent = prim.apply_jvp(tangents, ans, primals, params)
-    if prim.multiple_results:
-        if out_tangent is None:
-            return ans
-        return type(ans)(a if t is None else Dual(a, t, tag, k)
-                         for a, t in zip(ans, out_tangent))
-    if out_tangent is None:
+    if prim.traits.partials is not None and settings.fast:
+        lazy = lazy_tangent(prim, tangents, ks, ans, primals, params)
+        if lazy is not None:
+            return ans if lazy[0] is None else dual(ans, lazy[0], tag, lazy[1])
+    tangents, k = _common_factor(tangents, ks)
+    out = prim.apply_jvp(tangents, ans, primals, params)
+    if out is None:
         return ans
-    return Dual(ans, out_tangent, tag, k)
+    if prim.multiple_results:
+        return type(ans)(a if t is None else dual(a, t, tag, k) for a, t in zip(ans, out))
+    return dual(ans, out, tag, k)
 
 
-def shared_factor(tangents, ks):
-    """The factor that all the tangents present share, or None where they differ."""
+def _unpack(args, tag):
+    """(primals, tangents, factors) of the arguments at tag (None, 1.0: a constant)."""
+    if len(args) == 1:
+        a = args[0]
+        return (a.primal,), (a.t,), (a.k,)
+    primals, tangents, ks = [], [], []
+    for a in args:
+        if type(a) is Dual and a.tag is tag:
+            primals.append(a.primal)
+            tangents.append(a.t)
+            ks.append(a.k)
+        else:
+            primals.append(a)
+            tangents.append(None)
+            ks.append(1.0)
+    return primals, tangents, ks
+
+
+def _common_factor(tangents, ks):
+    """(tangents, k): tangents sharing the one factor k (1.0 where none is lazy)."""
     k = None
     for t, ki in zip(tangents, ks):
         if t is not None:
             if k is None:
                 k = ki
             elif ki != k:
-                return None
-    return 1.0 if k is None else k
+                k = False
+    if k is None or k == 1.0:
+        return tangents, 1.0
+    if k is not False:
+        return tangents, k
+    # factors that differ: bring each to the first one's (bounded: see factors.py)
+    k = next(ki for t, ki in zip(tangents, ks) if t is not None)
+    return [t if t is None or kj == k else scale(t, kj / k) for t, kj in zip(tangents, ks)], k
+
+
+def lazy_tangent(prim, tangents, ks, ans, primals, params):
+    """(t, k) with k * t the tangent of ans, from the ``partials`` trait, or None
+    where it does not apply (0-d answers, broadcasting, partials that are not a
+    constant times an array, three or more tangents)."""
+    shape = shape_of(ans)
+    if not shape:
+        return None                     # scalar code: the plain rules are cheaper
+    terms = []
+    for i, t in enumerate(tangents):
+        if t is None:
+            continue
+        if shape_of(primals[i]) != shape:
+            return None
+        part = prim.traits.partials(ans, primals, params, i)
+        if part is None:
+            return None
+        terms.append((t, ks[i] * float(part[0]), part[1]))
+    if len(terms) == 1:
+        t, k, arr = terms[0]
+        return (t if arr is None else arr * t), k
+    if len(terms) != 2:
+        return None
+    (t0, k0, a0), (t1, k1, a1) = terms
+    if t0 is t1 and a0 is a1:                       # x * x, x + x
+        return (t0 if a0 is None else a0 * t0), k0 + k1
+    if a0 is None and a1 is None and (k0 == k1 or k0 == -k1):
+        return (t0 + t1 if k0 == k1 else t0 - t1), k0
+    return None
+
+
+def dual(primal, t, tag, k=1.0):
+    """Dual(primal, k * t), the factor applied at once where it would leave the
+    bounds of factors.py (or in reference mode)."""
+    if k != 1.0 and not (settings.fast and _fits(k, t)):
+        t, k = scale(t, k), 1.0
+    return Dual(primal, t, tag, k)
+
+
+def _fits(k, t):
+    dtype = getattr(t, 'dtype', None)
+    return dtype is not None and dtype.kind == 'f' and fits(k, dtype)
 
 
 def unpack(value, tag):

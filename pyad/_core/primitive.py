@@ -1,30 +1,43 @@
-"""Primitive: an implementation with its JVP rule and its VJP rule.
+"""Primitive: an implementation with its JVP rule, its VJP rule and its traits.
+
+This is pyad's public way to add a function with derivatives of your own (see
+docs/writing-primitives.md): ``pyad.Primitive(name, impl, traits=...)``, then
+``def_jvp``/``def_vjp`` (a rule per argument) or ``def_jvp_joint``/``def_vjp_joint``.
 
 Calling a primitive on plain values runs the implementation and nothing else.
 When any argument is boxed, dispatch finds the newest live tag among the
 arguments, unwraps the boxes of that tag only, calls the primitive again on what
 was inside (which may be boxed at older tags: nesting is recursion) and lets the
-tag's mode (forward or reverse) wrap the result.
+tag's mode (forward, reverse or Taylor) wrap the result.
 
-Rules are given per argument, autograd style, so that the derivative for an
-argument that is not being differentiated is never computed:
+Rules, per argument (autograd style: the derivative for an argument that is not
+being differentiated is never computed):
 
     jvp rule for argument i:  (tangent_i, ans, *args, **params) -> tangent of ans
     vjp rule for argument i:  (cotangent, ans, *args, **params) -> cotangent of arg i
 
-or jointly (``jvp_joint(tangents, ans, args, params)`` with ``None`` for symbolic
-zero tangents; ``vjp_joint(cotangent, ans, args, params, wanted)``) where sharing
-work between arguments pays.  Rules must be written with pyad primitives, so that
-they are differentiable in turn.  Tangents and cotangents may carry leading batch
-axes (``batch + shape``); ``pyad.numpy._batching`` has the helpers rules use.
+or joint, where sharing work between arguments pays:
+``jvp_joint(tangents, ans, args, params)`` with None for symbolic zero tangents,
+``vjp_joint(cotangent, ans, args, params, positions)`` -> one cotangent per
+position.  Rules must be written with pyad primitives (``pyad.numpy``), so that
+they are differentiable in turn.  Tangents and cotangents may carry leading
+batch axes (``batch + shape``).  Every differentiable primitive needs both rules
+(a primitive with none is declared ``nondiff=True``, and its result is a
+constant).
 
 A primitive with several results (``multiple_results=True``) returns a tuple;
 its jvp returns a tuple of tangents and its vjp receives a tuple of cotangents
-(``None`` for results that received none).
+(None for results that received none).
+
+``traits`` (a ``pyad.Traits``) declares what the rules promise so that the
+engine may take a faster path: see pyad/_core/traits.py.  They are checked when
+the primitive is made, and ``pyad.testing.check_grads`` compares every result
+with the reference mode, which ignores them.
 """
 from .box import Box, innermost
-from . import forward, reverse, taylor
+from . import forward, reverse, taylor, strategies
 from .tags import FORWARD, REVERSE
+from .traits import Traits, PLAIN
 
 
 class NonDifferentiableError(TypeError):
@@ -32,62 +45,26 @@ class NonDifferentiableError(TypeError):
 
 
 class Primitive:
-    __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'vjp_add_into', 'taylor',
-                 'jvp_lazy', 'defer',
-                 'saves', 'vjp_fresh', 'vjp_scale', 'vjp_partial', 'nondiff', 'multiple_results',
-                 '__doc__', '__weakref__')
+    __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'taylor', 'traits',
+                 'reverse', 'nondiff', 'multiple_results', '__doc__', '__weakref__')
 
-    def __init__(self, name, impl, *, nondiff=False, multiple_results=False, doc=None):
+    def __init__(self, name, impl, *, traits=None, nondiff=False, multiple_results=False,
+                 doc=None):
+        if traits is None:
+            traits = PLAIN
+        elif not isinstance(traits, Traits):
+            raise TypeError(f'pyad primitive {name!r}: traits must be a pyad.Traits, '
+                            f'got {type(traits).__name__}')
+        traits.validate(name, multiple_results, nondiff)
         self.name = name
         self.impl = impl
         self.jvps = None
         self.vjps = None
         self.jvp_joint = None
         self.vjp_joint = None
-        # optional forward-mode rule that keeps a constant factor lazily:
-        # jvp_lazy(tangents, factors, ans, primals, params) -> (t, k), the tangent
-        # of the result being k * t, or None to decline (then the JVP rule runs).
-        # The tangent of argument i is factors[i] * tangents[i] (None: zero)
-        self.jvp_lazy = None
-        # optional, reverse mode: defer(primals, params, traced) -> (shape, dtype)
-        # of the answer, found without computing it, or None.  A primitive with
-        # one may have its answer deferred on large arrays (see _core/reverse.py);
-        # primals may then hold pending LazyVars, whose shape and dtype shape_of
-        # and dtype_of read; traced: the positions being differentiated.  Only for
-        # an implementation that is a pure function of its arguments, and where
-        # the VJP rules of the traced positions do not read the answer
-        self.defer = None
-        # optional reverse-mode shortcut for argument 0: add_into(buf, g, ans, primals,
-        # params, k) adds k times the cotangent g into buf in place (buf None: into
-        # fresh zeros) and returns buf, or None to decline (then the VJP rule runs)
-        self.vjp_add_into = None
-        # optional Taylor-mode rule (see _core/taylor.py); None: the generic one
-        self.taylor = None
-        # what the VJP rules read besides shapes and dtypes, so that the tape keeps
-        # only that (see _core/reverse.py): None (everything: the default), 'args'
-        # (the arguments, not the answer), 'ans' (the answer only), 'other' (two
-        # arguments, the rule of each reads only the other one: a product), or
-        # 'shapes' (nothing but shapes and dtypes: sums, negation, reshapes)
-        self.saves = None
-        # True when every array the VJP rules return is either the cotangent they
-        # were given, a view, one of the primals or the answer, or a new array
-        # that nothing else holds: the sweep may then sum later contributions
-        # into such a new array in place
-        self.vjp_fresh = False
-        # optional: vjp_scale(ans, primals, positions) -> one Python number per
-        # position such that each argument's cotangent is that number times the
-        # result's (no broadcasting involved), or None where that does not hold
-        # (see the sweep in _core/reverse.py)
-        self.vjp_scale = None
-        # optional, for elementwise primitives: vjp_partial(g, ans, primals,
-        # params, positions) -> one (k, arr, fresh) per position such that the
-        # cotangent of that argument is k * arr, for a plain array cotangent g,
-        # or None to decline.
-        # Either arr is g times a partial derivative, computed in one pass (fresh:
-        # a new array), or, when g is a scalar broadcast, arr is an array the
-        # record already holds (an argument or the answer) and costs no pass at
-        # all (the sweep never writes into it nor returns it as it is)
-        self.vjp_partial = None
+        self.taylor = None          # optional Taylor-mode rule (see _core/taylor.py)
+        self.traits = traits
+        self.reverse = strategies.choose(traits)    # the sweep's strategy, chosen once
         self.nondiff = nondiff
         self.multiple_results = multiple_results
         self.__doc__ = doc if doc is not None else getattr(impl, '__doc__', None)
@@ -199,9 +176,9 @@ def _bind_lifted(prim, args, params):
     return prim(*lifted, **params)
 
 
-def primitive(name=None, *, nondiff=False, multiple_results=False):
+def primitive(name=None, *, traits=None, nondiff=False, multiple_results=False):
     """Decorator: turn an implementation function into a Primitive."""
     def wrap(impl):
-        return Primitive(name or impl.__name__, impl, nondiff=nondiff,
+        return Primitive(name or impl.__name__, impl, traits=traits, nondiff=nondiff,
                          multiple_results=multiple_results)
     return wrap

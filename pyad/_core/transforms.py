@@ -10,13 +10,12 @@ Both retire their tag when they return, whatever happens.
 """
 import numbers
 
-import numpy
-
+from .. import backend
 from .box import Box, Dual, TapeVar, LazyVar, pending, innermost, lift_dead, shape_of, dtype_of
 from .tags import Tag
 from .reverse import Tape, sweep
 from .pytree import tree_flatten, tree_unflatten
-from ..backend import wrap_like
+from ..backend import wrap_like, namespace as _xp
 
 
 class FunctionOutput(Exception):
@@ -38,7 +37,7 @@ def as_float_leaf(x, opname, what='input'):
     t = type(x)
     if t is float:
         return x
-    if isinstance(x, bool) or isinstance(x, numpy.bool_):
+    if isinstance(x, bool) or isinstance(x, backend.bool_):
         raise TypeError(f'{opname}: {what} is a bool ({x!r}); pass a float')
     if isinstance(x, numbers.Integral):
         return float(x)
@@ -50,7 +49,7 @@ def as_float_leaf(x, opname, what='input'):
         if kind == 'f':
             return x
         if kind in 'iu':
-            return x.astype(numpy.float64)
+            return x.astype(backend.float64)
         if kind == 'c':
             raise TypeError(f'{opname}: {what} is complex ({dtype}); pyad differentiates real values only')
         if kind == 'b':
@@ -84,11 +83,6 @@ def call(f, x, opname):
 
 
 # ---------------------------------------------------------------------- shape helpers
-def _xp(x):
-    from ..backend import namespace
-    return namespace(x)
-
-
 def zeros_for(value, batch=()):
     """Plain zeros shaped like ``batch + value.shape``, in value's dtype and library."""
     inner = innermost(value)
@@ -97,7 +91,7 @@ def zeros_for(value, batch=()):
         return 0.0                      # a Python number: its derivative is a float
     dtype = dtype_of(inner)
     if dtype.kind != 'f':
-        dtype = numpy.dtype(numpy.float64)   # the derivative of an integer constant
+        dtype = backend.float64   # the derivative of an integer constant
     return wrap_like(_xp(inner).zeros(shape, dtype=dtype), inner)
 
 
@@ -109,8 +103,7 @@ def cast_like(value, ref):
     if dtype_of(value) == want:
         return value
     if isinstance(value, Box):
-        from ..numpy import astype
-        return astype(value, want)
+        return value.astype(want)       # (a box's astype: a differentiable cast)
     if type(innermost(ref)) is float and not shape_of(value):
         return float(value)
     return _xp(value).asarray(value).astype(want)

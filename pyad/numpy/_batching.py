@@ -67,23 +67,8 @@ def align(t, x, ans):
 _SCALARS = (float, _np.float64, _np.float32)
 
 
-def scalar_of_broadcast(c):
-    """The one value of ``c`` when c is a plain ndarray whose strides are all 0 (a
-    scalar broadcast to a shape, as the VJP of a sum or a mean makes), else None.
-
-    Rules may compute with that scalar instead of the full view: a partial
-    derivative that is a constant then costs no pass over the array at all."""
-    if type(c) is _np.ndarray and c.size > 1 and not any(c.strides):
-        return c[(0,) * c.ndim]
-    return None
-
-
-def is_plain_array(r):
-    """A NumPy or CuPy array (not a subclass, not a box): a rule that has just made
-    r may compute into it in place."""
-    t = type(r)
-    return t is _np.ndarray or (t is not float and t.__module__.startswith('cupy')
-                                and hasattr(r, 'shape') and r.ndim > 0)
+# (the backend's: one definition for the core and the rules)
+from ..backend import scalar_of_broadcast, is_plain_array  # noqa: E402,F401
 
 
 def expand_to(t, x, ans):

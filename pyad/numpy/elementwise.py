@@ -15,9 +15,8 @@ import numpy as _np
 import scipy.special as _sps
 
 from .._core.primitive import Primitive
-from .._core.forward import shared_factor
+from .._core.traits import Traits
 from .._core.box import shape_of, innermost, dtype_of, LazyVar
-from .._core.reverse import Stub
 from ..backend import namespace, scipy_special, wrap_like
 from ._batching import expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array
 
@@ -43,8 +42,83 @@ def _scalar_fast(np_fn, math_fn):
     return impl
 
 
-def unary(name, np_fn, lin, math_fn=None):
-    prim = Primitive(name, _scalar_fast(np_fn, math_fn))
+# ----------------------------------------------------------------- traits
+# What the rules promise (pyad.Traits, see pyad/_core/traits.py), declared with
+# each primitive below.  Every ufunc's VJP returns g itself, views, or new arrays.
+_UFUNC = Traits(fresh=True)
+
+
+def _weak_number(c, ans):
+    """c is a constant number that, times an array like ans, keeps its dtype."""
+    if type(c) is float or type(c) is int:
+        return True
+    return type(c) in _SCALARS and c.dtype == dtype_of(ans)
+
+
+def _shaped_like(x, ans):
+    return shape_of(x) == shape_of(ans)
+
+
+def _constant_partials(*constants):
+    """add, subtract, negative, positive: ∂ans/∂x_i is a constant."""
+    def partials(ans, primals, params, i):
+        return constants[i], None
+    return partials
+
+
+def _multiply_partials(ans, xy, params, i):
+    other = xy[1 - i]
+    if _weak_number(other, ans):
+        return float(other), None
+    return (1.0, other) if _shaped_like(other, ans) else None
+
+
+def _scaled_multiply_partials(ans, xy, params, i):
+    other = xy[1 - i]
+    return (float(params['scale']), other) if _shaped_like(other, ans) else None
+
+
+def _divide_partials(ans, xy, params, i):
+    y = xy[1]
+    if i == 0 and _weak_number(y, ans) and y != 0:
+        return 1.0 / float(y), None
+    return None
+
+
+def _power_partials(ans, xy, params, i):
+    y = xy[1]
+    if i == 0 and type(y) in (int, float) and y == 2:
+        return 2.0, xy[0]
+    return None
+
+
+def _defer_same(primals, params):
+    """The answer's (shape, dtype) for plain float arrays of one shape and dtype (or
+    pending values) with Python numbers: what reverse mode may defer."""
+    shape = dtype = None
+    for p in primals:
+        t = type(p)
+        if t is float or t is int:
+            continue
+        if t is not _np.ndarray and t is not LazyVar:
+            return None
+        sh, dt = shape_of(p), dtype_of(p)
+        if shape is None:
+            shape, dtype = sh, dt
+        elif sh != shape or dt != dtype:
+            return None
+    if shape is None or dtype.kind != 'f':
+        return None
+    return shape, dtype
+
+
+_LINEAR = _UFUNC.but(reads='shapes', defer=_defer_same)
+_READS_ANS = _UFUNC.but(reads='ans')            # rules of the form c * f(ans)
+_PRODUCT = _UFUNC.but(reads='other', defer=_defer_same)
+
+
+def unary(name, np_fn, lin, math_fn=None, traits=_UFUNC):
+    prim = Primitive(name, _scalar_fast(np_fn, math_fn), traits=traits)
     prim.def_jvp(lin)             # (t, ans, x): the same diagonal map both ways
     prim.def_vjp(_unary_reverse_rule(lin))
     return prim
@@ -118,7 +192,8 @@ def _scaled_multiply_impl(x, y, scale):
 
 # scale * x * y for a Python number scale: what the derivatives of x**2, square and
 # x * x are made of (one product, not a product and a scaled copy to keep)
-scaled_multiply = Primitive('scaled_multiply', _scaled_multiply_impl)
+scaled_multiply = Primitive('scaled_multiply', _scaled_multiply_impl,
+                            traits=_PRODUCT.but(partials=_scaled_multiply_partials))
 
 
 def _scaled_multiply_jvp(tangents, ans, primals, params):
@@ -161,9 +236,9 @@ scaled_multiply.def_jvp_joint(_scaled_multiply_jvp)
 scaled_multiply.def_vjp_joint(_scaled_multiply_vjp)
 
 
-def binary(name, impl, lin_x, lin_y):
+def binary(name, impl, lin_x, lin_y, traits=_UFUNC):
     """``lin_x(c, ans, x, y)``: ∂ans/∂x applied to c (None: not differentiable in x)."""
-    prim = Primitive(name, impl)
+    prim = Primitive(name, impl, traits=traits)
     prim.def_jvp(None if lin_x is None else _forward_rule(lin_x, 0),
                  None if lin_y is None else _forward_rule(lin_y, 1))
     prim.def_vjp(None if lin_x is None else _reverse_rule(lin_x, 0),
@@ -199,11 +274,14 @@ def _scalar_binary(np_fn, py_fn):
 
 # ----------------------------------------------------------------- arithmetic
 add = binary('add', _scalar_binary(_np.add, _operator.add),
-             lambda c, ans, x, y: c, lambda c, ans, x, y: c)
+             lambda c, ans, x, y: c, lambda c, ans, x, y: c,
+             traits=_LINEAR.but(partials=_constant_partials(1.0, 1.0)))
 subtract = binary('subtract', _scalar_binary(_np.subtract, _operator.sub),
-                  lambda c, ans, x, y: c, lambda c, ans, x, y: -c)
+                  lambda c, ans, x, y: c, lambda c, ans, x, y: -c,
+                  traits=_LINEAR.but(partials=_constant_partials(1.0, -1.0)))
 multiply = binary('multiply', _scalar_binary(_np.multiply, _operator.mul),
-                  lambda c, ans, x, y: c * y, lambda c, ans, x, y: c * x)
+                  lambda c, ans, x, y: c * y, lambda c, ans, x, y: c * x,
+                  traits=_PRODUCT.but(partials=_multiply_partials))
 
 
 def _subtract_jvp(tangents, ans, primals, params):
@@ -251,7 +329,8 @@ def _multiply_vjp(g, ans, primals, params, positions):
 multiply.def_jvp_joint(_multiply_jvp)
 multiply.def_vjp_joint(_multiply_vjp)
 divide = binary('divide', _scalar_binary(_np.divide, _operator.truediv),
-                lambda c, ans, x, y: c / y, lambda c, ans, x, y: -c * ans / y)
+                lambda c, ans, x, y: c / y, lambda c, ans, x, y: -c * ans / y,
+                traits=_UFUNC.but(partials=_divide_partials))
 true_divide = divide
 float_power = None  # set below, after power
 
@@ -282,8 +361,8 @@ def _power_impl(x, y):
     return x ** y if hasattr(x, 'dtype') else _np.power(x, y)
 
 
-power = binary('power', _power_impl,
-               _pow_dx, _pow_dy)
+power = binary('power', _power_impl, _pow_dx, _pow_dy,
+               traits=_UFUNC.but(reads='args', partials=_power_partials, defer=_defer_same))
 float_power = power
 
 
@@ -357,19 +436,26 @@ xlog1py = binary('xlog1py', _xlog1py_impl,
                  lambda c, ans, x, y: c * x / (1.0 + y))
 
 # ----------------------------------------------------------------- unary maths
-negative = unary('negative', _np.negative, lambda c, ans, x: -c, lambda x: -x)
-positive = unary('positive', _np.positive, lambda c, ans, x: c, lambda x: +x)
-exp = unary('exp', _np.exp, lambda c, ans, x: c * ans, math.exp)
+negative = unary('negative', _np.negative, lambda c, ans, x: -c, lambda x: -x,
+                 traits=_LINEAR.but(partials=_constant_partials(-1.0)))
+positive = unary('positive', _np.positive, lambda c, ans, x: c, lambda x: +x,
+                 traits=_LINEAR.but(partials=_constant_partials(1.0), defer=None))
+exp = unary('exp', _np.exp, lambda c, ans, x: c * ans, math.exp,
+            traits=_READS_ANS.but(partials=lambda ans, x, params, i: (1.0, ans)))
 exp2 = unary('exp2', _np.exp2, lambda c, ans, x: c * ans * math.log(2.0), lambda x: 2.0 ** x)
-expm1 = unary('expm1', _np.expm1, lambda c, ans, x: c * (ans + 1.0), math.expm1)
+expm1 = unary('expm1', _np.expm1, lambda c, ans, x: c * (ans + 1.0), math.expm1,
+              traits=_READS_ANS)
 log = unary('log', _np.log, lambda c, ans, x: c / x, math.log)
 log2 = unary('log2', _np.log2, lambda c, ans, x: c / (x * math.log(2.0)), math.log2)
 log10 = unary('log10', _np.log10, lambda c, ans, x: c / (x * math.log(10.0)), math.log10)
 log1p = unary('log1p', _np.log1p, lambda c, ans, x: c / (1.0 + x), math.log1p)
-sqrt = unary('sqrt', _np.sqrt, lambda c, ans, x: c * 0.5 / ans, math.sqrt)
-cbrt = unary('cbrt', _np.cbrt, lambda c, ans, x: c / (3.0 * ans * ans))
-square = unary('square', _np.square, lambda c, ans, x: _product(2.0, c, x), lambda x: x * x)
-reciprocal = unary('reciprocal', _np.reciprocal, lambda c, ans, x: -c * ans * ans, lambda x: 1.0 / x)
+sqrt = unary('sqrt', _np.sqrt, lambda c, ans, x: c * 0.5 / ans, math.sqrt, traits=_READS_ANS)
+cbrt = unary('cbrt', _np.cbrt, lambda c, ans, x: c / (3.0 * ans * ans), traits=_READS_ANS)
+square = unary('square', _np.square, lambda c, ans, x: _product(2.0, c, x), lambda x: x * x,
+               traits=_UFUNC.but(reads='args', partials=lambda ans, x, params, i: (2.0, x[0]),
+                                 defer=_defer_same))
+reciprocal = unary('reciprocal', _np.reciprocal, lambda c, ans, x: -c * ans * ans,
+                   lambda x: 1.0 / x, traits=_READS_ANS)
 sin = unary('sin', _np.sin, lambda c, ans, x: c * cos(x), math.sin)
 cos = unary('cos', _np.cos, lambda c, ans, x: -c * sin(x), math.cos)
 tan = unary('tan', _np.tan, lambda c, ans, x: c * (1.0 + ans * ans), math.tan)
@@ -389,7 +475,7 @@ def _tanh_lin(c, ans, x):
     return c * (1.0 - ans * ans)
 
 
-tanh = unary('tanh', _np.tanh, _tanh_lin, math.tanh)
+tanh = unary('tanh', _np.tanh, _tanh_lin, math.tanh, traits=_READS_ANS)
 arcsinh = unary('arcsinh', _np.arcsinh, lambda c, ans, x: c / sqrt(x * x + 1.0), math.asinh)
 arccosh = unary('arccosh', _np.arccosh, lambda c, ans, x: c / sqrt(x * x - 1.0), math.acosh)
 arctanh = unary('arctanh', _np.arctanh, lambda c, ans, x: c / (1.0 - x * x), math.atanh)
@@ -543,214 +629,3 @@ __all__ = sorted(set(UFUNCS) | {
     'psi', 'xlogy', 'xlog1py', 'where', 'clip', 'round', 'around', 'fix', 'isclose',
     'allclose', 'array_equal'})
 
-# What each VJP reads besides shapes (Primitive.saves): the tape keeps only that
-for _p in (add, subtract, negative, positive):
-    _p.saves = 'shapes'
-for _p in (exp, expm1, sqrt, cbrt, reciprocal, tanh):       # rules of the form c * f(ans)
-    _p.saves = 'ans'
-for _p in (multiply, scaled_multiply):
-    _p.saves = 'other'
-for _p in (square, power):
-    _p.saves = 'args'
-
-
-# Cotangents that are constant multiples of the result's (Primitive.vjp_scale):
-# the sweep keeps the factor lazily instead of a pass over the array
-def _same_shapes(ans, primals, positions):
-    shape = shape_of(ans)
-    for i in positions:
-        if shape_of(primals[i]) != shape:
-            return False             # the rule must unbroadcast
-    return True
-
-
-def _constant_factors(*factors):
-    def vjp_scale(ans, primals, positions):
-        if not _same_shapes(ans, primals, positions):
-            return None
-        return tuple(factors[i] for i in positions)
-    return vjp_scale
-
-
-add.vjp_scale = _constant_factors(1.0, 1.0)
-subtract.vjp_scale = _constant_factors(1.0, -1.0)
-negative.vjp_scale = _constant_factors(-1.0)
-positive.vjp_scale = _constant_factors(1.0)
-
-
-def _multiply_scale(ans, primals, positions):
-    # a product with a constant Python or 0-d number: that number
-    if len(positions) != 1 or not _same_shapes(ans, primals, positions):
-        return None
-    other = primals[1 - positions[0]]
-    if type(other) in (float, int) or type(other) in _SCALARS:
-        return (float(other),)
-    return None
-
-
-multiply.vjp_scale = _multiply_scale
-
-# Partial derivatives that are a constant times an array at hand (Primitive.vjp_partial):
-# the cotangent is then one product, g * arr, with the constant kept lazily by the
-# sweep; and when g is a scalar broadcast (the VJP of a sum), no pass at all
-def _partial_rule(part):
-    """``part(ans, primals, params, i)``: (k, arr) with ∂ans/∂argument i = k * arr,
-    or None."""
-    def vjp_partial(g, ans, primals, params, positions):
-        if type(ans) is not _np.ndarray and type(ans) is not Stub or ans.dtype.kind != 'f' or \
-                type(g) is not _np.ndarray or g.shape != ans.shape or g.dtype != ans.dtype:
-            return None
-        parts = []
-        for i in positions:
-            p = part(ans, primals, params, i)
-            if p is None:
-                return None
-            arr = p[1]
-            if type(arr) is not _np.ndarray or arr.shape != ans.shape or arr.dtype != ans.dtype:
-                return None
-            parts.append(p)
-        s = scalar_of_broadcast(g)
-        if s is not None:
-            s = float(s)
-            return [(k * s, arr, False) for k, arr in parts]
-        return [(k, g * arr, True) for k, arr in parts]
-    return vjp_partial
-
-
-def _shaped_as(x, ans):
-    return (type(x) is _np.ndarray or type(x) is Stub) and x.shape == ans.shape
-
-
-multiply.vjp_partial = _partial_rule(
-    lambda ans, xy, params, i: (1.0, xy[1 - i]) if _shaped_as(xy[i], ans) else None)
-scaled_multiply.vjp_partial = _partial_rule(
-    lambda ans, xy, params, i: (float(params['scale']), xy[1 - i])
-    if _shaped_as(xy[i], ans) else None)
-square.vjp_partial = _partial_rule(lambda ans, x, params, i: (2.0, x[0]))
-power.vjp_partial = _partial_rule(
-    lambda ans, xy, params, i: (2.0, xy[0])
-    if i == 0 and type(xy[1]) in (int, float) and xy[1] == 2 else None)
-exp.vjp_partial = _partial_rule(lambda ans, x, params, i: (1.0, ans))
-
-# Forward-mode tangents with a lazy constant factor (Primitive.jvp_lazy): the
-# tangent of -x, x - c, c * x, x / c is x's own with a factor, no pass at all, and
-# the tangent of x * x, x ** 2 or scale * x * y is one product with a factor, not a
-# product and a scaled copy.  Scalar code (a 0-d result) takes the plain rules.
-def _weak_number(c, t):
-    """c is a constant number that, times the tangent t, keeps t's dtype."""
-    if type(c) is float or type(c) is int:
-        return True
-    return type(c) in _SCALARS and c.dtype == dtype_of(t)
-
-
-def _multiply_lazy(tangents, ks, ans, primals, params):
-    if not shape_of(ans):
-        return None
-    tx, ty = tangents
-    x, y = primals
-    if tx is not None and tx is ty and x is y and ks[0] == ks[1]:
-        return multiply(tx, x), 2.0 * ks[0]                       # x * x
-    if ty is None and _weak_number(y, tx) and shape_of(x) == shape_of(ans):
-        return tx, ks[0] * float(y)
-    if tx is None and _weak_number(x, ty) and shape_of(y) == shape_of(ans):
-        return ty, ks[1] * float(x)
-    return None
-
-
-def _divide_lazy(tangents, ks, ans, primals, params):
-    tx, ty = tangents
-    x, y = primals
-    if ty is None and shape_of(ans) and _weak_number(y, tx) and y != 0 and \
-            shape_of(x) == shape_of(ans):
-        return tx, ks[0] / float(y)
-    return None
-
-
-def _square_lazy(tangents, ks, ans, primals, params):
-    if not shape_of(ans):
-        return None
-    return multiply(tangents[0], primals[0]), 2.0 * ks[0]
-
-
-def _power_lazy(tangents, ks, ans, primals, params):
-    tx, ty = tangents
-    x, y = primals
-    if ty is None and shape_of(ans) and type(y) in (int, float) and y == 2 and \
-            shape_of(x) == shape_of(ans):
-        return multiply(tx, x), 2.0 * ks[0]
-    return None
-
-
-def _scaled_multiply_lazy(tangents, ks, ans, primals, params):
-    k = shared_factor(tangents, ks)
-    if k is None or not shape_of(ans):
-        return None
-    return _scaled_multiply_jvp(tangents, ans, primals, _UNSCALED), k * params['scale']
-
-
-_UNSCALED = {'scale': 1.0}
-
-
-def _sign_lazy(sign):
-    """add (sign 1) and subtract (sign -1): x ± y."""
-    def rule(tangents, ks, ans, primals, params):
-        if not shape_of(ans):
-            return None
-        tx, ty = tangents
-        x, y = primals
-        if tx is None:
-            if shape_of(y) == shape_of(ans):
-                return ty, sign * ks[1]
-            return None
-        if ty is None:
-            return (tx, ks[0]) if shape_of(x) == shape_of(ans) else None
-        if ks[0] == -ks[1] and shape_of(x) == shape_of(y) == shape_of(ans):
-            # kx tx ± ky ty = kx (tx ∓ ty): one pass, the factor stays lazy
-            return (subtract(tx, ty) if sign == 1 else add(tx, ty)), ks[0]
-        return None
-    return rule
-
-
-def _negative_lazy(tangents, ks, ans, primals, params):
-    if not shape_of(ans):
-        return None
-    return tangents[0], -ks[0]
-
-
-multiply.jvp_lazy = _multiply_lazy
-divide.jvp_lazy = _divide_lazy
-square.jvp_lazy = _square_lazy
-power.jvp_lazy = _power_lazy
-scaled_multiply.jvp_lazy = _scaled_multiply_lazy
-add.jvp_lazy = _sign_lazy(1.0)
-subtract.jvp_lazy = _sign_lazy(-1.0)
-negative.jvp_lazy = _negative_lazy
-
-# Answers that reverse mode may defer (Primitive.defer, see _core/reverse.py): plain
-# float arrays of one shape and dtype, or pending values, with Python numbers
-def _defer_same(primals, params, traced):
-    shape = dtype = None
-    for p in primals:
-        t = type(p)
-        if t is float or t is int:
-            continue
-        if t is not _np.ndarray and t is not LazyVar:
-            return None
-        sh, dt = shape_of(p), dtype_of(p)
-        if shape is None:
-            shape, dtype = sh, dt
-        elif sh != shape or dt != dtype:
-            return None
-    if shape is None or dtype.kind != 'f':
-        return None
-    return shape, dtype
-
-
-for _p in (add, subtract, multiply, negative, square, power, scaled_multiply):
-    _p.defer = _defer_same
-
-
-# Their VJP rules return g itself, views, or new arrays (Primitive.vjp_fresh)
-for _p in set(UFUNCS.values()) | {scaled_multiply}:
-    if not _p.nondiff:
-        _p.vjp_fresh = True

@@ -11,6 +11,7 @@ the batch axes are moved to the end, indexed past, and moved back.
 import numpy as _np
 
 from .._core.primitive import Primitive
+from .._core.traits import Traits
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from ..backend import namespace, wrap_like
 
@@ -103,9 +104,6 @@ def _getitem_impl(x, idx):
     return x[idx]
 
 
-getitem = Primitive('getitem', _getitem_impl)
-getitem.def_jvp(lambda t, ans, x, idx: take_batched(t, idx, ndim_of(t) - ndim_of(x)))
-getitem.def_vjp(lambda g, ans, x, idx: scatter_add(g, idx, tuple(shape_of(x)), ndim_of(ans)))
 
 
 def _getitem_add_into(buf, g, ans, primals, params, k=1.0):
@@ -177,7 +175,11 @@ def _slab_complement(idx, shape):
     return rest
 
 
-getitem.vjp_add_into = _getitem_add_into
+# the VJPs make new arrays; reverse mode adds into the parent's adjoint in place
+getitem = Primitive('getitem', _getitem_impl,
+                    traits=Traits(fresh=True, add_into=_getitem_add_into))
+getitem.def_jvp(lambda t, ans, x, idx: take_batched(t, idx, ndim_of(t) - ndim_of(x)))
+getitem.def_vjp(lambda g, ans, x, idx: scatter_add(g, idx, tuple(shape_of(x)), ndim_of(ans)))
 
 
 def _getitem_element_impl(x, idx):
@@ -188,11 +190,6 @@ def _getitem_element_impl(x, idx):
 # x[i] on a traced value (the scalar-loop case): the same primitive, but a float64
 # element comes out as a Python float, so that the scalar code after it runs on
 # Python floats (the math module, float arithmetic) instead of NumPy scalars.
-getitem_element = Primitive('getitem', _getitem_element_impl)
-getitem_element.jvps = getitem.jvps
-getitem_element.vjps = getitem.vjps
-
-
 def _element_add_into(buf, g, ans, primals, params, k=1.0):
     """_getitem_add_into for x[i] with a Python-float cotangent, the scalar-loop case,
     without its general checks."""
@@ -205,9 +202,10 @@ def _element_add_into(buf, g, ans, primals, params, k=1.0):
     return buf
 
 
-getitem_element.vjp_add_into = _element_add_into
-# the VJPs are linear and make new arrays (Primitive.vjp_fresh)
-getitem.vjp_fresh = getitem_element.vjp_fresh = True
+getitem_element = Primitive('getitem', _getitem_element_impl,
+                            traits=getitem.traits.but(add_into=_element_add_into))
+getitem_element.jvps = getitem.jvps
+getitem_element.vjps = getitem.vjps
 
 
 def _scatter_add_impl(g, idx, shape, out_ndim):

@@ -4,6 +4,10 @@ the functions built on them.  Their rules shift axes past the batch axes of
 import numpy as _np
 
 from .._core.primitive import Primitive
+from .._core.traits import Traits
+
+# reshapes, broadcasts and transposes: VJPs that read only shapes and return views of g
+_VIEWS = Traits(reads='shapes', fresh=True)
 from .._core.box import Box, shape_of, ndim_of, dtype_of, innermost
 from ..backend import wrap_like
 from ._batching import (batch_ndim, normalize_axis, normalize_axes, expand_to,
@@ -34,11 +38,9 @@ def _reshape_impl(x, shape):
     return _np.reshape(x, shape)
 
 
-_reshape = Primitive('reshape', _reshape_impl)
+_reshape = Primitive('reshape', _reshape_impl, traits=_VIEWS)
 _reshape.def_jvp(lambda t, ans, x, shape: _reshape(t, shape_of(t)[:batch_ndim(t, x)] + shape))
 _reshape.def_vjp(lambda g, ans, x, shape: _reshape(g, shape_of(g)[:batch_ndim(g, ans)] + shape_of(x)))
-_reshape.saves = 'shapes'
-_reshape.vjp_fresh = True      # views of g
 
 
 def reshape(a, newshape, order='C'):
@@ -66,11 +68,9 @@ def _broadcast_to_impl(x, shape):
     return _np.broadcast_to(x, shape)
 
 
-_broadcast_to = Primitive('broadcast_to', _broadcast_to_impl)
+_broadcast_to = Primitive('broadcast_to', _broadcast_to_impl, traits=_VIEWS)
 _broadcast_to.def_jvp(lambda t, ans, x, shape: expand_to(t, x, ans))
 _broadcast_to.def_vjp(lambda g, ans, x, shape: unbroadcast(g, ans, x))
-_broadcast_to.saves = 'shapes'
-_broadcast_to.vjp_fresh = True      # views of g
 
 
 def broadcast_to(array, shape):
@@ -108,12 +108,10 @@ def _inverse_permutation(axes):
     return tuple(inverse)
 
 
-_transpose = Primitive('transpose', _transpose_impl)
+_transpose = Primitive('transpose', _transpose_impl, traits=_VIEWS)
 _transpose.def_jvp(lambda t, ans, x, axes: _transpose(t, _batched_axes(axes, batch_ndim(t, x))))
 _transpose.def_vjp(lambda g, ans, x, axes: _transpose(
     g, _batched_axes(_inverse_permutation(axes), batch_ndim(g, ans))))
-_transpose.saves = 'shapes'
-_transpose.vjp_fresh = True      # views of g
 
 
 def transpose(a, axes=None):

@@ -6,6 +6,7 @@ import string as _string
 import numpy as _np
 
 from .._core.primitive import Primitive
+from .._core.traits import Traits
 from .._core.box import Box, shape_of, ndim_of, dtype_of
 from ..backend import namespace, wrap_like
 from ._batching import unbroadcast_shape
@@ -121,13 +122,11 @@ def _matmul_vjp_y(g, ans, x, y):
     return reshape(r, batch + tuple(shape_of(y)))
 
 
-_matmul = Primitive('matmul', _matmul_impl)
+# each argument's VJP reads only the other argument (and shapes) and makes new
+# arrays or views: the tape need not keep the product itself
+_matmul = Primitive('matmul', _matmul_impl, traits=Traits(reads='other', fresh=True))
 _matmul.def_jvp(_matmul_jvp_x, _matmul_jvp_y)
 _matmul.def_vjp(_matmul_vjp_x, _matmul_vjp_y)
-# each argument's VJP reads only the other argument (and shapes), makes new arrays
-# or views, and is linear in g: the tape need not keep the product itself
-_matmul.saves = 'other'
-_matmul.vjp_fresh = True
 
 
 def matmul(x1, x2):

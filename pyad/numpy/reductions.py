@@ -12,7 +12,8 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import shape_of, ndim_of, innermost, dtype_of, LazyVar
-from .._core.reverse import Stub
+from .._core.stub import Stub
+from .._core.traits import Traits
 from ..backend import namespace, wrap_like
 from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
 
@@ -58,14 +59,7 @@ def _sum_impl(x, axes, keepdims):
     return _np.sum(x, axis=axes, keepdims=keepdims)
 
 
-_sum = Primitive('sum', _sum_impl)
-_sum.def_jvp(lambda t, ans, x, axes, keepdims: _sum(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
-_sum.def_vjp(lambda g, ans, x, axes, keepdims: broadcast_reduced(g, ans, x, axes, keepdims))
-_sum.saves = 'shapes'
-_sum.vjp_fresh = True
-
-
-def _sum_defer(primals, params, traced):
+def _sum_defer(primals, params):
     # the sum of a pending value may be deferred too (reverse mode, _core/reverse.py)
     x, axes, keepdims = primals
     if type(x) is not LazyVar or params:
@@ -76,7 +70,11 @@ def _sum_defer(primals, params, traced):
     return tuple(d for i, d in enumerate(shape) if i not in axes), dtype_of(x)
 
 
-_sum.defer = _sum_defer
+# the VJPs of sum and mean read only shapes, make new arrays or views of g
+_REDUCTION = Traits(reads='shapes', fresh=True, defer=_sum_defer)
+_sum = Primitive('sum', _sum_impl, traits=_REDUCTION)
+_sum.def_jvp(lambda t, ans, x, axes, keepdims: _sum(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
+_sum.def_vjp(lambda g, ans, x, axes, keepdims: broadcast_reduced(g, ans, x, axes, keepdims))
 
 
 def sum(a, axis=None, keepdims=False, dtype=None):
@@ -101,13 +99,10 @@ def _mean_vjp(g, ans, x, axes, keepdims):
 # a primitive of its own, as NumPy's mean is (which accumulates float16 in
 # float32), and whose VJP reads only shapes: a mean of a deferred value is
 # deferred too, so that grad of mean(...) need not compute it
-_mean = Primitive('mean', _mean_impl)
+_mean = Primitive('mean', _mean_impl, traits=_REDUCTION)
 _mean.def_jvp(lambda t, ans, x, axes, keepdims:
               _mean(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
 _mean.def_vjp(_mean_vjp)
-_mean.saves = 'shapes'
-_mean.vjp_fresh = True
-_mean.defer = _sum_defer
 
 
 def mean(a, axis=None, keepdims=False):

@@ -1,0 +1,123 @@
+"""How a record's cotangent reaches its arguments: one strategy per primitive,
+chosen once from its traits (traits.py) when the primitive is made.
+
+A strategy is ``strategy(adjoints, record, g, k, owned)``: the record's adjoint
+is ``k * g`` (``owned``: the sweep may write into g); it adds each argument's
+share into ``adjoints`` (adjoints.py).  The fast strategies decline, record by
+record, to ``plain`` where their conditions do not hold; in reference mode the
+sweep calls ``plain`` for every record.
+"""
+from .. import backend
+from .box import Box, shape_of
+from .stub import Stub, StubRead
+
+_ndarray = backend.ndarray
+
+
+def plain(acc, record, g, k, g_owned):
+    """The primitive's VJP rules, k kept on their (linear) results."""
+    prim, ans, primals, params, positions, slots = record
+    cotangents = prim.apply_vjp(g, ans, primals, params, positions)
+    if type(g) is not _ndarray:         # a scalar, or a box at a higher order
+        for slot, c in zip(slots, cotangents):
+            if c is not None:
+                acc.add(slot, c, k)
+        return
+    fresh = prim.traits.fresh
+    for slot, c in zip(slots, cotangents):
+        if c is not None:
+            acc.add(slot, c, k, fresh and _fresh(c, g, g_owned, ans, primals, cotangents))
+
+
+def partial_derivatives(acc, record, g, k, g_owned):
+    """Elementwise partials that are a constant c times an array at hand (or c
+    alone): a constant costs no pass (c joins the lazy factor), an array one
+    product, and none when g is a scalar broadcast (the VJP of a sum)."""
+    prim, ans, primals, params, positions, slots = record
+    parts = _partials(prim, g, ans, primals, params, positions)
+    if parts is None:
+        return plain(acc, record, g, k, g_owned)
+    s = backend.scalar_of_broadcast(g)
+    alone = len(slots) == 1
+    for slot, (c, arr) in zip(slots, parts):
+        if arr is None:
+            acc.add(slot, g, k * c, g_owned and alone)
+        elif s is not None:
+            acc.lend(slot, arr, k * c * float(s))
+        else:
+            acc.add(slot, g * arr, k * c, True)
+
+
+def _partials(prim, g, ans, primals, params, positions):
+    """[(c, arr)] for the positions, or None where the partials strategy does not apply."""
+    if type(g) is not _ndarray or (type(ans) is not _ndarray and type(ans) is not Stub) or \
+            g.shape != ans.shape or g.dtype != ans.dtype or ans.dtype.kind != 'f':
+        return None
+    parts = []
+    for i in positions:
+        if shape_of(primals[i]) != ans.shape:
+            return None                 # broadcast: the rule unbroadcasts
+        part = prim.traits.partials(ans, primals, params, i)
+        if part is None:
+            return None
+        arr = part[1]
+        if type(arr) is Stub:
+            raise StubRead('its partials read a value the tape did not keep')
+        if arr is not None and (type(arr) is not _ndarray or arr.shape != ans.shape or
+                                arr.dtype != ans.dtype):
+            return None
+        parts.append((float(part[0]), arr))
+    return parts
+
+
+def add_into(acc, record, g, k, g_owned):
+    """Indexing: add g into the argument's adjoint buffer at the index, instead of
+    scattering it into new zeros and summing those."""
+    prim, ans, primals, params, positions, slots = record
+    if not isinstance(g, Box):
+        slot = slots[0]
+        rule = prim.traits.add_into
+        if acc.is_zero(slot):
+            buf = rule(None, g, ans, primals, params, k)
+            if buf is not None:
+                acc.put(slot, buf)
+                return
+        else:
+            buf = acc.writable(slot)
+            if buf is not None and rule(buf, g, ans, primals, params, k) is not None:
+                return
+    plain(acc, record, g, k, g_owned)
+
+
+def projection(acc, record, g, k, g_owned):
+    """One result of a record with several: its adjoint joins the record's list."""
+    _, answers, _, _, (index,), (parent,) = record
+    acc.put_part(parent, index, len(answers), g, k, g_owned)
+
+
+def choose(traits):
+    """The reverse strategy of a primitive with these traits."""
+    if traits.partials is not None:
+        return partial_derivatives
+    if traits.add_into is not None:
+        return add_into
+    return plain
+
+
+def _fresh(c, g, g_owned, ans, primals, cotangents):
+    """Whether c, returned by the rule of a ``fresh`` primitive, is an array that
+    only the sweep holds: not a view, not an input of the rule (unless g, owned),
+    not handed to two arguments."""
+    if type(c) is not _ndarray or c.base is not None:
+        return False
+    if c is g:
+        return bool(g_owned) and len(cotangents) == 1
+    if c is ans or any(c is p for p in primals):
+        return False
+    n = 0
+    for d in cotangents:
+        if d is c:
+            n += 1
+        elif getattr(d, 'base', None) is c:
+            return False
+    return n == 1
