@@ -137,6 +137,13 @@ def _adapters():
     def linalg_svdvals(x):
         return pla.svd(x, compute_uv=False)
 
+    def linalg_cond(x, p=None):
+        if p is None or p == 2 or p == -2:
+            s = pla.svd(x, compute_uv=False)
+            big, small = s[..., 0], s[..., -1]
+            return small / big if p == -2 else big / small
+        return pla.norm(x, p, (-2, -1)) * pla.norm(pla.inv(x), p, (-2, -1))
+
     def linalg_multi_dot(arrays):
         out = arrays[0]
         for a in arrays[1:]:
@@ -155,7 +162,7 @@ def _adapters():
 
     table = {
         la.diagonal: linalg_diagonal, la.trace: linalg_trace, la.eigvalsh: linalg_eigvalsh,
-        la.eigh: linalg_eigh, la.svd: linalg_svd, la.cholesky: linalg_cholesky, la.lstsq: linalg_lstsq,
+        la.eigh: linalg_eigh, la.svd: linalg_svd, la.cond: linalg_cond, la.cholesky: linalg_cholesky, la.lstsq: linalg_lstsq,
         _np.where: where, la.svdvals: linalg_svdvals, la.multi_dot: linalg_multi_dot,
         la.vecdot: linalg_vecdot, la.vector_norm: linalg_vector_norm,
         la.matrix_norm: linalg_matrix_norm, la.matmul: pnp.matmul,
