@@ -121,16 +121,17 @@ def test_nested_operators_through_numpy():
 
 # ------------------------------------------------------------------ the walk
 # Names that touch files, global state, the console or take functions; and classes
-_SKIP_PREFIXES = ('set', 'save', 'load', 'from', 'print', 'show', 'get', 'info', 'test',
-                  'who', 'lookfor', 'source', 'disp', 'deprecate', 'memmap', 'seterr',
-                  'geterr', 'errstate', 'asmatrix', 'bmat', 'mat', 'recfromcsv', 'genfromtxt',
+_SKIP_PREFIXES = ('set_', 'get_', 'setbufsize', 'getbufsize', 'seterr', 'geterr', 'save',
+                  'load', 'from', 'print', 'show', 'info', 'test', 'who', 'lookfor', 'source',
+                  'disp', 'deprecate', 'memmap', 'errstate', 'recfromcsv', 'genfromtxt',
                   'array2string', 'array_repr', 'array_str', 'format_float')
 _SKIP = {'vectorize', 'frompyfunc', 'piecewise', 'apply_along_axis', 'apply_over_axes',
          'nditer', 'nested_iters', 'busday_count', 'is_busday', 'busday_offset',
          'datetime_as_string', 'isnat', 'char', 'rec', 'ctypeslib', 'emath', 'ma', 'fft',
          'polynomial', 'random', 'testing', 'strings', 'typing', 'exceptions', 'dtypes',
          'tofile', 'require', 'shares_memory', 'may_share_memory', 'einsum_path',
-         'empty_like'}       # its values are whatever memory held
+         'empty_like',       # its values are whatever memory held
+         'mat', 'bmat', 'asmatrix'}
 
 # Errors that are not silent but do not say what to do either (known, left as they are)
 UNCLEAR = {'numpy.isfortran': AttributeError}       # reads x.flags
