@@ -18,7 +18,7 @@ import scipy.special as sps
 
 import pyad
 import pyad.numpy as pnp
-from pyad._core.box import Box, innermost
+from pyad._core.box import innermost
 
 x = np.array([.5, 1., 2.])
 

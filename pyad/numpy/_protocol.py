@@ -162,7 +162,8 @@ def _adapters():
 
     table = {
         la.diagonal: linalg_diagonal, la.trace: linalg_trace, la.eigvalsh: linalg_eigvalsh,
-        la.eigh: linalg_eigh, la.svd: linalg_svd, la.cond: linalg_cond, la.cholesky: linalg_cholesky, la.lstsq: linalg_lstsq,
+        la.eigh: linalg_eigh, la.svd: linalg_svd, la.cond: linalg_cond,
+        la.cholesky: linalg_cholesky, la.lstsq: linalg_lstsq,
         _np.where: where, la.svdvals: linalg_svdvals, la.multi_dot: linalg_multi_dot,
         la.vecdot: linalg_vecdot, la.vector_norm: linalg_vector_norm,
         la.matrix_norm: linalg_matrix_norm, la.matmul: pnp.matmul,

@@ -391,6 +391,7 @@ def correlate(a, v, mode='valid'):
     return convolve(a, flip(v, 0), mode)
 
 
-__all__ = ['interp', 'cov', 'corrcoef', 'convolve', 'correlate', 'diff', 'ediff1d', 'append', 'average', 'ptp', 'quantile', 'percentile', 'median',
-           'cumulative_sum', 'cumulative_prod', 'copy', 'real', 'imag', 'nansum', 'nanmean',
-           'nanmax', 'nanmin', 'cross', 'trapezoid', 'rot90', 'rollaxis', 'polyval']
+__all__ = ['interp', 'cov', 'corrcoef', 'convolve', 'correlate', 'diff', 'ediff1d', 'append',
+           'average', 'ptp', 'quantile', 'percentile', 'median', 'cumulative_sum',
+           'cumulative_prod', 'copy', 'real', 'imag', 'nansum', 'nanmean', 'nanmax', 'nanmin',
+           'cross', 'trapezoid', 'rot90', 'rollaxis', 'polyval']
