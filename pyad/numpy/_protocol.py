@@ -168,7 +168,7 @@ def _adapters():
         la.vecdot: linalg_vecdot, la.vector_norm: linalg_vector_norm,
         la.matrix_norm: linalg_matrix_norm, la.matmul: pnp.matmul,
         la.matrix_transpose: pnp.matrix_transpose, la.tensordot: pnp.tensordot,
-        la.outer: pnp.outer,
+        la.outer: pnp.outer, la.cross: pnp.cross,
     }
     return {k: v for k, v in table.items() if k is not None}
 
