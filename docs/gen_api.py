@@ -67,8 +67,13 @@ def first_paragraph(obj):
     return escape(text)
 
 
+def _is_primitive(obj):
+    """A pyad Primitive, or an instance of a subclass (pyad.numpy's RealPrimitive)."""
+    return any(c.__name__ == 'Primitive' for c in type(obj).__mro__)
+
+
 def signature(name, obj):
-    target = getattr(obj, 'impl', None) if type(obj).__name__ == 'Primitive' else obj
+    target = getattr(obj, 'impl', None) if _is_primitive(obj) else obj
     if target is None:
         return ''
     nin = getattr(target, 'nin', None)             # a NumPy or SciPy ufunc
@@ -97,7 +102,7 @@ def public_names(module):
         if getattr(module, '__all__', None) is None:
             if not owner.startswith('pyad'):
                 continue              # re-exported NumPy names: see the note
-            if owner.startswith('pyad._core') and type(obj).__name__ != 'Primitive':
+            if owner.startswith('pyad._core') and not _is_primitive(obj):
                 continue              # engine helpers imported for internal use
         out.append((n, obj))
     return out
@@ -117,7 +122,7 @@ def fallback_summary(module, modname, name, obj):
                   'scipy.special' if hasattr(scipy.special, name) else None)
         if source is None:
             return ''
-        if type(obj).__name__ == 'Primitive' and not getattr(obj, 'nondiff', False):
+        if _is_primitive(obj) and not getattr(obj, 'nondiff', False):
             return f'`{source}.{name}`, differentiable.'
         return f'As `{source}.{name}`.'
     return ''

@@ -14,6 +14,7 @@ from .operators import *                       # noqa: F401,F403
 from .operators import __all__ as _operators_all
 from ._core.pytree import tree_flatten, tree_unflatten, tree_map, tree_leaves
 from ._core.primitive import Primitive, primitive, NonDifferentiableError
+from ._core.traits import Traits, TraitError
 from .numpy.manipulation import stop_gradient
 from . import numpy                            # noqa: F401
 from . import nn                               # noqa: F401
@@ -25,6 +26,7 @@ __version__ = '0.1.0'
 
 __all__ = list(_operators_all) + [
     'tree_flatten', 'tree_unflatten', 'tree_map', 'tree_leaves', 'Primitive', 'primitive',
+    'Traits', 'TraitError',
     'NonDifferentiableError', 'stop_gradient', 'numpy', 'nn', 'linalg', 'fixed_point',
     'FixedPointError',
     'optim', 'numerical',
@@ -32,8 +34,9 @@ __all__ = list(_operators_all) + [
 
 
 def __getattr__(name):
-    # pyad.symbolic needs SymPy (an optional extra): imported on first use only
-    if name == 'symbolic':
+    # pyad.symbolic needs SymPy (an optional extra); pyad.testing and pyad.rules are
+    # imported on first use
+    if name in ('symbolic', 'testing', 'rules'):
         import importlib
-        return importlib.import_module('.symbolic', __name__)
+        return importlib.import_module('.' + name, __name__)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

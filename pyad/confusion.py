@@ -251,6 +251,61 @@ def _():
     return grad(lambda x: diff(lambda a: lambda b: a * b * x)(2.0)(x))(3.0)
 
 
+# ------------------------------- [MPRRS19] §5: functions inside the returned structure
+@case('dvl_amazing_bug_2', '[MPRRS19] §5 / DVL "amazing bug 2": f(x) = (y -> sin xy, g -> z -> g(x+z))',
+      math.cos(3 * (3 + math.pi)) - 3 * (3 + math.pi) * math.sin(3 * (3 + math.pi)))
+def _():
+    """f(x) = (λy. sin(xy), λg.λz. g(x+z)); (ĝ, f̂) = D f 3.
+    ĝ = λy. ∂/∂x sin(xy)|_{x=3} = λy. y cos(3y).
+    f̂ = λg. D(λx.λz. g(x+z))(3) = λg.λz. ∂/∂x g(x+z)|_{x=3} = λg.λz. g'(3+z).
+    f̂(ĝ)(π) = ĝ'(3+π) with ĝ'(y) = cos(3y) − 3y sin(3y), at y = 3 + π.
+    Confusion (ĝ's derivative sharing f̂'s tag) drops or doubles the −3y sin 3y term."""
+    g_hat, f_hat = diff(lambda x: (lambda y: pnp.sin(x * y),
+                                   lambda g: (lambda z: g(x + z))))(3.0)
+    return f_hat(g_hat)(math.pi)
+
+
+def _continuation(x):
+    """f(x)(k) = k(λy. a(x, y), λg. g(x)) with a(x, y) = x²y."""
+    return lambda k: k(lambda y: x * x * y, lambda g: g(x))
+
+
+@case('continuation_closures_called_outside', '[MPRRS19] §5, two closures handed out of D',
+      (6.0, math.cos(1.5)))
+def _():
+    """D(f)(1.5)(k) with k(p, q) = (p, q) returns D of the pair of closures: (p̂, q̂).
+    p̂(y) = ∂/∂x (x²y) = 2xy, at x = 1.5, y = 2: 6.
+    q̂(g) = ∂/∂x g(x) = g'(x): q̂(sin) = cos 1.5."""
+    p_hat, q_hat = diff(_continuation)(1.5)(lambda p, q: (p, q))
+    return p_hat(2.0), q_hat(pnp.sin)
+
+
+@case('continuation_closures_called_inside', '[MPRRS19] §5, the continuation calls both closures',
+      6.0 + math.cos(1.5))
+def _():
+    """D(f)(1.5)(k) with k(p, q) = p(2) + q(sin) = 2x² + sin x: d/dx = 4x + cos x,
+    at 1.5: 6 + cos 1.5."""
+    return diff(_continuation)(1.5)(lambda p, q: p(2.0) + q(pnp.sin))
+
+
+@case('continuation_closure_of_a_closure', '[MPRRS19] §5, one handed-out closure fed to the other',
+      9.0)
+def _():
+    """(p̂, q̂) as above at x₀ = 1.5; q̂(λz. z·p̂(z)) = d/dx [x · p̂(x)] at x₀, where
+    p̂(x) = 2x₀x (p̂ differentiates afresh: its own x is x₀, the argument a constant
+    for it) so d/dx (2x₀x²) = 4x₀x = 4x₀² = 9.  Confusing p̂'s tag with q̂'s adds
+    the term from p̂'s dependence on q̂'s perturbation."""
+    p_hat, q_hat = diff(_continuation)(1.5)(lambda p, q: (p, q))
+    return q_hat(lambda z: z * p_hat(z))
+
+
+@case('dict_of_functions_under_grad', '[PYAD] a dict holding a function, inside reverse mode', 6.0)
+def _():
+    """grad(u -> D(λx. {'f': λy. x·y·u})(2)['f'](u))(3): D(...)['f'] is y ↦ y·u, at y = u: u²;
+    d/du u² = 2u = 6."""
+    return grad(lambda u: diff(lambda x: {'f': lambda y: x * y * u})(2.0)['f'](u))(3.0)
+
+
 # ------------------------------------------------------------------- [DS]: DiffSharp's tests
 def _tanh6(t):
     # d⁶/dx⁶ tanh x as a polynomial in t = tanh x: with p0 = t and

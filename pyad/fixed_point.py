@@ -321,6 +321,10 @@ def _max_abs(v):
     return float(namespace(v).abs(v).max())
 
 
+_INF = float('inf')
+_NAN = float('nan')
+
+
 def _residual(x, y, what):
     """(max|y - x|, max(1, max|y|)) over the leaves, which must be plain values."""
     for leaf in y:
@@ -328,8 +332,11 @@ def _residual(x, y, what):
             raise RuntimeError(f'{what}: f returned a value being differentiated at a level '
                                f'not seen at the starting point (tag {leaf.tag.id}); '
                                f'f must depend on the same values at every x')
-    residual = max(_max_abs(yi - xi) for yi, xi in zip(y, x))
-    scale = max([1.0] + [_max_abs(yi) for yi in y])
+    residuals = [_max_abs(yi - xi) for yi, xi in zip(y, x)]
+    sizes = [_max_abs(yi) for yi in y]
+    # (max() skips a nan that is not first: say nan whichever leaf holds it)
+    residual = _NAN if any(r != r for r in residuals) else max(residuals)
+    scale = _NAN if any(v != v for v in sizes) else max([1.0] + sizes)
     return residual, scale
 
 
@@ -346,6 +353,10 @@ def _iterate(h, a, x, y, ctx, what):
         else:
             residual, scale = _residual(x, y, what)
         x = y
+        if not scale < _INF:
+            # inf or nan in the iterate: inf <= tol * inf would pass for convergence
+            raise FixedPointError(f'{what}: the iteration produced '
+                                  f'{"nan" if scale != scale else "inf"} (diverged)')
         if residual <= tol * scale:
             return x
         if residual != residual:

@@ -18,9 +18,11 @@ cholesky(a)            the lower factor L of (A + Aᵀ)/2 (symmetrized, as in JA
 cho_solve(c, b)        solve (L Lᵀ) X = B given the factor (``c`` or ``(c, lower)``).
 solve_triangular       reads only the ``lower`` (or upper) triangle of ``a``;
                        ``trans`` 0/'N' or 1/'T' (2/'C' is 1 for real values).
-inv, det, slogdet      at a singular matrix the derivative (A⁻¹) does not exist:
+inv, slogdet           at a singular matrix the derivative (A⁻¹) does not exist:
                        the rules raise ``LinAlgError``.  ``slogdet``'s sign has no
                        derivative.
+det                    the derivative is the adjugate, defined at every matrix (the
+                       zero matrix included) and differentiable to every order.
 pinv(a)                valid where the rank is constant (full rank, in practice);
                        singular values below ``rcond`` are treated as zero.
 eigh(a)                eigenvalues ascending, of (A + Aᵀ)/2.  The derivative of the
@@ -38,9 +40,9 @@ matrix_power(a, n)     repeated squaring; n < 0 through ``inv``.
 expm(a)                derivative by the block identity
                        expm([[A, E], [0, A]]) = [[expm A, L(A, E)], [0, expm A]],
                        with expm itself, so it nests to any order.
-lstsq(a, b)            the least-squares solution only (not NumPy's 4-tuple),
-                       ``pinv(a) @ b``; assumes full rank (the derivative of a
-                       rank-deficient solution does not exist).
+lstsq(a, b)            NumPy's (x, residuals, rank, s); x is ``pinv(a) @ b``;
+                       assumes full rank (the derivative of a rank-deficient
+                       solution does not exist).
 =====================  ==============================================================
 
 Errors name the function: a non-square or mismatched input raises ``ValueError``
@@ -64,6 +66,7 @@ from .numpy.elementwise import sqrt, absolute, power, reciprocal, equal, not_equ
 LinAlgError = _np.linalg.LinAlgError
 
 SlogdetResult = namedtuple('SlogdetResult', ['sign', 'logabsdet'])
+# (LstsqResult is defined with lstsq, below)
 EighResult = namedtuple('EighResult', ['eigenvalues', 'eigenvectors'])
 SVDResult = namedtuple('SVDResult', ['U', 'S', 'Vh'])
 QRResult = namedtuple('QRResult', ['Q', 'R'])
@@ -476,14 +479,83 @@ def _expand2(x):
     return reshape(x, s + (1, 1))
 
 
+def _invertible(a):
+    """Whether det(A) A⁻¹ may stand for the adjugate of every matrix of the stack:
+    condition number below 1/√eps (decided on the values, a constant choice)."""
+    x = innermost(a)
+    xp = namespace(x)
+    n = shape_of(x)[-1]
+    if n == 0:
+        return True
+    limit = 1.0 / _np.sqrt(_np.finfo(_np.dtype(dtype_of(x))).eps)
+    with _np.errstate(all='ignore'):
+        try:
+            sv = xp.linalg.svd(x, compute_uv=False)
+        except _np.linalg.LinAlgError:
+            return False
+        return bool(xp.all(sv[..., -1] * limit > sv[..., 0]))
+
+
+def _shift_nodes(n):
+    """n interpolation nodes c_k (away from [-1, 1]) and the Lagrange weights w_k of
+    the value at 0: p(0) = Σ w_k p(c_k ρ) for any polynomial p of degree < n."""
+    nodes = [(1.5 + k // 2) * (1 if k % 2 == 0 else -1) for k in range(n)]
+    weights = []
+    for k, ck in enumerate(nodes):
+        w = 1.0
+        for j, cj in enumerate(nodes):
+            if j != k:
+                w *= cj / (cj - ck)
+        weights.append(w)
+    return nodes, weights
+
+
+def _adjugate(a):
+    """adj(A) = det(A) A⁻¹ continued to singular A, differentiable to every order.
+
+    adj(A + tI) is a polynomial of degree n - 1 in t; at |t| >= 1.5 ||A||_F the
+    matrix A + tI is invertible (condition number at most 5), so adj(A) is the
+    Lagrange interpolant at t = 0 of n values det(A + tI) (A + tI)⁻¹ there, built
+    from det and inv (whose rules take the invertible branch: no recursion)."""
+    if _invertible(a):
+        return _expand2(_det(a)) * _inv(a)
+    x = innermost(a)
+    xp = namespace(x)
+    n = shape_of(x)[-1]
+    dtype = _np.dtype(dtype_of(x))
+    with _np.errstate(all='ignore'):
+        rho = xp.sqrt(xp.sum(x * x, axis=(-2, -1)))          # ||A||_F >= spectral radius
+    rho = xp.where(xp.isfinite(rho) & (rho > 0), rho, 1)[..., None, None]
+    eye = xp.eye(n, dtype=dtype)
+    nodes, weights = _shift_nodes(n)
+    total = 0.0
+    for c, w in zip(nodes, weights):
+        shifted = a + wrap_like((rho * dtype.type(c) * eye).astype(dtype), x)
+        total = total + _expand2(_det(shifted)) * _inv(shifted) * dtype.type(w)
+    return total
+
+
+def _det_jvp(t, ans, a):
+    if _invertible(a):
+        return ans * _trace(_solve(a, t))
+    return _sum(_mT(_adjugate(a)) * t, axis=(-2, -1))       # tr(adj(A) dA)
+
+
+def _det_vjp(g, ans, a):
+    if _invertible(a):
+        return _expand2(g * ans) * _mT(_inv(a))
+    return _expand2(g) * _mT(_adjugate(a))
+
+
 _det = Primitive('det', _det_impl)
-_det.def_jvp(lambda t, ans, a: ans * _trace(_solve(a, t)))
-_det.def_vjp(lambda g, ans, a: _expand2(g * ans) * _mT(_inv(a)))
+_det.def_jvp(_det_jvp)
+_det.def_vjp(_det_vjp)
 
 
 def det(a):
-    """numpy.linalg.det, over stacks.  d det(A) = det(A) tr(A⁻¹ dA): at a singular
-    matrix the rule needs A⁻¹ and raises LinAlgError."""
+    """numpy.linalg.det, over stacks.  d det(A) = tr(adj(A) dA): det(A) tr(A⁻¹ dA)
+    for a well-conditioned A, else the adjugate continued to singular matrices (see
+    ``_adjugate``), so derivatives of every order exist everywhere."""
     a = _as_array(a)
     _check_square('det', a)
     return _det(a)
@@ -550,21 +622,44 @@ def pinv(a, rcond=None):
     return _pinv(a, float(rcond))
 
 
+LstsqResult = namedtuple('LstsqResult', ['x', 'residuals', 'rank', 's'])
+
+
 def lstsq(a, b, rcond=None):
-    """The least-squares solution X minimising ||A X - B|| (the minimum-norm one when
-    A is wide), as ``pinv(a) @ b``.  Returns X only, not NumPy's 4-tuple.  Assumes
-    A has full rank: the solution of a rank-deficient problem is not differentiable."""
+    """numpy.linalg.lstsq: ``x, residuals, rank, s = lstsq(a, b)``, as NumPy returns.
+
+    x minimises ||A x - b|| (the minimum-norm one when A is wide), as ``pinv(a) @ b``;
+    residuals are the squared 2-norms of the columns of A x - b, shape (k,) ((1,) for
+    a vector b), and empty unless A is tall with full column rank; rank (an int, no
+    derivative) counts the singular values above ``rcond`` times the largest
+    (``rcond=None``: machine precision times max(M, N), as NumPy); s are the singular
+    values.  Stacks (..., M, N) work too (rank is then an array).  The derivative
+    assumes A has full rank: that of a rank-deficient solution does not exist."""
     a, b = _as_array(a), _as_array(b)
     _check_matrix('lstsq', a)
-    m = shape_of(a)[-2]
+    m, n = shape_of(a)[-2:]
     bs = tuple(shape_of(b))
     if len(bs) == 0 or (len(bs) == 1 and bs[0] != m) or (len(bs) > 1 and bs[-2] != m):
         raise ValueError(f'lstsq: a has shape {tuple(shape_of(a))} but b has shape {bs}: '
                          f'b must have {m} rows')
-    p = pinv(a, rcond)
-    if len(bs) == 1:
-        return _out(matmul(p, expand_dims(b, -1)), True)
-    return matmul(p, b)
+    eps = float(_np.finfo(_np.dtype(dtype_of(a))).eps)
+    cutoff = max(m, n) * eps if rcond is None else float(rcond)
+    p = pinv(a, cutoff)
+    vector = len(bs) == 1
+    x = _out(matmul(p, expand_dims(b, -1)), True) if vector else matmul(p, b)
+    s = svd(a, compute_uv=False)
+    plain_s = _np.asarray(innermost(s))
+    if plain_s.size:
+        rank = _np.sum(plain_s > cutoff * plain_s[..., :1], axis=-1)
+    else:
+        rank = _np.zeros(plain_s.shape[:-1], dtype=int)
+    rank = int(rank) if _np.ndim(rank) == 0 else rank
+    if m > n and _np.all(rank == n):
+        r = (matmul(a, expand_dims(x, -1))[..., 0] if vector else matmul(a, x)) - b
+        residuals = _sum(r * r, axis=-1, keepdims=True) if vector else _sum(r * r, axis=-2)
+    else:
+        residuals = wrap_like(namespace(innermost(a)).zeros((0,), dtype=dtype_of(a)), innermost(a))
+    return LstsqResult(x, residuals, rank, s)
 
 
 # ================================================================== eigh

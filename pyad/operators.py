@@ -31,17 +31,20 @@ tells it m); when m > n it runs the batched forward pass instead, so it spends
 one extra evaluation in that case.
 
 If ``f(x)`` returns a function, every operator returns a function that, when
-called, differentiates afresh with fresh tags (Manzyuk et al. 2019).
+called, differentiates afresh with fresh tags (Manzyuk et al. 2019); functions among
+the leaves of a returned pytree are handled the same way, leaf by leaf.
 """
 import functools
 import math
+import numbers
 
 import numpy as _onp
 
 from ._core.box import innermost, shape_of, dtype_of, peek, LazyVar
 from ._core.pytree import tree_flatten, tree_unflatten
 from ._core.transforms import (FunctionOutput, push_forward, pull_back, flatten_input,
-                               as_float_leaf, zeros_for, cast_like, identity_seeds, value)
+                               as_float_leaf, zeros_for, cast_like, identity_seeds, value,
+                               is_function)
 from ._core.taylor import push_taylor, TaylorUnsupported
 from . import numpy as pnp
 
@@ -71,8 +74,8 @@ def _op1(name):
                 g = f if not (args or kwargs) else (lambda x_: f(x_, *args, **kwargs))
                 try:
                     return impl(g, x)
-                except FunctionOutput:
-                    return _fresh(op, g, (x,))
+                except FunctionOutput as returned:
+                    return _fresh(lambda h: op(h)(x), g, returned.args[0])
             return _wrap(name, f, apply)
         return op
     return decorate
@@ -88,33 +91,59 @@ def _op2(name):
             def apply(x, v):
                 try:
                     return impl(f, x, v)
-                except FunctionOutput:
-                    return _fresh(op, f, (x, v))
+                except FunctionOutput as returned:
+                    return _fresh(lambda h: op(h)(x, v), f, returned.args[0])
             return _wrap(name, f, apply)
         return op
     return decorate
 
 
-def _fresh(op, f, inputs):
-    """f(x) was a function: return one that differentiates f(x)(...) anew per call."""
-    def differentiate_later(*a, **k):
-        return op(lambda x_: f(x_)(*a, **k))(*inputs)
-    return differentiate_later
+def _fresh(differentiate, f, out):
+    """f(x) returned ``out``, a function or a pytree with functions among its leaves.
+
+    In place of each function, return one that differentiates f(x)(...) anew, with
+    fresh tags, at each call (Manzyuk et al. 2019); every other leaf is differentiated
+    as the operator would.  ``differentiate(g)`` applies the operator to g at the
+    input the user gave.  (Each leaf is differentiated on its own, so f runs once per
+    leaf that is not a function.)"""
+    if is_function(out):
+        def differentiate_later(*a, **k):
+            return differentiate(lambda x_: f(x_)(*a, **k))
+        return differentiate_later
+    leaves, treedef = tree_flatten(out)
+    results = []
+    for i, leaf in enumerate(leaves):
+        def pick(x_, i=i):
+            return _leaf_of(f(x_), treedef, i)
+        results.append(_fresh(differentiate, pick, leaf) if is_function(leaf)
+                       else differentiate(pick))
+    return tree_unflatten(treedef, results)
 
 
-def _structure_error(name, what, got, want):
-    return ValueError(f'{name}: {what} has structure {got}, but the input has structure {want}')
+def _leaf_of(out, treedef, i):
+    leaves, got = tree_flatten(out)
+    if got != treedef:
+        raise ValueError(f'the function returned a pytree of structure {got}, but {treedef} '
+                         f'when it was first called; a function that returns functions must '
+                         f'return the same structure at every call')
+    return leaves[i]
 
 
-def _tangents(name, leaves, treedef, v, what='tangent v'):
+def _structure_error(name, what, got, want, of='input'):
+    return ValueError(f'{name}: {what} has structure {got}, but the {of} has structure {want}')
+
+
+def _tangents(name, leaves, treedef, v, what='tangent v', of='input'):
+    """The caller's v (or u, ``of`` the output) checked against ``leaves``, as copies
+    (see transforms._private: results never alias the caller's arrays)."""
     vleaves, vdef = tree_flatten(v)
     if vdef != treedef:
-        raise _structure_error(name, f'the {what}', vdef, treedef)
+        raise _structure_error(name, f'the {what}', vdef, treedef, of)
     out = []
     for leaf, t in zip(leaves, vleaves):
         t = as_float_leaf(t, name, what)
         if tuple(shape_of(t)) != tuple(shape_of(leaf)):
-            raise ValueError(f'{name}: the {what} has shape {tuple(shape_of(t))} but the input '
+            raise ValueError(f'{name}: the {what} has shape {tuple(shape_of(t))} but the {of} '
                              f'has shape {tuple(shape_of(leaf))}; they must match')
         out.append(cast_like(t, leaf))
     return out
@@ -219,35 +248,48 @@ def diff(f, x):
     return fdiff.__wrapped__(f, x)[1]
 
 
-def fdiffn(n, f):
-    """(f(x), the n-th derivative of f at x) for scalar x.
-
-    Pushes the truncated Taylor series of x + t through f in one pass (Taylor mode,
-    O(n^2) work per primitive); where a primitive cannot carry a series, falls back
-    to forward mode nested n times."""
-    if int(n) != n or n < 0:
+def _diffn_order(n, f):
+    if callable(n) and not callable(f):
+        raise TypeError(f'diffn takes the order first: diffn(n, f)(x), but it was given a '
+                        f'function as n and {type(f).__name__} {f!r} as f; swap the arguments')
+    if (isinstance(n, bool) or not isinstance(n, numbers.Real) or int(n) != n or n < 0):
         raise ValueError(f'diffn: the order n must be a non-negative integer, got {n!r}')
-    n = int(n)
     _check_function(f, 'diffn')
-    if n == 0:
-        return lambda x, *args: (f(x, *args),) * 2
-    if n == 1:
-        return fdiff(f)
+    return int(n)
 
-    @_op1('diffn')
+
+def _fdiffn_impl(n):
+    """The impl (g, x) -> (g(x), g^(n)(x)) of an operator, for n >= 2."""
     def taylor(g, x):
         _require_scalar_input('diffn', x)
         x = as_float_leaf(x, 'diffn')
         try:
             out_def, results = push_taylor(g, x, n, 'diffn')
         except TaylorUnsupported:
-            return _fdiffn_nested(n, g)(x)
+            result = _fdiffn_nested(n, g)(x)
+            if any(is_function(y) for y in tree_flatten(result)[0]):
+                raise FunctionOutput(g(x))     # for its structure: the caller distributes
+            return result
         scale = float(math.factorial(n))
         values = [p for p, _ in results]
         nth = [zeros_for(p) if c[n - 1] is None else cast_like(c[n - 1] * scale, p)
                for p, c in results]
         return tree_unflatten(out_def, values), tree_unflatten(out_def, nth)
-    return taylor(f)
+    return taylor
+
+
+def fdiffn(n, f):
+    """(f(x), the n-th derivative of f at x) for scalar x.
+
+    Pushes the truncated Taylor series of x + t through f in one pass (Taylor mode,
+    O(n^2) work per primitive); where a primitive cannot carry a series, falls back
+    to forward mode nested n times."""
+    n = _diffn_order(n, f)
+    if n == 0:
+        return lambda x, *args: (f(x, *args),) * 2
+    if n == 1:
+        return fdiff(f)
+    return _op1('diffn')(_fdiffn_impl(n))(f)
 
 
 def _fdiffn_nested(n, f):
@@ -264,15 +306,14 @@ def _fdiffn_nested(n, f):
 
 
 def diffn(n, f):
-    """The n-th derivative of f (scalar input), forward mode nested n times."""
-    fn = fdiffn(n, f)
-
-    def apply(x, *args):
-        out = fn(x, *args)
-        if callable(out):     # f(x) was a function: so is its derivative
-            return lambda *a, **k: out(*a, **k)[1]
-        return out[1]
-    return _wrap(f'diffn[{n}]', f, apply)
+    """The n-th derivative of f (scalar input): Taylor mode, else forward mode nested n times."""
+    n = _diffn_order(n, f)
+    if n == 0:
+        return _wrap('diffn[0]', f, lambda x, *args: f(x, *args))
+    if n == 1:
+        return _wrap('diffn[1]', f, diff(f))
+    taylor = _fdiffn_impl(n)
+    return _wrap(f'diffn[{n}]', f, _op1('diffn')(lambda g, x: taylor(g, x)[1])(f))
 
 
 def fdiff2(f):
@@ -338,15 +379,15 @@ def vjp(f, x):
     _check_function(f, 'vjp')
     try:
         return _vjp(f, x)
-    except FunctionOutput:      # f(x) is a function: so is its vjp, afresh per call
-        return lambda *a, **k: vjp(lambda x_: f(x_)(*a, **k), x)
+    except FunctionOutput as returned:   # a function in f(x): its vjp is one, afresh per call
+        return _fresh(lambda g: vjp(g, x), f, returned.args[0])
 
 
 def _vjp(f, x):
     leaves, treedef, primals, out_def, pull = _reverse('vjp', f, x)
 
     def pullback(u):
-        cts = _tangents('vjp pullback', primals, out_def, u, 'cotangent u')
+        cts = _tangents('vjp pullback', primals, out_def, u, 'cotangent u', 'output of f')
         return tree_unflatten(treedef, _zeros_if_none(pull(cts), leaves))
     return tree_unflatten(out_def, primals), pullback
 

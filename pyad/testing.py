@@ -13,15 +13,36 @@ and then, for ``order`` > 1, does the same for the derivative functions
 (forward over forward, forward over reverse, reverse over forward, reverse over
 reverse, batched included).  A mismatch raises AssertionError saying which check,
 at which order, by how much.
+
+Every speed trait of the primitives f uses is checked too: the whole check runs
+with every stub and every deferral forced (so a rule that reads a value its
+``reads`` trait says it does not raises TraitError naming the primitive), and
+``J v``, ``uᵀ J`` and the batched Jacobians are compared with the same
+computed in the reference mode (``reference()``: every fast path off).  Where
+they differ, the primitive at fault is found (its traits switched off, one
+primitive at a time) and named in a TraitError.
 """
+import contextlib
 import numpy as _onp
 
 from ._core.box import innermost
 from ._core.pytree import tree_flatten, tree_unflatten
 from .backend import to_numpy, namespace, on_device_of
 from .operators import jvp, vjp, jacfwd, jacrev
+from ._core import config
+from ._core.primitive import primitives_with_traits
+from ._core.strategies import plain
+from ._core.traits import PLAIN, TraitError
 
-__all__ = ['check_grads', 'numerical_jvp']
+__all__ = ['check_grads', 'numerical_jvp', 'reference', 'TraitError']
+
+
+def reference():
+    """``with pyad.testing.reference():`` -- every fast path of the engine off: the
+    plain rules of every primitive, no deferred values, no lazy constant factors,
+    no sums in place, and every array the rules do not read left off the tape.
+    Derivatives computed inside must equal those computed outside."""
+    return config.reference()
 
 
 def _leaves64(tree):
@@ -110,7 +131,52 @@ def check_grads(f, x, order=2, modes=('fwd', 'rev'), *, eps=1e-6, rtol=None, ato
         rtol = 2e-2 if dtype == _onp.float32 else 1e-5
     if atol is None:
         atol = rtol
-    _check(f, x, order, tuple(modes), eps, rtol, atol, batched, max_batched_size, rng, 1)
+    with config.strict():
+        _check(f, x, order, tuple(modes), eps, rtol, atol, batched, max_batched_size, rng, 1)
+
+
+def _against_reference(name, compute, fast, rtol, atol, level):
+    """``fast`` (computed with the fast paths on) against ``compute()`` in the
+    reference mode; at a difference, name the primitive whose traits cause it."""
+    with config.reference():
+        ref = compute()
+    try:
+        _close(f'{name}: fast paths and reference mode', _flat(fast), _flat(ref), rtol, atol, level)
+    except AssertionError as err:
+        culprits = _culprits(compute, ref, rtol, atol, level)
+        if not culprits:
+            raise
+        names = ', '.join(repr(p.name) for p in culprits)
+        if len(culprits) == 1:
+            which = f'pyad primitive {names}: its traits {culprits[0].traits}'
+        else:
+            which = (f'pyad primitives {names}: the traits of one of them (switched off '
+                     f'alone, each removes the difference)')
+        raise TraitError(f'{which} give another derivative than the plain rules ({err})') from None
+
+
+def _culprits(compute, ref, rtol, atol, level):
+    """The primitives whose traits, switched off alone, make ``compute()`` agree with
+    the reference."""
+    found = []
+    for prim in primitives_with_traits():
+        with _plain(prim):
+            try:
+                _close('', _flat(compute()), _flat(ref), rtol, atol, level)
+            except (AssertionError, TraitError):
+                continue
+            found.append(prim)
+    return sorted(found, key=lambda p: p.name)
+
+
+@contextlib.contextmanager
+def _plain(prim):
+    saved = prim.traits, prim.reverse
+    prim.traits, prim.reverse = PLAIN, plain
+    try:
+        yield
+    finally:
+        prim.traits, prim.reverse = saved
 
 
 def _check(f, x, order, modes, eps, rtol, atol, batched, max_batched_size, rng, level):
@@ -123,11 +189,13 @@ def _check(f, x, order, modes, eps, rtol, atol, batched, max_batched_size, rng, 
     y_fwd = jv = None
     if 'fwd' in modes:
         y_fwd, jv = jvp(f, x, v)
+        _against_reference('forward-mode J v', lambda: jvp(f, x, v)[1], jv, rtol, atol, level)
         _close('forward-mode J v and finite differences', _flat(jv), _flat(numeric), rtol, atol, level)
         _close('forward-mode value and f(x)', _flat(y_fwd), _flat(y), rtol, atol, level)
     if 'rev' in modes:
         y_rev, pullback = vjp(f, x)
         ujt = pullback(u)
+        _against_reference('reverse-mode uᵀJ', lambda: vjp(f, x)[1](u), ujt, rtol, atol, level)
         _close('reverse-mode value and f(x)', _flat(y_rev), _flat(y), rtol, atol, level)
         lhs = _vdot(ujt, v)
         scale = max(1.0, float(_onp.sum(_onp.abs(_flat(u) * _flat(numeric)))))
@@ -143,10 +211,14 @@ def _check(f, x, order, modes, eps, rtol, atol, batched, max_batched_size, rng, 
         jf = jr = None
         if 'fwd' in modes:
             jf = _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes)
+            _against_reference('jacfwd', lambda: _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes),
+                               jf, rtol, atol, level)
             _close('batched forward Jacobian (jacfwd) times v and J v', jf @ _flat(v),
                    _flat(numeric), rtol, atol, level)
         if 'rev' in modes:
             jr = _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes)
+            _against_reference('jacrev', lambda: _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes),
+                               jr, rtol, atol, level)
             _close('batched reverse Jacobian (jacrev) times v and J v', jr @ _flat(v),
                    _flat(numeric), rtol, atol, level)
         if jf is not None and jr is not None:

@@ -13,8 +13,9 @@ The references share nothing with pyad's derivative rules:
 Each is checked in float64 and float32 (the derivatives keep the dtype), first
 order in forward (JVP) and reverse (VJP) mode, second order in all four nestings
 (forward over forward, forward over reverse, reverse over forward, reverse over
-reverse).  Known wrong values owned by issue 13's other half are marked xfail
-(strict: they fail loudly once fixed, so the mark is removed then).
+reverse).  The special points include those issue 13 found wrong (xlogy and
+xlog1py at x = 0, sinc at 0, log_expit for large x, prod and cumprod between two
+zeros, det of singular matrices, polygamma in float32).
 """
 import itertools
 import warnings
@@ -98,23 +99,13 @@ _PAIRS_POSITIVE_Y = [(-1.3, 0.37), (0.42, 0.81), (0.81, 1.9), (1.9, 0.55), (-0.6
 
 SCALAR_NAMES = sorted(_mp_table(type('M', (), {'__getattr__': lambda s, n: None})()))
 
-# Known wrong at special points, owned by issue 13's other half (branch issue-13b):
-# each special point is its own case, so the rest of the function is still checked.
-SPECIAL_XFAIL = {
-    ('xlogy', 'x=0'): 'issue 13: d/dx xlogy(x, y) at x == 0 is log y, pyad gives 0',
-    ('xlog1py', 'x=0'): 'issue 13: d/dx xlog1py(x, y) at x == 0 is log1p y, pyad gives 0',
-    ('sinc', 'x=0'): 'issue 13: the second derivative of sinc at 0 is -pi^2/3, pyad gives 0',
-    ('log_expit', 'x=40'): 'issue 13: the derivative of log_expit underflows to 0 for x > 37',
-}
+# Special points where pyad was wrong before issue 13 (each its own case)
 SPECIAL_POINTS = {
     ('xlogy', 'x=0'): [(0.0, 0.7), (0.0, 2.5)],
     ('xlog1py', 'x=0'): [(0.0, 0.7), (0.0, 2.5)],
     ('sinc', 'x=0'): [0.0],
     ('log_expit', 'x=40'): [40.0, 45.0],
 }
-DTYPE_XFAIL = {('polygamma1', np.float32): 'issue 13: polygamma turns float32 into float64',
-               ('polygamma2', np.float32): 'issue 13: polygamma turns float32 into float64'}
-
 
 def _pyad_scalar(name):
     if name.startswith('polygamma'):
@@ -213,10 +204,7 @@ def _check_scalar(name, dtype, points=None, relative=False):
 def _scalar_params():
     for name in SCALAR_NAMES:
         for dtype in (np.float64, np.float32):
-            marks = []
-            if (name, dtype) in DTYPE_XFAIL:
-                marks = [pytest.mark.xfail(reason=DTYPE_XFAIL[name, dtype], strict=True)]
-            yield pytest.param(name, dtype, id=f'{name}-{np.dtype(dtype).name}', marks=marks)
+            yield pytest.param(name, dtype, id=f'{name}-{np.dtype(dtype).name}')
 
 
 @pytest.mark.parametrize('name, dtype', list(_scalar_params()))
@@ -226,10 +214,7 @@ def test_elementwise_against_mpmath(name, dtype, values):
     _check_scalar(name, dtype)
 
 
-@pytest.mark.parametrize('name, label', [
-    pytest.param(name, label, marks=[pytest.mark.xfail(reason=SPECIAL_XFAIL[name, label], strict=True)]
-                 if (name, label) in SPECIAL_XFAIL else [])
-    for name, label in SPECIAL_POINTS])
+@pytest.mark.parametrize('name, label', list(SPECIAL_POINTS))
 def test_elementwise_special_points_against_mpmath(name, label, values):
     if values == 'deferred':
         pytest.skip('eager is enough')
@@ -444,13 +429,6 @@ SPECIAL_CASES = [
     ('tanh zeros', pnp.tanh, np.tanh, (Z,)),
     ('sinc zero', pnp.sinc, np.sinc, (np.array([0.0, 0.3]),)),
 ]
-ARRAY_XFAIL = {
-    'prod two zeros': 'issue 13: second derivatives of prod between two zeros are 0',
-    'cumprod two zeros': 'issue 13: second derivatives of cumprod between two zeros are 0',
-    'det singular': 'issue 13: det raises LinAlgError on a singular matrix',
-    'det zero': 'issue 13: det raises LinAlgError on a singular matrix',
-    'sinc zero': 'issue 13: the second derivative of sinc at 0 is wrong',
-}
 
 
 def _leaves(out):
@@ -541,17 +519,13 @@ def _check_array(label, fn, ref, args, dtype):
         assert abs(value - want) <= rtol * scale, f'{where}: {mode} {value} != {want}'
 
 
-def _array_params(cases, xfails):
+def _array_params(cases):
     for label, fn, ref, args in cases:
         for dtype in (np.float64, np.float32):
-            marks = []
-            if label in xfails:
-                marks = [pytest.mark.xfail(reason=xfails[label], strict=True)]
-            yield pytest.param(label, fn, ref, args, dtype, id=f'{label}-{np.dtype(dtype).name}',
-                               marks=marks)
+            yield pytest.param(label, fn, ref, args, dtype, id=f'{label}-{np.dtype(dtype).name}')
 
 
-@pytest.mark.parametrize('label, fn, ref, args, dtype', list(_array_params(ARRAY_CASES, {})))
+@pytest.mark.parametrize('label, fn, ref, args, dtype', list(_array_params(ARRAY_CASES)))
 def test_array_functions_against_finite_differences(label, fn, ref, args, dtype, values):
     if values == 'deferred' and dtype is np.float32:
         pytest.skip('deferred values: float64 is enough')
@@ -559,7 +533,7 @@ def test_array_functions_against_finite_differences(label, fn, ref, args, dtype,
 
 
 @pytest.mark.parametrize('label, fn, ref, args, dtype',
-                         [p for p in _array_params(SPECIAL_CASES, ARRAY_XFAIL)
+                         [p for p in _array_params(SPECIAL_CASES)
                           if p.values[4] is np.float64])
 def test_array_functions_at_special_points(label, fn, ref, args, dtype, values):
     if values == 'deferred':

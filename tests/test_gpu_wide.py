@@ -131,7 +131,7 @@ LINALG = {
     'expm': (lambda m: pnp.sum(la.expm(m / 4) ** 2), S),
     'matrix_power': (lambda m: pnp.sum(la.matrix_power(m, -2) ** 2) + pnp.sum(la.matrix_power(m, 3)), S),
     'norms': (lambda m: la.norm(m[0], 'nuc') + la.norm(m[1], 2) + la.norm(m[0], 'fro'), DISTINCT),
-    'lstsq': (lambda m: pnp.sum(la.lstsq(m[0], m[1][:, 0]) ** 2), S),
+    'lstsq': (lambda m: pnp.sum(la.lstsq(m[0], m[1][:, 0])[0] ** 2), S),
 }
 CASES.update({'linalg ' + k: v for k, v in LINALG.items()})
 

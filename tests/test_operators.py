@@ -456,6 +456,51 @@ def test_operator_of_function_returning_function(name):
             assert_tree_close(got, want, rtol=1e-14, atol=1e-14)
 
 
+def _same_result(name, got, want):
+    if name == 'vjp':
+        (gv, gp), (wv, wp) = got, want
+        assert_tree_close(gv, wv, rtol=1e-14)
+        assert_tree_close(gp(_V), wp(_V), rtol=1e-14)
+    else:
+        assert_tree_close(got, want, rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize('name', list(HIGHER_ORDER))
+def test_operator_of_function_returning_functions_in_a_pytree(name):
+    """op(x ↦ {'f': y ↦ φ(x, y), 'g': (y ↦ φ(x, 2y), φ(x, 0.5))})(x) keeps the structure:
+    each function leaf is y ↦ op(x ↦ φ(x, ...))(x), afresh at every call, and the other
+    leaf is op(x ↦ φ(x, 0.5))(x).  (Before issue 13: 'the function returned a function'.)"""
+    op, phi, args = HIGHER_ORDER[name]
+    out = op(lambda x: {'f': lambda y: phi(x, y),
+                        'g': (lambda y: phi(x, 2 * y), phi(x, 0.5))})(*args)
+    assert sorted(out) == ['f', 'g'] and callable(out['f']) and callable(out['g'][0])
+    _same_result(name, out['g'][1], op(lambda x: phi(x, 0.5))(*args))
+    for y in (_Y, -1.7, _Y):
+        _same_result(name, out['f'](y), op(lambda x: phi(x, y))(*args))
+        _same_result(name, out['g'][0](y), op(lambda x: phi(x, 2 * y))(*args))
+
+
+def test_function_in_a_pytree_must_keep_its_structure():
+    calls = []
+
+    def f(x):
+        calls.append(x)
+        return (lambda y: x * y,) if len(calls) == 1 else (lambda y: x * y, x)
+    g, = diff(f)(2.0)
+    with pytest.raises(ValueError, match='same structure'):
+        g(1.0)
+
+
+def test_diffn_with_swapped_arguments_says_so():
+    with pytest.raises(TypeError, match=r'order first: diffn\(n, f\)'):
+        diffn(pnp.sin, 2)
+    with pytest.raises(TypeError, match='order first'):
+        fdiffn(pnp.sin, 3)
+    with pytest.raises(ValueError, match='non-negative integer'):
+        diffn(-1, pnp.sin)
+    assert diffn(2, pnp.sin)(0.5) == pytest.approx(-math.sin(0.5))
+
+
 def test_higher_order_nested_two_levels():
     # f(x) = λy.λz. x² y z: d/dx = 2xyz
     assert diff(lambda x: lambda y: lambda z: x * x * y * z)(3.0)(2.0)(5.0) == pytest.approx(60.0)

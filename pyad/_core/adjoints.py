@@ -64,15 +64,18 @@ class Adjoints:
 
     def add(self, slot, c, k=1.0, owned=False):
         """Add k * c to slot's adjoint; ``owned``: nothing else holds c."""
+        old = self.col[slot]
+        to, tc = type(old), type(c)
+        if k == 1.0 and tc is not _ndarray and to is not _ndarray and to is not Scaled:
+            self.col[slot] = c if old is None else old + c     # scalars, boxes: at once
+            return
         if k != 1.0:
             c, owned = self._lazy(c, k, owned)
-        old = self.col[slot]
+            tc = type(c)
         if old is None:
             self.col[slot] = c
             self.owned[slot] = owned and self.fast
-            return
-        to, tc = type(old), type(c)
-        if (to is _ndarray or to is Scaled) and (tc is _ndarray or tc is Scaled):
+        elif (to is _ndarray or to is Scaled) and (tc is _ndarray or tc is Scaled):
             self._add_arrays(slot, old, c, owned)
         else:
             self.col[slot] = _unscaled(old, self.owned[slot]) + _unscaled(c, owned)

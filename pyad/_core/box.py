@@ -118,11 +118,12 @@ _PRIMAL = Box.primal          # the slot itself, for LazyVar, whose primal is a 
 
 class Pending:
     """A value not computed yet (see _core/reverse.py: deferred values).  ``thunk``
-    is (impl, args, params, errstate) until the value is first asked for, then
+    is (prim, args, params, errstate) until the value is first asked for, then
     None; args are plain values or other Pending values.  The shape and dtype are
-    known without computing it; ``depth`` is the length of the chain of pending
-    values it hangs on.  It refers to no tag or tape, so that a tape may hold it
-    without a reference cycle."""
+    known without computing it (the primitive's ``defer`` trait says them, and
+    they are checked when the value is computed); ``depth`` is the length of the
+    chain of pending values it hangs on.  It refers to no tag or tape, so that a
+    tape may hold it without a reference cycle."""
     __slots__ = ('thunk', 'value', 'shape', 'dtype', 'depth')
 
     def __init__(self, thunk, shape, dtype, depth):
@@ -134,10 +135,17 @@ class Pending:
 
     def get(self):
         if self.thunk is not None:
-            impl, args, params, err = self.thunk
+            prim, args, params, err = self.thunk
             args = [a.get() if type(a) is Pending else a for a in args]
             # under the floating-point settings of the call that recorded it
-            self.value = backend.with_float_errors(err, impl, *args, **params)
+            value = backend.with_float_errors(err, prim.impl, *args, **params)
+            if tuple(value.shape) != tuple(self.shape) or value.dtype != self.dtype:
+                from .traits import TraitError
+                raise TraitError(
+                    f'pyad primitive {prim.name!r}: its defer trait said the answer has shape '
+                    f'{tuple(self.shape)} and dtype {self.dtype}, but it has shape '
+                    f'{tuple(value.shape)} and dtype {value.dtype}')
+            self.value = value
             self.thunk = None
         return self.value
 

@@ -12,17 +12,22 @@ which is how a false ``reads`` trait is caught on small test arrays).
 
 ``settings.defer_bytes``: in fast mode, arrays of at least this size may be
 deferred (None: never).
+
+``settings.validate``: the traits are checked as they are used where that can be
+done on the spot (an array a ``fresh`` rule returns must be held by nothing
+else), as ``check_grads`` does.
 """
 import contextlib
 
 
 class Settings:
-    __slots__ = ('fast', 'stub_bytes', 'defer_bytes')
+    __slots__ = ('fast', 'stub_bytes', 'defer_bytes', 'validate')
 
     def __init__(self):
         self.fast = True
         self.stub_bytes = 1 << 16
         self.defer_bytes = 1 << 16
+        self.validate = False
 
 
 settings = Settings()
@@ -48,6 +53,7 @@ def reference():
 
 
 def strict():
-    """Fast paths on, and every stub and deferral forced, whatever the array size:
-    what check_grads compares with the reference."""
-    return configured(fast=True, stub_bytes=0, defer_bytes=0)
+    """Fast paths on, every stub and deferral forced whatever the array size, and
+    the traits checked as they are used: what check_grads compares with the
+    reference."""
+    return configured(fast=True, stub_bytes=0, defer_bytes=0, validate=True)

@@ -74,6 +74,22 @@ def lazy_tangent(prim, tangents, ks, ans, primals, params):
     """(t, k) with k * t the tangent of ans, from the ``partials`` trait, or None
     where it does not apply (0-d answers, broadcasting, partials that are not a
     constant times an array, three or more tangents)."""
+    terms = _partial_terms(prim, tangents, ks, ans, primals, params)
+    if terms is None or len(terms) > 2:
+        return None
+    if len(terms) == 1:
+        t, k, arr = terms[0]
+        return (t if arr is None else arr * t), k
+    (t0, k0, a0), (t1, k1, a1) = terms
+    if t0 is t1 and a0 is a1:                       # x * x, x + x
+        return (t0 if a0 is None else a0 * t0), k0 + k1
+    if a0 is None and a1 is None and (k0 == k1 or k0 == -k1):
+        return (t0 + t1 if k0 == k1 else t0 - t1), k0
+    return None
+
+
+def _partial_terms(prim, tangents, ks, ans, primals, params):
+    """[(tangent, factor, array)] per tangent: its share is factor * array * tangent."""
     shape = shape_of(ans)
     if not shape:
         return None                     # scalar code: the plain rules are cheaper
@@ -87,17 +103,7 @@ def lazy_tangent(prim, tangents, ks, ans, primals, params):
         if part is None:
             return None
         terms.append((t, ks[i] * float(part[0]), part[1]))
-    if len(terms) == 1:
-        t, k, arr = terms[0]
-        return (t if arr is None else arr * t), k
-    if len(terms) != 2:
-        return None
-    (t0, k0, a0), (t1, k1, a1) = terms
-    if t0 is t1 and a0 is a1:                       # x * x, x + x
-        return (t0 if a0 is None else a0 * t0), k0 + k1
-    if a0 is None and a1 is None and (k0 == k1 or k0 == -k1):
-        return (t0 + t1 if k0 == k1 else t0 - t1), k0
-    return None
+    return terms
 
 
 def dual(primal, t, tag, k=1.0):

@@ -34,6 +34,8 @@ engine may take a faster path: see pyad/_core/traits.py.  They are checked when
 the primitive is made, and ``pyad.testing.check_grads`` compares every result
 with the reference mode, which ignores them.
 """
+import weakref
+
 from .box import Box, innermost
 from . import forward, reverse, taylor, strategies
 from .tags import FORWARD, REVERSE
@@ -44,9 +46,50 @@ class NonDifferentiableError(TypeError):
     pass
 
 
+_WITH_TRAITS = weakref.WeakSet()
+
+
+def primitives_with_traits():
+    """Every live primitive that declares speed traits (for the checks)."""
+    return list(_WITH_TRAITS)
+
+
+_CLASS_DOC = """A function with derivatives: ``Primitive(name, impl, traits=Traits(...))``.
+
+    ``impl`` computes on plain values (NumPy or CuPy arrays, Python numbers);
+    positional arguments may be differentiated, keyword arguments are parameters.
+    Attach the rules, written with pyad primitives (``pyad.numpy``) so that they
+    are differentiable in turn:
+
+        prim.def_jvp(rule_0, rule_1, ...)   rule_i(tangent_i, ans, *args, **params)
+        prim.def_vjp(rule_0, rule_1, ...)   rule_i(cotangent, ans, *args, **params)
+
+    or ``def_jvp_joint(rule(tangents, ans, args, params))`` and
+    ``def_vjp_joint(rule(cotangent, ans, args, params, positions))``.  Tangents
+    and cotangents may carry a leading batch axis.  ``nondiff=True``: no
+    derivative (the result is a constant); ``multiple_results=True``: impl returns
+    a tuple.  ``traits`` (pyad.Traits) are promises that buy speed, checked when
+    the primitive is made and by pyad.testing.check_grads.  Calling the primitive
+    on plain values runs impl; on values being differentiated it records or
+    pushes derivatives.  See docs/writing-primitives.md.
+    """
+
+
+class _Doc:
+    """``__doc__``: the class's documentation, or an instance's own (a primitive
+    documents the function it implements)."""
+
+    def __get__(self, obj, cls):
+        return _CLASS_DOC if obj is None else obj._doc
+
+    def __set__(self, obj, value):
+        obj._doc = value
+
+
 class Primitive:
     __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'taylor', 'traits',
-                 'reverse', 'nondiff', 'multiple_results', '__doc__', '__weakref__')
+                 'reverse', 'nondiff', 'multiple_results', '_doc', '__weakref__')
+    __doc__ = _Doc()
 
     def __init__(self, name, impl, *, traits=None, nondiff=False, multiple_results=False,
                  doc=None):
@@ -56,6 +99,8 @@ class Primitive:
             raise TypeError(f'pyad primitive {name!r}: traits must be a pyad.Traits, '
                             f'got {type(traits).__name__}')
         traits.validate(name, multiple_results, nondiff)
+        if traits != PLAIN:
+            _WITH_TRAITS.add(self)
         self.name = name
         self.impl = impl
         self.jvps = None
@@ -117,13 +162,13 @@ class Primitive:
         if self.vjp_joint is not None:
             return self.vjp_joint(cotangent, ans, primals, params, positions)
         rules = self.vjps
-        if rules is None:
-            raise self._missing('VJP (reverse-mode)')
         try:
             if len(positions) == 1:
                 return (rules[positions[0]](cotangent, ans, *primals, **params),)
             return [rules[i](cotangent, ans, *primals, **params) for i in positions]
         except (TypeError, IndexError):
+            if rules is None:
+                raise self._missing('VJP (reverse-mode)') from None
             for i in positions:       # say which argument has no rule, if that was it
                 if i >= len(rules) or rules[i] is None:
                     raise self._not_differentiable_in(i) from None
@@ -158,7 +203,7 @@ def bind(prim, args, params):
     if top.mode is FORWARD:
         return forward.process(prim, args, params, top)
     if top.mode is REVERSE:
-        return reverse.process(prim, args, params, top)
+        return top.tape.add(prim, args, params, top)
     return taylor.process(prim, args, params, top)
 
 

@@ -52,6 +52,7 @@ _FIRST = (0,)
 _SECOND = (1,)
 _BOTH = (0, 1)
 _NO_PARAMS = {}
+_ndarray = backend.ndarray
 MAX_DEFER_DEPTH = 16
 _READS_ARGS = ('all', 'args')
 _KEEPS_ANS = ('all', 'ans')
@@ -119,9 +120,47 @@ class Tape:
         return the result's variable(s)."""
         if len(args) > 2 or params or prim.multiple_results:
             return self._add_ext(prim, args, params, tag)
+        a = args[0]
+        b = args[1] if len(args) == 2 else None
+        pa = a.primal if type(a) is TapeVar and a.tag is tag else a
+        pb = b.primal if type(b) is TapeVar and b.tag is tag else b
+        if type(pa) is LazyVar or type(pb) is LazyVar or (
+                prim.traits.defer is not None and (type(pa) is _ndarray or type(pb) is _ndarray)):
+            return self._add_lazy(prim, args, tag)      # deferred values, or maybe
+        return self._add_now(prim, a, pa, b, pb, len(args), tag)
+
+    def _add_now(self, prim, a, pa, b, pb, n, tag):
+        """A record of one or two arguments computed now (the hot path of scalar code)."""
+        i0 = a.index if pa is not a else self._constant(a)
+        if n == 1:
+            i1 = -1
+            ans = prim(pa) if isinstance(pa, Box) else prim.impl(pa)
+        else:
+            i1 = b.index if pb is not b else self._constant(b)
+            ans = prim(pa, pb) if isinstance(pa, Box) or isinstance(pb, Box) else \
+                prim.impl(pa, pb)
+        value = ans
+        if type(ans) is _ndarray and prim.traits.reads not in _KEEPS_ANS:
+            value = _stub(ans)
+            self.stubbed = self.stubbed or value is not ans
+        if self.stubbed:
+            self._keep_read_args(prim, (pa, pb), i0, i1)
+        vals = self.vals
+        vals.append(value)
+        self.prims.append(prim)
+        self.in0.append(i0)
+        self.in1.append(i1)
+        return TapeVar(ans, tag, len(vals) - 1)
+
+    def _constant(self, c):
+        self.consts.append(c)
+        return -1 - len(self.consts)
+
+    def _add_lazy(self, prim, args, tag):
+        """A record of one or two arguments that may be deferred or read deferred values."""
         pa, i0 = self._encode(args[0], tag)
         if len(args) == 1:
-            pb, i1, primals = None, -1, (pa,)
+            i1, primals = -1, (pa,)
         else:
             pb, i1 = self._encode(args[1], tag)
             primals = (pa, pb)
@@ -147,8 +186,7 @@ class Tape:
         ta = type(a)
         if (ta is TapeVar or ta is LazyVar) and a.tag is tag:
             return (a if pending(a) else a.primal), a.index
-        self.consts.append(a)
-        return a, -1 - len(self.consts)
+        return a, self._constant(a)
 
     def _keep_read_args(self, prim, primals, i0, i1):
         """Put back the arguments this record's rules read, if they were stubbed."""
@@ -235,31 +273,20 @@ class Tape:
     # -- deferral ----------------------------------------------------------------
     def _defer(self, prim, primals, params, tag, slot):
         """A LazyVar for prim on primals, or None to compute it now."""
-        limit = settings.defer_bytes
-        if prim.traits.defer is None or limit is None or not settings.fast:
+        depth = _defer_depth(prim, primals, tag)
+        if depth is None:
             return None
-        depth = 0
-        big = False
-        for p in primals:
-            if isinstance(p, Box):
-                if p.tag is not tag or not pending(p):
-                    return None         # a value boxed at another level: computed now
-                depth = max(depth, p.node.depth)
-            elif backend.nbytes(p) >= limit:
-                big = True
-        if depth == 0 and not big:
-            return None                 # (the size first: small arrays skip the hook)
         spec = prim.traits.defer(primals, params)
         if spec is None:
             return None
-        if depth >= MAX_DEFER_DEPTH:
+        if depth >= MAX_DEFER_DEPTH:                    # a chain is cut here
             primals = tuple(p.primal if type(p) is LazyVar else p for p in primals)
             depth = 0
         else:
             primals = tuple(p.node if type(p) is LazyVar else p for p in primals)
         self.deferred = True
-        err = backend.float_errors()
-        node = Pending((prim.impl, primals, params, err), spec[0], spec[1], depth + 1)
+        node = Pending((prim, primals, params, backend.float_errors()), spec[0], spec[1],
+                       depth + 1)
         return LazyVar(node, tag, slot)
 
     # -- reading back ------------------------------------------------------------
@@ -297,6 +324,25 @@ def process(prim, args, params, tag):
     return tag.tape.add(prim, args, params, tag)
 
 
+def _defer_depth(prim, primals, tag):
+    """The length of the chain of pending values the primals hang on, where prim's
+    answer may be deferred (the sizes checked first: small arrays cost no hook),
+    else None."""
+    limit = settings.defer_bytes
+    if prim.traits.defer is None or limit is None or not settings.fast:
+        return None
+    depth = 0
+    big = False
+    for p in primals:
+        if isinstance(p, Box):
+            if p.tag is not tag or not pending(p):
+                return None         # a value boxed at another level: computed now
+            depth = max(depth, p.node.depth)
+        elif backend.nbytes(p) >= limit:
+            big = True
+    return depth if depth or big else None
+
+
 def _compute_pending(primals, tag):
     """The arguments as the implementation takes them: this tape's pending variables
     computed; values boxed at other tags stay boxed."""
@@ -332,7 +378,7 @@ def sweep(tape, seeds, wanted, last=False):
             continue
         record = tape.record(r, last)
         g, k, owned = acc.take(r)
-        strategy = record[0].reverse if fast else plain
+        strategy = record[0].reverse if fast or record[0] is PROJECTION else plain
         try:
             strategy(acc, record, g, k, owned)
         except StubRead as e:

@@ -7,9 +7,13 @@ share into ``adjoints`` (adjoints.py).  The fast strategies decline, record by
 record, to ``plain`` where their conditions do not hold; in reference mode the
 sweep calls ``plain`` for every record.
 """
+import sys
+
 from .. import backend
 from .box import Box, shape_of
+from .config import settings
 from .stub import Stub, StubRead
+from .traits import TraitError
 
 _ndarray = backend.ndarray
 
@@ -17,22 +21,35 @@ _ndarray = backend.ndarray
 def plain(acc, record, g, k, g_owned):
     """The primitive's VJP rules, k kept on their (linear) results."""
     prim, ans, primals, params, positions, slots = record
-    cotangents = prim.apply_vjp(g, ans, primals, params, positions)
-    if type(g) is not _ndarray:         # a scalar, or a box at a higher order
-        for slot, c in zip(slots, cotangents):
+    try:        # one argument and a rule per argument: the rule at once
+        cotangents = (prim.vjps[positions[0]](g, ans, *primals, **params),) \
+            if len(positions) == 1 and prim.vjp_joint is None else None
+    except (TypeError, IndexError):
+        cotangents = None               # (apply_vjp says what was missing)
+    if cotangents is None:
+        cotangents = prim.apply_vjp(g, ans, primals, params, positions)
+    if type(g) is _ndarray:
+        fresh = prim.traits.fresh
+        for i in range(len(slots)):
+            c = cotangents[i]
             if c is not None:
-                acc.add(slot, c, k)
+                owned = fresh and _fresh(c, g, g_owned, ans, primals, cotangents)
+                if owned and settings.validate and c is not g:
+                    _check_fresh(prim, c, cotangents)
+                acc.add(slots[i], c, k, owned)
+            c = None
         return
-    fresh = prim.traits.fresh
-    for slot, c in zip(slots, cotangents):
+    for slot, c in zip(slots, cotangents):      # a scalar, or a box at a higher order
         if c is not None:
-            acc.add(slot, c, k, fresh and _fresh(c, g, g_owned, ans, primals, cotangents))
+            acc.add(slot, c, k)
 
 
 def partial_derivatives(acc, record, g, k, g_owned):
     """Elementwise partials that are a constant c times an array at hand (or c
     alone): a constant costs no pass (c joins the lazy factor), an array one
     product, and none when g is a scalar broadcast (the VJP of a sum)."""
+    if type(g) is not _ndarray:
+        return plain(acc, record, g, k, g_owned)        # (scalar code: at once)
     prim, ans, primals, params, positions, slots = record
     parts = _partials(prim, g, ans, primals, params, positions)
     if parts is None:
@@ -50,7 +67,7 @@ def partial_derivatives(acc, record, g, k, g_owned):
 
 def _partials(prim, g, ans, primals, params, positions):
     """[(c, arr)] for the positions, or None where the partials strategy does not apply."""
-    if type(g) is not _ndarray or (type(ans) is not _ndarray and type(ans) is not Stub) or \
+    if (type(ans) is not _ndarray and type(ans) is not Stub) or \
             g.shape != ans.shape or g.dtype != ans.dtype or ans.dtype.kind != 'f':
         return None
     parts = []
@@ -74,6 +91,9 @@ def add_into(acc, record, g, k, g_owned):
     """Indexing: add g into the argument's adjoint buffer at the index, instead of
     scattering it into new zeros and summing those."""
     prim, ans, primals, params, positions, slots = record
+    if k != 1.0 and g_owned and type(g) is _ndarray and g.dtype.kind == 'f':
+        g *= k          # scaled where it lies, not into a temporary
+        k = 1.0
     if not isinstance(g, Box):
         slot = slots[0]
         rule = prim.traits.add_into
@@ -102,6 +122,17 @@ def choose(traits):
     if traits.add_into is not None:
         return add_into
     return plain
+
+
+def _check_fresh(prim, c, cotangents):
+    """A new array a fresh rule returns is held by nothing but the rule's results
+    (a CPython reference count: those, plain's name for it, the name here and
+    getrefcount's argument)."""
+    held = sys.getrefcount(c) - (3 + sum(d is c for d in cotangents))
+    if held > 0:
+        raise TraitError(f'pyad primitive {prim.name!r} declares fresh=True, but its VJP rule '
+                         f'returned an array that something else holds (a buffer it keeps, '
+                         f'a constant): the sweep would write into it')
 
 
 def _fresh(c, g, g_owned, ans, primals, cotangents):

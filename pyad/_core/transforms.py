@@ -19,8 +19,15 @@ from ..backend import wrap_like, namespace as _xp
 
 
 class FunctionOutput(Exception):
-    """Raised when the differentiated function returns a function (handled by the
-    operators, which then return a function that differentiates afresh)."""
+    """Raised when the differentiated function returns a function, or a pytree with a
+    function among its leaves (handled by the operators, which then return, in the
+    place of each function, one that differentiates afresh).  ``args[0]`` is the
+    output, for its structure."""
+
+
+def is_function(y):
+    """A leaf that is a function (not a traced value or an array, which may be callable)."""
+    return callable(y) and not isinstance(y, Box) and not hasattr(y, 'dtype')
 
 
 # --------------------------------------------------------------------------- inputs
@@ -47,7 +54,7 @@ def as_float_leaf(x, opname, what='input'):
     if dtype is not None and hasattr(x, 'shape'):
         kind = dtype.kind
         if kind == 'f':
-            return x
+            return _private(x)
         if kind in 'iu':
             return x.astype(backend.float64)
         if kind == 'c':
@@ -60,13 +67,29 @@ def as_float_leaf(x, opname, what='input'):
                     f'of them; got {t.__name__}')
 
 
+def _private(x):
+    """A copy of a caller's array: the tape and the rules hold on to their inputs, so
+    an f that writes into the array it was given (or the caller, into v or u,
+    later) must not change what they read, and results must not alias the
+    caller's arrays.  (A NumPy scalar is immutable: kept.)"""
+    copy = getattr(x, 'copy', None)
+    if copy is None or not getattr(x, 'ndim', 0) and not hasattr(x, 'flags'):
+        return x
+    return copy()
+
+
 def flatten_input(x, opname, what='input'):
     leaves, treedef = tree_flatten(x)
     return [as_float_leaf(l, opname, what) for l in leaves], treedef
 
 
 def check_output_leaf(y, opname):
-    if isinstance(y, Box) or isinstance(y, numbers.Number) or hasattr(y, 'dtype'):
+    if isinstance(y, Box):
+        return y
+    if isinstance(y, numbers.Number) or hasattr(y, 'dtype'):
+        if type(y) is complex or getattr(getattr(y, 'dtype', None), 'kind', None) == 'c':
+            raise TypeError(f'{opname}: the function returned a complex value; pyad '
+                            f'differentiates real values only')
         return y
     raise TypeError(f'{opname}: the function returned a {type(y).__name__}, which is not a '
                     f'number, an array, or a tuple/list/dict of them')
@@ -77,7 +100,9 @@ def call(f, x, opname):
     out = f(x)
     if out is None:
         raise TypeError(f'{opname}: the function returned None (is a return statement missing?)')
-    if callable(out) and not isinstance(out, Box) and not hasattr(out, 'dtype'):
+    if is_function(out):
+        raise FunctionOutput(out)
+    if isinstance(out, (tuple, list, dict)) and any(is_function(y) for y in tree_flatten(out)[0]):
         raise FunctionOutput(out)
     return out
 

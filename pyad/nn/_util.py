@@ -24,10 +24,15 @@ def check_axis(fn, x, axis):
     if n == 0:
         raise ValueError(f'{fn}: expected an array with at least one dimension, got a scalar')
     try:
-        return normalize_axis(axis, n)
+        ax = normalize_axis(axis, n)
     except ValueError:
         raise ValueError(f'{fn}: axis {axis} is out of bounds for an array of shape '
                          f'{tuple(shape_of(x))}') from None
+    if shape_of(x)[ax] == 0:
+        # (NumPy would say 'zero-size array to reduction operation maximum')
+        raise ValueError(f'{fn}: axis {axis} of the array of shape {tuple(shape_of(x))} has '
+                         f'length 0: there is no probability distribution over no entries')
+    return ax
 
 
 def check_axes(fn, x, axis):

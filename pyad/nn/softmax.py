@@ -4,7 +4,8 @@ Each is one primitive with a JVP and a VJP rule written with pyad operations, so
 that they can be differentiated again.  The implementations subtract the maximum
 (stable for large inputs); ``-inf`` entries (masked) get probability 0; a row
 that is entirely ``-inf`` gives softmax 0 everywhere, log_softmax and logsumexp
-``-inf``, and derivatives without NaN.  NaN inputs give NaN.
+``-inf``, and derivatives without NaN.  NaN inputs give NaN.  Over an empty axis,
+softmax and log_softmax are empty and logsumexp is ``-inf`` (the log of an empty sum).
 
 The rules, with y = softmax(x) along the axes:
 
@@ -24,6 +25,8 @@ def _safe_max(x, axes):
     """The maximum over ``axes`` (kept), replaced by 0 where it is not finite (a
     fully masked row, or +inf): subtracting it then never makes a NaN by itself."""
     xp = namespace(x)
+    if x.size == 0:         # (max has no identity): softmax is then empty, logsumexp -inf
+        return xp.zeros(xp.sum(x, axis=axes, keepdims=True).shape, dtype=x.dtype)
     with errstate():
         m = xp.max(x, axis=axes, keepdims=True)
     return xp.where(xp.isfinite(m), m, 0)

@@ -21,6 +21,8 @@ from . import indexing as _idx
 from . import products as _prod
 from .._core.box import install_methods as _install_methods, innermost as _innermost, Box as _Box
 from .._core.primitive import bind as _bind
+from ._real import (is_complex_constant as _is_complex_constant, real_only_error as _real_only_error,
+                    REAL_OR_TRACED as _REAL_OR_TRACED)
 from .creation import *             # noqa: F401,F403
 from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
 from . import _protocol
@@ -61,8 +63,24 @@ def _reverse(fn):
     from .._core.primitive import Primitive, bind
     if isinstance(fn, Primitive):
         empty = {}
-        return lambda self, other: bind(fn, (other, self), empty)
+
+        def reflected(self, other):
+            if type(other) not in _REAL_OR_TRACED and _is_complex_constant(other):
+                raise _real_only_error(fn.name)
+            return bind(fn, (other, self), empty)
+        return reflected
     return lambda self, other: fn(other, self)
+
+
+def _real_operand(fn):
+    """The operator method of a binary Primitive, refusing a complex operand."""
+    name = fn.name
+
+    def method(self, other):
+        if type(other) not in _REAL_OR_TRACED and _is_complex_constant(other):
+            raise _real_only_error(name)
+        return _bind(fn, (self, other), _NO_PARAMS)
+    return method
 
 
 def _method_reshape(self, *shape, order='C'):
@@ -83,6 +101,8 @@ _NO_PARAMS = {}
 
 
 def _mul(self, other):
+    if type(other) not in _REAL_OR_TRACED and _is_complex_constant(other):
+        raise _real_only_error('multiply')
     # x * x is square(x): one product in each derivative rule (2 x c), not two
     if other is self:
         return _bind(_ew.square, (self,), _NO_PARAMS)
@@ -97,18 +117,19 @@ def _getitem(self, idx):
 
 def _setitem(self, idx, value):
     raise TypeError('pyad: in-place assignment (x[i] = v) to a value being differentiated is '
-                    'not supported; build a new array instead (pyad.numpy.where, '
-                    'concatenate, stack, or x.at-style updates with index_update)')
+                    'not supported; build a new array instead: pyad.numpy.where(mask, v, x) '
+                    'with a boolean mask of the entries to replace, or pyad.numpy.concatenate '
+                    '/ stack of the pieces (x[:i], v, x[i+1:])')
 
 
 _methods = {
-    '__add__': _ew.add, '__radd__': _reverse(_ew.add),
-    '__sub__': _ew.subtract, '__rsub__': _reverse(_ew.subtract),
+    '__add__': _real_operand(_ew.add), '__radd__': _reverse(_ew.add),
+    '__sub__': _real_operand(_ew.subtract), '__rsub__': _reverse(_ew.subtract),
     '__mul__': _mul, '__rmul__': _reverse(_ew.multiply),
-    '__truediv__': _ew.divide, '__rtruediv__': _reverse(_ew.divide),
-    '__floordiv__': _ew.floor_divide, '__rfloordiv__': _reverse(_ew.floor_divide),
-    '__mod__': _ew.mod, '__rmod__': _reverse(_ew.mod),
-    '__pow__': _ew.power, '__rpow__': _reverse(_ew.power),
+    '__truediv__': _real_operand(_ew.divide), '__rtruediv__': _reverse(_ew.divide),
+    '__floordiv__': _real_operand(_ew.floor_divide), '__rfloordiv__': _reverse(_ew.floor_divide),
+    '__mod__': _real_operand(_ew.mod), '__rmod__': _reverse(_ew.mod),
+    '__pow__': _real_operand(_ew.power), '__rpow__': _reverse(_ew.power),
     '__matmul__': _prod.matmul, '__rmatmul__': _reverse(_prod.matmul),
     '__neg__': _ew.negative, '__pos__': _ew.positive, '__abs__': _ew.absolute,
     '__lt__': _ew.less, '__le__': _ew.less_equal, '__gt__': _ew.greater,

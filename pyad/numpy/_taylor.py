@@ -39,11 +39,12 @@ def _exp(a, y0, n):
 
 def _log(a, y0, n):
     # a y' = a'  =>  y_k = (a_k - (1/k) sum_{j=1..k-1} j y_j a_{k-j}) / a_0
+    # (divisions through ew.divide: a Python float 0 gives inf/nan, as NumPy's does)
     y = [y0]
     for k in range(1, n + 1):
         s = add_terms(_times(j, _mul(y[j], a[k - j])) for j in range(1, k))
         num = add_terms([a[k], _times(-1.0 / k, s)])
-        y.append(None if num is None else num / a[0])
+        y.append(None if num is None else ew.divide(num, a[0]))
     return y
 
 
@@ -71,7 +72,7 @@ def _sqrt(a, y0, n):
     y = [y0]
     for k in range(1, n + 1):
         num = add_terms([a[k], _times(-1.0, add_terms(_mul(y[j], y[k - j]) for j in range(1, k)))])
-        y.append(None if num is None else num / (2.0 * y0))
+        y.append(None if num is None else ew.divide(num, 2.0 * y0))
     return y
 
 
@@ -82,7 +83,7 @@ def _divide_rule(primals, series, ans, params, n, prim):
     c = [ans]
     for k in range(1, n + 1):
         num = add_terms([a[k], _times(-1.0, add_terms(_mul(b[j], c[k - j]) for j in range(1, k + 1)))])
-        c.append(None if num is None else num / b[0])
+        c.append(None if num is None else ew.divide(num, b[0]))
     return c[1:]
 
 

@@ -16,6 +16,7 @@ import scipy.special as _sps
 
 from .._core.primitive import Primitive
 from .._core.traits import Traits
+from ._real import RealPrimitive
 from .._core.box import shape_of, innermost, dtype_of, LazyVar
 from ..backend import namespace, scipy_special, wrap_like
 from ._batching import expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array
@@ -238,7 +239,7 @@ scaled_multiply.def_vjp_joint(_scaled_multiply_vjp)
 
 def binary(name, impl, lin_x, lin_y, traits=_UFUNC):
     """``lin_x(c, ans, x, y)``: ∂ans/∂x applied to c (None: not differentiable in x)."""
-    prim = Primitive(name, impl, traits=traits)
+    prim = RealPrimitive(name, impl, traits=traits)
     prim.def_jvp(None if lin_x is None else _forward_rule(lin_x, 0),
                  None if lin_y is None else _forward_rule(lin_y, 1))
     prim.def_vjp(None if lin_x is None else _reverse_rule(lin_x, 0),
@@ -329,10 +330,18 @@ def _multiply_vjp(g, ans, primals, params, positions):
 multiply.def_jvp_joint(_multiply_jvp)
 multiply.def_vjp_joint(_multiply_vjp)
 divide = binary('divide', _scalar_binary(_np.divide, _operator.truediv),
-                lambda c, ans, x, y: c / y, lambda c, ans, x, y: -c * ans / y,
+                lambda c, ans, x, y: _div(c, y), lambda c, ans, x, y: _div(-c * ans, y),
                 traits=_UFUNC.but(partials=_divide_partials))
 true_divide = divide
 float_power = None  # set below, after power
+
+
+def _div(a, b):
+    """a / b in a rule, where Python floats give inf or nan at a singular point as
+    NumPy's float64 does (through the divide primitive), not ZeroDivisionError."""
+    if type(b) is float and b == 0.0 and type(a) is float:
+        return divide(a, b)
+    return a / b
 
 
 def _pow_dx(c, ans, x, y):
@@ -381,10 +390,10 @@ fmax = binary('fmax', _np.fmax,
 fmin = binary('fmin', _np.fmin,
               lambda c, ans, x, y: _winner(c, y, x), lambda c, ans, x, y: _winner(c, x, y))
 arctan2 = binary('arctan2', _scalar_binary(_np.arctan2, math.atan2),
-                 lambda c, ans, x, y: c * y / (x * x + y * y),
-                 lambda c, ans, x, y: -c * x / (x * x + y * y))
+                 lambda c, ans, x, y: _div(c * y, x * x + y * y),
+                 lambda c, ans, x, y: _div(-c * x, x * x + y * y))
 hypot = binary('hypot', _scalar_binary(_np.hypot, math.hypot),
-               lambda c, ans, x, y: c * x / ans, lambda c, ans, x, y: c * y / ans)
+               lambda c, ans, x, y: _div(c * x, ans), lambda c, ans, x, y: _div(c * y, ans))
 logaddexp = binary('logaddexp', _np.logaddexp,
                    lambda c, ans, x, y: c * exp(x - ans), lambda c, ans, x, y: c * exp(y - ans))
 logaddexp2 = binary('logaddexp2', _np.logaddexp2,
@@ -421,19 +430,16 @@ def _xlog1py_impl(x, y):
     return scipy_special(x, y).xlog1py(x, y)
 
 
-def _log_where_used(y, x, offset):
-    # log(offset + y) where x != 0, else 0 (xlogy's convention), with no log of
-    # the entries that are not used
-    used = not_equal(x, 0)
-    return where(used, log(offset + where(used, y, 1.0 - offset)), 0.0)
-
-
+# ∂/∂x xlogy(x, y) = log y everywhere, x == 0 included (xlogy(x, y) = x log y for
+# y > 0, whatever x): the convention xlogy(0, y) = 0 fixes the value, not the
+# slope.  Unmasked, the mixed partials agree (1/y both ways) and the Hessian is
+# symmetric, as in JAX.
 xlogy = binary('xlogy', _xlogy_impl,
-               lambda c, ans, x, y: c * _log_where_used(y, x, 0.0),
-               lambda c, ans, x, y: c * x / y)
+               lambda c, ans, x, y: c * log(y),
+               lambda c, ans, x, y: _div(c * x, y))
 xlog1py = binary('xlog1py', _xlog1py_impl,
-                 lambda c, ans, x, y: c * _log_where_used(y, x, 1.0),
-                 lambda c, ans, x, y: c * x / (1.0 + y))
+                 lambda c, ans, x, y: c * log1p(y),
+                 lambda c, ans, x, y: _div(c * x, 1.0 + y))
 
 # ----------------------------------------------------------------- unary maths
 negative = unary('negative', _np.negative, lambda c, ans, x: -c, lambda x: -x,
@@ -445,12 +451,12 @@ exp = unary('exp', _np.exp, lambda c, ans, x: c * ans, math.exp,
 exp2 = unary('exp2', _np.exp2, lambda c, ans, x: c * ans * math.log(2.0), lambda x: 2.0 ** x)
 expm1 = unary('expm1', _np.expm1, lambda c, ans, x: c * (ans + 1.0), math.expm1,
               traits=_READS_ANS)
-log = unary('log', _np.log, lambda c, ans, x: c / x, math.log)
-log2 = unary('log2', _np.log2, lambda c, ans, x: c / (x * math.log(2.0)), math.log2)
-log10 = unary('log10', _np.log10, lambda c, ans, x: c / (x * math.log(10.0)), math.log10)
-log1p = unary('log1p', _np.log1p, lambda c, ans, x: c / (1.0 + x), math.log1p)
-sqrt = unary('sqrt', _np.sqrt, lambda c, ans, x: c * 0.5 / ans, math.sqrt, traits=_READS_ANS)
-cbrt = unary('cbrt', _np.cbrt, lambda c, ans, x: c / (3.0 * ans * ans), traits=_READS_ANS)
+log = unary('log', _np.log, lambda c, ans, x: _div(c, x), math.log)
+log2 = unary('log2', _np.log2, lambda c, ans, x: _div(c, x * math.log(2.0)), math.log2)
+log10 = unary('log10', _np.log10, lambda c, ans, x: _div(c, x * math.log(10.0)), math.log10)
+log1p = unary('log1p', _np.log1p, lambda c, ans, x: _div(c, 1.0 + x), math.log1p)
+sqrt = unary('sqrt', _np.sqrt, lambda c, ans, x: _div(c * 0.5, ans), math.sqrt, traits=_READS_ANS)
+cbrt = unary('cbrt', _np.cbrt, lambda c, ans, x: _div(c, 3.0 * ans * ans), traits=_READS_ANS)
 square = unary('square', _np.square, lambda c, ans, x: _product(2.0, c, x), lambda x: x * x,
                traits=_UFUNC.but(reads='args', partials=lambda ans, x, params, i: (2.0, x[0]),
                                  defer=_defer_same))
@@ -459,8 +465,8 @@ reciprocal = unary('reciprocal', _np.reciprocal, lambda c, ans, x: -c * ans * an
 sin = unary('sin', _np.sin, lambda c, ans, x: c * cos(x), math.sin)
 cos = unary('cos', _np.cos, lambda c, ans, x: -c * sin(x), math.cos)
 tan = unary('tan', _np.tan, lambda c, ans, x: c * (1.0 + ans * ans), math.tan)
-arcsin = unary('arcsin', _np.arcsin, lambda c, ans, x: c / sqrt(1.0 - x * x), math.asin)
-arccos = unary('arccos', _np.arccos, lambda c, ans, x: -c / sqrt(1.0 - x * x), math.acos)
+arcsin = unary('arcsin', _np.arcsin, lambda c, ans, x: _div(c, sqrt(1.0 - x * x)), math.asin)
+arccos = unary('arccos', _np.arccos, lambda c, ans, x: _div(-c, sqrt(1.0 - x * x)), math.acos)
 arctan = unary('arctan', _np.arctan, lambda c, ans, x: c / (1.0 + x * x), math.atan)
 sinh = unary('sinh', _np.sinh, lambda c, ans, x: c * cosh(x), math.sinh)
 cosh = unary('cosh', _np.cosh, lambda c, ans, x: c * sinh(x), math.cosh)
@@ -477,8 +483,8 @@ def _tanh_lin(c, ans, x):
 
 tanh = unary('tanh', _np.tanh, _tanh_lin, math.tanh, traits=_READS_ANS)
 arcsinh = unary('arcsinh', _np.arcsinh, lambda c, ans, x: c / sqrt(x * x + 1.0), math.asinh)
-arccosh = unary('arccosh', _np.arccosh, lambda c, ans, x: c / sqrt(x * x - 1.0), math.acosh)
-arctanh = unary('arctanh', _np.arctanh, lambda c, ans, x: c / (1.0 - x * x), math.atanh)
+arccosh = unary('arccosh', _np.arccosh, lambda c, ans, x: _div(c, sqrt(x * x - 1.0)), math.acosh)
+arctanh = unary('arctanh', _np.arctanh, lambda c, ans, x: _div(c, 1.0 - x * x), math.atanh)
 absolute = unary('absolute', _np.absolute, lambda c, ans, x: c * sign(x), abs)
 abs = absolute
 fabs = unary('fabs', _np.fabs, lambda c, ans, x: c * sign(x), math.fabs)
@@ -486,9 +492,42 @@ deg2rad = unary('deg2rad', _np.deg2rad, lambda c, ans, x: c * (math.pi / 180.0),
 rad2deg = unary('rad2deg', _np.rad2deg, lambda c, ans, x: c * (180.0 / math.pi), math.degrees)
 radians = deg2rad
 degrees = rad2deg
-sinc = unary('sinc', _np.sinc,
-             lambda c, ans, x: c * where(equal(x, 0), 0.0,
-                                         (cos(math.pi * x) - ans) / where(equal(x, 0), 1.0, x)))
+def _sinc_derivative_impl(x, n):
+    """The n-th derivative (n >= 1) of sinc(x) = sin(πx)/(πx), accurate at and near 0.
+
+    With s(u) = sin(u)/u and u = πx, sinc⁽ⁿ⁾(x) = πⁿ s⁽ⁿ⁾(u).  For |u| < 2 the power
+    series s(u) = Σ (-1)^k u^{2k} / (2k+1)! differentiated n times (no cancellation:
+    the quotient (cos πx - sinc x)/x loses all digits for |x| < 1e-8); elsewhere the
+    recurrence from u s = sin u:  u s⁽ⁿ⁾ + n s⁽ⁿ⁻¹⁾ = sin(u + nπ/2)."""
+    xp = namespace(x)
+    scalar = type(x) in (float, int)
+    xa = xp.asarray(x, dtype=_np.float64 if scalar else None)
+    dtype = xa.dtype if xa.dtype.kind == 'f' else _np.dtype(_np.float64)
+    u = (xa * math.pi).astype(dtype)
+    small = xp.abs(u) < 2
+    # the series, in float64 coefficients: term k contributes for 2k >= n
+    us = xp.where(small, u, 0).astype(dtype)
+    series = xp.zeros_like(us)
+    for k in range((n + 1) // 2, (n + 1) // 2 + 16):
+        coeff = (-1) ** k * math.factorial(2 * k) / (math.factorial(2 * k - n)
+                                                      * math.factorial(2 * k + 1))
+        series = series + dtype.type(coeff) * us ** (2 * k - n)
+    # the recurrence, on the entries away from 0
+    ul = xp.where(small, 2, u).astype(dtype)
+    deriv = xp.sin(ul) / ul
+    for m in range(1, n + 1):
+        deriv = (xp.sin(ul + m * (math.pi / 2)) - m * deriv) / ul
+    out = xp.where(small, series, deriv) * dtype.type(math.pi ** n)
+    out = out.astype(dtype)
+    if scalar:
+        return float(out)
+    return out[()] if out.ndim == 0 and not hasattr(x, 'shape') else out
+
+
+_sinc_derivative = Primitive('sinc_derivative', _sinc_derivative_impl)
+_sinc_derivative.def_jvp(lambda t, ans, x, n: t * _sinc_derivative(x, n + 1), None)
+_sinc_derivative.def_vjp(lambda g, ans, x, n: g * _sinc_derivative(x, n + 1), None)
+sinc = unary('sinc', _np.sinc, lambda c, ans, x: c * _sinc_derivative(x, 1))
 
 
 # ----------------------------------------------------------------- scipy.special
@@ -505,9 +544,11 @@ erf = unary('erf', _special('erf'), lambda c, ans, x: c * _TWO_OVER_SQRT_PI * ex
 erfc = unary('erfc', _special('erfc'), lambda c, ans, x: -c * _TWO_OVER_SQRT_PI * exp(-x * x), math.erfc)
 erfinv = unary('erfinv', _special('erfinv'),
                lambda c, ans, x: c * (0.5 * math.sqrt(math.pi)) * exp(ans * ans))
-expit = unary('expit', _special('expit'), lambda c, ans, x: c * ans * (1.0 - ans))
-logit = unary('logit', _special('logit'), lambda c, ans, x: c / (x * (1.0 - x)))
-log_expit = unary('log_expit', _special('log_expit'), lambda c, ans, x: c * (1.0 - exp(ans)))
+# expit'(x) = expit(x) expit(-x): 1 - expit(x) would round to 0 for x > 37 (float64)
+expit = unary('expit', _special('expit'), lambda c, ans, x: c * ans * expit(-x))
+logit = unary('logit', _special('logit'), lambda c, ans, x: _div(c, x * (1.0 - x)))
+# log_expit'(x) = 1 - expit(x) = expit(-x) (1 - exp(ans) underflows to 0 for x > 37)
+log_expit = unary('log_expit', _special('log_expit'), lambda c, ans, x: c * expit(-x))
 gammaln = unary('gammaln', _special('gammaln'), lambda c, ans, x: c * digamma(x), math.lgamma)
 gamma = unary('gamma', _special('gamma'), lambda c, ans, x: c * ans * digamma(x), math.gamma)
 
@@ -516,7 +557,12 @@ def _polygamma_impl(n, x):
     xp = namespace(x)
     if xp is not _np:
         n = xp.asarray(n)       # cupyx's polygamma takes the order as an array
-    return scipy_special(x).polygamma(n, x)
+    out = scipy_special(x).polygamma(n, x)
+    dtype = getattr(x, 'dtype', None)
+    if dtype is not None and dtype.kind == 'f' and getattr(out, 'dtype', dtype) != dtype:
+        # scipy computes in float64 whatever x is: keep x's dtype (DESIGN invariant 7)
+        out = out.astype(dtype) if hasattr(out, 'astype') else dtype.type(out)
+    return out
 
 
 # polygamma(n, x): n is an integer order, not differentiable
@@ -531,7 +577,7 @@ def _where_impl(cond, x, y):
     return wrap_like(_np.where(cond, x, y), x, y)
 
 
-where = Primitive('where', _where_impl)
+where = RealPrimitive('where', _where_impl)
 # the condition only selects: a traced (float) condition has a zero derivative
 where.def_jvp(_zero_rule,
               lambda t, ans, cond, x, y: where(cond, expand_to(t, x, ans), 0.0),

@@ -7,4 +7,4 @@ like NumPy.
 """
 from ..linalg import *              # noqa: F401,F403
 from ..linalg import __all__        # noqa: F401
-from ..linalg import SlogdetResult, EighResult, SVDResult, QRResult   # noqa: F401
+from ..linalg import SlogdetResult, EighResult, SVDResult, QRResult, LstsqResult   # noqa: F401

@@ -8,6 +8,7 @@ from .._core.traits import Traits
 
 # reshapes, broadcasts and transposes: VJPs that read only shapes and return views of g
 _VIEWS = Traits(reads='shapes', fresh=True)
+from ._real import real_only_error, require_real
 from .._core.box import Box, shape_of, ndim_of, dtype_of, innermost
 from ..backend import wrap_like
 from ._batching import (batch_ndim, normalize_axis, normalize_axes, expand_to,
@@ -218,6 +219,8 @@ def astype(x, dtype):
     dtype = _np.dtype(dtype)
     if dtype_of(x) == dtype:
         return x
+    if dtype.kind == 'c' and isinstance(x, Box):
+        raise real_only_error('astype')
     if dtype.kind != 'f' and isinstance(x, Box):
         # casting to int/bool drops the derivative, as in NumPy semantics
         return _np.asarray(innermost(x)).astype(dtype)
@@ -312,6 +315,8 @@ def concatenate(arrays, axis=0):
     arrays = [_as_operand(a) for a in arrays]
     if not arrays:
         raise ValueError('concatenate: need at least one array to concatenate')
+    if any(isinstance(a, Box) for a in arrays):
+        require_real('concatenate', arrays)
     if axis is None:
         arrays = [ravel(a) for a in arrays]
         axis = 0

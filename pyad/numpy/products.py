@@ -7,6 +7,7 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.traits import Traits
+from ._real import RealPrimitive
 from .._core.box import Box, shape_of, ndim_of, dtype_of
 from ..backend import namespace, wrap_like
 from ._batching import unbroadcast_shape
@@ -124,7 +125,7 @@ def _matmul_vjp_y(g, ans, x, y):
 
 # each argument's VJP reads only the other argument (and shapes) and makes new
 # arrays or views: the tape need not keep the product itself
-_matmul = Primitive('matmul', _matmul_impl, traits=Traits(reads='other', fresh=True))
+_matmul = RealPrimitive('matmul', _matmul_impl, traits=Traits(reads='other', fresh=True))
 _matmul.def_jvp(_matmul_jvp_x, _matmul_jvp_y)
 _matmul.def_vjp(_matmul_vjp_x, _matmul_vjp_y)
 
@@ -320,7 +321,7 @@ def _einsum_vjp(g, ans, primals, params, positions):
     return results
 
 
-_einsum = Primitive('einsum', _einsum_impl)
+_einsum = RealPrimitive('einsum', _einsum_impl)
 _einsum.def_jvp_joint(_einsum_jvp)
 _einsum.def_vjp_joint(_einsum_vjp)
 

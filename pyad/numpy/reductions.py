@@ -160,24 +160,36 @@ def _prod_impl(x, axes, keepdims):
 def _prod_partials(x, ans_kept, axes):
     """∂prod/∂x_i = the product of the other entries, for every i (x's shape).
 
-    Without zeros this is prod / x_i.  Convention where zeros occur (the true
-    partials, computed without dividing by zero): at a zero entry the partial is
-    the product of the nonzero entries when it is the only zero of its slice, and
-    0 when the slice has two or more zeros; at a nonzero entry it is prod / x_i
-    (which is 0 when the slice holds a zero).  Values and first derivatives are
-    exact for any number of zeros; higher derivatives are exact when each slice
-    has at most one zero (with two zeros the mixed second derivative between them
-    is taken as 0).
+    At a nonzero entry this is prod / x_i, exact to every order (x_i stays nonzero
+    near the point).  At a zero entry it is the product of the slice with that one
+    entry replaced by 1: a product again, so exact to every order too, whatever
+    the number of zeros (the mixed second derivative between two zeros is the
+    product of the other entries).  One such product per rank of zero in a slice:
+    cost O(zeros per slice × size), and nothing at all without zeros.
     """
     xp = namespace(x)
     is_zero = xp.asarray(innermost(x)) == 0
     if not is_zero.any():
         return ans_kept / x
     from .elementwise import where
-    zeros_in_slice = xp.sum(is_zero, axis=axes, keepdims=True)
-    safe_x = where(is_zero, 1.0, x)
-    others = where(zeros_in_slice == 1, _prod(safe_x, axes, True), 0.0)
-    return where(is_zero, others, ans_kept / safe_x)
+    partials = where(is_zero, 0.0, ans_kept / where(is_zero, 1.0, x))
+    for kth_zero in _kth_zero_masks(xp, is_zero, axes):
+        others = _prod(where(kth_zero, 1.0, x), axes, True)
+        partials = where(kth_zero, others, partials)
+    return partials
+
+
+def _kth_zero_masks(xp, is_zero, axes):
+    """For k = 1, 2, ...: the mask of the k-th zero (in C order) of each slice."""
+    nd = is_zero.ndim
+    rest = [i for i in range(nd) if i not in axes]
+    perm = rest + [i for i in range(nd) if i in axes]
+    moved = xp.transpose(is_zero, perm)
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    rank = xp.cumsum(flat, axis=-1)
+    inverse = [perm.index(i) for i in range(nd)]
+    for k in range(1, int(rank[..., -1].max()) + 1):
+        yield xp.transpose((flat & (rank == k)).reshape(moved.shape), inverse)
 
 
 def _prod_jvp(t, ans, x, axes, keepdims):
