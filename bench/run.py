@@ -35,10 +35,11 @@ import harness                 # noqa: E402
 import machine                 # noqa: E402
 from peers import Peers        # noqa: E402
 
-WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'TABLE', 'MEMORY']
+WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'W9', 'TABLE', 'MEMORY', 'DASK']
 MODULES = {'W1': 'w1_mlp', 'W2': 'w2_scalar_loops', 'W3': 'w3_hessian', 'W4': 'w4_rosenbrock',
            'W5': 'w5_jacobian', 'W6': 'w6_sparsemax', 'W7': 'w7_diffn', 'W8': 'w8_fixed_point',
-           'TABLE': 'operator_table', 'MEMORY': 'memory'}
+           'W9': 'w9_sparsek_attention',
+           'TABLE': 'operator_table', 'MEMORY': 'memory', 'DASK': 'dask_cluster'}
 
 
 class Context:

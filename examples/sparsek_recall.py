@@ -14,8 +14,8 @@ highest-scoring earlier tokens (soft-masked by SparseK) plus a short window.
 The model: x_t = E[token_t] + E_prev[token_{t-1}] (a previous-token feature, so one
 attention layer suffices: the query "key q" matches the position whose previous token
 is q and reads its value), one multi-head attention layer over all n positions, and a
-linear read-out of the value at the last position, trained with Adam (written inline)
-on the cross-entropy of that prediction.  The importance scores are learned:
+linear read-out of the value at the last position, trained with ``pyad.optim.adam``
+(a warm-up schedule for the learning rate) on the cross-entropy of that prediction.  The importance scores are learned:
 u = x·w_score + slope·position (``pyad.nn.sparsek_scores``).
 
 Output: a table of accuracy (held-out batch) and training time per step for each
@@ -31,6 +31,7 @@ import numpy
 import pyad
 import pyad.numpy as np
 import pyad.nn as nn
+import pyad.optim as optim
 
 N_KEYS, N_VALUES, N_NOISE = 12, 12, 16
 VOCAB = N_KEYS + N_VALUES + N_NOISE
@@ -92,24 +93,11 @@ def loss_fn(params, tokens, targets, kind, heads, budget, window):
                                             targets))
 
 
-def adam_step(params, grads, state, lr, b1=0.9, b2=0.999, eps=1e-8):
-    t = state['t'] + 1
-    new_params, m, v = {}, {}, {}
-    for name, p in params.items():
-        g = grads[name]
-        m[name] = b1 * state['m'][name] + (1 - b1) * g
-        v[name] = b2 * state['v'][name] + (1 - b2) * g * g
-        mhat = m[name] / (1 - b1 ** t)
-        vhat = v[name] / (1 - b2 ** t)
-        new_params[name] = p - lr * mhat / (numpy.sqrt(vhat) + eps)
-    return new_params, {'t': t, 'm': m, 'v': v}
-
-
 def train(kind, n, cfg, seed):
     rng = numpy.random.default_rng(seed)
     params = init(cfg.d_model, cfg.heads, cfg.d_head, rng)
-    state = {'t': 0, 'm': {k: numpy.zeros_like(p) for k, p in params.items()},
-             'v': {k: numpy.zeros_like(p) for k, p in params.items()}}
+    opt = optim.adam(lr=lambda step: cfg.lr * min(1.0, (step + 1) / 20))
+    state = opt.init(params)
     test_tokens, test_targets = batch(cfg.test_size, n, cfg.pairs, numpy.random.default_rng(seed + 999))
     value_and_grad = pyad.fgrad(loss_fn)
     curve = []
@@ -118,8 +106,7 @@ def train(kind, n, cfg, seed):
             tokens, targets = batch(cfg.batch, n, cfg.pairs, rng)
             loss, grads = value_and_grad(params, tokens, targets, kind, cfg.heads, cfg.budget,
                                          cfg.window)
-            lr = cfg.lr * min(1.0, (step + 1) / 20)
-            params, state = adam_step(params, grads, state, lr)
+            params, state = opt.update(grads, state, params)
             curve.append(float(loss))
     logits = logits_of(params, test_tokens, kind, cfg.heads, cfg.budget, cfg.window)
     accuracy = float(numpy.mean(numpy.argmax(logits, axis=-1) == test_targets))

@@ -241,6 +241,11 @@ def _well(n, m=None):
     return a
 
 
+def _layer(dtype):
+    # a SparseK attention layer's parameters, the same at every call, in x's dtype
+    return nn.sparsek_layer_init(np.random.default_rng(0), 3, 1, 2, dtype=dtype)
+
+
 def _solution(result):
     # lstsq returns X today; NumPy's 4-tuple once issue 13's lstsq item lands
     return result[0] if isinstance(result, tuple) else result
@@ -405,6 +410,7 @@ ARRAY_CASES = [
      (_rand(1, 1, 4, 3), _rand(1, 1, 4, 3), _rand(1, 1, 4, 2))),
     ('sparsek_attention', lambda q, k, v, s: nn.sparsek_attention(q, k, v, s, 2, chunk=2), None,
      (_rand(1, 1, 4, 3), _rand(1, 1, 4, 3), _rand(1, 1, 4, 2), np.array([[[0.9, -0.3, 0.4, 1.6]]]))),
+    ('sparsek_layer', lambda x: nn.sparsek_layer(_layer(x.dtype), x, 2, chunk=2), None, (_rand(1, 4, 3),)),
 ]
 
 # special points: zeros, ties, singular matrices (where the derivative exists)
@@ -567,7 +573,8 @@ NOT_CHECKED = {
     'sign', 'floor', 'ceil', 'trunc', 'rint', 'round', 'around', 'fix', 'floor_divide',
     'heaviside', 'equal', 'not_equal', 'less', 'less_equal', 'greater', 'greater_equal',
     'isnan', 'isinf', 'isfinite', 'signbit', 'logical_and', 'logical_or', 'logical_not',
-    'logical_xor', 'topk_mask', 'polygamma', 'stop_gradient', 'imag',        # polygamma: as polygamma1, polygamma2
+    'logical_xor', 'topk_mask', 'polygamma', 'stop_gradient', 'imag',
+    'sparsek_layer_init',           # random initial parameters        # polygamma: as polygamma1, polygamma2
     'LinAlgError', 'SparseKCache', 'SlogdetResult', 'EighResult', 'SVDResult', 'QRResult',
 }
 

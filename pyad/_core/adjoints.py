@@ -14,14 +14,16 @@ three speed mechanisms live in one place and can be switched off together
   yet applied (the cotangent of y in ``x - y`` is -1 times the result's), kept
   within the bounds of factors.py so that no chain of any length overflows.
 
-``seed`` and ``add`` put contributions in, ``take`` hands a record's adjoint to
-its strategy (and frees it), ``result`` reads the wanted adjoints out.
+``seed`` and ``add`` put contributions in, ``propagate`` hands a record's
+adjoint to its primitive's strategy (and frees it), ``result`` reads the wanted
+adjoints out.
 """
 from .. import backend
 from .box import Box
 from .factors import fits
 
 _ndarray = backend.ndarray
+ZERO = object()         # writable(): no adjoint yet
 
 
 class Scaled:
@@ -47,20 +49,26 @@ class Adjoints:
         if cotangent is not None:
             self.add(slot, cotangent)
 
-    def take(self, r):
-        """(g, k, owned): record r's adjoint is k * g, and owned says whether the
-        caller may write into g.  The column lets go of it (unless r is kept)."""
+    def propagate(self, r, record):
+        """Hand record r's adjoint, k * g, to the strategy its primitive chose for
+        such a cotangent (strategies.py), and let go of it (unless r is kept).
+        ``owned`` tells the strategy whether it may write into g."""
         g = self.col[r]
-        if r in self.keep:
+        k = 1.0
+        if self.keep and r in self.keep:
             owned = 0
         else:
             self.col[r] = None
             owned = self.owned[r]
-        if type(g) is Scaled:
-            return g.arr, g.k, owned
-        if type(g) is list:             # the results of a record with several
-            return tuple(g), 1.0, 0
-        return g, 1.0, owned
+        tg = type(g)
+        if tg is Scaled:
+            g, k, tg = g.arr, g.k, _ndarray
+        elif tg is list:                # the results of a record with several
+            g, owned = tuple(g), 0
+        pair = record[0].reverse
+        if not self.fast and pair is not strategies.PROJECT:
+            pair = strategies.REFERENCE
+        (pair[0] if tg is _ndarray else pair[1])(self, record, g, k, owned)
 
     def add(self, slot, c, k=1.0, owned=False):
         """Add k * c to slot's adjoint; ``owned``: nothing else holds c."""
@@ -94,14 +102,14 @@ class Adjoints:
         parts[index] = _apply(g, k, owned and self.fast)
 
     def writable(self, slot):
-        """Slot's adjoint if the caller may add into it in place, else None."""
+        """Slot's adjoint if the caller may add into it in place, ZERO where it has
+        none yet, else None."""
         old = self.col[slot]
+        if old is None:
+            return ZERO
         if self.owned[slot] and type(old) is _ndarray:
             return old
         return None
-
-    def is_zero(self, slot):
-        return self.col[slot] is None
 
     def put(self, slot, buf):
         """A new buffer the caller made for slot's adjoint (which was zero)."""
@@ -204,3 +212,6 @@ def _apply(arr, k, owned):
     if dtype is not None and dtype.kind == 'f':
         return arr * dtype.type(k)          # keeps float32 float32 (NumPy and CuPy)
     return arr * k
+
+
+from . import strategies    # noqa: E402  (strategies.py imports ZERO from here)

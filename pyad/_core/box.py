@@ -10,10 +10,19 @@ import numbers
 from .. import backend
 
 
+BOX_TYPES = set()                           # every kind of box (filled below)
+BOX_OR_ARRAY_TYPES = {backend.ndarray}      # ... and NumPy arrays
+
+
 class Box:
     __slots__ = ('primal', 'tag')
     # NumPy must hand mixed operations (ndarray * box) to the box.
     __array_priority__ = 1000.0
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        BOX_TYPES.add(cls)
+        BOX_OR_ARRAY_TYPES.add(cls)
 
     # -- array-like metadata, read off the innermost value ------------------------
     @property

@@ -203,7 +203,9 @@ def bind(prim, args, params):
     if top.mode is FORWARD:
         return forward.process(prim, args, params, top)
     if top.mode is REVERSE:
-        return top.tape.add(prim, args, params, top)
+        if params or len(args) > 2 or prim.multiple_results:
+            return top.tape.add_ext(prim, args, params, top)
+        return top.tape.add(prim, args, top)
     return taylor.process(prim, args, params, top)
 
 

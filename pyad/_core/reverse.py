@@ -42,10 +42,11 @@ from array import array
 
 from .. import backend
 from .adjoints import Adjoints
-from .box import Box, TapeVar, LazyVar, Pending, pending, shape_of
+from .box import Box, TapeVar, LazyVar, Pending, pending, shape_of, BOX_TYPES, \
+    BOX_OR_ARRAY_TYPES
 from .config import settings
 from .stub import Stub, StubRead
-from .strategies import plain, projection
+from .strategies import PROJECT
 from .traits import TraitError, Traits
 
 _FIRST = (0,)
@@ -62,7 +63,7 @@ class _Projection:
     """prims[r] of one result of a record with several results."""
     name = 'projection'
     traits = Traits()
-    reverse = staticmethod(projection)
+    reverse = PROJECT
 
 
 PROJECTION = _Projection()
@@ -115,42 +116,43 @@ class Tape:
         self.in1.append(i1)
 
     # -- recording ---------------------------------------------------------------
-    def add(self, prim, args, params, tag):
-        """Record prim applied to args (some of them variables of this tape);
-        return the result's variable(s)."""
-        if len(args) > 2 or params or prim.multiple_results:
-            return self._add_ext(prim, args, params, tag)
+    def add(self, prim, args, tag):
+        """Record prim applied to one or two arguments (some of them variables of
+        this tape), no parameters; return the result's variable.  (Other records:
+        add_ext.)  The hot path of scalar code, inline; boxes of other levels,
+        pending values and arrays that may be deferred take _add_lazy."""
         a = args[0]
         b = args[1] if len(args) == 2 else None
         pa = a.primal if type(a) is TapeVar and a.tag is tag else a
         pb = b.primal if type(b) is TapeVar and b.tag is tag else b
-        if type(pa) is LazyVar or type(pb) is LazyVar or (
-                prim.traits.defer is not None and (type(pa) is _ndarray or type(pb) is _ndarray)):
-            return self._add_lazy(prim, args, tag)      # deferred values, or maybe
-        return self._add_now(prim, a, pa, b, pb, len(args), tag)
-
-    def _add_now(self, prim, a, pa, b, pb, n, tag):
-        """A record of one or two arguments computed now (the hot path of scalar code)."""
+        lazy = BOX_OR_ARRAY_TYPES if prim.traits.defer is not None else BOX_TYPES
+        if type(pa) in lazy or type(pb) in lazy:
+            return self._add_lazy(prim, args, tag)
         i0 = a.index if pa is not a else self._constant(a)
-        if n == 1:
-            i1 = -1
-            ans = prim(pa) if isinstance(pa, Box) else prim.impl(pa)
+        if b is None:
+            i1, ans = -1, prim.impl(pa)
         else:
             i1 = b.index if pb is not b else self._constant(b)
-            ans = prim(pa, pb) if isinstance(pa, Box) or isinstance(pb, Box) else \
-                prim.impl(pa, pb)
+            ans = prim.impl(pa, pb)
         value = ans
-        if type(ans) is _ndarray and prim.traits.reads not in _KEEPS_ANS:
-            value = _stub(ans)
-            self.stubbed = self.stubbed or value is not ans
-        if self.stubbed:
-            self._keep_read_args(prim, (pa, pb), i0, i1)
+        if type(ans) is _ndarray or self.stubbed:
+            value = self._kept_answer(prim, ans, (pa, pb), i0, i1)
         vals = self.vals
         vals.append(value)
         self.prims.append(prim)
         self.in0.append(i0)
         self.in1.append(i1)
         return TapeVar(ans, tag, len(vals) - 1)
+
+    def _kept_answer(self, prim, ans, primals, i0, i1):
+        """What the tape keeps of an answer (a stub where no rule reads it), the
+        arguments this record's rules read put back."""
+        value = ans
+        if type(ans) is _ndarray and prim.traits.reads not in _KEEPS_ANS:
+            value = _stub(ans)
+            self.stubbed = self.stubbed or value is not ans
+        self._keep_read_args(prim, primals, i0, i1)
+        return value
 
     def _constant(self, c):
         self.consts.append(c)
@@ -199,7 +201,9 @@ class Tape:
         if i1 >= 0 and type(vals[i1]) is Stub:
             vals[i1] = primals[1]
 
-    def _add_ext(self, prim, args, params, tag):
+    def add_ext(self, prim, args, params, tag):
+        """Record a primitive with parameters, more than two arguments or several
+        results."""
         primals, positions, slots = [], [], []
         for i, a in enumerate(args):
             if (type(a) is TapeVar or type(a) is LazyVar) and a.tag is tag:
@@ -320,10 +324,6 @@ class Tape:
         return prim, ans, primals, params, positions, slots
 
 
-def process(prim, args, params, tag):
-    return tag.tape.add(prim, args, params, tag)
-
-
 def _defer_depth(prim, primals, tag):
     """The length of the chain of pending values the primals hang on, where prim's
     answer may be deferred (the sizes checked first: small arrays cost no hook),
@@ -366,21 +366,18 @@ def sweep(tape, seeds, wanted, last=False):
     if tape.swept_last:
         raise RuntimeError('pyad internal error: a tape was swept after its last sweep')
     tape.swept_last = last
-    fast = settings.fast
     keep = {s for s in wanted if tape.prims[s] is not None}
-    acc = Adjoints(len(tape.vals), keep, fast)
+    acc = Adjoints(len(tape.vals), keep, settings.fast)
     for slot, cotangent in seeds:
         acc.seed(slot, cotangent)
-    col, prims = acc.col, tape.prims
+    col, prims, read, propagate = acc.col, tape.prims, tape.record, acc.propagate
     first = 0 if keep else min(wanted, default=0)    # nothing before it matters
     for r in range(len(col) - 1, first - 1, -1):
         if col[r] is None or prims[r] is None:      # no adjoint, or a leaf
             continue
-        record = tape.record(r, last)
-        g, k, owned = acc.take(r)
-        strategy = record[0].reverse if fast or record[0] is PROJECTION else plain
+        record = read(r, last)
         try:
-            strategy(acc, record, g, k, owned)
+            propagate(r, record)
         except StubRead as e:
             raise _false_reads(record[0], e) from None
     return acc.result(wanted)

@@ -3,9 +3,11 @@ chosen once from its traits (traits.py) when the primitive is made.
 
 A strategy is ``strategy(adjoints, record, g, k, owned)``: the record's adjoint
 is ``k * g`` (``owned``: the sweep may write into g); it adds each argument's
-share into ``adjoints`` (adjoints.py).  The fast strategies decline, record by
-record, to ``plain`` where their conditions do not hold; in reference mode the
-sweep calls ``plain`` for every record.
+share into ``adjoints`` (adjoints.py).  A primitive has one for array
+cotangents and one for others (numbers, boxes at a higher order), chosen once
+from its traits.  The fast strategies decline, record by record, to ``plain``
+where their conditions do not hold; in reference mode every record takes
+``plain``.
 """
 import sys
 
@@ -14,6 +16,7 @@ from .box import Box, shape_of
 from .config import settings
 from .stub import Stub, StubRead
 from .traits import TraitError
+from .adjoints import ZERO
 
 _ndarray = backend.ndarray
 
@@ -29,27 +32,35 @@ def plain(acc, record, g, k, g_owned):
     if cotangents is None:
         cotangents = prim.apply_vjp(g, ans, primals, params, positions)
     if type(g) is _ndarray:
-        fresh = prim.traits.fresh
-        for i in range(len(slots)):
-            c = cotangents[i]
-            if c is not None:
-                owned = fresh and _fresh(c, g, g_owned, ans, primals, cotangents)
-                if owned and settings.validate and c is not g:
-                    _check_fresh(prim, c, cotangents)
-                acc.add(slots[i], c, k, owned)
-            c = None
-        return
+        return _add_array_cotangents(acc, prim, cotangents, slots, g, k, g_owned, ans, primals)
+    col = acc.col
     for slot, c in zip(slots, cotangents):      # a scalar, or a box at a higher order
         if c is not None:
-            acc.add(slot, c, k)
+            if col[slot] is None and k == 1.0 and type(c) is not _ndarray:
+                col[slot] = c                   # (Adjoints.add's first case, inline)
+            else:
+                acc.add(slot, c, k)
+
+
+def _add_array_cotangents(acc, prim, cotangents, slots, g, k, g_owned, ans, primals):
+    """Cotangents of a plain array g: owned by the sweep where the rule is fresh and
+    they are new arrays (checked as they come in the strict mode)."""
+    fresh = prim.traits.fresh
+    for i in range(len(slots)):
+        c = cotangents[i]
+        if c is not None:
+            owned = fresh and _fresh(c, g, g_owned, ans, primals, cotangents)
+            if owned and settings.validate and c is not g:
+                _check_fresh(prim, c, cotangents)
+            acc.add(slots[i], c, k, owned)
+        c = None
 
 
 def partial_derivatives(acc, record, g, k, g_owned):
     """Elementwise partials that are a constant c times an array at hand (or c
-    alone): a constant costs no pass (c joins the lazy factor), an array one
-    product, and none when g is a scalar broadcast (the VJP of a sum)."""
-    if type(g) is not _ndarray:
-        return plain(acc, record, g, k, g_owned)        # (scalar code: at once)
+    alone), for an array cotangent g: a constant costs no pass (c joins the lazy
+    factor), an array one product, and none when g is a scalar broadcast (the VJP
+    of a sum)."""
     prim, ans, primals, params, positions, slots = record
     parts = _partials(prim, g, ans, primals, params, positions)
     if parts is None:
@@ -97,15 +108,14 @@ def add_into(acc, record, g, k, g_owned):
     if not isinstance(g, Box):
         slot = slots[0]
         rule = prim.traits.add_into
-        if acc.is_zero(slot):
+        buf = acc.writable(slot)
+        if buf is ZERO:
             buf = rule(None, g, ans, primals, params, k)
             if buf is not None:
                 acc.put(slot, buf)
                 return
-        else:
-            buf = acc.writable(slot)
-            if buf is not None and rule(buf, g, ans, primals, params, k) is not None:
-                return
+        elif buf is not None and rule(buf, g, ans, primals, params, k) is not None:
+            return
     plain(acc, record, g, k, g_owned)
 
 
@@ -116,12 +126,17 @@ def projection(acc, record, g, k, g_owned):
 
 
 def choose(traits):
-    """The reverse strategy of a primitive with these traits."""
+    """The reverse strategies of a primitive with these traits: (one for a plain
+    array cotangent, one for any other: a number, a box at a higher order)."""
     if traits.partials is not None:
-        return partial_derivatives
+        return (partial_derivatives, plain)
     if traits.add_into is not None:
-        return add_into
-    return plain
+        return (add_into, add_into)
+    return REFERENCE
+
+
+REFERENCE = (plain, plain)              # every record, in the reference mode
+PROJECT = (projection, projection)      # one result of a record with several
 
 
 def _check_fresh(prim, c, cotangents):

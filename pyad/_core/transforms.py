@@ -144,9 +144,9 @@ def identity_seeds(leaves, total=None):
     for leaf, size in zip(leaves, sizes):
         inner = innermost(leaf)
         xp = _xp(inner)
-        block = xp.zeros((n, size), dtype=dtype_of(inner))
-        idx = xp.arange(size)
-        block[offset + idx, idx] = 1
+        # rows offset .. offset+size of the identity: ones where row = offset + column
+        # (built by eye, not by writing into zeros, so that lazy arrays work too)
+        block = xp.eye(n, size, k=-offset, dtype=dtype_of(inner))
         seeds.append(wrap_like(block.reshape((n,) + tuple(shape_of(inner))), inner))
         offset += size
     return seeds

@@ -1,57 +1,64 @@
 """SparseK attention (Lou, Jia, Zheng & Tu 2024), dense and sliding-window attention,
-and an incremental decoder cache.
+an incremental decoder cache, and a functional attention layer.
 
-Shapes: queries, keys and values are (batch, heads, n, d) (values may have their
-own last size); importance scores are (batch, heads, n).
+Shapes: queries (batch, heads, n, d); keys (batch, kv_heads, n, d) and values
+(batch, kv_heads, n, dv) with ``heads`` a multiple of ``kv_heads`` (grouped-query
+attention; kv_heads = 1 is multi-query); importance scores (batch, score_heads, n)
+with ``heads`` a multiple of ``score_heads`` (1: one score per token, shared).
 
-SparseK attention, as implemented here.  For query i (causal), the *pool* is the
-set of keys that left its sliding window: j <= i - window (all j <= i when
-window = 0).  Over the pool, with budget k_i = min(budget, |pool|):
+The definition.  For query i, its *window* is the keys i - window < j <= i (with
+``causal=False``: |i - j| < window) and its *pool* the other keys it may see
+(causal: j <= i - window; otherwise every key outside the window).  Keys masked by
+``key_padding_mask`` are in neither.  A pool key with score -inf is ineligible
+(never selected, mask 0); a pool key with score NaN or +inf makes query i's output
+NaN (as ``sparsek`` gives NaN for such a row).  Among the eligible pool keys:
 
-* the soft mask  m_ij = sparsek(u_pool, k_i)_j = clip(u_j - tau_i, 0, 1);
-* the hard selection: the k_i pool keys with the largest u_j (ties: the earlier key);
-* the output     o_i = sum_j softmax_j(q_i·k_j / sqrt(d)) * m_ij * v_j, the softmax
-  running over the selected keys joined with the window keys (i - window, i]
-  (for which m = 1).  The mask multiplies the values (equivalently the attention
-  weights after the softmax): a key with a small mask contributes little, and the
-  gradient with respect to the scores u stays bounded (no log m).
+* the *candidates* C_i: the ``candidates`` keys with the largest scores (ties: the
+  earlier key); ``candidates`` defaults to 2·ceil(budget);
+* k_i = min(budget, |C_i|) (``budget`` may be fractional, traced, one per head);
+* the soft mask  m_ij = sparsek(u over C_i, k_i)_j = clip(u_j - tau_i, 0, 1);
+* the hard selection S_i: the ceil(k_i) first candidates (the integer hard size:
+  a fractional k_i = 3.5 selects 4 keys, the 4th with a fractional mask);
+* the output o_i = sum_j softmax_j(q_i·k_j · scale) · w_ij · v_j, the softmax over
+  S_i joined with the window, w_ij = m_ij on S_i and 1 on the window.  (The mask
+  multiplies the attention weights after the softmax: the gradient with respect to
+  the scores stays bounded.)
 
-Costs.  The attention step gathers, for every query, its budget + window keys and
-values: arrays of shape (batch, heads, n, budget + window, d), so memory and time
-O(n·(budget + window)·d) per head; no n×n matrix is formed there.
+When the SparseK mask over the whole pool is nonzero only on the top-``candidates``
+keys (scores spread by more than 1 beyond them), m is exactly that mask; with
+``candidates >= n`` it always is.  Restricting the mask to a fixed number of
+candidates is what bounds the cost whatever the scores (flat, tied, separated).
 
-The selection step (indices and thresholds tau_i; no derivative) goes through the
-queries in chunks of C (``chunk``, 16 by default).  It uses that the threshold is
-nondecreasing along the causal prefix (adding an entry to sum clip(u - tau, 0, 1) = k
-can only raise tau): a pool entry with u_j <= tau_(i-1) has mask 0 for query i and
-every later one.  So a chunk only considers its *candidates*, the pool entries above
-the threshold of the query just before it (the top-budget entries of a pool always
-have a positive mask, so they are among them): it solves SparseK exactly (sorting
-2A breakpoints) on the (C, A) matrix of the candidates of each query, and takes the
-top-budget by a stable argsort.  Time O(n·A log A) and memory O(C·A) per head, A the
-number of candidates - about budget + C + the entries within 1 of the threshold
-for typical scores, but up to n in the worst case (e.g. all scores equal, where
-every entry keeps a fractional mask): the worst case is O(n² log n) time, never
-O(n²) memory at once.  The scan over the n positions is a Python loop over the
-n / C chunks (vectorised over batch and heads).  The derivative of tau_i with
-respect to the scores is 1/|F_i| on the fractional set F_i = {j in pool: 0 < p_ij
-< 1} (a subset of the candidates); its JVP and VJP reuse the chunks' candidates:
-O(n·A) per head, no d factor.  The same monotonicity makes the incremental decoder
-exact with constant key/value memory: see ``SparseKCache``.
+Costs, per query head, with A = candidates, C = chunk, w = window: queries are
+processed in chunks of C.  A chunk's candidate list is the previous chunk's last
+query's top A plus the C keys that entered the pool since (causal; with
+``causal=False``, the global top A + 2w - 1 once), M <= A + C keys: one sort of M
+scores per chunk, one cumulative count over the (C, M) matrix per chunk, and SparseK
+on each query's A candidates, already in decreasing order (NumPy's stable sort
+merges the two sorted runs of breakpoints in linear time).  Selection O(n·M) memory
+and O(n·M + n·A log A) time.  Attention: per chunk, (C, d) @ (d, M + C + w - 1)
+matrix products over the chunk's candidate and window keys, gathered once per chunk
+(about (M + C + w)/C times the size of K and V in all), so O(n·(A + C + w)·d) time
+and O(n·(A + C + w)) memory for the logits kept for the backward pass.  The
+backward pass adds the chunks' key and value gradients with one sorted
+``add.reduceat`` (no ``add.at``).  The indices, sets and thresholds are computed
+once, without derivatives; the derivatives flow through the closed form of the
+threshold on the fractional set F_i = {0 < m_ij < 1}: tau_i = (sum_F u + |{m = 1}| -
+k_i) / |F_i| (0 when F_i is empty, as in ``sparsek``), in u and in the budget.
 """
 import math
 
 import numpy as _onp
 
 from .._core.primitive import Primitive
-from .._core.box import innermost, shape_of, ndim_of, dtype_of
+from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from ..backend import namespace
 from .. import numpy as pnp
 from .softmax import softmax
-from .sparse import _sparsek_rows, clip_unit
+from .sparse import clip_unit
 from ._util import errstate
 
-DEFAULT_CHUNK = 16
+DEFAULT_CHUNK = 64
 
 
 # ============================================================================ scores
@@ -75,389 +82,683 @@ def sparsek_scores(x, w_score, slope=0.0, offset=0):
     return u + slope * pos
 
 
-# ============================================================================ selection
-def _pool_limits(n, window, causal, start, stop):
-    """Last pool index of queries start..stop-1 (pool = j <= lim)."""
-    i = _onp.arange(start, stop)
-    return i - window if causal else _onp.full(stop - start, n - 1)
+# ============================================================================ block gather
+class _Blocks:
+    """Where each block of a gather reads: x[rows[b], cols[b]] for x (Rx, n, e), rows
+    (R, 1) and cols (R, L_b); and the sort plan of the transpose (computed once)."""
+    __slots__ = ('rows', 'cols', 'Rx', 'n', '_plan')
+
+    def __init__(self, rows, cols, Rx, n):
+        self.rows, self.cols, self.Rx, self.n, self._plan = rows, cols, Rx, n, None
+
+    def plan(self, xp):
+        if self._plan is None:
+            flat = xp.concatenate([(r * self.n + c).ravel() for r, c in zip(self.rows, self.cols)])
+            order = xp.argsort(flat, kind='stable')
+            fs = flat[order]
+            first = xp.ones(fs.shape, dtype=bool)
+            first[1:] = fs[1:] != fs[:-1]
+            starts = xp.flatnonzero(first)
+            self._plan = (order, starts, fs[starts])
+        return self._plan
 
 
-class _Chunk:
-    """The candidates of a chunk of queries: per row (R), the indices ``cidx`` (R, A)
-    of the pool entries that can still have a nonzero mask, ``cvalid`` (R, A)."""
-    __slots__ = ('start', 'stop', 'lim', 'cidx', 'cvalid')
-
-    def __init__(self, start, stop, lim, cidx, cvalid):
-        self.start, self.stop, self.lim, self.cidx, self.cvalid = start, stop, lim, cidx, cvalid
-
-    def in_pool(self):
-        """(R, C, A): candidate j is in the pool of query i."""
-        xp = namespace(self.cidx)
-        return self.cvalid[:, None, :] & (self.cidx[:, None, :] <= xp.asarray(self.lim)[None, :, None])
+def _gather_impl(x, *, ix):
+    return tuple(x[..., r, c, :] for r, c in zip(ix.rows, ix.cols))
 
 
-def _select(u, budget, window, causal, chunk):
-    """Thresholds, selection and candidates for scores u (R, n), chunk by chunk of
-    queries, without derivative (plain arrays).
-
-    Returns tau (R, n) relative to the pool maxima mx (R, n) (p = clip((u - mx) - tau,
-    0, 1), as in sparsek), the selected indices (R, n, budget), their validity, and
-    the list of _Chunk candidates.  A chunk's candidates are the pool entries above
-    the threshold of the query just before the chunk: the threshold never decreases
-    along the sequence, so every other entry has mask 0 for all the chunk's queries;
-    and the top-budget entries of a pool always have a positive mask, so they are
-    among the candidates too."""
-    xp = namespace(u)
-    R, n = u.shape
-    dt = u.dtype
-    tau = xp.full((R, n), -xp.inf, dtype=dt)
-    mx = xp.zeros((R, n), dtype=dt)
-    idx = xp.zeros((R, n, budget), dtype=xp.int64)
-    valid = xp.zeros((R, n, budget), dtype=bool)
-    chunks = []
-    floor = xp.full((R, 1), -xp.inf, dtype=dt)       # absolute threshold before the chunk
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
-        lim = _pool_limits(n, window, causal, start, stop)
-        width = int(lim.max()) + 1
-        if width <= 0:
-            continue
-        with errstate():
-            cand = u[:, :width] > floor                  # NaN scores are never candidates
-        A = max(int(cand.sum(axis=1).max()), 1)
-        cidx = xp.argsort(~cand, axis=1, kind='stable')[:, :A]          # in increasing j
-        cvalid = xp.take_along_axis(cand, cidx, axis=1)
-        ch = _Chunk(start, stop, lim, cidx, cvalid)
-        chunks.append(ch)
-        M = xp.where(ch.in_pool(), xp.take_along_axis(u, cidx, axis=1)[:, None, :], -xp.inf)
-        kk = _onp.minimum(budget, _onp.maximum(lim + 1, 0)).astype(dt)
-        _, t, m = _sparsek_rows(M, xp.asarray(kk)[None, :, None])
-        tau[:, start:stop] = t[..., 0]
-        mx[:, start:stop] = m[..., 0]
-        floor = (t + m)[:, -1]                       # -inf while the pool is saturated
-        order = xp.argsort(-M, axis=-1, kind='stable')[..., :budget]    # ties: earlier j
-        c = order.shape[-1]
-        idx[:, start:stop, :c] = xp.take_along_axis(cidx[:, None, :], order, axis=-1)
-        valid[:, start:stop, :] = xp.asarray(_onp.arange(budget)[None, :] < kk[:, None])[None]
-    return tau, mx, idx, valid, chunks
+def _scatter_impl(*gs, ix):
+    """The transpose of the gather: out[rows[b], cols[b]] += gs[b], all blocks at
+    once, by one sort (cached) and one add.reduceat: repeated indices are summed."""
+    xp = namespace(*gs)
+    g0 = gs[0]
+    batch, e = g0.shape[:-3], g0.shape[-1]
+    vals = xp.concatenate([g.reshape(batch + (-1, e)) for g in gs], axis=-2)
+    order, starts, uniq = ix.plan(xp)
+    out = xp.zeros(batch + (ix.Rx * ix.n, e), dtype=g0.dtype)
+    if hasattr(xp.add, 'reduceat'):
+        out[..., uniq, :] = xp.add.reduceat(vals[..., order, :], starts, axis=-2)
+    else:                                                   # backends without reduceat
+        flat = xp.concatenate([(r * ix.n + c).ravel() for r, c in zip(ix.rows, ix.cols)])
+        xp.add.at(out, (Ellipsis, flat, slice(None)), vals)
+    return out.reshape(batch + (ix.Rx, ix.n, e))
 
 
-def _fractional(u, tau, mx, ch):
-    """(R, C, A): the candidates of chunk ``ch`` that are fractional (0 < p < 1) for
-    its queries, decided exactly as sparsek decides them."""
-    xp = namespace(u)
-    uc = xp.take_along_axis(u, ch.cidx, axis=1)
+def _fill(parts, shapes_of):
+    """Replace symbolic-zero (None) blocks by zeros, with the batch axes of the others."""
+    ref = next((p for p in parts if p is not None), None)
+    if ref is None:
+        return None
+    i = next(j for j, p in enumerate(parts) if p is not None)
+    batch = tuple(shape_of(ref))[:ndim_of(ref) - len(shapes_of[i])]
+    xp = namespace(innermost(ref))
+    return [p if p is not None else xp.zeros(batch + tuple(s), dtype=dtype_of(ref))
+            for p, s in zip(parts, shapes_of)]
+
+
+_gather = Primitive('sparsek_gather_blocks', _gather_impl, multiple_results=True)
+_scatter = Primitive('sparsek_scatter_blocks', _scatter_impl)
+_gather.def_jvp(lambda t, ans, x, ix: _gather(t, ix=ix))
+_gather.def_vjp(lambda g, ans, x, ix: _scatter(*_fill(list(g), [shape_of(a) for a in ans]), ix=ix))
+
+
+def _scatter_jvp(tangents, ans, primals, params):
+    ts = _fill(list(tangents), [shape_of(a) for a in primals])
+    return None if ts is None else _scatter(*ts, **params)
+
+
+def _scatter_vjp(g, ans, primals, params, positions):
+    parts = _gather(g, **params)
+    return [parts[i] for i in positions]
+
+
+_scatter.def_jvp_joint(_scatter_jvp)
+_scatter.def_vjp_joint(_scatter_vjp)
+
+
+# ============================================================================ SparseK on sorted rows
+def _sparsek_sorted(Z, k):
+    """SparseK of rows already in decreasing order, masked (-inf) entries last, no NaN or
+    +inf (the candidates of a query): (p, tau, mx) as ``sparse._sparsek_rows`` returns
+    them (p = clip((Z - mx) - tau, 0, 1), mx the row maximum, tau = -inf where k covers
+    every unmasked entry).  k (..., 1), 0 <= k.
+
+    Walking tau down the 2m breakpoints {z_i, z_i - 1} (two sorted runs, which NumPy's
+    stable sort merges in linear time), the entries at 1 and the entries above tau are
+    both prefixes of the row: after a breakpoint, with e entries above tau and a of them
+    at 1, f(tau) = a + (S_e - S_a) - (e - a)·tau, S the prefix sums.  The piece where f
+    crosses k gives tau = (S_e - S_a + a - k) / (e - a), or the middle of a flat piece
+    (e = a: every entry exactly 0 or 1, the hard top-k case) - as in ``_solve_sorted``."""
+    xp = namespace(Z)
+    lead, m = Z.shape[:-1], Z.shape[-1]
+    dt = Z.dtype
+    fin = Z > -xp.inf
+    count = fin.sum(-1, keepdims=True)
+    mx = xp.where(count > 0, Z[..., :1], 0)
     with errstate():
-        p = clip_unit(uc[:, None, :] - mx[:, ch.start:ch.stop, None],
-                      tau[:, ch.start:ch.stop, None])
-    return ch.in_pool() & (p > 0) & (p < 1)
+        zs = Z - mx
+        lo = xp.min(xp.where(fin, zs, 0), axis=-1, keepdims=True) - 2
+        zs = xp.where(fin, zs, lo)                  # below any threshold: never above tau
+    sat = k >= count
+    rows = int(_onp.prod(lead)) if lead else 1
+    b = xp.concatenate([zs, zs - 1], axis=-1)
+    order = xp.argsort(-b, axis=-1, kind='stable')
+    off = (xp.arange(rows, dtype=xp.int64) * (2 * m)).reshape(lead + (1,))
+    bs = b.reshape(-1)[order + off]
+    n_e = xp.cumsum(order < m, axis=-1, dtype=xp.int64)
+    n_a = xp.arange(1, 2 * m + 1, dtype=xp.int64) - n_e
+    S = xp.concatenate([xp.zeros(lead + (1,)), xp.cumsum(zs, axis=-1, dtype=xp.float64)], axis=-1)
+    soff = (xp.arange(rows, dtype=xp.int64) * (m + 1)).reshape(lead + (1,))
+    Se, Sa = S.reshape(-1)[n_e + soff], S.reshape(-1)[n_a + soff]
+    kk = xp.where(sat, 0, k).astype(xp.float64)
+    f = n_a + (Se - Sa) - (n_e - n_a) * bs.astype(xp.float64)
+    j = xp.minimum(xp.sum(f[..., 1:] < kk, axis=-1, keepdims=True), 2 * m - 2)
+    at = lambda x, i: xp.take_along_axis(x, i, axis=-1)
+    e, a = at(n_e, j), at(n_a, j)
+    tau = (at(Se, j) - at(Sa, j) + a - kk) / xp.maximum(e - a, 1)
+    mid = (at(bs, j).astype(xp.float64) + at(bs, j + 1)) / 2
+    tau = xp.where(e == a, mid, tau).astype(dt)
+    tau = xp.where(sat, -xp.inf, tau)
+    p = xp.where(sat, fin, clip_unit(zs, tau)).astype(dt)
+    return xp.where(fin, p, 0).astype(dt), tau, mx
 
 
-def _fracavg_impl(t, u, tau, mx, chunks):
-    """out_i = sum_{j in F_i} t_j / |F_i| (t: batch + u.shape; 0 where F_i is empty)."""
-    xp = namespace(t)
+# ============================================================================ selection
+class _Block:
+    __slots__ = ('s', 'e', 'M', 'Lw', 'allowed', 'sel', 'F', 'U', 'mx', 'nA', 'win',
+                 'poison', 'top_idx', 'top_ok', 'tau')
+
+
+def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=False):
+    """The chunks of queries, their candidate and window keys, the hard selection and
+    the sets of the soft mask (plain arrays: no derivative flows through here).
+
+    u (R, n) scores; keyok (R, n) bool or None; budget_rows (R,) floats (0: no
+    selection).  Returns the list of _Block and, per block, the key columns (R, M + Lw).
+    Ties between equal scores go to the earlier key: a chunk's candidate list is in
+    increasing key order before its stable sort by score."""
+    xp = namespace(u)
     R, n = u.shape
-    tb = t.reshape(-1, R, n)
-    out = xp.zeros_like(tb)
-    for ch in chunks:
-        F = _fractional(u, tau, mx, ch)
-        cnt = xp.maximum(F.sum(-1), 1).astype(t.dtype)                         # (R, C)
-        tc = xp.take_along_axis(tb, xp.broadcast_to(ch.cidx, tb.shape[:1] + ch.cidx.shape), axis=2)
-        out[:, :, ch.start:ch.stop] = xp.einsum('bra,rca->brc', tc, F.astype(t.dtype)) / cnt
-    return out.reshape(t.shape)
+    w = window
+    with errstate():
+        bad = xp.isnan(u) | (u == xp.inf)
+        elig = ~bad & (u > -xp.inf)
+    if keyok is not None:
+        elig &= keyok
+        bad &= keyok
+    ue = xp.where(elig, u, -xp.inf)
+    poison = None
+    if bool(bad.any()):
+        cb = xp.concatenate([xp.zeros((R, 1), dtype=xp.int64), xp.cumsum(bad, axis=1)], axis=1)
+        i = _onp.arange(n)
+        if causal:
+            poison = cb[:, xp.asarray(_onp.clip(i - w + 1, 0, n))] > 0
+        else:
+            band = (cb[:, xp.asarray(_onp.minimum(n, i + w))]
+                    - cb[:, xp.asarray(_onp.clip(i - w + 1, 0, n))])
+            poison = (cb[:, n:] - band) > 0
+    use_budget = bool((budget_rows > 0).any())
+    if use_budget and not causal:
+        T = min(n, A + max(2 * w - 1, 0))
+        glob = xp.sort(xp.argsort(-ue, axis=1, kind='stable')[:, :T], axis=1)
+        gok = xp.take_along_axis(elig, glob, axis=1)
+    carried = xp.zeros((R, 0), dtype=xp.int64)
+    carried_ok = xp.zeros((R, 0), dtype=bool)
+    blocks, cols = [], []
+    for s in range(0, n, chunk):
+        e = min(n, s + chunk)
+        C = e - s
+        qi = _onp.arange(s, e)
+        b = _Block()
+        b.s, b.e, b.M, b.Lw = s, e, 0, 0
+        b.poison = None if poison is None else poison[:, s:e]
+        parts_cols, parts_allowed = [], []
+        if use_budget:
+            if causal:
+                lo, hi = max(0, s - w), max(0, e - w)
+                cidx = xp.concatenate([carried, xp.broadcast_to(xp.arange(lo, hi), (R, hi - lo))], 1)
+                cok = xp.concatenate([carried_ok, elig[:, lo:hi]], 1)
+            else:
+                cidx, cok = glob, gok
+            if cidx.shape[1]:
+                cu = xp.where(cok, xp.take_along_axis(ue, cidx, axis=1), -xp.inf)
+                srt = xp.argsort(-cu, axis=1, kind='stable')      # ties: cidx increases
+                cidx = xp.take_along_axis(cidx, srt, axis=1)
+                cok = xp.take_along_axis(cok, srt, axis=1)
+                cu = xp.take_along_axis(cu, srt, axis=1)
+                M = cidx.shape[1]
+                qa = xp.asarray(qi)[None, :, None]
+                if causal:
+                    inq = cidx[:, None, :] <= qa - w
+                else:
+                    inq = xp.abs(cidx[:, None, :] - qa) >= w
+                inpool = cok[:, None, :] & inq                                   # (R, C, M)
+                rank = xp.cumsum(inpool, axis=-1, dtype=xp.int32) - 1
+                intop = inpool & (rank < A)
+                nA = xp.minimum(rank[..., -1] + 1, A)                            # (R, C)
+                kk = xp.minimum(budget_rows[:, None], nA.astype(u.dtype))
+                K_i = xp.ceil(kk).astype(xp.int64)
+                b.sel = inpool & (rank < K_i[..., None])
+                # each query's candidates in decreasing score: its slot is its rank
+                Ap = min(A, M)
+                slot = (xp.arange(R * C, dtype=xp.int64) * Ap).reshape(R, C, 1) + xp.minimum(rank, Ap - 1)
+                hit = slot[intop]
+                Z = xp.full(R * C * Ap, -xp.inf, dtype=u.dtype)
+                Z[hit] = xp.broadcast_to(cu[:, None, :], inpool.shape)[intop]
+                p, tau, mx = _sparsek_sorted(Z.reshape(R, C, Ap), kk[..., None])
+                pf = p.reshape(-1)[slot]
+                b.F = intop & (pf > 0) & (pf < 1)
+                b.U = intop & (pf >= 1)
+                b.mx, b.nA, b.M = mx, nA, M
+                if want_selection:
+                    b.tau = (tau + mx)[..., 0]
+                    kmax = int(K_i.max()) if K_i.size else 0
+                    top = xp.zeros(R * C * Ap, dtype=xp.int64)
+                    top[hit] = xp.broadcast_to(cidx[:, None, :], inpool.shape)[intop]
+                    b.top_idx = top.reshape(R, C, Ap)[..., :kmax]
+                    b.top_ok = xp.arange(kmax) < K_i[..., None]
+                parts_cols.append(cidx)
+                parts_allowed.append(b.sel)
+                if causal:        # the top A of the last query's pool, in increasing key order
+                    carried = xp.sort(xp.where(intop[:, -1, :], cidx, n), axis=1)[:, :Ap]
+                    carried_ok = carried < n
+                    carried = xp.where(carried_ok, carried, 0)
+        if w:
+            if causal:
+                widx = _onp.arange(s - w + 1, e)
+                ok = (widx[None, :] > qi[:, None] - w) & (widx[None, :] <= qi[:, None])
+            else:
+                widx = _onp.arange(s - w + 1, e + w - 1)
+                ok = _onp.abs(widx[None, :] - qi[:, None]) < w
+            ok &= (widx >= 0) & (widx < n)
+            widx = _onp.clip(widx, 0, n - 1)
+            win = xp.broadcast_to(xp.asarray(ok), (R, C, len(widx)))
+            if keyok is not None:
+                win = win & keyok[:, xp.asarray(widx)][:, None, :]
+            b.win, b.Lw = win, len(widx)
+            parts_cols.append(xp.broadcast_to(xp.asarray(widx), (R, len(widx))))
+            parts_allowed.append(win)
+        b.allowed = parts_allowed[0] if len(parts_allowed) == 1 else xp.concatenate(parts_allowed, -1)
+        blocks.append(b)
+        cols.append(parts_cols[0] if len(parts_cols) == 1 else xp.concatenate(parts_cols, 1))
+    return blocks, cols
 
 
-def _fracavg_t_impl(g, u, tau, mx, chunks):
-    """The transpose: out_j = sum_i [j in F_i] g_i / |F_i|."""
-    xp = namespace(g)
-    R, n = u.shape
-    gb = g.reshape(-1, R, n)
-    out = xp.zeros_like(gb)
-    rows = xp.arange(R)[None, :, None]
-    for ch in chunks:
-        F = _fractional(u, tau, mx, ch)
-        cnt = xp.maximum(F.sum(-1), 1).astype(g.dtype)
-        contrib = xp.einsum('brc,rca->bra', gb[:, :, ch.start:ch.stop] / cnt, F.astype(g.dtype))
-        # candidate indices are distinct within a row: a plain indexed add is exact
-        out[:, rows, ch.cidx[None]] += contrib
-    return out.reshape(g.shape)
+# ============================================================================ one chunk
+def _chunk_compute(args, blk, scale, sdt, bconst):
+    """The outputs (R, C, dv) of one chunk of queries, from its queries qb (R, C, d), its
+    candidate and window keys kb (R, Mb, d) and values vb (R, Mb, dv), the candidates'
+    scores ub (R, M, 1) and the budget (traced: an argument; else ``bconst``)."""
+    qb, kb, vb = args[:3]
+    R, C = shape_of(qb)[:2]
+    dt = dtype_of(qb)
+    S = pnp.matmul(qb, pnp.swapaxes(kb, -1, -2)) * scale
+    P = softmax(pnp.where(blk.allowed, S, -_onp.inf), axis=-1)
+    if blk.M:
+        # the SparseK mask on the selection: clip(u - tau, 0, 1) with the sets F
+        # (fractional) and U (ones) found by _select, and tau in closed form
+        ub = args[3]
+        bud = args[4] if bconst is None else bconst
+        z = pnp.reshape(ub, (R, 1, blk.M)) - blk.mx
+        kk = pnp.minimum(bud, blk.nA.astype(sdt))
+        nF = namespace(blk.F).maximum(blk.F.sum(-1), 1).astype(sdt)
+        tau = (pnp.sum(pnp.where(blk.F, z, 0.0), axis=-1) + blk.U.sum(-1).astype(sdt) - kk) / nF
+        m = pnp.where(blk.F, z - pnp.reshape(tau, (R, C, 1)), blk.U.astype(sdt))
+        w = pnp.where(blk.sel, m, 0.0)
+        if dtype_of(w) != dt:
+            w = pnp.astype(w, dt)
+        if blk.Lw:
+            w = pnp.concatenate([w, blk.win.astype(dt)], axis=-1)
+        P = P * w
+    return pnp.matmul(P, vb)
 
 
-def _none(*args, **params):
-    return None
+def _chunk_impl(*args, **params):
+    return _chunk_compute(args, **params)
 
 
-# Two mutually transposed linear maps of their first argument; the second (the scores,
-# which only decide the sets F) has derivative zero almost everywhere.
-_fracavg = Primitive('sparsek_threshold_jvp', _fracavg_impl)
-_fracavg_t = Primitive('sparsek_threshold_vjp', _fracavg_t_impl)
-_fracavg.def_jvp(lambda tt, ans, t, u, **p: _fracavg(tt, u, **p), _none)
-_fracavg.def_vjp(lambda g, ans, t, u, **p: _fracavg_t(g, u, **p), _none)
-_fracavg_t.def_jvp(lambda tt, ans, g, u, **p: _fracavg_t(tt, u, **p), _none)
-_fracavg_t.def_vjp(lambda c, ans, g, u, **p: _fracavg(c, u, **p), _none)
+def _batched(fn, bnd, n_batch):
+    """fn(i) for each direction i of a batch of (co)tangents, stacked per result."""
+    if bnd == 0:
+        return fn(None)
+    per = [fn(i) for i in range(n_batch)]
+    return [pnp.stack([p[j] for p in per]) if per[0][j] is not None else None
+            for j in range(len(per[0]))]
 
 
-def _threshold_impl(u, tau, mx, chunks):
-    return tau       # computed with the selection, from the same (innermost) scores
+def _chunk_vjp(g, ans, primals, params, positions):
+    # recompute the chunk (nothing but its inputs is kept for the backward pass) and
+    # pull the cotangent back through pyad's own operations: any order, both modes
+    from ..operators import vjp
+    _, pullback = vjp(lambda a: _chunk_compute(a, **params), tuple(primals))
+    bnd = ndim_of(g) - ndim_of(ans)
+    cts = _batched(lambda i: list(pullback(g if i is None else g[i])), bnd, shape_of(g)[0] if bnd else 0)
+    return [cts[i] for i in positions]
 
 
-_threshold = Primitive('sparsek_threshold', _threshold_impl)
-_threshold.def_jvp(lambda t, ans, u, **p: _fracavg(t, u, **p))
-_threshold.def_vjp(lambda g, ans, u, **p: _fracavg_t(g, u, **p))
+def _chunk_jvp(tangents, ans, primals, params):
+    from ..operators import jvp
+    ref = next((t, p) for t, p in zip(tangents, primals) if t is not None)
+    bnd = ndim_of(ref[0]) - ndim_of(ref[1])
+    batch = tuple(shape_of(ref[0]))[:bnd]
+
+    def one(i):
+        ts = tuple((t if i is None else t[i]) if t is not None else
+                   namespace(innermost(p)).zeros(shape_of(p), dtype=dtype_of(p))
+                   for t, p in zip(tangents, primals))
+        return [jvp(lambda a: _chunk_compute(a, **params), tuple(primals), ts)[1]]
+    return _batched(one, bnd, batch[0] if bnd else 0)[0]
+
+
+_chunk = Primitive('sparsek_attention_chunk', _chunk_impl)
+_chunk.def_vjp_joint(_chunk_vjp)
+_chunk.def_jvp_joint(_chunk_jvp)
 
 
 # ============================================================================ attention
-def _check_qkv(fn, q, k, v, scores=None):
+def _heads(fn, q, k, v, scores):
     qs, ks, vs = tuple(shape_of(q)), tuple(shape_of(k)), tuple(shape_of(v))
     if len(qs) != 4 or len(ks) != 4 or len(vs) != 4:
         raise ValueError(f'{fn}: q, k, v must be (batch, heads, n, d), got shapes {qs}, {ks}, {vs}')
-    if qs != ks or vs[:3] != qs[:3]:
-        raise ValueError(f'{fn}: q and k must have the same shape and v the same '
-                         f'(batch, heads, n), got {qs}, {ks}, {vs}')
-    if scores is not None and tuple(shape_of(scores)) != qs[:3]:
-        raise ValueError(f'{fn}: scores must be (batch, heads, n) = {qs[:3]}, '
-                         f'got {tuple(shape_of(scores))}')
-    return qs
+    if ks[0] != qs[0] or ks[2:] != qs[2:] or vs[:3] != ks[:3]:
+        raise ValueError(f'{fn}: k must be (batch, kv_heads, n, d) like q = {qs} and v '
+                         f'(batch, kv_heads, n, dv) like k = {ks}; got v = {vs}')
+    if qs[1] % ks[1]:
+        raise ValueError(f'{fn}: the {qs[1]} query heads must be a multiple of the {ks[1]} '
+                         f'key/value heads (grouped-query attention)')
+    if scores is None:
+        return qs, ks[1], None
+    ss = tuple(shape_of(scores))
+    if len(ss) != 3 or ss[0] != qs[0] or ss[2] != qs[2] or qs[1] % ss[1]:
+        raise ValueError(f'{fn}: scores must be (batch, score_heads, n) = ({qs[0]}, h, {qs[2]}) '
+                         f'with the {qs[1]} query heads a multiple of h (1: shared), got {ss}')
+    sd = dtype_of(scores)
+    if sd.kind != 'f':
+        raise TypeError(f'{fn}: scores must be floating-point, got dtype {sd}; '
+                        f'cast them, e.g. scores.astype(float)')
+    return qs, ks[1], ss[1]
 
 
-def _gather_rows(x, flat_index):
-    """x (R, n, d) -> the rows x.reshape(R*n, d)[flat_index]: shape flat_index.shape + (d,).
-    (Its adjoint is pyad's scatter-add; a sort + add.reduceat plan was measured no
-    faster than NumPy 2's add.at at these sizes.)"""
-    s = tuple(shape_of(x))
-    return pnp.reshape(x, (s[0] * s[1],) + s[2:])[flat_index]
-
-
-def _attend(q, keys, values, weights, valid, scale):
-    """Softmax attention of q (R, n, d) over gathered keys (R, n, L, d), masked by
-    ``valid`` (R, n, L); the attention weights are multiplied by ``weights``
-    (R, n, L) or None; values (R, n, L, dv)."""
-    R, n, d = shape_of(q)
-    L = shape_of(keys)[2]
-    logits = pnp.matmul(pnp.reshape(q, (R, n, 1, d)), pnp.swapaxes(keys, -1, -2))
-    logits = pnp.where(valid, pnp.reshape(logits, (R, n, L)) * scale, -_onp.inf)
-    w = softmax(logits, axis=-1)
-    if weights is not None:
-        w = w * weights
-    out = pnp.matmul(pnp.reshape(w, (R, n, 1, L)), values)
-    return pnp.reshape(out, (R, n, shape_of(values)[-1]))
-
-
-def _join_last(m_sel, window):
-    """[m_sel, 1, ..., 1] along the last axis (window ones), without a concatenate
-    primitive: m_sel padded by a constant selection matrix product."""
-    R, n, budget = shape_of(m_sel)
-    xp = namespace(m_sel)
-    dt = dtype_of(m_sel)
-    embed = xp.eye(budget, budget + window, dtype=dt)                  # (budget, budget+window)
-    ones = xp.concatenate([xp.zeros(budget, dt), xp.ones(window, dt)])
-    return pnp.matmul(m_sel, embed) + ones
+def _budget_rows(fn, budget, B, H, dtype):
+    """The budget as (plain per-row values (B·H,), the differentiable (B·H, 1) or a
+    number, the largest value)."""
+    bv = innermost(budget)
+    if isinstance(bv, bool) or getattr(getattr(bv, 'dtype', None), 'kind', 'f') == 'b':
+        raise TypeError(f'{fn}: budget must be a number or an array of numbers, not bool')
+    arr = _onp.asarray(bv.get() if hasattr(bv, 'get') else bv)
+    if arr.dtype.kind not in 'iuf':
+        raise TypeError(f'{fn}: budget must be numeric, got dtype {arr.dtype}')
+    try:
+        rows = _onp.broadcast_to(arr, (B, H)).reshape(B * H).astype(dtype)
+    except ValueError:
+        raise ValueError(f'{fn}: budget must be a number, one per head ({H},) or one per '
+                         f'(batch, head) ({B}, {H}); got shape {arr.shape}') from None
+    if _onp.isnan(rows).any() or (rows < 0).any() or _onp.isinf(rows).any():
+        raise ValueError(f'{fn}: budget must be finite and >= 0, got {arr}')
+    if isinstance(budget, Box):
+        diff = pnp.reshape(pnp.broadcast_to(pnp.astype(budget, dtype) if dtype_of(budget) != dtype
+                                            else budget, (B, H)), (B * H, 1))
+    elif arr.ndim:
+        diff = rows[:, None]
+    else:
+        diff = float(arr)
+    return rows, diff, float(rows.max()) if rows.size else 0.0
 
 
 def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=None,
-                      chunk=DEFAULT_CHUNK, return_selection=False):
-    """SparseK attention (Lou et al. 2024): every query attends to the ``budget`` keys of
+                      chunk=DEFAULT_CHUNK, candidates=None, key_padding_mask=None,
+                      return_selection=False):
+    """SparseK attention (Lou et al. 2024): every query attends to the ceil(budget) keys of
     its pool (keys outside its sliding window) with the largest importance ``scores``,
-    weighted by the soft SparseK mask of the pool, plus the ``window`` most recent keys.
+    weighted by their soft SparseK mask, plus the keys of its window.
 
-    q, k: (batch, heads, n, d); v: (batch, heads, n, dv); scores: (batch, heads, n)
-    (e.g. from ``sparsek_scores``).  Differentiable in q, k, v and scores.  With
-    ``causal=False`` every query's pool is the whole sequence (window must be 0).
-    ``scale`` defaults to 1/sqrt(d).  Returns (batch, heads, n, dv), and with
-    ``return_selection=True`` also the selected indices (batch, heads, n, budget),
-    their validity and the thresholds tau (batch, heads, n).
+    q: (batch, heads, n, d); k: (batch, kv_heads, n, d); v: (batch, kv_heads, n, dv)
+    (heads a multiple of kv_heads: grouped-query / multi-query attention); scores:
+    (batch, score_heads, n) floats, heads a multiple of score_heads (1: shared by all
+    heads; e.g. from ``sparsek_scores``).  ``budget``: a number >= 0, one per head
+    (heads,) or per (batch, head); fractional and traced budgets are differentiated
+    (the hard selection size is ceil(min(budget, |candidates|)); its derivative is 0).
+    ``window``: the ``window`` most recent keys (i - window, i] (``causal=False``: the
+    keys with |i - j| < window) with mask 1.  ``key_padding_mask``: (batch, n) bools,
+    False for keys no query may attend to.  ``candidates``: the number of top-scored
+    pool keys over which the soft mask is computed (default 2·ceil(budget); >= ceil(budget)).
+    ``chunk``: queries processed together (a positive int).  ``scale`` defaults to
+    1/sqrt(d).  Differentiable in q, k, v, scores and budget, in both modes, to any order.
 
-    See the module docstring for the definition, the weighting (the mask multiplies
-    the attention weights after the softmax) and the costs: attention O(n·(budget +
-    window)·d) memory and time; selection O(n·A log A) time and O(chunk·A) memory per
-    head, A the number of candidate keys (about budget + chunk for typical scores, n
-    in the worst case), without derivative; the threshold's derivative O(n·A)."""
-    B, H, n, d = _check_qkv('sparsek_attention', q, k, v, scores)
-    budget, window = int(budget), int(window)
-    if budget < 0 or window < 0:
-        raise ValueError(f'sparsek_attention: budget and window must be >= 0, got {budget}, {window}')
-    if budget == 0 and window == 0:
-        raise ValueError('sparsek_attention: budget and window are both 0: no key to attend to')
-    if not causal and window:
-        raise ValueError('sparsek_attention: a sliding window needs causal=True')
-    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    Returns (batch, heads, n, dv); with ``return_selection=True`` also the selected key
+    indices (batch, heads, n, ceil(max budget)) in decreasing score, their validity,
+    and the thresholds tau (batch, heads, n) of the masks m = clip(u - tau, 0, 1)
+    (-inf where the budget covers every candidate).  See the module docstring for the
+    definition and the costs."""
+    (B, H, n, d), Hk, Hu = _heads('sparsek_attention', q, k, v, scores)
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, _onp.integer)) or chunk < 1:
+        raise ValueError(f'sparsek_attention: chunk must be a positive int, got {chunk!r}')
+    if isinstance(window, Box) or isinstance(window, bool) or int(window) != window or window < 0:
+        raise ValueError(f'sparsek_attention: window must be an int >= 0, got {window!r}')
+    window, chunk = int(window), int(chunk)
+    dt = dtype_of(q)
     R = B * H
+    brows, bdiff, bmax = _budget_rows('sparsek_attention', budget, B, H, dtype_of(scores))
+    if bmax == 0 and window == 0:
+        raise ValueError('sparsek_attention: budget and window are both 0: no key to attend to')
+    K = int(math.ceil(bmax))
+    if candidates is not None and (isinstance(candidates, bool) or not isinstance(
+            candidates, (int, _onp.integer)) or candidates < 1):
+        raise ValueError(f'sparsek_attention: candidates must be a positive int, got {candidates!r}')
+    A = 2 * K if candidates is None else int(candidates)
+    if A < K:
+        raise ValueError(f'sparsek_attention: candidates = {A} is below the hard selection '
+                         f'size ceil(budget) = {K}')
+    if key_padding_mask is not None:
+        kpm = innermost(key_padding_mask)
+        if tuple(kpm.shape) != (B, n) or kpm.dtype.kind != 'b':
+            raise ValueError(f'sparsek_attention: key_padding_mask must be ({B}, {n}) bools '
+                             f'(True: attend), got {kpm.dtype} {tuple(kpm.shape)}')
+    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    xp = namespace(innermost(q), innermost(k), innermost(v), innermost(scores))
+    G, Gu = H // Hk, H // Hu
+    uval = xp.asarray(innermost(scores)).reshape(B * Hu, n)
+    urow = xp.arange(R) // Gu
+    keyok = None
+    if key_padding_mask is not None:
+        keyok = xp.repeat(xp.asarray(kpm), H, axis=0)
+    blocks, cols = _select(uval[urow], keyok, xp.asarray(brows), A, window, causal, chunk,
+                           return_selection)
+    # the differentiable part: per chunk, logits over its candidate and window keys
+    rows = xp.arange(R)[:, None]
+    kvrows = rows // G
+    qix = _Blocks([rows] * len(blocks), [xp.broadcast_to(xp.arange(b.s, b.e), (R, b.e - b.s))
+                                         for b in blocks], R, n)
+    kix = _Blocks([kvrows] * len(blocks), cols, B * Hk, n)
+    qb = _gather(pnp.reshape(q, (R, n, d)), ix=qix)
+    kb = _gather(pnp.reshape(k, (B * Hk, n, d)), ix=kix)
     dv = shape_of(v)[-1]
-    xp = namespace(q, k, v, scores)
-    u = pnp.reshape(scores, (R, n))
-    uval = innermost(u)
-    index_parts, valid_parts = [], []
-    tau = None
-    if budget:
-        tau_val, mx, sel, sel_valid, chunks = _select(uval, budget, window, causal, int(chunk))
-        index_parts.append(sel)
-        valid_parts.append(sel_valid)
-        tau = _threshold(u, tau=tau_val, mx=mx, chunks=chunks)
-    if window:
-        w_idx = _onp.arange(n)[:, None] - _onp.arange(window)[None, :]     # i, i-1, ...
-        index_parts.append(xp.asarray(_onp.broadcast_to(_onp.maximum(w_idx, 0), (R, n, window))))
-        valid_parts.append(xp.asarray(_onp.broadcast_to(w_idx >= 0, (R, n, window))))
-    index = xp.concatenate(index_parts, axis=-1) if len(index_parts) > 1 else index_parts[0]
-    valid = xp.concatenate(valid_parts, axis=-1) if len(valid_parts) > 1 else valid_parts[0]
-    flat = index + (xp.arange(R) * n)[:, None, None]
-    keys = _gather_rows(pnp.reshape(k, (R, n, d)), flat)
-    values = _gather_rows(pnp.reshape(v, (R, n, dv)), flat)
-    weights = None
-    if budget:
-        # the soft mask on the selected keys, p = clip((u - mx) - tau, 0, 1) as in
-        # sparsek: its derivative flows through the fractional entries only
-        u_sel = _gather_rows(pnp.reshape(u, (R, n, 1)), flat[..., :budget])[..., 0]
-        x = (u_sel - mx[..., None]) - pnp.reshape(tau, (R, n, 1))
-        p = clip_unit(innermost(u_sel) - mx[..., None], tau_val[..., None])
-        m_sel = pnp.where((p > 0) & (p < 1), x, p)
-        if window:
-            weights = _join_last(m_sel, window)
-        else:
-            weights = m_sel
-    out = pnp.reshape(_attend(pnp.reshape(q, (R, n, d)), keys, values, weights, valid, scale),
-                      (B, H, n, dv))
-    if return_selection:
-        sel_idx = index[..., :budget].reshape(B, H, n, budget)
-        sel_ok = valid[..., :budget].reshape(B, H, n, budget)
-        return out, sel_idx, sel_ok, (innermost(tau).reshape(B, H, n) + mx.reshape(B, H, n)
-                                      if budget else None)
-    return out
+    vb = _gather(pnp.reshape(v, (B * Hk, n, dv)), ix=kix)
+    if any(b.M for b in blocks):
+        with errstate():
+            elig = xp.isfinite(uval).reshape(B, Hu, n)
+        u_safe = pnp.where(elig, scores if isinstance(scores, Box) else uval.reshape(B, Hu, n), 0.0)
+        uix = _Blocks([urow[:, None]] * len(blocks),
+                      [c[:, :b.M] for b, c in zip(blocks, cols)], B * Hu, n)
+        ub = _gather(pnp.reshape(u_safe, (B * Hu, n, 1)), ix=uix)
+    sdt = dtype_of(scores)
+    traced_budget = not isinstance(bdiff, float)
+    outs = []
+    for j, b in enumerate(blocks):
+        C = b.e - b.s
+        if b.M == 0 and b.Lw == 0:
+            outs.append(xp.zeros((R, C, dv), dtype=dt))
+            continue
+        args = (qb[j], kb[j], vb[j])
+        if b.M:
+            args += (ub[j], bdiff) if traced_budget else (ub[j],)
+        o = _chunk(*args, blk=b, scale=scale, sdt=sdt, bconst=None if traced_budget else bdiff)
+        if b.poison is not None and bool(b.poison.any()):
+            o = o + xp.where(b.poison, xp.nan, 0.0).astype(dt)[..., None]
+        outs.append(o)
+    out = pnp.reshape(pnp.concatenate(outs, axis=1), (B, H, n, dv))
+    if not return_selection:
+        return out
+    K = min(K, n)
+    idx = xp.zeros((R, n, K), dtype=xp.int64)
+    ok = xp.zeros((R, n, K), dtype=bool)
+    tau = xp.full((R, n), -xp.inf, dtype=uval.dtype)
+    for b in blocks:
+        if b.M:
+            c = b.top_idx.shape[-1]
+            idx[:, b.s:b.e, :c] = b.top_idx
+            ok[:, b.s:b.e, :c] = b.top_ok
+            tau[:, b.s:b.e] = b.tau
+    return (out, idx.reshape(B, H, n, K), ok.reshape(B, H, n, K), tau.reshape(B, H, n))
 
 
-def sliding_window_attention(q, k, v, window, *, scale=None):
-    """Causal attention over the ``window`` most recent keys (i - window, i] only;
-    O(n·window·d)."""
-    B, H, n, d = _check_qkv('sliding_window_attention', q, k, v)
-    scores = namespace(q).zeros((B, H, n), dtype=dtype_of(q))
-    return sparsek_attention(q, k, v, scores, 0, window=window, scale=scale)
+def sliding_window_attention(q, k, v, window, *, scale=None, causal=True, key_padding_mask=None):
+    """Attention over the ``window`` most recent keys (i - window, i] only (``causal=False``:
+    |i - j| < window); O(n·window·d)."""
+    (B, H, n, d), _, _ = _heads('sliding_window_attention', q, k, v, None)
+    scores = namespace(innermost(q)).zeros((B, 1, n), dtype=dtype_of(q))
+    return sparsek_attention(q, k, v, scores, 0, window=window, scale=scale, causal=causal,
+                             key_padding_mask=key_padding_mask)
 
 
 def dense_attention(q, k, v, *, causal=True, scale=None):
     """Plain softmax attention (n×n logits), causal by default: the dense baseline."""
-    B, H, n, d = _check_qkv('dense_attention', q, k, v)
+    (B, H, n, d), Hk, _ = _heads('dense_attention', q, k, v, None)
+    if Hk != H:
+        k = pnp.repeat(k, H // Hk, axis=1)
+        v = pnp.repeat(v, H // Hk, axis=1)
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
     logits = pnp.matmul(q, pnp.swapaxes(k, -1, -2)) * scale
     if causal:
-        logits = pnp.where(namespace(q).tri(n, dtype=bool), logits, -_onp.inf)
+        logits = pnp.where(namespace(innermost(q)).tri(n, dtype=bool), logits, -_onp.inf)
     return pnp.matmul(softmax(logits, axis=-1), v)
 
 
 # ============================================================================ decoding
+def _plain(fn, x):
+    if isinstance(x, Box):
+        raise TypeError(f'{fn} is for generation and does not differentiate (a traced input '
+                        f'would get derivative 0); train with sparsek_attention on the whole '
+                        f'sequence, or pass plain arrays (pyad.stop_gradient)')
+    return x
+
+
 class SparseKCache:
-    """Incremental SparseK attention decoding, one token at a time, with constant
-    key/value memory: at most ``budget + window`` key/value pairs per head.
+    """Incremental SparseK attention decoding with bounded memory: at most
+    ``candidates + window`` key/value pairs per head, equal (to rounding) to the rows of
+    ``sparsek_attention`` on the whole sequence (same budget, window, candidates).
 
-    ``step(q, k, v, u)`` takes the current token's query, key, value (batch, heads,
-    d) and importance score u (batch, heads) and returns its attention output
-    (batch, heads, dv), equal (to rounding) to row t of ``sparsek_attention`` on the
-    whole sequence.  Why a bounded cache is exact: the pool of a query only grows,
-    so (1) a key that drops out of the pool's top-``budget`` never re-enters it, and
-    (2) the threshold tau never decreases (adding an entry to sum clip(u - tau, 0, 1)
-    = k can only raise tau), so a pool entry with u <= tau has mask 0 forever.  The
-    cache keeps the window's pairs, the top-``budget`` pairs of the pool, and - for
-    the threshold alone - the *scores* (scalars, no keys or values) of the pool
-    entries still above tau; those are pruned at every step.  Plain arrays only (no
-    derivatives): this is for generation."""
+    ``step(q, k, v, u)`` takes a token's query (batch, heads, d), key and value
+    (batch, kv_heads, d / dv) and score (batch, score_heads) and returns its output
+    (batch, heads, dv); with a time axis (batch, heads, T, d), (batch, score_heads, T),
+    it processes T tokens in order (prompt prefill) and returns (batch, heads, T, dv).
+    ``key_valid`` (batch,) or (batch, T) bools marks padding tokens (False) as in
+    ``key_padding_mask``.
 
-    def __init__(self, batch, heads, budget, window=0, *, scale=None):
-        if int(budget) < 0 or int(window) < 0 or int(budget) + int(window) == 0:
-            raise ValueError('SparseKCache: need budget >= 0, window >= 0, budget + window > 0')
+    Why a bounded cache is exact: the pool of a query only grows, so the top
+    ``candidates`` of the pool at step t are among those at step t - 1 and the entering
+    key.  The cache keeps the window's pairs and the pool's top ``candidates`` pairs
+    (sorted by score, ties to the earlier key), and solves SparseK on those each step:
+    O(candidates·log candidates) per step and head.  Plain arrays only (generation);
+    traced inputs raise TypeError."""
+
+    def __init__(self, batch, heads, budget, window=0, *, candidates=None, scale=None):
+        budget = _plain('SparseKCache', budget)
         self.B, self.H = int(batch), int(heads)
-        self.budget, self.window = int(budget), int(window)
+        rows, _, bmax = _budget_rows('SparseKCache', budget, self.B, self.H, _onp.float64)
+        if isinstance(window, bool) or int(window) != window or window < 0:
+            raise ValueError(f'SparseKCache: window must be an int >= 0, got {window!r}')
+        self.window = int(window)
+        if bmax == 0 and self.window == 0:
+            raise ValueError('SparseKCache: budget and window are both 0: no key to attend to')
+        self.K = int(math.ceil(bmax))
+        self.A = 2 * self.K if candidates is None else int(candidates)
+        if self.A < self.K:
+            raise ValueError(f'SparseKCache: candidates = {self.A} is below ceil(budget) = {self.K}')
+        self.budget = rows
         self.scale = scale
         self.t = 0
-        self.win = None        # (k, v, u): (R, w', d), (R, w', dv), (R, w')
-        self.sel = None        # (k, v, u, pos): top-budget of the pool
-        self.active = None     # (R, a) pool scores still above tau (-inf padded)
-        self.pool_size = 0
-        self.tau = None
+        self.win = []          # the window: (k, v, u, ok) per position, oldest first
+        self.cand = None       # (k, v, u, pos): (R, A', d), (R, A', dv), (R, A'), (R, A')
+        self.poison = None     # (R,): the pool holds a NaN or +inf score
 
     @property
     def kv_pairs(self):
-        """How many key/value pairs are held per head (<= budget + window)."""
-        w = 0 if self.win is None else self.win[0].shape[1]
-        s = 0 if self.sel is None else self.sel[0].shape[1]
-        return w + s
+        """How many key/value pairs are held per head (<= candidates + window)."""
+        return len(self.win) + (0 if self.cand is None else self.cand[0].shape[1])
 
-    def _to_pool(self, k, v, u, pos):
+    def _to_pool(self, k, v, u, ok, pos):
         xp = namespace(k)
+        with errstate():
+            bad = (xp.isnan(u) | (u == xp.inf)) & ok
+            elig = ok & ~bad & (u > -xp.inf)
+        self.poison = bad if self.poison is None else self.poison | bad
+        if self.A == 0:
+            return
+        ue = xp.where(elig, u, -xp.inf)
         R = k.shape[0]
-        self.pool_size += 1
-        if self.budget == 0:
-            return          # nothing is ever selected from the pool
-        a = u[:, None]
-        self.active = a if self.active is None else xp.concatenate([self.active, a], axis=1)
-        if self.sel is None:
-            self.sel = (k[:, None], v[:, None], u[:, None], xp.full((R, 1), pos))
+        new = (k[:, None], v[:, None], ue[:, None], xp.full((R, 1), pos))
+        if self.cand is None:
+            self.cand = new
             return
-        sk, sv, su, sp = self.sel
-        if su.shape[1] < self.budget:
-            self.sel = (xp.concatenate([sk, k[:, None]], 1), xp.concatenate([sv, v[:, None]], 1),
-                        xp.concatenate([su, u[:, None]], 1), xp.concatenate([sp, xp.full((R, 1), pos)], 1))
-            return
-        # the worst selected pair: smallest score, the latest among equal scores
-        umin = su.min(axis=1, keepdims=True)
-        worst = xp.argmax(xp.where(su == umin, sp, -1), axis=1)
-        replace = u > umin[:, 0]
-        rows = xp.nonzero(replace)[0]
-        if rows.size:
-            sk, sv, su, sp = sk.copy(), sv.copy(), su.copy(), sp.copy()
-            cols = worst[rows]
-            sk[rows, cols] = k[rows]
-            sv[rows, cols] = v[rows]
-            su[rows, cols] = u[rows]
-            sp[rows, cols] = pos
-            self.sel = (sk, sv, su, sp)
+        ck, cv, cu, cp = (xp.concatenate([a, b], axis=1) for a, b in zip(self.cand, new))
+        # decreasing score, ties: the earlier position (the entering key is the latest)
+        order = xp.argsort(-cu, axis=1, kind='stable')[:, :self.A]
+        self.cand = (xp.take_along_axis(ck, order[..., None], 1),
+                     xp.take_along_axis(cv, order[..., None], 1),
+                     xp.take_along_axis(cu, order, 1), xp.take_along_axis(cp, order, 1))
 
-    def step(self, q, k, v, u):
+    def step(self, q, k, v, u, key_valid=None):
+        q, k, v, u = (_plain('SparseKCache.step', a) for a in (q, k, v, u))
         xp = namespace(q)
-        q, k, v, u = (innermost(a) for a in (q, k, v, u))
+        q, k, v, u = (xp.asarray(a) for a in (q, k, v, u))
+        if u.dtype.kind != 'f':
+            raise TypeError(f'SparseKCache.step: scores must be floating-point, got dtype {u.dtype}')
+        if q.ndim == 4:
+            T = q.shape[2]
+            kv = None if key_valid is None else xp.asarray(key_valid)
+            outs = [self.step(q[:, :, t], k[:, :, t], v[:, :, t], u[:, :, t],
+                              None if kv is None else kv[:, t]) for t in range(T)]
+            return xp.stack(outs, axis=2)
+        if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or u.ndim != 2:
+            raise ValueError(f'SparseKCache.step: q, k, v must be (batch, heads, d) and u '
+                             f'(batch, score_heads), or all with a time axis; got shapes '
+                             f'{q.shape}, {k.shape}, {v.shape}, {u.shape}')
         B, H, d = q.shape
+        if (B, H) != (self.B, self.H) or H % k.shape[1] or H % u.shape[1] or k.shape[0] != B:
+            raise ValueError(f'SparseKCache.step: expected q of (batch, heads) = ({self.B}, '
+                             f'{self.H}), kv and score heads dividing {self.H}; got {q.shape}, '
+                             f'{k.shape}, {u.shape}')
         R = B * H
-        q, k, v, u = q.reshape(R, d), k.reshape(R, d), v.reshape(R, -1), u.reshape(R)
+        k = xp.repeat(k, H // k.shape[1], axis=1).reshape(R, d)
+        v = xp.repeat(v, H // v.shape[1], axis=1).reshape(R, -1)
+        u = xp.repeat(u, H // u.shape[1], axis=1).reshape(R)
+        q = q.reshape(R, d)
+        ok = xp.ones(R, dtype=bool) if key_valid is None else xp.repeat(
+            xp.asarray(key_valid, dtype=bool).reshape(B), H)
         pos = self.t
-        if self.window:
-            wk, wv, wu = (k[:, None], v[:, None], u[:, None]) if self.win is None else (
-                xp.concatenate([self.win[0], k[:, None]], 1),
-                xp.concatenate([self.win[1], v[:, None]], 1),
-                xp.concatenate([self.win[2], u[:, None]], 1))
-            if wk.shape[1] > self.window:
-                self._to_pool(wk[:, 0], wv[:, 0], wu[:, 0], pos - self.window)
-                wk, wv, wu = wk[:, 1:], wv[:, 1:], wu[:, 1:]
-            self.win = (wk, wv, wu)
-        else:
-            self._to_pool(k, v, u, pos)
         self.t += 1
-        keys, values, weights = [], [], []
-        if self.sel is not None:
-            kk = float(min(self.budget, self.pool_size))
-            _, tau, mx = _sparsek_rows(self.active, kk)
-            self.tau = tau + mx
-            with errstate():
-                keep = clip_unit(self.active - mx, tau) > 0
-            nkeep = int(keep.sum(axis=1).max()) if keep.size else 0
-            srt = -xp.sort(-xp.where(keep, self.active, -xp.inf), axis=1)
-            self.active = srt[:, :max(nkeep, 1)]
-            sk, sv, su, _ = self.sel
-            keys.append(sk)
-            values.append(sv)
-            with errstate():
-                weights.append(clip_unit(su - mx, tau))
-        if self.win is not None:
-            keys.append(self.win[0])
-            values.append(self.win[1])
-            weights.append(xp.ones(self.win[2].shape, dtype=q.dtype))
-        K = xp.concatenate(keys, 1)
-        V = xp.concatenate(values, 1)
-        W = xp.concatenate(weights, 1)
+        if self.window:
+            self.win.append((k, v, u, ok))
+            if len(self.win) > self.window:
+                self._to_pool(*self.win.pop(0), pos - self.window)
+        else:
+            self._to_pool(k, v, u, ok, pos)
+        keys, values, weights, allowed = [], [], [], []
+        if self.cand is not None and self.A:
+            ck, cv, cu, _ = self.cand
+            elig = cu > -xp.inf
+            nA = elig.sum(axis=1)
+            kk = xp.minimum(xp.asarray(self.budget), nA.astype(self.budget.dtype))
+            p, _, _ = _sparsek_sorted(cu, kk[:, None].astype(cu.dtype))
+            sel = elig & (xp.arange(cu.shape[1])[None, :] < xp.ceil(kk)[:, None])
+            keys.append(ck)
+            values.append(cv)
+            weights.append(xp.where(sel, p, 0).astype(q.dtype))
+            allowed.append(sel)
+        if self.win:
+            keys.append(xp.stack([w[0] for w in self.win], 1))
+            values.append(xp.stack([w[1] for w in self.win], 1))
+            wok = xp.stack([w[3] for w in self.win], 1)
+            weights.append(wok.astype(q.dtype))
+            allowed.append(wok)
+        Kc, Vc = xp.concatenate(keys, 1), xp.concatenate(values, 1)
+        W, ok_all = xp.concatenate(weights, 1), xp.concatenate(allowed, 1)
         scale = 1.0 / math.sqrt(d) if self.scale is None else float(self.scale)
-        logits = xp.einsum('rd,rld->rl', q, K) * scale
-        logits = logits - logits.max(axis=1, keepdims=True)
-        e = xp.exp(logits)
-        a = e / e.sum(axis=1, keepdims=True) * W
-        out = xp.einsum('rl,rld->rd', a, V).astype(q.dtype, copy=False)
+        with errstate():
+            logits = xp.where(ok_all, xp.einsum('rd,rld->rl', q, Kc) * scale, -xp.inf)
+            mx = logits.max(axis=1, keepdims=True)
+            e = xp.exp(logits - xp.where(xp.isfinite(mx), mx, 0))
+            z = e.sum(axis=1, keepdims=True)
+            a = e / xp.where(z > 0, z, 1) * W
+        out = xp.einsum('rl,rld->rd', a, Vc).astype(q.dtype, copy=False)
+        if self.poison is not None:
+            out = xp.where(self.poison[:, None], xp.nan, out).astype(q.dtype, copy=False)
         return out.reshape(B, H, -1)
 
 
+# ============================================================================ layer
+def sparsek_layer_init(rng, d_model, heads, d_head, *, kv_heads=None, dtype=_onp.float64):
+    """Parameters of a SparseK attention layer (a dict of arrays: a pytree for
+    ``pyad.grad`` and ``pyad.optim``): projections Wq (d_model, heads·d_head), Wk, Wv
+    (d_model, kv_heads·d_head), Wo (heads·d_head, d_model), the scorer w_score
+    (d_model, heads) and a per-head position slope (zeros).  ``rng``: a NumPy Generator."""
+    kv_heads = heads if kv_heads is None else int(kv_heads)
+    if heads % kv_heads:
+        raise ValueError(f'sparsek_layer_init: heads = {heads} must be a multiple of '
+                         f'kv_heads = {kv_heads}')
+    s = 1.0 / math.sqrt(d_model)
+    f = lambda *shape: (rng.standard_normal(shape) * s).astype(dtype)
+    return {'Wq': f(d_model, heads * d_head), 'Wk': f(d_model, kv_heads * d_head),
+            'Wv': f(d_model, kv_heads * d_head),
+            'Wo': (rng.standard_normal((heads * d_head, d_model)) / math.sqrt(heads * d_head)).astype(dtype),
+            'w_score': f(d_model, heads) * 0.1, 'slope': _onp.zeros(heads, dtype=dtype)}
+
+
+def sparsek_layer(params, x, budget, *, window=0, causal=True, key_padding_mask=None,
+                  chunk=DEFAULT_CHUNK, candidates=None):
+    """Apply a SparseK attention layer (parameters from ``sparsek_layer_init``) to token
+    features x (batch, n, d_model): project, score (``sparsek_scores``), attend
+    (``sparsek_attention``), merge the heads and project back: (batch, n, d_model)."""
+    xs = tuple(shape_of(x))
+    if len(xs) != 3:
+        raise ValueError(f'sparsek_layer: x must be (batch, n, d_model), got shape {xs}')
+    B, n, D = xs
+    H = shape_of(params['w_score'])[1]
+    dh = shape_of(params['Wq'])[1] // H
+    Hk = shape_of(params['Wk'])[1] // dh
+
+    def split(y, h):
+        return pnp.transpose(pnp.reshape(y, (B, n, h, dh)), (0, 2, 1, 3))
+
+    q = split(pnp.matmul(x, params['Wq']), H)
+    k = split(pnp.matmul(x, params['Wk']), Hk)
+    v = split(pnp.matmul(x, params['Wv']), Hk)
+    u = sparsek_scores(x, params['w_score'], params['slope'])
+    o = sparsek_attention(q, k, v, u, budget, window=window, causal=causal, chunk=chunk,
+                          candidates=candidates, key_padding_mask=key_padding_mask)
+    return pnp.matmul(pnp.reshape(pnp.transpose(o, (0, 2, 1, 3)), (B, n, H * dh)), params['Wo'])
+
+
 __all__ = ['sparsek_scores', 'sparsek_attention', 'sliding_window_attention',
-           'dense_attention', 'SparseKCache']
+           'dense_attention', 'SparseKCache', 'sparsek_layer_init', 'sparsek_layer']

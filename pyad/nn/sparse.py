@@ -20,7 +20,7 @@ import numpy as _onp
 
 from .._core.primitive import Primitive
 from .._core.box import Box, innermost, shape_of, dtype_of
-from ..backend import namespace
+from ..backend import namespace, is_dask
 from ..numpy._batching import batch_ndim, expand_to, unbroadcast
 from ..numpy import reductions as _red
 from .. import numpy as pnp
@@ -46,7 +46,7 @@ def _prepare_rows(zl, fill, masks_needed=True):
     xp = namespace(zl)
     with errstate():
         mx = xp.max(zl, axis=-1, keepdims=True)
-        if (not masks_needed and zl.size and bool(xp.isfinite(xp.min(zl)))
+        if (not masks_needed and zl.size and not is_dask(zl) and bool(xp.isfinite(xp.min(zl)))
                 and bool(xp.all(xp.isfinite(mx)))):
             # the common case, every entry finite (a finite min and max rule out
             # -inf, +inf and NaN): no masks to build, none for _finish to apply
@@ -233,8 +233,9 @@ def _sparsek_rows(zl, k):
         zs = xp.where(bad, 0, zs)
         sat = k >= finite
         kk = xp.where(sat, 0, k)
-        kmax = float(xp.max(kk)) if kk.size else 0.0
-        if m >= PARTITION_MIN_ROW and kmax <= PARTITION_MAX_FRACTION * m:
+        # (over Dask the largest budget is unknown until computed: sort)
+        kmax = None if is_dask(zs) else float(xp.max(kk)) if kk.size else 0.0
+        if kmax is not None and m >= PARTITION_MIN_ROW and kmax <= PARTITION_MAX_FRACTION * m:
             tau = _solve_partition(zs, kk, kmax)
         else:
             tau = _solve_sorted(zs, kk)

@@ -18,7 +18,7 @@ from .._core.primitive import Primitive
 from .._core.traits import Traits
 from ._real import RealPrimitive
 from .._core.box import shape_of, innermost, dtype_of, LazyVar
-from ..backend import namespace, scipy_special, wrap_like
+from ..backend import namespace, scipy_special, wrap_like, is_dask
 from ._batching import expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array
 
 _SCALAR = (float, _np.float64)
@@ -142,6 +142,8 @@ def _rebroadcast(r, g, s):
 
 def _unary_reverse_rule(lin):
     def rule(g, ans, x):
+        if type(g) is float:
+            return lin(g, ans, x)           # scalar code: nothing broadcast
         s = scalar_of_broadcast(g)
         if s is None:
             return lin(g, ans, x)
@@ -318,6 +320,8 @@ def _multiply_jvp(tangents, ans, primals, params):
 
 def _multiply_vjp(g, ans, primals, params, positions):
     x, y = primals
+    if type(g) is float and type(x) is float and type(y) is float:
+        return [g * y if i == 0 else g * x for i in positions]     # scalar code
     rules = multiply.vjps
     if len(positions) == 2 and x is y:
         # x * x: both cotangents are g x (the two arguments may be two variables
@@ -394,8 +398,11 @@ arctan2 = binary('arctan2', _scalar_binary(_np.arctan2, math.atan2),
                  lambda c, ans, x, y: _div(-c * x, x * x + y * y))
 hypot = binary('hypot', _scalar_binary(_np.hypot, math.hypot),
                lambda c, ans, x, y: _div(c * x, ans), lambda c, ans, x, y: _div(c * y, ans))
+# d/dx logaddexp(x, y) = expit(x - y): read from the inputs, not from ans, so that a
+# gradient alone need not compute the value (a lazy Dask graph then skips it), and
+# exact at x = +inf where exp(x - ans) is nan
 logaddexp = binary('logaddexp', _np.logaddexp,
-                   lambda c, ans, x, y: c * exp(x - ans), lambda c, ans, x, y: c * exp(y - ans))
+                   lambda c, ans, x, y: c * expit(x - y), lambda c, ans, x, y: c * expit(y - x))
 logaddexp2 = binary('logaddexp2', _np.logaddexp2,
                     lambda c, ans, x, y: c * exp2(x - ans), lambda c, ans, x, y: c * exp2(y - ans))
 mod = binary('mod', _np.mod,
@@ -555,7 +562,7 @@ gamma = unary('gamma', _special('gamma'), lambda c, ans, x: c * ans * digamma(x)
 
 def _polygamma_impl(n, x):
     xp = namespace(x)
-    if xp is not _np:
+    if xp is not _np and not is_dask(x):
         n = xp.asarray(n)       # cupyx's polygamma takes the order as an array
     out = scipy_special(x).polygamma(n, x)
     dtype = getattr(x, 'dtype', None)

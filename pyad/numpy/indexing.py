@@ -13,7 +13,7 @@ import numpy as _np
 from .._core.primitive import Primitive
 from .._core.traits import Traits
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
-from ..backend import namespace, wrap_like
+from ..backend import namespace, wrap_like, is_dask, dask_getitem, DaskUnsupported
 
 
 def normalize_index(idx):
@@ -101,6 +101,12 @@ def take_batched(arr, idx, bnd):
 def _getitem_impl(x, idx):
     if type(x) is float:        # a 0-d (co)tangent may be a Python float
         x = _np.float64(x)
+    if is_dask(x) and any(_is_array_index(e) and e.dtype.kind == 'b' for e in idx):
+        raise DaskUnsupported('pyad: x[mask] of a Dask array has a shape unknown until computed, '
+                              'which pyad cannot differentiate through; use '
+                              'pyad.numpy.where(mask, x, 0) (or a sum over it) instead')
+    if is_dask(x):
+        return dask_getitem(x, idx)
     return x[idx]
 
 
@@ -183,7 +189,7 @@ getitem.def_vjp(lambda g, ans, x, idx: scatter_add(g, idx, tuple(shape_of(x)), n
 
 
 def _getitem_element_impl(x, idx):
-    v = _getitem_impl(x, idx)
+    v = (_np.float64(x) if type(x) is float else x)[idx]
     return float(v) if type(v) is _np.float64 else v
 
 
@@ -226,6 +232,11 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
         target = xp.moveaxis(out, tuple(range(bnd)), tuple(range(n, n + bnd)))
         g = xp.moveaxis(g, tuple(range(bnd)), tuple(range(out_ndim, out_ndim + bnd)))
     if any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
+        if is_dask(target):
+            raise DaskUnsupported('pyad: the derivative of indexing a Dask array with integer '
+                                  'arrays (x[[0, 2, 2]], take, take_along_axis) adds into repeated '
+                                  'indices, which Dask cannot do lazily; index with slices, or '
+                                  'index a NumPy array (the parameters) rather than the data')
         if hasattr(xp.add, 'at'):
             xp.add.at(target, full, g)          # NumPy; CuPy >= 13
         else:

@@ -10,7 +10,7 @@ from .._core.traits import Traits
 _VIEWS = Traits(reads='shapes', fresh=True)
 from ._real import real_only_error, require_real
 from .._core.box import Box, shape_of, ndim_of, dtype_of, innermost
-from ..backend import wrap_like
+from ..backend import wrap_like, is_dask
 from ._batching import (batch_ndim, normalize_axis, normalize_axes, expand_to,
                         unbroadcast)
 
@@ -806,6 +806,12 @@ def diag(v, k=0):
         return _xp(v).diag(v, k=k)
     n = shape[0]
     m = n + abs(k)
+    if is_dask(v):
+        # Dask cannot scatter at two index arrays: v (padded to m) times the k-th
+        # diagonal of the identity, along rows (k >= 0) or columns (k < 0)
+        w = concatenate([v, _np.zeros(abs(k), dtype=dtype_of(v))]) if k else v
+        w = expand_dims(w, 1 if k >= 0 else 0)
+        return w * _np.eye(m, k=k, dtype=dtype_of(v))
     rows, cols = _diag_positions(m, m, k)
     from .indexing import scatter_add
     return scatter_add(v, (_index_like(rows, v), _index_like(cols, v)), (m, m), 1)

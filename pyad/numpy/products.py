@@ -9,12 +9,14 @@ from .._core.primitive import Primitive
 from .._core.traits import Traits
 from ._real import RealPrimitive
 from .._core.box import Box, shape_of, ndim_of, dtype_of
-from ..backend import namespace, wrap_like
+from ..backend import namespace, wrap_like, is_dask, dask_matmul
 from ._batching import unbroadcast_shape
 from .manipulation import reshape, swapaxes, transpose
 
 
 def _matmul_impl(x, y):
+    if is_dask(x) or is_dask(y):
+        return dask_matmul(x, y)
     return _np.matmul(x, y)
 
 

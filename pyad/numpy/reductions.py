@@ -11,10 +11,10 @@ import builtins as _builtins
 import numpy as _np
 
 from .._core.primitive import Primitive
-from .._core.box import shape_of, ndim_of, innermost, dtype_of, LazyVar
+from .._core.box import Box, shape_of, ndim_of, innermost, dtype_of, LazyVar
 from .._core.stub import Stub
 from .._core.traits import Traits
-from ..backend import namespace, wrap_like
+from ..backend import namespace, wrap_like, is_dask, dask_broadcast_like
 from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
 
 
@@ -51,6 +51,9 @@ def broadcast_reduced(g, ans, x, axes, keepdims):
     g = restore_reduced(g, ans, x, axes, keepdims)
     gs = shape_of(g)
     bnd = len(gs) - ndim_of(x)
+    if bnd == 0 and not isinstance(g, Box) and is_dask(x):
+        # chunked as x is, so that the cotangent meets x's graph block by block
+        return dask_broadcast_like(g, innermost(x))
     # (like x: a scalar cotangent carries no array type of its own)
     return wrap_like(broadcast_to(g, tuple(gs[:bnd]) + tuple(shape_of(x))), x)
 
@@ -167,6 +170,8 @@ def _prod_partials(x, ans_kept, axes):
     product of the other entries).  One such product per rank of zero in a slice:
     cost O(zeros per slice × size), and nothing at all without zeros.
     """
+    if is_dask(x):
+        return _others_product(x, axes)
     xp = namespace(x)
     is_zero = xp.asarray(innermost(x)) == 0
     if not is_zero.any():
@@ -177,6 +182,23 @@ def _prod_partials(x, ans_kept, axes):
         others = _prod(where(kth_zero, 1.0, x), axes, True)
         partials = where(kth_zero, others, partials)
     return partials
+
+
+def _others_product(x, axes):
+    """The product of the other entries of each slice as the product of the entries
+    before and of those after (exclusive cumulative products): no division and no
+    look at the values, for Dask arrays, whose zeros are unknown until computed."""
+    from .manipulation import transpose, reshape, concatenate, flip
+    nd = ndim_of(x)
+    rest = [i for i in range(nd) if i not in axes]
+    perm = rest + [i for i in range(nd) if i in axes]
+    moved = transpose(x, perm)
+    shape = tuple(shape_of(moved))
+    flat = reshape(moved, shape[:len(rest)] + (-1,))
+    one = namespace(x).ones(shape[:len(rest)] + (1,), dtype=dtype_of(x))
+    before = _cumprod(concatenate([one, flat[..., :-1]], axis=-1), -1)
+    after = flip(_cumprod(flip(concatenate([flat[..., 1:], one], axis=-1), -1), -1), -1)
+    return transpose(reshape(before * after, shape), [perm.index(i) for i in range(nd)])
 
 
 def _kth_zero_masks(xp, is_zero, axes):
@@ -482,6 +504,8 @@ def _cumprod_jacobian(x, axis):
 
 
 def _has_zero(x):
+    if is_dask(x):
+        return True     # unknown until computed: the formula that holds with zeros
     return bool((namespace(x).asarray(innermost(x)) == 0).any())
 
 

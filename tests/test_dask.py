@@ -1,0 +1,277 @@
+"""Dask arrays as a backend: the library's surface over chunked Dask arrays, on
+Dask's synchronous scheduler (fast, no cluster: tests/test_dask_cluster.py runs
+on a real one).
+
+For every case: the value, grad, a JVP and a Hessian-vector product are Dask
+arrays, built without computing anything (a scheduler that refuses to run is
+installed while they are built), and equal to the same computation on NumPy.
+Inputs are chunked along their first axis, as data are; the row-wise mappings of
+pyad.nn run along the unchunked last axis.  What Dask cannot do lazily raises an
+error that names the function.  Skipped when dask is not installed.
+"""
+import numpy as onp
+import pytest
+
+da = pytest.importorskip('dask.array')
+import dask  # noqa: E402
+
+import pyad  # noqa: E402
+import pyad.linalg as la  # noqa: E402
+import pyad.nn as nn  # noqa: E402
+import pyad.numpy as pnp  # noqa: E402
+from pyad import backend  # noqa: E402
+from pyad.backend import DaskUnsupported  # noqa: E402
+
+from . import test_gpu_wide as wide  # noqa: E402
+
+rng = onp.random.default_rng(17)
+
+
+class Computed(AssertionError):
+    pass
+
+
+def _refuse(*args, **kwargs):
+    raise Computed('a Dask graph was computed while derivatives were being built')
+
+
+@pytest.fixture(autouse=True)
+def synchronous():
+    with dask.config.set(scheduler='synchronous'):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def values():
+    """Overrides conftest's: this module runs once, with reverse mode's deferred
+    values as in use (a Dask array's size is its whole logical size, so Dask values
+    of any size above settings.defer_bytes are deferred here);
+    test_glm_parameters_numpy_data_dask runs both ways."""
+    yield 'eager'
+
+
+def lazily(fn):
+    """fn() with every Dask computation refused: the result must be a lazy graph."""
+    with dask.config.set(scheduler=_refuse):
+        return fn()
+
+
+def put(x, rows=2):
+    """A host array chunked along its first axis (rows at a time); 0-d as is."""
+    return pyad.tree_map(lambda l: da.from_array(l, chunks=(rows,) + l.shape[1:]) if getattr(l, 'ndim', 0) else l, x)
+
+
+def compare(got, want, rtol, what):
+    got_leaves, want_leaves = pyad.tree_leaves(got), pyad.tree_leaves(want)
+    assert len(got_leaves) == len(want_leaves), what
+    for g, w in zip(got_leaves, want_leaves):
+        if getattr(w, 'ndim', 0) or getattr(g, 'ndim', 0):
+            assert isinstance(g, da.Array), f'{what}: a {type(g).__name__} came back, not a Dask array'
+        onp.testing.assert_allclose(backend.to_numpy(g), w, rtol=rtol, atol=rtol, err_msg=what)
+
+
+# ---------------------------------------------------------------------- the wide surface
+# The cases of the device tests, on Dask.  Where a case needs a chunking of its own,
+# or computes by design, it says so here.
+ONE_CHUNK = {
+    'shape ops': "Dask's reshape cannot regroup (3, 4) as (2, 6) across row chunks",
+    'sort and order': 'a 1-d array is sorted in one chunk (see test_sort_of_a_chunked_vector_is_refused)',
+}
+COMPUTES = {
+    'fixed point': 'fixed_point tests convergence at each iteration',
+    'fixed point closure': 'fixed_point tests convergence at each iteration',
+}
+UNSUPPORTED = {    # case -> the function the error must name
+    'indexing': 'x[mask]',
+    'products': 'numpy.kron',
+    'sort and order': 'integer arrays',     # (the derivative of a sort: a scatter-add)
+    'linalg expm': 'pyad.linalg.expm',
+    'linalg det': 'pyad.linalg.det',
+    'linalg slogdet': 'pyad.linalg.slogdet',
+    'linalg pinv': 'pyad.linalg.pinv',
+    'linalg lstsq': 'pyad.linalg.pinv',
+    'linalg eigh': 'pyad.linalg.eigh',
+}
+# 'linalg norms' takes norms of 2-d slices, which Dask factors
+STACKS = [k for k in wide.CASES if k.startswith('linalg ') and k not in UNSUPPORTED and k != 'linalg norms']
+SUPPORTED = sorted(k for k in wide.CASES if k not in UNSUPPORTED and k not in STACKS)
+
+
+def _derivatives(f, xd):
+    v = xd * 0 + 1
+    return (f(xd), pyad.grad(f)(xd), pyad.jvp(f, xd, v)[1], pyad.hessianv(f)(xd, v))
+
+
+@pytest.mark.parametrize('name', SUPPORTED)
+def test_values_and_derivatives_match_numpy(name):
+    f, x = wide.CASES[name]
+    xd = put(x, x.shape[0] if name in ONE_CHUNK else 2)
+    build = (lambda: _derivatives(f, xd)) if name in COMPUTES else (lambda: lazily(lambda: _derivatives(f, xd)))
+    value, g, jv, hv = build()
+    one = onp.ones_like(x)
+    compare(value, f(x), 1e-9, 'value')
+    compare(g, pyad.grad(f)(x), 1e-8, 'grad')
+    compare(jv, pyad.jvp(f, x, one)[1], 1e-8, 'jvp')
+    compare(hv, pyad.hessianv(f)(x, one), 1e-7, 'hessianv')
+
+
+@pytest.mark.parametrize('name', sorted(UNSUPPORTED))
+def test_what_dask_lacks_is_refused_by_name(name):
+    f, x = wide.CASES[name]
+    xd = put(x, x.shape[0] if name in ONE_CHUNK else 2)
+    with pytest.raises(DaskUnsupported, match=UNSUPPORTED[name].replace('[', r'\[').replace('.', r'\.')):
+        lazily(lambda: _derivatives(f, xd))
+
+
+@pytest.mark.parametrize('name', sorted(STACKS))
+def test_linalg_over_stacks_is_refused_by_name(name):
+    f, x = wide.CASES[name]
+    with pytest.raises(DaskUnsupported, match=r'pyad\.linalg\.\w+: Dask has \w+ for one 2-D matrix only'):
+        lazily(lambda: f(put(x)))
+
+
+# ---------------------------------------------------------------------- 2-D linear algebra
+S = rng.standard_normal((4, 4)) + 4 * onp.eye(4)
+TALL = rng.standard_normal((6, 3))
+
+
+def _spd(m):
+    return m @ m.T
+
+
+LINALG_2D = {
+    'solve': (lambda m: pnp.sum(la.solve(m, onp.ones((4, 2))) ** 2), S),
+    'solve vector': (lambda m: pnp.sum(la.solve(m, onp.ones(4)) ** 2), S),
+    'solve_symmetric': (lambda m: pnp.sum(la.solve_symmetric(_spd(m), onp.ones((4, 1))) ** 2), S),
+    'cholesky': (lambda m: pnp.sum(la.cholesky(_spd(m)) ** 2), S),
+    'cho_solve': (lambda m: pnp.sum(la.cho_solve(la.cholesky(_spd(m)), onp.ones((4, 1))) ** 2), S),
+    'solve_triangular': (lambda m: pnp.sum(la.solve_triangular(m, onp.ones((4, 1)), lower=True) ** 2), S),
+    'inv': (lambda m: pnp.sum(la.inv(m) ** 2), S),
+    'qr': (lambda m: pnp.sum(la.qr(m).R ** 2) + pnp.sum(la.qr(m).Q[:, 0] * la.qr(m).R[0, 0]), TALL),
+    'svd': (lambda m: pnp.sum(la.svd(m).S ** 3), TALL),
+    'norm': (lambda m: la.norm(m, 'fro') + la.norm(m[:, 0]), TALL),
+}
+
+
+@pytest.mark.parametrize('name', sorted(LINALG_2D))
+def test_linalg_of_one_matrix_matches_numpy(name):
+    f, x = LINALG_2D[name]
+    value, g, jv, hv = lazily(lambda: _derivatives(f, put(x)))
+    one = onp.ones_like(x)
+    compare(value, f(x), 1e-9, 'value')
+    compare(g, pyad.grad(f)(x), 1e-8, 'grad')
+    compare(jv, pyad.jvp(f, x, one)[1], 1e-8, 'jvp')
+    compare(hv, pyad.hessianv(f)(x, one), 1e-7, 'hessianv')
+
+
+def test_dense_hessian_and_jacobian_in_a_dask_input():
+    # the core seeds the identity with eye (not by writing into zeros), so a Dask
+    # input takes hessian and jacfwd too, lazily
+    x = onp.array([0.5, 1.0, 2.0, -1.0])
+    H = pyad.hessian(lambda v: pnp.sum(v ** 3))(put(x))
+    assert isinstance(H, da.Array)
+    onp.testing.assert_allclose(H.compute(), onp.diag(6.0 * x), rtol=1e-12)
+    J = pyad.jacfwd(lambda v: pnp.sin(v) * 2.0)(put(x))
+    onp.testing.assert_allclose(onp.asarray(J), onp.diag(2.0 * onp.cos(x)), rtol=1e-12)
+
+
+def test_cholesky_of_a_dask_matrix_is_lower_as_in_numpy():
+    a = _spd(S)
+    L = la.cholesky(put(a))
+    assert isinstance(L, da.Array)
+    onp.testing.assert_allclose(L.compute(), onp.linalg.cholesky(a), rtol=1e-12)
+
+
+# ---------------------------------------------------------------------- data Dask, parameters NumPy
+@pytest.mark.parametrize('mode', ['eager', 'deferred'])
+def test_glm_parameters_numpy_data_dask(mode):
+    if mode == 'eager':
+        return _glm_parameters_numpy_data_dask()
+    from pyad._core.config import configured
+    with configured(defer_bytes=0):        # every deferrable value deferred (conftest's mode)
+        _glm_parameters_numpy_data_dask()
+
+
+def _glm_parameters_numpy_data_dask():
+    X = rng.standard_normal((40, 3))
+    y = (rng.random(40) < 0.5).astype(float)
+    beta = onp.array([0.3, -0.2, 0.1])
+
+    def loss(b, X, y):
+        z = X @ b
+        return pnp.sum(pnp.logaddexp(0.0, z) - y * z)
+
+    Xd, yd = put(X, 10), put(y, 10)
+    value, g = lazily(lambda: pyad.value_and_grad(lambda b: loss(b, Xd, yd))(beta))
+    assert isinstance(g, da.Array) and g.shape == (3,)
+    # what the user asks for NumPy gets: one compute for both
+    value, g = backend.compute((value, g))
+    assert type(g) is onp.ndarray and isinstance(value, (float, onp.floating, onp.ndarray))
+    v_ref, g_ref = pyad.value_and_grad(lambda b: loss(b, X, y))(beta)
+    onp.testing.assert_allclose(g, g_ref, rtol=1e-12)
+    onp.testing.assert_allclose(value, v_ref, rtol=1e-12)
+    p = 1 / (1 + onp.exp(-X @ beta))
+    onp.testing.assert_allclose(g, X.T @ (p - y), rtol=1e-12)       # the closed form
+    hv = backend.compute(pyad.hessianv(lambda b: loss(b, Xd, yd))(beta, onp.ones(3)))
+    onp.testing.assert_allclose(hv, X.T @ (p * (1 - p) * (X @ onp.ones(3))), rtol=1e-12)
+    H = backend.compute(pyad.hessian(lambda b: loss(b, Xd, yd))(beta))
+    onp.testing.assert_allclose(H, (X.T * (p * (1 - p))) @ X, rtol=1e-12)
+
+
+def test_float32_data_give_float32_derivatives():
+    X = put(rng.standard_normal((20, 3)).astype(onp.float32), 5)
+    b = onp.ones(3, dtype=onp.float32)
+    g = backend.compute(pyad.grad(lambda b: pnp.sum(pnp.tanh(X @ b)))(b))
+    assert g.dtype == onp.float32
+
+
+def test_compute_leaves_other_leaves_alone():
+    tree = {'a': da.ones(3, chunks=1), 'b': onp.zeros(2), 'c': 1.5}
+    out = backend.compute(tree)
+    assert type(out['a']) is onp.ndarray and out['b'] is tree['b'] and out['c'] == 1.5
+
+
+def test_namespace_of_dask_values_is_the_dask_backend():
+    x = put(onp.ones((4, 2)))
+    assert backend.is_dask(x) and not backend.is_dask(onp.ones(2))
+    assert backend.namespace(x) is backend.dask_namespace()
+    assert backend.namespace(onp.ones(2), x) is backend.dask_namespace()
+    assert type(backend.to_numpy(x)) is onp.ndarray
+
+
+# ---------------------------------------------------------------------- row-wise mappings
+@pytest.mark.parametrize('mapping', ['softmax', 'log_softmax', 'sparsemax', 'entmax15', 'sparsek'])
+def test_row_wise_mappings_along_the_unchunked_axis(mapping):
+    z = rng.standard_normal((12, 5))
+    fn = {'sparsek': lambda z: nn.sparsek(z, 2)}.get(mapping, getattr(nn, mapping))
+    f = lambda z: pnp.sum(fn(z) * z ** 2)        # noqa: E731
+    zd = put(z, 4)
+    out = lazily(lambda: fn(zd))
+    assert isinstance(out, da.Array) and out.chunks[0] == (4, 4, 4)
+    onp.testing.assert_allclose(out.compute(), fn(z), atol=1e-12)
+    g = lazily(lambda: pyad.grad(f)(zd))
+    onp.testing.assert_allclose(g.compute(), pyad.grad(f)(z), atol=1e-10)
+    jv = lazily(lambda: pyad.jvp(f, zd, zd * 0 + 1)[1])
+    onp.testing.assert_allclose(jv.compute(), pyad.jvp(f, z, onp.ones_like(z))[1], atol=1e-10)
+
+
+# ---------------------------------------------------------------------- clear errors
+def test_sort_of_a_chunked_vector_is_refused():
+    with pytest.raises(DaskUnsupported, match=r'sort on a Dask array .* x\.rechunk\(\{0: -1\}\)'):
+        pnp.sort(put(onp.arange(6.0)[::-1].copy()))
+
+
+def test_integer_array_index_derivative_on_dask_is_refused():
+    x = put(rng.standard_normal((6, 2)))
+    with pytest.raises(DaskUnsupported, match='integer arrays'):
+        pyad.grad(lambda x: pnp.sum(x[onp.array([0, 2, 2])] ** 2))(x)
+    # the value, and its derivative by slices, are fine
+    f = lambda x: pnp.sum(x[1:4] ** 2)       # noqa: E731
+    compare(pyad.grad(f)(x), pyad.grad(f)(backend.to_numpy(x)), 1e-12, 'slice grad')
+
+
+def test_numpy_functions_without_a_dask_counterpart_are_refused():
+    xp = backend.dask_namespace()
+    with pytest.raises(DaskUnsupported, match=r'numpy\.kron has no lazy Dask counterpart'):
+        xp.kron
+    assert xp.finfo(onp.float32).eps == onp.finfo(onp.float32).eps   # metadata passes through
