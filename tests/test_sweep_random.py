@@ -12,7 +12,7 @@ import contextvars
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, HealthCheck, strategies as st
+from hypothesis import example, given, settings, HealthCheck, strategies as st
 
 import pyad
 import pyad.numpy as pnp
@@ -73,8 +73,13 @@ def _run(prog, x):
     return pnp.sum(vals[-1] * w) + pnp.sum(vals[-2] * w[::-1]) - pnp.sum(vals[len(vals) // 2])
 
 
+# four exps in a row overflow the last element to inf (issue 13: this failed 1 run in 40)
+OVERFLOW = [(15, 1, 0), (15, 2, 0), (15, 3, 0), (15, 4, 0), (14, 272, 738)]
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(prog=program)
+@example(prog=OVERFLOW)
 def test_reverse_sweep_agrees_with_forward_mode(prog):
     x = np.linspace(-0.8, 0.9, N)
     with configured(stub_bytes=0):
@@ -82,16 +87,25 @@ def test_reverse_sweep_agrees_with_forward_mode(prog):
         seen = []
         token = _SEEN.set(seen)
         try:
-            g = pyad.grad(f)(x)
+            with np.errstate(over='ignore', invalid='ignore'):
+                g = pyad.grad(f)(x)
         finally:
             _SEEN.reset(token)
-        value, pullback = pyad.vjp(f, x)
-        g2 = pullback(2.0)                # a reusable pullback: swept twice
-        g3 = pullback(-1.0)
-    want = pyad.jacfwd(f)(x)
-    np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(g2, 2.0 * want, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(g3, -want, rtol=1e-10, atol=1e-10)
+        with np.errstate(over='ignore', invalid='ignore'):
+            value, pullback = pyad.vjp(f, x)
+            g2 = pullback(2.0)                # a reusable pullback: swept twice
+            g3 = pullback(-1.0)
+    with np.errstate(over='ignore', invalid='ignore'):
+        want = pyad.jacfwd(f)(x)
+    # Where a value overflows to inf, forward mode's zero tangents meet it (0 * inf)
+    # and give NaN in entries whose derivative reverse mode still finds finite: the
+    # two modes are compared where forward mode's derivative is a number (a NaN or
+    # inf from the sweep there fails); for programs whose values stay finite that is
+    # every entry.
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(g[finite], want[finite], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(g2[finite], 2.0 * want[finite], rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(g3[finite], -want[finite], rtol=1e-10, atol=1e-10)
     np.testing.assert_array_equal(x, np.linspace(-0.8, 0.9, N))    # input untouched
     for v in seen:          # the gradient is none of the function's values
         assert not np.shares_memory(g, v)

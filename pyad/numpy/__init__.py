@@ -13,17 +13,19 @@ from .manipulation import *                # noqa: F401,F403
 from .reductions import *           # noqa: F401,F403
 from .indexing import *             # noqa: F401,F403
 from .products import *             # noqa: F401,F403
+from .composite import *            # noqa: F401,F403
 from . import elementwise as _ew
 from . import manipulation as _shape
 from . import reductions as _red
 from . import indexing as _idx
 from . import products as _prod
-from .._core.box import install_methods as _install_methods, innermost as _innermost
+from .._core.box import install_methods as _install_methods, innermost as _innermost, Box as _Box
 from .._core.primitive import bind as _bind
 from ._real import (is_complex_constant as _is_complex_constant, real_only_error as _real_only_error,
                     REAL_OR_TRACED as _REAL_OR_TRACED)
 from .creation import *             # noqa: F401,F403
 from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
+from . import _protocol
 
 # NumPy names with nothing to differentiate
 from numpy import (  # noqa: F401
@@ -46,6 +48,9 @@ def ones_like(a, dtype=None):
 
 
 def full_like(a, fill_value, dtype=None):
+    if isinstance(fill_value, _Box):     # a traced fill value: its derivative flows
+        dtype = _onp.result_type(a) if dtype is None else dtype
+        return broadcast_to(astype(fill_value, dtype), shape(_innermost(a)))
     return _onp.full_like(_innermost(a), fill_value, dtype=dtype)
 
 
@@ -92,14 +97,6 @@ def _method_transpose(self, *axes):
     return _shape.transpose(self, axes)
 
 
-def _array_ufunc(self, ufunc, method, *inputs, **kwargs):
-    fn = _UFUNCS.get(ufunc.__name__)
-    if method != '__call__' or fn is None or kwargs:
-        return NotImplemented
-    return fn(*inputs)
-
-
-_UFUNCS = dict(_ew.UFUNCS, matmul=_prod.matmul)
 _NO_PARAMS = {}
 
 
@@ -138,7 +135,9 @@ _methods = {
     '__lt__': _ew.less, '__le__': _ew.less_equal, '__gt__': _ew.greater,
     '__ge__': _ew.greater_equal, '__eq__': _ew.equal, '__ne__': _ew.not_equal,
     '__getitem__': _getitem, '__setitem__': _setitem,
-    '__array_ufunc__': _array_ufunc,
+    # NumPy's own functions on traced values (see _protocol.py)
+    '__array_ufunc__': _protocol.array_ufunc, '__array_function__': _protocol.array_function,
+    '__array__': _protocol.array_method,
     'T': property(lambda self: _shape.transpose(self)),
     'mT': property(lambda self: _shape.matrix_transpose(self)),
     'reshape': _method_reshape, 'transpose': _method_transpose,

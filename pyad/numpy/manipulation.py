@@ -180,15 +180,26 @@ def squeeze(a, axis=None):
     return reshape(a, tuple(keep))
 
 
-def atleast_1d(a):
-    return reshape(a, (1,)) if ndim_of(a) == 0 else a
+def _each(fn, arys):
+    """NumPy's atleast_Nd: one array in, one out; several in, a tuple out."""
+    if len(arys) == 1:
+        return fn(arys[0])
+    return tuple(fn(a) for a in arys)
 
 
-def atleast_2d(a):
+def atleast_1d(*arys):
+    return _each(lambda a: reshape(a, (1,)) if ndim_of(a) == 0 else a, arys)
+
+
+def _atleast_2d(a):
     n = ndim_of(a)
     if n >= 2:
         return a
     return reshape(a, (1, 1) if n == 0 else (1,) + tuple(shape_of(a)))
+
+
+def atleast_2d(*arys):
+    return _each(_atleast_2d, arys)
 
 
 # ----------------------------------------------------------------- dtype and gradient stops
@@ -226,12 +237,16 @@ stop_gradient = Primitive('stop_gradient', _identity, nondiff=True,
 
 
 # ===================================================================== joining and splitting
-def atleast_3d(a):
+def _atleast_3d(a):
     n = ndim_of(a)
     if n >= 3:
         return a
     shape = tuple(shape_of(a))
     return reshape(a, {0: (1, 1, 1), 1: (1,) + shape + (1,), 2: shape + (1,)}[n])
+
+
+def atleast_3d(*arys):
+    return _each(_atleast_3d, arys)
 
 
 def _any_box(values):
