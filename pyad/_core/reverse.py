@@ -126,7 +126,7 @@ class Tape:
         pa = a.primal if type(a) is TapeVar and a.tag is tag else a
         pb = b.primal if type(b) is TapeVar and b.tag is tag else b
         lazy = BOX_OR_ARRAY_TYPES if prim.traits.defer is not None else BOX_TYPES
-        if type(pa) in lazy or type(pb) in lazy:
+        if (type(pa) in lazy or type(pb) in lazy) and _needs_lazy(pa, pb):
             return self._add_lazy(prim, args, tag)
         i0 = a.index if pa is not a else self._constant(a)
         if b is None:
@@ -322,6 +322,16 @@ class Tape:
             primals = tuple(_real(p) for p in primals)
             ans = _real(ans)
         return prim, ans, primals, params, positions, slots
+
+
+def _needs_lazy(pa, pb):
+    """Whether a record's primals need _add_lazy: boxes (of other levels, or pending),
+    or arrays large enough to be deferred (small ones are recorded at once)."""
+    if isinstance(pa, Box) or isinstance(pb, Box):
+        return True
+    limit = settings.defer_bytes
+    return limit is not None and settings.fast and (
+        backend.nbytes(pa) >= limit or backend.nbytes(pb) >= limit)
 
 
 def _defer_depth(prim, primals, tag):
