@@ -118,9 +118,3 @@ def _fits(k, t):
     dtype = getattr(t, 'dtype', None)
     return dtype is not None and dtype.kind == 'f' and fits(k, dtype)
 
-
-def unpack(value, tag):
-    """(primal, tangent) of ``value`` at ``tag``; tangent None when not wrapped there."""
-    if type(value) is Dual and value.tag is tag:
-        return value.primal, value.tangent
-    return value, None
