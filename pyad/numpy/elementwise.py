@@ -351,7 +351,13 @@ def _div(a, b):
 def _pow_dx(c, ans, x, y):
     if type(y) in (int, float) and y == 2:
         return _product(2.0, c, x)
-    return c * (y * power(x, y - 1))
+    if type(y) in (int, float):
+        # y x^(y-1) is 0 for y = 0 (x^0 is constant), also at x = 0 where x^-1 is inf
+        return _zero_rule(c, ans, x, y) if y == 0 else c * (y * power(x, y - 1))
+    # (the exponent is made safe too, so that the branch not taken has finite
+    # derivatives of its own: a second derivative of x ** 1.0 at 0 is 0, not nan)
+    zero = equal(y, 0)
+    return c * where(zero, 0.0, y * power(x, where(zero, 1.0, y) - 1))
 
 
 def _pow_dy(c, ans, x, y):

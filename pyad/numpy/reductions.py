@@ -360,6 +360,11 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """numpy.std (with ddof).  Its derivative is infinite where std is 0, as sqrt's."""
     axes, ddof = _moment_args('std', a, axis, dtype, out, ddof)
+    if _count(shape_of(a), axes) == 1:
+        # one value per reduction: std is the constant 0 (nan for ddof >= 1) whatever
+        # the value, so every derivative is 0 (its rule would divide 0 by 0)
+        from .manipulation import stop_gradient
+        a = stop_gradient(a)
     return _std(a, axes, ddof, bool(keepdims))
 
 
