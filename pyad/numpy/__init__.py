@@ -14,6 +14,8 @@ from .reductions import *           # noqa: F401,F403
 from .indexing import *             # noqa: F401,F403
 from .products import *             # noqa: F401,F403
 from .composite import *            # noqa: F401,F403
+from .nanfunctions import *         # noqa: F401,F403
+from .updates import *              # noqa: F401,F403
 from . import elementwise as _ew
 from . import manipulation as _shape
 from . import reductions as _red
@@ -26,6 +28,7 @@ from ._real import (is_complex_constant as _is_complex_constant, real_only_error
 from .creation import *             # noqa: F401,F403
 from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
 from . import _protocol
+from .updates import at as _at
 
 # NumPy names with nothing to differentiate
 from numpy import (  # noqa: F401
@@ -117,9 +120,9 @@ def _getitem(self, idx):
 
 def _setitem(self, idx, value):
     raise TypeError('pyad: in-place assignment (x[i] = v) to a value being differentiated is '
-                    'not supported; build a new array instead: pyad.numpy.where(mask, v, x) '
-                    'with a boolean mask of the entries to replace, or pyad.numpy.concatenate '
-                    '/ stack of the pieces (x[:i], v, x[i+1:])')
+                    'not supported; use a functional update, which returns a new array: '
+                    'x = x.at[i].set(v) (also .add, .multiply, .min, .max; '
+                    'pyad.numpy.at(x)[i].set(v) for plain arrays too)')
 
 
 _methods = {
@@ -135,6 +138,7 @@ _methods = {
     '__lt__': _ew.less, '__le__': _ew.less_equal, '__gt__': _ew.greater,
     '__ge__': _ew.greater_equal, '__eq__': _ew.equal, '__ne__': _ew.not_equal,
     '__getitem__': _getitem, '__setitem__': _setitem,
+    'at': property(lambda self: _at(self)),
     # NumPy's own functions on traced values (see _protocol.py)
     '__array_ufunc__': _protocol.array_ufunc, '__array_function__': _protocol.array_function,
     '__array__': _protocol.array_method,

@@ -9,7 +9,7 @@ import numpy as _np
 
 from .._core.box import Box, innermost, shape_of, ndim_of
 from ._batching import normalize_axis
-from .elementwise import isnan, where
+from .elementwise import where
 from .manipulation import (concatenate, ravel, reshape, sort, take, flip, swapaxes,
                            moveaxis, expand_dims, stack, broadcast_to, astype, pad)
 from .reductions import sum, mean, max, min, cumsum, cumprod
@@ -208,34 +208,6 @@ def imag(val):
     return _np.zeros_like(innermost(val))
 
 
-def _nan_filled(a, fill):
-    return where(isnan(a), fill, a)
-
-
-def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
-    """numpy.nansum: NaNs count as zero (and get a zero derivative)."""
-    if out is not None:
-        raise TypeError('nansum: out= is not supported by pyad')
-    return sum(_nan_filled(a, 0.0), axis=axis, keepdims=keepdims, dtype=dtype)
-
-
-def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
-    """numpy.nanmean."""
-    plain = innermost(a)
-    count = _np.sum(~_np.isnan(plain), axis=axis, keepdims=keepdims)
-    return nansum(a, axis, dtype, out, keepdims) / _np.asarray(count, dtype=plain.dtype)
-
-
-def nanmax(a, axis=None, out=None, keepdims=False):
-    """numpy.nanmax."""
-    return max(_nan_filled(a, -_np.inf), axis=axis, keepdims=keepdims)
-
-
-def nanmin(a, axis=None, out=None, keepdims=False):
-    """numpy.nanmin."""
-    return min(_nan_filled(a, _np.inf), axis=axis, keepdims=keepdims)
-
-
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
     """numpy.cross of 3-vectors (the last axis by default)."""
     a, b = _arr(a), _arr(b)
@@ -393,5 +365,4 @@ def correlate(a, v, mode='valid'):
 
 __all__ = ['interp', 'cov', 'corrcoef', 'convolve', 'correlate', 'diff', 'ediff1d', 'append',
            'average', 'ptp', 'quantile', 'percentile', 'median', 'cumulative_sum',
-           'cumulative_prod', 'copy', 'real', 'imag', 'nansum', 'nanmean', 'nanmax', 'nanmin',
-           'cross', 'trapezoid', 'rot90', 'rollaxis', 'polyval']
+           'cumulative_prod', 'copy', 'real', 'imag', 'cross', 'trapezoid', 'rot90', 'rollaxis', 'polyval']

@@ -56,4 +56,12 @@ def asarray(obj, dtype=None):
     return _np.asarray(obj, dtype=dtype)
 
 
+def listed(a):
+    """A Python list or tuple (which may hold traced values) as an array; anything
+    else as it is.  For the functions that accept ``[x0, x1, ...]`` as NumPy's do."""
+    if type(a) is list or type(a) is tuple:
+        return array(a) if _contains_box(a) else _np.asarray(a)
+    return a
+
+
 __all__ = ['array', 'asarray']

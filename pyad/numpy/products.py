@@ -329,18 +329,53 @@ _einsum.def_vjp_joint(_einsum_vjp)
 
 
 def einsum(subscripts, *operands, optimize=False):
-    """numpy.einsum, subscripts-string form: explicit ('ij,jk->ik') or implicit
-    ('ij,jk') output, '...' broadcasting, repeated indices ('ii->i', 'ii').
+    """numpy.einsum: explicit ('ij,jk->ik') or implicit ('ij,jk') output, '...'
+    broadcasting, repeated indices ('ii->i', 'ii'), and the interleaved form
+    einsum(a, [0, 1], b, [1, 2], [0, 2]).
     Each operand's derivative is another einsum."""
     if not isinstance(subscripts, str):
-        raise TypeError('einsum: only the subscripts-string form einsum("ij,jk->ik", a, b) '
-                        'is supported, not the interleaved (operand, sublist) form')
+        subscripts, operands = _from_sublists((subscripts,) + operands)
     shapes = tuple(tuple(shape_of(o)) for o in operands)
     explicit = _normalize_subscripts(subscripts, shapes)
     if not _any_boxed(*operands):
         return wrap_like(namespace(*operands).einsum(subscripts, *operands, optimize=optimize),
                          *operands)
     return _einsum(*operands, subscripts=explicit, optimize=optimize)
+
+
+_LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
+
+
+def _sublist_letters(sublist):
+    out = ''
+    for s in sublist:
+        if s is Ellipsis:
+            out += '...'
+        elif isinstance(s, (int, _np.integer)) and 0 <= s < len(_LETTERS):
+            out += _LETTERS[s]
+        else:
+            raise ValueError(f'einsum: a subscript in a sublist must be an integer in '
+                             f'[0, {len(_LETTERS)}) or Ellipsis, got {s!r}')
+    return out
+
+
+def _from_sublists(args):
+    """The interleaved form einsum(a, [0, 1], b, [1, 2], [0, 2]) as a subscripts
+    string and its operands ('ab,bc->ac', (a, b))."""
+    out = None
+    if len(args) % 2:                   # an output sublist last (else: implicit output)
+        out, args = args[-1], args[:-1]
+    operands, subs = args[0::2], args[1::2]
+    if not operands:
+        raise TypeError('einsum: the interleaved form takes operand, sublist pairs '
+                        '(einsum(a, [0, 1], b, [1, 2], [0, 2]))')
+    for s in subs + (() if out is None else (out,)):
+        if not isinstance(s, (list, tuple)):
+            raise TypeError(f'einsum: a sublist must be a list of integers, got {type(s).__name__}')
+    text = ','.join(_sublist_letters(s) for s in subs)
+    if out is not None:
+        text += '->' + _sublist_letters(out)
+    return text, tuple(operands)
 
 
 # ----------------------------------------------------------------- dot and friends

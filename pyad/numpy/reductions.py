@@ -16,6 +16,7 @@ from .._core.stub import Stub
 from .._core.traits import Traits
 from ..backend import namespace, wrap_like, is_dask, dask_broadcast_like
 from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
+from .creation import listed
 
 
 def _kept_shape(shape, axes):
@@ -82,6 +83,7 @@ _sum.def_vjp(lambda g, ans, x, axes, keepdims: broadcast_reduced(g, ans, x, axes
 
 def sum(a, axis=None, keepdims=False, dtype=None):
     """numpy.sum."""
+    a = listed(a)
     axes = normalize_axes(axis, ndim_of(a))
     out = _sum(a, axes, bool(keepdims))
     if dtype is not None:
@@ -110,6 +112,7 @@ _mean.def_vjp(_mean_vjp)
 
 def mean(a, axis=None, keepdims=False):
     """numpy.mean."""
+    a = listed(a)
     shape = shape_of(a)
     axes = normalize_axes(axis, len(shape))
     if _count(shape, axes) == 0:        # NumPy warns "Mean of empty slice"; nan here
@@ -231,6 +234,7 @@ _prod.def_vjp(_prod_vjp)
 def prod(a, axis=None, dtype=None, out=None, keepdims=False):
     """numpy.prod.  Zeros are handled without division (see ``_prod_partials``):
     the gradient at a single zero is the product of the other entries."""
+    a = listed(a)
     _check_out('prod', out)
     axes = _check_axes('prod', axis, ndim_of(a))
     result = _prod(a, axes, bool(keepdims))
@@ -280,6 +284,7 @@ _min.def_vjp(_extremum_vjp)
 def max(a, axis=None, out=None, keepdims=False):
     """numpy.max; the derivative is split evenly among the entries that tie for
     the maximum (as in JAX)."""
+    a = listed(a)
     _check_out('max', out)
     shape = shape_of(a)
     axes = _check_axes('max', axis, len(shape))
@@ -289,6 +294,7 @@ def max(a, axis=None, out=None, keepdims=False):
 
 def min(a, axis=None, out=None, keepdims=False):
     """numpy.min; the derivative is split evenly among ties (as in JAX)."""
+    a = listed(a)
     _check_out('min', out)
     shape = shape_of(a)
     axes = _check_axes('min', axis, len(shape))
@@ -353,12 +359,14 @@ def _moment_args(name, a, axis, dtype, out, ddof):
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """numpy.var (with ddof)."""
+    a = listed(a)
     axes, ddof = _moment_args('var', a, axis, dtype, out, ddof)
     return _var(a, axes, ddof, bool(keepdims))
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """numpy.std (with ddof).  Its derivative is infinite where std is 0, as sqrt's."""
+    a = listed(a)
     axes, ddof = _moment_args('std', a, axis, dtype, out, ddof)
     if _count(shape_of(a), axes) == 1:
         # one value per reduction: std is the constant 0 (nan for ddof >= 1) whatever
@@ -430,6 +438,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     A slice that is all -inf gives -inf, with a zero (not nan) derivative.  ``b``
     (a scale factor, broadcast against a) is differentiable too; return_sign is
     not supported."""
+    a = listed(a)
     if return_sign:
         raise NotImplementedError('logsumexp: return_sign=True is not supported')
     if b is not None:
@@ -483,6 +492,7 @@ def _cumulative_args(name, a, axis, dtype, out):
 
 def cumsum(a, axis=None, dtype=None, out=None):
     """numpy.cumsum (axis=None: over the flattened array)."""
+    a = listed(a)
     a, axis = _cumulative_args('cumsum', a, axis, dtype, out)
     return _cumsum(a, axis)
 
@@ -545,6 +555,7 @@ _cumprod.def_vjp(_cumprod_vjp)
 def cumprod(a, axis=None, dtype=None, out=None):
     """numpy.cumprod (axis=None: over the flattened array).  Exact derivatives at
     zeros too (an O(n²) rule along the axis is used when it holds a zero)."""
+    a = listed(a)
     a, axis = _cumulative_args('cumprod', a, axis, dtype, out)
     return _cumprod(a, axis)
 
@@ -574,12 +585,14 @@ _argmin = Primitive('argmin', _argmin_impl, nondiff=True)
 
 def any(a, axis=None, out=None, keepdims=False):
     """numpy.any (no derivative: a boolean)."""
+    a = listed(a)
     _check_out('any', out)
     return _any(a, _check_axes('any', axis, ndim_of(a)), bool(keepdims))
 
 
 def all(a, axis=None, out=None, keepdims=False):
     """numpy.all (no derivative: a boolean)."""
+    a = listed(a)
     _check_out('all', out)
     return _all(a, _check_axes('all', axis, ndim_of(a)), bool(keepdims))
 
@@ -595,12 +608,14 @@ def _arg_axis(name, a, axis):
 
 def argmax(a, axis=None, out=None, keepdims=False):
     """numpy.argmax (no derivative: an index)."""
+    a = listed(a)
     _check_out('argmax', out)
     return _argmax(a, _arg_axis('argmax', a, axis), bool(keepdims))
 
 
 def argmin(a, axis=None, out=None, keepdims=False):
     """numpy.argmin (no derivative: an index)."""
+    a = listed(a)
     _check_out('argmin', out)
     return _argmin(a, _arg_axis('argmin', a, axis), bool(keepdims))
 

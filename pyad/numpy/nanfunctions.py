@@ -1,0 +1,197 @@
+"""NumPy's NaN-ignoring functions (nansum, nanmean, nanvar, nanmedian, ...), written
+with pyad.numpy's own functions.
+
+A NaN entry is replaced by the reduction's neutral value before reducing, through
+``where``, so it gets a zero derivative and never a NaN one; the counts of the
+other entries are plain integers.  A slice with no number at all gives what NumPy
+gives (NaN, or 0 for nansum), with a zero derivative.
+"""
+import numpy as _np
+
+from .._core.box import Box, innermost, shape_of, ndim_of
+from ._batching import normalize_axes
+from .creation import listed
+from .elementwise import isnan, sqrt, where
+from .manipulation import (moveaxis, reshape, sort, take_along_axis, expand_dims, stack,
+                           stop_gradient)
+from .reductions import sum, prod, max, min, cumsum, cumprod
+
+
+def _no_out(name, out):
+    if out is not None:
+        raise TypeError(f'{name}: out= is not supported by pyad (use the returned value)')
+
+
+def _filled(a, fill):
+    return where(isnan(a), fill, a)
+
+
+def _count(a, axis, keepdims):
+    """The number of non-NaN entries of each slice (a plain integer array)."""
+    return _np.sum(~_np.isnan(innermost(a)), axis=axis, keepdims=keepdims)
+
+
+def _as_float(count, a):
+    dtype = _np.result_type(innermost(a))
+    return _np.asarray(count, dtype=dtype if dtype.kind == 'f' else _np.float64)
+
+
+def _with_empty_as_nan(out, a, axis, keepdims):
+    """NaN where a slice holds no number (NumPy's answer, with a RuntimeWarning)."""
+    empty = _count(a, axis, keepdims) == 0
+    if _np.any(empty):
+        return where(empty, _np.nan, out)
+    return out
+
+
+def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
+    """numpy.nansum: NaNs count as zero (and get a zero derivative)."""
+    _no_out('nansum', out)
+    a = listed(a)
+    return sum(_filled(a, 0.0), axis=axis, keepdims=keepdims, dtype=dtype)
+
+
+def nanprod(a, axis=None, dtype=None, out=None, keepdims=False):
+    """numpy.nanprod: NaNs count as one (and get a zero derivative)."""
+    _no_out('nanprod', out)
+    a = listed(a)
+    return prod(_filled(a, 1.0), axis=axis, dtype=dtype, keepdims=keepdims)
+
+
+def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
+    """numpy.nanmean: the mean of the numbers of each slice (NaN for none)."""
+    a = listed(a)
+    total = nansum(a, axis, dtype, out, keepdims)
+    return total / _as_float(_count(a, axis, keepdims), total)
+
+
+def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """numpy.nanvar (with ddof)."""
+    a = listed(a)
+    centred = _filled(a, 0.0) - nanmean(a, axis, dtype, out, keepdims=True)
+    squares = sum(where(isnan(a), 0.0, centred * centred), axis=axis, keepdims=keepdims)
+    dof = _count(a, axis, keepdims) - ddof
+    with _np.errstate(divide='ignore', invalid='ignore'):
+        return squares / _as_float(_np.maximum(dof, 0), squares)
+
+
+def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+    """numpy.nanstd.  A slice with a single number has std 0 whatever that number is:
+    its derivative is 0 (elsewhere a std of 0 has an infinite derivative, as sqrt)."""
+    a = listed(a)
+    var = nanvar(a, axis, dtype, out, ddof, keepdims)
+    single = _count(a, axis, keepdims) == 1
+    if not _np.any(single):
+        return sqrt(var)
+    # (the double where keeps the branch not taken finite in every derivative)
+    return where(single, sqrt(stop_gradient(var)), sqrt(where(single, 1.0, var)))
+
+
+def nanmax(a, axis=None, out=None, keepdims=False):
+    """numpy.nanmax (NaN for a slice of NaNs only)."""
+    _no_out('nanmax', out)
+    a = listed(a)
+    return _with_empty_as_nan(max(_filled(a, -_np.inf), axis=axis, keepdims=keepdims),
+                              a, axis, keepdims)
+
+
+def nanmin(a, axis=None, out=None, keepdims=False):
+    """numpy.nanmin (NaN for a slice of NaNs only)."""
+    _no_out('nanmin', out)
+    a = listed(a)
+    return _with_empty_as_nan(min(_filled(a, _np.inf), axis=axis, keepdims=keepdims),
+                              a, axis, keepdims)
+
+
+def nanargmax(a, axis=None, out=None, *, keepdims=False):
+    """numpy.nanargmax (no derivative: an index)."""
+    return _np.nanargmax(innermost(listed(a)), axis=axis, out=out, keepdims=keepdims)
+
+
+def nanargmin(a, axis=None, out=None, *, keepdims=False):
+    """numpy.nanargmin (no derivative: an index)."""
+    return _np.nanargmin(innermost(listed(a)), axis=axis, out=out, keepdims=keepdims)
+
+
+def nancumsum(a, axis=None, dtype=None, out=None):
+    """numpy.nancumsum: NaNs count as zero."""
+    _no_out('nancumsum', out)
+    return cumsum(_filled(listed(a), 0.0), axis=axis, dtype=dtype)
+
+
+def nancumprod(a, axis=None, dtype=None, out=None):
+    """numpy.nancumprod: NaNs count as one."""
+    _no_out('nancumprod', out)
+    return cumprod(_filled(listed(a), 1.0), axis=axis, dtype=dtype)
+
+
+# ----------------------------------------------------------------- quantiles
+def _last_axis(a, axis):
+    """a with the reduced axes merged into one last axis, and those axes."""
+    nd = ndim_of(a)
+    axes = normalize_axes(axis, nd)
+    k = len(axes)
+    a = moveaxis(a, axes, tuple(range(nd - k, nd)))
+    return reshape(a, tuple(shape_of(a)[:nd - k]) + (-1,)), axes
+
+
+def _nanquantile_scalar(s, count, q):
+    """The linear-interpolation quantile q (a number, or a traced scalar) of each row
+    of s, sorted with its NaNs last, holding count numbers (count: kept last axis)."""
+    qv = float(innermost(q))
+    pos = qv * _np.maximum(count - 1, 0)
+    lo = _np.floor(pos).astype(_np.intp)
+    hi = _np.minimum(lo + 1, _np.maximum(count - 1, 0))
+    if isinstance(q, Box):
+        frac = q * _as_float(_np.maximum(count - 1, 0), s) - _as_float(lo, s)
+    else:
+        frac = _as_float(pos - lo, s)
+    s_lo = take_along_axis(s, lo, -1)
+    s_hi = take_along_axis(s, hi, -1)
+    out = (s_lo + (s_hi - s_lo) * frac)[..., 0]
+    empty = count[..., 0] == 0
+    return where(empty, _np.nan, out) if _np.any(empty) else out
+
+
+def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method='linear',
+                keepdims=False):
+    """numpy.nanquantile (method 'linear'): the quantiles of the numbers of each
+    slice, differentiable in a and in q."""
+    _no_out('nanquantile', out)
+    if method != 'linear':
+        raise NotImplementedError(f"nanquantile: only method='linear' is supported, got {method!r}")
+    a = listed(a)
+    qv = _np.asarray(innermost(q), dtype=float)
+    if _np.any(qv < 0) or _np.any(qv > 1) or _np.any(_np.isnan(qv)):
+        raise ValueError('nanquantile: quantiles must be in the range [0, 1]')
+    rows, axes = _last_axis(a, axis)
+    s = sort(rows, axis=-1)                       # NaNs last, as NumPy sorts them
+    count = _np.sum(~_np.isnan(innermost(rows)), axis=-1, keepdims=True)
+    if qv.ndim == 0:
+        result = _nanquantile_scalar(s, count, q)
+    else:                                          # q's axes first, as NumPy puts them
+        flat = reshape(q, (-1,)) if isinstance(q, Box) else qv.ravel()
+        flat = [flat[i] for i in range(qv.size)]
+        result = reshape(stack([_nanquantile_scalar(s, count, qi) for qi in flat]),
+                         qv.shape + tuple(shape_of(s)[:-1]))
+    if keepdims:
+        for ax in axes:
+            result = expand_dims(result, qv.ndim + ax)
+    return result
+
+
+def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method='linear',
+                  keepdims=False):
+    """numpy.nanpercentile (method 'linear')."""
+    q = q / 100.0 if isinstance(q, Box) else _np.asarray(q) / 100.0
+    return nanquantile(a, q, axis, out, overwrite_input, method, keepdims)
+
+
+def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+    """numpy.nanmedian."""
+    return nanquantile(a, 0.5, axis, out, overwrite_input, keepdims=keepdims)
+
+
+__all__ = ['nansum', 'nanprod', 'nanmean', 'nanvar', 'nanstd', 'nanmax', 'nanmin',
+           'nanargmax', 'nanargmin', 'nancumsum', 'nancumprod', 'nanquantile',
+           'nanpercentile', 'nanmedian']

@@ -1,0 +1,195 @@
+"""Functional updates, as JAX spells them: ``x.at[idx].set(v)``, ``.add``,
+``.multiply``, ``.divide``, ``.power``, ``.min``, ``.max``, ``.apply`` and ``.get``.
+
+Each returns a new array and leaves ``x`` alone; it is differentiable in ``x`` and in
+``v`` (to any order, in both modes), because it is written with pyad.numpy's own
+gathers, scatters and ``where``.  ``x`` may be a traced value or a plain array:
+``x.at[...]`` on a traced value, ``pyad.numpy.at(x)[...]`` on either.
+
+The index is any NumPy index (integers, slices, None, Ellipsis, integer or boolean
+arrays).  It is resolved once, on a plain array of positions: ``x.size`` flat
+positions indexed by ``idx`` say which entry of ``x`` each entry of ``x[idx]``
+updates.  An index that names an entry twice behaves as NumPy's unbuffered
+``ufunc.at`` does (and as JAX does): ``add`` adds both values, ``multiply``
+multiplies by both, ``min``/``max`` take the extreme of all; ``set`` keeps the last
+one, as ``x[idx] = v`` does in NumPy.
+"""
+import numpy as _np
+
+from .._core.box import Box, innermost, shape_of, dtype_of
+from .elementwise import where, multiply, divide, power, minimum, maximum
+from .indexing import normalize_index, getitem, scatter_add
+from .manipulation import reshape, broadcast_to, astype
+
+
+def _targets(x, idx):
+    """The flat position in x of each entry of x[idx] (a plain integer array)."""
+    shape = tuple(shape_of(x))
+    positions = _np.arange(_np.prod(shape, dtype=_np.intp), dtype=_np.intp).reshape(shape)
+    try:
+        return positions[idx]
+    except IndexError as e:
+        raise IndexError(f'x.at[{_show(idx)}]: {e} (x has shape {shape})') from None
+
+
+def _show(idx):
+    return ', '.join('...' if e is Ellipsis else repr(e) for e in idx)
+
+
+def _values(x, targets, v, where_):
+    """v broadcast to the shape of x[idx] and flattened, in x's dtype."""
+    shape = targets.shape
+    vs = tuple(shape_of(v))
+    if _np.broadcast_shapes(vs, shape) != shape:
+        raise ValueError(f'{where_}: values of shape {vs} do not broadcast to the shape '
+                         f'{shape} of the indexed entries')
+    dtype = dtype_of(x)
+    if isinstance(v, Box):
+        if dtype_of(v) != dtype and dtype.kind == 'f':
+            v = astype(v, dtype)
+    else:
+        v = _np.asarray(innermost(v), dtype=dtype if dtype.kind in 'fc' else None)
+    return reshape(broadcast_to(v, shape), (-1,))
+
+
+def _rounds(targets):
+    """The entries of x[idx] split into rounds in which no flat position repeats:
+    a list of (positions in x[idx], their flat positions in x)."""
+    flat = targets.ravel()
+    order = _np.argsort(flat, kind='stable')
+    sorted_flat = flat[order]
+    first = _np.ones(len(flat), dtype=bool)
+    first[1:] = sorted_flat[1:] != sorted_flat[:-1]
+    # the rank of each entry among those naming the same position (0 for the first)
+    starts = _np.maximum.accumulate(_np.where(first, _np.arange(len(flat)), 0))
+    rank = _np.empty(len(flat), dtype=_np.intp)
+    rank[order] = _np.arange(len(flat)) - starts
+    return [(_np.nonzero(rank == r)[0], flat[rank == r]) for r in range(int(rank.max(initial=-1)) + 1)]
+
+
+def _gathered(x, values, entries, positions):
+    """(mask, g): mask marks the positions of x updated in one round, g holds the
+    value for each there (x's shape; arbitrary elsewhere)."""
+    size = int(_np.prod(shape_of(x), dtype=_np.intp))
+    slot = _np.zeros(size, dtype=_np.intp)
+    slot[positions] = entries
+    mask = _np.zeros(size, dtype=bool)
+    mask[positions] = True
+    shape = tuple(shape_of(x))
+    return mask.reshape(shape), reshape(getitem(values, (slot,)), shape)
+
+
+def _combine(x, targets, values, op):
+    """x with op(x[p], v) at each position p, repeated positions applied in turn."""
+    for entries, positions in _rounds(targets):
+        mask, g = _gathered(x, values, entries, positions)
+        x = where(mask, op(x, g), x)
+    return x
+
+
+def _check_mode(name, mode):
+    if mode is not None:
+        raise NotImplementedError(f'x.at[...].{name}: mode={mode!r} is not supported; an '
+                                  f'out-of-bounds index raises IndexError, as in NumPy')
+
+
+class _Update:
+    """``x.at[idx]``: the updates of the entries ``x[idx]``."""
+    __slots__ = ('x', 'idx')
+
+    def __init__(self, x, idx):
+        self.x = x
+        self.idx = normalize_index(idx)
+
+    def _prepare(self, v, name, mode):
+        _check_mode(name, mode)
+        targets = _targets(self.x, self.idx)
+        return targets, _values(self.x, targets, v, f'x.at[{_show(self.idx)}].{name}')
+
+    def get(self, *, mode=None, indices_are_sorted=False, unique_indices=False, fill_value=None):
+        """x[idx]."""
+        _check_mode('get', mode)
+        if fill_value is not None:
+            raise NotImplementedError('x.at[...].get: fill_value= is not supported; an '
+                                      'out-of-bounds index raises IndexError, as in NumPy')
+        return getitem(self.x, self.idx)
+
+    def set(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
+        """x with x[idx] = values (the last value wins where idx repeats an entry)."""
+        targets, v = self._prepare(values, 'set', mode)
+        flat = targets.ravel()
+        if flat.size == 0:
+            return self.x
+        # the entry that NumPy's assignment leaves at each position: the last one
+        size = int(_np.prod(shape_of(self.x), dtype=_np.intp))
+        winner = _np.full(size, -1, dtype=_np.intp)
+        winner[flat] = _np.arange(flat.size, dtype=_np.intp)
+        positions = _np.nonzero(winner >= 0)[0]
+        mask, g = _gathered(self.x, v, winner[positions], positions)
+        return where(mask, g, self.x)
+
+    def add(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
+        """x with values added at idx (repeated entries add up)."""
+        targets, v = self._prepare(values, 'add', mode)
+        if targets.size == 0:
+            return self.x
+        shape = tuple(shape_of(self.x))
+        size = int(_np.prod(shape, dtype=_np.intp))
+        return self.x + reshape(scatter_add(v, (targets.ravel(),), (size,), 1), shape)
+
+    def multiply(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
+        """x with x[idx] multiplied by values."""
+        return _combine(self.x, *self._prepare(values, 'multiply', mode), multiply)
+
+    def divide(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
+        """x with x[idx] divided by values."""
+        return _combine(self.x, *self._prepare(values, 'divide', mode), divide)
+
+    def power(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
+        """x with x[idx] raised to the power values."""
+        return _combine(self.x, *self._prepare(values, 'power', mode), power)
+
+    def min(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
+        """x with x[idx] = minimum(x[idx], values)."""
+        return _combine(self.x, *self._prepare(values, 'min', mode), minimum)
+
+    def max(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
+        """x with x[idx] = maximum(x[idx], values)."""
+        return _combine(self.x, *self._prepare(values, 'max', mode), maximum)
+
+    def apply(self, func, *, mode=None, indices_are_sorted=False, unique_indices=False):
+        """x with x[idx] = func(x[idx]), func applied once to each entry named
+        (func: an elementwise function of pyad.numpy)."""
+        _check_mode('apply', mode)
+        flat = _np.unique(_targets(self.x, self.idx).ravel())
+        if flat.size == 0:
+            return self.x
+        picked = func(getitem(reshape(self.x, (-1,)), (flat,)))
+        mask, g = _gathered(self.x, picked, _np.arange(flat.size), flat)
+        return where(mask, g, self.x)
+
+
+class _At:
+    """``x.at``: index it (``x.at[idx]``) to update the entries ``x[idx]``."""
+    __slots__ = ('x',)
+
+    def __init__(self, x):
+        self.x = x
+
+    def __getitem__(self, idx):
+        return _Update(self.x, idx)
+
+    def __repr__(self):
+        return f'<pyad functional updates of an array of shape {tuple(shape_of(self.x))}>'
+
+
+def at(x):
+    """``at(x)[idx].set(v)``, ``.add(v)``, ...: JAX's functional updates, for traced
+    values and plain arrays alike (a traced value also has ``x.at``).  Returns a new
+    array; x is not changed."""
+    if not isinstance(x, Box) and not hasattr(x, 'shape'):
+        x = _np.asarray(x)
+    return _At(x)
+
+
+__all__ = ['at']
