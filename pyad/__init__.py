@@ -16,6 +16,7 @@ from ._core.pytree import tree_flatten, tree_unflatten, tree_map, tree_leaves
 from ._core.primitive import Primitive, primitive, NonDifferentiableError
 from ._core.traits import Traits, TraitError
 from .numpy.manipulation import stop_gradient
+from .numpy._arraytype import is_array
 from . import numpy                            # noqa: F401
 from . import nn                               # noqa: F401
 from . import linalg                           # noqa: F401
@@ -27,7 +28,7 @@ __version__ = '0.1.0'
 __all__ = list(_operators_all) + [
     'tree_flatten', 'tree_unflatten', 'tree_map', 'tree_leaves', 'Primitive', 'primitive',
     'Traits', 'TraitError',
-    'NonDifferentiableError', 'stop_gradient', 'numpy', 'nn', 'linalg', 'fixed_point',
+    'NonDifferentiableError', 'stop_gradient', 'is_array', 'numpy', 'nn', 'linalg', 'fixed_point',
     'FixedPointError',
     'optim', 'numerical',
 ]

@@ -159,6 +159,11 @@ def _as_array(x):
     """Python numbers and lists become arrays (boxes and arrays pass through)."""
     if isinstance(x, Box) or hasattr(x, 'shape'):
         return x
+    if isinstance(x, (list, tuple)):
+        from .numpy.creation import listed
+        x = listed(x)              # a list of traced values is stacked differentiably
+        if isinstance(x, Box) or x.dtype.kind == 'f':
+            return x
     return _np.asarray(x, dtype=float)
 
 

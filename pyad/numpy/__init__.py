@@ -16,6 +16,7 @@ from .products import *             # noqa: F401,F403
 from .composite import *            # noqa: F401,F403
 from .nanfunctions import *         # noqa: F401,F403
 from .updates import *              # noqa: F401,F403
+from ._arraytype import ndarray, is_array    # noqa: F401
 from . import elementwise as _ew
 from . import manipulation as _shape
 from . import reductions as _red
@@ -34,11 +35,11 @@ from .updates import at as _at
 from numpy import (  # noqa: F401
     pi, e, inf, nan, newaxis, euler_gamma,
     float16, float32, float64, int8, int16, int32, int64, uint8, bool_, dtype, finfo, iinfo,
-    ndarray, shape, ndim, size, result_type, promote_types,
-    zeros, ones, empty, full, eye, identity, arange, linspace, logspace, meshgrid,
+    shape, ndim, size, result_type, promote_types,
+    zeros, ones, empty, full, eye, identity, arange, logspace, meshgrid,
     tri, indices, diag_indices, tril_indices, triu_indices, random,
     argsort, argwhere, nonzero, flatnonzero, searchsorted,
-    count_nonzero, unique, bincount, histogram, digitize, isscalar, iscomplexobj, isrealobj,
+    count_nonzero, unique, bincount, digitize, isscalar, iscomplexobj, isrealobj,
 )
 
 
@@ -125,6 +126,49 @@ def _setitem(self, idx, value):
                     'pyad.numpy.at(x)[i].set(v) for plain arrays too)')
 
 
+def _method_astype(self, dtype, order='K', casting='unsafe', subok=True, copy=True):
+    return _shape.astype(self, dtype)
+
+
+def _method_round(self, decimals=0, out=None):
+    if out is not None:
+        raise TypeError('x.round(out=...): a traced value cannot be written into an array')
+    return _ew.round(self, decimals)
+
+
+def _method_view(self, dtype=None, type=None):
+    if (dtype is None or _onp.dtype(dtype) == self.dtype) and type is None:
+        return self
+    raise TypeError('x.view(dtype) of a traced value would reinterpret its bytes, which has '
+                    'no derivative; use x.astype(dtype) to convert its values')
+
+
+def _no_tolist(self):
+    raise TypeError('x.tolist() of a traced value would turn it into Python floats and drop '
+                    'its derivative. Keep it an array, or iterate over it (list(x) gives the '
+                    'traced entries), or use pyad.stop_gradient(x).tolist() if the '
+                    'derivative is meant to be dropped.')
+
+
+def _no_bytes(self, *args, **kwargs):
+    raise TypeError('the bytes of a traced value have no derivative: use '
+                    'pyad.stop_gradient(x) first if the derivative is meant to be dropped')
+
+
+def _in_place(name, instead):
+    def method(self, *args, **kwargs):
+        raise TypeError(f'pyad: x.{name}() changes x in place, which a value being '
+                        f'differentiated cannot do; {instead}')
+    return method
+
+
+def _plain_method(name):
+    """A method with an integer or boolean result: NumPy's, on the plain values."""
+    def method(self, *args, **kwargs):
+        return getattr(_innermost(self), name)(*args, **kwargs)
+    return method
+
+
 _methods = {
     '__add__': _real_operand(_ew.add), '__radd__': _reverse(_ew.add),
     '__sub__': _real_operand(_ew.subtract), '__rsub__': _reverse(_ew.subtract),
@@ -148,7 +192,27 @@ _methods = {
     'ravel': lambda self: _shape.ravel(self), 'flatten': lambda self: _shape.ravel(self),
     'squeeze': lambda self, axis=None: _shape.squeeze(self, axis),
     'swapaxes': lambda self, a, b: _shape.swapaxes(self, a, b),
-    'astype': lambda self, dtype: _shape.astype(self, dtype),
+    'astype': _method_astype, 'round': _method_round, '__round__': _method_round,
+    'copy': lambda self, order='C': self,       # a traced value is never written into
+    '__copy__': lambda self: self, '__deepcopy__': lambda self, memo: self,
+    'view': _method_view, 'tolist': _no_tolist,
+    'tobytes': _no_bytes, 'tofile': _no_bytes, 'dump': _no_bytes, 'dumps': _no_bytes,
+    'fill': _in_place('fill', 'use pyad.numpy.full_like(x, value)'),
+    'put': _in_place('put', 'use x.at[indices].set(values)'),
+    'resize': _in_place('resize', 'use pyad.numpy.resize(x, shape) or x.reshape(shape)'),
+    'partition': _in_place('partition', 'use pyad.numpy.partition(x, kth), which returns a '
+                           'partitioned copy'),
+    'itemset': _in_place('itemset', 'use x.at[index].set(value)'),
+    'setflags': _in_place('setflags', 'traced values are never written into'),
+    'nbytes': property(lambda self: self.size * self.dtype.itemsize),
+    'itemsize': property(lambda self: self.dtype.itemsize),
+    'imag': property(lambda self: _extra_call('imag', self)),
+    'flat': property(lambda self: _shape.ravel(self)),
+    '__contains__': lambda self, value: bool((_innermost(self) == _innermost(value)).any()),
+    '__divmod__': lambda self, other: (self // other, self % other),
+    '__rdivmod__': lambda self, other: (other // self, other % self),
+    'compress': lambda self, condition, axis=None: _extra_call('compress', condition, self,
+                                                                axis),
     'sum': lambda self, axis=None, keepdims=False: _red.sum(self, axis, keepdims),
     'mean': lambda self, axis=None, keepdims=False: _red.mean(self, axis, keepdims),
     'dot': lambda self, other: _extra_call('dot', self, other),
@@ -176,7 +240,9 @@ def _extra_call(name, *args, **kwargs):
 
 
 for _name in ('prod', 'max', 'min', 'var', 'std', 'cumsum', 'cumprod', 'trace',
-              'diagonal', 'take', 'repeat', 'any', 'all', 'argmax', 'argmin'):
+              'diagonal', 'take', 'repeat', 'any', 'all', 'argmax', 'argmin', 'nonzero'):
     _methods[_name] = (lambda name: lambda self, *a, **k: _extra_call(name, self, *a, **k))(_name)
+for _name in ('argsort', 'argpartition', 'searchsorted'):
+    _methods[_name] = _plain_method(_name)
 
 _install_methods(_methods)

@@ -9,9 +9,10 @@ import numpy as _np
 
 from .._core.box import Box, innermost, shape_of, ndim_of
 from ._batching import normalize_axis
-from .elementwise import where
+from .elementwise import where as _where
 from .manipulation import (concatenate, ravel, reshape, sort, take, flip, swapaxes,
                            moveaxis, expand_dims, stack, broadcast_to, astype, pad)
+from .creation import listed
 from .reductions import sum, mean, max, min, cumsum, cumprod
 
 
@@ -290,7 +291,7 @@ def interp(x, xp, fp, left=None, right=None, period=None):
         y = y0 + (x - x0) / (x1 - x0) * (y1 - y0)
     lo = take(fp, 0) if left is None else left
     hi = take(fp, n - 1) if right is None else right
-    return where(xv < xpv[0], lo, where(xv > xpv[-1], hi, y))
+    return _where(xv < xpv[0], lo, _where(xv > xpv[-1], hi, y))
 
 
 def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *,
@@ -363,6 +364,272 @@ def correlate(a, v, mode='valid'):
     return convolve(a, flip(v, 0), mode)
 
 
+
+
+# ===================================================================== more of NumPy
+def where(condition, x=None, y=None):
+    """numpy.where: ``where(c, x, y)`` chooses elementwise (differentiable in x and
+    y); ``where(c)`` alone is ``nonzero(c)``, a tuple of index arrays."""
+    if x is None and y is None:
+        return _np.nonzero(innermost(condition))
+    if x is None or y is None:
+        raise ValueError('where: either both or neither of x and y should be given')
+    return _where(condition, x, y)
+
+
+def _condition(c, name):
+    c = innermost(c)
+    c = _np.asarray(c)
+    if c.dtype != bool:
+        raise TypeError(f'{name}: conditions must be boolean arrays, got dtype {c.dtype}')
+    return c
+
+
+def select(condlist, choicelist, default=0):
+    """numpy.select: the choice of the first true condition, elementwise (default
+    where none is); differentiable in the choices and the default."""
+    if len(condlist) != len(choicelist):
+        raise ValueError(f'select: condlist has {len(condlist)} entries but choicelist has '
+                         f'{len(choicelist)}; they must be of the same length')
+    if not condlist:
+        raise ValueError('select: an empty condition list is not possible')
+    conditions = [_condition(c, 'select') for c in condlist]
+    choices = [_arr(c) for c in choicelist]
+    dtype = _np.result_type(*[innermost(c) for c in choices])
+    shape = _np.broadcast_shapes(*[shape_of(a) for a in conditions + choices],
+                                 shape_of(_arr(default)))
+    out = default if isinstance(default, Box) else _np.asarray(default, dtype=dtype)
+    for c, choice in zip(reversed(conditions), reversed(choices)):
+        out = _where(c, choice, out)
+    return broadcast_to(astype(out, dtype) if dtype.kind == 'f' else out, shape)
+
+
+def piecewise(x, condlist, funclist, *args, **kw):
+    """numpy.piecewise: funclist[k](x[condlist[k]], *args, **kw) where condlist[k]
+    holds (later conditions win, an extra function covers the rest, a number is a
+    constant).  Each function sees only its own entries, as in NumPy, so a function
+    undefined elsewhere (sqrt of the negative entries) costs no NaN derivative."""
+    from .updates import at
+    x = _arr(x)
+    n = len(funclist)
+    if _np.isscalar(condlist) or not isinstance(condlist[0], (list, _np.ndarray, Box)) \
+            and ndim_of(x) != 0 or isinstance(condlist, _np.ndarray) and condlist.ndim == ndim_of(x) \
+            and ndim_of(x) > 0 and condlist.dtype == bool and n == 1:
+        condlist = [condlist]
+    conditions = [_np.broadcast_to(_condition(c, 'piecewise'), shape_of(x)) for c in condlist]
+    if n == len(conditions) + 1:
+        conditions.append(~_np.any(conditions, axis=0) if conditions else
+                          _np.ones(shape_of(x), dtype=bool))
+    elif n != len(conditions):
+        raise ValueError(f'piecewise: with {len(conditions)} condition(s), funclist must have '
+                         f'{len(conditions)} or {len(conditions) + 1} entries, got {n}')
+    out = _np.zeros(shape_of(x), dtype=_np.result_type(innermost(x)))
+    for c, f in zip(conditions, funclist):
+        if not c.any():
+            continue
+        value = f(x[c], *args, **kw) if callable(f) else f
+        out = at(out)[c].set(value)
+    return out
+
+
+def _on_axis(v, axis, nd):
+    """A 1-D v shaped to broadcast along axis of an nd-dimensional array."""
+    shape = [1] * nd
+    shape[axis] = -1
+    return reshape(v, tuple(shape))
+
+
+def _gradient_uniform(f, axis, h, edge_order):
+    """Second-order central differences inside, one-sided at the edges, spacing h."""
+    inner = (_along(f, axis, slice(2, None)) - _along(f, axis, slice(None, -2))) / (2.0 * h)
+    if edge_order == 1:
+        first = (_along(f, axis, slice(1, 2)) - _along(f, axis, slice(0, 1))) / h
+        last = (_along(f, axis, slice(-1, None)) - _along(f, axis, slice(-2, -1))) / h
+    else:
+        def p(i):
+            return _along(f, axis, slice(i, i + 1 if i != -1 else None))
+        first = (-1.5 * p(0) + 2.0 * p(1) - 0.5 * p(2)) / h
+        last = (0.5 * p(-3) - 2.0 * p(-2) + 1.5 * p(-1)) / h
+    return concatenate([first, inner, last], axis=axis)
+
+
+def _gradient_coordinates(f, axis, coords, edge_order):
+    """The same for points at the coordinates coords (second order inside, as NumPy)."""
+    nd = ndim_of(f)
+    dx = diff(coords)
+
+    def d(i):
+        return _on_axis(dx[i:i + 1] if i != -1 else dx[-1:], axis, nd)
+
+    def p(i):
+        return _along(f, axis, slice(i, i + 1 if i != -1 else None))
+    hd, hs = _on_axis(dx[:-1], axis, nd), _on_axis(dx[1:], axis, nd)
+    inner = (-hs / (hd * (hd + hs)) * _along(f, axis, slice(None, -2))
+             + (hs - hd) / (hd * hs) * _along(f, axis, slice(1, -1))
+             + hd / (hs * (hd + hs)) * _along(f, axis, slice(2, None)))
+    if edge_order == 1:
+        first = (p(1) - p(0)) / d(0)
+        last = (p(-1) - p(-2)) / d(-1)
+    else:
+        a, b = d(0), d(1)
+        first = (-(2.0 * a + b) / (a * (a + b)) * p(0) + (a + b) / (a * b) * p(1)
+                 - a / (b * (a + b)) * p(2))
+        a, b = d(-2), d(-1)
+        last = (b / (a * (a + b)) * p(-3) - (a + b) / (a * b) * p(-2)
+                + (2.0 * b + a) / (b * (a + b)) * p(-1))
+    return concatenate([first, inner, last], axis=axis)
+
+
+def _spacing(h):
+    """A spacing of gradient: a plain scalar as a Python float (weak: float32 stays
+    float32, as in NumPy), an array or traced value as it is."""
+    if isinstance(h, Box):
+        return h
+    h = _np.asarray(h)
+    return float(h) if h.ndim == 0 else h
+
+
+def _gradient_spacings(varargs, axes, f):
+    if not varargs:
+        return [1.0] * len(axes)
+    if len(varargs) == 1 and ndim_of(_arr(varargs[0])) == 0:
+        return [_spacing(varargs[0])] * len(axes)
+    if len(varargs) != len(axes):
+        raise TypeError(f'gradient: give one spacing for all axes or one per axis '
+                        f'({len(axes)}), got {len(varargs)}')
+    out = []
+    for ax, h in zip(axes, varargs):
+        h = _spacing(h)
+        if ndim_of(h) == 1 and shape_of(h)[0] != shape_of(f)[ax]:
+            raise ValueError(f'gradient: the coordinates for axis {ax} have length '
+                             f'{shape_of(h)[0]}, the array {shape_of(f)[ax]}')
+        if ndim_of(h) > 1:
+            raise ValueError('gradient: a spacing must be a scalar or 1-D coordinates')
+        out.append(h)
+    return out
+
+
+def gradient(f, *varargs, axis=None, edge_order=1):
+    """numpy.gradient: central differences inside, one-sided differences of order
+    edge_order (1 or 2) at the edges, for unit, scalar or coordinate spacings;
+    differentiable in f and in the spacings."""
+    f = _arr(f)
+    nd = ndim_of(f)
+    if nd == 0:
+        raise ValueError('gradient: the array must have at least one dimension')
+    if edge_order not in (1, 2):
+        raise ValueError(f"gradient: edge_order must be 1 or 2, got {edge_order}")
+    single = isinstance(axis, (int, _np.integer))
+    axes = tuple(range(nd)) if axis is None else tuple(
+        normalize_axis(a, nd, 'gradient: axis') for a in ((axis,) if single else axis))
+    out = []
+    for ax, h in zip(axes, _gradient_spacings(varargs, axes, f)):
+        if shape_of(f)[ax] < edge_order + 1:
+            raise ValueError(f'gradient: axis {ax} has {shape_of(f)[ax]} points; at least '
+                             f'edge_order + 1 = {edge_order + 1} are needed')
+        if ndim_of(h) == 0:
+            out.append(_gradient_uniform(f, ax, h, edge_order))
+        else:
+            out.append(_gradient_coordinates(f, ax, h, edge_order))
+    return out[0] if len(out) == 1 else out
+
+
+def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+    """numpy.nan_to_num: NaN and infinities replaced by numbers (whose derivative is
+    zero); the derivative is 1 at the finite entries."""
+    x = _arr(x)
+    dtype = _np.result_type(innermost(x))
+    if dtype.kind != 'f':
+        return x
+    big = _np.finfo(dtype).max
+    plain = innermost(x)
+    out = x
+    for mask, value in ((_np.isnan(plain), nan), (_np.isposinf(plain), big if posinf is None else posinf),
+                        (_np.isneginf(plain), -big if neginf is None else neginf)):
+        if _np.any(mask):
+            out = _where(mask, _np.asarray(value, dtype=dtype), out)
+    return out
+
+
+def partition(a, kth, axis=-1, kind='introselect', order=None):
+    """numpy.partition: the entries rearranged as NumPy's partition puts them (the
+    kth in its sorted place); the derivative follows the entries."""
+    if order is not None:
+        raise NotImplementedError('partition: order= (structured arrays) is not supported')
+    from .manipulation import take_along_axis
+    a = _arr(a)
+    if axis is None:
+        a, axis = ravel(a), 0
+    plain = innermost(a)
+    return take_along_axis(a, _np.argpartition(plain, kth, axis=axis, kind=kind), axis)
+
+
+def dsplit(ary, indices_or_sections):
+    """numpy.dsplit: split along the third axis."""
+    from .manipulation import split
+    if ndim_of(ary) < 3:
+        raise ValueError('dsplit only works on arrays of 3 or more dimensions')
+    return split(ary, indices_or_sections, axis=2)
+
+
+def compress(condition, a, axis=None):
+    """numpy.compress: the slices of a where condition (1-D, maybe shorter) holds."""
+    a = _arr(a)
+    c = _condition(_np.asarray(innermost(condition)).astype(bool), 'compress')
+    if c.ndim != 1:
+        raise ValueError('compress: condition must be a 1-d array')
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = normalize_axis(axis, ndim_of(a), 'compress: axis')
+    if len(c) > shape_of(a)[axis]:
+        raise IndexError(f'compress: condition has {len(c)} entries, more than the '
+                         f'{shape_of(a)[axis]} along axis {axis}')
+    return take(a, _np.nonzero(c)[0], axis=axis)
+
+
+def resize(a, new_shape):
+    """numpy.resize: a's entries repeated in order to fill new_shape."""
+    a = ravel(_arr(a))
+    shape = (new_shape,) if isinstance(new_shape, (int, _np.integer)) else tuple(new_shape)
+    n = int(_np.prod(shape, dtype=_np.intp))
+    size = shape_of(a)[0]
+    if n and not size:
+        raise ValueError('resize: cannot fill a non-empty shape from an empty array')
+    if n == 0:
+        return reshape(a[:0], shape)
+    reps = -(-n // size)
+    return reshape(concatenate([a] * reps)[:n] if reps > 1 else a[:n], shape)
+
+
+def histogram(a, bins=10, range=None, density=None, weights=None):
+    """numpy.histogram.  The counts of a are piecewise constant in a (derivative 0);
+    they are differentiable in traced weights, and the bin edges that NumPy computes
+    from a's minimum and maximum are differentiable in those."""
+    plain = innermost(a)
+    w_plain = None if weights is None else innermost(weights)
+    counts, edges = _np.histogram(plain, bins, range, density=False, weights=w_plain)
+    if isinstance(a, Box) and isinstance(bins, (int, _np.integer)) and range is None \
+            and plain.size:
+        lo, hi = min(a), max(a)
+        if float(innermost(lo)) == float(innermost(hi)):
+            lo, hi = lo - 0.5, hi + 0.5
+        from .creation import linspace
+        edges = linspace(lo, hi, int(bins) + 1)
+    if isinstance(weights, Box):
+        from .updates import at
+        index = _np.searchsorted(_np.asarray(innermost(edges)), plain.ravel(), side='right') - 1
+        index[plain.ravel() == innermost(edges)[-1]] = len(counts) - 1
+        inside = (index >= 0) & (index < len(counts))
+        flat_w = ravel(broadcast_to(weights, shape_of(plain)))
+        counts = at(_np.zeros(len(counts), dtype=_np.result_type(w_plain)))[
+            index[inside]].add(flat_w[_np.nonzero(inside)[0]])
+    if density:
+        counts = counts / sum(counts) / diff(edges)
+    return counts, edges
+
+
 __all__ = ['interp', 'cov', 'corrcoef', 'convolve', 'correlate', 'diff', 'ediff1d', 'append',
            'average', 'ptp', 'quantile', 'percentile', 'median', 'cumulative_sum',
-           'cumulative_prod', 'copy', 'real', 'imag', 'cross', 'trapezoid', 'rot90', 'rollaxis', 'polyval']
+           'cumulative_prod', 'copy', 'real', 'imag', 'cross', 'trapezoid', 'rot90', 'rollaxis',
+           'polyval', 'where', 'select', 'piecewise', 'gradient', 'nan_to_num', 'partition',
+           'dsplit', 'compress', 'resize', 'histogram']

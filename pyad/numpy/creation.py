@@ -1,7 +1,7 @@
 """Building arrays from values that may be traced: ``array`` and ``asarray``."""
 import numpy as _np
 
-from .._core.box import Box, dtype_of
+from .._core.box import Box, dtype_of, innermost, ndim_of
 
 
 def _contains_box(obj):
@@ -64,4 +64,123 @@ def listed(a):
     return a
 
 
-__all__ = ['array', 'asarray']
+def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+    """numpy.linspace, differentiable in start and stop: the values are NumPy's
+    exactly; each sample is start (1 - f) + stop f, f its fraction of the way."""
+    if not isinstance(start, Box) and not isinstance(stop, Box):
+        return _np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
+    from .manipulation import stop_gradient, expand_dims, broadcast_to, astype
+    num = int(num)
+    if num < 0:
+        raise ValueError(f'linspace: number of samples, {num}, must be non-negative')
+    plain_start, plain_stop = _np.asarray(innermost(start)), _np.asarray(innermost(stop))
+    values, step = _np.linspace(plain_start, plain_stop, num, endpoint, True, dtype, axis)
+    dtype = values.dtype
+    if dtype.kind != 'f':           # integer samples: no derivative
+        return (values, step) if retstep else values
+    nd = values.ndim
+    axis = axis % nd
+    sample_shape = values.shape[:axis] + values.shape[axis + 1:]
+    div = (num - 1) if endpoint else num
+    fraction = _np.arange(num, dtype=dtype) / dtype.type(div) if div > 0 else \
+        _np.zeros(num, dtype=dtype)
+    shape = [1] * nd
+    shape[axis] = num
+    fraction = fraction.reshape(shape)
+
+    def delta(end):
+        """end minus its own value: zero, with end's derivative."""
+        return astype(end - stop_gradient(end), dtype) if isinstance(end, Box) else 0.0
+
+    def along(d):
+        """d shaped as one sample (the sample axis of length 1)."""
+        return expand_dims(broadcast_to(d, sample_shape), axis) if ndim_of(d) else d
+    d_start, d_stop = delta(start), delta(stop)
+    out = values + along(d_start) * (1 - fraction) + along(d_stop) * fraction
+    if not retstep:
+        return out
+    if div > 0:
+        step = step + (d_stop - d_start) / float(div)
+    return out, step
+
+
+class _Concatenator:
+    """``r_`` and ``c_``: NumPy's index tricks, for traced values too.  Without a
+    traced value they are NumPy's own; with one, the pieces (numbers, arrays,
+    slices ``start:stop:step`` or ``start:stop:numj``) are concatenated
+    differentiably, after a directive string such as ``'0,2,-1'`` (axis, minimum
+    number of dimensions, where a 1-D piece's axis goes) if one is given."""
+    __slots__ = ('plain', 'axis', 'ndmin', 'trans1d')
+
+    def __init__(self, plain, axis, ndmin, trans1d):
+        self.plain = plain
+        self.axis, self.ndmin, self.trans1d = axis, ndmin, trans1d
+
+    def __getitem__(self, key):
+        items = key if isinstance(key, tuple) else (key,)
+        if not _contains_box(items):
+            return self.plain[key]
+        axis, ndmin, trans1d = self.axis, self.ndmin, self.trans1d
+        if isinstance(items[0], str):
+            axis, ndmin, trans1d = _directive(items[0], axis, ndmin, trans1d)
+            items = items[1:]
+        # Python numbers are weak, as in NumPy: they take the dtype of the arrays
+        dtype = _np.result_type(*[dtype_of(i) for i in items if isinstance(i, Box) or
+                                  hasattr(i, 'dtype') and getattr(i, 'ndim', 0) > 0] +
+                                [_np.arange(0).dtype if isinstance(i, slice) and
+                                 not isinstance(i.step, complex) else _np.dtype(float)
+                                 for i in items if isinstance(i, slice)])
+        pieces = [_piece(_np.asarray(i, dtype=dtype) if isinstance(i, (int, float)) else i,
+                         ndmin, trans1d) for i in items]
+        from .manipulation import concatenate
+        return concatenate(pieces, axis=axis)
+
+    def __len__(self):
+        return 0
+
+
+def _directive(text, axis, ndmin, trans1d):
+    """'axis[,ndmin[,trans1d]]' of r_ and c_."""
+    if text in ('r', 'c'):
+        raise NotImplementedError(f"r_/c_: the matrix directive {text!r} is not supported")
+    try:
+        values = [int(v) for v in text.split(',')]
+    except ValueError:
+        raise ValueError(f'r_/c_: unknown directive {text!r}') from None
+    if not 1 <= len(values) <= 3:
+        raise ValueError(f'r_/c_: unknown directive {text!r}')
+    values += [ndmin, trans1d][len(values) - 1:]
+    return values[0], values[1], values[2]
+
+
+def _piece(item, ndmin, trans1d):
+    """One item of r_[...] as an array of at least ndmin dimensions."""
+    from .manipulation import reshape, transpose
+    if isinstance(item, slice):
+        step = 1 if item.step is None else item.step
+        start = 0 if item.start is None else item.start
+        if isinstance(step, complex):
+            piece = _np.linspace(start, item.stop, int(abs(step)))
+        else:
+            piece = _np.arange(start, item.stop, step)
+        return piece.reshape((1,) * (ndmin - 1) + piece.shape) if ndmin > 1 else piece
+    if not isinstance(item, Box):
+        item = _np.asarray(item)
+    nd = ndim_of(item)
+    if nd >= ndmin:
+        return item if nd else reshape(item, (1,))
+    shape = (1,) * (ndmin - nd) + tuple(item.shape)
+    item = reshape(item, shape)
+    if trans1d != -1 and nd > 0:
+        # NumPy moves the piece's own axes to start at trans1d
+        k2, k1 = ndmin - nd, trans1d if trans1d >= 0 else trans1d + ndmin - nd + 1
+        axes = list(range(ndmin))
+        item = transpose(item, tuple(axes[:k1] + axes[k2:] + axes[k1:k2]))
+    return item
+
+
+r_ = _Concatenator(_np.r_, 0, 1, -1)
+c_ = _Concatenator(_np.c_, -1, 2, 0)
+
+
+__all__ = ['array', 'asarray', 'linspace', 'r_', 'c_']

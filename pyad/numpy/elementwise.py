@@ -128,8 +128,8 @@ def unary(name, np_fn, lin, math_fn=None, traits=_UFUNC):
 def _rebroadcast(r, g, s):
     """``r``, computed from ``s``, the one value of the scalar broadcast ``g``, laid
     out as g is (batch + ans.shape): still a (read-only) broadcast when r is a scalar."""
-    if r is s:
-        return g
+    if r is s or r is None:            # (None: a symbolic zero)
+        return g if r is s else None
     t = type(r)
     if t is float or t is int or t is _np.ndarray and r.ndim == 0 or isinstance(r, _np.generic):
         one = _np.array(r, dtype=g.dtype if t is float or t is int else None)
@@ -165,7 +165,7 @@ def _reverse_rule(lin, which):
             return lin(g, ans, x, y)
         s = scalar_of_broadcast(g)     # the VJP of a sum: a constant partial costs no pass
         c = lin(g, ans, x, y) if s is None else _rebroadcast(lin(s, ans, x, y), g, s)
-        return unbroadcast(c, ans, x if which == 0 else y)
+        return None if c is None else unbroadcast(c, ans, x if which == 0 else y)
     return rule
 
 

@@ -40,7 +40,11 @@ def _values(x, targets, v, where_):
     """v broadcast to the shape of x[idx] and flattened, in x's dtype."""
     shape = targets.shape
     vs = tuple(shape_of(v))
-    if _np.broadcast_shapes(vs, shape) != shape:
+    try:
+        fits = _np.broadcast_shapes(vs, shape) == shape
+    except ValueError:
+        fits = False
+    if not fits:
         raise ValueError(f'{where_}: values of shape {vs} do not broadcast to the shape '
                          f'{shape} of the indexed entries')
     dtype = dtype_of(x)
