@@ -169,8 +169,10 @@ def test_errors():
         np.einsum('...ij->ij', onp.ones((2, 2, 3)))
     with pytest.raises(ValueError, match='einsum'):
         np.einsum('i1->i', onp.ones((2, 3)))
-    with pytest.raises(TypeError, match='einsum'):
-        np.einsum(onp.ones(3), [0])
+    with pytest.raises(TypeError, match='einsum: a sublist must be a list'):
+        np.einsum(onp.ones(3), 0)
+    with pytest.raises(ValueError, match='einsum: a subscript in a sublist'):
+        np.einsum(onp.ones(3), [-1])
 
 
 # ----------------------------------------------------------------- nested batches

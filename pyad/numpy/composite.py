@@ -405,9 +405,10 @@ def select(condlist, choicelist, default=0):
 
 
 def piecewise(x, condlist, funclist, *args, **kw):
-    """numpy.piecewise: funclist[k](x[condlist[k]], *args, **kw) where condlist[k]
-    holds (later conditions win, an extra function covers the rest, a number is a
-    constant).  Each function sees only its own entries, as in NumPy, so a function
+    """numpy.piecewise: the k-th function of funclist (called with args and kw)
+    on the entries of x where the k-th condition holds; later conditions win, an
+    extra function covers the entries no condition holds for, and a number is a
+    constant.  Each function sees only its own entries, as in NumPy, so a function
     undefined elsewhere (sqrt of the negative entries) costs no NaN derivative."""
     from .updates import at
     x = _arr(x)
