@@ -248,6 +248,22 @@ def test_linspace_keeps_numpys_values_and_dtype():
     np.testing.assert_array_equal(pyad.grad(lambda s: pnp.sum(pnp.linspace(s, 2.0, 1)))(0.3), 1.0)
 
 
+@pytest.mark.parametrize('build', [
+    lambda m, x: m.r_[x, 0:3], lambda m, x: m.r_[x[:2], 1.5, 0:1:4j], lambda m, x: m.c_[x[:3], x[3:]],
+    lambda m, x: m.r_['-1,2,1', x[:3], x[3:]], lambda m, x: m.r_['0,2', x[:3], x[3:]],
+    lambda m, x: m.c_[x[:2], 0:2],
+], ids=['slice', 'linspace slice', 'c_', 'directive', 'ndmin', 'c_ slice'])
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_r_and_c_match_numpy(build, dtype):
+    x = V6.astype(dtype)
+    got, tangent = pyad.jvp(lambda x: build(pnp, x), x, np.ones_like(x))
+    want = build(np, x)
+    np.testing.assert_array_equal(got, want)
+    assert got.dtype == want.dtype and tangent.shape == want.shape
+    # the entries that come from x have tangent 1, the others (numbers, ranges) 0
+    np.testing.assert_allclose(tangent, build(np, x + 1) - want, rtol=1e-6)
+
+
 def test_np_functions_reach_the_new_twins():
     x = np.array([0.4, 1.1, 2.5, 3.0])
     for fn in (lambda x: np.gradient(x), lambda x: np.linspace(x[0], x[1], 4),

@@ -404,6 +404,21 @@ def select(condlist, choicelist, default=0):
     return broadcast_to(astype(out, dtype) if dtype.kind == 'f' else out, shape)
 
 
+def _piecewise_conditions(x, condlist, n):
+    """piecewise's conditions as boolean arrays of x's shape, one per function."""
+    if _np.isscalar(condlist) or (not isinstance(condlist[0], (list, _np.ndarray, Box))
+                                  and ndim_of(x) != 0):
+        condlist = [condlist]           # one condition, as NumPy reads it
+    conditions = [_np.broadcast_to(_condition(c, 'piecewise'), shape_of(x)) for c in condlist]
+    if n == len(conditions) + 1:        # the last function: where no condition holds
+        conditions.append(~_np.any(conditions, axis=0) if conditions else
+                          _np.ones(shape_of(x), dtype=bool))
+    elif n != len(conditions):
+        raise ValueError(f'piecewise: with {len(conditions)} condition(s), funclist must have '
+                         f'{len(conditions)} or {len(conditions) + 1} entries, got {n}')
+    return conditions
+
+
 def piecewise(x, condlist, funclist, *args, **kw):
     """numpy.piecewise: the k-th function of funclist (called with args and kw)
     on the entries of x where the k-th condition holds; later conditions win, an
@@ -412,20 +427,8 @@ def piecewise(x, condlist, funclist, *args, **kw):
     undefined elsewhere (sqrt of the negative entries) costs no NaN derivative."""
     from .updates import at
     x = _arr(x)
-    n = len(funclist)
-    if _np.isscalar(condlist) or not isinstance(condlist[0], (list, _np.ndarray, Box)) \
-            and ndim_of(x) != 0 or isinstance(condlist, _np.ndarray) and condlist.ndim == ndim_of(x) \
-            and ndim_of(x) > 0 and condlist.dtype == bool and n == 1:
-        condlist = [condlist]
-    conditions = [_np.broadcast_to(_condition(c, 'piecewise'), shape_of(x)) for c in condlist]
-    if n == len(conditions) + 1:
-        conditions.append(~_np.any(conditions, axis=0) if conditions else
-                          _np.ones(shape_of(x), dtype=bool))
-    elif n != len(conditions):
-        raise ValueError(f'piecewise: with {len(conditions)} condition(s), funclist must have '
-                         f'{len(conditions)} or {len(conditions) + 1} entries, got {n}')
     out = _np.zeros(shape_of(x), dtype=_np.result_type(innermost(x)))
-    for c, f in zip(conditions, funclist):
+    for c, f in zip(_piecewise_conditions(x, condlist, len(funclist)), funclist):
         if not c.any():
             continue
         value = f(x[c], *args, **kw) if callable(f) else f

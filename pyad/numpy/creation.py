@@ -124,12 +124,8 @@ class _Concatenator:
         if isinstance(items[0], str):
             axis, ndmin, trans1d = _directive(items[0], axis, ndmin, trans1d)
             items = items[1:]
-        # Python numbers are weak, as in NumPy: they take the dtype of the arrays
-        dtype = _np.result_type(*[dtype_of(i) for i in items if isinstance(i, Box) or
-                                  hasattr(i, 'dtype') and getattr(i, 'ndim', 0) > 0] +
-                                [_np.arange(0).dtype if isinstance(i, slice) and
-                                 not isinstance(i.step, complex) else _np.dtype(float)
-                                 for i in items if isinstance(i, slice)])
+        # Python numbers are weak, as in NumPy: they take the dtype of the rest
+        dtype = _np.result_type(*[_item_dtype(i) for i in items if not isinstance(i, (int, float))])
         pieces = [_piece(_np.asarray(i, dtype=dtype) if isinstance(i, (int, float)) else i,
                          ndmin, trans1d) for i in items]
         from .manipulation import concatenate
@@ -137,6 +133,12 @@ class _Concatenator:
 
     def __len__(self):
         return 0
+
+
+def _item_dtype(item):
+    if isinstance(item, slice):         # arange (integers) or linspace (start:stop:numj)
+        return _np.dtype(float) if isinstance(item.step, complex) else _np.arange(0).dtype
+    return dtype_of(item) if isinstance(item, Box) else _np.asarray(item).dtype
 
 
 def _directive(text, axis, ndmin, trans1d):
@@ -163,7 +165,11 @@ def _piece(item, ndmin, trans1d):
             piece = _np.linspace(start, item.stop, int(abs(step)))
         else:
             piece = _np.arange(start, item.stop, step)
-        return piece.reshape((1,) * (ndmin - 1) + piece.shape) if ndmin > 1 else piece
+        if ndmin > 1:
+            piece = piece.reshape((1,) * (ndmin - 1) + piece.shape)
+            if trans1d != -1:
+                piece = piece.swapaxes(-1, trans1d)
+        return piece
     if not isinstance(item, Box):
         item = _np.asarray(item)
     nd = ndim_of(item)
