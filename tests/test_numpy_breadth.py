@@ -18,7 +18,9 @@ import pytest
 import pyad
 import pyad.linalg as pla
 import pyad.numpy as pnp
+from pyad import backend
 from pyad.testing import check_grads
+from tests.devices import DEVICES
 from tests.test_differential import _array_params, _check_array
 
 _R = np.random.default_rng(11)
@@ -419,3 +421,30 @@ def test_is_array_recognises_traced_values():
     assert pyad.is_array(np.ones(2)) and isinstance(np.ones(2), pnp.ndarray)
     assert not pyad.is_array([1.0]) and not isinstance(1.0, pnp.ndarray)
     assert pnp.ndarray((2,)).shape == (2,)           # still NumPy's class to build arrays
+
+
+# ----------------------------------------------------------------- device arrays
+DEVICE_CASES = {
+    'at': lambda m: (pnp.sum(pnp.at(m)[1:, ::2].set(m[0, :2]) ** 2) + pnp.sum(pnp.at(m)[0].add(m[1]))
+                     + pnp.sum(pnp.at(m)[:, 1].multiply(m[:, 2]) ** 2)
+                     + pnp.sum(pnp.at(m)[m > 0].max(0.5) ** 2)),
+    'nan functions': lambda m: (pnp.sum(pnp.nanstd(m, axis=1)) + pnp.nanmedian(m) + pnp.nanvar(m)
+                                + pnp.sum(pnp.nanquantile(m, 0.3, axis=0)) + pnp.nanmax(m)
+                                + pnp.nanprod(m[0]) + pnp.sum(pnp.nancumsum(m, axis=1) ** 2)),
+    'more numpy': lambda m: (pnp.sum(pnp.gradient(m)[1] ** 2)
+                             + pnp.sum(pnp.select([m > 0], [m ** 2], m))
+                             + pnp.sum(pnp.linspace(m[0, 0], m[1, 1], 5) ** 2)
+                             + pnp.sum(pnp.nan_to_num(m) ** 3) + pnp.sum(pnp.partition(m, 1, axis=1)[:, 1])
+                             + pnp.sum(pnp.piecewise(m, [m > 0.2], [pnp.sin, pnp.cos]))),
+}
+
+
+@pytest.mark.parametrize('device', DEVICES)
+@pytest.mark.parametrize('name', sorted(DEVICE_CASES))
+def test_on_device_arrays(name, device):
+    f = DEVICE_CASES[name]
+    xd = device.put(M34)
+    for dev, host in ((f(xd), f(M34)), (pyad.grad(f)(xd), pyad.grad(f)(M34)),
+                      (pyad.hessianv(f)(xd, xd * 0 + 1), pyad.hessianv(f)(M34, np.ones_like(M34)))):
+        assert device.owns(dev), type(dev)
+        np.testing.assert_allclose(backend.to_numpy(dev), host, rtol=1e-9, atol=1e-12)

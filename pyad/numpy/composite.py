@@ -8,6 +8,7 @@ raising.  Parameters keep NumPy's names and defaults.
 import numpy as _np
 
 from .._core.box import Box, innermost, shape_of, ndim_of
+from ..backend import namespace
 from ._batching import normalize_axis
 from .elementwise import where as _where
 from .manipulation import (concatenate, ravel, reshape, sort, take, flip, swapaxes,
@@ -379,7 +380,8 @@ def where(condition, x=None, y=None):
 
 def _condition(c, name):
     c = innermost(c)
-    c = _np.asarray(c)
+    if not hasattr(c, 'dtype'):
+        c = _np.asarray(c)
     if c.dtype != bool:
         raise TypeError(f'{name}: conditions must be boolean arrays, got dtype {c.dtype}')
     return c
@@ -398,7 +400,7 @@ def select(condlist, choicelist, default=0):
     dtype = _np.result_type(*[innermost(c) for c in choices])
     shape = _np.broadcast_shapes(*[shape_of(a) for a in conditions + choices],
                                  shape_of(_arr(default)))
-    out = default if isinstance(default, Box) else _np.asarray(default, dtype=dtype)
+    out = default if isinstance(default, Box) or hasattr(default, 'dtype') else dtype.type(default)
     for c, choice in zip(reversed(conditions), reversed(choices)):
         out = _where(c, choice, out)
     return broadcast_to(astype(out, dtype) if dtype.kind == 'f' else out, shape)
@@ -409,10 +411,14 @@ def _piecewise_conditions(x, condlist, n):
     if _np.isscalar(condlist) or (not isinstance(condlist[0], (list, _np.ndarray, Box))
                                   and ndim_of(x) != 0):
         condlist = [condlist]           # one condition, as NumPy reads it
-    conditions = [_np.broadcast_to(_condition(c, 'piecewise'), shape_of(x)) for c in condlist]
+    xp = namespace(x)
+    conditions = [xp.broadcast_to(xp.asarray(_condition(c, 'piecewise')), shape_of(x))
+                  for c in condlist]
     if n == len(conditions) + 1:        # the last function: where no condition holds
-        conditions.append(~_np.any(conditions, axis=0) if conditions else
-                          _np.ones(shape_of(x), dtype=bool))
+        rest = xp.ones(shape_of(x), dtype=bool)
+        for c in conditions:
+            rest = rest & ~c
+        conditions.append(rest)
     elif n != len(conditions):
         raise ValueError(f'piecewise: with {len(conditions)} condition(s), funclist must have '
                          f'{len(conditions)} or {len(conditions) + 1} entries, got {n}')
@@ -427,7 +433,7 @@ def piecewise(x, condlist, funclist, *args, **kw):
     undefined elsewhere (sqrt of the negative entries) costs no NaN derivative."""
     from .updates import at
     x = _arr(x)
-    out = _np.zeros(shape_of(x), dtype=_np.result_type(innermost(x)))
+    out = namespace(x).zeros(shape_of(x), dtype=_np.result_type(innermost(x)))
     for c, f in zip(_piecewise_conditions(x, condlist, len(funclist)), funclist):
         if not c.any():
             continue
@@ -487,10 +493,9 @@ def _gradient_coordinates(f, axis, coords, edge_order):
 def _spacing(h):
     """A spacing of gradient: a plain scalar as a Python float (weak: float32 stays
     float32, as in NumPy), an array or traced value as it is."""
-    if isinstance(h, Box):
+    if isinstance(h, Box) or getattr(h, 'ndim', 0) > 0:
         return h
-    h = _np.asarray(h)
-    return float(h) if h.ndim == 0 else h
+    return _np.asarray(h) if isinstance(h, (list, tuple)) else float(h)
 
 
 def _gradient_spacings(varargs, axes, f):
@@ -546,12 +551,13 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     if dtype.kind != 'f':
         return x
     big = _np.finfo(dtype).max
-    plain = innermost(x)
+    xp = namespace(x)
+    plain = xp.asarray(innermost(x))
     out = x
-    for mask, value in ((_np.isnan(plain), nan), (_np.isposinf(plain), big if posinf is None else posinf),
-                        (_np.isneginf(plain), -big if neginf is None else neginf)):
-        if _np.any(mask):
-            out = _where(mask, _np.asarray(value, dtype=dtype), out)
+    for mask, value in ((xp.isnan(plain), nan), (plain == _np.inf, big if posinf is None else posinf),
+                        (plain == -_np.inf, -big if neginf is None else neginf)):
+        if bool(mask.any()):
+            out = _where(mask, dtype.type(value), out)
     return out
 
 
@@ -565,7 +571,7 @@ def partition(a, kth, axis=-1, kind='introselect', order=None):
     if axis is None:
         a, axis = ravel(a), 0
     plain = innermost(a)
-    return take_along_axis(a, _np.argpartition(plain, kth, axis=axis, kind=kind), axis)
+    return take_along_axis(a, namespace(plain).argpartition(plain, kth, axis=axis), axis)
 
 
 def dsplit(ary, indices_or_sections):

@@ -73,8 +73,9 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     num = int(num)
     if num < 0:
         raise ValueError(f'linspace: number of samples, {num}, must be non-negative')
-    plain_start, plain_stop = _np.asarray(innermost(start)), _np.asarray(innermost(stop))
-    values, step = _np.linspace(plain_start, plain_stop, num, endpoint, True, dtype, axis)
+    from ..backend import namespace
+    xp = namespace(start, stop)
+    values, step = xp.linspace(innermost(start), innermost(stop), num, endpoint, True, dtype, axis)
     dtype = values.dtype
     if dtype.kind != 'f':           # integer samples: no derivative
         return (values, step) if retstep else values
@@ -82,8 +83,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     axis = axis % nd
     sample_shape = values.shape[:axis] + values.shape[axis + 1:]
     div = (num - 1) if endpoint else num
-    fraction = _np.arange(num, dtype=dtype) / dtype.type(div) if div > 0 else \
-        _np.zeros(num, dtype=dtype)
+    fraction = xp.arange(num, dtype=dtype) / dtype.type(div) if div > 0 else \
+        xp.zeros(num, dtype=dtype)
     shape = [1] * nd
     shape[axis] = num
     fraction = fraction.reshape(shape)

@@ -9,6 +9,7 @@ gives (NaN, or 0 for nansum), with a zero derivative.
 import numpy as _np
 
 from .._core.box import Box, innermost, shape_of, ndim_of
+from ..backend import namespace
 from ._batching import normalize_axes
 from .creation import listed
 from .elementwise import isnan, sqrt, where
@@ -27,19 +28,22 @@ def _filled(a, fill):
 
 
 def _count(a, axis, keepdims):
-    """The number of non-NaN entries of each slice (a plain integer array)."""
-    return _np.sum(~_np.isnan(innermost(a)), axis=axis, keepdims=keepdims)
+    """The number of non-NaN entries of each slice (a plain integer array, on a's
+    device)."""
+    plain = innermost(a)
+    xp = namespace(plain)
+    return xp.sum(~xp.isnan(plain), axis=axis, keepdims=keepdims)
 
 
 def _as_float(count, a):
     dtype = _np.result_type(innermost(a))
-    return _np.asarray(count, dtype=dtype if dtype.kind == 'f' else _np.float64)
+    return namespace(count).asarray(count, dtype=dtype if dtype.kind == 'f' else _np.float64)
 
 
 def _with_empty_as_nan(out, a, axis, keepdims):
     """NaN where a slice holds no number (NumPy's answer, with a RuntimeWarning)."""
     empty = _count(a, axis, keepdims) == 0
-    if _np.any(empty):
+    if bool(empty.any()):
         return where(empty, _np.nan, out)
     return out
 
@@ -72,7 +76,7 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     squares = sum(where(isnan(a), 0.0, centred * centred), axis=axis, keepdims=keepdims)
     dof = _count(a, axis, keepdims) - ddof
     with _np.errstate(divide='ignore', invalid='ignore'):
-        return squares / _as_float(_np.maximum(dof, 0), squares)
+        return squares / _as_float(dof * (dof > 0), squares)
 
 
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
@@ -81,7 +85,7 @@ def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     a = listed(a)
     var = nanvar(a, axis, dtype, out, ddof, keepdims)
     single = _count(a, axis, keepdims) == 1
-    if not _np.any(single):
+    if not bool(single.any()):
         return sqrt(var)
     # (the double where keeps the branch not taken finite in every derivative)
     return where(single, sqrt(stop_gradient(var)), sqrt(where(single, 1.0, var)))
@@ -138,19 +142,21 @@ def _last_axis(a, axis):
 def _nanquantile_scalar(s, count, q):
     """The linear-interpolation quantile q (a number, or a traced scalar) of each row
     of s, sorted with its NaNs last, holding count numbers (count: kept last axis)."""
+    xp = namespace(count)
     qv = float(innermost(q))
-    pos = qv * _np.maximum(count - 1, 0)
-    lo = _np.floor(pos).astype(_np.intp)
-    hi = _np.minimum(lo + 1, _np.maximum(count - 1, 0))
+    last = xp.maximum(count - 1, 0)               # the index of the last number
+    pos = qv * last
+    lo = xp.floor(pos).astype(_np.intp)
+    hi = xp.minimum(lo + 1, last)
     if isinstance(q, Box):
-        frac = q * _as_float(_np.maximum(count - 1, 0), s) - _as_float(lo, s)
+        frac = q * _as_float(last, s) - _as_float(lo, s)
     else:
         frac = _as_float(pos - lo, s)
     s_lo = take_along_axis(s, lo, -1)
     s_hi = take_along_axis(s, hi, -1)
     out = (s_lo + (s_hi - s_lo) * frac)[..., 0]
     empty = count[..., 0] == 0
-    return where(empty, _np.nan, out) if _np.any(empty) else out
+    return where(empty, _np.nan, out) if bool(empty.any()) else out
 
 
 def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method='linear',
@@ -166,7 +172,7 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method='linear
         raise ValueError('nanquantile: quantiles must be in the range [0, 1]')
     rows, axes = _last_axis(a, axis)
     s = sort(rows, axis=-1)                       # NaNs last, as NumPy sorts them
-    count = _np.sum(~_np.isnan(innermost(rows)), axis=-1, keepdims=True)
+    count = _count(rows, -1, True)
     if qv.ndim == 0:
         result = _nanquantile_scalar(s, count, q)
     else:                                          # q's axes first, as NumPy puts them

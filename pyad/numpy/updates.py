@@ -16,18 +16,24 @@ one, as ``x[idx] = v`` does in NumPy.
 """
 import numpy as _np
 
+from .. import backend
 from .._core.box import Box, innermost, shape_of, dtype_of
 from .elementwise import where, multiply, divide, power, minimum, maximum
 from .indexing import normalize_index, getitem, scatter_add
 from .manipulation import reshape, broadcast_to, astype
 
 
+def _host(e):
+    """An index array on the host (positions are computed there, from shapes)."""
+    return backend.to_numpy(e) if hasattr(e, 'dtype') and not isinstance(e, _np.generic) else e
+
+
 def _targets(x, idx):
-    """The flat position in x of each entry of x[idx] (a plain integer array)."""
+    """The flat position in x of each entry of x[idx] (a host integer array)."""
     shape = tuple(shape_of(x))
     positions = _np.arange(_np.prod(shape, dtype=_np.intp), dtype=_np.intp).reshape(shape)
     try:
-        return positions[idx]
+        return positions[tuple(_host(e) for e in idx)]
     except IndexError as e:
         raise IndexError(f'x.at[{_show(idx)}]: {e} (x has shape {shape})') from None
 
@@ -51,8 +57,8 @@ def _values(x, targets, v, where_):
     if isinstance(v, Box):
         if dtype_of(v) != dtype and dtype.kind == 'f':
             v = astype(v, dtype)
-    else:
-        v = _np.asarray(innermost(v), dtype=dtype if dtype.kind in 'fc' else None)
+    else:       # (on x's device)
+        v = backend.namespace(x).asarray(v, dtype=dtype if dtype.kind in 'fc' else None)
     return reshape(broadcast_to(v, shape), (-1,))
 
 
@@ -80,7 +86,8 @@ def _gathered(x, values, entries, positions):
     mask = _np.zeros(size, dtype=bool)
     mask[positions] = True
     shape = tuple(shape_of(x))
-    return mask.reshape(shape), reshape(getitem(values, (slot,)), shape)
+    return (backend.on_device_of(mask.reshape(shape), x),
+            reshape(getitem(values, (backend.on_device_of(slot, x),)), shape))
 
 
 def _combine(x, targets, values, op):
@@ -139,7 +146,8 @@ class _Update:
             return self.x
         shape = tuple(shape_of(self.x))
         size = int(_np.prod(shape, dtype=_np.intp))
-        return self.x + reshape(scatter_add(v, (targets.ravel(),), (size,), 1), shape)
+        flat = backend.on_device_of(targets.ravel(), self.x)
+        return self.x + reshape(scatter_add(v, (flat,), (size,), 1), shape)
 
     def multiply(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
         """x with x[idx] multiplied by values."""
@@ -168,7 +176,7 @@ class _Update:
         flat = _np.unique(_targets(self.x, self.idx).ravel())
         if flat.size == 0:
             return self.x
-        picked = func(getitem(reshape(self.x, (-1,)), (flat,)))
+        picked = func(getitem(reshape(self.x, (-1,)), (backend.on_device_of(flat, self.x),)))
         mask, g = _gathered(self.x, picked, _np.arange(flat.size), flat)
         return where(mask, g, self.x)
 
