@@ -358,6 +358,18 @@ def test_at_keeps_the_dtype_and_leaves_x_alone():
     assert g.dtype == np.float32 and g.tolist() == [4.0, 2.0, 2.0, 2.0]
 
 
+def test_at_updates_see_only_their_entries():
+    # x ** 0.5 of the negative entries is never computed: no NaN in any derivative
+    x = np.array([-1.0, 4.0, -2.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', RuntimeWarning)
+        f = lambda x: pnp.sum(pnp.at(x)[1].power(0.5))
+        np.testing.assert_array_equal(pyad.grad(f)(x), [1.0, 0.25, 1.0])
+        np.testing.assert_array_equal(pyad.hessian(f)(x), np.diag([0.0, -1 / 32, 0.0]))
+        g = lambda x: pnp.sum(pnp.at(x)[x > 0].apply(pnp.log))
+        np.testing.assert_array_equal(pyad.grad(g)(x), [1.0, 0.25, 1.0])
+
+
 def test_at_errors_are_in_the_users_terms():
     x = np.ones((2, 3))
     with pytest.raises(IndexError, match=r'x\.at\[.*shape \(2, 3\)'):

@@ -126,13 +126,30 @@ def _setitem(self, idx, value):
                     'pyad.numpy.at(x)[i].set(v) for plain arrays too)')
 
 
+def _no_out(name, out):
+    if out is not None:
+        raise TypeError(f'x.{name}(out=...): a traced value cannot be written into an array; '
+                        f'use the returned value')
+
+
+# NumPy's order of arguments: x.sum(axis, dtype, out, keepdims)
+def _method_sum(self, axis=None, dtype=None, out=None, keepdims=False):
+    _no_out('sum', out)
+    return _red.sum(self, axis, keepdims, dtype)
+
+
+def _method_mean(self, axis=None, dtype=None, out=None, keepdims=False):
+    _no_out('mean', out)
+    m = _red.mean(self, axis, keepdims)
+    return m if dtype is None else _shape.astype(m, dtype)
+
+
 def _method_astype(self, dtype, order='K', casting='unsafe', subok=True, copy=True):
     return _shape.astype(self, dtype)
 
 
 def _method_round(self, decimals=0, out=None):
-    if out is not None:
-        raise TypeError('x.round(out=...): a traced value cannot be written into an array')
+    _no_out('round', out)
     return _ew.round(self, decimals)
 
 
@@ -213,8 +230,7 @@ _methods = {
     '__rdivmod__': lambda self, other: (other // self, other % self),
     'compress': lambda self, condition, axis=None: _extra_call('compress', condition, self,
                                                                 axis),
-    'sum': lambda self, axis=None, keepdims=False: _red.sum(self, axis, keepdims),
-    'mean': lambda self, axis=None, keepdims=False: _red.mean(self, axis, keepdims),
+    'sum': _method_sum, 'mean': _method_mean,
     'dot': lambda self, other: _extra_call('dot', self, other),
     'clip': lambda self, a_min=None, a_max=None: _ew.clip(self, a_min, a_max),
     'conj': lambda self: self, 'conjugate': lambda self: self,

@@ -63,18 +63,20 @@ def _values(x, targets, v, where_):
 
 
 def _rounds(targets):
-    """The entries of x[idx] split into rounds in which no flat position repeats:
-    a list of (positions in x[idx], their flat positions in x)."""
+    """The entries of x[idx] split into rounds in which no flat position repeats, in
+    order: a list of (entries of x[idx], their flat positions in x)."""
     flat = targets.ravel()
+    n = len(flat)
     order = _np.argsort(flat, kind='stable')
-    sorted_flat = flat[order]
-    first = _np.ones(len(flat), dtype=bool)
-    first[1:] = sorted_flat[1:] != sorted_flat[:-1]
-    # the rank of each entry among those naming the same position (0 for the first)
-    starts = _np.maximum.accumulate(_np.where(first, _np.arange(len(flat)), 0))
-    rank = _np.empty(len(flat), dtype=_np.intp)
-    rank[order] = _np.arange(len(flat)) - starts
-    return [(_np.nonzero(rank == r)[0], flat[rank == r]) for r in range(int(rank.max(initial=-1)) + 1)]
+    in_order = flat[order]
+    starts_group = _np.ones(n, dtype=bool)
+    starts_group[1:] = in_order[1:] != in_order[:-1]
+    # an entry's rank among those naming the same position: 0 for the first, 1 ...
+    group_start = _np.maximum.accumulate(_np.where(starts_group, _np.arange(n), 0))
+    rank = _np.empty(n, dtype=_np.intp)
+    rank[order] = _np.arange(n) - group_start
+    rounds = int(rank.max(initial=-1)) + 1
+    return [(_np.nonzero(rank == r)[0], flat[rank == r]) for r in range(rounds)]
 
 
 def _gathered(x, values, entries, positions):
@@ -91,11 +93,22 @@ def _gathered(x, values, entries, positions):
 
 
 def _combine(x, targets, values, op):
-    """x with op(x[p], v) at each position p, repeated positions applied in turn."""
+    """x with op(x[p], v) at each position p, repeated positions applied in turn.
+    op sees the updated entries only (no NaN from the others, in any derivative)."""
     for entries, positions in _rounds(targets):
-        mask, g = _gathered(x, values, entries, positions)
-        x = where(mask, op(x, g), x)
+        new = op(_take(reshape(x, (-1,)), positions, x), _take(values, entries, x))
+        x = _placed(x, new, positions)
     return x
+
+
+def _take(flat, indices, like):
+    return getitem(flat, (backend.on_device_of(indices, like),))
+
+
+def _placed(x, new, positions):
+    """x with new[k] at the flat position positions[k] (positions distinct)."""
+    mask, g = _gathered(x, new, _np.arange(len(positions)), positions)
+    return where(mask, g, x)
 
 
 def _check_mode(name, mode):
@@ -136,8 +149,7 @@ class _Update:
         winner = _np.full(size, -1, dtype=_np.intp)
         winner[flat] = _np.arange(flat.size, dtype=_np.intp)
         positions = _np.nonzero(winner >= 0)[0]
-        mask, g = _gathered(self.x, v, winner[positions], positions)
-        return where(mask, g, self.x)
+        return _placed(self.x, _take(v, winner[positions], self.x), positions)
 
     def add(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
         """x with values added at idx (repeated entries add up)."""
@@ -176,9 +188,7 @@ class _Update:
         flat = _np.unique(_targets(self.x, self.idx).ravel())
         if flat.size == 0:
             return self.x
-        picked = func(getitem(reshape(self.x, (-1,)), (backend.on_device_of(flat, self.x),)))
-        mask, g = _gathered(self.x, picked, _np.arange(flat.size), flat)
-        return where(mask, g, self.x)
+        return _placed(self.x, func(_take(reshape(self.x, (-1,)), flat, self.x)), flat)
 
 
 class _At:
