@@ -64,15 +64,17 @@ def nanprod(a, axis=None, dtype=None, out=None, keepdims=False):
 
 def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
     """numpy.nanmean: the mean of the numbers of each slice (NaN for none)."""
+    _no_out('nanmean', out)
     a = listed(a)
-    total = nansum(a, axis, dtype, out, keepdims)
+    total = nansum(a, axis, dtype, None, keepdims)
     return total / _as_float(_count(a, axis, keepdims), total)
 
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """numpy.nanvar (with ddof)."""
+    _no_out('nanvar', out)
     a = listed(a)
-    centred = _filled(a, 0.0) - nanmean(a, axis, dtype, out, keepdims=True)
+    centred = _filled(a, 0.0) - nanmean(a, axis, dtype, keepdims=True)
     squares = sum(where(isnan(a), 0.0, centred * centred), axis=axis, keepdims=keepdims)
     dof = _count(a, axis, keepdims) - ddof
     with _np.errstate(divide='ignore', invalid='ignore'):
@@ -82,8 +84,9 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """numpy.nanstd.  A slice with a single number has std 0 whatever that number is:
     its derivative is 0 (elsewhere a std of 0 has an infinite derivative, as sqrt)."""
+    _no_out('nanstd', out)
     a = listed(a)
-    var = nanvar(a, axis, dtype, out, ddof, keepdims)
+    var = nanvar(a, axis, dtype, None, ddof, keepdims)
     single = _count(a, axis, keepdims) == 1
     if not bool(single.any()):
         return sqrt(var)
@@ -189,13 +192,15 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method='linear
 def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method='linear',
                   keepdims=False):
     """numpy.nanpercentile (method 'linear')."""
+    _no_out('nanpercentile', out)
     q = q / 100.0 if isinstance(q, Box) else _np.asarray(q) / 100.0
-    return nanquantile(a, q, axis, out, overwrite_input, method, keepdims)
+    return nanquantile(a, q, axis, None, overwrite_input, method, keepdims)
 
 
 def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
     """numpy.nanmedian."""
-    return nanquantile(a, 0.5, axis, out, overwrite_input, keepdims=keepdims)
+    _no_out('nanmedian', out)
+    return nanquantile(a, 0.5, axis, None, overwrite_input, keepdims=keepdims)
 
 
 __all__ = ['nansum', 'nanprod', 'nanmean', 'nanvar', 'nanstd', 'nanmax', 'nanmin',
