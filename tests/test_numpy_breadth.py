@@ -33,6 +33,9 @@ NAN_ROW = M34.copy()
 NAN_ROW[1, [0, 2, 3]] = np.nan         # a row with a single number
 COORDS = np.array([0.0, 1.1, 2.0, 3.4])
 IDX = ([0, 2, 0], [1, 3, 1])           # names the entry (0, 1) twice
+GAPS = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
+EXPONENTS = np.array([1, -2, 0, 3, 1, -1])
+MANTISSAS = np.array([0.7, -1.3, 0.3, 1.5, -0.4, 2.6])      # |x| away from powers of 2
 NONFINITE = np.array([np.nan, -1.3, np.inf, 1.9, -np.inf, 1.15])
 
 
@@ -122,6 +125,30 @@ CASES = [
      lambda a, b: np.einsum(a, [0, 1], b, [1, 2], [0, 2]), (M34, M34.T)),
     ('einsum interleaved implicit', lambda a: pnp.einsum(a, [Ellipsis, 0], a, [Ellipsis, 0]),
      lambda a: np.einsum(a, [Ellipsis, 0], a, [Ellipsis, 0]), (M34,)),
+    # edits, polynomials, and the rest
+    ('delete', lambda x: pnp.delete(x, [0, 2], axis=1), lambda x: np.delete(x, [0, 2], axis=1), (M34,)),
+    ('delete flat', lambda x: pnp.delete(x, slice(1, 8, 3)), lambda x: np.delete(x, slice(1, 8, 3)), (M34,)),
+    ('insert', lambda x, v: pnp.insert(x, 1, v[:3], axis=1), lambda x, v: np.insert(x, 1, v[:3], axis=1), (M34, V6)),
+    ('insert broadcast', lambda x, v: pnp.insert(x, [1, 3, 3], v[0]), lambda x, v: np.insert(x, [1, 3, 3], v[0]),
+     (M34, V6)),
+    ('insert row', lambda x, v: pnp.insert(x, 2, v[:4], axis=0), lambda x, v: np.insert(x, 2, v[:4], axis=0),
+     (M34, V6)),
+    ('extract', lambda x: pnp.extract(pyad.stop_gradient(x) > 0, x), lambda x: np.extract(x > 0, x), (M34,)),
+    ('trim_zeros', lambda x: pnp.trim_zeros(x * GAPS.astype(x.dtype)),
+     lambda x: np.trim_zeros(x * GAPS.astype(x.dtype)), (V6,)),
+    ('vander', lambda x: pnp.vander(x, 4), lambda x: np.vander(x, 4), (V6,)),
+    ('vander increasing', lambda x: pnp.vander(x, increasing=True), lambda x: np.vander(x, increasing=True),
+     (V6[:4],)),
+    ('polyder', lambda p: pnp.polyder(p, 2), lambda p: np.polyder(p, 2), (V6,)),
+    ('polyint', lambda p, k: pnp.polyint(p, 2, k[:2]), lambda p, k: np.polyint(p, 2, k[:2]), (V6, V6[::-1])),
+    ('unwrap', lambda x: pnp.unwrap(x * 3), lambda x: np.unwrap(x * 3), (V6,)),
+    ('modf', pnp.modf, np.modf, (V6 * 3,)),
+    ('divmod', pnp.divmod, np.divmod, (V6 * 3, V6[::-1] + 2)),
+    ('ldexp', lambda x: pnp.ldexp(x, EXPONENTS), lambda x: np.ldexp(x, EXPONENTS), (V6,)),
+    ('frexp', lambda x: pnp.frexp(x)[0], lambda x: np.frexp(x)[0], (MANTISSAS,)),     # (exponents: below)
+    ('vecdot', pnp.vecdot, np.vecdot, (M34, M34[::-1])),
+    ('matvec', pnp.matvec, np.matvec, (M34, V6[:4])),
+    ('vecmat', pnp.vecmat, np.vecmat, (V6[:3], M34)),
     # Python lists of traced scalars
     ('sum list', lambda x: pnp.sum([x[0], x[1] * x[2], x[5]]), lambda x: np.sum([x[0], x[1] * x[2], x[5]]), (V6,)),
     ('mean list', lambda x: pnp.mean([x[0], x[3]]), lambda x: np.mean([x[0], x[3]]), (V6,)),
@@ -238,6 +265,19 @@ def test_nan_to_num_defaults_keep_the_dtype():
         g = pyad.grad(lambda x: pnp.sum(pnp.nan_to_num(x)[[1, 3, 5]]))(x)
         np.testing.assert_array_equal(g, np.isfinite(x).astype(dtype))
     assert pnp.nan_to_num(np.array([1, 2])).tolist() == [1, 2]
+
+
+def test_integer_parts_match_numpy():
+    x = MANTISSAS.astype(np.float32)
+    (m, e), dm = pyad.jvp(pnp.frexp, x, np.ones_like(x))
+    assert e.tolist() == np.frexp(x)[1].tolist() and m.dtype == dm[0].dtype == np.float32
+    np.testing.assert_array_equal(dm[0], np.ldexp(np.float32(1), -np.frexp(x)[1]))
+    (frac, whole), (dfrac, dwhole) = pyad.jvp(pnp.modf, x * 3, np.ones_like(x))
+    np.testing.assert_array_equal(whole, np.modf(x * 3)[1])
+    assert dfrac.tolist() == [1.0] * 6 and not np.any(dwhole)
+    assert pnp.ldexp(x, EXPONENTS).dtype == np.float32
+    with pytest.raises(TypeError, match='ldexp: the exponent'):
+        pnp.ldexp(x, 1.5)
 
 
 def test_linspace_keeps_numpys_values_and_dtype():

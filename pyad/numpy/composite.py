@@ -638,8 +638,183 @@ def histogram(a, bins=10, range=None, density=None, weights=None):
     return counts, edges
 
 
+# ===================================================================== edits, polynomials
+def _layout(func, arr, *args, axis=None):
+    """The entries of func(arr, ...) (numpy.delete, insert) as ids: k >= 0 for arr's
+    flat entry k, -1 - k for the k-th flat entry of the inserted values.  NumPy
+    computes the layout, so every index rule of NumPy's function holds."""
+    ids = _np.arange(int(_np.prod(shape_of(arr), dtype=_np.intp))).reshape(shape_of(arr))
+    return func(ids, *args, axis=axis)
+
+
+def delete(arr, obj, axis=None):
+    """numpy.delete: arr without the entries obj names (along axis, or flattened)."""
+    arr = _arr(arr)
+    ids = _layout(_np.delete, arr, obj, axis=axis)
+    return reshape(take(ravel(arr), ids.ravel()), ids.shape)
+
+
+def insert(arr, obj, values, axis=None):
+    """numpy.insert: values inserted before the indices obj; differentiable in arr
+    and in values (a value NumPy broadcasts to several places gets all their
+    derivatives)."""
+    arr, values = _arr(arr), _arr(values)
+    n_values = int(_np.prod(shape_of(values), dtype=_np.intp))
+    marks = -1 - _np.arange(n_values).reshape(shape_of(values))
+    layout = _layout(_np.insert, arr, obj, marks, axis=axis)
+    ids = layout.ravel()
+    dtype = _np.result_type(innermost(arr))
+    if dtype.kind == 'f' and isinstance(values, Box) and values.dtype != dtype:
+        values = astype(values, dtype)
+    from_arr = take(ravel(arr), _np.where(ids >= 0, ids, 0))
+    from_values = take(ravel(values), _np.where(ids < 0, -1 - ids, 0)) if n_values else from_arr
+    out = _where(ids >= 0, from_arr, from_values)
+    return reshape(out, layout.shape)
+
+
+def extract(condition, arr):
+    """numpy.extract: the entries of arr where condition (flattened) holds."""
+    c = _np.ravel(_np.asarray(innermost(condition))).astype(bool)
+    return take(ravel(_arr(arr)), _np.nonzero(c)[0])
+
+
+def trim_zeros(filt, trim='fb'):
+    """numpy.trim_zeros of a 1-D array: the leading and/or trailing zeros removed."""
+    filt = _arr(filt)
+    nonzero = _np.nonzero(_np.asarray(innermost(filt)) != 0)[0]
+    if not nonzero.size:
+        return filt[:0]
+    trim = trim.lower()
+    start = int(nonzero[0]) if 'f' in trim else 0
+    stop = int(nonzero[-1]) + 1 if 'b' in trim else shape_of(filt)[0]
+    return filt[start:stop]
+
+
+def vander(x, N=None, increasing=False):
+    """numpy.vander: the columns are powers of x (decreasing unless increasing)."""
+    x = _arr(x)
+    if ndim_of(x) != 1:
+        raise ValueError('vander: x must be a one-dimensional array')
+    n = shape_of(x)[0] if N is None else int(N)
+    dtype = _np.result_type(innermost(x), 1.0)
+    powers = _np.arange(n, dtype=dtype)
+    if not increasing:
+        powers = powers[::-1].copy()
+    from .elementwise import power
+    return power(reshape(x, (-1, 1)), powers)
+
+
+def _coefficients(p, name):
+    p = _arr(p)
+    if ndim_of(p) != 1:
+        raise ValueError(f'{name}: the coefficients must be a one-dimensional array')
+    return p
+
+
+def polyder(p, m=1):
+    """numpy.polyder of a coefficient array: the m-th derivative's coefficients."""
+    p = _coefficients(p, 'polyder')
+    if m < 0:
+        raise ValueError('polyder: order of derivative must be positive (see polyint)')
+    for _ in range(m):
+        n = shape_of(p)[0] - 1
+        if n <= 0:
+            return p[:1] * 0.0
+        p = p[:-1] * _np.arange(n, 0, -1, dtype=_np.result_type(innermost(p), 1.0))
+    return p
+
+
+def polyint(p, m=1, k=None):
+    """numpy.polyint of a coefficient array: m antiderivatives, integration
+    constants k (zeros by default; differentiable in k too)."""
+    p = _coefficients(p, 'polyint')
+    if m < 0:
+        raise ValueError('polyint: order of integral must be positive (see polyder)')
+    k = [0.0] * m if k is None else (list(k) if isinstance(k, (list, tuple)) or ndim_of(_arr(k))
+                                       else [k] * m)
+    if len(k) < m:
+        raise ValueError('polyint: k must be a scalar or a rank-1 array of length 1 or > m')
+    dtype = _np.result_type(innermost(p), 1.0)
+    for i in range(m):
+        n = shape_of(p)[0]
+        p = concatenate([p / _np.arange(n, 0, -1, dtype=dtype),
+                         reshape(astype(_arr(k[i]), dtype), (1,))])
+    return p
+
+
+def unwrap(p, discont=None, axis=-1, *, period=2 * _np.pi):
+    """numpy.unwrap: p plus the multiples of period NumPy adds (constants, so the
+    derivative is the identity)."""
+    p = _arr(p)
+    plain = innermost(p)
+    unwrapped = namespace(plain).unwrap(plain, discont=discont, axis=axis, period=period)
+    if not isinstance(p, Box):
+        return unwrapped
+    from .manipulation import stop_gradient
+    return unwrapped + (p - stop_gradient(p))
+
+
+def modf(x):
+    """numpy.modf: (fractional part, integral part); the derivative is in the
+    fractional part (1), the integral part is piecewise constant."""
+    from .elementwise import trunc
+    x = _arr(x)
+    whole = trunc(x)
+    return x - whole, whole
+
+
+def divmod(x1, x2):
+    """numpy.divmod: (floor_divide(x1, x2), mod(x1, x2))."""
+    from .elementwise import floor_divide, mod
+    return floor_divide(x1, x2), mod(x1, x2)
+
+
+def _power_of_two(exponent, like):
+    """2 ** exponent in like's float dtype, exactly."""
+    plain = innermost(like)
+    dtype = _np.result_type(plain, 1.0)
+    xp = namespace(plain)
+    return xp.ldexp(xp.ones((), dtype=dtype), xp.asarray(innermost(exponent)))
+
+
+def ldexp(x1, x2):
+    """numpy.ldexp: x1 * 2 ** x2 for integer x2 (differentiable in x1)."""
+    x1 = _arr(x1)
+    if _np.result_type(innermost(x2)).kind not in 'iub':
+        raise TypeError('ldexp: the exponent x2 must be integers')
+    return x1 * _power_of_two(x2, x1)
+
+
+def frexp(x):
+    """numpy.frexp: (mantissa, exponent) with x = mantissa * 2 ** exponent; the
+    mantissa's derivative is 2 ** -exponent, the exponent is an integer."""
+    x = _arr(x)
+    plain = innermost(x)
+    _, exponent = namespace(plain).frexp(plain)
+    return x * _power_of_two(-exponent, x), exponent
+
+
+def vecdot(x1, x2, axis=-1):
+    """numpy.vecdot of real vectors: sum(x1 * x2, axis)."""
+    return sum(_arr(x1) * _arr(x2), axis=axis)
+
+
+def matvec(x1, x2):
+    """numpy.matvec: matrix-vector products over the last axes."""
+    from .products import matmul
+    return matmul(_arr(x1), expand_dims(_arr(x2), -1))[..., 0]
+
+
+def vecmat(x1, x2):
+    """numpy.vecmat of real vectors: vector-matrix products over the last axes."""
+    from .products import matmul
+    return matmul(expand_dims(_arr(x1), -2), _arr(x2))[..., 0, :]
+
+
 __all__ = ['interp', 'cov', 'corrcoef', 'convolve', 'correlate', 'diff', 'ediff1d', 'append',
            'average', 'ptp', 'quantile', 'percentile', 'median', 'cumulative_sum',
            'cumulative_prod', 'copy', 'real', 'imag', 'cross', 'trapezoid', 'rot90', 'rollaxis',
            'polyval', 'where', 'select', 'piecewise', 'gradient', 'nan_to_num', 'partition',
-           'dsplit', 'compress', 'resize', 'histogram']
+           'dsplit', 'compress', 'resize', 'histogram', 'delete', 'insert', 'extract',
+           'trim_zeros', 'vander', 'polyder', 'polyint', 'unwrap', 'modf', 'divmod', 'ldexp',
+           'frexp', 'vecdot', 'matvec', 'vecmat']
