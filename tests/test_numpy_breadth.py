@@ -33,6 +33,7 @@ NAN_ROW = M34.copy()
 NAN_ROW[1, [0, 2, 3]] = np.nan         # a row with a single number
 COORDS = np.array([0.0, 1.1, 2.0, 3.4])
 IDX = ([0, 2, 0], [1, 3, 1])           # names the entry (0, 1) twice
+KNOTS = np.array([0.2, 3.4, 1.6, -0.3])      # modulo 2.5: 0.2, 0.9, 1.6, 2.2 (sorted by interp)
 GAPS = np.array([0.0, 1.0, 0.0, 1.0, 1.0, 0.0])
 EXPONENTS = np.array([1, -2, 0, 3, 1, -1])
 MANTISSAS = np.array([0.7, -1.3, 0.3, 1.5, -0.4, 2.6])      # |x| away from powers of 2
@@ -149,6 +150,14 @@ CASES = [
     ('vecdot', pnp.vecdot, np.vecdot, (M34, M34[::-1])),
     ('matvec', pnp.matvec, np.matvec, (M34, V6[:4])),
     ('vecmat', pnp.vecmat, np.vecmat, (V6[:3], M34)),
+    ('interp period', lambda x, xp: pnp.interp(x, xp, xp ** 2, period=2.5),
+     lambda x, xp: np.interp(x, xp, xp ** 2, period=2.5), (np.array([0.5, 3.7, -1.2, 6.3]), KNOTS)),
+    ('cov weights', lambda m, a: pnp.cov(m, fweights=[1, 2, 1, 3], aweights=a[:4] ** 2),
+     lambda m, a: np.cov(m, fweights=[1, 2, 1, 3], aweights=a[:4] ** 2), (M34, V6)),
+    ('cov aweights', lambda m, a: pnp.cov(m, rowvar=False, bias=True, aweights=a[:3] ** 2),
+     lambda m, a: np.cov(m, rowvar=False, bias=True, aweights=a[:3] ** 2), (M34, V6)),
+    ('cov fweights', lambda m: pnp.cov(m, ddof=2, fweights=np.array([1, 2, 1, 3])),
+     lambda m: np.cov(m, ddof=2, fweights=np.array([1, 2, 1, 3])), (M34,)),
     # Python lists of traced scalars
     ('sum list', lambda x: pnp.sum([x[0], x[1] * x[2], x[5]]), lambda x: np.sum([x[0], x[1] * x[2], x[5]]), (V6,)),
     ('mean list', lambda x: pnp.mean([x[0], x[3]]), lambda x: np.mean([x[0], x[3]]), (V6,)),
@@ -353,6 +362,14 @@ def test_select_and_piecewise_errors_name_the_function():
         pnp.gradient(x, edge_order=2)
     with pytest.raises(ValueError, match='dsplit'):
         pnp.dsplit(x, 2)
+    with pytest.raises(ValueError, match='interp: period must be a non-zero'):
+        pnp.interp(x, x, x, period=0)
+    with pytest.raises(ValueError, match=r'cov: aweights must be 1-D with one weight per observation \(4\)'):
+        pnp.cov(M34, aweights=[1.0, 2.0])
+    with pytest.raises(ValueError, match='cov: fweights cannot be negative'):
+        pnp.cov(M34, fweights=[1, -1, 1, 1])
+    with pytest.raises(TypeError, match='cov: fweights must be integers'):
+        pnp.cov(M34, fweights=[1, 1.5, 1, 1])
 
 
 def test_piecewise_evaluates_each_function_on_its_own_entries():

@@ -278,7 +278,7 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     (one-sided at the knots)."""
     x, xp, fp = _arr(x), _arr(xp), _arr(fp)
     if period is not None:
-        raise NotImplementedError('interp: period= is not supported by pyad')
+        return interp(*_periodic(x, xp, fp, period))
     xv, xpv = _np.asarray(innermost(x)), _np.asarray(innermost(xp))
     if xpv.ndim != 1 or _np.ndim(innermost(fp)) != 1 or len(xpv) != len(innermost(fp)):
         raise ValueError('interp: xp and fp must be 1-D sequences of the same length')
@@ -295,13 +295,57 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     return _where(xv < xpv[0], lo, _where(xv > xpv[-1], hi, y))
 
 
+def _periodic(x, xp, fp, period):
+    """interp's arguments for a period: everything taken modulo the period, the
+    knots sorted and extended by one period on each side (as NumPy does)."""
+    from .elementwise import mod
+    period = abs(float(innermost(period)))
+    if period == 0:
+        raise ValueError('interp: period must be a non-zero value')
+    x, xp = mod(x, period), mod(xp, period)
+    order = _np.argsort(_np.asarray(innermost(xp)), kind='stable')
+    xp, fp = take(xp, order), take(fp, order)
+    return (x, concatenate([xp[-1:] - period, xp, xp[:1] + period]),
+            concatenate([fp[-1:], fp, fp[:1]]))
+
+
+def _cov_weights(fweights, aweights, n, dtype):
+    """cov's observation weights (fweights * aweights; None for none), checked."""
+    w = None
+    for name, weights in (('fweights', fweights), ('aweights', aweights)):
+        if weights is None:
+            continue
+        weights = _arr(weights)
+        plain = _np.asarray(innermost(weights))
+        if plain.ndim != 1 or plain.shape[0] != n:
+            raise ValueError(f'cov: {name} must be 1-D with one weight per observation ({n}), '
+                             f'got shape {plain.shape}')
+        if _np.any(plain < 0):
+            raise ValueError(f'cov: {name} cannot be negative')
+        if name == 'fweights':
+            if not _np.all(plain == _np.around(plain)):
+                raise TypeError('cov: fweights must be integers')
+            weights = _np.asarray(plain, dtype=dtype)      # counts: no derivative
+        w = weights if w is None else w * weights
+    return w
+
+
+def _cov_divisor(w, w_sum, aweights, ddof, n):
+    if w is None:
+        return float(n - ddof)
+    if ddof == 0:
+        return w_sum
+    if aweights is None:
+        return w_sum - ddof
+    return w_sum - ddof * sum(w * _arr(aweights)) / w_sum
+
+
 def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *,
         dtype=None):
-    """numpy.cov (no frequency or analytic weights)."""
+    """numpy.cov, with frequency and analytic weights (differentiable in m, y and
+    aweights; fweights are integer counts)."""
     m = _arr(m)
     y = None if y is None else _arr(y)
-    if fweights is not None or aweights is not None:
-        raise NotImplementedError('cov: fweights and aweights are not supported by pyad')
 
     def rows(a):                     # variables as rows
         if ndim_of(a) == 1:
@@ -314,8 +358,15 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
         x = astype(x, dtype)
     n = shape_of(x)[1]
     ddof = (0 if bias else 1) if ddof is None else ddof
-    xc = x - mean(x, axis=1, keepdims=True)
-    c = (xc @ swapaxes(xc, 0, 1)) / float(n - ddof)
+    float_dtype = _np.result_type(innermost(x), 1.0)
+    w = _cov_weights(fweights, aweights, n, float_dtype if float_dtype.kind == 'f' else float)
+    if w is None:
+        xc = x - mean(x, axis=1, keepdims=True)
+        c = (xc @ swapaxes(xc, 0, 1)) / float(n - ddof)
+    else:
+        w_sum = sum(w)
+        xc = x - reshape(sum(x * w, axis=1) / w_sum, (-1, 1))
+        c = (xc @ swapaxes(xc * w, 0, 1)) / _cov_divisor(w, w_sum, aweights, ddof, n)
     if shape_of(c) == (1, 1):
         return reshape(c, ())
     return c
