@@ -568,7 +568,7 @@ NOT_CHECKED = {
     'count_nonzero', 'unique', 'bincount', 'digitize', 'nanargmax', 'nanargmin', 'is_array', 'isscalar', 'iscomplexobj',
     'isrealobj', 'shape', 'ndim', 'size', 'result_type', 'promote_types', 'all', 'any',
     'allclose', 'array_equal', 'isclose', 'zeros', 'ones', 'empty', 'full', 'eye', 'identity',
-    'arange', 'logspace', 'meshgrid', 'tri', 'indices', 'diag_indices',
+    'arange', 'meshgrid', 'tri', 'indices', 'diag_indices',
     'tril_indices', 'triu_indices', 'zeros_like', 'ones_like', 'empty_like', 'full_like',
     'sign', 'floor', 'ceil', 'trunc', 'rint', 'round', 'around', 'fix', 'floor_divide',
     'heaviside', 'equal', 'not_equal', 'less', 'less_equal', 'greater', 'greater_equal',

@@ -105,6 +105,23 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     return out, step
 
 
+def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+    """numpy.logspace, differentiable in start, stop and base: base ** linspace(...),
+    as NumPy computes it."""
+    if not any(isinstance(v, Box) for v in (start, stop, base)):
+        return _np.logspace(start, stop, num, endpoint, base, dtype, axis)
+    from .elementwise import power
+    from .manipulation import astype, expand_dims, broadcast_to
+    if ndim_of(base):        # an array base: start, stop and base broadcast together
+        shape = _np.broadcast_shapes(*(_np.shape(innermost(v)) for v in (start, stop, base)))
+        start, stop, base = (broadcast_to(v, shape) for v in (start, stop, base))
+    exponents = linspace(start, stop, num, endpoint, axis=axis)
+    if ndim_of(base):
+        base = expand_dims(base, axis)
+    out = power(base, exponents)
+    return out if dtype is None else astype(out, dtype)
+
+
 class _Concatenator:
     """``r_`` and ``c_``: NumPy's index tricks, for traced values too.  Without a
     traced value they are NumPy's own; with one, the pieces (numbers, arrays,
@@ -190,4 +207,4 @@ r_ = _Concatenator(_np.r_, 0, 1, -1)
 c_ = _Concatenator(_np.c_, -1, 2, 0)
 
 
-__all__ = ['array', 'asarray', 'linspace', 'r_', 'c_']
+__all__ = ['array', 'asarray', 'linspace', 'logspace', 'r_', 'c_']
