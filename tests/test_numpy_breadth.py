@@ -170,6 +170,9 @@ CASES = [
     ('prod list', lambda x: pnp.prod([x[0], x[1], x[4]]), lambda x: np.prod([x[0], x[1], x[4]]), (V6,)),
     ('max list', lambda x: pnp.max([x[0], x[1], x[3]]), lambda x: np.max([x[0], x[1], x[3]]), (V6,)),
     ('std list', lambda x: pnp.std([x[0], x[1], x[3]]), lambda x: np.std([x[0], x[1], x[3]]), (V6,)),
+    ('average list', lambda x: pnp.average([x[0], x[1] ** 2, x[2]], weights=np.array([1.0, 2.0, 0.5], x.dtype)),
+     lambda x: np.average([x[0], x[1] ** 2, x[2]], weights=np.array([1.0, 2.0, 0.5], x.dtype)), (V6,)),
+    ('diff list', lambda x: pnp.diff([x[0], x[1] ** 2, x[2]]), lambda x: np.diff([x[0], x[1] ** 2, x[2]]), (V6,)),
     ('norm list', lambda x: pla.norm([x[0], x[1] * 2]), lambda x: np.linalg.norm([x[0], x[1] * 2]), (V6,)),
     # functional updates
     ('at set', lambda x, v: pnp.at(x)[1:, ::2].set(v[:2]), lambda x, v: _numpy_set((slice(1, None), slice(None, None, 2)))(x, v[:2]), (M34, V6)),

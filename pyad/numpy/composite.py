@@ -18,10 +18,11 @@ from .reductions import sum, mean, max, min, cumsum, cumprod
 
 
 def _arr(a):
-    """A list or number as an array (traced values and arrays as they are)."""
+    """A list or number as an array (traced values and arrays as they are; a list
+    holding traced values is stacked differentiably)."""
     if isinstance(a, Box) or hasattr(a, 'shape'):
         return a
-    return _np.asarray(a)
+    return listed(a) if isinstance(a, (list, tuple)) else _np.asarray(a)
 
 
 def _along(a, axis, sl):
