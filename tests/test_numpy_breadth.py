@@ -514,7 +514,16 @@ DEVICE_CASES = {
                              + pnp.sum(pnp.select([m > 0], [m ** 2], m))
                              + pnp.sum(pnp.linspace(m[0, 0], m[1, 1], 5) ** 2)
                              + pnp.sum(pnp.nan_to_num(m) ** 3) + pnp.sum(pnp.partition(m, 1, axis=1)[:, 1])
-                             + pnp.sum(pnp.piecewise(m, [m > 0.2], [pnp.sin, pnp.cos]))),
+                             + pnp.sum(pnp.piecewise(m, [m > 0.2], [pnp.sin, pnp.cos]))
+                             + pnp.sum(pnp.histogram(m, 3, weights=m ** 2, density=True)[0])
+                             + pnp.sum(pnp.histogram(m[0], 2)[1] ** 2)),
+    'edits': lambda m: (pnp.sum(pnp.insert(m, [1, 3], m[0, 0], axis=1) ** 2)
+                        + pnp.sum(pnp.delete(m, 1, axis=0) ** 3) + pnp.sum(pnp.vander(m[0], 3))
+                        + pnp.sum(pnp.polyint(pnp.polyder(m[1]), 1, m[2, 0]) ** 2)
+                        + pnp.sum(pnp.trim_zeros(m[0]) ** 2) + pnp.sum(pnp.extract(m > 0, m) ** 2)),
+    'weights and periods': lambda m: (pnp.sum(pnp.cov(m, aweights=m[0] ** 2, fweights=[1, 2, 1, 1]))
+                                      + pnp.sum(pnp.interp(m[1], m[2], m[0], period=2.5) ** 2)
+                                      + pnp.sum(pnp.interp(m[1], pnp.sort(m[2]), m[0]) ** 2)),
 }
 
 

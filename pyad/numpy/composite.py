@@ -8,7 +8,7 @@ raising.  Parameters keep NumPy's names and defaults.
 import numpy as _np
 
 from .._core.box import Box, innermost, shape_of, ndim_of
-from ..backend import namespace
+from ..backend import namespace, on_device_of, to_numpy
 from ._batching import normalize_axis
 from .elementwise import where as _where
 from .manipulation import (concatenate, ravel, reshape, sort, take, flip, swapaxes,
@@ -280,7 +280,7 @@ def interp(x, xp, fp, left=None, right=None, period=None):
     x, xp, fp = _arr(x), _arr(xp), _arr(fp)
     if period is not None:
         return interp(*_periodic(x, xp, fp, period))
-    xv, xpv = _np.asarray(innermost(x)), _np.asarray(innermost(xp))
+    xv, xpv = to_numpy(x), to_numpy(xp)
     if xpv.ndim != 1 or _np.ndim(innermost(fp)) != 1 or len(xpv) != len(innermost(fp)):
         raise ValueError('interp: xp and fp must be 1-D sequences of the same length')
     n = len(xpv)
@@ -293,7 +293,9 @@ def interp(x, xp, fp, left=None, right=None, period=None):
         y = y0 + (x - x0) / (x1 - x0) * (y1 - y0)
     lo = take(fp, 0) if left is None else left
     hi = take(fp, n - 1) if right is None else right
-    return _where(xv < xpv[0], lo, _where(xv > xpv[-1], hi, y))
+    device = innermost(y)
+    return _where(on_device_of(xv < xpv[0], device), lo,
+                  _where(on_device_of(xv > xpv[-1], device), hi, y))
 
 
 def _periodic(x, xp, fp, period):
@@ -304,20 +306,21 @@ def _periodic(x, xp, fp, period):
     if period == 0:
         raise ValueError('interp: period must be a non-zero value')
     x, xp = mod(x, period), mod(xp, period)
-    order = _np.argsort(_np.asarray(innermost(xp)), kind='stable')
+    order = _np.argsort(to_numpy(xp), kind='stable')
     xp, fp = take(xp, order), take(fp, order)
     return (x, concatenate([xp[-1:] - period, xp, xp[:1] + period]),
             concatenate([fp[-1:], fp, fp[:1]]))
 
 
-def _cov_weights(fweights, aweights, n, dtype):
+def _cov_weights(fweights, aweights, x, dtype):
     """cov's observation weights (fweights * aweights; None for none), checked."""
+    n = shape_of(x)[1]
     w = None
     for name, weights in (('fweights', fweights), ('aweights', aweights)):
         if weights is None:
             continue
         weights = _arr(weights)
-        plain = _np.asarray(innermost(weights))
+        plain = to_numpy(weights)
         if plain.ndim != 1 or plain.shape[0] != n:
             raise ValueError(f'cov: {name} must be 1-D with one weight per observation ({n}), '
                              f'got shape {plain.shape}')
@@ -326,7 +329,7 @@ def _cov_weights(fweights, aweights, n, dtype):
         if name == 'fweights':
             if not _np.all(plain == _np.around(plain)):
                 raise TypeError('cov: fweights must be integers')
-            weights = _np.asarray(plain, dtype=dtype)      # counts: no derivative
+            weights = on_device_of(_np.asarray(plain, dtype=dtype), innermost(x))   # counts
         w = weights if w is None else w * weights
     return w
 
@@ -360,7 +363,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     n = shape_of(x)[1]
     ddof = (0 if bias else 1) if ddof is None else ddof
     float_dtype = _np.result_type(innermost(x), 1.0)
-    w = _cov_weights(fweights, aweights, n, float_dtype if float_dtype.kind == 'f' else float)
+    w = _cov_weights(fweights, aweights, x, float_dtype if float_dtype.kind == 'f' else float)
     if w is None:
         xc = x - mean(x, axis=1, keepdims=True)
         c = (xc @ swapaxes(xc, 0, 1)) / float(n - ddof)
@@ -667,27 +670,40 @@ def histogram(a, bins=10, range=None, density=None, weights=None):
     """numpy.histogram.  The counts of a are piecewise constant in a (derivative 0);
     they are differentiable in traced weights, and the bin edges that NumPy computes
     from a's minimum and maximum are differentiable in those."""
+    a = _arr(a)
     plain = innermost(a)
     w_plain = None if weights is None else innermost(weights)
-    counts, edges = _np.histogram(plain, bins, range, density=False, weights=w_plain)
+    counts, edges = namespace(plain).histogram(plain, innermost(bins), range,
+                                               weights=w_plain)
     if isinstance(a, Box) and isinstance(bins, (int, _np.integer)) and range is None \
             and plain.size:
-        lo, hi = min(a), max(a)
-        if float(innermost(lo)) == float(innermost(hi)):
-            lo, hi = lo - 0.5, hi + 0.5
-        from .creation import linspace
-        edges = linspace(lo, hi, int(bins) + 1)
+        edges = _data_edges(a, int(bins))
     if isinstance(weights, Box):
-        from .updates import at
-        index = _np.searchsorted(_np.asarray(innermost(edges)), plain.ravel(), side='right') - 1
-        index[plain.ravel() == innermost(edges)[-1]] = len(counts) - 1
-        inside = (index >= 0) & (index < len(counts))
-        flat_w = ravel(broadcast_to(weights, shape_of(plain)))
-        counts = at(_np.zeros(len(counts), dtype=_np.result_type(w_plain)))[
-            index[inside]].add(flat_w[_np.nonzero(inside)[0]])
+        counts = _weighted_counts(plain, weights, to_numpy(edges), len(counts))
     if density:
         counts = counts / sum(counts) / diff(edges)
     return counts, edges
+
+
+def _data_edges(a, bins):
+    """histogram's edges from a's minimum and maximum, differentiable in those."""
+    from .creation import linspace
+    lo, hi = min(a), max(a)
+    if float(innermost(lo)) == float(innermost(hi)):
+        lo, hi = lo - 0.5, hi + 0.5          # NumPy's range for equal values
+    return linspace(lo, hi, bins + 1)
+
+
+def _weighted_counts(plain, weights, edges, n):
+    """The sum of the weights in each bin: NumPy's bins (the last one closed)."""
+    from .updates import at
+    values = to_numpy(plain).ravel()
+    index = _np.searchsorted(edges, values, side='right') - 1
+    index[values == edges[-1]] = n - 1
+    inside = _np.nonzero((index >= 0) & (index < n))[0]
+    flat_w = ravel(broadcast_to(weights, shape_of(plain)))
+    zeros = namespace(plain).zeros(n, dtype=_np.result_type(innermost(weights)))
+    return at(zeros)[index[inside]].add(take(flat_w, inside))
 
 
 # ===================================================================== edits, polynomials
@@ -720,7 +736,7 @@ def insert(arr, obj, values, axis=None):
         values = astype(values, dtype)
     from_arr = take(ravel(arr), _np.where(ids >= 0, ids, 0))
     from_values = take(ravel(values), _np.where(ids < 0, -1 - ids, 0)) if n_values else from_arr
-    out = _where(ids >= 0, from_arr, from_values)
+    out = _where(on_device_of(ids >= 0, from_arr), from_arr, from_values)
     return reshape(out, layout.shape)
 
 
@@ -733,7 +749,7 @@ def extract(condition, arr):
 def trim_zeros(filt, trim='fb'):
     """numpy.trim_zeros of a 1-D array: the leading and/or trailing zeros removed."""
     filt = _arr(filt)
-    nonzero = _np.nonzero(_np.asarray(innermost(filt)) != 0)[0]
+    nonzero = _np.nonzero(to_numpy(filt) != 0)[0]
     if not nonzero.size:
         return filt[:0]
     trim = trim.lower()
@@ -753,7 +769,7 @@ def vander(x, N=None, increasing=False):
     if not increasing:
         powers = powers[::-1].copy()
     from .elementwise import power
-    return power(reshape(x, (-1, 1)), powers)
+    return power(reshape(x, (-1, 1)), on_device_of(powers, innermost(x)))
 
 
 def _coefficients(p, name):
@@ -772,8 +788,14 @@ def polyder(p, m=1):
         n = shape_of(p)[0] - 1
         if n <= 0:
             return p[:1] * 0.0
-        p = p[:-1] * _np.arange(n, 0, -1, dtype=_np.result_type(innermost(p), 1.0))
+        p = p[:-1] * on_device_of(_np.arange(n, 0, -1, dtype=_np.result_type(innermost(p), 1.0)),
+                                  innermost(p))
     return p
+
+
+def _constant_like(c, like):
+    """c as an array on like's device (a traced c as it is)."""
+    return c if isinstance(c, Box) else on_device_of(to_numpy(c), innermost(like))
 
 
 def polyint(p, m=1, k=None):
@@ -789,8 +811,8 @@ def polyint(p, m=1, k=None):
     dtype = _np.result_type(innermost(p), 1.0)
     for i in range(m):
         n = shape_of(p)[0]
-        p = concatenate([p / _np.arange(n, 0, -1, dtype=dtype),
-                         reshape(astype(_arr(k[i]), dtype), (1,))])
+        p = concatenate([p / on_device_of(_np.arange(n, 0, -1, dtype=dtype), innermost(p)),
+                         reshape(astype(_constant_like(k[i], p), dtype), (1,))])
     return p
 
 

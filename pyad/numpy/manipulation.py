@@ -611,7 +611,7 @@ def take(a, indices, axis=None, mode=None):
     a = _as_operand(a)
     idx = _index_array('take', indices)
     if not isinstance(a, Box):
-        return _xp(a).take(a, idx, axis=axis)
+        return _xp(a).take(a, _index_like(idx, a), axis=axis)
     if axis is None:
         a = ravel(a)
         axis = 0
