@@ -416,6 +416,28 @@ def test_at_on_traced_values_and_in_place_error():
         pyad.grad(lambda x: x.__setitem__(0, 1.0))(x)
 
 
+@pytest.mark.parametrize('op', ['set', 'add', 'multiply', 'divide', 'power', 'min', 'max'])
+@pytest.mark.parametrize('idx', [IDX, (slice(1, None), 2), (M34 > 0.3,), (Ellipsis, [3, 0, 3])],
+                         ids=['repeated', 'slices', 'mask', 'ellipsis'])
+def test_traced_updates_equal_numpys(op, idx):
+    # plain arrays are updated by NumPy itself (a copy, then x[idx] = v or ufunc.at);
+    # traced ones by gathers and where: the two must agree
+    x = np.abs(M34) + 0.5
+    v = np.linspace(0.7, 1.9, np.asarray(x[idx]).size).reshape(np.shape(x[idx]))
+    plain = getattr(pnp.at(x)[idx], op)(v)
+    y = x.copy()
+    if op == 'set':
+        y[idx] = v
+    else:
+        {'add': np.add, 'multiply': np.multiply, 'divide': np.divide, 'power': np.power,
+         'min': np.minimum, 'max': np.maximum}[op].at(y, idx, v)
+    np.testing.assert_array_equal(plain, y)
+    for traced_x in (True, False):
+        value = pyad.jvp(lambda t: getattr(pnp.at(t if traced_x else x)[idx], op)(v if traced_x else t),
+                         x if traced_x else v, np.ones_like(x if traced_x else v))[0]
+        np.testing.assert_allclose(value, y, rtol=1e-15)
+
+
 def test_at_keeps_the_dtype_and_leaves_x_alone():
     x = np.ones(4, dtype=np.float32)
     y = pnp.at(x)[1:3].set(np.array([2.0, 3.0]))

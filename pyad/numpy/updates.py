@@ -21,6 +21,7 @@ from .._core.box import Box, innermost, shape_of, dtype_of
 from .elementwise import where, multiply, divide, power, minimum, maximum
 from .indexing import normalize_index, getitem, scatter_add
 from .manipulation import reshape, broadcast_to, astype
+from .creation import _contains_box
 
 
 def _host(e):
@@ -111,6 +112,19 @@ def _placed(x, new, positions):
     return where(mask, g, x)
 
 
+_UFUNCS = {'add': _np.add, 'multiply': _np.multiply, 'divide': _np.divide, 'power': _np.power,
+           'min': _np.minimum, 'max': _np.maximum}
+_TRACED = {'multiply': multiply, 'divide': divide, 'power': power, 'min': minimum,
+           'max': maximum}
+
+
+def _on_host(values):
+    """Whether values are plain host data (numbers, NumPy arrays, lists of them)."""
+    if isinstance(values, (_np.ndarray, _np.generic, int, float, bool)):
+        return True
+    return isinstance(values, (list, tuple)) and not _contains_box(values)
+
+
 def _check_mode(name, mode):
     if mode is not None:
         raise NotImplementedError(f'x.at[...].{name}: mode={mode!r} is not supported; an '
@@ -138,8 +152,33 @@ class _Update:
                                       'out-of-bounds index raises IndexError, as in NumPy')
         return getitem(self.x, self.idx)
 
+    def _on_numpy(self, name, values, mode):
+        """The update done by NumPy itself when nothing is traced and x is a NumPy
+        array, with the same semantics (assignment keeps the last of repeated
+        entries, NumPy's unbuffered ufunc.at applies each); None otherwise."""
+        _check_mode(name, mode)
+        x = self.x
+        if type(x) is not _np.ndarray or not _on_host(values):
+            return None
+        v = _np.asarray(values, dtype=x.dtype if x.dtype.kind in 'fc' else None)
+        y = x.copy()
+        try:
+            if name == 'set':
+                y[self.idx] = v
+            else:
+                _UFUNCS[name].at(y, self.idx, v)
+        except IndexError as e:
+            raise IndexError(f'x.at[{_show(self.idx)}]: {e} (x has shape {x.shape})') from None
+        except ValueError:
+            _values(x, _targets(x, self.idx), v, f'x.at[{_show(self.idx)}].{name}')
+            raise
+        return y
+
     def set(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
         """x with x[idx] = values (the last value wins where idx repeats an entry)."""
+        done = self._on_numpy('set', values, mode)
+        if done is not None:
+            return done
         targets, v = self._prepare(values, 'set', mode)
         flat = targets.ravel()
         if flat.size == 0:
@@ -153,6 +192,9 @@ class _Update:
 
     def add(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
         """x with values added at idx (repeated entries add up)."""
+        done = self._on_numpy('add', values, mode)
+        if done is not None:
+            return done
         targets, v = self._prepare(values, 'add', mode)
         if targets.size == 0:
             return self.x
@@ -161,25 +203,31 @@ class _Update:
         flat = backend.on_device_of(targets.ravel(), self.x)
         return self.x + reshape(scatter_add(v, (flat,), (size,), 1), shape)
 
+    def _combined(self, name, values, mode):
+        done = self._on_numpy(name, values, mode)
+        if done is not None:
+            return done
+        return _combine(self.x, *self._prepare(values, name, mode), _TRACED[name])
+
     def multiply(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
         """x with x[idx] multiplied by values."""
-        return _combine(self.x, *self._prepare(values, 'multiply', mode), multiply)
+        return self._combined('multiply', values, mode)
 
     def divide(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
         """x with x[idx] divided by values."""
-        return _combine(self.x, *self._prepare(values, 'divide', mode), divide)
+        return self._combined('divide', values, mode)
 
     def power(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
         """x with x[idx] raised to the power values."""
-        return _combine(self.x, *self._prepare(values, 'power', mode), power)
+        return self._combined('power', values, mode)
 
     def min(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
         """x with x[idx] = minimum(x[idx], values)."""
-        return _combine(self.x, *self._prepare(values, 'min', mode), minimum)
+        return self._combined('min', values, mode)
 
     def max(self, values, *, mode=None, indices_are_sorted=False, unique_indices=False):
         """x with x[idx] = maximum(x[idx], values)."""
-        return _combine(self.x, *self._prepare(values, 'max', mode), maximum)
+        return self._combined('max', values, mode)
 
     def apply(self, func, *, mode=None, indices_are_sorted=False, unique_indices=False):
         """x with x[idx] = func(x[idx]), func applied once to each entry named
