@@ -35,16 +35,18 @@ called, differentiates afresh with fresh tags (Manzyuk et al. 2019); functions a
 the leaves of a returned pytree are handled the same way, leaf by leaf.
 """
 import functools
+import inspect
 import math
 import numbers
+from typing import Any, Callable, Tuple, Union
 
 import numpy as _onp
 
-from ._core.box import innermost, shape_of, dtype_of, peek, LazyVar
-from ._core.pytree import tree_flatten, tree_unflatten
+from ._core.box import innermost, shape_of, dtype_of, peek, LazyVar, lift_dead
+from ._core.pytree import tree_flatten, tree_unflatten, tree_map
 from ._core.transforms import (FunctionOutput, push_forward, pull_back, flatten_input, private,
                                as_float_leaf, zeros_for, cast_like, identity_seeds, value,
-                               is_function)
+                               is_function, check_not_integer)
 from ._core.taylor import push_taylor, TaylorUnsupported
 from . import numpy as pnp
 
@@ -63,39 +65,157 @@ def _wrap(name, f, apply):
     return apply
 
 
-def _op1(name):
+class _Args:
+    """Which positional arguments an operator differentiates (``argnums``) and
+    whether f returns ``(output, aux)`` (``has_aux``), as in JAX.
+
+    ``bind(args)`` returns (x, g): x the differentiated arguments (one value for
+    an int argnums, a tuple for a tuple) and g a function of x alone that calls
+    f with the other arguments passed through unchanged and, under has_aux, keeps
+    the aux of its latest call."""
+
+    def __init__(self, name, f, argnums, has_aux):
+        self.name = name
+        self.f = f
+        self.argnums = _check_argnums(name, argnums)
+        self.has_aux = bool(has_aux)
+        self.aux = None
+
+    def plain(self, args, kwargs):
+        return self.argnums == 0 and len(args) == 1 and not kwargs and not self.has_aux
+
+    def bind(self, args, kwargs):
+        name, argnums = self.name, self.argnums
+        if not args:
+            raise TypeError(f'{name}(f) was called with no positional argument: call it as '
+                            f'{name}(f)(x), the argument(s) to differentiate passed positionally')
+        several = type(argnums) is tuple
+        indices = [_index(name, i, len(args)) for i in (argnums if several else (argnums,))]
+        if len(set(indices)) != len(indices):
+            raise ValueError(f'{name}: argnums={argnums} names an argument twice')
+        for i in indices:
+            check_not_integer(name, args[i], f'argument {i}')
+        x = tuple(args[i] for i in indices) if several else args[indices[0]]
+        f = self.f
+
+        def g(x_):
+            full = list(args)
+            for i, xi in zip(indices, x_ if several else (x_,)):
+                full[i] = xi
+            out = f(*full, **kwargs)
+            return self._split(out) if self.has_aux else out
+        g.__name__ = getattr(f, '__name__', 'f')
+        return x, g
+
+    def _split(self, out):
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError(f'{self.name}(has_aux=True): the function must return a pair '
+                            f'(output, aux), but it returned {_describe(out)}')
+        self.aux = out[1]
+        return out[0]
+
+    def finish(self, result, returns_value):
+        """The operator's result, with aux (its traced layers, now retired, taken off)
+        where JAX puts it: ``((value, aux), derivative...)`` for an operator that also
+        returns f(x), ``(result, aux)`` otherwise."""
+        if not self.has_aux:
+            return result
+        aux = tree_map(lift_dead, self.aux)
+        self.aux = None
+        if returns_value:
+            return ((result[0], aux),) + tuple(result[1:])
+        return result, aux
+
+
+def _describe(out):
+    if isinstance(out, (tuple, list)):
+        return f'a {type(out).__name__} of length {len(out)}'
+    return f'a {type(out).__name__}'
+
+
+def _check_argnums(name, argnums):
+    if isinstance(argnums, (tuple, list)) and argnums:
+        for i in argnums:
+            _check_argnums(name, i)
+        return tuple(int(i) for i in argnums)
+    if isinstance(argnums, bool) or not isinstance(argnums, numbers.Integral):
+        raise TypeError(f'{name}: argnums must be an int or a non-empty tuple of ints, '
+                        f'got {argnums!r}')
+    return int(argnums)
+
+
+def _index(name, i, n):
+    if not -n <= i < n:
+        raise ValueError(f'{name}: argnums names argument {i}, but the function was called '
+                         f'with {n} positional argument{"s" if n != 1 else ""}')
+    return i % n
+
+
+def _operator(name, n_directions, returns_value):
+    """Make ``op(f, argnums=0, has_aux=False)`` from ``impl(g, x, *directions)``.
+
+    ``op(f)(*args, *directions)``: f is called with args, the ones in argnums
+    differentiated (extra arguments pass through undifferentiated, keyword
+    arguments too); operators with a direction (``jacobianv(f)(x, v)``) take it
+    last, in the structure of the differentiated arguments."""
+    def decorate(impl):
+        @functools.wraps(impl)
+        def op(f, argnums=0, has_aux=False):
+            _check_function(f, name)
+            spec = _Args(name, f, argnums, has_aux)
+
+            def apply(*args, **kwargs):
+                split = len(args) - n_directions
+                if split < 1:
+                    raise TypeError(_arity_message(name, n_directions, len(args)))
+                args, directions = args[:split], args[split:]
+                if spec.plain(args, kwargs):
+                    x, g = args[0], f
+                    check_not_integer(name, x, 'the input')
+                else:
+                    x, g = spec.bind(args, kwargs)
+                try:
+                    result = impl(g, x, *directions)
+                except FunctionOutput as returned:
+                    if spec.has_aux:
+                        raise TypeError(f'{name}(has_aux=True): the function returned a '
+                                        f'function; has_aux needs (output, aux) with an '
+                                        f'output that is not a function') from None
+                    return _fresh(lambda h: op(h)(x, *directions), g, returned.args[0])
+                return spec.finish(result, returns_value)
+            return _wrap(name, f, apply)
+        op.__signature__ = _OP_SIGNATURE
+        op.__annotations__ = dict(_OP_ANNOTATIONS)
+        return op
+    return decorate
+
+
+def _arity_message(name, n_directions, got):
+    if n_directions:
+        return (f'{name}(f) takes the input(s) of f and then a direction, as in {name}(f)(x, v); '
+                f'got {got} positional argument{"s" if got != 1 else ""}')
+    return f'{name}(f) takes the input(s) of f, as in {name}(f)(x); got none'
+
+
+_OP_SIGNATURE = inspect.Signature([
+    inspect.Parameter('f', inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Callable[..., Any]),
+    inspect.Parameter('argnums', inspect.Parameter.POSITIONAL_OR_KEYWORD, default=0,
+                      annotation=Union[int, Tuple[int, ...]]),
+    inspect.Parameter('has_aux', inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False,
+                      annotation=bool),
+], return_annotation=Callable[..., Any])
+_OP_ANNOTATIONS = {'f': Callable[..., Any], 'argnums': Union[int, Tuple[int, ...]],
+                   'has_aux': bool, 'return': Callable[..., Any]}
+
+
+def _op1(name, returns_value=False):
     """An operator of one input: ``op(f)(x, *args)`` differentiates f(x, *args) in x."""
-    def decorate(impl):
-        @functools.wraps(impl)
-        def op(f):
-            _check_function(f, name)
-
-            def apply(x, *args, **kwargs):
-                g = f if not (args or kwargs) else (lambda x_: f(x_, *args, **kwargs))
-                try:
-                    return impl(g, x)
-                except FunctionOutput as returned:
-                    return _fresh(lambda h: op(h)(x), g, returned.args[0])
-            return _wrap(name, f, apply)
-        return op
-    return decorate
+    return _operator(name, 0, returns_value)
 
 
-def _op2(name):
+def _op2(name, returns_value=False):
     """An operator of an input and a direction: ``op(f)(x, v)``."""
-    def decorate(impl):
-        @functools.wraps(impl)
-        def op(f):
-            _check_function(f, name)
-
-            def apply(x, v):
-                try:
-                    return impl(f, x, v)
-                except FunctionOutput as returned:
-                    return _fresh(lambda h: op(h)(x, v), f, returned.args[0])
-            return _wrap(name, f, apply)
-        return op
-    return decorate
+    return _operator(name, 1, returns_value)
 
 
 def _fresh(differentiate, f, out):
@@ -195,7 +315,7 @@ def _describe_output(out_def, primals):
 
 
 # ----------------------------------------------------------------- forward operators
-@_op2('jacobianv')
+@_op2('jacobianv', returns_value=True)
 def fjacobianv(f, x, v):
     """(f(x), J(x) v): the Jacobian-vector product, in forward mode."""
     return _forward('jacobianv', f, x, v)
@@ -207,12 +327,43 @@ def jacobianv(f, x, v):
     return _forward('jacobianv', f, x, v)[1]
 
 
-def jvp(f, x, v):
-    """JAX style: ``jvp(f, x, v) -> (f(x), J v)``."""
-    return fjacobianv(f)(x, v)
+def jvp(f, primals, tangents, has_aux=False):
+    """``jvp(f, primals, tangents) -> (f(*primals), J·tangents)`` in forward mode, as in JAX.
+
+    ``primals`` is a tuple (or list) of f's positional arguments and ``tangents``
+    a tuple of the same length, each tangent in the structure of its argument.
+    A single value that is not a tuple or list is taken as f's one argument:
+    ``jvp(f, x, v)`` is ``jvp(f, (x,), (v,))``.  (A function of one tuple
+    argument is therefore called as ``jvp(f, ((a, b),), ((va, vb),))``.)
+    With ``has_aux``, f returns ``(output, aux)`` and jvp returns
+    ``(output, tangent, aux)``.
+
+    >>> import pyad, pyad.numpy as np
+    >>> y, t = pyad.jvp(lambda x, y: x * np.sin(y), (2.0, 0.0), (1.0, 1.0))
+    >>> float(y), float(t)
+    (0.0, 2.0)
+    """
+    _check_function(f, 'jvp')
+    if isinstance(primals, (tuple, list)):
+        if not isinstance(tangents, (tuple, list)) or len(tangents) != len(primals):
+            got = (f'a {type(tangents).__name__} of length {len(tangents)}'
+                   if isinstance(tangents, (tuple, list)) else f'a {type(tangents).__name__}')
+            raise TypeError(f'jvp: primals is a {type(primals).__name__} of {len(primals)} '
+                            f'arguments, so tangents must be a tuple of {len(primals)} tangents '
+                            f'(one per argument), got {got}')
+        if not primals:
+            raise TypeError('jvp: primals is empty; pass a tuple of the arguments of f')
+        op = fjacobianv(f, argnums=tuple(range(len(primals))), has_aux=has_aux)
+        result = op(*primals, tuple(tangents))
+    else:
+        result = fjacobianv(f, has_aux=has_aux)(primals, tangents)
+    if has_aux:
+        (value, aux), tangent = result
+        return value, tangent, aux
+    return result
 
 
-@_op2('gradv')
+@_op2('gradv', returns_value=True)
 def fgradv(f, x, v):
     """(f(x), ∇f(x)·v): the directional derivative of a scalar function, forward mode."""
     value, d = _forward('gradv', f, x, v)
@@ -234,7 +385,7 @@ def _require_scalar_input(name, x):
                          f'use jacobianv(f)(x, v) or gradv for array inputs')
 
 
-@_op1('diff')
+@_op1('diff', returns_value=True)
 def fdiff(f, x):
     """(f(x), f'(x)) for scalar x, in forward mode (f may return any pytree)."""
     _require_scalar_input('diff', x)
@@ -289,7 +440,7 @@ def fdiffn(n, f):
         return lambda x, *args: (f(x, *args),) * 2
     if n == 1:
         return fdiff(f)
-    return _op1('diffn')(_fdiffn_impl(n))(f)
+    return _op1('diffn', returns_value=True)(_fdiffn_impl(n))(f)
 
 
 def _fdiffn_nested(n, f):
@@ -298,7 +449,7 @@ def _fdiffn_nested(n, f):
         return fdiff(f)
     lower = _fdiffn_nested(n - 1, f)
 
-    @_op1('diffn')
+    @_op1('diffn', returns_value=True)
     def step(g, x):
         (value, _), (_, nth) = _forward('diffn', g, as_float_leaf(x, 'diffn'), 1.0)
         return value, nth
@@ -358,7 +509,7 @@ def _fgrad(f, x, name='grad', need_value=True):
     return y, tree_unflatten(treedef, _zeros_if_none(adjoints, leaves))
 
 
-@_op1('grad')
+@_op1('grad', returns_value=True)
 def fgrad(f, x):
     """(f(x), ∇f(x)) for a real scalar function, in reverse mode."""
     return _fgrad(f, x)
@@ -373,14 +524,70 @@ def grad(f, x):
 value_and_grad = fgrad
 
 
-def vjp(f, x):
-    """``vjp(f, x) -> (f(x), pullback)``; ``pullback(u)`` returns uᵀ J(x) in x's structure
-    and may be called many times (DiffSharp's jacobianTv'')."""
+def vjp(f, *primals, has_aux=False):
+    """``vjp(f, *primals) -> (f(*primals), pullback)`` in reverse mode, as in JAX.
+
+    ``pullback(u)`` returns uᵀ J: with one primal, in that primal's structure
+    (DiffSharp's jacobianTv''); with several, a tuple with one cotangent per
+    primal.  It may be called many times.  With ``has_aux``, f returns
+    ``(output, aux)`` and vjp returns ``(output, pullback, aux)``.
+
+    >>> import pyad, pyad.numpy as np
+    >>> y, pullback = pyad.vjp(lambda x: x ** 2, np.array([1.0, 3.0]))
+    >>> pullback(np.array([1.0, 1.0]))
+    array([2., 6.])
+    """
     _check_function(f, 'vjp')
+    if not primals:
+        raise TypeError('vjp(f, *primals) needs the point to differentiate at: vjp(f, x)')
+    spec = _Args('vjp', f, 0 if len(primals) == 1 else tuple(range(len(primals))), has_aux)
+    x, g = spec.bind(primals, {})
     try:
-        return _vjp(f, x)
+        out, pullback = _vjp(g, x)
     except FunctionOutput as returned:   # a function in f(x): its vjp is one, afresh per call
-        return _fresh(lambda g: vjp(g, x), f, returned.args[0])
+        if has_aux:
+            raise TypeError('vjp(has_aux=True): the function returned a function') from None
+        return _fresh(lambda h: vjp(h, x), g, returned.args[0])
+    if has_aux:
+        return out, pullback, tree_map(lift_dead, spec.aux)
+    return out, pullback
+
+
+def linearize(f, *primals):
+    """``linearize(f, *primals) -> (f(*primals), f_jvp)`` as in JAX: ``f_jvp(*tangents)``
+    returns J·tangents at the primals (one tangent per primal, in its structure).
+
+    f is evaluated once, on a tape; the linear map is that tape's sweep, recorded
+    once more as a function of the cotangent, so each ``f_jvp`` call is one sweep
+    of that second tape (it neither calls f nor stores a dense Jacobian).
+
+    >>> import pyad, pyad.numpy as np
+    >>> y, f_jvp = pyad.linearize(np.sin, 0.0)
+    >>> float(f_jvp(2.0))
+    2.0
+    """
+    _check_function(f, 'linearize')
+    if not primals:
+        raise TypeError('linearize(f, *primals) needs the point to linearize at: '
+                        'linearize(f, x)')
+    several = len(primals) > 1
+    spec = _Args('linearize', f, tuple(range(len(primals))) if several else 0, False)
+    x, g = spec.bind(primals, {})
+    leaves, treedef, outs, out_def, pull = _reverse('linearize', g, x, copy=True)
+    # J t is the transpose of u -> Jᵀ u, which is linear: a tape of that sweep,
+    # swept with t, gives it
+    cotangents = [zeros_for(y) for y in outs]
+    _, _, transposed = pull_back(lambda us: _zeros_if_none(pull(us), leaves), cotangents,
+                                 tree_flatten(cotangents)[1], 'linearize')
+    value = tree_unflatten(out_def, outs)
+
+    def f_jvp(*tangents):
+        if len(tangents) != len(primals):
+            raise TypeError(f'linearize: f_jvp takes {len(primals)} tangent'
+                            f'{"s" if several else ""} (one per primal), got {len(tangents)}')
+        t = _tangents('linearize', leaves, treedef, tangents if several else tangents[0])
+        return tree_unflatten(out_def, _zeros_if_none(transposed(t), outs))
+    return value, f_jvp
 
 
 def _vjp(f, x):
@@ -394,7 +601,7 @@ def _vjp(f, x):
     return tree_unflatten(out_def, primals), pullback
 
 
-@_op2('jacobianTv')
+@_op2('jacobianTv', returns_value=True)
 def fjacobianTv(f, x, v):
     """(f(x), J(x)ᵀ v), in reverse mode."""
     value, pullback = _vjp(f, x)
@@ -462,7 +669,7 @@ def _jac_reverse(name, f, x):
     return _jac_reverse_finish(primals, out_def, pullback, leaves, treedef)
 
 
-@_op1('jacfwd')
+@_op1('jacfwd', returns_value=True)
 def fjacfwd(f, x):
     return _jac_forward('jacfwd', f, x)
 
@@ -473,7 +680,7 @@ def jacfwd(f, x):
     return _jac_forward('jacfwd', f, x)[1]
 
 
-@_op1('jacrev')
+@_op1('jacrev', returns_value=True)
 def fjacrev(f, x):
     return _jac_reverse('jacrev', f, x)
 
@@ -484,7 +691,7 @@ def jacrev(f, x):
     return _jac_reverse('jacrev', f, x)[1]
 
 
-@_op1('jacobian')
+@_op1('jacobian', returns_value=True)
 def fjacobian(f, x):
     """(f(x), J(x)); the mode is chosen by the sizes (forward when n <= m).
     J has shape out.shape + in.shape (pytrees: out structure of in structure)."""
@@ -509,7 +716,7 @@ def _transpose_block(block, in_ndim):
     return pnp.transpose(block, tuple(range(out_ndim, nd)) + tuple(range(out_ndim)))
 
 
-@_op1('jacobianT')
+@_op1('jacobianT', returns_value=True)
 def fjacobianT(f, x):
     """(f(x), J(x)ᵀ): the transposed Jacobian, shape in.shape + out.shape."""
     value, J = fjacobian.__wrapped__(f, x)
@@ -526,7 +733,7 @@ def jacobianT(f, x):
 
 
 # ----------------------------------------------------------------- second order
-@_op1('gradhessian')
+@_op1('gradhessian', returns_value=True)
 def fgradhessian(f, x):
     """(f(x), ∇f(x), ∇²f(x)) in one forward-over-reverse pass with n directions."""
     leaves, treedef = flatten_input(x, 'hessian')
@@ -545,7 +752,7 @@ def gradhessian(f, x):
     return fgradhessian.__wrapped__(f, x)[1:]
 
 
-@_op1('hessian')
+@_op1('hessian', returns_value=True)
 def fhessian(f, x):
     """(f(x), ∇²f(x))."""
     value, _, H = fgradhessian.__wrapped__(f, x)
@@ -583,7 +790,7 @@ def _pulled(pullback, seeds, leaves, treedef, last=False):
     return tree_unflatten(treedef, _zeros_if_none(pullback(seeds, last), leaves))
 
 
-@_op2('gradhessianv')
+@_op2('gradhessianv', returns_value=True)
 def fgradhessianv(f, x, v):
     """(f(x), ∇f(x), ∇²f(x) v): reverse over forward, no dense Hessian; one
     recorded pass, two sweeps."""
@@ -603,7 +810,7 @@ def gradhessianv(f, x, v):
             _pulled(pullback, [None, one], leaves, treedef, last=True))
 
 
-@_op2('hessianv')
+@_op2('hessianv', returns_value=True)
 def fhessianv(f, x, v):
     """(f(x), ∇²f(x) v)."""
     leaves, treedef, y, pullback = _directional_tape('hessianv', f, x, v)
@@ -636,7 +843,7 @@ def _trace_blocks(H, x):
     return total
 
 
-@_op1('laplacian')
+@_op1('laplacian', returns_value=True)
 def flaplacian(f, x):
     """(f(x), the trace of the Hessian)."""
     value, _, H = fgradhessian.__wrapped__(f, x)
@@ -672,7 +879,7 @@ def _div_of(J):
     return pnp.trace(J)
 
 
-@_op1('curl')
+@_op1('curl', returns_value=True)
 def fcurl(f, x):
     """(f(x), ∇×f(x)) for f: R^3 -> R^3."""
     value, J = _square_jacobian('curl', f, x, True)
@@ -684,7 +891,7 @@ def curl(f, x):
     return fcurl.__wrapped__(f, x)[1]
 
 
-@_op1('div')
+@_op1('div', returns_value=True)
 def fdiv(f, x):
     """(f(x), ∇·f(x)) for f: R^n -> R^n."""
     value, J = _square_jacobian('div', f, x, False)
@@ -696,7 +903,7 @@ def div(f, x):
     return fdiv.__wrapped__(f, x)[1]
 
 
-@_op1('curldiv')
+@_op1('curldiv', returns_value=True)
 def fcurldiv(f, x):
     """(f(x), ∇×f(x), ∇·f(x)) from one Jacobian."""
     value, J = _square_jacobian('curldiv', f, x, True)
@@ -714,5 +921,5 @@ __all__ = [
     'gradhessianv', 'fgradhessianv', 'laplacian', 'flaplacian', 'jacobian', 'fjacobian',
     'jacobianv', 'fjacobianv', 'jacobianT', 'fjacobianT', 'jacobianTv', 'fjacobianTv',
     'curl', 'fcurl', 'div', 'fdiv', 'curldiv', 'fcurldiv',
-    'value_and_grad', 'jvp', 'vjp', 'jacfwd', 'fjacfwd', 'jacrev', 'fjacrev',
+    'value_and_grad', 'jvp', 'vjp', 'linearize', 'jacfwd', 'fjacfwd', 'jacrev', 'fjacrev',
 ]
