@@ -23,7 +23,7 @@ from . import optim, numerical                 # noqa: F401
 from .fixed_point import fixed_point, FixedPointError
 from .custom import custom_jvp, custom_vjp, ClosureError
 from .checkpoint import checkpoint, remat
-from . import tree_util  # noqa: F401
+from . import tree_util, flatten_util  # noqa: F401
 
 __version__ = '0.1.0'
 
@@ -33,7 +33,7 @@ __all__ = list(_operators_all) + [
     'NonDifferentiableError', 'stop_gradient', 'numpy', 'nn', 'linalg', 'fixed_point',
     'FixedPointError',
     'optim', 'numerical', 'custom_jvp', 'custom_vjp', 'ClosureError',
-    'tree_util',
+    'tree_util', 'flatten_util',
 ]
 
 

@@ -86,9 +86,6 @@ class _Args:
 
     def bind(self, args, kwargs):
         name, argnums = self.name, self.argnums
-        if not args:
-            raise TypeError(f'{name}(f) was called with no positional argument: call it as '
-                            f'{name}(f)(x), the argument(s) to differentiate passed positionally')
         several = type(argnums) is tuple
         indices = [_index(name, i, len(args)) for i in (argnums if several else (argnums,))]
         if len(set(indices)) != len(indices):
@@ -130,6 +127,8 @@ class _Args:
 def _describe(out):
     if isinstance(out, (tuple, list)):
         return f'a {type(out).__name__} of length {len(out)}'
+    if isinstance(out, numbers.Number) or hasattr(out, 'dtype'):
+        return f'a single value of shape {tuple(shape_of(out))}'
     return f'a {type(out).__name__}'
 
 
