@@ -243,12 +243,11 @@ class custom_jvp(_Custom):
         if not batch:
             out, out_def, touts = self._rule(treedef, primals, _zeros(tangents, primals))
         else:                       # one direction at a time, stacked
-            from . import numpy as pnp
             runs = [self._rule(treedef, primals, _zeros([None if t is None else t[b]
                                                          for t in tangents], primals))
                     for b in range(batch[0])]
             out, out_def = runs[0][0], runs[0][1]
-            touts = [pnp.stack([run[2][k] for run in runs]) for k in range(len(out))]
+            touts = [_stack([run[2][k] for run in runs], out[k]) for k in range(len(out))]
         _check_level(out + touts, tag, self.name)
         duals = [Dual(y, cast_like(t, y), tag) for y, t in zip(out, touts)]
         return tree_unflatten(out_def, duals)
@@ -268,6 +267,14 @@ class custom_jvp(_Custom):
             _, _, pullback = pull_back(linear, seeds, _list_def(len(seeds)), self.name)
             return pullback(list(cotangents), last=True)
         return self._record(tag, leaves, traced, out, vjp)
+
+
+def _stack(rows, primal):
+    """Rows of a batched derivative stacked (None: zero rows; all None: a zero)."""
+    if all(r is None for r in rows):
+        return None
+    from . import numpy as pnp
+    return pnp.stack([zeros_for(primal) if r is None else r for r in rows])
 
 
 def _zeros(tangents, primals):
@@ -339,12 +346,21 @@ class custom_vjp(_Custom):
         out, residuals = result
         out_def = tree_flatten(out)[1]
 
-        def vjp(cotangents):
-            ct = tree_unflatten(out_def, [zeros_for(y) if c is None else c
-                                          for c, y in zip(cotangents, tree_flatten(out)[0])])
-            grads = self.bwd(residuals, ct)
-            flat = self._flat_grads(grads, args, primals)
+        out_leaves = tree_flatten(out)[0]
+
+        def bwd(cotangents):
+            ct = tree_unflatten(out_def, _zeros(cotangents, out_leaves))
+            flat = self._flat_grads(self.bwd(residuals, ct), args, primals)
             return [flat[i] for i in traced]
+
+        def vjp(cotangents):
+            batch = _batch_shape(cotangents, out_leaves)
+            if not batch:
+                return bwd(cotangents)
+            # batched cotangents (jacrev, hessian): bwd is called once per row
+            rows = [bwd([None if c is None else c[b] for c in cotangents])
+                    for b in range(batch[0])]
+            return [_stack([row[k] for row in rows], primals[i]) for k, i in enumerate(traced)]
         return self._record(tag, leaves, traced, out, vjp)
 
     def _flat_grads(self, grads, args, primals):
