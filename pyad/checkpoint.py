@@ -16,6 +16,7 @@ must be passed as arguments instead (pyad raises ClosureError otherwise, rather
 than drop their derivative).
 """
 import functools
+from typing import Any, Callable
 
 from ._core.pytree import tree_flatten, tree_unflatten
 from ._core.transforms import pull_back
@@ -24,7 +25,7 @@ from .custom import newest_tag, peel, traced_at, closed, output_leaves, _list_de
 __all__ = ['checkpoint', 'remat']
 
 
-def checkpoint(f):
+def checkpoint(f: Callable[..., Any]) -> Callable[..., Any]:
     """``checkpoint(f)``: f, whose intermediate values reverse mode recomputes in the
     sweep instead of keeping them on the tape.  Arguments may be pytrees; keyword
     arguments are passed through (differentiated too, if traced).

@@ -35,6 +35,7 @@ derivative.
 import contextlib
 import functools
 import inspect
+from typing import Any, Callable
 
 from ._core.box import Box, Dual, TapeVar, LazyVar, lift_dead, shape_of, ndim_of
 from ._core.pytree import tree_flatten, tree_unflatten
@@ -144,7 +145,7 @@ class _Custom:
     """What custom_jvp and custom_vjp share: the wrapper, the dispatch on levels."""
     kind = 'custom'
 
-    def __init__(self, fun):
+    def __init__(self, fun: Callable[..., Any]) -> None:
         if not callable(fun):
             raise TypeError(f'{self.kind} decorates a function, got {type(fun).__name__}')
         functools.update_wrapper(self, fun)
@@ -154,7 +155,7 @@ class _Custom:
     def __get__(self, obj, cls):            # as a method: bound like a function
         return self if obj is None else functools.partial(self, obj)
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self._check_rules()
         args = tuple(_positional(self.fun, args, kwargs, self.name))
         leaves, treedef = tree_flatten(args)
@@ -202,11 +203,11 @@ class custom_jvp(_Custom):
     """
     kind = 'custom_jvp'
 
-    def __init__(self, fun):
+    def __init__(self, fun: Callable[..., Any]) -> None:
         super().__init__(fun)
         self.jvp = None
 
-    def defjvp(self, jvp):
+    def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
         """Set the rule ``jvp(primals, tangents) -> (primal_out, tangent_out)``; returns it."""
         if not callable(jvp):
             raise TypeError(f'{self.name}: defjvp takes a function, got {type(jvp).__name__}')
@@ -316,11 +317,11 @@ class custom_vjp(_Custom):
     """
     kind = 'custom_vjp'
 
-    def __init__(self, fun):
+    def __init__(self, fun: Callable[..., Any]) -> None:
         super().__init__(fun)
         self.fwd = self.bwd = None
 
-    def defvjp(self, fwd, bwd):
+    def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
         """Set ``fwd(*args) -> (output, residuals)`` and ``bwd(residuals, g) -> grads``."""
         for what, rule in (('fwd', fwd), ('bwd', bwd)):
             if not callable(rule):

@@ -10,6 +10,8 @@ array([0.5, 1. , 1. , 1. , 1. ])
 array([[2., 2.],
        [2., 2.]])
 """
+from typing import Any, Callable, Tuple
+
 import numpy as _onp
 
 from ._core.box import shape_of, dtype_of
@@ -19,7 +21,7 @@ from . import numpy as pnp
 __all__ = ['ravel_pytree']
 
 
-def ravel_pytree(tree):
+def ravel_pytree(tree: Any) -> Tuple[Any, Callable[[Any], Any]]:
     """``(flat, unravel)``: the leaves of ``tree`` raveled and concatenated into one
     1-D array (in flattening order, of the leaves' common dtype), and ``unravel(v)``
     building a pytree of the same structure, shapes and dtypes from such a vector.

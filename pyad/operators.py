@@ -316,17 +316,29 @@ def _describe_output(out_def, primals):
 # ----------------------------------------------------------------- forward operators
 @_op2('jacobianv', returns_value=True)
 def fjacobianv(f, x, v):
-    """(f(x), J(x) v): the Jacobian-vector product, in forward mode."""
+    """(f(x), J(x) v): the Jacobian-vector product, in forward mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    >>> pyad.fjacobianv(lambda x: x ** 2)(x, v)
+    (array([1., 4.]), array([2., 4.]))
+    """
     return _forward('jacobianv', f, x, v)
 
 
 @_op2('jacobianv')
 def jacobianv(f, x, v):
-    """J(x) v, in forward mode (one dual pass)."""
+    """J(x) v, in forward mode (one dual pass).
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    >>> pyad.jacobianv(lambda x: x ** 2)(x, v)
+    array([2., 4.])
+    """
     return _forward('jacobianv', f, x, v)[1]
 
 
-def jvp(f, primals, tangents, has_aux=False):
+def jvp(f: Callable[..., Any], primals: Any, tangents: Any, has_aux: bool = False) -> tuple:
     """``jvp(f, primals, tangents) -> (f(*primals), J·tangents)`` in forward mode, as in JAX.
 
     ``primals`` is a tuple (or list) of f's positional arguments and ``tangents``
@@ -364,7 +376,14 @@ def jvp(f, primals, tangents, has_aux=False):
 
 @_op2('gradv', returns_value=True)
 def fgradv(f, x, v):
-    """(f(x), ∇f(x)·v): the directional derivative of a scalar function, forward mode."""
+    """(f(x), ∇f(x)·v): the directional derivative of a scalar function, forward mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 0.0])
+    >>> value, d = pyad.fgradv(lambda x: np.sum(x ** 2))(x, v)
+    >>> float(value), float(d)
+    (5.0, 2.0)
+    """
     value, d = _forward('gradv', f, x, v)
     _require_scalar('gradv', value, 'jacobianv')
     return value, d
@@ -372,7 +391,13 @@ def fgradv(f, x, v):
 
 @_op2('gradv')
 def gradv(f, x, v):
-    """∇f(x)·v, in forward mode."""
+    """∇f(x)·v, in forward mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    >>> float(pyad.gradv(lambda x: np.sum(x ** 2))(x, v))
+    6.0
+    """
     return fgradv.__wrapped__(f, x, v)[1]
 
 
@@ -386,7 +411,13 @@ def _require_scalar_input(name, x):
 
 @_op1('diff', returns_value=True)
 def fdiff(f, x):
-    """(f(x), f'(x)) for scalar x, in forward mode (f may return any pytree)."""
+    """(f(x), f'(x)) for scalar x, in forward mode (f may return any pytree).
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, d = pyad.fdiff(lambda x: x ** 3)(2.0)
+    >>> float(value), float(d)
+    (8.0, 12.0)
+    """
     _require_scalar_input('diff', x)
     x = as_float_leaf(x, 'diff')
     return _forward('diff', f, x, 1.0 if type(innermost(x)) is float else _one_like(x))
@@ -394,7 +425,12 @@ def fdiff(f, x):
 
 @_op1('diff')
 def diff(f, x):
-    """f'(x) for scalar x, in forward mode."""
+    """f'(x) for scalar x, in forward mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.diff(np.sin)(0.0)
+    1.0
+    """
     return fdiff.__wrapped__(f, x)[1]
 
 
@@ -428,12 +464,18 @@ def _fdiffn_impl(n):
     return taylor
 
 
-def fdiffn(n, f):
+def fdiffn(n: int, f: Callable[..., Any]) -> Callable[..., Any]:
     """(f(x), the n-th derivative of f at x) for scalar x.
 
     Pushes the truncated Taylor series of x + t through f in one pass (Taylor mode,
     O(n^2) work per primitive); where a primitive cannot carry a series, falls back
-    to forward mode nested n times."""
+    to forward mode nested n times.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, d3 = pyad.fdiffn(3, lambda x: x ** 4)(1.0)
+    >>> float(value), float(d3)
+    (1.0, 24.0)
+    """
     n = _diffn_order(n, f)
     if n == 0:
         return lambda x, *args: (f(x, *args),) * 2
@@ -455,8 +497,13 @@ def _fdiffn_nested(n, f):
     return step(lower)
 
 
-def diffn(n, f):
-    """The n-th derivative of f (scalar input): Taylor mode, else forward mode nested n times."""
+def diffn(n: int, f: Callable[..., Any]) -> Callable[..., Any]:
+    """The n-th derivative of f (scalar input): Taylor mode, else forward mode nested n times.
+
+    >>> import pyad, pyad.numpy as np
+    >>> float(pyad.diffn(3, lambda x: x ** 4)(1.0))
+    24.0
+    """
     n = _diffn_order(n, f)
     if n == 0:
         return _wrap('diffn[0]', f, lambda x, *args: f(x, *args))
@@ -466,13 +513,24 @@ def diffn(n, f):
     return _wrap(f'diffn[{n}]', f, _op1('diffn')(lambda g, x: taylor(g, x)[1])(f))
 
 
-def fdiff2(f):
-    """(f(x), f''(x))."""
+def fdiff2(f: Callable[..., Any]) -> Callable[..., Any]:
+    """(f(x), f''(x)).
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, d2 = pyad.fdiff2(lambda x: x ** 3)(2.0)
+    >>> float(value), float(d2)
+    (8.0, 12.0)
+    """
     return fdiffn(2, f)
 
 
-def diff2(f):
-    """f''(x): forward over forward."""
+def diff2(f: Callable[..., Any]) -> Callable[..., Any]:
+    """f''(x): forward over forward.
+
+    >>> import pyad, pyad.numpy as np
+    >>> float(pyad.diff2(lambda x: x ** 3)(2.0))
+    12.0
+    """
     return diffn(2, f)
 
 
@@ -510,20 +568,33 @@ def _fgrad(f, x, name='grad', need_value=True):
 
 @_op1('grad', returns_value=True)
 def fgrad(f, x):
-    """(f(x), ∇f(x)) for a real scalar function, in reverse mode."""
+    """(f(x), ∇f(x)) for a real scalar function, in reverse mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, g = pyad.fgrad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+    >>> float(value), g
+    (5.0, array([2., 4.]))
+    """
     return _fgrad(f, x)
 
 
 @_op1('grad')
 def grad(f, x):
-    """∇f(x) for a real scalar function, in reverse mode (one taped pass, one sweep)."""
+    """∇f(x) for a real scalar function, in reverse mode (one taped pass, one sweep).
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+    array([2., 4.])
+    >>> float(pyad.grad(lambda x, y: x * y ** 2, argnums=1)(3.0, 2.0))   # in y only
+    12.0
+    """
     return _fgrad(f, x, need_value=False)[1]
 
 
 value_and_grad = fgrad
 
 
-def vjp(f, *primals, has_aux=False):
+def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
     """``vjp(f, *primals) -> (f(*primals), pullback)`` in reverse mode, as in JAX.
 
     ``pullback(u)`` returns uᵀ J: with one primal, in that primal's structure
@@ -552,7 +623,7 @@ def vjp(f, *primals, has_aux=False):
     return out, pullback
 
 
-def linearize(f, *primals):
+def linearize(f: Callable[..., Any], *primals: Any) -> Tuple[Any, Callable[..., Any]]:
     """``linearize(f, *primals) -> (f(*primals), f_jvp)`` as in JAX: ``f_jvp(*tangents)``
     returns J·tangents at the primals (one tangent per primal, in its structure).
 
@@ -602,14 +673,26 @@ def _vjp(f, x):
 
 @_op2('jacobianTv', returns_value=True)
 def fjacobianTv(f, x, v):
-    """(f(x), J(x)ᵀ v), in reverse mode."""
+    """(f(x), J(x)ᵀ v), in reverse mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    >>> pyad.fjacobianTv(lambda x: x ** 2)(x, v)
+    (array([1., 4.]), array([2., 4.]))
+    """
     value, pullback = _vjp(f, x)
     return value, pullback(v)
 
 
 @_op2('jacobianTv')
 def jacobianTv(f, x, v):
-    """J(x)ᵀ v, in reverse mode."""
+    """J(x)ᵀ v, in reverse mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    >>> pyad.jacobianTv(lambda x: x ** 2)(x, v)
+    array([2., 4.])
+    """
     return fjacobianTv.__wrapped__(f, x, v)[1]
 
 
@@ -670,30 +753,65 @@ def _jac_reverse(name, f, x):
 
 @_op1('jacfwd', returns_value=True)
 def fjacfwd(f, x):
+    """(f(x), the Jacobian) by forward mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, J = pyad.fjacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    >>> value, J
+    (array([1., 4.]), array([[2., 0.],
+           [0., 4.]]))
+    """
     return _jac_forward('jacfwd', f, x)
 
 
 @_op1('jacfwd')
 def jacfwd(f, x):
-    """The Jacobian by forward mode: one pass pushing all n input directions."""
+    """The Jacobian by forward mode: one pass pushing all n input directions.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.jacfwd(lambda x, y: x * y, argnums=(0, 1))(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    (array([[3., 0.],
+           [0., 4.]]), array([[1., 0.],
+           [0., 2.]]))
+    """
     return _jac_forward('jacfwd', f, x)[1]
 
 
 @_op1('jacrev', returns_value=True)
 def fjacrev(f, x):
+    """(f(x), the Jacobian) by reverse mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, J = pyad.fjacrev(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    >>> value, J
+    (array([1., 4.]), array([[2., 0.],
+           [0., 4.]]))
+    """
     return _jac_reverse('jacrev', f, x)
 
 
 @_op1('jacrev')
 def jacrev(f, x):
-    """The Jacobian by reverse mode: one taped pass, one sweep pulling all m rows."""
+    """The Jacobian by reverse mode: one taped pass, one sweep pulling all m rows.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.jacrev(lambda x: np.sin(x) * x[0])(np.array([0.0, 1.0]))
+    array([[0.        , 0.        ],
+           [0.84147098, 0.        ]])
+    """
     return _jac_reverse('jacrev', f, x)[1]
 
 
 @_op1('jacobian', returns_value=True)
 def fjacobian(f, x):
     """(f(x), J(x)); the mode is chosen by the sizes (forward when n <= m).
-    J has shape out.shape + in.shape (pytrees: out structure of in structure)."""
+    J has shape out.shape + in.shape (pytrees: out structure of in structure).
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, J = pyad.fjacobian(lambda x: x[:1] * x[1])(np.array([1.0, 2.0]))
+    >>> value, J
+    (array([2.]), array([[2., 1.]]))
+    """
     leaves, treedef, primals, out_def, pullback = _reverse('jacobian', f, x)
     n = sum(_size(l) for l in leaves)
     m = sum(_size(y) for y in primals)
@@ -704,7 +822,13 @@ def fjacobian(f, x):
 
 @_op1('jacobian')
 def jacobian(f, x):
-    """J(x), shape out.shape + in.shape; forward or reverse mode by the sizes."""
+    """J(x), shape out.shape + in.shape; forward or reverse mode by the sizes.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
     return fjacobian.__wrapped__(f, x)[1]
 
 
@@ -717,7 +841,14 @@ def _transpose_block(block, in_ndim):
 
 @_op1('jacobianT', returns_value=True)
 def fjacobianT(f, x):
-    """(f(x), J(x)ᵀ): the transposed Jacobian, shape in.shape + out.shape."""
+    """(f(x), J(x)ᵀ): the transposed Jacobian, shape in.shape + out.shape.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, JT = pyad.fjacobianT(lambda x: x[:1] * x[1])(np.array([1.0, 2.0]))
+    >>> JT
+    array([[2.],
+           [1.]])
+    """
     value, J = fjacobian.__wrapped__(f, x)
     leaves, treedef = tree_flatten(x)
     if treedef.kind == 'leaf' and tree_flatten(value)[1].kind == 'leaf':
@@ -728,13 +859,26 @@ def fjacobianT(f, x):
 
 @_op1('jacobianT')
 def jacobianT(f, x):
+    """J(x)ᵀ: the transposed Jacobian, shape in.shape + out.shape.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.jacobianT(lambda x: x[:1] * x[1])(np.array([1.0, 2.0]))
+    array([[2.],
+           [1.]])
+    """
     return fjacobianT.__wrapped__(f, x)[1]
 
 
 # ----------------------------------------------------------------- second order
 @_op1('gradhessian', returns_value=True)
 def fgradhessian(f, x):
-    """(f(x), ∇f(x), ∇²f(x)) in one forward-over-reverse pass with n directions."""
+    """(f(x), ∇f(x), ∇²f(x)) in one forward-over-reverse pass with n directions.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, g, H = pyad.fgradhessian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+    >>> float(value), g
+    (9.0, array([ 3., 12.]))
+    """
     leaves, treedef = flatten_input(x, 'hessian')
     seeds = identity_seeds(leaves)
     primals, out_def, out_tangents = push_forward(
@@ -747,20 +891,39 @@ def fgradhessian(f, x):
 @_op1('gradhessian')
 def gradhessian(f, x):
     """(∇f(x), ∇²f(x)) in one pass: DiffSharp's Newton step reads
-    ``g, H = gradhessian(f)(x); x - linalg.solve_symmetric(H, g)``."""
+    ``g, H = gradhessian(f)(x); x - linalg.solve_symmetric(H, g)``.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.gradhessian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+    (array([ 3., 12.]), array([[ 6.,  0.],
+           [ 0., 12.]]))
+    """
     return fgradhessian.__wrapped__(f, x)[1:]
 
 
 @_op1('hessian', returns_value=True)
 def fhessian(f, x):
-    """(f(x), ∇²f(x))."""
+    """(f(x), ∇²f(x)).
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, H = pyad.fhessian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+    >>> float(value), H
+    (9.0, array([[ 6.,  0.],
+           [ 0., 12.]]))
+    """
     value, _, H = fgradhessian.__wrapped__(f, x)
     return value, H
 
 
 @_op1('hessian')
 def hessian(f, x):
-    """∇²f(x): forward over reverse, all n directions in one pass."""
+    """∇²f(x): forward over reverse, all n directions in one pass.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.hessian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
     return fgradhessian.__wrapped__(f, x)[2]
 
 
@@ -792,7 +955,14 @@ def _pulled(pullback, seeds, leaves, treedef, last=False):
 @_op2('gradhessianv', returns_value=True)
 def fgradhessianv(f, x, v):
     """(f(x), ∇f(x), ∇²f(x) v): reverse over forward, no dense Hessian; one
-    recorded pass, two sweeps."""
+    recorded pass, two sweeps.
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([0.0, 1.0])
+    >>> value, g, Hv = pyad.fgradhessianv(lambda x: np.sum(x ** 3))(x, v)
+    >>> float(value), Hv
+    (9.0, array([ 0., 12.]))
+    """
     leaves, treedef, y, pullback = _directional_tape('gradhessianv', f, x, v)
     one = _one_like(y)
     y = value(y)
@@ -802,7 +972,13 @@ def fgradhessianv(f, x, v):
 
 @_op2('gradhessianv')
 def gradhessianv(f, x, v):
-    """(∇f(x), ∇²f(x) v)."""
+    """(∇f(x), ∇²f(x) v).
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([0.0, 1.0])
+    >>> pyad.gradhessianv(lambda x: np.sum(x ** 3))(x, v)
+    (array([ 3., 12.]), array([ 0., 12.]))
+    """
     leaves, treedef, y, pullback = _directional_tape('gradhessianv', f, x, v)
     one = _one_like(y)
     return (_pulled(pullback, [one, None], leaves, treedef),
@@ -811,7 +987,14 @@ def gradhessianv(f, x, v):
 
 @_op2('hessianv', returns_value=True)
 def fhessianv(f, x, v):
-    """(f(x), ∇²f(x) v)."""
+    """(f(x), ∇²f(x) v).
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 0.0])
+    >>> value, Hv = pyad.fhessianv(lambda x: np.sum(x ** 3))(x, v)
+    >>> float(value), Hv
+    (9.0, array([6., 0.]))
+    """
     leaves, treedef, y, pullback = _directional_tape('hessianv', f, x, v)
     one = _one_like(y)
     y = value(y)
@@ -821,7 +1004,13 @@ def fhessianv(f, x, v):
 @_op2('hessianv')
 def hessianv(f, x, v):
     """∇²f(x) v: the Hessian-vector product without forming the Hessian
-    (reverse over forward: one recorded dual pass, one sweep)."""
+    (reverse over forward: one recorded dual pass, one sweep).
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    >>> pyad.hessianv(lambda x: np.sum(x ** 3))(x, v)
+    array([ 6., 12.])
+    """
     leaves, treedef, y, pullback = _directional_tape('hessianv', f, x, v)
     return _pulled(pullback, [None, _one_like(y)], leaves, treedef, last=True)
 
@@ -844,14 +1033,25 @@ def _trace_blocks(H, x):
 
 @_op1('laplacian', returns_value=True)
 def flaplacian(f, x):
-    """(f(x), the trace of the Hessian)."""
+    """(f(x), the trace of the Hessian).
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, lap = pyad.flaplacian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+    >>> float(value), float(lap)
+    (9.0, 18.0)
+    """
     value, _, H = fgradhessian.__wrapped__(f, x)
     return value, _trace_blocks(H, x)
 
 
 @_op1('laplacian')
 def laplacian(f, x):
-    """The trace of the Hessian of a scalar function."""
+    """The trace of the Hessian of a scalar function.
+
+    >>> import pyad, pyad.numpy as np
+    >>> float(pyad.laplacian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0])))
+    18.0
+    """
     return flaplacian.__wrapped__(f, x)[1]
 
 
@@ -880,37 +1080,74 @@ def _div_of(J):
 
 @_op1('curl', returns_value=True)
 def fcurl(f, x):
-    """(f(x), ∇×f(x)) for f: R^3 -> R^3."""
+    """(f(x), ∇×f(x)) for f: R^3 -> R^3.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, c = pyad.fcurl(lambda x: np.stack([-x[1], x[0], x[2]]))(np.array([1.0, 2.0, 3.0]))
+    >>> c
+    array([0., 0., 2.])
+    """
     value, J = _square_jacobian('curl', f, x, True)
     return value, _curl_of(J)
 
 
 @_op1('curl')
 def curl(f, x):
+    """∇×f(x) for f: R^3 -> R^3.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.curl(lambda x: np.stack([-x[1], x[0], x[2]]))(np.array([1.0, 2.0, 3.0]))
+    array([0., 0., 2.])
+    """
     return fcurl.__wrapped__(f, x)[1]
 
 
 @_op1('div', returns_value=True)
 def fdiv(f, x):
-    """(f(x), ∇·f(x)) for f: R^n -> R^n."""
+    """(f(x), ∇·f(x)) for f: R^n -> R^n.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, d = pyad.fdiv(lambda x: x ** 2)(np.array([1.0, 2.0, 3.0]))
+    >>> float(d)
+    12.0
+    """
     value, J = _square_jacobian('div', f, x, False)
     return value, _div_of(J)
 
 
 @_op1('div')
 def div(f, x):
+    """∇·f(x) for f: R^n -> R^n.
+
+    >>> import pyad, pyad.numpy as np
+    >>> float(pyad.div(lambda x: x ** 2)(np.array([1.0, 2.0, 3.0])))
+    12.0
+    """
     return fdiv.__wrapped__(f, x)[1]
 
 
 @_op1('curldiv', returns_value=True)
 def fcurldiv(f, x):
-    """(f(x), ∇×f(x), ∇·f(x)) from one Jacobian."""
+    """(f(x), ∇×f(x), ∇·f(x)) from one Jacobian.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, c, d = pyad.fcurldiv(lambda x: np.stack([-x[1], x[0], x[2]]))(np.array([1.0, 2.0, 3.0]))
+    >>> float(d)
+    1.0
+    """
     value, J = _square_jacobian('curldiv', f, x, True)
     return value, _curl_of(J), _div_of(J)
 
 
 @_op1('curldiv')
 def curldiv(f, x):
+    """(∇×f(x), ∇·f(x)) from one Jacobian, for f: R^3 -> R^3.
+
+    >>> import pyad, pyad.numpy as np
+    >>> c, d = pyad.curldiv(lambda x: np.stack([-x[1], x[0], x[2]]))(np.array([1.0, 2.0, 3.0]))
+    >>> c, float(d)
+    (array([0., 0., 2.]), 1.0)
+    """
     return fcurldiv.__wrapped__(f, x)[1:]
 
 

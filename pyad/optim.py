@@ -40,7 +40,7 @@ a GPU (CuPy) stay there for every evaluation of f and its derivatives; only the
 flat iterate and the derivatives travel between host and device.
 """
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as _onp
 
@@ -759,7 +759,9 @@ _METHODS = {'newton': newton, 'newton-cg': newton_cg, 'newton_cg': newton_cg,
             'gd': gradient_descent, 'gradient_descent': gradient_descent}
 
 
-def minimize(f, x0, method='newton-cg', *, gtol=None, ftol=0.0, max_iter=None, **options):
+def minimize(f: Callable[..., Any], x0: Any, method: Any = 'newton-cg', *,
+             gtol: Optional[float] = None, ftol: float = 0.0, max_iter: Optional[int] = None,
+             **options: Any) -> 'OptimizeResult':
     """Minimise a scalar function of a pytree; returns an :class:`OptimizeResult`.
 
     ``method``: ``'newton'``, ``'newton-cg'`` (the default), ``'cg'`` (nonlinear

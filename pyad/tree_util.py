@@ -10,6 +10,8 @@ instances and registered node types, whose leaves are numbers and arrays.
 >>> tree_map(lambda x, y: x + y, [1.0, 2.0], [10.0, 20.0])
 [11.0, 22.0]
 """
+from typing import Any
+
 from ._core.pytree import (TreeDef, register_pytree_node, tree_flatten, tree_unflatten,
                            tree_map, tree_leaves)
 
@@ -17,7 +19,7 @@ __all__ = ['TreeDef', 'register_pytree_node', 'register_pytree_node_class', 'tre
            'tree_unflatten', 'tree_map', 'tree_leaves', 'tree_structure']
 
 
-def register_pytree_node_class(cls):
+def register_pytree_node_class(cls: type) -> type:
     """Class decorator: register ``cls`` with its ``tree_flatten(self) -> (children,
     aux_data)`` method and ``tree_unflatten(cls, aux_data, children)`` classmethod.
 
@@ -38,6 +40,6 @@ def register_pytree_node_class(cls):
     return cls
 
 
-def tree_structure(tree):
+def tree_structure(tree: Any) -> TreeDef:
     """The structure of a pytree (its TreeDef), without the leaves."""
     return tree_flatten(tree)[1]

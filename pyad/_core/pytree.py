@@ -7,12 +7,14 @@ dataclass instances (their fields, in declaration order) and the types given to
 ``register_pytree_node`` are nodes too.
 """
 import dataclasses
+from typing import Any, Callable, Iterable, List, Tuple
 
 # type -> (flatten: node -> (children, aux_data), unflatten: (aux_data, children) -> node)
 _REGISTRY = {}
 
 
-def register_pytree_node(nodetype, flatten, unflatten):
+def register_pytree_node(nodetype: type, flatten: Callable[[Any], Tuple[Iterable[Any], Any]],
+                         unflatten: Callable[[Any, Iterable[Any]], Any]) -> type:
     """Make instances of ``nodetype`` pytree nodes (JAX's spelling and contract):
     ``flatten(node) -> (children, aux_data)`` with children an iterable of subtrees
     and aux_data hashable, comparable static data; ``unflatten(aux_data, children)``
@@ -102,14 +104,14 @@ def _flatten_into(tree, leaves):
     return _LEAF
 
 
-def tree_flatten(tree):
+def tree_flatten(tree: Any) -> Tuple[List[Any], 'TreeDef']:
     """(leaves, treedef)."""
     leaves = []
     treedef = _flatten_into(tree, leaves)
     return leaves, treedef
 
 
-def tree_unflatten(treedef, leaves):
+def tree_unflatten(treedef: 'TreeDef', leaves: Iterable[Any]) -> Any:
     """The pytree of structure ``treedef`` with the given leaves (in order)."""
     leaves = list(leaves)
     if len(leaves) != treedef.num_leaves:
@@ -139,12 +141,12 @@ def _build(treedef, it):
     return treedef.meta(*children)
 
 
-def tree_leaves(tree):
+def tree_leaves(tree: Any) -> List[Any]:
     """The leaves of a pytree, in flattening order."""
     return tree_flatten(tree)[0]
 
 
-def tree_map(fn, tree, *rest):
+def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
     """Apply ``fn`` leafwise over one or more pytrees of the same structure."""
     leaves, treedef = tree_flatten(tree)
     others = []
