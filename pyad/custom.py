@@ -351,8 +351,7 @@ class custom_vjp(_Custom):
 
         def bwd(cotangents):
             ct = tree_unflatten(out_def, _zeros(cotangents, out_leaves))
-            flat = self._flat_grads(self.bwd(residuals, ct), args, primals)
-            return [flat[i] for i in traced]
+            return self._flat_grads(self.bwd(residuals, ct), args, traced)
 
         def vjp(cotangents):
             batch = _batch_shape(cotangents, out_leaves)
@@ -364,12 +363,14 @@ class custom_vjp(_Custom):
             return [_stack([row[k] for row in rows], primals[i]) for k, i in enumerate(traced)]
         return self._record(tag, leaves, traced, out, vjp)
 
-    def _flat_grads(self, grads, args, primals):
-        """bwd's result as one cotangent per leaf of the arguments (None for zero)."""
+    def _flat_grads(self, grads, args, traced):
+        """bwd's result as one cotangent per traced leaf of the arguments (None for
+        zero); the cotangents of arguments not differentiated are not read."""
         if not isinstance(grads, (tuple, list)) or len(grads) != len(args):
             raise TypeError(f'{self.name}: bwd must return a tuple with one cotangent per '
                             f'argument ({len(args)}), got {_describe(grads)}')
         flat = []
+        wanted = set(traced)
         for i, (g, arg) in enumerate(zip(grads, args)):
             arg_leaves, arg_def = tree_flatten(arg)
             if g is None:
@@ -379,13 +380,19 @@ class custom_vjp(_Custom):
             if g_def != arg_def:
                 raise ValueError(f'{self.name}: bwd returned for argument {i} a cotangent of '
                                  f'structure {g_def}, but the argument has structure {arg_def}')
-            for g_leaf, a in zip(g_leaves, arg_leaves):
-                if tuple(shape_of(g_leaf)) != tuple(shape_of(a)):
-                    raise ValueError(f'{self.name}: bwd returned for argument {i} a cotangent '
-                                     f'of shape {tuple(shape_of(g_leaf))}, but the argument '
-                                     f'has shape {tuple(shape_of(a))}')
-            flat += [cast_like(g_leaf, a) for g_leaf, a in zip(g_leaves, arg_leaves)]
-        return flat
+            start = len(flat)
+            flat += [self._cotangent(g_leaf, a, i, start + k in wanted)
+                     for k, (g_leaf, a) in enumerate(zip(g_leaves, arg_leaves))]
+        return [flat[i] for i in traced]
+
+    def _cotangent(self, g, arg, i, wanted):
+        if not wanted or g is None:
+            return None
+        if tuple(shape_of(g)) != tuple(shape_of(arg)):
+            raise ValueError(f'{self.name}: bwd returned for argument {i} a cotangent of shape '
+                             f'{tuple(shape_of(g))}, but the argument has shape '
+                             f'{tuple(shape_of(arg))}')
+        return cast_like(g, arg)
 
 
 def _describe(x):

@@ -69,17 +69,17 @@ class _Args:
     """Which positional arguments an operator differentiates (``argnums``) and
     whether f returns ``(output, aux)`` (``has_aux``), as in JAX.
 
-    ``bind(args)`` returns (x, g): x the differentiated arguments (one value for
-    an int argnums, a tuple for a tuple) and g a function of x alone that calls
-    f with the other arguments passed through unchanged and, under has_aux, keeps
-    the aux of its latest call."""
+    ``bind(args)`` returns (x, g, aux): x the differentiated arguments (one value
+    for an int argnums, a tuple for a tuple), g a function of x alone that calls
+    f with the other arguments passed through unchanged and, under has_aux, puts
+    the aux of its latest call in the list ``aux`` (one list per call of the
+    operator: calls in other threads, or nested, do not share it)."""
 
     def __init__(self, name, f, argnums, has_aux):
         self.name = name
         self.f = f
         self.argnums = _check_argnums(name, argnums)
         self.has_aux = bool(has_aux)
-        self.aux = None
 
     def plain(self, args, kwargs):
         return self.argnums == 0 and len(args) == 1 and not kwargs and not self.has_aux
@@ -94,31 +94,31 @@ class _Args:
             check_not_integer(name, args[i], f'argument {i}')
         x = tuple(args[i] for i in indices) if several else args[indices[0]]
         f = self.f
+        aux = []
 
         def g(x_):
             full = list(args)
             for i, xi in zip(indices, x_ if several else (x_,)):
                 full[i] = xi
             out = f(*full, **kwargs)
-            return self._split(out) if self.has_aux else out
+            return self._split(out, aux) if self.has_aux else out
         g.__name__ = getattr(f, '__name__', 'f')
-        return x, g
+        return x, g, aux
 
-    def _split(self, out):
+    def _split(self, out, aux):
         if not (isinstance(out, (tuple, list)) and len(out) == 2):
             raise TypeError(f'{self.name}(has_aux=True): the function must return a pair '
                             f'(output, aux), but it returned {_describe(out)}')
-        self.aux = out[1]
+        aux[:] = [out[1]]
         return out[0]
 
-    def finish(self, result, returns_value):
+    def finish(self, result, aux, returns_value):
         """The operator's result, with aux (its traced layers, now retired, taken off)
         where JAX puts it: ``((value, aux), derivative...)`` for an operator that also
         returns f(x), ``(result, aux)`` otherwise."""
         if not self.has_aux:
             return result
-        aux = tree_map(lift_dead, self.aux)
-        self.aux = None
+        aux = tree_map(lift_dead, aux[-1])
         if returns_value:
             return ((result[0], aux),) + tuple(result[1:])
         return result, aux
@@ -169,10 +169,10 @@ def _operator(name, n_directions, returns_value):
                     raise TypeError(_arity_message(name, n_directions, len(args)))
                 args, directions = args[:split], args[split:]
                 if spec.plain(args, kwargs):
-                    x, g = args[0], f
+                    x, g, aux = args[0], f, None
                     check_not_integer(name, x, 'the input')
                 else:
-                    x, g = spec.bind(args, kwargs)
+                    x, g, aux = spec.bind(args, kwargs)
                 try:
                     result = impl(g, x, *directions)
                 except FunctionOutput as returned:
@@ -181,7 +181,7 @@ def _operator(name, n_directions, returns_value):
                                         f'function; has_aux needs (output, aux) with an '
                                         f'output that is not a function') from None
                     return _fresh(lambda h: op(h)(x, *directions), g, returned.args[0])
-                return spec.finish(result, returns_value)
+                return spec.finish(result, aux, returns_value)
             return _wrap(name, f, apply)
         op.__signature__ = _OP_SIGNATURE
         op.__annotations__ = dict(_OP_ANNOTATIONS)
@@ -464,7 +464,8 @@ def _fdiffn_impl(n):
     return taylor
 
 
-def fdiffn(n: int, f: Callable[..., Any]) -> Callable[..., Any]:
+def fdiffn(n: int, f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] = 0,
+           has_aux: bool = False) -> Callable[..., Any]:
     """(f(x), the n-th derivative of f at x) for scalar x.
 
     Pushes the truncated Taylor series of x + t through f in one pass (Taylor mode,
@@ -478,10 +479,20 @@ def fdiffn(n: int, f: Callable[..., Any]) -> Callable[..., Any]:
     """
     n = _diffn_order(n, f)
     if n == 0:
-        return lambda x, *args: (f(x, *args),) * 2
+        return _wrap('diffn[0]', f, _order_zero(f, has_aux, returns_value=True))
     if n == 1:
-        return fdiff(f)
-    return _op1('diffn', returns_value=True)(_fdiffn_impl(n))(f)
+        return fdiff(f, argnums, has_aux)
+    return _op1('diffn', returns_value=True)(_fdiffn_impl(n))(f, argnums, has_aux)
+
+
+def _order_zero(f, has_aux, returns_value):
+    """The 0-th derivative: f itself (with its value, for the f-prefixed operator)."""
+    def apply(*args, **kwargs):
+        out = f(*args, **kwargs)
+        if not returns_value:
+            return out
+        return (out, out[0]) if has_aux else (out, out)
+    return apply
 
 
 def _fdiffn_nested(n, f):
@@ -497,7 +508,8 @@ def _fdiffn_nested(n, f):
     return step(lower)
 
 
-def diffn(n: int, f: Callable[..., Any]) -> Callable[..., Any]:
+def diffn(n: int, f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] = 0,
+          has_aux: bool = False) -> Callable[..., Any]:
     """The n-th derivative of f (scalar input): Taylor mode, else forward mode nested n times.
 
     >>> import pyad, pyad.numpy as np
@@ -506,14 +518,16 @@ def diffn(n: int, f: Callable[..., Any]) -> Callable[..., Any]:
     """
     n = _diffn_order(n, f)
     if n == 0:
-        return _wrap('diffn[0]', f, lambda x, *args: f(x, *args))
+        return _wrap('diffn[0]', f, _order_zero(f, has_aux, returns_value=False))
     if n == 1:
-        return _wrap('diffn[1]', f, diff(f))
+        return _wrap('diffn[1]', f, diff(f, argnums, has_aux))
     taylor = _fdiffn_impl(n)
-    return _wrap(f'diffn[{n}]', f, _op1('diffn')(lambda g, x: taylor(g, x)[1])(f))
+    return _wrap(f'diffn[{n}]', f,
+                 _op1('diffn')(lambda g, x: taylor(g, x)[1])(f, argnums, has_aux))
 
 
-def fdiff2(f: Callable[..., Any]) -> Callable[..., Any]:
+def fdiff2(f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] = 0,
+           has_aux: bool = False) -> Callable[..., Any]:
     """(f(x), f''(x)).
 
     >>> import pyad, pyad.numpy as np
@@ -521,17 +535,18 @@ def fdiff2(f: Callable[..., Any]) -> Callable[..., Any]:
     >>> float(value), float(d2)
     (8.0, 12.0)
     """
-    return fdiffn(2, f)
+    return fdiffn(2, f, argnums, has_aux)
 
 
-def diff2(f: Callable[..., Any]) -> Callable[..., Any]:
+def diff2(f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] = 0,
+          has_aux: bool = False) -> Callable[..., Any]:
     """f''(x): forward over forward.
 
     >>> import pyad, pyad.numpy as np
     >>> float(pyad.diff2(lambda x: x ** 3)(2.0))
     12.0
     """
-    return diffn(2, f)
+    return diffn(2, f, argnums, has_aux)
 
 
 # ----------------------------------------------------------------- reverse operators
@@ -611,7 +626,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
     if not primals:
         raise TypeError('vjp(f, *primals) needs the point to differentiate at: vjp(f, x)')
     spec = _Args('vjp', f, 0 if len(primals) == 1 else tuple(range(len(primals))), has_aux)
-    x, g = spec.bind(primals, {})
+    x, g, aux = spec.bind(primals, {})
     try:
         out, pullback = _vjp(g, x)
     except FunctionOutput as returned:   # a function in f(x): its vjp is one, afresh per call
@@ -619,7 +634,7 @@ def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
             raise TypeError('vjp(has_aux=True): the function returned a function') from None
         return _fresh(lambda h: vjp(h, x), g, returned.args[0])
     if has_aux:
-        return out, pullback, tree_map(lift_dead, spec.aux)
+        return out, pullback, tree_map(lift_dead, aux[-1])
     return out, pullback
 
 
@@ -642,7 +657,7 @@ def linearize(f: Callable[..., Any], *primals: Any) -> Tuple[Any, Callable[..., 
                         'linearize(f, x)')
     several = len(primals) > 1
     spec = _Args('linearize', f, tuple(range(len(primals))) if several else 0, False)
-    x, g = spec.bind(primals, {})
+    x, g, _ = spec.bind(primals, {})
     leaves, treedef, outs, out_def, pull = _reverse('linearize', g, x, copy=True)
     # J t is the transpose of u -> Jᵀ u, which is linear: a tape of that sweep,
     # swept with t, gives it

@@ -100,6 +100,18 @@ def test_has_aux():
     assert aux == 'note'
 
 
+def test_diffn_family_takes_argnums_and_has_aux():
+    def f(a, x):
+        return a * x ** 4, 'aux'
+    assert pyad.diffn(3, f, argnums=1, has_aux=True)(2.0, 1.0) == (48.0, 'aux')
+    assert pyad.diff2(f, argnums=1, has_aux=True)(2.0, 1.0) == (24.0, 'aux')
+    assert pyad.fdiff2(f, argnums=1, has_aux=True)(2.0, 1.0) == ((2.0, 'aux'), 24.0)
+    assert pyad.diffn(1, f, argnums=0, has_aux=True)(2.0, 3.0) == (81.0, 'aux')
+    assert pyad.diffn(0, f, argnums=1, has_aux=True)(2.0, 1.0) == (2.0, 'aux')
+    assert pyad.fdiffn(0, f, has_aux=True)(2.0, 1.0) == ((2.0, 'aux'), 2.0)
+    assert pyad.fdiffn(3, lambda x, k: k * x ** 3)(2.0, 5.0) == (40.0, 30.0)
+
+
 def test_has_aux_nested_keeps_outer_levels():
     # aux traced at an outer level stays traced at it: its derivative is right
     def inner(x, y):
