@@ -80,9 +80,9 @@ class _Args:
         self.f = f
         self.argnums = _check_argnums(name, argnums)
         self.has_aux = bool(has_aux)
+        # f(x) itself is differentiated when called with x alone
+        self.simple = self.argnums == 0 and not self.has_aux
 
-    def plain(self, args, kwargs):
-        return self.argnums == 0 and len(args) == 1 and not kwargs and not self.has_aux
 
     def bind(self, args, kwargs):
         name, argnums = self.name, self.argnums
@@ -164,14 +164,14 @@ def _operator(name, n_directions, returns_value):
             spec = _Args(name, f, argnums, has_aux)
 
             def apply(*args, **kwargs):
-                split = len(args) - n_directions
-                if split < 1:
-                    raise TypeError(_arity_message(name, n_directions, len(args)))
-                args, directions = args[:split], args[split:]
-                if spec.plain(args, kwargs):
-                    x, g, aux = args[0], f, None
+                if len(args) == 1 + n_directions and spec.simple and not kwargs:
+                    x, g, aux, directions = args[0], f, None, args[1:]
                     check_not_integer(name, x, 'the input')
                 else:
+                    split = len(args) - n_directions
+                    if split < 1:
+                        raise TypeError(_arity_message(name, n_directions, len(args)))
+                    args, directions = args[:split], args[split:]
                     x, g, aux = spec.bind(args, kwargs)
                 try:
                     result = impl(g, x, *directions)

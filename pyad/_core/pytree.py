@@ -113,7 +113,8 @@ def tree_flatten(tree: Any) -> Tuple[List[Any], 'TreeDef']:
 
 def tree_unflatten(treedef: 'TreeDef', leaves: Iterable[Any]) -> Any:
     """The pytree of structure ``treedef`` with the given leaves (in order)."""
-    leaves = list(leaves)
+    if type(leaves) is not list:
+        leaves = list(leaves)
     if len(leaves) != treedef.num_leaves:
         raise ValueError(f'tree_unflatten: the structure {treedef} has {treedef.num_leaves} '
                          f'leaves, but {len(leaves)} were given')
