@@ -725,10 +725,21 @@ def gradient_descent(f, x0, *, gtol=1e-6, ftol=0.0, max_iter=10000, line_search=
                     _SteepestDescent())
 
 
+def _float_start(leaf):
+    """An integer leaf of a starting point as a float (as SciPy's minimize does): the
+    iterates are floats."""
+    kind = getattr(getattr(leaf, 'dtype', None), 'kind', None)
+    if kind in ('i', 'u', 'b'):
+        return leaf.astype(_onp.float64)
+    if isinstance(leaf, (int, _onp.integer)):
+        return float(leaf)
+    return leaf
+
+
 def _run_first_order(opt, f, x0, *, gtol, ftol, max_iter):
     """Iterate a first-order optimiser on the pytree itself."""
     from .operators import fgrad
-    params = x0
+    params = tree_map(_float_start, x0)
     state = opt.init(params)
     history = []
     converged, message = False, 'maximum number of iterations reached'

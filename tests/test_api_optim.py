@@ -41,6 +41,17 @@ def test_same_minimum_as_scipy():
     assert r.nit > 0 and r.nfev >= r.nit
 
 
+@pytest.mark.parametrize('method', ['newton', 'adam'])
+def test_integer_starting_points_are_floats(method):
+    # integers are constants for the operators, but a starting point is not: as in SciPy
+    r = pyad.optim.minimize(lambda p: (p[0] - 3.0) ** 2 + p[1] ** 2, [1, onp.int64(2)],
+                            method=method, max_iter=200)
+    assert isinstance(r.x[0], float) and r.x[1].dtype == onp.float64
+    assert r.fun < 8.0 and r.history[0] == 8.0
+    if method == 'newton':
+        assert r.x[0] == pytest.approx(3.0) and abs(r.x[1]) < 1e-8
+
+
 def test_jac_in_the_structure_of_x0():
     x0 = {'a': onp.array([-1.2, 1.0]), 'b': 0.5}
     r = pyad.optim.minimize(lambda p: rosenbrock(p['a']) + (p['b'] - 2.0) ** 2, x0)
