@@ -32,7 +32,7 @@ __all__ = list(_operators_all) + [
     'Traits', 'TraitError',
     'NonDifferentiableError', 'stop_gradient', 'numpy', 'nn', 'linalg', 'fixed_point',
     'FixedPointError',
-    'optim', 'numerical', 'custom_jvp', 'custom_vjp', 'ClosureError',
+    'optim', 'numerical', 'custom_jvp', 'custom_vjp', 'ClosureError', 'checkpoint', 'remat',
     'tree_util', 'flatten_util',
 ]
 

@@ -45,6 +45,13 @@ def test_every_public_operator_has_an_example(name):
         f'pyad.{name}{sig}: parameters without annotations'
 
 
+def test_new_names_are_public():
+    for name in ('custom_jvp', 'custom_vjp', 'ClosureError', 'checkpoint', 'remat', 'linearize',
+                 'tree_util', 'flatten_util'):
+        assert name in pyad.__all__ and hasattr(pyad, name), name
+    assert not inspect.ismodule(pyad.checkpoint)
+
+
 def test_py_typed_is_shipped():
     import pathlib
     root = pathlib.Path(pyad.__file__).parent
