@@ -35,7 +35,7 @@ derivative.
 import contextlib
 import functools
 import inspect
-from typing import Any, Callable
+from typing import Any, Callable, Tuple
 
 from ._core.box import Box, Dual, TapeVar, LazyVar, lift_dead, shape_of, ndim_of
 from ._core.pytree import tree_flatten, tree_unflatten
@@ -141,16 +141,42 @@ def _batch_shape(tangents, primals):
     return ()
 
 
+class _Split:
+    """One call's arguments: the ``nondiff_argnums`` ones (``static``, passed to the
+    rules first, never differentiated) and the others (``dyn``)."""
+
+    def __init__(self, args, nondiff_argnums, name):
+        for i in nondiff_argnums:
+            if not -len(args) <= i < len(args):
+                raise TypeError(f'{name}: nondiff_argnums names argument {i}, but it was '
+                                f'called with {len(args)} positional arguments')
+        fixed = {i % len(args) for i in nondiff_argnums}
+        self.args = args
+        self.positions = [i for i in range(len(args)) if i not in fixed]
+        self.static = tuple(args[i] for i in sorted(fixed))
+        self.dyn = tuple(args[i] for i in self.positions)
+
+    def full(self, dyn):
+        """All the arguments, with ``dyn`` in place of the differentiable ones."""
+        args = list(self.args)
+        for i, value in zip(self.positions, dyn):
+            args[i] = value
+        return args
+
+
 class _Custom:
     """What custom_jvp and custom_vjp share: the wrapper, the dispatch on levels."""
     kind = 'custom'
 
-    def __init__(self, fun: Callable[..., Any]) -> None:
+    def __init__(self, fun: Callable[..., Any], nondiff_argnums: Tuple[int, ...] = ()) -> None:
         if not callable(fun):
             raise TypeError(f'{self.kind} decorates a function, got {type(fun).__name__}')
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.name = f'{self.kind} function {_name(fun)}'
+        if isinstance(nondiff_argnums, int):
+            nondiff_argnums = (nondiff_argnums,)
+        self.nondiff_argnums = tuple(int(i) for i in nondiff_argnums)
 
     def __get__(self, obj, cls):            # as a method: bound like a function
         return self if obj is None else functools.partial(self, obj)
@@ -158,7 +184,8 @@ class _Custom:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         self._check_rules()
         args = tuple(_positional(self.fun, args, kwargs, self.name))
-        leaves, treedef = tree_flatten(args)
+        call = _Split(args, self.nondiff_argnums, self.name)
+        leaves, treedef = tree_flatten(call.dyn)
         tag = newest_tag(leaves)
         if tag is None:
             return self.fun(*args)
@@ -166,9 +193,9 @@ class _Custom:
             raise TaylorUnsupported(self.name)     # diffn falls back to nested forward mode
         primals = [peel(leaf, tag) for leaf in leaves]
         if tag.mode == 'forward':
-            return self._forward(tag, leaves, primals, treedef)
+            return self._forward(call, tag, leaves, primals, treedef)
         traced = [i for i, leaf in enumerate(leaves) if traced_at(leaf, tag)]
-        return self._reverse(tag, leaves, primals, treedef, traced)
+        return self._reverse(call, tag, leaves, primals, treedef, traced)
 
     def _record(self, tag, leaves, traced, out, vjp):
         """One record on tag's tape: the outputs, depending on the traced leaves."""
@@ -188,7 +215,9 @@ class custom_jvp(_Custom):
     tangent_out)``, primals and tangents being tuples of f's positional arguments
     and their tangents (zeros for arguments not differentiated).  The rule must be
     linear in the tangents and written with pyad operations; reverse mode
-    transposes it, and every operator (any nesting) uses it.
+    transposes it, and every operator (any nesting) uses it.  Arguments named in
+    ``nondiff_argnums`` (functions, flags, shapes) are never differentiated and are
+    passed to the rule first: ``rule(*nondiff_args, primals, tangents)``, as in JAX.
 
     >>> import pyad, pyad.numpy as np
     >>> @pyad.custom_jvp
@@ -203,8 +232,8 @@ class custom_jvp(_Custom):
     """
     kind = 'custom_jvp'
 
-    def __init__(self, fun: Callable[..., Any]) -> None:
-        super().__init__(fun)
+    def __init__(self, fun: Callable[..., Any], nondiff_argnums: Tuple[int, ...] = ()) -> None:
+        super().__init__(fun, nondiff_argnums)
         self.jvp = None
 
     def defjvp(self, jvp: Callable[..., Any]) -> Callable[..., Any]:
@@ -218,9 +247,10 @@ class custom_jvp(_Custom):
         if self.jvp is None:
             raise TypeError(f'{self.name} has no rule: define one with @{_name(self.fun)}.defjvp')
 
-    def _rule(self, treedef, primals, tangents):
+    def _rule(self, call, treedef, primals, tangents):
         """(out leaves, out treedef, tangent leaves) of the rule at flat primals/tangents."""
-        result = self.jvp(tree_unflatten(treedef, primals), tree_unflatten(treedef, tangents))
+        result = self.jvp(*call.static, tree_unflatten(treedef, primals),
+                          tree_unflatten(treedef, tangents))
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             raise TypeError(f'{self.name}: the JVP rule must return a pair '
                             f'(primal_out, tangent_out), got {type(result).__name__}')
@@ -237,15 +267,15 @@ class custom_jvp(_Custom):
                                  f'{tuple(shape_of(y))}')
         return out_leaves, out_def, t_leaves
 
-    def _forward(self, tag, leaves, primals, treedef):
+    def _forward(self, call, tag, leaves, primals, treedef):
         tangents = [lift_dead(l).tangent if lift_dead(l) is not p else None
                     for l, p in zip(leaves, primals)]
         batch = _batch_shape(tangents, primals)
         if not batch:
-            out, out_def, touts = self._rule(treedef, primals, _zeros(tangents, primals))
+            out, out_def, touts = self._rule(call, treedef, primals, _zeros(tangents, primals))
         else:                       # one direction at a time, stacked
-            runs = [self._rule(treedef, primals, _zeros([None if t is None else t[b]
-                                                         for t in tangents], primals))
+            runs = [self._rule(call, treedef, primals,
+                               _zeros([None if t is None else t[b] for t in tangents], primals))
                     for b in range(batch[0])]
             out, out_def = runs[0][0], runs[0][1]
             touts = [_stack([run[2][k] for run in runs], out[k]) for k in range(len(out))]
@@ -253,9 +283,9 @@ class custom_jvp(_Custom):
         duals = [Dual(y, cast_like(t, y), tag) for y, t in zip(out, touts)]
         return tree_unflatten(out_def, duals)
 
-    def _reverse(self, tag, leaves, primals, treedef, traced):
+    def _reverse(self, call, tag, leaves, primals, treedef, traced):
         with closed(tag, self.name):
-            out = self.fun(*tree_unflatten(treedef, primals))
+            out = self.fun(*call.full(tree_unflatten(treedef, primals)))
 
         def vjp(cotangents):
             # the rule is linear in the tangents: its transpose is a sweep
@@ -263,7 +293,7 @@ class custom_jvp(_Custom):
                 full = [zeros_for(p) for p in primals]
                 for i, t in zip(traced, ts):
                     full[i] = t
-                return self._rule(treedef, primals, full)[2]
+                return self._rule(call, treedef, primals, full)[2]
             seeds = [zeros_for(primals[i]) for i in traced]
             _, _, pullback = pull_back(linear, seeds, _list_def(len(seeds)), self.name)
             return pullback(list(cotangents), last=True)
@@ -301,7 +331,9 @@ class custom_vjp(_Custom):
     for an argument's zero), which runs in the reverse sweep.  Written with pyad
     operations, bwd is differentiated in turn (grad of grad, hessian).  In forward
     mode pyad differentiates the function itself (JAX refuses); see the module
-    notes.
+    notes.  Arguments named in ``nondiff_argnums`` are never differentiated: fwd
+    gets every argument, ``bwd(*nondiff_args, residuals, g)`` returns cotangents for
+    the others only, as in JAX.
 
     >>> import pyad, pyad.numpy as np
     >>> @pyad.custom_vjp
@@ -317,8 +349,8 @@ class custom_vjp(_Custom):
     """
     kind = 'custom_vjp'
 
-    def __init__(self, fun: Callable[..., Any]) -> None:
-        super().__init__(fun)
+    def __init__(self, fun: Callable[..., Any], nondiff_argnums: Tuple[int, ...] = ()) -> None:
+        super().__init__(fun, nondiff_argnums)
         self.fwd = self.bwd = None
 
     def defvjp(self, fwd: Callable[..., Any], bwd: Callable[..., Any]) -> None:
@@ -334,13 +366,13 @@ class custom_vjp(_Custom):
             raise TypeError(f'{self.name} has no rules: define them with '
                             f'{_name(self.fun)}.defvjp(fwd, bwd)')
 
-    def _forward(self, tag, leaves, primals, treedef):
-        return self.fun(*tree_unflatten(treedef, leaves))
+    def _forward(self, call, tag, leaves, primals, treedef):
+        return self.fun(*call.args)
 
-    def _reverse(self, tag, leaves, primals, treedef, traced):
+    def _reverse(self, call, tag, leaves, primals, treedef, traced):
         args = tree_unflatten(treedef, primals)
         with closed(tag, self.name):
-            result = self.fwd(*args)
+            result = self.fwd(*call.full(args))
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
             raise TypeError(f'{self.name}: fwd must return a pair (output, residuals), got '
                             f'{type(result).__name__}')
@@ -351,7 +383,7 @@ class custom_vjp(_Custom):
 
         def bwd(cotangents):
             ct = tree_unflatten(out_def, _zeros(cotangents, out_leaves))
-            return self._flat_grads(self.bwd(residuals, ct), args, traced)
+            return self._flat_grads(self.bwd(*call.static, residuals, ct), args, traced)
 
         def vjp(cotangents):
             batch = _batch_shape(cotangents, out_leaves)

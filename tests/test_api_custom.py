@@ -275,3 +275,41 @@ def test_checkpoint_closure_refused():
         return np.sum(pyad.checkpoint(lambda h: w @ h)(w[0]))
     with pytest.raises(pyad.ClosureError, match='checkpoint of <lambda>'):
         pyad.grad(f)(W)
+
+
+def test_nondiff_argnums():
+    import functools
+
+    @functools.partial(pyad.custom_vjp, nondiff_argnums=(0,))
+    def apply(fn, x):
+        return fn(x)
+
+    def fwd(fn, x):
+        return fn(x), x
+
+    def bwd(fn, x, g):          # the nondiff argument first, then residuals, cotangent
+        return (pyad.grad(lambda z: np.sum(fn(z) * g))(x),)
+
+    apply.defvjp(fwd, bwd)
+    onp.testing.assert_allclose(pyad.grad(lambda x: np.sum(apply(np.sin, x)))(X), onp.cos(X))
+    onp.testing.assert_allclose(pyad.hessian(lambda x: np.sum(apply(np.sin, x)))(X),
+                                onp.diag(-onp.sin(X)), atol=1e-12)
+
+    @functools.partial(pyad.custom_jvp, nondiff_argnums=(1,))
+    def power(x, n):
+        return x ** n
+
+    @power.defjvp
+    def _(n, primals, tangents):
+        (x,), (t,) = primals, tangents
+        return power(x, n), n * x ** (n - 1) * t
+
+    for op in (pyad.grad, pyad.diff):
+        assert op(lambda x: power(x, 3))(2.0) == 12.0
+    assert pyad.hessian(lambda x: power(x, 3))(2.0) == 12.0
+    check_grads(lambda x: power(x, 3), X)
+    with pytest.raises(TypeError, match='nondiff_argnums names argument 5, but it was called '
+                                        'with 2 positional arguments'):
+        bad = pyad.custom_vjp(lambda a, b: a, nondiff_argnums=(5,))
+        bad.defvjp(lambda a, b: (a, None), lambda r, g: (g, g))
+        bad(1.0, 2.0)
