@@ -72,7 +72,8 @@ def main():
     sizes = [2500] if args.quick else [2500, 10_000]
     state = args.d * 8
     print(f'state: d = {args.d} float64 = {state / 1024:.1f} KiB')
-    print('| n | checkpoint every | peak (MiB) | peak (states) | time (s) | gradient vs plain (max rel. diff.) |')
+    print('| n | checkpoint every | peak (MiB) | peak (states) | time (s) | '
+          'gradient vs plain (max rel. diff.) |')
     print('|---:|---:|---:|---:|---:|---:|')
     for n in sizes:
         plain, peak, seconds = measure(n, args.d, None)

@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from ._core.pytree import tree_flatten, tree_unflatten
 from ._core.transforms import pull_back
-from .custom import newest_tag, peel, traced_at, closed, output_leaves, _list_def
+from .custom import newest_tag, peel, traced_at, closed, output_leaves, list_def
 
 __all__ = ['checkpoint', 'remat']
 
@@ -76,7 +76,7 @@ def _record(f, tag, leaves, treedef):
 
     def vjp(cotangents):
         xs = [primals[i] for i in traced]
-        _, _, pullback = pull_back(segment, xs, _list_def(len(xs)), name)
+        _, _, pullback = pull_back(segment, xs, list_def(len(xs)), name)
         return pullback(list(cotangents), last=True)
 
     variables = tag.tape.custom(tag, [leaves[i] for i in traced], out_leaves, vjp, 'checkpoint')

@@ -41,27 +41,22 @@ from ._core.box import Box, Dual, TapeVar, LazyVar, lift_dead, shape_of, ndim_of
 from ._core.pytree import tree_flatten, tree_unflatten
 from ._core.taylor import TaylorUnsupported
 from ._core.transforms import pull_back, zeros_for, cast_like, is_function
+from .fixed_point import _peel_leaf as peel, _list_def as list_def
 
 __all__ = ['custom_jvp', 'custom_vjp', 'ClosureError']
 
 
 # ----------------------------------------------------------------- the levels
 def newest_tag(leaves):
-    """The newest live tag among the leaves (their retired layers ignored), or None."""
+    """The newest live tag among the leaves, or None.  (Unlike fixed_point's probe,
+    which reads values f computed, these are the caller's arguments: a value that
+    escaped an operator may hold live layers under its retired one.)"""
     top = None
     for y in leaves:
         y = lift_dead(y)
         if isinstance(y, Box) and (top is None or y.tag.id > top.id):
             top = y.tag
     return top
-
-
-def peel(leaf, tag):
-    """The leaf without its layer at ``tag`` (a constant at that level)."""
-    leaf = lift_dead(leaf)
-    if isinstance(leaf, Box) and leaf.tag is tag:
-        return lift_dead(leaf.primal)
-    return leaf
 
 
 def traced_at(leaf, tag):
@@ -109,10 +104,6 @@ def output_leaves(out, name):
                             f'outputs; only numbers and arrays (in tuples, lists, dicts, '
                             f'dataclasses, registered pytrees) can be differentiated')
     return leaves, treedef
-
-
-def _list_def(n):
-    return tree_flatten([0.0] * n)[1]
 
 
 def _name(fun):
@@ -295,7 +286,7 @@ class custom_jvp(_Custom):
                     full[i] = t
                 return self._rule(call, treedef, primals, full)[2]
             seeds = [zeros_for(primals[i]) for i in traced]
-            _, _, pullback = pull_back(linear, seeds, _list_def(len(seeds)), self.name)
+            _, _, pullback = pull_back(linear, seeds, list_def(len(seeds)), self.name)
             return pullback(list(cotangents), last=True)
         return self._record(tag, leaves, traced, out, vjp)
 

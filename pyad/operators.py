@@ -83,7 +83,6 @@ class _Args:
         # f(x) itself is differentiated when called with x alone
         self.simple = self.argnums == 0 and not self.has_aux
 
-
     def bind(self, args, kwargs):
         name, argnums = self.name, self.argnums
         several = type(argnums) is tuple
@@ -1146,7 +1145,8 @@ def fcurldiv(f, x):
     """(f(x), ∇×f(x), ∇·f(x)) from one Jacobian.
 
     >>> import pyad, pyad.numpy as np
-    >>> value, c, d = pyad.fcurldiv(lambda x: np.stack([-x[1], x[0], x[2]]))(np.array([1.0, 2.0, 3.0]))
+    >>> rotation = lambda x: np.stack([-x[1], x[0], x[2]])
+    >>> value, c, d = pyad.fcurldiv(rotation)(np.array([1.0, 2.0, 3.0]))
     >>> float(d)
     1.0
     """
