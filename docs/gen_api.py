@@ -23,6 +23,8 @@ MODULES = [
     ('pyad.numpy', 'the differentiable NumPy namespace (`import pyad.numpy as np`)'),
     ('pyad.linalg', 'linear algebra as intrinsic primitives'),
     ('pyad.fixed_point', 'the fixed-point operator'),
+    ('pyad.tree_util', 'pytrees, with JAX\'s names'),
+    ('pyad.flatten_util', 'a pytree as one flat vector and back'),
     ('pyad.nn', 'softmax, sparse mappings, losses and attention'),
     ('pyad.optim', 'optimisers and minimisers'),
     ('pyad.numerical', 'finite differences with the operator table\'s API'),
@@ -83,10 +85,15 @@ def signature(name, obj):
     follow = not (getattr(target, '__module__', '') or '').startswith(('pyad.operators',
                                                                         'pyad.numerical'))
     try:
-        sig = str(inspect.signature(target, follow_wrapped=follow))
+        sig = inspect.signature(target, follow_wrapped=follow)
     except (TypeError, ValueError):
         return ''
-    return re.sub(r' at 0x[0-9a-f]+', '', sig)
+    # the reference is read, not type-checked: names and defaults only (help() shows the
+    # annotations)
+    empty = inspect.Parameter.empty
+    sig = sig.replace(parameters=[p.replace(annotation=empty) for p in sig.parameters.values()],
+                      return_annotation=empty)
+    return re.sub(r' at 0x[0-9a-f]+', '', str(sig))
 
 
 def public_names(module):

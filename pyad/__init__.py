@@ -21,6 +21,9 @@ from . import nn                               # noqa: F401
 from . import linalg                           # noqa: F401
 from . import optim, numerical                 # noqa: F401
 from .fixed_point import fixed_point, FixedPointError
+from .custom import custom_jvp, custom_vjp, ClosureError
+from .checkpoint import checkpoint, remat
+from . import tree_util, flatten_util  # noqa: F401
 
 __version__ = '0.1.0'
 
@@ -29,7 +32,8 @@ __all__ = list(_operators_all) + [
     'Traits', 'TraitError',
     'NonDifferentiableError', 'stop_gradient', 'numpy', 'nn', 'linalg', 'fixed_point',
     'FixedPointError',
-    'optim', 'numerical',
+    'optim', 'numerical', 'custom_jvp', 'custom_vjp', 'ClosureError', 'checkpoint', 'remat',
+    'tree_util', 'flatten_util',
 ]
 
 

@@ -40,7 +40,7 @@ a GPU (CuPy) stay there for every evaluation of f and its derivatives; only the
 flat iterate and the derivatives travel between host and device.
 """
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as _onp
 
@@ -270,19 +270,38 @@ class _Flat:
         return float(innermost(self.f(self.tree(z))))
 
 
-class OptimizeResult(NamedTuple):
-    """The outcome of a minimiser: ``x`` (in the structure of x0), ``f`` (f(x)),
-    ``grad_norm`` (‖∇f(x)‖₂), ``iterations``, ``converged``, ``message``,
-    ``evaluations`` (of f, counting gradient evaluations), and ``history``
-    (f after each iteration)."""
-    x: Any
-    f: float
-    grad_norm: float
-    iterations: int
-    converged: bool
-    message: str = ''
-    evaluations: int = 0
-    history: tuple = ()
+class OptimizeResult(dict):
+    """The outcome of a minimiser, with SciPy's field names (``scipy.optimize.
+    OptimizeResult``: a dict whose keys read as attributes too):
+
+    ``x`` (in the structure of x0), ``fun`` (f(x)), ``jac`` (∇f(x), in the
+    structure of x0), ``nit`` (iterations), ``nfev`` (evaluations of f, counting
+    gradient evaluations), ``success``, ``status`` (0 on success, 1 otherwise),
+    ``message``, and pyad's ``grad_norm`` (‖∇f(x)‖₂) and ``history`` (f after
+    each iteration).  The earlier names still read: ``f`` (fun), ``iterations``
+    (nit), ``converged`` (success), ``evaluations`` (nfev)."""
+
+    _ALIASES = {'f': 'fun', 'iterations': 'nit', 'converged': 'success', 'evaluations': 'nfev'}
+
+    def __init__(self, x: Any, fun: float, jac: Any, nit: int, success: bool, message: str = '',
+                 nfev: int = 0, history: tuple = (), grad_norm: float = float('nan')):
+        super().__init__(x=x, fun=fun, jac=jac, nit=nit, nfev=nfev, success=success,
+                         status=0 if success else 1, message=message, grad_norm=grad_norm,
+                         history=history)
+
+    def __getattr__(self, name):
+        try:
+            return self[self._ALIASES.get(name, name)]
+        except KeyError:
+            raise AttributeError(f'OptimizeResult has no field {name!r}; its fields are '
+                                 f'{", ".join(self)}') from None
+
+    def __dir__(self):
+        return list(self) + list(self._ALIASES) + list(super().__dir__())
+
+    def __repr__(self):
+        width = max(map(len, self))
+        return '\n'.join(f'{k.rjust(width)}: {v!r}' for k, v in self.items())
 
 
 class _Counter:
@@ -459,8 +478,8 @@ def newton_step(f, x):
 
 
 def _result(flat, z, f, g, it, converged, message, counter, history):
-    return OptimizeResult(flat.tree(z), float(f), float(_onp.linalg.norm(g)), it, bool(converged),
-                          message, counter.count, tuple(history))
+    return OptimizeResult(flat.tree(z), float(f), flat.tree(g), it, bool(converged), message,
+                          counter.count, tuple(history), float(_onp.linalg.norm(g)))
 
 
 def _converged(g, f_old, f_new, gtol, ftol):
@@ -706,10 +725,21 @@ def gradient_descent(f, x0, *, gtol=1e-6, ftol=0.0, max_iter=10000, line_search=
                     _SteepestDescent())
 
 
+def _float_start(leaf):
+    """An integer leaf of a starting point as a float (as SciPy's minimize does): the
+    iterates are floats."""
+    kind = getattr(getattr(leaf, 'dtype', None), 'kind', None)
+    if kind in ('i', 'u', 'b'):
+        return leaf.astype(_onp.float64)
+    if isinstance(leaf, (int, _onp.integer)):
+        return float(leaf)
+    return leaf
+
+
 def _run_first_order(opt, f, x0, *, gtol, ftol, max_iter):
     """Iterate a first-order optimiser on the pytree itself."""
     from .operators import fgrad
-    params = x0
+    params = tree_map(_float_start, x0)
     state = opt.init(params)
     history = []
     converged, message = False, 'maximum number of iterations reached'
@@ -731,8 +761,8 @@ def _run_first_order(opt, f, x0, *, gtol, ftol, max_iter):
             break
         params, state = opt.update(g, state, params)
         it += 1
-    return OptimizeResult(params, value, float(_onp.linalg.norm(gflat)), it, converged, message,
-                          it + 1, tuple(history))
+    return OptimizeResult(params, value, g, it, converged, message, it + 1, tuple(history),
+                          float(_onp.linalg.norm(gflat)))
 
 
 _METHODS = {'newton': newton, 'newton-cg': newton_cg, 'newton_cg': newton_cg,
@@ -740,7 +770,9 @@ _METHODS = {'newton': newton, 'newton-cg': newton_cg, 'newton_cg': newton_cg,
             'gd': gradient_descent, 'gradient_descent': gradient_descent}
 
 
-def minimize(f, x0, method='newton-cg', *, gtol=None, ftol=0.0, max_iter=None, **options):
+def minimize(f: Callable[..., Any], x0: Any, method: Any = 'newton-cg', *,
+             gtol: Optional[float] = None, ftol: float = 0.0, max_iter: Optional[int] = None,
+             **options: Any) -> 'OptimizeResult':
     """Minimise a scalar function of a pytree; returns an :class:`OptimizeResult`.
 
     ``method``: ``'newton'``, ``'newton-cg'`` (the default), ``'cg'`` (nonlinear

@@ -188,8 +188,9 @@ def _check(f, x, order, modes, eps, rtol, atol, batched, max_batched_size, rng, 
     numeric = numerical_jvp(f, x, v, eps)
     y_fwd = jv = None
     if 'fwd' in modes:
-        y_fwd, jv = jvp(f, x, v)
-        _against_reference('forward-mode J v', lambda: jvp(f, x, v)[1], jv, rtol, atol, level)
+        y_fwd, jv = jvp(f, (x,), (v,))
+        _against_reference('forward-mode J v', lambda: jvp(f, (x,), (v,))[1], jv, rtol, atol,
+                           level)
         _close('forward-mode J v and finite differences', _flat(jv), _flat(numeric), rtol, atol, level)
         _close('forward-mode value and f(x)', _flat(y_fwd), _flat(y), rtol, atol, level)
     if 'rev' in modes:
@@ -225,7 +226,7 @@ def _check(f, x, order, modes, eps, rtol, atol, batched, max_batched_size, rng, 
             _close('jacfwd and jacrev', jf, jr, rtol, atol, level)
     if order > 1:
         if 'fwd' in modes:
-            _check(lambda x_: jvp(f, x_, v)[1], x, order - 1, modes, eps, rtol, atol,
+            _check(lambda x_: jvp(f, (x_,), (v,))[1], x, order - 1, modes, eps, rtol, atol,
                    batched, max_batched_size, rng, level + 1)
         if 'rev' in modes:
             _check(lambda x_: vjp(f, x_)[1](u), x, order - 1, modes, eps, rtol, atol,

@@ -139,7 +139,7 @@ def _all_derivatives(fn, args):
         return fn(*xs)
 
     def fwd(k):
-        return lambda xs: pyad.jvp(f, xs, e(k))[1]
+        return lambda xs: pyad.jvp(f, (xs,), (e(k),))[1]
 
     def rev(k):
         return lambda xs: pyad.vjp(f, xs)[1](np.ones_like(fn(*[innermost(x) for x in xs])))[k]
@@ -152,7 +152,7 @@ def _all_derivatives(fn, args):
         for k in range(n):
             g = fwd(k) if inner == 'fwd' else rev(k)
             if outer == 'fwd':
-                rows.append([pyad.jvp(g, xs, e(m))[1] for m in range(n)])
+                rows.append([pyad.jvp(g, (xs,), (e(m),))[1] for m in range(n)])
             else:
                 rows.append(list(pyad.vjp(g, xs)[1](np.ones_like(args[0]))))
         second[f'{outer} over {inner}'] = rows
@@ -506,17 +506,17 @@ def _check_array(label, fn, ref, args, dtype):
         def dot(a, b):
             return sum(float(np.sum(np.asarray(x, np.float64) * y)) for x, y in zip(a, b))
 
-        jvp = pyad.jvp(s, xs, vt)[1]
+        jvp = pyad.jvp(s, (xs,), (vt,))[1]
         grad = pyad.grad(s)(xs)
         for gi in grad:
             assert gi.dtype == dtype, f'{where}: gradient in {gi.dtype}'
         results = {'JVP': float(jvp), 'VJP': dot(grad, vs)}
 
         def dirderiv(xs):
-            return pyad.jvp(s, xs, vt)[1]
+            return pyad.jvp(s, (xs,), (vt,))[1]
 
-        results['fwd over fwd'] = float(pyad.jvp(dirderiv, xs, vt)[1])
-        results['fwd over rev'] = dot(pyad.jvp(pyad.grad(s), xs, vt)[1], vs)
+        results['fwd over fwd'] = float(pyad.jvp(dirderiv, (xs,), (vt,))[1])
+        results['fwd over rev'] = dot(pyad.jvp(pyad.grad(s), (xs,), (vt,))[1], vs)
         results['rev over fwd'] = dot(pyad.grad(dirderiv)(xs), vs)
         results['rev over rev'] = dot(pyad.vjp(pyad.grad(s), xs)[1](vt), vs)
     for mode, value in results.items():

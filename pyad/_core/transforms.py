@@ -14,7 +14,7 @@ from .. import backend
 from .box import Box, Dual, TapeVar, LazyVar, pending, innermost, lift_dead, shape_of, dtype_of
 from .tags import Tag
 from .reverse import Tape, sweep
-from .pytree import tree_flatten, tree_unflatten
+from .pytree import tree_flatten, tree_unflatten, leaf_paths
 from ..backend import wrap_like, namespace as _xp
 
 
@@ -65,6 +65,29 @@ def as_float_leaf(x, opname, what='input'):
                         f'pass a float or an array of floats')
     raise TypeError(f'{opname}: {what} must be a float, an array of floats, or a tuple/list/dict '
                     f'of them; got {t.__name__}')
+
+
+def check_not_integer(opname, x, what='the input'):
+    """Integer and boolean leaves are constants: asking for their derivative is an
+    error (as in JAX and autograd), which names the argument and the leaf."""
+    t = type(x)
+    if t is float or (t is backend.ndarray and x.dtype.kind == 'f'):
+        return
+    leaves, treedef = tree_flatten(x)
+    for i, leaf in enumerate(leaves):
+        if isinstance(leaf, Box):
+            continue            # (a traced value: as_float_leaf checks its dtype)
+        kind = getattr(getattr(leaf, 'dtype', None), 'kind', None)
+        if isinstance(leaf, numbers.Integral) or kind in ('i', 'u', 'b'):
+            where = leaf_paths(treedef)[i]
+            hint = (f'{int(leaf)}.0' if not hasattr(leaf, 'shape') or not leaf.shape
+                    else 'x.astype(float)')
+            raise TypeError(
+                f'{opname}: {what}{" at " + where if where else ""} is '
+                f'{"a boolean" if kind == "b" or isinstance(leaf, bool) else "an integer"} '
+                f'({type(leaf).__name__}{", dtype " + str(leaf.dtype) if kind else ""}); '
+                f'integers and booleans are constants with no derivative: pass a float '
+                f'({hint}) to differentiate it, or pass it as an argument outside argnums')
 
 
 def private(x):

@@ -386,7 +386,7 @@ def _chunk_jvp(tangents, ans, primals, params):
         ts = tuple((t if i is None else t[i]) if t is not None else
                    namespace(innermost(p)).zeros(shape_of(p), dtype=dtype_of(p))
                    for t, p in zip(tangents, primals))
-        return [jvp(lambda a: _chunk_compute(a, **params), tuple(primals), ts)[1]]
+        return [jvp(lambda a: _chunk_compute(a, **params), (tuple(primals),), (ts,))[1]]
     return _batched(one, bnd, batch[0] if bnd else 0)[0]
 
 
