@@ -165,7 +165,8 @@ def _operator(name, n_directions, returns_value):
             def apply(*args, **kwargs):
                 if len(args) == 1 + n_directions and spec.simple and not kwargs:
                     x, g, aux, directions = args[0], f, None, args[1:]
-                    check_not_integer(name, x, 'the input')
+                    if type(x) is not float:
+                        check_not_integer(name, x, 'the input')
                 else:
                     split = len(args) - n_directions
                     if split < 1:
@@ -180,7 +181,7 @@ def _operator(name, n_directions, returns_value):
                                         f'function; has_aux needs (output, aux) with an '
                                         f'output that is not a function') from None
                     return _fresh(lambda h: op(h)(x, *directions), g, returned.args[0])
-                return spec.finish(result, aux, returns_value)
+                return spec.finish(result, aux, returns_value) if spec.has_aux else result
             return _wrap(name, f, apply)
         op.__signature__ = _OP_SIGNATURE
         op.__annotations__ = dict(_OP_ANNOTATIONS)

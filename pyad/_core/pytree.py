@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, List, Tuple
 
 # type -> (flatten: node -> (children, aux_data), unflatten: (aux_data, children) -> node)
 _REGISTRY = {}
+_PLAIN_LEAVES = (float, int, bool, complex)   # no registry lookup for these
 
 
 def register_pytree_node(nodetype: type, flatten: Callable[[Any], Tuple[Iterable[Any], Any]],
@@ -82,6 +83,9 @@ _NONE = TreeDef('none', None, ())
 
 def _flatten_into(tree, leaves):
     t = type(tree)
+    if t in _PLAIN_LEAVES or hasattr(tree, 'dtype'):     # numbers, arrays, traced values
+        leaves.append(tree)
+        return _LEAF
     if t is tuple:
         return TreeDef('tuple', None, tuple(_flatten_into(c, leaves) for c in tree))
     if t is list:
