@@ -113,3 +113,48 @@ def test_code_in_the_docs_runs(page):
                 continue
     finally:
         sys.path.remove(str(ROOT))
+
+
+# Internal bookkeeping (a tracker's number, a reference to "the" issue) means nothing to a reader of
+# the code or the docs; a reference to another project's tracker names that project
+# (ForwardDiff.jl issue #83, owner/repo#12) and is allowed.
+_BOOKKEEPING = re.compile(r"\b(?:issues?|tickets?)\s*#?\s*\d+|\bthe issue's\b", re.I)
+_EXTERNAL = re.compile(r'(?:\.jl|[\w-]+/[\w.-]+|github\.com\S*)\s*$')
+_SCANNED = ('bench', 'tests', 'docs', 'examples', 'pyad', '.ci')
+_TEXT = {'.py', '.md', '.txt', '.yml', '.yaml', '.toml', '.cfg', '.sh', '.rst'}
+
+
+def _text_files():
+    for top in _SCANNED:
+        for path in sorted((ROOT / top).rglob('*')):
+            if path.is_file() and path.suffix in _TEXT and '__pycache__' not in path.parts:
+                yield path
+    yield from (ROOT / name for name in ('README.md', 'mkdocs.yml', 'pyproject.toml'))
+
+
+def bookkeeping(text):
+    """The references to internal bookkeeping in text: (line number, line)."""
+    found = []
+    for match in _BOOKKEEPING.finditer(text):
+        before = text[max(0, match.start() - 60):match.start()]
+        if not _EXTERNAL.search(before):
+            line = text.count('\n', 0, match.start()) + 1
+            found.append((line, text.splitlines()[line - 1].strip()))
+    return found
+
+
+def test_bookkeeping_is_recognised():
+    issue = 'issue'            # spelled apart, so that this file passes its own test
+    assert bookkeeping(f'x = 1  # the fix for {issue} 7\n') == [(1, f'x = 1  # the fix for {issue} 7')]
+    assert [n for n, _ in bookkeeping(f'a\n## Targets ({issue.title()} #12)\nb, see {issue}s 3\n')] == [2, 3]
+    assert bookkeeping(f"(label, passed) for the {issue}'s targets") != []
+    assert bookkeeping('ForwardDiff.jl issue #83 is one example') == []
+    assert bookkeeping('as in jax-ml/jax issue #1234') == []
+    assert bookkeeping('pyad issues more kernels; tissue 3 is not a word here') == []
+
+
+def test_no_internal_bookkeeping_in_the_project():
+    found = [f'{path.relative_to(ROOT)}:{line}: {text}'
+             for path in _text_files() for line, text in bookkeeping(path.read_text(encoding='utf-8'))]
+    assert not found, ('references to internal bookkeeping; say what is meant in plain terms '
+                       'instead:\n' + '\n'.join(found))
