@@ -76,6 +76,19 @@ def array_method(self, dtype=None, copy=None):
                            'its input)')
 
 
+class TracedFlagsError(AttributeError):
+    """x.flags of a value being differentiated (an AttributeError, so that
+    ``hasattr(x, 'flags')`` still tells arrays from boxes)."""
+
+
+def no_flags(self):
+    """Box.flags, read by ``numpy.isfortran`` and code that checks an array's layout."""
+    raise TracedFlagsError(
+        'x.flags (read by numpy.isfortran, among others): a traced value (one being '
+        'differentiated) has no memory layout of its own. Read the layout of the plain '
+        'value inside, pyad.stop_gradient(x), which is what pyad computes on.')
+
+
 # ------------------------------------------------------------------ the tables
 def _adapters():
     """NumPy functions whose pyad.numpy twin has another name or other defaults."""
