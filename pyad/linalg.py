@@ -20,7 +20,9 @@ solve_triangular       reads only the ``lower`` (or upper) triangle of ``a``;
                        ``trans`` 0/'N' or 1/'T' (2/'C' is 1 for real values).
 inv, slogdet           at a singular matrix the derivative (A⁻¹) does not exist:
                        the rules raise ``LinAlgError``.  ``slogdet``'s value there is
-                       NumPy's (0, -inf); its sign has no derivative.
+                       NumPy's (0, -inf); its sign has no derivative (forward mode
+                       raises even where only the sign is used: take the sign of
+                       ``stop_gradient(a)``).
 det                    the derivative is the adjugate, defined at every matrix (the
                        zero matrix included) and differentiable to every order.
 pinv(a)                valid where the rank is constant (full rank, in practice);
@@ -582,7 +584,9 @@ def _require_regular(sign):
         f'slogdet: the derivative of logabsdet at a singular matrix{where} does not exist: '
         'log|det A| is -inf there (sign 0, as NumPy returns) and its derivative A⁻ᵀ is '
         'unbounded nearby. Differentiate det(A) instead (its derivative, the adjugate, '
-        'exists at every matrix), or keep A away from singular matrices (e.g. A + eps I).')
+        'exists at every matrix), or keep A away from singular matrices (e.g. A + eps I). '
+        '(Forward mode computes it even where only the sign is used: the sign, which has no '
+        'derivative, is slogdet(pyad.stop_gradient(A)).sign.)')
 
 
 def _slogdet_jvp(t, ans, a):
