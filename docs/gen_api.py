@@ -140,6 +140,16 @@ def kind(obj):
     return 'value'
 
 
+def entry(module, modname, name, obj):
+    """One name's line: its label (with the signature) and its summary."""
+    sig = signature(name, obj) if callable(obj) else ''
+    label = {'class': f'class `{name}{sig}`', 'value': f'`{name}`'}.get(kind(obj), f'`{name}{sig}`')
+    summary = first_paragraph(obj) if (callable(obj) or inspect.isclass(obj)) else ''
+    if not summary and callable(obj) and not inspect.isclass(obj):
+        summary = fallback_summary(module, modname, name, obj)
+    return f'- **{label}**' + (f' — {summary}' if summary else '')
+
+
 def document(modname, blurb):
     try:
         module = importlib.import_module(modname)
@@ -157,16 +167,7 @@ def document(modname, blurb):
             lines.append(f'- **`{name}`** — the same as `{seen[key]}`.')
             continue
         seen[key] = name
-        sig = signature(name, obj) if callable(obj) else ''
-        label = f'`{name}{sig}`'
-        if kind(obj) == 'class':
-            label = f'class `{name}{sig}`'
-        elif kind(obj) == 'value':
-            label = f'`{name}`'
-        summary = first_paragraph(obj) if (callable(obj) or inspect.isclass(obj)) else ''
-        if not summary and callable(obj) and not inspect.isclass(obj):
-            summary = fallback_summary(module, modname, name, obj)
-        lines.append(f'- **{label}**' + (f' — {summary}' if summary else ''))
+        lines.append(entry(module, modname, name, obj))
     if modname == 'pyad.numpy':
         lines += ['', 'NumPy\'s constants, dtypes and array-creation and index functions '
                   '(`pi`, `float32`, `zeros`, `arange`, `argmax`, ...) are re-exported '

@@ -469,21 +469,26 @@ _UFUNC_NEUTRAL = {'where': True, 'casting': 'same_kind', 'order': 'K', 'subok': 
                   'keepdims': False}
 
 
+def _check_ufunc_keywords(where, ufunc, method, kwargs):
+    """Refuse out= and any keyword that would change the result from pyad's (removes out)."""
+    out = kwargs.pop('out', None)
+    if out is not None and any(o is not None for o in out):
+        raise _unsupported(where, 'out', out, f'pyad.numpy.{ufunc.__name__}')
+    for k, v in kwargs.items():
+        if method != '__call__' and k in ('keepdims', 'axis', 'initial'):
+            continue            # reduce / accumulate read these
+        if not _is_default(v, _UFUNC_NEUTRAL.get(k, _EMPTY)):
+            raise _unsupported(where, k, v, f'pyad.numpy.{ufunc.__name__}')
+
+
 def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     """Box.__array_ufunc__ (NEP 13): ndarray + x, np.exp(x), scipy.special.expit(x)."""
     fn = (_UFUNCS or _ufuncs()).get(ufunc)
     if method == '__call__' and not kwargs and fn is not None:
         return fn(*inputs)          # the common case (ndarray * x), kept short
     where = _where(ufunc)
-    out = kwargs.pop('out', None)
-    if out is not None and any(o is not None for o in out):
-        raise _unsupported(where, 'out', out, f'pyad.numpy.{ufunc.__name__}')
     cast = kwargs.pop('dtype', None)
-    for k, v in kwargs.items():
-        if method != '__call__' and k in ('keepdims', 'axis', 'initial'):
-            continue            # reduce / accumulate read these
-        if not _is_default(v, _UFUNC_NEUTRAL.get(k, _EMPTY)):
-            raise _unsupported(where, k, v, f'pyad.numpy.{ufunc.__name__}')
+    _check_ufunc_keywords(where, ufunc, method, kwargs)
     if method == '__call__':
         if fn is None:
             return _plain(where, ufunc, inputs, {})
