@@ -146,7 +146,8 @@ def bookkeeping(text):
 def test_bookkeeping_is_recognised():
     issue = 'issue'            # spelled apart, so that this file passes its own test
     assert bookkeeping(f'x = 1  # the fix for {issue} 7\n') == [(1, f'x = 1  # the fix for {issue} 7')]
-    assert [n for n, _ in bookkeeping(f'a\n## Targets ({issue.title()} #12)\nb, see {issue}s 3\n')] == [2, 3]
+    text = f'a\n## Targets ({issue.title()} #12)\nb, see {issue}s 3\n'
+    assert [n for n, _ in bookkeeping(text)] == [2, 3]
     assert bookkeeping(f"(label, passed) for the {issue}'s targets") != []
     assert bookkeeping('ForwardDiff.jl issue #83 is one example') == []
     assert bookkeeping('as in jax-ml/jax issue #1234') == []
