@@ -37,8 +37,9 @@ def parse_args(description, argv=None, extra=None):
 
 
 def progress(iterable, desc=None, total=None):
-    """A tqdm bar on a terminal; plain progress lines where stdout is a log (not a
-    terminal) or tqdm is not installed.  Either has ``set_postfix(**values)``."""
+    """A tqdm bar where stderr (which tqdm draws on) is a terminal; plain progress lines
+    on stdout where it is not (a log, a pipe) or tqdm is not installed.  Either has
+    ``set_postfix(**values)``."""
     if sys.stderr.isatty():
         try:
             from tqdm import tqdm
