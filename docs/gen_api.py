@@ -1,13 +1,17 @@
 """Write docs/api.md, the API reference, from pyad's docstrings.
 
-    python3 docs/gen_api.py [--output PATH]
+    python3 docs/gen_api.py            # rewrite docs/api.md
+    python3 docs/gen_api.py --check    # exit 1, with a diff, if docs/api.md is stale
 
 Module by module: its summary, then each public name with its signature (from
 ``inspect``) and the first paragraph of its docstring.  Modules that are not
 importable here (an optional dependency missing) are listed as such.  Run it
-before ``mkdocs build --strict``; tests/test_docs.py does both.
+whenever a public name or its docstring changes, and commit the result;
+tests/test_docs.py checks that the committed page is current and that
+``mkdocs build --strict`` passes.
 """
 import argparse
+import difflib
 import importlib
 import inspect
 import os
@@ -143,6 +147,16 @@ def kind(obj):
     return 'value'
 
 
+def entry(module, modname, name, obj):
+    """One name's line: its label (with the signature) and its summary."""
+    sig = signature(name, obj) if callable(obj) else ''
+    label = {'class': f'class `{name}{sig}`', 'value': f'`{name}`'}.get(kind(obj), f'`{name}{sig}`')
+    summary = first_paragraph(obj) if (callable(obj) or inspect.isclass(obj)) else ''
+    if not summary and callable(obj) and not inspect.isclass(obj):
+        summary = fallback_summary(module, modname, name, obj)
+    return f'- **{label}**' + (f' — {summary}' if summary else '')
+
+
 def document(modname, blurb):
     try:
         module = importlib.import_module(modname)
@@ -160,16 +174,7 @@ def document(modname, blurb):
             lines.append(f'- **`{name}`** — the same as `{seen[key]}`.')
             continue
         seen[key] = name
-        sig = signature(name, obj) if callable(obj) else ''
-        label = f'`{name}{sig}`'
-        if kind(obj) == 'class':
-            label = f'class `{name}{sig}`'
-        elif kind(obj) == 'value':
-            label = f'`{name}`'
-        summary = first_paragraph(obj) if (callable(obj) or inspect.isclass(obj)) else ''
-        if not summary and callable(obj) and not inspect.isclass(obj):
-            summary = fallback_summary(module, modname, name, obj)
-        lines.append(f'- **{label}**' + (f' — {summary}' if summary else ''))
+        lines.append(entry(module, modname, name, obj))
     if modname == 'pyad.numpy':
         lines += ['', 'NumPy\'s constants, dtypes and array-creation and index functions '
                   '(`pi`, `float32`, `zeros`, `arange`, `argmax`, ...) are re-exported '
@@ -190,15 +195,40 @@ def generate():
     return '\n'.join(lines).rstrip() + '\n'
 
 
+def stale(path, text):
+    """The differences between the page at ``path`` and ``text`` (a unified diff), or ''."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ''
+    if old == text:
+        return ''
+    name = os.path.relpath(path)
+    return ''.join(difflib.unified_diff(old.splitlines(True), text.splitlines(True),
+                                        f'{name} (committed)', f'{name} (generated)'))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--output', default=os.path.join(HERE, 'api.md'))
+    parser.add_argument('--check', action='store_true',
+                        help='write nothing; exit with 1 (and print the differences) if the '
+                             'page at --output is not what would be written')
     args = parser.parse_args(argv)
     text = generate()
+    if args.check:
+        diff = stale(args.output, text)
+        if diff:
+            print(f'{args.output} is stale: regenerate it with `python3 docs/gen_api.py`\n{diff}')
+            return 1
+        print(f'{args.output} is current')
+        return 0
     with open(args.output, 'w', encoding='utf-8') as f:
         f.write(text)
     print(f'wrote {args.output} ({text.count(chr(10))} lines)')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -19,8 +19,10 @@ cho_solve(c, b)        solve (L Lᵀ) X = B given the factor (``c`` or ``(c, low
 solve_triangular       reads only the ``lower`` (or upper) triangle of ``a``;
                        ``trans`` 0/'N' or 1/'T' (2/'C' is 1 for real values).
 inv, slogdet           at a singular matrix the derivative (A⁻¹) does not exist:
-                       the rules raise ``LinAlgError``.  ``slogdet``'s sign has no
-                       derivative.
+                       the rules raise ``LinAlgError``.  ``slogdet``'s value there is
+                       NumPy's (0, -inf); its sign has no derivative (forward mode
+                       raises even where only the sign is used: take the sign of
+                       ``stop_gradient(a)``).
 det                    the derivative is the adjugate, defined at every matrix (the
                        zero matrix included) and differentiable to every order.
 pinv(a)                valid where the rank is constant (full rank, in practice);
@@ -566,7 +568,29 @@ def _slogdet_impl(a):
     return wrap_like(sign, a), wrap_like(logabsdet, a)
 
 
+def _require_regular(sign):
+    """log|det A| is -inf at a singular matrix and has no derivative there (it would
+    be A⁻ᵀ): say so in slogdet's terms rather than let inv or solve fail."""
+    sign = innermost(sign)
+    xp = namespace(sign)
+    singular = xp.asarray(sign) == 0
+    if not bool(singular.any()):
+        return
+    where = ''
+    if singular.ndim:
+        index = tuple(int(i) for i in xp.argwhere(singular)[0])
+        where = f' (the matrix at index {index} of the stack)'
+    raise LinAlgError(
+        f'slogdet: the derivative of logabsdet at a singular matrix{where} does not exist: '
+        'log|det A| is -inf there (sign 0, as NumPy returns) and its derivative A⁻ᵀ is '
+        'unbounded nearby. Differentiate det(A) instead (its derivative, the adjugate, '
+        'exists at every matrix), or keep A away from singular matrices (e.g. A + eps I). '
+        '(Forward mode computes it even where only the sign is used: the sign, which has no '
+        'derivative, is slogdet(pyad.stop_gradient(A)).sign.)')
+
+
 def _slogdet_jvp(t, ans, a):
+    _require_regular(ans[0])
     return None, _trace(_solve(a, t))
 
 
@@ -574,6 +598,7 @@ def _slogdet_vjp(g, ans, a):
     g_log = g[1]
     if g_log is None:
         return None
+    _require_regular(ans[0])
     return _expand2(g_log) * _mT(_inv(a))
 
 
@@ -584,7 +609,9 @@ _slogdet.def_vjp(_slogdet_vjp)
 
 def slogdet(a):
     """numpy.linalg.slogdet: (sign, log|det A|).  ``sign`` has no derivative; that of
-    ``logabsdet`` is A⁻ᵀ (a singular matrix raises LinAlgError in the rule)."""
+    ``logabsdet`` is A⁻ᵀ.  At a singular matrix the value is NumPy's (0, -inf), and
+    asking for the derivative of ``logabsdet`` there raises LinAlgError (it does not
+    exist); ``det``'s derivative exists everywhere."""
     a = _as_array(a)
     _check_square('slogdet', a)
     return SlogdetResult(*_slogdet(a))

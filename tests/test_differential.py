@@ -1,5 +1,5 @@
 """An independent differential check of every pyad.numpy, pyad.linalg and pyad.nn
-function (issue 13).
+function.
 
 The references share nothing with pyad's derivative rules:
 
@@ -13,7 +13,7 @@ The references share nothing with pyad's derivative rules:
 Each is checked in float64 and float32 (the derivatives keep the dtype), first
 order in forward (JVP) and reverse (VJP) mode, second order in all four nestings
 (forward over forward, forward over reverse, reverse over forward, reverse over
-reverse).  The special points include those issue 13 found wrong (xlogy and
+reverse).  The special points include those where pyad was once wrong (xlogy and
 xlog1py at x = 0, sinc at 0, log_expit for large x, prod and cumprod between two
 zeros, det of singular matrices, polygamma in float32).
 """
@@ -99,7 +99,7 @@ _PAIRS_POSITIVE_Y = [(-1.3, 0.37), (0.42, 0.81), (0.81, 1.9), (1.9, 0.55), (-0.6
 
 SCALAR_NAMES = sorted(_mp_table(type('M', (), {'__getattr__': lambda s, n: None})()))
 
-# Special points where pyad was wrong before issue 13 (each its own case)
+# Special points where pyad was once wrong (each its own case)
 SPECIAL_POINTS = {
     ('xlogy', 'x=0'): [(0.0, 0.7), (0.0, 2.5)],
     ('xlog1py', 'x=0'): [(0.0, 0.7), (0.0, 2.5)],
@@ -247,7 +247,7 @@ def _layer(dtype):
 
 
 def _solution(result):
-    # lstsq returns X today; NumPy's 4-tuple once issue 13's lstsq item lands
+    # pyad.linalg.lstsq returns X, or NumPy's 4-tuple (X, residuals, rank, s): X either way
     return result[0] if isinstance(result, tuple) else result
 
 

@@ -1,4 +1,4 @@
-"""NumPy's own functions on traced values (issue 13: never silently wrong).
+"""NumPy's own functions on traced values: never silently wrong.
 
 NumPy used to build arrays of objects from values being differentiated, and some of
 its functions then returned wrong derivatives without an error.  Now every NumPy
@@ -23,7 +23,7 @@ from pyad._core.box import innermost
 x = np.array([.5, 1., 2.])
 
 
-# ------------------------------------------------------------------ the issue's cases
+# ------------------------------------------------ the cases that were once silently wrong
 @pytest.mark.parametrize('f, want', [
     (lambda x: pnp.sum(np.sort(x) * x), 2 * x),
     (lambda x: np.sum(x ** 2), 2 * x),

@@ -462,7 +462,7 @@ def _same_result(name, got, want):
 def test_operator_of_function_returning_functions_in_a_pytree(name):
     """op(x ↦ {'f': y ↦ φ(x, y), 'g': (y ↦ φ(x, 2y), φ(x, 0.5))})(x) keeps the structure:
     each function leaf is y ↦ op(x ↦ φ(x, ...))(x), afresh at every call, and the other
-    leaf is op(x ↦ φ(x, 0.5))(x).  (Before issue 13: 'the function returned a function'.)"""
+    leaf is op(x ↦ φ(x, 0.5))(x).  (This once failed: 'the function returned a function'.)"""
     op, phi, args = HIGHER_ORDER[name]
     out = op(lambda x: {'f': lambda y: phi(x, y),
                         'g': (lambda y: phi(x, 2 * y), phi(x, 0.5))})(*args)

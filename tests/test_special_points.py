@@ -1,4 +1,4 @@
-"""Issue 13, "never silently wrong": derivatives at special points (each of these was a
+"""Never silently wrong: derivatives at special points (each of these was a
 wrong value or a needless error before), against hand-derived values and
 check_grads to second order in float32 and float64."""
 import math

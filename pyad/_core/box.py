@@ -5,7 +5,9 @@ older tag: nesting of operators is nesting of boxes.  Arithmetic on boxes goes
 through pyad's primitives; the operator table is filled in by ``pyad.numpy``
 (the core knows nothing about NumPy functions).
 """
+import dis
 import numbers
+import sys
 
 from .. import backend
 
@@ -57,6 +59,8 @@ class Box:
         return bool(innermost(self))
 
     def __float__(self):
+        if _stored_into_an_array():
+            raise TypeError(STORE_ERROR)
         raise TypeError(
             'float() of a traced value would drop its derivative. Use pyad.numpy '
             'functions instead of the math module, or pyad.stop_gradient(x) if the '
@@ -69,6 +73,8 @@ class Box:
         raise TypeError('a traced (differentiated) value cannot be used as an index')
 
     def __complex__(self):
+        if _stored_into_an_array():
+            raise TypeError(STORE_ERROR)
         raise TypeError('pyad does not differentiate complex values')
 
     def __hash__(self):
@@ -76,6 +82,27 @@ class Box:
 
     def __repr__(self):
         return f'{type(self).__name__}({self.primal!r}, tag={self.tag.id})'
+
+
+STORE_ERROR = (
+    'pyad: a[i] = x stores a traced value x (one being differentiated) into a plain NumPy '
+    'array, which holds numbers only, so the derivative would be lost (NumPy may report this as '
+    '"setting an array element with a sequence"). Build the array from the traced values '
+    'instead: pyad.numpy.stack([...]) or pyad.numpy.array([...]) of the entries, '
+    'pyad.numpy.where(mask, x, a), or pyad.numpy.concatenate of the pieces; or store '
+    'pyad.stop_gradient(x) if the derivative is meant to be dropped.')
+_STORE_SUBSCR = dis.opmap.get('STORE_SUBSCR')
+
+
+def _stored_into_an_array():
+    """Whether the line that asks a box for a number is an item assignment, a[i] = x:
+    NumPy converts x by float() there and replaces the error with one of its own
+    (kept as the cause), so the error raised here must name the assignment."""
+    try:
+        frame = sys._getframe(2)            # the caller of __float__ (NumPy is C code)
+        return frame.f_code.co_code[frame.f_lasti] == _STORE_SUBSCR
+    except (AttributeError, IndexError, ValueError):
+        return False
 
 
 class Dual(Box):

@@ -137,7 +137,7 @@ _methods = {
     '__getitem__': _getitem, '__setitem__': _setitem,
     # NumPy's own functions on traced values (see _protocol.py)
     '__array_ufunc__': _protocol.array_ufunc, '__array_function__': _protocol.array_function,
-    '__array__': _protocol.array_method,
+    '__array__': _protocol.array_method, 'flags': property(_protocol.no_flags),
     'T': property(lambda self: _shape.transpose(self)),
     'mT': property(lambda self: _shape.matrix_transpose(self)),
     'reshape': _method_reshape, 'transpose': _method_transpose,

@@ -25,6 +25,8 @@ def is_complex_constant(a):
         return False
     if t is complex:
         return True
+    if t is list or t is tuple:             # x + [1j, 0.0]: NumPy would make it complex
+        return any(is_complex_constant(e) for e in a)
     if isinstance(a, Box):
         return False
     dtype = getattr(a, 'dtype', None)

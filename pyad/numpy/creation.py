@@ -2,6 +2,7 @@
 import numpy as _np
 
 from .._core.box import Box, dtype_of
+from ._real import is_complex_constant, real_only_error
 
 
 def _contains_box(obj):
@@ -29,6 +30,8 @@ def _build(obj, dtype):
         return stack([_build(o, dtype) for o in obj])
     if isinstance(obj, Box) or hasattr(obj, 'dtype'):
         return obj
+    if is_complex_constant(obj):          # a Python complex beside traced values
+        raise real_only_error('array')
     return _np.asarray(obj, dtype=dtype)
 
 

@@ -611,7 +611,7 @@ def _clip_bound_mask(x, bound, side):
     return less(x, bound) if side == 'min' else greater(x, bound)
 
 
-_clip = Primitive('clip', _clip_impl)
+_clip = RealPrimitive('clip', _clip_impl)       # a complex bound is refused
 _clip.def_jvp(lambda t, ans, x, lo, hi: expand_to(t, x, ans) * _clip_mask(x, lo, hi),
               lambda t, ans, x, lo, hi: expand_to(t, lo, ans) * _clip_bound_mask(x, lo, 'min'),
               lambda t, ans, x, lo, hi: expand_to(t, hi, ans) * _clip_bound_mask(x, hi, 'max'))

@@ -8,7 +8,7 @@ from .._core.traits import Traits
 
 # reshapes, broadcasts and transposes: VJPs that read only shapes and return views of g
 _VIEWS = Traits(reads='shapes', fresh=True)
-from ._real import real_only_error, require_real
+from ._real import RealPrimitive, real_only_error, require_real
 from .._core.box import Box, shape_of, ndim_of, dtype_of, innermost
 from ..backend import wrap_like, is_dask
 from ._batching import (batch_ndim, normalize_axis, normalize_axes, expand_to,
@@ -669,7 +669,7 @@ def _pad_vjp(g, ans, x, widths, value):
     return getitem(g, (slice(None),) * bnd + tuple(slice(b, b + n) for (b, _), n in zip(widths, shape)))
 
 
-_pad = Primitive('pad', _pad_impl)
+_pad = RealPrimitive('pad', _pad_impl)          # a complex constant_values is refused
 _pad.def_jvp(lambda t, ans, x, widths, value: _pad(t, ((0, 0),) * batch_ndim(t, x) + widths, 0))
 _pad.def_vjp(_pad_vjp)
 

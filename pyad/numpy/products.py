@@ -132,8 +132,15 @@ _matmul.def_jvp(_matmul_jvp_x, _matmul_jvp_y)
 _matmul.def_vjp(_matmul_vjp_x, _matmul_vjp_y)
 
 
+def _arrays(a, b):
+    """Lists and tuples (which NumPy takes as arrays) as arrays; the rest as it is."""
+    from .creation import asarray
+    return tuple(asarray(x) if type(x) in (list, tuple) else x for x in (a, b))
+
+
 def matmul(x1, x2):
     """numpy.matmul (the ``@`` operator), over stacks of matrices too."""
+    x1, x2 = _arrays(x1, x2)
     s1, s2 = shape_of(x1), shape_of(x2)
     if not s1 or not s2:
         raise ValueError('matmul: scalar operands are not allowed, use * instead')
@@ -407,6 +414,7 @@ def dot(a, b):
     """numpy.dot: a product for scalars, the inner product of vectors, matmul for
     matrices, and for N-D arrays a sum over the last axis of a and the
     second-to-last of b."""
+    a, b = _arrays(a, b)
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if sa and sb:
         k_b = sb[-2] if len(sb) >= 2 else sb[0]
