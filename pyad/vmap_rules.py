@@ -1,0 +1,327 @@
+"""Batching rules of pyad's primitives, registered with the core (_core/batching.py).
+
+Every rule receives the arguments with the batch axis first where batched (one
+example's value where not) and returns the result for the whole batch, batch
+axis first.  Rules are written with pyad primitives, so a batched computation
+is differentiable in turn (``grad(vmap(f))``).  The families:
+
+- elementwise (broadcasting) primitives: a batched argument of lower rank than
+  the others gets unit axes after its batch axis, and the primitive runs as is;
+- primitives with an axis (reductions, cumulative sums, softmax, sparsemax...):
+  the axis moves past the batch axis;
+- primitives linear in their batched arguments (reshapes, indexing, sums,
+  concatenation, a solve in its right-hand side...): their JVP rule, which takes
+  tangents with a leading batch axis, computes the batch, the batched values
+  standing in for tangents;
+- matrix functions over stacks (pyad.linalg, matmul, einsum): the batch is one
+  more stack axis (an extra subscript for einsum);
+- the rest falls back to a loop over the examples (``FALLBACK``, listed in the
+  docs: a few internal primitives of SparseK attention and two whole-array
+  predicates).
+"""
+from . import backend
+from ._core import batching
+from ._core.batching import loop
+from ._core.box import Box, shape_of, ndim_of, dtype_of
+from importlib import import_module
+from .numpy.manipulation import reshape, broadcast_to, expand_dims, stack
+
+# the modules themselves (some share a name with a function of their package)
+_mp, _red, _idx, _prod, _la, _sm, _sp, _att = (import_module('pyad.' + m) for m in (
+    'numpy.manipulation', 'numpy.reductions', 'numpy.indexing', 'numpy.products', 'linalg',
+    'nn.softmax', 'nn.sparse', 'nn.attention'))
+
+batching._STACK.append(stack)
+
+
+# ------------------------------------------------------------------- helpers
+def _rank(v, batched):
+    """The rank of one example of argument v."""
+    try:
+        return ndim_of(v) - (1 if batched else 0)
+    except AttributeError:
+        return 0
+
+
+def _lift_rank(v, rank, target):
+    """Batched v (batch axis first, example rank ``rank``) with unit axes after the
+    batch axis up to example rank ``target``, so that it broadcasts like one
+    example against the unbatched arguments."""
+    if rank >= target:
+        return v
+    s = tuple(shape_of(v))
+    return reshape(v, s[:1] + (1,) * (target - rank) + s[1:])
+
+
+def _full_batch(v, batched, size):
+    """v with a batch axis of ``size`` (broadcast where it had none)."""
+    if batched:
+        return v
+    s = tuple(shape_of(v))
+    return broadcast_to(v, (size,) + s)
+
+
+def _shift(axis, rank):
+    """Axis (int, tuple, or None for all) of one example as an axis of the batch."""
+    if axis is None:
+        return tuple(range(1, rank + 1))
+    if isinstance(axis, tuple):
+        return tuple(_shift(a, rank) for a in axis)
+    return axis + 1 if axis >= 0 else axis
+
+
+# ------------------------------------------------------------- the families
+def elementwise(prim, values, batched, params, size):
+    ranks = [_rank(v, b) for v, b in zip(values, batched)]
+    top = max(ranks)
+    args = [_lift_rank(v, r, top) if b else v for v, b, r in zip(values, batched, ranks)]
+    return prim(*args, **params)
+
+
+def linear(prim, values, batched, params, size):
+    """For a primitive linear in its batched arguments jointly (the others held
+    fixed): its JVP rule with the batched values as a batch of tangents."""
+    tangents = []
+    primals = []
+    for v, b in zip(values, batched):
+        tangents.append(v if b else None)
+        primals.append(_stand_in(v, b) if b else v)
+    ans = prim.impl(*[_plain(p) for p in primals], **params)
+    out = prim.apply_jvp(tangents, ans, primals, params)
+    if prim.multiple_results:
+        return tuple(_zeros_batch(a, size) if o is None else o for o, a in zip(out, ans))
+    return _zeros_batch(ans, size) if out is None else out
+
+
+def _stand_in(v, b):
+    """Zeros shaped like one example of v (a linear rule reads only its shape)."""
+    s = tuple(shape_of(v))[1:] if b else tuple(shape_of(v))
+    xp = backend.namespace(v)
+    return xp.broadcast_to(xp.zeros((), dtype=dtype_of(v)), s)
+
+
+def _plain(v):
+    """A plain value for computing one example's answer (shapes only)."""
+    if isinstance(v, Box):
+        return _stand_in(v, False)
+    return v
+
+
+def _zeros_batch(ans, size):
+    xp = backend.namespace(ans)
+    return xp.zeros((size,) + tuple(shape_of(ans)), dtype=dtype_of(ans))
+
+
+def along(position, kind='axes'):
+    """A rule for a primitive acting along an axis of argument 0, given at
+    ``position`` (an int: a positional argument; a str: a parameter).  ``kind``
+    'axes': a tuple (None: all axes); 'axis': an int, or None for the flattened
+    array; 'last': an int at which the answer has the axis too (cumulative)."""
+    def rule(prim, values, batched, params, size):
+        if any(batched[1:]) and prim is not _red._logsumexp:
+            return loop(prim, values, batched, params, size)
+        x = values[0]
+        rank = _rank(x, batched[0])
+        if not batched[0]:
+            x = _full_batch(x, False, size)
+        values = list(values)
+        params = dict(params)
+        axis = values[position] if isinstance(position, int) else params[position]
+        if axis is None and kind == 'axis':
+            return _flat_axis(prim, x, rank, values, params, position, size)
+        new = _shift(axis, rank)
+        if isinstance(position, int):
+            values[position] = new
+        else:
+            params[position] = new
+        values[0] = x
+        if prim is _red._logsumexp and values[1] is not None:
+            values[1] = _lift_rank(values[1], _rank(values[1], batched[1]), rank) \
+                if batched[1] else values[1]
+        return prim(*values, **params)
+    return rule
+
+
+def _flat_axis(prim, x, rank, values, params, position, size):
+    """axis=None (the flattened example): flatten each example, then axis 1."""
+    values[0] = reshape(x, (size, -1))
+    values[position] = 1
+    out = prim(*values, **params)
+    keep = values[position + 1] if len(values) > position + 1 else False
+    if keep and rank:
+        return reshape(out, (size,) + (1,) * rank)
+    return out
+
+
+def stacked(prim, values, batched, params, size):
+    """A function over stacks of matrices of argument 0 (pyad.linalg): the batch
+    axis is one more stack axis."""
+    if any(batched[1:]):
+        return loop(prim, values, batched, params, size)
+    return prim(*values, **params)
+
+
+def _solve_like(prim, values, batched, params, size):
+    """solve(a, b, ...): linear in b; in a, the batch is a stack axis (b a vector
+    of one example gets a unit column, so that NumPy's rule reads it right)."""
+    a, b = values[0], values[1]
+    if not batched[0]:
+        return linear(prim, values, batched, params, size)
+    rest = values[2:]
+    a_rank = _rank(a, True)
+    b_rank = _rank(b, batched[1])
+    vector = b_rank == 1
+    if not batched[1]:
+        return prim(a, b, *rest, **params)
+    if vector:
+        b = expand_dims(b, -1)
+        b_rank = 2
+    top = max(a_rank, b_rank)
+    x = prim(_lift_rank(a, a_rank, top), _lift_rank(b, b_rank, top), *rest, **params)
+    return x[..., 0] if vector else x
+
+
+def _matmul(prim, values, batched, params, size):
+    """matmul: the batch is a stack axis; a batched vector of one example becomes
+    a row (x) or a column (y), dropped again from the result."""
+    x, y = values
+    xr, yr = _rank(x, batched[0]), _rank(y, batched[1])
+    x_vec = batched[0] and xr == 1
+    y_vec = batched[1] and yr == 1
+    if x_vec:
+        x, xr = expand_dims(x, -2), 2
+    if y_vec:
+        y, yr = expand_dims(y, -1), 2
+    top = max(xr, yr)
+    x = _lift_rank(x, xr, top) if batched[0] else x
+    y = _lift_rank(y, yr, top) if batched[1] else y
+    out = prim(x, y, **params)
+    if y_vec:
+        out = out[..., 0]
+    if x_vec:
+        out = out[..., 0] if y_vec else out[..., 0, :]
+    return out
+
+
+_LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
+
+
+def _einsum(prim, values, batched, params, size):
+    subscripts = params['subscripts']
+    ins, out = subscripts.split('->')
+    used = set(subscripts)
+    letter = next(c for c in _LETTERS if c not in used)
+    ins = [letter + s if b else s for s, b in zip(ins.split(','), batched)]
+    params = dict(params, subscripts=','.join(ins) + '->' + letter + out)
+    return prim(*values, **params)
+
+
+def _concatenate(prim, values, batched, params, size):
+    parts = [_full_batch(v, b, size) for v, b in zip(values, batched)]
+    return prim(*parts, axis=_shift(params['axis'], 0))
+
+
+def _pad(prim, values, batched, params, size):
+    if any(batched[1:]):
+        return loop(prim, values, batched, params, size)
+    x, widths, value = values
+    return prim(x, ((0, 0),) + tuple(widths), value, **params)
+
+
+def _reshape(prim, values, batched, params, size):
+    x, shape = values
+    return prim(x, (size,) + tuple(shape), **params)
+
+
+def _broadcast_to(prim, values, batched, params, size):
+    x, shape = values
+    x = _lift_rank(x, _rank(x, True), len(shape))
+    return prim(x, (size,) + tuple(shape), **params)
+
+
+def _transpose(prim, values, batched, params, size):
+    x, axes = values
+    rank = _rank(x, True)
+    axes = tuple(range(rank))[::-1] if axes is None else axes
+    return prim(x, (0,) + tuple(a % rank + 1 for a in axes), **params)
+
+
+def _split(prim, values, batched, params, size):
+    x, bounds, axis = values
+    return prim(x, bounds, axis + 1, **params)
+
+
+def _getitem(prim, values, batched, params, size):
+    if batched[1]:
+        return loop(prim, values, batched, params, size)
+    return _idx.take_batched(values[0], values[1], 1)
+
+
+def _sparsek(prim, values, batched, params, size):
+    if batched[1]:
+        return loop(prim, values, batched, params, size)
+    return along('axis')(prim, values, batched, params, size)
+
+
+# ------------------------------------------------------------- the registry
+ELEMENTWISE = [
+    'absolute', 'add', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctan2', 'arctanh',
+    'clip', 'cos', 'cosh', 'deg2rad', 'digamma', 'divide', 'erf', 'erfc', 'erfinv', 'exp', 'exp2',
+    'expit', 'expm1', 'fabs', 'gamma', 'gammaln', 'hypot', 'log', 'log10', 'log1p', 'log2',
+    'log_expit', 'logit', 'multiply', 'negative', 'polygamma', 'positive', 'power', 'rad2deg',
+    'reciprocal', 'scaled_multiply', 'sin', 'sinc_derivative', 'sinh', 'sqrt', 'square',
+    'subtract', 'tan', 'tanh', 'where', 'xlog1py', 'xlogy', 'astype', 'stop_gradient',
+    'cbrt', 'ceil', 'copysign', 'equal', 'fix', 'floor', 'floor_divide', 'fmax', 'fmin', 'fmod',
+    'greater', 'greater_equal', 'heaviside', 'isclose', 'isfinite', 'isinf', 'isnan', 'less',
+    'less_equal', 'logaddexp', 'logaddexp2', 'logical_and', 'logical_not', 'logical_or',
+    'logical_xor', 'maximum', 'minimum', 'mod', 'not_equal', 'rint', 'round', 'sign', 'signbit',
+    'sinc', 'trunc',
+]
+
+LINEAR = [_idx.scatter_add]
+
+STACKED = [_la._cholesky, _la._det, _la._eigh, _la._expm, _la._inv, _la._pinv, _la._qr,
+           _la._slogdet, _la._svd]
+
+# (primitive, position of its axis: an argument's index or a parameter's name, kind)
+ALONG = [
+    (_red._sum, 1, 'axes'), (_red._mean, 1, 'axes'), (_red._prod, 1, 'axes'),
+    (_red._max, 1, 'axes'), (_red._min, 1, 'axes'), (_red._var, 1, 'axes'),
+    (_red._std, 1, 'axes'), (_red._logsumexp, 2, 'axes'), (_red._any, 1, 'axes'),
+    (_red._all, 1, 'axes'), (_red._argmax, 1, 'axis'), (_red._argmin, 1, 'axis'),
+    (_red._cumsum, 1, 'axis'), (_red._rcumsum, 1, 'axis'), (_red._cumprod, 1, 'axis'),
+    (_sm._softmax, 'axes', 'axes'), (_sm._log_softmax, 'axes', 'axes'),
+    (_sm._logsumexp, 'axes', 'axes'), (_sp._sparsemax, 'axis', 'axis'),
+    (_sp._entmax15, 'axis', 'axis'), (_sp._entmax_bisect, 'axis', 'axis'),
+    (_la._extreme, 1, 'axis'),
+]
+
+OTHERS = [
+    (_prod._matmul, _matmul), (_prod._einsum, _einsum), (_mp._concatenate, _concatenate),
+    (_mp._pad, _pad), (_mp._reshape, _reshape), (_mp._broadcast_to, _broadcast_to),
+    (_mp._transpose, _transpose), (_mp._split, _split), (_idx.getitem, _getitem),
+    (_idx.getitem_element, _getitem), (_sp._sparsek, _sparsek), (_sp._topk_mask, _sparsek),
+    (_la._solve, _solve_like), (_la._solve_sym, _solve_like), (_la._tri, _solve_like),
+]
+
+# computed one example at a time (see the module's docstring)
+FALLBACK = [_att._chunk, _att._gather, _att._scatter]
+
+
+def _register_all():
+    from ._core.primitive import all_primitives
+    names = set(ELEMENTWISE)
+    for prim in all_primitives():       # pyad's own, made when pyad was imported
+        if prim.name in names:
+            batching.register(prim, elementwise)
+    for prim in LINEAR:
+        batching.register(prim, linear)
+    for prim in STACKED:
+        batching.register(prim, stacked)
+    for prim, position, kind in ALONG:
+        batching.register(prim, along(position, kind))
+    for prim, rule in OTHERS:
+        batching.register(prim, rule)
+
+
+_register_all()
