@@ -306,6 +306,7 @@ OTHERS = [
 
 # computed one example at a time (see the module's docstring)
 FALLBACK = [_att._chunk, _att._gather, _att._scatter]
+_WHOLE_ARRAY = ('allclose', 'array_equal')       # a bool per example, by the loop
 
 
 def _register_all():
@@ -314,6 +315,8 @@ def _register_all():
     for prim in all_primitives():       # pyad's own, made when pyad was imported
         if prim.name in names:
             batching.register(prim, elementwise)
+        elif prim.name in _WHOLE_ARRAY:
+            FALLBACK.append(prim)
     for prim in LINEAR:
         batching.register(prim, linear)
     for prim in STACKED:

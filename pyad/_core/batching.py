@@ -18,7 +18,10 @@ that is not batched is one example's value, shared by all.  A primitive without
 a rule is computed one example at a time and the results stacked (``loop``):
 right, but a Python loop.
 """
-from .box import BatchBox
+import functools
+
+from .box import Box, BatchBox
+from .pytree import tree_flatten, tree_unflatten
 from .tags import Tag, BATCH
 
 _RULES = {}
@@ -70,3 +73,74 @@ def loop(prim, values, batched, params, size):
     if prim.multiple_results:
         return tuple(stack([r[j] for r in results]) for j in range(len(results[0])))
     return stack(results)
+
+
+def holds_batch(x):
+    """Whether x carries a batch axis of a vmap under its layers of boxes: a rule
+    that reads values itself (a mask of ties, of zeros) must then compute them
+    with pyad's primitives, not on the plain array inside."""
+    while isinstance(x, Box):
+        if type(x) is BatchBox and x.tag.live:
+            return True
+        x = x.primal
+    return False
+
+
+def one_example(x):
+    """The plain value inside x, of one example where x carries batch axes (the
+    first example: for the shape, dtype and array library of a value, not its
+    numbers)."""
+    k = 0
+    while isinstance(x, Box):
+        if type(x) is BatchBox and x.tag.live:
+            k += 1
+        x = x.primal
+    return x[(0,) * k] if k else x
+
+
+def per_example(fn):
+    """For a public function that reads the values of its arguments itself (to
+    choose, to validate) rather than only through primitives: under vmap it runs
+    one example at a time and the results are stacked (a loop, listed as such in
+    the docs); elsewhere it is fn itself."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        leaves, treedef = tree_flatten((args, kwargs))
+        tag = None
+        for leaf in leaves:
+            for layer in _layers(leaf):
+                if type(layer) is BatchBox and layer.tag.live and (
+                        tag is None or layer.tag.id > tag.id):
+                    tag = layer.tag
+        if tag is None:
+            return fn(*args, **kwargs)
+        stack = _STACK[0]
+        results = []
+        for i in range(tag.size):
+            example = [_example(leaf, tag, i) for leaf in leaves]
+            a, k = tree_unflatten(treedef, example)
+            results.append(tree_flatten(fn(*a, **k)))
+        out_def = results[0][1]
+        outs = [BatchBox(stack([r[0][j] for r in results]), tag)
+                for j in range(len(results[0][0]))]
+        return tree_unflatten(out_def, outs)
+    return wrapper
+
+
+def _layers(x):
+    while isinstance(x, Box):
+        yield x
+        x = x.primal
+
+
+def _example(leaf, tag, i):
+    """Example i of a value of the vmap of ``tag`` (the value itself where it is
+    not batched there)."""
+    if type(leaf) is BatchBox and leaf.tag is tag:
+        return leaf.primal[i]
+    if isinstance(leaf, Box) and any(type(b) is BatchBox and b.tag is tag for b in _layers(leaf)):
+        raise NotImplementedError(
+            'vmap: this function runs one example at a time under vmap, and its argument is '
+            'being differentiated inside the vmap (vmap(grad(...)) or vmap(jvp(...))); '
+            'differentiate outside instead (grad(vmap(...))), or call it on the whole batch')
+    return leaf

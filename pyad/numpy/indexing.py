@@ -13,6 +13,7 @@ import numpy as _np
 from .._core.primitive import Primitive
 from .._core.traits import Traits
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
+from .._core.batching import holds_batch
 from ..backend import namespace, wrap_like, is_dask, dask_getitem, DaskUnsupported
 
 
@@ -117,7 +118,7 @@ def _getitem_add_into(buf, g, ans, primals, params, k=1.0):
     adjoint buffer of x at idx (fresh zeros when buf is None).  Declines (None)
     otherwise."""
     x = innermost(primals[0])
-    if type(x) is not _np.ndarray or ndim_of(g) != ndim_of(ans):
+    if type(x) is not _np.ndarray or ndim_of(g) != ndim_of(ans) or holds_batch(primals[0]):
         return None
     idx = primals[1]
     if len(idx) == 1 and type(idx[0]) is int:
