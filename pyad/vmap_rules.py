@@ -27,9 +27,9 @@ from importlib import import_module
 from .numpy.manipulation import reshape, broadcast_to, expand_dims, stack
 
 # the modules themselves (some share a name with a function of their package)
-_mp, _red, _idx, _prod, _la, _sm, _sp, _att = (import_module('pyad.' + m) for m in (
+_mp, _red, _idx, _prod, _la, _sm, _sp, _att, _bidx = (import_module('pyad.' + m) for m in (
     'numpy.manipulation', 'numpy.reductions', 'numpy.indexing', 'numpy.products', 'linalg',
-    'nn.softmax', 'nn.sparse', 'nn.attention'))
+    'nn.softmax', 'nn.sparse', 'nn.attention', 'numpy._batched_index'))
 
 batching._STACK.append(stack)
 
@@ -293,7 +293,7 @@ ALONG = [
     (_sm._softmax, 'axes', 'axes'), (_sm._log_softmax, 'axes', 'axes'),
     (_sm._logsumexp, 'axes', 'axes'), (_sp._sparsemax, 'axis', 'axis'),
     (_sp._entmax15, 'axis', 'axis'), (_sp._entmax_bisect, 'axis', 'axis'),
-    (_la._extreme, 1, 'axis'),
+    (_la._extreme, 1, 'axis'), (_bidx.argsort, 1, 'axis'),
 ]
 
 OTHERS = [

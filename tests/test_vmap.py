@@ -192,6 +192,17 @@ CASES += [
      None),
     ('allclose', lambda x, y: pnp.allclose(x, y), [(3,), (3,)], None),
     ('array_equal', lambda x: pnp.array_equal(x, x), [(3,)], None),
+    ('index-batched-label', lambda z, i: pnp.sin(z)[i], [(4,), _ints()], None),
+    ('index-batched-array', lambda z, i: pnp.sin(z)[i], [(4, 2), _ints(3)], None),
+    ('index-batched-two', lambda z, i, j: (z * 2.0)[i, j], [(3, 4), _ints(2), _ints(2)], None),
+    ('index-batched-shared-x', lambda z, i: pnp.take(z, i, axis=0), [(3, 4), _ints()], (None, 0)),
+    ('take-batched', lambda z, i: pnp.take(z * 1.0, i, axis=1), [(2, 4), _ints(3)], None),
+    ('take_along_axis-batched', lambda z, i: pnp.take_along_axis(z * 1.0, i, axis=1),
+     [(2, 4), _ints(2, 3)], None),
+    ('sort', lambda x: pnp.sort(x, axis=0), [(4, 2)], None),
+    ('median', lambda x: pnp.median(x), [(5,)], None),
+    ('nanmean', lambda x: pnp.nanmean(pnp.where(x > 0.5, onp.nan, x), axis=0), [(4, 2)], None),
+    ('interp', lambda x, fp: pnp.interp(x, onp.linspace(-1, 1, 5), fp), [(3,), (5,)], None),
     ('sparsek_attention', lambda q, k, v, s: nn.sparsek_attention(q, k, v, s, 2.0, window=1,
                                                                   chunk=2),
      [(1, 1, 6, 2), (1, 1, 6, 2), (1, 1, 6, 2), (1, 1, 6)], None),
@@ -280,6 +291,7 @@ GRAD_CASES = [
     ('prod', lambda x: pnp.prod(x), [(4,)]),
     ('cumsum', lambda x: pnp.sum(pnp.cumsum(x) ** 2), [(4,)]),
     ('getitem', lambda x: pnp.sum(x[onp.array([0, 0, 2])] ** 3), [(4,)]),
+    ('sort', lambda x: pnp.sum(pnp.sort(x) * onp.arange(4.)), [(4,)]),
     ('logdet', lambda x: la.slogdet(pnp.reshape(x, (2, 2)) + 3 * onp.eye(2))[1], [(4,)]),
     ('solve', lambda x: pnp.sum(la.solve(pnp.reshape(x, (2, 2)) + 3 * onp.eye(2),
                                          onp.ones(2)) ** 2), [(4,)]),
@@ -424,6 +436,8 @@ def test_clear_errors():
         pyad.vmap(lambda a: a, in_axes='0')
     with pytest.raises(TypeError, match='Python bool'):
         pyad.vmap(lambda a: a if a[0] > 0 else -a)(x3)
+    with pytest.raises(TypeError, match='pyad.numpy.take'):
+        pyad.vmap(lambda i: x3[i])(onp.array([0, 1]))
     with pytest.raises(ValueError, match='axis_size is 5'):
         pyad.vmap(lambda a: a, axis_size=5)(x3)
 

@@ -113,7 +113,10 @@ def _mul(self, other):
 def _getitem(self, idx):
     if type(idx) is int:
         return _bind(_idx.getitem_element, (self, (idx,)), _NO_PARAMS)
-    return _bind(_idx.getitem, (self, _idx.normalize_index(idx)), _NO_PARAMS)
+    idx = _idx.normalize_index(idx)
+    if _idx.is_batched_index(idx):
+        return _idx.batched_getitem(self, idx)
+    return _bind(_idx.getitem, (self, idx), _NO_PARAMS)
 
 
 def _setitem(self, idx, value):

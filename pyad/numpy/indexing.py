@@ -14,6 +14,7 @@ from .._core.primitive import Primitive
 from .._core.traits import Traits
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from .._core.batching import holds_batch
+from ._batched_index import is_batched_index, batched_getitem
 from ..backend import namespace, wrap_like, is_dask, dask_getitem, DaskUnsupported
 
 
@@ -25,6 +26,9 @@ def normalize_index(idx):
         idx = (idx,)
     out = []
     for e in idx:
+        if isinstance(e, Box) and holds_batch(e):
+            out.append(e)       # differs between the examples of a vmap: see _batched_index
+            continue
         if isinstance(e, Box):
             e = innermost(e)
             if dtype_of(e).kind == 'f':
@@ -256,7 +260,10 @@ scatter_add.def_vjp(lambda c, ans, g, idx, shape, out_ndim: take_batched(
 
 def index(x, idx):
     """``x[idx]`` for any NumPy index."""
-    return getitem(x, normalize_index(idx))
+    idx = normalize_index(idx)
+    if is_batched_index(idx):
+        return batched_getitem(x, idx)
+    return getitem(x, idx)
 
 
 __all__ = []
