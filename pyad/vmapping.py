@@ -29,8 +29,7 @@ def vmap(f, in_axes=0, out_axes=0, axis_size=None):
 
         >>> import numpy as np, pyad, pyad.numpy as pnp
         >>> loss = lambda w, x: pnp.sum(pnp.tanh(x @ w) ** 2)
-        >>> per_example = pyad.vmap(lambda w, x: pyad.grad(lambda v: loss(v, x))(w),
-        ...                         in_axes=(None, 0))
+        >>> per_example = pyad.vmap(pyad.grad(loss), in_axes=(None, 0))
         >>> per_example(np.ones((3, 2)), np.ones((5, 3))).shape    # 5 gradients
         (5, 3, 2)
     """
