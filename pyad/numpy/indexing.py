@@ -117,12 +117,18 @@ def _getitem_impl(x, idx):
 
 
 
+def _plain_operand(x):
+    """The plain array inside x, or None where x holds a vmap's batch (the buffer
+    then has no plain shape to add into)."""
+    return None if holds_batch(x) else innermost(x)
+
+
 def _getitem_add_into(buf, g, ans, primals, params, k=1.0):
     """Reverse-mode shortcut: add k times an unbatched plain cotangent g into the
     adjoint buffer of x at idx (fresh zeros when buf is None).  Declines (None)
     otherwise."""
-    x = innermost(primals[0])
-    if type(x) is not _np.ndarray or ndim_of(g) != ndim_of(ans) or holds_batch(primals[0]):
+    x = _plain_operand(primals[0])
+    if type(x) is not _np.ndarray or ndim_of(g) != ndim_of(ans):
         return None
     idx = primals[1]
     if len(idx) == 1 and type(idx[0]) is int:
