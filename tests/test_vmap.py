@@ -410,6 +410,9 @@ def test_in_axes_pytrees_out_axes_and_axis_size():
     onp.testing.assert_allclose(got, onp.broadcast_to(onp.sin(1.0), (4, 2)))
     got = pyad.vmap(lambda x: 2.0, axis_size=2, in_axes=None)(1.0)
     onp.testing.assert_allclose(got, [2.0, 2.0])
+    # keyword arguments are mapped over axis 0
+    got = pyad.vmap(lambda x, scale: x * scale, in_axes=(0,))(xs.T, scale=onp.arange(B))
+    onp.testing.assert_allclose(got, xs.T * onp.arange(B)[:, None])
     # a tuple output, out_axes=-1
     got = pyad.vmap(lambda x: (x, pnp.sum(x)), out_axes=-1)(xs.T)
     onp.testing.assert_allclose(got[0], xs)

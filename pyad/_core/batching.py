@@ -66,6 +66,9 @@ def process(prim, args, params, tag):
 
 def loop(prim, values, batched, params, size):
     """The fallback: one example at a time, the results stacked."""
+    if not size:
+        raise ValueError(f'vmap: {prim.name} is computed one example at a time under vmap, '
+                         f'which needs at least one example (the batch is empty)')
     stack = _STACK[0]
     results = []
     for i in range(size):
