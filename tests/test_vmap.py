@@ -453,3 +453,24 @@ def test_shapes_seen_inside_are_one_examples():
         return x
     pyad.vmap(f)(onp.ones((5, 3, 2)))
     assert seen == [((3, 2), 2, 3, (3, 2))]
+
+
+def test_functions_computed_one_example_at_a_time():
+    heron = lambda a, x: 0.5 * (x + a / x)
+    A = onp.array([2.0, 3.0, 4.0])
+    onp.testing.assert_allclose(pyad.vmap(lambda a: pyad.fixed_point(heron, a, 1.0))(A),
+                                onp.sqrt(A), rtol=1e-10)
+    total = lambda A: pnp.sum(pyad.vmap(lambda a: pyad.fixed_point(heron, a, 1.0))(A))
+    onp.testing.assert_allclose(pyad.grad(total)(A), 0.5 / onp.sqrt(A), rtol=1e-8)
+    with pytest.raises(NotImplementedError, match='fixed_point runs one example at a time'):
+        pyad.vmap(pyad.grad(lambda a: pyad.fixed_point(heron, a, 1.0)))(A)
+    with pytest.raises(NotImplementedError, match='closes over a value that differs'):
+        pyad.vmap(lambda a: pyad.fixed_point(lambda _, x: heron(a, x), None, 1.0))(A)
+    # sparsek attention: differentiated outside the vmap, against a loop
+    rng = _rng(8)
+    q, k, v = rng.standard_normal((3, B, 1, 1, 6, 2))
+    s = rng.standard_normal((B, 1, 1, 6))
+    att = lambda q, k, v, s: pnp.sum(nn.sparsek_attention(q, k, v, s, 2.0, window=1, chunk=2))
+    got = pyad.grad(lambda q: pnp.sum(pyad.vmap(att)(q, k, v, s)))(q)
+    want = onp.stack([pyad.grad(lambda qi: att(qi, k[i], v[i], s[i]))(q[i]) for i in range(B)])
+    onp.testing.assert_allclose(got, want, rtol=1e-10)

@@ -120,7 +120,7 @@ def per_example(fn):
         stack = _STACK[0]
         results = []
         for i in range(tag.size):
-            example = [_example(leaf, tag, i) for leaf in leaves]
+            example = [_example(leaf, tag, i, fn.__name__) for leaf in leaves]
             a, k = tree_unflatten(treedef, example)
             results.append(tree_flatten(fn(*a, **k)))
         out_def = results[0][1]
@@ -136,14 +136,14 @@ def _layers(x):
         x = x.primal
 
 
-def _example(leaf, tag, i):
+def _example(leaf, tag, i, name):
     """Example i of a value of the vmap of ``tag`` (the value itself where it is
     not batched there)."""
     if type(leaf) is BatchBox and leaf.tag is tag:
         return leaf.primal[i]
     if isinstance(leaf, Box) and any(type(b) is BatchBox and b.tag is tag for b in _layers(leaf)):
         raise NotImplementedError(
-            'vmap: this function runs one example at a time under vmap, and its argument is '
-            'being differentiated inside the vmap (vmap(grad(...)) or vmap(jvp(...))); '
-            'differentiate outside instead (grad(vmap(...))), or call it on the whole batch')
+            f'vmap: {name} runs one example at a time under vmap, and its argument is '
+            f'being differentiated inside the vmap (vmap(grad(...)) or vmap(jvp(...))); '
+            f'differentiate outside instead (grad(vmap(...))), or call it on the whole batch')
     return leaf
