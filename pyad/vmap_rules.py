@@ -162,22 +162,20 @@ def stacked(prim, values, batched, params, size):
 
 
 def _solve_like(prim, values, batched, params, size):
-    """solve(a, b, ...): linear in b; in a, the batch is a stack axis (b a vector
-    of one example gets a unit column, so that NumPy's rule reads it right)."""
+    """solve(a, b, ...): the batch is a stack axis of a and of b (b a vector of one
+    example gets a unit column, so that NumPy's rule reads it as one)."""
     a, b = values[0], values[1]
-    if not batched[0]:
-        return linear(prim, values, batched, params, size)
     rest = values[2:]
-    a_rank = _rank(a, True)
-    b_rank = _rank(b, batched[1])
-    vector = b_rank == 1
     if not batched[1]:
         return prim(a, b, *rest, **params)
+    a_rank = _rank(a, batched[0])
+    b_rank = _rank(b, True)
+    vector = b_rank == 1
     if vector:
-        b = expand_dims(b, -1)
-        b_rank = 2
+        b, b_rank = expand_dims(b, -1), 2
     top = max(a_rank, b_rank)
-    x = prim(_lift_rank(a, a_rank, top), _lift_rank(b, b_rank, top), *rest, **params)
+    a = _lift_rank(a, a_rank, top) if batched[0] else a
+    x = prim(a, _lift_rank(b, b_rank, top), *rest, **params)
     return x[..., 0] if vector else x
 
 
@@ -309,6 +307,13 @@ FALLBACK = [_att._chunk, _att._gather, _att._scatter]
 _WHOLE_ARRAY = ('allclose', 'array_equal')       # a bool per example, by the loop
 
 
+def _ufunc_rule(prim):
+    """A primitive added later whose implementation is a ufunc (NumPy's, SciPy's
+    special functions) is elementwise."""
+    import numpy
+    return elementwise if isinstance(prim.impl, numpy.ufunc) else None
+
+
 def _register_all():
     from ._core.primitive import all_primitives
     names = set(ELEMENTWISE)
@@ -325,6 +330,7 @@ def _register_all():
         batching.register(prim, along(position, kind))
     for prim, rule in OTHERS:
         batching.register(prim, rule)
+    batching.infer_with(_ufunc_rule)
 
 
 _register_all()

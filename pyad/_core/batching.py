@@ -19,12 +19,13 @@ a rule is computed one example at a time and the results stacked (``loop``):
 right, but a Python loop.
 """
 import functools
+import weakref
 
 from .box import Box, BatchBox
 from .pytree import tree_flatten, tree_unflatten
 from .tags import Tag, BATCH
 
-_RULES = {}
+_RULES = weakref.WeakKeyDictionary()     # primitive -> rule (a primitive made later may die)
 _STACK = []         # the stack function of the array namespace (filled by the rules module)
 
 
@@ -42,9 +43,24 @@ def register(prim, rule):
     _RULES[prim] = rule
 
 
+def infer_with(guess):
+    """``guess(prim)``: a rule for a primitive registered without one, or None."""
+    _GUESSES.append(guess)
+
+
+_GUESSES = []
+
+
 def rule_of(prim):
     """The batching rule of ``prim``, or None (it falls back to ``loop``)."""
-    return _RULES.get(prim)
+    rule = _RULES.get(prim)
+    if rule is None:
+        for guess in _GUESSES:
+            rule = guess(prim)
+            if rule is not None:
+                _RULES[prim] = rule
+                break
+    return rule
 
 
 def process(prim, args, params, tag):
@@ -57,7 +73,7 @@ def process(prim, args, params, tag):
         else:
             values.append(a)
             batched.append(False)
-    rule = _RULES.get(prim, loop)
+    rule = _RULES.get(prim) or rule_of(prim) or loop
     out = rule(prim, values, batched, params, tag.size)
     if prim.multiple_results:
         return type(out)(BatchBox(o, tag) for o in out)
