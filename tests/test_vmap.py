@@ -499,3 +499,37 @@ def test_a_primitive_of_ones_own_loops_until_given_a_rule():
     calls.clear()
     onp.testing.assert_allclose(pyad.vmap(softplus)(xs), want)
     assert calls == [(B, 4)]
+
+
+CHECKED = [
+    ('elementwise', lambda x: pnp.sin(x) * pnp.exp(x[::-1]), (B, 3)),
+    ('reductions', lambda x: nn.softmax(x) * pnp.max(x) + pnp.prod(x), (B, 4)),
+    ('matmul', lambda x: pnp.reshape(x, (2, 2)) @ pnp.tanh(pnp.reshape(x, (2, 2))), (B, 4)),
+    ('linalg', lambda x: la.solve(pnp.reshape(x, (2, 2)) + 3 * onp.eye(2), x[:2]), (B, 4)),
+    ('labels', lambda x: pnp.sin(x)[onp.array([2, 0])] * x[0], (B, 3)),
+]
+
+
+@pytest.mark.parametrize('dtype', [onp.float32, onp.float64])
+@pytest.mark.parametrize('name, f, shape', CHECKED, ids=[c[0] for c in CHECKED])
+def test_derivatives_of_vmap_to_second_order(name, f, shape, dtype, values):
+    """check_grads on vmap(f): forward and reverse, batched, the four second-order
+    nestings, finite differences and the reference mode, around a vmap."""
+    if values != 'eager':
+        pytest.skip('check_grads runs the deferred mode itself')
+    x = _rng(10).uniform(0.2, 0.9, shape).astype(dtype)
+    pyad.testing.check_grads(pyad.vmap(f), x, order=2)
+
+
+def test_per_example_gradients_with_labels_by_indexing():
+    rng = _rng(11)
+    W = rng.standard_normal((4, 3))
+    X, labels = rng.standard_normal((5, 4)), onp.array([0, 2, 1, 2, -1])
+    loss = lambda W, x, t: -nn.log_softmax(pnp.tanh(x @ W))[t]
+    got = pyad.vmap(pyad.grad(loss), in_axes=(None, 0, 0))(W, X, labels)
+    want = onp.stack([pyad.grad(loss)(W, x, t) for x, t in zip(X, labels)])
+    onp.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
+    H = pyad.vmap(pyad.hessian(loss), in_axes=(None, 0, 0))(W, X, labels)
+    onp.testing.assert_allclose(H[1], pyad.hessian(loss)(W, X[1], labels[1]), rtol=1e-10)
+    with pytest.raises(IndexError, match='out of bounds'):
+        pyad.vmap(loss, in_axes=(None, 0, 0))(W, X, labels + 2)
