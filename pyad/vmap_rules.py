@@ -67,7 +67,7 @@ def _shift(axis, rank):
         return tuple(range(1, rank + 1))
     if isinstance(axis, tuple):
         return tuple(_shift(a, rank) for a in axis)
-    return axis + 1 if axis >= 0 else axis
+    return axis + 1 if axis >= 0 else axis + rank + 1   # non-negative: rules shift it on
 
 
 # ------------------------------------------------------------- the families
@@ -165,17 +165,14 @@ def _solve_like(prim, values, batched, params, size):
     """solve(a, b, ...): the batch is a stack axis of a and of b (b a vector of one
     example gets a unit column, so that NumPy's rule reads it as one)."""
     a, b = values[0], values[1]
-    rest = values[2:]
-    if not batched[1]:
-        return prim(a, b, *rest, **params)
-    a_rank = _rank(a, batched[0])
-    b_rank = _rank(b, True)
-    vector = b_rank == 1
+    a_rank, b_rank = _rank(a, batched[0]), _rank(b, batched[1])
+    vector = batched[1] and b_rank == 1
     if vector:
         b, b_rank = expand_dims(b, -1), 2
     top = max(a_rank, b_rank)
     a = _lift_rank(a, a_rank, top) if batched[0] else a
-    x = prim(a, _lift_rank(b, b_rank, top), *rest, **params)
+    b = _lift_rank(b, b_rank, top) if batched[1] else b
+    x = prim(a, b, *values[2:], **params)
     return x[..., 0] if vector else x
 
 

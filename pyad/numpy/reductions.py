@@ -197,8 +197,9 @@ def _others_product(x, axes):
     shape = tuple(shape_of(moved))
     flat = reshape(moved, shape[:len(rest)] + (-1,))
     one = namespace(x).ones(shape[:len(rest)] + (1,), dtype=dtype_of(x))
-    before = _cumprod(concatenate([one, flat[..., :-1]], axis=-1), -1)
-    after = flip(_cumprod(flip(concatenate([flat[..., 1:], one], axis=-1), -1), -1), -1)
+    last = len(rest)        # (non-negative: the rules shift it past batch axes)
+    before = _cumprod(concatenate([one, flat[..., :-1]], axis=last), last)
+    after = flip(_cumprod(flip(concatenate([flat[..., 1:], one], axis=last), last), last), last)
     return transpose(reshape(before * after, shape), [perm.index(i) for i in range(nd)])
 
 
