@@ -42,8 +42,8 @@ def vmap(f, in_axes=0, out_axes=0, axis_size=None):
         raise ValueError(f'vmap: axis_size must be a non-negative int, got {axis_size!r}')
 
     def batched(*args, **kwargs):
-        leaves, treedef, axes = _input_axes(args, kwargs, in_axes)
-        size = _batch_size(leaves, axes, axis_size)
+        leaves, treedef, axes, names = _input_axes(args, kwargs, in_axes)
+        size = _batch_size(leaves, axes, names, axis_size)
         with BatchTag(size) as tag:
             boxed = [x if a is None else BatchBox(moveaxis(x, a, 0) if a else x, tag)
                      for x, a in zip(leaves, axes)]
@@ -92,8 +92,8 @@ def _describe(tree):
 
 
 def _input_axes(args, kwargs, in_axes):
-    """(leaves, treedef, axis per leaf) of the arguments (keyword arguments are
-    mapped over their axis 0, as in JAX)."""
+    """(leaves, treedef, axis per leaf, name per leaf) of the arguments (keyword
+    arguments are mapped over their axis 0, as in JAX)."""
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
     if isinstance(in_axes, tuple) and len(in_axes) != len(args):
@@ -101,29 +101,38 @@ def _input_axes(args, kwargs, in_axes):
                          f'called with {len(args)} positional arguments')
     spec = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
     leaves, treedef = tree_flatten((tuple(args), kwargs))
-    axes = []
+    axes, names = [], []
     for i, (s, arg) in enumerate(zip(spec, args)):
         axes.extend(_broadcast_spec(s, arg, f'in_axes for argument {i}'))
-    axes.extend(_broadcast_spec(0, kwargs, 'keyword arguments'))
-    return leaves, treedef, [_input_axis(l, a, i) for i, (l, a) in enumerate(zip(leaves, axes))]
+        names.extend(_leaf_names(f'argument {i}', arg))
+    for key in sorted(kwargs):
+        axes.extend(_broadcast_spec(0, kwargs[key], f'keyword argument {key!r}'))
+        names.extend(_leaf_names(f'keyword argument {key!r}', kwargs[key]))
+    axes = [_input_axis(l, a, n) for l, a, n in zip(leaves, axes, names)]
+    return leaves, treedef, axes, names
 
 
-def _input_axis(leaf, axis, i):
+def _leaf_names(what, arg):
+    n = len(tree_flatten(arg)[0])
+    return [what] if n == 1 else [f'{what} (leaf {j})' for j in range(n)]
+
+
+def _input_axis(leaf, axis, name):
     if axis is None:
         return None
     if not (isinstance(leaf, Box) or hasattr(leaf, 'shape')):
-        raise ValueError(f'vmap: input {i} is a {type(leaf).__name__}, which has no axis {axis} '
+        raise ValueError(f'vmap: {name} is a {type(leaf).__name__}, which has no axis {axis} '
                          f'to map over; give it in_axes None, or pass an array')
     n = ndim_of(leaf)
     if not -n <= axis < n:
-        raise ValueError(f'vmap: in_axes {axis} is out of range for input {i} of shape '
+        raise ValueError(f'vmap: in_axes {axis} is out of range for {name}, of shape '
                          f'{tuple(shape_of(leaf))}')
     return axis % n
 
 
-def _batch_size(leaves, axes, axis_size):
-    sizes = [(i, shape_of(l)[a], a, tuple(shape_of(l))) for i, (l, a) in
-             enumerate(zip(leaves, axes)) if a is not None]
+def _batch_size(leaves, axes, names, axis_size):
+    sizes = [(name, shape_of(l)[a], a, tuple(shape_of(l))) for l, a, name in
+             zip(leaves, axes, names) if a is not None]
     if not sizes:
         if axis_size is None:
             raise ValueError('vmap: no input is mapped (in_axes are all None); pass axis_size '
@@ -133,8 +142,8 @@ def _batch_size(leaves, axes, axis_size):
     if axis_size is not None:
         found.add(int(axis_size))
     if len(found) > 1:
-        which = ', '.join(f'input {i} of shape {shape} has size {s} at axis {a}'
-                          for i, s, a, shape in sizes)
+        which = ', '.join(f'{name} of shape {shape} has size {s} at axis {a}'
+                          for name, s, a, shape in sizes)
         extra = f' and axis_size is {axis_size}' if axis_size is not None else ''
         raise ValueError(f'vmap: the mapped axes have different sizes: {which}{extra}')
     return sizes[0][1]

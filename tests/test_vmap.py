@@ -468,13 +468,14 @@ def test_in_axes_pytrees_out_axes_and_axis_size():
 
 def test_clear_errors():
     x3, x4 = onp.ones((3, 2)), onp.ones((4, 2))
-    with pytest.raises(ValueError, match=r'different sizes.*input 0.*size 3.*input 1.*size 4'):
+    with pytest.raises(ValueError, match=r'different sizes: argument 0 of shape \(3, 2\) has size 3 at axis 0, '
+                       r'argument 1 of shape \(4, 2\) has size 4'):
         pyad.vmap(lambda a, b: a + b)(x3, x4)
     with pytest.raises(ValueError, match='axis_size'):
         pyad.vmap(lambda a: a, in_axes=None)(x3)
     with pytest.raises(ValueError, match='in_axes has 1 entries but.*2 positional'):
         pyad.vmap(lambda a, b: a, in_axes=(0,))(x3, x3)
-    with pytest.raises(ValueError, match='out of range for input 0'):
+    with pytest.raises(ValueError, match='out of range for argument 0'):
         pyad.vmap(lambda a: a, in_axes=2)(x3)
     with pytest.raises(ValueError, match='no axis 0'):
         pyad.vmap(lambda a: a)(1.0)
@@ -488,6 +489,8 @@ def test_clear_errors():
         pyad.vmap(lambda a: a if a[0] > 0 else -a)(x3)
     with pytest.raises(TypeError, match='pyad.numpy.take'):
         pyad.vmap(lambda i: x3[i])(onp.array([0, 1]))
+    with pytest.raises(ValueError, match=r"argument 0 \(leaf 1\) of shape \(4, 2\) has size 4"):
+        pyad.vmap(lambda p: p[0])((x3, x4))
     with pytest.raises(ValueError, match='axis_size is 5'):
         pyad.vmap(lambda a: a, axis_size=5)(x3)
 
