@@ -468,8 +468,8 @@ def test_in_axes_pytrees_out_axes_and_axis_size():
 
 def test_clear_errors():
     x3, x4 = onp.ones((3, 2)), onp.ones((4, 2))
-    with pytest.raises(ValueError, match=r'different sizes: argument 0 of shape \(3, 2\) has size 3 at axis 0, '
-                       r'argument 1 of shape \(4, 2\) has size 4'):
+    with pytest.raises(ValueError, match=r'different sizes: argument 0 of shape \(3, 2\) has '
+                       r'size 3 at axis 0, argument 1 of shape \(4, 2\) has size 4'):
         pyad.vmap(lambda a, b: a + b)(x3, x4)
     with pytest.raises(ValueError, match='axis_size'):
         pyad.vmap(lambda a: a, in_axes=None)(x3)
