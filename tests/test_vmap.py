@@ -582,3 +582,73 @@ def test_per_example_gradients_with_labels_by_indexing():
     onp.testing.assert_allclose(H[1], pyad.hessian(loss)(W, X[1], labels[1]), rtol=1e-10)
     with pytest.raises(IndexError, match='out of bounds'):
         pyad.vmap(loss, in_axes=(None, 0, 0))(W, X, labels + 2)
+
+
+# every operator of pyad.operators inside vmap and around it: (how to call it, f)
+_scalar = lambda x: pnp.sin(x) * pnp.exp(x)                 # R -> R
+_field = lambda v: pnp.sum(pnp.sin(v) * v[::-1] ** 2)       # R^3 -> R
+_map = lambda v: pnp.sin(v) * pnp.sum(v ** 2)               # R^3 -> R^3
+_U = onp.array([0.3, -0.2, 0.5])
+OPERATORS = {
+    'diff': ('scalar', lambda op: op(_scalar)), 'diff2': ('scalar', lambda op: op(_scalar)),
+    'diffn': ('scalar', lambda op: op(3, _scalar)),
+    'grad': ('field', lambda op: op(_field)), 'hessian': ('field', lambda op: op(_field)),
+    'gradhessian': ('field', lambda op: op(_field)),
+    'laplacian': ('field', lambda op: op(_field)),
+    'value_and_grad': ('field', lambda op: op(_field)),
+    'gradv': ('field', lambda op: lambda x: op(_field)(x, _U)),
+    'hessianv': ('field', lambda op: lambda x: op(_field)(x, _U)),
+    'gradhessianv': ('field', lambda op: lambda x: op(_field)(x, _U)),
+    'jacobian': ('map', lambda op: op(_map)), 'jacobianT': ('map', lambda op: op(_map)),
+    'jacfwd': ('map', lambda op: op(_map)), 'jacrev': ('map', lambda op: op(_map)),
+    'curl': ('map', lambda op: op(_map)), 'div': ('map', lambda op: op(_map)),
+    'curldiv': ('map', lambda op: op(_map)),
+    'jacobianv': ('map', lambda op: lambda x: op(_map)(x, _U)),
+    'jacobianTv': ('map', lambda op: lambda x: op(_map)(x, _U)),
+    'jvp': ('map', lambda op: lambda x: op(_map, x, _U)),
+    'vjp': ('map', lambda op: lambda x: op(_map, x)[1](_U)),
+}
+_NAMES = sorted(OPERATORS) + sorted('f' + n for n in OPERATORS if 'f' + n in pyad.__all__)
+
+
+def test_every_operator_is_listed():
+    assert set(pyad.operators.__all__) <= set(_NAMES)
+
+
+# the function of one example, and (through vmap over copies of x) of the batch:
+# an operator of the batched function equals B times the operator of one example
+_TOTALS = {
+    'scalar': lambda x: pnp.sum(pyad.vmap(_scalar)(x * onp.ones(B))) / B,
+    'field': lambda v: pnp.sum(pyad.vmap(_field)(v * onp.ones((B, 1)))) / B,
+    'map': lambda v: pnp.sum(pyad.vmap(_map)(v * onp.ones((B, 1))), axis=0) / B,
+}
+_ONE = {'scalar': _scalar, 'field': _field, 'map': _map}
+
+
+def _with_function(make, op, f):
+    """make(op) calls op with the case's function; the same call with f instead."""
+    def swapped(*args, **kwargs):
+        args = list(args)
+        i = next(i for i, a in enumerate(args) if callable(a))
+        args[i] = f
+        return op(*args, **kwargs)
+    return make(swapped)
+
+
+@pytest.mark.parametrize('name', _NAMES)
+def test_every_operator_inside_vmap_and_around_it(name, values):
+    if values != 'eager':
+        pytest.skip('once is enough')
+    base = name if name in OPERATORS else name[1:]
+    kind, make = OPERATORS[base]
+    op = getattr(pyad, name)
+    g = make(op)
+    xs = _rng(12).uniform(0.2, 0.9, (B,) if kind == 'scalar' else (B, 3))
+    want = [g(x) for x in xs]
+    for got, *each in zip(pyad.tree_leaves(pyad.vmap(g)(xs)), *map(pyad.tree_leaves, want)):
+        _close(got, each, f'vmap({name})')
+    outer = _with_function(make, op, _TOTALS[kind])
+    inner = _with_function(make, op, _ONE[kind])
+    for got, want in zip(pyad.tree_leaves(outer(xs[0])), pyad.tree_leaves(inner(xs[0]))):
+        onp.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12,
+                                    err_msg=f'{name}(vmap)')
