@@ -31,12 +31,12 @@ def _check_integer(name, e, size):
         raise IndexError(f'{name}: index out of bounds for an axis of size {size}')
 
 
-def _one_hot(i, size, dtype):
+def _one_hot(i, size, dtype, like):
     """(i.shape + (size,)) of dtype: 1 where the last index equals i (negative i
-    counting from the end)."""
+    counting from the end), in the array library of ``like``."""
     from .elementwise import equal, mod
     from .manipulation import expand_dims, astype
-    return astype(equal(expand_dims(mod(i, size), -1), _np.arange(size)), dtype)
+    return astype(equal(expand_dims(mod(i, size), -1), namespace(like).arange(size)), dtype)
 
 
 def batched_getitem(x, idx):
@@ -61,7 +61,7 @@ def batched_getitem(x, idx):
         flat = e if flat is None else add(multiply(flat, size), e)
     n = int(_np.prod(shape[:k]))
     rest = shape[k:]
-    hot = _one_hot(flat, n, dtype_of(x))
+    hot = _one_hot(flat, n, dtype_of(x), x)
     out = matmul(hot, reshape(x, (n, int(_np.prod(rest)))))
     return reshape(out, tuple(shape_of(hot))[:-1] + rest)
 
@@ -77,7 +77,7 @@ def batched_take_along_axis(arr, indices, axis):
     n = shape[axis]
     _check_integer('take_along_axis', indices, n)
     a = expand_dims(moveaxis(arr, axis, -1), -2)                 # (..., 1, n)
-    hot = _one_hot(moveaxis(indices, axis, -1), n, dtype_of(arr))  # (..., m, n)
+    hot = _one_hot(moveaxis(indices, axis, -1), n, dtype_of(arr), arr)  # (..., m, n)
     return moveaxis(_sum(hot * a, axis=-1), -1, axis)
 
 
