@@ -124,15 +124,12 @@ def per_example(fn):
     the docs); elsewhere it is fn itself."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        leaves, treedef = tree_flatten((args, kwargs))
-        tag = None
-        for leaf in leaves:
-            for layer in _layers(leaf):
-                if type(layer) is BatchBox and layer.tag.live and (
-                        tag is None or layer.tag.id > tag.id):
-                    tag = layer.tag
+        tag = _newest_batch_tag(args)
+        if kwargs:
+            tag = _newer(tag, _newest_batch_tag(kwargs.values()))
         if tag is None:
             return fn(*args, **kwargs)
+        leaves, treedef = tree_flatten((args, kwargs))
         stack = _STACK[0]
         results = []
         for i in range(tag.size):
@@ -144,6 +141,23 @@ def per_example(fn):
                 for j in range(len(results[0][0]))]
         return tree_unflatten(out_def, outs)
     return wrapper
+
+
+def _newest_batch_tag(values):
+    """The newest live batch tag among values (boxes, or pytrees of them), or None."""
+    tag = None
+    for v in values:
+        if isinstance(v, Box):
+            for layer in _layers(v):
+                if type(layer) is BatchBox and layer.tag.live:
+                    tag = _newer(tag, layer.tag)
+        elif isinstance(v, (tuple, list, dict)):
+            tag = _newer(tag, _newest_batch_tag(tree_flatten(v)[0]))
+    return tag
+
+
+def _newer(a, b):
+    return b if a is None or (b is not None and b.id > a.id) else a
 
 
 def _layers(x):
