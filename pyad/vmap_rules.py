@@ -22,9 +22,10 @@ is differentiable in turn (``grad(vmap(f))``).  The families:
 from . import backend
 from ._core import batching
 from ._core.batching import loop
-from ._core.box import Box, shape_of, ndim_of, dtype_of
+from ._core.box import Box, BatchBox, shape_of, ndim_of, dtype_of
+from ._core.primitive import Primitive, bind
 from importlib import import_module
-from .numpy.manipulation import reshape, broadcast_to, expand_dims, stack
+from .numpy.manipulation import reshape, broadcast_to, expand_dims, stack, moveaxis, pad
 
 # the modules themselves (some share a name with a function of their package)
 _mp, _red, _idx, _prod, _la, _sm, _sp, _att, _bidx = (import_module('pyad.' + m) for m in (
@@ -258,6 +259,83 @@ def _sparsek(prim, values, batched, params, size):
     return along('axis')(prim, values, batched, params, size)
 
 
+# ------------------------------------------------- into and out of a batch
+# A function run one example at a time under vmap (batching.per_example) takes
+# example i of an argument that newer operators (grad inside the vmap) have boxed,
+# and turns the stacked results into a batch again, through four linear
+# primitives whose rules are each other: their derivatives go into and out of the
+# batch with them.  The two that make a batch stop dispatch at the vmap's tag:
+# the batch box must sit under the newer boxes and over the older ones.
+
+def _newest_live_id(x):
+    top = 0
+    while isinstance(x, Box):
+        if x.tag.live and x.tag.id > top:
+            top = x.tag.id
+        x = x.primal
+    return top
+
+
+class _MakesBatch(Primitive):
+    __slots__ = ()
+    __doc__ = Primitive.__dict__['__doc__']
+
+    def __call__(self, x, **params):
+        if _newest_live_id(x) > params['tag'].id:
+            return bind(self, (x,), params)
+        return self.impl(x, **params)
+
+
+def _take_example_rule(prim, values, batched, params, tag):
+    if params['tag'] is tag:
+        return values[0][params['i']]
+    return BatchBox(prim(values[0], **params), tag)      # another vmap: passes through
+
+
+def _put_example_impl(c, i, tag, size):
+    if batching.holds_batch(c) and any(type(b) is BatchBox and b.tag is tag
+                                       for b in batching._layers(c)):
+        raise NotImplementedError('vmap: a derivative computed one example at a time came '
+                                  'back batched; differentiate outside the vmap instead')
+    return BatchBox(pad(expand_dims(c, 0), ((i, size - 1 - i),) + ((0, 0),) * ndim_of(c)),
+                    tag)
+
+
+def _unbatch_impl(c, tag, size, ndim):
+    """A value that is the same for every example, as the stacked batch (batch axis
+    ``ndim`` from the end, after the leading axes of batched derivatives)."""
+    xp = backend.namespace(c)
+    s = tuple(shape_of(c))
+    pos = len(s) - ndim
+    return xp.broadcast_to(xp.expand_dims(xp.asarray(c), pos), s[:pos] + (size,) + s[pos:])
+
+
+def _unbatch_rule(prim, values, batched, params, tag):
+    if params['tag'] is tag:
+        v = values[0]
+        return moveaxis(v, 0, ndim_of(v) - 1 - params['ndim'])
+    return BatchBox(prim(values[0], **params), tag)
+
+
+take_example = Primitive('vmap_take_example', lambda x, i, tag: x)
+put_example = _MakesBatch('vmap_put_example', _put_example_impl)
+batch_of = _MakesBatch('vmap_batch_of', lambda s, tag, ndim: BatchBox(s, tag))
+unbatch = Primitive('vmap_unbatch', _unbatch_impl)
+
+take_example.def_jvp(lambda t, ans, x, i, tag: take_example(t, i=i, tag=tag))
+take_example.def_vjp(lambda g, ans, x, i, tag: put_example(g, i=i, tag=tag, size=tag.size))
+put_example.def_jvp(lambda t, ans, c, **p: put_example(t, **p))
+put_example.def_vjp(lambda g, ans, c, i, tag, size: take_example(g, i=i, tag=tag))
+batch_of.def_jvp(lambda t, ans, s, tag, ndim: batch_of(moveaxis(t, -(ndim + 1), 0), tag=tag,
+                                                        ndim=ndim))
+batch_of.def_vjp(lambda g, ans, s, tag, ndim: unbatch(g, tag=tag, size=tag.size, ndim=ndim))
+unbatch.def_jvp(lambda t, ans, c, **p: unbatch(t, **p))
+unbatch.def_vjp(lambda g, ans, c, tag, size, ndim: batch_of(moveaxis(g, -(ndim + 1), 0),
+                                                             tag=tag, ndim=ndim))
+batching._EXAMPLES.extend((take_example, batch_of))
+EXAMPLE_PRIMITIVES = (take_example, put_example, batch_of, unbatch)
+
+
 # ------------------------------------------------------------- the registry
 ELEMENTWISE = [
     'absolute', 'add', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan', 'arctan2', 'arctanh',
@@ -328,6 +406,10 @@ def _register_all():
     for prim, rule in OTHERS:
         batching.register(prim, rule)
     batching.infer_with(_ufunc_rule)
+    batching.register(take_example, _take_example_rule, tagged=True)
+    batching.register(unbatch, _unbatch_rule, tagged=True)
+    batching.register(put_example, elementwise)     # (never batched at its own tag)
+    batching.register(batch_of, elementwise)
 
 
 _register_all()

@@ -278,6 +278,9 @@ def test_every_primitive_has_a_rule_or_is_listed_and_is_checked(values):
     # time under vmap (the 'sparsek_attention' case), so they never see a batch
     attention = pyad.nn.attention
     covered |= {attention._chunk, attention._gather, attention._scatter}
+    # vmap's own, which carry such functions' values into and out of the batch (and
+    # make batch boxes themselves): test_functions_computed_one_example_at_a_time
+    covered |= set(vmap_rules.EXAMPLE_PRIMITIVES)
     unchecked = sorted(p.name for p in prims if p not in covered)
     assert not unchecked, f'primitives no vmap case reaches: {unchecked}'
 
@@ -508,22 +511,42 @@ def test_shapes_seen_inside_are_one_examples():
 def test_functions_computed_one_example_at_a_time():
     heron = lambda a, x: 0.5 * (x + a / x)
     A = onp.array([2.0, 3.0, 4.0])
-    onp.testing.assert_allclose(pyad.vmap(lambda a: pyad.fixed_point(heron, a, 1.0))(A),
-                                onp.sqrt(A), rtol=1e-10)
-    total = lambda A: pnp.sum(pyad.vmap(lambda a: pyad.fixed_point(heron, a, 1.0))(A))
+    root = lambda a: pyad.fixed_point(heron, a, 1.0)
+    onp.testing.assert_allclose(pyad.vmap(root)(A), onp.sqrt(A), rtol=1e-10)
+    total = lambda A: pnp.sum(pyad.vmap(root)(A))
     onp.testing.assert_allclose(pyad.grad(total)(A), 0.5 / onp.sqrt(A), rtol=1e-8)
-    with pytest.raises(NotImplementedError, match='fixed_point runs one example at a time'):
-        pyad.vmap(pyad.grad(lambda a: pyad.fixed_point(heron, a, 1.0)))(A)
+    # differentiated inside the vmap, to second order, in both modes
+    onp.testing.assert_allclose(pyad.vmap(pyad.grad(root))(A), 0.5 / onp.sqrt(A), rtol=1e-8)
+    onp.testing.assert_allclose(pyad.vmap(pyad.diff(root))(A), 0.5 / onp.sqrt(A), rtol=1e-8)
+    onp.testing.assert_allclose(pyad.vmap(pyad.diff2(root))(A), -0.25 * A ** -1.5, rtol=1e-7)
+    g = lambda v: root(v[0]) * v[1] ** 2
+    V = onp.stack([A, A + 1], axis=1)
+    onp.testing.assert_allclose(pyad.vmap(pyad.hessian(g))(V),
+                                onp.stack([pyad.hessian(g)(v) for v in V]), rtol=1e-7)
+    onp.testing.assert_allclose(pyad.vmap(pyad.vmap(root))(onp.stack([A, 2 * A])),
+                                onp.sqrt(onp.stack([A, 2 * A])), rtol=1e-10)
     with pytest.raises(NotImplementedError, match='closes over a value that differs'):
         pyad.vmap(lambda a: pyad.fixed_point(lambda _, x: heron(a, x), None, 1.0))(A)
-    # sparsek attention: differentiated outside the vmap, against a loop
+    # sparsek attention and interp: inside and outside, against a loop
     rng = _rng(8)
     q, k, v = rng.standard_normal((3, B, 1, 1, 6, 2))
     s = rng.standard_normal((B, 1, 1, 6))
     att = lambda q, k, v, s: pnp.sum(nn.sparsek_attention(q, k, v, s, 2.0, window=1, chunk=2))
-    got = pyad.grad(lambda q: pnp.sum(pyad.vmap(att)(q, k, v, s)))(q)
     want = onp.stack([pyad.grad(lambda qi: att(qi, k[i], v[i], s[i]))(q[i]) for i in range(B)])
+    got = pyad.grad(lambda q: pnp.sum(pyad.vmap(att)(q, k, v, s)))(q)
     onp.testing.assert_allclose(got, want, rtol=1e-10)
+    got = pyad.vmap(lambda q, k, v, s: pyad.grad(lambda qi: att(qi, k, v, s))(q))(q, k, v, s)
+    onp.testing.assert_allclose(got, want, rtol=1e-10)
+    knots = onp.linspace(0, 1, 5)
+    f = lambda x, fp: pnp.sum(pnp.interp(x, knots, fp) ** 2)
+    xs, fps = rng.uniform(0, 1, (B, 3)), rng.standard_normal((B, 5))
+    for op in (pyad.grad, pyad.jacfwd, pyad.hessian):
+        got = pyad.vmap(lambda x, fp: op(lambda y: f(y, fp))(x))(xs, fps)
+        want = onp.stack([op(lambda y: f(y, fp))(x) for x, fp in zip(xs, fps)])
+        onp.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+        got = pyad.vmap(lambda x, fp: op(lambda p: f(x, p))(fp))(xs, fps)
+        want = onp.stack([op(lambda p: f(x, p))(fp) for x, fp in zip(xs, fps)])
+        onp.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
 
 def test_a_primitive_of_ones_own_loops_until_given_a_rule():

@@ -21,12 +21,13 @@ right, but a Python loop.
 import functools
 import weakref
 
-from .box import Box, BatchBox
+from .box import Box, BatchBox, shape_of
 from .pytree import tree_flatten, tree_unflatten
 from .tags import Tag, BATCH
 
 _RULES = weakref.WeakKeyDictionary()     # primitive -> rule (a primitive made later may die)
 _STACK = []         # the stack function of the array namespace (filled by the rules module)
+_EXAMPLES = []      # (take_example, batch_of): primitives of the rules module, for per_example
 
 
 class BatchTag(Tag):
@@ -38,9 +39,16 @@ class BatchTag(Tag):
         self.size = size
 
 
-def register(prim, rule):
-    """Give ``prim`` (a Primitive) its batching rule."""
+def register(prim, rule, tagged=False):
+    """Give ``prim`` (a Primitive) its batching rule.  ``tagged``: the rule gets the
+    tag in place of the size and returns the result as it is (not boxed): for the
+    primitives that move values into or out of a batch (see per_example)."""
     _RULES[prim] = rule
+    if tagged:
+        _TAGGED.add(prim)
+
+
+_TAGGED = weakref.WeakSet()
 
 
 def infer_with(guess):
@@ -74,6 +82,8 @@ def process(prim, args, params, tag):
             values.append(a)
             batched.append(False)
     rule = _RULES.get(prim) or rule_of(prim) or loop
+    if prim in _TAGGED:
+        return rule(prim, values, batched, params, tag)
     out = rule(prim, values, batched, params, tag.size)
     if prim.multiple_results:
         return type(out)(BatchBox(o, tag) for o in out)
@@ -129,16 +139,22 @@ def per_example(fn):
             tag = _newer(tag, _newest_batch_tag(kwargs.values()))
         if tag is None:
             return fn(*args, **kwargs)
+        if not tag.size:
+            raise ValueError(f'vmap: {fn.__name__} runs one example at a time under vmap, '
+                             f'which needs at least one example (the batch is empty)')
         leaves, treedef = tree_flatten((args, kwargs))
         stack = _STACK[0]
+        take_example, batch_of = _EXAMPLES
         results = []
         for i in range(tag.size):
-            example = [_example(leaf, tag, i, fn.__name__) for leaf in leaves]
+            example = [_example(leaf, tag, i, take_example) for leaf in leaves]
             a, k = tree_unflatten(treedef, example)
-            results.append(tree_flatten(fn(*a, **k)))
+            results.append(tree_flatten(wrapper(*a, **k)))     # (older vmaps: again)
         out_def = results[0][1]
-        outs = [BatchBox(stack([r[0][j] for r in results]), tag)
-                for j in range(len(results[0][0]))]
+        outs = []
+        for j in range(len(results[0][0])):
+            stacked = stack([r[0][j] for r in results])
+            outs.append(batch_of(stacked, tag=tag, ndim=len(shape_of(stacked)) - 1))
         return tree_unflatten(out_def, outs)
     return wrapper
 
@@ -166,14 +182,11 @@ def _layers(x):
         x = x.primal
 
 
-def _example(leaf, tag, i, name):
+def _example(leaf, tag, i, take_example):
     """Example i of a value of the vmap of ``tag`` (the value itself where it is
     not batched there)."""
     if type(leaf) is BatchBox and leaf.tag is tag:
         return leaf.primal[i]
     if isinstance(leaf, Box) and any(type(b) is BatchBox and b.tag is tag for b in _layers(leaf)):
-        raise NotImplementedError(
-            f'vmap: {name} runs one example at a time under vmap, and its argument is '
-            f'being differentiated inside the vmap (vmap(grad(...)) or vmap(jvp(...))); '
-            f'differentiate outside instead (grad(vmap(...))), or call it on the whole batch')
+        return take_example(leaf, i=i, tag=tag)     # under layers of newer operators
     return leaf
