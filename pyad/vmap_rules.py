@@ -116,8 +116,9 @@ def _zeros_batch(ans, size):
 def along(position, kind='axes'):
     """A rule for a primitive acting along an axis of argument 0, given at
     ``position`` (an int: a positional argument; a str: a parameter).  ``kind``
-    'axes': a tuple (None: all axes); 'axis': an int, or None for the flattened
-    array; 'last': an int at which the answer has the axis too (cumulative)."""
+    'axes': an int or a tuple (None: all axes); 'axis': an int, or None for the
+    flattened array (argmax).  Other batched arguments: the loop (logsumexp's
+    weights excepted, which broadcast like x)."""
     def rule(prim, values, batched, params, size):
         if any(batched[1:]) and prim is not _red._logsumexp:
             return loop(prim, values, batched, params, size)
