@@ -24,6 +24,7 @@ from .fixed_point import fixed_point, FixedPointError
 from .custom import custom_jvp, custom_vjp, ClosureError
 from .checkpoint import checkpoint, remat
 from . import tree_util, flatten_util  # noqa: F401
+from .vmapping import vmap
 
 __version__ = '0.1.0'
 
@@ -34,6 +35,7 @@ __all__ = list(_operators_all) + [
     'FixedPointError',
     'optim', 'numerical', 'custom_jvp', 'custom_vjp', 'ClosureError', 'checkpoint', 'remat',
     'tree_util', 'flatten_util',
+    'vmap',
 ]
 
 

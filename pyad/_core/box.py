@@ -149,6 +149,33 @@ class TapeVar(Box):
         self.index = index
 
 
+class BatchBox(Box):
+    """vmap: a value with a batch axis, at one tag of mode 'batch'.  ``primal`` is
+    the whole batch, the batch axis first; the box stands for one example, so its
+    ``shape`` is the primal's without that axis (see _core/batching.py)."""
+    __slots__ = ()
+
+    def __init__(self, primal, tag):
+        self.primal = primal
+        self.tag = tag
+
+    @property
+    def shape(self):
+        return tuple(shape_of(self.primal))[1:]
+
+    @property
+    def dtype(self):
+        return dtype_of(self.primal)
+
+    def __bool__(self):
+        raise TypeError(
+            'vmap: a batched value was used as a Python bool (an if, while, and/or on a value '
+            'that differs between examples); use pyad.numpy.where to choose per example')
+
+    def __int__(self):
+        raise TypeError('vmap: int() of a batched value (it differs between examples)')
+
+
 _PRIMAL = Box.primal          # the slot itself, for LazyVar, whose primal is a property
 
 
@@ -260,9 +287,10 @@ def ndim_of(x):
 
 def peek(x):
     """The value under every layer of boxes, or a pending LazyVar on the way (whose
-    shape and dtype are known without computing it)."""
+    shape and dtype are known without computing it), or a BatchBox on the way
+    (whose shape is one example's)."""
     while isinstance(x, Box):
-        if type(x) is LazyVar and x.node is not None:
+        if type(x) is LazyVar and x.node is not None or type(x) is BatchBox:
             return x
         x = x.primal
     return x

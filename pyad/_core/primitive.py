@@ -36,9 +36,9 @@ with the reference mode, which ignores them.
 """
 import weakref
 
-from .box import Box, innermost
-from . import forward, reverse, taylor, strategies
-from .tags import FORWARD, REVERSE
+from .box import Box, BatchBox
+from . import forward, reverse, taylor, strategies, batching
+from .tags import FORWARD, REVERSE, BATCH
 from .traits import Traits, PLAIN
 
 
@@ -47,6 +47,12 @@ class NonDifferentiableError(TypeError):
 
 
 _WITH_TRAITS = weakref.WeakSet()
+_ALL = weakref.WeakSet()
+
+
+def all_primitives():
+    """Every live primitive (for the checks: each needs a batching rule, say)."""
+    return list(_ALL)
 
 
 def primitives_with_traits():
@@ -101,6 +107,7 @@ class Primitive:
         traits.validate(name, multiple_results, nondiff)
         if traits != PLAIN:
             _WITH_TRAITS.add(self)
+        _ALL.add(self)
         self.name = name
         self.impl = impl
         self.jvps = None
@@ -197,7 +204,7 @@ def bind(prim, args, params):
             if top is None or tag.id > top.id:
                 top = tag
     if prim.nondiff:
-        return prim.impl(*[innermost(a) for a in args], **params)
+        return _bind_nondiff(prim, args, params)
     if not params:
         params = _NO_PARAMS     # one shared empty dict: the tape keeps params per record
     if top.mode is FORWARD:
@@ -206,7 +213,25 @@ def bind(prim, args, params):
         if params or len(args) > 2 or prim.multiple_results:
             return top.tape.add_ext(prim, args, params, top)
         return top.tape.add(prim, args, top)
+    if top.mode is BATCH:
+        return batching.process(prim, args, params, top)
     return taylor.process(prim, args, params, top)
+
+
+def _bind_nondiff(prim, args, params):
+    """A primitive without derivatives: every layer of differentiation is stripped
+    (the result is a constant), but not the batch axes of a vmap."""
+    plain = []
+    top = None
+    for a in args:
+        while isinstance(a, Box) and not (type(a) is BatchBox and a.tag.live):
+            a = a.primal
+        if type(a) is BatchBox and (top is None or a.tag.id > top.id):
+            top = a.tag
+        plain.append(a)
+    if top is None:
+        return prim.impl(*plain, **params)
+    return batching.process(prim, plain, params, top)
 
 
 _NO_PARAMS = {}

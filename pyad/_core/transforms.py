@@ -166,7 +166,7 @@ def call(f, x, opname):
 def zeros_for(value, batch=()):
     """Plain zeros shaped like ``batch + value.shape``, in value's dtype and library."""
     inner = innermost(value)
-    shape = tuple(batch) + tuple(shape_of(inner))
+    shape = tuple(batch) + tuple(shape_of(value))     # (one example's, under vmap)
     if not shape and not hasattr(inner, 'dtype'):
         return 0.0                      # a Python number: its derivative is a float
     dtype = dtype_of(inner)
@@ -202,7 +202,7 @@ def identity_seeds(leaves, total=None):
         # rows offset .. offset+size of the identity: ones where row = offset + column
         # (built by eye, not by writing into zeros, so that lazy arrays work too)
         block = xp.eye(n, size, k=-offset, dtype=dtype_of(inner))
-        seeds.append(wrap_like(block.reshape((n,) + tuple(shape_of(inner))), inner))
+        seeds.append(wrap_like(block.reshape((n,) + tuple(shape_of(leaf))), inner))
         offset += size
     return seeds
 

@@ -21,6 +21,7 @@ from . import indexing as _idx
 from . import products as _prod
 from .._core.box import install_methods as _install_methods, innermost as _innermost, Box as _Box
 from .._core.primitive import bind as _bind
+from .._core.batching import one_example as _one_example
 from ._real import (is_complex_constant as _is_complex_constant, real_only_error as _real_only_error,
                     REAL_OR_TRACED as _REAL_OR_TRACED)
 from .creation import *             # noqa: F401,F403
@@ -40,22 +41,22 @@ from numpy import (  # noqa: F401
 
 
 def zeros_like(a, dtype=None):
-    return _onp.zeros_like(_innermost(a), dtype=dtype)
+    return _onp.zeros_like(_one_example(a), dtype=dtype)
 
 
 def ones_like(a, dtype=None):
-    return _onp.ones_like(_innermost(a), dtype=dtype)
+    return _onp.ones_like(_one_example(a), dtype=dtype)
 
 
 def full_like(a, fill_value, dtype=None):
     if isinstance(fill_value, _Box):     # a traced fill value: its derivative flows
         dtype = _onp.result_type(a) if dtype is None else dtype
-        return broadcast_to(astype(fill_value, dtype), shape(_innermost(a)))
-    return _onp.full_like(_innermost(a), fill_value, dtype=dtype)
+        return broadcast_to(astype(fill_value, dtype), shape(_one_example(a)))
+    return _onp.full_like(_one_example(a), fill_value, dtype=dtype)
 
 
 def empty_like(a, dtype=None):
-    return _onp.empty_like(_innermost(a), dtype=dtype)
+    return _onp.empty_like(_one_example(a), dtype=dtype)
 
 
 # --------------------------------------------------------------------- box methods
@@ -112,7 +113,10 @@ def _mul(self, other):
 def _getitem(self, idx):
     if type(idx) is int:
         return _bind(_idx.getitem_element, (self, (idx,)), _NO_PARAMS)
-    return _bind(_idx.getitem, (self, _idx.normalize_index(idx)), _NO_PARAMS)
+    idx = _idx.normalize_index(idx)
+    if _idx.is_batched_index(idx):
+        return _idx.batched_getitem(self, idx)
+    return _bind(_idx.getitem, (self, idx), _NO_PARAMS)
 
 
 def _setitem(self, idx, value):

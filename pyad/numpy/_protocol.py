@@ -17,6 +17,7 @@ import inspect
 import numpy as _np
 
 from .._core.box import Box, innermost, lift_dead
+from .._core.batching import holds_batch
 
 _NO_VALUE = getattr(_np, '_NoValue', object())
 _EMPTY = inspect.Parameter.empty
@@ -72,6 +73,12 @@ def array_method(self, dtype=None, copy=None):
     if not isinstance(value, Box):       # its operators have returned: a constant
         out = _np.asarray(value, dtype=dtype)
         return out.copy() if copy else out
+    if holds_batch(value):
+        raise TracedArrayConversionError(
+            'NumPy (numpy.asarray, numpy.array, indexing a NumPy array, or a function that '
+            'converts its input) was given a value that differs between the examples of a '
+            'vmap, and cannot see its batch axis. Use pyad.numpy functions on it (to index '
+            'a NumPy array by it: pyad.numpy.take(array, index, axis=0)).')
     raise conversion_error('NumPy (numpy.asarray, numpy.array or a function that converts '
                            'its input)')
 

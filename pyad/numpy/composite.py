@@ -7,9 +7,10 @@ raising.  Parameters keep NumPy's names and defaults.
 """
 import numpy as _np
 
-from .._core.box import Box, innermost, shape_of, ndim_of
+from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
+from .._core.batching import holds_batch, one_example, per_example
 from ._batching import normalize_axis
-from .elementwise import isnan, where
+from .elementwise import isnan, where, logical_not
 from .manipulation import (concatenate, ravel, reshape, sort, take, flip, swapaxes,
                            moveaxis, expand_dims, stack, broadcast_to, astype, pad)
 from .reductions import sum, mean, max, min, cumsum, cumprod
@@ -87,7 +88,7 @@ def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
         avg = mean(a, axis=axis, keepdims=keepdims)
         if returned:
             count = _np.prod(shape_of(a)) if axis is None else _count(shape_of(a), axis)
-            return avg, _np.full(shape_of(innermost(avg)), float(count))
+            return avg, _np.full(shape_of(avg), float(count))
         return avg
     if shape_of(weights) != shape_of(a):
         if axis is None or ndim_of(weights) != 1:
@@ -128,6 +129,9 @@ def quantile(a, q, axis=None, keepdims=False, method='linear'):
         axis_ = normalize_axis(axis, ndim_of(a), 'quantile: axis')
         s = moveaxis(sort(a, axis=axis_), axis_, -1)
     n = shape_of(s)[-1]
+    if holds_batch(q):
+        raise NotImplementedError('quantile: under vmap, q must be the same for every example '
+                                  '(in_axes None for it)')
     qv = _np.asarray(innermost(q), dtype=float)
     if _np.any(qv < 0) or _np.any(qv > 1):
         raise ValueError('quantile: quantiles must be in the range [0, 1]')
@@ -205,7 +209,7 @@ def real(val):
 
 def imag(val):
     """numpy.imag: zero for pyad's real values (a constant)."""
-    return _np.zeros_like(innermost(val))
+    return _np.zeros_like(one_example(val))
 
 
 def _nan_filled(a, fill):
@@ -221,6 +225,10 @@ def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
 
 def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
     """numpy.nanmean."""
+    if holds_batch(a):      # under vmap: the count of each example
+        from .manipulation import astype
+        count = sum(astype(logical_not(isnan(a)), dtype_of(a)), axis=axis, keepdims=keepdims)
+        return nansum(a, axis, dtype, out, keepdims) / count
     plain = innermost(a)
     count = _np.sum(~_np.isnan(plain), axis=axis, keepdims=keepdims)
     return nansum(a, axis, dtype, out, keepdims) / _np.asarray(count, dtype=plain.dtype)
@@ -299,6 +307,7 @@ def polyval(p, x):
     return y
 
 
+@per_example
 def interp(x, xp, fp, left=None, right=None, period=None):
     """numpy.interp: piecewise-linear interpolation, differentiable in x, xp and fp
     (one-sided at the knots)."""

@@ -13,6 +13,8 @@ import numpy as _np
 from .._core.primitive import Primitive
 from .._core.traits import Traits
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
+from .._core.batching import holds_batch
+from ._batched_index import is_batched_index, batched_getitem
 from ..backend import namespace, wrap_like, is_dask, dask_getitem, DaskUnsupported
 
 
@@ -24,6 +26,9 @@ def normalize_index(idx):
         idx = (idx,)
     out = []
     for e in idx:
+        if isinstance(e, Box) and holds_batch(e):
+            out.append(e)       # differs between the examples of a vmap: see _batched_index
+            continue
         if isinstance(e, Box):
             e = innermost(e)
             if dtype_of(e).kind == 'f':
@@ -112,11 +117,17 @@ def _getitem_impl(x, idx):
 
 
 
+def _plain_operand(x):
+    """The plain array inside x, or None where x holds a vmap's batch (the buffer
+    then has no plain shape to add into)."""
+    return None if holds_batch(x) else innermost(x)
+
+
 def _getitem_add_into(buf, g, ans, primals, params, k=1.0):
     """Reverse-mode shortcut: add k times an unbatched plain cotangent g into the
     adjoint buffer of x at idx (fresh zeros when buf is None).  Declines (None)
     otherwise."""
-    x = innermost(primals[0])
+    x = _plain_operand(primals[0])
     if type(x) is not _np.ndarray or ndim_of(g) != ndim_of(ans):
         return None
     idx = primals[1]
@@ -255,7 +266,10 @@ scatter_add.def_vjp(lambda c, ans, g, idx, shape, out_ndim: take_batched(
 
 def index(x, idx):
     """``x[idx]`` for any NumPy index."""
-    return getitem(x, normalize_index(idx))
+    idx = normalize_index(idx)
+    if is_batched_index(idx):
+        return batched_getitem(x, idx)
+    return getitem(x, idx)
 
 
 __all__ = []

@@ -10,6 +10,7 @@ from .._core.traits import Traits
 _VIEWS = Traits(reads='shapes', fresh=True)
 from ._real import RealPrimitive, real_only_error, require_real
 from .._core.box import Box, shape_of, ndim_of, dtype_of, innermost
+from .._core.batching import holds_batch
 from ..backend import wrap_like, is_dask
 from ._batching import (batch_ndim, normalize_axis, normalize_axes, expand_to,
                         unbroadcast)
@@ -583,6 +584,9 @@ def sort(a, axis=-1, kind=None, order=None):
     if ndim_of(a) == 0:
         raise ValueError('sort: cannot sort a 0-d array along an axis')
     axis = normalize_axis(axis, ndim_of(a), 'sort: axis')
+    if holds_batch(a):      # under vmap: the permutation of each example
+        from ._batched_index import argsort
+        return take_along_axis(a, argsort(a, axis), axis)
     inner = innermost(a)
     idx = _xp(inner).argsort(inner, axis=axis, kind='stable')
     return take_along_axis(a, idx, axis)
@@ -609,6 +613,9 @@ def take(a, indices, axis=None, mode=None):
     if mode not in (None, 'raise'):
         raise NotImplementedError(f"take: only mode='raise' is supported, got {mode!r}")
     a = _as_operand(a)
+    if holds_batch(indices):
+        from ._batched_index import batched_take
+        return batched_take(a, indices, axis)
     idx = _index_array('take', indices)
     if not isinstance(a, Box):
         return _xp(a).take(a, idx, axis=axis)
@@ -631,6 +638,11 @@ def take(a, indices, axis=None, mode=None):
 def take_along_axis(arr, indices, axis):
     """numpy.take_along_axis (axis=None: on the flattened array)."""
     arr = _as_operand(arr)
+    if holds_batch(indices):
+        from ._batched_index import batched_take_along_axis
+        if axis is None:
+            arr, indices, axis = ravel(arr), ravel(indices), 0
+        return batched_take_along_axis(arr, indices, normalize_axis(axis, ndim_of(arr)))
     idx = _index_array('take_along_axis', indices)
     if axis is None:
         if idx.ndim != 1:

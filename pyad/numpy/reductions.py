@@ -12,6 +12,7 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import Box, shape_of, ndim_of, innermost, dtype_of, LazyVar
+from .._core.batching import holds_batch
 from .._core.stub import Stub
 from .._core.traits import Traits
 from ..backend import namespace, wrap_like, is_dask, dask_broadcast_like
@@ -170,7 +171,7 @@ def _prod_partials(x, ans_kept, axes):
     product of the other entries).  One such product per rank of zero in a slice:
     cost O(zeros per slice × size), and nothing at all without zeros.
     """
-    if is_dask(x):
+    if is_dask(x) or holds_batch(x):
         return _others_product(x, axes)
     xp = namespace(x)
     is_zero = xp.asarray(innermost(x)) == 0
@@ -196,8 +197,9 @@ def _others_product(x, axes):
     shape = tuple(shape_of(moved))
     flat = reshape(moved, shape[:len(rest)] + (-1,))
     one = namespace(x).ones(shape[:len(rest)] + (1,), dtype=dtype_of(x))
-    before = _cumprod(concatenate([one, flat[..., :-1]], axis=-1), -1)
-    after = flip(_cumprod(flip(concatenate([flat[..., 1:], one], axis=-1), -1), -1), -1)
+    last = len(rest)        # (non-negative: the rules shift it past batch axes)
+    before = _cumprod(concatenate([one, flat[..., :-1]], axis=last), last)
+    after = flip(_cumprod(flip(concatenate([flat[..., 1:], one], axis=last), last), last), last)
     return transpose(reshape(before * after, shape), [perm.index(i) for i in range(nd)])
 
 
@@ -244,6 +246,8 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False):
 def _tie_weights(x, ans, axes, keepdims):
     """Where x attains the extremum: 1/(number of ties) there, 0 elsewhere, as a
     constant of x's dtype (the derivative is split evenly among ties, as in JAX)."""
+    if holds_batch(x) or holds_batch(ans):
+        return _tie_weights_traced(x, ans, axes)
     xp = namespace(x)
     xi = xp.asarray(innermost(x))
     best = xp.reshape(xp.asarray(innermost(ans)), _kept_shape(xi.shape, axes))
@@ -251,6 +255,15 @@ def _tie_weights(x, ans, axes, keepdims):
     ties = xp.sum(hit, axis=axes, keepdims=True)
     weights = hit / xp.maximum(ties, 1)
     return weights.astype(dtype_of(x)) if dtype_of(x).kind == 'f' else weights
+
+
+def _tie_weights_traced(x, ans, axes):
+    """_tie_weights under vmap: the same constant, computed with primitives."""
+    from .manipulation import stop_gradient, reshape, astype
+    from .elementwise import equal, maximum
+    hit = astype(equal(stop_gradient(x), reshape(stop_gradient(ans),
+                                                 _kept_shape(shape_of(x), axes))), dtype_of(x))
+    return hit / maximum(_sum(hit, axes, True), 1.0)
 
 
 def _extremum_jvp(t, ans, x, axes, keepdims):
@@ -394,6 +407,10 @@ def _softmax_factor(ans, a, axes, keepdims):
     from .elementwise import where, exp
     kept = _kept(ans, a, axes, keepdims)
     xp = namespace(a)
+    if holds_batch(kept):
+        from .elementwise import equal
+        from .manipulation import stop_gradient
+        return exp(a - where(equal(stop_gradient(kept), -_np.inf), 0.0, kept))
     empty = xp.asarray(innermost(kept)) == -_np.inf
     # (on a GPU the check would cost a synchronisation: the where is done always)
     if xp is not _np or empty.any():
@@ -504,7 +521,7 @@ def _cumprod_jacobian(x, axis):
 
 
 def _has_zero(x):
-    if is_dask(x):
+    if is_dask(x) or holds_batch(x):
         return True     # unknown until computed: the formula that holds with zeros
     return bool((namespace(x).asarray(innermost(x)) == 0).any())
 
