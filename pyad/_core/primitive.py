@@ -88,11 +88,11 @@ class _Doc:
 
 class Primitive:
     __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'taylor', 'traits',
-                 'reverse', 'nondiff', 'multiple_results', '_doc', '__weakref__')
+                 'reverse', 'nondiff', 'multiple_results', 'complex_rules', '_doc', '__weakref__')
     __doc__ = _Doc()
 
     def __init__(self, name, impl, *, traits=None, nondiff=False, multiple_results=False,
-                 doc=None):
+                 doc=None, complex_rules=False):
         if traits is None:
             traits = PLAIN
         elif not isinstance(traits, Traits):
@@ -112,6 +112,9 @@ class Primitive:
         self.reverse = strategies.choose(traits)    # the sweep's strategy, chosen once
         self.nondiff = nondiff
         self.multiple_results = multiple_results
+        # whether the rules are right for complex values (JAX's convention, see
+        # docs/complex.md); a primitive without is refused complex operands
+        self.complex_rules = complex_rules
         self.__doc__ = doc if doc is not None else getattr(impl, '__doc__', None)
 
     def def_jvp(self, *rules):
@@ -198,6 +201,8 @@ def bind(prim, args, params):
                 top = tag
     if prim.nondiff:
         return prim.impl(*[innermost(a) for a in args], **params)
+    if not prim.complex_rules and _any_complex(args):
+        raise complex_unsupported(prim.name)
     if not params:
         params = _NO_PARAMS     # one shared empty dict: the tape keeps params per record
     if top.mode is FORWARD:
@@ -210,6 +215,24 @@ def bind(prim, args, params):
 
 
 _NO_PARAMS = {}
+
+
+def _any_complex(args):
+    for a in args:
+        t = type(a)
+        if t is float or t is int:
+            continue
+        if t is complex or getattr(getattr(a, 'dtype', None), 'kind', None) == 'c':
+            return True
+    return False
+
+
+def complex_unsupported(name):
+    """The error for a complex operand of a primitive whose rules are for real values."""
+    return TypeError(f'{name} does not support complex values while differentiating (its '
+                     f'derivative rules are for real numbers); the functions that do are '
+                     f'listed in docs/complex.md.  Carry the real and imaginary parts as two '
+                     f'real arrays, or use pyad.numpy.real/imag/abs before it.')
 
 
 def _bind_lifted(prim, args, params):

@@ -1,22 +1,9 @@
-"""Real values only: a complex constant that meets a value being differentiated is
-refused where it enters (the binary operators and functions, ``where``, products,
-``astype``, ``concatenate``).  pyad's rules are written for real numbers, so a
-complex intermediate with a real output (``abs(x * (1 + 1j))``) would otherwise
-give a wrong derivative without an error (DESIGN invariant 11)."""
+"""Complex constants among the operands of a value being differentiated: the core's
+dispatch refuses them for every primitive whose rules are for real values only
+(``Primitive.complex_rules``), naming it; this module keeps the helpers that
+check them before dispatch (where an error must come first)."""
 from .._core.box import Box
-from .._core.primitive import Primitive, bind
-
-
-def _all_subclasses(cls):
-    out = {cls}
-    for sub in cls.__subclasses__():
-        out |= _all_subclasses(sub)
-    return out
-
-
-# types that are never a complex constant: the operator methods test membership
-# first (one set lookup per operation on a traced value)
-REAL_OR_TRACED = frozenset({float, int, bool} | _all_subclasses(Box))
+from .._core.primitive import Primitive, complex_unsupported
 
 
 def is_complex_constant(a):
@@ -32,9 +19,7 @@ def is_complex_constant(a):
 
 
 def real_only_error(name):
-    return TypeError(f'{name}: a complex value meets a value being differentiated; pyad '
-                     f'differentiates real values only.  Carry the real and imaginary parts '
-                     f'as two real arrays (e.g. |x (a + ib)| = |x| hypot(a, b)).')
+    return complex_unsupported(name)
 
 
 def require_real(name, args):
@@ -44,15 +29,6 @@ def require_real(name, args):
             raise real_only_error(name)
 
 
-class RealPrimitive(Primitive):
-    # A Primitive whose traced calls refuse complex operands (plain calls are NumPy's).
-    # (No class docstring: each instance has its own __doc__, Primitive's slot.)
-    __slots__ = ()
-    __doc__ = Primitive.__dict__['__doc__']
-
-    def __call__(self, *args, **params):
-        for a in args:
-            if isinstance(a, Box):
-                require_real(self.name, args)
-                return bind(self, args, params)
-        return self.impl(*args, **params)
+# (a multi-operand primitive: the name is kept for the modules that make one; the
+# complex checks are the core's, see Primitive.complex_rules)
+RealPrimitive = Primitive

@@ -75,7 +75,7 @@ def _sum_defer(primals, params):
 
 # the VJPs of sum and mean read only shapes, make new arrays or views of g
 _REDUCTION = Traits(reads='shapes', fresh=True, defer=_sum_defer)
-_sum = Primitive('sum', _sum_impl, traits=_REDUCTION)
+_sum = Primitive('sum', _sum_impl, traits=_REDUCTION, complex_rules=True)
 _sum.def_jvp(lambda t, ans, x, axes, keepdims: _sum(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
 _sum.def_vjp(lambda g, ans, x, axes, keepdims: broadcast_reduced(g, ans, x, axes, keepdims))
 
@@ -102,7 +102,7 @@ def _mean_vjp(g, ans, x, axes, keepdims):
 # a primitive of its own, as NumPy's mean is (which accumulates float16 in
 # float32), and whose VJP reads only shapes: a mean of a deferred value is
 # deferred too, so that grad of mean(...) need not compute it
-_mean = Primitive('mean', _mean_impl, traits=_REDUCTION)
+_mean = Primitive('mean', _mean_impl, traits=_REDUCTION, complex_rules=True)
 _mean.def_jvp(lambda t, ans, x, axes, keepdims:
               _mean(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
 _mean.def_vjp(_mean_vjp)
@@ -223,7 +223,7 @@ def _prod_vjp(g, ans, x, axes, keepdims):
     return restore_reduced(g, ans, x, axes, keepdims) * partials
 
 
-_prod = Primitive('prod', _prod_impl)
+_prod = Primitive('prod', _prod_impl, complex_rules=True)
 _prod.def_jvp(_prod_jvp)
 _prod.def_vjp(_prod_vjp)
 
@@ -451,8 +451,8 @@ def _rcumsum_impl(x, axis):
     return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis), axis)
 
 
-_cumsum = Primitive('cumsum', _cumsum_impl)
-_rcumsum = Primitive('reverse_cumsum', _rcumsum_impl)
+_cumsum = Primitive('cumsum', _cumsum_impl, complex_rules=True)
+_rcumsum = Primitive('reverse_cumsum', _rcumsum_impl, complex_rules=True)
 _cumsum.def_jvp(lambda t, ans, x, axis: _cumsum(t, axis + batch_ndim(t, x)))
 _cumsum.def_vjp(lambda g, ans, x, axis: _rcumsum(g, axis + batch_ndim(g, ans)))
 _rcumsum.def_jvp(lambda t, ans, x, axis: _rcumsum(t, axis + batch_ndim(t, x)))
