@@ -64,21 +64,46 @@ def _wrap(name, f, apply):
 
 
 def _op1(name):
-    """An operator of one input: ``op(f)(x, *args)`` differentiates f(x, *args) in x."""
+    """An operator of one input: ``op(f)(x, *args)`` differentiates f(x, *args) in x.
+    ``op(f, holomorphic=True)`` (grad, jacfwd, jacrev and their f-variants): f is a
+    holomorphic function of complex inputs (see docs/complex.md)."""
     def decorate(impl):
         @functools.wraps(impl)
-        def op(f):
+        def op(f, *, holomorphic=False):
             _check_function(f, name)
+            if holomorphic and name not in _HOLOMORPHIC:
+                raise TypeError(f'{name} has no holomorphic option (grad, jacfwd and jacrev '
+                                f'have); use jvp or vjp for complex functions')
+            options = {'holomorphic': True} if holomorphic else {}
 
             def apply(x, *args, **kwargs):
                 g = f if not (args or kwargs) else (lambda x_: f(x_, *args, **kwargs))
                 try:
-                    return impl(g, x)
+                    return impl(g, x, **options)
                 except FunctionOutput as returned:
-                    return _fresh(lambda h: op(h)(x), g, returned.args[0])
+                    return _fresh(lambda h: op(h, **options)(x), g, returned.args[0])
             return _wrap(name, f, apply)
         return op
     return decorate
+
+
+_HOLOMORPHIC = ('grad', 'jacfwd', 'jacrev')
+
+
+def _check_kinds(name, leaves, holomorphic, what):
+    """JAX's rules for complex numbers in the Jacobian operators: with
+    ``holomorphic`` every leaf must be complex; without, ``what`` (the inputs of
+    jacfwd, the outputs of grad and jacrev) must be real."""
+    for leaf in leaves:
+        kind = dtype_of(leaf).kind
+        if holomorphic and kind != 'c':
+            raise TypeError(f'{name} with holomorphic=True requires complex {what}, got '
+                            f'dtype {dtype_of(leaf)}')
+        if not holomorphic and kind == 'c':
+            raise TypeError(
+                f'{name} requires real-valued {what}, got dtype {dtype_of(leaf)}.  For a '
+                f'holomorphic function pass holomorphic=True (grad, jacfwd, jacrev); for '
+                f'other functions involving complex {what} use jvp or vjp directly')
 
 
 def _op2(name):
@@ -333,7 +358,7 @@ def _require_scalar(name, value, instead):
         raise TypeError(
             f'{name} requires a function with a real scalar output, but it returned '
             f'{_describe_output(treedef, leaves)}; for vector-valued functions use {instead}')
-    if dtype_of(leaves[0]).kind != 'f':
+    if dtype_of(leaves[0]).kind not in 'fc':
         raise TypeError(f'{name} requires a real floating-point output, got dtype {dtype_of(leaves[0])}')
 
 
@@ -343,31 +368,37 @@ def _reverse(name, f, x, copy=False):
     return leaves, treedef, primals, out_def, pullback
 
 
-def _fgrad(f, x, name='grad', need_value=True):
+def _fgrad(f, x, name='grad', need_value=True, holomorphic=False):
     """(f(x), ∇f(x)); ``name`` is the operator the user called, for error messages.
     Without ``need_value`` the value is None, and a value of f that was deferred
-    is never computed."""
+    is never computed.  For complex inputs the gradient is JAX's (see
+    docs/complex.md); ``holomorphic``: f'(z) of a complex function."""
     leaves, treedef = flatten_input(x, name)
+    if holomorphic:
+        _check_kinds(name, leaves, True, 'inputs')
     primals, out_def, pullback = pull_back(f, leaves, treedef, name, lazy=True)
     if out_def.kind != 'leaf' or tuple(shape_of(primals[0])) != ():
         _require_scalar(name, tree_unflatten(out_def, [value(p) for p in primals]),
                         'jacobian, or jacobianTv(f)(x, v) for a vector-Jacobian product')
     _require_scalar(name, primals[0], 'jacobian')
+    _check_kinds(name, primals[:1], holomorphic, 'outputs')
     y = value(primals[0]) if need_value else None
     adjoints = pullback([_one_like(primals[0])], last=True)
     return y, tree_unflatten(treedef, _zeros_if_none(adjoints, leaves))
 
 
 @_op1('grad')
-def fgrad(f, x):
+def fgrad(f, x, holomorphic=False):
     """(f(x), ∇f(x)) for a real scalar function, in reverse mode."""
-    return _fgrad(f, x)
+    return _fgrad(f, x, holomorphic=holomorphic)
 
 
 @_op1('grad')
-def grad(f, x):
-    """∇f(x) for a real scalar function, in reverse mode (one taped pass, one sweep)."""
-    return _fgrad(f, x, need_value=False)[1]
+def grad(f, x, holomorphic=False):
+    """∇f(x) for a real scalar function, in reverse mode (one taped pass, one sweep).
+    For complex inputs: ∂f/∂x - i ∂f/∂y, as JAX; ``grad(f, holomorphic=True)``:
+    f'(z) for a holomorphic f."""
+    return _fgrad(f, x, need_value=False, holomorphic=holomorphic)[1]
 
 
 value_and_grad = fgrad
@@ -443,45 +474,52 @@ def _jacobian_from_reverse(out_def, primals, adjoints, leaves, treedef):
     return tree_unflatten(out_def, rows)
 
 
-def _jac_forward(name, f, x):
+def _jac_forward(name, f, x, holomorphic=False):
     leaves, treedef = flatten_input(x, name)
+    _check_kinds(name, leaves, holomorphic, 'inputs')
     seeds = identity_seeds(leaves)
     primals, out_def, out_tangents = push_forward(f, leaves, treedef, seeds, name)
     return (tree_unflatten(out_def, primals),
             _jacobian_from_forward(out_def, primals, out_tangents, leaves, treedef))
 
 
-def _jac_reverse_finish(primals, out_def, pullback, leaves, treedef):
+def _jac_reverse_finish(primals, out_def, pullback, leaves, treedef, name='jacobian',
+                       holomorphic=False):
+    if holomorphic:
+        _check_kinds(name, leaves, True, 'inputs')
+    _check_kinds(name, [value(p) for p in primals], holomorphic, 'outputs')
     adjoints = pullback(identity_seeds(primals), last=True)
     return (tree_unflatten(out_def, primals),
             _jacobian_from_reverse(out_def, primals, adjoints, leaves, treedef))
 
 
-def _jac_reverse(name, f, x):
+def _jac_reverse(name, f, x, holomorphic=False):
     leaves, treedef, primals, out_def, pullback = _reverse(name, f, x)
-    return _jac_reverse_finish(primals, out_def, pullback, leaves, treedef)
+    return _jac_reverse_finish(primals, out_def, pullback, leaves, treedef, name, holomorphic)
 
 
 @_op1('jacfwd')
-def fjacfwd(f, x):
-    return _jac_forward('jacfwd', f, x)
+def fjacfwd(f, x, holomorphic=False):
+    return _jac_forward('jacfwd', f, x, holomorphic)
 
 
 @_op1('jacfwd')
-def jacfwd(f, x):
-    """The Jacobian by forward mode: one pass pushing all n input directions."""
-    return _jac_forward('jacfwd', f, x)[1]
+def jacfwd(f, x, holomorphic=False):
+    """The Jacobian by forward mode: one pass pushing all n input directions.
+    Real inputs (complex outputs allowed), or ``holomorphic=True``: f'(z)."""
+    return _jac_forward('jacfwd', f, x, holomorphic)[1]
 
 
 @_op1('jacrev')
-def fjacrev(f, x):
-    return _jac_reverse('jacrev', f, x)
+def fjacrev(f, x, holomorphic=False):
+    return _jac_reverse('jacrev', f, x, holomorphic)
 
 
 @_op1('jacrev')
-def jacrev(f, x):
-    """The Jacobian by reverse mode: one taped pass, one sweep pulling all m rows."""
-    return _jac_reverse('jacrev', f, x)[1]
+def jacrev(f, x, holomorphic=False):
+    """The Jacobian by reverse mode: one taped pass, one sweep pulling all m rows.
+    Real outputs (complex inputs allowed, as in grad), or ``holomorphic=True``."""
+    return _jac_reverse('jacrev', f, x, holomorphic)[1]
 
 
 @_op1('jacobian')
@@ -530,6 +568,7 @@ def jacobianT(f, x):
 def fgradhessian(f, x):
     """(f(x), ∇f(x), ∇²f(x)) in one forward-over-reverse pass with n directions."""
     leaves, treedef = flatten_input(x, 'hessian')
+    _check_kinds('hessian', leaves, False, 'inputs')
     seeds = identity_seeds(leaves)
     primals, out_def, out_tangents = push_forward(
         lambda x_: _fgrad(f, x_, 'hessian'), leaves, treedef, seeds, 'hessian')
