@@ -45,12 +45,24 @@ def reference():
     return config.reference()
 
 
+def _wide(value):
+    """float64, or complex128 for a complex value (complex derivatives are checked
+    as they are: see docs/complex.md)."""
+    value = to_numpy(value)
+    return _onp.complex128 if _onp.iscomplexobj(value) else _onp.float64
+
+
 def _leaves64(tree):
-    return [_onp.asarray(to_numpy(l), dtype=_onp.float64) for l in tree_flatten(tree)[0]]
+    return [_onp.asarray(to_numpy(l), dtype=_wide(l)) for l in tree_flatten(tree)[0]]
 
 
 def _vdot(a, b):
-    return float(sum(_onp.sum(x * y) for x, y in zip(_leaves64(a), _leaves64(b))))
+    """Re Σ a b: the pairing of a cotangent with a tangent (JAX's, for complex values)."""
+    return float(sum(_onp.sum(x * y).real for x, y in zip(_leaves64(a), _leaves64(b))))
+
+
+def _has_complex(tree):
+    return any(_wide(l) is _onp.complex128 for l in tree_flatten(tree)[0])
 
 
 def _random_like(tree, rng):
@@ -60,6 +72,8 @@ def _random_like(tree, rng):
         inner = innermost(leaf)
         shape = _onp.shape(inner)
         r = rng.standard_normal(shape)
+        if _onp.iscomplexobj(inner):
+            r = r + 1j * rng.standard_normal(shape)
         if isinstance(inner, float) or not hasattr(inner, 'dtype'):
             out.append(float(r))
         else:
@@ -81,7 +95,7 @@ def _axpy(a, x, y):
     ys = tree_flatten(y)[0]
     out = []
     for xi, yi in zip(xs, ys):
-        z = _onp.asarray(to_numpy(yi), _onp.float64) + a * _onp.asarray(to_numpy(xi), _onp.float64)
+        z = _onp.asarray(to_numpy(yi), _wide(yi)) + a * _onp.asarray(to_numpy(xi), _wide(xi))
         inner = innermost(yi)
         out.append(on_device_of(z, inner) if hasattr(inner, "shape") else z)
     return tree_unflatten(treedef, out)
@@ -93,19 +107,20 @@ def numerical_jvp(f, x, v, eps=1e-6):
     minus = f(_axpy(-eps, v, x))
     pl, treedef = tree_flatten(plus)
     ml = tree_flatten(minus)[0]
-    return tree_unflatten(treedef, [(_onp.asarray(to_numpy(a), _onp.float64)
-                                     - _onp.asarray(to_numpy(b), _onp.float64)) / (2 * eps)
+    return tree_unflatten(treedef, [(_onp.asarray(to_numpy(a), _wide(a))
+                                     - _onp.asarray(to_numpy(b), _wide(b))) / (2 * eps)
                                     for a, b in zip(pl, ml)])
 
 
 def _dtype_of_tree(tree):
     kinds = [getattr(innermost(l), 'dtype', _onp.dtype(_onp.float64)) for l in tree_flatten(tree)[0]]
-    return _onp.dtype(_onp.float32) if any(k == _onp.float32 for k in kinds) else _onp.dtype(_onp.float64)
+    low = any(k == _onp.float32 or k == _onp.complex64 for k in kinds)
+    return _onp.dtype(_onp.float32) if low else _onp.dtype(_onp.float64)
 
 
 def _close(name, a, b, rtol, atol, order, scale=None):
-    a = _onp.asarray(a, dtype=_onp.float64)
-    b = _onp.asarray(b, dtype=_onp.float64)
+    a = _onp.asarray(a, dtype=_wide(a))
+    b = _onp.asarray(b, dtype=_wide(b))
     if a.shape != b.shape:
         raise AssertionError(f'check_grads (order {order}): {name}: shapes differ {a.shape} vs {b.shape}')
     scale = max(1.0, float(_onp.max(_onp.abs(b), initial=0.0))) if scale is None else scale
@@ -207,7 +222,9 @@ def _check(f, x, order, modes, eps, rtol, atol, batched, max_batched_size, rng, 
     in_sizes = [l.size for l in _leaves64(x)]
     out_sizes = [l.size for l in _leaves64(y)]
     n_in, n_out = sum(in_sizes), sum(out_sizes)
-    if batched and n_in * n_out <= max_batched_size * max_batched_size and n_in and n_out:
+    # (Jacobians of complex functions: jacfwd wants real inputs, jacrev real outputs)
+    real = not _has_complex(x) and not _has_complex(y)
+    if batched and real and n_in * n_out <= max_batched_size * max_batched_size and n_in and n_out:
         jf = jr = None
         if 'fwd' in modes:
             jf = _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes)
