@@ -24,6 +24,7 @@ from .._core.box import install_methods as _install_methods, innermost as _inner
 from .._core.primitive import bind as _bind
 from .creation import *             # noqa: F401,F403
 from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
+from . import fft                   # noqa: F401  (pyad.numpy.fft, as numpy.fft)
 from . import _protocol
 
 # NumPy names with nothing to differentiate

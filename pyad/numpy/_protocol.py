@@ -198,6 +198,10 @@ def _functions():
             theirs = getattr(_np.linalg, name, None)
             if callable(theirs) and not isinstance(theirs, type):
                 table[theirs] = getattr(pla, name)
+        for name in pnp.fft.__all__:
+            theirs = getattr(_np.fft, name)
+            if theirs is not getattr(pnp.fft, name):
+                table[theirs] = getattr(pnp.fft, name)
         table.update(_adapters())
         _FUNCTIONS = table
     return _FUNCTIONS
