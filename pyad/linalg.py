@@ -928,6 +928,12 @@ def _matrix_norm(x, ord):
     raise ValueError(f'norm: invalid norm order {ord!r} for matrices')
 
 
+def _spectral(ord, axis, nd):
+    """A matrix norm read off the singular values (2, -2, 'nuc')."""
+    pair = isinstance(axis, (tuple, list)) and len(axis) == 2 or axis is None and nd == 2
+    return pair and ord in (2, -2, 'nuc')
+
+
 def norm(x, ord=None, axis=None, keepdims=False):
     """numpy.linalg.norm: vector norms (ord None/2, 1, inf, -inf, 0, any p) along an
     int axis, matrix norms ('fro', 'nuc', 2, -2, 1, -1, inf, -inf) over a pair of
@@ -935,6 +941,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
     evenly between tied entries."""
     x = _as_array(x)
     nd = ndim_of(x)
+    if dtype_of(x).kind == 'c' and not _spectral(ord, axis, nd):
+        x = absolute(x)     # every other norm of a complex x is that norm of |x|
     if axis is None:
         if ord is None:
             out = sqrt(_sum(x * x))

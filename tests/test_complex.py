@@ -280,3 +280,41 @@ def test_numpy_functions_on_traced_complex_values():
     onp.testing.assert_allclose(pyad.grad(f)(Z), 2 * onp.conj(Z), rtol=1e-12)
     g = lambda z: np.real(np.sum(onp.conj(z) * z))
     onp.testing.assert_allclose(pyad.grad(g)(Z), 2 * onp.conj(Z), rtol=1e-12)
+
+
+# ----------------------------------------------------------------- functions built on them
+# NumPy's own complex conventions: vdot, cov and correlate conjugate, norms take |z|
+COMPOSITE = {
+    'vdot': (lambda m, z: m.vdot(z, z[::-1]), Z),
+    'cov': (lambda m, z: m.cov(z), M),
+    'corrcoef': (lambda m, z: m.corrcoef(z), M),
+    'correlate': (lambda m, z: m.correlate(z, z[:3], 'full'), Z),
+    'correlate swapped': (lambda m, z: m.correlate(z[:2], z, 'same'), Z),
+    'convolve': (lambda m, z: m.convolve(z, z[:3]), Z),
+    'norm': (lambda m, z: m.linalg.norm(z), Z),
+    'norm of matrix': (lambda m, z: m.linalg.norm(z), M),
+    'norm 3': (lambda m, z: m.linalg.norm(z, 3), Z),
+    'norm inf': (lambda m, z: m.linalg.norm(z, onp.inf), Z),
+    'norm fro': (lambda m, z: m.linalg.norm(z, 'fro'), M),
+    'norm 1 of matrix': (lambda m, z: m.linalg.norm(z, 1), M),
+    'norm along axis': (lambda m, z: m.linalg.norm(z, axis=0), M),
+    'dot': (lambda m, z: m.dot(z, z), Z),
+    'outer': (lambda m, z: m.outer(z, z[:2]), Z),
+    'trace': (lambda m, z: m.trace(z @ z), M),
+    'polyval': (lambda m, z: m.polyval(z, z[0]), Z),
+    'average': (lambda m, z: m.average(z, weights=onp.arange(1.0, 5.0)), Z),
+}
+
+
+@pytest.mark.parametrize('name', list(COMPOSITE))
+def test_composite_functions_follow_numpy_for_complex_values(name):
+    f, a = COMPOSITE[name]
+    want = f(onp, a)
+    onp.testing.assert_allclose(pyad.vjp(lambda z: f(np, z), a)[0], want, rtol=1e-12)
+    check_grads(lambda z: f(np, z), a, order=2)
+    check_grads(lambda z: f(np, z), a.astype(onp.complex64), order=1)
+
+
+def test_spectral_norms_of_complex_matrices_are_refused():
+    with pytest.raises(TypeError, match='complex'):
+        pyad.grad(lambda m: np.linalg.norm(m, 2))(M)

@@ -432,13 +432,14 @@ def dot(a, b):
 
 
 def vdot(a, b):
-    """numpy.vdot for real arrays: the dot product of the flattened arrays."""
+    """numpy.vdot: the dot product of the flattened arrays, the first conjugated."""
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if _size(sa) != _size(sb):
         raise ValueError(f'vdot: a of shape {sa} and b of shape {sb} have different sizes')
     if not _any_boxed(a, b):
         return namespace(a, b).vdot(a, b)
-    return matmul(reshape(a, (-1,)), reshape(b, (-1,)))
+    from .complexes import conj
+    return matmul(conj(reshape(a, (-1,))), reshape(b, (-1,)))
 
 
 def inner(a, b):
