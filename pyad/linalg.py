@@ -18,6 +18,7 @@ cholesky(a)            the lower factor L of (A + Aᵀ)/2 (symmetrized, as in JA
 cho_solve(c, b)        solve (L Lᵀ) X = B given the factor (``c`` or ``(c, lower)``).
 solve_triangular       reads only the ``lower`` (or upper) triangle of ``a``;
                        ``trans`` 0/'N' or 1/'T' (2/'C' is 1 for real values).
+inv, solve             complex matrices too (docs/complex.md).
 inv, slogdet           at a singular matrix the derivative (A⁻¹) does not exist:
                        the rules raise ``LinAlgError``.  ``slogdet``'s sign has no
                        derivative.
@@ -25,6 +26,10 @@ det                    the derivative is the adjugate, defined at every matrix (
                        zero matrix included) and differentiable to every order.
 pinv(a)                valid where the rank is constant (full rank, in practice);
                        singular values below ``rcond`` are treated as zero.
+eig(a)                 general (non-symmetric) matrices: complex eigenvalues and unit
+                       eigenvectors (see ``eig``): the derivative exists for
+                       distinct eigenvalues, and that of the eigenvectors is fixed
+                       up to their phase (use functions invariant under it).
 eigh(a)                eigenvalues ascending, of (A + Aᵀ)/2.  The derivative of the
                        eigenvectors is undefined for repeated eigenvalues (it has
                        1/(λⱼ - λᵢ) terms: inf/nan result).  Eigenvectors are unique
@@ -57,22 +62,24 @@ from ._core.primitive import Primitive
 from ._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from ._core.pytree import tree_flatten
 from .backend import namespace, scipy_linalg, wrap_like
-from .numpy._batching import align, unbroadcast_shape, normalize_axis
+from .numpy._batching import align, unbroadcast_shape, normalize_axis, real_for
 from .numpy.products import matmul
 from .numpy.manipulation import swapaxes, reshape, expand_dims, moveaxis
 from .numpy.reductions import sum as _sum
-from .numpy.elementwise import sqrt, absolute, power, reciprocal, equal, not_equal
+from .numpy.elementwise import sqrt, absolute, power, reciprocal, equal, not_equal, where
+from .numpy.complexes import conj, real
 
 LinAlgError = _np.linalg.LinAlgError
 
 SlogdetResult = namedtuple('SlogdetResult', ['sign', 'logabsdet'])
 # (LstsqResult is defined with lstsq, below)
 EighResult = namedtuple('EighResult', ['eigenvalues', 'eigenvectors'])
+EigResult = namedtuple('EigResult', ['eigenvalues', 'eigenvectors'])
 SVDResult = namedtuple('SVDResult', ['U', 'S', 'Vh'])
 QRResult = namedtuple('QRResult', ['Q', 'R'])
 
 __all__ = ['solve', 'solve_symmetric', 'cholesky', 'cho_solve', 'solve_triangular', 'inv',
-           'pinv', 'det', 'slogdet', 'eigh', 'svd', 'qr', 'norm', 'matrix_power', 'expm',
+           'pinv', 'det', 'slogdet', 'eig', 'eigvals', 'eigh', 'svd', 'qr', 'norm', 'matrix_power', 'expm',
            'lstsq', 'LinAlgError']
 
 
@@ -132,13 +139,14 @@ def _diag_embed(v):
     return expand_dims(v, -2) * eye
 
 
-def _check_square(name, a, what='a'):
+def _check_square(name, a, what='a', complex_ok=False):
     s = tuple(shape_of(a))
     if len(s) < 2:
         raise ValueError(f'{name}: {what} must be a (stack of) square matrices, got shape {s}')
     if s[-1] != s[-2]:
         raise ValueError(f'{name}: {what} must be square in its last two axes, got shape {s}')
-    _check_float(name, a, what)
+    if not complex_ok:
+        _check_float(name, a, what)
     return s[-1]
 
 
@@ -325,13 +333,15 @@ def _solve_vjp(g, ans, primals, params, positions):
     out = []
     for i in positions:
         if i == 1:
-            out.append(unbroadcast_shape(gb, shape_of(ans), shape_of(b)))
+            out.append(real_for(unbroadcast_shape(gb, shape_of(ans), shape_of(b)), b, ans))
         else:
-            out.append(_unbroadcast_matrix(-matmul(gb, _mT(ans)), _stack_of(ans), a))
+            out.append(real_for(_unbroadcast_matrix(-matmul(gb, _mT(ans)), _stack_of(ans), a),
+                                a, ans))
     return out
 
 
-_solve = Primitive('solve', _solve_impl)
+# (holomorphic: the same rules hold for complex matrices, see docs/complex.md)
+_solve = Primitive('solve', _solve_impl, complex_rules=True)
 _solve.def_jvp(_solve_jvp_a, _solve_jvp_b)
 _solve.def_vjp_joint(_solve_vjp)
 
@@ -340,7 +350,7 @@ def solve(a, b):
     """numpy.linalg.solve: X with A X = B, over broadcast stacks.  ``b`` of shape
     (n,) is a vector (the result has shape (..., n)); otherwise (..., n, k)."""
     a, b = _as_array(a), _as_array(b)
-    n = _check_square('solve', a)
+    n = _check_square('solve', a, complex_ok=True)
     b2, vector = _rhs('solve', a, b, n)
     return _out(_solve(a, b2), vector)
 
@@ -458,7 +468,7 @@ def _inv_impl(a):
     return wrap_like(_lapack('inv', namespace(a).linalg.inv, a), a)
 
 
-_inv = Primitive('inv', _inv_impl)
+_inv = Primitive('inv', _inv_impl, complex_rules=True)
 _inv.def_jvp(lambda t, ans, a: -matmul(matmul(ans, t), ans))
 _inv.def_vjp(lambda g, ans, a: -matmul(matmul(_mT(ans), g), _mT(ans)))
 
@@ -466,7 +476,7 @@ _inv.def_vjp(lambda g, ans, a: -matmul(matmul(_mT(ans), g), _mT(ans)))
 def inv(a):
     """numpy.linalg.inv, over stacks.  A singular matrix raises LinAlgError."""
     a = _as_array(a)
-    _check_square('inv', a)
+    _check_square('inv', a, complex_ok=True)
     return _inv(a)
 
 
@@ -701,6 +711,70 @@ def _eigh_vjp(g, ans, a):
 _eigh = Primitive('eigh', _eigh_impl, multiple_results=True)
 _eigh.def_jvp(_eigh_jvp)
 _eigh.def_vjp(_eigh_vjp)
+
+
+# ================================================================== eig (general matrices)
+def _eig_impl(a):
+    w, v = namespace(a).linalg.eig(a)
+    # (a real matrix: NumPy's real LAPACK routine, and so its order of the
+    # eigenvalues, with results made complex: their dtype does not depend on them)
+    cdtype = _np.result_type(a.dtype, _np.complex64)
+    return wrap_like(w.astype(cdtype), a), wrap_like(v.astype(cdtype), a)
+
+
+def _eig_gaps(w):
+    """F with F[i, j] = 1 / (w_j - w_i) off the diagonal, 0 on it (inf or nan where
+    two eigenvalues coincide: the eigenvectors' derivative does not exist there)."""
+    eye = _masks(w, shape_of(w)[-1])[0]
+    gaps = expand_dims(w, -2) - expand_dims(w, -1)
+    return where(eye, 0.0, reciprocal(where(eye, 1.0, gaps)))
+
+
+def _eig_jvp(tangents, ans, primals, params):
+    (t,), (w, v) = tangents, ans
+    e = matmul(matmul(_inv(v), t), v)          # dA in the eigenbasis
+    dv = matmul(v, _eig_gaps(w) * e)
+    # keep each column at unit norm: remove the part of dv along v that changes it
+    dv = dv - v * real(_sum(conj(v) * dv, axis=-2, keepdims=True))
+    return _diag(e), dv
+
+
+def _eig_vjp(g, ans, primals, params, positions):
+    # the transpose of _eig_jvp under the pairing Re Σ g t (docs/complex.md)
+    (gw, gv), (w, v) = g, ans
+    ge = None
+    if gv is not None:
+        gv = gv - conj(v) * real(_sum(gv * v, axis=-2, keepdims=True))
+        ge = _eig_gaps(w) * matmul(_mT(v), gv)
+    if gw is not None:
+        ge = _diag_embed(gw) if ge is None else ge + _diag_embed(gw)
+    return [real_for(matmul(matmul(_mT(_inv(v)), ge), _mT(v)), primals[0], w)]
+
+
+_eig = Primitive('eig', _eig_impl, multiple_results=True, complex_rules=True)
+_eig.def_jvp_joint(_eig_jvp)
+_eig.def_vjp_joint(_eig_vjp)
+
+
+def eig(a):
+    """numpy.linalg.eig of a general square matrix (or stack): ``(w, v)`` with
+    A v[:, j] = w[j] v[:, j], NumPy's values but always complex (complex64 for
+    float32 input, as JAX), the columns of v of unit 2-norm.
+
+    Derivatives exist where the eigenvalues are distinct (where two coincide,
+    the eigenvectors' derivative has a 1/(w_j - w_i) term: inf or nan).  An
+    eigenvector is defined only up to a phase e^{iθ}; its derivative here keeps
+    the unit norm and adds no component along v_j beyond that (JAX's choice), so
+    it is meaningful for functions that do not depend on the phase (|v_ij|,
+    projectors v_j v_jᴴ, |u·v_j|, the eigenvalues), not for v itself."""
+    a = _as_array(a)
+    _check_square('eig', a, complex_ok=True)
+    return EigResult(*_eig(a))
+
+
+def eigvals(a):
+    """numpy.linalg.eigvals: the eigenvalues of ``eig`` (complex)."""
+    return eig(a)[0]
 
 
 def eigh(a):
