@@ -26,10 +26,10 @@ det                    the derivative is the adjugate, defined at every matrix (
                        zero matrix included) and differentiable to every order.
 pinv(a)                valid where the rank is constant (full rank, in practice);
                        singular values below ``rcond`` are treated as zero.
-eig(a)                 general (non-symmetric) matrices: complex eigenvalues and unit
-                       eigenvectors (see ``eig``): the derivative exists for
-                       distinct eigenvalues, and that of the eigenvectors is fixed
-                       up to their phase (use functions invariant under it).
+eig(a)                 general (non-symmetric) matrices: complex eigenvalues and
+                       eigenvectors normalized as LAPACK does (unit norm, largest
+                       entry real), differentiated as such; defined for distinct
+                       eigenvalues (see ``eig``).
 eigh(a)                eigenvalues ascending, of (A + Aᵀ)/2.  The derivative of the
                        eigenvectors is undefined for repeated eigenvalues (it has
                        1/(λⱼ - λᵢ) terms: inf/nan result).  Eigenvectors are unique
@@ -67,7 +67,7 @@ from .numpy.products import matmul
 from .numpy.manipulation import swapaxes, reshape, expand_dims, moveaxis
 from .numpy.reductions import sum as _sum
 from .numpy.elementwise import sqrt, absolute, power, reciprocal, equal, not_equal, where
-from .numpy.complexes import conj, real
+from .numpy.complexes import conj, real, imag
 
 LinAlgError = _np.linalg.LinAlgError
 
@@ -730,20 +730,36 @@ def _eig_gaps(w):
     return where(eye, 0.0, reciprocal(where(eye, 1.0, gaps)))
 
 
+def _largest(v):
+    """A constant boolean mask of each column's largest entry (in modulus), which
+    LAPACK makes real (and positive for a complex matrix); and that entry, real."""
+    x = innermost(v)
+    xp = namespace(x)
+    k = xp.argmax(xp.abs(x), axis=-2)
+    mask = xp.arange(x.shape[-2])[:, None] == k[..., None, :]
+    return mask, real(_sum(v * mask, axis=-2, keepdims=True))
+
+
 def _eig_jvp(tangents, ans, primals, params):
     (t,), (w, v) = tangents, ans
     e = matmul(matmul(_inv(v), t), v)          # dA in the eigenbasis
     dv = matmul(v, _eig_gaps(w) * e)
-    # keep each column at unit norm: remove the part of dv along v that changes it
+    # each column keeps its unit norm (no real part along v) ...
     dv = dv - v * real(_sum(conj(v) * dv, axis=-2, keepdims=True))
+    # ... and its largest entry stays real (a turn i θ v fixes the imaginary part)
+    mask, top = _largest(v)
+    dv = dv - v * (1j * imag(_sum(dv * mask, axis=-2, keepdims=True)) / top)
     return _diag(e), dv
 
 
 def _eig_vjp(g, ans, primals, params, positions):
-    # the transpose of _eig_jvp under the pairing Re Σ g t (docs/complex.md)
+    # the transpose of _eig_jvp, step by step backwards, under the pairing Re Σ g t
+    # of docs/complex.md
     (gw, gv), (w, v) = g, ans
     ge = None
     if gv is not None:
+        mask, top = _largest(v)
+        gv = gv + mask * (-1j * imag(_sum(gv * v, axis=-2, keepdims=True)) / top)
         gv = gv - conj(v) * real(_sum(gv * v, axis=-2, keepdims=True))
         ge = _eig_gaps(w) * matmul(_mT(v), gv)
     if gw is not None:
@@ -761,12 +777,17 @@ def eig(a):
     A v[:, j] = w[j] v[:, j], NumPy's values but always complex (complex64 for
     float32 input, as JAX), the columns of v of unit 2-norm.
 
-    Derivatives exist where the eigenvalues are distinct (where two coincide,
-    the eigenvectors' derivative has a 1/(w_j - w_i) term: inf or nan).  An
-    eigenvector is defined only up to a phase e^{iθ}; its derivative here keeps
-    the unit norm and adds no component along v_j beyond that (JAX's choice), so
-    it is meaningful for functions that do not depend on the phase (|v_ij|,
-    projectors v_j v_jᴴ, |u·v_j|, the eigenvalues), not for v itself."""
+    An eigenvector is defined only up to a factor.  NumPy (LAPACK's geev) scales
+    each column to unit 2-norm with its largest entry (in modulus) real, and the
+    derivative of v is that of this choice: each column keeps its norm and its
+    largest entry stays real.  For a complex matrix that entry is also positive,
+    so v itself is differentiable (where the largest entry is unique).  For a
+    real matrix LAPACK leaves each column's sign to the algorithm, and it may flip
+    under a tiny change of A: differentiate functions that do not depend on it
+    (|v_ij|, v_j v_jᵀ, v_j v_jᴴ, |u·v_j|, the eigenvalues).  Derivatives exist
+    where the eigenvalues are distinct: where two coincide, the eigenvectors'
+    derivative has a 1/(w_j - w_i) term (inf or nan), while symmetric functions of
+    the eigenvalues (their sum, the determinant) keep theirs."""
     a = _as_array(a)
     _check_square('eig', a, complex_ok=True)
     return EigResult(*_eig(a))

@@ -47,9 +47,24 @@ def test_derivatives_of_phase_free_functions(a):
     check_grads(gauge_invariant, a, order=2)
 
 
+@pytest.mark.parametrize('seed', range(3))
+def test_eigenvectors_of_a_complex_matrix_are_numpys_and_differentiable(seed):
+    # LAPACK makes each column's largest entry real and positive: v itself is a
+    # smooth function of a complex A, and its derivative is that of NumPy's v
+    check_grads(la.eig, C, order=2, seed=seed)
+    check_grads(lambda a: la.eig(a)[1], STACK + 1j * STACK[::-1], order=2, seed=seed)
+
+
+@pytest.mark.parametrize('seed', range(3))
+def test_sign_free_functions_of_a_real_matrix(seed):
+    # (a real matrix: LAPACK's sign of a column may flip under a tiny change)
+    check_grads(lambda a: np.einsum('ij,kj->jik', la.eig(a)[1], la.eig(a)[1]), A, order=2, seed=seed)
+
+
 def test_single_precision():
     check_grads(gauge_invariant, A.astype(onp.float32), order=2)
     check_grads(gauge_invariant, C.astype(onp.complex64), order=1)
+    check_grads(lambda a: la.eig(a)[1], C.astype(onp.complex64), order=2)
 
 
 def test_real_function_batched_jacobians_and_hessian():
@@ -107,3 +122,9 @@ def test_complex_inv_and_solve():
     b = RNG.normal(size=4) + 1j * RNG.normal(size=4)
     check_grads(lambda a: la.solve(a, b), C, order=2)
     check_grads(lambda x: la.solve(A + onp.diag(x), b), RNG.normal(size=4), order=2)
+
+
+def test_numpy_eig_on_traced_values_is_pyad():
+    f = lambda a: onp.sum(onp.abs(onp.linalg.eig(a)[0]) ** 2)
+    g = lambda a: np.sum(np.abs(la.eigvals(a)) ** 2)
+    onp.testing.assert_allclose(pyad.grad(f)(A), pyad.grad(g)(A), rtol=1e-12)
