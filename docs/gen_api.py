@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(HERE))          # the checkout's pyad, instal
 MODULES = [
     ('pyad', 'the public API: the operator table, fixed_point, pytree helpers, Primitive'),
     ('pyad.numpy', 'the differentiable NumPy namespace (`import pyad.numpy as np`)'),
+    ('pyad.numpy.fft', 'discrete Fourier transforms (`pyad.numpy.fft`, as `numpy.fft`)'),
     ('pyad.linalg', 'linear algebra as intrinsic primitives'),
     ('pyad.fixed_point', 'the fixed-point operator'),
     ('pyad.nn', 'softmax, sparse mappings, losses and attention'),

@@ -68,7 +68,9 @@ _CLASS_DOC = """A function with derivatives: ``Primitive(name, impl, traits=Trai
     ``def_vjp_joint(rule(cotangent, ans, args, params, positions))``.  Tangents
     and cotangents may carry a leading batch axis.  ``nondiff=True``: no
     derivative (the result is a constant); ``multiple_results=True``: impl returns
-    a tuple.  ``traits`` (pyad.Traits) are promises that buy speed, checked when
+    a tuple; ``complex_rules=True``: the rules are right for complex values too
+    (JAX's convention, docs/complex.md), else complex operands are refused.
+    ``traits`` (pyad.Traits) are promises that buy speed, checked when
     the primitive is made and by pyad.testing.check_grads.  Calling the primitive
     on plain values runs impl; on values being differentiated it records or
     pushes derivatives.  See docs/writing-primitives.md.
@@ -246,9 +248,10 @@ def _bind_lifted(prim, args, params):
     return prim(*lifted, **params)
 
 
-def primitive(name=None, *, traits=None, nondiff=False, multiple_results=False):
+def primitive(name=None, *, traits=None, nondiff=False, multiple_results=False,
+              complex_rules=False):
     """Decorator: turn an implementation function into a Primitive."""
     def wrap(impl):
         return Primitive(name or impl.__name__, impl, traits=traits, nondiff=nondiff,
-                         multiple_results=multiple_results)
+                         multiple_results=multiple_results, complex_rules=complex_rules)
     return wrap
