@@ -219,27 +219,8 @@ def _check(f, x, order, modes, eps, rtol, atol, batched, max_batched_size, rng, 
         if jv is not None:
             _close('reverse-mode <uᵀJ, v> and forward-mode <u, J v>', lhs, _vdot(u, jv),
                    rtol, atol, level, scale)
-    in_sizes = [l.size for l in _leaves64(x)]
-    out_sizes = [l.size for l in _leaves64(y)]
-    n_in, n_out = sum(in_sizes), sum(out_sizes)
-    # (Jacobians of complex functions: jacfwd wants real inputs, jacrev real outputs)
-    real = not _has_complex(x) and not _has_complex(y)
-    if batched and real and n_in * n_out <= max_batched_size * max_batched_size and n_in and n_out:
-        jf = jr = None
-        if 'fwd' in modes:
-            jf = _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes)
-            _against_reference('jacfwd', lambda: _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes),
-                               jf, rtol, atol, level)
-            _close('batched forward Jacobian (jacfwd) times v and J v', jf @ _flat(v),
-                   _flat(numeric), rtol, atol, level)
-        if 'rev' in modes:
-            jr = _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes)
-            _against_reference('jacrev', lambda: _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes),
-                               jr, rtol, atol, level)
-            _close('batched reverse Jacobian (jacrev) times v and J v', jr @ _flat(v),
-                   _flat(numeric), rtol, atol, level)
-        if jf is not None and jr is not None:
-            _close('jacfwd and jacrev', jf, jr, rtol, atol, level)
+    if batched:
+        _check_jacobians(f, x, y, v, numeric, modes, rtol, atol, max_batched_size, level)
     if order > 1:
         if 'fwd' in modes:
             _check(lambda x_: jvp(f, x_, v)[1], x, order - 1, modes, eps, rtol, atol,
@@ -247,6 +228,39 @@ def _check(f, x, order, modes, eps, rtol, atol, batched, max_batched_size, rng, 
         if 'rev' in modes:
             _check(lambda x_: vjp(f, x_)[1](u), x, order - 1, modes, eps, rtol, atol,
                    batched, max_batched_size, rng, level + 1)
+
+
+def _check_jacobians(f, x, y, v, numeric, modes, rtol, atol, max_batched_size, level):
+    """The batched Jacobians (jacfwd, jacrev) against J v and each other."""
+    in_sizes = [l.size for l in _leaves64(x)]
+    out_sizes = [l.size for l in _leaves64(y)]
+    if not _batchable(x, y, in_sizes, out_sizes, max_batched_size):
+        return
+    jf = jr = None
+    if 'fwd' in modes:
+        jf = _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes)
+        _against_reference('jacfwd', lambda: _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes),
+                           jf, rtol, atol, level)
+        _close('batched forward Jacobian (jacfwd) times v and J v', jf @ _flat(v),
+               _flat(numeric), rtol, atol, level)
+    if 'rev' in modes:
+        jr = _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes)
+        _against_reference('jacrev', lambda: _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes),
+                           jr, rtol, atol, level)
+        _close('batched reverse Jacobian (jacrev) times v and J v', jr @ _flat(v),
+               _flat(numeric), rtol, atol, level)
+    if jf is not None and jr is not None:
+        _close('jacfwd and jacrev', jf, jr, rtol, atol, level)
+
+
+def _batchable(x, y, in_sizes, out_sizes, max_batched_size):
+    """Whether the batched Jacobians are checked: not too large, and real (jacfwd
+    wants real inputs and jacrev real outputs; complex functions are checked by
+    their JVPs and VJPs)."""
+    n_in, n_out = sum(in_sizes), sum(out_sizes)
+    if not n_in or not n_out or n_in * n_out > max_batched_size * max_batched_size:
+        return False
+    return not _has_complex(x) and not _has_complex(y)
 
 
 def _jacobian_matrix(J, out_sizes, in_sizes):

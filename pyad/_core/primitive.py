@@ -203,8 +203,8 @@ def bind(prim, args, params):
                 top = tag
     if prim.nondiff:
         return prim.impl(*[innermost(a) for a in args], **params)
-    if not prim.complex_rules and _any_complex(args):
-        raise complex_unsupported(prim.name)
+    if not prim.complex_rules:
+        _refuse_complex(prim.name, args)
     if not params:
         params = _NO_PARAMS     # one shared empty dict: the tape keeps params per record
     if top.mode is FORWARD:
@@ -219,14 +219,15 @@ def bind(prim, args, params):
 _NO_PARAMS = {}
 
 
-def _any_complex(args):
+def _refuse_complex(name, args):
+    """Raise when a complex value (traced or not) is among the arguments of a
+    primitive whose rules are for real values."""
     for a in args:
         t = type(a)
         if t is float or t is int:
             continue
         if t is complex or getattr(getattr(a, 'dtype', None), 'kind', None) == 'c':
-            return True
-    return False
+            raise complex_unsupported(name)
 
 
 def complex_unsupported(name):

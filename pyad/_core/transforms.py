@@ -32,6 +32,7 @@ def is_function(y):
 
 # --------------------------------------------------------------------------- inputs
 _FLOAT_KINDS = ('f', 'c')      # real or complex floating point
+_PYTHON_FLOATS = (float, complex)
 
 
 def as_float_leaf(x, opname, what='input'):
@@ -42,7 +43,7 @@ def as_float_leaf(x, opname, what='input'):
             raise TypeError(f'{opname}: traced {what} has non-float dtype {dtype_of(inner)}')
         return x
     t = type(x)
-    if t is float or t is complex:
+    if t in _PYTHON_FLOATS:
         return x
     if isinstance(x, bool) or isinstance(x, backend.bool_):
         raise TypeError(f'{opname}: {what} is a bool ({x!r}); pass a float')
@@ -53,7 +54,7 @@ def as_float_leaf(x, opname, what='input'):
     dtype = getattr(x, 'dtype', None)
     if dtype is not None and hasattr(x, 'shape'):
         kind = dtype.kind
-        if kind == 'f' or kind == 'c':
+        if kind in _FLOAT_KINDS:
             return x
         if kind in 'iu':
             return x.astype(backend.float64)
