@@ -715,7 +715,11 @@ _eigh.def_vjp(_eigh_vjp)
 
 # ================================================================== eig (general matrices)
 def _eig_impl(a):
-    w, v = namespace(a).linalg.eig(a)
+    xp = namespace(a)
+    if not hasattr(xp.linalg, 'eig'):
+        raise TypeError(f'eig: {xp.__name__}.linalg has no general eigendecomposition; '
+                        f'move the matrix to NumPy first')
+    w, v = xp.linalg.eig(a)
     # (a real matrix: NumPy's real LAPACK routine, and so its order of the
     # eigenvalues, with results made complex: their dtype does not depend on them)
     cdtype = _np.result_type(a.dtype, _np.complex64)

@@ -321,3 +321,16 @@ def test_composite_functions_follow_numpy_for_complex_values(name):
 def test_spectral_norms_of_complex_matrices_are_refused():
     with pytest.raises(TypeError, match='complex'):
         pyad.grad(lambda m: np.linalg.norm(m, 2))(M)
+
+
+def test_diff_and_diffn_of_a_complex_scalar_along_the_real_direction():
+    # (for a holomorphic f: f'(z) and the higher derivatives)
+    z = 0.5 + 0.3j
+    assert pyad.diff(np.sin)(z) == pytest.approx(onp.cos(z))
+    assert pyad.diffn(2, np.sin)(z) == pytest.approx(-onp.sin(z))
+    assert pyad.diffn(3, lambda z: np.exp(z) * z)(z) == pytest.approx(onp.exp(z) * (z + 3))
+
+
+def test_complex_of_a_traced_value_says_what_to_do():
+    with pytest.raises(TypeError, match='complex\\(\\) of a traced value would drop its derivative'):
+        pyad.grad(lambda x: np.real(complex(x)))(1.0)
