@@ -334,3 +334,14 @@ def test_diff_and_diffn_of_a_complex_scalar_along_the_real_direction():
 def test_complex_of_a_traced_value_says_what_to_do():
     with pytest.raises(TypeError, match='complex\\(\\) of a traced value would drop its derivative'):
         pyad.grad(lambda x: np.real(complex(x)))(1.0)
+
+
+def test_fixed_point_of_a_complex_map():
+    # Heron's iteration for √a: its derivative 1 / (2 √a), holomorphic
+    heron = lambda a, x: 0.5 * (x + a / x)
+    a = onp.complex128(2.0 + 1.0j)
+    want = 0.5 / onp.sqrt(a)
+    assert pyad.grad(lambda a: pyad.fixed_point(heron, a, a), holomorphic=True)(a) == pytest.approx(want)
+    assert pyad.jvp(lambda a: pyad.fixed_point(heron, a, a), a, 1j)[1] == pytest.approx(1j * want)
+    g = pyad.grad(lambda a: np.abs(pyad.fixed_point(heron, a, a)) ** 2)(a)
+    assert g == pytest.approx(wirtinger_gradient(lambda a: abs(onp.sqrt(a)) ** 2, a), rel=1e-6)
