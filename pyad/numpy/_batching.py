@@ -99,13 +99,14 @@ def real_for(c, x, ans):
     complex operand, the result ``ans`` is complex and so is c, but x's share is
     real(c) (with the pairing Re(Σ c t) of a cotangent and a tangent, only the real
     part of c acts on a real tangent t)."""
-    if c is None or _kind(ans) != 'c' or _kind(x) == 'c':
+    if c is None or kind_of(ans) != 'c' or kind_of(x) == 'c':
         return c
     from .complexes import real
     return real(c)
 
 
-def _kind(v):
+def kind_of(v):
+    """The dtype kind of a value ('f' for a Python int or float, 'c' for a complex)."""
     t = type(v)
     if t is float or t is int:
         return 'f'

@@ -21,7 +21,7 @@ from . import complexes as _complex
 from .._core.box import shape_of, innermost, dtype_of, LazyVar
 from ..backend import namespace, scipy_special, wrap_like, is_dask
 from ._batching import (expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array,
-                        _kind)
+                        kind_of)
 
 _SCALAR = (float, _np.float64)
 
@@ -65,7 +65,7 @@ def _shaped_like(x, ans):
 def _promoted(ans, primals, i):
     """Argument i is real and the answer complex (its cotangent is then the real
     part of a product: the plain rule, see _batching.real_for)."""
-    return type(ans) not in _SCALARS and _kind(ans) == 'c' and _kind(primals[i]) != 'c'
+    return type(ans) not in _SCALARS and kind_of(ans) == 'c' and kind_of(primals[i]) != 'c'
 
 
 def _constant_partials(*constants):
