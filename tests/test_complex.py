@@ -181,6 +181,8 @@ CASES = {
     'mean': [(lambda m: np.mean(m * m, axis=1), lambda: M)],
     'prod': [(lambda m: np.prod(m, axis=0), lambda: M)],
     'cumsum': [(lambda z: np.cumsum(z * z), _c)],
+    'cumprod': [(np.cumprod, _c), (lambda z: np.cumprod(z * onp.array([1, 0, 1, 0])), _c),
+                (lambda m: np.cumprod(m, axis=0), lambda: M)],
     'reverse_cumsum': [(lambda z: pyad.grad(lambda x: np.sum(np.cumsum(x) * X))(z.real) * z, _c),
                        (lambda z: pyad.vjp(np.cumsum, z)[1](z), _c)],
     'getitem': [(lambda z: z[1:3] * z[0], _c), (lambda m: m[[0, 2], 1], lambda: M)],
@@ -232,7 +234,7 @@ def test_primitives_without_complex_rules_refuse_complex_operands():
         with pytest.raises(TypeError, match=f'{prim.name} does not support complex values'):
             pyad.grad(lambda x: bind(prim, (x, Z), {}))(X)
         refused.append(prim.name)
-    assert {'maximum', 'logsumexp', 'det', 'var', 'sparsemax'} <= set(refused)
+    assert {'maximum', 'logsumexp', 'det', 'sparsemax'} <= set(refused)
 
 
 def test_check_grads_catches_a_wrong_complex_rule():
@@ -306,6 +308,8 @@ COMPOSITE = {
     'trace': (lambda m, z: m.trace(z @ z), M),
     'polyval': (lambda m, z: m.polyval(z, z[0]), Z),
     'average': (lambda m, z: m.average(z, weights=onp.arange(1.0, 5.0)), Z),
+    'var': (lambda m, z: m.var(z, axis=0, ddof=1), M),
+    'std': (lambda m, z: m.std(z), Z),
 }
 
 

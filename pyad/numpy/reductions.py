@@ -352,15 +352,26 @@ def _moment_args(name, a, axis, dtype, out, ddof):
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """numpy.var (with ddof)."""
+    """numpy.var (with ddof); of a complex array, the mean of |a - mean|², real."""
     axes, ddof = _moment_args('var', a, axis, dtype, out, ddof)
+    if dtype_of(a).kind == 'c':
+        return _complex_var(a, axes, ddof, bool(keepdims))
     return _var(a, axes, ddof, bool(keepdims))
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """numpy.std (with ddof).  Its derivative is infinite where std is 0, as sqrt's."""
     axes, ddof = _moment_args('std', a, axis, dtype, out, ddof)
+    if dtype_of(a).kind == 'c':
+        from .elementwise import sqrt
+        return sqrt(_complex_var(a, axes, ddof, bool(keepdims)))
     return _std(a, axes, ddof, bool(keepdims))
+
+
+def _complex_var(a, axes, ddof, keepdims):
+    # |z - mean z|² = (x - mean x)² + (y - mean y)²: the variances of the two parts
+    from .complexes import real, imag
+    return _var(real(a), axes, ddof, keepdims) + _var(imag(a), axes, ddof, keepdims)
 
 
 # ----------------------------------------------------------------- logsumexp
@@ -532,7 +543,7 @@ def _cumprod_vjp(g, ans, x, axis):
     return moveaxis(gx, -1, axis + bnd)
 
 
-_cumprod = Primitive('cumprod', _cumprod_impl)
+_cumprod = Primitive('cumprod', _cumprod_impl, complex_rules=True)
 _cumprod.def_jvp(_cumprod_jvp)
 _cumprod.def_vjp(_cumprod_vjp)
 
