@@ -18,7 +18,8 @@ cholesky(a)            the lower factor L of (A + Aᵀ)/2 (symmetrized, as in JA
 cho_solve(c, b)        solve (L Lᵀ) X = B given the factor (``c`` or ``(c, lower)``).
 solve_triangular       reads only the ``lower`` (or upper) triangle of ``a``;
                        ``trans`` 0/'N' or 1/'T' (2/'C' is 1 for real values).
-inv, solve             complex matrices too (docs/complex.md).
+inv, solve, det,       complex matrices too (docs/complex.md).
+matrix_power
 inv, slogdet           at a singular matrix the derivative (A⁻¹) does not exist:
                        the rules raise ``LinAlgError``.  ``slogdet``'s sign has no
                        derivative.
@@ -160,7 +161,9 @@ def _check_matrix(name, a, what='a'):
 def _check_float(name, a, what):
     kind = _np.dtype(dtype_of(a)).kind
     if kind == 'c':
-        raise TypeError(f'{name}: complex {what} is not supported (pyad differentiates real values)')
+        raise TypeError(f'{name}: complex {what} is not supported (its derivative rules are for '
+                        f'real matrices; the functions that take complex ones are listed in '
+                        f'docs/complex.md)')
 
 
 def _as_array(x):
@@ -557,7 +560,7 @@ def _det_vjp(g, ans, a):
     return _expand2(g) * _mT(_adjugate(a))
 
 
-_det = Primitive('det', _det_impl)
+_det = Primitive('det', _det_impl, complex_rules=True)      # (holomorphic)
 _det.def_jvp(_det_jvp)
 _det.def_vjp(_det_vjp)
 
@@ -567,7 +570,7 @@ def det(a):
     for a well-conditioned A, else the adjugate continued to singular matrices (see
     ``_adjugate``), so derivatives of every order exist everywhere."""
     a = _as_array(a)
-    _check_square('det', a)
+    _check_square('det', a, complex_ok=True)
     return _det(a)
 
 
@@ -941,7 +944,7 @@ def matrix_power(a, n):
     """numpy.linalg.matrix_power: A**n for an integer n by repeated squaring;
     n < 0 uses inv(A), n == 0 gives the identity (a constant)."""
     a = _as_array(a)
-    _check_square('matrix_power', a)
+    _check_square('matrix_power', a, complex_ok=True)
     if isinstance(n, bool) or int(n) != n:
         raise TypeError(f'matrix_power: the exponent must be an integer, got {n!r}')
     n = int(n)
