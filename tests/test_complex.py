@@ -351,3 +351,21 @@ def test_fixed_point_of_a_complex_map():
     assert pyad.jvp(lambda a: pyad.fixed_point(heron, a, a), a, 1j)[1] == pytest.approx(1j * want)
     g = pyad.grad(lambda a: np.abs(pyad.fixed_point(heron, a, a)) ** 2)(a)
     assert g == pytest.approx(wirtinger_gradient(lambda a: abs(onp.sqrt(a)) ** 2, a), rel=1e-6)
+
+
+def test_real_and_complex_inputs_together():
+    # a real x and a complex z meeting in one operation, x used elsewhere too: x's
+    # cotangent is the real part of its share, summed with its other contributions
+    def f(xz):
+        x, z = xz
+        y = x + z
+        w = x * z[::-1] + y * y - x / (z + 3)
+        return np.real(np.sum(w * np.conj(y))) + np.sum(x * x * 3.0)
+    check_grads(f, (X, Z), order=2)
+    check_grads(f, (X.astype(onp.float32), Z.astype(onp.complex64)), order=2)
+    gx, gz = pyad.grad(f)((X, Z))
+    assert gx.dtype == onp.float64 and gz.dtype == onp.complex128
+    onp.testing.assert_allclose(gz, wirtinger_gradient(lambda z: float(f((X, z))), Z), rtol=1e-6)
+    h = 1e-6
+    fd = [(float(f((X + h * e, Z))) - float(f((X - h * e, Z)))) / (2 * h) for e in onp.eye(4)]
+    onp.testing.assert_allclose(gx, fd, rtol=1e-6)
