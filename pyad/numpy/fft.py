@@ -12,11 +12,11 @@ carry their own derivatives):
 
 Each is linear, so its JVP is itself.  A VJP is the transpose under the pairing
 Re Σ g t of docs/complex.md: the DFT matrix is symmetric, so the transpose of a
-complex transform is the same transform with the same ``norm``; that of rfftn is
-the real part of the full forward transform of the cotangent zero-padded to n;
-that of irfftn is the inverse transform of the (real) cotangent, cut to the half
-spectrum and weighted by 2 where a frequency stands for itself and its mirror
-image (1 at 0 and, for even n, at n/2).
+complex transform is the same transform with the same ``norm``.  The real
+transforms are each other's transposes, up to conjugation, the reciprocal
+scaling, and the weight 2 of a frequency that stands for itself and its mirror
+image (1 at 0 and, for even n, at n/2): rfftn's VJP is irfftn(conj(g) / w), and
+irfftn's is w conj(rfftn(g)), each on a half spectrum, without padding.
 """
 import numpy as _np
 
@@ -30,6 +30,8 @@ __all__ = ['fft', 'ifft', 'rfft', 'irfft', 'fft2', 'ifft2', 'rfft2', 'irfft2', '
 from numpy.fft import fftfreq, rfftfreq   # noqa: E402  (frequencies: no derivative)
 
 _NORMS = (None, 'backward', 'ortho', 'forward')
+# the norm whose scaling is the reciprocal one (the transposes of the real transforms)
+_SWAPPED = {None: 'forward', 'backward': 'forward', 'ortho': 'ortho', 'forward': 'backward'}
 
 
 # ----------------------------------------------------------------- the primitives
@@ -54,10 +56,12 @@ _fftn.def_vjp(lambda g, ans, x, axes, norm, inverse: _fftn(g, axes=axes, norm=no
 
 
 def _rfftn_vjp(g, ans, x, axes, norm):
-    from . import real
+    # Re Σ_k g_k e^{-2πi jk/n} over the half spectrum: an inverse real transform of
+    # conj(g), each mirrored frequency counted once (irfftn counts it twice)
+    from .complexes import conj
     n = shape_of(x)[axes[-1]]
-    full = _resize(g, axes[-1], n)
-    return real(_fftn(full, axes=axes, norm=norm, inverse=False))
+    half = conj(g) * _mirror_weights(n, axes[-1], dtype_of(g), inverse=True)
+    return _irfftn(half, axes=axes, norm=_SWAPPED[norm], n=n)
 
 
 _rfftn = Primitive('rfftn', _rfftn_impl, complex_rules=True)
@@ -65,11 +69,12 @@ _rfftn.def_jvp(lambda t, ans, x, axes, norm: _rfftn(t, axes=axes, norm=norm))
 _rfftn.def_vjp(_rfftn_vjp)
 
 
-def _mirror_weights(n, axis, dtype):
+def _mirror_weights(n, axis, dtype, inverse=False):
     """2 for the frequencies of the half spectrum that stand for two of the full
-    one, 1 for 0 and (n even) n/2; shaped to broadcast along ``axis`` (< 0)."""
+    one, 1 for 0 and (n even) n/2 (``inverse``: their reciprocals); shaped to
+    broadcast along ``axis`` (< 0)."""
     m = n // 2 + 1
-    w = _np.full(m, 2.0)
+    w = _np.full(m, 0.5 if inverse else 2.0)
     w[0] = 1.0
     if n % 2 == 0:
         w[-1] = 1.0
@@ -77,14 +82,10 @@ def _mirror_weights(n, axis, dtype):
 
 
 def _irfftn_vjp(g, ans, h, axes, norm, n):
-    from .manipulation import astype
-    from .indexing import getitem
-    cdtype = dtype_of(h)
-    spectrum = _fftn(astype(g, cdtype), axes=axes, norm=norm, inverse=True)
-    m = n // 2 + 1
-    last = axes[-1]
-    half = getitem(spectrum, (Ellipsis, slice(0, m)) + (slice(None),) * (-last - 1))
-    return half * _mirror_weights(n, last, cdtype)
+    # the inverse transform of the real g, on the half spectrum: conj(rfftn(g))
+    # with the reciprocal scaling; each mirrored frequency counted twice
+    from .complexes import conj
+    return conj(_rfftn(g, axes=axes, norm=_SWAPPED[norm])) * _mirror_weights(n, axes[-1], dtype_of(h))
 
 
 _irfftn = Primitive('irfftn', _irfftn_impl, complex_rules=True)
