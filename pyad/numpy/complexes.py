@@ -101,10 +101,9 @@ def angle(z, deg=False):
 
 def _unit_conj(x, ans):
     """conj(x) / |x|, 0 where x = 0 (abs is not differentiable there; 0 is JAX's
-    choice for real x, kept here for complex x)."""
+    choice for real x, kept here for complex x: there conj(x) / 1 = 0)."""
     from .elementwise import where, equal
-    zero = equal(ans, 0)
-    return where(zero, 0.0, conj(x) / where(zero, 1.0, ans))
+    return conj(x) / where(equal(ans, 0), 1.0, ans)
 
 
 def abs_jvp(t, ans, x):
