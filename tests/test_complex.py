@@ -369,3 +369,19 @@ def test_real_and_complex_inputs_together():
     h = 1e-6
     fd = [(float(f((X + h * e, Z))) - float(f((X - h * e, Z)))) / (2 * h) for e in onp.eye(4)]
     onp.testing.assert_allclose(gx, fd, rtol=1e-6)
+
+
+@pytest.mark.parametrize('name', ['sin', 'exp', 'log', 'sqrt', 'tanh', 'reciprocal', 'power', 'arctan',
+                                  'log1p'])
+def test_taylor_mode_on_complex_values_against_mpmath(name):
+    mp = pytest.importorskip('mpmath')
+    mp.mp.dps = 30
+    f, mf = {'sin': (np.sin, mp.sin), 'exp': (np.exp, mp.exp), 'log': (np.log, mp.log),
+             'sqrt': (np.sqrt, mp.sqrt), 'tanh': (np.tanh, mp.tanh),
+             'reciprocal': (lambda z: 1 / z, lambda z: 1 / z),
+             'power': (lambda z: z ** 2.5, lambda z: z ** 2.5), 'arctan': (np.arctan, mp.atan),
+             'log1p': (np.log1p, mp.log1p)}[name]
+    z = 0.6 + 0.4j
+    for n in (1, 2, 3):
+        want = complex(mp.diff(mf, mp.mpc(z.real, z.imag), n))
+        assert pyad.diffn(n, f)(z) == pytest.approx(want, rel=1e-9)
