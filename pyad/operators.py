@@ -524,12 +524,13 @@ def jacrev(f, x, holomorphic=False):
 
 @_op1('jacobian')
 def fjacobian(f, x):
-    """(f(x), J(x)); the mode is chosen by the sizes (forward when n <= m).
+    """(f(x), J(x)); the mode is chosen by the sizes (forward when n <= m), and
+    forward for complex outputs of real inputs (reverse mode wants real outputs).
     J has shape out.shape + in.shape (pytrees: out structure of in structure)."""
     leaves, treedef, primals, out_def, pullback = _reverse('jacobian', f, x)
     n = sum(_size(l) for l in leaves)
     m = sum(_size(y) for y in primals)
-    if m > n:
+    if m > n or any(dtype_of(y).kind == 'c' for y in primals):
         return _jac_forward('jacobian', f, x)
     return _jac_reverse_finish(primals, out_def, pullback, leaves, treedef)
 

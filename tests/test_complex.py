@@ -385,3 +385,11 @@ def test_taylor_mode_on_complex_values_against_mpmath(name):
     for n in (1, 2, 3):
         want = complex(mp.diff(mf, mp.mpc(z.real, z.imag), n))
         assert pyad.diffn(n, f)(z) == pytest.approx(want, rel=1e-9)
+
+
+def test_jacobian_of_complex_outputs_runs_forward():
+    f = lambda x: np.exp(1j * x[:2]) * np.sum(x)
+    J = pyad.jacobian(f)(X)
+    onp.testing.assert_allclose(J, pyad.jacfwd(f)(X), rtol=1e-14)
+    with pytest.raises(TypeError, match='jacobian requires real-valued inputs'):
+        pyad.jacobian(lambda z: np.abs(z))(Z)
