@@ -134,3 +134,15 @@ def test_errors():
         np.fft.fftn(Z, axes=(0, 0))
     with pytest.raises(ValueError, match='fftshift: axis 3 is out of bounds'):
         np.fft.fftshift(Z, axes=3)
+
+
+def test_dask_arrays():
+    da = pytest.importorskip('dask.array')
+    x = da.from_array(X, chunks=(1, 6))
+    f = lambda x: np.sum(np.abs(np.fft.rfft(x)) ** 2 * X[0, :4])
+    g = pyad.grad(f)(x)
+    assert isinstance(g, da.Array)
+    onp.testing.assert_allclose(onp.asarray(g), pyad.grad(f)(X), rtol=1e-12)
+    z = da.from_array(Z, chunks=(1, 6))
+    h = lambda z: np.sum(np.abs(np.fft.ifft(np.exp(z))))
+    onp.testing.assert_allclose(onp.asarray(pyad.grad(h)(z)), pyad.grad(h)(Z), rtol=1e-12)
