@@ -80,7 +80,8 @@ SVDResult = namedtuple('SVDResult', ['U', 'S', 'Vh'])
 QRResult = namedtuple('QRResult', ['Q', 'R'])
 
 __all__ = ['solve', 'solve_symmetric', 'cholesky', 'cho_solve', 'solve_triangular', 'inv',
-           'pinv', 'det', 'slogdet', 'eig', 'eigvals', 'eigh', 'svd', 'qr', 'norm', 'matrix_power', 'expm',
+           'pinv', 'det', 'slogdet', 'eig', 'eigvals', 'eigh', 'svd', 'qr', 'norm', 'matrix_power',
+           'expm',
            'lstsq', 'LinAlgError']
 
 

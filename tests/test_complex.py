@@ -91,7 +91,8 @@ def test_holomorphic_derivatives(name):
     onp.testing.assert_allclose(pyad.jacrev(f, holomorphic=True)(Z), onp.diag(df(Z)), rtol=1e-12)
     # f'(z) by a finite difference along the real axis (holomorphic: any direction)
     h = 1e-7
-    assert pyad.grad(f, holomorphic=True)(z) == pytest.approx((f(z + h) - f(z - h)) / (2 * h), rel=1e-6)
+    fd = (f(z + h) - f(z - h)) / (2 * h)
+    assert pyad.grad(f, holomorphic=True)(z) == pytest.approx(fd, rel=1e-6)
 
 
 def test_holomorphic_matrix_function():
@@ -272,7 +273,8 @@ def test_traced_values_know_they_are_complex():
         assert not np.iscomplexobj(r)
         assert list(np.iscomplex(z)) == [True] * 4
         return np.sum(r) + np.sum(np.real(z.conjugate() * z.imag))
-    want = wirtinger_gradient(lambda z: float(onp.sum(z.real) + onp.sum((onp.conj(z) * z.imag).real)), Z)
+    plain = lambda z: float(onp.sum(z.real) + onp.sum((onp.conj(z) * z.imag).real))
+    want = wirtinger_gradient(plain, Z)
     onp.testing.assert_allclose(pyad.grad(f)(Z), want, rtol=1e-6, atol=1e-8)
 
 
@@ -338,7 +340,7 @@ def test_diff_and_diffn_of_a_complex_scalar_along_the_real_direction():
 
 
 def test_complex_of_a_traced_value_says_what_to_do():
-    with pytest.raises(TypeError, match='complex\\(\\) of a traced value would drop its derivative'):
+    with pytest.raises(TypeError, match=r'complex\(\) of a traced value would drop'):
         pyad.grad(lambda x: np.real(complex(x)))(1.0)
 
 
@@ -347,7 +349,8 @@ def test_fixed_point_of_a_complex_map():
     heron = lambda a, x: 0.5 * (x + a / x)
     a = onp.complex128(2.0 + 1.0j)
     want = 0.5 / onp.sqrt(a)
-    assert pyad.grad(lambda a: pyad.fixed_point(heron, a, a), holomorphic=True)(a) == pytest.approx(want)
+    root = lambda a: pyad.fixed_point(heron, a, a)
+    assert pyad.grad(root, holomorphic=True)(a) == pytest.approx(want)
     assert pyad.jvp(lambda a: pyad.fixed_point(heron, a, a), a, 1j)[1] == pytest.approx(1j * want)
     g = pyad.grad(lambda a: np.abs(pyad.fixed_point(heron, a, a)) ** 2)(a)
     assert g == pytest.approx(wirtinger_gradient(lambda a: abs(onp.sqrt(a)) ** 2, a), rel=1e-6)
@@ -371,8 +374,8 @@ def test_real_and_complex_inputs_together():
     onp.testing.assert_allclose(gx, fd, rtol=1e-6)
 
 
-@pytest.mark.parametrize('name', ['sin', 'exp', 'log', 'sqrt', 'tanh', 'reciprocal', 'power', 'arctan',
-                                  'log1p'])
+@pytest.mark.parametrize('name', ['sin', 'exp', 'log', 'sqrt', 'tanh', 'reciprocal', 'power',
+                                  'arctan', 'log1p'])
 def test_taylor_mode_on_complex_values_against_mpmath(name):
     mp = pytest.importorskip('mpmath')
     mp.mp.dps = 30

@@ -28,7 +28,8 @@ def real_gauge_invariant(a):
     return np.sum(np.real(w) * np.imag(w)) + np.sum(overlap * np.real(w))
 
 
-@pytest.mark.parametrize('a', [A, C, STACK, A.astype(onp.float32)], ids=['real', 'complex', 'stack', 'float32'])
+@pytest.mark.parametrize('a', [A, C, STACK, A.astype(onp.float32)],
+                         ids=['real', 'complex', 'stack', 'float32'])
 def test_values_against_numpy(a):
     w, v = la.eig(a)
     W, V = onp.linalg.eig(a)
@@ -58,7 +59,8 @@ def test_eigenvectors_of_a_complex_matrix_are_numpys_and_differentiable(seed):
 @pytest.mark.parametrize('seed', range(3))
 def test_sign_free_functions_of_a_real_matrix(seed):
     # (a real matrix: LAPACK's sign of a column may flip under a tiny change)
-    check_grads(lambda a: np.einsum('ij,kj->jik', la.eig(a)[1], la.eig(a)[1]), A, order=2, seed=seed)
+    outer = lambda a: np.einsum('ij,kj->jik', la.eig(a)[1], la.eig(a)[1])
+    check_grads(outer, A, order=2, seed=seed)
 
 
 def test_single_precision():

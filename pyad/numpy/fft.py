@@ -50,9 +50,14 @@ def _irfftn_impl(h, axes, norm, n):
     return namespace(h).fft.irfftn(h, s=s, axes=axes, norm=norm)
 
 
+def _fftn_linear(c, ans, x, axes, norm, inverse):
+    """The JVP and (the DFT matrix being symmetric) the VJP: the same transform."""
+    return _fftn(c, axes=axes, norm=norm, inverse=inverse)
+
+
 _fftn = Primitive('fftn', _fftn_impl, complex_rules=True)
-_fftn.def_jvp(lambda t, ans, x, axes, norm, inverse: _fftn(t, axes=axes, norm=norm, inverse=inverse))
-_fftn.def_vjp(lambda g, ans, x, axes, norm, inverse: _fftn(g, axes=axes, norm=norm, inverse=inverse))
+_fftn.def_jvp(_fftn_linear)
+_fftn.def_vjp(_fftn_linear)
 
 
 def _rfftn_vjp(g, ans, x, axes, norm):
@@ -60,7 +65,7 @@ def _rfftn_vjp(g, ans, x, axes, norm):
     # conj(g), each mirrored frequency counted once (irfftn counts it twice)
     from .complexes import conj
     n = shape_of(x)[axes[-1]]
-    half = conj(g) * _mirror_weights(n, axes[-1], dtype_of(g), inverse=True)
+    half = conj(g) * _mirror_weights(g, n, axes[-1], inverse=True)
     return _irfftn(half, axes=axes, norm=_SWAPPED[norm], n=n)
 
 
@@ -69,23 +74,24 @@ _rfftn.def_jvp(lambda t, ans, x, axes, norm: _rfftn(t, axes=axes, norm=norm))
 _rfftn.def_vjp(_rfftn_vjp)
 
 
-def _mirror_weights(n, axis, dtype, inverse=False):
+def _mirror_weights(like, n, axis, inverse=False):
     """2 for the frequencies of the half spectrum that stand for two of the full
-    one, 1 for 0 and (n even) n/2 (``inverse``: their reciprocals); shaped to
-    broadcast along ``axis`` (< 0)."""
+    one, 1 for 0 and (n even) n/2 (``inverse``: their reciprocals), in the real
+    dtype and the array library of ``like``, shaped to broadcast along ``axis`` (< 0)."""
     m = n // 2 + 1
     w = _np.full(m, 0.5 if inverse else 2.0)
     w[0] = 1.0
     if n % 2 == 0:
         w[-1] = 1.0
-    return w.astype(_np.dtype(dtype).type(0).real.dtype).reshape((m,) + (1,) * (-axis - 1))
+    real = _np.dtype(dtype_of(like)).type(0).real.dtype
+    return namespace(like).asarray(w.astype(real).reshape((m,) + (1,) * (-axis - 1)))
 
 
 def _irfftn_vjp(g, ans, h, axes, norm, n):
     # the inverse transform of the real g, on the half spectrum: conj(rfftn(g))
     # with the reciprocal scaling; each mirrored frequency counted twice
     from .complexes import conj
-    return conj(_rfftn(g, axes=axes, norm=_SWAPPED[norm])) * _mirror_weights(n, axes[-1], dtype_of(h))
+    return conj(_rfftn(g, axes=axes, norm=_SWAPPED[norm])) * _mirror_weights(h, n, axes[-1])
 
 
 _irfftn = Primitive('irfftn', _irfftn_impl, complex_rules=True)
