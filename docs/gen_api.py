@@ -69,7 +69,7 @@ def first_paragraph(obj):
 
 
 def _is_primitive(obj):
-    """A pyad Primitive, or an instance of a subclass (pyad.numpy's RealPrimitive)."""
+    """A pyad Primitive, or an instance of a subclass."""
     return any(c.__name__ == 'Primitive' for c in type(obj).__mro__)
 
 

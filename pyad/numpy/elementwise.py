@@ -16,7 +16,6 @@ import scipy.special as _sps
 
 from .._core.primitive import Primitive
 from .._core.traits import Traits
-from ._real import RealPrimitive
 from . import complexes as _complex
 from .._core.box import shape_of, innermost, dtype_of, LazyVar
 from ..backend import namespace, scipy_special, wrap_like, is_dask
@@ -253,7 +252,7 @@ scaled_multiply.def_vjp_joint(_scaled_multiply_vjp)
 
 def binary(name, impl, lin_x, lin_y, traits=_UFUNC):
     """``lin_x(c, ans, x, y)``: ∂ans/∂x applied to c (None: not differentiable in x)."""
-    prim = RealPrimitive(name, impl, traits=traits)
+    prim = Primitive(name, impl, traits=traits)
     prim.def_jvp(None if lin_x is None else _forward_rule(lin_x, 0),
                  None if lin_y is None else _forward_rule(lin_y, 1))
     prim.def_vjp(None if lin_x is None else _reverse_rule(lin_x, 0),
@@ -607,7 +606,7 @@ def _where_impl(cond, x, y):
     return wrap_like(_np.where(cond, x, y), x, y)
 
 
-where = RealPrimitive('where', _where_impl)
+where = Primitive('where', _where_impl)
 # the condition only selects: a traced (float) condition has a zero derivative
 where.def_jvp(_zero_rule,
               lambda t, ans, cond, x, y: where(cond, expand_to(t, x, ans), 0.0),

@@ -7,7 +7,6 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.traits import Traits
-from ._real import RealPrimitive
 from .._core.box import Box, shape_of, ndim_of, dtype_of
 from ..backend import namespace, wrap_like, is_dask, dask_matmul
 from ._batching import unbroadcast_shape, real_for
@@ -127,8 +126,8 @@ def _matmul_vjp_y(g, ans, x, y):
 
 # each argument's VJP reads only the other argument (and shapes) and makes new
 # arrays or views: the tape need not keep the product itself
-_matmul = RealPrimitive('matmul', _matmul_impl, traits=Traits(reads='other', fresh=True),
-                        complex_rules=True)
+_matmul = Primitive('matmul', _matmul_impl, traits=Traits(reads='other', fresh=True),
+                    complex_rules=True)
 _matmul.def_jvp(_matmul_jvp_x, _matmul_jvp_y)
 # (a real operand of a complex product gets the real part of its cotangent)
 _matmul.def_vjp(lambda g, ans, x, y: real_for(_matmul_vjp_x(g, ans, x, y), x, ans),
@@ -331,7 +330,7 @@ def _einsum_vjp_kinds(g, ans, primals, params, positions):
     return [real_for(r, primals[k], ans) for r, k in zip(results, positions)]
 
 
-_einsum = RealPrimitive('einsum', _einsum_impl, complex_rules=True)
+_einsum = Primitive('einsum', _einsum_impl, complex_rules=True)
 _einsum.def_jvp_joint(_einsum_jvp)
 _einsum.def_vjp_joint(_einsum_vjp_kinds)
 
