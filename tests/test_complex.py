@@ -398,3 +398,12 @@ def test_jacobian_of_complex_outputs_runs_forward():
     onp.testing.assert_allclose(pyad.jacobian(np.abs)(Z), pyad.jacrev(np.abs)(Z), rtol=1e-14)
     with pytest.raises(TypeError, match='jacobian requires real-valued inputs'):
         pyad.jacobian(np.sin)(Z)
+
+
+def test_optimisers_refuse_complex_parameters():
+    # (their updates are written for real parameters: an error, not a wrong step)
+    import pyad.optim as optim
+    with pytest.raises(TypeError, match='adam: complex parameters are not supported'):
+        optim.adam(0.1).init(Z)
+    with pytest.raises(TypeError, match='complex parameters are not supported'):
+        optim.gradient_descent(lambda z: np.sum(np.abs(z) ** 2), Z)
