@@ -139,7 +139,10 @@ def _flat(tree):
 def check_grads(f, x, order=2, modes=('fwd', 'rev'), *, eps=1e-6, rtol=None, atol=None,
                 batched=True, max_batched_size=64, seed=0):
     """Assert that pyad's derivatives of f at x agree with each other and with
-    finite differences, up to ``order``; returns None or raises AssertionError."""
+    finite differences, up to ``order``; returns None or raises AssertionError.
+    Complex inputs and outputs are checked along complex directions, with the
+    pairing Re Σ u v of a cotangent and a tangent (docs/complex.md); the batched
+    Jacobians only where inputs and outputs are real."""
     rng = _onp.random.default_rng(seed)
     dtype = _dtype_of_tree(x)
     if rtol is None:
