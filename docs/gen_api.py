@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(HERE))          # the checkout's pyad, instal
 MODULES = [
     ('pyad', 'the public API: the operator table, fixed_point, pytree helpers, Primitive'),
     ('pyad.numpy', 'the differentiable NumPy namespace (`import pyad.numpy as np`)'),
+    ('pyad.numpy.fft', 'discrete Fourier transforms (`pyad.numpy.fft`, as `numpy.fft`)'),
     ('pyad.linalg', 'linear algebra as intrinsic primitives'),
     ('pyad.fixed_point', 'the fixed-point operator'),
     ('pyad.tree_util', 'pytrees, with JAX\'s names'),
@@ -74,7 +75,7 @@ def first_paragraph(obj):
 
 
 def _is_primitive(obj):
-    """A pyad Primitive, or an instance of a subclass (pyad.numpy's RealPrimitive)."""
+    """A pyad Primitive, or an instance of a subclass."""
     return any(c.__name__ == 'Primitive' for c in type(obj).__mro__)
 
 

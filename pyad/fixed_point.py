@@ -322,10 +322,10 @@ def _reverse_level(h_primal, a, x_p, z, tag, ctx):
 
 # ------------------------------------------------------------------ plain iteration
 def _max_abs(v):
-    if isinstance(v, (float, int)):
+    if isinstance(v, (float, int, complex)):
         return abs(v)
     if not shape_of(v):
-        return abs(float(v))
+        return float(abs(v))        # (the modulus of a complex number)
     if v.size == 0:
         return 0.0
     return float(namespace(v).abs(v).max())

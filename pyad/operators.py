@@ -158,9 +158,13 @@ def _operator(name, n_directions, returns_value):
     last, in the structure of the differentiated arguments."""
     def decorate(impl):
         @functools.wraps(impl)
-        def op(f, argnums=0, has_aux=False):
+        def op(f, argnums=0, has_aux=False, *, holomorphic=False):
             _check_function(f, name)
             spec = _Args(name, f, argnums, has_aux)
+            if holomorphic and name not in _HOLOMORPHIC:
+                raise TypeError(f'{name} has no holomorphic option (grad, jacfwd and jacrev '
+                                f'have); use jvp or vjp for complex functions')
+            options = {'holomorphic': True} if holomorphic else {}
 
             def apply(*args, **kwargs):
                 if len(args) == 1 + n_directions and spec.simple and not kwargs:
@@ -174,16 +178,16 @@ def _operator(name, n_directions, returns_value):
                     args, directions = args[:split], args[split:]
                     x, g, aux = spec.bind(args, kwargs)
                 try:
-                    result = impl(g, x, *directions)
+                    result = impl(g, x, *directions, **options)
                 except FunctionOutput as returned:
                     if spec.has_aux:
                         raise TypeError(f'{name}(has_aux=True): the function returned a '
                                         f'function; has_aux needs (output, aux) with an '
                                         f'output that is not a function') from None
-                    return _fresh(lambda h: op(h)(x, *directions), g, returned.args[0])
+                    return _fresh(lambda h: op(h, **options)(x, *directions), g, returned.args[0])
                 return spec.finish(result, aux, returns_value) if spec.has_aux else result
             return _wrap(name, f, apply)
-        op.__signature__ = _OP_SIGNATURE
+        op.__signature__ = _HOLOMORPHIC_SIGNATURE if name in _HOLOMORPHIC else _OP_SIGNATURE
         op.__annotations__ = dict(_OP_ANNOTATIONS)
         return op
     return decorate
@@ -203,6 +207,8 @@ _OP_SIGNATURE = inspect.Signature([
     inspect.Parameter('has_aux', inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False,
                       annotation=bool),
 ], return_annotation=Callable[..., Any])
+_HOLOMORPHIC_SIGNATURE = _OP_SIGNATURE.replace(parameters=list(_OP_SIGNATURE.parameters.values()) + [
+    inspect.Parameter('holomorphic', inspect.Parameter.KEYWORD_ONLY, default=False, annotation=bool)])
 _OP_ANNOTATIONS = {'f': Callable[..., Any], 'argnums': Union[int, Tuple[int, ...]],
                    'has_aux': bool, 'return': Callable[..., Any]}
 
@@ -210,6 +216,25 @@ _OP_ANNOTATIONS = {'f': Callable[..., Any], 'argnums': Union[int, Tuple[int, ...
 def _op1(name, returns_value=False):
     """An operator of one input: ``op(f)(x, *args)`` differentiates f(x, *args) in x."""
     return _operator(name, 0, returns_value)
+
+
+_HOLOMORPHIC = ('grad', 'jacfwd', 'jacrev')
+
+
+def _check_kinds(name, leaves, holomorphic, what):
+    """JAX's rules for complex numbers in the Jacobian operators: with
+    ``holomorphic`` every leaf must be complex; without, ``what`` (the inputs of
+    jacfwd, the outputs of grad and jacrev) must be real."""
+    for leaf in leaves:
+        kind = dtype_of(leaf).kind
+        if holomorphic and kind != 'c':
+            raise TypeError(f'{name} with holomorphic=True requires complex {what}, got '
+                            f'dtype {dtype_of(leaf)}')
+        if not holomorphic and kind == 'c':
+            raise TypeError(
+                f'{name} requires real-valued {what}, got dtype {dtype_of(leaf)}.  For a '
+                f'holomorphic function pass holomorphic=True (grad, jacfwd, jacrev); for '
+                f'other functions involving complex {what} use jvp or vjp directly')
 
 
 def _op2(name, returns_value=False):
@@ -556,7 +581,7 @@ def _require_scalar(name, value, instead):
         raise TypeError(
             f'{name} requires a function with a real scalar output, but it returned '
             f'{_describe_output(treedef, leaves)}; for vector-valued functions use {instead}')
-    if dtype_of(leaves[0]).kind != 'f':
+    if dtype_of(leaves[0]).kind not in 'fc':
         raise TypeError(f'{name} requires a real floating-point output, got dtype {dtype_of(leaves[0])}')
 
 
@@ -566,23 +591,27 @@ def _reverse(name, f, x, copy=False):
     return leaves, treedef, primals, out_def, pullback
 
 
-def _fgrad(f, x, name='grad', need_value=True):
+def _fgrad(f, x, name='grad', need_value=True, holomorphic=False):
     """(f(x), ∇f(x)); ``name`` is the operator the user called, for error messages.
     Without ``need_value`` the value is None, and a value of f that was deferred
-    is never computed."""
+    is never computed.  For complex inputs the gradient is JAX's (see
+    docs/complex.md); ``holomorphic``: f'(z) of a complex function."""
     leaves, treedef = flatten_input(x, name)
+    if holomorphic:
+        _check_kinds(name, leaves, True, 'inputs')
     primals, out_def, pullback = pull_back(f, leaves, treedef, name, lazy=True)
     if out_def.kind != 'leaf' or tuple(shape_of(primals[0])) != ():
         _require_scalar(name, tree_unflatten(out_def, [value(p) for p in primals]),
                         'jacobian, or jacobianTv(f)(x, v) for a vector-Jacobian product')
     _require_scalar(name, primals[0], 'jacobian')
+    _check_kinds(name, primals[:1], holomorphic, 'outputs')
     y = value(primals[0]) if need_value else None
     adjoints = pullback([_one_like(primals[0])], last=True)
     return y, tree_unflatten(treedef, _zeros_if_none(adjoints, leaves))
 
 
 @_op1('grad', returns_value=True)
-def fgrad(f, x):
+def fgrad(f, x, holomorphic=False):
     """(f(x), ∇f(x)) for a real scalar function, in reverse mode.
 
     >>> import pyad, pyad.numpy as np
@@ -590,12 +619,14 @@ def fgrad(f, x):
     >>> float(value), g
     (5.0, array([2., 4.]))
     """
-    return _fgrad(f, x)
+    return _fgrad(f, x, holomorphic=holomorphic)
 
 
 @_op1('grad')
-def grad(f, x):
+def grad(f, x, holomorphic=False):
     """∇f(x) for a real scalar function, in reverse mode (one taped pass, one sweep).
+    For complex inputs: ∂f/∂x - i ∂f/∂y, as JAX; ``grad(f, holomorphic=True)``:
+    f'(z) for a holomorphic f.
 
     >>> import pyad, pyad.numpy as np
     >>> pyad.grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
@@ -603,7 +634,7 @@ def grad(f, x):
     >>> float(pyad.grad(lambda x, y: x * y ** 2, argnums=1)(3.0, 2.0))   # in y only
     12.0
     """
-    return _fgrad(f, x, need_value=False)[1]
+    return _fgrad(f, x, need_value=False, holomorphic=holomorphic)[1]
 
 
 value_and_grad = fgrad
@@ -747,27 +778,32 @@ def _jacobian_from_reverse(out_def, primals, adjoints, leaves, treedef):
     return tree_unflatten(out_def, rows)
 
 
-def _jac_forward(name, f, x):
+def _jac_forward(name, f, x, holomorphic=False):
     leaves, treedef = flatten_input(x, name)
+    _check_kinds(name, leaves, holomorphic, 'inputs')
     seeds = identity_seeds(leaves)
     primals, out_def, out_tangents = push_forward(f, leaves, treedef, seeds, name)
     return (tree_unflatten(out_def, primals),
             _jacobian_from_forward(out_def, primals, out_tangents, leaves, treedef))
 
 
-def _jac_reverse_finish(primals, out_def, pullback, leaves, treedef):
+def _jac_reverse_finish(primals, out_def, pullback, leaves, treedef, name='jacobian',
+                       holomorphic=False):
+    if holomorphic:
+        _check_kinds(name, leaves, True, 'inputs')
+    _check_kinds(name, [value(p) for p in primals], holomorphic, 'outputs')
     adjoints = pullback(identity_seeds(primals), last=True)
     return (tree_unflatten(out_def, primals),
             _jacobian_from_reverse(out_def, primals, adjoints, leaves, treedef))
 
 
-def _jac_reverse(name, f, x):
+def _jac_reverse(name, f, x, holomorphic=False):
     leaves, treedef, primals, out_def, pullback = _reverse(name, f, x)
-    return _jac_reverse_finish(primals, out_def, pullback, leaves, treedef)
+    return _jac_reverse_finish(primals, out_def, pullback, leaves, treedef, name, holomorphic)
 
 
 @_op1('jacfwd', returns_value=True)
-def fjacfwd(f, x):
+def fjacfwd(f, x, holomorphic=False):
     """(f(x), the Jacobian) by forward mode.
 
     >>> import pyad, pyad.numpy as np
@@ -776,12 +812,13 @@ def fjacfwd(f, x):
     (array([1., 4.]), array([[2., 0.],
            [0., 4.]]))
     """
-    return _jac_forward('jacfwd', f, x)
+    return _jac_forward('jacfwd', f, x, holomorphic)
 
 
 @_op1('jacfwd')
-def jacfwd(f, x):
+def jacfwd(f, x, holomorphic=False):
     """The Jacobian by forward mode: one pass pushing all n input directions.
+    Real inputs (complex outputs allowed), or ``holomorphic=True``: f'(z).
 
     >>> import pyad, pyad.numpy as np
     >>> pyad.jacfwd(lambda x, y: x * y, argnums=(0, 1))(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
@@ -789,11 +826,11 @@ def jacfwd(f, x):
            [0., 4.]]), array([[1., 0.],
            [0., 2.]]))
     """
-    return _jac_forward('jacfwd', f, x)[1]
+    return _jac_forward('jacfwd', f, x, holomorphic)[1]
 
 
 @_op1('jacrev', returns_value=True)
-def fjacrev(f, x):
+def fjacrev(f, x, holomorphic=False):
     """(f(x), the Jacobian) by reverse mode.
 
     >>> import pyad, pyad.numpy as np
@@ -802,24 +839,26 @@ def fjacrev(f, x):
     (array([1., 4.]), array([[2., 0.],
            [0., 4.]]))
     """
-    return _jac_reverse('jacrev', f, x)
+    return _jac_reverse('jacrev', f, x, holomorphic)
 
 
 @_op1('jacrev')
-def jacrev(f, x):
+def jacrev(f, x, holomorphic=False):
     """The Jacobian by reverse mode: one taped pass, one sweep pulling all m rows.
+    Real outputs (complex inputs allowed, as in grad), or ``holomorphic=True``.
 
     >>> import pyad, pyad.numpy as np
     >>> pyad.jacrev(lambda x: np.sin(x) * x[0])(np.array([0.0, 1.0]))
     array([[0.        , 0.        ],
            [0.84147098, 0.        ]])
     """
-    return _jac_reverse('jacrev', f, x)[1]
+    return _jac_reverse('jacrev', f, x, holomorphic)[1]
 
 
 @_op1('jacobian', returns_value=True)
 def fjacobian(f, x):
-    """(f(x), J(x)); the mode is chosen by the sizes (forward when n <= m).
+    """(f(x), J(x)); the mode is chosen by the sizes (forward when n <= m), and
+    forward for complex outputs of real inputs (reverse mode wants real outputs).
     J has shape out.shape + in.shape (pytrees: out structure of in structure).
 
     >>> import pyad, pyad.numpy as np
@@ -830,7 +869,7 @@ def fjacobian(f, x):
     leaves, treedef, primals, out_def, pullback = _reverse('jacobian', f, x)
     n = sum(_size(l) for l in leaves)
     m = sum(_size(y) for y in primals)
-    if m > n:
+    if m > n or any(dtype_of(y).kind == 'c' for y in primals):
         return _jac_forward('jacobian', f, x)
     return _jac_reverse_finish(primals, out_def, pullback, leaves, treedef)
 
@@ -895,6 +934,7 @@ def fgradhessian(f, x):
     (9.0, array([ 3., 12.]))
     """
     leaves, treedef = flatten_input(x, 'hessian')
+    _check_kinds('hessian', leaves, False, 'inputs')
     seeds = identity_seeds(leaves)
     primals, out_def, out_tangents = push_forward(
         lambda x_: _fgrad(f, x_, 'hessian'), leaves, treedef, seeds, 'hessian')

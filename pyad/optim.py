@@ -45,7 +45,7 @@ from typing import Any, Callable, NamedTuple, Optional
 import numpy as _onp
 
 from . import numpy as pnp
-from ._core.box import innermost
+from ._core.box import innermost, dtype_of
 from ._core.pytree import tree_flatten, tree_unflatten, tree_map
 from .backend import namespace, on_device_of, to_numpy
 
@@ -120,10 +120,21 @@ class _State(NamedTuple):
     slots: Any
 
 
+def _refuse_complex(name, params):
+    """The optimisers and minimisers are written for real parameters: a complex one
+    (whose gradient, in JAX's convention, is the conjugate of a descent direction's
+    opposite) is refused rather than stepped the wrong way."""
+    for leaf in tree_flatten(params)[0]:
+        if _onp.dtype(dtype_of(leaf)).kind == 'c':
+            raise TypeError(f'{name}: complex parameters are not supported; optimise the real '
+                            f'and imaginary parts as two real arrays (z = x + 1j * y)')
+
+
 def _make(name, slot_names, step, lr, clip_norm, clip_value, slot_fill=0.0):
     """An Optimizer whose state holds a step count and per-parameter slots
     (filled with ``slot_fill`` at the start)."""
     def init(params):
+        _refuse_complex(name, params)
         zeros = tuple(_zeros_like_tree(params) for _ in slot_names)
         if slot_fill:
             zeros = tuple(tree_map(lambda z: z + slot_fill, z) for z in zeros)
@@ -213,6 +224,7 @@ class _Flat:
         leaves, self.treedef = tree_flatten(x0)
         if not leaves:
             raise ValueError(f'{name}: the starting point has no leaves')
+        _refuse_complex(name, x0)
         self.is_float = []
         self.shapes, self.dtypes = [], []
         parts = []

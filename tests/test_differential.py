@@ -341,6 +341,16 @@ ARRAY_CASES = [
      lambda x: np.cumulative_sum(x, axis=1, include_initial=True), (X34,)),
     ('cumulative_prod', pnp.cumulative_prod, np.cumulative_prod, (V5,)),
     ('copy', pnp.copy, np.copy, (V5,)), ('real', pnp.real, np.real, (V5,)),
+    # complex intermediates of real values (tests/test_complex*.py check complex inputs)
+    ('conj', lambda x: pnp.real(pnp.conj(x * (1 + 2j)) * x), lambda x: np.real(np.conj(x * (1 + 2j)) * x), (V5,)),
+    ('conjugate', lambda x: pnp.imag(pnp.conjugate(x * (1 + 2j))), lambda x: np.imag(np.conjugate(x * (1 + 2j))), (V5,)),
+    ('angle', lambda x: pnp.angle(x + 0.7j), lambda x: np.angle(x + 0.7j), (V5,)),
+    ('real_if_close', lambda x: pnp.real_if_close(x + 0j), lambda x: np.real_if_close(x + 0j), (V5,)),
+    # (functions of the eigenpairs that neither their order nor the phases change)
+    ('eig', lambda a: pnp.sum(pnp.abs(pla.eig(a)[1]) ** 2 * pnp.abs(pla.eig(a)[0]), axis=1),
+     lambda a: np.sum(np.abs(np.linalg.eig(a)[1]) ** 2 * np.abs(np.linalg.eig(a)[0]), axis=1), (A3,)),
+    ('eigvals', lambda a: pnp.sum(pnp.imag(pla.eigvals(a)) ** 2 + pnp.real(pla.eigvals(a)) ** 3),
+     lambda a: np.sum(np.imag(np.linalg.eigvals(a)) ** 2 + np.real(np.linalg.eigvals(a)) ** 3), (A3,)),
     ('nansum', pnp.nansum, np.nansum, (np.array([0.3, np.nan, -1.2, 0.8]),)),
     ('nanmean', lambda x: pnp.nanmean(x, axis=0), lambda x: np.nanmean(x, axis=0),
      (np.array([[0.3, np.nan], [-1.2, 0.8]]),)),
@@ -573,7 +583,7 @@ NOT_CHECKED = {
     'sign', 'floor', 'ceil', 'trunc', 'rint', 'round', 'around', 'fix', 'floor_divide',
     'heaviside', 'equal', 'not_equal', 'less', 'less_equal', 'greater', 'greater_equal',
     'isnan', 'isinf', 'isfinite', 'signbit', 'logical_and', 'logical_or', 'logical_not',
-    'logical_xor', 'topk_mask', 'polygamma', 'stop_gradient', 'imag',
+    'logical_xor', 'topk_mask', 'polygamma', 'stop_gradient', 'imag', 'iscomplex',
     'sparsek_layer_init',           # random initial parameters        # polygamma: as polygamma1, polygamma2
     'LinAlgError', 'SparseKCache', 'SlogdetResult', 'EighResult', 'SVDResult', 'QRResult',
 }

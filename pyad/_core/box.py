@@ -75,7 +75,10 @@ class Box:
     def __complex__(self):
         if _stored_into_an_array():
             raise TypeError(STORE_ERROR)
-        raise TypeError('pyad does not differentiate complex values')
+        raise TypeError(
+            'complex() of a traced value would drop its derivative. Use pyad.numpy '
+            'functions on complex arrays instead (x * 1j, pyad.numpy.astype(x, complex)), '
+            'or pyad.stop_gradient(x) if the derivative is meant to be dropped.')
 
     def __hash__(self):
         return id(self)

@@ -31,7 +31,8 @@ def is_function(y):
 
 
 # --------------------------------------------------------------------------- inputs
-_FLOAT_KINDS = ('f',)
+_FLOAT_KINDS = ('f', 'c')      # real or complex floating point
+_PYTHON_FLOATS = (float, complex)
 
 
 def as_float_leaf(x, opname, what='input'):
@@ -42,7 +43,7 @@ def as_float_leaf(x, opname, what='input'):
             raise TypeError(f'{opname}: traced {what} has non-float dtype {dtype_of(inner)}')
         return x
     t = type(x)
-    if t is float:
+    if t in _PYTHON_FLOATS:
         return x
     if isinstance(x, bool) or isinstance(x, backend.bool_):
         raise TypeError(f'{opname}: {what} is a bool ({x!r}); pass a float')
@@ -53,12 +54,10 @@ def as_float_leaf(x, opname, what='input'):
     dtype = getattr(x, 'dtype', None)
     if dtype is not None and hasattr(x, 'shape'):
         kind = dtype.kind
-        if kind == 'f':
+        if kind in _FLOAT_KINDS:
             return x
         if kind in 'iu':
             return x.astype(backend.float64)
-        if kind == 'c':
-            raise TypeError(f'{opname}: {what} is complex ({dtype}); pyad differentiates real values only')
         if kind == 'b':
             raise TypeError(f'{opname}: {what} is a boolean array; pass floats')
         raise TypeError(f'{opname}: {what} has dtype {dtype}, which cannot be differentiated; '
@@ -142,9 +141,6 @@ def check_output_leaf(y, opname):
     if isinstance(y, Box):
         return y
     if isinstance(y, numbers.Number) or hasattr(y, 'dtype'):
-        if type(y) is complex or getattr(getattr(y, 'dtype', None), 'kind', None) == 'c':
-            raise TypeError(f'{opname}: the function returned a complex value; pyad '
-                            f'differentiates real values only')
         return y
     raise TypeError(f'{opname}: the function returned a {type(y).__name__}, which is not a '
                     f'number, an array, or a tuple/list/dict of them')
@@ -170,7 +166,7 @@ def zeros_for(value, batch=()):
     if not shape and not hasattr(inner, 'dtype'):
         return 0.0                      # a Python number: its derivative is a float
     dtype = dtype_of(inner)
-    if dtype.kind != 'f':
+    if dtype.kind != 'f' and dtype.kind != 'c':
         dtype = backend.float64   # the derivative of an integer constant
     return wrap_like(_xp(inner).zeros(shape, dtype=dtype), inner)
 
@@ -180,8 +176,13 @@ def cast_like(value, ref):
     if value is None:
         return None
     want = dtype_of(ref)
-    if dtype_of(value) == want:
+    have = dtype_of(value)
+    if have == want:
         return value
+    if have.kind == 'c' and want.kind != 'c' and not isinstance(value, Box):
+        # the derivative of a real value is real: with the pairing Re(Σ g t) of a
+        # cotangent g and a real tangent t, only the real part of g acts
+        value = _xp(value).real(value) if getattr(value, 'ndim', 0) else value.real
     if isinstance(value, Box):
         return value.astype(want)       # (a box's astype: a differentiable cast)
     if type(innermost(ref)) is float and not shape_of(value):

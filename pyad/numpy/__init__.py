@@ -14,6 +14,7 @@ from .reductions import *           # noqa: F401,F403
 from .indexing import *             # noqa: F401,F403
 from .products import *             # noqa: F401,F403
 from .composite import *            # noqa: F401,F403
+from .complexes import *            # noqa: F401,F403
 from . import elementwise as _ew
 from . import manipulation as _shape
 from . import reductions as _red
@@ -22,10 +23,9 @@ from . import products as _prod
 from .._core.box import install_methods as _install_methods, innermost as _innermost, Box as _Box
 from .._core.primitive import bind as _bind
 from .._core.batching import one_example as _one_example
-from ._real import (is_complex_constant as _is_complex_constant, real_only_error as _real_only_error,
-                    REAL_OR_TRACED as _REAL_OR_TRACED)
 from .creation import *             # noqa: F401,F403
 from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
+from . import fft                   # noqa: F401  (pyad.numpy.fft, as numpy.fft)
 from . import _protocol
 
 # NumPy names with nothing to differentiate
@@ -36,7 +36,8 @@ from numpy import (  # noqa: F401
     zeros, ones, empty, full, eye, identity, arange, linspace, logspace, meshgrid,
     tri, indices, diag_indices, tril_indices, triu_indices, random,
     argsort, argwhere, nonzero, flatnonzero, searchsorted,
-    count_nonzero, unique, bincount, histogram, digitize, isscalar, iscomplexobj, isrealobj,
+    count_nonzero, unique, bincount, histogram, digitize, isscalar, isrealobj,
+    complex64, complex128,
 )
 
 
@@ -66,20 +67,15 @@ def _reverse(fn):
         empty = {}
 
         def reflected(self, other):
-            if type(other) not in _REAL_OR_TRACED and _is_complex_constant(other):
-                raise _real_only_error(fn.name)
             return bind(fn, (other, self), empty)
         return reflected
     return lambda self, other: fn(other, self)
 
 
-def _real_operand(fn):
-    """The operator method of a binary Primitive, refusing a complex operand."""
-    name = fn.name
-
+def _operand(fn):
+    """The operator method of a binary Primitive (a complex operand is refused by
+    dispatch where the primitive's rules are for real values only)."""
     def method(self, other):
-        if type(other) not in _REAL_OR_TRACED and _is_complex_constant(other):
-            raise _real_only_error(name)
         return _bind(fn, (self, other), _NO_PARAMS)
     return method
 
@@ -102,8 +98,6 @@ _NO_PARAMS = {}
 
 
 def _mul(self, other):
-    if type(other) not in _REAL_OR_TRACED and _is_complex_constant(other):
-        raise _real_only_error('multiply')
     # x * x is square(x): one product in each derivative rule (2 x c), not two
     if other is self:
         return _bind(_ew.square, (self,), _NO_PARAMS)
@@ -127,13 +121,13 @@ def _setitem(self, idx, value):
 
 
 _methods = {
-    '__add__': _real_operand(_ew.add), '__radd__': _reverse(_ew.add),
-    '__sub__': _real_operand(_ew.subtract), '__rsub__': _reverse(_ew.subtract),
+    '__add__': _operand(_ew.add), '__radd__': _reverse(_ew.add),
+    '__sub__': _operand(_ew.subtract), '__rsub__': _reverse(_ew.subtract),
     '__mul__': _mul, '__rmul__': _reverse(_ew.multiply),
-    '__truediv__': _real_operand(_ew.divide), '__rtruediv__': _reverse(_ew.divide),
-    '__floordiv__': _real_operand(_ew.floor_divide), '__rfloordiv__': _reverse(_ew.floor_divide),
-    '__mod__': _real_operand(_ew.mod), '__rmod__': _reverse(_ew.mod),
-    '__pow__': _real_operand(_ew.power), '__rpow__': _reverse(_ew.power),
+    '__truediv__': _operand(_ew.divide), '__rtruediv__': _reverse(_ew.divide),
+    '__floordiv__': _operand(_ew.floor_divide), '__rfloordiv__': _reverse(_ew.floor_divide),
+    '__mod__': _operand(_ew.mod), '__rmod__': _reverse(_ew.mod),
+    '__pow__': _operand(_ew.power), '__rpow__': _reverse(_ew.power),
     '__matmul__': _prod.matmul, '__rmatmul__': _reverse(_prod.matmul),
     '__neg__': _ew.negative, '__pos__': _ew.positive, '__abs__': _ew.absolute,
     '__lt__': _ew.less, '__le__': _ew.less_equal, '__gt__': _ew.greater,
@@ -153,8 +147,8 @@ _methods = {
     'mean': lambda self, axis=None, keepdims=False: _red.mean(self, axis, keepdims),
     'dot': lambda self, other: _extra_call('dot', self, other),
     'clip': lambda self, a_min=None, a_max=None: _ew.clip(self, a_min, a_max),
-    'conj': lambda self: self, 'conjugate': lambda self: self,
-    'real': property(lambda self: self),
+    'conj': lambda self: conj(self), 'conjugate': lambda self: conj(self),
+    'real': property(lambda self: real(self)), 'imag': property(lambda self: imag(self)),
     'item': lambda self: _no_item(self),
     'sort': lambda self, *a, **k: _no_inplace_sort(self),
 }

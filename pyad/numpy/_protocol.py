@@ -218,6 +218,10 @@ def _functions():
             theirs = getattr(_np.linalg, name, None)
             if callable(theirs) and not isinstance(theirs, type):
                 table[theirs] = getattr(pla, name)
+        for name in pnp.fft.__all__:
+            theirs = getattr(_np.fft, name)
+            if theirs is not getattr(pnp.fft, name):
+                table[theirs] = getattr(pnp.fft, name)
         table.update(_adapters())
         _FUNCTIONS = table
     return _FUNCTIONS
@@ -248,7 +252,7 @@ def _ufuncs():
                 if isinstance(theirs, _np.ufunc):
                     table[theirs] = getattr(pnp, name)
         table[_np.matmul] = products.matmul
-        table[_np.conjugate] = _real_conjugate
+        table[_np.conjugate] = pnp.conj
         table[_np.true_divide] = pnp.divide
         for name in ('vecdot', 'matvec', 'vecmat'):
             theirs = getattr(_np, name, None)
@@ -258,13 +262,9 @@ def _ufuncs():
     return _UFUNCS
 
 
-def _real_conjugate(x):
-    return x          # pyad's values are real
-
-
 def _vecdot(x1, x2):
     from .. import numpy as pnp
-    return pnp.sum(x1 * x2, axis=-1)
+    return pnp.sum(pnp.conj(x1) * x2, axis=-1)      # (NumPy's vecdot conjugates x1)
 
 
 def _matvec(a, v):

@@ -14,6 +14,7 @@ from .elementwise import isnan, where, logical_not
 from .manipulation import (concatenate, ravel, reshape, sort, take, flip, swapaxes,
                            moveaxis, expand_dims, stack, broadcast_to, astype, pad)
 from .reductions import sum, mean, max, min, cumsum, cumprod
+from .complexes import conj, real
 
 
 def _arr(a):
@@ -202,16 +203,6 @@ def copy(a, order='K', subok=False):
     return _np.copy(a, order=order, subok=subok)
 
 
-def real(val):
-    """numpy.real: pyad's values are real."""
-    return val
-
-
-def imag(val):
-    """numpy.imag: zero for pyad's real values (a constant)."""
-    return _np.zeros_like(one_example(val))
-
-
 def _nan_filled(a, fill):
     return where(isnan(a), fill, a)
 
@@ -350,7 +341,7 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     n = shape_of(x)[1]
     ddof = (0 if bias else 1) if ddof is None else ddof
     xc = x - mean(x, axis=1, keepdims=True)
-    c = (xc @ swapaxes(xc, 0, 1)) / float(n - ddof)
+    c = (xc @ conj(swapaxes(xc, 0, 1))) / float(n - ddof)
     if shape_of(c) == (1, 1):
         return reshape(c, ())
     return c
@@ -363,7 +354,7 @@ def corrcoef(x, y=None, rowvar=True, *, dtype=None):
         return c / c
     from .manipulation import diagonal
     from .elementwise import sqrt
-    d = sqrt(diagonal(c))
+    d = sqrt(real(diagonal(c)))          # (real: a complex c has a real diagonal)
     return c / (reshape(d, (-1, 1)) * reshape(d, (1, -1)))
 
 
@@ -392,9 +383,9 @@ def convolve(a, v, mode='full'):
 
 
 def correlate(a, v, mode='valid'):
-    """numpy.correlate of two real 1-D arrays."""
+    """numpy.correlate of two 1-D arrays (v conjugated, as NumPy does)."""
     a, v = _arr(a), _arr(v)
-    a, v = ravel(a), ravel(v)
+    a, v = ravel(a), conj(ravel(v))
     if shape_of(v)[0] > shape_of(a)[0]:          # NumPy swaps, and reverses the result
         return flip(convolve(v, flip(a, 0), mode), 0)
     return convolve(a, flip(v, 0), mode)
@@ -402,5 +393,5 @@ def correlate(a, v, mode='valid'):
 
 __all__ = ['interp', 'cov', 'corrcoef', 'convolve', 'correlate', 'diff', 'ediff1d', 'append',
            'average', 'ptp', 'quantile', 'percentile', 'median', 'cumulative_sum',
-           'cumulative_prod', 'copy', 'real', 'imag', 'nansum', 'nanmean', 'nanmax', 'nanmin',
+           'cumulative_prod', 'copy', 'nansum', 'nanmean', 'nanmax', 'nanmin',
            'cross', 'trapezoid', 'rot90', 'rollaxis', 'polyval']

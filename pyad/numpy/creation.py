@@ -2,7 +2,6 @@
 import numpy as _np
 
 from .._core.box import Box, dtype_of
-from ._real import is_complex_constant, real_only_error
 
 
 def _contains_box(obj):
@@ -19,6 +18,8 @@ def _leaf_dtypes(obj, out):
             _leaf_dtypes(o, out)
     elif hasattr(obj, 'dtype') or isinstance(obj, Box):
         out.append(dtype_of(obj))
+    elif isinstance(obj, complex):      # a Python complex beside traced values
+        out.append(_np.dtype(_np.complex128))
     return out
 
 
@@ -30,8 +31,6 @@ def _build(obj, dtype):
         return stack([_build(o, dtype) for o in obj])
     if isinstance(obj, Box) or hasattr(obj, 'dtype'):
         return obj
-    if is_complex_constant(obj):          # a Python complex beside traced values
-        raise real_only_error('array')
     return _np.asarray(obj, dtype=dtype)
 
 
@@ -40,7 +39,7 @@ def array(obj, dtype=None):
     if _contains_box(obj):
         dtypes = _leaf_dtypes(obj, [])
         weak = _np.result_type(*dtypes) if dtypes else _np.dtype(_np.float64)
-        if weak.kind not in 'f':
+        if weak.kind not in 'fc':
             weak = _np.dtype(_np.float64)
         out = _build(obj, weak)
         if dtype is not None:

@@ -194,7 +194,7 @@ def _slab_complement(idx, shape):
 
 # the VJPs make new arrays; reverse mode adds into the parent's adjoint in place
 getitem = Primitive('getitem', _getitem_impl,
-                    traits=Traits(fresh=True, add_into=_getitem_add_into))
+                    traits=Traits(fresh=True, add_into=_getitem_add_into), complex_rules=True)
 getitem.def_jvp(lambda t, ans, x, idx: take_batched(t, idx, ndim_of(t) - ndim_of(x)))
 getitem.def_vjp(lambda g, ans, x, idx: scatter_add(g, idx, tuple(shape_of(x)), ndim_of(ans)))
 
@@ -220,7 +220,7 @@ def _element_add_into(buf, g, ans, primals, params, k=1.0):
 
 
 getitem_element = Primitive('getitem', _getitem_element_impl,
-                            traits=getitem.traits.but(add_into=_element_add_into))
+                            traits=getitem.traits.but(add_into=_element_add_into), complex_rules=True)
 getitem_element.jvps = getitem.jvps
 getitem_element.vjps = getitem.vjps
 
@@ -258,7 +258,7 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
     return out
 
 
-scatter_add = Primitive('scatter_add', _scatter_add_impl)
+scatter_add = Primitive('scatter_add', _scatter_add_impl, complex_rules=True)
 scatter_add.def_jvp(lambda t, ans, g, idx, shape, out_ndim: scatter_add(t, idx, shape, out_ndim))
 scatter_add.def_vjp(lambda c, ans, g, idx, shape, out_ndim: take_batched(
     c, idx, ndim_of(c) - len(shape)))

@@ -7,10 +7,9 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.traits import Traits
-from ._real import RealPrimitive
 from .._core.box import Box, shape_of, ndim_of, dtype_of
 from ..backend import namespace, wrap_like, is_dask, dask_matmul
-from ._batching import unbroadcast_shape
+from ._batching import unbroadcast_shape, real_for
 from .manipulation import reshape, swapaxes, transpose
 
 
@@ -127,9 +126,12 @@ def _matmul_vjp_y(g, ans, x, y):
 
 # each argument's VJP reads only the other argument (and shapes) and makes new
 # arrays or views: the tape need not keep the product itself
-_matmul = RealPrimitive('matmul', _matmul_impl, traits=Traits(reads='other', fresh=True))
+_matmul = Primitive('matmul', _matmul_impl, traits=Traits(reads='other', fresh=True),
+                    complex_rules=True)
 _matmul.def_jvp(_matmul_jvp_x, _matmul_jvp_y)
-_matmul.def_vjp(_matmul_vjp_x, _matmul_vjp_y)
+# (a real operand of a complex product gets the real part of its cotangent)
+_matmul.def_vjp(lambda g, ans, x, y: real_for(_matmul_vjp_x(g, ans, x, y), x, ans),
+                lambda g, ans, x, y: real_for(_matmul_vjp_y(g, ans, x, y), y, ans))
 
 
 def _arrays(a, b):
@@ -330,9 +332,14 @@ def _einsum_vjp(g, ans, primals, params, positions):
     return results
 
 
-_einsum = RealPrimitive('einsum', _einsum_impl)
+def _einsum_vjp_kinds(g, ans, primals, params, positions):
+    results = _einsum_vjp(g, ans, primals, params, positions)
+    return [real_for(r, primals[k], ans) for r, k in zip(results, positions)]
+
+
+_einsum = Primitive('einsum', _einsum_impl, complex_rules=True)
 _einsum.def_jvp_joint(_einsum_jvp)
-_einsum.def_vjp_joint(_einsum_vjp)
+_einsum.def_vjp_joint(_einsum_vjp_kinds)
 
 
 def einsum(subscripts, *operands, optimize=False):
@@ -432,13 +439,14 @@ def dot(a, b):
 
 
 def vdot(a, b):
-    """numpy.vdot for real arrays: the dot product of the flattened arrays."""
+    """numpy.vdot: the dot product of the flattened arrays, the first conjugated."""
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if _size(sa) != _size(sb):
         raise ValueError(f'vdot: a of shape {sa} and b of shape {sb} have different sizes')
     if not _any_boxed(a, b):
         return namespace(a, b).vdot(a, b)
-    return matmul(reshape(a, (-1,)), reshape(b, (-1,)))
+    from .complexes import conj
+    return matmul(conj(reshape(a, (-1,))), reshape(b, (-1,)))
 
 
 def inner(a, b):

@@ -76,7 +76,7 @@ def _sum_defer(primals, params):
 
 # the VJPs of sum and mean read only shapes, make new arrays or views of g
 _REDUCTION = Traits(reads='shapes', fresh=True, defer=_sum_defer)
-_sum = Primitive('sum', _sum_impl, traits=_REDUCTION)
+_sum = Primitive('sum', _sum_impl, traits=_REDUCTION, complex_rules=True)
 _sum.def_jvp(lambda t, ans, x, axes, keepdims: _sum(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
 _sum.def_vjp(lambda g, ans, x, axes, keepdims: broadcast_reduced(g, ans, x, axes, keepdims))
 
@@ -103,7 +103,7 @@ def _mean_vjp(g, ans, x, axes, keepdims):
 # a primitive of its own, as NumPy's mean is (which accumulates float16 in
 # float32), and whose VJP reads only shapes: a mean of a deferred value is
 # deferred too, so that grad of mean(...) need not compute it
-_mean = Primitive('mean', _mean_impl, traits=_REDUCTION)
+_mean = Primitive('mean', _mean_impl, traits=_REDUCTION, complex_rules=True)
 _mean.def_jvp(lambda t, ans, x, axes, keepdims:
               _mean(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
 _mean.def_vjp(_mean_vjp)
@@ -225,7 +225,7 @@ def _prod_vjp(g, ans, x, axes, keepdims):
     return restore_reduced(g, ans, x, axes, keepdims) * partials
 
 
-_prod = Primitive('prod', _prod_impl)
+_prod = Primitive('prod', _prod_impl, complex_rules=True)
 _prod.def_jvp(_prod_jvp)
 _prod.def_vjp(_prod_vjp)
 
@@ -365,15 +365,26 @@ def _moment_args(name, a, axis, dtype, out, ddof):
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """numpy.var (with ddof)."""
+    """numpy.var (with ddof); of a complex array, the mean of |a - mean|², real."""
     axes, ddof = _moment_args('var', a, axis, dtype, out, ddof)
+    if dtype_of(a).kind == 'c':
+        return _complex_var(a, axes, ddof, bool(keepdims))
     return _var(a, axes, ddof, bool(keepdims))
 
 
 def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """numpy.std (with ddof).  Its derivative is infinite where std is 0, as sqrt's."""
     axes, ddof = _moment_args('std', a, axis, dtype, out, ddof)
+    if dtype_of(a).kind == 'c':
+        from .elementwise import sqrt
+        return sqrt(_complex_var(a, axes, ddof, bool(keepdims)))
     return _std(a, axes, ddof, bool(keepdims))
+
+
+def _complex_var(a, axes, ddof, keepdims):
+    # |z - mean z|² = (x - mean x)² + (y - mean y)²: the variances of the two parts
+    from .complexes import real, imag
+    return _var(real(a), axes, ddof, keepdims) + _var(imag(a), axes, ddof, keepdims)
 
 
 # ----------------------------------------------------------------- logsumexp
@@ -468,8 +479,8 @@ def _rcumsum_impl(x, axis):
     return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis), axis)
 
 
-_cumsum = Primitive('cumsum', _cumsum_impl)
-_rcumsum = Primitive('reverse_cumsum', _rcumsum_impl)
+_cumsum = Primitive('cumsum', _cumsum_impl, complex_rules=True)
+_rcumsum = Primitive('reverse_cumsum', _rcumsum_impl, complex_rules=True)
 _cumsum.def_jvp(lambda t, ans, x, axis: _cumsum(t, axis + batch_ndim(t, x)))
 _cumsum.def_vjp(lambda g, ans, x, axis: _rcumsum(g, axis + batch_ndim(g, ans)))
 _rcumsum.def_jvp(lambda t, ans, x, axis: _rcumsum(t, axis + batch_ndim(t, x)))
@@ -549,7 +560,7 @@ def _cumprod_vjp(g, ans, x, axis):
     return moveaxis(gx, -1, axis + bnd)
 
 
-_cumprod = Primitive('cumprod', _cumprod_impl)
+_cumprod = Primitive('cumprod', _cumprod_impl, complex_rules=True)
 _cumprod.def_jvp(_cumprod_jvp)
 _cumprod.def_vjp(_cumprod_vjp)
 
