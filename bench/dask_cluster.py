@@ -1,4 +1,4 @@
-"""DASK: GLM gradients over Dask arrays on a dask.distributed LocalCluster (issue 17).
+"""DASK: GLM gradients over Dask arrays on a dask.distributed LocalCluster.
 
 Same cluster (2 worker processes, 1 thread each), same data, persisted on the
 workers (fitting in memory, so that NumPy can run it too):

@@ -137,7 +137,7 @@ def render(report, settings, peers, selected, elapsed, load_before, load_after, 
     out += [f'| {k} | {v} |' for k, v in rows]
     out.append('')
     if report.targets:
-        out.append('## Targets (issue 5)')
+        out.append('## Targets')
         out.append('')
         out.append('| workload | target | measured | result |')
         out.append('|---|---|---|---|')

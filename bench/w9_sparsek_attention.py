@@ -139,7 +139,7 @@ def render(rows):
 
 
 def targets(rows, slopes):
-    """(label, measured, passed) for the issue's targets."""
+    """(label, measured, passed) for the targets of bench/README.md."""
     by = {r['n']: r for r in rows}
     out = []
     for n, label, bound in [(2048, 'fwd+bwd ≤ 1× dense at n = 2048', 1.0),

@@ -1,13 +1,17 @@
 """Write docs/api.md, the API reference, from pyad's docstrings.
 
-    python3 docs/gen_api.py [--output PATH]
+    python3 docs/gen_api.py            # rewrite docs/api.md
+    python3 docs/gen_api.py --check    # exit 1, with a diff, if docs/api.md is stale
 
 Module by module: its summary, then each public name with its signature (from
 ``inspect``) and the first paragraph of its docstring.  Modules that are not
 importable here (an optional dependency missing) are listed as such.  Run it
-before ``mkdocs build --strict``; tests/test_docs.py does both.
+whenever a public name or its docstring changes, and commit the result;
+tests/test_docs.py checks that the committed page is current and that
+``mkdocs build --strict`` passes.
 """
 import argparse
+import difflib
 import importlib
 import inspect
 import os
@@ -21,8 +25,11 @@ sys.path.insert(0, os.path.dirname(HERE))          # the checkout's pyad, instal
 MODULES = [
     ('pyad', 'the public API: the operator table, fixed_point, pytree helpers, Primitive'),
     ('pyad.numpy', 'the differentiable NumPy namespace (`import pyad.numpy as np`)'),
+    ('pyad.numpy.fft', 'discrete Fourier transforms (`pyad.numpy.fft`, as `numpy.fft`)'),
     ('pyad.linalg', 'linear algebra as intrinsic primitives'),
     ('pyad.fixed_point', 'the fixed-point operator'),
+    ('pyad.tree_util', 'pytrees, with JAX\'s names'),
+    ('pyad.flatten_util', 'a pytree as one flat vector and back'),
     ('pyad.nn', 'softmax, sparse mappings, losses and attention'),
     ('pyad.optim', 'optimisers and minimisers'),
     ('pyad.numerical', 'finite differences with the operator table\'s API'),
@@ -68,7 +75,7 @@ def first_paragraph(obj):
 
 
 def _is_primitive(obj):
-    """A pyad Primitive, or an instance of a subclass (pyad.numpy's RealPrimitive)."""
+    """A pyad Primitive, or an instance of a subclass."""
     return any(c.__name__ == 'Primitive' for c in type(obj).__mro__)
 
 
@@ -83,10 +90,15 @@ def signature(name, obj):
     follow = not (getattr(target, '__module__', '') or '').startswith(('pyad.operators',
                                                                         'pyad.numerical'))
     try:
-        sig = str(inspect.signature(target, follow_wrapped=follow))
+        sig = inspect.signature(target, follow_wrapped=follow)
     except (TypeError, ValueError):
         return ''
-    return re.sub(r' at 0x[0-9a-f]+', '', sig)
+    # the reference is read, not type-checked: names and defaults only (help() shows the
+    # annotations)
+    empty = inspect.Parameter.empty
+    sig = sig.replace(parameters=[p.replace(annotation=empty) for p in sig.parameters.values()],
+                      return_annotation=empty)
+    return re.sub(r' at 0x[0-9a-f]+', '', str(sig))
 
 
 def public_names(module):
@@ -136,6 +148,16 @@ def kind(obj):
     return 'value'
 
 
+def entry(module, modname, name, obj):
+    """One name's line: its label (with the signature) and its summary."""
+    sig = signature(name, obj) if callable(obj) else ''
+    label = {'class': f'class `{name}{sig}`', 'value': f'`{name}`'}.get(kind(obj), f'`{name}{sig}`')
+    summary = first_paragraph(obj) if (callable(obj) or inspect.isclass(obj)) else ''
+    if not summary and callable(obj) and not inspect.isclass(obj):
+        summary = fallback_summary(module, modname, name, obj)
+    return f'- **{label}**' + (f' — {summary}' if summary else '')
+
+
 def document(modname, blurb):
     try:
         module = importlib.import_module(modname)
@@ -153,16 +175,7 @@ def document(modname, blurb):
             lines.append(f'- **`{name}`** — the same as `{seen[key]}`.')
             continue
         seen[key] = name
-        sig = signature(name, obj) if callable(obj) else ''
-        label = f'`{name}{sig}`'
-        if kind(obj) == 'class':
-            label = f'class `{name}{sig}`'
-        elif kind(obj) == 'value':
-            label = f'`{name}`'
-        summary = first_paragraph(obj) if (callable(obj) or inspect.isclass(obj)) else ''
-        if not summary and callable(obj) and not inspect.isclass(obj):
-            summary = fallback_summary(module, modname, name, obj)
-        lines.append(f'- **{label}**' + (f' — {summary}' if summary else ''))
+        lines.append(entry(module, modname, name, obj))
     if modname == 'pyad.numpy':
         lines += ['', 'NumPy\'s constants, dtypes and array-creation and index functions '
                   '(`pi`, `float32`, `zeros`, `arange`, `argmax`, ...) are re-exported '
@@ -183,15 +196,40 @@ def generate():
     return '\n'.join(lines).rstrip() + '\n'
 
 
+def stale(path, text):
+    """The differences between the page at ``path`` and ``text`` (a unified diff), or ''."""
+    try:
+        with open(path, encoding='utf-8') as f:
+            old = f.read()
+    except FileNotFoundError:
+        old = ''
+    if old == text:
+        return ''
+    name = os.path.relpath(path)
+    return ''.join(difflib.unified_diff(old.splitlines(True), text.splitlines(True),
+                                        f'{name} (committed)', f'{name} (generated)'))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--output', default=os.path.join(HERE, 'api.md'))
+    parser.add_argument('--check', action='store_true',
+                        help='write nothing; exit with 1 (and print the differences) if the '
+                             'page at --output is not what would be written')
     args = parser.parse_args(argv)
     text = generate()
+    if args.check:
+        diff = stale(args.output, text)
+        if diff:
+            print(f'{args.output} is stale: regenerate it with `python3 docs/gen_api.py`\n{diff}')
+            return 1
+        print(f'{args.output} is current')
+        return 0
     with open(args.output, 'w', encoding='utf-8') as f:
         f.write(text)
     print(f'wrote {args.output} ({text.count(chr(10))} lines)')
+    return 0
 
 
 if __name__ == '__main__':
-    main()
+    sys.exit(main())

@@ -118,6 +118,8 @@ def main(args):
     ax1.contour(gx, gy, prob, levels=[0.5], colors='k', linewidths=1.2)
     ax1.scatter(X[:, 0], X[:, 1], c=y, cmap='RdBu_r', s=8, edgecolors='k', linewidths=0.3)
     ax1.set_aspect('equal')
+    ax1.set_xlabel('x1')
+    ax1.set_ylabel('x2')
     ax1.set_title(f'decision boundary (test accuracy {accuracy(Xtest, ytest):.3f})')
     ax2.semilogy(history)
     ax2.set_xlabel('Adam step')

@@ -107,11 +107,13 @@ def main(argv=None):
             ax0.set_xlabel('pass over the data (loss and gradient)')
             ax0.set_ylabel('mean logistic loss')
             ax0.set_title(f'{args.rows:,} x {args.features} on Dask')
-            ax1.plot(true_beta, res.x, 'o', ms=4)
+            ax1.plot(true_beta, res.x, 'o', ms=4, label='coefficient')
             lim = numpy.abs(true_beta).max() * 1.1
-            ax1.plot([-lim, lim], [-lim, lim], 'k:', lw=1)
+            ax1.plot([-lim, lim], [-lim, lim], 'k:', lw=1, label='fitted = true')
             ax1.set_xlabel('true coefficient')
             ax1.set_ylabel('fitted coefficient')
+            ax1.set_title('coefficients, fitted against true')
+            ax1.legend(fontsize=8)
             save(fig, args, 'dask_glm.png')
     finally:
         client.close()

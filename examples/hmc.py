@@ -73,11 +73,12 @@ def main(args):
     fig, ax = plt.subplots(figsize=(6.5, 5.5))
     gx, gy = numpy.meshgrid(numpy.linspace(-7, 7, 300), numpy.linspace(-2, 12, 300))
     U = potential(numpy.stack([gx.ravel(), gy.ravel()], axis=1)).reshape(gx.shape)
-    ax.plot(x, y, '.', ms=2, alpha=0.25, color='tab:red')
+    ax.plot(x, y, '.', ms=2, alpha=0.25, color='tab:red', label='HMC samples')
     # contours of -log density (0.5 ... 8): the inner ones hold most of the mass
     contours = ax.contour(gx, gy, U, levels=[0.5, 1, 2, 4, 8], cmap='viridis_r', linewidths=1.2)
     ax.clabel(contours, fontsize=7)
     ax.set_title(f'HMC samples (acceptance {rate:.2f}); contours of -log density')
+    ax.legend(loc='upper right', markerscale=5)
     ax.set_xlabel('x')
     ax.set_ylabel('y')
     save(fig, args, 'hmc.png')

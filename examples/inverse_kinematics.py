@@ -76,12 +76,18 @@ def main(args):
     fig, ax = plt.subplots(figsize=(6.5, 6.5))
     ax.add_patch(plt.Circle((0, 0), LENGTHS.sum(), fill=False, ls=':', color='grey'))
     colours = plt.cm.viridis(numpy.linspace(0, 0.9, len(targets)))
-    for path, target, colour in zip(paths, targets, colours):
-        ax.plot(path[:, -1, 0], path[:, -1, 1], '-', color=colour, lw=1)          # the hand's path
+    for i, (path, target, colour) in enumerate(zip(paths, targets, colours)):
+        first = i == 0                                    # one legend entry per kind of mark
+        ax.plot(path[:, -1, 0], path[:, -1, 1], '-', color=colour, lw=1,
+                label='path of the hand' if first else None)
         arm = numpy.vstack([[0, 0], path[-1]])
-        ax.plot(arm[:, 0], arm[:, 1], 'o-', color=colour, lw=2.5, ms=5)          # the final pose
-        ax.plot(*target, 'x', color='tab:red', ms=10, mew=2)
-    ax.plot(0, 0, 'ks', ms=9)
+        ax.plot(arm[:, 0], arm[:, 1], 'o-', color=colour, lw=2.5, ms=5,
+                label='final pose of the arm' if first else None)
+        ax.plot(*target, 'x', color='tab:red', ms=10, mew=2, label='target' if first else None)
+    ax.plot(0, 0, 'ks', ms=9, label='base')
+    ax.legend(loc='lower left', fontsize=8)
+    ax.set_xlabel('x')
+    ax.set_ylabel('y')
     ax.set_aspect('equal')
     ax.set_xlim(-3, 3)
     ax.set_ylim(-3, 3)

@@ -102,10 +102,15 @@ def main(args):
     ax1.set_title('training loss')
     t = numpy.arange(100)
     for j, colour in enumerate(['tab:blue', 'tab:orange', 'tab:green']):
-        ax2.plot(t, test[j], '-', color=colour, lw=1, alpha=0.5)
-        ax2.plot(t[40:], prediction[j], '--', color=colour, lw=1.5)
-    ax2.axvline(39.5, color='grey', ls=':')
-    ax2.set_title('true waves (solid); free-running network after step 40 (dashed)')
+        first = j == 0                                    # one legend entry per kind of line
+        ax2.plot(t, test[j], '-', color=colour, lw=1, alpha=0.5, label='true wave' if first else None)
+        ax2.plot(t[40:], prediction[j], '--', color=colour, lw=1.5,
+                 label='network, free-running' if first else None)
+    ax2.axvline(39.5, color='grey', ls=':', label='end of the given prefix')
+    ax2.set_xlabel('time step')
+    ax2.set_ylabel('value')
+    ax2.set_title('continuing sine waves from a 40-step prefix')
+    ax2.legend(fontsize=8, loc='lower left')
     save(fig, args, 'rnn.png')
 
 

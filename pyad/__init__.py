@@ -22,6 +22,10 @@ from . import nn                               # noqa: F401
 from . import linalg                           # noqa: F401
 from . import optim, numerical                 # noqa: F401
 from .fixed_point import fixed_point, FixedPointError
+from .custom import custom_jvp, custom_vjp, ClosureError
+from .checkpoint import checkpoint, remat
+from . import tree_util, flatten_util  # noqa: F401
+from .vmapping import vmap
 
 __version__ = '0.1.0'
 
@@ -30,7 +34,9 @@ __all__ = list(_operators_all) + [
     'Traits', 'TraitError',
     'NonDifferentiableError', 'stop_gradient', 'is_array', 'numpy', 'nn', 'linalg', 'fixed_point',
     'FixedPointError',
-    'optim', 'numerical',
+    'optim', 'numerical', 'custom_jvp', 'custom_vjp', 'ClosureError', 'checkpoint', 'remat',
+    'tree_util', 'flatten_util',
+    'vmap',
 ]
 
 

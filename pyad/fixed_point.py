@@ -67,6 +67,7 @@ import numbers
 import numpy as _np
 
 from ._core.box import Box, Dual, TapeVar, LazyVar, innermost, lift_dead, shape_of, ndim_of, dtype_of
+from ._core.batching import per_example
 from ._core.pytree import tree_flatten, tree_unflatten
 from ._core.transforms import push_forward, pull_back, zeros_for, as_float_leaf
 from .operators import _one_like
@@ -88,6 +89,7 @@ class _Context:
         self.auto_tol = auto_tol      # the default tol: loosened to the iterates' dtype
 
 
+@per_example
 def fixed_point(f, a, x0, *, tol=None, max_iter=1000):
     """The x with x = f(a, x), found by iterating x ← f(a, x) from ``x0``.
 
@@ -210,6 +212,16 @@ def _peel_leaf(leaf, tag):
     return leaf
 
 
+def _unsupported_level(tag):
+    if tag.mode == 'batch':
+        raise NotImplementedError(
+            'fixed_point: f closes over a value that differs between the examples of a vmap; '
+            'pass it in a (fixed_point then runs one example at a time under vmap)')
+    # Taylor mode (diffn): its operator falls back to nested forward mode
+    from ._core.taylor import TaylorUnsupported
+    raise TaylorUnsupported('fixed_point')
+
+
 def _solve(h, a, x0, ctx, what, y=None):
     """Leaves x with x = h(a, x): plain iteration, or one level of tags peeled off.
     ``y``: h(a, x0) if the caller has it already."""
@@ -219,9 +231,7 @@ def _solve(h, a, x0, ctx, what, y=None):
     if tag is None:
         return _iterate(h, a, x0, y, ctx, what)
     if tag.mode not in ('forward', 'reverse'):
-        # Taylor mode (diffn): its operator falls back to nested forward mode
-        from ._core.taylor import TaylorUnsupported
-        raise TaylorUnsupported('fixed_point')
+        _unsupported_level(tag)
     h_primal = _suspend(h, tag)
     a_primal = _peel(a, tag)
     # h_primal(x0) is the probe's value one level in: no need to evaluate it again
@@ -312,10 +322,10 @@ def _reverse_level(h_primal, a, x_p, z, tag, ctx):
 
 # ------------------------------------------------------------------ plain iteration
 def _max_abs(v):
-    if isinstance(v, (float, int)):
+    if isinstance(v, (float, int, complex)):
         return abs(v)
     if not shape_of(v):
-        return abs(float(v))
+        return float(abs(v))        # (the modulus of a complex number)
     if v.size == 0:
         return 0.0
     return float(namespace(v).abs(v).max())

@@ -18,13 +18,21 @@ cholesky(a)            the lower factor L of (A + Aᵀ)/2 (symmetrized, as in JA
 cho_solve(c, b)        solve (L Lᵀ) X = B given the factor (``c`` or ``(c, lower)``).
 solve_triangular       reads only the ``lower`` (or upper) triangle of ``a``;
                        ``trans`` 0/'N' or 1/'T' (2/'C' is 1 for real values).
+inv, solve, det,       complex matrices too (docs/complex.md).
+matrix_power
 inv, slogdet           at a singular matrix the derivative (A⁻¹) does not exist:
-                       the rules raise ``LinAlgError``.  ``slogdet``'s sign has no
-                       derivative.
+                       the rules raise ``LinAlgError``.  ``slogdet``'s value there is
+                       NumPy's (0, -inf); its sign has no derivative (forward mode
+                       raises even where only the sign is used: take the sign of
+                       ``stop_gradient(a)``).
 det                    the derivative is the adjugate, defined at every matrix (the
                        zero matrix included) and differentiable to every order.
 pinv(a)                valid where the rank is constant (full rank, in practice);
                        singular values below ``rcond`` are treated as zero.
+eig(a)                 general (non-symmetric) matrices: complex eigenvalues and
+                       eigenvectors normalized as LAPACK does (unit norm, largest
+                       entry real), differentiated as such; defined for distinct
+                       eigenvalues (see ``eig``).
 eigh(a)                eigenvalues ascending, of (A + Aᵀ)/2.  The derivative of the
                        eigenvectors is undefined for repeated eigenvalues (it has
                        1/(λⱼ - λᵢ) terms: inf/nan result).  Eigenvectors are unique
@@ -57,22 +65,25 @@ from ._core.primitive import Primitive
 from ._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from ._core.pytree import tree_flatten
 from .backend import namespace, scipy_linalg, wrap_like
-from .numpy._batching import align, unbroadcast_shape, normalize_axis
+from .numpy._batching import align, unbroadcast_shape, normalize_axis, real_for
 from .numpy.products import matmul
 from .numpy.manipulation import swapaxes, reshape, expand_dims, moveaxis
 from .numpy.reductions import sum as _sum
-from .numpy.elementwise import sqrt, absolute, power, reciprocal, equal, not_equal
+from .numpy.elementwise import sqrt, absolute, power, reciprocal, equal, not_equal, where
+from .numpy.complexes import conj, real, imag
 
 LinAlgError = _np.linalg.LinAlgError
 
 SlogdetResult = namedtuple('SlogdetResult', ['sign', 'logabsdet'])
 # (LstsqResult is defined with lstsq, below)
 EighResult = namedtuple('EighResult', ['eigenvalues', 'eigenvectors'])
+EigResult = namedtuple('EigResult', ['eigenvalues', 'eigenvectors'])
 SVDResult = namedtuple('SVDResult', ['U', 'S', 'Vh'])
 QRResult = namedtuple('QRResult', ['Q', 'R'])
 
 __all__ = ['solve', 'solve_symmetric', 'cholesky', 'cho_solve', 'solve_triangular', 'inv',
-           'pinv', 'det', 'slogdet', 'eigh', 'svd', 'qr', 'norm', 'matrix_power', 'expm',
+           'pinv', 'det', 'slogdet', 'eig', 'eigvals', 'eigh', 'svd', 'qr', 'norm', 'matrix_power',
+           'expm',
            'lstsq', 'LinAlgError']
 
 
@@ -132,13 +143,14 @@ def _diag_embed(v):
     return expand_dims(v, -2) * eye
 
 
-def _check_square(name, a, what='a'):
+def _check_square(name, a, what='a', complex_ok=False):
     s = tuple(shape_of(a))
     if len(s) < 2:
         raise ValueError(f'{name}: {what} must be a (stack of) square matrices, got shape {s}')
     if s[-1] != s[-2]:
         raise ValueError(f'{name}: {what} must be square in its last two axes, got shape {s}')
-    _check_float(name, a, what)
+    if not complex_ok:
+        _check_float(name, a, what)
     return s[-1]
 
 
@@ -152,7 +164,9 @@ def _check_matrix(name, a, what='a'):
 def _check_float(name, a, what):
     kind = _np.dtype(dtype_of(a)).kind
     if kind == 'c':
-        raise TypeError(f'{name}: complex {what} is not supported (pyad differentiates real values)')
+        raise TypeError(f'{name}: complex {what} is not supported (its derivative rules are for '
+                        f'real matrices; the functions that take complex ones are listed in '
+                        f'docs/complex.md)')
 
 
 def _as_array(x):
@@ -330,13 +344,15 @@ def _solve_vjp(g, ans, primals, params, positions):
     out = []
     for i in positions:
         if i == 1:
-            out.append(unbroadcast_shape(gb, shape_of(ans), shape_of(b)))
+            out.append(real_for(unbroadcast_shape(gb, shape_of(ans), shape_of(b)), b, ans))
         else:
-            out.append(_unbroadcast_matrix(-matmul(gb, _mT(ans)), _stack_of(ans), a))
+            out.append(real_for(_unbroadcast_matrix(-matmul(gb, _mT(ans)), _stack_of(ans), a),
+                                a, ans))
     return out
 
 
-_solve = Primitive('solve', _solve_impl)
+# (holomorphic: the same rules hold for complex matrices, see docs/complex.md)
+_solve = Primitive('solve', _solve_impl, complex_rules=True)
 _solve.def_jvp(_solve_jvp_a, _solve_jvp_b)
 _solve.def_vjp_joint(_solve_vjp)
 
@@ -345,7 +361,7 @@ def solve(a, b):
     """numpy.linalg.solve: X with A X = B, over broadcast stacks.  ``b`` of shape
     (n,) is a vector (the result has shape (..., n)); otherwise (..., n, k)."""
     a, b = _as_array(a), _as_array(b)
-    n = _check_square('solve', a)
+    n = _check_square('solve', a, complex_ok=True)
     b2, vector = _rhs('solve', a, b, n)
     return _out(_solve(a, b2), vector)
 
@@ -463,7 +479,7 @@ def _inv_impl(a):
     return wrap_like(_lapack('inv', namespace(a).linalg.inv, a), a)
 
 
-_inv = Primitive('inv', _inv_impl)
+_inv = Primitive('inv', _inv_impl, complex_rules=True)
 _inv.def_jvp(lambda t, ans, a: -matmul(matmul(ans, t), ans))
 _inv.def_vjp(lambda g, ans, a: -matmul(matmul(_mT(ans), g), _mT(ans)))
 
@@ -471,7 +487,7 @@ _inv.def_vjp(lambda g, ans, a: -matmul(matmul(_mT(ans), g), _mT(ans)))
 def inv(a):
     """numpy.linalg.inv, over stacks.  A singular matrix raises LinAlgError."""
     a = _as_array(a)
-    _check_square('inv', a)
+    _check_square('inv', a, complex_ok=True)
     return _inv(a)
 
 
@@ -552,7 +568,7 @@ def _det_vjp(g, ans, a):
     return _expand2(g) * _mT(_adjugate(a))
 
 
-_det = Primitive('det', _det_impl)
+_det = Primitive('det', _det_impl, complex_rules=True)      # (holomorphic)
 _det.def_jvp(_det_jvp)
 _det.def_vjp(_det_vjp)
 
@@ -562,7 +578,7 @@ def det(a):
     for a well-conditioned A, else the adjugate continued to singular matrices (see
     ``_adjugate``), so derivatives of every order exist everywhere."""
     a = _as_array(a)
-    _check_square('det', a)
+    _check_square('det', a, complex_ok=True)
     return _det(a)
 
 
@@ -571,7 +587,29 @@ def _slogdet_impl(a):
     return wrap_like(sign, a), wrap_like(logabsdet, a)
 
 
+def _require_regular(sign):
+    """log|det A| is -inf at a singular matrix and has no derivative there (it would
+    be A⁻ᵀ): say so in slogdet's terms rather than let inv or solve fail."""
+    sign = innermost(sign)
+    xp = namespace(sign)
+    singular = xp.asarray(sign) == 0
+    if not bool(singular.any()):
+        return
+    where = ''
+    if singular.ndim:
+        index = tuple(int(i) for i in xp.argwhere(singular)[0])
+        where = f' (the matrix at index {index} of the stack)'
+    raise LinAlgError(
+        f'slogdet: the derivative of logabsdet at a singular matrix{where} does not exist: '
+        'log|det A| is -inf there (sign 0, as NumPy returns) and its derivative A⁻ᵀ is '
+        'unbounded nearby. Differentiate det(A) instead (its derivative, the adjugate, '
+        'exists at every matrix), or keep A away from singular matrices (e.g. A + eps I). '
+        '(Forward mode computes it even where only the sign is used: the sign, which has no '
+        'derivative, is slogdet(pyad.stop_gradient(A)).sign.)')
+
+
 def _slogdet_jvp(t, ans, a):
+    _require_regular(ans[0])
     return None, _trace(_solve(a, t))
 
 
@@ -579,6 +617,7 @@ def _slogdet_vjp(g, ans, a):
     g_log = g[1]
     if g_log is None:
         return None
+    _require_regular(ans[0])
     return _expand2(g_log) * _mT(_inv(a))
 
 
@@ -589,7 +628,9 @@ _slogdet.def_vjp(_slogdet_vjp)
 
 def slogdet(a):
     """numpy.linalg.slogdet: (sign, log|det A|).  ``sign`` has no derivative; that of
-    ``logabsdet`` is A⁻ᵀ (a singular matrix raises LinAlgError in the rule)."""
+    ``logabsdet`` is A⁻ᵀ.  At a singular matrix the value is NumPy's (0, -inf), and
+    asking for the derivative of ``logabsdet`` there raises LinAlgError (it does not
+    exist); ``det``'s derivative exists everywhere."""
     a = _as_array(a)
     _check_square('slogdet', a)
     return SlogdetResult(*_slogdet(a))
@@ -706,6 +747,95 @@ def _eigh_vjp(g, ans, a):
 _eigh = Primitive('eigh', _eigh_impl, multiple_results=True)
 _eigh.def_jvp(_eigh_jvp)
 _eigh.def_vjp(_eigh_vjp)
+
+
+# ================================================================== eig (general matrices)
+def _eig_impl(a):
+    xp = namespace(a)
+    if not hasattr(xp.linalg, 'eig'):
+        raise TypeError(f'eig: {xp.__name__}.linalg has no general eigendecomposition; '
+                        f'move the matrix to NumPy first')
+    w, v = xp.linalg.eig(a)
+    # (a real matrix: NumPy's real LAPACK routine, and so its order of the
+    # eigenvalues, with results made complex: their dtype does not depend on them)
+    cdtype = _np.result_type(a.dtype, _np.complex64)
+    return wrap_like(w.astype(cdtype), a), wrap_like(v.astype(cdtype), a)
+
+
+def _eig_gaps(w):
+    """F with F[i, j] = 1 / (w_j - w_i) off the diagonal, 0 on it (inf or nan where
+    two eigenvalues coincide: the eigenvectors' derivative does not exist there)."""
+    eye = _masks(w, shape_of(w)[-1])[0]
+    gaps = expand_dims(w, -2) - expand_dims(w, -1)
+    return where(eye, 0.0, reciprocal(where(eye, 1.0, gaps)))
+
+
+def _largest(v):
+    """A constant boolean mask of each column's largest entry (in modulus), which
+    LAPACK makes real (and positive for a complex matrix); and that entry, real."""
+    x = innermost(v)
+    xp = namespace(x)
+    k = xp.argmax(xp.abs(x), axis=-2)
+    mask = xp.arange(x.shape[-2])[:, None] == k[..., None, :]
+    return mask, real(_sum(v * mask, axis=-2, keepdims=True))
+
+
+def _eig_jvp(tangents, ans, primals, params):
+    (t,), (w, v) = tangents, ans
+    e = matmul(matmul(_inv(v), t), v)          # dA in the eigenbasis
+    dv = matmul(v, _eig_gaps(w) * e)
+    # each column keeps its unit norm (no real part along v) ...
+    dv = dv - v * real(_sum(conj(v) * dv, axis=-2, keepdims=True))
+    # ... and its largest entry stays real (a turn i θ v fixes the imaginary part)
+    mask, top = _largest(v)
+    dv = dv - v * (1j * imag(_sum(dv * mask, axis=-2, keepdims=True)) / top)
+    return _diag(e), dv
+
+
+def _eig_vjp(g, ans, primals, params, positions):
+    # the transpose of _eig_jvp, step by step backwards, under the pairing Re Σ g t
+    # of docs/complex.md
+    (gw, gv), (w, v) = g, ans
+    ge = None
+    if gv is not None:
+        mask, top = _largest(v)
+        gv = gv + mask * (-1j * imag(_sum(gv * v, axis=-2, keepdims=True)) / top)
+        gv = gv - conj(v) * real(_sum(gv * v, axis=-2, keepdims=True))
+        ge = _eig_gaps(w) * matmul(_mT(v), gv)
+    if gw is not None:
+        ge = _diag_embed(gw) if ge is None else ge + _diag_embed(gw)
+    return [real_for(matmul(matmul(_mT(_inv(v)), ge), _mT(v)), primals[0], w)]
+
+
+_eig = Primitive('eig', _eig_impl, multiple_results=True, complex_rules=True)
+_eig.def_jvp_joint(_eig_jvp)
+_eig.def_vjp_joint(_eig_vjp)
+
+
+def eig(a):
+    """numpy.linalg.eig of a general square matrix (or stack): ``(w, v)`` with
+    A v[:, j] = w[j] v[:, j], NumPy's values but always complex (complex64 for
+    float32 input, as JAX), the columns of v of unit 2-norm.
+
+    An eigenvector is defined only up to a factor.  NumPy (LAPACK's geev) scales
+    each column to unit 2-norm with its largest entry (in modulus) real, and the
+    derivative of v is that of this choice: each column keeps its norm and its
+    largest entry stays real.  For a complex matrix that entry is also positive,
+    so v itself is differentiable (where the largest entry is unique).  For a
+    real matrix LAPACK leaves each column's sign to the algorithm, and it may flip
+    under a tiny change of A: differentiate functions that do not depend on it
+    (|v_ij|, v_j v_jᵀ, v_j v_jᴴ, |u·v_j|, the eigenvalues).  Derivatives exist
+    where the eigenvalues are distinct: where two coincide, the eigenvectors'
+    derivative has a 1/(w_j - w_i) term (inf or nan), while symmetric functions of
+    the eigenvalues (their sum, the determinant) keep theirs."""
+    a = _as_array(a)
+    _check_square('eig', a, complex_ok=True)
+    return EigResult(*_eig(a))
+
+
+def eigvals(a):
+    """numpy.linalg.eigvals: the eigenvalues of ``eig`` (complex)."""
+    return eig(a)[0]
 
 
 def eigh(a):
@@ -847,7 +977,7 @@ def matrix_power(a, n):
     """numpy.linalg.matrix_power: A**n for an integer n by repeated squaring;
     n < 0 uses inv(A), n == 0 gives the identity (a constant)."""
     a = _as_array(a)
-    _check_square('matrix_power', a)
+    _check_square('matrix_power', a, complex_ok=True)
     if isinstance(n, bool) or int(n) != n:
         raise TypeError(f'matrix_power: the exponent must be an integer, got {n!r}')
     n = int(n)
@@ -933,6 +1063,12 @@ def _matrix_norm(x, ord):
     raise ValueError(f'norm: invalid norm order {ord!r} for matrices')
 
 
+def _spectral(ord, axis, nd):
+    """A matrix norm read off the singular values (2, -2, 'nuc')."""
+    pair = isinstance(axis, (tuple, list)) and len(axis) == 2 or axis is None and nd == 2
+    return pair and ord in (2, -2, 'nuc')
+
+
 def norm(x, ord=None, axis=None, keepdims=False):
     """numpy.linalg.norm: vector norms (ord None/2, 1, inf, -inf, 0, any p) along an
     int axis, matrix norms ('fro', 'nuc', 2, -2, 1, -1, inf, -inf) over a pair of
@@ -940,6 +1076,8 @@ def norm(x, ord=None, axis=None, keepdims=False):
     evenly between tied entries."""
     x = _as_array(x)
     nd = ndim_of(x)
+    if dtype_of(x).kind == 'c' and not _spectral(ord, axis, nd):
+        x = absolute(x)     # every other norm of a complex x is that norm of |x|
     if axis is None:
         if ord is None:
             out = sqrt(_sum(x * x))

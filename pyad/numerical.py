@@ -367,7 +367,14 @@ def jacobianv(f, x, v, eps=None):
 
 
 def jvp(f, x, v, eps=None):
-    """``jvp(f, x, v) -> (f(x), J v)`` by finite differences."""
+    """``jvp(f, primals, tangents) -> (f(*primals), J·tangents)`` by finite differences,
+    with ``pyad.jvp``'s forms: a tuple (or list) of f's arguments and one of tangents,
+    or a single argument that is not a tuple, ``jvp(f, x, v)``."""
+    if isinstance(x, (tuple, list)):
+        if not isinstance(v, (tuple, list)) or len(v) != len(x):
+            raise TypeError(f'numerical.jvp: primals is a {type(x).__name__} of {len(x)} '
+                            f'arguments, so tangents must be a tuple of {len(x)} tangents')
+        return fjacobianv(lambda xs: f(*xs), eps)(tuple(x), tuple(v))
     return fjacobianv(f, eps)(x, v)
 
 

@@ -35,16 +35,18 @@ called, differentiates afresh with fresh tags (Manzyuk et al. 2019); functions a
 the leaves of a returned pytree are handled the same way, leaf by leaf.
 """
 import functools
+import inspect
 import math
 import numbers
+from typing import Any, Callable, Tuple, Union
 
 import numpy as _onp
 
-from ._core.box import innermost, shape_of, dtype_of, peek, LazyVar
-from ._core.pytree import tree_flatten, tree_unflatten
+from ._core.box import innermost, shape_of, dtype_of, peek, LazyVar, lift_dead
+from ._core.pytree import tree_flatten, tree_unflatten, tree_map
 from ._core.transforms import (FunctionOutput, push_forward, pull_back, flatten_input, private,
                                as_float_leaf, zeros_for, cast_like, identity_seeds, value,
-                               is_function)
+                               is_function, check_not_integer)
 from ._core.taylor import push_taylor, TaylorUnsupported
 from . import numpy as pnp
 
@@ -63,39 +65,181 @@ def _wrap(name, f, apply):
     return apply
 
 
-def _op1(name):
+class _Args:
+    """Which positional arguments an operator differentiates (``argnums``) and
+    whether f returns ``(output, aux)`` (``has_aux``), as in JAX.
+
+    ``bind(args)`` returns (x, g, aux): x the differentiated arguments (one value
+    for an int argnums, a tuple for a tuple), g a function of x alone that calls
+    f with the other arguments passed through unchanged and, under has_aux, puts
+    the aux of its latest call in the list ``aux`` (one list per call of the
+    operator: calls in other threads, or nested, do not share it)."""
+
+    def __init__(self, name, f, argnums, has_aux):
+        self.name = name
+        self.f = f
+        self.argnums = _check_argnums(name, argnums)
+        self.has_aux = bool(has_aux)
+        # f(x) itself is differentiated when called with x alone
+        self.simple = self.argnums == 0 and not self.has_aux
+
+    def bind(self, args, kwargs):
+        name, argnums = self.name, self.argnums
+        several = type(argnums) is tuple
+        indices = [_index(name, i, len(args)) for i in (argnums if several else (argnums,))]
+        if len(set(indices)) != len(indices):
+            raise ValueError(f'{name}: argnums={argnums} names an argument twice')
+        for i in indices:
+            check_not_integer(name, args[i], f'argument {i}')
+        x = tuple(args[i] for i in indices) if several else args[indices[0]]
+        f = self.f
+        aux = []
+
+        def g(x_):
+            full = list(args)
+            for i, xi in zip(indices, x_ if several else (x_,)):
+                full[i] = xi
+            out = f(*full, **kwargs)
+            return self._split(out, aux) if self.has_aux else out
+        g.__name__ = getattr(f, '__name__', 'f')
+        return x, g, aux
+
+    def _split(self, out, aux):
+        if not (isinstance(out, (tuple, list)) and len(out) == 2):
+            raise TypeError(f'{self.name}(has_aux=True): the function must return a pair '
+                            f'(output, aux), but it returned {_describe(out)}')
+        aux[:] = [out[1]]
+        return out[0]
+
+    def finish(self, result, aux, returns_value):
+        """The operator's result, with aux (its traced layers, now retired, taken off)
+        where JAX puts it: ``((value, aux), derivative...)`` for an operator that also
+        returns f(x), ``(result, aux)`` otherwise."""
+        if not self.has_aux:
+            return result
+        aux = tree_map(lift_dead, aux[-1])
+        if returns_value:
+            return ((result[0], aux),) + tuple(result[1:])
+        return result, aux
+
+
+def _describe(out):
+    if isinstance(out, (tuple, list)):
+        return f'a {type(out).__name__} of length {len(out)}'
+    if isinstance(out, numbers.Number) or hasattr(out, 'dtype'):
+        return f'a single value of shape {tuple(shape_of(out))}'
+    return f'a {type(out).__name__}'
+
+
+def _check_argnums(name, argnums):
+    if isinstance(argnums, (tuple, list)) and argnums:
+        for i in argnums:
+            _check_argnums(name, i)
+        return tuple(int(i) for i in argnums)
+    if isinstance(argnums, bool) or not isinstance(argnums, numbers.Integral):
+        raise TypeError(f'{name}: argnums must be an int or a non-empty tuple of ints, '
+                        f'got {argnums!r}')
+    return int(argnums)
+
+
+def _index(name, i, n):
+    if not -n <= i < n:
+        raise ValueError(f'{name}: argnums names argument {i}, but the function was called '
+                         f'with {n} positional argument{"s" if n != 1 else ""}')
+    return i % n
+
+
+def _operator(name, n_directions, returns_value):
+    """Make ``op(f, argnums=0, has_aux=False)`` from ``impl(g, x, *directions)``.
+
+    ``op(f)(*args, *directions)``: f is called with args, the ones in argnums
+    differentiated (extra arguments pass through undifferentiated, keyword
+    arguments too); operators with a direction (``jacobianv(f)(x, v)``) take it
+    last, in the structure of the differentiated arguments."""
+    def decorate(impl):
+        @functools.wraps(impl)
+        def op(f, argnums=0, has_aux=False, *, holomorphic=False):
+            _check_function(f, name)
+            spec = _Args(name, f, argnums, has_aux)
+            if holomorphic and name not in _HOLOMORPHIC:
+                raise TypeError(f'{name} has no holomorphic option (grad, jacfwd and jacrev '
+                                f'have); use jvp or vjp for complex functions')
+            options = {'holomorphic': True} if holomorphic else {}
+
+            def apply(*args, **kwargs):
+                if len(args) == 1 + n_directions and spec.simple and not kwargs:
+                    x, g, aux, directions = args[0], f, None, args[1:]
+                    if type(x) is not float:
+                        check_not_integer(name, x, 'the input')
+                else:
+                    split = len(args) - n_directions
+                    if split < 1:
+                        raise TypeError(_arity_message(name, n_directions, len(args)))
+                    args, directions = args[:split], args[split:]
+                    x, g, aux = spec.bind(args, kwargs)
+                try:
+                    result = impl(g, x, *directions, **options)
+                except FunctionOutput as returned:
+                    if spec.has_aux:
+                        raise TypeError(f'{name}(has_aux=True): the function returned a '
+                                        f'function; has_aux needs (output, aux) with an '
+                                        f'output that is not a function') from None
+                    return _fresh(lambda h: op(h, **options)(x, *directions), g, returned.args[0])
+                return spec.finish(result, aux, returns_value) if spec.has_aux else result
+            return _wrap(name, f, apply)
+        op.__signature__ = _HOLOMORPHIC_SIGNATURE if name in _HOLOMORPHIC else _OP_SIGNATURE
+        op.__annotations__ = dict(_OP_ANNOTATIONS)
+        return op
+    return decorate
+
+
+def _arity_message(name, n_directions, got):
+    if n_directions:
+        return (f'{name}(f) takes the input(s) of f and then a direction, as in {name}(f)(x, v); '
+                f'got {got} positional argument{"s" if got != 1 else ""}')
+    return f'{name}(f) takes the input(s) of f, as in {name}(f)(x); got none'
+
+
+_OP_SIGNATURE = inspect.Signature([
+    inspect.Parameter('f', inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Callable[..., Any]),
+    inspect.Parameter('argnums', inspect.Parameter.POSITIONAL_OR_KEYWORD, default=0,
+                      annotation=Union[int, Tuple[int, ...]]),
+    inspect.Parameter('has_aux', inspect.Parameter.POSITIONAL_OR_KEYWORD, default=False,
+                      annotation=bool),
+], return_annotation=Callable[..., Any])
+_HOLOMORPHIC_SIGNATURE = _OP_SIGNATURE.replace(parameters=list(_OP_SIGNATURE.parameters.values()) + [
+    inspect.Parameter('holomorphic', inspect.Parameter.KEYWORD_ONLY, default=False, annotation=bool)])
+_OP_ANNOTATIONS = {'f': Callable[..., Any], 'argnums': Union[int, Tuple[int, ...]],
+                   'has_aux': bool, 'return': Callable[..., Any]}
+
+
+def _op1(name, returns_value=False):
     """An operator of one input: ``op(f)(x, *args)`` differentiates f(x, *args) in x."""
-    def decorate(impl):
-        @functools.wraps(impl)
-        def op(f):
-            _check_function(f, name)
-
-            def apply(x, *args, **kwargs):
-                g = f if not (args or kwargs) else (lambda x_: f(x_, *args, **kwargs))
-                try:
-                    return impl(g, x)
-                except FunctionOutput as returned:
-                    return _fresh(lambda h: op(h)(x), g, returned.args[0])
-            return _wrap(name, f, apply)
-        return op
-    return decorate
+    return _operator(name, 0, returns_value)
 
 
-def _op2(name):
+_HOLOMORPHIC = ('grad', 'jacfwd', 'jacrev')
+
+
+def _check_kinds(name, leaves, holomorphic, what):
+    """JAX's rules for complex numbers in the Jacobian operators: with
+    ``holomorphic`` every leaf must be complex; without, ``what`` (the inputs of
+    jacfwd, the outputs of grad and jacrev) must be real."""
+    for leaf in leaves:
+        kind = dtype_of(leaf).kind
+        if holomorphic and kind != 'c':
+            raise TypeError(f'{name} with holomorphic=True requires complex {what}, got '
+                            f'dtype {dtype_of(leaf)}')
+        if not holomorphic and kind == 'c':
+            raise TypeError(
+                f'{name} requires real-valued {what}, got dtype {dtype_of(leaf)}.  For a '
+                f'holomorphic function pass holomorphic=True (grad, jacfwd, jacrev); for '
+                f'other functions involving complex {what} use jvp or vjp directly')
+
+
+def _op2(name, returns_value=False):
     """An operator of an input and a direction: ``op(f)(x, v)``."""
-    def decorate(impl):
-        @functools.wraps(impl)
-        def op(f):
-            _check_function(f, name)
-
-            def apply(x, v):
-                try:
-                    return impl(f, x, v)
-                except FunctionOutput as returned:
-                    return _fresh(lambda h: op(h)(x, v), f, returned.args[0])
-            return _wrap(name, f, apply)
-        return op
-    return decorate
+    return _operator(name, 1, returns_value)
 
 
 def _fresh(differentiate, f, out):
@@ -195,26 +339,76 @@ def _describe_output(out_def, primals):
 
 
 # ----------------------------------------------------------------- forward operators
-@_op2('jacobianv')
+@_op2('jacobianv', returns_value=True)
 def fjacobianv(f, x, v):
-    """(f(x), J(x) v): the Jacobian-vector product, in forward mode."""
+    """(f(x), J(x) v): the Jacobian-vector product, in forward mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    >>> pyad.fjacobianv(lambda x: x ** 2)(x, v)
+    (array([1., 4.]), array([2., 4.]))
+    """
     return _forward('jacobianv', f, x, v)
 
 
 @_op2('jacobianv')
 def jacobianv(f, x, v):
-    """J(x) v, in forward mode (one dual pass)."""
+    """J(x) v, in forward mode (one dual pass).
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    >>> pyad.jacobianv(lambda x: x ** 2)(x, v)
+    array([2., 4.])
+    """
     return _forward('jacobianv', f, x, v)[1]
 
 
-def jvp(f, x, v):
-    """JAX style: ``jvp(f, x, v) -> (f(x), J v)``."""
-    return fjacobianv(f)(x, v)
+def jvp(f: Callable[..., Any], primals: Any, tangents: Any, has_aux: bool = False) -> tuple:
+    """``jvp(f, primals, tangents) -> (f(*primals), J·tangents)`` in forward mode, as in JAX.
+
+    ``primals`` is a tuple (or list) of f's positional arguments and ``tangents``
+    a tuple of the same length, each tangent in the structure of its argument.
+    A single value that is not a tuple or list is taken as f's one argument:
+    ``jvp(f, x, v)`` is ``jvp(f, (x,), (v,))``.  (A function of one tuple
+    argument is therefore called as ``jvp(f, ((a, b),), ((va, vb),))``.)
+    With ``has_aux``, f returns ``(output, aux)`` and jvp returns
+    ``(output, tangent, aux)``.
+
+    >>> import pyad, pyad.numpy as np
+    >>> y, t = pyad.jvp(lambda x, y: x * np.sin(y), (2.0, 0.0), (1.0, 1.0))
+    >>> float(y), float(t)
+    (0.0, 2.0)
+    """
+    _check_function(f, 'jvp')
+    if isinstance(primals, (tuple, list)):
+        if not isinstance(tangents, (tuple, list)) or len(tangents) != len(primals):
+            got = (f'a {type(tangents).__name__} of length {len(tangents)}'
+                   if isinstance(tangents, (tuple, list)) else f'a {type(tangents).__name__}')
+            raise TypeError(f'jvp: primals is a {type(primals).__name__} of {len(primals)} '
+                            f'arguments, so tangents must be a tuple of {len(primals)} tangents '
+                            f'(one per argument), got {got}')
+        if not primals:
+            raise TypeError('jvp: primals is empty; pass a tuple of the arguments of f')
+        op = fjacobianv(f, argnums=tuple(range(len(primals))), has_aux=has_aux)
+        result = op(*primals, tuple(tangents))
+    else:
+        result = fjacobianv(f, has_aux=has_aux)(primals, tangents)
+    if has_aux:
+        (value, aux), tangent = result
+        return value, tangent, aux
+    return result
 
 
-@_op2('gradv')
+@_op2('gradv', returns_value=True)
 def fgradv(f, x, v):
-    """(f(x), ∇f(x)·v): the directional derivative of a scalar function, forward mode."""
+    """(f(x), ∇f(x)·v): the directional derivative of a scalar function, forward mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 0.0])
+    >>> value, d = pyad.fgradv(lambda x: np.sum(x ** 2))(x, v)
+    >>> float(value), float(d)
+    (5.0, 2.0)
+    """
     value, d = _forward('gradv', f, x, v)
     _require_scalar('gradv', value, 'jacobianv')
     return value, d
@@ -222,7 +416,13 @@ def fgradv(f, x, v):
 
 @_op2('gradv')
 def gradv(f, x, v):
-    """∇f(x)·v, in forward mode."""
+    """∇f(x)·v, in forward mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    >>> float(pyad.gradv(lambda x: np.sum(x ** 2))(x, v))
+    6.0
+    """
     return fgradv.__wrapped__(f, x, v)[1]
 
 
@@ -234,9 +434,15 @@ def _require_scalar_input(name, x):
                          f'use jacobianv(f)(x, v) or gradv for array inputs')
 
 
-@_op1('diff')
+@_op1('diff', returns_value=True)
 def fdiff(f, x):
-    """(f(x), f'(x)) for scalar x, in forward mode (f may return any pytree)."""
+    """(f(x), f'(x)) for scalar x, in forward mode (f may return any pytree).
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, d = pyad.fdiff(lambda x: x ** 3)(2.0)
+    >>> float(value), float(d)
+    (8.0, 12.0)
+    """
     _require_scalar_input('diff', x)
     x = as_float_leaf(x, 'diff')
     return _forward('diff', f, x, 1.0 if type(innermost(x)) is float else _one_like(x))
@@ -244,7 +450,12 @@ def fdiff(f, x):
 
 @_op1('diff')
 def diff(f, x):
-    """f'(x) for scalar x, in forward mode."""
+    """f'(x) for scalar x, in forward mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.diff(np.sin)(0.0)
+    1.0
+    """
     return fdiff.__wrapped__(f, x)[1]
 
 
@@ -278,18 +489,35 @@ def _fdiffn_impl(n):
     return taylor
 
 
-def fdiffn(n, f):
+def fdiffn(n: int, f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] = 0,
+           has_aux: bool = False) -> Callable[..., Any]:
     """(f(x), the n-th derivative of f at x) for scalar x.
 
     Pushes the truncated Taylor series of x + t through f in one pass (Taylor mode,
     O(n^2) work per primitive); where a primitive cannot carry a series, falls back
-    to forward mode nested n times."""
+    to forward mode nested n times.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, d3 = pyad.fdiffn(3, lambda x: x ** 4)(1.0)
+    >>> float(value), float(d3)
+    (1.0, 24.0)
+    """
     n = _diffn_order(n, f)
     if n == 0:
-        return lambda x, *args: (f(x, *args),) * 2
+        return _wrap('diffn[0]', f, _order_zero(f, has_aux, returns_value=True))
     if n == 1:
-        return fdiff(f)
-    return _op1('diffn')(_fdiffn_impl(n))(f)
+        return fdiff(f, argnums, has_aux)
+    return _op1('diffn', returns_value=True)(_fdiffn_impl(n))(f, argnums, has_aux)
+
+
+def _order_zero(f, has_aux, returns_value):
+    """The 0-th derivative: f itself (with its value, for the f-prefixed operator)."""
+    def apply(*args, **kwargs):
+        out = f(*args, **kwargs)
+        if not returns_value:
+            return out
+        return (out, out[0]) if has_aux else (out, out)
+    return apply
 
 
 def _fdiffn_nested(n, f):
@@ -298,32 +526,52 @@ def _fdiffn_nested(n, f):
         return fdiff(f)
     lower = _fdiffn_nested(n - 1, f)
 
-    @_op1('diffn')
+    @_op1('diffn', returns_value=True)
     def step(g, x):
         (value, _), (_, nth) = _forward('diffn', g, as_float_leaf(x, 'diffn'), 1.0)
         return value, nth
     return step(lower)
 
 
-def diffn(n, f):
-    """The n-th derivative of f (scalar input): Taylor mode, else forward mode nested n times."""
+def diffn(n: int, f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] = 0,
+          has_aux: bool = False) -> Callable[..., Any]:
+    """The n-th derivative of f (scalar input): Taylor mode, else forward mode nested n times.
+
+    >>> import pyad, pyad.numpy as np
+    >>> float(pyad.diffn(3, lambda x: x ** 4)(1.0))
+    24.0
+    """
     n = _diffn_order(n, f)
     if n == 0:
-        return _wrap('diffn[0]', f, lambda x, *args: f(x, *args))
+        return _wrap('diffn[0]', f, _order_zero(f, has_aux, returns_value=False))
     if n == 1:
-        return _wrap('diffn[1]', f, diff(f))
+        return _wrap('diffn[1]', f, diff(f, argnums, has_aux))
     taylor = _fdiffn_impl(n)
-    return _wrap(f'diffn[{n}]', f, _op1('diffn')(lambda g, x: taylor(g, x)[1])(f))
+    return _wrap(f'diffn[{n}]', f,
+                 _op1('diffn')(lambda g, x: taylor(g, x)[1])(f, argnums, has_aux))
 
 
-def fdiff2(f):
-    """(f(x), f''(x))."""
-    return fdiffn(2, f)
+def fdiff2(f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] = 0,
+           has_aux: bool = False) -> Callable[..., Any]:
+    """(f(x), f''(x)).
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, d2 = pyad.fdiff2(lambda x: x ** 3)(2.0)
+    >>> float(value), float(d2)
+    (8.0, 12.0)
+    """
+    return fdiffn(2, f, argnums, has_aux)
 
 
-def diff2(f):
-    """f''(x): forward over forward."""
-    return diffn(2, f)
+def diff2(f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] = 0,
+          has_aux: bool = False) -> Callable[..., Any]:
+    """f''(x): forward over forward.
+
+    >>> import pyad, pyad.numpy as np
+    >>> float(pyad.diff2(lambda x: x ** 3)(2.0))
+    12.0
+    """
+    return diffn(2, f, argnums, has_aux)
 
 
 # ----------------------------------------------------------------- reverse operators
@@ -333,7 +581,7 @@ def _require_scalar(name, value, instead):
         raise TypeError(
             f'{name} requires a function with a real scalar output, but it returned '
             f'{_describe_output(treedef, leaves)}; for vector-valued functions use {instead}')
-    if dtype_of(leaves[0]).kind != 'f':
+    if dtype_of(leaves[0]).kind not in 'fc':
         raise TypeError(f'{name} requires a real floating-point output, got dtype {dtype_of(leaves[0])}')
 
 
@@ -343,44 +591,119 @@ def _reverse(name, f, x, copy=False):
     return leaves, treedef, primals, out_def, pullback
 
 
-def _fgrad(f, x, name='grad', need_value=True):
+def _fgrad(f, x, name='grad', need_value=True, holomorphic=False):
     """(f(x), ∇f(x)); ``name`` is the operator the user called, for error messages.
     Without ``need_value`` the value is None, and a value of f that was deferred
-    is never computed."""
+    is never computed.  For complex inputs the gradient is JAX's (see
+    docs/complex.md); ``holomorphic``: f'(z) of a complex function."""
     leaves, treedef = flatten_input(x, name)
+    if holomorphic:
+        _check_kinds(name, leaves, True, 'inputs')
     primals, out_def, pullback = pull_back(f, leaves, treedef, name, lazy=True)
     if out_def.kind != 'leaf' or tuple(shape_of(primals[0])) != ():
         _require_scalar(name, tree_unflatten(out_def, [value(p) for p in primals]),
                         'jacobian, or jacobianTv(f)(x, v) for a vector-Jacobian product')
     _require_scalar(name, primals[0], 'jacobian')
+    _check_kinds(name, primals[:1], holomorphic, 'outputs')
     y = value(primals[0]) if need_value else None
     adjoints = pullback([_one_like(primals[0])], last=True)
     return y, tree_unflatten(treedef, _zeros_if_none(adjoints, leaves))
 
 
-@_op1('grad')
-def fgrad(f, x):
-    """(f(x), ∇f(x)) for a real scalar function, in reverse mode."""
-    return _fgrad(f, x)
+@_op1('grad', returns_value=True)
+def fgrad(f, x, holomorphic=False):
+    """(f(x), ∇f(x)) for a real scalar function, in reverse mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, g = pyad.fgrad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+    >>> float(value), g
+    (5.0, array([2., 4.]))
+    """
+    return _fgrad(f, x, holomorphic=holomorphic)
 
 
 @_op1('grad')
-def grad(f, x):
-    """∇f(x) for a real scalar function, in reverse mode (one taped pass, one sweep)."""
-    return _fgrad(f, x, need_value=False)[1]
+def grad(f, x, holomorphic=False):
+    """∇f(x) for a real scalar function, in reverse mode (one taped pass, one sweep).
+    For complex inputs: ∂f/∂x - i ∂f/∂y, as JAX; ``grad(f, holomorphic=True)``:
+    f'(z) for a holomorphic f.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.grad(lambda x: np.sum(x ** 2))(np.array([1.0, 2.0]))
+    array([2., 4.])
+    >>> float(pyad.grad(lambda x, y: x * y ** 2, argnums=1)(3.0, 2.0))   # in y only
+    12.0
+    """
+    return _fgrad(f, x, need_value=False, holomorphic=holomorphic)[1]
 
 
 value_and_grad = fgrad
 
 
-def vjp(f, x):
-    """``vjp(f, x) -> (f(x), pullback)``; ``pullback(u)`` returns uᵀ J(x) in x's structure
-    and may be called many times (DiffSharp's jacobianTv'')."""
+def vjp(f: Callable[..., Any], *primals: Any, has_aux: bool = False) -> tuple:
+    """``vjp(f, *primals) -> (f(*primals), pullback)`` in reverse mode, as in JAX.
+
+    ``pullback(u)`` returns uᵀ J: with one primal, in that primal's structure
+    (DiffSharp's jacobianTv''); with several, a tuple with one cotangent per
+    primal.  It may be called many times.  With ``has_aux``, f returns
+    ``(output, aux)`` and vjp returns ``(output, pullback, aux)``.
+
+    >>> import pyad, pyad.numpy as np
+    >>> y, pullback = pyad.vjp(lambda x: x ** 2, np.array([1.0, 3.0]))
+    >>> pullback(np.array([1.0, 1.0]))
+    array([2., 6.])
+    """
     _check_function(f, 'vjp')
+    if not primals:
+        raise TypeError('vjp(f, *primals) needs the point to differentiate at: vjp(f, x)')
+    spec = _Args('vjp', f, 0 if len(primals) == 1 else tuple(range(len(primals))), has_aux)
+    x, g, aux = spec.bind(primals, {})
     try:
-        return _vjp(f, x)
+        out, pullback = _vjp(g, x)
     except FunctionOutput as returned:   # a function in f(x): its vjp is one, afresh per call
-        return _fresh(lambda g: vjp(g, x), f, returned.args[0])
+        if has_aux:
+            raise TypeError('vjp(has_aux=True): the function returned a function') from None
+        return _fresh(lambda h: vjp(h, x), g, returned.args[0])
+    if has_aux:
+        return out, pullback, tree_map(lift_dead, aux[-1])
+    return out, pullback
+
+
+def linearize(f: Callable[..., Any], *primals: Any) -> Tuple[Any, Callable[..., Any]]:
+    """``linearize(f, *primals) -> (f(*primals), f_jvp)`` as in JAX: ``f_jvp(*tangents)``
+    returns J·tangents at the primals (one tangent per primal, in its structure).
+
+    f is evaluated once, on a tape; the linear map is that tape's sweep, recorded
+    once more as a function of the cotangent, so each ``f_jvp`` call is one sweep
+    of that second tape (it neither calls f nor stores a dense Jacobian).
+
+    >>> import pyad, pyad.numpy as np
+    >>> y, f_jvp = pyad.linearize(np.sin, 0.0)
+    >>> float(f_jvp(2.0))
+    2.0
+    """
+    _check_function(f, 'linearize')
+    if not primals:
+        raise TypeError('linearize(f, *primals) needs the point to linearize at: '
+                        'linearize(f, x)')
+    several = len(primals) > 1
+    spec = _Args('linearize', f, tuple(range(len(primals))) if several else 0, False)
+    x, g, _ = spec.bind(primals, {})
+    leaves, treedef, outs, out_def, pull = _reverse('linearize', g, x, copy=True)
+    # J t is the transpose of u -> Jᵀ u, which is linear: a tape of that sweep,
+    # swept with t, gives it
+    cotangents = [zeros_for(y) for y in outs]
+    _, _, transposed = pull_back(lambda us: _zeros_if_none(pull(us), leaves), cotangents,
+                                 tree_flatten(cotangents)[1], 'linearize')
+    value = tree_unflatten(out_def, outs)
+
+    def f_jvp(*tangents):
+        if len(tangents) != len(primals):
+            raise TypeError(f'linearize: f_jvp takes {len(primals)} tangent'
+                            f'{"s" if several else ""} (one per primal), got {len(tangents)}')
+        t = _tangents('linearize', leaves, treedef, tangents if several else tangents[0])
+        return tree_unflatten(out_def, _zeros_if_none(transposed(t), outs))
+    return value, f_jvp
 
 
 def _vjp(f, x):
@@ -394,16 +717,28 @@ def _vjp(f, x):
     return tree_unflatten(out_def, primals), pullback
 
 
-@_op2('jacobianTv')
+@_op2('jacobianTv', returns_value=True)
 def fjacobianTv(f, x, v):
-    """(f(x), J(x)ᵀ v), in reverse mode."""
+    """(f(x), J(x)ᵀ v), in reverse mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    >>> pyad.fjacobianTv(lambda x: x ** 2)(x, v)
+    (array([1., 4.]), array([2., 4.]))
+    """
     value, pullback = _vjp(f, x)
     return value, pullback(v)
 
 
 @_op2('jacobianTv')
 def jacobianTv(f, x, v):
-    """J(x)ᵀ v, in reverse mode."""
+    """J(x)ᵀ v, in reverse mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    >>> pyad.jacobianTv(lambda x: x ** 2)(x, v)
+    array([2., 4.])
+    """
     return fjacobianTv.__wrapped__(f, x, v)[1]
 
 
@@ -443,62 +778,111 @@ def _jacobian_from_reverse(out_def, primals, adjoints, leaves, treedef):
     return tree_unflatten(out_def, rows)
 
 
-def _jac_forward(name, f, x):
+def _jac_forward(name, f, x, holomorphic=False):
     leaves, treedef = flatten_input(x, name)
+    _check_kinds(name, leaves, holomorphic, 'inputs')
     seeds = identity_seeds(leaves)
     primals, out_def, out_tangents = push_forward(f, leaves, treedef, seeds, name)
     return (tree_unflatten(out_def, primals),
             _jacobian_from_forward(out_def, primals, out_tangents, leaves, treedef))
 
 
-def _jac_reverse_finish(primals, out_def, pullback, leaves, treedef):
+def _jac_reverse_finish(primals, out_def, pullback, leaves, treedef, name='jacobian',
+                       holomorphic=False):
+    if holomorphic:
+        _check_kinds(name, leaves, True, 'inputs')
+    _check_kinds(name, [value(p) for p in primals], holomorphic, 'outputs')
     adjoints = pullback(identity_seeds(primals), last=True)
     return (tree_unflatten(out_def, primals),
             _jacobian_from_reverse(out_def, primals, adjoints, leaves, treedef))
 
 
-def _jac_reverse(name, f, x):
+def _jac_reverse(name, f, x, holomorphic=False):
     leaves, treedef, primals, out_def, pullback = _reverse(name, f, x)
-    return _jac_reverse_finish(primals, out_def, pullback, leaves, treedef)
+    return _jac_reverse_finish(primals, out_def, pullback, leaves, treedef, name, holomorphic)
+
+
+@_op1('jacfwd', returns_value=True)
+def fjacfwd(f, x, holomorphic=False):
+    """(f(x), the Jacobian) by forward mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, J = pyad.fjacfwd(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    >>> value, J
+    (array([1., 4.]), array([[2., 0.],
+           [0., 4.]]))
+    """
+    return _jac_forward('jacfwd', f, x, holomorphic)
 
 
 @_op1('jacfwd')
-def fjacfwd(f, x):
-    return _jac_forward('jacfwd', f, x)
+def jacfwd(f, x, holomorphic=False):
+    """The Jacobian by forward mode: one pass pushing all n input directions.
+    Real inputs (complex outputs allowed), or ``holomorphic=True``: f'(z).
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.jacfwd(lambda x, y: x * y, argnums=(0, 1))(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+    (array([[3., 0.],
+           [0., 4.]]), array([[1., 0.],
+           [0., 2.]]))
+    """
+    return _jac_forward('jacfwd', f, x, holomorphic)[1]
 
 
-@_op1('jacfwd')
-def jacfwd(f, x):
-    """The Jacobian by forward mode: one pass pushing all n input directions."""
-    return _jac_forward('jacfwd', f, x)[1]
+@_op1('jacrev', returns_value=True)
+def fjacrev(f, x, holomorphic=False):
+    """(f(x), the Jacobian) by reverse mode.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, J = pyad.fjacrev(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    >>> value, J
+    (array([1., 4.]), array([[2., 0.],
+           [0., 4.]]))
+    """
+    return _jac_reverse('jacrev', f, x, holomorphic)
 
 
 @_op1('jacrev')
-def fjacrev(f, x):
-    return _jac_reverse('jacrev', f, x)
+def jacrev(f, x, holomorphic=False):
+    """The Jacobian by reverse mode: one taped pass, one sweep pulling all m rows.
+    Real outputs (complex inputs allowed, as in grad), or ``holomorphic=True``.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.jacrev(lambda x: np.sin(x) * x[0])(np.array([0.0, 1.0]))
+    array([[0.        , 0.        ],
+           [0.84147098, 0.        ]])
+    """
+    return _jac_reverse('jacrev', f, x, holomorphic)[1]
 
 
-@_op1('jacrev')
-def jacrev(f, x):
-    """The Jacobian by reverse mode: one taped pass, one sweep pulling all m rows."""
-    return _jac_reverse('jacrev', f, x)[1]
-
-
-@_op1('jacobian')
+@_op1('jacobian', returns_value=True)
 def fjacobian(f, x):
-    """(f(x), J(x)); the mode is chosen by the sizes (forward when n <= m).
-    J has shape out.shape + in.shape (pytrees: out structure of in structure)."""
+    """(f(x), J(x)); the mode is chosen by the sizes (forward when n <= m), and
+    forward for complex outputs of real inputs (reverse mode wants real outputs).
+    J has shape out.shape + in.shape (pytrees: out structure of in structure).
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, J = pyad.fjacobian(lambda x: x[:1] * x[1])(np.array([1.0, 2.0]))
+    >>> value, J
+    (array([2.]), array([[2., 1.]]))
+    """
     leaves, treedef, primals, out_def, pullback = _reverse('jacobian', f, x)
     n = sum(_size(l) for l in leaves)
     m = sum(_size(y) for y in primals)
-    if m > n:
+    if m > n or any(dtype_of(y).kind == 'c' for y in primals):
         return _jac_forward('jacobian', f, x)
     return _jac_reverse_finish(primals, out_def, pullback, leaves, treedef)
 
 
 @_op1('jacobian')
 def jacobian(f, x):
-    """J(x), shape out.shape + in.shape; forward or reverse mode by the sizes."""
+    """J(x), shape out.shape + in.shape; forward or reverse mode by the sizes.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.jacobian(lambda x: x ** 2)(np.array([1.0, 2.0]))
+    array([[2., 0.],
+           [0., 4.]])
+    """
     return fjacobian.__wrapped__(f, x)[1]
 
 
@@ -509,9 +893,16 @@ def _transpose_block(block, in_ndim):
     return pnp.transpose(block, tuple(range(out_ndim, nd)) + tuple(range(out_ndim)))
 
 
-@_op1('jacobianT')
+@_op1('jacobianT', returns_value=True)
 def fjacobianT(f, x):
-    """(f(x), J(x)ᵀ): the transposed Jacobian, shape in.shape + out.shape."""
+    """(f(x), J(x)ᵀ): the transposed Jacobian, shape in.shape + out.shape.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, JT = pyad.fjacobianT(lambda x: x[:1] * x[1])(np.array([1.0, 2.0]))
+    >>> JT
+    array([[2.],
+           [1.]])
+    """
     value, J = fjacobian.__wrapped__(f, x)
     leaves, treedef = tree_flatten(x)
     if treedef.kind == 'leaf' and tree_flatten(value)[1].kind == 'leaf':
@@ -522,14 +913,28 @@ def fjacobianT(f, x):
 
 @_op1('jacobianT')
 def jacobianT(f, x):
+    """J(x)ᵀ: the transposed Jacobian, shape in.shape + out.shape.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.jacobianT(lambda x: x[:1] * x[1])(np.array([1.0, 2.0]))
+    array([[2.],
+           [1.]])
+    """
     return fjacobianT.__wrapped__(f, x)[1]
 
 
 # ----------------------------------------------------------------- second order
-@_op1('gradhessian')
+@_op1('gradhessian', returns_value=True)
 def fgradhessian(f, x):
-    """(f(x), ∇f(x), ∇²f(x)) in one forward-over-reverse pass with n directions."""
+    """(f(x), ∇f(x), ∇²f(x)) in one forward-over-reverse pass with n directions.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, g, H = pyad.fgradhessian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+    >>> float(value), g
+    (9.0, array([ 3., 12.]))
+    """
     leaves, treedef = flatten_input(x, 'hessian')
+    _check_kinds('hessian', leaves, False, 'inputs')
     seeds = identity_seeds(leaves)
     primals, out_def, out_tangents = push_forward(
         lambda x_: _fgrad(f, x_, 'hessian'), leaves, treedef, seeds, 'hessian')
@@ -541,20 +946,39 @@ def fgradhessian(f, x):
 @_op1('gradhessian')
 def gradhessian(f, x):
     """(∇f(x), ∇²f(x)) in one pass: DiffSharp's Newton step reads
-    ``g, H = gradhessian(f)(x); x - linalg.solve_symmetric(H, g)``."""
+    ``g, H = gradhessian(f)(x); x - linalg.solve_symmetric(H, g)``.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.gradhessian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+    (array([ 3., 12.]), array([[ 6.,  0.],
+           [ 0., 12.]]))
+    """
     return fgradhessian.__wrapped__(f, x)[1:]
 
 
-@_op1('hessian')
+@_op1('hessian', returns_value=True)
 def fhessian(f, x):
-    """(f(x), ∇²f(x))."""
+    """(f(x), ∇²f(x)).
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, H = pyad.fhessian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+    >>> float(value), H
+    (9.0, array([[ 6.,  0.],
+           [ 0., 12.]]))
+    """
     value, _, H = fgradhessian.__wrapped__(f, x)
     return value, H
 
 
 @_op1('hessian')
 def hessian(f, x):
-    """∇²f(x): forward over reverse, all n directions in one pass."""
+    """∇²f(x): forward over reverse, all n directions in one pass.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.hessian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+    array([[ 6.,  0.],
+           [ 0., 12.]])
+    """
     return fgradhessian.__wrapped__(f, x)[2]
 
 
@@ -583,10 +1007,17 @@ def _pulled(pullback, seeds, leaves, treedef, last=False):
     return tree_unflatten(treedef, _zeros_if_none(pullback(seeds, last), leaves))
 
 
-@_op2('gradhessianv')
+@_op2('gradhessianv', returns_value=True)
 def fgradhessianv(f, x, v):
     """(f(x), ∇f(x), ∇²f(x) v): reverse over forward, no dense Hessian; one
-    recorded pass, two sweeps."""
+    recorded pass, two sweeps.
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([0.0, 1.0])
+    >>> value, g, Hv = pyad.fgradhessianv(lambda x: np.sum(x ** 3))(x, v)
+    >>> float(value), Hv
+    (9.0, array([ 0., 12.]))
+    """
     leaves, treedef, y, pullback = _directional_tape('gradhessianv', f, x, v)
     one = _one_like(y)
     y = value(y)
@@ -596,16 +1027,29 @@ def fgradhessianv(f, x, v):
 
 @_op2('gradhessianv')
 def gradhessianv(f, x, v):
-    """(∇f(x), ∇²f(x) v)."""
+    """(∇f(x), ∇²f(x) v).
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([0.0, 1.0])
+    >>> pyad.gradhessianv(lambda x: np.sum(x ** 3))(x, v)
+    (array([ 3., 12.]), array([ 0., 12.]))
+    """
     leaves, treedef, y, pullback = _directional_tape('gradhessianv', f, x, v)
     one = _one_like(y)
     return (_pulled(pullback, [one, None], leaves, treedef),
             _pulled(pullback, [None, one], leaves, treedef, last=True))
 
 
-@_op2('hessianv')
+@_op2('hessianv', returns_value=True)
 def fhessianv(f, x, v):
-    """(f(x), ∇²f(x) v)."""
+    """(f(x), ∇²f(x) v).
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 0.0])
+    >>> value, Hv = pyad.fhessianv(lambda x: np.sum(x ** 3))(x, v)
+    >>> float(value), Hv
+    (9.0, array([6., 0.]))
+    """
     leaves, treedef, y, pullback = _directional_tape('hessianv', f, x, v)
     one = _one_like(y)
     y = value(y)
@@ -615,7 +1059,13 @@ def fhessianv(f, x, v):
 @_op2('hessianv')
 def hessianv(f, x, v):
     """∇²f(x) v: the Hessian-vector product without forming the Hessian
-    (reverse over forward: one recorded dual pass, one sweep)."""
+    (reverse over forward: one recorded dual pass, one sweep).
+
+    >>> import pyad, pyad.numpy as np
+    >>> x, v = np.array([1.0, 2.0]), np.array([1.0, 1.0])
+    >>> pyad.hessianv(lambda x: np.sum(x ** 3))(x, v)
+    array([ 6., 12.])
+    """
     leaves, treedef, y, pullback = _directional_tape('hessianv', f, x, v)
     return _pulled(pullback, [None, _one_like(y)], leaves, treedef, last=True)
 
@@ -636,16 +1086,27 @@ def _trace_blocks(H, x):
     return total
 
 
-@_op1('laplacian')
+@_op1('laplacian', returns_value=True)
 def flaplacian(f, x):
-    """(f(x), the trace of the Hessian)."""
+    """(f(x), the trace of the Hessian).
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, lap = pyad.flaplacian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0]))
+    >>> float(value), float(lap)
+    (9.0, 18.0)
+    """
     value, _, H = fgradhessian.__wrapped__(f, x)
     return value, _trace_blocks(H, x)
 
 
 @_op1('laplacian')
 def laplacian(f, x):
-    """The trace of the Hessian of a scalar function."""
+    """The trace of the Hessian of a scalar function.
+
+    >>> import pyad, pyad.numpy as np
+    >>> float(pyad.laplacian(lambda x: np.sum(x ** 3))(np.array([1.0, 2.0])))
+    18.0
+    """
     return flaplacian.__wrapped__(f, x)[1]
 
 
@@ -672,39 +1133,77 @@ def _div_of(J):
     return pnp.trace(J)
 
 
-@_op1('curl')
+@_op1('curl', returns_value=True)
 def fcurl(f, x):
-    """(f(x), ∇×f(x)) for f: R^3 -> R^3."""
+    """(f(x), ∇×f(x)) for f: R^3 -> R^3.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, c = pyad.fcurl(lambda x: np.stack([-x[1], x[0], x[2]]))(np.array([1.0, 2.0, 3.0]))
+    >>> c
+    array([0., 0., 2.])
+    """
     value, J = _square_jacobian('curl', f, x, True)
     return value, _curl_of(J)
 
 
 @_op1('curl')
 def curl(f, x):
+    """∇×f(x) for f: R^3 -> R^3.
+
+    >>> import pyad, pyad.numpy as np
+    >>> pyad.curl(lambda x: np.stack([-x[1], x[0], x[2]]))(np.array([1.0, 2.0, 3.0]))
+    array([0., 0., 2.])
+    """
     return fcurl.__wrapped__(f, x)[1]
 
 
-@_op1('div')
+@_op1('div', returns_value=True)
 def fdiv(f, x):
-    """(f(x), ∇·f(x)) for f: R^n -> R^n."""
+    """(f(x), ∇·f(x)) for f: R^n -> R^n.
+
+    >>> import pyad, pyad.numpy as np
+    >>> value, d = pyad.fdiv(lambda x: x ** 2)(np.array([1.0, 2.0, 3.0]))
+    >>> float(d)
+    12.0
+    """
     value, J = _square_jacobian('div', f, x, False)
     return value, _div_of(J)
 
 
 @_op1('div')
 def div(f, x):
+    """∇·f(x) for f: R^n -> R^n.
+
+    >>> import pyad, pyad.numpy as np
+    >>> float(pyad.div(lambda x: x ** 2)(np.array([1.0, 2.0, 3.0])))
+    12.0
+    """
     return fdiv.__wrapped__(f, x)[1]
 
 
-@_op1('curldiv')
+@_op1('curldiv', returns_value=True)
 def fcurldiv(f, x):
-    """(f(x), ∇×f(x), ∇·f(x)) from one Jacobian."""
+    """(f(x), ∇×f(x), ∇·f(x)) from one Jacobian.
+
+    >>> import pyad, pyad.numpy as np
+    >>> rotation = lambda x: np.stack([-x[1], x[0], x[2]])
+    >>> value, c, d = pyad.fcurldiv(rotation)(np.array([1.0, 2.0, 3.0]))
+    >>> float(d)
+    1.0
+    """
     value, J = _square_jacobian('curldiv', f, x, True)
     return value, _curl_of(J), _div_of(J)
 
 
 @_op1('curldiv')
 def curldiv(f, x):
+    """(∇×f(x), ∇·f(x)) from one Jacobian, for f: R^3 -> R^3.
+
+    >>> import pyad, pyad.numpy as np
+    >>> c, d = pyad.curldiv(lambda x: np.stack([-x[1], x[0], x[2]]))(np.array([1.0, 2.0, 3.0]))
+    >>> c, float(d)
+    (array([0., 0., 2.]), 1.0)
+    """
     return fcurldiv.__wrapped__(f, x)[1:]
 
 
@@ -714,5 +1213,5 @@ __all__ = [
     'gradhessianv', 'fgradhessianv', 'laplacian', 'flaplacian', 'jacobian', 'fjacobian',
     'jacobianv', 'fjacobianv', 'jacobianT', 'fjacobianT', 'jacobianTv', 'fjacobianTv',
     'curl', 'fcurl', 'div', 'fdiv', 'curldiv', 'fcurldiv',
-    'value_and_grad', 'jvp', 'vjp', 'jacfwd', 'fjacfwd', 'jacrev', 'fjacrev',
+    'value_and_grad', 'jvp', 'vjp', 'linearize', 'jacfwd', 'fjacfwd', 'jacrev', 'fjacrev',
 ]

@@ -40,12 +40,12 @@ a GPU (CuPy) stay there for every evaluation of f and its derivatives; only the
 flat iterate and the derivatives travel between host and device.
 """
 import math
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Optional
 
 import numpy as _onp
 
 from . import numpy as pnp
-from ._core.box import innermost
+from ._core.box import innermost, dtype_of
 from ._core.pytree import tree_flatten, tree_unflatten, tree_map
 from .backend import namespace, on_device_of, to_numpy
 
@@ -120,10 +120,21 @@ class _State(NamedTuple):
     slots: Any
 
 
+def _refuse_complex(name, params):
+    """The optimisers and minimisers are written for real parameters: a complex one
+    (whose gradient, in JAX's convention, is the conjugate of a descent direction's
+    opposite) is refused rather than stepped the wrong way."""
+    for leaf in tree_flatten(params)[0]:
+        if _onp.dtype(dtype_of(leaf)).kind == 'c':
+            raise TypeError(f'{name}: complex parameters are not supported; optimise the real '
+                            f'and imaginary parts as two real arrays (z = x + 1j * y)')
+
+
 def _make(name, slot_names, step, lr, clip_norm, clip_value, slot_fill=0.0):
     """An Optimizer whose state holds a step count and per-parameter slots
     (filled with ``slot_fill`` at the start)."""
     def init(params):
+        _refuse_complex(name, params)
         zeros = tuple(_zeros_like_tree(params) for _ in slot_names)
         if slot_fill:
             zeros = tuple(tree_map(lambda z: z + slot_fill, z) for z in zeros)
@@ -213,6 +224,7 @@ class _Flat:
         leaves, self.treedef = tree_flatten(x0)
         if not leaves:
             raise ValueError(f'{name}: the starting point has no leaves')
+        _refuse_complex(name, x0)
         self.is_float = []
         self.shapes, self.dtypes = [], []
         parts = []
@@ -270,19 +282,38 @@ class _Flat:
         return float(innermost(self.f(self.tree(z))))
 
 
-class OptimizeResult(NamedTuple):
-    """The outcome of a minimiser: ``x`` (in the structure of x0), ``f`` (f(x)),
-    ``grad_norm`` (‖∇f(x)‖₂), ``iterations``, ``converged``, ``message``,
-    ``evaluations`` (of f, counting gradient evaluations), and ``history``
-    (f after each iteration)."""
-    x: Any
-    f: float
-    grad_norm: float
-    iterations: int
-    converged: bool
-    message: str = ''
-    evaluations: int = 0
-    history: tuple = ()
+class OptimizeResult(dict):
+    """The outcome of a minimiser, with SciPy's field names (``scipy.optimize.
+    OptimizeResult``: a dict whose keys read as attributes too):
+
+    ``x`` (in the structure of x0), ``fun`` (f(x)), ``jac`` (∇f(x), in the
+    structure of x0), ``nit`` (iterations), ``nfev`` (evaluations of f, counting
+    gradient evaluations), ``success``, ``status`` (0 on success, 1 otherwise),
+    ``message``, and pyad's ``grad_norm`` (‖∇f(x)‖₂) and ``history`` (f after
+    each iteration).  The earlier names still read: ``f`` (fun), ``iterations``
+    (nit), ``converged`` (success), ``evaluations`` (nfev)."""
+
+    _ALIASES = {'f': 'fun', 'iterations': 'nit', 'converged': 'success', 'evaluations': 'nfev'}
+
+    def __init__(self, x: Any, fun: float, jac: Any, nit: int, success: bool, message: str = '',
+                 nfev: int = 0, history: tuple = (), grad_norm: float = float('nan')):
+        super().__init__(x=x, fun=fun, jac=jac, nit=nit, nfev=nfev, success=success,
+                         status=0 if success else 1, message=message, grad_norm=grad_norm,
+                         history=history)
+
+    def __getattr__(self, name):
+        try:
+            return self[self._ALIASES.get(name, name)]
+        except KeyError:
+            raise AttributeError(f'OptimizeResult has no field {name!r}; its fields are '
+                                 f'{", ".join(self)}') from None
+
+    def __dir__(self):
+        return list(self) + list(self._ALIASES) + list(super().__dir__())
+
+    def __repr__(self):
+        width = max(map(len, self))
+        return '\n'.join(f'{k.rjust(width)}: {v!r}' for k, v in self.items())
 
 
 class _Counter:
@@ -459,8 +490,8 @@ def newton_step(f, x):
 
 
 def _result(flat, z, f, g, it, converged, message, counter, history):
-    return OptimizeResult(flat.tree(z), float(f), float(_onp.linalg.norm(g)), it, bool(converged),
-                          message, counter.count, tuple(history))
+    return OptimizeResult(flat.tree(z), float(f), flat.tree(g), it, bool(converged), message,
+                          counter.count, tuple(history), float(_onp.linalg.norm(g)))
 
 
 def _converged(g, f_old, f_new, gtol, ftol):
@@ -706,10 +737,21 @@ def gradient_descent(f, x0, *, gtol=1e-6, ftol=0.0, max_iter=10000, line_search=
                     _SteepestDescent())
 
 
+def _float_start(leaf):
+    """An integer leaf of a starting point as a float (as SciPy's minimize does): the
+    iterates are floats."""
+    kind = getattr(getattr(leaf, 'dtype', None), 'kind', None)
+    if kind in ('i', 'u', 'b'):
+        return leaf.astype(_onp.float64)
+    if isinstance(leaf, (int, _onp.integer)):
+        return float(leaf)
+    return leaf
+
+
 def _run_first_order(opt, f, x0, *, gtol, ftol, max_iter):
     """Iterate a first-order optimiser on the pytree itself."""
     from .operators import fgrad
-    params = x0
+    params = tree_map(_float_start, x0)
     state = opt.init(params)
     history = []
     converged, message = False, 'maximum number of iterations reached'
@@ -731,8 +773,8 @@ def _run_first_order(opt, f, x0, *, gtol, ftol, max_iter):
             break
         params, state = opt.update(g, state, params)
         it += 1
-    return OptimizeResult(params, value, float(_onp.linalg.norm(gflat)), it, converged, message,
-                          it + 1, tuple(history))
+    return OptimizeResult(params, value, g, it, converged, message, it + 1, tuple(history),
+                          float(_onp.linalg.norm(gflat)))
 
 
 _METHODS = {'newton': newton, 'newton-cg': newton_cg, 'newton_cg': newton_cg,
@@ -740,7 +782,9 @@ _METHODS = {'newton': newton, 'newton-cg': newton_cg, 'newton_cg': newton_cg,
             'gd': gradient_descent, 'gradient_descent': gradient_descent}
 
 
-def minimize(f, x0, method='newton-cg', *, gtol=None, ftol=0.0, max_iter=None, **options):
+def minimize(f: Callable[..., Any], x0: Any, method: Any = 'newton-cg', *,
+             gtol: Optional[float] = None, ftol: float = 0.0, max_iter: Optional[int] = None,
+             **options: Any) -> 'OptimizeResult':
     """Minimise a scalar function of a pytree; returns an :class:`OptimizeResult`.
 
     ``method``: ``'newton'``, ``'newton-cg'`` (the default), ``'cg'`` (nonlinear

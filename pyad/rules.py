@@ -10,9 +10,10 @@ without computing anything.
 from ._core.primitive import Primitive, primitive, NonDifferentiableError
 from ._core.traits import Traits, TraitError
 from ._core.box import shape_of, ndim_of, dtype_of
+from ._core.batching import register as register_batching_rule
 from .numpy._batching import (expand_to, unbroadcast, batch_ndim, shift_axes,
                               scalar_of_broadcast)
 
 __all__ = ['Primitive', 'primitive', 'NonDifferentiableError', 'Traits', 'TraitError',
            'shape_of', 'ndim_of', 'dtype_of', 'expand_to', 'unbroadcast', 'batch_ndim',
-           'shift_axes', 'scalar_of_broadcast']
+           'shift_axes', 'scalar_of_broadcast', 'register_batching_rule']

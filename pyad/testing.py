@@ -45,12 +45,24 @@ def reference():
     return config.reference()
 
 
+def _wide(value):
+    """float64, or complex128 for a complex value (complex derivatives are checked
+    as they are: see docs/complex.md)."""
+    value = to_numpy(value)
+    return _onp.complex128 if _onp.iscomplexobj(value) else _onp.float64
+
+
 def _leaves64(tree):
-    return [_onp.asarray(to_numpy(l), dtype=_onp.float64) for l in tree_flatten(tree)[0]]
+    return [_onp.asarray(to_numpy(l), dtype=_wide(l)) for l in tree_flatten(tree)[0]]
 
 
 def _vdot(a, b):
-    return float(sum(_onp.sum(x * y) for x, y in zip(_leaves64(a), _leaves64(b))))
+    """Re Σ a b: the pairing of a cotangent with a tangent (JAX's, for complex values)."""
+    return float(sum(_onp.sum(x * y).real for x, y in zip(_leaves64(a), _leaves64(b))))
+
+
+def _has_complex(tree):
+    return any(_wide(l) is _onp.complex128 for l in tree_flatten(tree)[0])
 
 
 def _random_like(tree, rng):
@@ -60,6 +72,8 @@ def _random_like(tree, rng):
         inner = innermost(leaf)
         shape = _onp.shape(inner)
         r = rng.standard_normal(shape)
+        if _onp.iscomplexobj(inner):
+            r = r + 1j * rng.standard_normal(shape)
         if isinstance(inner, float) or not hasattr(inner, 'dtype'):
             out.append(float(r))
         else:
@@ -81,7 +95,7 @@ def _axpy(a, x, y):
     ys = tree_flatten(y)[0]
     out = []
     for xi, yi in zip(xs, ys):
-        z = _onp.asarray(to_numpy(yi), _onp.float64) + a * _onp.asarray(to_numpy(xi), _onp.float64)
+        z = _onp.asarray(to_numpy(yi), _wide(yi)) + a * _onp.asarray(to_numpy(xi), _wide(xi))
         inner = innermost(yi)
         out.append(on_device_of(z, inner) if hasattr(inner, "shape") else z)
     return tree_unflatten(treedef, out)
@@ -93,19 +107,20 @@ def numerical_jvp(f, x, v, eps=1e-6):
     minus = f(_axpy(-eps, v, x))
     pl, treedef = tree_flatten(plus)
     ml = tree_flatten(minus)[0]
-    return tree_unflatten(treedef, [(_onp.asarray(to_numpy(a), _onp.float64)
-                                     - _onp.asarray(to_numpy(b), _onp.float64)) / (2 * eps)
+    return tree_unflatten(treedef, [(_onp.asarray(to_numpy(a), _wide(a))
+                                     - _onp.asarray(to_numpy(b), _wide(b))) / (2 * eps)
                                     for a, b in zip(pl, ml)])
 
 
 def _dtype_of_tree(tree):
     kinds = [getattr(innermost(l), 'dtype', _onp.dtype(_onp.float64)) for l in tree_flatten(tree)[0]]
-    return _onp.dtype(_onp.float32) if any(k == _onp.float32 for k in kinds) else _onp.dtype(_onp.float64)
+    low = any(k == _onp.float32 or k == _onp.complex64 for k in kinds)
+    return _onp.dtype(_onp.float32) if low else _onp.dtype(_onp.float64)
 
 
 def _close(name, a, b, rtol, atol, order, scale=None):
-    a = _onp.asarray(a, dtype=_onp.float64)
-    b = _onp.asarray(b, dtype=_onp.float64)
+    a = _onp.asarray(a, dtype=_wide(a))
+    b = _onp.asarray(b, dtype=_wide(b))
     if a.shape != b.shape:
         raise AssertionError(f'check_grads (order {order}): {name}: shapes differ {a.shape} vs {b.shape}')
     scale = max(1.0, float(_onp.max(_onp.abs(b), initial=0.0))) if scale is None else scale
@@ -124,7 +139,10 @@ def _flat(tree):
 def check_grads(f, x, order=2, modes=('fwd', 'rev'), *, eps=1e-6, rtol=None, atol=None,
                 batched=True, max_batched_size=64, seed=0):
     """Assert that pyad's derivatives of f at x agree with each other and with
-    finite differences, up to ``order``; returns None or raises AssertionError."""
+    finite differences, up to ``order``; returns None or raises AssertionError.
+    Complex inputs and outputs are checked along complex directions, with the
+    pairing Re Σ u v of a cotangent and a tangent (docs/complex.md); the batched
+    Jacobians only where inputs and outputs are real."""
     rng = _onp.random.default_rng(seed)
     dtype = _dtype_of_tree(x)
     if rtol is None:
@@ -188,8 +206,9 @@ def _check(f, x, order, modes, eps, rtol, atol, batched, max_batched_size, rng, 
     numeric = numerical_jvp(f, x, v, eps)
     y_fwd = jv = None
     if 'fwd' in modes:
-        y_fwd, jv = jvp(f, x, v)
-        _against_reference('forward-mode J v', lambda: jvp(f, x, v)[1], jv, rtol, atol, level)
+        y_fwd, jv = jvp(f, (x,), (v,))
+        _against_reference('forward-mode J v', lambda: jvp(f, (x,), (v,))[1], jv, rtol, atol,
+                           level)
         _close('forward-mode J v and finite differences', _flat(jv), _flat(numeric), rtol, atol, level)
         _close('forward-mode value and f(x)', _flat(y_fwd), _flat(y), rtol, atol, level)
     if 'rev' in modes:
@@ -204,32 +223,48 @@ def _check(f, x, order, modes, eps, rtol, atol, batched, max_batched_size, rng, 
         if jv is not None:
             _close('reverse-mode <uᵀJ, v> and forward-mode <u, J v>', lhs, _vdot(u, jv),
                    rtol, atol, level, scale)
-    in_sizes = [l.size for l in _leaves64(x)]
-    out_sizes = [l.size for l in _leaves64(y)]
-    n_in, n_out = sum(in_sizes), sum(out_sizes)
-    if batched and n_in * n_out <= max_batched_size * max_batched_size and n_in and n_out:
-        jf = jr = None
-        if 'fwd' in modes:
-            jf = _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes)
-            _against_reference('jacfwd', lambda: _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes),
-                               jf, rtol, atol, level)
-            _close('batched forward Jacobian (jacfwd) times v and J v', jf @ _flat(v),
-                   _flat(numeric), rtol, atol, level)
-        if 'rev' in modes:
-            jr = _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes)
-            _against_reference('jacrev', lambda: _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes),
-                               jr, rtol, atol, level)
-            _close('batched reverse Jacobian (jacrev) times v and J v', jr @ _flat(v),
-                   _flat(numeric), rtol, atol, level)
-        if jf is not None and jr is not None:
-            _close('jacfwd and jacrev', jf, jr, rtol, atol, level)
+    if batched:
+        _check_jacobians(f, x, y, v, numeric, modes, rtol, atol, max_batched_size, level)
     if order > 1:
         if 'fwd' in modes:
-            _check(lambda x_: jvp(f, x_, v)[1], x, order - 1, modes, eps, rtol, atol,
+            _check(lambda x_: jvp(f, (x_,), (v,))[1], x, order - 1, modes, eps, rtol, atol,
                    batched, max_batched_size, rng, level + 1)
         if 'rev' in modes:
             _check(lambda x_: vjp(f, x_)[1](u), x, order - 1, modes, eps, rtol, atol,
                    batched, max_batched_size, rng, level + 1)
+
+
+def _check_jacobians(f, x, y, v, numeric, modes, rtol, atol, max_batched_size, level):
+    """The batched Jacobians (jacfwd, jacrev) against J v and each other."""
+    in_sizes = [l.size for l in _leaves64(x)]
+    out_sizes = [l.size for l in _leaves64(y)]
+    if not _batchable(x, y, in_sizes, out_sizes, max_batched_size):
+        return
+    jf = jr = None
+    if 'fwd' in modes:
+        jf = _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes)
+        _against_reference('jacfwd', lambda: _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes),
+                           jf, rtol, atol, level)
+        _close('batched forward Jacobian (jacfwd) times v and J v', jf @ _flat(v),
+               _flat(numeric), rtol, atol, level)
+    if 'rev' in modes:
+        jr = _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes)
+        _against_reference('jacrev', lambda: _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes),
+                           jr, rtol, atol, level)
+        _close('batched reverse Jacobian (jacrev) times v and J v', jr @ _flat(v),
+               _flat(numeric), rtol, atol, level)
+    if jf is not None and jr is not None:
+        _close('jacfwd and jacrev', jf, jr, rtol, atol, level)
+
+
+def _batchable(x, y, in_sizes, out_sizes, max_batched_size):
+    """Whether the batched Jacobians are checked: not too large, and real (jacfwd
+    wants real inputs and jacrev real outputs; complex functions are checked by
+    their JVPs and VJPs)."""
+    n_in, n_out = sum(in_sizes), sum(out_sizes)
+    if not n_in or not n_out or n_in * n_out > max_batched_size * max_batched_size:
+        return False
+    return not _has_complex(x) and not _has_complex(y)
 
 
 def _jacobian_matrix(J, out_sizes, in_sizes):

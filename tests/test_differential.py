@@ -1,5 +1,5 @@
 """An independent differential check of every pyad.numpy, pyad.linalg and pyad.nn
-function (issue 13).
+function.
 
 The references share nothing with pyad's derivative rules:
 
@@ -13,7 +13,7 @@ The references share nothing with pyad's derivative rules:
 Each is checked in float64 and float32 (the derivatives keep the dtype), first
 order in forward (JVP) and reverse (VJP) mode, second order in all four nestings
 (forward over forward, forward over reverse, reverse over forward, reverse over
-reverse).  The special points include those issue 13 found wrong (xlogy and
+reverse).  The special points include those where pyad was once wrong (xlogy and
 xlog1py at x = 0, sinc at 0, log_expit for large x, prod and cumprod between two
 zeros, det of singular matrices, polygamma in float32).
 """
@@ -99,7 +99,7 @@ _PAIRS_POSITIVE_Y = [(-1.3, 0.37), (0.42, 0.81), (0.81, 1.9), (1.9, 0.55), (-0.6
 
 SCALAR_NAMES = sorted(_mp_table(type('M', (), {'__getattr__': lambda s, n: None})()))
 
-# Special points where pyad was wrong before issue 13 (each its own case)
+# Special points where pyad was once wrong (each its own case)
 SPECIAL_POINTS = {
     ('xlogy', 'x=0'): [(0.0, 0.7), (0.0, 2.5)],
     ('xlog1py', 'x=0'): [(0.0, 0.7), (0.0, 2.5)],
@@ -139,7 +139,7 @@ def _all_derivatives(fn, args):
         return fn(*xs)
 
     def fwd(k):
-        return lambda xs: pyad.jvp(f, xs, e(k))[1]
+        return lambda xs: pyad.jvp(f, (xs,), (e(k),))[1]
 
     def rev(k):
         return lambda xs: pyad.vjp(f, xs)[1](np.ones_like(fn(*[innermost(x) for x in xs])))[k]
@@ -152,7 +152,7 @@ def _all_derivatives(fn, args):
         for k in range(n):
             g = fwd(k) if inner == 'fwd' else rev(k)
             if outer == 'fwd':
-                rows.append([pyad.jvp(g, xs, e(m))[1] for m in range(n)])
+                rows.append([pyad.jvp(g, (xs,), (e(m),))[1] for m in range(n)])
             else:
                 rows.append(list(pyad.vjp(g, xs)[1](np.ones_like(args[0]))))
         second[f'{outer} over {inner}'] = rows
@@ -247,7 +247,7 @@ def _layer(dtype):
 
 
 def _solution(result):
-    # lstsq returns X today; NumPy's 4-tuple once issue 13's lstsq item lands
+    # pyad.linalg.lstsq returns X, or NumPy's 4-tuple (X, residuals, rank, s): X either way
     return result[0] if isinstance(result, tuple) else result
 
 
@@ -341,6 +341,16 @@ ARRAY_CASES = [
      lambda x: np.cumulative_sum(x, axis=1, include_initial=True), (X34,)),
     ('cumulative_prod', pnp.cumulative_prod, np.cumulative_prod, (V5,)),
     ('copy', pnp.copy, np.copy, (V5,)), ('real', pnp.real, np.real, (V5,)),
+    # complex intermediates of real values (tests/test_complex*.py check complex inputs)
+    ('conj', lambda x: pnp.real(pnp.conj(x * (1 + 2j)) * x), lambda x: np.real(np.conj(x * (1 + 2j)) * x), (V5,)),
+    ('conjugate', lambda x: pnp.imag(pnp.conjugate(x * (1 + 2j))), lambda x: np.imag(np.conjugate(x * (1 + 2j))), (V5,)),
+    ('angle', lambda x: pnp.angle(x + 0.7j), lambda x: np.angle(x + 0.7j), (V5,)),
+    ('real_if_close', lambda x: pnp.real_if_close(x + 0j), lambda x: np.real_if_close(x + 0j), (V5,)),
+    # (functions of the eigenpairs that neither their order nor the phases change)
+    ('eig', lambda a: pnp.sum(pnp.abs(pla.eig(a)[1]) ** 2 * pnp.abs(pla.eig(a)[0]), axis=1),
+     lambda a: np.sum(np.abs(np.linalg.eig(a)[1]) ** 2 * np.abs(np.linalg.eig(a)[0]), axis=1), (A3,)),
+    ('eigvals', lambda a: pnp.sum(pnp.imag(pla.eigvals(a)) ** 2 + pnp.real(pla.eigvals(a)) ** 3),
+     lambda a: np.sum(np.imag(np.linalg.eigvals(a)) ** 2 + np.real(np.linalg.eigvals(a)) ** 3), (A3,)),
     ('nansum', pnp.nansum, np.nansum, (np.array([0.3, np.nan, -1.2, 0.8]),)),
     ('nanmean', lambda x: pnp.nanmean(x, axis=0), lambda x: np.nanmean(x, axis=0),
      (np.array([[0.3, np.nan], [-1.2, 0.8]]),)),
@@ -506,17 +516,17 @@ def _check_array(label, fn, ref, args, dtype):
         def dot(a, b):
             return sum(float(np.sum(np.asarray(x, np.float64) * y)) for x, y in zip(a, b))
 
-        jvp = pyad.jvp(s, xs, vt)[1]
+        jvp = pyad.jvp(s, (xs,), (vt,))[1]
         grad = pyad.grad(s)(xs)
         for gi in grad:
             assert gi.dtype == dtype, f'{where}: gradient in {gi.dtype}'
         results = {'JVP': float(jvp), 'VJP': dot(grad, vs)}
 
         def dirderiv(xs):
-            return pyad.jvp(s, xs, vt)[1]
+            return pyad.jvp(s, (xs,), (vt,))[1]
 
-        results['fwd over fwd'] = float(pyad.jvp(dirderiv, xs, vt)[1])
-        results['fwd over rev'] = dot(pyad.jvp(pyad.grad(s), xs, vt)[1], vs)
+        results['fwd over fwd'] = float(pyad.jvp(dirderiv, (xs,), (vt,))[1])
+        results['fwd over rev'] = dot(pyad.jvp(pyad.grad(s), (xs,), (vt,))[1], vs)
         results['rev over fwd'] = dot(pyad.grad(dirderiv)(xs), vs)
         results['rev over rev'] = dot(pyad.vjp(pyad.grad(s), xs)[1](vt), vs)
     for mode, value in results.items():
@@ -573,7 +583,7 @@ NOT_CHECKED = {
     'sign', 'floor', 'ceil', 'trunc', 'rint', 'round', 'around', 'fix', 'floor_divide',
     'heaviside', 'equal', 'not_equal', 'less', 'less_equal', 'greater', 'greater_equal',
     'isnan', 'isinf', 'isfinite', 'signbit', 'logical_and', 'logical_or', 'logical_not',
-    'logical_xor', 'topk_mask', 'polygamma', 'stop_gradient', 'imag',
+    'logical_xor', 'topk_mask', 'polygamma', 'stop_gradient', 'imag', 'iscomplex',
     'sparsek_layer_init',           # random initial parameters        # polygamma: as polygamma1, polygamma2
     'LinAlgError', 'SparseKCache', 'SlogdetResult', 'EighResult', 'SVDResult', 'QRResult',
 }

@@ -83,7 +83,7 @@ def test_in_place_accumulation_never_writes_into_a_shared_cotangent():
     assert onp.array_equal(pullback(u), 3 * u_copy)   # and a pullback may be reused
 
 
-# ---- elementwise rules that save passes over arrays (issue 5, W4)
+# ---- elementwise rules that save passes over arrays (the Rosenbrock workload, W4)
 
 SQUARES = {
     'x*x': lambda x: x * x,

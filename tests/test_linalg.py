@@ -232,7 +232,7 @@ def test_singular_and_indefinite_matrices():
         la.solve(sing, onp.ones(2))
     with pytest.raises(la.LinAlgError, match='inv: '):
         pyad.grad(lambda a: pnp.sum(la.inv(a)))(sing)
-    # det's derivative is the adjugate, defined at singular matrices (issue 13):
+    # det's derivative is the adjugate, defined at singular matrices:
     # d/ds det(s A) = 2 s det(A) = 0 at a singular 2x2 A
     assert pyad.diff(lambda s: la.det(sing * s))(1.0) == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(la.LinAlgError, match='cholesky: .*not positive definite'):

@@ -1,4 +1,4 @@
-"""NumPy's own functions on traced values (issue 13: never silently wrong).
+"""NumPy's own functions on traced values: never silently wrong.
 
 NumPy used to build arrays of objects from values being differentiated, and some of
 its functions then returned wrong derivatives without an error.  Now every NumPy
@@ -23,7 +23,7 @@ from pyad._core.box import innermost
 x = np.array([.5, 1., 2.])
 
 
-# ------------------------------------------------------------------ the issue's cases
+# ------------------------------------------------ the cases that were once silently wrong
 @pytest.mark.parametrize('f, want', [
     (lambda x: pnp.sum(np.sort(x) * x), 2 * x),
     (lambda x: np.sum(x ** 2), 2 * x),
@@ -68,7 +68,6 @@ def test_numpy_functions_dispatch(f, want):
     ('numpy.exp', lambda x: pnp.sum(np.exp(x, out=np.zeros(3)))),
     ('numpy.add.at', lambda x: np.add.at(np.zeros(3), [0], x[:1])),
     ('numpy.poly', lambda x: pnp.sum(np.poly(x))),
-    ('numpy.linalg.eig', lambda x: pnp.sum(np.linalg.eig(pnp.diag(x))[0])),
     ('setitem', lambda x: np.zeros(3).__setitem__(slice(None), x)),
 ])
 def test_numpy_functions_raise_a_clear_error(name, f):
@@ -200,6 +199,8 @@ def _weights(out):
 def _scalar(out, weights, xp):
     total = 0.0
     for leaf, w in zip(_leaves(out), weights):
+        if np.iscomplexobj(leaf):       # (a real function of complex results)
+            leaf = xp.real(leaf) + 0.5 * xp.imag(leaf)
         total = total + xp.sum(leaf * w)
     return total
 

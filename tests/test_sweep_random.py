@@ -73,7 +73,7 @@ def _run(prog, x):
     return pnp.sum(vals[-1] * w) + pnp.sum(vals[-2] * w[::-1]) - pnp.sum(vals[len(vals) // 2])
 
 
-# four exps in a row overflow the last element to inf (issue 13: this failed 1 run in 40)
+# four exps in a row overflow the last element to inf (this once failed 1 run in 40)
 OVERFLOW = [(15, 1, 0), (15, 2, 0), (15, 3, 0), (15, 4, 0), (14, 272, 738)]
 
 

@@ -21,6 +21,7 @@ adjoints out.
 from .. import backend
 from .box import Box
 from .factors import fits
+from .stub import StubRead
 
 _ndarray = backend.ndarray
 ZERO = object()         # writable(): no adjoint yet
@@ -49,26 +50,33 @@ class Adjoints:
         if cotangent is not None:
             self.add(slot, cotangent)
 
-    def propagate(self, r, record):
-        """Hand record r's adjoint, k * g, to the strategy its primitive chose for
-        such a cotangent (strategies.py), and let go of it (unless r is kept).
-        ``owned`` tells the strategy whether it may write into g."""
-        g = self.col[r]
-        k = 1.0
-        if self.keep and r in self.keep:
-            owned = 0
-        else:
-            self.col[r] = None
-            owned = self.owned[r]
-        tg = type(g)
-        if tg is Scaled:
-            g, k, tg = g.arr, g.k, _ndarray
-        elif tg is list:                # the results of a record with several
-            g, owned = tuple(g), 0
-        pair = record[0].reverse
-        if not self.fast and pair is not strategies.PROJECT:
-            pair = strategies.REFERENCE
-        (pair[0] if tg is _ndarray else pair[1])(self, record, g, k, owned)
+    def propagate(self, tape, first, drop):
+        """Hand each record's adjoint, k * g, from the tape's last record back to
+        ``first``, to the strategy its primitive chose for such a cotangent
+        (strategies.py), and let go of it (unless kept).  ``owned`` tells the
+        strategy whether it may write into g; ``drop``: the tape's last sweep."""
+        col, owned_col, keep, prims, read = self.col, self.owned, self.keep, tape.prims, tape.record
+        for r in range(len(col) - 1, first - 1, -1):
+            g = col[r]
+            if g is None or prims[r] is None:       # no adjoint, or a leaf
+                continue
+            record = read(r, drop)
+            k, owned = 1.0, 0
+            if not (keep and r in keep):
+                col[r] = None
+                owned = owned_col[r]
+            tg = type(g)
+            if tg is Scaled:
+                g, k, tg = g.arr, g.k, _ndarray
+            elif tg is list:                # the results of a record with several
+                g, owned = tuple(g), 0
+            pair = record[0].reverse
+            if not self.fast and pair is not strategies.PROJECT:
+                pair = strategies.REFERENCE
+            try:
+                (pair[0] if tg is _ndarray else pair[1])(self, record, g, k, owned)
+            except StubRead as e:
+                raise strategies.false_reads(record[0], e) from None
 
     def add(self, slot, c, k=1.0, owned=False):
         """Add k * c to slot's adjoint; ``owned``: nothing else holds c."""

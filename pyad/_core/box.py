@@ -5,7 +5,9 @@ older tag: nesting of operators is nesting of boxes.  Arithmetic on boxes goes
 through pyad's primitives; the operator table is filled in by ``pyad.numpy``
 (the core knows nothing about NumPy functions).
 """
+import dis
 import numbers
+import sys
 
 from .. import backend
 
@@ -57,6 +59,8 @@ class Box:
         return bool(innermost(self))
 
     def __float__(self):
+        if _stored_into_an_array():
+            raise TypeError(STORE_ERROR)
         raise TypeError(
             'float() of a traced value would drop its derivative. Use pyad.numpy '
             'functions instead of the math module, or pyad.stop_gradient(x) if the '
@@ -69,13 +73,39 @@ class Box:
         raise TypeError('a traced (differentiated) value cannot be used as an index')
 
     def __complex__(self):
-        raise TypeError('pyad does not differentiate complex values')
+        if _stored_into_an_array():
+            raise TypeError(STORE_ERROR)
+        raise TypeError(
+            'complex() of a traced value would drop its derivative. Use pyad.numpy '
+            'functions on complex arrays instead (x * 1j, pyad.numpy.astype(x, complex)), '
+            'or pyad.stop_gradient(x) if the derivative is meant to be dropped.')
 
     def __hash__(self):
         return id(self)
 
     def __repr__(self):
         return f'{type(self).__name__}({self.primal!r}, tag={self.tag.id})'
+
+
+STORE_ERROR = (
+    'pyad: a[i] = x stores a traced value x (one being differentiated) into a plain NumPy '
+    'array, which holds numbers only, so the derivative would be lost (NumPy may report this as '
+    '"setting an array element with a sequence"). Build the array from the traced values '
+    'instead: pyad.numpy.stack([...]) or pyad.numpy.array([...]) of the entries, '
+    'pyad.numpy.where(mask, x, a), or pyad.numpy.concatenate of the pieces; or store '
+    'pyad.stop_gradient(x) if the derivative is meant to be dropped.')
+_STORE_SUBSCR = dis.opmap.get('STORE_SUBSCR')
+
+
+def _stored_into_an_array():
+    """Whether the line that asks a box for a number is an item assignment, a[i] = x:
+    NumPy converts x by float() there and replaces the error with one of its own
+    (kept as the cause), so the error raised here must name the assignment."""
+    try:
+        frame = sys._getframe(2)            # the caller of __float__ (NumPy is C code)
+        return frame.f_code.co_code[frame.f_lasti] == _STORE_SUBSCR
+    except (AttributeError, IndexError, ValueError):
+        return False
 
 
 class Dual(Box):
@@ -120,6 +150,33 @@ class TapeVar(Box):
         self.primal = primal
         self.tag = tag
         self.index = index
+
+
+class BatchBox(Box):
+    """vmap: a value with a batch axis, at one tag of mode 'batch'.  ``primal`` is
+    the whole batch, the batch axis first; the box stands for one example, so its
+    ``shape`` is the primal's without that axis (see _core/batching.py)."""
+    __slots__ = ()
+
+    def __init__(self, primal, tag):
+        self.primal = primal
+        self.tag = tag
+
+    @property
+    def shape(self):
+        return tuple(shape_of(self.primal))[1:]
+
+    @property
+    def dtype(self):
+        return dtype_of(self.primal)
+
+    def __bool__(self):
+        raise TypeError(
+            'vmap: a batched value was used as a Python bool (an if, while, and/or on a value '
+            'that differs between examples); use pyad.numpy.where to choose per example')
+
+    def __int__(self):
+        raise TypeError('vmap: int() of a batched value (it differs between examples)')
 
 
 _PRIMAL = Box.primal          # the slot itself, for LazyVar, whose primal is a property
@@ -233,9 +290,10 @@ def ndim_of(x):
 
 def peek(x):
     """The value under every layer of boxes, or a pending LazyVar on the way (whose
-    shape and dtype are known without computing it)."""
+    shape and dtype are known without computing it), or a BatchBox on the way
+    (whose shape is one example's)."""
     while isinstance(x, Box):
-        if type(x) is LazyVar and x.node is not None:
+        if type(x) is LazyVar and x.node is not None or type(x) is BatchBox:
             return x
         x = x.primal
     return x

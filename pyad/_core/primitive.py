@@ -36,9 +36,9 @@ with the reference mode, which ignores them.
 """
 import weakref
 
-from .box import Box, innermost
-from . import forward, reverse, taylor, strategies
-from .tags import FORWARD, REVERSE
+from .box import Box, BatchBox
+from . import forward, reverse, taylor, strategies, batching
+from .tags import FORWARD, REVERSE, BATCH
 from .traits import Traits, PLAIN
 
 
@@ -47,6 +47,12 @@ class NonDifferentiableError(TypeError):
 
 
 _WITH_TRAITS = weakref.WeakSet()
+_ALL = weakref.WeakSet()
+
+
+def all_primitives():
+    """Every live primitive (for the checks: each needs a batching rule, say)."""
+    return list(_ALL)
 
 
 def primitives_with_traits():
@@ -68,7 +74,9 @@ _CLASS_DOC = """A function with derivatives: ``Primitive(name, impl, traits=Trai
     ``def_vjp_joint(rule(cotangent, ans, args, params, positions))``.  Tangents
     and cotangents may carry a leading batch axis.  ``nondiff=True``: no
     derivative (the result is a constant); ``multiple_results=True``: impl returns
-    a tuple.  ``traits`` (pyad.Traits) are promises that buy speed, checked when
+    a tuple; ``complex_rules=True``: the rules are right for complex values too
+    (JAX's convention, docs/complex.md), else complex operands are refused.
+    ``traits`` (pyad.Traits) are promises that buy speed, checked when
     the primitive is made and by pyad.testing.check_grads.  Calling the primitive
     on plain values runs impl; on values being differentiated it records or
     pushes derivatives.  See docs/writing-primitives.md.
@@ -88,11 +96,11 @@ class _Doc:
 
 class Primitive:
     __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'taylor', 'traits',
-                 'reverse', 'nondiff', 'multiple_results', '_doc', '__weakref__')
+                 'reverse', 'nondiff', 'multiple_results', 'complex_rules', '_doc', '__weakref__')
     __doc__ = _Doc()
 
     def __init__(self, name, impl, *, traits=None, nondiff=False, multiple_results=False,
-                 doc=None):
+                 doc=None, complex_rules=False):
         if traits is None:
             traits = PLAIN
         elif not isinstance(traits, Traits):
@@ -101,6 +109,7 @@ class Primitive:
         traits.validate(name, multiple_results, nondiff)
         if traits != PLAIN:
             _WITH_TRAITS.add(self)
+        _ALL.add(self)
         self.name = name
         self.impl = impl
         self.jvps = None
@@ -112,6 +121,9 @@ class Primitive:
         self.reverse = strategies.choose(traits)    # the sweep's strategy, chosen once
         self.nondiff = nondiff
         self.multiple_results = multiple_results
+        # whether the rules are right for complex values (JAX's convention, see
+        # docs/complex.md); a primitive without is refused complex operands
+        self.complex_rules = complex_rules
         self.__doc__ = doc if doc is not None else getattr(impl, '__doc__', None)
 
     def def_jvp(self, *rules):
@@ -197,7 +209,9 @@ def bind(prim, args, params):
             if top is None or tag.id > top.id:
                 top = tag
     if prim.nondiff:
-        return prim.impl(*[innermost(a) for a in args], **params)
+        return _bind_nondiff(prim, args, params)
+    if not prim.complex_rules:
+        _refuse_complex(prim.name, args)
     if not params:
         params = _NO_PARAMS     # one shared empty dict: the tape keeps params per record
     if top.mode is FORWARD:
@@ -206,10 +220,47 @@ def bind(prim, args, params):
         if params or len(args) > 2 or prim.multiple_results:
             return top.tape.add_ext(prim, args, params, top)
         return top.tape.add(prim, args, top)
+    if top.mode is BATCH:
+        return batching.process(prim, args, params, top)
     return taylor.process(prim, args, params, top)
 
 
+def _bind_nondiff(prim, args, params):
+    """A primitive without derivatives: every layer of differentiation is stripped
+    (the result is a constant), but not the batch axes of a vmap."""
+    plain = []
+    top = None
+    for a in args:
+        while isinstance(a, Box) and not (type(a) is BatchBox and a.tag.live):
+            a = a.primal
+        if type(a) is BatchBox and (top is None or a.tag.id > top.id):
+            top = a.tag
+        plain.append(a)
+    if top is None:
+        return prim.impl(*plain, **params)
+    return batching.process(prim, plain, params, top)
+
+
 _NO_PARAMS = {}
+
+
+def _refuse_complex(name, args):
+    """Raise when a complex value (traced or not) is among the arguments of a
+    primitive whose rules are for real values."""
+    for a in args:
+        t = type(a)
+        if t is float or t is int:
+            continue
+        if t is complex or getattr(getattr(a, 'dtype', None), 'kind', None) == 'c':
+            raise complex_unsupported(name)
+
+
+def complex_unsupported(name):
+    """The error for a complex operand of a primitive whose rules are for real values."""
+    return TypeError(f'{name} does not support complex values while differentiating (its '
+                     f'derivative rules are for real numbers); the functions that do are '
+                     f'listed in docs/complex.md.  Carry the real and imaginary parts as two '
+                     f'real arrays, or use pyad.numpy.real/imag/abs before it.')
 
 
 def _bind_lifted(prim, args, params):
@@ -223,9 +274,10 @@ def _bind_lifted(prim, args, params):
     return prim(*lifted, **params)
 
 
-def primitive(name=None, *, traits=None, nondiff=False, multiple_results=False):
+def primitive(name=None, *, traits=None, nondiff=False, multiple_results=False,
+              complex_rules=False):
     """Decorator: turn an implementation function into a Primitive."""
     def wrap(impl):
         return Primitive(name or impl.__name__, impl, traits=traits, nondiff=nondiff,
-                         multiple_results=multiple_results)
+                         multiple_results=multiple_results, complex_rules=complex_rules)
     return wrap

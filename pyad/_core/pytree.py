@@ -2,8 +2,46 @@
 
 Derivatives come back in the structure of what was differentiated.  ``None`` is
 an empty subtree (no leaves), as in JAX.  Dicts are flattened in sorted key
-order so that two dicts with the same keys always line up.
+order so that two dicts with the same keys always line up.  Namedtuples,
+dataclass instances (their fields, in declaration order) and the types given to
+``register_pytree_node`` are nodes too.
 """
+import dataclasses
+from typing import Any, Callable, Iterable, List, Tuple
+
+# type -> (flatten: node -> (children, aux_data), unflatten: (aux_data, children) -> node)
+_REGISTRY = {}
+_PLAIN_LEAVES = (float, int, bool, complex)   # no registry lookup for these
+
+
+def register_pytree_node(nodetype: type, flatten: Callable[[Any], Tuple[Iterable[Any], Any]],
+                         unflatten: Callable[[Any, Iterable[Any]], Any]) -> type:
+    """Make instances of ``nodetype`` pytree nodes (JAX's spelling and contract):
+    ``flatten(node) -> (children, aux_data)`` with children an iterable of subtrees
+    and aux_data hashable, comparable static data; ``unflatten(aux_data, children)``
+    rebuilds the node."""
+    if not isinstance(nodetype, type):
+        raise TypeError(f'register_pytree_node: expected a type, got {nodetype!r}')
+    if nodetype in (tuple, list, dict, type(None)) or nodetype in _REGISTRY:
+        raise ValueError(f'register_pytree_node: {nodetype.__name__} is already a pytree node')
+    if not (callable(flatten) and callable(unflatten)):
+        raise TypeError('register_pytree_node: flatten and unflatten must be functions')
+    _REGISTRY[nodetype] = (flatten, unflatten)
+    return nodetype
+
+
+def _flatten_dataclass(node):
+    fields = dataclasses.fields(node)
+    return [getattr(node, f.name) for f in fields], tuple(f.name for f in fields)
+
+
+def _unflatten_dataclass(cls, names, children):
+    # built field by field (not through __init__): frozen dataclasses, fields with
+    # init=False and a __post_init__ that computes fields all round-trip unchanged
+    node = object.__new__(cls)
+    for name, child in zip(names, children):
+        object.__setattr__(node, name, child)
+    return node
 
 
 class TreeDef:
@@ -11,8 +49,11 @@ class TreeDef:
     __slots__ = ('kind', 'meta', 'children', 'num_leaves')
 
     def __init__(self, kind, meta, children):
-        self.kind = kind            # 'leaf', 'none', 'tuple', 'namedtuple', 'list', 'dict'
-        self.meta = meta            # the namedtuple type, or the dict's sorted keys
+        # 'leaf', 'none', 'tuple', 'namedtuple', 'list', 'dict', 'dataclass', 'custom'
+        self.kind = kind
+        # the namedtuple type, the dict's sorted keys, (dataclass, field names),
+        # or (registered type, aux_data)
+        self.meta = meta
         self.children = children
         self.num_leaves = 1 if kind == 'leaf' else sum(c.num_leaves for c in children)
 
@@ -31,6 +72,8 @@ class TreeDef:
         if self.kind == 'dict':
             return '{' + ', '.join(f'{k!r}: {c!r}' for k, c in zip(self.meta, self.children)) + '}'
         inner = ', '.join(repr(c) for c in self.children)
+        if self.kind in ('dataclass', 'custom'):
+            return f'{self.meta[0].__name__}({inner})'
         return f'[{inner}]' if self.kind == 'list' else f'({inner})'
 
 
@@ -40,6 +83,9 @@ _NONE = TreeDef('none', None, ())
 
 def _flatten_into(tree, leaves):
     t = type(tree)
+    if t in _PLAIN_LEAVES or hasattr(tree, 'dtype'):     # numbers, arrays, traced values
+        leaves.append(tree)
+        return _LEAF
     if t is tuple:
         return TreeDef('tuple', None, tuple(_flatten_into(c, leaves) for c in tree))
     if t is list:
@@ -51,21 +97,32 @@ def _flatten_into(tree, leaves):
         return _NONE
     if isinstance(tree, tuple) and hasattr(tree, '_fields'):
         return TreeDef('namedtuple', t, tuple(_flatten_into(c, leaves) for c in tree))
+    registered = _REGISTRY.get(t)
+    if registered is not None:
+        children, aux = registered[0](tree)
+        return TreeDef('custom', (t, aux), tuple(_flatten_into(c, leaves) for c in children))
+    if hasattr(t, '__dataclass_fields__'):
+        children, names = _flatten_dataclass(tree)
+        return TreeDef('dataclass', (t, names), tuple(_flatten_into(c, leaves) for c in children))
     leaves.append(tree)
     return _LEAF
 
 
-def tree_flatten(tree):
+def tree_flatten(tree: Any) -> Tuple[List[Any], 'TreeDef']:
     """(leaves, treedef)."""
     leaves = []
     treedef = _flatten_into(tree, leaves)
     return leaves, treedef
 
 
-def tree_unflatten(treedef, leaves):
-    it = iter(leaves)
-    out = _build(treedef, it)
-    return out
+def tree_unflatten(treedef: 'TreeDef', leaves: Iterable[Any]) -> Any:
+    """The pytree of structure ``treedef`` with the given leaves (in order)."""
+    if type(leaves) is not list:
+        leaves = list(leaves)
+    if len(leaves) != treedef.num_leaves:
+        raise ValueError(f'tree_unflatten: the structure {treedef} has {treedef.num_leaves} '
+                         f'leaves, but {len(leaves)} were given')
+    return _build(treedef, iter(leaves))
 
 
 def _build(treedef, it):
@@ -81,14 +138,20 @@ def _build(treedef, it):
         return children
     if kind == 'dict':
         return dict(zip(treedef.meta, children))
+    if kind == 'custom':
+        nodetype, aux = treedef.meta
+        return _REGISTRY[nodetype][1](aux, children)
+    if kind == 'dataclass':
+        return _unflatten_dataclass(treedef.meta[0], treedef.meta[1], children)
     return treedef.meta(*children)
 
 
-def tree_leaves(tree):
+def tree_leaves(tree: Any) -> List[Any]:
+    """The leaves of a pytree, in flattening order."""
     return tree_flatten(tree)[0]
 
 
-def tree_map(fn, tree, *rest):
+def tree_map(fn: Callable[..., Any], tree: Any, *rest: Any) -> Any:
     """Apply ``fn`` leafwise over one or more pytrees of the same structure."""
     leaves, treedef = tree_flatten(tree)
     others = []
@@ -98,6 +161,21 @@ def tree_map(fn, tree, *rest):
             raise ValueError(f'tree_map: structures differ: {treedef} and {rd}')
         others.append(rl)
     return tree_unflatten(treedef, [fn(*xs) for xs in zip(leaves, *others)])
+
+
+def leaf_paths(treedef):
+    """Where each leaf sits, as a string (``[0]['w']``, ``.bias``), for error messages."""
+    if treedef.kind == 'leaf':
+        return ['']
+    if treedef.kind == 'dict':
+        keys = [f'[{k!r}]' for k in treedef.meta]
+    elif treedef.kind == 'dataclass':
+        keys = [f'.{k}' for k in treedef.meta[1]]
+    elif treedef.kind == 'namedtuple':
+        keys = [f'.{k}' for k in treedef.meta._fields]
+    else:
+        keys = [f'[{i}]' for i in range(len(treedef.children))]
+    return [k + p for k, c in zip(keys, treedef.children) for p in leaf_paths(c)]
 
 
 def is_leaf_tree(treedef):

@@ -380,23 +380,9 @@ def sweep(tape, seeds, wanted, last=False):
     acc = Adjoints(len(tape.vals), keep, settings.fast)
     for slot, cotangent in seeds:
         acc.seed(slot, cotangent)
-    col, prims, read, propagate = acc.col, tape.prims, tape.record, acc.propagate
     first = 0 if keep else min(wanted, default=0)    # nothing before it matters
-    for r in range(len(col) - 1, first - 1, -1):
-        if col[r] is None or prims[r] is None:      # no adjoint, or a leaf
-            continue
-        record = read(r, last)
-        try:
-            propagate(r, record)
-        except StubRead as e:
-            raise _false_reads(record[0], e) from None
+    acc.propagate(tape, first, last)
     return acc.result(wanted)
-
-
-def _false_reads(prim, err):
-    return TraitError(
-        f'pyad primitive {prim.name!r} declares reads={prim.traits.reads!r}, but {err} '
-        f'(its VJP rules read more than that: declare what they read)')
 
 
 def _custom_vjp(vjp, several):

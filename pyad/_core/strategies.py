@@ -139,6 +139,13 @@ REFERENCE = (plain, plain)              # every record, in the reference mode
 PROJECT = (projection, projection)      # one result of a record with several
 
 
+def false_reads(prim, err):
+    """The error for a VJP rule that read a value its primitive does not declare."""
+    return TraitError(
+        f'pyad primitive {prim.name!r} declares reads={prim.traits.reads!r}, but {err} '
+        f'(its VJP rules read more than that: declare what they read)')
+
+
 def _check_fresh(prim, c, cotangents):
     """A new array a fresh rule returns is held by nothing but the rule's results
     (a CPython reference count: those, plain's name for it, the name here and

@@ -18,14 +18,15 @@ _counter_lock = threading.Lock()
 FORWARD = 'forward'
 REVERSE = 'reverse'
 TAYLOR = 'taylor'
-_MODES = {FORWARD: FORWARD, REVERSE: REVERSE, TAYLOR: TAYLOR}
+BATCH = 'batch'
+_MODES = {FORWARD: FORWARD, REVERSE: REVERSE, TAYLOR: TAYLOR, BATCH: BATCH}
 
 
 class Tag:
     """One level of differentiation: created by an operator call, retired when it returns.
 
-    ``mode`` is 'forward', 'reverse' or 'taylor'; a reverse tag owns the tape it
-    records on; a Taylor tag knows the order of its truncated series.
+    ``mode`` is 'forward', 'reverse', 'taylor' or 'batch' (a vmap: see
+    _core/batching.py); a reverse tag owns the tape it records on; a Taylor tag knows the order of its truncated series.
     """
     __slots__ = ('id', 'live', 'mode', 'tape', 'order')
 

@@ -14,7 +14,7 @@ from .. import backend
 from .box import Box, Dual, TapeVar, LazyVar, pending, innermost, lift_dead, shape_of, dtype_of
 from .tags import Tag
 from .reverse import Tape, sweep
-from .pytree import tree_flatten, tree_unflatten
+from .pytree import tree_flatten, tree_unflatten, leaf_paths
 from ..backend import wrap_like, namespace as _xp
 
 
@@ -31,7 +31,8 @@ def is_function(y):
 
 
 # --------------------------------------------------------------------------- inputs
-_FLOAT_KINDS = ('f',)
+_FLOAT_KINDS = ('f', 'c')      # real or complex floating point
+_PYTHON_FLOATS = (float, complex)
 
 
 def as_float_leaf(x, opname, what='input'):
@@ -42,7 +43,7 @@ def as_float_leaf(x, opname, what='input'):
             raise TypeError(f'{opname}: traced {what} has non-float dtype {dtype_of(inner)}')
         return x
     t = type(x)
-    if t is float:
+    if t in _PYTHON_FLOATS:
         return x
     if isinstance(x, bool) or isinstance(x, backend.bool_):
         raise TypeError(f'{opname}: {what} is a bool ({x!r}); pass a float')
@@ -53,18 +54,39 @@ def as_float_leaf(x, opname, what='input'):
     dtype = getattr(x, 'dtype', None)
     if dtype is not None and hasattr(x, 'shape'):
         kind = dtype.kind
-        if kind == 'f':
+        if kind in _FLOAT_KINDS:
             return x
         if kind in 'iu':
             return x.astype(backend.float64)
-        if kind == 'c':
-            raise TypeError(f'{opname}: {what} is complex ({dtype}); pyad differentiates real values only')
         if kind == 'b':
             raise TypeError(f'{opname}: {what} is a boolean array; pass floats')
         raise TypeError(f'{opname}: {what} has dtype {dtype}, which cannot be differentiated; '
                         f'pass a float or an array of floats')
     raise TypeError(f'{opname}: {what} must be a float, an array of floats, or a tuple/list/dict '
                     f'of them; got {t.__name__}')
+
+
+def check_not_integer(opname, x, what='the input'):
+    """Integer and boolean leaves are constants: asking for their derivative is an
+    error (as in JAX and autograd), which names the argument and the leaf."""
+    t = type(x)
+    if t is float or (t is backend.ndarray and x.dtype.kind == 'f'):
+        return
+    leaves, treedef = tree_flatten(x)
+    for i, leaf in enumerate(leaves):
+        if isinstance(leaf, Box):
+            continue            # (a traced value: as_float_leaf checks its dtype)
+        kind = getattr(getattr(leaf, 'dtype', None), 'kind', None)
+        if isinstance(leaf, numbers.Integral) or kind in ('i', 'u', 'b'):
+            where = leaf_paths(treedef)[i]
+            hint = (f'{int(leaf)}.0' if not hasattr(leaf, 'shape') or not leaf.shape
+                    else 'x.astype(float)')
+            raise TypeError(
+                f'{opname}: {what}{" at " + where if where else ""} is '
+                f'{"a boolean" if kind == "b" or isinstance(leaf, bool) else "an integer"} '
+                f'({type(leaf).__name__}{", dtype " + str(leaf.dtype) if kind else ""}); '
+                f'integers and booleans are constants with no derivative: pass a float '
+                f'({hint}) to differentiate it, or pass it as an argument outside argnums')
 
 
 def private(x):
@@ -119,9 +141,6 @@ def check_output_leaf(y, opname):
     if isinstance(y, Box):
         return y
     if isinstance(y, numbers.Number) or hasattr(y, 'dtype'):
-        if type(y) is complex or getattr(getattr(y, 'dtype', None), 'kind', None) == 'c':
-            raise TypeError(f'{opname}: the function returned a complex value; pyad '
-                            f'differentiates real values only')
         return y
     raise TypeError(f'{opname}: the function returned a {type(y).__name__}, which is not a '
                     f'number, an array, or a tuple/list/dict of them')
@@ -143,11 +162,11 @@ def call(f, x, opname):
 def zeros_for(value, batch=()):
     """Plain zeros shaped like ``batch + value.shape``, in value's dtype and library."""
     inner = innermost(value)
-    shape = tuple(batch) + tuple(shape_of(inner))
+    shape = tuple(batch) + tuple(shape_of(value))     # (one example's, under vmap)
     if not shape and not hasattr(inner, 'dtype'):
         return 0.0                      # a Python number: its derivative is a float
     dtype = dtype_of(inner)
-    if dtype.kind != 'f':
+    if dtype.kind != 'f' and dtype.kind != 'c':
         dtype = backend.float64   # the derivative of an integer constant
     return wrap_like(_xp(inner).zeros(shape, dtype=dtype), inner)
 
@@ -157,8 +176,13 @@ def cast_like(value, ref):
     if value is None:
         return None
     want = dtype_of(ref)
-    if dtype_of(value) == want:
+    have = dtype_of(value)
+    if have == want:
         return value
+    if have.kind == 'c' and want.kind != 'c' and not isinstance(value, Box):
+        # the derivative of a real value is real: with the pairing Re(Σ g t) of a
+        # cotangent g and a real tangent t, only the real part of g acts
+        value = _xp(value).real(value) if getattr(value, 'ndim', 0) else value.real
     if isinstance(value, Box):
         return value.astype(want)       # (a box's astype: a differentiable cast)
     if type(innermost(ref)) is float and not shape_of(value):
@@ -179,7 +203,7 @@ def identity_seeds(leaves, total=None):
         # rows offset .. offset+size of the identity: ones where row = offset + column
         # (built by eye, not by writing into zeros, so that lazy arrays work too)
         block = xp.eye(n, size, k=-offset, dtype=dtype_of(inner))
-        seeds.append(wrap_like(block.reshape((n,) + tuple(shape_of(inner))), inner))
+        seeds.append(wrap_like(block.reshape((n,) + tuple(shape_of(leaf))), inner))
         offset += size
     return seeds
 

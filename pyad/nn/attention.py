@@ -52,6 +52,7 @@ import numpy as _onp
 
 from .._core.primitive import Primitive
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
+from .._core.batching import per_example
 from ..backend import namespace
 from .. import numpy as pnp
 from .softmax import softmax
@@ -386,7 +387,7 @@ def _chunk_jvp(tangents, ans, primals, params):
         ts = tuple((t if i is None else t[i]) if t is not None else
                    namespace(innermost(p)).zeros(shape_of(p), dtype=dtype_of(p))
                    for t, p in zip(tangents, primals))
-        return [jvp(lambda a: _chunk_compute(a, **params), tuple(primals), ts)[1]]
+        return [jvp(lambda a: _chunk_compute(a, **params), (tuple(primals),), (ts,))[1]]
     return _batched(one, bnd, batch[0] if bnd else 0)[0]
 
 
@@ -445,6 +446,7 @@ def _budget_rows(fn, budget, B, H, dtype):
     return rows, diff, float(rows.max()) if rows.size else 0.0
 
 
+@per_example
 def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=None,
                       chunk=DEFAULT_CHUNK, candidates=None, key_padding_mask=None,
                       return_selection=False):

@@ -1,6 +1,7 @@
 """Losses built on the mappings of pyad.nn (compositions of primitives, so every
 derivative, to any order, comes from their rules)."""
 from .._core.box import shape_of, dtype_of, innermost
+from .._core.batching import holds_batch
 from ..backend import namespace
 from ..numpy import reductions as _red
 from .. import numpy as pnp
@@ -18,15 +19,18 @@ def _as_distribution(fn, target, z, axis):
     zshape = tuple(shape_of(z))
     if t.dtype.kind in 'iu':
         row_shape = zshape[:axis] + zshape[axis + 1:]
-        if tuple(t.shape) != row_shape:
+        tshape = tuple(shape_of(target)) if holds_batch(target) else tuple(t.shape)
+        if tshape != row_shape:
             raise ValueError(f'{fn}: integer labels must have shape {row_shape} (z of shape '
-                             f'{zshape} without axis {axis}), got {tuple(t.shape)}')
+                             f'{zshape} without axis {axis}), got {tshape}')
         m = zshape[axis]
         if t.size and (t.min() < 0 or t.max() >= m):
             raise ValueError(f'{fn}: labels must lie in [0, {m}), got values in '
                              f'[{int(t.min())}, {int(t.max())}]')
-        onehot = xp.expand_dims(t, axis) == xp.arange(m).reshape(
-            (1,) * axis + (m,) + (1,) * (len(zshape) - axis - 1))
+        classes = xp.arange(m).reshape((1,) * axis + (m,) + (1,) * (len(zshape) - axis - 1))
+        if holds_batch(target):     # labels that differ between the examples of a vmap
+            return pnp.astype(pnp.equal(pnp.expand_dims(target, axis), classes), dtype_of(z))
+        onehot = xp.expand_dims(t, axis) == classes
         return onehot.astype(dtype_of(z))
     if tuple(shape_of(target)) != zshape:
         raise ValueError(f'{fn}: a target distribution must have the shape of z, {zshape}, '

@@ -17,6 +17,7 @@ from .composite import *            # noqa: F401,F403
 from .nanfunctions import *         # noqa: F401,F403
 from .updates import *              # noqa: F401,F403
 from ._arraytype import ndarray, is_array    # noqa: F401
+from .complexes import *            # noqa: F401,F403
 from . import elementwise as _ew
 from . import manipulation as _shape
 from . import reductions as _red
@@ -24,10 +25,10 @@ from . import indexing as _idx
 from . import products as _prod
 from .._core.box import install_methods as _install_methods, innermost as _innermost, Box as _Box
 from .._core.primitive import bind as _bind
-from ._real import (is_complex_constant as _is_complex_constant, real_only_error as _real_only_error,
-                    REAL_OR_TRACED as _REAL_OR_TRACED)
+from .._core.batching import one_example as _one_example
 from .creation import *             # noqa: F401,F403
 from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
+from . import fft                   # noqa: F401  (pyad.numpy.fft, as numpy.fft)
 from . import _protocol
 from .updates import at as _at
 
@@ -39,27 +40,28 @@ from numpy import (  # noqa: F401
     zeros, ones, empty, full, eye, identity, arange, meshgrid,
     tri, indices, diag_indices, tril_indices, triu_indices, random,
     argsort, argwhere, nonzero, flatnonzero, searchsorted,
-    count_nonzero, unique, bincount, digitize, isscalar, iscomplexobj, isrealobj,
+    count_nonzero, unique, bincount, digitize, isscalar, isrealobj,
+    complex64, complex128,
 )
 
 
 def zeros_like(a, dtype=None):
-    return _onp.zeros_like(_innermost(a), dtype=dtype)
+    return _onp.zeros_like(_one_example(a), dtype=dtype)
 
 
 def ones_like(a, dtype=None):
-    return _onp.ones_like(_innermost(a), dtype=dtype)
+    return _onp.ones_like(_one_example(a), dtype=dtype)
 
 
 def full_like(a, fill_value, dtype=None):
     if isinstance(fill_value, _Box):     # a traced fill value: its derivative flows
         dtype = _onp.result_type(a) if dtype is None else dtype
-        return broadcast_to(astype(fill_value, dtype), shape(_innermost(a)))
-    return _onp.full_like(_innermost(a), fill_value, dtype=dtype)
+        return broadcast_to(astype(fill_value, dtype), shape(_one_example(a)))
+    return _onp.full_like(_one_example(a), fill_value, dtype=dtype)
 
 
 def empty_like(a, dtype=None):
-    return _onp.empty_like(_innermost(a), dtype=dtype)
+    return _onp.empty_like(_one_example(a), dtype=dtype)
 
 
 # --------------------------------------------------------------------- box methods
@@ -69,20 +71,15 @@ def _reverse(fn):
         empty = {}
 
         def reflected(self, other):
-            if type(other) not in _REAL_OR_TRACED and _is_complex_constant(other):
-                raise _real_only_error(fn.name)
             return bind(fn, (other, self), empty)
         return reflected
     return lambda self, other: fn(other, self)
 
 
-def _real_operand(fn):
-    """The operator method of a binary Primitive, refusing a complex operand."""
-    name = fn.name
-
+def _operand(fn):
+    """The operator method of a binary Primitive (a complex operand is refused by
+    dispatch where the primitive's rules are for real values only)."""
     def method(self, other):
-        if type(other) not in _REAL_OR_TRACED and _is_complex_constant(other):
-            raise _real_only_error(name)
         return _bind(fn, (self, other), _NO_PARAMS)
     return method
 
@@ -105,8 +102,6 @@ _NO_PARAMS = {}
 
 
 def _mul(self, other):
-    if type(other) not in _REAL_OR_TRACED and _is_complex_constant(other):
-        raise _real_only_error('multiply')
     # x * x is square(x): one product in each derivative rule (2 x c), not two
     if other is self:
         return _bind(_ew.square, (self,), _NO_PARAMS)
@@ -116,7 +111,10 @@ def _mul(self, other):
 def _getitem(self, idx):
     if type(idx) is int:
         return _bind(_idx.getitem_element, (self, (idx,)), _NO_PARAMS)
-    return _bind(_idx.getitem, (self, _idx.normalize_index(idx)), _NO_PARAMS)
+    idx = _idx.normalize_index(idx)
+    if _idx.is_batched_index(idx):
+        return _idx.batched_getitem(self, idx)
+    return _bind(_idx.getitem, (self, idx), _NO_PARAMS)
 
 
 def _setitem(self, idx, value):
@@ -187,13 +185,13 @@ def _plain_method(name):
 
 
 _methods = {
-    '__add__': _real_operand(_ew.add), '__radd__': _reverse(_ew.add),
-    '__sub__': _real_operand(_ew.subtract), '__rsub__': _reverse(_ew.subtract),
+    '__add__': _operand(_ew.add), '__radd__': _reverse(_ew.add),
+    '__sub__': _operand(_ew.subtract), '__rsub__': _reverse(_ew.subtract),
     '__mul__': _mul, '__rmul__': _reverse(_ew.multiply),
-    '__truediv__': _real_operand(_ew.divide), '__rtruediv__': _reverse(_ew.divide),
-    '__floordiv__': _real_operand(_ew.floor_divide), '__rfloordiv__': _reverse(_ew.floor_divide),
-    '__mod__': _real_operand(_ew.mod), '__rmod__': _reverse(_ew.mod),
-    '__pow__': _real_operand(_ew.power), '__rpow__': _reverse(_ew.power),
+    '__truediv__': _operand(_ew.divide), '__rtruediv__': _reverse(_ew.divide),
+    '__floordiv__': _operand(_ew.floor_divide), '__rfloordiv__': _reverse(_ew.floor_divide),
+    '__mod__': _operand(_ew.mod), '__rmod__': _reverse(_ew.mod),
+    '__pow__': _operand(_ew.power), '__rpow__': _reverse(_ew.power),
     '__matmul__': _prod.matmul, '__rmatmul__': _reverse(_prod.matmul),
     '__neg__': _ew.negative, '__pos__': _ew.positive, '__abs__': _ew.absolute,
     '__lt__': _ew.less, '__le__': _ew.less_equal, '__gt__': _ew.greater,
@@ -202,7 +200,7 @@ _methods = {
     'at': property(lambda self: _at(self)),
     # NumPy's own functions on traced values (see _protocol.py)
     '__array_ufunc__': _protocol.array_ufunc, '__array_function__': _protocol.array_function,
-    '__array__': _protocol.array_method,
+    '__array__': _protocol.array_method, 'flags': property(_protocol.no_flags),
     'T': property(lambda self: _shape.transpose(self)),
     'mT': property(lambda self: _shape.matrix_transpose(self)),
     'reshape': _method_reshape, 'transpose': _method_transpose,
@@ -223,7 +221,6 @@ _methods = {
     'setflags': _in_place('setflags', 'traced values are never written into'),
     'nbytes': property(lambda self: self.size * self.dtype.itemsize),
     'itemsize': property(lambda self: self.dtype.itemsize),
-    'imag': property(lambda self: _extra_call('imag', self)),
     'flat': property(lambda self: _shape.ravel(self)),
     '__contains__': lambda self, value: bool((_innermost(self) == _innermost(value)).any()),
     '__divmod__': lambda self, other: (self // other, self % other),
@@ -233,8 +230,8 @@ _methods = {
     'sum': _method_sum, 'mean': _method_mean,
     'dot': lambda self, other: _extra_call('dot', self, other),
     'clip': lambda self, a_min=None, a_max=None: _ew.clip(self, a_min, a_max),
-    'conj': lambda self: self, 'conjugate': lambda self: self,
-    'real': property(lambda self: self),
+    'conj': lambda self: conj(self), 'conjugate': lambda self: conj(self),
+    'real': property(lambda self: real(self)), 'imag': property(lambda self: imag(self)),
     'item': lambda self: _no_item(self),
     'sort': lambda self, *a, **k: _no_inplace_sort(self),
 }

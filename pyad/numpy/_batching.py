@@ -10,7 +10,7 @@ shape rules shift their axes by the batch rank with ``shift_axes``.
 """
 import numpy as _np
 
-from .._core.box import shape_of, ndim_of
+from .._core.box import shape_of, ndim_of, dtype_of
 
 
 def batch_ndim(t, x):
@@ -87,10 +87,32 @@ def expand_to(t, x, ans):
 
 def unbroadcast(g, ans, x):
     """Sum cotangent ``g`` (batch + ans.shape) down to batch + x.shape: the
-    adjoint of NumPy's broadcasting of x to ans's shape."""
+    adjoint of NumPy's broadcasting of x to ans's shape (and of its promotion of
+    a real x to a complex result, see ``real_for``)."""
     if type(ans) in _SCALARS:
         return g
-    return unbroadcast_shape(g, shape_of(ans), shape_of(x))
+    return real_for(unbroadcast_shape(g, shape_of(ans), shape_of(x)), x, ans)
+
+
+def real_for(c, x, ans):
+    """The cotangent ``c`` of argument ``x`` as x's kind: where a real x met a
+    complex operand, the result ``ans`` is complex and so is c, but x's share is
+    real(c) (with the pairing Re(Σ c t) of a cotangent and a tangent, only the real
+    part of c acts on a real tangent t)."""
+    if c is None or kind_of(ans) != 'c' or kind_of(x) == 'c':
+        return c
+    from .complexes import real
+    return real(c)
+
+
+def kind_of(v):
+    """The dtype kind of a value ('f' for a Python int or float, 'c' for a complex)."""
+    t = type(v)
+    if t is float or t is int:
+        return 'f'
+    if t is complex:
+        return 'c'
+    return dtype_of(v).kind
 
 
 def unbroadcast_shape(g, ans_shape, x_shape):

@@ -17,6 +17,7 @@ import inspect
 import numpy as _np
 
 from .._core.box import Box, innermost, lift_dead
+from .._core.batching import holds_batch
 
 _NO_VALUE = getattr(_np, '_NoValue', object())
 _EMPTY = inspect.Parameter.empty
@@ -72,8 +73,27 @@ def array_method(self, dtype=None, copy=None):
     if not isinstance(value, Box):       # its operators have returned: a constant
         out = _np.asarray(value, dtype=dtype)
         return out.copy() if copy else out
+    if holds_batch(value):
+        raise TracedArrayConversionError(
+            'NumPy (numpy.asarray, numpy.array, indexing a NumPy array, or a function that '
+            'converts its input) was given a value that differs between the examples of a '
+            'vmap, and cannot see its batch axis. Use pyad.numpy functions on it (to index '
+            'a NumPy array by it: pyad.numpy.take(array, index, axis=0)).')
     raise conversion_error('NumPy (numpy.asarray, numpy.array or a function that converts '
                            'its input)')
+
+
+class TracedFlagsError(AttributeError):
+    """x.flags of a value being differentiated (an AttributeError, so that
+    ``hasattr(x, 'flags')`` still tells arrays from boxes)."""
+
+
+def no_flags(self):
+    """Box.flags, read by ``numpy.isfortran`` and code that checks an array's layout."""
+    raise TracedFlagsError(
+        'x.flags (read by numpy.isfortran, among others): a traced value (one being '
+        'differentiated) has no memory layout of its own. Read the layout of the plain '
+        'value inside, pyad.stop_gradient(x), which is what pyad computes on.')
 
 
 # ------------------------------------------------------------------ the tables
@@ -198,6 +218,10 @@ def _functions():
             theirs = getattr(_np.linalg, name, None)
             if callable(theirs) and not isinstance(theirs, type):
                 table[theirs] = getattr(pla, name)
+        for name in pnp.fft.__all__:
+            theirs = getattr(_np.fft, name)
+            if theirs is not getattr(pnp.fft, name):
+                table[theirs] = getattr(pnp.fft, name)
         table.update(_adapters())
         _FUNCTIONS = table
     return _FUNCTIONS
@@ -228,7 +252,7 @@ def _ufuncs():
                 if isinstance(theirs, _np.ufunc):
                     table[theirs] = getattr(pnp, name)
         table[_np.matmul] = products.matmul
-        table[_np.conjugate] = _real_conjugate
+        table[_np.conjugate] = pnp.conj
         table[_np.true_divide] = pnp.divide
         for name in ('vecdot', 'matvec', 'vecmat'):
             theirs = getattr(_np, name, None)
@@ -238,13 +262,9 @@ def _ufuncs():
     return _UFUNCS
 
 
-def _real_conjugate(x):
-    return x          # pyad's values are real
-
-
 def _vecdot(x1, x2):
     from .. import numpy as pnp
-    return pnp.sum(x1 * x2, axis=-1)
+    return pnp.sum(pnp.conj(x1) * x2, axis=-1)      # (NumPy's vecdot conjugates x1)
 
 
 def _matvec(a, v):
@@ -297,82 +317,109 @@ def _unsupported(where, name, value, target):
                      f'supported by {target}')
 
 
+def _translate_unmatched(where, target, args, kwargs):
+    """No signature to match (a builtin): the arguments as they are, less a default
+    out= or dtype=."""
+    if any(not _is_default(v, None) for k, v in kwargs.items() if k in ('out', 'dtype')):
+        raise _unsupported(where, 'out' if 'out' in kwargs else 'dtype',
+                           kwargs.get('out', kwargs.get('dtype')), target)
+    return args, {k: v for k, v in kwargs.items() if k not in ('out', 'dtype')}, None
+
+
+_ALIASES = {'min': 'a_min', 'max': 'a_max'}
+
+
+class _Call:
+    """pyad's call being built from NumPy's, one NumPy parameter at a time: positional
+    while our parameters are filled in order, by keyword after that."""
+
+    def __init__(self, where, target, theirs, ours):
+        self.where, self.target = where, target
+        self.ours = list(ours.parameters.values())
+        self.names = {q.name: q for q in self.ours}
+        self.their_names = set(theirs.parameters)
+        self.var_keyword = any(q.kind is _VAR_KEYWORD for q in self.ours)
+        self.args, self.kwargs, self.cast = [], {}, None
+        self.positional = True
+
+    def add(self, i, p, given, value):
+        if p.kind is _VAR_POSITIONAL:
+            self._var_positional(given, value)
+        elif p.kind is _VAR_KEYWORD:
+            self._var_keyword(given, value)
+        else:
+            self._named(i, p, given, value)
+
+    def _var_positional(self, given, value):
+        if value and not self.positional:
+            raise TypeError(f'{self.where}: cannot pass these arguments to {self.target}')
+        self.args.extend(value if given else ())
+        self.positional = any(q.kind is _VAR_POSITIONAL for q in self.ours)
+
+    def _var_keyword(self, given, value):
+        for k, v in (value if given else {}).items():
+            if k in self.names or self.var_keyword:
+                self.kwargs[k] = v
+            elif not _is_default(v, None):
+                raise _unsupported(self.where, k, v, self.target)
+
+    def _target_name(self, i, p):
+        """Our name for NumPy's parameter p (the i-th), or None."""
+        q = self.names.get(p.name)
+        if q is not None and q.kind not in (_VAR_POSITIONAL, _VAR_KEYWORD):
+            return p.name
+        alias = _ALIASES.get(p.name)
+        if alias in self.names:
+            return alias
+        if i < len(self.ours):
+            q = self.ours[i]
+            if q.kind in _POSITIONAL and q.name not in self.their_names:
+                return q.name       # the same parameter under another name (a / x, shape / newshape)
+        return None
+
+    def _named(self, i, p, given, value):
+        name = self._target_name(i, p)
+        if name == 'out' or (name is None and p.name == 'out'):
+            if given and not _is_default(value, None) and value != (None,):
+                raise _unsupported(self.where, 'out', value, self.target)
+            self.positional = False
+        elif name is None:
+            self._unmatched(p, given, value)
+        else:
+            self._matched(name, given, value)
+
+    def _unmatched(self, p, given, value):
+        if p.name == 'dtype' and given and value is not None:
+            self.cast = value
+        elif given and not _is_default(value, p.default):
+            raise _unsupported(self.where, p.name, value, self.target)
+        self.positional = False
+
+    def _matched(self, name, given, value):
+        q = self.names[name]
+        if value is _NO_VALUE or (not given and (value is _EMPTY or _is_default(value, q.default))):
+            self.positional = False      # NumPy's default is ours: leave it out
+        elif self.positional and q.kind in _POSITIONAL and self.ours.index(q) == len(self.args):
+            self.args.append(value)
+        else:
+            self.positional = False
+            self.kwargs[name] = value
+
+
 def _translate(where, func, fn, target, args, kwargs):
     """NumPy's call (args, kwargs) of func as a call of pyad's fn: (args, kwargs, dtype),
     dtype being a dtype to cast the result to (NumPy's dtype= where fn takes none)."""
     theirs, ours = _signature(func), _signature(fn)
     if theirs is None or ours is None:
-        if any(not _is_default(v, None) for k, v in kwargs.items() if k in ('out', 'dtype')):
-            raise _unsupported(where, 'out' if 'out' in kwargs else 'dtype',
-                               kwargs.get('out', kwargs.get('dtype')), target)
-        return args, {k: v for k, v in kwargs.items() if k not in ('out', 'dtype')}, None
+        return _translate_unmatched(where, target, args, kwargs)
     try:
         bound = theirs.bind(*args, **kwargs)
     except TypeError as e:
         raise TypeError(f'{where}: {e}') from None
-    np_params = list(theirs.parameters.values())
-    our_params = list(ours.parameters.values())
-    our_names = {p.name: p for p in our_params}
-    their_names = {p.name for p in np_params}
-    aliases = {'min': 'a_min', 'max': 'a_max'}
-
-    def target_name(i, p):
-        if p.name in our_names and our_names[p.name].kind not in (_VAR_POSITIONAL, _VAR_KEYWORD):
-            return p.name
-        alias = aliases.get(p.name)
-        if alias in our_names:
-            return alias
-        if i < len(our_params):
-            q = our_params[i]
-            if q.kind in _POSITIONAL and q.name not in their_names:
-                return q.name       # the same parameter under another name (a / x, shape / newshape)
-        return None
-
-    call_args, call_kwargs, cast = [], {}, None
-    positional = True           # still filling our parameters in order
-    var_keyword = any(q.kind is _VAR_KEYWORD for q in our_params)
-    for i, p in enumerate(np_params):
-        given = p.name in bound.arguments
-        value = bound.arguments.get(p.name, p.default)
-        if p.kind is _VAR_POSITIONAL:
-            if value and not positional:
-                raise TypeError(f'{where}: cannot pass these arguments to {target}')
-            call_args.extend(value if given else ())
-            positional = any(q.kind is _VAR_POSITIONAL for q in our_params)
-            continue
-        if p.kind is _VAR_KEYWORD:
-            for k, v in (value if given else {}).items():
-                if k in our_names or var_keyword:
-                    call_kwargs[k] = v
-                elif not _is_default(v, None):
-                    raise _unsupported(where, k, v, target)
-            continue
-        name = target_name(i, p)
-        if name == 'out' or (name is None and p.name == 'out'):
-            if given and not _is_default(value, None) and value != (None,):
-                raise _unsupported(where, 'out', value, target)
-            positional = False
-            continue
-        if name is None:
-            if p.name == 'dtype' and given and value is not None:
-                cast = value
-            elif given and not _is_default(value, p.default):
-                raise _unsupported(where, p.name, value, target)
-            positional = False
-            continue
-        q = our_names[name]
-        if not given and (value is _NO_VALUE or value is _EMPTY or _is_default(value, q.default)):
-            positional = False      # NumPy's default is ours: leave it out
-            continue
-        if value is _NO_VALUE:
-            positional = False
-            continue
-        if positional and q.kind in _POSITIONAL and our_params.index(q) == len(call_args):
-            call_args.append(value)
-        else:
-            positional = False
-            call_kwargs[name] = value
-    return call_args, call_kwargs, cast
+    call = _Call(where, target, theirs, ours)
+    for i, p in enumerate(theirs.parameters.values()):
+        call.add(i, p, p.name in bound.arguments, bound.arguments.get(p.name, p.default))
+    return call.args, call.kwargs, call.cast
 
 
 def _cast(result, dtype):
@@ -456,21 +503,26 @@ _UFUNC_NEUTRAL = {'where': True, 'casting': 'same_kind', 'order': 'K', 'subok': 
                   'keepdims': False}
 
 
+def _check_ufunc_keywords(where, ufunc, method, kwargs):
+    """Refuse out= and any keyword that would change the result from pyad's (removes out)."""
+    out = kwargs.pop('out', None)
+    if out is not None and any(o is not None for o in out):
+        raise _unsupported(where, 'out', out, f'pyad.numpy.{ufunc.__name__}')
+    for k, v in kwargs.items():
+        if method != '__call__' and k in ('keepdims', 'axis', 'initial'):
+            continue            # reduce / accumulate read these
+        if not _is_default(v, _UFUNC_NEUTRAL.get(k, _EMPTY)):
+            raise _unsupported(where, k, v, f'pyad.numpy.{ufunc.__name__}')
+
+
 def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     """Box.__array_ufunc__ (NEP 13): ndarray + x, np.exp(x), scipy.special.expit(x)."""
     fn = (_UFUNCS or _ufuncs()).get(ufunc)
     if method == '__call__' and not kwargs and fn is not None:
         return fn(*inputs)          # the common case (ndarray * x), kept short
     where = _where(ufunc)
-    out = kwargs.pop('out', None)
-    if out is not None and any(o is not None for o in out):
-        raise _unsupported(where, 'out', out, f'pyad.numpy.{ufunc.__name__}')
     cast = kwargs.pop('dtype', None)
-    for k, v in kwargs.items():
-        if method != '__call__' and k in ('keepdims', 'axis', 'initial'):
-            continue            # reduce / accumulate read these
-        if not _is_default(v, _UFUNC_NEUTRAL.get(k, _EMPTY)):
-            raise _unsupported(where, k, v, f'pyad.numpy.{ufunc.__name__}')
+    _check_ufunc_keywords(where, ufunc, method, kwargs)
     if method == '__call__':
         if fn is None:
             return _plain(where, ufunc, inputs, {})

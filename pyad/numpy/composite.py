@@ -7,7 +7,10 @@ raising.  Parameters keep NumPy's names and defaults.
 """
 import numpy as _np
 
+from .._core.batching import per_example
+
 from .._core.box import Box, innermost, shape_of, ndim_of
+from .._core.batching import holds_batch, one_example, per_example
 from ..backend import namespace, on_device_of, to_numpy
 from ._batching import normalize_axis
 from .elementwise import where as _where
@@ -15,6 +18,7 @@ from .manipulation import (concatenate, ravel, reshape, sort, take, flip, swapax
                            moveaxis, expand_dims, stack, broadcast_to, astype, pad)
 from .creation import listed
 from .reductions import sum, mean, max, min, cumsum, cumprod
+from .complexes import conj, real
 
 
 def _arr(a):
@@ -90,7 +94,7 @@ def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
         avg = mean(a, axis=axis, keepdims=keepdims)
         if returned:
             count = _np.prod(shape_of(a)) if axis is None else _count(shape_of(a), axis)
-            return avg, _np.full(shape_of(innermost(avg)), float(count))
+            return avg, _np.full(shape_of(avg), float(count))
         return avg
     if shape_of(weights) != shape_of(a):
         if axis is None or ndim_of(weights) != 1:
@@ -131,6 +135,9 @@ def quantile(a, q, axis=None, keepdims=False, method='linear'):
         axis_ = normalize_axis(axis, ndim_of(a), 'quantile: axis')
         s = moveaxis(sort(a, axis=axis_), axis_, -1)
     n = shape_of(s)[-1]
+    if holds_batch(q):
+        raise NotImplementedError('quantile: under vmap, q must be the same for every example '
+                                  '(in_axes None for it)')
     qv = _np.asarray(innermost(q), dtype=float)
     if _np.any(qv < 0) or _np.any(qv > 1):
         raise ValueError('quantile: quantiles must be in the range [0, 1]')
@@ -201,14 +208,6 @@ def copy(a, order='K', subok=False):
     return _np.copy(a, order=order, subok=subok)
 
 
-def real(val):
-    """numpy.real: pyad's values are real."""
-    return val
-
-
-def imag(val):
-    """numpy.imag: zero for pyad's real values (a constant)."""
-    return _np.zeros_like(innermost(val))
 
 
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
@@ -274,6 +273,7 @@ def polyval(p, x):
     return y
 
 
+@per_example
 def interp(x, xp, fp, left=None, right=None, period=None):
     """numpy.interp: piecewise-linear interpolation, differentiable in x, xp and fp
     (one-sided at the knots)."""
@@ -312,6 +312,7 @@ def _periodic(x, xp, fp, period):
             concatenate([fp[-1:], fp, fp[:1]]))
 
 
+@per_example
 def _cov_weights(fweights, aweights, x, dtype):
     """cov's observation weights (fweights * aweights; None for none), checked."""
     n = shape_of(x)[1]
@@ -366,11 +367,11 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     w = _cov_weights(fweights, aweights, x, float_dtype if float_dtype.kind == 'f' else float)
     if w is None:
         xc = x - mean(x, axis=1, keepdims=True)
-        c = (xc @ swapaxes(xc, 0, 1)) / float(n - ddof)
+        c = (xc @ conj(swapaxes(xc, 0, 1))) / float(n - ddof)
     else:
         w_sum = sum(w)
         xc = x - reshape(sum(x * w, axis=1) / w_sum, (-1, 1))
-        c = (xc @ swapaxes(xc * w, 0, 1)) / _cov_divisor(w, w_sum, aweights, ddof, n)
+        c = (xc @ conj(swapaxes(xc * w, 0, 1))) / _cov_divisor(w, w_sum, aweights, ddof, n)
     if shape_of(c) == (1, 1):
         return reshape(c, ())
     return c
@@ -383,7 +384,7 @@ def corrcoef(x, y=None, rowvar=True, *, dtype=None):
         return c / c
     from .manipulation import diagonal
     from .elementwise import sqrt
-    d = sqrt(diagonal(c))
+    d = sqrt(real(diagonal(c)))          # (real: a complex c has a real diagonal)
     return c / (reshape(d, (-1, 1)) * reshape(d, (1, -1)))
 
 
@@ -412,9 +413,9 @@ def convolve(a, v, mode='full'):
 
 
 def correlate(a, v, mode='valid'):
-    """numpy.correlate of two real 1-D arrays."""
+    """numpy.correlate of two 1-D arrays (v conjugated, as NumPy does)."""
     a, v = _arr(a), _arr(v)
-    a, v = ravel(a), ravel(v)
+    a, v = ravel(a), conj(ravel(v))
     if shape_of(v)[0] > shape_of(a)[0]:          # NumPy swaps, and reverses the result
         return flip(convolve(v, flip(a, 0), mode), 0)
     return convolve(a, flip(v, 0), mode)
@@ -442,6 +443,7 @@ def _condition(c, name):
     return c
 
 
+@per_example
 def select(condlist, choicelist, default=0):
     """numpy.select: the choice of the first true condition, elementwise (default
     where none is); differentiable in the choices and the default."""
@@ -480,6 +482,7 @@ def _piecewise_conditions(x, condlist, n):
     return conditions
 
 
+@per_example
 def piecewise(x, condlist, funclist, *args, **kw):
     """numpy.piecewise: the k-th function of funclist (called with args and kw)
     on the entries of x where the k-th condition holds; later conditions win, an
@@ -598,6 +601,7 @@ def gradient(f, *varargs, axis=None, edge_order=1):
     return out[0] if len(out) == 1 else out
 
 
+@per_example
 def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     """numpy.nan_to_num: NaN and infinities replaced by numbers (whose derivative is
     zero); the derivative is 1 at the finite entries."""
@@ -616,6 +620,7 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     return out
 
 
+@per_example
 def partition(a, kth, axis=-1, kind='introselect', order=None):
     """numpy.partition: the entries rearranged as NumPy's partition puts them (the
     kth in its sorted place); the derivative follows the entries."""
@@ -666,6 +671,7 @@ def resize(a, new_shape):
     return reshape(concatenate([a] * reps)[:n] if reps > 1 else a[:n], shape)
 
 
+@per_example
 def histogram(a, bins=10, range=None, density=None, weights=None):
     """numpy.histogram.  The counts of a are piecewise constant in a (derivative 0);
     they are differentiable in traced weights, and the bin edges that NumPy computes
@@ -746,6 +752,7 @@ def extract(condition, arr):
     return take(ravel(_arr(arr)), _np.nonzero(c)[0])
 
 
+@per_example
 def trim_zeros(filt, trim='fb'):
     """numpy.trim_zeros of a 1-D array: the leading and/or trailing zeros removed."""
     filt = _arr(filt)
@@ -816,6 +823,7 @@ def polyint(p, m=1, k=None):
     return p
 
 
+@per_example
 def unwrap(p, discont=None, axis=-1, *, period=2 * _np.pi):
     """numpy.unwrap: p plus the multiples of period NumPy adds (constants, so the
     derivative is the identity)."""
@@ -859,6 +867,7 @@ def ldexp(x1, x2):
     return x1 * _power_of_two(x2, x1)
 
 
+@per_example
 def frexp(x):
     """numpy.frexp: (mantissa, exponent) with x = mantissa * 2 ** exponent; the
     mantissa's derivative is 2 ** -exponent, the exponent is an integer."""
@@ -887,7 +896,7 @@ def vecmat(x1, x2):
 
 __all__ = ['interp', 'cov', 'corrcoef', 'convolve', 'correlate', 'diff', 'ediff1d', 'append',
            'average', 'ptp', 'quantile', 'percentile', 'median', 'cumulative_sum',
-           'cumulative_prod', 'copy', 'real', 'imag', 'cross', 'trapezoid', 'rot90', 'rollaxis',
+           'cumulative_prod', 'copy', 'cross', 'trapezoid', 'rot90', 'rollaxis',
            'polyval', 'where', 'select', 'piecewise', 'gradient', 'nan_to_num', 'partition',
            'dsplit', 'compress', 'resize', 'histogram', 'delete', 'insert', 'extract',
            'trim_zeros', 'vander', 'polyder', 'polyint', 'unwrap', 'modf', 'divmod', 'ldexp',

@@ -1,6 +1,8 @@
 """Building arrays from values that may be traced: ``array`` and ``asarray``."""
 import numpy as _np
 
+from .._core.batching import per_example
+
 from .._core.box import Box, dtype_of, innermost, ndim_of
 
 
@@ -18,6 +20,8 @@ def _leaf_dtypes(obj, out):
             _leaf_dtypes(o, out)
     elif hasattr(obj, 'dtype') or isinstance(obj, Box):
         out.append(dtype_of(obj))
+    elif isinstance(obj, complex):      # a Python complex beside traced values
+        out.append(_np.dtype(_np.complex128))
     return out
 
 
@@ -37,7 +41,7 @@ def array(obj, dtype=None):
     if _contains_box(obj):
         dtypes = _leaf_dtypes(obj, [])
         weak = _np.result_type(*dtypes) if dtypes else _np.dtype(_np.float64)
-        if weak.kind not in 'f':
+        if weak.kind not in 'fc':
             weak = _np.dtype(_np.float64)
         out = _build(obj, weak)
         if dtype is not None:
@@ -64,6 +68,7 @@ def listed(a):
     return a
 
 
+@per_example
 def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
     """numpy.linspace, differentiable in start and stop: the values are NumPy's
     exactly; each sample is start (1 - f) + stop f, f its fraction of the way."""
@@ -105,6 +110,7 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
     return out, step
 
 
+@per_example
 def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
     """numpy.logspace, differentiable in start, stop and base: base ** linspace(...),
     as NumPy computes it."""

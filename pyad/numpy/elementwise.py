@@ -16,10 +16,11 @@ import scipy.special as _sps
 
 from .._core.primitive import Primitive
 from .._core.traits import Traits
-from ._real import RealPrimitive
+from . import complexes as _complex
 from .._core.box import shape_of, innermost, dtype_of, LazyVar
 from ..backend import namespace, scipy_special, wrap_like, is_dask
-from ._batching import expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array
+from ._batching import (expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array,
+                        kind_of)
 
 _SCALAR = (float, _np.float64)
 
@@ -60,14 +61,22 @@ def _shaped_like(x, ans):
     return shape_of(x) == shape_of(ans)
 
 
+def _promoted(ans, primals, i):
+    """Argument i is real and the answer complex (its cotangent is then the real
+    part of a product: the plain rule, see _batching.real_for)."""
+    return type(ans) not in _SCALARS and kind_of(ans) == 'c' and kind_of(primals[i]) != 'c'
+
+
 def _constant_partials(*constants):
     """add, subtract, negative, positive: ∂ans/∂x_i is a constant."""
     def partials(ans, primals, params, i):
-        return constants[i], None
+        return None if _promoted(ans, primals, i) else (constants[i], None)
     return partials
 
 
 def _multiply_partials(ans, xy, params, i):
+    if _promoted(ans, xy, i):
+        return None
     other = xy[1 - i]
     if _weak_number(other, ans):
         return float(other), None
@@ -75,6 +84,8 @@ def _multiply_partials(ans, xy, params, i):
 
 
 def _scaled_multiply_partials(ans, xy, params, i):
+    if _promoted(ans, xy, i):
+        return None
     other = xy[1 - i]
     return (float(params['scale']), other) if _shaped_like(other, ans) else None
 
@@ -241,7 +252,7 @@ scaled_multiply.def_vjp_joint(_scaled_multiply_vjp)
 
 def binary(name, impl, lin_x, lin_y, traits=_UFUNC):
     """``lin_x(c, ans, x, y)``: ∂ans/∂x applied to c (None: not differentiable in x)."""
-    prim = RealPrimitive(name, impl, traits=traits)
+    prim = Primitive(name, impl, traits=traits)
     prim.def_jvp(None if lin_x is None else _forward_rule(lin_x, 0),
                  None if lin_y is None else _forward_rule(lin_y, 1))
     prim.def_vjp(None if lin_x is None else _reverse_rule(lin_x, 0),
@@ -500,6 +511,17 @@ arccosh = unary('arccosh', _np.arccosh, lambda c, ans, x: _div(c, sqrt(x * x - 1
 arctanh = unary('arctanh', _np.arctanh, lambda c, ans, x: _div(c, 1.0 - x * x), math.atanh)
 absolute = unary('absolute', _np.absolute, lambda c, ans, x: c * sign(x), abs)
 abs = absolute
+
+
+def _complex_or_real(complex_rule, real_rule):
+    def rule(c, ans, x):
+        return complex_rule(c, ans, x) if dtype_of(x).kind == 'c' else real_rule(c, ans, x)
+    return rule
+
+
+# |z| of a complex z: Re(conj(z) t) / |z| forward, g conj(z) / |z| backward
+absolute.def_jvp(_complex_or_real(_complex.abs_jvp, absolute.jvps[0]))
+absolute.def_vjp(_complex_or_real(_complex.abs_vjp, absolute.vjps[0]))
 fabs = unary('fabs', _np.fabs, lambda c, ans, x: c * sign(x), math.fabs)
 deg2rad = unary('deg2rad', _np.deg2rad, lambda c, ans, x: c * (math.pi / 180.0), math.radians)
 rad2deg = unary('rad2deg', _np.rad2deg, lambda c, ans, x: c * (180.0 / math.pi), math.degrees)
@@ -590,7 +612,7 @@ def _where_impl(cond, x, y):
     return wrap_like(_np.where(cond, x, y), x, y)
 
 
-where = RealPrimitive('where', _where_impl)
+where = Primitive('where', _where_impl)
 # the condition only selects: a traced (float) condition has a zero derivative
 where.def_jvp(_zero_rule,
               lambda t, ans, cond, x, y: where(cond, expand_to(t, x, ans), 0.0),
@@ -661,6 +683,16 @@ logical_xor = nondiff('logical_xor', _np.logical_xor)
 isclose = nondiff('isclose', _np.isclose)
 allclose = nondiff('allclose', _np.allclose)
 array_equal = nondiff('array_equal', _np.array_equal)
+
+# The primitives whose rules hold for complex values as they are (holomorphic
+# functions: the VJP g f'(z) needs no conjugation in JAX's convention, see
+# complexes.py), or with a complex branch of their own (absolute).  The others
+# refuse a complex operand with an error naming them.
+for _prim in (add, subtract, multiply, scaled_multiply, divide, power, negative, positive,
+              exp, exp2, expm1, log, log2, log10, log1p, sqrt, square, reciprocal, sin, cos,
+              tan, arcsin, arccos, arctan, sinh, cosh, tanh, arcsinh, arccosh, arctanh,
+              absolute, where):
+    _prim.complex_rules = True
 
 UFUNCS = {
     'add': add, 'subtract': subtract, 'multiply': multiply, 'divide': divide,

@@ -13,6 +13,8 @@ import numpy as _np
 from .._core.primitive import Primitive
 from .._core.traits import Traits
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
+from .._core.batching import holds_batch
+from ._batched_index import is_batched_index, batched_getitem
 from ..backend import namespace, wrap_like, is_dask, dask_getitem, DaskUnsupported
 
 
@@ -24,6 +26,9 @@ def normalize_index(idx):
         idx = (idx,)
     out = []
     for e in idx:
+        if isinstance(e, Box) and holds_batch(e):
+            out.append(e)       # differs between the examples of a vmap: see _batched_index
+            continue
         if isinstance(e, Box):
             e = innermost(e)
             if dtype_of(e).kind == 'f':
@@ -112,11 +117,17 @@ def _getitem_impl(x, idx):
 
 
 
+def _plain_operand(x):
+    """The plain array inside x, or None where x holds a vmap's batch (the buffer
+    then has no plain shape to add into)."""
+    return None if holds_batch(x) else innermost(x)
+
+
 def _getitem_add_into(buf, g, ans, primals, params, k=1.0):
     """Reverse-mode shortcut: add k times an unbatched plain cotangent g into the
     adjoint buffer of x at idx (fresh zeros when buf is None).  Declines (None)
     otherwise."""
-    x = innermost(primals[0])
+    x = _plain_operand(primals[0])
     if type(x) is not _np.ndarray or ndim_of(g) != ndim_of(ans):
         return None
     idx = primals[1]
@@ -183,7 +194,7 @@ def _slab_complement(idx, shape):
 
 # the VJPs make new arrays; reverse mode adds into the parent's adjoint in place
 getitem = Primitive('getitem', _getitem_impl,
-                    traits=Traits(fresh=True, add_into=_getitem_add_into))
+                    traits=Traits(fresh=True, add_into=_getitem_add_into), complex_rules=True)
 getitem.def_jvp(lambda t, ans, x, idx: take_batched(t, idx, ndim_of(t) - ndim_of(x)))
 getitem.def_vjp(lambda g, ans, x, idx: scatter_add(g, idx, tuple(shape_of(x)), ndim_of(ans)))
 
@@ -209,7 +220,7 @@ def _element_add_into(buf, g, ans, primals, params, k=1.0):
 
 
 getitem_element = Primitive('getitem', _getitem_element_impl,
-                            traits=getitem.traits.but(add_into=_element_add_into))
+                            traits=getitem.traits.but(add_into=_element_add_into), complex_rules=True)
 getitem_element.jvps = getitem.jvps
 getitem_element.vjps = getitem.vjps
 
@@ -247,7 +258,7 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
     return out
 
 
-scatter_add = Primitive('scatter_add', _scatter_add_impl)
+scatter_add = Primitive('scatter_add', _scatter_add_impl, complex_rules=True)
 scatter_add.def_jvp(lambda t, ans, g, idx, shape, out_ndim: scatter_add(t, idx, shape, out_ndim))
 scatter_add.def_vjp(lambda c, ans, g, idx, shape, out_ndim: take_batched(
     c, idx, ndim_of(c) - len(shape)))
@@ -255,7 +266,10 @@ scatter_add.def_vjp(lambda c, ans, g, idx, shape, out_ndim: take_batched(
 
 def index(x, idx):
     """``x[idx]`` for any NumPy index."""
-    return getitem(x, normalize_index(idx))
+    idx = normalize_index(idx)
+    if is_batched_index(idx):
+        return batched_getitem(x, idx)
+    return getitem(x, idx)
 
 
 __all__ = []

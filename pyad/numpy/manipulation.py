@@ -8,8 +8,8 @@ from .._core.traits import Traits
 
 # reshapes, broadcasts and transposes: VJPs that read only shapes and return views of g
 _VIEWS = Traits(reads='shapes', fresh=True)
-from ._real import real_only_error, require_real
 from .._core.box import Box, shape_of, ndim_of, dtype_of, innermost
+from .._core.batching import holds_batch
 from ..backend import wrap_like, is_dask
 from ._batching import (batch_ndim, normalize_axis, normalize_axes, expand_to,
                         unbroadcast)
@@ -39,7 +39,7 @@ def _reshape_impl(x, shape):
     return _np.reshape(x, shape)
 
 
-_reshape = Primitive('reshape', _reshape_impl, traits=_VIEWS)
+_reshape = Primitive('reshape', _reshape_impl, traits=_VIEWS, complex_rules=True)
 _reshape.def_jvp(lambda t, ans, x, shape: _reshape(t, shape_of(t)[:batch_ndim(t, x)] + shape))
 _reshape.def_vjp(lambda g, ans, x, shape: _reshape(g, shape_of(g)[:batch_ndim(g, ans)] + shape_of(x)))
 
@@ -69,7 +69,7 @@ def _broadcast_to_impl(x, shape):
     return _np.broadcast_to(x, shape)
 
 
-_broadcast_to = Primitive('broadcast_to', _broadcast_to_impl, traits=_VIEWS)
+_broadcast_to = Primitive('broadcast_to', _broadcast_to_impl, traits=_VIEWS, complex_rules=True)
 _broadcast_to.def_jvp(lambda t, ans, x, shape: expand_to(t, x, ans))
 _broadcast_to.def_vjp(lambda g, ans, x, shape: unbroadcast(g, ans, x))
 
@@ -109,7 +109,7 @@ def _inverse_permutation(axes):
     return tuple(inverse)
 
 
-_transpose = Primitive('transpose', _transpose_impl, traits=_VIEWS)
+_transpose = Primitive('transpose', _transpose_impl, traits=_VIEWS, complex_rules=True)
 _transpose.def_jvp(lambda t, ans, x, axes: _transpose(t, _batched_axes(axes, batch_ndim(t, x))))
 _transpose.def_vjp(lambda g, ans, x, axes: _transpose(
     g, _batched_axes(_inverse_permutation(axes), batch_ndim(g, ans))))
@@ -206,22 +206,23 @@ def atleast_2d(*arys):
 def _astype_impl(x, dtype):
     if type(x) is float:
         return _np.dtype(dtype).type(x)
+    if dtype.kind != 'c' and getattr(x, 'dtype', dtype).kind == 'c':
+        x = x.real          # complex to real: the real part (as JAX; NumPy warns)
     return x.astype(dtype)
 
 
-_astype = Primitive('astype', _astype_impl)
+_astype = Primitive('astype', _astype_impl, complex_rules=True)
 _astype.def_jvp(lambda t, ans, x, dtype: _astype(t, dtype))
 _astype.def_vjp(lambda g, ans, x, dtype: _astype(g, dtype_of(x)))
 
 
 def astype(x, dtype):
-    """Cast to another float dtype, differentiably (derivatives are cast back)."""
+    """Cast to another float or complex dtype, differentiably (derivatives are cast
+    back; complex to real keeps the real part, and its derivative flows to it)."""
     dtype = _np.dtype(dtype)
     if dtype_of(x) == dtype:
         return x
-    if dtype.kind == 'c' and isinstance(x, Box):
-        raise real_only_error('astype')
-    if dtype.kind != 'f' and isinstance(x, Box):
+    if dtype.kind not in 'fc' and isinstance(x, Box):
         # casting to int/bool drops the derivative, as in NumPy semantics
         return _np.asarray(innermost(x)).astype(dtype)
     return _astype(x, dtype)
@@ -305,7 +306,7 @@ def _concatenate_vjp(g, ans, xs, params, positions):
     return out
 
 
-_concatenate = Primitive('concatenate', _concatenate_impl)
+_concatenate = Primitive('concatenate', _concatenate_impl, complex_rules=True)
 _concatenate.def_jvp_joint(_concatenate_jvp)
 _concatenate.def_vjp_joint(_concatenate_vjp)
 
@@ -315,8 +316,6 @@ def concatenate(arrays, axis=0):
     arrays = [_as_operand(a) for a in arrays]
     if not arrays:
         raise ValueError('concatenate: need at least one array to concatenate')
-    if any(isinstance(a, Box) for a in arrays):
-        require_real('concatenate', arrays)
     if axis is None:
         arrays = [ravel(a) for a in arrays]
         axis = 0
@@ -401,7 +400,7 @@ def _split_vjp(gs, ans, x, bounds, axis):
 
 
 # several results: the pieces tile the axis, so the VJP is a concatenation
-_split = Primitive('split', _split_impl, multiple_results=True)
+_split = Primitive('split', _split_impl, multiple_results=True, complex_rules=True)
 _split.def_jvp(lambda t, ans, x, bounds, axis: _split(t, bounds, axis + batch_ndim(t, x)))
 _split.def_vjp(_split_vjp)
 
@@ -583,6 +582,9 @@ def sort(a, axis=-1, kind=None, order=None):
     if ndim_of(a) == 0:
         raise ValueError('sort: cannot sort a 0-d array along an axis')
     axis = normalize_axis(axis, ndim_of(a), 'sort: axis')
+    if holds_batch(a):      # under vmap: the permutation of each example
+        from ._batched_index import argsort
+        return take_along_axis(a, argsort(a, axis), axis)
     inner = innermost(a)
     idx = _xp(inner).argsort(inner, axis=axis, kind='stable')
     return take_along_axis(a, idx, axis)
@@ -609,6 +611,9 @@ def take(a, indices, axis=None, mode=None):
     if mode not in (None, 'raise'):
         raise NotImplementedError(f"take: only mode='raise' is supported, got {mode!r}")
     a = _as_operand(a)
+    if holds_batch(indices):
+        from ._batched_index import batched_take
+        return batched_take(a, indices, axis)
     idx = _index_array('take', indices)
     if not isinstance(a, Box):
         return _xp(a).take(a, _index_like(idx, a), axis=axis)
@@ -631,6 +636,11 @@ def take(a, indices, axis=None, mode=None):
 def take_along_axis(arr, indices, axis):
     """numpy.take_along_axis (axis=None: on the flattened array)."""
     arr = _as_operand(arr)
+    if holds_batch(indices):
+        from ._batched_index import batched_take_along_axis
+        if axis is None:
+            arr, indices, axis = ravel(arr), ravel(indices), 0
+        return batched_take_along_axis(arr, indices, normalize_axis(axis, ndim_of(arr)))
     idx = _index_array('take_along_axis', indices)
     if axis is None:
         if idx.ndim != 1:
@@ -669,7 +679,7 @@ def _pad_vjp(g, ans, x, widths, value):
     return getitem(g, (slice(None),) * bnd + tuple(slice(b, b + n) for (b, _), n in zip(widths, shape)))
 
 
-_pad = Primitive('pad', _pad_impl)
+_pad = Primitive('pad', _pad_impl, complex_rules=True)
 _pad.def_jvp(lambda t, ans, x, widths, value: _pad(t, ((0, 0),) * batch_ndim(t, x) + widths, 0))
 _pad.def_vjp(_pad_vjp)
 

@@ -8,6 +8,8 @@ gives (NaN, or 0 for nansum), with a zero derivative.
 """
 import numpy as _np
 
+from .._core.batching import per_example
+
 from .._core.box import Box, innermost, shape_of, ndim_of
 from ..backend import namespace
 from ._batching import normalize_axes
@@ -62,6 +64,7 @@ def nanprod(a, axis=None, dtype=None, out=None, keepdims=False):
     return prod(_filled(a, 1.0), axis=axis, dtype=dtype, keepdims=keepdims)
 
 
+@per_example
 def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
     """numpy.nanmean: the mean of the numbers of each slice (NaN for none)."""
     _no_out('nanmean', out)
@@ -70,6 +73,7 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
     return total / _as_float(_count(a, axis, keepdims), total)
 
 
+@per_example
 def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """numpy.nanvar (with ddof)."""
     _no_out('nanvar', out)
@@ -81,6 +85,7 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
         return squares / _as_float(dof * (dof > 0), squares)
 
 
+@per_example
 def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     """numpy.nanstd.  A slice with a single number has std 0 whatever that number is:
     its derivative is 0 (elsewhere a std of 0 has an infinite derivative, as sqrt)."""
@@ -94,6 +99,7 @@ def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     return where(single, sqrt(stop_gradient(var)), sqrt(where(single, 1.0, var)))
 
 
+@per_example
 def nanmax(a, axis=None, out=None, keepdims=False):
     """numpy.nanmax (NaN for a slice of NaNs only)."""
     _no_out('nanmax', out)
@@ -102,6 +108,7 @@ def nanmax(a, axis=None, out=None, keepdims=False):
                               a, axis, keepdims)
 
 
+@per_example
 def nanmin(a, axis=None, out=None, keepdims=False):
     """numpy.nanmin (NaN for a slice of NaNs only)."""
     _no_out('nanmin', out)
@@ -110,11 +117,13 @@ def nanmin(a, axis=None, out=None, keepdims=False):
                               a, axis, keepdims)
 
 
+@per_example
 def nanargmax(a, axis=None, out=None, *, keepdims=False):
     """numpy.nanargmax (no derivative: an index)."""
     return _np.nanargmax(innermost(listed(a)), axis=axis, out=out, keepdims=keepdims)
 
 
+@per_example
 def nanargmin(a, axis=None, out=None, *, keepdims=False):
     """numpy.nanargmin (no derivative: an index)."""
     return _np.nanargmin(innermost(listed(a)), axis=axis, out=out, keepdims=keepdims)
@@ -162,6 +171,7 @@ def _nanquantile_scalar(s, count, q):
     return where(empty, _np.nan, out) if bool(empty.any()) else out
 
 
+@per_example
 def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method='linear',
                 keepdims=False):
     """numpy.nanquantile (method 'linear'): the quantiles of the numbers of each

@@ -7,10 +7,9 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.traits import Traits
-from ._real import RealPrimitive
 from .._core.box import Box, shape_of, ndim_of, dtype_of
 from ..backend import namespace, wrap_like, is_dask, dask_matmul
-from ._batching import unbroadcast_shape
+from ._batching import unbroadcast_shape, real_for
 from .manipulation import reshape, swapaxes, transpose
 
 
@@ -127,13 +126,23 @@ def _matmul_vjp_y(g, ans, x, y):
 
 # each argument's VJP reads only the other argument (and shapes) and makes new
 # arrays or views: the tape need not keep the product itself
-_matmul = RealPrimitive('matmul', _matmul_impl, traits=Traits(reads='other', fresh=True))
+_matmul = Primitive('matmul', _matmul_impl, traits=Traits(reads='other', fresh=True),
+                    complex_rules=True)
 _matmul.def_jvp(_matmul_jvp_x, _matmul_jvp_y)
-_matmul.def_vjp(_matmul_vjp_x, _matmul_vjp_y)
+# (a real operand of a complex product gets the real part of its cotangent)
+_matmul.def_vjp(lambda g, ans, x, y: real_for(_matmul_vjp_x(g, ans, x, y), x, ans),
+                lambda g, ans, x, y: real_for(_matmul_vjp_y(g, ans, x, y), y, ans))
+
+
+def _arrays(a, b):
+    """Lists and tuples (which NumPy takes as arrays) as arrays; the rest as it is."""
+    from .creation import asarray
+    return tuple(asarray(x) if type(x) in (list, tuple) else x for x in (a, b))
 
 
 def matmul(x1, x2):
     """numpy.matmul (the ``@`` operator), over stacks of matrices too."""
+    x1, x2 = _arrays(x1, x2)
     s1, s2 = shape_of(x1), shape_of(x2)
     if not s1 or not s2:
         raise ValueError('matmul: scalar operands are not allowed, use * instead')
@@ -323,9 +332,14 @@ def _einsum_vjp(g, ans, primals, params, positions):
     return results
 
 
-_einsum = RealPrimitive('einsum', _einsum_impl)
+def _einsum_vjp_kinds(g, ans, primals, params, positions):
+    results = _einsum_vjp(g, ans, primals, params, positions)
+    return [real_for(r, primals[k], ans) for r, k in zip(results, positions)]
+
+
+_einsum = Primitive('einsum', _einsum_impl, complex_rules=True)
 _einsum.def_jvp_joint(_einsum_jvp)
-_einsum.def_vjp_joint(_einsum_vjp)
+_einsum.def_vjp_joint(_einsum_vjp_kinds)
 
 
 def einsum(subscripts, *operands, optimize=False):
@@ -442,6 +456,7 @@ def dot(a, b):
     """numpy.dot: a product for scalars, the inner product of vectors, matmul for
     matrices, and for N-D arrays a sum over the last axis of a and the
     second-to-last of b."""
+    a, b = _arrays(a, b)
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if sa and sb:
         k_b = sb[-2] if len(sb) >= 2 else sb[0]
@@ -459,13 +474,14 @@ def dot(a, b):
 
 
 def vdot(a, b):
-    """numpy.vdot for real arrays: the dot product of the flattened arrays."""
+    """numpy.vdot: the dot product of the flattened arrays, the first conjugated."""
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if _size(sa) != _size(sb):
         raise ValueError(f'vdot: a of shape {sa} and b of shape {sb} have different sizes')
     if not _any_boxed(a, b):
         return namespace(a, b).vdot(a, b)
-    return matmul(reshape(a, (-1,)), reshape(b, (-1,)))
+    from .complexes import conj
+    return matmul(conj(reshape(a, (-1,))), reshape(b, (-1,)))
 
 
 def inner(a, b):

@@ -12,6 +12,7 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import Box, shape_of, ndim_of, innermost, dtype_of, LazyVar
+from .._core.batching import holds_batch
 from .._core.stub import Stub
 from .._core.traits import Traits
 from ..backend import namespace, wrap_like, is_dask, dask_broadcast_like
@@ -76,7 +77,7 @@ def _sum_defer(primals, params):
 
 # the VJPs of sum and mean read only shapes, make new arrays or views of g
 _REDUCTION = Traits(reads='shapes', fresh=True, defer=_sum_defer)
-_sum = Primitive('sum', _sum_impl, traits=_REDUCTION)
+_sum = Primitive('sum', _sum_impl, traits=_REDUCTION, complex_rules=True)
 _sum.def_jvp(lambda t, ans, x, axes, keepdims: _sum(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
 _sum.def_vjp(lambda g, ans, x, axes, keepdims: broadcast_reduced(g, ans, x, axes, keepdims))
 
@@ -104,7 +105,7 @@ def _mean_vjp(g, ans, x, axes, keepdims):
 # a primitive of its own, as NumPy's mean is (which accumulates float16 in
 # float32), and whose VJP reads only shapes: a mean of a deferred value is
 # deferred too, so that grad of mean(...) need not compute it
-_mean = Primitive('mean', _mean_impl, traits=_REDUCTION)
+_mean = Primitive('mean', _mean_impl, traits=_REDUCTION, complex_rules=True)
 _mean.def_jvp(lambda t, ans, x, axes, keepdims:
               _mean(t, shift_axes(axes, batch_ndim(t, x)), keepdims))
 _mean.def_vjp(_mean_vjp)
@@ -173,7 +174,7 @@ def _prod_partials(x, ans_kept, axes):
     product of the other entries).  One such product per rank of zero in a slice:
     cost O(zeros per slice × size), and nothing at all without zeros.
     """
-    if is_dask(x):
+    if is_dask(x) or holds_batch(x):
         return _others_product(x, axes)
     xp = namespace(x)
     is_zero = xp.asarray(innermost(x)) == 0
@@ -199,8 +200,9 @@ def _others_product(x, axes):
     shape = tuple(shape_of(moved))
     flat = reshape(moved, shape[:len(rest)] + (-1,))
     one = namespace(x).ones(shape[:len(rest)] + (1,), dtype=dtype_of(x))
-    before = _cumprod(concatenate([one, flat[..., :-1]], axis=-1), -1)
-    after = flip(_cumprod(flip(concatenate([flat[..., 1:], one], axis=-1), -1), -1), -1)
+    last = len(rest)        # (non-negative: the rules shift it past batch axes)
+    before = _cumprod(concatenate([one, flat[..., :-1]], axis=last), last)
+    after = flip(_cumprod(flip(concatenate([flat[..., 1:], one], axis=last), last), last), last)
     return transpose(reshape(before * after, shape), [perm.index(i) for i in range(nd)])
 
 
@@ -226,7 +228,7 @@ def _prod_vjp(g, ans, x, axes, keepdims):
     return restore_reduced(g, ans, x, axes, keepdims) * partials
 
 
-_prod = Primitive('prod', _prod_impl)
+_prod = Primitive('prod', _prod_impl, complex_rules=True)
 _prod.def_jvp(_prod_jvp)
 _prod.def_vjp(_prod_vjp)
 
@@ -248,6 +250,8 @@ def prod(a, axis=None, dtype=None, out=None, keepdims=False):
 def _tie_weights(x, ans, axes, keepdims):
     """Where x attains the extremum: 1/(number of ties) there, 0 elsewhere, as a
     constant of x's dtype (the derivative is split evenly among ties, as in JAX)."""
+    if holds_batch(x) or holds_batch(ans):
+        return _tie_weights_traced(x, ans, axes)
     xp = namespace(x)
     xi = xp.asarray(innermost(x))
     best = xp.reshape(xp.asarray(innermost(ans)), _kept_shape(xi.shape, axes))
@@ -255,6 +259,15 @@ def _tie_weights(x, ans, axes, keepdims):
     ties = xp.sum(hit, axis=axes, keepdims=True)
     weights = hit / xp.maximum(ties, 1)
     return weights.astype(dtype_of(x)) if dtype_of(x).kind == 'f' else weights
+
+
+def _tie_weights_traced(x, ans, axes):
+    """_tie_weights under vmap: the same constant, computed with primitives."""
+    from .manipulation import stop_gradient, reshape, astype
+    from .elementwise import equal, maximum
+    hit = astype(equal(stop_gradient(x), reshape(stop_gradient(ans),
+                                                 _kept_shape(shape_of(x), axes))), dtype_of(x))
+    return hit / maximum(_sum(hit, axes, True), 1.0)
 
 
 def _extremum_jvp(t, ans, x, axes, keepdims):
@@ -358,9 +371,11 @@ def _moment_args(name, a, axis, dtype, out, ddof):
 
 
 def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
-    """numpy.var (with ddof)."""
+    """numpy.var (with ddof); of a complex array, the mean of |a - mean|², real."""
     a = listed(a)
     axes, ddof = _moment_args('var', a, axis, dtype, out, ddof)
+    if dtype_of(a).kind == 'c':
+        return _complex_var(a, axes, ddof, bool(keepdims))
     return _var(a, axes, ddof, bool(keepdims))
 
 
@@ -373,7 +388,16 @@ def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
         # the value, so every derivative is 0 (its rule would divide 0 by 0)
         from .manipulation import stop_gradient
         a = stop_gradient(a)
+    if dtype_of(a).kind == 'c':
+        from .elementwise import sqrt
+        return sqrt(_complex_var(a, axes, ddof, bool(keepdims)))
     return _std(a, axes, ddof, bool(keepdims))
+
+
+def _complex_var(a, axes, ddof, keepdims):
+    # |z - mean z|² = (x - mean x)² + (y - mean y)²: the variances of the two parts
+    from .complexes import real, imag
+    return _var(real(a), axes, ddof, keepdims) + _var(imag(a), axes, ddof, keepdims)
 
 
 # ----------------------------------------------------------------- logsumexp
@@ -407,6 +431,10 @@ def _softmax_factor(ans, a, axes, keepdims):
     from .elementwise import where, exp
     kept = _kept(ans, a, axes, keepdims)
     xp = namespace(a)
+    if holds_batch(kept):
+        from .elementwise import equal
+        from .manipulation import stop_gradient
+        return exp(a - where(equal(stop_gradient(kept), -_np.inf), 0.0, kept))
     empty = xp.asarray(innermost(kept)) == -_np.inf
     # (on a GPU the check would cost a synchronisation: the where is done always)
     if xp is not _np or empty.any():
@@ -465,8 +493,8 @@ def _rcumsum_impl(x, axis):
     return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis), axis)
 
 
-_cumsum = Primitive('cumsum', _cumsum_impl)
-_rcumsum = Primitive('reverse_cumsum', _rcumsum_impl)
+_cumsum = Primitive('cumsum', _cumsum_impl, complex_rules=True)
+_rcumsum = Primitive('reverse_cumsum', _rcumsum_impl, complex_rules=True)
 _cumsum.def_jvp(lambda t, ans, x, axis: _cumsum(t, axis + batch_ndim(t, x)))
 _cumsum.def_vjp(lambda g, ans, x, axis: _rcumsum(g, axis + batch_ndim(g, ans)))
 _rcumsum.def_jvp(lambda t, ans, x, axis: _rcumsum(t, axis + batch_ndim(t, x)))
@@ -519,7 +547,7 @@ def _cumprod_jacobian(x, axis):
 
 
 def _has_zero(x):
-    if is_dask(x):
+    if is_dask(x) or holds_batch(x):
         return True     # unknown until computed: the formula that holds with zeros
     return bool((namespace(x).asarray(innermost(x)) == 0).any())
 
@@ -547,7 +575,7 @@ def _cumprod_vjp(g, ans, x, axis):
     return moveaxis(gx, -1, axis + bnd)
 
 
-_cumprod = Primitive('cumprod', _cumprod_impl)
+_cumprod = Primitive('cumprod', _cumprod_impl, complex_rules=True)
 _cumprod.def_jvp(_cumprod_jvp)
 _cumprod.def_vjp(_cumprod_vjp)
 

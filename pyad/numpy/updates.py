@@ -17,6 +17,7 @@ one, as ``x[idx] = v`` does in NumPy.
 import numpy as _np
 
 from .. import backend
+from .._core.batching import per_example, holds_batch
 from .._core.box import Box, innermost, shape_of, dtype_of
 from .elementwise import where, multiply, divide, power, minimum, maximum
 from .indexing import normalize_index, getitem, scatter_add
@@ -239,6 +240,30 @@ class _Update:
         return _placed(self.x, func(_take(reshape(self.x, (-1,)), flat, self.x)), flat)
 
 
+def _one_update(name, x, idx, values, kwargs):
+    return getattr(_Update(x, idx), name)(values, **kwargs)
+
+
+_per_example_update = per_example(_one_update)
+
+
+class _ExampleUpdate:
+    """``x.at[idx]`` under vmap with an index that differs between examples: each
+    example is updated on its own."""
+    __slots__ = ('x', 'idx')
+
+    def __init__(self, x, idx):
+        self.x, self.idx = x, idx
+
+    def __getattr__(self, name):
+        if name not in ('set', 'add', 'multiply', 'divide', 'power', 'min', 'max', 'apply', 'get'):
+            raise AttributeError(name)
+        if name == 'get':
+            return lambda **kwargs: per_example(lambda x, idx: _Update(x, idx).get(**kwargs))(
+                self.x, self.idx)
+        return lambda values, **kwargs: _per_example_update(name, self.x, self.idx, values, kwargs)
+
+
 class _At:
     """``x.at``: index it (``x.at[idx]``) to update the entries ``x[idx]``."""
     __slots__ = ('x',)
@@ -247,6 +272,9 @@ class _At:
         self.x = x
 
     def __getitem__(self, idx):
+        index = idx if isinstance(idx, tuple) else (idx,)
+        if any(holds_batch(e) for e in index):
+            return _ExampleUpdate(self.x, idx)     # an index that differs per example
         return _Update(self.x, idx)
 
     def __repr__(self):
