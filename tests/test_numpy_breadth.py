@@ -558,3 +558,41 @@ def test_on_device_arrays(name, device):
                       (pyad.hessianv(f)(xd, xd * 0 + 1), pyad.hessianv(f)(M34, np.ones_like(M34)))):
         assert device.owns(dev), type(dev)
         np.testing.assert_allclose(backend.to_numpy(dev), host, rtol=1e-9, atol=1e-12)
+
+
+# ----------------------------------------------------------------- under vmap
+_BATCH = np.random.default_rng(4).uniform(0.2, 1.5, (3, 6))
+_NAN_BATCH = _BATCH.copy()
+_NAN_BATCH[0, 1] = _NAN_BATCH[2, 4] = np.nan
+VMAP_CASES = {
+    'nanmean': pnp.nanmean, 'nanvar': pnp.nanvar, 'nanstd': pnp.nanstd, 'nanmax': pnp.nanmax,
+    'nanmedian': pnp.nanmedian, 'nanquantile': lambda x: pnp.nanquantile(x, 0.3),
+    'nancumsum': pnp.nancumsum, 'nanprod': pnp.nanprod,
+    'select': lambda y: pnp.select([y > 0.7], [y ** 2], y),
+    'piecewise': lambda y: pnp.piecewise(y, [y > 0.7], [pnp.sin, pnp.cos]),
+    'gradient': pnp.gradient, 'nan_to_num': pnp.nan_to_num, 'partition': lambda y: pnp.partition(y, 2),
+    'linspace': lambda y: pnp.linspace(y[0], y[1], 4), 'logspace': lambda y: pnp.logspace(y[0], y[1], 4),
+    'histogram': lambda y: pnp.histogram(y, 3)[1],
+    'histogram weights': lambda y: pnp.histogram(np.arange(6.0), 3, weights=y)[0],
+    'at set': lambda y: pnp.at(y)[[1, 1, 3]].set(y[:3]), 'at add': lambda y: pnp.at(y)[[1, 1, 3]].add(y[:3]),
+    'at multiply': lambda y: pnp.at(y)[1:3].multiply(y[:2]), 'at max mask': lambda y: pnp.at(y)[y > 0.7].max(1.0),
+    'r_': lambda y: pnp.r_[y, 1.0, y[:2]], 'insert': lambda y: pnp.insert(y, [1, 3], y[0]),
+    'delete': lambda y: pnp.delete(y, [0, 2]), 'vander': lambda y: pnp.vander(y[:3]),
+    'polyint': lambda y: pnp.polyint(pnp.polyder(y), 1, y[0]), 'unwrap': lambda y: pnp.unwrap(y * 4),
+    'frexp': lambda y: pnp.frexp(y)[0], 'modf': lambda y: pnp.modf(y * 3)[0], 'trim_zeros': pnp.trim_zeros,
+    'cov aweights': lambda y: pnp.cov(np.arange(12.0).reshape(2, 6) * y, aweights=y),
+    'interp period': lambda y: pnp.interp(y, [0.1, 0.9, 1.4], [1.0, 2.0, 0.0], period=1.7),
+    'std of one': lambda y: pnp.std(y[:1]), 'sum of a list': lambda y: pnp.sum([y[0], y[1] * 2]),
+}
+
+
+@pytest.mark.parametrize('name', sorted(VMAP_CASES))
+def test_under_vmap_equal_a_loop(name):
+    f = VMAP_CASES[name]
+    data = _NAN_BATCH if name.startswith('nan') else _BATCH
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', RuntimeWarning)
+        np.testing.assert_allclose(pyad.vmap(f)(data), np.stack([f(d) for d in data]), rtol=1e-12)
+        g = pyad.vmap(pyad.grad(lambda d: pnp.nansum(f(d))))(data)
+        want = np.stack([pyad.grad(lambda d: pnp.nansum(f(d)))(d) for d in data])
+        np.testing.assert_allclose(g, want, rtol=1e-12)
