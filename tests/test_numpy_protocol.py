@@ -237,7 +237,7 @@ def _check_function(name, fn):
         try:
             grad = pyad.grad(f)(xs)
             value_rev = got.pop('out')
-            value, jvp = pyad.jvp(f, xs, tangents)
+            value, jvp = pyad.jvp(f, (xs,), (tangents,))
             value_fwd = got.pop('out')
         except (TypeError, ValueError, NotImplementedError) as e:
             # an error is fine when it is clear: it names the function (pyad's own
