@@ -595,14 +595,32 @@ def _pinv_impl(a, rcond):
     return wrap_like(namespace(a).linalg.pinv(a, rcond=rcond), a)
 
 
+def _full_rank_sides(a, rcond):
+    """(rows, cols): whether every matrix of the stack has rank m (A A⁺ = I) and rank n
+    (A⁺ A = I), read from the plain values with numpy.linalg.pinv's cutoff."""
+    plain = _np.asarray(innermost(a))
+    m, n = plain.shape[-2:]
+    if plain.size == 0:
+        return False, False
+    s = _np.linalg.svd(plain, compute_uv=False)
+    rank = _np.sum(s > rcond * s[..., :1], axis=-1)
+    return bool(_np.all(rank == m)), bool(_np.all(rank == n))
+
+
 def _pinv_jvp(t, p, a, rcond):
+    # dA⁺ = -A⁺ dA A⁺ + A⁺A⁺ᵀ dAᵀ (I - A A⁺) + (I - A⁺ A) dAᵀ A⁺ᵀ A⁺ (Golub & Pereyra).
+    # A projector that is exactly zero at full rank is dropped rather than computed:
+    # its rounding (eps cond A), multiplied by A⁺A⁺ᵀ (cond² A), would swamp the result.
+    full_rows, full_cols = _full_rank_sides(a, rcond)
     tT = _mT(t)
-    term1 = -matmul(matmul(p, t), p)
-    x = tT - matmul(matmul(tT, a), p)                        # dAᵀ (I - A A⁺)
-    term2 = matmul(matmul(p, _mT(p)), x)
-    y = matmul(matmul(tT, _mT(p)), p)                        # dAᵀ A⁺ᵀ A⁺
-    term3 = y - matmul(p, matmul(a, y))                      # (I - A⁺ A) y
-    return term1 + term2 + term3
+    out = -matmul(matmul(p, t), p)
+    if not full_rows:
+        x = tT - matmul(matmul(tT, a), p)                    # dAᵀ (I - A A⁺)
+        out = out + matmul(matmul(p, _mT(p)), x)
+    if not full_cols:
+        y = matmul(matmul(tT, _mT(p)), p)                    # dAᵀ A⁺ᵀ A⁺
+        out = out + y - matmul(p, matmul(a, y))              # (I - A⁺ A) y
+    return out
 
 
 _pinv = Primitive('pinv', _pinv_impl)
