@@ -1,5 +1,5 @@
 """Differentiable SciPy: ``pyad.scipy.special``, ``pyad.scipy.stats``,
 ``pyad.scipy.signal`` and ``pyad.scipy.integrate``, each like its SciPy namesake."""
-from . import special
+from . import special, stats
 
-__all__ = ['special']
+__all__ = ["special", "stats"]
