@@ -1,5 +1,5 @@
 """Differentiable SciPy: ``pyad.scipy.special``, ``pyad.scipy.stats``,
 ``pyad.scipy.signal`` and ``pyad.scipy.integrate``, each like its SciPy namesake."""
-from . import special, stats
+from . import special, stats, signal
 
-__all__ = ["special", "stats"]
+__all__ = ["special", "stats", "signal"]
