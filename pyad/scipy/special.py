@@ -52,6 +52,8 @@ def _scipy(fname):
     dtype (Python numbers are weak, as in NumPy)."""
     def impl(*args):
         out = getattr(scipy_special(*args), fname)(*args)
+        if all(type(v) in (float, int) for v in args):
+            return float(out)           # weak, as the Python numbers were
         dt = _float_dtype(args)
         if dt is not None and getattr(out, 'dtype', dt) != dt:
             out = out.astype(dt) if hasattr(out, 'astype') else dt.type(out)
@@ -199,7 +201,7 @@ class _LogTerms:
 
 def _gammainc_log_terms(n, a, x):
     from scipy.special import gammaln as g
-    return (a + n) * _np.log(_np.where(x > 0, x, 1.0)) - g(a + n + 1)
+    return (a + n) * _np.log(_np.where(x > 0, x, 1.0)) - g(a + n + 1)  # x = 0: not summed
 
 
 def _indices(n, like):
@@ -238,9 +240,10 @@ gammaincc = _elementwise('gammaincc', _scipy('gammaincc'), (
 # ----------------------------------------------------------------- incomplete beta
 def _betainc_log_terms(n, a, b, x):
     from scipy.special import gammaln as g
+    x = _np.where((x > 0) & (x < 1), x, 0.5)        # the ends are not summed
     swap = x > (a + 1.0) / (a + b + 2.0)
     a, b, x = _np.where(swap, b, a), _np.where(swap, a, b), _np.where(swap, 1.0 - x, x)
-    return (g(a + b + n) - g(a + 1.0 + n) + n * _np.log(_np.where(x > 0, x, 1.0)))
+    return g(a + b + n) - g(a + 1.0 + n) + n * _np.log(x)
 
 
 def _betainc_partials(a, b, x, n):
