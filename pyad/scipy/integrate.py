@@ -243,28 +243,36 @@ class _Level:
 
     # -------------------------------------------------------------- forward
     def forward(self):
-        tag, n = self.tag, self.n
-        y0dot = [_tangent_at(v, tag) for v in self.y0]
+        tag = self.tag
         tdot = [_tangent_at(v, tag) for v in self.ts]
+        s0 = self._initial_sensitivity(tdot[0])
+        if s0 is None:
+            return _solve(self.primal_system, self.a_p, self.y0_p, self.ts_p, self.ctx)
+        states = _solve(self._sensitivity_system, None, self.y0_p + s0, self.ts_p, self.ctx)
+        return [self._output(state, tau, td) for state, tau, td in zip(states, self.ts_p, tdot)]
+
+    def _initial_sensitivity(self, tdot0):
+        """s(t0) = ẏ0 - f(y0, t0) ṫ0, or None where nothing depends on T."""
+        tag = self.tag
+        y0dot = [_tangent_at(v, tag) for v in self.y0]
         z0 = self.system(self.a, self.y0_p, self.ts_p[0])        # T live: θ̇'s batch
         batch = _batch(y0dot + [_tangent_at(v, tag) for v in z0], self.y0 + self.y0)
+        ts_dot = [_tangent_at(v, tag) for v in self.ts]
         if batch is None:
-            batch = next((tuple(shape_of(d)) for d in tdot if d is not None), None)
+            batch = next((tuple(shape_of(d)) for d in ts_dot if d is not None), None)
         if batch is None:
-            return _solve(self.primal_system, self.a_p, self.y0_p, self.ts_p, self.ctx)
+            return None
         f0 = [_primal_at(v, tag) for v in z0]
-        s0 = [_add(d, None if tdot[0] is None else -_scale_by(fi, tdot[0]))
+        s0 = [_add(d, None if tdot0 is None else -_scale_by(fi, tdot0))
               for d, fi in zip(y0dot, f0)]
-        s0 = [zeros_for(p, batch) if s is None else s for s, p in zip(s0, self.y0_p)]
-        states = _solve(self._sensitivity_system, None, self.y0_p + s0, self.ts_p, self.ctx)
-        out = []
-        for i, state in enumerate(states):
-            ys, ss = state[:n], state[n:]
-            if tdot[i] is not None:
-                fs = self.f(ys, self.ts_p[i])
-                ss = [s + _scale_by(fi, tdot[i]) for s, fi in zip(ss, fs)]
-            out.append([Dual(y, s, tag) for y, s in zip(ys, ss)])
-        return out
+        return [zeros_for(p, batch) if s is None else s for s, p in zip(s0, self.y0_p)]
+
+    def _output(self, state, tau, tdot):
+        """Dual(y, s + f(y, t) ṫ) at one output time."""
+        ys, ss = state[:self.n], state[self.n:]
+        if tdot is not None:
+            ss = [s + _scale_by(fi, tdot) for s, fi in zip(ss, self.f(ys, tau))]
+        return [Dual(y, s, self.tag) for y, s in zip(ys, ss)]
 
     def _sensitivity_system(self, _, state, tau):
         """[y; s]' = [f(y); J s + ∂f/∂θ θ̇]."""
@@ -285,33 +293,31 @@ class _Level:
         times, where, weights = self._nodes(ctx.grid)
         states = _solve(self.primal_system, self.a_p, self.y0_p, times, ctx)
         outputs = [states[k] for k in where['t']]
-        nodes = []                                        # (index in times, weight, z)
-        for k, w in zip(where['nodes'], weights):
-            z = self.system(self.a, states[k], times[k])   # T live: recorded on T's tape
-            nodes.append((k, w, z))
-        inputs, kinds = [], []
-        for j, (k, w, z) in enumerate(nodes):
-            for leaf_i, v in enumerate(z):
-                if type(v) in (TapeVar, LazyVar) and v.tag is tag:
-                    inputs.append(v)
-                    kinds.append(('node', j, leaf_i))
-        for i, v in enumerate(self.y0):
-            if type(v) in (TapeVar, LazyVar) and v.tag is tag:
-                inputs.append(v)
-                kinds.append(('y0', i, None))
-        for i, v in enumerate(self.ts):
-            if type(v) in (TapeVar, LazyVar) and v.tag is tag:
-                inputs.append(v)
-                kinds.append(('t', i, None))
+        # func at the quadrature nodes with T live: recorded on T's tape
+        nodes = [(k, w, self.system(self.a, states[k], times[k]))
+                 for k, w in zip(where['nodes'], weights)]
+        inputs, kinds = self._traced_inputs(nodes)
         if not inputs:
             return outputs
         flat = [v for state in outputs for v in state]
+        sweep = _Adjoint(self, outputs, times, where, nodes)
 
         def vjp(cotangents):
-            return self._adjoint(cotangents, outputs, states, times, where, nodes, kinds)
+            return sweep(cotangents, kinds)
 
         boxed = tag.tape.custom(tag, inputs, flat, vjp, 'odeint')
         return [boxed[i * n:(i + 1) * n] for i in range(len(outputs))]
+
+    def _traced_inputs(self, nodes):
+        """The variables of T's tape the outputs depend on, and what each is:
+        ('node', j, leaf), ('y0', i, None) or ('t', i, None)."""
+        found = [(('node', j, i), v) for j, (_, _, z) in enumerate(nodes)
+                 for i, v in enumerate(z)]
+        found += [(('y0', i, None), v) for i, v in enumerate(self.y0)]
+        found += [(('t', i, None), v) for i, v in enumerate(self.ts)]
+        found = [(kind, v) for kind, v in found
+                 if type(v) in (TapeVar, LazyVar) and v.tag is self.tag]
+        return [v for _, v in found], [kind for kind, _ in found]
 
     def _nodes(self, grid):
         """All the times of the second solve (the outputs and, between them, the
@@ -336,54 +342,6 @@ class _Level:
             times.append(ts[i + 1])
         return times, {'t': out_index, 'nodes': node_index}, weights
 
-    def _adjoint(self, cotangents, outputs, states, times, where, nodes, kinds):
-        n = self.n
-        gs = [cotangents[i * n:(i + 1) * n] for i in range(len(outputs))]
-        flat_g = [g for gi in gs for g in gi]
-        batch = _batch(flat_g, [v for o in outputs for v in o])
-        if batch is None:
-            return [None] * len(kinds)
-        lam = [zeros_for(p, batch) for p in outputs[-1]]
-        node_ct = {}
-        t_ct = {}
-        out_pos = where['t']
-        node_of_time = {k: j for j, (k, _, _) in enumerate(nodes)}
-        for i in range(len(outputs) - 1, -1, -1):
-            lam = [l if g is None else l + g for l, g in zip(lam, gs[i])]
-            if i > 0 and any(g is not None for g in gs[i]):
-                fs = self.f(outputs[i], self.ts_p[i])
-                t_ct[i] = sum_or_none([None if g is None else _inner(g, fi)
-                                       for g, fi in zip(gs[i], fs)])
-            if i == 0:
-                break
-            # backward from t_i to t_{i-1}, through the nodes between them
-            span = list(range(out_pos[i], out_pos[i - 1] - 1, -1))
-            back = _solve(self._adjoint_system, None, list(outputs[i]) + lam,
-                          [times[k] for k in span], self.ctx)
-            for k, state in zip(span, back):
-                if k in node_of_time:
-                    node_ct[node_of_time[k]] = state[n:]
-            lam = back[-1][n:]
-        # λ(t0) includes ḡ_0: the cotangent of y0; that of t0 excludes it
-        if any(self._wants(kinds, 't', 0)):
-            lam0 = [l if g is None else l - g for l, g in zip(lam, gs[0])]
-            f0 = self.f(outputs[0], self.ts_p[0])
-            t_ct[0] = -sum_or_none([_inner(l, fi) for l, fi in zip(lam0, f0)])
-        out = []
-        for kind, j, leaf in kinds:
-            if kind == 'node':
-                k, w, z = nodes[j]
-                out.append(w * node_ct[j][leaf] if j in node_ct else None)
-            elif kind == 'y0':
-                out.append(lam[j])
-            else:
-                out.append(t_ct.get(j))
-        return out
-
-    @staticmethod
-    def _wants(kinds, what, index):
-        return [k == what and j == index for k, j, _ in kinds]
-
     def _adjoint_system(self, _, state, tau):
         """[y; λ]' = [f(y); -Jᵀ λ], integrated backward."""
         n = self.n
@@ -392,6 +350,57 @@ class _Level:
         back = pullback(list(lam))
         dl = [zeros_for(l) if b is None else -b for b, l in zip(back, lam)]
         return [lift_dead(v) for v in list(fy) + dl]
+
+
+class _Adjoint:
+    """The VJP of one reverse level: the adjoint λ integrated backward from the last
+    time, jumping by the output cotangents at each t_i, read at the nodes."""
+
+    def __init__(self, level, outputs, times, where, nodes):
+        self.level, self.outputs, self.times, self.where = level, outputs, times, where
+        self.nodes = nodes
+        self.node_of_time = {k: j for j, (k, _, _) in enumerate(nodes)}
+
+    def __call__(self, cotangents, kinds):
+        n = self.level.n
+        gs = [cotangents[i * n:(i + 1) * n] for i in range(len(self.outputs))]
+        batch = _batch([g for gi in gs for g in gi], [v for o in self.outputs for v in o])
+        if batch is None:
+            return [None] * len(kinds)
+        lam = [zeros_for(p, batch) for p in self.outputs[-1]]
+        node_ct, t_ct = {}, {}
+        for i in range(len(self.outputs) - 1, 0, -1):
+            lam = [l if g is None else l + g for l, g in zip(lam, gs[i])]
+            t_ct[i] = self._time_cotangent(gs[i], i, 1.0)
+            lam = self._interval(i, lam, node_ct)
+        # the cotangent of t0 takes λ(t0) before ḡ_0 is added; that of y0 after
+        t_ct[0] = self._time_cotangent(lam, 0, -1.0)
+        lam = [l if g is None else l + g for l, g in zip(lam, gs[0])]
+        return [self._cotangent(kind, j, leaf, lam, node_ct, t_ct) for kind, j, leaf in kinds]
+
+    def _cotangent(self, kind, j, leaf, lam, node_ct, t_ct):
+        if kind == 'node':        # the quadrature weight times λ at the node
+            return self.nodes[j][1] * node_ct[j][leaf] if j in node_ct else None
+        return lam[j] if kind == 'y0' else t_ct.get(j)
+
+    def _time_cotangent(self, gs, i, sign):
+        """sign ⟨g, f(y_i, t_i)⟩, or None for no cotangent."""
+        if all(g is None for g in gs):
+            return None
+        fs = self.level.f(self.outputs[i], self.level.ts_p[i])
+        total = sum_or_none([None if g is None else _inner(g, fi) for g, fi in zip(gs, fs)])
+        return total if sign > 0 else -total
+
+    def _interval(self, i, lam, node_ct):
+        """λ(t_{i-1}) from λ(t_i), through the nodes between (stored in node_ct)."""
+        level, n, pos = self.level, self.level.n, self.where['t']
+        span = list(range(pos[i], pos[i - 1] - 1, -1))
+        back = _solve(level._adjoint_system, None, list(self.outputs[i]) + list(lam),
+                      [self.times[k] for k in span], level.ctx)
+        for k, state in zip(span, back):
+            if k in self.node_of_time:
+                node_ct[self.node_of_time[k]] = state[n:]
+        return back[-1][n:]
 
 
 def sum_or_none(values):
