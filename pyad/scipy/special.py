@@ -285,3 +285,34 @@ betainc = _elementwise('betainc', _scipy('betainc'), (
     lambda c, ans, a, b, x: c * _betainc_shape_partials(a, b, x)[0],
     lambda c, ans, a, b, x: c * _betainc_shape_partials(a, b, x)[1],
     lambda c, ans, a, b, x: c * _beta_density(a, b, x)))
+
+
+_DOCS = {
+    'beta': 'scipy.special.beta(a, b), differentiable in a and b.',
+    'betaln': 'scipy.special.betaln(a, b), differentiable in a and b.',
+    'betainc': 'scipy.special.betainc(a, b, x), the regularized incomplete beta function, '
+               'differentiable in a, b (by its series) and x.',
+    'gammainc': 'scipy.special.gammainc(a, x), the regularized lower incomplete gamma '
+                'function, differentiable in a (by its series) and x.',
+    'gammaincc': 'scipy.special.gammaincc(a, x) = 1 - gammainc(a, x), differentiable in a and x.',
+    'gammasgn': 'scipy.special.gammasgn(x), the sign of Γ(x): derivative zero.',
+    'rgamma': 'scipy.special.rgamma(x) = 1/Γ(x), differentiable everywhere (the zeros at '
+              '0, -1, -2, ... included).',
+    'erfcinv': 'scipy.special.erfcinv(y), differentiable.',
+    'ndtr': 'scipy.special.ndtr(x), the standard normal distribution function, differentiable.',
+    'log_ndtr': 'scipy.special.log_ndtr(x), differentiable (finite far in the left tail).',
+    'jn': 'scipy.special.jn(n, x), Bessel J of integer order n: differentiable in x; a traced '
+          'n raises NonDifferentiableError.',
+    'yn': 'scipy.special.yn(n, x), Bessel Y of integer order n: differentiable in x; a traced '
+          'n raises NonDifferentiableError.',
+    'j0': 'scipy.special.j0(x), differentiable.', 'j1': 'scipy.special.j1(x), differentiable.',
+    'y0': 'scipy.special.y0(x), differentiable.', 'y1': 'scipy.special.y1(x), differentiable.',
+    'i0': 'scipy.special.i0(x), differentiable.', 'i1': 'scipy.special.i1(x), differentiable.',
+    'iv': 'scipy.special.iv(v, x), modified Bessel I of real order: differentiable in x; a '
+          'traced v raises NotImplementedError.',
+    'ive': 'scipy.special.ive(v, x) = iv(v, x) exp(-|x|): differentiable in x; a traced v '
+           'raises NotImplementedError.',
+}
+for _name, _doc in _DOCS.items():
+    globals()[_name].__doc__ = _doc
+del _name, _doc
