@@ -61,7 +61,7 @@ import numpy as _np
 from ._core.primitive import Primitive
 from ._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from ._core.pytree import tree_flatten
-from .backend import namespace, scipy_linalg, wrap_like
+from .backend import namespace, scipy_linalg, wrap_like, to_numpy
 from .numpy._batching import align, unbroadcast_shape, normalize_axis
 from .numpy.products import matmul
 from .numpy.manipulation import swapaxes, reshape, expand_dims, moveaxis
@@ -603,7 +603,7 @@ def _pinv_impl(a, rcond):
 def _full_rank_sides(a, rcond):
     """(rows, cols): whether every matrix of the stack has rank m (A A⁺ = I) and rank n
     (A⁺ A = I), read from the plain values with numpy.linalg.pinv's cutoff."""
-    plain = _np.asarray(innermost(a))
+    plain = to_numpy(innermost(a))
     m, n = plain.shape[-2:]
     if plain.size == 0:
         return False, False
@@ -931,6 +931,7 @@ def solve_sylvester(a, b, q):
     if shapes[2] != (m, n):
         raise ValueError(f'solve_sylvester: a is {shapes[0]} and b is {shapes[1]}, so q must '
                          f'be ({m}, {n}), got {shapes[2]}')
+    _numpy_only('solve_sylvester', a, b, q)
     return _sylvester(a, b, q)
 
 
@@ -946,9 +947,15 @@ def _sqrtm_one(m):
     return root
 
 
+def _numpy_only(name, *values):
+    """SciPy computes it: a CuPy (or other) array is refused in the user's terms."""
+    for v in values:
+        if namespace(innermost(v)) is not _np:
+            raise TypeError(f'{name}: only NumPy arrays are supported (SciPy computes it), '
+                            f'got {type(innermost(v)).__module__} arrays')
+
+
 def _sqrtm_impl(a):
-    if namespace(a) is not _np:
-        raise TypeError('sqrtm: only NumPy arrays are supported (SciPy computes it)')
     return _each_matrix(_sqrtm_one, a).astype(a.dtype, copy=False)
 
 
@@ -965,6 +972,7 @@ def sqrtm(a):
     at a singular A."""
     a = _as_array(a)
     _check_square('sqrtm', a)
+    _numpy_only('sqrtm', a)
     return _sqrtm(a)
 
 
@@ -1064,6 +1072,7 @@ def solve_banded(l_and_u, ab, b):
     if not bs or bs[0] != s[1]:
         raise ValueError(f'solve_banded: ab has shape {s}, so b must have {s[1]} rows, '
                          f'got shape {bs}')
+    _numpy_only('solve_banded', ab, b)
     return _banded(ab, b, lower=lower, upper=upper)
 
 

@@ -23,7 +23,7 @@ import numpy as _np
 
 from .._core.box import innermost, shape_of, dtype_of
 from .._core.primitive import Primitive, NonDifferentiableError
-from ..backend import scipy_special
+from ..backend import scipy_special, to_numpy, namespace
 from ..numpy._batching import expand_to, unbroadcast
 from ..numpy import elementwise as _ew
 from ..numpy.elementwise import (erf, erfc, erfinv, expit, logit, log_expit, gammaln, gamma,
@@ -125,7 +125,7 @@ def multigammaln(a, d):
     if isinstance(d, bool) or int(d) != d or d < 1:
         raise ValueError(f'multigammaln: d must be a positive integer, got {d!r}')
     d = int(d)
-    plain = _np.asarray(innermost(a))
+    plain = _np.asarray(to_numpy(innermost(a)))
     if _np.any(plain <= 0.5 * (d - 1)):
         raise ValueError(f'multigammaln: a must be greater than (d - 1)/2 = {0.5 * (d - 1)}')
     out = 0.25 * d * (d - 1) * math.log(_PI)
@@ -190,7 +190,7 @@ class _LogTerms:
     def __init__(self, name, fn, *values):
         self.name = name
         self.fn = fn
-        self.values = _np.broadcast_arrays(*[_np.asarray(innermost(v), dtype=float)
+        self.values = _np.broadcast_arrays(*[_np.asarray(to_numpy(innermost(v)), dtype=float)
                                              for v in values])
         self.ndim = self.values[0].ndim
 
@@ -207,7 +207,8 @@ def _gammainc_log_terms(n, a, x):
 def _indices(n, like):
     """The indices 0..n-1 on a new leading axis, as floats of like's dtype."""
     dt = dtype_of(like) if _np.dtype(dtype_of(like)).kind == 'f' else _np.float64
-    return _np.arange(n, dtype=dt).reshape((n,) + (1,) * len(shape_of(like)))
+    xp = namespace(innermost(like)) if hasattr(innermost(like), 'shape') else _np
+    return xp.arange(n, dtype=dt).reshape((n,) + (1,) * len(shape_of(like)))
 
 
 def _gammainc_da(a, x):

@@ -27,6 +27,7 @@ import math
 import numpy as _np
 
 from .._core.box import innermost, shape_of
+from ..backend import to_numpy
 from .._core.primitive import Primitive
 from ..numpy import elementwise as _ew
 from ..numpy.elementwise import (exp, log, log1p, xlogy, xlog1py, where, gammaln, floor,
@@ -335,7 +336,7 @@ class _Dirichlet:
                              f'{k} or {k - 1} entries (alpha has {k})')
         if xs[0] == k - 1:
             x = concatenate([x, expand_dims(1.0 - _sum(x, axis=0), 0)], axis=0)
-        plain = _np.asarray(innermost(x))
+        plain = _np.asarray(to_numpy(innermost(x)))
         if _np.any(plain <= 0) or _np.any(plain >= 1) or \
                 _np.any(_np.abs(plain.sum(axis=0) - 1.0) > 1e-6 * k):
             raise ValueError('dirichlet: each x must lie in the open simplex (entries in '
