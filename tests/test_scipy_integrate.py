@@ -114,3 +114,16 @@ def test_errors():
         odeint(lambda y, t: pnp.ones(3), y0, T)
     with pytest.raises(ODEintError, match='odeint: the solver failed'):
         odeint(lambda y, t: y * y, onp.array([1.0]), onp.array([0.0, 2.0]))
+
+
+def test_scipy_keywords():
+    want = odeint(decay, onp.ones(2), T, 0.7, **TIGHT)
+    onp.testing.assert_allclose(odeint(decay, onp.ones(2), T, args=(0.7,), **TIGHT), want)
+    onp.testing.assert_allclose(odeint(lambda t, y, k: -k * y, onp.ones(2), T, args=(0.7,),
+                                       tfirst=True, **TIGHT), want)
+    g = pyad.grad(lambda k: pnp.sum(odeint(decay, onp.ones(2), T, args=(k,), **TIGHT)))(0.7)
+    assert g == pytest.approx(-2 * onp.sum(T * onp.exp(-0.7 * T)), rel=1e-8)
+    with pytest.raises(TypeError, match='odeint: the option.s. Dfun are not supported'):
+        odeint(decay, onp.ones(2), T, args=(0.7,), Dfun=None)
+    with pytest.raises(TypeError, match='positionally or as args=, not both'):
+        odeint(decay, onp.ones(2), T, 0.7, args=(0.7,))

@@ -6,7 +6,6 @@ import pytest
 import scipy.stats as st
 
 import pyad
-import pyad.numpy as pnp
 import pyad.scipy.stats as ps
 from pyad.testing import check_grads
 

@@ -63,15 +63,23 @@ _GL_NODES, _GL_WEIGHTS = _np.polynomial.legendre.leggauss(5)
 _GL_NODES, _GL_WEIGHTS = 0.5 * (_GL_NODES + 1.0), 0.5 * _GL_WEIGHTS
 
 
-def odeint(func, y0, t, *args, rtol=1.49012e-8, atol=1.49012e-8):
+def odeint(func, y0, t, *args, rtol=None, atol=None, **options):
     """scipy.integrate.odeint: y at the times ``t`` of dy/dt = func(y, t, *args),
     y(t[0]) = y0.  ``t`` is a monotone sequence (increasing or decreasing).  func
-    must be written with pyad.numpy (it is called with traced values).  rtol and
-    atol are the local error tolerances of the solver (DOP853): derivatives are
-    accurate to about the same tolerances."""
+    must be written with pyad.numpy (it is called with traced values).  The extra
+    arguments go positionally (as in JAX) or as ``args=(...)`` (as in SciPy and
+    autograd); ``tfirst=True`` calls func(t, y, *args).  rtol and atol (default
+    1.49012e-8, SciPy's) are the local error tolerances of the solver (DOP853):
+    derivatives are accurate to about the same tolerances."""
+    args, tfirst = _options(args, options)
+    rtol = 1.49012e-8 if rtol is None else rtol
+    atol = 1.49012e-8 if atol is None else atol
     if not callable(func):
         raise TypeError(f'odeint: func must be a function func(y, t, *args), got '
                         f'{type(func).__name__}')
+    if tfirst:
+        user = func
+        func = lambda y, tau, *a: user(tau, y, *a)      # noqa: E731
     y0 = as_float_leaf(y0 if isinstance(y0, Box) or hasattr(y0, 'shape') or isinstance(y0, float)
                        else _np.asarray(y0, dtype=float), 'odeint', 'y0')
     ts = _times(t)
@@ -94,6 +102,22 @@ def odeint(func, y0, t, *args, rtol=1.49012e-8, atol=1.49012e-8):
     ctx = _Context(float(rtol), float(atol))
     states = _solve(system, tuple(args), [y0], ts, ctx)
     return stack([s[0] for s in states])
+
+
+def _options(args, options):
+    """The extra arguments and tfirst from SciPy's keywords; other SciPy options
+    (LSODA's) are refused by name."""
+    tfirst = bool(options.pop('tfirst', False))
+    if 'args' in options:
+        extra = options.pop('args')
+        if args:
+            raise TypeError('odeint: give the extra arguments positionally or as args=, '
+                            'not both')
+        args = tuple(extra) if isinstance(extra, (tuple, list)) else (extra,)
+    if options:
+        raise TypeError(f'odeint: the option(s) {", ".join(sorted(options))} are not '
+                        f'supported (pyad solves with DOP853; rtol, atol, args and tfirst are)')
+    return tuple(args), tfirst
 
 
 def _times(t):

@@ -31,8 +31,7 @@ from ..backend import to_numpy
 from .._core.primitive import Primitive
 from ..numpy import elementwise as _ew
 from ..numpy.elementwise import (exp, log, log1p, xlogy, xlog1py, where, gammaln, floor,
-                                 greater, greater_equal, less, equal, logical_and, sqrt,
-                                 expm1)
+                                 greater, greater_equal, less, equal, logical_and)
 from ..numpy.manipulation import moveaxis
 from ..numpy.reductions import sum as _sum
 from ..numpy._batching import expand_to, unbroadcast
