@@ -67,6 +67,9 @@ def test_second_derivative_of_exponential_in_every_nesting():
     assert pyad.jvp(pyad.grad(f), 0.7, 1.0)[1] == pytest.approx(exact, rel=1e-8)
     assert pyad.grad(lambda k: pyad.jvp(f, k, 1.0)[1])(0.7) == pytest.approx(exact, rel=1e-8)
     assert pyad.grad(pyad.grad(f))(0.7) == pytest.approx(exact, rel=1e-8)
+    # Taylor mode falls back to nested forward mode
+    assert pyad.diffn(2, f)(0.7) == pytest.approx(exact, rel=1e-8)
+    assert pyad.diffn(3, f)(0.7) == pytest.approx(-exact, rel=1e-7)
 
 
 y0 = onp.array([1.0, 0.5])
