@@ -130,3 +130,10 @@ def test_scipy_keywords():
         odeint(decay, onp.ones(2), T, args=(0.7,), Dfun=None)
     with pytest.raises(TypeError, match='positionally or as args=, not both'):
         odeint(decay, onp.ones(2), T, 0.7, args=(0.7,))
+
+
+def test_everything_at_once_with_batched_jacobians():
+    """One input feeding y0, the times and a closed-over value; jacfwd and jacrev too."""
+    A = onp.array([[-0.5, 1.0], [-1.0, -0.2]])
+    g = lambda p: odeint(lambda y, s: A @ y * p[0] + p[1] * pnp.sin(s), p[2:], T * p[0], **TIGHT)
+    check_grads(g, onp.array([0.9, 0.3, 1.0, -0.5]), order=2, eps=1e-5)
