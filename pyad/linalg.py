@@ -33,7 +33,8 @@ eig(a)                 general (non-symmetric) matrices: complex eigenvalues and
                        eigenvectors normalized as LAPACK does (unit norm, largest
                        entry real), differentiated as such; defined for distinct
                        eigenvalues (see ``eig``).
-eigh(a)                eigenvalues ascending, of (A + Aᵀ)/2.  The derivative of the
+eigh(a, UPLO)          eigenvalues ascending, of (A + Aᵀ)/2 (UPLO None, the default)
+                       or of the 'L'/'U' triangle (NumPy).  The derivative of the
                        eigenvectors is undefined for repeated eigenvalues (it has
                        1/(λⱼ - λᵢ) terms: inf/nan result).  Eigenvectors are unique
                        up to sign; derivatives follow LAPACK's choice.
@@ -48,6 +49,10 @@ matrix_power(a, n)     repeated squaring; n < 0 through ``inv``.
 expm(a)                derivative by the block identity
                        expm([[A, E], [0, A]]) = [[expm A, L(A, E)], [0, expm A]],
                        with expm itself, so it nests to any order.
+sqrtm(a)               principal real square root; dX solves X dX + dX X = dA.
+solve_sylvester(a,b,q) A X + X B = Q; its derivatives are Sylvester solves again.
+solve_banded((l,u),    SciPy's band storage; derivatives are banded solves with A and
+  ab, b)               Aᵀ, and the gradient in ab lies on the band.
 lstsq(a, b)            NumPy's (x, residuals, rank, s); x is ``pinv(a) @ b``;
                        assumes full rank (the derivative of a rank-deficient
                        solution does not exist).
@@ -64,7 +69,7 @@ import numpy as _np
 from ._core.primitive import Primitive
 from ._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from ._core.pytree import tree_flatten
-from .backend import namespace, scipy_linalg, wrap_like
+from .backend import namespace, scipy_linalg, wrap_like, to_numpy
 from .numpy._batching import align, unbroadcast_shape, normalize_axis, real_for
 from .numpy.products import matmul
 from .numpy.manipulation import swapaxes, reshape, expand_dims, moveaxis
@@ -82,9 +87,9 @@ SVDResult = namedtuple('SVDResult', ['U', 'S', 'Vh'])
 QRResult = namedtuple('QRResult', ['Q', 'R'])
 
 __all__ = ['solve', 'solve_symmetric', 'cholesky', 'cho_solve', 'solve_triangular', 'inv',
-           'pinv', 'det', 'slogdet', 'eig', 'eigvals', 'eigh', 'svd', 'qr', 'norm', 'matrix_power',
-           'expm',
-           'lstsq', 'LinAlgError']
+           'pinv', 'det', 'slogdet', 'eig', 'eigvals', 'eigh', 'svd', 'qr', 'norm',
+           'matrix_power', 'expm', 'lstsq', 'sqrtm', 'solve_sylvester', 'solve_banded',
+           'LinAlgError']
 
 
 # ================================================================== helpers
@@ -641,14 +646,32 @@ def _pinv_impl(a, rcond):
     return wrap_like(namespace(a).linalg.pinv(a, rcond=rcond), a)
 
 
+def _full_rank_sides(a, rcond):
+    """(rows, cols): whether every matrix of the stack has rank m (A A⁺ = I) and rank n
+    (A⁺ A = I), read from the plain values with numpy.linalg.pinv's cutoff."""
+    plain = to_numpy(innermost(a))
+    m, n = plain.shape[-2:]
+    if plain.size == 0:
+        return False, False
+    s = _np.linalg.svd(plain, compute_uv=False)
+    rank = _np.sum(s > rcond * s[..., :1], axis=-1)
+    return bool(_np.all(rank == m)), bool(_np.all(rank == n))
+
+
 def _pinv_jvp(t, p, a, rcond):
+    # dA⁺ = -A⁺ dA A⁺ + A⁺A⁺ᵀ dAᵀ (I - A A⁺) + (I - A⁺ A) dAᵀ A⁺ᵀ A⁺ (Golub & Pereyra).
+    # A projector that is exactly zero at full rank is dropped rather than computed:
+    # its rounding (eps cond A), multiplied by A⁺A⁺ᵀ (cond² A), would swamp the result.
+    full_rows, full_cols = _full_rank_sides(a, rcond)
     tT = _mT(t)
-    term1 = -matmul(matmul(p, t), p)
-    x = tT - matmul(matmul(tT, a), p)                        # dAᵀ (I - A A⁺)
-    term2 = matmul(matmul(p, _mT(p)), x)
-    y = matmul(matmul(tT, _mT(p)), p)                        # dAᵀ A⁺ᵀ A⁺
-    term3 = y - matmul(p, matmul(a, y))                      # (I - A⁺ A) y
-    return term1 + term2 + term3
+    out = -matmul(matmul(p, t), p)
+    if not full_rows:
+        x = tT - matmul(matmul(tT, a), p)                    # dAᵀ (I - A A⁺)
+        out = out + matmul(matmul(p, _mT(p)), x)
+    if not full_cols:
+        y = matmul(matmul(tT, _mT(p)), p)                    # dAᵀ A⁺ᵀ A⁺
+        out = out + y - matmul(p, matmul(a, y))              # (I - A⁺ A) y
+    return out
 
 
 _pinv = Primitive('pinv', _pinv_impl)
@@ -838,12 +861,31 @@ def eigvals(a):
     return eig(a)[0]
 
 
-def eigh(a):
-    """numpy.linalg.eigh: (eigenvalues ascending, eigenvectors as columns) of the
-    symmetric (A + Aᵀ)/2.  The derivative of the eigenvectors is undefined when
-    eigenvalues repeat (the rules divide by their differences: inf/nan)."""
+def _from_triangle(a, uplo):
+    """The symmetric matrix whose lower ('L') or upper ('U') triangle is a's."""
+    n = shape_of(a)[-1]
+    eye, lower, strict = _masks(innermost(a), n)
+    if uplo == 'U':
+        a = _mT(a)
+    from .numpy.elementwise import where
+    return where(lower, a, 0.0) + _mT(where(strict, a, 0.0))
+
+
+def eigh(a, UPLO=None):
+    """numpy.linalg.eigh: (eigenvalues ascending, eigenvectors as columns).
+
+    ``UPLO=None`` (the default, as JAX's ``symmetrize_input=True``): of the symmetric
+    part (A + Aᵀ)/2, so the derivative in A is symmetric.  ``UPLO='L'`` or ``'U'``:
+    NumPy's reading of one triangle only (the other is ignored, and gets a zero
+    derivative).  The two agree on symmetric matrices.  The derivative of the
+    eigenvectors is undefined when eigenvalues repeat (the rules divide by their
+    differences: inf/nan)."""
     a = _as_array(a)
     _check_square('eigh', a)
+    if UPLO is not None:
+        if UPLO not in ('L', 'U'):
+            raise ValueError(f"eigh: UPLO must be 'L', 'U' or None, got {UPLO!r}")
+        a = _from_triangle(a, UPLO)
     return EighResult(*_eigh(a))
 
 
@@ -970,6 +1012,203 @@ def expm(a):
     a = _as_array(a)
     _check_square('expm', a)
     return _expm(a)
+
+
+# ================================================================== Sylvester, sqrtm
+def _each_matrix(fn, *stacks):
+    """fn applied matrix by matrix over stacks (..., m, n) whose leading axes broadcast."""
+    lead = _np.broadcast_shapes(*[v.shape[:-2] for v in stacks])
+    xp = namespace(stacks[-1])
+    flat = [xp.broadcast_to(v, lead + v.shape[-2:]).reshape((-1,) + v.shape[-2:])
+            for v in stacks]
+    out = [fn(*ms) for ms in zip(*flat)]
+    if not out:
+        return xp.zeros(lead + stacks[-1].shape[-2:], stacks[-1].dtype)
+    out = xp.stack(out)
+    return out.reshape(lead + out.shape[1:])
+
+
+def _sylvester_impl(a, b, q):
+    dtype = _np.result_type(a, b, q)
+    sl = scipy_linalg(a)
+    out = _each_matrix(lambda ma, mb, mq: _lapack('solve_sylvester', sl.solve_sylvester,
+                                                  ma, mb, mq), a, b, q)
+    return wrap_like(out.astype(dtype, copy=False), q)
+
+
+def _sylvester_vjp(g, x, primals, params, positions):
+    a, b, q = primals
+    y = _sylvester(_mT(a), _mT(b), g)              # Aᵀ Y + Y Bᵀ = G
+    out = {0: lambda: -matmul(y, _mT(x)), 1: lambda: -matmul(_mT(x), y), 2: lambda: y}
+    return [_unbroadcast_matrix(out[i](), _stack_of(x), primals[i]) for i in positions]
+
+
+_sylvester = Primitive('solve_sylvester', _sylvester_impl)
+# A X + X B = Q:  A dX + dX B = dQ - dA X - X dB
+_sylvester.def_jvp(lambda t, x, a, b, q: _sylvester(a, b, -matmul(t, x)),
+                   lambda t, x, a, b, q: _sylvester(a, b, -matmul(x, t)),
+                   lambda t, x, a, b, q: _sylvester(a, b, t))
+_sylvester.def_vjp_joint(_sylvester_vjp)
+
+
+def solve_sylvester(a, b, q):
+    """scipy.linalg.solve_sylvester: the X with A X + X B = Q, for A (m, m), B (n, n)
+    and Q (m, n).  Differentiable in all three; the derivative exists where the
+    solution is unique (no eigenvalue of A is minus one of B's)."""
+    a, b, q = _as_array(a), _as_array(b), _as_array(q)
+    m = _check_square('solve_sylvester', a)
+    n = _check_square('solve_sylvester', b, 'b')
+    _check_matrix('solve_sylvester', q, 'q')
+    shapes = [tuple(shape_of(v)) for v in (a, b, q)]
+    if any(len(s) != 2 for s in shapes):
+        raise ValueError(f'solve_sylvester: a, b and q must be matrices, got shapes '
+                         f'{shapes[0]}, {shapes[1]} and {shapes[2]}')
+    if shapes[2] != (m, n):
+        raise ValueError(f'solve_sylvester: a is {shapes[0]} and b is {shapes[1]}, so q must '
+                         f'be ({m}, {n}), got {shapes[2]}')
+    _numpy_only('solve_sylvester', a, b, q)
+    return _sylvester(a, b, q)
+
+
+def _sqrtm_one(m):
+    import scipy.linalg
+    root = scipy.linalg.sqrtm(m)
+    if _np.iscomplexobj(root):
+        if _np.max(_np.abs(root.imag), initial=0.0) > 1e3 * _np.finfo(m.dtype).eps * \
+                max(1.0, _np.max(_np.abs(root.real), initial=0.0)):
+            raise ValueError('sqrtm: the matrix has no real square root (an eigenvalue is '
+                             'negative); pyad differentiates real values only')
+        root = root.real
+    return root
+
+
+def _numpy_only(name, *values):
+    """SciPy computes it: a CuPy (or other) array is refused in the user's terms."""
+    for v in values:
+        if namespace(innermost(v)) is not _np:
+            raise TypeError(f'{name}: only NumPy arrays are supported (SciPy computes it), '
+                            f'got {type(innermost(v)).__module__} arrays')
+
+
+def _sqrtm_impl(a):
+    return _each_matrix(_sqrtm_one, a).astype(a.dtype, copy=False)
+
+
+_sqrtm = Primitive('sqrtm', _sqrtm_impl)
+# X X = A:  X dX + dX X = dA, and its transpose for the VJP
+_sqrtm.def_jvp(lambda t, x, a: _sylvester(x, x, t))
+_sqrtm.def_vjp(lambda g, x, a: _sylvester(_mT(x), _mT(x), g))
+
+
+def sqrtm(a):
+    """scipy.linalg.sqrtm: the principal square root X (X X = A) of a matrix, or of
+    each matrix of a stack, for matrices with a real one (no negative eigenvalue).
+    Its derivative solves the Sylvester equation X dX + dX X = dA; it does not exist
+    at a singular A."""
+    a = _as_array(a)
+    _check_square('sqrtm', a)
+    _numpy_only('sqrtm', a)
+    return _sqrtm(a)
+
+
+# ================================================================== banded solve
+def _banded_impl(ab, b, lower, upper):
+    import scipy.linalg
+    n = ab.shape[-1]
+    flat = b.reshape(n, -1)
+    x = _lapack('solve_banded', scipy.linalg.solve_banded, (lower, upper), ab, flat)
+    return x.reshape(b.shape).astype(_np.result_type(ab, b), copy=False)
+
+
+def _band_gather(lower, upper, n):
+    """Index arrays (rows r, columns j) of the band storage: ab[r, j] = A[r + j - upper, j];
+    ``row`` is that row of A (clipped) and ``inside`` whether it exists."""
+    r = _np.arange(lower + upper + 1)[:, None]
+    j = _np.arange(n)[None, :]
+    row = r + j - upper
+    inside = (row >= 0) & (row < n)
+    return _np.clip(row, 0, n - 1), _np.broadcast_to(j, row.shape), inside
+
+
+def _band_solve(ab, rhs, lower, upper, bnd):
+    """x with A x = rhs for rhs of shape batch + b.shape (bnd batch axes)."""
+    if bnd == 0:
+        return _banded(ab, rhs, lower=lower, upper=upper)
+    lead = list(range(bnd))
+    moved = moveaxis(rhs, lead, [ndim_of(rhs) - bnd + i for i in lead])
+    x = _banded(ab, moved, lower=lower, upper=upper)
+    return moveaxis(x, [ndim_of(x) - bnd + i for i in lead], lead)
+
+
+def _band_times(tab, x, lower, upper):
+    """(T x) for T the banded matrix stored in tab (batch + (l+u+1, n)) and x of b's
+    shape (n, ...): Σ_r tab[r, i + u - r] x[i + u - r]."""
+    n = shape_of(x)[0]
+    r = _np.arange(lower + upper + 1)[:, None]
+    i = _np.arange(n)[None, :]
+    col = i + upper - r
+    inside = (col >= 0) & (col < n)
+    col = _np.clip(col, 0, n - 1)
+    rows = _np.broadcast_to(r, col.shape)
+    x2 = reshape(x, (n, -1))
+    terms = expand_dims(tab[..., rows, col] * inside, -1) * x2[col]
+    return reshape(_sum(terms, axis=-3), tuple(shape_of(tab)[:-2]) + tuple(shape_of(x)))
+
+
+def _banded_vjp(g, x, primals, params, positions):
+    ab, b = primals
+    lower, upper = params['lower'], params['upper']
+    n = shape_of(ab)[-1]
+    bnd = ndim_of(g) - ndim_of(x)
+    # Aᵀ in band storage (lower and upper swapped): abᵀ[r, j] = ab[l + u - r, j + r - l]
+    r = _np.arange(lower + upper + 1)[:, None]
+    j = _np.arange(n)[None, :]
+    col = j + r - lower
+    inside = (col >= 0) & (col < n)
+    ab_t = ab[lower + upper - r + 0 * col, _np.clip(col, 0, n - 1)] * inside
+    y = _band_solve(ab_t, g, upper, lower, bnd)
+    out = []
+    for i in positions:
+        if i == 1:
+            out.append(y)
+            continue
+        # ∂/∂A = -Y Xᵀ, read on the band: -Σ_k Y[r + j - u, k] X[j, k]
+        row, cols, band = _band_gather(lower, upper, n)
+        y2 = reshape(y, tuple(shape_of(y)[:bnd]) + (n, -1))
+        x2 = reshape(x, (n, -1))
+        out.append(-_sum(y2[..., row, :] * x2[cols], axis=-1) * band)
+    return out
+
+
+_banded = Primitive('solve_banded', _banded_impl)
+_banded.def_jvp(
+    lambda t, x, ab, b, lower, upper: _band_solve(
+        ab, -_band_times(t, x, lower, upper), lower, upper, ndim_of(t) - ndim_of(ab)),
+    lambda t, x, ab, b, lower, upper: _band_solve(ab, t, lower, upper, ndim_of(t) - ndim_of(b)))
+_banded.def_vjp_joint(_banded_vjp)
+
+
+def solve_banded(l_and_u, ab, b):
+    """scipy.linalg.solve_banded: solve A x = b for a banded A given in SciPy's band
+    storage ``ab`` ((l + u + 1, n), ``ab[u + i - j, j] = A[i, j]``).  b is (n,) or
+    (n, ...).  Differentiable in ab (on its band; the unused corners get zero) and
+    in b."""
+    try:
+        lower, upper = (int(v) for v in l_and_u)
+    except (TypeError, ValueError):
+        raise TypeError(f'solve_banded: l_and_u must be a pair of integers (l, u), got '
+                        f'{l_and_u!r}') from None
+    ab, b = _as_array(ab), _as_array(b)
+    s, bs = tuple(shape_of(ab)), tuple(shape_of(b))
+    _check_float('solve_banded', ab, 'ab')
+    if lower < 0 or upper < 0 or len(s) != 2 or s[0] != lower + upper + 1:
+        raise ValueError(f'solve_banded: ab must have shape (l + u + 1, n) = '
+                         f'({lower + upper + 1}, n) for (l, u) = ({lower}, {upper}), got {s}')
+    if not bs or bs[0] != s[1]:
+        raise ValueError(f'solve_banded: ab has shape {s}, so b must have {s[1]} rows, '
+                         f'got shape {bs}')
+    _numpy_only('solve_banded', ab, b)
+    return _banded(ab, b, lower=lower, upper=upper)
 
 
 # ================================================================== matrix_power

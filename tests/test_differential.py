@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 import pytest
+import scipy.linalg
 import scipy.special as sps
 
 import pyad
@@ -399,6 +400,10 @@ ARRAY_CASES = [
     ('matrix_power', lambda a: pla.matrix_power(a, 3), lambda a: np.linalg.matrix_power(a, 3), (A3,)),
     ('matrix_power -2', lambda a: pla.matrix_power(a, -2), lambda a: np.linalg.matrix_power(a, -2), (A3,)),
     ('expm', pla.expm, None, (0.3 * A3,)),
+    ('sqrtm', pla.sqrtm, scipy.linalg.sqrtm, (S3,)),
+    ('solve_sylvester', pla.solve_sylvester, scipy.linalg.solve_sylvester, (A3, S3, B32 @ B32.T)),
+    ('solve_banded', lambda ab, b: pla.solve_banded((1, 1), ab, b),
+     lambda ab, b: scipy.linalg.solve_banded((1, 1), ab, b), (_rand(3, 3) + [[0], [3], [0]], B32)),
     ('lstsq', lambda a, b: _solution(pla.lstsq(a, b)),
      lambda a, b: np.linalg.lstsq(a, b, rcond=None)[0], (_well(5, 3), _rand(5, 2))),
     # neural networks

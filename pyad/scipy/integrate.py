@@ -1,0 +1,478 @@
+"""Differentiable ``scipy.integrate.odeint``.
+
+``odeint(func, y0, t, *args)`` solves dy/dt = func(y, t, *args) from y(t[0]) = y0
+and returns y at every time of ``t`` (shape ``(len(t),) + y0.shape``), as SciPy's
+``odeint`` does.  The result is differentiable in ``y0``, in the times ``t``, in
+``args`` and in every value ``func`` closes over, in forward and reverse mode,
+nested to any order.
+
+Design
+======
+``func`` may close over values being differentiated that odeint cannot see, so it
+is not a primitive with positional arguments: like ``pyad.fixed_point`` it peels
+the levels of differentiation off one tag T at a time (the newest live tag among
+y0, t and a probe of func at y0), computing the solution at T's primal level by
+recursion with T *suspended* while func runs (T's boxes then read as constants):
+
+* **forward T: sensitivities.**  s = ∂y/∂ε solves s' = J s + ∂f/∂θ θ̇ with
+  s(t0) = ẏ0 - f(y0, t0) ṫ0, integrated together with y as one augmented system
+  (J s by a forward pass of the suspended func, ∂f/∂θ θ̇ as the T-tangent of func
+  evaluated with T live); the tangent at t_i is s(t_i) + f(y_i, t_i) ṫ_i.
+* **reverse T: the adjoint method.**  One record on T's tape carries the outputs.
+  Its VJP integrates the adjoint λ' = -Jᵀ λ backward together with y (the augmented
+  backward ODE, restarted from the stored y(t_i) on each interval), adding the
+  output cotangents at the times t_i.  The cotangent of y0 is λ(t0), that of t_i is
+  ⟨ḡ_i, f(y_i, t_i)⟩ (for t0: -⟨λ(t0), f(y0, t0)⟩).  The parameters' cotangent
+  ∫ λᵀ ∂f/∂θ dτ is a Gauss-Legendre quadrature (5 nodes on each step the forward
+  solver took): func is evaluated with T live at those nodes in the forward pass,
+  and the VJP hands w_k λ(τ_k) to each evaluation, so T's sweep carries it to
+  whatever func closes over.
+
+Both the augmented systems are solved by this same function, recursively, so
+their dependence on older tags is differentiated in turn (a Hessian through an ODE
+solve).  The plain solves use ``scipy.integrate.solve_ivp`` (DOP853) in float64;
+results keep y0's dtype.  Taylor mode (``diffn``) falls back to nested forward mode.
+"""
+import numbers
+
+import numpy as _np
+
+from .._core.box import Box, Dual, TapeVar, LazyVar, innermost, lift_dead, shape_of, ndim_of, dtype_of
+from .._core.pytree import tree_flatten
+from .._core.transforms import push_forward, pull_back, zeros_for, as_float_leaf
+from ..numpy.manipulation import stack, reshape
+from ..numpy.reductions import sum as _sum
+
+__all__ = ['odeint', 'ODEintError']
+
+
+class ODEintError(RuntimeError):
+    """The ODE solver failed (too many steps, a step size underflow, a nan)."""
+
+
+class _Context:
+    __slots__ = ('rtol', 'atol', 'grid')
+
+    def __init__(self, rtol, atol):
+        self.rtol, self.atol = rtol, atol
+        self.grid = None          # the step boundaries of the last plain solve
+
+
+# Gauss-Legendre nodes on (0, 1) and their weights
+_GL_NODES, _GL_WEIGHTS = _np.polynomial.legendre.leggauss(5)
+_GL_NODES, _GL_WEIGHTS = 0.5 * (_GL_NODES + 1.0), 0.5 * _GL_WEIGHTS
+
+
+def odeint(func, y0, t, *args, rtol=None, atol=None, **options):
+    """scipy.integrate.odeint: y at the times ``t`` of dy/dt = func(y, t, *args),
+    y(t[0]) = y0.  ``t`` is a monotone sequence (increasing or decreasing).  func
+    must be written with pyad.numpy (it is called with traced values).  The extra
+    arguments go positionally (as in JAX) or as ``args=(...)`` (as in SciPy and
+    autograd); ``tfirst=True`` calls func(t, y, *args).  rtol and atol (default
+    1.49012e-8, SciPy's) are the local error tolerances of the solver (DOP853):
+    derivatives are accurate to about the same tolerances."""
+    args, tfirst = _options(args, options)
+    rtol = 1.49012e-8 if rtol is None else rtol
+    atol = 1.49012e-8 if atol is None else atol
+    if not callable(func):
+        raise TypeError(f'odeint: func must be a function func(y, t, *args), got '
+                        f'{type(func).__name__}')
+    if tfirst:
+        user = func
+        func = lambda y, tau, *a: user(tau, y, *a)      # noqa: E731
+    y0 = as_float_leaf(y0 if isinstance(y0, Box) or hasattr(y0, 'shape') or isinstance(y0, float)
+                       else _np.asarray(y0, dtype=float), 'odeint', 'y0')
+    ts = _times(t)
+    if not (rtol > 0 and atol > 0):
+        raise ValueError(f'odeint: rtol and atol must be positive, got {rtol!r} and {atol!r}')
+    shape = tuple(shape_of(y0))
+
+    def system(a, ys, tau):
+        out = func(ys[0], tau, *a)
+        if isinstance(out, (list, tuple)):
+            from ..numpy.creation import array
+            out = array(out)
+        if not (isinstance(out, (Box, numbers.Number)) or hasattr(out, 'shape')):
+            raise TypeError(f'odeint: func returned a {type(out).__name__}, not an array')
+        if tuple(shape_of(out)) != shape:
+            raise ValueError(f'odeint: func(y, t) returned shape {tuple(shape_of(out))} for y '
+                             f'of shape {shape}; they must match')
+        return [lift_dead(out)]
+
+    ctx = _Context(float(rtol), float(atol))
+    states = _solve(system, tuple(args), [y0], ts, ctx)
+    return stack([s[0] for s in states])
+
+
+def _options(args, options):
+    """The extra arguments and tfirst from SciPy's keywords; other SciPy options
+    (LSODA's) are refused by name."""
+    tfirst = bool(options.pop('tfirst', False))
+    if 'args' in options:
+        extra = options.pop('args')
+        if args:
+            raise TypeError('odeint: give the extra arguments positionally or as args=, '
+                            'not both')
+        args = tuple(extra) if isinstance(extra, (tuple, list)) else (extra,)
+    if options:
+        raise TypeError(f'odeint: the option(s) {", ".join(sorted(options))} are not '
+                        f'supported (pyad solves with DOP853; rtol, atol, args and tfirst are)')
+    return tuple(args), tfirst
+
+
+def _times(t):
+    """The output times as a list of scalars (boxed where t is), checked monotone."""
+    plain = _np.asarray(innermost(t) if isinstance(t, Box) else t)
+    if plain.ndim != 1 or plain.size == 0:
+        raise ValueError(f'odeint: t must be a non-empty 1-d sequence of times, got shape '
+                         f'{plain.shape}')
+    if plain.dtype.kind not in 'fiu':
+        raise TypeError(f'odeint: t must be real numbers, got dtype {plain.dtype}')
+    steps = _np.diff(plain.astype(float))
+    if not (_np.all(steps > 0) or _np.all(steps < 0)):
+        raise ValueError('odeint: t must be strictly increasing or strictly decreasing')
+    if isinstance(t, Box):
+        return [t[i] for i in range(plain.size)]
+    return [float(v) for v in plain]
+
+
+# ------------------------------------------------------------------ the recursion
+def _newest_tag(values):
+    top = None
+    for y in values:
+        if isinstance(y, Box) and y.tag.live and (top is None or y.tag.id > top.id):
+            top = y.tag
+    return top
+
+
+def _suspend(system, tag):
+    def suspended(a, ys, tau):
+        was = tag.live
+        tag.live = False
+        try:
+            return system(a, ys, tau)
+        finally:
+            tag.live = was
+    return suspended
+
+
+def _peel(v, tag):
+    if isinstance(v, Box):
+        v = lift_dead(v)
+        if isinstance(v, Box) and v.tag is tag:
+            return lift_dead(v.primal)
+        return v
+    if isinstance(v, (tuple, list)):
+        return type(v)(_peel(u, tag) for u in v)
+    return v
+
+
+class _AsNewest:
+    """``with _AsNewest(tag):`` the tag ranks above every other while the block runs.
+
+    The sensitivity system evaluates func with T live at states that may be boxed at
+    tags made after T (an older level's forward or reverse pass through the system):
+    its answer would then carry T's layer inside theirs.  With T ranked newest,
+    every primitive peels T's layer first (the states carry none: they are T's
+    primal level), so the answer's outer layer is T's and splits into primal and
+    tangent, each carrying the newer layers as they should.
+
+    T is also made live while the block runs: an older reverse level sweeps (and
+    calls the system) after T's operator has returned.  T is a forward tag (no
+    tape), and nothing boxed at T leaves the block: the caller splits it at once."""
+
+    def __init__(self, tag):
+        self.tag = tag
+        self.saved = (tag.id, tag.live)
+
+    def __enter__(self):
+        from .._core import tags
+        with tags._counter_lock:
+            self.tag.id = next(tags._counter)
+        self.tag.live = True
+        return self
+
+    def __exit__(self, *exc):
+        self.tag.id, self.tag.live = self.saved
+        return False
+
+
+def _tangent_at(v, tag):
+    return v.tangent if type(v) is Dual and v.tag is tag else None
+
+
+def _primal_at(v, tag):
+    return lift_dead(v.primal) if isinstance(v, Box) and v.tag is tag else v
+
+
+def _solve(system, a, y0, ts, ctx):
+    """The state (a list of leaves) at each time of ts, for y' = system(a, y, τ)."""
+    probe = system(a, y0, ts[0])
+    tag = _newest_tag(list(probe) + list(y0) + list(ts))
+    if tag is None:
+        return _integrate(system, a, y0, ts, ctx)
+    if tag.mode not in ('forward', 'reverse'):
+        from .._core.taylor import TaylorUnsupported
+        raise TaylorUnsupported('odeint')
+    level = _Level(system, a, y0, ts, tag, ctx)
+    return level.forward() if tag.mode == 'forward' else level.reverse()
+
+
+def _scale_by(f, tdot):
+    """f times a time tangent tdot (shape batch): f of shape y, result batch + y."""
+    if tdot is None:
+        return None
+    nd = ndim_of(f)
+    if ndim_of(tdot) and nd:
+        tdot = reshape(tdot, tuple(shape_of(tdot)) + (1,) * nd)
+    return tdot * f
+
+
+def _inner(g, f):
+    """⟨g, f⟩ over f's axes, g of shape batch + f.shape."""
+    nd = ndim_of(f)
+    if nd == 0:
+        return g * f
+    return _sum(g * f, axis=tuple(range(ndim_of(g) - nd, ndim_of(g))))
+
+
+def _add(u, v):
+    if u is None:
+        return v
+    return u if v is None else u + v
+
+
+def _batch(derivs, primals):
+    for d, p in zip(derivs, primals):
+        if d is not None:
+            return tuple(shape_of(d)[:ndim_of(d) - ndim_of(p)])
+    return None
+
+
+class _Level:
+    """One level of differentiation (tag T) of an ODE solve."""
+
+    def __init__(self, system, a, y0, ts, tag, ctx):
+        self.system, self.a, self.tag, self.ctx = system, a, tag, ctx
+        self.y0, self.ts = y0, ts
+        self.primal_system = _suspend(system, tag)
+        self.a_p = _peel(a, tag)
+        self.y0_p = [_peel(v, tag) for v in y0]
+        self.ts_p = [_peel(v, tag) for v in ts]
+        self.n = len(y0)
+        self.treedef = tree_flatten([0.0] * self.n)[1]
+
+    def f(self, ys, tau):
+        return self.primal_system(self.a_p, ys, tau)
+
+    # -------------------------------------------------------------- forward
+    def forward(self):
+        tag = self.tag
+        tdot = [_tangent_at(v, tag) for v in self.ts]
+        s0 = self._initial_sensitivity(tdot[0])
+        if s0 is None:
+            return _solve(self.primal_system, self.a_p, self.y0_p, self.ts_p, self.ctx)
+        states = _solve(self._sensitivity_system, None, self.y0_p + s0, self.ts_p, self.ctx)
+        return [self._output(state, tau, td) for state, tau, td in zip(states, self.ts_p, tdot)]
+
+    def _initial_sensitivity(self, tdot0):
+        """s(t0) = ẏ0 - f(y0, t0) ṫ0, or None where nothing depends on T."""
+        tag = self.tag
+        y0dot = [_tangent_at(v, tag) for v in self.y0]
+        z0 = self.system(self.a, self.y0_p, self.ts_p[0])        # T live: θ̇'s batch
+        batch = _batch(y0dot + [_tangent_at(v, tag) for v in z0], self.y0 + self.y0)
+        ts_dot = [_tangent_at(v, tag) for v in self.ts]
+        if batch is None:
+            batch = next((tuple(shape_of(d)) for d in ts_dot if d is not None), None)
+        if batch is None:
+            return None
+        f0 = [_primal_at(v, tag) for v in z0]
+        s0 = [_add(d, None if tdot0 is None else -_scale_by(fi, tdot0))
+              for d, fi in zip(y0dot, f0)]
+        return [zeros_for(p, batch) if s is None else s for s, p in zip(s0, self.y0_p)]
+
+    def _output(self, state, tau, tdot):
+        """Dual(y, s + f(y, t) ṫ) at one output time."""
+        ys, ss = state[:self.n], state[self.n:]
+        if tdot is not None:
+            ss = [s + _scale_by(fi, tdot) for s, fi in zip(ss, self.f(ys, tau))]
+        return [Dual(y, s, self.tag) for y, s in zip(ys, ss)]
+
+    def _sensitivity_system(self, _, state, tau):
+        """[y; s]' = [f(y); J s + ∂f/∂θ θ̇]."""
+        n, tag = self.n, self.tag
+        ys, ss = state[:n], state[n:]
+        with _AsNewest(tag):
+            z = self.system(self.a, ys, tau)             # T live: its tangent is ∂f/∂θ θ̇
+        fy = [_primal_at(v, tag) for v in z]
+        js = push_forward(lambda xs: self.f(xs, tau), ys, self.treedef, ss, 'odeint')[2]
+        ds = [_add(j, _tangent_at(v, tag)) for j, v in zip(js, z)]
+        ds = [zeros_for(s) if d is None else d for d, s in zip(ds, ss)]
+        return [lift_dead(v) for v in fy + ds]
+
+    # -------------------------------------------------------------- reverse
+    def reverse(self):
+        tag, n, ctx = self.tag, self.n, self.ctx
+        _solve(self.primal_system, self.a_p, self.y0_p, self.ts_p, ctx)   # the step grid
+        times, where, weights = self._nodes(ctx.grid)
+        states = _solve(self.primal_system, self.a_p, self.y0_p, times, ctx)
+        outputs = [states[k] for k in where['t']]
+        # func at the quadrature nodes with T live: recorded on T's tape
+        nodes = [(k, w, self.system(self.a, states[k], times[k]))
+                 for k, w in zip(where['nodes'], weights)]
+        inputs, kinds = self._traced_inputs(nodes)
+        if not inputs:
+            return outputs
+        flat = [v for state in outputs for v in state]
+        sweep = _Adjoint(self, outputs, times, where, nodes)
+
+        def vjp(cotangents):
+            return sweep(cotangents, kinds)
+
+        boxed = tag.tape.custom(tag, inputs, flat, vjp, 'odeint')
+        return [boxed[i * n:(i + 1) * n] for i in range(len(outputs))]
+
+    def _traced_inputs(self, nodes):
+        """The variables of T's tape the outputs depend on, and what each is:
+        ('node', j, leaf), ('y0', i, None) or ('t', i, None)."""
+        found = [(('node', j, i), v) for j, (_, _, z) in enumerate(nodes)
+                 for i, v in enumerate(z)]
+        found += [(('y0', i, None), v) for i, v in enumerate(self.y0)]
+        found += [(('t', i, None), v) for i, v in enumerate(self.ts)]
+        found = [(kind, v) for kind, v in found
+                 if type(v) in (TapeVar, LazyVar) and v.tag is self.tag]
+        return [v for _, v in found], [kind for kind, _ in found]
+
+    def _nodes(self, grid):
+        """All the times of the second solve (the outputs and, between them, the
+        quadrature nodes of each step, affine in the interval's end points), where
+        the outputs and nodes are among them, and the nodes' weights."""
+        ts = self.ts_p
+        plain = [float(innermost(t)) for t in ts]
+        times, out_index, node_index, weights = [ts[0]], [0], [], []
+        grid = _np.asarray(grid, dtype=float)
+        for i in range(len(ts) - 1):
+            lo, hi = plain[i], plain[i + 1]
+            inside = grid[(grid - lo) * (hi - lo) > 0]
+            inside = inside[(hi - inside) * (hi - lo) > 0]
+            cuts = _np.concatenate([[0.0], _np.sort((inside - lo) / (hi - lo)), [1.0]])
+            span = ts[i + 1] - ts[i]
+            for c0, c1 in zip(cuts[:-1], cuts[1:]):
+                for u, w in zip(_GL_NODES, _GL_WEIGHTS):
+                    node_index.append(len(times))
+                    times.append(ts[i] + span * float(c0 + (c1 - c0) * u))
+                    weights.append(span * float((c1 - c0) * w))
+            out_index.append(len(times))
+            times.append(ts[i + 1])
+        return times, {'t': out_index, 'nodes': node_index}, weights
+
+    def _adjoint_system(self, _, state, tau):
+        """[y; λ]' = [f(y); -Jᵀ λ], integrated backward."""
+        n = self.n
+        ys, lam = state[:n], state[n:]
+        fy, _, pullback = pull_back(lambda xs: self.f(xs, tau), ys, self.treedef, 'odeint')
+        back = pullback(list(lam))
+        dl = [zeros_for(l) if b is None else -b for b, l in zip(back, lam)]
+        return [lift_dead(v) for v in list(fy) + dl]
+
+
+class _Adjoint:
+    """The VJP of one reverse level: the adjoint λ integrated backward from the last
+    time, jumping by the output cotangents at each t_i, read at the nodes."""
+
+    def __init__(self, level, outputs, times, where, nodes):
+        self.level, self.outputs, self.times, self.where = level, outputs, times, where
+        self.nodes = nodes
+        self.node_of_time = {k: j for j, (k, _, _) in enumerate(nodes)}
+
+    def __call__(self, cotangents, kinds):
+        n = self.level.n
+        gs = [cotangents[i * n:(i + 1) * n] for i in range(len(self.outputs))]
+        batch = _batch([g for gi in gs for g in gi], [v for o in self.outputs for v in o])
+        if batch is None:
+            return [None] * len(kinds)
+        lam = [zeros_for(p, batch) for p in self.outputs[-1]]
+        node_ct, t_ct = {}, {}
+        for i in range(len(self.outputs) - 1, 0, -1):
+            lam = [l if g is None else l + g for l, g in zip(lam, gs[i])]
+            t_ct[i] = self._time_cotangent(gs[i], i, 1.0)
+            lam = self._interval(i, lam, node_ct)
+        # the cotangent of t0 takes λ(t0) before ḡ_0 is added; that of y0 after
+        t_ct[0] = self._time_cotangent(lam, 0, -1.0)
+        lam = [l if g is None else l + g for l, g in zip(lam, gs[0])]
+        return [self._cotangent(kind, j, leaf, lam, node_ct, t_ct) for kind, j, leaf in kinds]
+
+    def _cotangent(self, kind, j, leaf, lam, node_ct, t_ct):
+        if kind == 'node':        # the quadrature weight times λ at the node
+            return self.nodes[j][1] * node_ct[j][leaf] if j in node_ct else None
+        return lam[j] if kind == 'y0' else t_ct.get(j)
+
+    def _time_cotangent(self, gs, i, sign):
+        """sign ⟨g, f(y_i, t_i)⟩, or None for no cotangent."""
+        if all(g is None for g in gs):
+            return None
+        fs = self.level.f(self.outputs[i], self.level.ts_p[i])
+        total = sum_or_none([None if g is None else _inner(g, fi) for g, fi in zip(gs, fs)])
+        return total if sign > 0 else -total
+
+    def _interval(self, i, lam, node_ct):
+        """λ(t_{i-1}) from λ(t_i), through the nodes between (stored in node_ct)."""
+        level, n, pos = self.level, self.level.n, self.where['t']
+        span = list(range(pos[i], pos[i - 1] - 1, -1))
+        back = _solve(level._adjoint_system, None, list(self.outputs[i]) + list(lam),
+                      [self.times[k] for k in span], level.ctx)
+        for k, state in zip(span, back):
+            if k in self.node_of_time:
+                node_ct[self.node_of_time[k]] = state[n:]
+        return back[-1][n:]
+
+
+def sum_or_none(values):
+    out = None
+    for v in values:
+        out = _add(out, v)
+    return out
+
+
+# ------------------------------------------------------------------ plain solve
+def _integrate(system, a, y0, ts, ctx):
+    from scipy.integrate import solve_ivp
+    plain_t = [float(t) for t in ts]
+    if len(plain_t) == 1:
+        ctx.grid = _np.asarray(plain_t)
+        return [list(y0)]
+    shapes = [tuple(shape_of(v)) for v in y0]
+    sizes = [int(_np.prod(s)) for s in shapes]
+    dtypes = [dtype_of(v) if hasattr(v, 'dtype') else None for v in y0]
+    start = _np.concatenate([_np.ravel(_np.asarray(v, dtype=float)) for v in y0])
+    splits = _np.cumsum(sizes)[:-1]
+
+    def unflatten(flat):
+        return [p.reshape(s) for p, s in zip(_np.split(flat, splits), shapes)]
+
+    def rhs(tau, flat):
+        out = system(a, unflatten(flat), tau)
+        for leaf in out:
+            if isinstance(leaf, Box):
+                raise RuntimeError(f'odeint: func returned a value being differentiated at a '
+                                   f'level not seen at the first time (tag {leaf.tag.id}); '
+                                   f'func must depend on the same values at every (y, t)')
+        return _np.concatenate([_np.ravel(_np.asarray(v, dtype=float)) for v in out])
+
+    sol = solve_ivp(rhs, (plain_t[0], plain_t[-1]), start, method='DOP853', t_eval=plain_t,
+                    rtol=ctx.rtol, atol=ctx.atol, dense_output=True)
+    if not sol.success or not _np.all(_np.isfinite(sol.y)):
+        raise ODEintError(f'odeint: the solver failed: {sol.message}')
+    ctx.grid = sol.sol.ts
+    out = []
+    for i in range(len(plain_t)):
+        leaves = unflatten(sol.y[:, i])
+        out.append([_cast(v, dt, y) for v, dt, y in zip(leaves, dtypes, y0)])
+    out[0] = list(y0)
+    return out
+
+
+def _cast(v, dtype, like):
+    if dtype is None:
+        return float(v)
+    return v.astype(dtype)

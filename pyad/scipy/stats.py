@@ -1,0 +1,365 @@
+"""Differentiable ``scipy.stats`` distributions: ``from pyad.scipy.stats import norm``.
+
+Each distribution is an object with SciPy's methods and signatures (``loc`` and
+``scale`` where SciPy has them), differentiable in the point and in every continuous
+parameter, to any order:
+
+==================  ==========================================================
+norm                logpdf, pdf, cdf, logcdf, sf, logsf        (x, loc, scale)
+t                   logpdf, pdf, cdf, logcdf, sf, logsf        (x, df, loc, scale)
+beta                logpdf, pdf, cdf, logcdf, sf, logsf        (x, a, b, loc, scale)
+gamma               logpdf, pdf, cdf, logcdf, sf, logsf        (x, a, loc, scale)
+chi2                logpdf, pdf, cdf, logcdf, sf, logsf        (x, df, loc, scale)
+poisson             logpmf, pmf, cdf, logcdf, sf, logsf        (k, mu, loc)
+multivariate_normal logpdf, pdf                                (x, mean, cov)
+dirichlet           logpdf, pdf                                (x, alpha)
+==================  ==========================================================
+
+Outside the support the values are SciPy's (``-inf`` log-density, 0 or 1 for the
+distribution functions) and the derivative there is zero.  ``poisson``'s ``k`` is
+discrete: its derivative in ``k`` is zero (the functions are piecewise constant in k).
+The distribution functions in the shape parameters (``t``'s ``df``, ``beta``'s a and b,
+``gamma``'s a, ``chi2``'s df) differentiate ``betainc``/``gammainc`` in their shape
+parameters (see ``pyad.scipy.special``).
+"""
+import math
+
+import numpy as _np
+
+from .._core.box import innermost, shape_of
+from ..backend import to_numpy
+from .._core.primitive import Primitive
+from ..numpy import elementwise as _ew
+from ..numpy.elementwise import (exp, log, log1p, xlogy, xlog1py, where, gammaln, floor,
+                                 greater, greater_equal, less, equal, logical_and)
+from ..numpy.manipulation import moveaxis
+from ..numpy.reductions import sum as _sum
+from ..numpy._batching import expand_to, unbroadcast
+from .special import betaln, betainc, gammainc, gammaincc, ndtr, log_ndtr
+from . import special as _special
+
+__all__ = ['norm', 't', 'beta', 'gamma', 'chi2', 'poisson', 'multivariate_normal',
+           'dirichlet']
+
+_LOG_2PI = math.log(2 * math.pi)
+_NEG_INF = -math.inf
+
+
+class _Continuous:
+    """A univariate continuous distribution given its standardized log-density and
+    distribution functions of z = (x - loc) / scale; the subclasses give ``_logpdf``,
+    ``_cdf``, ``_sf`` (and ``_logcdf``, ``_logsf`` where they do better than log)."""
+    name = ''
+    shapes = ()
+
+    def _standardize(self, x, loc, scale):
+        return (x - loc) / scale
+
+    def logpdf(self, x, *args, loc=0.0, scale=1.0):
+        args, loc, scale = self._parse('logpdf', args, loc, scale)
+        return self._logpdf(self._standardize(x, loc, scale), *args) - log(scale)
+
+    def pdf(self, x, *args, loc=0.0, scale=1.0):
+        return exp(self.logpdf(x, *args, loc=loc, scale=scale))
+
+    def cdf(self, x, *args, loc=0.0, scale=1.0):
+        args, loc, scale = self._parse('cdf', args, loc, scale)
+        return self._cdf(self._standardize(x, loc, scale), *args)
+
+    def sf(self, x, *args, loc=0.0, scale=1.0):
+        args, loc, scale = self._parse('sf', args, loc, scale)
+        return self._sf(self._standardize(x, loc, scale), *args)
+
+    def logcdf(self, x, *args, loc=0.0, scale=1.0):
+        args, loc, scale = self._parse('logcdf', args, loc, scale)
+        return self._logcdf(self._standardize(x, loc, scale), *args)
+
+    def logsf(self, x, *args, loc=0.0, scale=1.0):
+        args, loc, scale = self._parse('logsf', args, loc, scale)
+        return self._logsf(self._standardize(x, loc, scale), *args)
+
+    def _logcdf(self, z, *args):
+        return log(self._cdf(z, *args))
+
+    def _logsf(self, z, *args):
+        return log(self._sf(z, *args))
+
+    def _parse(self, method, args, loc, scale):
+        """SciPy's calling convention: the shape parameters positionally (or loc and
+        scale after them, positionally too)."""
+        k = len(self.shapes)
+        if len(args) > k + 2:
+            raise TypeError(f'{self.name}.{method}: takes x, {", ".join(self.shapes + ("loc", "scale"))}; '
+                            f'got {len(args) + 1} positional arguments')
+        if len(args) < k:
+            missing = ', '.join(self.shapes[len(args):])
+            raise TypeError(f'{self.name}.{method}: missing the shape parameter(s) {missing}')
+        extra = args[k:]
+        if len(extra) > 0:
+            loc = extra[0]
+        if len(extra) > 1:
+            scale = extra[1]
+        return args[:k], loc, scale
+
+    def __repr__(self):
+        return f'<pyad.scipy.stats.{self.name}>'
+
+
+# ----------------------------------------------------------------- norm
+class _Norm(_Continuous):
+    name = 'norm'
+
+    def _logpdf(self, z):
+        return -0.5 * z * z - 0.5 * _LOG_2PI
+
+    def _cdf(self, z):
+        return ndtr(z)
+
+    def _sf(self, z):
+        return ndtr(-z)
+
+    def _logcdf(self, z):
+        return log_ndtr(z)
+
+    def _logsf(self, z):
+        return log_ndtr(-z)
+
+
+# ----------------------------------------------------------------- Student's t
+_stdtr = _special._scipy('stdtr')
+
+
+def _t_cdf_impl(z, df):
+    return _stdtr(df, z)
+
+
+def _t_logpdf(z, df):
+    return (gammaln(0.5 * (df + 1.0)) - gammaln(0.5 * df) - 0.5 * log(df * math.pi)
+            - 0.5 * (df + 1.0) * log1p(z * z / df))
+
+
+def _t_cdf_ddf(z, df):
+    """∂/∂df of the t distribution function: with w = df/(df + z²),
+    F = I_w(df/2, 1/2)/2 for z < 0 and 1 - I_w(df/2, 1/2)/2 above; 0 at z = 0."""
+    nonzero = _ew.not_equal(z, 0.0)
+    zs = where(nonzero, z, 1.0)
+    w = df / (df + zs * zs)
+    da = _special._betainc_shape_partials(0.5 * df, 0.5 + 0.0 * df, w)[0]
+    dx = _special._beta_density(0.5 * df, 0.5, w)
+    dI = 0.5 * da + dx * (zs * zs) / ((df + zs * zs) * (df + zs * zs))
+    return where(nonzero, where(less(zs, 0.0), 0.5 * dI, -0.5 * dI), 0.0)
+
+
+# The t distribution function as one primitive: its derivative in z is the density,
+# which the composition with betainc would give as inf * 0 at z = 0.
+_t_cdf = Primitive('t_cdf', _t_cdf_impl)
+_t_cdf.def_jvp(lambda t, ans, z, df: expand_to(t, z, ans) * exp(_t_logpdf(z, df)),
+               lambda t, ans, z, df: expand_to(t, df, ans) * _t_cdf_ddf(z, df))
+_t_cdf.def_vjp(lambda g, ans, z, df: unbroadcast(g * exp(_t_logpdf(z, df)), ans, z),
+               lambda g, ans, z, df: unbroadcast(g * _t_cdf_ddf(z, df), ans, df))
+
+
+class _T(_Continuous):
+    name = 't'
+    shapes = ('df',)
+
+    def _logpdf(self, z, df):
+        return _t_logpdf(z, df)
+
+    def _cdf(self, z, df):
+        return _t_cdf(z, df)
+
+    def _sf(self, z, df):
+        return _t_cdf(-z, df)
+
+
+# ----------------------------------------------------------------- beta
+def _inside(z, lo, hi=None):
+    """z within the support (lo, hi): the mask, and z replaced by a safe interior
+    point outside it (so that no log of 0 or of a negative number is taken)."""
+    mask = greater(z, lo) if hi is None else logical_and(greater(z, lo), less(z, hi))
+    safe = where(mask, z, lo + 0.5 if hi is None else 0.5 * (lo + hi))
+    return mask, safe
+
+
+class _Beta(_Continuous):
+    name = 'beta'
+    shapes = ('a', 'b')
+
+    def _logpdf(self, z, a, b):
+        mask, zs = _inside(z, 0.0, 1.0)
+        return where(mask, xlogy(a - 1.0, zs) + xlog1py(b - 1.0, -zs) - betaln(a, b), _NEG_INF)
+
+    def _cdf(self, z, a, b):
+        return betainc(a, b, _ew.clip(z, 0.0, 1.0) * 1.0)
+
+    def _sf(self, z, a, b):
+        # I_{1-z}(b, a) rather than 1 - I_z(a, b): accurate in the right tail
+        return betainc(b, a, 1.0 - _ew.clip(z, 0.0, 1.0))
+
+
+# ----------------------------------------------------------------- gamma, chi2
+class _Gamma(_Continuous):
+    name = 'gamma'
+    shapes = ('a',)
+
+    def _logpdf(self, z, a):
+        mask, zs = _inside(z, 0.0)
+        return where(mask, xlogy(a - 1.0, zs) - zs - gammaln(a), _NEG_INF)
+
+    def _cdf(self, z, a):
+        return gammainc(a, _ew.maximum(z, 0.0))
+
+    def _sf(self, z, a):
+        return gammaincc(a, _ew.maximum(z, 0.0))
+
+
+class _Chi2(_Gamma):
+    """chi2(df) is gamma(df/2) with twice the scale."""
+    name = 'chi2'
+    shapes = ('df',)
+
+    def _standardize(self, x, loc, scale):
+        return (x - loc) / (2.0 * scale)
+
+    def _logpdf(self, z, df):
+        return _Gamma._logpdf(self, z, 0.5 * df) - math.log(2.0)
+
+    def _cdf(self, z, df):
+        return _Gamma._cdf(self, z, 0.5 * df)
+
+    def _sf(self, z, df):
+        return _Gamma._sf(self, z, 0.5 * df)
+
+
+# ----------------------------------------------------------------- poisson
+class _Poisson:
+    """Poisson(mu), shifted by loc (an integer, as in SciPy).  k is discrete: the
+    derivative in k is zero."""
+    name = 'poisson'
+
+    def _k(self, k, loc):
+        k = k - loc
+        k_int = floor(k)            # floor has no derivative: neither has k
+        return k_int, logical_and(equal(k, k_int), greater_equal(k_int, 0.0))
+
+    def logpmf(self, k, mu, loc=0):
+        k_int, valid = self._k(k, loc)
+        ks = where(valid, k_int, 0.0)
+        return where(valid, xlogy(ks, mu) - mu - gammaln(ks + 1.0), _NEG_INF)
+
+    def pmf(self, k, mu, loc=0):
+        return exp(self.logpmf(k, mu, loc))
+
+    def cdf(self, k, mu, loc=0):
+        k_int, _ = self._k(k, loc)
+        ks = _ew.maximum(k_int, 0.0)
+        return where(less(k_int, 0.0), 0.0, gammaincc(ks + 1.0, mu))
+
+    def sf(self, k, mu, loc=0):
+        k_int, _ = self._k(k, loc)
+        ks = _ew.maximum(k_int, 0.0)
+        return where(less(k_int, 0.0), 1.0, gammainc(ks + 1.0, mu))
+
+    def logcdf(self, k, mu, loc=0):
+        return log(self.cdf(k, mu, loc))
+
+    def logsf(self, k, mu, loc=0):
+        return log(self.sf(k, mu, loc))
+
+    def __repr__(self):
+        return '<pyad.scipy.stats.poisson>'
+
+
+# ----------------------------------------------------------------- multivariate normal
+class _MultivariateNormal:
+    """N(mean, cov) over the last axis of x; cov a matrix, a vector (its diagonal) or
+    a number (times the identity), as in SciPy.  The derivative in cov is that of a
+    function of (cov + covᵀ)/2."""
+    name = 'multivariate_normal'
+
+    def _parts(self, x, mean, cov):
+        from .. import linalg
+        from ..numpy.manipulation import reshape
+        xs = tuple(shape_of(x))
+        d = xs[-1] if xs else 1
+        if not xs:
+            x = reshape(x, (1,))
+        mean = 0.0 if mean is None else mean
+        ms, cs = tuple(shape_of(mean)), tuple(shape_of(cov))
+        if ms not in ((), (d,)):
+            raise ValueError(f'multivariate_normal: mean has shape {ms}, x has {d} '
+                             f'components (last axis of shape {xs})')
+        r = x - mean
+        if len(cs) <= 1:
+            if cs not in ((), (d,)):
+                raise ValueError(f'multivariate_normal: cov has shape {cs}; for x with {d} '
+                                 f'components it must be a number, ({d},) or ({d}, {d})')
+            mahal = _sum(r * r / cov, axis=-1)
+            logdet = _sum(log(cov)) if cs else d * log(cov)
+            return d, mahal, logdet
+        if cs != (d, d):
+            raise ValueError(f'multivariate_normal: cov has shape {cs}, x has {d} components')
+        L = linalg.cholesky(cov)
+        lead = tuple(shape_of(r))[:-1]
+        y = linalg.solve_triangular(L, moveaxis(reshape(r, (-1, d)), -1, 0), lower=True)
+        mahal = reshape(_sum(y * y, axis=0), lead)
+        logdet = 2.0 * _sum(log(linalg._diag(L)), axis=-1)
+        return d, mahal, logdet
+
+    def logpdf(self, x, mean=None, cov=1):
+        d, mahal, logdet = self._parts(x, mean, cov)
+        return -0.5 * (d * _LOG_2PI + logdet + mahal)
+
+    def pdf(self, x, mean=None, cov=1):
+        return exp(self.logpdf(x, mean, cov))
+
+    def __repr__(self):
+        return '<pyad.scipy.stats.multivariate_normal>'
+
+
+# ----------------------------------------------------------------- dirichlet
+class _Dirichlet:
+    """Dirichlet(alpha) with SciPy's layout: the components of x along its first axis,
+    K of them, or K - 1 (the last is then 1 minus their sum)."""
+    name = 'dirichlet'
+
+    def logpdf(self, x, alpha):
+        from ..numpy.manipulation import concatenate, expand_dims
+        xs, als = tuple(shape_of(x)), tuple(shape_of(alpha))
+        if len(als) != 1:
+            raise ValueError(f'dirichlet: alpha must be a vector, got shape {als}')
+        k = als[0]
+        if not xs or xs[0] not in (k, k - 1):
+            raise ValueError(f'dirichlet: x has shape {xs}; its first axis must have '
+                             f'{k} or {k - 1} entries (alpha has {k})')
+        if xs[0] == k - 1:
+            x = concatenate([x, expand_dims(1.0 - _sum(x, axis=0), 0)], axis=0)
+        plain = _np.asarray(to_numpy(innermost(x)))
+        if _np.any(plain <= 0) or _np.any(plain >= 1) or \
+                _np.any(_np.abs(plain.sum(axis=0) - 1.0) > 1e-6 * k):
+            raise ValueError('dirichlet: each x must lie in the open simplex (entries in '
+                             '(0, 1) summing to 1)')
+        a = alpha if len(xs) == 1 else _reshape_column(alpha, len(xs))
+        return _sum(xlogy(a - 1.0, x), axis=0) - (_sum(gammaln(alpha)) - gammaln(_sum(alpha)))
+
+    def pdf(self, x, alpha):
+        return exp(self.logpdf(x, alpha))
+
+    def __repr__(self):
+        return '<pyad.scipy.stats.dirichlet>'
+
+
+def _reshape_column(a, ndim):
+    from ..numpy.manipulation import reshape
+    return reshape(a, tuple(shape_of(a)) + (1,) * (ndim - 1))
+
+
+norm = _Norm()
+t = _T()
+beta = _Beta()
+gamma = _Gamma()
+chi2 = _Chi2()
+poisson = _Poisson()
+multivariate_normal = _MultivariateNormal()
+dirichlet = _Dirichlet()

@@ -1,0 +1,139 @@
+"""pyad.scipy.integrate.odeint: values against analytic solutions and SciPy's odeint;
+derivatives in y0, the times, args and closed-over values, in both modes, to second
+order (every nesting), against analytic derivatives and finite differences."""
+import numpy as onp
+import pytest
+import scipy.integrate as si
+
+import pyad
+import pyad.numpy as pnp
+from pyad.scipy.integrate import odeint, ODEintError
+from pyad.testing import check_grads
+
+TIGHT = dict(rtol=1e-11, atol=1e-11)
+T = onp.array([0.0, 0.4, 1.1])
+
+
+def decay(y, t, k):
+    return -k * y
+
+
+def lotka(y, t, a, b):
+    return pnp.stack([a * y[0] - y[0] * y[1], -b * y[1] + 0.5 * y[0] * y[1] + 0.1 * pnp.sin(t)])
+
+
+def test_values_exponential_and_scipy():
+    y0 = onp.array([1.0, 2.0])
+    onp.testing.assert_allclose(odeint(decay, y0, T, 0.7, **TIGHT),
+                                onp.exp(-0.7 * T)[:, None] * y0, rtol=1e-9)
+    onp.testing.assert_allclose(odeint(lotka, onp.array([1.0, 0.5]), T, 0.8, 0.6, **TIGHT),
+                                si.odeint(lambda y, t: onp.array(
+                                    [0.8 * y[0] - y[0] * y[1], -0.6 * y[1] + 0.5 * y[0] * y[1]
+                                     + 0.1 * onp.sin(t)]), [1.0, 0.5], T, rtol=1e-11, atol=1e-11),
+                                rtol=1e-8)
+    # decreasing times, and a single time
+    onp.testing.assert_allclose(odeint(decay, 1.0, onp.array([1.0, 0.0]), 0.5, **TIGHT),
+                                [1.0, onp.exp(0.5)], rtol=1e-9)
+    onp.testing.assert_allclose(odeint(decay, onp.ones(2), onp.array([0.3]), 0.5), [[1.0, 1.0]])
+
+
+def test_linear_system_exact_derivatives():
+    """y' = A y: y(t) = expm(A t) y0, so ∂y(t)/∂y0 = expm(A t), ∂y/∂t = A y."""
+    from scipy.linalg import expm
+    A = onp.array([[-0.5, 1.0], [-1.0, -0.2]])
+    y0 = onp.array([1.0, -0.5])
+    t = onp.array([0.0, 0.7, 1.5])
+    J = pyad.jacrev(lambda y0: odeint(lambda y, s: A @ y, y0, t, **TIGHT)[-1])(y0)
+    onp.testing.assert_allclose(J, expm(A * 1.5), rtol=1e-8)
+    Jf = pyad.jacfwd(lambda y0: odeint(lambda y, s: A @ y, y0, t, **TIGHT)[-1])(y0)
+    onp.testing.assert_allclose(Jf, expm(A * 1.5), rtol=1e-8)
+    dt = pyad.jacrev(lambda t: odeint(lambda y, s: A @ y, y0, t, **TIGHT)[-1])(t)
+    onp.testing.assert_allclose(dt[:, 2], A @ expm(A * 1.5) @ y0, rtol=1e-8)
+    onp.testing.assert_allclose(dt[:, 0], -expm(A * 1.5) @ A @ y0, rtol=1e-8)
+    # in the matrix A, closed over: d y(t)/dA along E is ∫ expm(A(t-s)) E expm(A s) y0 ds
+    E = onp.array([[0.0, 1.0], [0.0, 0.0]])
+    block = expm(onp.block([[A, E], [onp.zeros((2, 2)), A]]) * 1.5)
+    want = block[:2, 2:] @ y0
+    got = pyad.jvp(lambda A: odeint(lambda y, s: A @ y, y0, t, **TIGHT)[-1], A, E)[1]
+    onp.testing.assert_allclose(got, want, rtol=1e-8)
+    gotr = pyad.grad(lambda A: pnp.sum(odeint(lambda y, s: A @ y, y0, t, **TIGHT)[-1]))(A)
+    onp.testing.assert_allclose(onp.sum(gotr * E), onp.sum(want), rtol=1e-8)
+
+
+def test_second_derivative_of_exponential_in_every_nesting():
+    f = lambda k: pnp.sum(odeint(decay, onp.array([1.0]), onp.array([0.0, 1.0]), k, **TIGHT)[-1])
+    exact = onp.exp(-0.7)          # d²/dk² e^{-k}
+    assert pyad.jvp(lambda k: pyad.jvp(f, k, 1.0)[1], 0.7, 1.0)[1] == pytest.approx(exact, rel=1e-8)
+    assert pyad.jvp(pyad.grad(f), 0.7, 1.0)[1] == pytest.approx(exact, rel=1e-8)
+    assert pyad.grad(lambda k: pyad.jvp(f, k, 1.0)[1])(0.7) == pytest.approx(exact, rel=1e-8)
+    assert pyad.grad(pyad.grad(f))(0.7) == pytest.approx(exact, rel=1e-8)
+    # Taylor mode falls back to nested forward mode
+    assert pyad.diffn(2, f)(0.7) == pytest.approx(exact, rel=1e-8)
+    assert pyad.diffn(3, f)(0.7) == pytest.approx(-exact, rel=1e-7)
+
+
+y0 = onp.array([1.0, 0.5])
+CASES = {
+    'y0': (lambda y: odeint(lotka, y, T, 0.8, 0.6, **TIGHT), y0),
+    'args': (lambda p: odeint(lotka, y0, T, p[0], p[1], **TIGHT), onp.array([0.8, 0.6])),
+    'times': (lambda t: odeint(lotka, y0, t, 0.8, 0.6, **TIGHT), T),
+    'closure': (lambda c: odeint(lambda y, s: lotka(y, s, c[0], c[1]), y0, T, **TIGHT),
+                onp.array([0.8, 0.6])),
+}
+
+
+@pytest.mark.parametrize('name', sorted(CASES))
+def test_check_grads_to_second_order(name):
+    f, x = CASES[name]
+    check_grads(f, x, order=2, batched=False, eps=1e-5)
+
+
+def test_float32_kept():
+    y32 = y0.astype(onp.float32)
+    out = odeint(lotka, y32, T, 0.8, 0.6)
+    assert out.dtype == onp.float32
+    g = pyad.grad(lambda y: pnp.sum(odeint(lotka, y, T, 0.8, 0.6)))(y32)
+    assert g.dtype == onp.float32
+    check_grads(lambda y: odeint(lotka, y, T, 0.8, 0.6, rtol=1e-6, atol=1e-6), y32, order=2,
+                batched=False, eps=1e-3)
+
+
+def test_hessian_through_an_ode_solve():
+    f = lambda p: pnp.sum(odeint(lotka, y0, T, p[0], p[1], **TIGHT)[-1] ** 2)
+    p = onp.array([0.8, 0.6])
+    H = pyad.hessian(f)(p)
+    g = lambda p: pyad.grad(f)(p)
+    fd = onp.stack([(g(p + 1e-5 * e) - g(p - 1e-5 * e)) / 2e-5 for e in onp.eye(2)], axis=1)
+    onp.testing.assert_allclose(H, fd, rtol=1e-5)
+    onp.testing.assert_allclose(H, H.T, rtol=1e-6)
+
+
+def test_errors():
+    with pytest.raises(TypeError, match='odeint: func must be a function'):
+        odeint(3.0, y0, T)
+    with pytest.raises(ValueError, match='odeint: t must be strictly increasing or strictly decreasing'):
+        odeint(lotka, y0, onp.array([0.0, 1.0, 0.5]), 0.8, 0.6)
+    with pytest.raises(ValueError, match=r'odeint: func\(y, t\) returned shape \(3,\)'):
+        odeint(lambda y, t: pnp.ones(3), y0, T)
+    with pytest.raises(ODEintError, match='odeint: the solver failed'):
+        odeint(lambda y, t: y * y, onp.array([1.0]), onp.array([0.0, 2.0]))
+
+
+def test_scipy_keywords():
+    want = odeint(decay, onp.ones(2), T, 0.7, **TIGHT)
+    onp.testing.assert_allclose(odeint(decay, onp.ones(2), T, args=(0.7,), **TIGHT), want)
+    onp.testing.assert_allclose(odeint(lambda t, y, k: -k * y, onp.ones(2), T, args=(0.7,),
+                                       tfirst=True, **TIGHT), want)
+    g = pyad.grad(lambda k: pnp.sum(odeint(decay, onp.ones(2), T, args=(k,), **TIGHT)))(0.7)
+    assert g == pytest.approx(-2 * onp.sum(T * onp.exp(-0.7 * T)), rel=1e-8)
+    with pytest.raises(TypeError, match='odeint: the option.s. Dfun are not supported'):
+        odeint(decay, onp.ones(2), T, args=(0.7,), Dfun=None)
+    with pytest.raises(TypeError, match='positionally or as args=, not both'):
+        odeint(decay, onp.ones(2), T, 0.7, args=(0.7,))
+
+
+def test_everything_at_once_with_batched_jacobians():
+    """One input feeding y0, the times and a closed-over value; jacfwd and jacrev too."""
+    A = onp.array([[-0.5, 1.0], [-1.0, -0.2]])
+    g = lambda p: odeint(lambda y, s: A @ y * p[0] + p[1] * pnp.sin(s), p[2:], T * p[0], **TIGHT)
+    check_grads(g, onp.array([0.9, 0.3, 1.0, -0.5]), order=2, eps=1e-5)
