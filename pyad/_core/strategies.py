@@ -24,11 +24,17 @@ _ndarray = backend.ndarray
 def plain(acc, record, g, k, g_owned):
     """The primitive's VJP rules, k kept on their (linear) results."""
     prim, ans, primals, params, positions, slots = record
-    try:        # one argument and a rule per argument: the rule at once
-        cotangents = (prim.vjps[positions[0]](g, ans, *primals, **params),) \
-            if len(positions) == 1 and prim.vjp_joint is None else None
-    except (TypeError, IndexError):
-        cotangents = None               # (apply_vjp says what was missing)
+    cotangents = None
+    if prim.vjp_joint is None:
+        try:    # one or two arguments and a rule for each: the rules at once
+            vjps = prim.vjps
+            if len(positions) == 1:
+                cotangents = (vjps[positions[0]](g, ans, *primals, **params),)
+            elif len(positions) == 2:
+                cotangents = (vjps[0](g, ans, *primals, **params),
+                              vjps[1](g, ans, *primals, **params))
+        except (TypeError, IndexError):
+            cotangents = None           # (apply_vjp says what was missing)
     if cotangents is None:
         cotangents = prim.apply_vjp(g, ans, primals, params, positions)
     if type(g) is _ndarray:
