@@ -20,6 +20,7 @@ from . import numpy                            # noqa: F401
 from . import nn                               # noqa: F401
 from . import linalg                           # noqa: F401
 from . import optim, numerical                 # noqa: F401
+from . import jit                              # noqa: F401
 from .fixed_point import fixed_point, FixedPointError
 
 __version__ = '0.1.0'
@@ -29,7 +30,7 @@ __all__ = list(_operators_all) + [
     'Traits', 'TraitError',
     'NonDifferentiableError', 'stop_gradient', 'numpy', 'nn', 'linalg', 'fixed_point',
     'FixedPointError',
-    'optim', 'numerical',
+    'optim', 'numerical', 'jit',
 ]
 
 

@@ -1,0 +1,119 @@
+"""What pyad's rules see as the array library of a traced value, and the checks
+that run while a function is traced.
+
+``namespace(tracer)`` (pyad.backend) gives a ``RecordingNamespace``: the array
+library's own functions, which reach the tracers through NumPy's protocols,
+except that functions making new arrays (``zeros``, ``empty``, ``eye``,
+``asarray``...) are recorded even when no argument is traced: a buffer the
+function fills must be made afresh at each call, not folded into a constant
+that every call (and every thread) would share.
+"""
+import builtins
+import random as _random
+import sys
+
+import numpy
+
+from .. import backend
+from .trace import Tracer, CupyTracer, JitError, record, current, user_line
+
+_CREATION = {'zeros', 'ones', 'empty', 'full', 'eye', 'identity', 'arange', 'linspace', 'tri',
+             'zeros_like', 'ones_like', 'empty_like', 'full_like', 'asarray', 'array',
+             'ascontiguousarray', 'copy'}
+
+
+class RecordingNamespace:
+    """The array module ``xp`` for traced values (see the module's docstring)."""
+
+    def __init__(self, xp, special=None, linalg=None):
+        self._xp = xp
+        self.__name__ = xp.__name__
+        self.linalg = _Sub(xp.linalg) if linalg is None else linalg
+        if special is not None:
+            self.special = special
+
+    def __getattr__(self, name):
+        value = getattr(self._xp, name)
+        if name in _CREATION and callable(value):
+            value = _recorded(value)
+        setattr(self, name, value)      # looked up once per name
+        return value
+
+
+class _Sub:
+    """A sub-namespace (linalg) whose functions reach tracers by the protocols."""
+
+    def __init__(self, module):
+        self._module = module
+
+    def __getattr__(self, name):
+        return getattr(self._module, name)
+
+
+def _recorded(fn):
+    def call(*args, **kwargs):
+        if current() is None:
+            return fn(*args, **kwargs)
+        return record('call', fn, args, kwargs)
+    call.__name__ = fn.__name__
+    call.__wrapped__ = fn
+    return call
+
+
+def register():
+    """Make pyad.backend hand tracers a recording namespace."""
+    import scipy.special
+    import scipy.linalg
+    backend.register(Tracer, RecordingNamespace(numpy), special=scipy.special,
+                     linalg=scipy.linalg)
+    cupy = backend.cupy_module()
+    if cupy is not None:
+        import cupyx.scipy.special
+        import cupyx.scipy.linalg
+        backend.register(CupyTracer, RecordingNamespace(cupy), special=cupyx.scipy.special,
+                         linalg=cupyx.scipy.linalg)
+
+
+# ---------------------------------------------------------------------- what cannot be traced
+_IO = {builtins.print: 'print', builtins.open: 'open', builtins.input: 'input'}
+_RANDOM_TYPES = (numpy.random.Generator, numpy.random.RandomState, numpy.random.BitGenerator,
+                 _random.Random)
+
+
+def _refused(func):
+    """What a called function does that a compiled program could not repeat (or None)."""
+    name = _IO.get(func) if type(func).__hash__ is not None else None
+    if name is not None:
+        return f'{name}() (input/output runs once, when the function is traced)'
+    owner = getattr(func, '__self__', None)
+    if isinstance(owner, _RANDOM_TYPES) or owner is numpy.random:
+        return (f'a random number generator ({getattr(func, "__name__", "?")}): numbers drawn '
+                f'inside would be frozen into the program. Draw them outside and pass them in')
+    return None
+
+
+def _profile(frame, event, arg):
+    if event == 'c_call':
+        why = _refused(arg)
+    elif event == 'call':
+        module = frame.f_globals.get('__name__')
+        why = (f'a random number generator ({frame.f_code.co_name}): numbers drawn inside would be '
+               f'frozen into the program. Draw them outside and pass them in') \
+            if module == 'random' else None
+    else:
+        return
+    if why is not None:
+        sys.setprofile(None)
+        raise JitError(f'pyad.jit cannot compile {why} ({user_line(2)})')
+
+
+class watch:
+    """``with watch():`` the checks above, in this thread, while a function is traced."""
+
+    def __enter__(self):
+        self.previous = sys.getprofile()
+        sys.setprofile(_profile)
+
+    def __exit__(self, *exc):
+        sys.setprofile(self.previous)
+        return False
