@@ -23,6 +23,9 @@ _OPERATORS = ['diff', 'fdiff', 'diff2', 'fdiff2', 'diffn', 'fdiffn', 'grad', 'fg
 
 # tests that are about something jit does not compile, with the reason
 _NOT_THROUGH_JIT = {
+    # counts the calls of f: when f returns a function, jit's first call runs f twice (traced,
+    # then eagerly, since a program cannot return a function)
+    'test_function_in_a_pytree_must_keep_its_structure',
 }
 
 

@@ -16,8 +16,20 @@ from .._core.box import Box
 from .._core.pytree import tree_flatten, tree_unflatten
 from . import trace as _trace
 from .trace import Tracer, JitError, Recording, make_tracer, Var
-from .namespace import watch
+from .namespace import watch, rng_states, line_of_draw
 from .codegen import generate, compile_program, Retrace
+
+
+class _ReturnsFunction(Exception):
+    """The traced function returned a function (a higher-order result): it runs
+    eagerly, and the functions it returns are jitted in turn."""
+
+
+_EAGER = 'eager'
+
+
+def _is_function(y):
+    return callable(y) and not hasattr(y, 'dtype') and not isinstance(y, (Box, Tracer))
 
 
 class RetraceWarning(UserWarning):
@@ -83,19 +95,34 @@ class Jitted:
             return self.fn(*args, **kwargs)
         key = (treedef, static, tuple(_leaf_key(l) for l in leaves))
         values = [l for l in leaves if _traced(l)]
-        for program in self._cache.get(key, ()):
+        programs = self._cache.get(key, ())
+        if programs is _EAGER:
+            return self._eager(args, kwargs)
+        for program in programs:
             try:
                 out = program.run(*values)
             except Retrace:
                 continue
             return tree_unflatten(program.out_treedef, out)
-        program = self._trace(args, kwargs, leaves, treedef, static)
+        try:
+            program = self._trace(args, kwargs, leaves, treedef, static)
+        except _ReturnsFunction:
+            with self._lock:
+                self._cache[key] = _EAGER
+            return self._eager(args, kwargs)
         self._store(key, program)
         return tree_unflatten(program.out_treedef, program.run(*values))
 
+    def _eager(self, args, kwargs):
+        """f itself, for a signature whose outputs include functions; those are
+        returned jitted."""
+        out_leaves, out_treedef = tree_flatten(self.fn(*args, **kwargs))
+        return tree_unflatten(out_treedef, [jit(y) if _is_function(y) else y for y in out_leaves])
+
     def _store(self, key, program):
         with self._lock:
-            programs = list(self._cache.get(key, ()))
+            programs = self._cache.get(key, ())
+            programs = [] if programs is _EAGER else list(programs)
             programs.insert(0, program)          # the newest path first
             del programs[self.max_programs:]
             self._cache[key] = programs
@@ -125,13 +152,14 @@ class Jitted:
         call_args = list(dynamic)
         for i, value in static:
             call_args[i] = value
-        previous = _trace.current()
-        _trace._state.recording = recording
-        try:
-            with watch():
-                out = self.fn(*call_args, **kw)
-        finally:
-            _trace._state.recording = previous
+        states = rng_states(self.fn)
+        out = _run_traced(recording, lambda: self.fn(*call_args, **kw))
+        if states.changed():
+            where = line_of_draw(lambda: _run_traced(Recording(None), lambda: self.fn(*args, **kwargs)),
+                                 states)
+            raise JitError(f'pyad.jit cannot compile a random number generator drawn from inside '
+                           f'the function ({where}): the numbers would be frozen into the program. '
+                           f'Draw them outside and pass them in (the generator is left as it was)')
         out_leaves, out_treedef = tree_flatten(out)
         template = [_output_leaf(y, recording) for y in out_leaves]
         name = _identifier(getattr(self.fn, '__name__', 'f'))
@@ -175,14 +203,28 @@ class Jitted:
         return f'<pyad.jit of {getattr(self.fn, "__name__", self.fn)!r}>'
 
 
+def _run_traced(recording, run):
+    previous = _trace.current()
+    _trace._state.recording = recording
+    try:
+        with watch():
+            return run()
+    except Exception as e:
+        if recording.pending_error is not None and e is not recording.pending_error:
+            raise recording.pending_error from e
+        raise
+    finally:
+        _trace._state.recording = previous
+        recording.done = True
+
+
 def _output_leaf(y, recording):
     if isinstance(y, Tracer):
         if y.rec is not recording:
             raise JitError('pyad.jit: the function returned a traced value of another trace')
         return Var(y.vid)
-    if callable(y) and not hasattr(y, 'dtype'):
-        raise JitError('pyad.jit: the function returned a function; a compiled program returns '
-                       'numbers and arrays only (jit the returned function instead)')
+    if _is_function(y):
+        raise _ReturnsFunction()
     if isinstance(y, Box):
         raise JitError('pyad.jit: the function returned a value being differentiated by an '
                        'operator outside it: a jitted function may not close over such a value '

@@ -117,3 +117,94 @@ class watch:
     def __exit__(self, *exc):
         sys.setprofile(self.previous)
         return False
+
+
+# Generators of NumPy draw through Cython code that no profiler sees: their state is
+# compared before and after the trace instead (the generators the function can reach
+# through its closures and globals, NumPy's global one and Python's).
+def _generators(fn, depth=4, seen=None):
+    seen = set() if seen is None else seen
+    if id(fn) in seen or depth == 0:
+        return []
+    seen.add(id(fn))
+    found = []
+    if isinstance(fn, (numpy.random.Generator, numpy.random.RandomState)):
+        return [fn]
+    candidates = []
+    code = getattr(fn, '__code__', None)
+    if code is not None:
+        candidates += [c.cell_contents for c in (fn.__closure__ or ()) if _filled(c)]
+        g = fn.__globals__
+        candidates += [g[n] for n in code.co_names if n in g]
+    candidates += [getattr(fn, a) for a in ('func', '__wrapped__', 'fn', '__self__')
+                   if hasattr(fn, a) and not isinstance(fn, type)]
+    for c in candidates:
+        if callable(c) or isinstance(c, (numpy.random.Generator, numpy.random.RandomState)):
+            found += _generators(c, depth - 1, seen)
+    return found
+
+
+def _filled(cell):
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _state(g):
+    return g.bit_generator.state if isinstance(g, numpy.random.Generator) else g.get_state(legacy=False)
+
+
+def _set_state(g, state):
+    if isinstance(g, numpy.random.Generator):
+        g.bit_generator.state = state
+    else:
+        g.set_state(state)
+
+
+class rng_states:
+    """The states of the generators ``fn`` can reach, to tell whether it drew from one."""
+
+    def __init__(self, fn):
+        self.generators = _generators(fn) + [numpy.random.mtrand._rand]
+        self.states = [_state(g) for g in self.generators]
+
+    def changed(self):
+        return [g for g, s in zip(self.generators, self.states) if not _same_state(_state(g), s)]
+
+    def restore(self):
+        for g, s in zip(self.generators, self.states):
+            _set_state(g, s)
+
+
+def _same_state(a, b):
+    if type(a) is dict:
+        return a.keys() == b.keys() and all(_same_state(a[k], b[k]) for k in a)
+    if hasattr(a, 'shape'):
+        return numpy.array_equal(a, b)
+    return a == b
+
+
+def line_of_draw(run, states):
+    """Run ``run()`` again, line by line, to find the line after which a generator's
+    state changed (the states are restored before and after)."""
+    states.restore()
+    found, last = [], [None]
+
+    def tracer(frame, event, arg):
+        if event in ('line', 'return') and not found:
+            if states.changed() and last[0] is not None:
+                found.append(last[0])
+            last[0] = f'{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}'
+        return tracer
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        run()
+    except Exception:
+        pass
+    finally:
+        sys.settrace(previous)
+        states.restore()
+    return found[0] if found else 'the line could not be told'

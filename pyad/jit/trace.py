@@ -13,6 +13,7 @@ Python control flow on a traced value (``bool``, ``int``, ``float``, an index)
 gets the concrete answer, and a guard that checks it again when the program
 runs.  What cannot be replayed raises ``JitError`` naming the user's line.
 """
+import dis
 import operator
 import os
 import sys
@@ -93,6 +94,8 @@ class Recording:
         self.values = {}                # variable -> its concrete value (for the checks)
         self.inputs = []                # variable numbers of the inputs
         self.input_tracers = []
+        self.done = False               # the trace has returned: its tracers are constants
+        self.pending_error = None       # a JitError that a library may have replaced
         self.lock = threading.RLock()
 
     def new_var(self, value):
@@ -116,8 +119,10 @@ def _to_template(obj, trace):
     t = type(obj)
     if t is Tracer or isinstance(obj, Tracer):
         if obj.rec is not trace:
-            raise JitError(f'pyad.jit: a traced value of another call of a jitted function was '
-                           f'used ({user_line(3)}); traced values must not be kept between calls')
+            if obj.rec.done:
+                return obj.value        # kept from a finished trace: a constant
+            raise JitError(f'pyad.jit: a value traced in another thread or by another jitted '
+                           f'function was used ({user_line(3)})')
         return Var(obj.vid)
     if t is tuple or t is list:
         return t(_to_template(o, trace) for o in obj)
@@ -146,7 +151,9 @@ def _concrete(obj):
 def _find_trace(objs):
     for o in objs:
         if isinstance(o, Tracer):
-            return o.rec
+            if not o.rec.done:
+                return o.rec
+            continue
         t = type(o)
         if t is tuple or t is list:
             found = _find_trace(o)
@@ -191,8 +198,8 @@ def record(kind, fn, args, kwargs=None):
     """Run one operation on concrete values and record it; returns traced results."""
     kwargs = kwargs or {}
     trace = _find_trace(args) or _find_trace(kwargs.values()) or current()
-    if trace is None:
-        raise AssertionError('record() outside a trace')
+    if trace is None:       # values kept from finished traces only: constants
+        return _run(kind, fn, _concrete(args), _concrete(kwargs))
     with trace.lock:
         return _record(trace, kind, fn, args, kwargs)
 
@@ -220,12 +227,24 @@ def _record(trace, kind, fn, args, kwargs):
                        f'non-array values, which jit cannot trace ({line})')
     if not _is_value(result):
         if result is None:
+            # a call for its effect (ufunc.at, put, fill): kept, in place on its arrays
+            written = [trace.values.get(n) is not None and n for n in _tracer_vars(args)]
+            trace.nodes.append(Node(kind, fn, targs, tkwargs, [], None,
+                                    [n for n in written if n is not False], line))
             return None
         raise JitError(f'pyad.jit: {_name(kind, fn)} returned a {type(result).__name__}, which '
                        f'jit cannot trace ({line})')
     n = trace.new_var(result)
     trace.nodes.append(Node(kind, fn, targs, tkwargs, [n], None, [], line))
     return make_tracer(trace, n, result)
+
+
+def _tracer_vars(args):
+    out = []
+    for a in args:
+        if isinstance(a, Tracer):
+            out.append(a.vid)
+    return out
 
 
 def _check_no_input_write(trace, written):
@@ -270,9 +289,27 @@ def _called_from_pyad():
     return frame.f_code.co_filename.startswith(_PYAD_DIR)
 
 
+_STORE_SUBSCR = dis.opmap['STORE_SUBSCR']
+
+
+def _storing_into_plain_array():
+    """Is the caller's caller's current instruction ``a[i] = value`` (NumPy converting
+    a traced value to write it into a plain array)?"""
+    frame = sys._getframe(3)
+    return frame.f_code.co_code[frame.f_lasti] == _STORE_SUBSCR
+
+
 def guard(tracer, check, seen):
     """Record that ``check(value) == seen`` must hold again when the program runs."""
     trace = tracer.rec
+    if trace.done:
+        return seen
+    if _storing_into_plain_array():
+        # NumPy replaces this error with its own; the trace raises it in the end
+        trace.pending_error = JitError(f'pyad.jit: a traced value is written into an array made outside the '
+                       f'function ({user_line(3)}); mutating captured arrays cannot be compiled: '
+                       f'build a new array instead (pyad.numpy.where, concatenate, .at[])')
+        raise trace.pending_error
     with trace.lock:
         trace.nodes.append(Node('guard', check, (Var(tracer.vid), seen), {}, [], None, [],
                                 user_line(3)))
@@ -328,8 +365,13 @@ def _operand(x):
     return not isinstance(x, Box)
 
 
+_IN_PLACE_METHODS = {'fill', 'put', 'sort', 'partition', 'resize', 'itemset'}
+
+
 def _method(name):
     def method(self, *args, **kwargs):
+        if name in _IN_PLACE_METHODS and not self.rec.done:
+            _check_no_input_write(self.rec, [self])
         return record('method', name, (self,) + args, kwargs)
     method.__name__ = name
     return method
@@ -421,6 +463,8 @@ class Tracer:
         traced value into an array made outside the function, numpy.asarray of it)
         it is an error; asked for by pyad's own code (which reads a value to decide
         how to compute), the program is specialised to this value, guarded."""
+        if self.rec.done:
+            return numpy.asarray(self.value, dtype=dtype)
         if not _called_from_pyad():
             raise JitError(f'pyad.jit: a traced value was turned into a plain array '
                            f'({user_line(2)}): written into an array made outside the function '
@@ -439,6 +483,12 @@ class Tracer:
         if not all(_operand(x) for x in inputs):
             return NotImplemented
         fn = ufunc if method == '__call__' else getattr(ufunc, method)
+        if method == 'at' and isinstance(inputs[0], Tracer):
+            _check_no_input_write(inputs[0].rec, [inputs[0]])
+        elif method == 'at':
+            raise JitError(f'pyad.jit: {ufunc.__name__}.at writes traced values into an array '
+                           f'made outside the function ({user_line(2)}); mutating captured '
+                           f'arrays cannot be compiled: build a new array instead')
         return record('call', _library_function(self, fn), inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
