@@ -12,6 +12,8 @@ import threading
 import time
 import warnings
 
+import numpy
+
 from .._core.box import Box
 from .._core.pytree import tree_flatten, tree_unflatten
 from . import trace as _trace
@@ -65,6 +67,24 @@ def _leaf_key(leaf):
     return ('static', type(leaf), leaf)
 
 
+_ndarray = numpy.ndarray
+
+
+def _simple_key(args):
+    """The signature of positional arguments that are all plain ndarrays or Python
+    floats (the common case, keyed without flattening), else None."""
+    key = []
+    for a in args:
+        t = type(a)
+        if t is _ndarray:
+            key.append((a.shape, a.dtype))
+        elif t is float:
+            key.append(float)
+        else:
+            return None
+    return tuple(key)
+
+
 class Jitted:
     """A jitted function (see pyad.jit)."""
 
@@ -77,6 +97,7 @@ class Jitted:
         self._cache = {}
         self._lock = threading.Lock()
         self.traces = 0             # how many times f was traced
+        self._simple = not self.static_argnums
         self._warned = False
         functools.update_wrapper(self, fn)
 
@@ -88,12 +109,23 @@ class Jitted:
         return leaves, treedef, static
 
     def __call__(self, *args, **kwargs):
+        if not kwargs and self._simple:
+            key = _simple_key(args)
+            if key is not None and _trace.current() is None:
+                for program in self._cache.get(key, ()):
+                    try:
+                        return tree_unflatten(program.out_treedef, program.run(*args))
+                    except Retrace:
+                        continue
+        return self._call(args, kwargs)
+
+    def _call(self, args, kwargs):
         leaves, treedef, static = self._split(args, kwargs)
         if _trace.current() is not None or any(isinstance(l, (Box, Tracer)) for l in leaves):
             # inside another trace (it records our operations), or under a derivative
             # operator whose boxes are arguments: run f itself
             return self.fn(*args, **kwargs)
-        key = (treedef, static, tuple(_leaf_key(l) for l in leaves))
+        key = self._key(args, kwargs, leaves, treedef, static)
         values = [l for l in leaves if _traced(l)]
         programs = self._cache.get(key, ())
         if programs is _EAGER:
@@ -118,6 +150,12 @@ class Jitted:
         returned jitted."""
         out_leaves, out_treedef = tree_flatten(self.fn(*args, **kwargs))
         return tree_unflatten(out_treedef, [jit(y) if _is_function(y) else y for y in out_leaves])
+
+    def _key(self, args, kwargs, leaves, treedef, static):
+        simple = _simple_key(args) if not kwargs and self._simple else None
+        if simple is not None:
+            return simple           # the same signature, in the fast path's words
+        return (treedef, static, tuple(_leaf_key(l) for l in leaves))
 
     def _store(self, key, program):
         with self._lock:
@@ -176,9 +214,13 @@ class Jitted:
     def program(self, *args, **kwargs):
         """The compiled Program for these arguments (the one whose guards pass)."""
         leaves, treedef, static = self._split(args, kwargs)
-        key = (treedef, static, tuple(_leaf_key(l) for l in leaves))
+        key = self._key(args, kwargs, leaves, treedef, static)
         values = [l for l in leaves if _traced(l)]
-        for program in self._cache.get(key, ()):
+        programs = self._cache.get(key, ())
+        if programs is _EAGER:
+            raise JitError('pyad.jit: for these arguments the function returns functions, so it '
+                           'runs eagerly: there is no program to show')
+        for program in programs:
             try:
                 program.run(*values)
             except Retrace:

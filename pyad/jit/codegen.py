@@ -27,31 +27,35 @@ _UNARY = {operator.neg: '-', operator.pos: '+', operator.abs: 'abs', operator.in
 _RELEASE_BYTES = 1 << 16        # intermediates at least this large are freed after last use
 
 
-def _vars_in(obj, into):
+def vars_in(obj, into):
+    """The variable numbers in a template, appended to ``into``."""
     t = type(obj)
     if t is Var:
         into.append(obj.n)
     elif t is tuple or t is list:
         for o in obj:
-            _vars_in(o, into)
+            vars_in(o, into)
     elif t is dict:
         for o in obj.values():
-            _vars_in(o, into)
+            vars_in(o, into)
     elif t is slice:
-        _vars_in((obj.start, obj.stop, obj.step), into)
+        vars_in((obj.start, obj.stop, obj.step), into)
     return into
 
 
 def reads(node):
-    return _vars_in(node.kwargs, _vars_in(node.args, []))
+    return vars_in(node.kwargs, vars_in(node.args, []))
 
 
-def live_nodes(nodes, outputs):
+def live_nodes(nodes, outputs, constants):
     """The nodes that something needs: an output, a guard, an in-place write (whose
-    target may be a view of a live array, so it is always kept)."""
+    target may be a view of a live array, so it is always kept); not those whose
+    results are all constants (folded)."""
     live = set(outputs)
     kept = []
     for node in reversed(nodes):
+        if node.outs and not node.writes and all(n in constants for n in node.outs):
+            continue
         if node.kind == 'guard' or node.writes or any(n in live for n in node.outs):
             kept.append(node)
             live.update(reads(node))
@@ -61,11 +65,12 @@ def live_nodes(nodes, outputs):
 
 class _Names:
     """Globals of the generated program: functions by their names, other
-    constants as c0, c1, ..."""
+    constants as c0, c1, ...; ``folded``: variables whose values are constants."""
 
-    def __init__(self):
+    def __init__(self, folded):
         self.globals = {'Retrace': Retrace}
         self._by_id = {}
+        self.folded = folded
 
     def name(self, obj, hint=None):
         key = id(obj)
@@ -102,6 +107,8 @@ def _literal(obj):
 def _expr(obj, names):
     t = type(obj)
     if t is Var:
+        if obj.n in names.folded:
+            return _expr(names.folded[obj.n], names)
         return f'v{obj.n}'
     lit = _literal(obj)
     if lit is not None:
@@ -142,7 +149,7 @@ _CONVERSIONS = {int: 'int', float: 'float', complex: 'complex'}
 
 def _guard_test(fn, args, names):
     """The condition under which a guard fails."""
-    value, seen = f'v{args[0].n}', args[1]
+    value, seen = _expr(args[0], names), args[1]
     if fn is bool:
         return f'not {value}' if seen else value
     if fn in _CONVERSIONS and _literal(seen) is not None:
@@ -192,16 +199,12 @@ def _last_uses(nodes, keep):
     return out
 
 
-def _large(value):
-    return getattr(value, 'nbytes', 0) >= _RELEASE_BYTES
-
-
 def generate(recording, out_template, name='jitted'):
     """(source, globals) of the program: ``name(v_in0, v_in1, ...)`` returning the
     flat list of output leaves."""
-    outputs = _vars_in(out_template, [])
-    nodes = live_nodes(recording.nodes, outputs)
-    names = _Names()
+    outputs = vars_in(out_template, [])
+    nodes = live_nodes(recording.nodes, outputs, recording.constants)
+    names = _Names(recording.constants)
     params = ', '.join(f'v{n}' for n in recording.inputs)
     lines = [f'def {name}({params}):']
     keep = set(outputs) | set(recording.inputs)
@@ -214,7 +217,8 @@ def generate(recording, out_template, name='jitted'):
             previous_line = node.line
         lines.append('    ' + _statement(node, names, guard_no))
         guard_no += node.kind == 'guard'
-        dead = [n for n in last.get(i, ()) if _large(recording.values.get(n))]
+        dead = [n for n in last.get(i, ()) if recording.nbytes.get(n, 0) >= _RELEASE_BYTES
+                and n not in recording.constants]
         if dead:
             lines.append('    del ' + ', '.join(f'v{n}' for n in dead))
     lines.append(f'    return {_outputs(out_template, names)}')
@@ -225,6 +229,8 @@ def _outputs(out_template, names):
     """The output list; a constant array is copied (each call returns a new one)."""
     parts = []
     for leaf in out_template:
+        if type(leaf) is Var and leaf.n in names.folded:
+            leaf = names.folded[leaf.n]
         if type(leaf) is Var:
             parts.append(f'v{leaf.n}')
         elif hasattr(leaf, 'copy') and hasattr(leaf, 'shape') and getattr(leaf, 'ndim', 0):

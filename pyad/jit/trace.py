@@ -91,18 +91,29 @@ class Recording:
         self.xp = xp                    # the array library of the inputs
         self.nodes = []
         self.count = 0
-        self.values = {}                # variable -> its concrete value (for the checks)
+        self.nbytes = {}                # variable -> the size of its value
+        self.constants = {}             # variable -> value: computed from no input, never written
         self.inputs = []                # variable numbers of the inputs
         self.input_tracers = []
         self.done = False               # the trace has returned: its tracers are constants
         self.pending_error = None       # a JitError that a library may have replaced
         self.lock = threading.RLock()
 
-    def new_var(self, value):
+    def new_var(self, value, constant=False):
         n = self.count
         self.count += 1
-        self.values[n] = value
+        self.nbytes[n] = getattr(value, 'nbytes', 0)
+        if constant:
+            self.constants[n] = value
         return n
+
+    def written(self, value):
+        """``value`` is written in place: no value sharing its memory is a constant."""
+        if not hasattr(value, 'shape'):
+            return
+        for n, c in list(self.constants.items()):
+            if hasattr(c, 'shape') and numpy.may_share_memory(c, value):
+                del self.constants[n]
 
 
 _state = threading.local()
@@ -213,30 +224,42 @@ def _record(trace, kind, fn, args, kwargs):
     if written:
         trace.nodes.append(Node(kind, fn, targs, tkwargs, [], None, [w.vid for w in written], line))
         for w in written:
-            trace.values[w.vid] = w.value
+            trace.written(w.value)
         return written[0] if len(written) == 1 else tuple(written)
+    constant = all(n in trace.constants for n in _reads(targs, tkwargs))
     if type(result) in (tuple, list) or (isinstance(result, tuple) and hasattr(result, '_fields')):
-        if all(_is_value(r) for r in result):
-            outs = [trace.new_var(r) for r in result]
-            trace.nodes.append(Node(kind, fn, targs, tkwargs, outs, type(result), [], line))
-            wrapped = [make_tracer(trace, n, r) for n, r in zip(outs, result)]
-            if type(result) is list:
-                return wrapped
-            return type(result)(*wrapped) if hasattr(result, '_fields') else tuple(wrapped)
-        raise JitError(f'pyad.jit: {_name(kind, fn)} returned {type(result).__name__} of '
-                       f'non-array values, which jit cannot trace ({line})')
+        return _record_several(trace, kind, fn, targs, tkwargs, result, constant, line)
     if not _is_value(result):
         if result is None:
             # a call for its effect (ufunc.at, put, fill): kept, in place on its arrays
-            written = [trace.values.get(n) is not None and n for n in _tracer_vars(args)]
-            trace.nodes.append(Node(kind, fn, targs, tkwargs, [], None,
-                                    [n for n in written if n is not False], line))
+            writes = _tracer_vars(args)
+            for a in args:
+                if isinstance(a, Tracer):
+                    trace.written(a.value)
+            trace.nodes.append(Node(kind, fn, targs, tkwargs, [], None, writes, line))
             return None
         raise JitError(f'pyad.jit: {_name(kind, fn)} returned a {type(result).__name__}, which '
                        f'jit cannot trace ({line})')
-    n = trace.new_var(result)
+    n = trace.new_var(result, constant)
     trace.nodes.append(Node(kind, fn, targs, tkwargs, [n], None, [], line))
     return make_tracer(trace, n, result)
+
+
+def _record_several(trace, kind, fn, targs, tkwargs, result, constant, line):
+    if not all(_is_value(r) for r in result):
+        raise JitError(f'pyad.jit: {_name(kind, fn)} returned {type(result).__name__} of '
+                       f'non-array values, which jit cannot trace ({line})')
+    outs = [trace.new_var(r, constant) for r in result]
+    trace.nodes.append(Node(kind, fn, targs, tkwargs, outs, type(result), [], line))
+    wrapped = [make_tracer(trace, n, r) for n, r in zip(outs, result)]
+    if type(result) is list:
+        return wrapped
+    return type(result)(*wrapped) if hasattr(result, '_fields') else tuple(wrapped)
+
+
+def _reads(targs, tkwargs):
+    from .codegen import vars_in
+    return vars_in(tkwargs, vars_in(targs, []))
 
 
 def _tracer_vars(args):
@@ -249,8 +272,8 @@ def _tracer_vars(args):
 
 def _check_no_input_write(trace, written):
     for w in written:
-        for n in trace.inputs:
-            v = trace.values.get(n)
+        for t in trace.input_tracers:
+            v = t.value
             if hasattr(v, 'shape') and hasattr(w.value, 'shape') \
                     and numpy.may_share_memory(v, w.value):
                 raise JitError(f'pyad.jit: the function writes into its own input '
@@ -496,6 +519,10 @@ class Tracer:
             return NotImplemented
         if func.__name__ in _METADATA:
             return func(*_concrete(args), **_concrete(kwargs))
+        if func is numpy.sum or func is numpy.mean:
+            reduced = _as_add_reduce(func, args, kwargs)
+            if reduced is not None:
+                return reduced
         return record('call', _library_function(self, func), args, kwargs)
 
     def __getitem__(self, index):
@@ -510,6 +537,7 @@ class Tracer:
             trace.nodes.append(Node('setitem', None, _to_template((self, index, value), trace),
                                     {}, [], None, [self.vid], user_line(2)))
             self.value[_concrete(index)] = _concrete(value)
+            trace.written(self.value)
 
     __add__, __radd__ = _binop(operator.add), _binop(operator.add, True)
     __sub__, __rsub__ = _binop(operator.sub), _binop(operator.sub, True)
@@ -544,6 +572,29 @@ for _name_ in ('sum', 'mean', 'prod', 'max', 'min', 'std', 'var', 'argmax', 'arg
                'round', 'nonzero', 'repeat', 'take', 'sort', 'argsort', 'view', 'item',
                'fill', 'put', 'tolist', 'get'):
     setattr(Tracer, _name_, _method(_name_))
+
+
+def _as_add_reduce(func, args, kwargs):
+    """numpy.sum and numpy.mean of a float ndarray as the ufunc calls they make
+    (numpy.add.reduce, then a division by the count): the same operations, so
+    the same bits, without their Python-level argument handling (~5 us each)."""
+    x = args[0]
+    if len(args) > 2 or not isinstance(x, Tracer) or type(x.value) is not numpy.ndarray \
+            or x.value.dtype.kind != 'f' or not set(kwargs) <= {'axis', 'keepdims'}:
+        return None
+    axis = args[1] if len(args) == 2 else kwargs.get('axis')
+    keepdims = bool(kwargs.get('keepdims', False))
+    total = record('call', numpy.add.reduce, (x,), {'axis': axis, 'keepdims': keepdims})
+    if func is numpy.sum:
+        return total
+    shape = x.value.shape
+    axes = range(len(shape)) if axis is None else (axis if type(axis) is tuple else (axis,))
+    count = 1
+    for a in axes:
+        count *= shape[a]
+    if count == 0:
+        return None
+    return record('call', operator.truediv, (total, count))
 
 
 class CupyTracer(Tracer):
