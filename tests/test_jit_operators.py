@@ -21,6 +21,13 @@ _OPERATORS = ['diff', 'fdiff', 'diff2', 'fdiff2', 'diffn', 'fdiffn', 'grad', 'fg
               'jacobianTv', 'fjacobianTv', 'curl', 'fcurl', 'div', 'fdiv', 'curldiv', 'fcurldiv',
               'value_and_grad', 'jacfwd', 'fjacfwd', 'jacrev', 'fjacrev', 'jvp']
 
+@pytest.fixture(autouse=True)
+def values():
+    """Once, not in conftest's two modes: a traced value is never deferred (deferring
+    is for large plain arrays), so both modes would record the same program."""
+    yield 'eager'
+
+
 # tests that are about something jit does not compile, with the reason
 _NOT_THROUGH_JIT = {
     # counts the calls of f: when f returns a function, jit's first call runs f twice (traced,
