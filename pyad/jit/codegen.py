@@ -163,6 +163,10 @@ def _statement(node, names, guard_no):
     kind, fn, args = node.kind, node.fn, node.args
     if kind == 'guard':
         return f'if {_guard_test(fn, args, names)}: raise Retrace({guard_no})'
+    if kind == 'alias':
+        src = _expr(args[0], names)
+        return f'v{node.outs[0]} = {src}.copy()' if node.outs[0] in names.copies \
+            else f'v{node.outs[0]} = {src}'
     if kind == 'setitem':
         return f'{_expr(args[0], names)}[{_index(args[1], names)}] = {_expr(args[2], names)}'
     if kind == 'call' and fn in _BINARY and not node.kwargs:
@@ -205,6 +209,7 @@ def generate(recording, out_template, name='jitted'):
     outputs = vars_in(out_template, [])
     nodes = live_nodes(recording.nodes, outputs, recording.constants)
     names = _Names(recording.constants)
+    names.copies = recording.copies
     params = ', '.join(f'v{n}' for n in recording.inputs)
     lines = [f'def {name}({params}):']
     keep = set(outputs) | set(recording.inputs)

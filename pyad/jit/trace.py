@@ -97,6 +97,8 @@ class Recording:
         self.input_tracers = []
         self.done = False               # the trace has returned: its tracers are constants
         self.pending_error = None       # a JitError that a library may have replaced
+        self.aliases = {}               # variable -> (its operand's value, its own value)
+        self.copies = set()             # aliases that must be copies (written in place)
         self.lock = threading.RLock()
 
     def new_var(self, value, constant=False):
@@ -111,6 +113,9 @@ class Recording:
         """``value`` is written in place: no value sharing its memory is a constant."""
         if not hasattr(value, 'shape'):
             return
+        for n, pair in self.aliases.items():
+            if any(numpy.may_share_memory(v, value) for v in pair):
+                self.copies.add(n)
         for n, c in list(self.constants.items()):
             if hasattr(c, 'shape') and numpy.may_share_memory(c, value):
                 del self.constants[n]
@@ -241,8 +246,53 @@ def _record(trace, kind, fn, args, kwargs):
         raise JitError(f'pyad.jit: {_name(kind, fn)} returned a {type(result).__name__}, which '
                        f'jit cannot trace ({line})')
     n = trace.new_var(result, constant)
-    trace.nodes.append(Node(kind, fn, targs, tkwargs, [n], None, [], line))
+    same = None if constant or kwargs else _identity_operand(trace, fn, args, result)
+    if same is not None:
+        # x * 1, x - 0: the program may use x itself, unless either is written later
+        trace.aliases[n] = (same.value, result)
+        trace.nodes.append(Node('alias', None, (Var(same.vid),), {}, [n], None, [], line))
+    else:
+        trace.nodes.append(Node(kind, fn, targs, tkwargs, [n], None, [], line))
     return make_tracer(trace, n, result)
+
+
+_MULTIPLY = (operator.mul, numpy.multiply)
+_SUBTRACT = (operator.sub, numpy.subtract)
+
+
+def _identity_operand(trace, fn, args, result):
+    """The traced operand x when ``fn(*args)`` is x * 1, 1 * x or x - 0 with x a
+    float ndarray of the result's shape and dtype (bit for bit x), else None."""
+    if len(args) != 2 or type(result) is not numpy.ndarray or result.dtype.kind != 'f':
+        return None
+    if fn in _MULTIPLY:
+        candidates = ((args[0], args[1]), (args[1], args[0]))
+        neutral = 1.0
+    elif fn in _SUBTRACT:
+        candidates = ((args[0], args[1]),)
+        neutral = 0.0
+    else:
+        return None
+    for x, c in candidates:
+        if isinstance(x, Tracer) and type(x.value) is numpy.ndarray \
+                and x.value.shape == result.shape and x.value.dtype == result.dtype \
+                and _is_constant(trace, c, neutral):
+            return x
+    return None
+
+
+def _is_constant(trace, c, neutral):
+    """c is a constant all of whose elements equal ``neutral`` (checked cheaply: a
+    Python number, or an array broadcast from one element)."""
+    if isinstance(c, Tracer):
+        if c.vid not in trace.constants:
+            return False
+        c = c.value
+    if type(c) in (float, int):
+        return c == neutral and (neutral == 1.0 or c == 0)
+    if type(c) is numpy.ndarray and c.size and not any(c.strides) and c.dtype.kind == 'f':
+        return c.flat[0] == neutral and not (neutral == 0.0 and numpy.signbit(c.flat[0]))
+    return False
 
 
 def _record_several(trace, kind, fn, targs, tkwargs, result, constant, line):
