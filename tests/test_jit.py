@@ -311,3 +311,34 @@ def test_higher_order_results_run_eagerly_and_are_jitted():
     f = jit(pyad.diff(lambda x: lambda y: x * y))
     g = f(2.0)
     assert g(3.0) == 3.0
+
+
+def test_buffers_are_reused_only_where_safe():
+    def f(x):
+        a = x * 2.0
+        view = a[1:3]               # a view of a: a's buffer must not be reused
+        b = pnp.exp(a) + 1.0        # exp(a) dies in the sum: its buffer may be
+        c = -b
+        return c, view * 3.0, a
+    x = np.linspace(-1.0, 1.0, 6)
+    jf = jit(f)
+    for _ in range(2):
+        _assert_same(jf(x), f(x))
+    src = jf.source(x)
+    assert 'out=' in src
+    assert f'out=v0' not in src      # never the input
+
+
+def test_identity_operations_keep_values_apart():
+    def f(x):
+        y = x * 1.0                  # may be x itself in the program ...
+        y += 2.0                     # ... but not when written in place
+        return y, x - 0.0
+    x = np.arange(3.0)
+    jf = jit(f)
+    for _ in range(2):
+        y, z = jf(x)
+        np.testing.assert_array_equal(y, np.arange(3.0) + 2.0)
+        np.testing.assert_array_equal(x, np.arange(3.0))
+        np.testing.assert_array_equal(z, x)
+        assert not np.shares_memory(z, x)

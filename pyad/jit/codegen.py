@@ -12,6 +12,7 @@ import operator
 import numpy
 
 from .trace import Var, same_value
+from . import reuse
 
 
 class Retrace(Exception):
@@ -209,18 +210,24 @@ def generate(recording, out_template, name='jitted'):
     outputs = vars_in(out_template, [])
     nodes = live_nodes(recording.nodes, outputs, recording.constants)
     names = _Names(recording.constants)
-    names.copies = recording.copies
+    names.copies = recording.copies | set(outputs)     # an output never aliases an input
     params = ', '.join(f'v{n}' for n in recording.inputs)
     lines = [f'def {name}({params}):']
     keep = set(outputs) | set(recording.inputs)
     last = _last_uses(nodes, keep)
+    into = reuse.plan(nodes, recording, keep, last, reads)
     guard_no = 0
     previous_line = None
     for i, node in enumerate(nodes):
         if node.line != previous_line:
             lines.append(f'    # {node.line}')
             previous_line = node.line
-        lines.append('    ' + _statement(node, names, guard_no))
+        if i in into:
+            ufunc, buffer = into[i]
+            lines.append(f'    v{node.outs[0]} = {names.function(ufunc)}({_call_args(node, names)}, '
+                         f'out=v{buffer})')
+        else:
+            lines.append('    ' + _statement(node, names, guard_no))
         guard_no += node.kind == 'guard'
         dead = [n for n in last.get(i, ()) if recording.nbytes.get(n, 0) >= _RELEASE_BYTES
                 and n not in recording.constants]

@@ -92,6 +92,7 @@ class Recording:
         self.nodes = []
         self.count = 0
         self.nbytes = {}                # variable -> the size of its value
+        self.meta = {}                  # variable -> (shape, dtype) of a plain ndarray
         self.constants = {}             # variable -> value: computed from no input, never written
         self.inputs = []                # variable numbers of the inputs
         self.input_tracers = []
@@ -105,6 +106,8 @@ class Recording:
         n = self.count
         self.count += 1
         self.nbytes[n] = getattr(value, 'nbytes', 0)
+        if type(value) is numpy.ndarray:
+            self.meta[n] = (value.shape, value.dtype)
         if constant:
             self.constants[n] = value
         return n
