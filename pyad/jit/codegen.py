@@ -74,7 +74,9 @@ class _Names:
         self.folded = folded
 
     def name(self, obj, hint=None):
-        key = id(obj)
+        owner = getattr(obj, '__self__', None)
+        # a ufunc's method (add.reduce) is a new object at each access: one name for all
+        key = (id(owner), obj.__name__) if isinstance(owner, numpy.ufunc) else id(obj)
         if key in self._by_id:
             return self._by_id[key]
         base = hint or f'c{len(self._by_id)}'
