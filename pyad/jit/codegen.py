@@ -116,19 +116,31 @@ def _expr(obj, names):
     lit = _literal(obj)
     if lit is not None:
         return lit
-    if t is tuple:
-        inner = ', '.join(_expr(o, names) for o in obj)
-        return f'({inner},)' if len(obj) == 1 else f'({inner})'
-    if t is list:
-        return '[' + ', '.join(_expr(o, names) for o in obj) + ']'
-    if t is slice:
-        parts = [_expr(p, names) if p is not None else '' for p in (obj.start, obj.stop, obj.step)]
-        return 'slice(' + ', '.join(p or 'None' for p in parts) + ')'
-    if t is dict and all(type(k) is str for k in obj):
-        return '{' + ', '.join(f'{k!r}: {_expr(v, names)}' for k, v in obj.items()) + '}'
+    container = _CONTAINERS.get(t)
+    if container is not None and (t is not dict or all(type(k) is str for k in obj)):
+        return container(obj, names)
     if callable(obj) and hasattr(obj, '__name__'):
         return names.function(obj)
     return names.name(obj)
+
+
+def _tuple_expr(obj, names):
+    inner = ', '.join(_expr(o, names) for o in obj)
+    return f'({inner},)' if len(obj) == 1 else f'({inner})'
+
+
+def _slice_expr(obj, names):
+    parts = [_expr(p, names) for p in (obj.start, obj.stop, obj.step)]
+    return 'slice(' + ', '.join(parts) + ')'
+
+
+_CONTAINERS = {
+    tuple: _tuple_expr,
+    list: lambda obj, names: '[' + ', '.join(_expr(o, names) for o in obj) + ']',
+    slice: _slice_expr,
+    dict: lambda obj, names: '{' + ', '.join(f'{k!r}: {_expr(v, names)}'
+                                             for k, v in obj.items()) + '}',
+}
 
 
 def _index(obj, names):
@@ -163,34 +175,41 @@ def _guard_test(fn, args, names):
 
 
 def _statement(node, names, guard_no):
-    kind, fn, args = node.kind, node.fn, node.args
+    kind, args = node.kind, node.args
     if kind == 'guard':
-        return f'if {_guard_test(fn, args, names)}: raise Retrace({guard_no})'
+        return f'if {_guard_test(node.fn, args, names)}: raise Retrace({guard_no})'
     if kind == 'alias':
         src = _expr(args[0], names)
         return f'v{node.outs[0]} = {src}.copy()' if node.outs[0] in names.copies \
             else f'v{node.outs[0]} = {src}'
     if kind == 'setitem':
         return f'{_expr(args[0], names)}[{_index(args[1], names)}] = {_expr(args[2], names)}'
-    if kind == 'call' and fn in _BINARY and not node.kwargs:
-        rhs = f'{_expr(args[0], names)} {_BINARY[fn]} {_expr(args[1], names)}'
-    elif kind == 'call' and fn in _UNARY and not node.kwargs:
-        op = _UNARY[fn]
-        rhs = f'abs({_expr(args[0], names)})' if op == 'abs' else f'{op}{_expr(args[0], names)}'
-    elif kind == 'call':
-        rhs = f'{names.function(fn)}({_call_args(node, names)})'
-    elif kind == 'method':
-        rhs = f'{_expr(args[0], names)}.{fn}({_call_args(node, names, 1)})'
-    elif kind == 'attr':
-        rhs = f'{_expr(args[0], names)}.{fn}'
-    else:
-        rhs = f'{_expr(args[0], names)}[{_index(args[1], names)}]'
+    rhs = _RIGHT_HAND_SIDES[kind](node, names)
     if not node.outs:
         return rhs
     if node.multi is not None:
         lhs = ', '.join(f'v{n}' for n in node.outs) + (',' if len(node.outs) == 1 else '')
         return f'{lhs} = {rhs}'
     return f'v{node.outs[0]} = {rhs}'
+
+
+def _call_source(node, names):
+    fn, args = node.fn, node.args
+    if fn in _BINARY and not node.kwargs:
+        return f'{_expr(args[0], names)} {_BINARY[fn]} {_expr(args[1], names)}'
+    if fn in _UNARY and not node.kwargs:
+        op = _UNARY[fn]
+        return f'abs({_expr(args[0], names)})' if op == 'abs' else f'{op}{_expr(args[0], names)}'
+    return f'{names.function(fn)}({_call_args(node, names)})'
+
+
+_RIGHT_HAND_SIDES = {
+    'call': _call_source,
+    'method': lambda node, names: f'{_expr(node.args[0], names)}.{node.fn}('
+                                  f'{_call_args(node, names, 1)})',
+    'attr': lambda node, names: f'{_expr(node.args[0], names)}.{node.fn}',
+    'getitem': lambda node, names: f'{_expr(node.args[0], names)}[{_index(node.args[1], names)}]',
+}
 
 
 def _last_uses(nodes, keep):

@@ -122,26 +122,34 @@ class watch:
 # Generators of NumPy draw through Cython code that no profiler sees: their state is
 # compared before and after the trace instead (the generators the function can reach
 # through its closures and globals, NumPy's global one and Python's).
+_GENERATOR_TYPES = (numpy.random.Generator, numpy.random.RandomState)
+
+
 def _generators(fn, depth=4, seen=None):
     seen = set() if seen is None else seen
     if id(fn) in seen or depth == 0:
         return []
     seen.add(id(fn))
-    found = []
-    if isinstance(fn, (numpy.random.Generator, numpy.random.RandomState)):
+    if isinstance(fn, _GENERATOR_TYPES):
         return [fn]
-    candidates = []
-    code = getattr(fn, '__code__', None)
-    if code is not None:
-        candidates += [c.cell_contents for c in (fn.__closure__ or ()) if _filled(c)]
-        g = fn.__globals__
-        candidates += [g[n] for n in code.co_names if n in g]
-    candidates += [getattr(fn, a) for a in ('func', '__wrapped__', 'fn', '__self__')
-                   if hasattr(fn, a) and not isinstance(fn, type)]
-    for c in candidates:
-        if callable(c) or isinstance(c, (numpy.random.Generator, numpy.random.RandomState)):
+    found = []
+    for c in _reachable(fn):
+        if callable(c) or isinstance(c, _GENERATOR_TYPES):
             found += _generators(c, depth - 1, seen)
     return found
+
+
+def _reachable(fn):
+    """What a function refers to: its closure, the globals it names, what it wraps."""
+    out = []
+    code = getattr(fn, '__code__', None)
+    if code is not None:
+        out += [c.cell_contents for c in (fn.__closure__ or ()) if _filled(c)]
+        g = fn.__globals__
+        out += [g[n] for n in code.co_names if n in g]
+    if not isinstance(fn, type):
+        out += [getattr(fn, a) for a in ('func', '__wrapped__', 'fn', '__self__') if hasattr(fn, a)]
+    return out
 
 
 def _filled(cell):

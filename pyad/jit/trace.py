@@ -235,17 +235,16 @@ def _record(trace, kind, fn, args, kwargs):
             trace.written(w.value)
         return written[0] if len(written) == 1 else tuple(written)
     constant = all(n in trace.constants for n in _reads(targs, tkwargs))
-    if type(result) in (tuple, list) or (isinstance(result, tuple) and hasattr(result, '_fields')):
+    if isinstance(result, (tuple, list)):
         return _record_several(trace, kind, fn, targs, tkwargs, result, constant, line)
+    if result is None:
+        # a call for its effect (ufunc.at, put, fill): kept, in place on its arrays
+        for a in args:
+            if isinstance(a, Tracer):
+                trace.written(a.value)
+        trace.nodes.append(Node(kind, fn, targs, tkwargs, [], None, _tracer_vars(args), line))
+        return None
     if not _is_value(result):
-        if result is None:
-            # a call for its effect (ufunc.at, put, fill): kept, in place on its arrays
-            writes = _tracer_vars(args)
-            for a in args:
-                if isinstance(a, Tracer):
-                    trace.written(a.value)
-            trace.nodes.append(Node(kind, fn, targs, tkwargs, [], None, writes, line))
-            return None
         raise JitError(f'pyad.jit: {_name(kind, fn)} returned a {type(result).__name__}, which '
                        f'jit cannot trace ({line})')
     n = trace.new_var(result, constant)
