@@ -342,3 +342,31 @@ def test_identity_operations_keep_values_apart():
         np.testing.assert_array_equal(x, np.arange(3.0))
         np.testing.assert_array_equal(z, x)
         assert not np.shares_memory(z, x)
+
+
+def test_scalar_arithmetic_runs_on_python_floats():
+    coeffs = [0.3, -1.2, 2.5, 0.7, -0.1]
+
+    def horner(t):
+        y = coeffs[0]
+        for c in coeffs[1:]:
+            y = y * t + c
+        return y
+    d = pyad.diff(horner)
+    jd = jit(d)
+    for t in (0.7, -1.3, 0.0):
+        got = jd(t)
+        assert got == d(t)                      # the same IEEE operations
+        assert type(got) is float
+    src = jd.source(0.7)
+    assert 'multiply(' not in src and ' * v0' in src
+
+
+def test_scalars_next_to_float32_arrays_keep_numpy_promotion():
+    def f(x, s):
+        k = s * 2.0                             # a float64 scalar ...
+        return x * k                            # ... next to a float32 array: float64
+    x = np.ones(3, dtype=np.float32)
+    jf = jit(f)
+    for s in (np.float64(1.5), np.float64(2.5)):
+        _assert_same(jf(x, s), f(x, s))

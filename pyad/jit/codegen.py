@@ -12,7 +12,7 @@ import operator
 import numpy
 
 from .trace import Var, same_value
-from . import reuse
+from . import reuse, scalars
 
 
 class Retrace(Exception):
@@ -237,13 +237,16 @@ def generate(recording, out_template, name='jitted'):
     keep = set(outputs) | set(recording.inputs)
     last = _last_uses(nodes, keep)
     into = reuse.plan(nodes, recording, keep, last, reads)
+    arithmetic = scalars.plan(nodes, recording, reads)
     guard_no = 0
     previous_line = None
     for i, node in enumerate(nodes):
         if node.line != previous_line:
             lines.append(f'    # {node.line}')
             previous_line = node.line
-        if i in into:
+        if i in arithmetic:
+            lines.append('    ' + scalars.source(node, lambda a: _expr(a, names), recording))
+        elif i in into:
             ufunc, buffer = into[i]
             lines.append(f'    v{node.outs[0]} = {names.function(ufunc)}({_call_args(node, names)}, '
                          f'out=v{buffer})')

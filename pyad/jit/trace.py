@@ -93,6 +93,7 @@ class Recording:
         self.count = 0
         self.nbytes = {}                # variable -> the size of its value
         self.meta = {}                  # variable -> (shape, dtype) of a plain ndarray
+        self.scalars = set()            # variables holding a float64 number
         self.constants = {}             # variable -> value: computed from no input, never written
         self.inputs = []                # variable numbers of the inputs
         self.input_tracers = []
@@ -108,6 +109,8 @@ class Recording:
         self.nbytes[n] = getattr(value, 'nbytes', 0)
         if type(value) is numpy.ndarray:
             self.meta[n] = (value.shape, value.dtype)
+        elif type(value) is float or type(value) is numpy.float64:
+            self.scalars.add(n)
         if constant:
             self.constants[n] = value
         return n
