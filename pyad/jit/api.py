@@ -111,8 +111,9 @@ class Jitted:
     def __call__(self, *args, **kwargs):
         if not kwargs and self._simple:
             key = _simple_key(args)
-            if key is not None and _trace.current() is None:
-                for program in self._cache.get(key, ()):
+            programs = self._cache.get(key, ()) if key is not None else ()
+            if programs is not _EAGER and _trace.current() is None:
+                for program in programs:
                     try:
                         return tree_unflatten(program.out_treedef, program.run(*args))
                     except Retrace:

@@ -12,7 +12,7 @@ import operator
 import numpy
 
 from .trace import Var, same_value
-from . import reuse, scalars
+from . import reuse, scalars, cse
 
 
 class Retrace(Exception):
@@ -229,7 +229,10 @@ def generate(recording, out_template, name='jitted'):
     """(source, globals) of the program: ``name(v_in0, v_in1, ...)`` returning the
     flat list of output leaves."""
     outputs = vars_in(out_template, [])
-    nodes = live_nodes(recording.nodes, outputs, recording.constants)
+    written = {n for node in recording.nodes for n in node.writes}
+    protected = written | set(outputs) | set(recording.constants)
+    nodes = cse.eliminate(recording.nodes, protected)
+    nodes = live_nodes(nodes, outputs, recording.constants)
     names = _Names(recording.constants)
     names.copies = recording.copies | set(outputs)     # an output never aliases an input
     params = ', '.join(f'v{n}' for n in recording.inputs)
