@@ -370,3 +370,23 @@ def test_scalars_next_to_float32_arrays_keep_numpy_promotion():
     jf = jit(f)
     for s in (np.float64(1.5), np.float64(2.5)):
         _assert_same(jf(x, s), f(x, s))
+
+
+def test_repeated_arithmetic_is_computed_once_but_fresh_buffers_are_not_shared():
+    A = np.arange(12.0).reshape(4, 3)
+
+    def f(x):
+        a = pnp.exp(x @ A)
+        b = pnp.exp(x @ A)
+        out1 = np.zeros_like(a)
+        out2 = np.zeros_like(b)
+        out1 += a                   # written in place: two buffers, never merged
+        out2 -= b
+        return out1, out2, a * b
+    jf = jit(f)
+    x = np.linspace(0.0, 0.1, 4)
+    for _ in range(2):
+        _assert_same(jf(x), f(x))
+    src = jf.source(x)
+    assert src.count('@') + src.count('matmul(') == 1
+    assert src.count('zeros_like(') == 2

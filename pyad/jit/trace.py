@@ -209,9 +209,11 @@ def _writes(kwargs):
         if o is None:
             continue
         if not isinstance(o, Tracer):
-            raise JitError(f'pyad.jit: a traced value is written into an array made outside the '
-                           f'function (out= at {user_line(4)}); mutating captured arrays cannot '
-                           f'be compiled: compute a new array instead')
+            raise JitError(f'pyad.jit: a traced value is written into an array that is not '
+                           f'traced (out= at {user_line(4)}): an array made outside the function '
+                           f'(mutating captured arrays cannot be compiled), or made inside by '
+                           f'numpy.zeros/ones/empty, which jit cannot see: make it with '
+                           f'numpy.zeros_like(x) of a traced x, or compute a new array instead')
         written.append(o)
     return written
 
