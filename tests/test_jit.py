@@ -390,3 +390,30 @@ def test_repeated_arithmetic_is_computed_once_but_fresh_buffers_are_not_shared()
     src = jf.source(x)
     assert src.count('@') + src.count('matmul(') == 1
     assert src.count('zeros_like(') == 2
+
+
+def test_static_argnums_and_decorator_form():
+    @jit(static_argnums=(1,))
+    def power_sum(x, n):
+        out = x
+        for _ in range(n - 1):
+            out = out * x
+        return pnp.sum(out)
+    x = np.array([1.0, 2.0])
+    assert power_sum(x, 3) == 9.0
+    assert power_sum(x * 2, 3) == 72.0
+    assert power_sum(x, 2) == 5.0
+    assert power_sum.traces == 2
+
+
+def test_jitted_method():
+    class Model:
+        def __init__(self, scale):
+            self.scale = scale
+
+        @jit
+        def __call__(self, x):
+            return x * self.scale
+    m = Model(3.0)
+    np.testing.assert_array_equal(m(np.ones(2)), np.full(2, 3.0))
+    np.testing.assert_array_equal(m(np.full(2, 2.0)), np.full(2, 6.0))
