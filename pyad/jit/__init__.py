@@ -9,9 +9,6 @@ import types
 from .trace import JitError
 from .api import jit, Jitted, Program, RetraceWarning
 from .codegen import Retrace
-from . import namespace as _namespace
-
-_namespace.register()
 
 __all__ = ['jit', 'Jitted', 'Program', 'JitError', 'RetraceWarning', 'Retrace']
 

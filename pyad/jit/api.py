@@ -18,7 +18,7 @@ from .._core.box import Box
 from .._core.pytree import tree_flatten, tree_unflatten
 from . import trace as _trace
 from .trace import Tracer, JitError, Recording, make_tracer, Var
-from .namespace import watch, rng_states, line_of_draw
+from .namespace import watch, rng_states, line_of_draw, register
 from .codegen import generate, compile_program, Retrace
 
 
@@ -178,6 +178,7 @@ class Jitted:
     # -- tracing -------------------------------------------------------------------
     def _trace(self, args, kwargs, leaves, treedef, static):
         start = time.perf_counter()
+        register()
         recording = Recording(None)
         tracers = []
         for leaf in leaves:

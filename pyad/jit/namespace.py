@@ -60,8 +60,15 @@ def _recorded(fn):
     return call
 
 
+_registered = []
+
+
 def register():
-    """Make pyad.backend hand tracers a recording namespace."""
+    """Make pyad.backend hand tracers a recording namespace (once, at the first
+    trace: until then eager pyad's namespace lookups see no registered type)."""
+    if _registered:
+        return
+    _registered.append(True)
     import scipy.special
     import scipy.linalg
     backend.register(Tracer, RecordingNamespace(numpy), special=scipy.special,
