@@ -35,10 +35,10 @@ import harness                 # noqa: E402
 import machine                 # noqa: E402
 from peers import Peers        # noqa: E402
 
-WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'W9', 'W10', 'TABLE', 'MEMORY', 'DASK']
+WORKLOADS = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W7', 'W8', 'W9', 'W10', 'JIT', 'TABLE', 'MEMORY', 'DASK']
 MODULES = {'W1': 'w1_mlp', 'W2': 'w2_scalar_loops', 'W3': 'w3_hessian', 'W4': 'w4_rosenbrock',
            'W5': 'w5_jacobian', 'W6': 'w6_sparsemax', 'W7': 'w7_diffn', 'W8': 'w8_fixed_point',
-           'W9': 'w9_sparsek_attention', 'W10': 'w10_per_example',
+           'W9': 'w9_sparsek_attention', 'W10': 'w10_per_example', 'JIT': 'jit_small',
            'TABLE': 'operator_table', 'MEMORY': 'memory', 'DASK': 'dask_cluster'}
 
 

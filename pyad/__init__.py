@@ -21,6 +21,7 @@ from . import numpy                            # noqa: F401
 from . import nn                               # noqa: F401
 from . import linalg                           # noqa: F401
 from . import optim, numerical                 # noqa: F401
+from . import jit                              # noqa: F401
 from .fixed_point import fixed_point, FixedPointError
 from .custom import custom_jvp, custom_vjp, ClosureError
 from .checkpoint import checkpoint, remat
@@ -37,6 +38,7 @@ __all__ = list(_operators_all) + [
     'optim', 'numerical', 'custom_jvp', 'custom_vjp', 'ClosureError', 'checkpoint', 'remat',
     'tree_util', 'flatten_util',
     'vmap',
+    'jit',
 ]
 
 

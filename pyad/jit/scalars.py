@@ -1,0 +1,78 @@
+"""Scalar arithmetic on Python floats: a node that adds, subtracts, multiplies or
+negates float64 scalars is written as Python arithmetic (``v3 = v1 * v2``) instead
+of a NumPy ufunc call on NumPy scalars (~30 ns against ~700 ns).
+
+IEEE arithmetic gives the same bits either way.  The result is a Python float
+instead of a NumPy float64, which behaves differently only next to arrays of
+another dtype (a float64 scalar is "strong" in NumPy's promotion, a Python float
+"weak") or under array methods: so a node is rewritten only when every node that
+reads its result is rewritten too (or it is an output of the program).  Division
+is left to NumPy (a Python float divided by zero raises).
+"""
+import operator
+
+import numpy
+
+from .trace import Var
+
+SYMBOLS = {numpy.add: '+', operator.add: '+', numpy.subtract: '-', operator.sub: '-',
+           numpy.multiply: '*', operator.mul: '*'}
+_NEGATIVE = (numpy.negative, operator.neg)
+_SCALAR_CONSTANTS = (float, int, numpy.float64)
+
+
+def _number(c):
+    """c as a finite Python float if it is a float64 number or 0-d array, else None."""
+    if type(c) in _SCALAR_CONSTANTS or (type(c) is numpy.ndarray and c.shape == ()
+                                        and c.dtype == numpy.float64):
+        value = float(c)
+        return value if numpy.isfinite(value) else None
+    return None
+
+
+def _operand(a, recording):
+    if type(a) is Var:
+        return a.n in recording.scalars or (a.n in recording.constants
+                                            and _number(recording.constants[a.n]) is not None)
+    return type(a) is not bool and _number(a) is not None
+
+
+def _candidate(node, recording):
+    if node.kind != 'call' or node.kwargs or node.writes or len(node.outs) != 1:
+        return False
+    if node.outs[0] not in recording.scalars:
+        return False
+    arity = 2 if node.fn in SYMBOLS else 1 if node.fn in _NEGATIVE else 0
+    return arity == len(node.args) and all(_operand(a, recording) for a in node.args)
+
+
+def plan(nodes, recording, reads):
+    """The indices of the nodes to write as Python arithmetic."""
+    chosen = {i for i, node in enumerate(nodes) if _candidate(node, recording)}
+    readers = {}
+    for i, node in enumerate(nodes):
+        for n in reads(node):
+            readers.setdefault(n, []).append(i)
+    changed = True
+    while changed:
+        changed = False
+        for i in list(chosen):
+            out = nodes[i].outs[0]
+            if any(j not in chosen and nodes[j].kind != 'guard' for j in readers.get(out, ())):
+                chosen.discard(i)
+                changed = True
+    return chosen
+
+
+def source(node, expr, recording):
+    """Python arithmetic for a chosen node (``expr`` writes a variable)."""
+    def operand(a):
+        if type(a) is Var and a.n in recording.constants:
+            a = recording.constants[a.n]
+        if type(a) is Var:
+            return expr(a)
+        return repr(_number(a))
+    if node.fn in _NEGATIVE:
+        return f'v{node.outs[0]} = -{operand(node.args[0])}'
+    a, b = node.args
+    return f'v{node.outs[0]} = {operand(a)} {SYMBOLS[node.fn]} {operand(b)}'
