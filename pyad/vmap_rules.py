@@ -28,9 +28,9 @@ from importlib import import_module
 from .numpy.manipulation import reshape, broadcast_to, expand_dims, stack, moveaxis, pad
 
 # the modules themselves (some share a name with a function of their package)
-_mp, _red, _idx, _prod, _la, _sm, _sp, _att, _bidx = (import_module('pyad.' + m) for m in (
+_mp, _red, _idx, _prod, _la, _sm, _sp, _att, _bidx, _fft = (import_module('pyad.' + m) for m in (
     'numpy.manipulation', 'numpy.reductions', 'numpy.indexing', 'numpy.products', 'linalg',
-    'nn.softmax', 'nn.sparse', 'nn.attention', 'numpy._batched_index'))
+    'nn.softmax', 'nn.sparse', 'nn.attention', 'numpy._batched_index', 'numpy.fft'))
 
 batching._STACK.append(stack)
 
@@ -350,12 +350,16 @@ ELEMENTWISE = [
     'less_equal', 'logaddexp', 'logaddexp2', 'logical_and', 'logical_not', 'logical_or',
     'logical_xor', 'maximum', 'minimum', 'mod', 'not_equal', 'rint', 'round', 'sign', 'signbit',
     'sinc', 'trunc',
+    # complex parts, and SciPy's special functions and distributions (pyad.scipy)
+    'real', 'imag', 'conj', 'angle', 'beta', 'betaln', 'betainc', 'gammainc', 'gammaincc',
+    'gammasgn', 'rgamma', 'i0', 'i1', 'iv', 'ive', 'j0', 'j1', 'jn', 'y0', 'y1', 'yn',
+    'erfcinv', 'ndtr', 'log_ndtr', 't_cdf',
 ]
 
 LINEAR = [_idx.scatter_add]
 
 STACKED = [_la._cholesky, _la._det, _la._eigh, _la._expm, _la._inv, _la._pinv, _la._qr,
-           _la._slogdet, _la._svd]
+           _la._slogdet, _la._svd, _la._eig, _la._sqrtm]
 
 # (primitive, position of its axis: an argument's index or a parameter's name, kind)
 ALONG = [
@@ -368,6 +372,7 @@ ALONG = [
     (_sm._logsumexp, 'axes', 'axes'), (_sp._sparsemax, 'axis', 'axis'),
     (_sp._entmax15, 'axis', 'axis'), (_sp._entmax_bisect, 'axis', 'axis'),
     (_la._extreme, 1, 'axis'), (_bidx.argsort, 1, 'axis'),
+    (_fft._fftn, 'axes', 'axes'), (_fft._rfftn, 'axes', 'axes'), (_fft._irfftn, 'axes', 'axes'),
 ]
 
 OTHERS = [
@@ -379,15 +384,19 @@ OTHERS = [
 ]
 
 # computed one example at a time (see the module's docstring)
-FALLBACK = [_att._chunk, _att._gather, _att._scatter]
+FALLBACK = [_att._chunk, _att._gather, _att._scatter, _la._sylvester, _la._banded]
+# the same, for primitives of modules imported later (pyad.scipy), by name
+FALLBACK_NAMES = ('convolve',)
 _WHOLE_ARRAY = ('allclose', 'array_equal')       # a bool per example, by the loop
 
 
 def _ufunc_rule(prim):
     """A primitive added later whose implementation is a ufunc (NumPy's, SciPy's
-    special functions) is elementwise."""
+    special functions), or named in ELEMENTWISE (pyad.scipy's, made when that is
+    imported), is elementwise."""
     import numpy
-    return elementwise if isinstance(prim.impl, numpy.ufunc) else None
+    elementwise_by_name = prim.name in ELEMENTWISE and prim.name not in FALLBACK_NAMES
+    return elementwise if isinstance(prim.impl, numpy.ufunc) or elementwise_by_name else None
 
 
 def _register_all():

@@ -7,6 +7,9 @@ import pyad
 import pyad.numpy as pnp
 import pyad.nn as nn
 import pyad.linalg as la
+import pyad.scipy.signal
+import pyad.scipy.stats
+import pyad.scipy.special as sps
 from pyad._core import batching
 from pyad._core.primitive import all_primitives
 from pyad import vmap_rules
@@ -203,6 +206,28 @@ CASES += [
     ('median', lambda x: pnp.median(x), [(5,)], None),
     ('nanmean', lambda x: pnp.nanmean(pnp.where(x > 0.5, onp.nan, x), axis=0), [(4, 2)], None),
     ('interp', lambda x, fp: pnp.interp(x, onp.linspace(-1, 1, 5), fp), [(3,), (5,)], None),
+    ('fft', lambda x: pnp.fft.fft(x), [(2, 4)], None),
+    ('ifft2', lambda x: pnp.fft.ifft2(x * (1 + 0.5j)), [(3, 4)], None),
+    ('rfft-axis0', lambda x: pnp.fft.rfft(x, axis=0), [(4, 3)], None),
+    ('irfft', lambda x: pnp.fft.irfft(pnp.fft.rfft(x)), [(2, 6)], None),
+    ('complex-parts', lambda x, y: pnp.real(pnp.conj(x + 1j * y) * (x - 2j)) + pnp.imag(x * 1j)
+     + pnp.angle(x + 1j * y), [(2, 3), (2, 3)], None),
+    ('eigvals', lambda a: la.eigvals(a), [_mat()], None),
+    ('sqrtm', lambda a: la.sqrtm(a @ pnp.transpose(a) + 3 * onp.eye(3)), [_mat()], None),
+    ('solve_sylvester', lambda a, b, q: la.solve_sylvester(a + 4 * onp.eye(3), b + 4 * onp.eye(2),
+                                                            q), [(3, 3), (2, 2), (3, 2)], None),
+    ('solve_banded', lambda ab, b: la.solve_banded((1, 1), ab + onp.array([[0.0] * 4, [4.0] * 4,
+                                                                          [0.0] * 4]), b),
+     [(3, 4), (4,)], None),
+    ('convolve', lambda x, y: pyad.scipy.signal.convolve(x, y), [(5,), (3,)], None),
+    ('special-2', lambda x, y: sps.beta(x + 1, y + 1) + sps.betaln(x + 1, y + 1)
+     + sps.gammainc(x + 1, y + 1) + sps.gammaincc(x + 1, y + 1) + sps.iv(1.5, x)
+     + sps.ive(1.5, y) + sps.jn(2, x) + sps.yn(2, y + 1), [_pos(2, 3), _pos(2, 3)], None),
+    ('special-1', lambda x: sps.gammasgn(x) + sps.rgamma(x) + sps.i0(x) + sps.i1(x) + sps.j0(x)
+     + sps.j1(x) + sps.y0(x) + sps.y1(x) + sps.ndtr(x) + sps.log_ndtr(x), [_pos(2, 3)], None),
+    ('special-unit', lambda x, a: sps.betainc(a + 1, a + 2, (x + 1) / 2) + sps.erfcinv(x + 1),
+     [_unit(4), _pos(4)], None),
+    ('t.cdf', lambda x, d: pyad.scipy.stats.t.cdf(x, 3.0 + d), [(4,), _pos(4)], None),
     ('sparsek_attention', lambda q, k, v, s: nn.sparsek_attention(q, k, v, s, 2.0, window=1,
                                                                   chunk=2),
      [(1, 1, 6, 2), (1, 1, 6, 2), (1, 1, 6, 2), (1, 1, 6)], None),
@@ -217,7 +242,8 @@ def _close(got, want, what):
     want = onp.stack([onp.asarray(w) for w in want])
     got = onp.asarray(got)
     assert got.shape == want.shape, f'{what}: shape {got.shape}, loop gives {want.shape}'
-    onp.testing.assert_allclose(got.astype(float), want.astype(float), rtol=1e-9, atol=1e-12,
+    kind = complex if onp.iscomplexobj(got) or onp.iscomplexobj(want) else float
+    onp.testing.assert_allclose(got.astype(kind), want.astype(kind), rtol=1e-9, atol=1e-12,
                                 err_msg=what)
 
 
@@ -269,7 +295,7 @@ def test_every_primitive_has_a_rule_or_is_listed_and_is_checked(values):
         pytest.skip('once is enough')
     prims = _builtin_primitives()
     assert len(prims) > 100
-    fallback = set(vmap_rules.FALLBACK)
+    fallback = set(vmap_rules.FALLBACK) | {p for p in prims if p.name in vmap_rules.FALLBACK_NAMES}
     missing = sorted(p.name for p in prims if batching.rule_of(p) is None and p not in fallback)
     assert not missing, f'primitives with no batching rule and not in FALLBACK: {missing}'
     assert not [p for p in fallback if batching.rule_of(p) is not None]
@@ -630,6 +656,7 @@ OPERATORS = {
     'jacobianTv': ('map', lambda op: lambda x: op(_map)(x, _U)),
     'jvp': ('map', lambda op: lambda x: op(_map, x, _U)),
     'vjp': ('map', lambda op: lambda x: op(_map, x)[1](_U)),
+    'linearize': ('map', lambda op: lambda x: op(_map, x)[1](_U)),
 }
 _NAMES = sorted(OPERATORS) + sorted('f' + n for n in OPERATORS if 'f' + n in pyad.__all__)
 
