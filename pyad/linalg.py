@@ -1167,9 +1167,10 @@ def _sqrtm_one(m):
     if _np.iscomplexobj(root) and not _np.iscomplexobj(m):
         if _np.max(_np.abs(root.imag), initial=0.0) > 1e3 * _np.finfo(m.dtype).eps * \
                 max(1.0, _np.max(_np.abs(root.real), initial=0.0)):
-            raise ValueError('sqrtm: the real matrix has no real square root (an eigenvalue '
-                             'is negative); pass it as a complex matrix for its complex '
-                             'principal root')
+            raise ValueError('sqrtm: the matrix has no real square root (an eigenvalue is '
+                             'negative).  A complex matrix gets its complex principal root, '
+                             'but a negative eigenvalue lies on the branch cut of the square '
+                             'root, where the root has no derivative')
         root = root.real
     return root
 

@@ -202,14 +202,19 @@ CASES = {
 }
 
 
+# pyad.linalg primitives whose complex cases are in tests/test_complex_linalg.py
+LINALG_ELSEWHERE = ('slogdet', 'svd', 'qr', 'cholesky', 'eigh', 'pinv', 'expm', 'sqrtm',
+                    'solve_triangular', 'solve_symmetric', 'solve_sylvester')
+
+
 def _all_primitives():
     return [o for o in gc.get_objects() if isinstance(o, Primitive)]
 
 
 def test_every_complex_primitive_has_cases():
     declared = {p.name for p in _all_primitives() if p.complex_rules and not p.nondiff}
-    # (primitives of modules tested elsewhere: the fft and eig tests)
-    elsewhere = {n for n in declared if n in ('fftn', 'rfftn', 'irfftn', 'eig')}
+    # (primitives of modules tested elsewhere: the fft, eig and complex linalg tests)
+    elsewhere = {n for n in declared if n in ('fftn', 'rfftn', 'irfftn', 'eig') + LINALG_ELSEWHERE}
     assert declared - elsewhere <= set(CASES), sorted(declared - elsewhere - set(CASES))
     assert set(CASES) <= declared
 
@@ -238,7 +243,7 @@ def test_primitives_without_complex_rules_refuse_complex_operands():
         with pytest.raises(TypeError, match=f'{prim.name} does not support complex values'):
             pyad.grad(lambda x: bind(prim, (x, Z), {}))(X)
         refused.append(prim.name)
-    assert {'maximum', 'logsumexp', 'slogdet', 'svd', 'sparsemax'} <= set(refused)
+    assert {'maximum', 'logsumexp', 'sparsemax', 'solve_banded'} <= set(refused)
 
 
 def test_check_grads_catches_a_wrong_complex_rule():
@@ -327,9 +332,10 @@ def test_composite_functions_follow_numpy_for_complex_values(name):
     check_grads(lambda z: f(np, z), a.astype(onp.complex64), order=1)
 
 
-def test_spectral_norms_of_complex_matrices_are_refused():
-    with pytest.raises(TypeError, match='complex'):
-        pyad.grad(lambda m: np.linalg.norm(m, 2))(M)
+def test_spectral_norms_of_complex_matrices_follow_numpy():
+    for ord in (2, -2, 'nuc'):
+        onp.testing.assert_allclose(np.linalg.norm(M, ord), onp.linalg.norm(M, ord), rtol=1e-12)
+        check_grads(lambda m: np.linalg.norm(m, ord), M, order=2)
 
 
 def test_diff_and_diffn_of_a_complex_scalar_along_the_real_direction():
