@@ -305,3 +305,28 @@ def test_order_functions_still_refuse_complex():
     for fn in (np.max, np.min, lambda z: np.clip(z, 0, 1)):
         with pytest.raises(TypeError, match='complex'):
             pyad.grad(lambda z: np.real(fn(z)).sum())(crandn(4))
+
+
+VMAPPED = {
+    'slogdet': (lambda a: la.slogdet(a)[1], STACK),
+    'svd': (lambda a: la.svd(a, compute_uv=False), STACK),
+    'eigh': (lambda a: la.eigh(a)[0], STACK @ onp.conj(onp.swapaxes(STACK, -1, -2))),
+    'cholesky': (la.cholesky, STACK @ onp.conj(onp.swapaxes(STACK, -1, -2))),
+    'qr': (lambda a: la.qr(a)[1], STACK),
+    'expm': (la.expm, 0.3 * STACK),
+    'sqrtm': (la.sqrtm, STACK),
+    'pinv': (la.pinv, STACK),
+    'solve_triangular': (lambda a: la.solve_triangular(a, B, lower=True), STACK),
+    'solve_symmetric': (lambda a: la.solve_symmetric(a, B),
+                        STACK @ onp.conj(onp.swapaxes(STACK, -1, -2))),
+    'solve_sylvester': (lambda a: la.solve_sylvester(a, SYL_B, SYL_Q), STACK),
+}
+
+
+@pytest.mark.parametrize('name', sorted(VMAPPED))
+def test_vmap_of_complex_matrices_against_a_loop(name):
+    f, xs = VMAPPED[name]
+    loss = lambda a: np.sum(np.abs(f(a)) ** 2)
+    onp.testing.assert_allclose(pyad.vmap(f)(xs), onp.stack([f(x) for x in xs]), rtol=1e-10)
+    onp.testing.assert_allclose(pyad.vmap(pyad.grad(loss))(xs),
+                                onp.stack([pyad.grad(loss)(x) for x in xs]), rtol=1e-10)
