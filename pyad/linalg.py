@@ -18,8 +18,10 @@ cholesky(a)            the lower factor L of (A + Aᵀ)/2 (symmetrized, as in JA
 cho_solve(c, b)        solve (L Lᵀ) X = B given the factor (``c`` or ``(c, lower)``).
 solve_triangular       reads only the ``lower`` (or upper) triangle of ``a``;
                        ``trans`` 0/'N' or 1/'T' (2/'C' is 1 for real values).
-inv, solve, det,       complex matrices too (docs/complex.md).
-matrix_power
+complex matrices       every function but solve_banded (docs/linalg.md): the
+                       holomorphic ones (inv, solve, det, expm, sqrtm, Sylvester,
+                       triangular solves) keep their real rules; cholesky, eigh,
+                       svd, qr, pinv, slogdet use conjugate transposes.
 inv, slogdet           at a singular matrix the derivative (A⁻¹) does not exist:
                        the rules raise ``LinAlgError``.  ``slogdet``'s value there is
                        NumPy's (0, -inf); its sign has no derivative (forward mode
