@@ -197,6 +197,12 @@ CASES = {
     'solve': [(lambda m: pyad.linalg.solve(m, Z[:3]), lambda: M),
               (lambda z: pyad.linalg.solve(M.real, z[:3]), _c),
               (lambda x: pyad.linalg.solve(M.real + onp.diag(x[:3]), Z[:3]), lambda: X)],
+    'sinc': [(np.sinc, _c), (np.sinc, lambda: 1e-9 * Z), (lambda x: np.sinc(x * (1 + 1j)), lambda: X)],
+    'sinc_derivative': [(lambda z: pyad.jvp(np.sinc, (z,), (onp.ones_like(z),))[1], _c),
+                        (lambda z: pyad.jvp(np.sinc, (z,), (onp.ones_like(z),))[1], lambda: 1e-9 * Z)],
+    'logsumexp': [(np.logsumexp, _c), (lambda m: np.logsumexp(m, axis=1), lambda: M),
+                  (lambda z: np.logsumexp(Z, b=z), _c), (lambda x: np.logsumexp(x, b=Z), lambda: X),
+                  (lambda z: np.logsumexp(z, b=X), _c)],
     'einsum': [(lambda m: np.einsum('ij,jk->ik', m, M), lambda: M),
                (lambda x: np.einsum('i,ij->j', x[:3], M), lambda: X)],
 }
@@ -256,6 +262,18 @@ def test_check_grads_catches_a_wrong_complex_rule():
 
 
 # ----------------------------------------------------------------- values
+def test_sinc_and_logsumexp_of_complex_values_against_numpy():
+    onp.testing.assert_allclose(np.sinc(Z), onp.sinc(Z), rtol=1e-12)
+    onp.testing.assert_allclose(np.logsumexp(M, axis=0), onp.log(onp.sum(onp.exp(M), axis=0)),
+                                rtol=1e-12)
+    onp.testing.assert_allclose(pyad.grad(np.sinc, holomorphic=True)(0.0 + 0.0j), 0.0, atol=0)
+    want = (onp.cos(onp.pi * Z) - onp.sinc(Z)) / Z          # sinc'(z), away from 0
+    onp.testing.assert_allclose(pyad.vmap(pyad.grad(np.sinc, holomorphic=True))(Z), want,
+                                rtol=1e-10)
+    soft = onp.exp(Z) / onp.sum(onp.exp(Z))
+    onp.testing.assert_allclose(pyad.grad(np.logsumexp, holomorphic=True)(Z), soft, rtol=1e-12)
+
+
 def test_values_against_numpy():
     onp.testing.assert_array_equal(np.real(Z), onp.real(Z))
     onp.testing.assert_array_equal(np.imag(Z), onp.imag(Z))
