@@ -779,13 +779,18 @@ def lstsq(a, b, rcond=None):
         rank = _np.zeros(plain_s.shape[:-1], dtype=int)
     rank = int(rank) if _np.ndim(rank) == 0 else rank
     if m > n and _np.all(rank == n):
-        r = (matmul(a, expand_dims(x, -1))[..., 0] if vector else matmul(a, x)) - b
-        r2 = real(r * conj(r)) if _is_complex(r) else r * r     # |r|²
-        residuals = _sum(r2, axis=-1, keepdims=True) if vector else _sum(r2, axis=-2)
+        residuals = _residuals(a, x, b, vector)
     else:
         rdtype = _np.finfo(_np.dtype(dtype_of(a))).dtype         # (real for complex a)
         residuals = wrap_like(namespace(innermost(a)).zeros((0,), dtype=rdtype), innermost(a))
     return LstsqResult(x, residuals, rank, s)
+
+
+def _residuals(a, x, b, vector):
+    """Σ |A x - b|² over each column (real, as NumPy's, for complex values too)."""
+    r = (matmul(a, expand_dims(x, -1))[..., 0] if vector else matmul(a, x)) - b
+    r2 = real(r * conj(r)) if _is_complex(r) else r * r
+    return _sum(r2, axis=-1, keepdims=True) if vector else _sum(r2, axis=-2)
 
 
 # ================================================================== eigh
