@@ -115,6 +115,10 @@ CASES = {
     'solve_sylvester in a': (lambda a: la.solve_sylvester(a, SYL_B, SYL_Q), SYL_A, True),
     'solve_sylvester in b': (lambda b: la.solve_sylvester(SYL_A, b, SYL_Q), SYL_B, True),
     'solve_sylvester in q': (lambda q: la.solve_sylvester(SYL_A, SYL_B, q), SYL_Q, True),
+    'slogdet sign': (lambda a: la.slogdet(a)[0], A, False),
+    'solve': (lambda a: la.solve(a, B), A, True),
+    'solve in b': (lambda b: la.solve(A, b), B, True),
+    'matrix_power': (lambda a: la.matrix_power(a, 3), A, True),
     'det': (la.det, A, True),
     'inv': (la.inv, A, True),
 }
