@@ -14,10 +14,11 @@ solve(a, b)            dX = -A⁻¹ dA X + A⁻¹ dB.  ``b`` is a vector when it
                        (NumPy 2 semantics), else a stack of matrices.
 solve_symmetric(a, b)  Cholesky based, for symmetric positive definite ``a``; the
                        function of (A + Aᵀ)/2, so its derivative in A is symmetric.
-cholesky(a)            the lower factor L of (A + Aᵀ)/2 (symmetrized, as in JAX).
+cholesky(a)            the lower factor L of (A + Aᵀ)/2 (symmetrized, as in JAX;
+                       (A + Aᴴ)/2 for complex A).
 cho_solve(c, b)        solve (L Lᵀ) X = B given the factor (``c`` or ``(c, lower)``).
 solve_triangular       reads only the ``lower`` (or upper) triangle of ``a``;
-                       ``trans`` 0/'N' or 1/'T' (2/'C' is 1 for real values).
+                       ``trans`` 0/'N', 1/'T' or 2/'C' (Aᴴ: Aᵀ for real values).
 complex matrices       every function but solve_banded (docs/linalg.md): the
                        holomorphic ones (inv, solve, det, expm, sqrtm, Sylvester,
                        triangular solves) keep their real rules; cholesky, eigh,
