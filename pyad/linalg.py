@@ -172,23 +172,19 @@ def _diag_embed(v):
     return expand_dims(v, -2) * eye
 
 
-def _check_square(name, a, what='a', complex_ok=False):
+def _check_square(name, a, what='a'):
     s = tuple(shape_of(a))
     if len(s) < 2:
         raise ValueError(f'{name}: {what} must be a (stack of) square matrices, got shape {s}')
     if s[-1] != s[-2]:
         raise ValueError(f'{name}: {what} must be square in its last two axes, got shape {s}')
-    if not complex_ok:
-        _check_float(name, a, what)
     return s[-1]
 
 
-def _check_matrix(name, a, what='a', complex_ok=False):
+def _check_matrix(name, a, what='a'):
     s = tuple(shape_of(a))
     if len(s) < 2:
         raise ValueError(f'{name}: {what} must be a (stack of) matrices, got shape {s}')
-    if not complex_ok:
-        _check_float(name, a, what)
 
 
 def _check_float(name, a, what):
@@ -206,9 +202,10 @@ def _as_array(x):
     if isinstance(x, (list, tuple)):
         from .numpy.creation import listed
         x = listed(x)              # a list of traced values is stacked differentiably
-        if isinstance(x, Box) or x.dtype.kind == 'f':
+        if isinstance(x, Box) or x.dtype.kind in 'fc':
             return x
-    return _np.asarray(x, dtype=float)
+    x = _np.asarray(x)
+    return x if x.dtype.kind in 'fc' else x.astype(float)    # (integers: floats)
 
 
 def _rhs(name, a, b, n):
@@ -342,7 +339,7 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
     or 2/'C' (Aᴴ, which is Aᵀ for a real A).  Complex matrices too."""
     name = 'solve_triangular'
     a, b = _as_array(a), _as_array(b)
-    n = _check_square(name, a, complex_ok=True)
+    n = _check_square(name, a)
     if unit_diagonal:
         raise NotImplementedError(f'{name}: unit_diagonal=True is not supported')
     if trans not in _TRANS:
@@ -396,7 +393,7 @@ def solve(a, b):
     """numpy.linalg.solve: X with A X = B, over broadcast stacks.  ``b`` of shape
     (n,) is a vector (the result has shape (..., n)); otherwise (..., n, k)."""
     a, b = _as_array(a), _as_array(b)
-    n = _check_square('solve', a, complex_ok=True)
+    n = _check_square('solve', a)
     b2, vector = _rhs('solve', a, b, n)
     return _out(_solve(a, b2), vector)
 
@@ -452,7 +449,7 @@ def solve_symmetric(a, b):
     ``g, H = pyad.gradhessian(f)(x); x - pyad.linalg.solve_symmetric(H, g)``.
     A matrix that is not positive definite raises LinAlgError."""
     a, b = _as_array(a), _as_array(b)
-    n = _check_square('solve_symmetric', a, complex_ok=True)
+    n = _check_square('solve_symmetric', a)
     b2, vector = _rhs('solve_symmetric', a, b, n)
     return _out(_solve_sym(a, b2), vector)
 
@@ -496,7 +493,7 @@ def cholesky(a):
     (A + Aᵀ)/2 for a real A), its diagonal real and positive.  A matrix that is not
     positive definite raises LinAlgError."""
     a = _as_array(a)
-    _check_square('cholesky', a, complex_ok=True)
+    _check_square('cholesky', a)
     return _cholesky(a)
 
 
@@ -509,7 +506,7 @@ def cho_solve(c_and_lower, b):
     else:
         c, lower = c_and_lower, True
     c, b = _as_array(c), _as_array(b)
-    n = _check_square('cho_solve', c, 'the factor c', complex_ok=True)
+    n = _check_square('cho_solve', c, 'the factor c')
     b2, vector = _rhs('cho_solve', c, b, n)
     if lower:     # A = L Lᴴ
         y = _tri(c, b2, lower=True, trans=0)
@@ -533,7 +530,7 @@ _inv.def_vjp(lambda g, ans, a: -matmul(matmul(_mT(ans), g), _mT(ans)))
 def inv(a):
     """numpy.linalg.inv, over stacks.  A singular matrix raises LinAlgError."""
     a = _as_array(a)
-    _check_square('inv', a, complex_ok=True)
+    _check_square('inv', a)
     return _inv(a)
 
 
@@ -624,7 +621,7 @@ def det(a):
     for a well-conditioned A, else the adjugate continued to singular matrices (see
     ``_adjugate``), so derivatives of every order exist everywhere."""
     a = _as_array(a)
-    _check_square('det', a, complex_ok=True)
+    _check_square('det', a)
     return _det(a)
 
 
@@ -691,7 +688,7 @@ def slogdet(a):
     derivative there raises LinAlgError (it does not exist); ``det``'s derivative
     exists everywhere."""
     a = _as_array(a)
-    _check_square('slogdet', a, complex_ok=True)
+    _check_square('slogdet', a)
     return SlogdetResult(*_slogdet(a))
 
 
@@ -740,7 +737,7 @@ def pinv(a, rcond=None):
     """numpy.linalg.pinv, over stacks (m, n).  The derivative (Golub & Pereyra) holds
     where the rank is constant: in practice, for full-rank matrices."""
     a = _as_array(a)
-    _check_matrix('pinv', a, complex_ok=True)
+    _check_matrix('pinv', a)
     if rcond is None:
         m, n = shape_of(a)[-2:]
         rcond = max(m, n) * float(_np.finfo(_np.dtype(dtype_of(a))).eps)
@@ -761,7 +758,7 @@ def lstsq(a, b, rcond=None):
     values.  Stacks (..., M, N) work too (rank is then an array).  The derivative
     assumes A has full rank: that of a rank-deficient solution does not exist."""
     a, b = _as_array(a), _as_array(b)
-    _check_matrix('lstsq', a, complex_ok=True)
+    _check_matrix('lstsq', a)
     m, n = shape_of(a)[-2:]
     bs = tuple(shape_of(b))
     if len(bs) == 0 or (len(bs) == 1 and bs[0] != m) or (len(bs) > 1 and bs[-2] != m):
@@ -921,7 +918,7 @@ def eig(a):
     derivative has a 1/(w_j - w_i) term (inf or nan), while symmetric functions of
     the eigenvalues (their sum, the determinant) keep theirs."""
     a = _as_array(a)
-    _check_square('eig', a, complex_ok=True)
+    _check_square('eig', a)
     return EigResult(*_eig(a))
 
 
@@ -959,7 +956,7 @@ def eigh(a, UPLO=None):
     Vᴴ dV has a zero diagonal (JAX's choice).  Differentiate functions that do not
     depend on the phases (|V|, projectors v vᴴ, the eigenvalues)."""
     a = _as_array(a)
-    _check_square('eigh', a, complex_ok=True)
+    _check_square('eigh', a)
     if UPLO is not None:
         if UPLO not in ('L', 'U'):
             raise ValueError(f"eigh: UPLO must be 'L', 'U' or None, got {UPLO!r}")
@@ -1019,7 +1016,7 @@ def svd(a, full_matrices=False, compute_uv=True):
     keeps v_j's phase (Im(v_jᴴ dv_j) = 0) and puts the rest on u_j.  Functions of
     u_j v_jᴴ, |U|, |V| and S do not depend on this choice."""
     a = _as_array(a)
-    _check_matrix('svd', a, complex_ok=True)
+    _check_matrix('svd', a)
     if full_matrices:
         raise NotImplementedError('svd: only full_matrices=False is differentiable in pyad; '
                                   'pass full_matrices=False')
@@ -1064,7 +1061,7 @@ def qr(a, mode='reduced'):
     diagonal is real (LAPACK's Householder convention, its signs those of NumPy's
     result), and the derivative keeps it real, which fixes Q's phases."""
     a = _as_array(a)
-    _check_matrix('qr', a, complex_ok=True)
+    _check_matrix('qr', a)
     if mode != 'reduced':
         raise NotImplementedError(f"qr: only mode='reduced' is supported, got {mode!r}")
     return QRResult(*_qr(a))
@@ -1107,7 +1104,7 @@ def expm(a):
     computed by the block identity with expm itself (so it nests to any order).
     Complex matrices too (expm is holomorphic)."""
     a = _as_array(a)
-    _check_square('expm', a, complex_ok=True)
+    _check_square('expm', a)
     return _expm(a)
 
 
@@ -1155,9 +1152,9 @@ def solve_sylvester(a, b, q):
     and Q (m, n).  Differentiable in all three; the derivative exists where the
     solution is unique (no eigenvalue of A is minus one of B's)."""
     a, b, q = _as_array(a), _as_array(b), _as_array(q)
-    m = _check_square('solve_sylvester', a, complex_ok=True)
-    n = _check_square('solve_sylvester', b, 'b', complex_ok=True)
-    _check_matrix('solve_sylvester', q, 'q', complex_ok=True)
+    m = _check_square('solve_sylvester', a)
+    n = _check_square('solve_sylvester', b, 'b')
+    _check_matrix('solve_sylvester', q, 'q')
     shapes = [tuple(shape_of(v)) for v in (a, b, q)]
     if any(len(s) != 2 for s in shapes):
         raise ValueError(f'solve_sylvester: a, b and q must be matrices, got shapes '
@@ -1208,7 +1205,7 @@ def sqrtm(a):
     eigenvalue), or of a complex matrix (complex result).  Its derivative solves
     the Sylvester equation X dX + dX X = dA; it does not exist at a singular A."""
     a = _as_array(a)
-    _check_square('sqrtm', a, complex_ok=True)
+    _check_square('sqrtm', a)
     _numpy_only('sqrtm', a)
     return _sqrtm(a)
 
@@ -1318,7 +1315,7 @@ def matrix_power(a, n):
     """numpy.linalg.matrix_power: A**n for an integer n by repeated squaring;
     n < 0 uses inv(A), n == 0 gives the identity (a constant)."""
     a = _as_array(a)
-    _check_square('matrix_power', a, complex_ok=True)
+    _check_square('matrix_power', a)
     if isinstance(n, bool) or int(n) != n:
         raise TypeError(f'matrix_power: the exponent must be an integer, got {n!r}')
     n = int(n)

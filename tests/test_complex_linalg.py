@@ -334,3 +334,18 @@ def test_vmap_of_complex_matrices_against_a_loop(name):
     onp.testing.assert_allclose(pyad.vmap(f)(xs), onp.stack([f(x) for x in xs]), rtol=1e-10)
     onp.testing.assert_allclose(pyad.vmap(pyad.grad(loss))(xs),
                                 onp.stack([pyad.grad(loss)(x) for x in xs]), rtol=1e-10)
+
+
+def test_python_lists_of_complex_numbers():
+    rows = [[2.0 + 1.0j, 0.5], [0.3j, 1.0 - 1.0j]]
+    onp.testing.assert_allclose(la.svd(rows, compute_uv=False),
+                                onp.linalg.svd(onp.array(rows), compute_uv=False), rtol=1e-12)
+    onp.testing.assert_allclose(la.expm(rows), sla.expm(onp.array(rows)), rtol=1e-12)
+    onp.testing.assert_allclose(la.solve_triangular(rows, [1j, 2.0], lower=True),
+                                sla.solve_triangular(onp.array(rows), [1j, 2.0], lower=True),
+                                rtol=1e-12)
+
+
+def test_banded_solve_still_refuses_complex_in_its_terms():
+    with pytest.raises(TypeError, match='solve_banded: complex ab'):
+        la.solve_banded((1, 1), crandn(3, 4), onp.ones(4))
