@@ -14,12 +14,15 @@ solve(a, b)            dX = -A⁻¹ dA X + A⁻¹ dB.  ``b`` is a vector when it
                        (NumPy 2 semantics), else a stack of matrices.
 solve_symmetric(a, b)  Cholesky based, for symmetric positive definite ``a``; the
                        function of (A + Aᵀ)/2, so its derivative in A is symmetric.
-cholesky(a)            the lower factor L of (A + Aᵀ)/2 (symmetrized, as in JAX).
+cholesky(a)            the lower factor L of (A + Aᵀ)/2 (symmetrized, as in JAX;
+                       (A + Aᴴ)/2 for complex A).
 cho_solve(c, b)        solve (L Lᵀ) X = B given the factor (``c`` or ``(c, lower)``).
 solve_triangular       reads only the ``lower`` (or upper) triangle of ``a``;
-                       ``trans`` 0/'N' or 1/'T' (2/'C' is 1 for real values).
-inv, solve, det,       complex matrices too (docs/complex.md).
-matrix_power
+                       ``trans`` 0/'N', 1/'T' or 2/'C' (Aᴴ: Aᵀ for real values).
+complex matrices       every function but solve_banded (docs/linalg.md): the
+                       holomorphic ones (inv, solve, det, expm, sqrtm, Sylvester,
+                       triangular solves) keep their real rules; cholesky, eigh,
+                       svd, qr, pinv, slogdet use conjugate transposes.
 inv, slogdet           at a singular matrix the derivative (A⁻¹) does not exist:
                        the rules raise ``LinAlgError``.  ``slogdet``'s value there is
                        NumPy's (0, -inf); its sign has no derivative (forward mode
@@ -101,6 +104,25 @@ def _sym(x):
     return (x + _mT(x)) * 0.5
 
 
+def _is_complex(x):
+    return _np.dtype(dtype_of(x)).kind == 'c'
+
+
+def _cj(x):
+    """conj(x) for a complex x; a real x as it is (no extra operation on real paths)."""
+    return conj(x) if _is_complex(x) else x
+
+
+def _mH(x):
+    """The conjugate transpose of the last two axes (the transpose for real values)."""
+    return _cj(_mT(x))
+
+
+def _herm(x):
+    """The Hermitian part (X + Xᴴ)/2 (the symmetric part for real values)."""
+    return (x + _mH(x)) * 0.5
+
+
 def _lapack(name, fn, *args, **kwargs):
     """Call a LAPACK-backed routine; a LinAlgError says which pyad function failed."""
     try:
@@ -120,7 +142,9 @@ def _solve_stack(name, xp, a, b):
 
 
 def _plain_sym(a):
-    return (a + a.swapaxes(-1, -2)) * 0.5
+    """(A + Aᴴ)/2 on plain arrays (Hermitian part; symmetric for real A)."""
+    at = a.swapaxes(-1, -2)
+    return (a + (at.conj() if a.dtype.kind == 'c' else at)) * 0.5
 
 
 def _masks(like, n):
@@ -148,14 +172,12 @@ def _diag_embed(v):
     return expand_dims(v, -2) * eye
 
 
-def _check_square(name, a, what='a', complex_ok=False):
+def _check_square(name, a, what='a'):
     s = tuple(shape_of(a))
     if len(s) < 2:
         raise ValueError(f'{name}: {what} must be a (stack of) square matrices, got shape {s}')
     if s[-1] != s[-2]:
         raise ValueError(f'{name}: {what} must be square in its last two axes, got shape {s}')
-    if not complex_ok:
-        _check_float(name, a, what)
     return s[-1]
 
 
@@ -163,7 +185,6 @@ def _check_matrix(name, a, what='a'):
     s = tuple(shape_of(a))
     if len(s) < 2:
         raise ValueError(f'{name}: {what} must be a (stack of) matrices, got shape {s}')
-    _check_float(name, a, what)
 
 
 def _check_float(name, a, what):
@@ -181,9 +202,10 @@ def _as_array(x):
     if isinstance(x, (list, tuple)):
         from .numpy.creation import listed
         x = listed(x)              # a list of traced values is stacked differentiably
-        if isinstance(x, Box) or x.dtype.kind == 'f':
+        if isinstance(x, Box) or x.dtype.kind in 'fc':
             return x
-    return _np.asarray(x, dtype=float)
+    x = _np.asarray(x)
+    return x if x.dtype.kind in 'fc' else x.astype(float)    # (integers: floats)
 
 
 def _rhs(name, a, b, n):
@@ -293,15 +315,17 @@ def _tri_vjp(g, ans, primals, params, positions):
     out = []
     for i in positions:
         if i == 1:
-            out.append(unbroadcast_shape(gb, shape_of(ans), shape_of(b)))
+            out.append(real_for(unbroadcast_shape(gb, shape_of(ans), shape_of(b)), b, ans))
         else:
             ga = matmul(gb, _mT(ans)) if not trans else matmul(ans, _mT(gb))
             ga = -(ga * _tri_mask(a, lower))
-            out.append(_unbroadcast_matrix(ga, _stack_of(ans), a))
+            out.append(real_for(_unbroadcast_matrix(ga, _stack_of(ans), a), a, ans))
     return out
 
 
-_tri = Primitive('solve_triangular', _tri_impl)
+# (holomorphic in a and b: trans is a plain transpose, and the conjugate transpose
+# of solve_triangular(..., trans='C') is the transpose of conj(a))
+_tri = Primitive('solve_triangular', _tri_impl, complex_rules=True)
 _tri.def_jvp(_tri_jvp_a, _tri_jvp_b)
 _tri.def_vjp_joint(_tri_vjp)
 
@@ -311,7 +335,8 @@ _TRANS = {0: 0, 1: 1, 2: 1, 'N': 0, 'T': 1, 'C': 1}
 
 def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
     """scipy.linalg.solve_triangular, over stacks: solve op(A) X = B reading only the
-    lower (``lower=True``) or upper triangle of ``a``; ``trans`` 0/'N' (A) or 1/'T' (Aᵀ)."""
+    lower (``lower=True``) or upper triangle of ``a``; ``trans`` 0/'N' (A), 1/'T' (Aᵀ)
+    or 2/'C' (Aᴴ, which is Aᵀ for a real A).  Complex matrices too."""
     name = 'solve_triangular'
     a, b = _as_array(a), _as_array(b)
     n = _check_square(name, a)
@@ -320,6 +345,8 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
     if trans not in _TRANS:
         raise ValueError(f"{name}: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
     b2, vector = _rhs(name, a, b, n)
+    if trans in (2, 'C'):
+        a = _cj(a)
     return _out(_tri(a, b2, lower=bool(lower), trans=_TRANS[trans]), vector)
 
 
@@ -366,7 +393,7 @@ def solve(a, b):
     """numpy.linalg.solve: X with A X = B, over broadcast stacks.  ``b`` of shape
     (n,) is a vector (the result has shape (..., n)); otherwise (..., n, k)."""
     a, b = _as_array(a), _as_array(b)
-    n = _check_square('solve', a, complex_ok=True)
+    n = _check_square('solve', a)
     b2, vector = _rhs('solve', a, b, n)
     return _out(_solve(a, b2), vector)
 
@@ -383,11 +410,11 @@ def _cholesky_plain(name, a):
 def _solve_sym_impl(a, b):
     L = _cholesky_plain('solve_symmetric', a)
     y = _tri_impl(L, b, True, 0)
-    return wrap_like(_tri_impl(L, y, True, 1), a, b)
+    return wrap_like(_tri_impl(L.conj() if L.dtype.kind == 'c' else L, y, True, 1), a, b)
 
 
 def _solve_sym_jvp_a(t, ans, a, b):
-    return -_solve_sym(a, matmul(_sym(align(t, a, ans)), ans))
+    return -_solve_sym(a, matmul(_herm(align(t, a, ans)), ans))
 
 
 def _solve_sym_jvp_b(t, ans, a, b):
@@ -395,27 +422,31 @@ def _solve_sym_jvp_b(t, ans, a, b):
 
 
 def _solve_sym_vjp(g, ans, primals, params, positions):
+    # (complex A: H = (A + Aᴴ)/2 is Hermitian, and H⁻ᵀ = conj(H)⁻¹ transposes the solve)
     a, b = primals
-    gb = _solve_sym(a, g)
+    gb = _solve_sym(_cj(a), g)
     out = []
     for i in positions:
         if i == 1:
-            out.append(unbroadcast_shape(gb, shape_of(ans), shape_of(b)))
+            out.append(real_for(unbroadcast_shape(gb, shape_of(ans), shape_of(b)), b, ans))
         else:
-            out.append(_unbroadcast_matrix(-_sym(matmul(gb, _mT(ans))), _stack_of(ans), a))
+            ga = _unbroadcast_matrix(-_herm(matmul(gb, _mT(ans))), _stack_of(ans), a)
+            out.append(real_for(ga, a, ans))
     return out
 
 
-_solve_sym = Primitive('solve_symmetric', _solve_sym_impl)
+_solve_sym = Primitive('solve_symmetric', _solve_sym_impl, complex_rules=True)
 _solve_sym.def_jvp(_solve_sym_jvp_a, _solve_sym_jvp_b)
 _solve_sym.def_vjp_joint(_solve_sym_vjp)
 
 
 def solve_symmetric(a, b):
-    """Solve A X = B for symmetric positive definite A by a Cholesky factorization.
+    """Solve A X = B for symmetric (complex: Hermitian) positive definite A by a
+    Cholesky factorization.
 
-    A is used through (A + Aᵀ)/2, so the derivative in A is symmetric.  DiffSharp's
-    Newton step: ``g, H = pyad.gradhessian(f)(x); x - pyad.linalg.solve_symmetric(H, g)``.
+    A is used through (A + Aᴴ)/2, so the derivative in A is symmetric (Hermitian).
+    DiffSharp's Newton step:
+    ``g, H = pyad.gradhessian(f)(x); x - pyad.linalg.solve_symmetric(H, g)``.
     A matrix that is not positive definite raises LinAlgError."""
     a, b = _as_array(a), _as_array(b)
     n = _check_square('solve_symmetric', a)
@@ -428,33 +459,39 @@ def _cholesky_impl(a):
 
 
 def _phi(x):
-    """The lower triangle of x with its diagonal halved."""
+    """The lower triangle of x with its diagonal halved (and, complex, made real: L's
+    diagonal is real, and so is its derivative's)."""
     eye, _, strict = _masks(x, shape_of(x)[-1])
+    if _is_complex(x):
+        return x * strict + (real(x) * eye) * 0.5
     return x * strict + (x * eye) * 0.5
 
 
 def _cholesky_jvp(t, L, a):
-    s = _sym(t)
+    s = _herm(t)
     x = _tri(L, s, lower=True, trans=0)                 # L⁻¹ S
-    x = _tri(L, _mT(x), lower=True, trans=0)            # L⁻¹ S L⁻ᵀ
+    x = _tri(L, _mH(x), lower=True, trans=0)            # L⁻¹ S L⁻ᴴ
     return matmul(L, _phi(x))
 
 
 def _cholesky_vjp(g, L, a):
+    # the transpose of _cholesky_jvp under Re Σ g t: Φ and the Hermitian part are
+    # their own transposes, t -> L⁻¹ t L⁻ᴴ transposes to g -> L⁻ᵀ g conj(L)⁻¹
     p = _phi(matmul(_mT(L), g))
     y = _tri(L, p, lower=True, trans=1)                 # L⁻ᵀ P
-    m = _mT(_tri(L, _mT(y), lower=True, trans=1))       # L⁻ᵀ P L⁻¹
-    return _sym(m)
+    m = _mT(_tri(_cj(L), _mT(y), lower=True, trans=1))  # L⁻ᵀ P conj(L)⁻¹
+    return _herm(m)
 
 
-_cholesky = Primitive('cholesky', _cholesky_impl)
+_cholesky = Primitive('cholesky', _cholesky_impl, complex_rules=True)
 _cholesky.def_jvp(_cholesky_jvp)
 _cholesky.def_vjp(_cholesky_vjp)
 
 
 def cholesky(a):
-    """numpy.linalg.cholesky: the lower-triangular L with L Lᵀ = (A + Aᵀ)/2.
-    A matrix that is not positive definite raises LinAlgError."""
+    """numpy.linalg.cholesky: the lower-triangular L with L Lᴴ = (A + Aᴴ)/2 (L Lᵀ =
+    (A + Aᵀ)/2 for a real A), its diagonal real and positive.  A matrix that is not
+    positive definite raises LinAlgError."""
     a = _as_array(a)
     _check_square('cholesky', a)
     return _cholesky(a)
@@ -462,7 +499,8 @@ def cholesky(a):
 
 def cho_solve(c_and_lower, b):
     """scipy.linalg.cho_solve: solve A X = B given A's Cholesky factor.  Pass the
-    factor ``c`` (lower triangular, as ``cholesky`` returns) or ``(c, lower)``."""
+    factor ``c`` (lower triangular, as ``cholesky`` returns) or ``(c, lower)``.
+    A complex factor stands for A = L Lᴴ (or Uᴴ U)."""
     if isinstance(c_and_lower, tuple):
         c, lower = c_and_lower
     else:
@@ -470,11 +508,11 @@ def cho_solve(c_and_lower, b):
     c, b = _as_array(c), _as_array(b)
     n = _check_square('cho_solve', c, 'the factor c')
     b2, vector = _rhs('cho_solve', c, b, n)
-    if lower:     # A = L Lᵀ
+    if lower:     # A = L Lᴴ
         y = _tri(c, b2, lower=True, trans=0)
-        x = _tri(c, y, lower=True, trans=1)
-    else:         # A = Uᵀ U
-        y = _tri(c, b2, lower=False, trans=1)
+        x = _tri(_cj(c), y, lower=True, trans=1)
+    else:         # A = Uᴴ U
+        y = _tri(_cj(c), b2, lower=False, trans=1)
         x = _tri(c, y, lower=False, trans=0)
     return _out(x, vector)
 
@@ -492,7 +530,7 @@ _inv.def_vjp(lambda g, ans, a: -matmul(matmul(_mT(ans), g), _mT(ans)))
 def inv(a):
     """numpy.linalg.inv, over stacks.  A singular matrix raises LinAlgError."""
     a = _as_array(a)
-    _check_square('inv', a, complex_ok=True)
+    _check_square('inv', a)
     return _inv(a)
 
 
@@ -583,7 +621,7 @@ def det(a):
     for a well-conditioned A, else the adjugate continued to singular matrices (see
     ``_adjugate``), so derivatives of every order exist everywhere."""
     a = _as_array(a)
-    _check_square('det', a, complex_ok=True)
+    _check_square('det', a)
     return _det(a)
 
 
@@ -615,27 +653,40 @@ def _require_regular(sign):
 
 def _slogdet_jvp(t, ans, a):
     _require_regular(ans[0])
-    return None, _trace(_solve(a, t))
+    tau = _trace(_solve(a, t))                  # d log det A = tr(A⁻¹ dA)
+    if not _is_complex(a):
+        return None, tau
+    # a complex A: log|det A| moves by Re τ, its phase (the sign) by i Im τ
+    return ans[0] * (1j * imag(tau)), real(tau)
 
 
 def _slogdet_vjp(g, ans, a):
-    g_log = g[1]
-    if g_log is None:
+    g_sign, g_log = g
+    if not _is_complex(a):
+        g_sign = None                           # (a real sign has no derivative)
+    if g_log is None and g_sign is None:
         return None
     _require_regular(ans[0])
-    return _expand2(g_log) * _mT(_inv(a))
+    # the transpose of t -> (sign i Im τ, Re τ): g_log Re τ - Im(g_sign sign) Im τ
+    # = Re(c τ) with c = g_log + i Im(g_sign sign), and τ = tr(A⁻¹ t) transposes to A⁻ᵀ
+    c = 0.0 if g_log is None else g_log
+    if g_sign is not None:
+        c = c + 1j * imag(g_sign * ans[0])
+    return _expand2(c) * _mT(_inv(a))
 
 
-_slogdet = Primitive('slogdet', _slogdet_impl, multiple_results=True)
+_slogdet = Primitive('slogdet', _slogdet_impl, multiple_results=True, complex_rules=True)
 _slogdet.def_jvp(_slogdet_jvp)
 _slogdet.def_vjp(_slogdet_vjp)
 
 
 def slogdet(a):
-    """numpy.linalg.slogdet: (sign, log|det A|).  ``sign`` has no derivative; that of
-    ``logabsdet`` is A⁻ᵀ.  At a singular matrix the value is NumPy's (0, -inf), and
-    asking for the derivative of ``logabsdet`` there raises LinAlgError (it does not
-    exist); ``det``'s derivative exists everywhere."""
+    """numpy.linalg.slogdet: (sign, log|det A|).  A real ``sign`` has no derivative;
+    that of ``logabsdet`` is A⁻ᵀ.  For a complex A, ``sign`` is det A / |det A| and
+    moves with the phase: d sign = sign · i Im tr(A⁻¹ dA), d logabsdet = Re tr(A⁻¹ dA).
+    At a singular matrix the value is NumPy's (0, -inf), and asking for the
+    derivative there raises LinAlgError (it does not exist); ``det``'s derivative
+    exists everywhere."""
     a = _as_array(a)
     _check_square('slogdet', a)
     return SlogdetResult(*_slogdet(a))
@@ -659,22 +710,24 @@ def _full_rank_sides(a, rcond):
 
 
 def _pinv_jvp(t, p, a, rcond):
-    # dA⁺ = -A⁺ dA A⁺ + A⁺A⁺ᵀ dAᵀ (I - A A⁺) + (I - A⁺ A) dAᵀ A⁺ᵀ A⁺ (Golub & Pereyra).
-    # A projector that is exactly zero at full rank is dropped rather than computed:
-    # its rounding (eps cond A), multiplied by A⁺A⁺ᵀ (cond² A), would swamp the result.
+    # dA⁺ = -A⁺ dA A⁺ + A⁺A⁺ᴴ dAᴴ (I - A A⁺) + (I - A⁺ A) dAᴴ A⁺ᴴ A⁺ (Golub & Pereyra;
+    # ᴴ is ᵀ for real A).  A projector that is exactly zero at full rank is dropped
+    # rather than computed: its rounding (eps cond A), multiplied by A⁺A⁺ᴴ (cond² A),
+    # would swamp the result.
     full_rows, full_cols = _full_rank_sides(a, rcond)
-    tT = _mT(t)
+    tT = _mH(t)
     out = -matmul(matmul(p, t), p)
     if not full_rows:
-        x = tT - matmul(matmul(tT, a), p)                    # dAᵀ (I - A A⁺)
-        out = out + matmul(matmul(p, _mT(p)), x)
+        x = tT - matmul(matmul(tT, a), p)                    # dAᴴ (I - A A⁺)
+        out = out + matmul(matmul(p, _mH(p)), x)
     if not full_cols:
-        y = matmul(matmul(tT, _mT(p)), p)                    # dAᵀ A⁺ᵀ A⁺
+        y = matmul(matmul(tT, _mH(p)), p)                    # dAᴴ A⁺ᴴ A⁺
         out = out + y - matmul(p, matmul(a, y))              # (I - A⁺ A) y
     return out
 
 
-_pinv = Primitive('pinv', _pinv_impl)
+# (complex: the VJP transposes the JVP under Re Σ g t, by pyad's reverse mode)
+_pinv = Primitive('pinv', _pinv_impl, complex_rules=True)
 _pinv.def_jvp(_pinv_jvp, None)
 _pinv.def_vjp(lambda g, p, a, rcond: _vjp_from_jvp(lambda t: _pinv_jvp(t, p, a, rcond), a, g),
               None)
@@ -724,11 +777,18 @@ def lstsq(a, b, rcond=None):
         rank = _np.zeros(plain_s.shape[:-1], dtype=int)
     rank = int(rank) if _np.ndim(rank) == 0 else rank
     if m > n and _np.all(rank == n):
-        r = (matmul(a, expand_dims(x, -1))[..., 0] if vector else matmul(a, x)) - b
-        residuals = _sum(r * r, axis=-1, keepdims=True) if vector else _sum(r * r, axis=-2)
+        residuals = _residuals(a, x, b, vector)
     else:
-        residuals = wrap_like(namespace(innermost(a)).zeros((0,), dtype=dtype_of(a)), innermost(a))
+        rdtype = _np.finfo(_np.dtype(dtype_of(a))).dtype         # (real for complex a)
+        residuals = wrap_like(namespace(innermost(a)).zeros((0,), dtype=rdtype), innermost(a))
     return LstsqResult(x, residuals, rank, s)
+
+
+def _residuals(a, x, b, vector):
+    """Σ |A x - b|² over each column (real, as NumPy's, for complex values too)."""
+    r = (matmul(a, expand_dims(x, -1))[..., 0] if vector else matmul(a, x)) - b
+    r2 = real(r * conj(r)) if _is_complex(r) else r * r
+    return _sum(r2, axis=-1, keepdims=True) if vector else _sum(r2, axis=-2)
 
 
 # ================================================================== eigh
@@ -746,14 +806,20 @@ def _eig_gap_inverse(w):
 
 
 def _eigh_jvp(t, ans, a):
+    # (complex: Vᴴ dV has a zero diagonal, the gauge where each column's phase
+    # does not move to first order; see eigh)
     w, v = ans
-    vsv = matmul(_mT(v), matmul(_sym(t), v))
+    vsv = matmul(_mH(v), matmul(_herm(t), v))
     dw = _diag(vsv)
+    if _is_complex(dw):
+        dw = real(dw)
     dv = matmul(v, _eig_gap_inverse(w) * vsv)
     return dw, dv
 
 
 def _eigh_vjp(g, ans, a):
+    # the transpose of _eigh_jvp under Re Σ g t: t -> Vᴴ t V transposes to
+    # g -> conj(V) g Vᵀ, the Hermitian part to itself
     w, v = ans
     gw, gv = g
     inner = None
@@ -764,10 +830,10 @@ def _eigh_vjp(g, ans, a):
         inner = term if inner is None else inner + term
     if inner is None:
         return None
-    return _sym(matmul(matmul(v, inner), _mT(v)))
+    return _herm(matmul(matmul(_cj(v), inner), _mT(v)))
 
 
-_eigh = Primitive('eigh', _eigh_impl, multiple_results=True)
+_eigh = Primitive('eigh', _eigh_impl, multiple_results=True, complex_rules=True)
 _eigh.def_jvp(_eigh_jvp)
 _eigh.def_vjp(_eigh_vjp)
 
@@ -852,7 +918,7 @@ def eig(a):
     derivative has a 1/(w_j - w_i) term (inf or nan), while symmetric functions of
     the eigenvalues (their sum, the determinant) keep theirs."""
     a = _as_array(a)
-    _check_square('eig', a, complex_ok=True)
+    _check_square('eig', a)
     return EigResult(*_eig(a))
 
 
@@ -862,24 +928,33 @@ def eigvals(a):
 
 
 def _from_triangle(a, uplo):
-    """The symmetric matrix whose lower ('L') or upper ('U') triangle is a's."""
+    """The symmetric (complex: Hermitian) matrix whose lower ('L') or upper ('U')
+    triangle is a's; as LAPACK, the imaginary part of a complex diagonal is ignored."""
     n = shape_of(a)[-1]
     eye, lower, strict = _masks(innermost(a), n)
     if uplo == 'U':
-        a = _mT(a)
-    from .numpy.elementwise import where
+        a = _mH(a)
+    if _is_complex(a):
+        part = where(strict, a, 0.0)
+        return part + where(eye, real(a), 0.0) + _mH(part)
     return where(lower, a, 0.0) + _mT(where(strict, a, 0.0))
 
 
 def eigh(a, UPLO=None):
-    """numpy.linalg.eigh: (eigenvalues ascending, eigenvectors as columns).
+    """numpy.linalg.eigh: (eigenvalues ascending, eigenvectors as columns), of a real
+    symmetric or complex Hermitian matrix (the eigenvalues are real).
 
-    ``UPLO=None`` (the default, as JAX's ``symmetrize_input=True``): of the symmetric
-    part (A + Aᵀ)/2, so the derivative in A is symmetric.  ``UPLO='L'`` or ``'U'``:
-    NumPy's reading of one triangle only (the other is ignored, and gets a zero
-    derivative).  The two agree on symmetric matrices.  The derivative of the
-    eigenvectors is undefined when eigenvalues repeat (the rules divide by their
-    differences: inf/nan)."""
+    ``UPLO=None`` (the default, as JAX's ``symmetrize_input=True``): of the Hermitian
+    part (A + Aᴴ)/2 (symmetric for real A), so the derivative in A is Hermitian.
+    ``UPLO='L'`` or ``'U'``: NumPy's reading of one triangle only (the other is
+    ignored, and gets a zero derivative).  The two agree on Hermitian matrices.  The
+    derivative of the eigenvectors is undefined when eigenvalues repeat (the rules
+    divide by their differences: inf/nan).
+
+    Eigenvectors are unique up to a sign (real) or a phase e^{iθ} (complex), left
+    to LAPACK.  The derivative of V is the one that keeps each column's phase:
+    Vᴴ dV has a zero diagonal (JAX's choice).  Differentiate functions that do not
+    depend on the phases (|V|, projectors v vᴴ, the eigenvalues)."""
     a = _as_array(a)
     _check_square('eigh', a)
     if UPLO is not None:
@@ -896,10 +971,12 @@ def _svd_impl(a):
 
 
 def _svd_jvp(t, ans, a):
+    # (complex: ᵀ becomes ᴴ; the phases of the columns are fixed by Im(v_jᴴ dv_j) = 0,
+    # the diagonal of Uᴴ dA V's imaginary part going to U; see svd)
     u, s, vh = ans
-    v = _mT(vh)
+    v = _mH(vh)
     m, n = shape_of(a)[-2:]
-    ds_mat = matmul(matmul(_mT(u), t), v)           # Uᵀ dA V, (k, k)
+    ds_mat = matmul(matmul(_mH(u), t), v)           # Uᴴ dA V, (k, k)
     ds = _diag(ds_mat)
     k = shape_of(s)[-1]
     eye = _masks(s, k)[0]
@@ -908,18 +985,22 @@ def _svd_jvp(t, ans, a):
     f = reciprocal((s_row + s_col) * (s_row - s_col) + eye) * ~eye
     dss = s_row * ds_mat
     sds = s_col * ds_mat
-    du = matmul(u, f * (dss + _mT(dss)))
-    dv = matmul(v, f * (sds + _mT(sds)))
+    du = matmul(u, f * (dss + _mH(dss)))
+    dv = matmul(v, f * (sds + _mH(sds)))
+    if _is_complex(ds):
+        du = du + u * (1j * imag(expand_dims(ds, -2)) / s_row)
+        ds = real(ds)
     if m > n:
         dav = matmul(t, v)
-        du = du + (dav - matmul(u, matmul(_mT(u), dav))) / s_row
+        du = du + (dav - matmul(u, matmul(_mH(u), dav))) / s_row
     if n > m:
-        dau = matmul(_mT(t), u)
+        dau = matmul(_mH(t), u)
         dv = dv + (dau - matmul(v, matmul(vh, dau))) / s_row
-    return du, ds, _mT(dv)
+    return du, ds, _mH(dv)
 
 
-_svd = Primitive('svd', _svd_impl, multiple_results=True)
+# (complex: the VJP transposes the JVP under Re Σ g t, by pyad's reverse mode)
+_svd = Primitive('svd', _svd_impl, multiple_results=True, complex_rules=True)
 _svd.def_jvp(_svd_jvp)
 _svd.def_vjp(lambda g, ans, a: _vjp_from_jvp(lambda t: _svd_jvp(t, ans, a), a, g))
 
@@ -928,7 +1009,12 @@ def svd(a, full_matrices=False, compute_uv=True):
     """numpy.linalg.svd, reduced only: (U, S, Vh) with S descending, or S alone
     with ``compute_uv=False``.  The derivatives of U and Vh are undefined for
     repeated singular values (and for zero ones when m != n); those of S are fine
-    for distinct singular values."""
+    for distinct singular values.
+
+    Complex matrices too.  A pair of singular vectors (u_j, v_j) is unique up to a
+    common sign (real) or phase e^{iθ} (complex), left to LAPACK; the derivative
+    keeps v_j's phase (Im(v_jᴴ dv_j) = 0) and puts the rest on u_j.  Functions of
+    u_j v_jᴴ, |U|, |V| and S do not depend on this choice."""
     a = _as_array(a)
     _check_matrix('svd', a)
     if full_matrices:
@@ -951,23 +1037,29 @@ def _qr_jvp(t, ans, a):
         raise NotImplementedError(f'qr: the derivative is implemented for m >= n only, '
                                   f'got a matrix of shape {(m, n)}')
     dx_rinv = _mT(_tri(r, _mT(t), lower=False, trans=1))        # dA R⁻¹
-    qt_dx_rinv = matmul(_mT(q), dx_rinv)
-    strict = _masks(r, n)[2]
+    qt_dx_rinv = matmul(_mH(q), dx_rinv)
+    eye, _, strict = _masks(r, n)
     low = qt_dx_rinv * strict
-    do = low - _mT(low)                                         # skew-symmetric
+    do = low - _mH(low)                                         # skew-symmetric (-Hermitian)
+    if _is_complex(do):
+        # R's diagonal stays real (LAPACK's): Qᴴ dQ takes the diagonal's imaginary part
+        do = do + 1j * imag(qt_dx_rinv) * eye
     dq = matmul(q, do - qt_dx_rinv) + dx_rinv
     dr = matmul(qt_dx_rinv - do, r)
     return dq, dr
 
 
-_qr = Primitive('qr', _qr_impl, multiple_results=True)
+# (complex: the VJP transposes the JVP under Re Σ g t, by pyad's reverse mode)
+_qr = Primitive('qr', _qr_impl, multiple_results=True, complex_rules=True)
 _qr.def_jvp(_qr_jvp)
 _qr.def_vjp(lambda g, ans, a: _vjp_from_jvp(lambda t: _qr_jvp(t, ans, a), a, g))
 
 
 def qr(a, mode='reduced'):
     """numpy.linalg.qr, reduced: (Q, R) with Q (..., m, k), R (..., k, n).
-    Differentiable for m >= n with full column rank."""
+    Differentiable for m >= n with full column rank.  Complex matrices too: R's
+    diagonal is real (LAPACK's Householder convention, its signs those of NumPy's
+    result), and the derivative keeps it real, which fixes Q's phases."""
     a = _as_array(a)
     _check_matrix('qr', a)
     if mode != 'reduced':
@@ -1001,14 +1093,16 @@ def _frechet(a, e):
     return matmul(matmul(top.T, _expm(block)), bottom)
 
 
-_expm = Primitive('expm', _expm_impl)
+# (holomorphic: the same rules hold for complex matrices)
+_expm = Primitive('expm', _expm_impl, complex_rules=True)
 _expm.def_jvp(lambda t, ans, a: _frechet(a, t))
 _expm.def_vjp(lambda g, ans, a: _frechet(_mT(a), g))
 
 
 def expm(a):
     """scipy.linalg.expm, over stacks.  Its derivative is the Fréchet derivative,
-    computed by the block identity with expm itself (so it nests to any order)."""
+    computed by the block identity with expm itself (so it nests to any order).
+    Complex matrices too (expm is holomorphic)."""
     a = _as_array(a)
     _check_square('expm', a)
     return _expm(a)
@@ -1040,10 +1134,12 @@ def _sylvester_vjp(g, x, primals, params, positions):
     a, b, q = primals
     y = _sylvester(_mT(a), _mT(b), g)              # Aᵀ Y + Y Bᵀ = G
     out = {0: lambda: -matmul(y, _mT(x)), 1: lambda: -matmul(_mT(x), y), 2: lambda: y}
-    return [_unbroadcast_matrix(out[i](), _stack_of(x), primals[i]) for i in positions]
+    return [real_for(_unbroadcast_matrix(out[i](), _stack_of(x), primals[i]), primals[i], x)
+            for i in positions]
 
 
-_sylvester = Primitive('solve_sylvester', _sylvester_impl)
+# (holomorphic in a, b and q: plain transposes, for complex matrices too)
+_sylvester = Primitive('solve_sylvester', _sylvester_impl, complex_rules=True)
 # A X + X B = Q:  A dX + dX B = dQ - dA X - X dB
 _sylvester.def_jvp(lambda t, x, a, b, q: _sylvester(a, b, -matmul(t, x)),
                    lambda t, x, a, b, q: _sylvester(a, b, -matmul(x, t)),
@@ -1073,11 +1169,13 @@ def solve_sylvester(a, b, q):
 def _sqrtm_one(m):
     import scipy.linalg
     root = scipy.linalg.sqrtm(m)
-    if _np.iscomplexobj(root):
+    if _np.iscomplexobj(root) and not _np.iscomplexobj(m):
         if _np.max(_np.abs(root.imag), initial=0.0) > 1e3 * _np.finfo(m.dtype).eps * \
                 max(1.0, _np.max(_np.abs(root.real), initial=0.0)):
             raise ValueError('sqrtm: the matrix has no real square root (an eigenvalue is '
-                             'negative); pyad differentiates real values only')
+                             'negative).  A complex matrix gets its complex principal root, '
+                             'but a negative eigenvalue lies on the branch cut of the square '
+                             'root, where the root has no derivative')
         root = root.real
     return root
 
@@ -1094,7 +1192,8 @@ def _sqrtm_impl(a):
     return _each_matrix(_sqrtm_one, a).astype(a.dtype, copy=False)
 
 
-_sqrtm = Primitive('sqrtm', _sqrtm_impl)
+# (holomorphic: the same rules hold for complex matrices)
+_sqrtm = Primitive('sqrtm', _sqrtm_impl, complex_rules=True)
 # X X = A:  X dX + dX X = dA, and its transpose for the VJP
 _sqrtm.def_jvp(lambda t, x, a: _sylvester(x, x, t))
 _sqrtm.def_vjp(lambda g, x, a: _sylvester(_mT(x), _mT(x), g))
@@ -1102,9 +1201,9 @@ _sqrtm.def_vjp(lambda g, x, a: _sylvester(_mT(x), _mT(x), g))
 
 def sqrtm(a):
     """scipy.linalg.sqrtm: the principal square root X (X X = A) of a matrix, or of
-    each matrix of a stack, for matrices with a real one (no negative eigenvalue).
-    Its derivative solves the Sylvester equation X dX + dX X = dA; it does not exist
-    at a singular A."""
+    each matrix of a stack: of a real matrix with a real one (no negative
+    eigenvalue), or of a complex matrix (complex result).  Its derivative solves
+    the Sylvester equation X dX + dX X = dA; it does not exist at a singular A."""
     a = _as_array(a)
     _check_square('sqrtm', a)
     _numpy_only('sqrtm', a)
@@ -1216,7 +1315,7 @@ def matrix_power(a, n):
     """numpy.linalg.matrix_power: A**n for an integer n by repeated squaring;
     n < 0 uses inv(A), n == 0 gives the identity (a constant)."""
     a = _as_array(a)
-    _check_square('matrix_power', a, complex_ok=True)
+    _check_square('matrix_power', a)
     if isinstance(n, bool) or int(n) != n:
         raise TypeError(f'matrix_power: the exponent must be an integer, got {n!r}')
     n = int(n)

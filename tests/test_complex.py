@@ -197,9 +197,20 @@ CASES = {
     'solve': [(lambda m: pyad.linalg.solve(m, Z[:3]), lambda: M),
               (lambda z: pyad.linalg.solve(M.real, z[:3]), _c),
               (lambda x: pyad.linalg.solve(M.real + onp.diag(x[:3]), Z[:3]), lambda: X)],
+    'sinc': [(np.sinc, _c), (np.sinc, lambda: 1e-9 * Z), (lambda x: np.sinc(x * (1 + 1j)), lambda: X)],
+    'sinc_derivative': [(lambda z: pyad.jvp(np.sinc, (z,), (onp.ones_like(z),))[1], _c),
+                        (lambda z: pyad.jvp(np.sinc, (z,), (onp.ones_like(z),))[1], lambda: 1e-9 * Z)],
+    'logsumexp': [(np.logsumexp, _c), (lambda m: np.logsumexp(m, axis=1), lambda: M),
+                  (lambda z: np.logsumexp(Z, b=z), _c), (lambda x: np.logsumexp(x, b=Z), lambda: X),
+                  (lambda z: np.logsumexp(z, b=X), _c)],
     'einsum': [(lambda m: np.einsum('ij,jk->ik', m, M), lambda: M),
                (lambda x: np.einsum('i,ij->j', x[:3], M), lambda: X)],
 }
+
+
+# pyad.linalg primitives whose complex cases are in tests/test_complex_linalg.py
+LINALG_ELSEWHERE = ('slogdet', 'svd', 'qr', 'cholesky', 'eigh', 'pinv', 'expm', 'sqrtm',
+                    'solve_triangular', 'solve_symmetric', 'solve_sylvester')
 
 
 def _all_primitives():
@@ -208,8 +219,8 @@ def _all_primitives():
 
 def test_every_complex_primitive_has_cases():
     declared = {p.name for p in _all_primitives() if p.complex_rules and not p.nondiff}
-    # (primitives of modules tested elsewhere: the fft and eig tests)
-    elsewhere = {n for n in declared if n in ('fftn', 'rfftn', 'irfftn', 'eig')}
+    # (primitives of modules tested elsewhere: the fft, eig and complex linalg tests)
+    elsewhere = {n for n in declared if n in ('fftn', 'rfftn', 'irfftn', 'eig') + LINALG_ELSEWHERE}
     assert declared - elsewhere <= set(CASES), sorted(declared - elsewhere - set(CASES))
     assert set(CASES) <= declared
 
@@ -238,7 +249,7 @@ def test_primitives_without_complex_rules_refuse_complex_operands():
         with pytest.raises(TypeError, match=f'{prim.name} does not support complex values'):
             pyad.grad(lambda x: bind(prim, (x, Z), {}))(X)
         refused.append(prim.name)
-    assert {'maximum', 'logsumexp', 'slogdet', 'svd', 'sparsemax'} <= set(refused)
+    assert {'maximum', 'logsumexp', 'sparsemax', 'solve_banded'} <= set(refused)
 
 
 def test_check_grads_catches_a_wrong_complex_rule():
@@ -251,6 +262,18 @@ def test_check_grads_catches_a_wrong_complex_rule():
 
 
 # ----------------------------------------------------------------- values
+def test_sinc_and_logsumexp_of_complex_values_against_numpy():
+    onp.testing.assert_allclose(np.sinc(Z), onp.sinc(Z), rtol=1e-12)
+    onp.testing.assert_allclose(np.logsumexp(M, axis=0), onp.log(onp.sum(onp.exp(M), axis=0)),
+                                rtol=1e-12)
+    onp.testing.assert_allclose(pyad.grad(np.sinc, holomorphic=True)(0.0 + 0.0j), 0.0, atol=0)
+    want = (onp.cos(onp.pi * Z) - onp.sinc(Z)) / Z          # sinc'(z), away from 0
+    onp.testing.assert_allclose(pyad.vmap(pyad.grad(np.sinc, holomorphic=True))(Z), want,
+                                rtol=1e-10)
+    soft = onp.exp(Z) / onp.sum(onp.exp(Z))
+    onp.testing.assert_allclose(pyad.grad(np.logsumexp, holomorphic=True)(Z), soft, rtol=1e-12)
+
+
 def test_values_against_numpy():
     onp.testing.assert_array_equal(np.real(Z), onp.real(Z))
     onp.testing.assert_array_equal(np.imag(Z), onp.imag(Z))
@@ -327,9 +350,10 @@ def test_composite_functions_follow_numpy_for_complex_values(name):
     check_grads(lambda z: f(np, z), a.astype(onp.complex64), order=1)
 
 
-def test_spectral_norms_of_complex_matrices_are_refused():
-    with pytest.raises(TypeError, match='complex'):
-        pyad.grad(lambda m: np.linalg.norm(m, 2))(M)
+def test_spectral_norms_of_complex_matrices_follow_numpy():
+    for ord in (2, -2, 'nuc'):
+        onp.testing.assert_allclose(np.linalg.norm(M, ord), onp.linalg.norm(M, ord), rtol=1e-12)
+        check_grads(lambda m: np.linalg.norm(m, ord), M, order=2)
 
 
 def test_diff_and_diffn_of_a_complex_scalar_along_the_real_direction():

@@ -31,8 +31,8 @@ def plain(acc, record, g, k, g_owned):
             if len(positions) == 1:
                 cotangents = (vjps[positions[0]](g, ans, *primals, **params),)
             elif len(positions) == 2:
-                cotangents = (vjps[0](g, ans, *primals, **params),
-                              vjps[1](g, ans, *primals, **params))
+                cotangents = (vjps[positions[0]](g, ans, *primals, **params),
+                              vjps[positions[1]](g, ans, *primals, **params))
         except (TypeError, IndexError):
             cotangents = None           # (apply_vjp says what was missing)
     if cotangents is None:

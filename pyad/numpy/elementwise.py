@@ -538,7 +538,8 @@ def _sinc_derivative_impl(x, n):
     xp = namespace(x)
     scalar = type(x) in (float, int)
     xa = xp.asarray(x, dtype=_np.float64 if scalar else None)
-    dtype = xa.dtype if xa.dtype.kind == 'f' else _np.dtype(_np.float64)
+    # (complex z too: the series and the recurrence hold for complex u, with |u|)
+    dtype = xa.dtype if xa.dtype.kind in 'fc' else _np.dtype(_np.float64)
     u = (xa * math.pi).astype(dtype)
     small = xp.abs(u) < 2
     # the series, in float64 coefficients: term k contributes for 2k >= n
@@ -560,10 +561,12 @@ def _sinc_derivative_impl(x, n):
     return out[()] if out.ndim == 0 and not hasattr(x, 'shape') else out
 
 
-_sinc_derivative = Primitive('sinc_derivative', _sinc_derivative_impl)
+# (holomorphic, as sinc: the rules g * f'(z) hold for complex values)
+_sinc_derivative = Primitive('sinc_derivative', _sinc_derivative_impl, complex_rules=True)
 _sinc_derivative.def_jvp(lambda t, ans, x, n: t * _sinc_derivative(x, n + 1), None)
 _sinc_derivative.def_vjp(lambda g, ans, x, n: g * _sinc_derivative(x, n + 1), None)
 sinc = unary('sinc', _np.sinc, lambda c, ans, x: c * _sinc_derivative(x, 1))
+sinc.complex_rules = True       # holomorphic: its rule is right for complex values
 
 
 # ----------------------------------------------------------------- scipy.special

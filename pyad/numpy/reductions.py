@@ -447,7 +447,9 @@ def _lse_weights(ans, a, b, axes, keepdims):
     return w if b is None else w * b
 
 
-_logsumexp = Primitive('logsumexp', _logsumexp_impl)
+# (holomorphic in a and b for complex values, log's branch as NumPy's: the weights
+# exp(a - logsumexp) are the complex derivative, and the VJP g * weights is right)
+_logsumexp = Primitive('logsumexp', _logsumexp_impl, complex_rules=True)
 _logsumexp.def_jvp(
     lambda t, ans, a, b, axes, keepdims: _reduce_jvp(
         t, a, _lse_weights(ans, a, b, axes, keepdims), axes, keepdims),
@@ -465,7 +467,8 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
 
     A slice that is all -inf gives -inf, with a zero (not nan) derivative.  ``b``
     (a scale factor, broadcast against a) is differentiable too; return_sign is
-    not supported."""
+    not supported.  Complex ``a`` or ``b`` give log's principal branch of the
+    complex sum (holomorphic)."""
     a = listed(a)
     if return_sign:
         raise NotImplementedError('logsumexp: return_sign=True is not supported')
