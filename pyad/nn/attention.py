@@ -46,6 +46,7 @@ once, without derivatives; the derivatives flow through the closed form of the
 threshold on the fractional set F_i = {0 < m_ij < 1}: tau_i = (sum_F u + |{m = 1}| -
 k_i) / |F_i| (0 when F_i is empty, as in ``sparsek``), in u and in the budget.
 """
+import functools
 import math
 
 import numpy as _onp
@@ -325,21 +326,34 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
     return blocks, cols
 
 
-# ============================================================================ one chunk
-def _chunk_compute(args, blk, scale, sdt, bconst):
+# ============================================================================ the chunks
+class _Plan:
+    """What the attention primitive needs besides the arrays it differentiates: the
+    chunks of ``_select``, where each chunk reads its keys/values (kix) and its
+    candidates' scores (uix), the scale, the scores' dtype and the budget when it is a
+    constant (None: the budget is the primitive's last argument)."""
+    __slots__ = ('blocks', 'kix', 'uix', 'scale', 'sdt', 'bconst')
+
+    def __init__(self, blocks, kix, uix, scale, sdt, bconst):
+        self.blocks, self.kix, self.uix = blocks, kix, uix
+        self.scale, self.sdt, self.bconst = scale, sdt, bconst
+
+
+def _chunk_compute(args, blk, plan):
     """The outputs (R, C, dv) of one chunk of queries, from its queries qb (R, C, d), its
     candidate and window keys kb (R, Mb, d) and values vb (R, Mb, dv), the candidates'
-    scores ub (R, M, 1) and the budget (traced: an argument; else ``bconst``)."""
+    scores ub (R, M, 1) and the budget (traced: an argument; else ``plan.bconst``)."""
     qb, kb, vb = args[:3]
-    R, C = shape_of(qb)[:2]
+    R, C = shape_of(qb)[-3:-1]
     dt = dtype_of(qb)
-    S = pnp.matmul(qb, pnp.swapaxes(kb, -1, -2)) * scale
+    S = pnp.matmul(qb, pnp.swapaxes(kb, -1, -2)) * plan.scale
     P = softmax(pnp.where(blk.allowed, S, -_onp.inf), axis=-1)
     if blk.M:
         # the SparseK mask on the selection: clip(u - tau, 0, 1) with the sets F
         # (fractional) and U (ones) found by _select, and tau in closed form
+        sdt = plan.sdt
         ub = args[3]
-        bud = args[4] if bconst is None else bconst
+        bud = args[4] if plan.bconst is None else plan.bconst
         z = pnp.reshape(ub, (R, 1, blk.M)) - blk.mx
         kk = pnp.minimum(bud, blk.nA.astype(sdt))
         nF = namespace(blk.F).maximum(blk.F.sum(-1), 1).astype(sdt)
@@ -354,8 +368,43 @@ def _chunk_compute(args, blk, scale, sdt, bconst):
     return pnp.matmul(P, vb)
 
 
-def _chunk_impl(*args, **params):
-    return _chunk_compute(args, **params)
+def _chunk_args(args, plan, j, kv, us):
+    """Chunk j's arguments for _chunk_compute (None: the chunk has no key): its queries
+    (a slice of q), keys and values ``kv(j)``, candidates' scores ``us(j)``, budget."""
+    b = plan.blocks[j]
+    if b.M == 0 and b.Lw == 0:
+        return None
+    a = (args[0][..., b.s:b.e, :],) + tuple(kv(j))
+    return a + (us(j),) + tuple(args[4:]) if b.M else a
+
+
+def _attend_compute(args, plan, kv, us):
+    """All the chunks' outputs (R, n, dv), each chunk's keys, values and scores read by
+    ``kv(j)`` and ``us(j)``."""
+    q, v = args[0], args[2]
+    outs = []
+    for j, b in enumerate(plan.blocks):
+        a = _chunk_args(args, plan, j, kv, us)
+        outs.append(namespace(innermost(q)).zeros((shape_of(q)[0], b.e - b.s, shape_of(v)[-1]),
+                                                  dtype=dtype_of(q))
+                    if a is None else _chunk_compute(a, b, plan))
+    return pnp.concatenate(outs, axis=1)
+
+
+def _attend_impl(*args, plan):
+    # one chunk's keys and values gathered at a time, dropped once its output is made
+    k, v = args[1], args[2]
+    kr, kc, ur, uc = plan.kix.rows, plan.kix.cols, plan.uix.rows, plan.uix.cols
+    return _attend_compute(args, plan, lambda j: (k[kr[j], kc[j]], v[kr[j], kc[j]]),
+                           lambda j: args[3][ur[j], uc[j]])
+
+
+def _attend_graph(args, plan):
+    """The same outputs from pyad's primitives (gathers of every chunk at once), for the
+    derivative rules: differentiable again, in both modes."""
+    kbs, vbs = _gather(args[1], ix=plan.kix), _gather(args[2], ix=plan.kix)
+    ubs = _gather(args[3], ix=plan.uix) if len(args) > 3 else None
+    return kbs, vbs, ubs
 
 
 def _batched(fn, bnd, n_batch):
@@ -367,33 +416,62 @@ def _batched(fn, bnd, n_batch):
             for j in range(len(per[0]))]
 
 
-def _chunk_vjp(g, ans, primals, params, positions):
-    # recompute the chunk (nothing but its inputs is kept for the backward pass) and
-    # pull the cotangent back through pyad's own operations: any order, both modes
+def _attend_vjp(g, ans, primals, params, positions):
+    # each chunk recomputed (nothing but the inputs is kept by the forward pass) and the
+    # cotangent pulled back through pyad's own operations: any order, both modes; the
+    # chunks' key, value and score cotangents added by one sorted scatter each
     from ..operators import vjp
-    _, pullback = vjp(lambda a: _chunk_compute(a, **params), tuple(primals))
+    plan = params['plan']
+    kbs, vbs, ubs = _attend_graph(primals, plan)
     bnd = ndim_of(g) - ndim_of(ans)
-    cts = _batched(lambda i: list(pullback(g if i is None else g[i])), bnd, shape_of(g)[0] if bnd else 0)
-    return [cts[i] for i in positions]
+    nb = shape_of(g)[0] if bnd else 0
+    nblk = len(plan.blocks)
+    cts = [[None] * nblk for _ in primals]
+    for j, b in enumerate(plan.blocks):
+        a = _chunk_args(primals, plan, j, lambda j: (kbs[j], vbs[j]), lambda j: ubs[j])
+        if a is None:
+            continue
+        _, pullback = vjp(lambda x, b=b: _chunk_compute(x, b, plan), a)
+        gj = g[..., b.s:b.e, :]
+        for i, c in enumerate(_batched(lambda i: list(pullback(gj if i is None else gj[i])), bnd, nb)):
+            cts[i][j] = c
+    R, d = shape_of(primals[0])[0], shape_of(primals[0])[-1]
+    out = []
+    for i in positions:
+        if i == 0:
+            parts = _fill(cts[0], [(R, b.e - b.s, d) for b in plan.blocks])
+            out.append(None if parts is None else pnp.concatenate(parts, axis=-2))
+        elif i < 4:
+            ix, blocks = (plan.uix, ubs) if i == 3 else (plan.kix, kbs if i == 1 else vbs)
+            parts = _fill(cts[i], [shape_of(x) for x in blocks])
+            out.append(None if parts is None else _scatter(*parts, ix=ix))
+        else:
+            parts = [c for c in cts[4] if c is not None]
+            out.append(None if not parts else functools.reduce(lambda x, y: x + y, parts))
+    return out
 
 
-def _chunk_jvp(tangents, ans, primals, params):
+def _attend_jvp(tangents, ans, primals, params):
     from ..operators import jvp
+    plan = params['plan']
     ref = next((t, p) for t, p in zip(tangents, primals) if t is not None)
     bnd = ndim_of(ref[0]) - ndim_of(ref[1])
-    batch = tuple(shape_of(ref[0]))[:bnd]
+
+    def graph(a):
+        kbs, vbs, ubs = _attend_graph(a, plan)
+        return _attend_compute(a, plan, lambda j: (kbs[j], vbs[j]), lambda j: ubs[j])
 
     def one(i):
         ts = tuple((t if i is None else t[i]) if t is not None else
                    namespace(innermost(p)).zeros(shape_of(p), dtype=dtype_of(p))
                    for t, p in zip(tangents, primals))
-        return [jvp(lambda a: _chunk_compute(a, **params), (tuple(primals),), (ts,))[1]]
-    return _batched(one, bnd, batch[0] if bnd else 0)[0]
+        return [jvp(graph, (tuple(primals),), (ts,))[1]]
+    return _batched(one, bnd, shape_of(ref[0])[0] if bnd else 0)[0]
 
 
-_chunk = Primitive('sparsek_attention_chunk', _chunk_impl)
-_chunk.def_vjp_joint(_chunk_vjp)
-_chunk.def_jvp_joint(_chunk_jvp)
+_attend = Primitive('sparsek_attention_chunks', _attend_impl)
+_attend.def_vjp_joint(_attend_vjp)
+_attend.def_jvp_joint(_attend_jvp)
 
 
 # ============================================================================ attention
@@ -506,39 +584,29 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
         keyok = xp.repeat(xp.asarray(kpm), H, axis=0)
     blocks, cols = _select(uval[urow], keyok, xp.asarray(brows), A, window, causal, chunk,
                            return_selection)
-    # the differentiable part: per chunk, logits over its candidate and window keys
-    rows = xp.arange(R)[:, None]
-    kvrows = rows // G
-    qix = _Blocks([rows] * len(blocks), [xp.broadcast_to(xp.arange(b.s, b.e), (R, b.e - b.s))
-                                         for b in blocks], R, n)
-    kix = _Blocks([kvrows] * len(blocks), cols, B * Hk, n)
-    qb = _gather(pnp.reshape(q, (R, n, d)), ix=qix)
-    kb = _gather(pnp.reshape(k, (B * Hk, n, d)), ix=kix)
+    # the differentiable part: one primitive over every chunk; the forward pass gathers
+    # one chunk's keys and values at a time and keeps nothing but its inputs
+    kvrows = xp.arange(R)[:, None] // G
+    plan = _Plan(blocks, _Blocks([kvrows] * len(blocks), cols, B * Hk, n),
+                 _Blocks([urow[:, None]] * len(blocks), [c[:, :b.M] for b, c in zip(blocks, cols)],
+                         B * Hu, n), scale, dtype_of(scores),
+                 bdiff if isinstance(bdiff, float) else None)
     dv = shape_of(v)[-1]
-    vb = _gather(pnp.reshape(v, (B * Hk, n, dv)), ix=kix)
+    args = (pnp.reshape(q, (R, n, d)), pnp.reshape(k, (B * Hk, n, d)), pnp.reshape(v, (B * Hk, n, dv)))
     if any(b.M for b in blocks):
         with errstate():
             elig = xp.isfinite(uval).reshape(B, Hu, n)
         u_safe = pnp.where(elig, scores if isinstance(scores, Box) else uval.reshape(B, Hu, n), 0.0)
-        uix = _Blocks([urow[:, None]] * len(blocks),
-                      [c[:, :b.M] for b, c in zip(blocks, cols)], B * Hu, n)
-        ub = _gather(pnp.reshape(u_safe, (B * Hu, n, 1)), ix=uix)
-    sdt = dtype_of(scores)
-    traced_budget = not isinstance(bdiff, float)
-    outs = []
-    for j, b in enumerate(blocks):
-        C = b.e - b.s
-        if b.M == 0 and b.Lw == 0:
-            outs.append(xp.zeros((R, C, dv), dtype=dt))
-            continue
-        args = (qb[j], kb[j], vb[j])
-        if b.M:
-            args += (ub[j], bdiff) if traced_budget else (ub[j],)
-        o = _chunk(*args, blk=b, scale=scale, sdt=sdt, bconst=None if traced_budget else bdiff)
-        if b.poison is not None and bool(b.poison.any()):
-            o = o + xp.where(b.poison, xp.nan, 0.0).astype(dt)[..., None]
-        outs.append(o)
-    out = pnp.reshape(pnp.concatenate(outs, axis=1), (B, H, n, dv))
+        args += (pnp.reshape(u_safe, (B * Hu, n, 1)),)
+        if plan.bconst is None:
+            args += (bdiff,)
+    out = _attend(*args, plan=plan)
+    poison = [b.poison for b in blocks]
+    if any(p is not None for p in poison) and any(bool(p.any()) for p in poison if p is not None):
+        nan = xp.concatenate([xp.zeros((R, b.e - b.s), dtype=bool) if p is None else p
+                              for b, p in zip(blocks, poison)], axis=1)
+        out = out + xp.where(nan, xp.nan, 0.0).astype(dt)[..., None]
+    out = pnp.reshape(out, (B, H, n, dv))
     if not return_selection:
         return out
     K = min(K, n)
