@@ -223,6 +223,32 @@ def test_selection_cost_is_bounded_whatever_the_scores():
                 assert b.sel.sum(-1).max() <= budget
 
 
+def test_forward_pass_copies_keys_and_values_at_most_once():
+    """What the forward pass allocates beyond the output: pyad.vjp's own copy of the
+    inputs (for the pullback) and the selection; no gathered K/V for every chunk
+    (about 3 copies of K and V at chunk 16, budget 16)."""
+    import tracemalloc
+    r = onp.random.default_rng(0)
+    q, k, v = (r.standard_normal((1, 2, 1024, 128)) for _ in range(3))
+    u = r.standard_normal((1, 2, 1024))
+    f = lambda a: nn.sparsek_attention(*a, 16, chunk=16)
+    inputs = q.nbytes + k.nbytes + v.nbytes + u.nbytes
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        out, pullback = pyad.vjp(f, (q, k, v, u))
+        kept, peak = (m - base for m in tracemalloc.get_traced_memory())
+    finally:
+        tracemalloc.stop()
+    kv = k.nbytes + v.nbytes
+    assert kept <= out.nbytes + inputs + kv / 4, (kept, kv)
+    assert peak <= 2 * out.nbytes + inputs + kv / 2, (peak, kv)
+    dq, dk, dv, du = pullback(onp.ones_like(out))
+    ref = pyad.vjp(lambda a: dense_reference(*a, 16), (q, k, v, u))[1](onp.ones_like(out))
+    for a, b in zip((dq, dk, dv, du), ref):
+        onp.testing.assert_allclose(a, b, atol=1e-10)
+
+
 def test_grouped_query_shared_scores_and_per_head_budgets():
     B, H, n = 2, 4, 10
     q, k, v = data(10, B, H, n, Hk=2, dv=5)
