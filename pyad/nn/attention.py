@@ -436,15 +436,20 @@ def _attend_vjp(g, ans, primals, params, positions):
         for i, c in enumerate(_batched(lambda i: list(pullback(gj if i is None else gj[i])), bnd, nb)):
             cts[i][j] = c
     R, d = shape_of(primals[0])[0], shape_of(primals[0])[-1]
+    shapes = {1: [shape_of(x) for x in kbs], 2: [shape_of(x) for x in vbs],
+              3: [shape_of(x) for x in ubs] if ubs is not None else None}
+    del kbs, vbs, ubs                  # the gathered blocks: not needed by the scatters
     out = []
     for i in positions:
         if i == 0:
             parts = _fill(cts[0], [(R, b.e - b.s, d) for b in plan.blocks])
             out.append(None if parts is None else pnp.concatenate(parts, axis=-2))
         elif i < 4:
-            ix, blocks = (plan.uix, ubs) if i == 3 else (plan.kix, kbs if i == 1 else vbs)
-            parts = _fill(cts[i], [shape_of(x) for x in blocks])
+            parts = _fill(cts[i], shapes[i])
+            ix = plan.uix if i == 3 else plan.kix
+            cts[i] = None
             out.append(None if parts is None else _scatter(*parts, ix=ix))
+            del parts
         else:
             parts = [c for c in cts[4] if c is not None]
             out.append(None if not parts else functools.reduce(lambda x, y: x + y, parts))
