@@ -14,6 +14,8 @@ import pyad.optim as optim
 from pyad.nn import attention as _attention
 from pyad.testing import check_grads
 
+from .devices import DEVICES
+
 
 def dense_reference(q, k, v, u, budget, window=0, causal=True, candidates=None,
                     key_padding_mask=None):
@@ -405,3 +407,41 @@ def test_layer_trains_with_optim():
     assert float(loss(params)) < 0.8 * first
     check_grads(lambda w: nn.sparsek_layer(dict(params, w_score=w), x[:, :6], 2.5, window=1),
                 params['w_score'], order=1)
+
+
+@pytest.mark.parametrize('device', DEVICES)
+def test_options_on_device(device):
+    """Every option on device arrays (strict-cpu refuses any host array mixed in, as
+    CuPy does; the CuPy case runs where a GPU is present): per-head array budget,
+    grouped-query heads, shared scores from features with a slope, a padding mask, the
+    selection, batched reverse mode and the cache's prefill."""
+    from pyad import backend
+    B, H, n, d = 2, 4, 11, 3
+    q, k, v = data(20, B, H, n, d, Hk=2, dv=2)
+    x = onp.random.default_rng(21).standard_normal((B, n, 5))
+    w_score, slope = onp.random.default_rng(22).standard_normal((5, 1)), onp.array([0.1])
+    mask = onp.ones((B, n), bool)
+    mask[1, 3] = False
+    budget = onp.array([1.0, 2.5, 3.0, 2.0])
+
+    def f(t, mask):
+        u = nn.sparsek_scores(t[3], t[4], t[5])
+        return nn.sparsek_attention(*t[:3], u, budget, window=1, chunk=4, key_padding_mask=mask)
+
+    host = (q, k, v, x, w_score, slope)
+    dev = tuple(device.put(a) for a in host)
+    out, ref = f(dev, device.put(mask)), f(host, mask)
+    assert device.owns(out)
+    onp.testing.assert_allclose(backend.to_numpy(out), ref, atol=1e-12)
+    J = pyad.jacrev(lambda t: f(t, device.put(mask))[:, :, -2:])(dev)
+    Jref = pyad.jacrev(lambda t: f(t, mask)[:, :, -2:])(host)
+    for a, b in zip(J, Jref):
+        assert device.owns(a)
+        onp.testing.assert_allclose(backend.to_numpy(a), b, atol=1e-10)
+    u = nn.sparsek_scores(dev[3], dev[4], dev[5])
+    sel = nn.sparsek_attention(*dev[:3], u, 2, return_selection=True)
+    assert all(device.owns(a) for a in sel)
+    cache = nn.SparseKCache(B, H, 2)
+    o = cache.step(*dev[:3], u)
+    assert device.owns(o)
+    onp.testing.assert_allclose(backend.to_numpy(o), backend.to_numpy(sel[0]), atol=1e-12)

@@ -78,7 +78,7 @@ def sparsek_scores(x, w_score, slope=0.0, offset=0):
     if len(ws) != 2 or ws[0] != xs[2]:
         raise ValueError(f'sparsek_scores: w_score must be (D, heads) with D = {xs[2]}, got {ws}')
     u = pnp.swapaxes(pnp.matmul(x, w_score), -1, -2)            # (batch, heads, n)
-    pos = _onp.arange(offset, offset + xs[1], dtype=dtype_of(x))
+    pos = namespace(innermost(x)).arange(offset, offset + xs[1], dtype=dtype_of(x))
     if ndim_of(slope):
         slope = pnp.reshape(slope, (ws[1], 1))
     return u + slope * pos
@@ -581,6 +581,8 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
                              f'(True: attend), got {kpm.dtype} {tuple(kpm.shape)}')
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
     xp = namespace(innermost(q), innermost(k), innermost(v), innermost(scores))
+    if not isinstance(bdiff, (float, Box)):          # per-head budgets on the arrays' device
+        bdiff = xp.asarray(bdiff)
     G, Gu = H // Hk, H // Hu
     uval = xp.asarray(innermost(scores)).reshape(B * Hu, n)
     urow = xp.arange(R) // Gu
