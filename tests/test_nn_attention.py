@@ -319,6 +319,13 @@ def test_cache_reproduces_full_computation(kind):
                 steps.append(cache.step(q[:, :, t], k[:, :, t], v[:, :, t], u[:, :, t]))
                 assert cache.kv_pairs <= 2 * math.ceil(budget) + window
             onp.testing.assert_allclose(onp.stack(steps, 2), full, atol=tol, rtol=tol)
+            for m in (1, 2, 7, n - 1):        # a prompt (shorter or longer than the window)
+                cache = nn.SparseKCache(B, H, budget, window)
+                part = [cache.step(q[:, :, :m], k[:, :, :m], v[:, :, :m], u[:, :, :m])]
+                part += [cache.step(q[:, :, t:t + 1], k[:, :, t:t + 1], v[:, :, t:t + 1], u[:, :, t:t + 1])
+                         for t in range(m, n)]
+                assert cache.kv_pairs <= 2 * math.ceil(budget) + window
+                onp.testing.assert_allclose(onp.concatenate(part, 2), full, atol=tol, rtol=tol)
 
 
 def test_cache_prefill_grouped_query_and_padding():

@@ -725,6 +725,34 @@ class SparseKCache:
                      xp.take_along_axis(cv, order[..., None], 1),
                      xp.take_along_axis(cu, order, 1), xp.take_along_axis(cp, order, 1))
 
+    def _prefill(self, q, k, v, u, key_valid):
+        """A prompt on an empty cache: its outputs from ``sparsek_attention`` on the prompt
+        (chunks of queries, no loop over tokens), then the state the steps would leave."""
+        xp = namespace(q)
+        B, H, T = q.shape[:3]
+        out = sparsek_attention(q, k, v, u, self.budget.reshape(B, H), window=self.window,
+                                scale=self.scale, candidates=self.A or None,
+                                key_padding_mask=key_valid)
+        R = B * H
+        rep = lambda x: xp.repeat(x, H // x.shape[1], axis=1).reshape((R, T) + x.shape[3:])
+        k, v, u = rep(k), rep(v), rep(u)
+        ok = xp.ones((R, T), dtype=bool) if key_valid is None else xp.repeat(key_valid, H, axis=0)
+        P = max(0, T - self.window)                        # the pool: positions before the window
+        self.win = [(k[:, t], v[:, t], u[:, t], ok[:, t]) for t in range(P, T)]
+        if P:
+            with errstate():
+                bad = (xp.isnan(u[:, :P]) | (u[:, :P] == xp.inf)) & ok[:, :P]
+                elig = ok[:, :P] & ~bad & (u[:, :P] > -xp.inf)
+            self.poison = bad.any(axis=1)
+            if self.A:
+                ue = xp.where(elig, u[:, :P], -xp.inf)
+                top = xp.argsort(-ue, axis=1, kind='stable')[:, :self.A]   # ties: the earlier key
+                self.cand = (xp.take_along_axis(k[:, :P], top[..., None], 1),
+                             xp.take_along_axis(v[:, :P], top[..., None], 1),
+                             xp.take_along_axis(ue, top, 1), top)
+        self.t = T
+        return out
+
     def step(self, q, k, v, u, key_valid=None):
         q, k, v, u = (_plain('SparseKCache.step', a) for a in (q, k, v, u))
         xp = namespace(q)
@@ -733,7 +761,9 @@ class SparseKCache:
             raise TypeError(f'SparseKCache.step: scores must be floating-point, got dtype {u.dtype}')
         if q.ndim == 4:
             T = q.shape[2]
-            kv = None if key_valid is None else xp.asarray(key_valid)
+            kv = None if key_valid is None else xp.asarray(key_valid, dtype=bool)
+            if self.t == 0 and T and (k.ndim, v.ndim, u.ndim, q.shape[:2]) == (4, 4, 3, (self.B, self.H)):
+                return self._prefill(q, k, v, u, kv)
             outs = [self.step(q[:, :, t], k[:, :, t], v[:, :, t], u[:, :, t],
                               None if kv is None else kv[:, t]) for t in range(T)]
             return xp.stack(outs, axis=2)
