@@ -436,24 +436,25 @@ def _attend_vjp(g, ans, primals, params, positions):
         for i, c in enumerate(_batched(lambda i: list(pullback(gj if i is None else gj[i])), bnd, nb)):
             cts[i][j] = c
     R, d = shape_of(primals[0])[0], shape_of(primals[0])[-1]
-    shapes = {1: [shape_of(x) for x in kbs], 2: [shape_of(x) for x in vbs],
-              3: [shape_of(x) for x in ubs] if ubs is not None else None}
+    shapes = {0: [(R, b.e - b.s, d) for b in plan.blocks], 1: [shape_of(x) for x in kbs],
+              2: [shape_of(x) for x in vbs], 3: [shape_of(x) for x in ubs] if ubs is not None else None}
     del kbs, vbs, ubs                  # the gathered blocks: not needed by the scatters
-    out = []
-    for i in positions:
-        if i == 0:
-            parts = _fill(cts[0], [(R, b.e - b.s, d) for b in plan.blocks])
-            out.append(None if parts is None else pnp.concatenate(parts, axis=-2))
-        elif i < 4:
-            parts = _fill(cts[i], shapes[i])
-            ix = plan.uix if i == 3 else plan.kix
-            cts[i] = None
-            out.append(None if parts is None else _scatter(*parts, ix=ix))
-            del parts
-        else:
-            parts = [c for c in cts[4] if c is not None]
-            out.append(None if not parts else functools.reduce(lambda x, y: x + y, parts))
-    return out
+    return [_add_chunks(cts, i, shapes.get(i), plan) for i in positions]
+
+
+def _add_chunks(cts, i, shapes, plan):
+    """The cotangent of argument i from the chunks' ones (cts[i], dropped once used):
+    queries by concatenation, keys, values and scores by one scatter, the budget by a sum."""
+    if i == 4:
+        parts = [c for c in cts[4] if c is not None]
+        return None if not parts else functools.reduce(lambda x, y: x + y, parts)
+    parts = _fill(cts[i], shapes)
+    cts[i] = None
+    if parts is None:
+        return None
+    if i == 0:
+        return pnp.concatenate(parts, axis=-2)
+    return _scatter(*parts, ix=plan.uix if i == 3 else plan.kix)
 
 
 def _attend_jvp(tangents, ans, primals, params):
@@ -556,29 +557,11 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
     (-inf where the budget covers every candidate).  See the module docstring for the
     definition and the costs."""
     (B, H, n, d), Hk, Hu = _heads('sparsek_attention', q, k, v, scores)
-    if isinstance(chunk, bool) or not isinstance(chunk, (int, _onp.integer)) or chunk < 1:
-        raise ValueError(f'sparsek_attention: chunk must be a positive int, got {chunk!r}')
-    if isinstance(window, Box) or isinstance(window, bool) or int(window) != window or window < 0:
-        raise ValueError(f'sparsek_attention: window must be an int >= 0, got {window!r}')
-    window, chunk = int(window), int(chunk)
+    brows, bdiff, bmax = _budget_rows('sparsek_attention', budget, B, H, dtype_of(scores))
+    window, chunk, K, A = _options(window, chunk, candidates, bmax)
+    kpm = _padding_mask(key_padding_mask, B, n)
     dt = dtype_of(q)
     R = B * H
-    brows, bdiff, bmax = _budget_rows('sparsek_attention', budget, B, H, dtype_of(scores))
-    if bmax == 0 and window == 0:
-        raise ValueError('sparsek_attention: budget and window are both 0: no key to attend to')
-    K = int(math.ceil(bmax))
-    if candidates is not None and (isinstance(candidates, bool) or not isinstance(
-            candidates, (int, _onp.integer)) or candidates < 1):
-        raise ValueError(f'sparsek_attention: candidates must be a positive int, got {candidates!r}')
-    A = 2 * K if candidates is None else int(candidates)
-    if A < K:
-        raise ValueError(f'sparsek_attention: candidates = {A} is below the hard selection '
-                         f'size ceil(budget) = {K}')
-    if key_padding_mask is not None:
-        kpm = innermost(key_padding_mask)
-        if tuple(kpm.shape) != (B, n) or kpm.dtype.kind != 'b':
-            raise ValueError(f'sparsek_attention: key_padding_mask must be ({B}, {n}) bools '
-                             f'(True: attend), got {kpm.dtype} {tuple(kpm.shape)}')
     scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
     xp = namespace(innermost(q), innermost(k), innermost(v), innermost(scores))
     if not isinstance(bdiff, (float, Box)):          # per-head budgets on the arrays' device
@@ -586,9 +569,7 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
     G, Gu = H // Hk, H // Hu
     uval = xp.asarray(innermost(scores)).reshape(B * Hu, n)
     urow = xp.arange(R) // Gu
-    keyok = None
-    if key_padding_mask is not None:
-        keyok = xp.repeat(xp.asarray(kpm), H, axis=0)
+    keyok = None if kpm is None else xp.repeat(xp.asarray(kpm), H, axis=0)
     blocks, cols = _select(uval[urow], keyok, xp.asarray(brows), A, window, causal, chunk,
                            return_selection)
     # the differentiable part: one primitive over every chunk; the forward pass gathers
@@ -607,26 +588,71 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
         args += (pnp.reshape(u_safe, (B * Hu, n, 1)),)
         if plan.bconst is None:
             args += (bdiff,)
-    out = _attend(*args, plan=plan)
-    poison = [b.poison for b in blocks]
-    if any(p is not None for p in poison) and any(bool(p.any()) for p in poison if p is not None):
-        nan = xp.concatenate([xp.zeros((R, b.e - b.s), dtype=bool) if p is None else p
-                              for b, p in zip(blocks, poison)], axis=1)
-        out = out + xp.where(nan, xp.nan, 0.0).astype(dt)[..., None]
-    out = pnp.reshape(out, (B, H, n, dv))
+    out = pnp.reshape(_poisoned(_attend(*args, plan=plan), blocks), (B, H, n, dv))
     if not return_selection:
         return out
-    K = min(K, n)
+    return (out,) + _selection(blocks, B, H, n, min(K, n), uval.dtype)
+
+
+def _options(window, chunk, candidates, bmax):
+    """sparsek_attention's window, chunk, hard selection size K and candidates A, checked."""
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, _onp.integer)) or chunk < 1:
+        raise ValueError(f'sparsek_attention: chunk must be a positive int, got {chunk!r}')
+    if isinstance(window, Box) or isinstance(window, bool) or int(window) != window or window < 0:
+        raise ValueError(f'sparsek_attention: window must be an int >= 0, got {window!r}')
+    if bmax == 0 and window == 0:
+        raise ValueError('sparsek_attention: budget and window are both 0: no key to attend to')
+    K = int(math.ceil(bmax))
+    return int(window), int(chunk), K, _candidates(candidates, K)
+
+
+def _candidates(candidates, K):
+    if candidates is not None and (isinstance(candidates, bool) or not isinstance(
+            candidates, (int, _onp.integer)) or candidates < 1):
+        raise ValueError(f'sparsek_attention: candidates must be a positive int, got {candidates!r}')
+    A = 2 * K if candidates is None else int(candidates)
+    if A < K:
+        raise ValueError(f'sparsek_attention: candidates = {A} is below the hard selection '
+                         f'size ceil(budget) = {K}')
+    return A
+
+
+def _padding_mask(key_padding_mask, B, n):
+    if key_padding_mask is None:
+        return None
+    kpm = innermost(key_padding_mask)
+    if tuple(kpm.shape) != (B, n) or kpm.dtype.kind != 'b':
+        raise ValueError(f'sparsek_attention: key_padding_mask must be ({B}, {n}) bools '
+                         f'(True: attend), got {kpm.dtype} {tuple(kpm.shape)}')
+    return kpm
+
+
+def _poisoned(out, blocks):
+    """out (R, n, dv) with NaN in the rows whose pool holds a NaN or +inf score."""
+    poison = [b.poison for b in blocks]
+    if not any(bool(p.any()) for p in poison if p is not None):
+        return out
+    xp = namespace(innermost(out))
+    R = shape_of(out)[0]
+    nan = xp.concatenate([xp.zeros((R, b.e - b.s), dtype=bool) if p is None else p
+                          for b, p in zip(blocks, poison)], axis=1)
+    return out + xp.where(nan, xp.nan, 0.0).astype(dtype_of(out))[..., None]
+
+
+def _selection(blocks, B, H, n, K, dtype):
+    """The selected keys (B, H, n, K), their validity and the thresholds (B, H, n)."""
+    xp = namespace(blocks[0].allowed)
+    R = B * H
     idx = xp.zeros((R, n, K), dtype=xp.int64)
     ok = xp.zeros((R, n, K), dtype=bool)
-    tau = xp.full((R, n), -xp.inf, dtype=uval.dtype)
+    tau = xp.full((R, n), -xp.inf, dtype=dtype)
     for b in blocks:
         if b.M:
             c = b.top_idx.shape[-1]
             idx[:, b.s:b.e, :c] = b.top_idx
             ok[:, b.s:b.e, :c] = b.top_ok
             tau[:, b.s:b.e] = b.tau
-    return (out, idx.reshape(B, H, n, K), ok.reshape(B, H, n, K), tau.reshape(B, H, n))
+    return idx.reshape(B, H, n, K), ok.reshape(B, H, n, K), tau.reshape(B, H, n)
 
 
 def sliding_window_attention(q, k, v, window, *, scale=None, causal=True, key_padding_mask=None):
@@ -760,13 +786,7 @@ class SparseKCache:
         if u.dtype.kind != 'f':
             raise TypeError(f'SparseKCache.step: scores must be floating-point, got dtype {u.dtype}')
         if q.ndim == 4:
-            T = q.shape[2]
-            kv = None if key_valid is None else xp.asarray(key_valid, dtype=bool)
-            if self.t == 0 and T and (k.ndim, v.ndim, u.ndim, q.shape[:2]) == (4, 4, 3, (self.B, self.H)):
-                return self._prefill(q, k, v, u, kv)
-            outs = [self.step(q[:, :, t], k[:, :, t], v[:, :, t], u[:, :, t],
-                              None if kv is None else kv[:, t]) for t in range(T)]
-            return xp.stack(outs, axis=2)
+            return self._tokens(q, k, v, u, key_valid)
         if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or u.ndim != 2:
             raise ValueError(f'SparseKCache.step: q, k, v must be (batch, heads, d) and u '
                              f'(batch, score_heads), or all with a time axis; got shapes '
@@ -791,6 +811,26 @@ class SparseKCache:
                 self._to_pool(*self.win.pop(0), pos - self.window)
         else:
             self._to_pool(k, v, u, ok, pos)
+        out = self._attend(q)
+        if self.poison is not None:
+            out = xp.where(self.poison[:, None], xp.nan, out).astype(q.dtype, copy=False)
+        return out.reshape(B, H, -1)
+
+    def _tokens(self, q, k, v, u, key_valid):
+        """Several tokens (a time axis): a prompt on an empty cache at once, else in order."""
+        xp = namespace(q)
+        T = q.shape[2]
+        kv = None if key_valid is None else xp.asarray(key_valid, dtype=bool)
+        if self.t == 0 and T and (k.ndim, v.ndim, u.ndim, q.shape[:2]) == (4, 4, 3, (self.B, self.H)):
+            return self._prefill(q, k, v, u, kv)
+        outs = [self.step(q[:, :, t], k[:, :, t], v[:, :, t], u[:, :, t],
+                          None if kv is None else kv[:, t]) for t in range(T)]
+        return xp.stack(outs, axis=2)
+
+    def _attend(self, q):
+        """The outputs (R, dv) of the queries q (R, d) over the cache's keys."""
+        xp = namespace(q)
+        d = q.shape[-1]
         keys, values, weights, allowed = [], [], [], []
         if self.cand is not None and self.A:
             ck, cv, cu, _ = self.cand
@@ -818,10 +858,7 @@ class SparseKCache:
             e = xp.exp(logits - xp.where(xp.isfinite(mx), mx, 0))
             z = e.sum(axis=1, keepdims=True)
             a = e / xp.where(z > 0, z, 1) * W
-        out = xp.einsum('rl,rld->rd', a, Vc).astype(q.dtype, copy=False)
-        if self.poison is not None:
-            out = xp.where(self.poison[:, None], xp.nan, out).astype(q.dtype, copy=False)
-        return out.reshape(B, H, -1)
+        return xp.einsum('rl,rld->rd', a, Vc).astype(q.dtype, copy=False)
 
 
 # ============================================================================ layer
