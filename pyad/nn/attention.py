@@ -211,6 +211,61 @@ class _Block:
                  'poison', 'top_idx', 'top_ok', 'tau')
 
 
+def _poison(bad, w, causal):
+    """(R, n): query i's pool holds a key with a NaN or +inf score (bad (R, n))."""
+    xp = namespace(bad)
+    R, n = bad.shape
+    cb = xp.concatenate([xp.zeros((R, 1), dtype=xp.int64), xp.cumsum(bad, axis=1)], axis=1)
+    i = _onp.arange(n)
+    if causal:
+        return cb[:, xp.asarray(_onp.clip(i - w + 1, 0, n))] > 0
+    band = cb[:, xp.asarray(_onp.minimum(n, i + w))] - cb[:, xp.asarray(_onp.clip(i - w + 1, 0, n))]
+    return (cb[:, n:] - band) > 0
+
+
+def _window_keys(s, e, n, w, causal, keyok, R, xp):
+    """The window keys of queries s..e-1: which each may see (R, C, Lw) and their
+    columns (R, Lw) (clipped into 0..n-1; the mask is False outside)."""
+    qi = _onp.arange(s, e)
+    if causal:
+        widx = _onp.arange(s - w + 1, e)
+        ok = (widx[None, :] > qi[:, None] - w) & (widx[None, :] <= qi[:, None])
+    else:
+        widx = _onp.arange(s - w + 1, e + w - 1)
+        ok = _onp.abs(widx[None, :] - qi[:, None]) < w
+    ok &= (widx >= 0) & (widx < n)
+    widx = _onp.clip(widx, 0, n - 1)
+    win = xp.broadcast_to(xp.asarray(ok), (R, e - s, len(widx)))
+    if keyok is not None:
+        win = win & keyok[:, xp.asarray(widx)][:, None, :]
+    return win, xp.broadcast_to(xp.asarray(widx), (R, len(widx)))
+
+
+def _in_pool(cidx, cok, ue, s, e, w, causal):
+    """A chunk's candidates (R, M) sorted by decreasing score (ties: the earlier key,
+    cidx being increasing), their scores, and which are in each query's pool (R, C, M)."""
+    xp = namespace(ue)
+    cu = xp.where(cok, xp.take_along_axis(ue, cidx, axis=1), -xp.inf)
+    srt = xp.argsort(-cu, axis=1, kind='stable')
+    cidx = xp.take_along_axis(cidx, srt, axis=1)
+    cok = xp.take_along_axis(cok, srt, axis=1)
+    qa = xp.arange(s, e)[None, :, None]
+    inq = (cidx[:, None, :] <= qa - w) if causal else (xp.abs(cidx[:, None, :] - qa) >= w)
+    return cidx, xp.take_along_axis(cu, srt, axis=1), cok[:, None, :] & inq
+
+
+def _keep_selection(b, tau, mx, K_i, hit, keys, Ap):
+    """What return_selection reports for chunk b: thresholds, selected keys, validity."""
+    xp = namespace(tau)
+    R, C = K_i.shape
+    b.tau = (tau + mx)[..., 0]
+    kmax = int(K_i.max()) if K_i.size else 0
+    top = xp.zeros(R * C * Ap, dtype=xp.int64)
+    top[hit] = keys
+    b.top_idx = top.reshape(R, C, Ap)[..., :kmax]
+    b.top_ok = xp.arange(kmax) < K_i[..., None]
+
+
 def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=False):
     """The chunks of queries, their candidate and window keys, the hard selection and
     the sets of the soft mask (plain arrays: no derivative flows through here).
@@ -229,16 +284,7 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
         elig &= keyok
         bad &= keyok
     ue = xp.where(elig, u, -xp.inf)
-    poison = None
-    if bool(bad.any()):
-        cb = xp.concatenate([xp.zeros((R, 1), dtype=xp.int64), xp.cumsum(bad, axis=1)], axis=1)
-        i = _onp.arange(n)
-        if causal:
-            poison = cb[:, xp.asarray(_onp.clip(i - w + 1, 0, n))] > 0
-        else:
-            band = (cb[:, xp.asarray(_onp.minimum(n, i + w))]
-                    - cb[:, xp.asarray(_onp.clip(i - w + 1, 0, n))])
-            poison = (cb[:, n:] - band) > 0
+    poison = _poison(bad, w, causal) if bool(bad.any()) else None
     use_budget = bool((budget_rows > 0).any())
     if use_budget and not causal:
         T = min(n, A + max(2 * w - 1, 0))
@@ -250,7 +296,6 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
         C = e - s
-        qi = _onp.arange(s, e)
         b = _Block()
         b.s, b.e, b.M, b.Lw = s, e, 0, 0
         b.poison = None if poison is None else poison[:, s:e]
@@ -263,18 +308,8 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
             else:
                 cidx, cok = glob, gok
             if cidx.shape[1]:
-                cu = xp.where(cok, xp.take_along_axis(ue, cidx, axis=1), -xp.inf)
-                srt = xp.argsort(-cu, axis=1, kind='stable')      # ties: cidx increases
-                cidx = xp.take_along_axis(cidx, srt, axis=1)
-                cok = xp.take_along_axis(cok, srt, axis=1)
-                cu = xp.take_along_axis(cu, srt, axis=1)
+                cidx, cu, inpool = _in_pool(cidx, cok, ue, s, e, w, causal)
                 M = cidx.shape[1]
-                qa = xp.asarray(qi)[None, :, None]
-                if causal:
-                    inq = cidx[:, None, :] <= qa - w
-                else:
-                    inq = xp.abs(cidx[:, None, :] - qa) >= w
-                inpool = cok[:, None, :] & inq                                   # (R, C, M)
                 rank = xp.cumsum(inpool, axis=-1, dtype=xp.int32) - 1
                 intop = inpool & (rank < A)
                 nA = xp.minimum(rank[..., -1] + 1, A)                            # (R, C)
@@ -293,12 +328,8 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
                 b.U = intop & (pf >= 1)
                 b.mx, b.nA, b.M = mx, nA, M
                 if want_selection:
-                    b.tau = (tau + mx)[..., 0]
-                    kmax = int(K_i.max()) if K_i.size else 0
-                    top = xp.zeros(R * C * Ap, dtype=xp.int64)
-                    top[hit] = xp.broadcast_to(cidx[:, None, :], inpool.shape)[intop]
-                    b.top_idx = top.reshape(R, C, Ap)[..., :kmax]
-                    b.top_ok = xp.arange(kmax) < K_i[..., None]
+                    _keep_selection(b, tau, mx, K_i, hit, xp.broadcast_to(cidx[:, None, :],
+                                                                          inpool.shape)[intop], Ap)
                 parts_cols.append(cidx)
                 parts_allowed.append(b.sel)
                 if causal:        # the top A of the last query's pool, in increasing key order
@@ -306,20 +337,10 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
                     carried_ok = carried < n
                     carried = xp.where(carried_ok, carried, 0)
         if w:
-            if causal:
-                widx = _onp.arange(s - w + 1, e)
-                ok = (widx[None, :] > qi[:, None] - w) & (widx[None, :] <= qi[:, None])
-            else:
-                widx = _onp.arange(s - w + 1, e + w - 1)
-                ok = _onp.abs(widx[None, :] - qi[:, None]) < w
-            ok &= (widx >= 0) & (widx < n)
-            widx = _onp.clip(widx, 0, n - 1)
-            win = xp.broadcast_to(xp.asarray(ok), (R, C, len(widx)))
-            if keyok is not None:
-                win = win & keyok[:, xp.asarray(widx)][:, None, :]
-            b.win, b.Lw = win, len(widx)
-            parts_cols.append(xp.broadcast_to(xp.asarray(widx), (R, len(widx))))
-            parts_allowed.append(win)
+            b.win, widx = _window_keys(s, e, n, w, causal, keyok, R, xp)
+            b.Lw = widx.shape[1]
+            parts_cols.append(widx)
+            parts_allowed.append(b.win)
         b.allowed = parts_allowed[0] if len(parts_allowed) == 1 else xp.concatenate(parts_allowed, -1)
         blocks.append(b)
         cols.append(parts_cols[0] if len(parts_cols) == 1 else xp.concatenate(parts_cols, 1))
@@ -787,15 +808,8 @@ class SparseKCache:
             raise TypeError(f'SparseKCache.step: scores must be floating-point, got dtype {u.dtype}')
         if q.ndim == 4:
             return self._tokens(q, k, v, u, key_valid)
-        if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or u.ndim != 2:
-            raise ValueError(f'SparseKCache.step: q, k, v must be (batch, heads, d) and u '
-                             f'(batch, score_heads), or all with a time axis; got shapes '
-                             f'{q.shape}, {k.shape}, {v.shape}, {u.shape}')
+        self._check_token(q, k, v, u)
         B, H, d = q.shape
-        if (B, H) != (self.B, self.H) or H % k.shape[1] or H % u.shape[1] or k.shape[0] != B:
-            raise ValueError(f'SparseKCache.step: expected q of (batch, heads) = ({self.B}, '
-                             f'{self.H}), kv and score heads dividing {self.H}; got {q.shape}, '
-                             f'{k.shape}, {u.shape}')
         R = B * H
         k = xp.repeat(k, H // k.shape[1], axis=1).reshape(R, d)
         v = xp.repeat(v, H // v.shape[1], axis=1).reshape(R, -1)
@@ -815,6 +829,17 @@ class SparseKCache:
         if self.poison is not None:
             out = xp.where(self.poison[:, None], xp.nan, out).astype(q.dtype, copy=False)
         return out.reshape(B, H, -1)
+
+    def _check_token(self, q, k, v, u):
+        if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or u.ndim != 2:
+            raise ValueError(f'SparseKCache.step: q, k, v must be (batch, heads, d) and u '
+                             f'(batch, score_heads), or all with a time axis; got shapes '
+                             f'{q.shape}, {k.shape}, {v.shape}, {u.shape}')
+        B, H = q.shape[:2]
+        if (B, H) != (self.B, self.H) or H % k.shape[1] or H % u.shape[1] or k.shape[0] != B:
+            raise ValueError(f'SparseKCache.step: expected q of (batch, heads) = ({self.B}, '
+                             f'{self.H}), kv and score heads dividing {self.H}; got {q.shape}, '
+                             f'{k.shape}, {u.shape}')
 
     def _tokens(self, q, k, v, u, key_valid):
         """Several tokens (a time axis): a prompt on an empty cache at once, else in order."""
