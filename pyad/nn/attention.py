@@ -37,11 +37,12 @@ scores per chunk, one cumulative count over the (C, M) matrix per chunk, and Spa
 on each query's A candidates, already in decreasing order (NumPy's stable sort
 merges the two sorted runs of breakpoints in linear time).  Selection O(n·M) memory
 and O(n·M + n·A log A) time.  Attention: per chunk, (C, d) @ (d, M + C + w - 1)
-matrix products over the chunk's candidate and window keys, gathered once per chunk
-(about (M + C + w)/C times the size of K and V in all), so O(n·(A + C + w)·d) time
-and O(n·(A + C + w)) memory for the logits kept for the backward pass.  The
-backward pass adds the chunks' key and value gradients with one sorted
-``add.reduceat`` (no ``add.at``).  The indices, sets and thresholds are computed
+matrix products over the chunk's candidate and window keys, O(n·(A + C + w)·d) time.
+One primitive covers every chunk: its forward pass gathers one chunk's keys and values
+at a time and keeps only its inputs (no copy of K or V, no logits); its backward pass
+gathers every chunk's keys, values and scores once (about (M + C + w)/C times K and
+V), recomputes each chunk, and adds the chunks' gradients with one sorted
+``add.reduceat`` each (no ``add.at``).  The indices, sets and thresholds are computed
 once, without derivatives; the derivatives flow through the closed form of the
 threshold on the fractional set F_i = {0 < m_ij < 1}: tau_i = (sum_F u + |{m = 1}| -
 k_i) / |F_i| (0 when F_i is empty, as in ``sparsek``), in u and in the budget.
