@@ -392,6 +392,11 @@ def test_errors_name_the_mistake():
     with pytest.raises(ValueError, match='window'):
         att(q, k, v, u, 2, window=-1)
     cache = nn.SparseKCache(1, 2, 2)
+    with pytest.raises(ValueError, match='SparseKCache.step: expected q'):
+        cache.step(q, k[:, :, :, :1].repeat(3, 1)[:, :3], v, u)         # a prompt, 3 kv heads
+    with pytest.raises(ValueError, match='SparseKCache.step: q, k, v must be'):
+        cache.step(q, k, v, u[:, :, 0])
+    assert cache.step(q[:, :, :0], k[:, :, :0], v[:, :, :0], u[:, :, :0]).shape == (1, 2, 0, 3)
     with pytest.raises(TypeError, match='does not differentiate'):
         pyad.grad(lambda x: pnp.sum(cache.step(q[:, :, 0] * x, k[:, :, 0], v[:, :, 0], u[:, :, 0])))(1.0)
     with pytest.raises(TypeError, match='does not differentiate'):

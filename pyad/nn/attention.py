@@ -847,7 +847,12 @@ class SparseKCache:
         xp = namespace(q)
         T = q.shape[2]
         kv = None if key_valid is None else xp.asarray(key_valid, dtype=bool)
-        if self.t == 0 and T and (k.ndim, v.ndim, u.ndim, q.shape[:2]) == (4, 4, 3, (self.B, self.H)):
+        if (k.ndim, v.ndim, u.ndim) != (4, 4, 3):
+            self._check_token(q, k, v, u)                  # raises, naming the shapes
+        if not T:
+            return xp.zeros(q.shape[:2] + (0, v.shape[-1]), dtype=q.dtype)
+        self._check_token(q[:, :, 0], k[:, :, 0], v[:, :, 0], u[:, :, 0])
+        if self.t == 0:
             return self._prefill(q, k, v, u, kv)
         outs = [self.step(q[:, :, t], k[:, :, t], v[:, :, t], u[:, :, t],
                           None if kv is None else kv[:, t]) for t in range(T)]
