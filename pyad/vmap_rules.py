@@ -384,7 +384,7 @@ OTHERS = [
 ]
 
 # computed one example at a time (see the module's docstring)
-FALLBACK = [_att._chunk, _att._gather, _att._scatter, _la._sylvester, _la._banded]
+FALLBACK = [_att._attend, _att._gather, _att._scatter, _la._sylvester, _la._banded]
 # the same, for primitives of modules imported later (pyad.scipy), by name
 FALLBACK_NAMES = ('convolve',)
 _WHOLE_ARRAY = ('allclose', 'array_equal')       # a bool per example, by the loop

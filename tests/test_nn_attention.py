@@ -14,6 +14,8 @@ import pyad.optim as optim
 from pyad.nn import attention as _attention
 from pyad.testing import check_grads
 
+from .devices import DEVICES
+
 
 def dense_reference(q, k, v, u, budget, window=0, causal=True, candidates=None,
                     key_padding_mask=None):
@@ -223,6 +225,32 @@ def test_selection_cost_is_bounded_whatever_the_scores():
                 assert b.sel.sum(-1).max() <= budget
 
 
+def test_forward_pass_copies_keys_and_values_at_most_once():
+    """What the forward pass allocates beyond the output: pyad.vjp's own copy of the
+    inputs (for the pullback) and the selection; no gathered K/V for every chunk
+    (about 3 copies of K and V at chunk 16, budget 16)."""
+    import tracemalloc
+    r = onp.random.default_rng(0)
+    q, k, v = (r.standard_normal((1, 2, 1024, 128)) for _ in range(3))
+    u = r.standard_normal((1, 2, 1024))
+    f = lambda a: nn.sparsek_attention(*a, 16, chunk=16)
+    inputs = q.nbytes + k.nbytes + v.nbytes + u.nbytes
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        out, pullback = pyad.vjp(f, (q, k, v, u))
+        kept, peak = (m - base for m in tracemalloc.get_traced_memory())
+    finally:
+        tracemalloc.stop()
+    kv = k.nbytes + v.nbytes
+    assert kept <= out.nbytes + inputs + kv / 4, (kept, kv)
+    assert peak <= 2 * out.nbytes + inputs + kv / 2, (peak, kv)
+    dq, dk, dv, du = pullback(onp.ones_like(out))
+    ref = pyad.vjp(lambda a: dense_reference(*a, 16), (q, k, v, u))[1](onp.ones_like(out))
+    for a, b in zip((dq, dk, dv, du), ref):
+        onp.testing.assert_allclose(a, b, atol=1e-10)
+
+
 def test_grouped_query_shared_scores_and_per_head_budgets():
     B, H, n = 2, 4, 10
     q, k, v = data(10, B, H, n, Hk=2, dv=5)
@@ -291,6 +319,13 @@ def test_cache_reproduces_full_computation(kind):
                 steps.append(cache.step(q[:, :, t], k[:, :, t], v[:, :, t], u[:, :, t]))
                 assert cache.kv_pairs <= 2 * math.ceil(budget) + window
             onp.testing.assert_allclose(onp.stack(steps, 2), full, atol=tol, rtol=tol)
+            for m in (1, 2, 7, n - 1):        # a prompt (shorter or longer than the window)
+                cache = nn.SparseKCache(B, H, budget, window)
+                part = [cache.step(q[:, :, :m], k[:, :, :m], v[:, :, :m], u[:, :, :m])]
+                part += [cache.step(q[:, :, t:t + 1], k[:, :, t:t + 1], v[:, :, t:t + 1], u[:, :, t:t + 1])
+                         for t in range(m, n)]
+                assert cache.kv_pairs <= 2 * math.ceil(budget) + window
+                onp.testing.assert_allclose(onp.concatenate(part, 2), full, atol=tol, rtol=tol)
 
 
 def test_cache_prefill_grouped_query_and_padding():
@@ -357,6 +392,11 @@ def test_errors_name_the_mistake():
     with pytest.raises(ValueError, match='window'):
         att(q, k, v, u, 2, window=-1)
     cache = nn.SparseKCache(1, 2, 2)
+    with pytest.raises(ValueError, match='SparseKCache.step: expected q'):
+        cache.step(q, k[:, :, :, :1].repeat(3, 1)[:, :3], v, u)         # a prompt, 3 kv heads
+    with pytest.raises(ValueError, match='SparseKCache.step: q, k, v must be'):
+        cache.step(q, k, v, u[:, :, 0])
+    assert cache.step(q[:, :, :0], k[:, :, :0], v[:, :, :0], u[:, :, :0]).shape == (1, 2, 0, 3)
     with pytest.raises(TypeError, match='does not differentiate'):
         pyad.grad(lambda x: pnp.sum(cache.step(q[:, :, 0] * x, k[:, :, 0], v[:, :, 0], u[:, :, 0])))(1.0)
     with pytest.raises(TypeError, match='does not differentiate'):
@@ -379,3 +419,41 @@ def test_layer_trains_with_optim():
     assert float(loss(params)) < 0.8 * first
     check_grads(lambda w: nn.sparsek_layer(dict(params, w_score=w), x[:, :6], 2.5, window=1),
                 params['w_score'], order=1)
+
+
+@pytest.mark.parametrize('device', DEVICES)
+def test_options_on_device(device):
+    """Every option on device arrays (strict-cpu refuses any host array mixed in, as
+    CuPy does; the CuPy case runs where a GPU is present): per-head array budget,
+    grouped-query heads, shared scores from features with a slope, a padding mask, the
+    selection, batched reverse mode and the cache's prefill."""
+    from pyad import backend
+    B, H, n, d = 2, 4, 11, 3
+    q, k, v = data(20, B, H, n, d, Hk=2, dv=2)
+    x = onp.random.default_rng(21).standard_normal((B, n, 5))
+    w_score, slope = onp.random.default_rng(22).standard_normal((5, 1)), onp.array([0.1])
+    mask = onp.ones((B, n), bool)
+    mask[1, 3] = False
+    budget = onp.array([1.0, 2.5, 3.0, 2.0])
+
+    def f(t, mask):
+        u = nn.sparsek_scores(t[3], t[4], t[5])
+        return nn.sparsek_attention(*t[:3], u, budget, window=1, chunk=4, key_padding_mask=mask)
+
+    host = (q, k, v, x, w_score, slope)
+    dev = tuple(device.put(a) for a in host)
+    out, ref = f(dev, device.put(mask)), f(host, mask)
+    assert device.owns(out)
+    onp.testing.assert_allclose(backend.to_numpy(out), ref, atol=1e-12)
+    J = pyad.jacrev(lambda t: f(t, device.put(mask))[:, :, -2:])(dev)
+    Jref = pyad.jacrev(lambda t: f(t, mask)[:, :, -2:])(host)
+    for a, b in zip(J, Jref):
+        assert device.owns(a)
+        onp.testing.assert_allclose(backend.to_numpy(a), b, atol=1e-10)
+    u = nn.sparsek_scores(dev[3], dev[4], dev[5])
+    sel = nn.sparsek_attention(*dev[:3], u, 2, return_selection=True)
+    assert all(device.owns(a) for a in sel)
+    cache = nn.SparseKCache(B, H, 2)
+    o = cache.step(*dev[:3], u)
+    assert device.owns(o)
+    onp.testing.assert_allclose(backend.to_numpy(o), backend.to_numpy(sel[0]), atol=1e-12)

@@ -303,7 +303,7 @@ def test_every_primitive_has_a_rule_or_is_listed_and_is_checked(values):
     # SparseK attention's own primitives: its public function runs one example at a
     # time under vmap (the 'sparsek_attention' case), so they never see a batch
     attention = pyad.nn.attention
-    covered |= {attention._chunk, attention._gather, attention._scatter}
+    covered |= {attention._attend, attention._gather, attention._scatter}
     # vmap's own, which carry such functions' values into and out of the batch (and
     # make batch boxes themselves): test_functions_computed_one_example_at_a_time
     covered |= set(vmap_rules.EXAMPLE_PRIMITIVES)

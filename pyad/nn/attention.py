@@ -37,15 +37,17 @@ scores per chunk, one cumulative count over the (C, M) matrix per chunk, and Spa
 on each query's A candidates, already in decreasing order (NumPy's stable sort
 merges the two sorted runs of breakpoints in linear time).  Selection O(n·M) memory
 and O(n·M + n·A log A) time.  Attention: per chunk, (C, d) @ (d, M + C + w - 1)
-matrix products over the chunk's candidate and window keys, gathered once per chunk
-(about (M + C + w)/C times the size of K and V in all), so O(n·(A + C + w)·d) time
-and O(n·(A + C + w)) memory for the logits kept for the backward pass.  The
-backward pass adds the chunks' key and value gradients with one sorted
-``add.reduceat`` (no ``add.at``).  The indices, sets and thresholds are computed
+matrix products over the chunk's candidate and window keys, O(n·(A + C + w)·d) time.
+One primitive covers every chunk: its forward pass gathers one chunk's keys and values
+at a time and keeps only its inputs (no copy of K or V, no logits); its backward pass
+gathers every chunk's keys, values and scores once (about (M + C + w)/C times K and
+V), recomputes each chunk, and adds the chunks' gradients with one sorted
+``add.reduceat`` each (no ``add.at``).  The indices, sets and thresholds are computed
 once, without derivatives; the derivatives flow through the closed form of the
 threshold on the fractional set F_i = {0 < m_ij < 1}: tau_i = (sum_F u + |{m = 1}| -
 k_i) / |F_i| (0 when F_i is empty, as in ``sparsek``), in u and in the budget.
 """
+import functools
 import math
 
 import numpy as _onp
@@ -77,7 +79,7 @@ def sparsek_scores(x, w_score, slope=0.0, offset=0):
     if len(ws) != 2 or ws[0] != xs[2]:
         raise ValueError(f'sparsek_scores: w_score must be (D, heads) with D = {xs[2]}, got {ws}')
     u = pnp.swapaxes(pnp.matmul(x, w_score), -1, -2)            # (batch, heads, n)
-    pos = _onp.arange(offset, offset + xs[1], dtype=dtype_of(x))
+    pos = namespace(innermost(x)).arange(offset, offset + xs[1], dtype=dtype_of(x))
     if ndim_of(slope):
         slope = pnp.reshape(slope, (ws[1], 1))
     return u + slope * pos
@@ -210,6 +212,61 @@ class _Block:
                  'poison', 'top_idx', 'top_ok', 'tau')
 
 
+def _poison(bad, w, causal):
+    """(R, n): query i's pool holds a key with a NaN or +inf score (bad (R, n))."""
+    xp = namespace(bad)
+    R, n = bad.shape
+    cb = xp.concatenate([xp.zeros((R, 1), dtype=xp.int64), xp.cumsum(bad, axis=1)], axis=1)
+    i = _onp.arange(n)
+    if causal:
+        return cb[:, xp.asarray(_onp.clip(i - w + 1, 0, n))] > 0
+    band = cb[:, xp.asarray(_onp.minimum(n, i + w))] - cb[:, xp.asarray(_onp.clip(i - w + 1, 0, n))]
+    return (cb[:, n:] - band) > 0
+
+
+def _window_keys(s, e, n, w, causal, keyok, R, xp):
+    """The window keys of queries s..e-1: which each may see (R, C, Lw) and their
+    columns (R, Lw) (clipped into 0..n-1; the mask is False outside)."""
+    qi = _onp.arange(s, e)
+    if causal:
+        widx = _onp.arange(s - w + 1, e)
+        ok = (widx[None, :] > qi[:, None] - w) & (widx[None, :] <= qi[:, None])
+    else:
+        widx = _onp.arange(s - w + 1, e + w - 1)
+        ok = _onp.abs(widx[None, :] - qi[:, None]) < w
+    ok &= (widx >= 0) & (widx < n)
+    widx = _onp.clip(widx, 0, n - 1)
+    win = xp.broadcast_to(xp.asarray(ok), (R, e - s, len(widx)))
+    if keyok is not None:
+        win = win & keyok[:, xp.asarray(widx)][:, None, :]
+    return win, xp.broadcast_to(xp.asarray(widx), (R, len(widx)))
+
+
+def _in_pool(cidx, cok, ue, s, e, w, causal):
+    """A chunk's candidates (R, M) sorted by decreasing score (ties: the earlier key,
+    cidx being increasing), their scores, and which are in each query's pool (R, C, M)."""
+    xp = namespace(ue)
+    cu = xp.where(cok, xp.take_along_axis(ue, cidx, axis=1), -xp.inf)
+    srt = xp.argsort(-cu, axis=1, kind='stable')
+    cidx = xp.take_along_axis(cidx, srt, axis=1)
+    cok = xp.take_along_axis(cok, srt, axis=1)
+    qa = xp.arange(s, e)[None, :, None]
+    inq = (cidx[:, None, :] <= qa - w) if causal else (xp.abs(cidx[:, None, :] - qa) >= w)
+    return cidx, xp.take_along_axis(cu, srt, axis=1), cok[:, None, :] & inq
+
+
+def _keep_selection(b, tau, mx, K_i, hit, keys, Ap):
+    """What return_selection reports for chunk b: thresholds, selected keys, validity."""
+    xp = namespace(tau)
+    R, C = K_i.shape
+    b.tau = (tau + mx)[..., 0]
+    kmax = int(K_i.max()) if K_i.size else 0
+    top = xp.zeros(R * C * Ap, dtype=xp.int64)
+    top[hit] = keys
+    b.top_idx = top.reshape(R, C, Ap)[..., :kmax]
+    b.top_ok = xp.arange(kmax) < K_i[..., None]
+
+
 def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=False):
     """The chunks of queries, their candidate and window keys, the hard selection and
     the sets of the soft mask (plain arrays: no derivative flows through here).
@@ -228,16 +285,7 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
         elig &= keyok
         bad &= keyok
     ue = xp.where(elig, u, -xp.inf)
-    poison = None
-    if bool(bad.any()):
-        cb = xp.concatenate([xp.zeros((R, 1), dtype=xp.int64), xp.cumsum(bad, axis=1)], axis=1)
-        i = _onp.arange(n)
-        if causal:
-            poison = cb[:, xp.asarray(_onp.clip(i - w + 1, 0, n))] > 0
-        else:
-            band = (cb[:, xp.asarray(_onp.minimum(n, i + w))]
-                    - cb[:, xp.asarray(_onp.clip(i - w + 1, 0, n))])
-            poison = (cb[:, n:] - band) > 0
+    poison = _poison(bad, w, causal) if bool(bad.any()) else None
     use_budget = bool((budget_rows > 0).any())
     if use_budget and not causal:
         T = min(n, A + max(2 * w - 1, 0))
@@ -249,7 +297,6 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
     for s in range(0, n, chunk):
         e = min(n, s + chunk)
         C = e - s
-        qi = _onp.arange(s, e)
         b = _Block()
         b.s, b.e, b.M, b.Lw = s, e, 0, 0
         b.poison = None if poison is None else poison[:, s:e]
@@ -262,18 +309,8 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
             else:
                 cidx, cok = glob, gok
             if cidx.shape[1]:
-                cu = xp.where(cok, xp.take_along_axis(ue, cidx, axis=1), -xp.inf)
-                srt = xp.argsort(-cu, axis=1, kind='stable')      # ties: cidx increases
-                cidx = xp.take_along_axis(cidx, srt, axis=1)
-                cok = xp.take_along_axis(cok, srt, axis=1)
-                cu = xp.take_along_axis(cu, srt, axis=1)
+                cidx, cu, inpool = _in_pool(cidx, cok, ue, s, e, w, causal)
                 M = cidx.shape[1]
-                qa = xp.asarray(qi)[None, :, None]
-                if causal:
-                    inq = cidx[:, None, :] <= qa - w
-                else:
-                    inq = xp.abs(cidx[:, None, :] - qa) >= w
-                inpool = cok[:, None, :] & inq                                   # (R, C, M)
                 rank = xp.cumsum(inpool, axis=-1, dtype=xp.int32) - 1
                 intop = inpool & (rank < A)
                 nA = xp.minimum(rank[..., -1] + 1, A)                            # (R, C)
@@ -292,12 +329,8 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
                 b.U = intop & (pf >= 1)
                 b.mx, b.nA, b.M = mx, nA, M
                 if want_selection:
-                    b.tau = (tau + mx)[..., 0]
-                    kmax = int(K_i.max()) if K_i.size else 0
-                    top = xp.zeros(R * C * Ap, dtype=xp.int64)
-                    top[hit] = xp.broadcast_to(cidx[:, None, :], inpool.shape)[intop]
-                    b.top_idx = top.reshape(R, C, Ap)[..., :kmax]
-                    b.top_ok = xp.arange(kmax) < K_i[..., None]
+                    _keep_selection(b, tau, mx, K_i, hit, xp.broadcast_to(cidx[:, None, :],
+                                                                          inpool.shape)[intop], Ap)
                 parts_cols.append(cidx)
                 parts_allowed.append(b.sel)
                 if causal:        # the top A of the last query's pool, in increasing key order
@@ -305,41 +338,44 @@ def _select(u, keyok, budget_rows, A, window, causal, chunk, want_selection=Fals
                     carried_ok = carried < n
                     carried = xp.where(carried_ok, carried, 0)
         if w:
-            if causal:
-                widx = _onp.arange(s - w + 1, e)
-                ok = (widx[None, :] > qi[:, None] - w) & (widx[None, :] <= qi[:, None])
-            else:
-                widx = _onp.arange(s - w + 1, e + w - 1)
-                ok = _onp.abs(widx[None, :] - qi[:, None]) < w
-            ok &= (widx >= 0) & (widx < n)
-            widx = _onp.clip(widx, 0, n - 1)
-            win = xp.broadcast_to(xp.asarray(ok), (R, C, len(widx)))
-            if keyok is not None:
-                win = win & keyok[:, xp.asarray(widx)][:, None, :]
-            b.win, b.Lw = win, len(widx)
-            parts_cols.append(xp.broadcast_to(xp.asarray(widx), (R, len(widx))))
-            parts_allowed.append(win)
+            b.win, widx = _window_keys(s, e, n, w, causal, keyok, R, xp)
+            b.Lw = widx.shape[1]
+            parts_cols.append(widx)
+            parts_allowed.append(b.win)
         b.allowed = parts_allowed[0] if len(parts_allowed) == 1 else xp.concatenate(parts_allowed, -1)
         blocks.append(b)
         cols.append(parts_cols[0] if len(parts_cols) == 1 else xp.concatenate(parts_cols, 1))
     return blocks, cols
 
 
-# ============================================================================ one chunk
-def _chunk_compute(args, blk, scale, sdt, bconst):
+# ============================================================================ the chunks
+class _Plan:
+    """What the attention primitive needs besides the arrays it differentiates: the
+    chunks of ``_select``, where each chunk reads its keys/values (kix) and its
+    candidates' scores (uix), the scale, the scores' dtype and the budget when it is a
+    constant (None: the budget is the primitive's last argument)."""
+    __slots__ = ('blocks', 'kix', 'uix', 'scale', 'sdt', 'bconst')
+
+    def __init__(self, blocks, kix, uix, scale, sdt, bconst):
+        self.blocks, self.kix, self.uix = blocks, kix, uix
+        self.scale, self.sdt, self.bconst = scale, sdt, bconst
+
+
+def _chunk_compute(args, blk, plan):
     """The outputs (R, C, dv) of one chunk of queries, from its queries qb (R, C, d), its
     candidate and window keys kb (R, Mb, d) and values vb (R, Mb, dv), the candidates'
-    scores ub (R, M, 1) and the budget (traced: an argument; else ``bconst``)."""
+    scores ub (R, M, 1) and the budget (traced: an argument; else ``plan.bconst``)."""
     qb, kb, vb = args[:3]
-    R, C = shape_of(qb)[:2]
+    R, C = shape_of(qb)[-3:-1]
     dt = dtype_of(qb)
-    S = pnp.matmul(qb, pnp.swapaxes(kb, -1, -2)) * scale
+    S = pnp.matmul(qb, pnp.swapaxes(kb, -1, -2)) * plan.scale
     P = softmax(pnp.where(blk.allowed, S, -_onp.inf), axis=-1)
     if blk.M:
         # the SparseK mask on the selection: clip(u - tau, 0, 1) with the sets F
         # (fractional) and U (ones) found by _select, and tau in closed form
+        sdt = plan.sdt
         ub = args[3]
-        bud = args[4] if bconst is None else bconst
+        bud = args[4] if plan.bconst is None else plan.bconst
         z = pnp.reshape(ub, (R, 1, blk.M)) - blk.mx
         kk = pnp.minimum(bud, blk.nA.astype(sdt))
         nF = namespace(blk.F).maximum(blk.F.sum(-1), 1).astype(sdt)
@@ -354,8 +390,43 @@ def _chunk_compute(args, blk, scale, sdt, bconst):
     return pnp.matmul(P, vb)
 
 
-def _chunk_impl(*args, **params):
-    return _chunk_compute(args, **params)
+def _chunk_args(args, plan, j, kv, us):
+    """Chunk j's arguments for _chunk_compute (None: the chunk has no key): its queries
+    (a slice of q), keys and values ``kv(j)``, candidates' scores ``us(j)``, budget."""
+    b = plan.blocks[j]
+    if b.M == 0 and b.Lw == 0:
+        return None
+    a = (args[0][..., b.s:b.e, :],) + tuple(kv(j))
+    return a + (us(j),) + tuple(args[4:]) if b.M else a
+
+
+def _attend_compute(args, plan, kv, us):
+    """All the chunks' outputs (R, n, dv), each chunk's keys, values and scores read by
+    ``kv(j)`` and ``us(j)``."""
+    q, v = args[0], args[2]
+    outs = []
+    for j, b in enumerate(plan.blocks):
+        a = _chunk_args(args, plan, j, kv, us)
+        outs.append(namespace(innermost(q)).zeros((shape_of(q)[0], b.e - b.s, shape_of(v)[-1]),
+                                                  dtype=dtype_of(q))
+                    if a is None else _chunk_compute(a, b, plan))
+    return pnp.concatenate(outs, axis=1)
+
+
+def _attend_impl(*args, plan):
+    # one chunk's keys and values gathered at a time, dropped once its output is made
+    k, v = args[1], args[2]
+    kr, kc, ur, uc = plan.kix.rows, plan.kix.cols, plan.uix.rows, plan.uix.cols
+    return _attend_compute(args, plan, lambda j: (k[kr[j], kc[j]], v[kr[j], kc[j]]),
+                           lambda j: args[3][ur[j], uc[j]])
+
+
+def _attend_graph(args, plan):
+    """The same outputs from pyad's primitives (gathers of every chunk at once), for the
+    derivative rules: differentiable again, in both modes."""
+    kbs, vbs = _gather(args[1], ix=plan.kix), _gather(args[2], ix=plan.kix)
+    ubs = _gather(args[3], ix=plan.uix) if len(args) > 3 else None
+    return kbs, vbs, ubs
 
 
 def _batched(fn, bnd, n_batch):
@@ -367,33 +438,68 @@ def _batched(fn, bnd, n_batch):
             for j in range(len(per[0]))]
 
 
-def _chunk_vjp(g, ans, primals, params, positions):
-    # recompute the chunk (nothing but its inputs is kept for the backward pass) and
-    # pull the cotangent back through pyad's own operations: any order, both modes
+def _attend_vjp(g, ans, primals, params, positions):
+    # each chunk recomputed (nothing but the inputs is kept by the forward pass) and the
+    # cotangent pulled back through pyad's own operations: any order, both modes; the
+    # chunks' key, value and score cotangents added by one sorted scatter each
     from ..operators import vjp
-    _, pullback = vjp(lambda a: _chunk_compute(a, **params), tuple(primals))
+    plan = params['plan']
+    kbs, vbs, ubs = _attend_graph(primals, plan)
     bnd = ndim_of(g) - ndim_of(ans)
-    cts = _batched(lambda i: list(pullback(g if i is None else g[i])), bnd, shape_of(g)[0] if bnd else 0)
-    return [cts[i] for i in positions]
+    nb = shape_of(g)[0] if bnd else 0
+    nblk = len(plan.blocks)
+    cts = [[None] * nblk for _ in primals]
+    for j, b in enumerate(plan.blocks):
+        a = _chunk_args(primals, plan, j, lambda j: (kbs[j], vbs[j]), lambda j: ubs[j])
+        if a is None:
+            continue
+        _, pullback = vjp(lambda x, b=b: _chunk_compute(x, b, plan), a)
+        gj = g[..., b.s:b.e, :]
+        for i, c in enumerate(_batched(lambda i: list(pullback(gj if i is None else gj[i])), bnd, nb)):
+            cts[i][j] = c
+    R, d = shape_of(primals[0])[0], shape_of(primals[0])[-1]
+    shapes = {0: [(R, b.e - b.s, d) for b in plan.blocks], 1: [shape_of(x) for x in kbs],
+              2: [shape_of(x) for x in vbs], 3: [shape_of(x) for x in ubs] if ubs is not None else None}
+    del kbs, vbs, ubs                  # the gathered blocks: not needed by the scatters
+    return [_add_chunks(cts, i, shapes.get(i), plan) for i in positions]
 
 
-def _chunk_jvp(tangents, ans, primals, params):
+def _add_chunks(cts, i, shapes, plan):
+    """The cotangent of argument i from the chunks' ones (cts[i], dropped once used):
+    queries by concatenation, keys, values and scores by one scatter, the budget by a sum."""
+    if i == 4:
+        parts = [c for c in cts[4] if c is not None]
+        return None if not parts else functools.reduce(lambda x, y: x + y, parts)
+    parts = _fill(cts[i], shapes)
+    cts[i] = None
+    if parts is None:
+        return None
+    if i == 0:
+        return pnp.concatenate(parts, axis=-2)
+    return _scatter(*parts, ix=plan.uix if i == 3 else plan.kix)
+
+
+def _attend_jvp(tangents, ans, primals, params):
     from ..operators import jvp
+    plan = params['plan']
     ref = next((t, p) for t, p in zip(tangents, primals) if t is not None)
     bnd = ndim_of(ref[0]) - ndim_of(ref[1])
-    batch = tuple(shape_of(ref[0]))[:bnd]
+
+    def graph(a):
+        kbs, vbs, ubs = _attend_graph(a, plan)
+        return _attend_compute(a, plan, lambda j: (kbs[j], vbs[j]), lambda j: ubs[j])
 
     def one(i):
         ts = tuple((t if i is None else t[i]) if t is not None else
                    namespace(innermost(p)).zeros(shape_of(p), dtype=dtype_of(p))
                    for t, p in zip(tangents, primals))
-        return [jvp(lambda a: _chunk_compute(a, **params), (tuple(primals),), (ts,))[1]]
-    return _batched(one, bnd, batch[0] if bnd else 0)[0]
+        return [jvp(graph, (tuple(primals),), (ts,))[1]]
+    return _batched(one, bnd, shape_of(ref[0])[0] if bnd else 0)[0]
 
 
-_chunk = Primitive('sparsek_attention_chunk', _chunk_impl)
-_chunk.def_vjp_joint(_chunk_vjp)
-_chunk.def_jvp_joint(_chunk_jvp)
+_attend = Primitive('sparsek_attention_chunks', _attend_impl)
+_attend.def_vjp_joint(_attend_vjp)
+_attend.def_jvp_joint(_attend_jvp)
 
 
 # ============================================================================ attention
@@ -473,17 +579,56 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
     (-inf where the budget covers every candidate).  See the module docstring for the
     definition and the costs."""
     (B, H, n, d), Hk, Hu = _heads('sparsek_attention', q, k, v, scores)
+    brows, bdiff, bmax = _budget_rows('sparsek_attention', budget, B, H, dtype_of(scores))
+    window, chunk, K, A = _options(window, chunk, candidates, bmax)
+    kpm = _padding_mask(key_padding_mask, B, n)
+    dt = dtype_of(q)
+    R = B * H
+    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
+    xp = namespace(innermost(q), innermost(k), innermost(v), innermost(scores))
+    if not isinstance(bdiff, (float, Box)):          # per-head budgets on the arrays' device
+        bdiff = xp.asarray(bdiff)
+    G, Gu = H // Hk, H // Hu
+    uval = xp.asarray(innermost(scores)).reshape(B * Hu, n)
+    urow = xp.arange(R) // Gu
+    keyok = None if kpm is None else xp.repeat(xp.asarray(kpm), H, axis=0)
+    blocks, cols = _select(uval[urow], keyok, xp.asarray(brows), A, window, causal, chunk,
+                           return_selection)
+    # the differentiable part: one primitive over every chunk; the forward pass gathers
+    # one chunk's keys and values at a time and keeps nothing but its inputs
+    kvrows = xp.arange(R)[:, None] // G
+    plan = _Plan(blocks, _Blocks([kvrows] * len(blocks), cols, B * Hk, n),
+                 _Blocks([urow[:, None]] * len(blocks), [c[:, :b.M] for b, c in zip(blocks, cols)],
+                         B * Hu, n), scale, dtype_of(scores),
+                 bdiff if isinstance(bdiff, float) else None)
+    dv = shape_of(v)[-1]
+    args = (pnp.reshape(q, (R, n, d)), pnp.reshape(k, (B * Hk, n, d)), pnp.reshape(v, (B * Hk, n, dv)))
+    if any(b.M for b in blocks):
+        with errstate():
+            elig = xp.isfinite(uval).reshape(B, Hu, n)
+        u_safe = pnp.where(elig, scores if isinstance(scores, Box) else uval.reshape(B, Hu, n), 0.0)
+        args += (pnp.reshape(u_safe, (B * Hu, n, 1)),)
+        if plan.bconst is None:
+            args += (bdiff,)
+    out = pnp.reshape(_poisoned(_attend(*args, plan=plan), blocks), (B, H, n, dv))
+    if not return_selection:
+        return out
+    return (out,) + _selection(blocks, B, H, n, min(K, n), uval.dtype)
+
+
+def _options(window, chunk, candidates, bmax):
+    """sparsek_attention's window, chunk, hard selection size K and candidates A, checked."""
     if isinstance(chunk, bool) or not isinstance(chunk, (int, _onp.integer)) or chunk < 1:
         raise ValueError(f'sparsek_attention: chunk must be a positive int, got {chunk!r}')
     if isinstance(window, Box) or isinstance(window, bool) or int(window) != window or window < 0:
         raise ValueError(f'sparsek_attention: window must be an int >= 0, got {window!r}')
-    window, chunk = int(window), int(chunk)
-    dt = dtype_of(q)
-    R = B * H
-    brows, bdiff, bmax = _budget_rows('sparsek_attention', budget, B, H, dtype_of(scores))
     if bmax == 0 and window == 0:
         raise ValueError('sparsek_attention: budget and window are both 0: no key to attend to')
     K = int(math.ceil(bmax))
+    return int(window), int(chunk), K, _candidates(candidates, K)
+
+
+def _candidates(candidates, K):
     if candidates is not None and (isinstance(candidates, bool) or not isinstance(
             candidates, (int, _onp.integer)) or candidates < 1):
         raise ValueError(f'sparsek_attention: candidates must be a positive int, got {candidates!r}')
@@ -491,67 +636,45 @@ def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=N
     if A < K:
         raise ValueError(f'sparsek_attention: candidates = {A} is below the hard selection '
                          f'size ceil(budget) = {K}')
-    if key_padding_mask is not None:
-        kpm = innermost(key_padding_mask)
-        if tuple(kpm.shape) != (B, n) or kpm.dtype.kind != 'b':
-            raise ValueError(f'sparsek_attention: key_padding_mask must be ({B}, {n}) bools '
-                             f'(True: attend), got {kpm.dtype} {tuple(kpm.shape)}')
-    scale = 1.0 / math.sqrt(d) if scale is None else float(scale)
-    xp = namespace(innermost(q), innermost(k), innermost(v), innermost(scores))
-    G, Gu = H // Hk, H // Hu
-    uval = xp.asarray(innermost(scores)).reshape(B * Hu, n)
-    urow = xp.arange(R) // Gu
-    keyok = None
-    if key_padding_mask is not None:
-        keyok = xp.repeat(xp.asarray(kpm), H, axis=0)
-    blocks, cols = _select(uval[urow], keyok, xp.asarray(brows), A, window, causal, chunk,
-                           return_selection)
-    # the differentiable part: per chunk, logits over its candidate and window keys
-    rows = xp.arange(R)[:, None]
-    kvrows = rows // G
-    qix = _Blocks([rows] * len(blocks), [xp.broadcast_to(xp.arange(b.s, b.e), (R, b.e - b.s))
-                                         for b in blocks], R, n)
-    kix = _Blocks([kvrows] * len(blocks), cols, B * Hk, n)
-    qb = _gather(pnp.reshape(q, (R, n, d)), ix=qix)
-    kb = _gather(pnp.reshape(k, (B * Hk, n, d)), ix=kix)
-    dv = shape_of(v)[-1]
-    vb = _gather(pnp.reshape(v, (B * Hk, n, dv)), ix=kix)
-    if any(b.M for b in blocks):
-        with errstate():
-            elig = xp.isfinite(uval).reshape(B, Hu, n)
-        u_safe = pnp.where(elig, scores if isinstance(scores, Box) else uval.reshape(B, Hu, n), 0.0)
-        uix = _Blocks([urow[:, None]] * len(blocks),
-                      [c[:, :b.M] for b, c in zip(blocks, cols)], B * Hu, n)
-        ub = _gather(pnp.reshape(u_safe, (B * Hu, n, 1)), ix=uix)
-    sdt = dtype_of(scores)
-    traced_budget = not isinstance(bdiff, float)
-    outs = []
-    for j, b in enumerate(blocks):
-        C = b.e - b.s
-        if b.M == 0 and b.Lw == 0:
-            outs.append(xp.zeros((R, C, dv), dtype=dt))
-            continue
-        args = (qb[j], kb[j], vb[j])
-        if b.M:
-            args += (ub[j], bdiff) if traced_budget else (ub[j],)
-        o = _chunk(*args, blk=b, scale=scale, sdt=sdt, bconst=None if traced_budget else bdiff)
-        if b.poison is not None and bool(b.poison.any()):
-            o = o + xp.where(b.poison, xp.nan, 0.0).astype(dt)[..., None]
-        outs.append(o)
-    out = pnp.reshape(pnp.concatenate(outs, axis=1), (B, H, n, dv))
-    if not return_selection:
+    return A
+
+
+def _padding_mask(key_padding_mask, B, n):
+    if key_padding_mask is None:
+        return None
+    kpm = innermost(key_padding_mask)
+    if tuple(kpm.shape) != (B, n) or kpm.dtype.kind != 'b':
+        raise ValueError(f'sparsek_attention: key_padding_mask must be ({B}, {n}) bools '
+                         f'(True: attend), got {kpm.dtype} {tuple(kpm.shape)}')
+    return kpm
+
+
+def _poisoned(out, blocks):
+    """out (R, n, dv) with NaN in the rows whose pool holds a NaN or +inf score."""
+    poison = [b.poison for b in blocks]
+    if not any(bool(p.any()) for p in poison if p is not None):
         return out
-    K = min(K, n)
+    xp = namespace(innermost(out))
+    R = shape_of(out)[0]
+    nan = xp.concatenate([xp.zeros((R, b.e - b.s), dtype=bool) if p is None else p
+                          for b, p in zip(blocks, poison)], axis=1)
+    return out + xp.where(nan, xp.nan, 0.0).astype(dtype_of(out))[..., None]
+
+
+def _selection(blocks, B, H, n, K, dtype):
+    """The selected keys (B, H, n, K), their validity and the thresholds (B, H, n)."""
+    xp = namespace(blocks[0].allowed)
+    R = B * H
     idx = xp.zeros((R, n, K), dtype=xp.int64)
     ok = xp.zeros((R, n, K), dtype=bool)
-    tau = xp.full((R, n), -xp.inf, dtype=uval.dtype)
+    tau = xp.full((R, n), -xp.inf, dtype=dtype)
     for b in blocks:
         if b.M:
             c = b.top_idx.shape[-1]
             idx[:, b.s:b.e, :c] = b.top_idx
             ok[:, b.s:b.e, :c] = b.top_ok
             tau[:, b.s:b.e] = b.tau
-    return (out, idx.reshape(B, H, n, K), ok.reshape(B, H, n, K), tau.reshape(B, H, n))
+    return idx.reshape(B, H, n, K), ok.reshape(B, H, n, K), tau.reshape(B, H, n)
 
 
 def sliding_window_attention(q, k, v, window, *, scale=None, causal=True, key_padding_mask=None):
@@ -650,6 +773,34 @@ class SparseKCache:
                      xp.take_along_axis(cv, order[..., None], 1),
                      xp.take_along_axis(cu, order, 1), xp.take_along_axis(cp, order, 1))
 
+    def _prefill(self, q, k, v, u, key_valid):
+        """A prompt on an empty cache: its outputs from ``sparsek_attention`` on the prompt
+        (chunks of queries, no loop over tokens), then the state the steps would leave."""
+        xp = namespace(q)
+        B, H, T = q.shape[:3]
+        out = sparsek_attention(q, k, v, u, self.budget.reshape(B, H), window=self.window,
+                                scale=self.scale, candidates=self.A or None,
+                                key_padding_mask=key_valid)
+        R = B * H
+        rep = lambda x: xp.repeat(x, H // x.shape[1], axis=1).reshape((R, T) + x.shape[3:])
+        k, v, u = rep(k), rep(v), rep(u)
+        ok = xp.ones((R, T), dtype=bool) if key_valid is None else xp.repeat(key_valid, H, axis=0)
+        P = max(0, T - self.window)                        # the pool: positions before the window
+        self.win = [(k[:, t], v[:, t], u[:, t], ok[:, t]) for t in range(P, T)]
+        if P:
+            with errstate():
+                bad = (xp.isnan(u[:, :P]) | (u[:, :P] == xp.inf)) & ok[:, :P]
+                elig = ok[:, :P] & ~bad & (u[:, :P] > -xp.inf)
+            self.poison = bad.any(axis=1)
+            if self.A:
+                ue = xp.where(elig, u[:, :P], -xp.inf)
+                top = xp.argsort(-ue, axis=1, kind='stable')[:, :self.A]   # ties: the earlier key
+                self.cand = (xp.take_along_axis(k[:, :P], top[..., None], 1),
+                             xp.take_along_axis(v[:, :P], top[..., None], 1),
+                             xp.take_along_axis(ue, top, 1), top)
+        self.t = T
+        return out
+
     def step(self, q, k, v, u, key_valid=None):
         q, k, v, u = (_plain('SparseKCache.step', a) for a in (q, k, v, u))
         xp = namespace(q)
@@ -657,20 +808,9 @@ class SparseKCache:
         if u.dtype.kind != 'f':
             raise TypeError(f'SparseKCache.step: scores must be floating-point, got dtype {u.dtype}')
         if q.ndim == 4:
-            T = q.shape[2]
-            kv = None if key_valid is None else xp.asarray(key_valid)
-            outs = [self.step(q[:, :, t], k[:, :, t], v[:, :, t], u[:, :, t],
-                              None if kv is None else kv[:, t]) for t in range(T)]
-            return xp.stack(outs, axis=2)
-        if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or u.ndim != 2:
-            raise ValueError(f'SparseKCache.step: q, k, v must be (batch, heads, d) and u '
-                             f'(batch, score_heads), or all with a time axis; got shapes '
-                             f'{q.shape}, {k.shape}, {v.shape}, {u.shape}')
+            return self._tokens(q, k, v, u, key_valid)
+        self._check_token(q, k, v, u)
         B, H, d = q.shape
-        if (B, H) != (self.B, self.H) or H % k.shape[1] or H % u.shape[1] or k.shape[0] != B:
-            raise ValueError(f'SparseKCache.step: expected q of (batch, heads) = ({self.B}, '
-                             f'{self.H}), kv and score heads dividing {self.H}; got {q.shape}, '
-                             f'{k.shape}, {u.shape}')
         R = B * H
         k = xp.repeat(k, H // k.shape[1], axis=1).reshape(R, d)
         v = xp.repeat(v, H // v.shape[1], axis=1).reshape(R, -1)
@@ -686,6 +826,42 @@ class SparseKCache:
                 self._to_pool(*self.win.pop(0), pos - self.window)
         else:
             self._to_pool(k, v, u, ok, pos)
+        out = self._attend(q)
+        if self.poison is not None:
+            out = xp.where(self.poison[:, None], xp.nan, out).astype(q.dtype, copy=False)
+        return out.reshape(B, H, -1)
+
+    def _check_token(self, q, k, v, u):
+        if q.ndim != 3 or k.ndim != 3 or v.ndim != 3 or u.ndim != 2:
+            raise ValueError(f'SparseKCache.step: q, k, v must be (batch, heads, d) and u '
+                             f'(batch, score_heads), or all with a time axis; got shapes '
+                             f'{q.shape}, {k.shape}, {v.shape}, {u.shape}')
+        B, H = q.shape[:2]
+        if (B, H) != (self.B, self.H) or H % k.shape[1] or H % u.shape[1] or k.shape[0] != B:
+            raise ValueError(f'SparseKCache.step: expected q of (batch, heads) = ({self.B}, '
+                             f'{self.H}), kv and score heads dividing {self.H}; got {q.shape}, '
+                             f'{k.shape}, {u.shape}')
+
+    def _tokens(self, q, k, v, u, key_valid):
+        """Several tokens (a time axis): a prompt on an empty cache at once, else in order."""
+        xp = namespace(q)
+        T = q.shape[2]
+        kv = None if key_valid is None else xp.asarray(key_valid, dtype=bool)
+        if (k.ndim, v.ndim, u.ndim) != (4, 4, 3):
+            self._check_token(q, k, v, u)                  # raises, naming the shapes
+        if not T:
+            return xp.zeros(q.shape[:2] + (0, v.shape[-1]), dtype=q.dtype)
+        self._check_token(q[:, :, 0], k[:, :, 0], v[:, :, 0], u[:, :, 0])
+        if self.t == 0:
+            return self._prefill(q, k, v, u, kv)
+        outs = [self.step(q[:, :, t], k[:, :, t], v[:, :, t], u[:, :, t],
+                          None if kv is None else kv[:, t]) for t in range(T)]
+        return xp.stack(outs, axis=2)
+
+    def _attend(self, q):
+        """The outputs (R, dv) of the queries q (R, d) over the cache's keys."""
+        xp = namespace(q)
+        d = q.shape[-1]
         keys, values, weights, allowed = [], [], [], []
         if self.cand is not None and self.A:
             ck, cv, cu, _ = self.cand
@@ -713,10 +889,7 @@ class SparseKCache:
             e = xp.exp(logits - xp.where(xp.isfinite(mx), mx, 0))
             z = e.sum(axis=1, keepdims=True)
             a = e / xp.where(z > 0, z, 1) * W
-        out = xp.einsum('rl,rld->rd', a, Vc).astype(q.dtype, copy=False)
-        if self.poison is not None:
-            out = xp.where(self.poison[:, None], xp.nan, out).astype(q.dtype, copy=False)
-        return out.reshape(B, H, -1)
+        return xp.einsum('rl,rld->rd', a, Vc).astype(q.dtype, copy=False)
 
 
 # ============================================================================ layer
