@@ -5,6 +5,8 @@ pyad never chooses a device itself: CuPy arrays in give CuPy arrays out.  Rules
 create arrays with ``*_like`` functions or through ``namespace(x)``, never with a
 hard-coded ``numpy.zeros``, so every primitive runs where its inputs live.
 """
+import functools
+
 import numpy
 
 # The box type of pyad's core (dual numbers, tape variables): registered by
@@ -316,57 +318,98 @@ def dask_matmul(x, y):
 
 
 class _DaskLinalg:
-    """dask.array.linalg with NumPy's conventions, for single 2-D matrices."""
+    """dask.array.linalg with NumPy's conventions.  One 2-D matrix goes to Dask's own
+    blocked algorithms where Dask has them (cholesky, inv, solve, solve_triangular,
+    qr, svd); a stack of matrices, and what Dask lacks (det, slogdet, eigh, pinv,
+    expm), run NumPy's (SciPy's) routine block by block, each matrix whole in its
+    block: lazy, one task per block of the stack, each matrix on one worker."""
 
     def __init__(self, da):
         self._da = da
 
-    @staticmethod
-    def _matrix(name, a):
-        if a.ndim != 2:
-            raise DaskUnsupported(f'pyad.linalg.{name}: Dask has {name} for one 2-D matrix only, '
-                                  f'not a stack of shape {a.shape}')
-        return a
+    def _per_matrix(self, fn, signature, *arrays, dtypes, sizes=None, **params):
+        """fn(*arrays, **params), a NumPy function over stacks of matrices with the
+        gufunc ``signature``, applied block by block (the core axes rechunked whole)."""
+        if params:
+            fn = functools.partial(fn, **params)
+        arrays = [self._da.asarray(a) for a in arrays]
+        return self._da.apply_gufunc(fn, signature, *arrays, output_dtypes=dtypes,
+                                     output_sizes=sizes, allow_rechunk=True)
 
-    def _square_blocks(self, name, a):
+    def _square_blocks(self, a):
         """Dask factors square matrices in square blocks."""
-        a = self._matrix(name, self._da.asarray(a))
+        a = self._da.asarray(a)
         return a.rechunk((a.chunks[0], a.chunks[0]))
 
     def cholesky(self, a):
-        return self._da.linalg.cholesky(self._square_blocks('cholesky', a), lower=True)
+        if a.ndim > 2:
+            return self._per_matrix(numpy.linalg.cholesky, '(n,n)->(n,n)', a, dtypes=a.dtype)
+        return self._da.linalg.cholesky(self._square_blocks(a), lower=True)
 
     def inv(self, a):
-        return self._da.linalg.inv(self._square_blocks('inv', a))
+        if a.ndim > 2:
+            return self._per_matrix(numpy.linalg.inv, '(n,n)->(n,n)', a, dtypes=a.dtype)
+        return self._da.linalg.inv(self._square_blocks(a))
 
     def solve(self, a, b):
-        a = self._square_blocks('solve', a)
         b = self._da.asarray(b)
-        if b.ndim > 2:
-            raise DaskUnsupported(f'pyad.linalg.solve: Dask solves one 2-D system only, '
-                                  f'not a stack with right-hand sides of shape {b.shape}')
+        if a.ndim > 2 or b.ndim > 2:
+            return self._per_matrix(numpy.linalg.solve, '(n,n),(n,k)->(n,k)', a, b,
+                                    dtypes=numpy.result_type(a.dtype, b.dtype))
+        a = self._square_blocks(a)
         return self._da.linalg.solve(a, b.rechunk((a.chunks[0],) + b.chunks[1:]))
 
     def qr(self, a, mode='reduced'):
         if mode != 'reduced':
             raise DaskUnsupported(f"pyad.linalg.qr: Dask has mode='reduced' only, not {mode!r}")
-        return self._da.linalg.qr(self._matrix('qr', a))
+        if a.ndim > 2:
+            m, n = a.shape[-2:]
+            return self._per_matrix(numpy.linalg.qr, '(m,n)->(m,k),(k,n)', a,
+                                    dtypes=(a.dtype, a.dtype), sizes={'k': min(m, n)})
+        return self._da.linalg.qr(a)
 
     def svd(self, a, full_matrices=False, compute_uv=True):
-        u, s, vh = self._da.linalg.svd(self._matrix('svd', a))
-        return (u, s, vh) if compute_uv else s
+        if a.ndim == 2 and compute_uv:
+            return self._da.linalg.svd(a)
+        m, n = a.shape[-2:]
+        real = numpy.finfo(a.dtype).dtype
+        if not compute_uv:
+            return self._per_matrix(numpy.linalg.svd, '(m,n)->(k)', a, dtypes=real,
+                                    sizes={'k': min(m, n)}, compute_uv=False)
+        return self._per_matrix(numpy.linalg.svd, '(m,n)->(m,k),(k),(k,n)', a,
+                                dtypes=(a.dtype, real, a.dtype), sizes={'k': min(m, n)},
+                                full_matrices=False)
 
     def solve_triangular(self, a, b, lower=False, trans=0):
-        a = self._square_blocks('solve_triangular', a)
+        a = self._square_blocks(a)
         if trans:
             a, lower = a.T, not lower
         b = self._da.asarray(b)
         return self._da.linalg.solve_triangular(a, b.rechunk((a.chunks[0],) + b.chunks[1:]), lower=lower)
 
+    def det(self, a):
+        return self._per_matrix(numpy.linalg.det, '(n,n)->()', a, dtypes=a.dtype)
+
+    def slogdet(self, a):
+        return self._per_matrix(numpy.linalg.slogdet, '(n,n)->(),()', a,
+                                dtypes=(a.dtype, numpy.finfo(a.dtype).dtype))
+
+    def eigh(self, a):
+        return self._per_matrix(numpy.linalg.eigh, '(n,n)->(n),(n,n)', a,
+                                dtypes=(numpy.finfo(a.dtype).dtype, a.dtype))
+
+    def pinv(self, a, rcond):
+        return self._per_matrix(numpy.linalg.pinv, '(m,n)->(n,m)', a, dtypes=a.dtype, rcond=rcond)
+
+    def expm(self, a):
+        import scipy.linalg
+        return self._per_matrix(scipy.linalg.expm, '(n,n)->(n,n)', a, dtypes=a.dtype)
+
     def __getattr__(self, name):
-        raise DaskUnsupported(f'pyad.linalg.{name}: Dask has no lazy {name}; Dask arrays support '
-                              f'cholesky, solve, solve_triangular, inv, qr and svd of one 2-D matrix '
-                              f'(call numpy on a small matrix: x.compute())')
+        raise DaskUnsupported(f'pyad.linalg.{name}: Dask has no lazy {name}; on Dask arrays pyad '
+                              f'supports cholesky, solve, solve_triangular, inv, qr, svd, det, '
+                              f'slogdet, eigh, pinv and expm (call NumPy on a small matrix: '
+                              f'x.compute())')
 
 
 class _DaskSpecial:

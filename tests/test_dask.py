@@ -85,16 +85,8 @@ UNSUPPORTED = {    # case -> the function the error must name
     'indexing': 'x[mask]',
     'products': 'numpy.kron',
     'sort and order': 'integer arrays',     # (the derivative of a sort: a scatter-add)
-    'linalg expm': 'pyad.linalg.expm',
-    'linalg det': 'pyad.linalg.det',
-    'linalg slogdet': 'pyad.linalg.slogdet',
-    'linalg pinv': 'pyad.linalg.pinv',
-    'linalg lstsq': 'pyad.linalg.pinv',
-    'linalg eigh': 'pyad.linalg.eigh',
 }
-# 'linalg norms' takes norms of 2-d slices, which Dask factors
-STACKS = [k for k in wide.CASES if k.startswith('linalg ') and k not in UNSUPPORTED and k != 'linalg norms']
-SUPPORTED = sorted(k for k in wide.CASES if k not in UNSUPPORTED and k not in STACKS)
+SUPPORTED = sorted(k for k in wide.CASES if k not in UNSUPPORTED)
 
 
 def _derivatives(f, xd):
@@ -121,13 +113,6 @@ def test_what_dask_lacks_is_refused_by_name(name):
     xd = put(x, x.shape[0] if name in ONE_CHUNK else 2)
     with pytest.raises(DaskUnsupported, match=UNSUPPORTED[name].replace('[', r'\[').replace('.', r'\.')):
         lazily(lambda: _derivatives(f, xd))
-
-
-@pytest.mark.parametrize('name', sorted(STACKS))
-def test_linalg_over_stacks_is_refused_by_name(name):
-    f, x = wide.CASES[name]
-    with pytest.raises(DaskUnsupported, match=r'pyad\.linalg\.\w+: Dask has \w+ for one 2-D matrix only'):
-        lazily(lambda: f(put(x)))
 
 
 # ---------------------------------------------------------------------- 2-D linear algebra
