@@ -257,15 +257,62 @@ def _as_dask_like(idx, ref, axis):
     return idx.rechunk(chunks)
 
 
+def _is_int_array(e):
+    return hasattr(e, 'ndim') and e.ndim > 0 and e.dtype.kind in 'iu'
+
+
+def _is_arange_along(e, k, size):
+    """Whether the index array ``e`` is arange(size) laid along its axis k."""
+    return (isinstance(e, numpy.ndarray) and e.shape[k] == e.size == size
+            and numpy.array_equal(e.reshape(-1), numpy.arange(size)))
+
+
+def _along_axis(idx, ndim):
+    """(axis, indices) where ``idx`` is take_along_axis's index of an array of ``ndim``
+    axes -- full slices (batch axes), then one integer array per remaining axis, each
+    an arange along its own axis but ``indices`` (or a Dask array of indices alone,
+    as a sort of a vector gives) --, else None."""
+    b = 0
+    while b < len(idx) and isinstance(idx[b], slice) and idx[b] == slice(None):
+        b += 1
+    arrays = idx[b:]
+    r = len(arrays)
+    if b + r != ndim or not all(_is_int_array(e) and e.ndim == r for e in arrays):
+        return None
+    if r == 1 and not is_dask(arrays[0]):
+        return None         # one NumPy array: gathered and scattered chunk by chunk
+    rest = [k for k, e in enumerate(arrays) if not _is_arange_along(e, k, e.shape[k])]
+    if len(rest) > 1:
+        return None
+    k = rest[0] if rest else 0
+    return b + k, arrays[k]
+
+
+def _padded(indices, ndim):
+    """``indices`` with unit axes in front, to ``ndim`` axes."""
+    return indices.reshape((1,) * (ndim - indices.ndim) + indices.shape)
+
+
 def dask_getitem(x, idx):
     """``x[idx]`` for a Dask array with NumPy's meaning.  Dask indexes with one
-    integer array at a time; several (``x[..., rows, cols]``) go through
-    ``vindex``, which puts the broadcast axes first, so they are moved where NumPy
-    puts them (in place, when the advanced indices are adjacent)."""
-    def is_int_array(e):
-        return hasattr(e, 'ndim') and e.ndim > 0 and e.dtype.kind in 'iu'
-    if sum(is_int_array(e) for e in idx) < 2:
+    integer array at a time; take_along_axis's index (aranges on all axes but one)
+    is a gather block by block along that axis; other several (``x[..., rows,
+    cols]``) go through ``vindex``, which puts the broadcast axes first, so they
+    are moved where NumPy puts them (in place, when the advanced indices are
+    adjacent)."""
+    arrays = [k for k, e in enumerate(idx) if _is_int_array(e)]
+    if len(arrays) == 1 and idx[arrays[0]].ndim > 1 and not is_dask(idx[arrays[0]]) and all(
+            isinstance(e, slice) for k, e in enumerate(idx) if k != arrays[0]):
+        # Dask takes 1-d index arrays: gather by the flat index, then split the axis
+        p, ind = arrays[0], idx[arrays[0]]
+        out = x[idx[:p] + (ind.reshape(-1),) + idx[p + 1:]]
+        return out.reshape(out.shape[:p] + ind.shape + out.shape[p + 1:])
+    if len(arrays) < 2:
         return x[idx]
+    along = _along_axis(idx, x.ndim)
+    if along is not None:
+        axis, indices = along
+        return dask_namespace().take_along_axis(x, _padded(indices, x.ndim), axis)
     if any(is_dask(e) for e in idx):
         raise DaskUnsupported('pyad: indexing a Dask array with several integer arrays one of which '
                               'is a Dask array (as the derivatives of sort and take_along_axis '
@@ -277,7 +324,7 @@ def dask_getitem(x, idx):
         if e is Ellipsis:
             idx = idx[:k] + (slice(None),) * (x.ndim - len(idx) + 1) + idx[k + 1:]
             break
-    advanced = [k for k, e in enumerate(idx) if is_int_array(e)
+    advanced = [k for k, e in enumerate(idx) if _is_int_array(e)
                 or isinstance(e, (int, numpy.integer))]
     # an integer next to the arrays is a point index too (shape (1,) broadcasts as ())
     points = tuple(numpy.asarray(e).reshape(numpy.shape(e) or (1,)) if k in advanced else e
@@ -289,6 +336,100 @@ def dask_getitem(x, idx):
         import dask.array as da
         out = da.moveaxis(out, tuple(range(nb)), tuple(range(first, first + nb)))
     return out
+
+
+def _add_at(block, local, length, axis):
+    """zeros with ``length`` along ``axis`` (else block's shape), block added at ``local``."""
+    out = numpy.zeros(block.shape[:axis] + (length,) + block.shape[axis + 1:], dtype=block.dtype)
+    numpy.add.at(out, (slice(None),) * axis + (local,), block)
+    return out
+
+
+def _add_along(block, indices, length, axis):
+    """take_along_axis's adjoint on one block: zeros with ``length`` along ``axis``,
+    block added at ``indices`` (of block's shape) along it."""
+    grid = list(numpy.ogrid[tuple(slice(0, d) for d in block.shape)]) if block.ndim > 1 else [None]
+    grid[axis] = indices
+    out = numpy.zeros(block.shape[:axis] + (length,) + block.shape[axis + 1:], dtype=block.dtype)
+    numpy.add.at(out, tuple(grid), block)
+    return out
+
+
+def _scatter_along_axis(g, axis, indices, length):
+    """zeros with ``length`` along ``axis`` and g added at take_along_axis's indices:
+    block by block, along an axis held in one chunk."""
+    import dask.array as da
+    g = g.rechunk({axis: -1})
+    idx = _as_dask_like(_padded(indices, g.ndim), g, axis)
+    chunks = g.chunks[:axis] + ((length,),) + g.chunks[axis + 1:]
+    return da.map_blocks(_add_along, g, idx, length, axis, dtype=g.dtype, chunks=chunks)
+
+
+def _scatter_one_axis(g, axis, indices, length):
+    """zeros with ``length`` along ``axis`` and g's axes axis..axis+indices.ndim-1
+    (indices' shape) added at the NumPy ``indices``.  Each output chunk along the
+    axis gathers the part of g that lands in it (known here, as the indices are)
+    and adds it in one task: no chunk waits for all of g."""
+    import dask.array as da
+    ind = numpy.asarray(indices) % max(length, 1)
+    r = ind.ndim
+    if r != 1:
+        if r > 1:
+            g = g.rechunk({axis + i: -1 for i in range(1, r)})
+        g = g.reshape(g.shape[:axis] + (ind.size,) + g.shape[axis + r:])
+        ind = ind.reshape(-1)
+    size = max(g.chunks[axis], default=length) or 1
+    pieces = []
+    for lo in range(0, length, size):
+        hi = min(lo + size, length)
+        sel = numpy.flatnonzero((ind >= lo) & (ind < hi))
+        block = g.chunks[:axis] + ((hi - lo,),) + g.chunks[axis + 1:]
+        if not sel.size:
+            pieces.append(da.zeros(tuple(map(sum, block)), dtype=g.dtype, chunks=block))
+            continue
+        part = g[(slice(None),) * axis + (sel,)].rechunk({axis: -1})
+        pieces.append(part.map_blocks(_add_at, ind[sel] - lo, hi - lo, axis, dtype=g.dtype,
+                                      chunks=part.chunks[:axis] + ((hi - lo,),) + part.chunks[axis + 1:]))
+    if not pieces:
+        return da.zeros(g.shape[:axis] + (0,) + g.shape[axis + 1:], dtype=g.dtype)
+    return da.concatenate(pieces, axis=axis)
+
+
+def dask_scatter_add(shape, dtype, idx, g):
+    """zeros(shape) with the Dask cotangent g added at the integer-array index
+    ``idx`` -- the adjoint of ``x[idx]`` --, lazily: for take_along_axis's index
+    (as sort's derivative uses) along an axis held in one chunk, block by block;
+    for one NumPy integer array among slices (``x[[0, 2, 2]]``, ``take``), chunk by
+    chunk of the indexed axis (see ``_scatter_one_axis``)."""
+    import dask.array as da
+    g = da.asarray(g).astype(dtype)
+    along = _along_axis(idx, len(shape))
+    if along is not None:
+        axis, indices = along
+        return _scatter_along_axis(g, axis, indices, shape[axis])
+    for k, e in enumerate(idx):
+        if e is Ellipsis:
+            idx = idx[:k] + (slice(None),) * (len(shape) - len(idx) + 1) + idx[k + 1:]
+            break
+    arrays = [k for k, e in enumerate(idx) if _is_int_array(e)]
+    if (len(arrays) != 1 or is_dask(idx[arrays[0]])
+            or not all(isinstance(e, slice) for k, e in enumerate(idx) if k != arrays[0])):
+        raise DaskUnsupported(
+            'pyad: the derivative of indexing a Dask array with integer arrays works for one '
+            'NumPy integer array among slices (x[[0, 2, 2]], x[:, idx], take) and for '
+            'take_along_axis (and sort); this index mixes several arrays, integers or None, or '
+            'is a Dask array, whose positions are unknown until computed. Index in steps, one '
+            'integer array at a time.')
+    p = arrays[0]
+    sub = [len(range(*e.indices(d))) if isinstance(e, slice) else d
+           for e, d in zip(idx + (slice(None),) * (len(shape) - len(idx)), shape)]
+    out = _scatter_one_axis(g, p, idx[p], sub[p])
+    if tuple(sub) == tuple(shape):
+        return out
+    basic = tuple(slice(None) if k == p else e for k, e in enumerate(idx))
+    whole = da.zeros(shape, dtype=dtype, chunks=out.chunksize)
+    whole[basic] = out
+    return whole
 
 
 def dask_broadcast_like(g, x):
@@ -471,6 +612,16 @@ class _DaskNamespace:
             index[axis] = slice(lo, hi)
             parts.append(a[tuple(index)])
         return parts
+
+    def take(self, a, indices, axis=None):
+        if axis is None:
+            a, axis = a.reshape(-1), 0
+        axis = axis % a.ndim
+        if not is_dask(indices):
+            indices = numpy.asarray(indices)
+        if indices.ndim == 0:
+            return a[(slice(None),) * axis + (indices if is_dask(indices) else int(indices),)]
+        return dask_getitem(a, (slice(None),) * axis + (indices,))
 
     def take_along_axis(self, arr, indices, axis):
         if axis is None:

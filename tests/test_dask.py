@@ -84,7 +84,6 @@ COMPUTES = {
 UNSUPPORTED = {    # case -> the function the error must name
     'indexing': 'x[mask]',
     'products': 'numpy.kron',
-    'sort and order': 'integer arrays',     # (the derivative of a sort: a scatter-add)
 }
 SUPPORTED = sorted(k for k in wide.CASES if k not in UNSUPPORTED)
 
@@ -246,10 +245,57 @@ def test_sort_of_a_chunked_vector_is_refused():
         pnp.sort(put(onp.arange(6.0)[::-1].copy()))
 
 
-def test_integer_array_index_derivative_on_dask_is_refused():
+X63 = rng.standard_normal((6, 3))
+COLUMN_IDX = onp.array([[2], [0], [1], [1], [0], [2]])
+INTEGER_INDEXING = {    # name -> (f, chunk rows); each reads x of shape (6, 3)
+    'rows, repeated': (lambda x: pnp.sum(x[onp.array([0, 2, 2, 5])] ** 2), 2),
+    'rows, a 2-d index': (lambda x: pnp.sum(pnp.take(x, onp.array([[0, 5], [2, 2]]), axis=0) ** 3), 2),
+    'rows, a list, negative': (lambda x: pnp.sum(pnp.sin(x[[-1, 0, -1]])), 4),
+    'columns, repeated': (lambda x: pnp.sum(x[:, [2, 0, 2]] * x), 2),
+    'a slice and an index': (lambda x: pnp.sum(x[1:5, [0, 2]] ** 2), 2),
+    'take along rows': (lambda x: pnp.sum(pnp.take(x, onp.array([5, 0, 3, 3]), axis=0) ** 3), 2),
+    'take flattened': (lambda x: pnp.sum(pnp.take(x, onp.array([0, 7, 7, 17])) ** 2), 6),
+    'take_along_axis along rows': (lambda x: pnp.sum(pnp.take_along_axis(x, COLUMN_IDX, axis=1) ** 3), 2),
+    'take_along_axis down columns': (lambda x: pnp.sum(
+        pnp.take_along_axis(x, onp.array([[5, 0, 1], [5, 5, 2]]), axis=0) ** 3), 2),
+    'sort rows': (lambda x: pnp.sum(pnp.sort(x * x, axis=1) * onp.array([1.0, 2.0, 3.0])), 2),
+    'sort columns, chunked': (lambda x: pnp.sum(pnp.sort(pnp.sin(x), axis=0) ** 2 * onp.arange(6.0)[:, None]), 2),
+}
+
+
+@pytest.mark.parametrize('name', sorted(INTEGER_INDEXING))
+@pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
+def test_integer_array_indexing_and_sorting_derivatives(name, dtype):
+    f, rows = INTEGER_INDEXING[name]
+    x = X63.astype(dtype)
+    value, g, jv, hv = lazily(lambda: _derivatives(f, put(x, rows)))
+    one = onp.ones_like(x)
+    rtol = 1e-5 if dtype == onp.float32 else 1e-10
+    compare(value, f(x), rtol, 'value')
+    compare(g, pyad.grad(f)(x), rtol, 'grad')
+    compare(jv, pyad.jvp(f, x, one)[1], rtol, 'jvp')
+    compare(hv, pyad.hessianv(f)(x, one), rtol, 'hessianv')
+    assert backend.to_numpy(g).dtype == dtype
+
+
+def test_integer_array_index_derivative_stays_in_the_chunks_of_the_indexed_axis():
+    # the cotangent of x[idx] is added chunk by chunk of x's axis: the block of rows
+    # 0..1 needs only the part of the cotangent that lands there
+    x = put(rng.standard_normal((8, 2)), 2)
+    g = pyad.grad(lambda x: pnp.sum(x[onp.array([7, 0, 1, 7])] ** 2))(x)
+    assert g.chunks[0] == (2, 2, 2, 2)
+    want = onp.zeros((8, 2))
+    xn = backend.to_numpy(x)
+    onp.add.at(want, [7, 0, 1, 7], 2 * xn[[7, 0, 1, 7]])
+    onp.testing.assert_allclose(g.compute(), want, rtol=1e-12)
+
+
+def test_integer_indices_the_derivative_cannot_place_lazily_are_refused():
     x = put(rng.standard_normal((6, 2)))
-    with pytest.raises(DaskUnsupported, match='integer arrays'):
-        pyad.grad(lambda x: pnp.sum(x[onp.array([0, 2, 2])] ** 2))(x)
+    with pytest.raises(DaskUnsupported, match='one NumPy integer array among slices'):
+        pyad.grad(lambda x: pnp.sum(x[[0, 2, 2], [1, 0, 0]] ** 2))(x)
+    with pytest.raises(DaskUnsupported, match='one NumPy integer array among slices'):
+        pyad.grad(lambda x: pnp.sum(x[da.from_array(onp.array([0, 2, 2]))] ** 2))(x)
     # the value, and its derivative by slices, are fine
     f = lambda x: pnp.sum(x[1:4] ** 2)       # noqa: E731
     compare(pyad.grad(f)(x), pyad.grad(f)(backend.to_numpy(x)), 1e-12, 'slice grad')

@@ -15,7 +15,7 @@ from .._core.traits import Traits
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from .._core.batching import holds_batch
 from ._batched_index import is_batched_index, batched_getitem
-from ..backend import namespace, wrap_like, is_dask, dask_getitem, DaskUnsupported
+from ..backend import namespace, wrap_like, is_dask, dask_getitem, dask_scatter_add, DaskUnsupported
 
 
 def normalize_index(idx):
@@ -243,11 +243,12 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
         target = xp.moveaxis(out, tuple(range(bnd)), tuple(range(n, n + bnd)))
         g = xp.moveaxis(g, tuple(range(bnd)), tuple(range(out_ndim, out_ndim + bnd)))
     if any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
-        if is_dask(target):
-            raise DaskUnsupported('pyad: the derivative of indexing a Dask array with integer '
-                                  'arrays (x[[0, 2, 2]], take, take_along_axis) adds into repeated '
-                                  'indices, which Dask cannot do lazily; index with slices, or '
-                                  'index a NumPy array (the parameters) rather than the data')
+        if is_dask(g):
+            # a new Dask array, not written into out: moved back where target is a view
+            added = dask_scatter_add(tuple(shape_of(target)), dtype_of(g), full, g)
+            if bnd and target is not out:
+                added = xp.moveaxis(added, tuple(range(n, n + bnd)), tuple(range(bnd)))
+            return wrap_like(added, g)
         if hasattr(xp.add, 'at'):
             xp.add.at(target, full, g)          # NumPy; CuPy >= 13
         else:
