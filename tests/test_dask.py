@@ -83,7 +83,6 @@ COMPUTES = {
 }
 UNSUPPORTED = {    # case -> the function the error must name
     'indexing': 'x[mask]',
-    'products': 'numpy.kron',
 }
 SUPPORTED = sorted(k for k in wide.CASES if k not in UNSUPPORTED)
 
@@ -157,6 +156,44 @@ def test_dense_hessian_and_jacobian_in_a_dask_input():
     onp.testing.assert_allclose(H.compute(), onp.diag(6.0 * x), rtol=1e-12)
     J = pyad.jacfwd(lambda v: pnp.sin(v) * 2.0)(put(x))
     onp.testing.assert_allclose(onp.asarray(J), onp.diag(2.0 * onp.cos(x)), rtol=1e-12)
+
+
+SINGULAR = onp.array([[1.0, 2.0, 0.5], [2.0, 4.0, 1.0], [0.0, 1.0, 3.0]])      # rank 2
+RANK2 = rng.standard_normal((5, 2)) @ rng.standard_normal((2, 4))
+STACK = rng.standard_normal((8, 3, 3)) + 3 * onp.eye(3)
+TALL64 = rng.standard_normal((6, 4))
+WHAT_DASK_LACKS = {    # name -> (f, x, chunk rows)
+    'det of a singular matrix': (lambda m: la.det(m) + la.det(m * m), SINGULAR, 3),
+    'pinv of a rank-deficient matrix': (lambda m: pnp.sum(la.pinv(m) ** 2), RANK2, 2),
+    'lstsq of tall data': (lambda m: pnp.sum(la.lstsq(m[:, :3], m[:, 3]).x ** 2)
+                           + pnp.sum(la.lstsq(m[:, :3], m[:, 3:]).residuals), TALL64, 2),
+    'det, slogdet, eigh, expm of a stack': (lambda m: pnp.sum(la.det(m)) + pnp.sum(la.slogdet(m).logabsdet)
+                                            + pnp.sum(la.eigh(wide._spd(m)).eigenvalues)
+                                            + pnp.sum(la.expm(m / 8) ** 2), STACK, 3),
+}
+
+
+@pytest.mark.parametrize('name', sorted(WHAT_DASK_LACKS))
+def test_linear_algebra_dask_lacks_runs_matrix_by_matrix(name):
+    f, x, rows = WHAT_DASK_LACKS[name]
+    value, g, jv, hv = lazily(lambda: _derivatives(f, put(x, rows)))
+    one = onp.ones_like(x)
+    compare(value, f(x), 1e-9, 'value')
+    compare(g, pyad.grad(f)(x), 1e-8, 'grad')
+    compare(jv, pyad.jvp(f, x, one)[1], 1e-8, 'jvp')
+    compare(hv, pyad.hessianv(f)(x, one), 1e-7, 'hessianv')
+
+
+def test_a_stack_keeps_its_chunks_and_lstsq_its_rank_lazy():
+    d = lazily(lambda: la.det(put(STACK, 3)))
+    assert d.chunks == ((3, 3, 2),)
+    onp.testing.assert_allclose(d.compute(), onp.linalg.det(STACK), rtol=1e-12)
+    a, b = rng.standard_normal((9, 3)), rng.standard_normal(9)
+    got = lazily(lambda: la.lstsq(put(a, 3), put(b, 3)))
+    want = onp.linalg.lstsq(a, b, rcond=None)
+    assert isinstance(got.rank, da.Array) and isinstance(got.residuals, da.Array)
+    for g, w in zip(backend.compute(tuple(got)), want):
+        onp.testing.assert_allclose(g, w, rtol=1e-10)
 
 
 def test_cholesky_of_a_dask_matrix_is_lower_as_in_numpy():
@@ -276,6 +313,35 @@ def test_integer_array_indexing_and_sorting_derivatives(name, dtype):
     compare(jv, pyad.jvp(f, x, one)[1], rtol, 'jvp')
     compare(hv, pyad.hessianv(f)(x, one), rtol, 'hessianv')
     assert backend.to_numpy(g).dtype == dtype
+
+
+KRON = {
+    'data by a NumPy block': (lambda x: pnp.sum(pnp.kron(x, onp.array([[1.0, -2.0], [0.5, 3.0]])) ** 2), 2),
+    'two Dask blocks': (lambda x: pnp.sum(pnp.sin(pnp.kron(x[:2], x[2:5, :2]))), 2),
+    'a vector and a matrix': (lambda x: pnp.sum(pnp.kron(x[:, 0], x[:2]) ** 3), 4),
+}
+
+
+@pytest.mark.parametrize('name', sorted(KRON))
+@pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
+def test_kron_of_dask_arrays(name, dtype):
+    f, rows = KRON[name]
+    x = X63.astype(dtype)
+    value, g, jv, hv = lazily(lambda: _derivatives(f, put(x, rows)))
+    one = onp.ones_like(x)
+    rtol = 1e-5 if dtype == onp.float32 else 1e-10
+    compare(value, f(x), rtol, 'value')
+    compare(g, pyad.grad(f)(x), rtol, 'grad')
+    compare(jv, pyad.jvp(f, x, one)[1], rtol, 'jvp')
+    compare(hv, pyad.hessianv(f)(x, one), rtol, 'hessianv')
+    assert backend.to_numpy(g).dtype == dtype
+
+
+def test_kron_value_is_numpys():
+    a, b = rng.standard_normal((4, 3)), rng.standard_normal((2, 5))
+    out = lazily(lambda: pnp.kron(put(a), put(b, 1)))
+    assert isinstance(out, da.Array)
+    onp.testing.assert_allclose(out.compute(), onp.kron(a, b), rtol=1e-14)
 
 
 def test_integer_array_index_derivative_stays_in_the_chunks_of_the_indexed_axis():
