@@ -295,6 +295,10 @@ INTEGER_INDEXING = {    # name -> (f, chunk rows); each reads x of shape (6, 3)
     'take_along_axis along rows': (lambda x: pnp.sum(pnp.take_along_axis(x, COLUMN_IDX, axis=1) ** 3), 2),
     'take_along_axis down columns': (lambda x: pnp.sum(
         pnp.take_along_axis(x, onp.array([[5, 0, 1], [5, 5, 2]]), axis=0) ** 3), 2),
+    'a 1-d NumPy mask of rows': (lambda x: pnp.sum(x[onp.array([1, 0, 1, 1, 0, 1], bool)] ** 3), 2),
+    'masks of later axes': (lambda x: pnp.sum(pnp.cos(x[1:, :, None][:, :, onp.array([True])]))
+                                          + pnp.sum(x[:, onp.array([False, True, True])] ** 2), 2),
+    'an index after an integer and a slice': (lambda x: pnp.sum(x[:, [2, 2, 0]][1:3] ** 3), 2),
     'sort rows': (lambda x: pnp.sum(pnp.sort(x * x, axis=1) * onp.array([1.0, 2.0, 3.0])), 2),
     'sort columns, chunked': (lambda x: pnp.sum(pnp.sort(pnp.sin(x), axis=0) ** 2 * onp.arange(6.0)[:, None]), 2),
 }

@@ -103,13 +103,22 @@ def take_batched(arr, idx, bnd):
     return transpose(out, tuple(range(m - bnd, m)) + tuple(range(m - bnd)))
 
 
+def _one_host_vector_mask(idx):
+    """Whether the one array in ``idx`` is a 1-d NumPy boolean mask (known here:
+    the shape of x[mask] is too)."""
+    arrays = [e for e in idx if _is_array_index(e)]
+    return len(arrays) == 1 and type(arrays[0]) is _np.ndarray and arrays[0].ndim == 1
+
+
 def _getitem_impl(x, idx):
     if type(x) is float:        # a 0-d (co)tangent may be a Python float
         x = _np.float64(x)
-    if is_dask(x) and any(_is_array_index(e) and e.dtype.kind == 'b' for e in idx):
-        raise DaskUnsupported('pyad: x[mask] of a Dask array has a shape unknown until computed, '
-                              'which pyad cannot differentiate through; use '
-                              'pyad.numpy.where(mask, x, 0) (or a sum over it) instead')
+    if is_dask(x) and any(_is_array_index(e) and e.dtype.kind == 'b' for e in idx) and not (
+            _one_host_vector_mask(idx)):
+        raise DaskUnsupported('pyad: x[mask] of a Dask array, with a mask of several axes or a '
+                              'Dask mask, has a shape unknown until computed, which pyad cannot '
+                              'differentiate through; use pyad.numpy.where(mask, x, 0) (or a sum '
+                              'over it) instead (a 1-d NumPy mask along one axis works)')
     if is_dask(x):
         return dask_getitem(x, idx)
     return x[idx]
@@ -232,7 +241,7 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
     batch = tuple(gshape[:bnd])
     xp = namespace(g)
     out = wrap_like(xp.zeros(batch + shape, dtype=dtype_of(g)), g)
-    target = out
+    target, back = out, None
     if bnd == 0:
         full = idx
     elif not _advanced_separated(idx):
@@ -241,21 +250,28 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
         n = len(shape)
         full = _expand_ellipsis(idx, n) + (slice(None),) * bnd
         target = xp.moveaxis(out, tuple(range(bnd)), tuple(range(n, n + bnd)))
+        back = tuple(range(n, n + bnd)), tuple(range(bnd))
         g = xp.moveaxis(g, tuple(range(bnd)), tuple(range(out_ndim, out_ndim + bnd)))
-    if any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
-        if is_dask(g):
-            # a new Dask array, not written into out: moved back where target is a view
-            added = dask_scatter_add(tuple(shape_of(target)), dtype_of(g), full, g)
-            if bnd and target is not out:
-                added = xp.moveaxis(added, tuple(range(n, n + bnd)), tuple(range(bnd)))
-            return wrap_like(added, g)
+    integer = any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx)
+    if integer and is_dask(g):
+        target = dask_scatter_add(tuple(shape_of(target)), dtype_of(g), full, g)
+    elif integer:
         if hasattr(xp.add, 'at'):
             xp.add.at(target, full, g)          # NumPy; CuPy >= 13
         else:
             import cupyx                        # older CuPy
             cupyx.scatter_add(target, full, g)
+    elif is_dask(target) and any(e is None for e in full):
+        # Dask assigns without new axes: g without them, into the region they index
+        full = tuple(e for e in full if e is not None)
+        region = _np.lib.stride_tricks.as_strided(_np.zeros(1), shape_of(target),
+                                                  (0,) * ndim_of(target))[full].shape
+        target[full] = g.reshape(region)
     else:
         target[full] = g      # basic indexing never repeats an element
+    if is_dask(target) and target is not out:
+        # a Dask array is not a view: the new (or moved) one is returned (moved back)
+        return wrap_like(xp.moveaxis(target, *back) if back else target, g)
     return out
 
 
