@@ -293,21 +293,34 @@ def _padded(indices, ndim):
     return indices.reshape((1,) * (ndim - indices.ndim) + indices.shape)
 
 
+def _expand_ellipsis(idx, ndim):
+    for k, e in enumerate(idx):
+        if e is Ellipsis:
+            return idx[:k] + (slice(None),) * (ndim - len(idx) + 1) + idx[k + 1:]
+    return idx
+
+
+def _one_array_among_slices(idx):
+    """The position of the one NumPy integer array of an index of slices and it, or None."""
+    arrays = [k for k, e in enumerate(idx) if _is_int_array(e)]
+    if len(arrays) != 1 or is_dask(idx[arrays[0]]):
+        return None
+    if not all(isinstance(e, slice) for k, e in enumerate(idx) if k != arrays[0]):
+        return None
+    return arrays[0]
+
+
 def dask_getitem(x, idx):
     """``x[idx]`` for a Dask array with NumPy's meaning.  Dask indexes with one
-    integer array at a time; take_along_axis's index (aranges on all axes but one)
-    is a gather block by block along that axis; other several (``x[..., rows,
-    cols]``) go through ``vindex``, which puts the broadcast axes first, so they
-    are moved where NumPy puts them (in place, when the advanced indices are
-    adjacent)."""
-    arrays = [k for k, e in enumerate(idx) if _is_int_array(e)]
-    if len(arrays) == 1 and idx[arrays[0]].ndim > 1 and not is_dask(idx[arrays[0]]) and all(
-            isinstance(e, slice) for k, e in enumerate(idx) if k != arrays[0]):
-        # Dask takes 1-d index arrays: gather by the flat index, then split the axis
-        p, ind = arrays[0], idx[arrays[0]]
+    1-d integer array at a time: an n-d one gathers by its flat index, then splits
+    the axis; take_along_axis's index (aranges on all axes but one) is a gather
+    block by block along that axis; other several arrays go through ``vindex``."""
+    p = _one_array_among_slices(idx)
+    if p is not None and idx[p].ndim > 1:
+        ind = idx[p]
         out = x[idx[:p] + (ind.reshape(-1),) + idx[p + 1:]]
         return out.reshape(out.shape[:p] + ind.shape + out.shape[p + 1:])
-    if len(arrays) < 2:
+    if sum(_is_int_array(e) for e in idx) < 2:
         return x[idx]
     along = _along_axis(idx, x.ndim)
     if along is not None:
@@ -315,15 +328,18 @@ def dask_getitem(x, idx):
         return dask_namespace().take_along_axis(x, _padded(indices, x.ndim), axis)
     if any(is_dask(e) for e in idx):
         raise DaskUnsupported('pyad: indexing a Dask array with several integer arrays one of which '
-                              'is a Dask array (as the derivatives of sort and take_along_axis '
-                              'do) is not supported: its positions are unknown until computed')
+                              'is a Dask array is not supported: its positions are unknown until '
+                              'computed')
     if any(e is None for e in idx):
         raise DaskUnsupported('pyad: indexing a Dask array with several integer arrays and None '
                               'is not supported; add the axis in a separate step')
-    for k, e in enumerate(idx):
-        if e is Ellipsis:
-            idx = idx[:k] + (slice(None),) * (x.ndim - len(idx) + 1) + idx[k + 1:]
-            break
+    return _vindex(x, _expand_ellipsis(idx, x.ndim))
+
+
+def _vindex(x, idx):
+    """x[idx] for several NumPy integer arrays (and slices, integers): Dask's
+    ``vindex`` puts the broadcast axes first, so they are moved where NumPy puts
+    them (in place, when the advanced indices are adjacent)."""
     advanced = [k for k, e in enumerate(idx) if _is_int_array(e)
                 or isinstance(e, (int, numpy.integer))]
     # an integer next to the arrays is a point index too (shape (1,) broadcasts as ())
@@ -407,20 +423,15 @@ def dask_scatter_add(shape, dtype, idx, g):
     if along is not None:
         axis, indices = along
         return _scatter_along_axis(g, axis, indices, shape[axis])
-    for k, e in enumerate(idx):
-        if e is Ellipsis:
-            idx = idx[:k] + (slice(None),) * (len(shape) - len(idx) + 1) + idx[k + 1:]
-            break
-    arrays = [k for k, e in enumerate(idx) if _is_int_array(e)]
-    if (len(arrays) != 1 or is_dask(idx[arrays[0]])
-            or not all(isinstance(e, slice) for k, e in enumerate(idx) if k != arrays[0])):
+    idx = _expand_ellipsis(idx, len(shape))
+    p = _one_array_among_slices(idx)
+    if p is None:
         raise DaskUnsupported(
             'pyad: the derivative of indexing a Dask array with integer arrays works for one '
             'NumPy integer array among slices (x[[0, 2, 2]], x[:, idx], take) and for '
             'take_along_axis (and sort); this index mixes several arrays, integers or None, or '
             'is a Dask array, whose positions are unknown until computed. Index in steps, one '
             'integer array at a time.')
-    p = arrays[0]
     sub = [len(range(*e.indices(d))) if isinstance(e, slice) else d
            for e, d in zip(idx + (slice(None),) * (len(shape) - len(idx)), shape)]
     out = _scatter_one_axis(g, p, idx[p], sub[p])

@@ -252,27 +252,34 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
         target = xp.moveaxis(out, tuple(range(bnd)), tuple(range(n, n + bnd)))
         back = tuple(range(n, n + bnd)), tuple(range(bnd))
         g = xp.moveaxis(g, tuple(range(bnd)), tuple(range(out_ndim, out_ndim + bnd)))
-    integer = any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx)
-    if integer and is_dask(g):
-        target = dask_scatter_add(tuple(shape_of(target)), dtype_of(g), full, g)
-    elif integer:
+    if is_dask(g):
+        return _dask_scatter_add(xp, target, full, g, back)
+    if any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
         if hasattr(xp.add, 'at'):
             xp.add.at(target, full, g)          # NumPy; CuPy >= 13
         else:
             import cupyx                        # older CuPy
             cupyx.scatter_add(target, full, g)
-    elif is_dask(target) and any(e is None for e in full):
+    else:
+        target[full] = g      # basic indexing never repeats an element
+    return out
+
+
+def _dask_scatter_add(xp, target, full, g, back):
+    """_scatter_add_impl's last step for a Dask cotangent.  A Dask array is not a
+    view: the new (or assigned) one is returned, moved back (``back``) where
+    target was moved."""
+    if any(_is_array_index(e) and e.dtype.kind != 'b' for e in full):
+        target = dask_scatter_add(tuple(shape_of(target)), dtype_of(g), full, g)
+    elif any(e is None for e in full):
         # Dask assigns without new axes: g without them, into the region they index
         full = tuple(e for e in full if e is not None)
         region = _np.lib.stride_tricks.as_strided(_np.zeros(1), shape_of(target),
                                                   (0,) * ndim_of(target))[full].shape
         target[full] = g.reshape(region)
     else:
-        target[full] = g      # basic indexing never repeats an element
-    if is_dask(target) and target is not out:
-        # a Dask array is not a view: the new (or moved) one is returned (moved back)
-        return wrap_like(xp.moveaxis(target, *back) if back else target, g)
-    return out
+        target[full] = g
+    return wrap_like(xp.moveaxis(target, *back) if back else target, g)
 
 
 scatter_add = Primitive('scatter_add', _scatter_add_impl, complex_rules=True)
