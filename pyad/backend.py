@@ -489,9 +489,12 @@ class _DaskLinalg:
                                      output_sizes=sizes, allow_rechunk=True)
 
     def _square_blocks(self, a):
-        """Dask factors square matrices in square blocks."""
+        """Dask factors square matrices in equal square blocks: the largest size
+        down to half the first row chunk that divides n, else one block."""
         a = self._da.asarray(a)
-        return a.rechunk((a.chunks[0], a.chunks[0]))
+        n, c0 = a.shape[0], max(a.chunks[0][0], 1)
+        size = next((d for d in range(c0, c0 // 2, -1) if n % d == 0), n)
+        return a.rechunk((size, size))
 
     def cholesky(self, a):
         if a.ndim > 2:

@@ -196,6 +196,25 @@ def test_a_stack_keeps_its_chunks_and_lstsq_its_rank_lazy():
         onp.testing.assert_allclose(g, w, rtol=1e-10)
 
 
+def test_matrices_in_uneven_chunks_are_factored_in_equal_blocks():
+    b = rng.standard_normal((5, 5)) + 5 * onp.eye(5)
+    x = put(b, 2)                                           # rows in chunks (2, 2, 1)
+    onp.testing.assert_allclose(la.inv(x).compute(), onp.linalg.inv(b), rtol=1e-12)
+    onp.testing.assert_allclose(la.cholesky(_spd(x)).compute(), onp.linalg.cholesky(b @ b.T), rtol=1e-12)
+    g = pyad.grad(lambda m: pnp.sum(la.solve(m, onp.ones(5)) ** 2))(x)
+    onp.testing.assert_allclose(g.compute(), pyad.grad(lambda m: pnp.sum(la.solve(m, onp.ones(5)) ** 2))(b),
+                                rtol=1e-10)
+
+
+@pytest.mark.parametrize('rows', [2, 3])
+def test_slogdet_derivative_at_a_singular_dask_matrix_raises_when_computed(rows):
+    # the check needs the values: it happens when the derivative is computed
+    stack = onp.stack([SINGULAR, SINGULAR + onp.eye(3)]) if rows == 3 else SINGULAR
+    g = lazily(lambda: pyad.grad(lambda m: pnp.sum(la.slogdet(m).logabsdet))(put(stack, rows)))
+    with pytest.raises(onp.linalg.LinAlgError, match='(?i)singular'):
+        g.compute()
+
+
 def test_cholesky_of_a_dask_matrix_is_lower_as_in_numpy():
     a = _spd(S)
     L = la.cholesky(put(a))
