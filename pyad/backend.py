@@ -523,9 +523,16 @@ class _DaskLinalg:
                                     dtypes=(a.dtype, a.dtype), sizes={'k': min(m, n)})
         return self._da.linalg.qr(a)
 
+    def _skinny_svd(self, a):
+        """Dask's SVD of one matrix (tall-and-skinny or short-and-fat: the short
+        axis in one chunk)."""
+        m, n = a.shape
+        return self._da.linalg.svd(a.rechunk({1: -1} if m >= n else {0: -1}))
+
     def svd(self, a, full_matrices=False, compute_uv=True):
-        if a.ndim == 2 and compute_uv:
-            return self._da.linalg.svd(a)
+        if a.ndim == 2:
+            usv = self._skinny_svd(a)
+            return usv if compute_uv else usv[1]
         m, n = a.shape[-2:]
         real = numpy.finfo(a.dtype).dtype
         if not compute_uv:
@@ -554,7 +561,14 @@ class _DaskLinalg:
                                 dtypes=(numpy.finfo(a.dtype).dtype, a.dtype))
 
     def pinv(self, a, rcond):
-        return self._per_matrix(numpy.linalg.pinv, '(m,n)->(n,m)', a, dtypes=a.dtype, rcond=rcond)
+        """A stack matrix by matrix; one matrix from Dask's SVD, V diag(1/s) Uᵀ over the
+        singular values above rcond times the largest (as numpy.linalg.pinv)."""
+        if a.ndim > 2:
+            return self._per_matrix(numpy.linalg.pinv, '(m,n)->(n,m)', a, dtypes=a.dtype, rcond=rcond)
+        u, s, vh = self._skinny_svd(a)
+        kept = s > rcond * s[:1]
+        inverse = self._da.where(kept, 1 / self._da.where(kept, s, 1), 0)
+        return self._da.tensordot(vh.T * inverse, u.T, axes=1)
 
     def expm(self, a):
         import scipy.linalg

@@ -167,6 +167,8 @@ WHAT_DASK_LACKS = {    # name -> (f, x, chunk rows)
     'pinv of a rank-deficient matrix': (lambda m: pnp.sum(la.pinv(m) ** 2), RANK2, 2),
     'lstsq of tall data': (lambda m: pnp.sum(la.lstsq(m[:, :3], m[:, 3]).x ** 2)
                            + pnp.sum(la.lstsq(m[:, :3], m[:, 3:]).residuals), TALL64, 2),
+    'lstsq of tall data in row chunks': (lambda m: pnp.sum(la.lstsq(m[:, :3], m[:, 3]).x ** 2),
+                                         rng.standard_normal((40, 4)), 10),
     'det, slogdet, eigh, expm of a stack': (lambda m: pnp.sum(la.det(m)) + pnp.sum(la.slogdet(m).logabsdet)
                                             + pnp.sum(la.eigh(wide._spd(m)).eigenvalues)
                                             + pnp.sum(la.expm(m / 8) ** 2), STACK, 3),
@@ -182,6 +184,13 @@ def test_linear_algebra_dask_lacks_runs_matrix_by_matrix(name):
     compare(g, pyad.grad(f)(x), 1e-8, 'grad')
     compare(jv, pyad.jvp(f, x, one)[1], 1e-8, 'jvp')
     compare(hv, pyad.hessianv(f)(x, one), 1e-7, 'hessianv')
+
+
+def test_pinv_of_tall_data_stays_in_row_chunks():
+    a = rng.standard_normal((40, 3))
+    p = lazily(lambda: la.pinv(put(a, 10)))
+    assert p.chunks[1] == (10, 10, 10, 10)        # Dask's tall-and-skinny SVD, not one block
+    onp.testing.assert_allclose(p.compute(), onp.linalg.pinv(a), rtol=1e-10)
 
 
 def test_a_stack_keeps_its_chunks_and_lstsq_its_rank_lazy():
