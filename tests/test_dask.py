@@ -399,6 +399,13 @@ def test_integer_indices_the_derivative_cannot_place_lazily_are_refused():
     compare(pyad.grad(f)(x), pyad.grad(f)(backend.to_numpy(x)), 1e-12, 'slice grad')
 
 
+def test_linear_algebra_without_a_lazy_dask_routine_is_refused_by_name():
+    with pytest.raises(DaskUnsupported, match=r'pyad\.linalg\.eig: Dask has no lazy eig.*x\.compute\(\)'):
+        la.eig(put(S))
+    with pytest.raises(TypeError, match=r'sqrtm: only NumPy arrays are supported'):
+        la.sqrtm(put(_spd(S)))
+
+
 def test_numpy_functions_without_a_dask_counterpart_are_refused():
     xp = backend.dask_namespace()
     with pytest.raises(DaskUnsupported, match=r'numpy\.kron has no lazy Dask counterpart'):
