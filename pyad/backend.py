@@ -383,9 +383,10 @@ def _scatter_along_axis(g, axis, indices, length):
 
 def _scatter_one_axis(g, axis, indices, length):
     """zeros with ``length`` along ``axis`` and g's axes axis..axis+indices.ndim-1
-    (indices' shape) added at the NumPy ``indices``.  Each output chunk along the
-    axis gathers the part of g that lands in it (known here, as the indices are)
-    and adds it in one task: no chunk waits for all of g."""
+    (indices' shape) added at the NumPy ``indices``.  The indices are known here:
+    g is gathered once in the order of its target positions (one shuffle, as
+    the forward gather), cut where the output's chunks begin, and each piece added
+    into its output chunk in one task."""
     import dask.array as da
     ind = numpy.asarray(indices) % max(length, 1)
     r = ind.ndim
@@ -394,21 +395,24 @@ def _scatter_one_axis(g, axis, indices, length):
             g = g.rechunk({axis + i: -1 for i in range(1, r)})
         g = g.reshape(g.shape[:axis] + (ind.size,) + g.shape[axis + r:])
         ind = ind.reshape(-1)
-    size = max(g.chunks[axis], default=length) or 1
-    pieces = []
-    for lo in range(0, length, size):
-        hi = min(lo + size, length)
-        sel = numpy.flatnonzero((ind >= lo) & (ind < hi))
-        block = g.chunks[:axis] + ((hi - lo,),) + g.chunks[axis + 1:]
-        if not sel.size:
-            pieces.append(da.zeros(tuple(map(sum, block)), dtype=g.dtype, chunks=block))
-            continue
-        part = g[(slice(None),) * axis + (sel,)].rechunk({axis: -1})
-        pieces.append(part.map_blocks(_add_at, ind[sel] - lo, hi - lo, axis, dtype=g.dtype,
-                                      chunks=part.chunks[:axis] + ((hi - lo,),) + part.chunks[axis + 1:]))
-    if not pieces:
+    if length == 0:
         return da.zeros(g.shape[:axis] + (0,) + g.shape[axis + 1:], dtype=g.dtype)
-    return da.concatenate(pieces, axis=axis)
+    size = max(g.chunks[axis], default=length) or 1
+    starts = numpy.arange(0, length, size)
+    order = numpy.argsort(ind, kind='stable')
+    counts = tuple(int(c) for c in numpy.diff(numpy.searchsorted(ind[order], numpy.append(starts, length))))
+    gathered = g[(slice(None),) * axis + (order,)].rechunk({axis: counts})
+    local = ind[order] - numpy.repeat(starts, counts)
+    local = da.from_array(local.reshape((1,) * axis + (-1,) + (1,) * (g.ndim - axis - 1)),
+                          chunks=((1,),) * axis + (counts,) + ((1,),) * (g.ndim - axis - 1))
+    chunks = g.chunks[:axis] + (tuple(numpy.minimum(size, length - starts).tolist()),) + g.chunks[axis + 1:]
+    return da.map_blocks(_add_into_chunk, gathered, local, axis, dtype=g.dtype, chunks=chunks)
+
+
+def _add_into_chunk(block, local, axis, block_info=None):
+    """One output chunk: zeros of its shape, ``block`` added at ``local`` along ``axis``."""
+    length = block_info[None]['chunk-shape'][axis]
+    return _add_at(block, local.reshape(-1), length, axis)
 
 
 def dask_scatter_add(shape, dtype, idx, g):
