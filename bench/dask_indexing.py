@@ -17,7 +17,7 @@ xn = rng.standard_normal((n, 4))
 x = da.from_array(xn, chunks=(10_000, 4))
 for label, idx in [('sorted', np.sort(rng.integers(0, n, n))), ('random', rng.integers(0, n, n)),
                    ('1000 random', rng.integers(0, n, 1000))]:
-    f = lambda x: pnp.sum(x[idx] ** 2)
+    f = lambda x: pnp.sum(x[idx] ** 2)      # noqa: E731
     with dask.config.set(scheduler='threads', num_workers=2):
         t = time.perf_counter(); fwd = f(x).compute(); tf = time.perf_counter() - t
         t = time.perf_counter(); g = pyad.grad(f)(x); gc = g.compute(); tg = time.perf_counter() - t
