@@ -5,6 +5,8 @@ pyad never chooses a device itself: CuPy arrays in give CuPy arrays out.  Rules
 create arrays with ``*_like`` functions or through ``namespace(x)``, never with a
 hard-coded ``numpy.zeros``, so every primitive runs where its inputs live.
 """
+import functools
+
 import numpy
 
 # The box type of pyad's core (dual numbers, tape variables): registered by
@@ -255,27 +257,90 @@ def _as_dask_like(idx, ref, axis):
     return idx.rechunk(chunks)
 
 
+def _is_int_array(e):
+    return hasattr(e, 'ndim') and e.ndim > 0 and e.dtype.kind in 'iu'
+
+
+def _is_arange_along(e, k, size):
+    """Whether the index array ``e`` is arange(size) laid along its axis k."""
+    return (isinstance(e, numpy.ndarray) and e.shape[k] == e.size == size
+            and numpy.array_equal(e.reshape(-1), numpy.arange(size)))
+
+
+def _along_axis(idx, ndim):
+    """(axis, indices) where ``idx`` is take_along_axis's index of an array of ``ndim``
+    axes -- full slices (batch axes), then one integer array per remaining axis, each
+    an arange along its own axis but ``indices`` (or a Dask array of indices alone,
+    as a sort of a vector gives) --, else None."""
+    b = 0
+    while b < len(idx) and isinstance(idx[b], slice) and idx[b] == slice(None):
+        b += 1
+    arrays = idx[b:]
+    r = len(arrays)
+    if b + r != ndim or not all(_is_int_array(e) and e.ndim == r for e in arrays):
+        return None
+    if r == 1 and not is_dask(arrays[0]):
+        return None         # one NumPy array: gathered and scattered chunk by chunk
+    rest = [k for k, e in enumerate(arrays) if not _is_arange_along(e, k, e.shape[k])]
+    if len(rest) > 1:
+        return None
+    k = rest[0] if rest else 0
+    return b + k, arrays[k]
+
+
+def _padded(indices, ndim):
+    """``indices`` with unit axes in front, to ``ndim`` axes."""
+    return indices.reshape((1,) * (ndim - indices.ndim) + indices.shape)
+
+
+def _expand_ellipsis(idx, ndim):
+    for k, e in enumerate(idx):
+        if e is Ellipsis:
+            return idx[:k] + (slice(None),) * (ndim - len(idx) + 1) + idx[k + 1:]
+    return idx
+
+
+def _one_array_among_slices(idx):
+    """The position of the one NumPy integer array of an index of slices and it, or None."""
+    arrays = [k for k, e in enumerate(idx) if _is_int_array(e)]
+    if len(arrays) != 1 or is_dask(idx[arrays[0]]):
+        return None
+    if not all(isinstance(e, slice) for k, e in enumerate(idx) if k != arrays[0]):
+        return None
+    return arrays[0]
+
+
 def dask_getitem(x, idx):
     """``x[idx]`` for a Dask array with NumPy's meaning.  Dask indexes with one
-    integer array at a time; several (``x[..., rows, cols]``) go through
-    ``vindex``, which puts the broadcast axes first, so they are moved where NumPy
-    puts them (in place, when the advanced indices are adjacent)."""
-    def is_int_array(e):
-        return hasattr(e, 'ndim') and e.ndim > 0 and e.dtype.kind in 'iu'
-    if sum(is_int_array(e) for e in idx) < 2:
+    1-d integer array at a time: an n-d one gathers by its flat index, then splits
+    the axis; take_along_axis's index (aranges on all axes but one) is a gather
+    block by block along that axis; other several arrays go through ``vindex``."""
+    p = _one_array_among_slices(idx)
+    if p is not None and idx[p].ndim > 1:
+        ind = idx[p]
+        out = x[idx[:p] + (ind.reshape(-1),) + idx[p + 1:]]
+        return out.reshape(out.shape[:p] + ind.shape + out.shape[p + 1:])
+    if sum(_is_int_array(e) for e in idx) < 2:
         return x[idx]
+    along = _along_axis(idx, x.ndim)
+    if along is not None:
+        axis, indices = along
+        return dask_namespace().take_along_axis(x, _padded(indices, x.ndim), axis)
     if any(is_dask(e) for e in idx):
         raise DaskUnsupported('pyad: indexing a Dask array with several integer arrays one of which '
-                              'is a Dask array (as the derivatives of sort and take_along_axis '
-                              'do) is not supported: its positions are unknown until computed')
+                              'is a Dask array is not supported: its positions are unknown until '
+                              'computed')
     if any(e is None for e in idx):
         raise DaskUnsupported('pyad: indexing a Dask array with several integer arrays and None '
                               'is not supported; add the axis in a separate step')
-    for k, e in enumerate(idx):
-        if e is Ellipsis:
-            idx = idx[:k] + (slice(None),) * (x.ndim - len(idx) + 1) + idx[k + 1:]
-            break
-    advanced = [k for k, e in enumerate(idx) if is_int_array(e)
+    return _vindex(x, _expand_ellipsis(idx, x.ndim))
+
+
+def _vindex(x, idx):
+    """x[idx] for several NumPy integer arrays (and slices, integers): Dask's
+    ``vindex`` puts the broadcast axes first, so they are moved where NumPy puts
+    them (in place, when the advanced indices are adjacent)."""
+    advanced = [k for k, e in enumerate(idx) if _is_int_array(e)
                 or isinstance(e, (int, numpy.integer))]
     # an integer next to the arrays is a point index too (shape (1,) broadcasts as ())
     points = tuple(numpy.asarray(e).reshape(numpy.shape(e) or (1,)) if k in advanced else e
@@ -287,6 +352,99 @@ def dask_getitem(x, idx):
         import dask.array as da
         out = da.moveaxis(out, tuple(range(nb)), tuple(range(first, first + nb)))
     return out
+
+
+def _add_at(block, local, length, axis):
+    """zeros with ``length`` along ``axis`` (else block's shape), block added at ``local``."""
+    out = numpy.zeros(block.shape[:axis] + (length,) + block.shape[axis + 1:], dtype=block.dtype)
+    numpy.add.at(out, (slice(None),) * axis + (local,), block)
+    return out
+
+
+def _add_along(block, indices, length, axis):
+    """take_along_axis's adjoint on one block: zeros with ``length`` along ``axis``,
+    block added at ``indices`` (of block's shape) along it."""
+    grid = list(numpy.ogrid[tuple(slice(0, d) for d in block.shape)]) if block.ndim > 1 else [None]
+    grid[axis] = indices
+    out = numpy.zeros(block.shape[:axis] + (length,) + block.shape[axis + 1:], dtype=block.dtype)
+    numpy.add.at(out, tuple(grid), block)
+    return out
+
+
+def _scatter_along_axis(g, axis, indices, length):
+    """zeros with ``length`` along ``axis`` and g added at take_along_axis's indices:
+    block by block, along an axis held in one chunk."""
+    import dask.array as da
+    g = g.rechunk({axis: -1})
+    idx = _as_dask_like(_padded(indices, g.ndim), g, axis)
+    chunks = g.chunks[:axis] + ((length,),) + g.chunks[axis + 1:]
+    return da.map_blocks(_add_along, g, idx, length, axis, dtype=g.dtype, chunks=chunks)
+
+
+def _scatter_one_axis(g, axis, indices, length):
+    """zeros with ``length`` along ``axis`` and g's axes axis..axis+indices.ndim-1
+    (indices' shape) added at the NumPy ``indices``.  The indices are known here:
+    g is gathered once in the order of its target positions (one shuffle, as
+    the forward gather), cut where the output's chunks begin, and each piece added
+    into its output chunk in one task."""
+    import dask.array as da
+    ind = numpy.asarray(indices) % max(length, 1)
+    r = ind.ndim
+    if r != 1:
+        if r > 1:
+            g = g.rechunk({axis + i: -1 for i in range(1, r)})
+        g = g.reshape(g.shape[:axis] + (ind.size,) + g.shape[axis + r:])
+        ind = ind.reshape(-1)
+    if length == 0:
+        return da.zeros(g.shape[:axis] + (0,) + g.shape[axis + 1:], dtype=g.dtype)
+    size = max(g.chunks[axis], default=length) or 1
+    starts = numpy.arange(0, length, size)
+    order = numpy.argsort(ind, kind='stable')
+    counts = tuple(int(c) for c in numpy.diff(numpy.searchsorted(ind[order], numpy.append(starts, length))))
+    gathered = g[(slice(None),) * axis + (order,)].rechunk({axis: counts})
+    local = ind[order] - numpy.repeat(starts, counts)
+    local = da.from_array(local.reshape((1,) * axis + (-1,) + (1,) * (g.ndim - axis - 1)),
+                          chunks=((1,),) * axis + (counts,) + ((1,),) * (g.ndim - axis - 1))
+    chunks = g.chunks[:axis] + (tuple(numpy.minimum(size, length - starts).tolist()),) + g.chunks[axis + 1:]
+    return da.map_blocks(_add_into_chunk, gathered, local, axis, dtype=g.dtype, chunks=chunks)
+
+
+def _add_into_chunk(block, local, axis, block_info=None):
+    """One output chunk: zeros of its shape, ``block`` added at ``local`` along ``axis``."""
+    length = block_info[None]['chunk-shape'][axis]
+    return _add_at(block, local.reshape(-1), length, axis)
+
+
+def dask_scatter_add(shape, dtype, idx, g):
+    """zeros(shape) with the Dask cotangent g added at the integer-array index
+    ``idx`` -- the adjoint of ``x[idx]`` --, lazily: for take_along_axis's index
+    (as sort's derivative uses) along an axis held in one chunk, block by block;
+    for one NumPy integer array among slices (``x[[0, 2, 2]]``, ``take``), chunk by
+    chunk of the indexed axis (see ``_scatter_one_axis``)."""
+    import dask.array as da
+    g = da.asarray(g).astype(dtype)
+    along = _along_axis(idx, len(shape))
+    if along is not None:
+        axis, indices = along
+        return _scatter_along_axis(g, axis, indices, shape[axis])
+    idx = _expand_ellipsis(idx, len(shape))
+    p = _one_array_among_slices(idx)
+    if p is None:
+        raise DaskUnsupported(
+            'pyad: the derivative of indexing a Dask array with integer arrays works for one '
+            'NumPy integer array among slices (x[[0, 2, 2]], x[:, idx], take) and for '
+            'take_along_axis (and sort); this index mixes several arrays, integers or None, or '
+            'is a Dask array, whose positions are unknown until computed. Index in steps, one '
+            'integer array at a time.')
+    sub = [len(range(*e.indices(d))) if isinstance(e, slice) else d
+           for e, d in zip(idx + (slice(None),) * (len(shape) - len(idx)), shape)]
+    out = _scatter_one_axis(g, p, idx[p], sub[p])
+    if tuple(sub) == tuple(shape):
+        return out
+    basic = tuple(slice(None) if k == p else e for k, e in enumerate(idx))
+    whole = da.zeros(shape, dtype=dtype, chunks=out.chunksize)
+    whole[basic] = out
+    return whole
 
 
 def dask_broadcast_like(g, x):
@@ -316,57 +474,115 @@ def dask_matmul(x, y):
 
 
 class _DaskLinalg:
-    """dask.array.linalg with NumPy's conventions, for single 2-D matrices."""
+    """dask.array.linalg with NumPy's conventions.  One 2-D matrix goes to Dask's own
+    blocked algorithms where Dask has them (cholesky, inv, solve, solve_triangular,
+    qr, svd); a stack of matrices, and what Dask lacks (det, slogdet, eigh, pinv,
+    expm), run NumPy's (SciPy's) routine block by block, each matrix whole in its
+    block: lazy, one task per block of the stack, each matrix on one worker."""
 
     def __init__(self, da):
         self._da = da
 
-    @staticmethod
-    def _matrix(name, a):
-        if a.ndim != 2:
-            raise DaskUnsupported(f'pyad.linalg.{name}: Dask has {name} for one 2-D matrix only, '
-                                  f'not a stack of shape {a.shape}')
-        return a
+    def _per_matrix(self, fn, signature, *arrays, dtypes, sizes=None, **params):
+        """fn(*arrays, **params), a NumPy function over stacks of matrices with the
+        gufunc ``signature``, applied block by block (the core axes rechunked whole)."""
+        if params:
+            fn = functools.partial(fn, **params)
+        arrays = [self._da.asarray(a) for a in arrays]
+        return self._da.apply_gufunc(fn, signature, *arrays, output_dtypes=dtypes,
+                                     output_sizes=sizes, allow_rechunk=True)
 
-    def _square_blocks(self, name, a):
-        """Dask factors square matrices in square blocks."""
-        a = self._matrix(name, self._da.asarray(a))
-        return a.rechunk((a.chunks[0], a.chunks[0]))
+    def _square_blocks(self, a):
+        """Dask factors square matrices in equal square blocks: the largest size
+        down to half the first row chunk that divides n, else one block."""
+        a = self._da.asarray(a)
+        n, c0 = a.shape[0], max(a.chunks[0][0], 1)
+        size = next((d for d in range(c0, c0 // 2, -1) if n % d == 0), n)
+        return a.rechunk((size, size))
 
     def cholesky(self, a):
-        return self._da.linalg.cholesky(self._square_blocks('cholesky', a), lower=True)
+        if a.ndim > 2:
+            return self._per_matrix(numpy.linalg.cholesky, '(n,n)->(n,n)', a, dtypes=a.dtype)
+        return self._da.linalg.cholesky(self._square_blocks(a), lower=True)
 
     def inv(self, a):
-        return self._da.linalg.inv(self._square_blocks('inv', a))
+        if a.ndim > 2:
+            return self._per_matrix(numpy.linalg.inv, '(n,n)->(n,n)', a, dtypes=a.dtype)
+        return self._da.linalg.inv(self._square_blocks(a))
 
     def solve(self, a, b):
-        a = self._square_blocks('solve', a)
         b = self._da.asarray(b)
-        if b.ndim > 2:
-            raise DaskUnsupported(f'pyad.linalg.solve: Dask solves one 2-D system only, '
-                                  f'not a stack with right-hand sides of shape {b.shape}')
+        if a.ndim > 2 or b.ndim > 2:
+            return self._per_matrix(numpy.linalg.solve, '(n,n),(n,k)->(n,k)', a, b,
+                                    dtypes=numpy.result_type(a.dtype, b.dtype))
+        a = self._square_blocks(a)
         return self._da.linalg.solve(a, b.rechunk((a.chunks[0],) + b.chunks[1:]))
 
     def qr(self, a, mode='reduced'):
         if mode != 'reduced':
             raise DaskUnsupported(f"pyad.linalg.qr: Dask has mode='reduced' only, not {mode!r}")
-        return self._da.linalg.qr(self._matrix('qr', a))
+        if a.ndim > 2:
+            m, n = a.shape[-2:]
+            return self._per_matrix(numpy.linalg.qr, '(m,n)->(m,k),(k,n)', a,
+                                    dtypes=(a.dtype, a.dtype), sizes={'k': min(m, n)})
+        return self._da.linalg.qr(a)
+
+    def _skinny_svd(self, a):
+        """Dask's SVD of one matrix (tall-and-skinny or short-and-fat: the short
+        axis in one chunk)."""
+        m, n = a.shape
+        return self._da.linalg.svd(a.rechunk({1: -1} if m >= n else {0: -1}))
 
     def svd(self, a, full_matrices=False, compute_uv=True):
-        u, s, vh = self._da.linalg.svd(self._matrix('svd', a))
-        return (u, s, vh) if compute_uv else s
+        if a.ndim == 2:
+            usv = self._skinny_svd(a)
+            return usv if compute_uv else usv[1]
+        m, n = a.shape[-2:]
+        real = numpy.finfo(a.dtype).dtype
+        if not compute_uv:
+            return self._per_matrix(numpy.linalg.svd, '(m,n)->(k)', a, dtypes=real,
+                                    sizes={'k': min(m, n)}, compute_uv=False)
+        return self._per_matrix(numpy.linalg.svd, '(m,n)->(m,k),(k),(k,n)', a,
+                                dtypes=(a.dtype, real, a.dtype), sizes={'k': min(m, n)},
+                                full_matrices=False)
 
     def solve_triangular(self, a, b, lower=False, trans=0):
-        a = self._square_blocks('solve_triangular', a)
+        a = self._square_blocks(a)
         if trans:
             a, lower = a.T, not lower
         b = self._da.asarray(b)
         return self._da.linalg.solve_triangular(a, b.rechunk((a.chunks[0],) + b.chunks[1:]), lower=lower)
 
+    def det(self, a):
+        return self._per_matrix(numpy.linalg.det, '(n,n)->()', a, dtypes=a.dtype)
+
+    def slogdet(self, a):
+        return self._per_matrix(numpy.linalg.slogdet, '(n,n)->(),()', a,
+                                dtypes=(a.dtype, numpy.finfo(a.dtype).dtype))
+
+    def eigh(self, a):
+        return self._per_matrix(numpy.linalg.eigh, '(n,n)->(n),(n,n)', a,
+                                dtypes=(numpy.finfo(a.dtype).dtype, a.dtype))
+
+    def pinv(self, a, rcond):
+        """A stack matrix by matrix; one matrix from Dask's SVD, V diag(1/s) Uᵀ over the
+        singular values above rcond times the largest (as numpy.linalg.pinv)."""
+        if a.ndim > 2:
+            return self._per_matrix(numpy.linalg.pinv, '(m,n)->(n,m)', a, dtypes=a.dtype, rcond=rcond)
+        u, s, vh = self._skinny_svd(a)
+        kept = s > rcond * s[:1]
+        inverse = self._da.where(kept, 1 / self._da.where(kept, s, 1), 0)
+        return self._da.tensordot(vh.T * inverse, u.T, axes=1)
+
+    def expm(self, a):
+        import scipy.linalg
+        return self._per_matrix(scipy.linalg.expm, '(n,n)->(n,n)', a, dtypes=a.dtype)
+
     def __getattr__(self, name):
-        raise DaskUnsupported(f'pyad.linalg.{name}: Dask has no lazy {name}; Dask arrays support '
-                              f'cholesky, solve, solve_triangular, inv, qr and svd of one 2-D matrix '
-                              f'(call numpy on a small matrix: x.compute())')
+        raise DaskUnsupported(f'pyad.linalg.{name}: Dask has no lazy {name}; on Dask arrays pyad '
+                              f'supports cholesky, solve, solve_triangular, inv, qr, svd, det, '
+                              f'slogdet, eigh, pinv and expm (call NumPy on a small matrix: '
+                              f'x.compute())')
 
 
 class _DaskSpecial:
@@ -428,6 +644,16 @@ class _DaskNamespace:
             index[axis] = slice(lo, hi)
             parts.append(a[tuple(index)])
         return parts
+
+    def take(self, a, indices, axis=None):
+        if axis is None:
+            a, axis = a.reshape(-1), 0
+        axis = axis % a.ndim
+        if not is_dask(indices):
+            indices = numpy.asarray(indices)
+        if indices.ndim == 0:
+            return a[(slice(None),) * axis + (indices if is_dask(indices) else int(indices),)]
+        return dask_getitem(a, (slice(None),) * axis + (indices,))
 
     def take_along_axis(self, arr, indices, axis):
         if axis is None:

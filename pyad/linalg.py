@@ -72,7 +72,7 @@ import numpy as _np
 from ._core.primitive import Primitive
 from ._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from ._core.pytree import tree_flatten
-from .backend import namespace, scipy_linalg, wrap_like, to_numpy
+from .backend import namespace, scipy_linalg, wrap_like, to_numpy, is_dask
 from .numpy._batching import align, unbroadcast_shape, normalize_axis, real_for
 from .numpy.products import matmul
 from .numpy.manipulation import swapaxes, reshape, expand_dims, moveaxis
@@ -545,8 +545,12 @@ def _expand2(x):
 
 def _invertible(a):
     """Whether det(A) A⁻¹ may stand for the adjugate of every matrix of the stack:
-    condition number below 1/√eps (decided on the values, a constant choice)."""
+    condition number below 1/√eps (decided on the values, a constant choice).  A Dask
+    matrix's values are unknown until computed: it takes the adjugate, which holds
+    for every matrix."""
     x = innermost(a)
+    if is_dask(x):
+        return False
     xp = namespace(x)
     n = shape_of(x)[-1]
     if n == 0:
@@ -634,6 +638,10 @@ def _require_regular(sign):
     """log|det A| is -inf at a singular matrix and has no derivative there (it would
     be A⁻ᵀ): say so in slogdet's terms rather than let inv or solve fail."""
     sign = innermost(sign)
+    if is_dask(sign):
+        # unknown until computed; an exactly singular matrix (sign 0) then makes the
+        # inverse in the derivative raise LinAlgError when it is computed
+        return
     xp = namespace(sign)
     singular = xp.asarray(sign) == 0
     if not bool(singular.any()):
@@ -709,20 +717,46 @@ def _full_rank_sides(a, rcond):
     return bool(_np.all(rank == m)), bool(_np.all(rank == n))
 
 
+def _projector_weights(a, rcond):
+    """Per side, None where the projector term of the derivative is exactly zero (full
+    rank), 1 where it is needed; for a Dask stack, whose ranks are unknown until
+    computed, a lazy 0/1 factor per matrix (shape (..., 1, 1)) that drops the term
+    where the matrix has full rank."""
+    x = innermost(a)
+    if not is_dask(x):
+        full_rows, full_cols = _full_rank_sides(a, rcond)
+        return (None if full_rows else 1), (None if full_cols else 1)
+    m, n = x.shape[-2:]
+    rank = _rank(namespace(x).linalg.svd(x, compute_uv=False), rcond)
+    return tuple((rank < k).astype(x.dtype)[..., None, None] for k in (m, n))
+
+
+def _rank(s, cutoff):
+    """The number of singular values ``s`` (descending, last axis) above ``cutoff``
+    times the largest."""
+    if s.shape[-1] == 0:
+        return s.sum(axis=-1).astype(int)
+    return (s > cutoff * s[..., :1]).sum(axis=-1)
+
+
+def _weighted(term, weight):
+    return term if isinstance(weight, int) else term * weight
+
+
 def _pinv_jvp(t, p, a, rcond):
     # dA⁺ = -A⁺ dA A⁺ + A⁺A⁺ᴴ dAᴴ (I - A A⁺) + (I - A⁺ A) dAᴴ A⁺ᴴ A⁺ (Golub & Pereyra;
     # ᴴ is ᵀ for real A).  A projector that is exactly zero at full rank is dropped
     # rather than computed: its rounding (eps cond A), multiplied by A⁺A⁺ᴴ (cond² A),
     # would swamp the result.
-    full_rows, full_cols = _full_rank_sides(a, rcond)
+    rows, cols = _projector_weights(a, rcond)
     tT = _mH(t)
     out = -matmul(matmul(p, t), p)
-    if not full_rows:
+    if rows is not None:
         x = tT - matmul(matmul(tT, a), p)                    # dAᴴ (I - A A⁺)
-        out = out + matmul(matmul(p, _mH(p)), x)
-    if not full_cols:
+        out = out + _weighted(matmul(matmul(p, _mH(p)), x), rows)
+    if cols is not None:
         y = matmul(matmul(tT, _mH(p)), p)                    # dAᴴ A⁺ᴴ A⁺
-        out = out + y - matmul(p, matmul(a, y))              # (I - A⁺ A) y
+        out = out + _weighted(y - matmul(p, matmul(a, y)), cols)   # (I - A⁺ A) y
     return out
 
 
@@ -770,13 +804,17 @@ def lstsq(a, b, rcond=None):
     vector = len(bs) == 1
     x = _out(matmul(p, expand_dims(b, -1)), True) if vector else matmul(p, b)
     s = svd(a, compute_uv=False)
-    plain_s = _np.asarray(innermost(s))
-    if plain_s.size:
-        rank = _np.sum(plain_s > cutoff * plain_s[..., :1], axis=-1)
+    plain_s = innermost(s)
+    if is_dask(plain_s):
+        # the rank is unknown until computed: a lazy 0-d (or stacked) count, and the
+        # residuals of every tall A (as dask.array.linalg.lstsq returns them)
+        rank = _rank(plain_s, cutoff)
+        tall_full_rank = m > n
     else:
-        rank = _np.zeros(plain_s.shape[:-1], dtype=int)
-    rank = int(rank) if _np.ndim(rank) == 0 else rank
-    if m > n and _np.all(rank == n):
+        rank = _rank(_np.asarray(plain_s), cutoff)
+        rank = int(rank) if _np.ndim(rank) == 0 else rank
+        tall_full_rank = m > n and _np.all(rank == n)
+    if tall_full_rank:
         residuals = _residuals(a, x, b, vector)
     else:
         rdtype = _np.finfo(_np.dtype(dtype_of(a))).dtype         # (real for complex a)
@@ -1070,7 +1108,7 @@ def qr(a, mode='reduced'):
 # ================================================================== expm
 def _expm_impl(a):
     sl = scipy_linalg(a)
-    if a.ndim > 2 and namespace(a) is not _np:
+    if a.ndim > 2 and namespace(a) is not _np and not is_dask(a):
         # cupyx.scipy.linalg.expm takes one matrix: the stack one by one
         xp = namespace(a)
         flat = a.reshape((-1,) + a.shape[-2:])

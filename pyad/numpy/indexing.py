@@ -15,7 +15,7 @@ from .._core.traits import Traits
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from .._core.batching import holds_batch
 from ._batched_index import is_batched_index, batched_getitem
-from ..backend import namespace, wrap_like, is_dask, dask_getitem, DaskUnsupported
+from ..backend import namespace, wrap_like, is_dask, dask_getitem, dask_scatter_add, DaskUnsupported
 
 
 def normalize_index(idx):
@@ -103,13 +103,22 @@ def take_batched(arr, idx, bnd):
     return transpose(out, tuple(range(m - bnd, m)) + tuple(range(m - bnd)))
 
 
+def _one_host_vector_mask(idx):
+    """Whether the one array in ``idx`` is a 1-d NumPy boolean mask (known here:
+    the shape of x[mask] is too)."""
+    arrays = [e for e in idx if _is_array_index(e)]
+    return len(arrays) == 1 and type(arrays[0]) is _np.ndarray and arrays[0].ndim == 1
+
+
 def _getitem_impl(x, idx):
     if type(x) is float:        # a 0-d (co)tangent may be a Python float
         x = _np.float64(x)
-    if is_dask(x) and any(_is_array_index(e) and e.dtype.kind == 'b' for e in idx):
-        raise DaskUnsupported('pyad: x[mask] of a Dask array has a shape unknown until computed, '
-                              'which pyad cannot differentiate through; use '
-                              'pyad.numpy.where(mask, x, 0) (or a sum over it) instead')
+    if is_dask(x) and any(_is_array_index(e) and e.dtype.kind == 'b' for e in idx) and not (
+            _one_host_vector_mask(idx)):
+        raise DaskUnsupported('pyad: x[mask] of a Dask array, with a mask of several axes or a '
+                              'Dask mask, has a shape unknown until computed, which pyad cannot '
+                              'differentiate through; use pyad.numpy.where(mask, x, 0) (or a sum '
+                              'over it) instead (a 1-d NumPy mask along one axis works)')
     if is_dask(x):
         return dask_getitem(x, idx)
     return x[idx]
@@ -232,7 +241,7 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
     batch = tuple(gshape[:bnd])
     xp = namespace(g)
     out = wrap_like(xp.zeros(batch + shape, dtype=dtype_of(g)), g)
-    target = out
+    target, back = out, None
     if bnd == 0:
         full = idx
     elif not _advanced_separated(idx):
@@ -241,13 +250,11 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
         n = len(shape)
         full = _expand_ellipsis(idx, n) + (slice(None),) * bnd
         target = xp.moveaxis(out, tuple(range(bnd)), tuple(range(n, n + bnd)))
+        back = tuple(range(n, n + bnd)), tuple(range(bnd))
         g = xp.moveaxis(g, tuple(range(bnd)), tuple(range(out_ndim, out_ndim + bnd)))
+    if is_dask(g):
+        return _dask_scatter_add(xp, target, full, g, back)
     if any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
-        if is_dask(target):
-            raise DaskUnsupported('pyad: the derivative of indexing a Dask array with integer '
-                                  'arrays (x[[0, 2, 2]], take, take_along_axis) adds into repeated '
-                                  'indices, which Dask cannot do lazily; index with slices, or '
-                                  'index a NumPy array (the parameters) rather than the data')
         if hasattr(xp.add, 'at'):
             xp.add.at(target, full, g)          # NumPy; CuPy >= 13
         else:
@@ -256,6 +263,23 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
     else:
         target[full] = g      # basic indexing never repeats an element
     return out
+
+
+def _dask_scatter_add(xp, target, full, g, back):
+    """_scatter_add_impl's last step for a Dask cotangent.  A Dask array is not a
+    view: the new (or assigned) one is returned, moved back (``back``) where
+    target was moved."""
+    if any(_is_array_index(e) and e.dtype.kind != 'b' for e in full):
+        target = dask_scatter_add(tuple(shape_of(target)), dtype_of(g), full, g)
+    elif any(e is None for e in full):
+        # Dask assigns without new axes: g without them, into the region they index
+        full = tuple(e for e in full if e is not None)
+        region = _np.lib.stride_tricks.as_strided(_np.zeros(1), shape_of(target),
+                                                  (0,) * ndim_of(target))[full].shape
+        target[full] = g.reshape(region)
+    else:
+        target[full] = g
+    return wrap_like(xp.moveaxis(target, *back) if back else target, g)
 
 
 scatter_add = Primitive('scatter_add', _scatter_add_impl, complex_rules=True)

@@ -508,8 +508,9 @@ def outer(a, b):
 
 
 def kron(a, b):
-    """numpy.kron: the Kronecker product (shapes padded with leading 1s)."""
-    if not _any_boxed(a, b):
+    """numpy.kron: the Kronecker product (shapes padded with leading 1s).  (Dask has
+    no kron: Dask arrays take the product of reshapes below.)"""
+    if not _any_boxed(a, b) and not (is_dask(a) or is_dask(b)):
         return namespace(a, b).kron(a, b)
     from .elementwise import multiply
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
