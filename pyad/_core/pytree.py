@@ -9,9 +9,11 @@ dataclass instances (their fields, in declaration order) and the types given to
 import dataclasses
 from typing import Any, Callable, Iterable, List, Tuple
 
+from .. import backend
+
 # type -> (flatten: node -> (children, aux_data), unflatten: (aux_data, children) -> node)
 _REGISTRY = {}
-_PLAIN_LEAVES = (float, int, bool, complex)   # no registry lookup for these
+_PLAIN_LEAVES = (float, int, bool, complex, backend.ndarray)   # no registry lookup for these
 
 
 def register_pytree_node(nodetype: type, flatten: Callable[[Any], Tuple[Iterable[Any], Any]],
@@ -83,29 +85,36 @@ _NONE = TreeDef('none', None, ())
 
 def _flatten_into(tree, leaves):
     t = type(tree)
-    if t in _PLAIN_LEAVES or hasattr(tree, 'dtype'):     # numbers, arrays, traced values
+    if t in _PLAIN_LEAVES:                  # numbers and arrays: no lookup
         leaves.append(tree)
         return _LEAF
-    if t is tuple:
-        return TreeDef('tuple', None, tuple(_flatten_into(c, leaves) for c in tree))
-    if t is list:
-        return TreeDef('list', None, tuple(_flatten_into(c, leaves) for c in tree))
-    if t is dict:
-        keys = tuple(sorted(tree))
-        return TreeDef('dict', keys, tuple(_flatten_into(tree[k], leaves) for k in keys))
     if tree is None:
         return _NONE
+    node = _node(tree, t)
+    if node is None:
+        leaves.append(tree)
+        return _LEAF
+    kind, meta, children = node
+    return TreeDef(kind, meta, tuple(_flatten_into(c, leaves) for c in children))
+
+
+def _node(tree, t):
+    """(kind, meta, children) of a pytree node; None for a leaf."""
+    if t is tuple or t is list:
+        return t.__name__, None, tree
+    if t is dict:
+        keys = tuple(sorted(tree))
+        return 'dict', keys, [tree[k] for k in keys]
     if isinstance(tree, tuple) and hasattr(tree, '_fields'):
-        return TreeDef('namedtuple', t, tuple(_flatten_into(c, leaves) for c in tree))
+        return 'namedtuple', t, tree
     registered = _REGISTRY.get(t)
     if registered is not None:
         children, aux = registered[0](tree)
-        return TreeDef('custom', (t, aux), tuple(_flatten_into(c, leaves) for c in children))
+        return 'custom', (t, aux), children
     if hasattr(t, '__dataclass_fields__'):
         children, names = _flatten_dataclass(tree)
-        return TreeDef('dataclass', (t, names), tuple(_flatten_into(c, leaves) for c in children))
-    leaves.append(tree)
-    return _LEAF
+        return 'dataclass', (t, names), children
+    return None
 
 
 def tree_flatten(tree: Any) -> Tuple[List[Any], 'TreeDef']:
