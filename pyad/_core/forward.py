@@ -93,6 +93,8 @@ def _partial_terms(prim, tangents, ks, ans, primals, params):
     shape = shape_of(ans)
     if not shape:
         return None                     # scalar code: the plain rules are cheaper
+    if ans.dtype.kind == 'c':
+        return None                     # (a real argument's share is a real part: plain rules)
     terms = []
     for i, t in enumerate(tangents):
         if t is None:

@@ -19,8 +19,7 @@ from .._core.traits import Traits
 from . import complexes as _complex
 from .._core.box import shape_of, innermost, dtype_of, LazyVar
 from ..backend import namespace, scipy_special, wrap_like, is_dask
-from ._batching import (expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array,
-                        kind_of)
+from ._batching import expand_to, unbroadcast, _SCALARS, scalar_of_broadcast, is_plain_array
 
 _SCALAR = (float, _np.float64)
 
@@ -61,23 +60,14 @@ def _shaped_like(x, ans):
     return shape_of(x) == shape_of(ans)
 
 
-def _promoted(ans, primals, i):
-    """Argument i is real and the answer complex (its cotangent is then the real
-    part of a product: the plain rule, see _batching.real_for)."""
-    dt = getattr(ans, 'dtype', None)        # (no call for a real answer: the usual case)
-    return dt is not None and dt.kind == 'c' and kind_of(primals[i]) != 'c'
-
-
 def _constant_partials(*constants):
     """add, subtract, negative, positive: ∂ans/∂x_i is a constant."""
     def partials(ans, primals, params, i):
-        return None if _promoted(ans, primals, i) else (constants[i], None)
+        return constants[i], None
     return partials
 
 
 def _multiply_partials(ans, xy, params, i):
-    if _promoted(ans, xy, i):
-        return None
     other = xy[1 - i]
     if _weak_number(other, ans):
         return float(other), None
@@ -85,8 +75,6 @@ def _multiply_partials(ans, xy, params, i):
 
 
 def _scaled_multiply_partials(ans, xy, params, i):
-    if _promoted(ans, xy, i):
-        return None
     other = xy[1 - i]
     return (float(params['scale']), other) if _shaped_like(other, ans) else None
 
