@@ -92,6 +92,8 @@ class _Names:
         owner = getattr(fn, '__self__', None)
         if isinstance(owner, numpy.ufunc):
             hint = f'{owner.__name__}_{hint}'        # add.reduce -> add_reduce
+        elif getattr(fn, '__module__', None) == 'math':
+            hint = f'math_{hint}'                    # math.sin -> math_sin (numpy's is sin)
         if not (hint and hint.isidentifier()) or hint.startswith('_'):
             hint = 'fn' + (hint or '') if hint and hint.strip('_').isidentifier() else None
         return self.name(fn, hint)

@@ -58,10 +58,30 @@ def plan(nodes, recording, reads):
         changed = False
         for i in list(chosen):
             out = nodes[i].outs[0]
-            if any(j not in chosen and nodes[j].kind != 'guard' for j in readers.get(out, ())):
+            if any(j not in chosen and not _takes_float(nodes[j], out)
+                   for j in readers.get(out, ())):
                 chosen.discard(i)
                 changed = True
     return chosen
+
+
+def _takes_float(node, n):
+    """Does ``node`` do the same with a Python float as with a NumPy float64 in
+    variable n?  A guard, a function of the math module, and writing n as the value
+    of ``a[i] = n`` (the same conversion either way) do."""
+    if node.kind == 'guard':
+        return True
+    if node.kind == 'call':
+        return getattr(node.fn, '__module__', None) == 'math'
+    if node.kind == 'setitem':
+        target, index, _ = node.args
+        return not (type(target) is Var and target.n == n) and n not in _vars(index)
+    return False
+
+
+def _vars(obj):
+    from .codegen import vars_in
+    return vars_in(obj, [])
 
 
 def source(node, expr, recording):
