@@ -12,7 +12,7 @@ import operator
 import numpy
 
 from .trace import Var, same_value
-from . import reuse, scalars, cse
+from . import reuse, scalars, cse, lists
 
 
 class Retrace(Exception):
@@ -227,6 +227,20 @@ def _last_uses(nodes, keep):
     return out
 
 
+def _line(i, node, names, recording, plans, guard_no):
+    """The statement for node i, as the plans (scalars, reuse) write it."""
+    arithmetic, into, increments = plans
+    if i in arithmetic:
+        return scalars.source(node, lambda a: _expr(a, names), recording)
+    if i in into:
+        ufunc, buffer = into[i]
+        return f'v{node.outs[0]} = {names.function(ufunc)}({_call_args(node, names)}, out=v{buffer})'
+    if i in increments:
+        target, index, value = increments[i]
+        return f'{_expr(target, names)}[{_index(index, names)}] += {_expr(value, names)}'
+    return _statement(node, names, guard_no)
+
+
 def generate(recording, out_template, name='jitted'):
     """(source, globals) of the program: ``name(v_in0, v_in1, ...)`` returning the
     flat list of output leaves."""
@@ -243,25 +257,28 @@ def generate(recording, out_template, name='jitted'):
     last = _last_uses(nodes, keep)
     into = reuse.plan(nodes, recording, keep, last, reads)
     arithmetic = scalars.plan(nodes, recording, reads)
+    increments, skipped = scalars.augmented(nodes, reads)
+    before, replace, at_return = lists.rewrite(nodes, recording, reads, increments, skipped,
+                                               written)
+    array_name = names.function(numpy.array) if before or at_return else None
     guard_no = 0
     previous_line = None
     for i, node in enumerate(nodes):
         if node.line != previous_line:
             lines.append(f'    # {node.line}')
             previous_line = node.line
-        if i in arithmetic:
-            lines.append('    ' + scalars.source(node, lambda a: _expr(a, names), recording))
-        elif i in into:
-            ufunc, buffer = into[i]
-            lines.append(f'    v{node.outs[0]} = {names.function(ufunc)}({_call_args(node, names)}, '
-                         f'out=v{buffer})')
-        else:
-            lines.append('    ' + _statement(node, names, guard_no))
+        lines += ['    ' + make(array_name) for make in before.get(i, ())]
+        if i in replace:
+            lines.append('    ' + replace[i](array_name))
+        elif i not in skipped:
+            lines.append('    ' + _line(i, node, names, recording, (arithmetic, into, increments),
+                                        guard_no))
         guard_no += node.kind == 'guard'
         dead = [n for n in last.get(i, ()) if recording.nbytes.get(n, 0) >= _RELEASE_BYTES
                 and n not in recording.constants]
         if dead:
             lines.append('    del ' + ', '.join(f'v{n}' for n in dead))
+    lines += ['    ' + make(array_name) for make in at_return]
     lines.append(f'    return {_outputs(out_template, names)}')
     return '\n'.join(lines) + '\n', names.globals
 

@@ -124,13 +124,10 @@ def _plain_operand(x):
 
 
 def _buffer_namespace(x):
-    """The array module to make and fill x's adjoint buffer with: NumPy for a plain
-    ndarray, the registered one for an array type the sweep may write into
-    (pyad.jit's traced arrays, so that the trace records the buffer), else None."""
-    t = type(x)
-    if t is _np.ndarray:
-        return _np
-    return namespace(x) if t in IN_PLACE else None
+    """The array module to make and fill the adjoint buffer of x, not a NumPy array,
+    with: the registered one of an array type the sweep may write into (pyad.jit's
+    traced arrays, so that the trace records the buffer), else None."""
+    return namespace(x) if type(x) in IN_PLACE else None
 
 
 def _getitem_add_into(buf, g, ans, primals, params, k=1.0):
@@ -138,7 +135,7 @@ def _getitem_add_into(buf, g, ans, primals, params, k=1.0):
     adjoint buffer of x at idx (fresh zeros when buf is None).  Declines (None)
     otherwise."""
     x = _plain_operand(primals[0])
-    xp = _buffer_namespace(x)
+    xp = _np if type(x) is _np.ndarray else _buffer_namespace(x)
     if xp is None or ndim_of(g) != ndim_of(ans):
         return None
     idx = primals[1]
