@@ -11,7 +11,7 @@ import operator
 
 import numpy
 
-from .trace import Var, same_value
+from .trace import Var, same_value, MATH_ERRORS
 from . import reuse, scalars, cse, lists
 
 
@@ -171,6 +171,8 @@ def _guard_test(fn, args, names):
         return f'not {value}' if seen else value
     if fn in _CONVERSIONS and _literal(seen) is not None:
         return f'{_CONVERSIONS[fn]}({value}) != {_literal(seen)}'
+    if seen is True:
+        return f'not {names.function(fn)}({value})'
     if fn is same_value:
         return f'not {names.function(fn)}({value}, {names.name(seen)})'
     return f'{names.function(fn)}({value}) != {_expr(seen, names)}'
@@ -280,7 +282,21 @@ def generate(recording, out_template, name='jitted'):
             lines.append('    del ' + ', '.join(f'v{n}' for n in dead))
     lines += ['    ' + make(array_name) for make in at_return]
     lines.append(f'    return {_outputs(out_template, names)}')
+    if any(getattr(node.fn, '__module__', None) == 'math' for node in nodes):
+        lines = _domain_wrapper(name, params, lines, names)
     return '\n'.join(lines) + '\n', names.globals
+
+
+def _domain_wrapper(name, params, lines, names):
+    """The program, calling functions of the math module, behind one that retraces
+    when a value is outside their domain (math.log(-1.0) raises, where eager pyad
+    gives NumPy's nan): the new trace takes NumPy's function there, guarded."""
+    names.globals['MATH_ERRORS'] = MATH_ERRORS
+    body = [f'def {name}_body({params}):'] + lines[1:]
+    return body + ['', '', f'def {name}({params}):', '    try:',
+                   f'        return {name}_body({params})',
+                   '    except MATH_ERRORS:      # a math function outside its domain',
+                   '        raise Retrace(-1)']
 
 
 def _outputs(out_template, names):

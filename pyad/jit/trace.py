@@ -571,7 +571,7 @@ class Tracer:
                            f'made outside the function ({user_line(2)}); mutating captured '
                            f'arrays cannot be compiled: build a new array instead')
         if method == '__call__' and type(self.value) is float and len(inputs) == 1 and not kwargs:
-            math_fn = _eager_math(sys._getframe(1), self.value)
+            math_fn = _eager_math(sys._getframe(1), self)
             if math_fn is not None:
                 return record('call', math_fn, inputs)
         return record('call', _library_function(self, fn), inputs, kwargs)
@@ -683,17 +683,45 @@ def _element_read(tracer, index):
             and sys._getframe(2).f_code is _pyad_functions()['element'])
 
 
-def _eager_math(frame, value):
+MATH_ERRORS = (ValueError, OverflowError, ZeroDivisionError)
+
+
+def _eager_math(frame, tracer):
     """The math module's function that eager pyad's scalar path (frame) would
-    have used on the Python float ``value`` (None: it would have used NumPy's)."""
+    have used on the Python float value of ``tracer`` (None: it would have used
+    NumPy's -- because the value is outside the math function's domain, which a
+    guard then checks again)."""
     if frame.f_code is not _pyad_functions()['math']:
         return None
     math_fn = frame.f_locals.get('math_fn')
     try:
-        math_fn(value)
-    except (ValueError, OverflowError, ZeroDivisionError):
-        return None          # eager pyad then gives NumPy's answer, and so does the trace
+        math_fn(tracer.value)
+    except MATH_ERRORS:
+        trace = tracer.rec
+        with trace.lock:
+            trace.nodes.append(Node('guard', outside_domain(math_fn), (Var(tracer.vid), True),
+                                    {}, [], None, [], user_line(3)))
+        return None
     return math_fn
+
+
+_domain_checks = {}
+
+
+def outside_domain(math_fn):
+    """A function telling whether ``math_fn`` raises for a value (NumPy's answer,
+    inf or nan, is then what eager pyad gives)."""
+    check = _domain_checks.get(math_fn)
+    if check is None:
+        def check(x):
+            try:
+                math_fn(x)
+            except MATH_ERRORS:
+                return True
+            return False
+        check.__name__ = f'{math_fn.__name__}_outside_domain'
+        check = _domain_checks.setdefault(math_fn, check)
+    return check
 
 
 class CupyTracer(Tracer):
