@@ -12,7 +12,7 @@ import operator
 import numpy
 
 from .trace import Var, same_value, MATH_ERRORS
-from . import reuse, scalars, cse, lists
+from . import reuse, scalars, cse, lists, fuse
 
 
 class Retrace(Exception):
@@ -94,6 +94,8 @@ class _Names:
             hint = f'{owner.__name__}_{hint}'        # add.reduce -> add_reduce
         elif getattr(fn, '__module__', None) == 'math':
             hint = f'math_{hint}'                    # math.sin -> math_sin (numpy's is sin)
+        elif type(fn).__module__.startswith('numba'):
+            hint = 'fused'                          # a chain of elementwise operations
         if not (hint and hint.isidentifier()) or hint.startswith('_'):
             hint = 'fn' + (hint or '') if hint and hint.strip('_').isidentifier() else None
         return self.name(fn, hint)
@@ -229,6 +231,14 @@ def _last_uses(nodes, keep):
     return out
 
 
+def _shown(chain, names):
+    """A fused chain's expression, in the program's names."""
+    expr, inputs = chain
+    for k in range(len(inputs) - 1, -1, -1):
+        expr = expr.replace(f'i{k}', _expr(Var(inputs[k]), names))
+    return expr
+
+
 def _line(i, node, names, recording, plans, guard_no):
     """The statement for node i, as the plans (scalars, reuse) write it."""
     arithmetic, into, increments = plans
@@ -256,8 +266,10 @@ def generate(recording, out_template, name='jitted'):
     params = ', '.join(f'v{n}' for n in recording.inputs)
     lines = [f'def {name}({params}):']
     keep = set(outputs) | set(recording.inputs)
+    nodes, shown = fuse.apply(nodes, recording, keep, reads)
     last = _last_uses(nodes, keep)
     into = reuse.plan(nodes, recording, keep, last, reads)
+
     arithmetic = scalars.plan(nodes, recording, reads)
     increments, skipped = scalars.augmented(nodes, reads)
     before, replace, at_return = lists.rewrite(nodes, recording, reads, increments, skipped,
@@ -275,6 +287,8 @@ def generate(recording, out_template, name='jitted'):
         elif i not in skipped:
             lines.append('    ' + _line(i, node, names, recording, (arithmetic, into, increments),
                                         guard_no))
+        if node.outs and node.outs[0] in shown:
+            lines[-1] += f'      # {_shown(shown[node.outs[0]], names)}'
         guard_no += node.kind == 'guard'
         dead = [n for n in last.get(i, ()) if recording.nbytes.get(n, 0) >= _RELEASE_BYTES
                 and n not in recording.constants]
