@@ -241,16 +241,27 @@ def _shown(chain, names):
 
 def _line(i, node, names, recording, plans, guard_no):
     """The statement for node i, as the plans (scalars, reuse) write it."""
-    arithmetic, into, increments = plans
-    if i in arithmetic:
+    if i in plans.arithmetic:
         return scalars.source(node, lambda a: _expr(a, names), recording)
-    if i in into:
-        ufunc, buffer = into[i]
+    if i in plans.into:
+        ufunc, buffer = plans.into[i]
         return f'v{node.outs[0]} = {names.function(ufunc)}({_call_args(node, names)}, out=v{buffer})'
-    if i in increments:
-        target, index, value = increments[i]
+    if i in plans.increments:
+        target, index, value = plans.increments[i]
         return f'{_expr(target, names)}[{_index(index, names)}] += {_expr(value, names)}'
     return _statement(node, names, guard_no)
+
+
+class _Plans:
+    """What the passes decided for the nodes (each module's docstring says how)."""
+
+    def __init__(self, nodes, recording, keep, written):
+        self.last = _last_uses(nodes, keep)
+        self.into = reuse.plan(nodes, recording, keep, self.last, reads)
+        self.arithmetic = scalars.plan(nodes, recording, reads)
+        self.increments, self.skipped = scalars.augmented(nodes, reads)
+        self.before, self.replace, self.at_return = lists.rewrite(
+            nodes, recording, reads, self.increments, self.skipped, written)
 
 
 def generate(recording, out_template, name='jitted'):
@@ -264,41 +275,40 @@ def generate(recording, out_template, name='jitted'):
     names = _Names(recording.constants)
     names.copies = recording.copies | set(outputs)     # an output never aliases an input
     params = ', '.join(f'v{n}' for n in recording.inputs)
-    lines = [f'def {name}({params}):']
     keep = set(outputs) | set(recording.inputs)
     nodes, shown = fuse.apply(nodes, recording, keep, reads)
-    last = _last_uses(nodes, keep)
-    into = reuse.plan(nodes, recording, keep, last, reads)
+    plans = _Plans(nodes, recording, keep, written)
+    array_name = names.function(numpy.array) if plans.before or plans.at_return else None
+    lines = [f'def {name}({params}):'] + _body(nodes, plans, names, recording, shown, array_name)
+    lines += ['    ' + make(array_name) for make in plans.at_return]
+    lines.append(f'    return {_outputs(out_template, names)}')
+    if any(getattr(node.fn, '__module__', None) == 'math' for node in nodes):
+        lines = _domain_wrapper(name, params, lines, names)
+    return '\n'.join(lines) + '\n', names.globals
 
-    arithmetic = scalars.plan(nodes, recording, reads)
-    increments, skipped = scalars.augmented(nodes, reads)
-    before, replace, at_return = lists.rewrite(nodes, recording, reads, increments, skipped,
-                                               written)
-    array_name = names.function(numpy.array) if before or at_return else None
+
+def _body(nodes, plans, names, recording, shown, array_name):
+    """The statements of the program, with the user's lines as comments."""
+    lines = []
     guard_no = 0
     previous_line = None
     for i, node in enumerate(nodes):
         if node.line != previous_line:
             lines.append(f'    # {node.line}')
             previous_line = node.line
-        lines += ['    ' + make(array_name) for make in before.get(i, ())]
-        if i in replace:
-            lines.append('    ' + replace[i](array_name))
-        elif i not in skipped:
-            lines.append('    ' + _line(i, node, names, recording, (arithmetic, into, increments),
-                                        guard_no))
+        lines += ['    ' + make(array_name) for make in plans.before.get(i, ())]
+        if i in plans.replace:
+            lines.append('    ' + plans.replace[i](array_name))
+        elif i not in plans.skipped:
+            lines.append('    ' + _line(i, node, names, recording, plans, guard_no))
         if node.outs and node.outs[0] in shown:
             lines[-1] += f'      # {_shown(shown[node.outs[0]], names)}'
         guard_no += node.kind == 'guard'
-        dead = [n for n in last.get(i, ()) if recording.nbytes.get(n, 0) >= _RELEASE_BYTES
+        dead = [n for n in plans.last.get(i, ()) if recording.nbytes.get(n, 0) >= _RELEASE_BYTES
                 and n not in recording.constants]
         if dead:
             lines.append('    del ' + ', '.join(f'v{n}' for n in dead))
-    lines += ['    ' + make(array_name) for make in at_return]
-    lines.append(f'    return {_outputs(out_template, names)}')
-    if any(getattr(node.fn, '__module__', None) == 'math' for node in nodes):
-        lines = _domain_wrapper(name, params, lines, names)
-    return '\n'.join(lines) + '\n', names.globals
+    return lines
 
 
 def _domain_wrapper(name, params, lines, names):

@@ -54,6 +54,12 @@ def _number(c, recording):
     return None
 
 
+def _large_vector(meta):
+    """(shape, dtype) of a 1-d float64 array of at least MIN_SIZE elements?"""
+    return meta is not None and meta[1] == numpy.float64 and len(meta[0]) == 1 \
+        and meta[0][0] >= MIN_SIZE
+
+
 def _operation(node, recording):
     """'+', '-', ..., 'square' for a fusable node (all of whose array operands have its
     result's shape, float64), else None."""
@@ -62,8 +68,7 @@ def _operation(node, recording):
     symbol = _BINARY.get(node.fn) if len(node.args) == 2 else \
         _UNARY.get(node.fn) if len(node.args) == 1 else None
     meta = recording.meta.get(node.outs[0])
-    if symbol is None or meta is None or meta[1] != numpy.float64 or len(meta[0]) != 1 \
-            or meta[0][0] < MIN_SIZE:
+    if symbol is None or not _large_vector(meta):
         return None
     for a in node.args:
         if _number(a, recording) is None and not (type(a) is Var and recording.meta.get(a.n) == meta):
@@ -78,14 +83,7 @@ def plan(nodes, recording, keep, reads):
         return {}, set()
     ops = {i: _operation(node, recording) for i, node in enumerate(nodes)}
     producer = {node.outs[0]: i for i, node in enumerate(nodes) if ops[i]}
-    readers = {}
-    for i, node in enumerate(nodes):
-        for n in reads(node):
-            readers.setdefault(n, []).append(i)
-        for n in node.writes:
-            readers.setdefault(n, []).append(-1)        # written in place: never inlined
-    inline = {n for n, i in producer.items()
-              if n not in keep and len(readers.get(n, ())) == 1 and ops[readers[n][0]]}
+    inline = _inlined(nodes, ops, producer, keep, reads)
     chains, absorbed = {}, set()
     for i, node in enumerate(nodes):
         if not ops[i] or node.outs[0] in inline:
@@ -97,6 +95,19 @@ def plan(nodes, recording, keep, reads):
         else:
             absorbed.difference_update(_inner(i, nodes, producer, inline))
     return chains, absorbed
+
+
+def _inlined(nodes, ops, producer, keep, reads):
+    """The results of fusable nodes that one other fusable node alone reads (never
+    written in place, never kept)."""
+    readers = {}
+    for i, node in enumerate(nodes):
+        for n in reads(node):
+            readers.setdefault(n, []).append(i)
+        for n in node.writes:
+            readers.setdefault(n, []).append(-1)
+    return {n for n in producer
+            if n not in keep and len(readers.get(n, ())) == 1 and ops.get(readers[n][0])}
 
 
 def _inner(i, nodes, producer, inline):

@@ -121,20 +121,32 @@ def augmented(nodes, reads):
             count[n] = count.get(n, 0) + 1
     found, skipped = {}, set()
     for j in range(2, len(nodes)):
-        read, add, write = nodes[j - 2], nodes[j - 1], nodes[j]
-        if not (read.kind == 'getitem' and add.kind == 'call' and write.kind == 'setitem'
-                and add.fn in (operator.add, numpy.add) and not add.kwargs
-                and len(add.args) == 2 and type(add.args[0]) is Var and read.outs
-                and add.args[0].n == read.outs[0] and add.outs):
-            continue
-        t, u = read.outs[0], add.outs[0]
-        target, index, value = write.args
-        if type(value) is Var and value.n == u and _same(target, read.args[0]) \
-                and _same(index, read.args[1]) and count.get(t) == 1 and count.get(u) == 1 \
-                and _int_index(index):
-            found[j] = (target, index, add.args[1])
+        triple = _increment(nodes[j - 2], nodes[j - 1], nodes[j], count)
+        if triple is not None:
+            found[j] = triple
             skipped.update((j - 2, j - 1))
     return found, skipped
+
+
+def _kinds_of_increment(read, add, write):
+    return (read.kind == 'getitem' and add.kind == 'call' and write.kind == 'setitem'
+            and add.fn in (operator.add, numpy.add) and not add.kwargs and len(add.args) == 2
+            and bool(read.outs) and bool(add.outs))
+
+
+def _increment(read, add, write, count):
+    """(a, i, g) if the three nodes are ``t = a[i]; u = t + g; a[i] = u`` (int i; t
+    and u read once), else None."""
+    if not _kinds_of_increment(read, add, write):
+        return None
+    t, u = read.outs[0], add.outs[0]
+    first = add.args[0]
+    target, index, value = write.args
+    if type(first) is Var and first.n == t and type(value) is Var and value.n == u \
+            and _same(target, read.args[0]) and _same(index, read.args[1]) \
+            and count.get(t) == 1 and count.get(u) == 1 and _int_index(index):
+        return target, index, add.args[1]
+    return None
 
 
 def _int_index(index):
