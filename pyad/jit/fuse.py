@@ -21,10 +21,8 @@ import numpy
 
 from .trace import Node, Var
 
-try:
-    import numba
-except ImportError:             # the extra is optional
-    numba = None
+_NOT_LOADED = object()
+numba = _NOT_LOADED         # imported at the first trace (not by ``import pyad``), None if absent
 
 ENABLED = True
 MIN_SIZE = 1 << 14
@@ -37,6 +35,13 @@ _UNARY = {numpy.negative: '-', operator.neg: '-', numpy.square: 'square'}
 
 
 def available():
+    global numba
+    if numba is _NOT_LOADED:
+        try:
+            import numba as module
+        except ImportError:         # the extra is optional
+            module = None
+        numba = module
     return numba is not None and ENABLED
 
 
