@@ -84,9 +84,9 @@ def _operation(node, recording):
 def plan(nodes, recording, keep, reads):
     """{index of a chain's last node: (expression, [input variables])}, and the
     indices of the nodes the chains absorb."""
-    if not available():
-        return {}, set()
     ops = {i: _operation(node, recording) for i, node in enumerate(nodes)}
+    if not any(ops.values()) or not available():      # (numba is imported only if needed)
+        return {}, set()
     producer = {node.outs[0]: i for i, node in enumerate(nodes) if ops[i]}
     inline = _inlined(nodes, ops, producer, keep, reads)
     chains, absorbed = {}, set()
