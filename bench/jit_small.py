@@ -121,7 +121,7 @@ def _target(report, label, res, base, name, limit):
         report.target('JIT', label, f'{ratio:.2f}×', ratio <= limit)
 
 
-def _peer_rows(ctx, name, make_autograd, make_jax):
+def _peer_rows(ctx, name, make_autograd, make_jax, make_torch=None):
     peers = ctx.peers
     rows = []
     if peers.autograd:
@@ -132,7 +132,19 @@ def _peer_rows(ctx, name, make_autograd, make_jax):
         rows.append(Impl(f'jax jit {name}', peers.jax_ready(make_jax(peers.jax, peers.jnp))))
     else:
         rows.append(Impl(f'jax jit {name}', NOT_INSTALLED))
+    if make_torch is not None:
+        rows.append(Impl(f'torch {name}', make_torch(peers) if peers.torch else NOT_INSTALLED))
     return rows
+
+
+def _torch_value_and_grad(peers, loss, w):
+    """A torch call of value and gradient of loss(tensor) at w, as NumPy values."""
+    def run():
+        wt = peers.tensor(w, requires_grad=True)
+        value = loss(wt)
+        value.backward()
+        return value.item(), wt.grad.numpy()
+    return run
 
 
 def run_logistic(ctx):
@@ -153,10 +165,17 @@ def run_logistic(ctx):
                                                                lam, jnp)))
         jw = jnp.asarray(w)
         return lambda: f(jw)
+    def tc(peers):
+        torch = peers.torch
+        Xt, yt = peers.tensor(X), peers.tensor(y)
+        def loss(wt):
+            m = -yt * (Xt @ wt)
+            return torch.mean(torch.logaddexp(torch.zeros_like(m), m)) + lam * torch.sum(wt * wt)
+        return _torch_value_and_grad(peers, loss, w)
     impls = [Impl('hand-written numpy', lambda: logistic_hand(w, X, y, lam)),
              Impl('pyad value_and_grad (eager)', lambda: vg(w)),
              Impl('pyad jit(value_and_grad)', lambda: jvg(w))] + \
-        _peer_rows(ctx, 'value_and_grad', ag, jx)
+        _peer_rows(ctx, 'value_and_grad', ag, jx, tc)
     base = 'hand-written numpy'
     res = measure(ctx.settings, impls, base, rtol=1e-10, atol=1e-12, log=ctx.log,
                   title='JIT logistic', ratio_to=('pyad value_and_grad (eager)',))
@@ -261,9 +280,23 @@ def run_rosenbrock(ctx):
     f = lambda y: w4.rosen(y, pnp)                          # noqa: E731
     g, hvp = pyad.grad(f), pyad.hessianv(f)
     jg, jhvp = pyad.jit(g), pyad.jit(hvp)
+    def ag(autograd, anp):
+        return lambda: autograd.grad(lambda y: w4.rosen(y, anp))(x)
+
+    def jx(jax, jnp):
+        fg = jax.jit(jax.grad(lambda y: w4.rosen(y, jnp)))
+        jxx = jnp.asarray(x)
+        return lambda: fg(jxx)
+
+    def tc(peers):
+        def run():
+            xt = peers.tensor(x, requires_grad=True)
+            w4.rosen(xt, peers.torch).backward()
+            return xt.grad.numpy()
+        return run
     impls = [Impl('hand-written numpy gradient', lambda: w4.rosen_grad(x)),
              Impl('pyad grad (eager)', lambda: g(x)),
-             Impl('pyad jit(grad)', lambda: jg(x))]
+             Impl('pyad jit(grad)', lambda: jg(x))] + _peer_rows(ctx, 'grad', ag, jx, tc)
     base_g = 'hand-written numpy gradient'
     res_g = measure(ctx.settings, impls, base_g, rtol=1e-10, atol=1e-8, log=ctx.log,
                     title='JIT W4 grad', ratio_to=('pyad grad (eager)',))

@@ -45,15 +45,22 @@ def cupy_module():
 
 # array types of other libraries, registered with their namespaces (see register)
 _REGISTERED = {}
+# those of them whose arrays the reverse sweep may add into in place, as into a
+# NumPy array it made (pyad.jit's traced arrays)
+IN_PLACE = set()
 
 
-def register(array_type, xp, *, special=None, linalg=None):
+def register(array_type, xp, *, special=None, linalg=None, in_place=False):
     """Make pyad treat ``array_type`` as an array library of its own: ``namespace``
     returns ``xp`` for its values (``special`` and ``linalg`` stand for
     scipy.special and scipy.linalg).  CuPy is recognised without registering;
     the test suite registers a strict CPU stand-in for a device library, so that
-    CI catches a host array mixed into device arithmetic."""
+    CI catches a host array mixed into device arithmetic.  ``in_place``: a buffer
+    of this type that the sweep made with ``xp`` may be added into in place
+    (``buf[i] += g``), as a NumPy one is."""
     _REGISTERED[array_type] = (xp, special, linalg)
+    if in_place:
+        IN_PLACE.add(array_type)
 
 
 def _registered_scipy(values, which):

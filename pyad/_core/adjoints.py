@@ -24,6 +24,7 @@ from .factors import fits
 from .stub import StubRead
 
 _ndarray = backend.ndarray
+_IN_PLACE = backend.IN_PLACE
 ZERO = object()         # writable(): no adjoint yet
 
 
@@ -115,7 +116,7 @@ class Adjoints:
         old = self.col[slot]
         if old is None:
             return ZERO
-        if self.owned[slot] and type(old) is _ndarray:
+        if self.owned[slot] and (type(old) is _ndarray or type(old) in _IN_PLACE):
             return old
         return None
 

@@ -11,8 +11,8 @@ import operator
 
 import numpy
 
-from .trace import Var, same_value
-from . import reuse, scalars, cse
+from .trace import Var, same_value, MATH_ERRORS
+from . import reuse, scalars, cse, lists, fuse
 
 
 class Retrace(Exception):
@@ -92,6 +92,10 @@ class _Names:
         owner = getattr(fn, '__self__', None)
         if isinstance(owner, numpy.ufunc):
             hint = f'{owner.__name__}_{hint}'        # add.reduce -> add_reduce
+        elif getattr(fn, '__module__', None) == 'math':
+            hint = f'math_{hint}'                    # math.sin -> math_sin (numpy's is sin)
+        elif type(fn).__module__.startswith('numba'):
+            hint = 'fused'                          # a chain of elementwise operations
         if not (hint and hint.isidentifier()) or hint.startswith('_'):
             hint = 'fn' + (hint or '') if hint and hint.strip('_').isidentifier() else None
         return self.name(fn, hint)
@@ -169,6 +173,8 @@ def _guard_test(fn, args, names):
         return f'not {value}' if seen else value
     if fn in _CONVERSIONS and _literal(seen) is not None:
         return f'{_CONVERSIONS[fn]}({value}) != {_literal(seen)}'
+    if seen is True:
+        return f'not {names.function(fn)}({value})'
     if fn is same_value:
         return f'not {names.function(fn)}({value}, {names.name(seen)})'
     return f'{names.function(fn)}({value}) != {_expr(seen, names)}'
@@ -225,6 +231,39 @@ def _last_uses(nodes, keep):
     return out
 
 
+def _shown(chain, names):
+    """A fused chain's expression, in the program's names."""
+    expr, inputs = chain
+    for k in range(len(inputs) - 1, -1, -1):
+        expr = expr.replace(f'i{k}', _expr(Var(inputs[k]), names))
+    return expr
+
+
+def _line(i, node, names, recording, plans, guard_no):
+    """The statement for node i, as the plans (scalars, reuse) write it."""
+    if i in plans.arithmetic:
+        return scalars.source(node, lambda a: _expr(a, names), recording)
+    if i in plans.into:
+        ufunc, buffer = plans.into[i]
+        return f'v{node.outs[0]} = {names.function(ufunc)}({_call_args(node, names)}, out=v{buffer})'
+    if i in plans.increments:
+        target, index, value = plans.increments[i]
+        return f'{_expr(target, names)}[{_index(index, names)}] += {_expr(value, names)}'
+    return _statement(node, names, guard_no)
+
+
+class _Plans:
+    """What the passes decided for the nodes (each module's docstring says how)."""
+
+    def __init__(self, nodes, recording, keep, written):
+        self.last = _last_uses(nodes, keep)
+        self.into = reuse.plan(nodes, recording, keep, self.last, reads)
+        self.arithmetic = scalars.plan(nodes, recording, reads)
+        self.increments, self.skipped = scalars.augmented(nodes, reads)
+        self.before, self.replace, self.at_return = lists.rewrite(
+            nodes, recording, reads, self.increments, self.skipped, written)
+
+
 def generate(recording, out_template, name='jitted'):
     """(source, globals) of the program: ``name(v_in0, v_in1, ...)`` returning the
     flat list of output leaves."""
@@ -236,32 +275,52 @@ def generate(recording, out_template, name='jitted'):
     names = _Names(recording.constants)
     names.copies = recording.copies | set(outputs)     # an output never aliases an input
     params = ', '.join(f'v{n}' for n in recording.inputs)
-    lines = [f'def {name}({params}):']
     keep = set(outputs) | set(recording.inputs)
-    last = _last_uses(nodes, keep)
-    into = reuse.plan(nodes, recording, keep, last, reads)
-    arithmetic = scalars.plan(nodes, recording, reads)
+    nodes, shown = fuse.apply(nodes, recording, keep, reads)
+    plans = _Plans(nodes, recording, keep, written)
+    array_name = names.function(numpy.array) if plans.before or plans.at_return else None
+    lines = [f'def {name}({params}):'] + _body(nodes, plans, names, recording, shown, array_name)
+    lines += ['    ' + make(array_name) for make in plans.at_return]
+    lines.append(f'    return {_outputs(out_template, names)}')
+    if any(getattr(node.fn, '__module__', None) == 'math' for node in nodes):
+        lines = _domain_wrapper(name, params, lines, names)
+    return '\n'.join(lines) + '\n', names.globals
+
+
+def _body(nodes, plans, names, recording, shown, array_name):
+    """The statements of the program, with the user's lines as comments."""
+    lines = []
     guard_no = 0
     previous_line = None
     for i, node in enumerate(nodes):
         if node.line != previous_line:
             lines.append(f'    # {node.line}')
             previous_line = node.line
-        if i in arithmetic:
-            lines.append('    ' + scalars.source(node, lambda a: _expr(a, names), recording))
-        elif i in into:
-            ufunc, buffer = into[i]
-            lines.append(f'    v{node.outs[0]} = {names.function(ufunc)}({_call_args(node, names)}, '
-                         f'out=v{buffer})')
-        else:
-            lines.append('    ' + _statement(node, names, guard_no))
+        lines += ['    ' + make(array_name) for make in plans.before.get(i, ())]
+        if i in plans.replace:
+            lines.append('    ' + plans.replace[i](array_name))
+        elif i not in plans.skipped:
+            lines.append('    ' + _line(i, node, names, recording, plans, guard_no))
+        if node.outs and node.outs[0] in shown:
+            lines[-1] += f'      # {_shown(shown[node.outs[0]], names)}'
         guard_no += node.kind == 'guard'
-        dead = [n for n in last.get(i, ()) if recording.nbytes.get(n, 0) >= _RELEASE_BYTES
+        dead = [n for n in plans.last.get(i, ()) if recording.nbytes.get(n, 0) >= _RELEASE_BYTES
                 and n not in recording.constants]
         if dead:
             lines.append('    del ' + ', '.join(f'v{n}' for n in dead))
-    lines.append(f'    return {_outputs(out_template, names)}')
-    return '\n'.join(lines) + '\n', names.globals
+    return lines
+
+
+def _domain_wrapper(name, params, lines, names):
+    """The program, calling functions of the math module, behind one that retraces
+    when a value is outside their domain (math.log(-1.0) raises, where eager pyad
+    gives NumPy's nan): the new trace takes NumPy's function there, guarded."""
+    names.globals['MATH_ERRORS'] = MATH_ERRORS
+    body = [f'def {name}_body({params}):'] + lines[1:]
+    return body + ['', '', f'def {name}({params}):', '    try:',
+                   f'        return {name}_body({params})',
+                   '    except MATH_ERRORS:      # a math function outside its domain',
+                   '        raise Retrace(-1)']
 
 
 def _outputs(out_template, names):

@@ -2,8 +2,9 @@
 function of the same values) reuses its result.  ``grad`` and ``hessian`` of one
 loss, for instance, both compute ``X @ w``.
 
-Only ufuncs, operators and matmul, whose results are new arrays (never views);
-never a node whose result is written in place, is an output, or is a constant.
+Only ufuncs, operators, matmul and the math module's functions, whose results
+are new values (never views), and reads of one element (``x.item(i)``) of an array
+that nothing writes into; never a node whose result is written in place, is an output, or is a constant.
 """
 import operator
 
@@ -16,12 +17,17 @@ _ARITHMETIC = {numpy.matmul, operator.matmul, operator.add, operator.sub, operat
 
 
 def _eligible(node, protected):
-    if node.kind != 'call' or node.kwargs or node.writes or len(node.outs) != 1:
+    if node.kwargs or node.writes or len(node.outs) != 1 or node.outs[0] in protected:
+        return False
+    if node.kind == 'method':       # x.item(i) of an array nothing writes into
+        x = node.args[0]
+        return node.fn == 'item' and type(x) is Var and x.n not in protected
+    if node.kind != 'call':
         return False
     fn = node.fn
     arithmetic = fn in _ARITHMETIC if type(fn).__hash__ is not None else False
-    return (arithmetic or (type(fn) is numpy.ufunc and fn.nout == 1)) \
-        and node.outs[0] not in protected
+    return arithmetic or (type(fn) is numpy.ufunc and fn.nout == 1) \
+        or getattr(fn, '__module__', None) == 'math'
 
 
 def _key(obj):
@@ -58,7 +64,7 @@ def eliminate(nodes, protected):
                         _renamed(node.kwargs, rename), node.outs, node.multi, node.writes,
                         node.line)
         if _eligible(node, protected):
-            key = (id(node.fn), _key(node.args))
+            key = (node.fn if node.kind == 'method' else id(node.fn), _key(node.args))
             if key in seen:
                 rename[node.outs[0]] = seen[key]
                 continue

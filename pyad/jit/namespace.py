@@ -72,13 +72,13 @@ def register():
     import scipy.special
     import scipy.linalg
     backend.register(Tracer, RecordingNamespace(numpy), special=scipy.special,
-                     linalg=scipy.linalg)
+                     linalg=scipy.linalg, in_place=True)
     cupy = backend.cupy_module()
     if cupy is not None:
         import cupyx.scipy.special
         import cupyx.scipy.linalg
         backend.register(CupyTracer, RecordingNamespace(cupy), special=cupyx.scipy.special,
-                         linalg=cupyx.scipy.linalg)
+                         linalg=cupyx.scipy.linalg, in_place=True)
 
 
 # ---------------------------------------------------------------------- what cannot be traced

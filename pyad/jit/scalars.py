@@ -58,10 +58,30 @@ def plan(nodes, recording, reads):
         changed = False
         for i in list(chosen):
             out = nodes[i].outs[0]
-            if any(j not in chosen and nodes[j].kind != 'guard' for j in readers.get(out, ())):
+            if any(j not in chosen and not _takes_float(nodes[j], out)
+                   for j in readers.get(out, ())):
                 chosen.discard(i)
                 changed = True
     return chosen
+
+
+def _takes_float(node, n):
+    """Does ``node`` do the same with a Python float as with a NumPy float64 in
+    variable n?  A guard, a function of the math module, and writing n as the value
+    of ``a[i] = n`` (the same conversion either way) do."""
+    if node.kind == 'guard':
+        return True
+    if node.kind == 'call':
+        return getattr(node.fn, '__module__', None) == 'math'
+    if node.kind == 'setitem':
+        target, index, _ = node.args
+        return not (type(target) is Var and target.n == n) and n not in _vars(index)
+    return False
+
+
+def _vars(obj):
+    from .codegen import vars_in
+    return vars_in(obj, [])
 
 
 def source(node, expr, recording):
@@ -75,4 +95,65 @@ def source(node, expr, recording):
     if node.fn in _NEGATIVE:
         return f'v{node.outs[0]} = -{operand(node.args[0])}'
     a, b = node.args
-    return f'v{node.outs[0]} = {operand(a)} {SYMBOLS[node.fn]} {operand(b)}'
+    symbol = SYMBOLS[node.fn]
+    for x, one in ((a, b), (b, a)):
+        if symbol == '*' and type(x) is Var and x.n in recording.scalars \
+                and _constant_number(one, recording) == 1.0:
+            return f'v{node.outs[0]} = {expr(x)}'      # x * 1.0 is x, bit for bit
+    return f'v{node.outs[0]} = {operand(a)} {symbol} {operand(b)}'
+
+
+def _constant_number(c, recording):
+    if type(c) is Var:
+        if c.n not in recording.constants:
+            return None
+        c = recording.constants[c.n]
+    return None if type(c) is bool else _number(c)
+
+
+def augmented(nodes, reads):
+    """``t = a[i]; u = t + g; a[i] = u`` with t and u read nowhere else, as
+    ``a[i] += g`` (the same operations): {index of the write: (a, i, g)}, and
+    the indices of the two nodes it replaces."""
+    count = {}
+    for node in nodes:
+        for n in reads(node):
+            count[n] = count.get(n, 0) + 1
+    found, skipped = {}, set()
+    for j in range(2, len(nodes)):
+        triple = _increment(nodes[j - 2], nodes[j - 1], nodes[j], count)
+        if triple is not None:
+            found[j] = triple
+            skipped.update((j - 2, j - 1))
+    return found, skipped
+
+
+def _kinds_of_increment(read, add, write):
+    return (read.kind == 'getitem' and add.kind == 'call' and write.kind == 'setitem'
+            and add.fn in (operator.add, numpy.add) and not add.kwargs and len(add.args) == 2
+            and bool(read.outs) and bool(add.outs))
+
+
+def _increment(read, add, write, count):
+    """(a, i, g) if the three nodes are ``t = a[i]; u = t + g; a[i] = u`` (int i; t
+    and u read once), else None."""
+    if not _kinds_of_increment(read, add, write):
+        return None
+    t, u = read.outs[0], add.outs[0]
+    first = add.args[0]
+    target, index, value = write.args
+    if type(first) is Var and first.n == t and type(value) is Var and value.n == u \
+            and _same(target, read.args[0]) and _same(index, read.args[1]) \
+            and count.get(t) == 1 and count.get(u) == 1 and _int_index(index):
+        return target, index, add.args[1]
+    return None
+
+
+def _int_index(index):
+    return type(index) is int or (type(index) is tuple and all(type(i) is int for i in index))
+
+
+def _same(a, b):
+    if type(a) is Var:
+        return type(b) is Var and a.n == b.n
+    return type(a) is type(b) and a == b

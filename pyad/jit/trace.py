@@ -14,6 +14,7 @@ gets the concrete answer, and a guard that checks it again when the program
 runs.  What cannot be replayed raises ``JitError`` naming the user's line.
 """
 import dis
+import math
 import operator
 import os
 import sys
@@ -569,6 +570,10 @@ class Tracer:
             raise JitError(f'pyad.jit: {ufunc.__name__}.at writes traced values into an array '
                            f'made outside the function ({user_line(2)}); mutating captured '
                            f'arrays cannot be compiled: build a new array instead')
+        if method == '__call__' and type(self.value) is float and len(inputs) == 1 and not kwargs:
+            math_fn = _eager_math(sys._getframe(1), self)
+            if math_fn is not None:
+                return record('call', math_fn, inputs)
         return record('call', _library_function(self, fn), inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
@@ -583,6 +588,9 @@ class Tracer:
         return record('call', _library_function(self, func), args, kwargs)
 
     def __getitem__(self, index):
+        if type(index) is tuple and _element_read(self, index):
+            # pyad's x[i] of a float64 array: a Python float, as eager pyad makes it
+            return record('method', 'item', (self,) + index)
         return record('getitem', None, (self, index))
 
     def __setitem__(self, index, value):
@@ -652,6 +660,68 @@ def _as_add_reduce(func, args, kwargs):
     if count == 0:
         return None
     return record('call', operator.truediv, (total, count))
+
+
+_pyad_code = {}
+
+
+def _pyad_functions():
+    """The code of pyad's x[i] (element) and of its elementwise functions' scalar
+    path, which the trace follows as eager pyad does (Python floats, math)."""
+    if not _pyad_code:
+        from ..numpy import indexing, elementwise
+        _pyad_code['element'] = indexing._getitem_element_impl.__code__
+        _pyad_code['math'] = elementwise._scalar_fast(numpy.sin, math.sin).__code__
+    return _pyad_code
+
+
+def _element_read(tracer, index):
+    """Is this pyad's x[i] of a float64 NumPy array, all of its axes indexed by ints?"""
+    v = tracer.value
+    return (type(v) is numpy.ndarray and v.dtype == numpy.float64 and len(index) == v.ndim
+            and all(type(i) is int for i in index)
+            and sys._getframe(2).f_code is _pyad_functions()['element'])
+
+
+MATH_ERRORS = (ValueError, OverflowError, ZeroDivisionError)
+
+
+def _eager_math(frame, tracer):
+    """The math module's function that eager pyad's scalar path (frame) would
+    have used on the Python float value of ``tracer`` (None: it would have used
+    NumPy's -- because the value is outside the math function's domain, which a
+    guard then checks again)."""
+    if frame.f_code is not _pyad_functions()['math']:
+        return None
+    math_fn = frame.f_locals.get('math_fn')
+    try:
+        math_fn(tracer.value)
+    except MATH_ERRORS:
+        trace = tracer.rec
+        with trace.lock:
+            trace.nodes.append(Node('guard', outside_domain(math_fn), (Var(tracer.vid), True),
+                                    {}, [], None, [], user_line(3)))
+        return None
+    return math_fn
+
+
+_domain_checks = {}
+
+
+def outside_domain(math_fn):
+    """A function telling whether ``math_fn`` raises for a value (NumPy's answer,
+    inf or nan, is then what eager pyad gives)."""
+    check = _domain_checks.get(math_fn)
+    if check is None:
+        def check(x):
+            try:
+                math_fn(x)
+            except MATH_ERRORS:
+                return True
+            return False
+        check.__name__ = f'{math_fn.__name__}_outside_domain'
+        check = _domain_checks.setdefault(math_fn, check)
+    return check
 
 
 class CupyTracer(Tracer):

@@ -15,7 +15,8 @@ from .._core.traits import Traits
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from .._core.batching import holds_batch
 from ._batched_index import is_batched_index, batched_getitem
-from ..backend import namespace, wrap_like, is_dask, dask_getitem, dask_scatter_add, DaskUnsupported
+from ..backend import (namespace, wrap_like, is_dask, dask_getitem, dask_scatter_add,
+                       DaskUnsupported, IN_PLACE)
 
 
 def normalize_index(idx):
@@ -132,42 +133,60 @@ def _plain_operand(x):
     return None if holds_batch(x) else innermost(x)
 
 
+def _buffer_namespace(x):
+    """The array module to make and fill x's adjoint buffer with: NumPy for a plain
+    ndarray, the registered one for an array type the sweep may write into
+    (pyad.jit's traced arrays, so that the trace records the buffer), else None."""
+    t = type(x)
+    if t is _np.ndarray:
+        return _np
+    return namespace(x) if t in IN_PLACE else None
+
+
 def _getitem_add_into(buf, g, ans, primals, params, k=1.0):
     """Reverse-mode shortcut: add k times an unbatched plain cotangent g into the
     adjoint buffer of x at idx (fresh zeros when buf is None).  Declines (None)
     otherwise."""
     x = _plain_operand(primals[0])
-    if type(x) is not _np.ndarray or ndim_of(g) != ndim_of(ans):
+    xp = _buffer_namespace(x)
+    if xp is None or ndim_of(g) != ndim_of(ans):
         return None
     idx = primals[1]
-    if len(idx) == 1 and type(idx[0]) is int:
-        if buf is None:
-            buf = _np.zeros(x.shape, dtype=x.dtype)
-        buf[idx[0]] += g if k == 1.0 else k * g       # x[i]: the scalar-loop case
-        return buf
+    if len(idx) == 1 and type(idx[0]) is int:       # x[i]: the scalar-loop case
+        return _add_at_element(xp.zeros(x.shape, dtype=x.dtype) if buf is None else buf,
+                               idx[0], g, k)
     if any(_is_array_index(e) and e.dtype.kind != 'b' for e in idx):
         if buf is None:
-            buf = _np.zeros(x.shape, dtype=x.dtype)
-        _np.add.at(buf, idx, g if k == 1.0 else g * x.dtype.type(k))
+            buf = xp.zeros(x.shape, dtype=x.dtype)
+        xp.add.at(buf, idx, g if k == 1.0 else g * x.dtype.type(k))
         return buf
     if buf is None:
         rest = _slab_complement(idx, x.shape)
         if rest is not None:
-            # x[a:b] (along one axis): g written once, zeros only where it is not
-            if k == 1.0:
-                buf = _np.empty(x.shape, dtype=x.dtype)
-                buf[idx] = g
-            else:       # a slab index: buf[idx] is a view
-                buf = _np.empty(x.shape, dtype=x.dtype)
-                _np.multiply(g, x.dtype.type(k), out=buf[idx])
-            for r in rest:
-                buf[r] = 0
-            return buf
-        buf = _np.zeros(x.shape, dtype=x.dtype)
+            return _slab_buffer(xp, x, idx, rest, g, k)
+        buf = xp.zeros(x.shape, dtype=x.dtype)
     if k == -1.0:
         buf[idx] -= g
     else:
         buf[idx] += g if k == 1.0 else g * x.dtype.type(k)
+    return buf
+
+
+def _add_at_element(buf, i, g, k):
+    buf[i] += g if k == 1.0 else k * g
+    return buf
+
+
+def _slab_buffer(xp, x, idx, rest, g, k):
+    """x[a:b] (along one axis): a new adjoint buffer with k * g written once at
+    idx, zeros only where it is not (``rest``)."""
+    buf = xp.empty(x.shape, dtype=x.dtype)
+    if k == 1.0:
+        buf[idx] = g
+    else:       # a slab index: buf[idx] is a view
+        xp.multiply(g, x.dtype.type(k), out=buf[idx])
+    for r in rest:
+        buf[r] = 0
     return buf
 
 

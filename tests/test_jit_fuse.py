@@ -1,0 +1,106 @@
+"""pyad.jit's fusing of elementwise chains (the optional numba extra): the same bits
+as the unfused program, only where it pays, and nothing without numba."""
+import numpy as np
+import pytest
+
+import pyad
+import pyad.numpy as pnp
+from pyad import jit, grad, hessianv
+from pyad.jit import fuse
+
+numba = pytest.importorskip('numba')
+
+N = 1 << 15
+
+
+def rosen(x):
+    a, b = x[:-1], x[1:]
+    return pnp.sum(100.0 * (b - a * a) ** 2 + (1.0 - a) ** 2)
+
+
+def _unfused(monkeypatch, fn, *args):
+    monkeypatch.setattr(fuse, 'ENABLED', False)
+    out = jit(fn)(*args)
+    monkeypatch.setattr(fuse, 'ENABLED', True)
+    return out
+
+
+def _x(n=N, seed=0):
+    return np.random.default_rng(seed).uniform(-1.5, 1.5, n)
+
+
+def test_fused_gradient_is_bit_for_bit_the_unfused_program(monkeypatch):
+    x = _x()
+    jf = jit(grad(rosen))
+    assert 'fused(' in jf.source(x)
+    want = _unfused(monkeypatch, grad(rosen), x)
+    np.testing.assert_array_equal(jf(x), want)
+    np.testing.assert_allclose(jf(x), grad(rosen)(x), rtol=1e-12)
+    x2 = _x(seed=1)
+    np.testing.assert_array_equal(jf(x2), _unfused(monkeypatch, grad(rosen), x2))
+
+
+def test_fused_gradient_matches_the_closed_form():
+    x = _x()
+    a, b = x[:-1], x[1:]
+    want = np.zeros_like(x)
+    want[:-1] = -400.0 * a * (b - a * a) - 2.0 * (1.0 - a)
+    want[1:] += 200.0 * (b - a * a)
+    np.testing.assert_allclose(jit(grad(rosen))(x), want, rtol=1e-12, atol=1e-9)
+
+
+def test_fused_hvp_equals_unfused(monkeypatch):
+    x, v = _x(), _x(seed=2)
+    h = jit(hessianv(rosen))
+    np.testing.assert_array_equal(h(x, v), _unfused(monkeypatch, hessianv(rosen), x, v))
+
+
+def test_source_shows_the_fused_expression():
+    src = jit(grad(rosen)).source(_x())
+    line = next(l for l in src.splitlines() if 'fused(' in l)
+    assert '#' in line and '*' in line.split('#')[1]
+
+
+def test_small_arrays_and_float32_are_not_fused():
+    assert 'fused(' not in jit(grad(rosen)).source(_x(1000))
+    assert 'fused(' not in jit(grad(rosen)).source(_x().astype(np.float32))
+
+
+def test_division_by_zero_gives_numpys_inf_and_nan():
+    def f(x, y):
+        return ((x - 1.0) * 2.0 + x * x) / y
+    x = _x()
+    y = np.ones(N)
+    y[:3] = 0.0
+    x[0], x[1], x[2] = 1.0, -1.0, 1.0   # numerators 1, 0 (with y[1] = 0: nan), 1: inf
+    jf = jit(f)
+    with np.errstate(divide='ignore', invalid='ignore'):
+        assert 'fused(' in jf.source(x, y)
+        want = f(x, y)
+    np.testing.assert_array_equal(jf(x, y), want)
+
+
+def test_a_value_read_twice_is_computed_once():
+    def f(x):
+        t = (x * 3.0 - 1.0) * x
+        return t * t + t * 2.0 + 1.0
+    x = _x()
+    src = jit(f).source(x)
+    np.testing.assert_array_equal(jit(f)(x), f(x))
+    assert 'fused(' in src
+
+
+def test_kernels_are_compiled_once_per_expression():
+    x = _x()
+    jit(grad(rosen))(x)
+    count = len(fuse._kernels)
+    jit(grad(rosen))(_x(seed=3))
+    assert len(fuse._kernels) == count
+
+
+def test_without_numba_nothing_is_fused(monkeypatch):
+    monkeypatch.setattr(fuse, 'numba', None)
+    x = _x()
+    jf = jit(grad(rosen))
+    assert 'fused(' not in jf.source(x)
+    np.testing.assert_allclose(jf(x), grad(rosen)(x), rtol=1e-12)
