@@ -6,7 +6,8 @@
     regression, d = 20;
 (d) an HMC leapfrog trajectory (20 steps) on a 10-d target;
 (e) W2's scalar loops (sin-cos chain, Horner), per scalar operation;
-(f) W4 (Rosenbrock, n = 10^5) gradient and HVP, eager and jitted.
+(f) W4 (Rosenbrock, n = 10^5) gradient and HVP, eager and jitted;
+(g) W1 (MLP 784-512-512-10, batch 256, float64) value and gradient, eager and jitted.
 
 Every case has a hand-written NumPy baseline; the "first call" column of the jitted
 rows is the trace (it includes one run of the compiled program)."""
@@ -20,6 +21,7 @@ from harness import Impl, measure, table, NOT_INSTALLED
 
 import w2_scalar_loops as w2
 import w4_rosenbrock as w4
+import w1_mlp as w1
 
 
 # ---------------------------------------------------------------- (a) logistic regression
@@ -311,6 +313,26 @@ def run_rosenbrock(ctx):
     return (res_g, base_g), (res_h, base_h)
 
 
+def run_mlp(ctx):
+    """W1's large case: the program is a few dozen BLAS-bound calls, so jit can only
+    keep up (it removes dispatch, which is small here)."""
+    params, X, Y = w1.make_data(onp.float64)
+    vg = pyad.value_and_grad(w1.pyad_loss)
+    jvg = pyad.jit(vg)
+    impls = [Impl('hand-written numpy value+grad', lambda: w1.numpy_value_and_grad(params, X, Y)),
+             Impl('pyad value_and_grad (eager)', lambda: vg(params, X, Y)),
+             Impl('pyad jit(value_and_grad)', lambda: jvg(params, X, Y))]
+    base = 'hand-written numpy value+grad'
+    res = measure(ctx.settings, impls, base, rtol=1e-9, atol=1e-10, log=ctx.log,
+                  title='JIT W1', ratio_to=('pyad value_and_grad (eager)',))
+    eager, jitted = res['pyad value_and_grad (eager)'], res['pyad jit(value_and_grad)']
+    ok = eager.timed and jitted.timed
+    ratio = jitted.median / eager.median if ok else None
+    ctx.report.target('JIT', 'W1 (MLP) value+grad no slower jitted than eager',
+                      f'{ratio:.2f}' if ok else jitted.status, ok and ratio <= 1.0)
+    return res, base
+
+
 def _no_slower(report, cases):
     """Jitted no slower than eager after the first call, in every case."""
     worst = None
@@ -343,6 +365,9 @@ def run(ctx):
     (rg, bg), (rh, bh) = run_rosenbrock(ctx)
     cases += [(rg, bg), (rh, bh)]
     sections.append('### (f) W4 Rosenbrock, n = 10^5\n\n' + table(rg, bg) + '\n\n' + table(rh, bh))
+    rm, bm = run_mlp(ctx)
+    cases.append((rm, bm))
+    sections.append('### (g) W1 MLP value and gradient, float64, batch 256\n\n' + table(rm, bm))
     _no_slower(ctx.report, cases)
     ctx.report.section('JIT', 'JIT: small problems, eager and jitted',
                        __doc__.split('\n\n', 1)[1] + '\n\n' + '\n\n'.join(sections))
