@@ -417,3 +417,31 @@ def test_jitted_method():
     m = Model(3.0)
     np.testing.assert_array_equal(m(np.ones(2)), np.full(2, 3.0))
     np.testing.assert_array_equal(m(np.full(2, 2.0)), np.full(2, 6.0))
+
+
+def test_repeated_calls_and_discarded_jitted_functions_do_not_grow_memory():
+    import gc
+    import tracemalloc
+    f = lambda x: pnp.sum(x * x)           # noqa: E731
+    x = np.array([0.1, 0.2, 0.3])
+    g = jit(grad(f))
+    for _ in range(50):
+        g(x)
+        jit(grad(f))(x)                    # a fresh jitted function, traced and dropped
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for _ in range(20):
+            g(x)
+            jit(grad(f))(x)
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(300):
+            g(x)
+            jit(grad(f))(x)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    # a program kept per discarded function would be kilobytes each: ≥ 300 kB here
+    assert after - before < 100_000, after - before
