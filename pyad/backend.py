@@ -446,7 +446,7 @@ def dask_scatter_add(shape, dtype, idx, g):
     import dask.array as da
     g = da.asarray(g).astype(dtype)
     along = _along_axis(idx, len(shape))
-    if along is not None:
+    if along is not None and not (len(shape) == 1 and len(g.chunks[0]) > 1):
         axis, indices = along
         return _scatter_along_axis(g, axis, indices, shape[axis])
     idx = _expand_ellipsis(idx, len(shape))
@@ -517,6 +517,41 @@ def _in_range(block, ind, start, n, length, axis):
     keep = (local >= 0) & (local < n)
     part = numpy.compress(keep, block, axis=axis)
     return _add_at(part, local[keep], n, axis)
+
+
+def _chunked_vector(a):
+    return a.ndim == 1 and len(a.chunks[0]) > 1
+
+
+def _local_ranks(block):
+    """Each element's position in the stable sort of its block."""
+    ranks = numpy.empty(block.shape, dtype=numpy.intp)
+    ranks[numpy.argsort(block, kind='stable')] = numpy.arange(block.size)
+    return ranks
+
+
+def _count_before(sorted_block, block, side):
+    """How many elements of another (sorted) block sort before each of ``block``'s:
+    those equal to it too (side='right') where that block comes first."""
+    return numpy.searchsorted(sorted_block, block, side=side).astype(numpy.intp)
+
+
+def _vector_ranks(a):
+    """Each element's position in the stable sort of the chunked vector ``a``, lazily:
+    its rank in its own chunk plus, for every other chunk, how many of that chunk's
+    (sorted) elements precede it -- equal ones too where that chunk comes first.
+    Each task holds two chunks; the counts of each chunk are a tree sum."""
+    import dask.array as da
+    blocks = [a.blocks[j] for j in range(len(a.chunks[0]))]
+    ordered = [b.map_blocks(numpy.sort, kind='stable', dtype=a.dtype) for b in blocks]
+    ranks = []
+    for j, b in enumerate(blocks):
+        parts = [b.map_blocks(_local_ranks, dtype=numpy.intp)]
+        parts += [da.map_blocks(_count_before, ordered[c], b, 'right' if c < j else 'left',
+                                dtype=numpy.intp, chunks=b.chunks)
+                  for c in range(len(blocks)) if c != j]
+        ranks.append(da.stack(parts).sum(axis=0, dtype=numpy.intp))
+    return da.concatenate(ranks)
 
 
 def _scatter_dask_indices(g, axis, indices, length):
@@ -714,10 +749,15 @@ class _DaskNamespace:
         self.__name__ = 'dask.array'
 
     def sort(self, a, axis=-1, kind=None):
+        if _chunked_vector(a):
+            return _scatter_dask_indices(a, 0, _vector_ranks(a), a.shape[0])
         a, axis = _one_chunk('sort', a, axis)
         return a.map_blocks(numpy.sort, axis=axis, kind=kind, dtype=a.dtype)
 
     def argsort(self, a, axis=-1, kind=None):
+        if _chunked_vector(a):
+            positions = self._da.arange(a.shape[0], chunks=a.chunks, dtype=numpy.intp)
+            return _scatter_dask_indices(positions, 0, _vector_ranks(a), a.shape[0])
         a, axis = _one_chunk('argsort', a, axis)
         return a.map_blocks(numpy.argsort, axis=axis, kind=kind, dtype=numpy.intp)
 

@@ -75,7 +75,7 @@ def compare(got, want, rtol, what):
 # or computes by design, it says so here.
 ONE_CHUNK = {
     'shape ops': "Dask's reshape cannot regroup (3, 4) as (2, 6) across row chunks",
-    'sort and order': 'a 1-d array is sorted in one chunk (see test_sort_of_a_chunked_vector_is_refused)',
+    'sort and order': 'a 1-d array split into chunks is tested in test_sort_of_a_vector_split_into_chunks',
 }
 COMPUTES = {
     'fixed point': 'fixed_point tests convergence at each iteration',
@@ -309,9 +309,30 @@ def test_row_wise_mappings_along_the_unchunked_axis(mapping):
 
 
 # ---------------------------------------------------------------------- clear errors
-def test_sort_of_a_chunked_vector_is_refused():
-    with pytest.raises(DaskUnsupported, match=r'sort on a Dask array .* x\.rechunk\(\{0: -1\}\)'):
-        pnp.sort(put(onp.arange(6.0)[::-1].copy()))
+VECTOR_WITH_TIES = onp.array([3.0, 1.0, 2.0, 1.0, 5.0, -1.0, 2.0, 2.0, 0.5, 7.0, 1.0])
+
+
+@pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
+def test_sort_of_a_vector_split_into_chunks(dtype):
+    x = VECTOR_WITH_TIES.astype(dtype)
+    xd = da.from_array(x, chunks=3)
+    xp = backend.dask_namespace()
+    order, ordered = lazily(lambda: (xp.argsort(xd), xp.sort(xd)))
+    assert order.chunks == ordered.chunks == ((3, 3, 3, 2),)
+    onp.testing.assert_array_equal(order.compute(), onp.argsort(x, kind='stable'))
+    onp.testing.assert_array_equal(ordered.compute(), onp.sort(x))
+    w = onp.linspace(-1.0, 2.0, x.size).astype(dtype)
+    f = lambda x: pnp.sum(pnp.sort(pnp.sin(x) * x) ** 2 * w)      # noqa: E731
+    v = onp.linspace(0.5, 1.5, x.size).astype(dtype)
+
+    def derivatives(x, v):
+        return (*pyad.value_and_grad(f)(x), pyad.jvp(f, x, v)[1], pyad.hessianv(f)(x, v))
+
+    got = lazily(lambda: derivatives(xd, da.from_array(v, chunks=4)))
+    rtol = 1e-5 if dtype == onp.float32 else 1e-10
+    for what, g, want in zip(['value', 'grad', 'jvp', 'hessianv'], got, derivatives(x, v)):
+        compare(g, want, rtol, what)
+    assert backend.to_numpy(got[1]).dtype == dtype
 
 
 X63 = rng.standard_normal((6, 3))
