@@ -796,6 +796,8 @@ class _DaskNamespace:
     def take_along_axis(self, arr, indices, axis):
         if axis is None:
             arr, axis = arr.reshape(-1), 0
+        if _chunked_vector(arr) and getattr(indices, 'ndim', 0) == 1:
+            return arr[indices]      # Dask's gather of a vector, NumPy or Dask indices
         arr, axis = _one_chunk('take_along_axis', arr, axis)
         idx = _as_dask_like(indices, arr, axis)
         return self._da.map_blocks(numpy.take_along_axis, arr, idx, axis=axis, dtype=arr.dtype,

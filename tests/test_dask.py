@@ -321,6 +321,8 @@ def test_sort_of_a_vector_split_into_chunks(dtype):
     assert order.chunks == ordered.chunks == ((3, 3, 3, 2),)
     onp.testing.assert_array_equal(order.compute(), onp.argsort(x, kind='stable'))
     onp.testing.assert_array_equal(ordered.compute(), onp.sort(x))
+    gathered = lazily(lambda: pnp.take_along_axis(xd, order, 0))
+    onp.testing.assert_array_equal(gathered.compute(), onp.sort(x))
     w = onp.linspace(-1.0, 2.0, x.size).astype(dtype)
     f = lambda x: pnp.sum(pnp.sort(pnp.sin(x) * x) ** 2 * w)      # noqa: E731
     v = onp.linspace(0.5, 1.5, x.size).astype(dtype)
