@@ -327,7 +327,7 @@ def dask_getitem(x, idx):
         ind = idx[p]
         out = x[idx[:p] + (ind.reshape(-1),) + idx[p + 1:]]
         return out.reshape(out.shape[:p] + ind.shape + out.shape[p + 1:])
-    if sum(_is_int_array(e) for e in idx) < 2:
+    if sum(_is_int_array(e) for e in idx) < 2 and not _separated_points(idx):
         return x[idx]
     along = _along_axis(idx, x.ndim)
     if along is not None:
@@ -343,12 +343,25 @@ def dask_getitem(x, idx):
     return _vindex(x, _expand_ellipsis(idx, x.ndim))
 
 
+def _is_point(e):
+    return _is_int_array(e) or isinstance(e, (int, numpy.integer))
+
+
+def _separated_points(idx):
+    """Whether NumPy integer arrays and integers of ``idx`` (two or more) are not
+    adjacent: NumPy then puts their broadcast axes first, where Dask, taking the
+    integers first, would not."""
+    if not any(_is_int_array(e) for e in idx) or any(is_dask(e) for e in idx):
+        return False
+    points = [k for k, e in enumerate(idx) if _is_point(e)]
+    return len(points) > 1 and points != list(range(points[0], points[-1] + 1))
+
+
 def _vindex(x, idx):
     """x[idx] for several NumPy integer arrays (and slices, integers): Dask's
     ``vindex`` puts the broadcast axes first, so they are moved where NumPy puts
     them (in place, when the advanced indices are adjacent)."""
-    advanced = [k for k, e in enumerate(idx) if _is_int_array(e)
-                or isinstance(e, (int, numpy.integer))]
+    advanced = [k for k, e in enumerate(idx) if _is_point(e)]
     # an integer next to the arrays is a point index too (shape (1,) broadcasts as ())
     points = tuple(numpy.asarray(e).reshape(numpy.shape(e) or (1,)) if k in advanced else e
                    for k, e in enumerate(idx))
@@ -388,7 +401,7 @@ def _scatter_along_axis(g, axis, indices, length):
     return da.map_blocks(_add_along, g, idx, length, axis, dtype=g.dtype, chunks=chunks)
 
 
-def _scatter_one_axis(g, axis, indices, length):
+def _scatter_one_axis(g, axis, indices, length, size=None):
     """zeros with ``length`` along ``axis`` and g's axes axis..axis+indices.ndim-1
     (indices' shape) added at the NumPy ``indices``.  The indices are known here:
     g is gathered once in the order of its target positions (one shuffle, as
@@ -404,7 +417,7 @@ def _scatter_one_axis(g, axis, indices, length):
         ind = ind.reshape(-1)
     if length == 0:
         return da.zeros(g.shape[:axis] + (0,) + g.shape[axis + 1:], dtype=g.dtype)
-    size = max(g.chunks[axis], default=length) or 1
+    size = size or max(g.chunks[axis], default=length) or 1
     starts = numpy.arange(0, length, size)
     order = numpy.argsort(ind, kind='stable')
     counts = tuple(int(c) for c in numpy.diff(numpy.searchsorted(ind[order], numpy.append(starts, length))))
@@ -426,32 +439,145 @@ def dask_scatter_add(shape, dtype, idx, g):
     """zeros(shape) with the Dask cotangent g added at the integer-array index
     ``idx`` -- the adjoint of ``x[idx]`` --, lazily: for take_along_axis's index
     (as sort's derivative uses) along an axis held in one chunk, block by block;
-    for one NumPy integer array among slices (``x[[0, 2, 2]]``, ``take``), chunk by
-    chunk of the indexed axis (see ``_scatter_one_axis``)."""
+    for NumPy integer arrays and integers among slices (``x[[0, 2, 2]]``, ``take``,
+    ``x[rows, cols]``, ``x[0, idx]``), chunk by chunk of the indexed axes (see
+    ``_scatter_one_axis``); for one Dask integer array among slices, each chunk of
+    the indexed axis summed from every chunk of g (``_scatter_dask_indices``)."""
     import dask.array as da
     g = da.asarray(g).astype(dtype)
     along = _along_axis(idx, len(shape))
-    if along is not None:
+    if along is not None and not (len(shape) == 1 and len(g.chunks[0]) > 1):
         axis, indices = along
         return _scatter_along_axis(g, axis, indices, shape[axis])
     idx = _expand_ellipsis(idx, len(shape))
-    p = _one_array_among_slices(idx)
-    if p is None:
-        raise DaskUnsupported(
-            'pyad: the derivative of indexing a Dask array with integer arrays works for one '
-            'NumPy integer array among slices (x[[0, 2, 2]], x[:, idx], take) and for '
-            'take_along_axis (and sort); this index mixes several arrays, integers or None, or '
-            'is a Dask array, whose positions are unknown until computed. Index in steps, one '
-            'integer array at a time.')
-    sub = [len(range(*e.indices(d))) if isinstance(e, slice) else d
-           for e, d in zip(idx + (slice(None),) * (len(shape) - len(idx)), shape)]
-    out = _scatter_one_axis(g, p, idx[p], sub[p])
-    if tuple(sub) == tuple(shape):
+    idx = idx + (slice(None),) * (len(shape) - len(idx))
+    points = [k for k, e in enumerate(idx) if _is_point(e)]
+    _check_lazy_scatter(idx, points)
+    sub = tuple(len(range(*e.indices(d))) if isinstance(e, slice) else d for e, d in zip(idx, shape))
+    if len(points) == 1 and is_dask(idx[points[0]]):
+        out = _scatter_dask_indices(g, points[0], idx[points[0]], sub[points[0]])
+    elif len(points) == 1:
+        out = _scatter_one_axis(g, points[0], idx[points[0]], sub[points[0]])
+    else:
+        out = _scatter_points(g, idx, points, sub)
+    if sub == tuple(shape):
         return out
-    basic = tuple(slice(None) if k == p else e for k, e in enumerate(idx))
+    basic = tuple(slice(None) if k in points else e for k, e in enumerate(idx))
     whole = da.zeros(shape, dtype=dtype, chunks=out.chunksize)
     whole[basic] = out
     return whole
+
+
+def _check_lazy_scatter(idx, points):
+    """Refuses an integer-array index whose adjoint pyad cannot build lazily."""
+    if any(e is None for e in idx):
+        raise DaskUnsupported(
+            'pyad: the derivative of indexing a Dask array with integer arrays and None is not '
+            'supported; add the axis in a separate step')
+    if len(points) > 1 and any(is_dask(idx[k]) for k in points):
+        raise DaskUnsupported(
+            'pyad: the derivative of indexing a Dask array with a Dask integer array beside '
+            'other integer arrays or integers is not supported; compute the index first '
+            '(idx.compute()) or index with one Dask array among slices')
+
+
+def _scatter_points(g, idx, points, sub):
+    """The adjoint of ``x[idx]`` where ``idx`` holds several NumPy integer arrays and
+    integers (at ``points``) among slices: their positions, known here, are one flat
+    index into the indexed axes together, scattered along one axis (chunks holding
+    whole rows of the later indexed axes) and split into the axes again."""
+    import dask.array as da
+    dims = tuple(sub[k] for k in points)
+    arrays = numpy.broadcast_arrays(*[numpy.asarray(idx[k]) for k in points])
+    for k, a, d in zip(points, arrays, dims):
+        if a.size and (a.min() < -d or a.max() >= d):
+            raise IndexError(f'pyad: index {int(a.min() if a.min() < -d else a.max())} is out of '
+                             f'bounds for axis {k} with size {d}')
+    flat = numpy.ravel_multi_index(tuple(a % max(d, 1) for a, d in zip(arrays, dims)), dims) \
+        if all(dims) else numpy.zeros(arrays[0].shape, dtype=numpy.intp)
+    adjacent = points == list(range(points[0], points[-1] + 1))
+    start = points[0] if adjacent else 0
+    row = int(numpy.prod(dims[1:]))
+    per_chunk = int(numpy.prod([max(c) for c in g.chunks[start:start + flat.ndim]] or [1]))
+    size = max(1, per_chunk // max(row, 1)) * max(row, 1)
+    out = _scatter_one_axis(g, start, flat, int(numpy.prod(dims)), size)
+    out = out.reshape(out.shape[:start] + dims + out.shape[start + 1:])
+    return da.moveaxis(out, tuple(range(start, start + len(dims))), tuple(points))
+
+
+def _in_range(block, ind, start, n, length, axis):
+    """One chunk's share of the output chunk [start, start + n) along ``axis``: zeros
+    there, with the rows of ``block`` whose (Dask) index falls in it added."""
+    ind = ind.reshape(-1)
+    bad = (ind < -length) | (ind >= length)
+    if bad.any():
+        raise IndexError(f'pyad: index {int(ind[bad][0])} is out of bounds for axis {axis} '
+                         f'with size {length}')
+    local = ind % max(length, 1) - start
+    keep = (local >= 0) & (local < n)
+    part = numpy.compress(keep, block, axis=axis)
+    return _add_at(part, local[keep], n, axis)
+
+
+def _chunked_vector(a):
+    return a.ndim == 1 and len(a.chunks[0]) > 1
+
+
+def _local_ranks(block):
+    """Each element's position in the stable sort of its block."""
+    ranks = numpy.empty(block.shape, dtype=numpy.intp)
+    ranks[numpy.argsort(block, kind='stable')] = numpy.arange(block.size)
+    return ranks
+
+
+def _count_before(sorted_block, block, side):
+    """How many elements of another (sorted) block sort before each of ``block``'s:
+    those equal to it too (side='right') where that block comes first."""
+    return numpy.searchsorted(sorted_block, block, side=side).astype(numpy.intp)
+
+
+def _vector_ranks(a):
+    """Each element's position in the stable sort of the chunked vector ``a``, lazily:
+    its rank in its own chunk plus, for every other chunk, how many of that chunk's
+    (sorted) elements precede it -- equal ones too where that chunk comes first.
+    Each task holds two chunks; the counts of each chunk are a tree sum."""
+    import dask.array as da
+    blocks = [a.blocks[j] for j in range(len(a.chunks[0]))]
+    ordered = [b.map_blocks(numpy.sort, kind='stable', dtype=a.dtype) for b in blocks]
+    ranks = []
+    for j, b in enumerate(blocks):
+        parts = [b.map_blocks(_local_ranks, dtype=numpy.intp)]
+        parts += [da.map_blocks(_count_before, ordered[c], b, 'right' if c < j else 'left',
+                                dtype=numpy.intp, chunks=b.chunks)
+                  for c in range(len(blocks)) if c != j]
+        ranks.append(da.stack(parts).sum(axis=0, dtype=numpy.intp))
+    return da.concatenate(ranks)
+
+
+def _scatter_dask_indices(g, axis, indices, length):
+    """zeros with ``length`` along ``axis`` and g added at the Dask ``indices`` (a
+    1-d array, its values unknown here): each output chunk is a tree sum, over the
+    chunks of g along ``axis``, of the rows whose index falls in it -- an all-to-all
+    over those chunks, with no task holding more than one chunk of g."""
+    import dask.array as da
+    if indices.ndim != 1:
+        raise DaskUnsupported('pyad: the derivative of x[idx] of a Dask array with a Dask idx of '
+                              f'{indices.ndim} axes is not supported; pass idx.reshape(-1) and '
+                              'reshape the result')
+    ind = indices.rechunk((g.chunks[axis],))
+    ind = ind.reshape((1,) * axis + ind.shape + (1,) * (g.ndim - axis - 1))
+    nb = len(g.chunks[axis])
+    size = max(g.chunks[axis], default=length) or 1
+    pieces = []
+    for start in range(0, length, size):
+        n = min(size, length - start)
+        part = da.map_blocks(_in_range, g, ind, start, n, length, axis, dtype=g.dtype,
+                             chunks=g.chunks[:axis] + ((n,) * nb,) + g.chunks[axis + 1:])
+        part = part.reshape(g.shape[:axis] + (nb, n) + g.shape[axis + 1:])
+        pieces.append(part.sum(axis=axis))
+    if not pieces:
+        return da.zeros(g.shape[:axis] + (0,) + g.shape[axis + 1:], dtype=g.dtype)
+    return da.concatenate(pieces, axis=axis)
 
 
 def dask_broadcast_like(g, x):
@@ -623,10 +749,15 @@ class _DaskNamespace:
         self.__name__ = 'dask.array'
 
     def sort(self, a, axis=-1, kind=None):
+        if _chunked_vector(a):
+            return _scatter_dask_indices(a, 0, _vector_ranks(a), a.shape[0])
         a, axis = _one_chunk('sort', a, axis)
         return a.map_blocks(numpy.sort, axis=axis, kind=kind, dtype=a.dtype)
 
     def argsort(self, a, axis=-1, kind=None):
+        if _chunked_vector(a):
+            positions = self._da.arange(a.shape[0], chunks=a.chunks, dtype=numpy.intp)
+            return _scatter_dask_indices(positions, 0, _vector_ranks(a), a.shape[0])
         a, axis = _one_chunk('argsort', a, axis)
         return a.map_blocks(numpy.argsort, axis=axis, kind=kind, dtype=numpy.intp)
 
@@ -665,6 +796,8 @@ class _DaskNamespace:
     def take_along_axis(self, arr, indices, axis):
         if axis is None:
             arr, axis = arr.reshape(-1), 0
+        if _chunked_vector(arr) and getattr(indices, 'ndim', 0) == 1:
+            return arr[indices]      # Dask's gather of a vector, NumPy or Dask indices
         arr, axis = _one_chunk('take_along_axis', arr, axis)
         idx = _as_dask_like(indices, arr, axis)
         return self._da.map_blocks(numpy.take_along_axis, arr, idx, axis=axis, dtype=arr.dtype,

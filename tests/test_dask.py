@@ -75,7 +75,7 @@ def compare(got, want, rtol, what):
 # or computes by design, it says so here.
 ONE_CHUNK = {
     'shape ops': "Dask's reshape cannot regroup (3, 4) as (2, 6) across row chunks",
-    'sort and order': 'a 1-d array is sorted in one chunk (see test_sort_of_a_chunked_vector_is_refused)',
+    'sort and order': 'a 1-d array split into chunks is tested in test_sort_of_a_vector_split_into_chunks',
 }
 COMPUTES = {
     'fixed point': 'fixed_point tests convergence at each iteration',
@@ -309,9 +309,32 @@ def test_row_wise_mappings_along_the_unchunked_axis(mapping):
 
 
 # ---------------------------------------------------------------------- clear errors
-def test_sort_of_a_chunked_vector_is_refused():
-    with pytest.raises(DaskUnsupported, match=r'sort on a Dask array .* x\.rechunk\(\{0: -1\}\)'):
-        pnp.sort(put(onp.arange(6.0)[::-1].copy()))
+VECTOR_WITH_TIES = onp.array([3.0, 1.0, 2.0, 1.0, 5.0, -1.0, 2.0, 2.0, 0.5, 7.0, 1.0])
+
+
+@pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
+def test_sort_of_a_vector_split_into_chunks(dtype):
+    x = VECTOR_WITH_TIES.astype(dtype)
+    xd = da.from_array(x, chunks=3)
+    xp = backend.dask_namespace()
+    order, ordered = lazily(lambda: (xp.argsort(xd), xp.sort(xd)))
+    assert order.chunks == ordered.chunks == ((3, 3, 3, 2),)
+    onp.testing.assert_array_equal(order.compute(), onp.argsort(x, kind='stable'))
+    onp.testing.assert_array_equal(ordered.compute(), onp.sort(x))
+    gathered = lazily(lambda: pnp.take_along_axis(xd, order, 0))
+    onp.testing.assert_array_equal(gathered.compute(), onp.sort(x))
+    w = onp.linspace(-1.0, 2.0, x.size).astype(dtype)
+    f = lambda x: pnp.sum(pnp.sort(pnp.sin(x) * x) ** 2 * w)      # noqa: E731
+    v = onp.linspace(0.5, 1.5, x.size).astype(dtype)
+
+    def derivatives(x, v):
+        return (*pyad.value_and_grad(f)(x), pyad.jvp(f, x, v)[1], pyad.hessianv(f)(x, v))
+
+    got = lazily(lambda: derivatives(xd, da.from_array(v, chunks=4)))
+    rtol = 1e-5 if dtype == onp.float32 else 1e-10
+    for what, g, want in zip(['value', 'grad', 'jvp', 'hessianv'], got, derivatives(x, v)):
+        compare(g, want, rtol, what)
+    assert backend.to_numpy(got[1]).dtype == dtype
 
 
 X63 = rng.standard_normal((6, 3))
@@ -392,12 +415,60 @@ def test_integer_array_index_derivative_stays_in_the_chunks_of_the_indexed_axis(
     onp.testing.assert_allclose(g.compute(), want, rtol=1e-12)
 
 
+X435 = rng.standard_normal((4, 3, 5))
+DASK_ROWS = onp.array([5, 0, 2, 2, -1])
+SEVERAL_INDICES = {    # name -> (f, x, chunks, index arrays made Dask arrays in the Dask run)
+    'rows and columns, repeated': (lambda x, i: pnp.sum(
+        x[onp.array([0, 2, 2, 5]), onp.array([1, 0, 0, 2])] ** 3), X63, (2, 3), None),
+    'an integer and an index': (lambda x, i: pnp.sum(x[0, onp.array([2, 0, 2])] ** 3), X63, (2, 3), None),
+    'slices, integers and indices': (lambda x, i: pnp.sum(x[1:5, onp.array([2, 0, 2])] ** 3)
+                                     + pnp.sum(pnp.cos(x[-1, [1, 1]])), X63, (2, 2), None),
+    'an integer, a slice, a 2-d index': (lambda x, i: pnp.sum(pnp.sin(
+        x[0, :, onp.array([[1, 4], [4, 0]])])), X435, (2, 3, 2), None),
+    'broadcast indices around a slice': (lambda x, i: pnp.sum(
+        x[onp.array([[3], [0]]), 1:, onp.array([1, 4, 4])] ** 3), X435, (2, 2, 2), None),
+    'adjacent indices after a slice': (lambda x, i: pnp.sum(
+        x[:, onp.array([2, 0]), onp.array([4, 4])] ** 3), X435, (3, 2, 2), None),
+    'a Dask index of rows': (lambda x, i: pnp.sum(x[i] ** 3), X63, (2, 3), DASK_ROWS),
+    'a Dask index of columns': (lambda x, i: pnp.sum(pnp.sin(x[1:, :, i])), X435, (2, 2, 2),
+                                onp.array([4, 0, 4, -2])),
+}
+
+
+@pytest.mark.parametrize('name', sorted(SEVERAL_INDICES))
+@pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
+def test_derivatives_of_several_integer_indices_and_dask_indices(name, dtype):
+    f, x, chunks, idx = SEVERAL_INDICES[name]
+    x = x.astype(dtype)
+    xd = da.from_array(x, chunks=chunks)
+    idx_d = None if idx is None else da.from_array(idx, chunks=2)
+    v = onp.linspace(-1.0, 1.0, x.size).reshape(x.shape).astype(dtype)
+
+    def derivatives(x, idx, v):
+        g = lambda x: f(x, idx)       # noqa: E731
+        return (*pyad.value_and_grad(g)(x), pyad.jvp(g, x, v)[1], pyad.hessianv(g)(x, v))
+
+    got = lazily(lambda: derivatives(xd, idx_d, da.from_array(v, chunks=chunks)))
+    want = derivatives(x, idx, v)
+    rtol = 1e-5 if dtype == onp.float32 else 1e-10
+    for what, g, w in zip(['value', 'grad', 'jvp', 'hessianv'], got, want):
+        compare(g, w, rtol, what)
+    assert backend.to_numpy(got[1]).dtype == dtype
+
+
+def test_a_dask_index_out_of_bounds_raises_when_computed():
+    g = lazily(lambda: pyad.grad(lambda x: pnp.sum(x[da.from_array(onp.array([0, 6]))] ** 2))(put(X63)))
+    with pytest.raises(IndexError, match='index 6 is out of bounds for axis 0 with size 6'):
+        g.compute()
+
+
 def test_integer_indices_the_derivative_cannot_place_lazily_are_refused():
     x = put(rng.standard_normal((6, 2)))
-    with pytest.raises(DaskUnsupported, match='one NumPy integer array among slices'):
-        pyad.grad(lambda x: pnp.sum(x[[0, 2, 2], [1, 0, 0]] ** 2))(x)
-    with pytest.raises(DaskUnsupported, match='one NumPy integer array among slices'):
-        pyad.grad(lambda x: pnp.sum(x[da.from_array(onp.array([0, 2, 2]))] ** 2))(x)
+    rows = da.from_array(onp.array([0, 2, 2]))
+    with pytest.raises(DaskUnsupported, match=r'a Dask integer array beside other .*idx\.compute\(\)'):
+        pyad.grad(lambda x: pnp.sum(x[0, rows] ** 2))(put(rng.standard_normal((2, 6))))
+    with pytest.raises(IndexError, match='out of bounds'):
+        pyad.grad(lambda x: pnp.sum(x[[0, 2], [1, 7]] ** 2))(x)
     # the value, and its derivative by slices, are fine
     f = lambda x: pnp.sum(x[1:4] ** 2)       # noqa: E731
     compare(pyad.grad(f)(x), pyad.grad(f)(backend.to_numpy(x)), 1e-12, 'slice grad')
