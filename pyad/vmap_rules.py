@@ -420,6 +420,8 @@ def _register_all():
     batching.register(unbatch, _unbatch_rule, tagged=True)
     batching.register(put_example, elementwise)     # (never batched at its own tag)
     batching.register(batch_of, elementwise)
+    from .scipy import stats
+    batching.register(stats._mvn_cdf, stats._mvn_cdf_batched)
 
 
 _register_all()

@@ -12,6 +12,7 @@ gamma               logpdf, pdf, cdf, logcdf, sf, logsf        (x, a, loc, scale
 chi2                logpdf, pdf, cdf, logcdf, sf, logsf        (x, df, loc, scale)
 poisson             logpmf, pmf, cdf, logcdf, sf, logsf        (k, mu, loc)
 multivariate_normal logpdf, pdf                                (x, mean, cov)
+                    cdf, logcdf              (x, mean; cov a constant)
 dirichlet           logpdf, pdf                                (x, alpha)
 ==================  ==========================================================
 
@@ -26,7 +27,7 @@ import math
 
 import numpy as _np
 
-from .._core.box import innermost, shape_of
+from .._core.box import innermost, shape_of, dtype_of
 from ..backend import to_numpy
 from .._core.primitive import Primitive
 from ..numpy import elementwise as _ew
@@ -314,8 +315,114 @@ class _MultivariateNormal:
     def pdf(self, x, mean=None, cov=1):
         return exp(self.logpdf(x, mean, cov))
 
+    def cdf(self, x, mean=None, cov=1, *, maxpts=None, abseps=1e-6, releps=1e-6, rng=0):
+        """P(X <= x) for X ~ N(mean, cov), x's last axis the components (for one
+        component, every entry of x is a point), as SciPy computes it: exact for one
+        and two components, a randomized quasi-Monte Carlo estimate for more, made
+        deterministic by the fixed seed ``rng`` and accurate to about ``abseps``
+        (tighter than SciPy's 1e-5 by default).  Differentiable in x and mean to any
+        order: ∂Φ/∂x_i = φ(x_i) Φ_{d-1}(the others given x_i), ∂/∂mean = -∂/∂x;
+        cov must be a constant.  Computed in float64; float32 input gives float32."""
+        r, cov = self._cdf_args('cdf', x, mean, cov)
+        return _normal_cdf(r, cov, maxpts=maxpts, abseps=float(abseps),
+                           releps=float(releps), rng=rng)
+
+    def logcdf(self, x, mean=None, cov=1, *, maxpts=None, abseps=1e-6, releps=1e-6, rng=0):
+        """log of ``cdf`` (same arguments)."""
+        return log(self.cdf(x, mean, cov, maxpts=maxpts, abseps=abseps, releps=releps,
+                            rng=rng))
+
+    def _cdf_args(self, method, x, mean, cov):
+        """r = x - mean with the components on a last axis, and cov as a (d, d)
+        symmetric positive definite NumPy matrix; errors in the user's terms."""
+        from ..numpy.manipulation import reshape
+        from .._core.box import Box
+        where_ = f'multivariate_normal.{method}'
+        if isinstance(cov, Box):
+            raise TypeError(f'{where_}: cov must be a constant array (the derivative '
+                            f'in cov, and vmap over cov, are not supported); x and mean '
+                            f'may be traced')
+        cov = _np.asarray(to_numpy(cov), dtype=_np.float64)
+        ms, xs = tuple(shape_of(0.0 if mean is None else mean)), tuple(shape_of(x))
+        # the number of components as SciPy finds it: from cov, else mean, else 1
+        d = cov.shape[0] if cov.ndim else (ms[-1] if ms else 1)
+        if cov.ndim <= 1 and cov.shape in ((), (d,)):
+            cov = _np.diag(_np.broadcast_to(cov, (d,))).astype(_np.float64)
+        if cov.shape != (d, d) or ms not in ((), (d,)):
+            raise ValueError(f'{where_}: cov has shape {cov.shape} and mean shape {ms}; '
+                             f'for {d} components they must be (d, d) (or (d,), or a '
+                             f'number) and (d,) (or a number)')
+        if d == 1 and (not xs or xs[-1] != 1):
+            x = reshape(x, xs + (1,))
+        elif not xs or xs[-1] != d:
+            raise ValueError(f'{where_}: x has shape {xs}; its last axis must have the '
+                             f'{d} components')
+        if not _np.allclose(cov, cov.T) or _np.any(_np.linalg.eigvalsh(cov) <= 0):
+            raise ValueError(f'{where_}: cov must be symmetric positive definite')
+        return x - (0.0 if mean is None else mean), cov
+
     def __repr__(self):
         return '<pyad.scipy.stats.multivariate_normal>'
+
+
+# ----------------------------------------------------------------- multivariate normal cdf
+def _mvn_cdf_impl(r, cov, maxpts, abseps, releps, rng):
+    """Φ(r; 0, cov) over the last axis of r (d >= 2), in float64, by SciPy's
+    randomized quasi-Monte Carlo integration with a fixed seed."""
+    from scipy.stats import multivariate_normal as _scipy_mvn
+    r = _np.asarray(to_numpy(r))
+    d = r.shape[-1]
+    flat = r.reshape(-1, d).astype(_np.float64)
+    vals = _scipy_mvn.cdf(flat, _np.zeros(d), cov, maxpts=maxpts, abseps=abseps,
+                          releps=releps, rng=rng)
+    return _np.asarray(vals, dtype=_np.float64).reshape(r.shape[:-1]).astype(r.dtype)
+
+
+def _normal_cdf(r, cov, **params):
+    """Φ(r; 0, cov) over the last axis of r, written with pyad operations: exact
+    (ndtr) for one dimension, the primitive above for more."""
+    if cov.shape[0] == 1:
+        return ndtr(r[..., 0] / math.sqrt(float(cov[0, 0])))
+    return _mvn_cdf(r, cov=cov, **params)
+
+
+def _mvn_cdf_grad(r, cov, **params):
+    """∂Φ(r; 0, cov)/∂r_i = φ(r_i; σ_ii) Φ_{d-1}(r_{-i} - cov_{-i,i} r_i/σ_ii; S_i), S_i the
+    Schur complement (the law of the other coordinates given the i-th), with pyad
+    operations (so that it is differentiable in turn)."""
+    from ..numpy.manipulation import stack, expand_dims
+    d = cov.shape[0]
+    parts = []
+    for i in range(d):
+        s = float(cov[i, i])
+        ri = r[..., i]
+        dens = exp(-0.5 * ri * ri / s) * (1.0 / math.sqrt(2.0 * math.pi * s))
+        if d == 1:
+            return expand_dims(dens, -1)
+        rest = _np.array([j for j in range(d) if j != i])
+        b = cov[rest, i] / s
+        cond_cov = cov[_np.ix_(rest, rest)] - _np.outer(b, cov[i, rest])
+        cond_r = r[..., rest] - expand_dims(ri, -1) * b.astype(dtype_of(r))
+        parts.append(dens * _normal_cdf(cond_r, cond_cov, **params))
+    return stack(parts, axis=-1)
+
+
+# The distribution function as one primitive in r = x - mean (cov and the integration
+# settings are parameters): its derivative is _mvn_cdf_grad, itself made of pyad
+# operations and of this primitive in one dimension fewer, so every order works.
+_mvn_cdf = Primitive('multivariate_normal_cdf', _mvn_cdf_impl)
+_mvn_cdf.def_jvp(lambda t, ans, r, cov, **p: _sum(t * _mvn_cdf_grad(r, cov, **p), axis=-1))
+_mvn_cdf.def_vjp(lambda g, ans, r, cov, **p: _expand_last(g) * _mvn_cdf_grad(r, cov, **p))
+
+
+def _expand_last(g):
+    from ..numpy.manipulation import expand_dims
+    return expand_dims(g, -1)
+
+
+def _mvn_cdf_batched(prim, values, batched, params, size):
+    """vmap: the primitive already maps over the leading axes of r."""
+    return prim(values[0], **params)
 
 
 # ----------------------------------------------------------------- dirichlet
