@@ -388,6 +388,13 @@ FALLBACK = [_att._attend, _att._gather, _att._scatter, _la._sylvester, _la._band
 # the same, for primitives of modules imported later (pyad.scipy), by name
 FALLBACK_NAMES = ('convolve',)
 _WHOLE_ARRAY = ('allclose', 'array_equal')       # a bool per example, by the loop
+# primitives of one positional argument that already map over its leading axes
+# (pyad.scipy's, by name): the batch axis is one more of them
+LEADING_AXES_NAMES = ('multivariate_normal_cdf',)
+
+
+def leading_axes(prim, values, batched, params, size):
+    return prim(values[0], **params)
 
 
 def _ufunc_rule(prim):
@@ -396,6 +403,8 @@ def _ufunc_rule(prim):
     imported), is elementwise."""
     import numpy
     elementwise_by_name = prim.name in ELEMENTWISE and prim.name not in FALLBACK_NAMES
+    if prim.name in LEADING_AXES_NAMES:
+        return leading_axes
     return elementwise if isinstance(prim.impl, numpy.ufunc) or elementwise_by_name else None
 
 
@@ -420,8 +429,6 @@ def _register_all():
     batching.register(unbatch, _unbatch_rule, tagged=True)
     batching.register(put_example, elementwise)     # (never batched at its own tag)
     batching.register(batch_of, elementwise)
-    from .scipy import stats
-    batching.register(stats._mvn_cdf, stats._mvn_cdf_batched)
 
 
 _register_all()

@@ -420,11 +420,6 @@ def _expand_last(g):
     return expand_dims(g, -1)
 
 
-def _mvn_cdf_batched(prim, values, batched, params, size):
-    """vmap: the primitive already maps over the leading axes of r."""
-    return prim(values[0], **params)
-
-
 # ----------------------------------------------------------------- dirichlet
 class _Dirichlet:
     """Dirichlet(alpha) with SciPy's layout: the components of x along its first axis,
