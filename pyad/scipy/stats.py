@@ -319,11 +319,17 @@ class _MultivariateNormal:
         """P(X <= x) for X ~ N(mean, cov), x's last axis the components (for one
         component, every entry of x is a point), as SciPy computes it: exact for one
         and two components, a randomized quasi-Monte Carlo estimate for more, made
-        deterministic by the fixed seed ``rng`` and accurate to about ``abseps``
+        deterministic by the fixed integer seed ``rng`` (each point is integrated
+        with a generator seeded afresh, so its value does not depend on the other
+        points of x) and accurate to about ``abseps``
         (tighter than SciPy's 1e-5 by default).  Differentiable in x and mean to any
         order: ∂Φ/∂x_i = φ(x_i) Φ_{d-1}(the others given x_i), ∂/∂mean = -∂/∂x;
         cov must be a constant.  Computed in float64; float32 input gives float32."""
         r, cov = self._cdf_args('cdf', x, mean, cov)
+        if not isinstance(rng, (int, _np.integer)) or isinstance(rng, bool):
+            raise TypeError(f'multivariate_normal.cdf: rng must be an integer seed (the '
+                            f'same for every point, so that values are deterministic); '
+                            f'got {type(rng).__name__}')
         return _normal_cdf(r, cov, maxpts=maxpts, abseps=float(abseps),
                            releps=float(releps), rng=rng)
 
@@ -373,8 +379,10 @@ def _mvn_cdf_impl(r, cov, maxpts, abseps, releps, rng):
     r = _np.asarray(to_numpy(r))
     d = r.shape[-1]
     flat = r.reshape(-1, d).astype(_np.float64)
-    vals = _scipy_mvn.cdf(flat, _np.zeros(d), cov, maxpts=maxpts, abseps=abseps,
-                          releps=releps, rng=rng)
+    # one point at a time, each with a generator seeded afresh: a point's value does
+    # not depend on the other points of the call (nor on a vmap batch)
+    vals = [_scipy_mvn.cdf(point, _np.zeros(d), cov, maxpts=maxpts, abseps=abseps,
+                           releps=releps, rng=rng) for point in flat]
     return _np.asarray(vals, dtype=_np.float64).reshape(r.shape[:-1]).astype(r.dtype)
 
 
