@@ -325,18 +325,20 @@ class _MultivariateNormal:
         (tighter than SciPy's 1e-5 by default).  Differentiable in x and mean to any
         order: ∂Φ/∂x_i = φ(x_i) Φ_{d-1}(the others given x_i), ∂/∂mean = -∂/∂x;
         cov must be a constant.  Computed in float64; float32 input gives float32."""
-        r, cov = self._cdf_args('cdf', x, mean, cov)
-        if not isinstance(rng, (int, _np.integer)) or isinstance(rng, bool):
-            raise TypeError(f'multivariate_normal.cdf: rng must be an integer seed (the '
-                            f'same for every point, so that values are deterministic); '
-                            f'got {type(rng).__name__}')
-        return _normal_cdf(r, cov, maxpts=maxpts, abseps=float(abseps),
-                           releps=float(releps), rng=rng)
+        return self._cdf('cdf', x, mean, cov, maxpts, abseps, releps, rng)
 
     def logcdf(self, x, mean=None, cov=1, *, maxpts=None, abseps=1e-6, releps=1e-6, rng=0):
         """log of ``cdf`` (same arguments)."""
-        return log(self.cdf(x, mean, cov, maxpts=maxpts, abseps=abseps, releps=releps,
-                            rng=rng))
+        return log(self._cdf('logcdf', x, mean, cov, maxpts, abseps, releps, rng))
+
+    def _cdf(self, method, x, mean, cov, maxpts, abseps, releps, rng):
+        r, cov = self._cdf_args(method, x, mean, cov)
+        if not isinstance(rng, (int, _np.integer)) or isinstance(rng, bool):
+            raise TypeError(f'multivariate_normal.{method}: rng must be an integer seed '
+                            f'(the same for every point, so that values are deterministic); '
+                            f'got {type(rng).__name__}')
+        return _normal_cdf(r, cov, maxpts=maxpts, abseps=float(abseps),
+                           releps=float(releps), rng=int(rng))
 
     def _cdf_args(self, method, x, mean, cov):
         """r = x - mean with the components on a last axis, and cov as a (d, d)
