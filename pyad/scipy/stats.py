@@ -344,36 +344,42 @@ class _MultivariateNormal:
         """r = x - mean with the components on a last axis, and cov as a (d, d)
         symmetric positive definite NumPy matrix; errors in the user's terms."""
         from ..numpy.manipulation import reshape
-        from .._core.box import Box
         where_ = f'multivariate_normal.{method}'
-        if isinstance(cov, Box):
-            raise TypeError(f'{where_}: cov must be a constant array (the derivative '
-                            f'in cov, and vmap over cov, are not supported); x and mean '
-                            f'may be traced')
-        cov = _np.asarray(to_numpy(cov), dtype=_np.float64)
-        ms, xs = tuple(shape_of(0.0 if mean is None else mean)), tuple(shape_of(x))
-        # the number of components as SciPy finds it: from cov, else mean, else 1
-        d = cov.shape[0] if cov.ndim else (ms[-1] if ms else 1)
-        if cov.ndim <= 1 and cov.shape in ((), (d,)):
-            cov = _np.diag(_np.broadcast_to(cov, (d,))).astype(_np.float64)
-        if cov.shape != (d, d) or ms not in ((), (d,)):
-            raise ValueError(f'{where_}: cov has shape {cov.shape} and mean shape {ms}; '
-                             f'for {d} components they must be (d, d) (or (d,), or a '
-                             f'number) and (d,) (or a number)')
+        mean = 0.0 if mean is None else mean
+        cov = _constant_cov(where_, cov, tuple(shape_of(mean)))
+        d, xs = cov.shape[0], tuple(shape_of(x))
         if d == 1 and (not xs or xs[-1] != 1):
-            x = reshape(x, xs + (1,))
+            x = reshape(x, xs + (1,))          # one component: every entry is a point
         elif not xs or xs[-1] != d:
             raise ValueError(f'{where_}: x has shape {xs}; its last axis must have the '
                              f'{d} components')
-        if not _np.allclose(cov, cov.T) or _np.any(_np.linalg.eigvalsh(cov) <= 0):
-            raise ValueError(f'{where_}: cov must be symmetric positive definite')
-        return x - (0.0 if mean is None else mean), cov
+        return x - mean, cov
 
     def __repr__(self):
         return '<pyad.scipy.stats.multivariate_normal>'
 
 
 # ----------------------------------------------------------------- multivariate normal cdf
+def _constant_cov(where_, cov, mean_shape):
+    """cov (a matrix, its diagonal or a number) as a (d, d) float64 NumPy matrix, d
+    found as SciPy finds it (from cov, else from mean, else 1)."""
+    from .._core.box import Box
+    if isinstance(cov, Box):
+        raise TypeError(f'{where_}: cov must be a constant array (the derivative in cov, '
+                        f'and vmap over cov, are not supported); x and mean may be traced')
+    cov = _np.asarray(to_numpy(cov), dtype=_np.float64)
+    d = cov.shape[0] if cov.ndim else (mean_shape[-1] if mean_shape else 1)
+    if cov.shape in ((), (d,)):
+        cov = _np.diag(_np.broadcast_to(cov, (d,))).astype(_np.float64)
+    if cov.shape != (d, d) or mean_shape not in ((), (d,)):
+        raise ValueError(f'{where_}: cov has shape {cov.shape} and mean shape {mean_shape}; '
+                         f'for {d} components they must be (d, d) (or (d,), or a number) '
+                         f'and (d,) (or a number)')
+    if not _np.allclose(cov, cov.T) or _np.any(_np.linalg.eigvalsh(cov) <= 0):
+        raise ValueError(f'{where_}: cov must be symmetric positive definite')
+    return cov
+
+
 def _mvn_cdf_impl(r, cov, maxpts, abseps, releps, rng):
     """Φ(r; 0, cov) over the last axis of r (d >= 2), in float64, by SciPy's
     randomized quasi-Monte Carlo integration with a fixed seed."""
