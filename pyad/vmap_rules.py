@@ -388,13 +388,16 @@ FALLBACK = [_att._attend, _att._gather, _att._scatter, _la._sylvester, _la._band
 # the same, for primitives of modules imported later (pyad.scipy), by name
 FALLBACK_NAMES = ('convolve',)
 _WHOLE_ARRAY = ('allclose', 'array_equal')       # a bool per example, by the loop
-# primitives of one positional argument that already map over its leading axes
-# (pyad.scipy's, by name): the batch axis is one more of them
+# primitives that already map over the leading axes of their first argument
+# (pyad.scipy's, by name): the batch axis is one more of them; a batch of the
+# other arguments (a stack of covariances) is computed one example at a time
 LEADING_AXES_NAMES = ('multivariate_normal_cdf',)
 
 
 def leading_axes(prim, values, batched, params, size):
-    return prim(values[0], **params)
+    if any(batched[1:]):
+        return loop(prim, values, batched, params, size)
+    return prim(*values, **params)
 
 
 def _ufunc_rule(prim):

@@ -119,10 +119,42 @@ def test_three_dimensions_mixed_partials_are_the_density_times_a_conditional_cdf
     onp.testing.assert_allclose(h, h.T, rtol=1e-10)
 
 
+# ------------------------------------------------------------------ in cov
+def _spd(a):
+    return a @ pnp.transpose(a) + onp.eye(a.shape[0])
+
+
+@pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
+def test_in_cov_one_and_two_dimensions_check_grads(dtype):
+    a = onp.array([[0.8, 0.1], [0.4, 0.9]], dtype=dtype)
+    x, m = X3[:, :2].astype(dtype), M3[:2].astype(dtype)
+    check_grads(lambda a: mvn.cdf(x, m, _spd(a)), a, order=2)
+    check_grads(lambda v: mvn.logcdf(x[:, 0], 0.1, v), dtype(1.7), order=2)
+    check_grads(lambda v: mvn.cdf(x, m, v), onp.array([0.7, 1.3], dtype=dtype), order=2)
+
+
+def test_in_cov_plackett_identity_two_dimensions():
+    # ∂Φ/∂ρ for unit variances is the bivariate density (Plackett)
+    x = X3[0, :2]
+    f = lambda rho: mvn.cdf(x, None, pnp.stack([pnp.stack([1.0, rho]),   # noqa: E731
+                                                 pnp.stack([rho, 1.0])]))
+    onp.testing.assert_allclose(pyad.grad(f)(0.4), st.multivariate_normal.pdf(
+        x, None, [[1.0, 0.4], [0.4, 1.0]]), rtol=1e-12)
+    # a gradient in cov is symmetric, half the mixed partials off the diagonal
+    g = pyad.grad(lambda c: mvn.cdf(x, None, c))(C3[:2, :2])
+    h = pyad.hessian(lambda x: mvn.cdf(x, None, C3[:2, :2]))(x)
+    onp.testing.assert_allclose(g, 0.5 * h, rtol=1e-12)
+
+
+def test_in_cov_three_dimensions_within_the_integration_error():
+    a = onp.linalg.cholesky(C3 - 0.5 * onp.eye(3))
+    f = lambda a: mvn.cdf(X3, M3, _spd(a) - 0.5 * onp.eye(3), abseps=1e-7,  # noqa: E731
+                          releps=1e-7)
+    check_grads(f, a, order=1, eps=1e-3, rtol=1e-3, atol=1e-4)
+
+
 # ------------------------------------------------------------------ errors
 def test_clear_errors():
-    with pytest.raises(TypeError, match='multivariate_normal.cdf: cov must be a constant'):
-        pyad.grad(lambda c: mvn.cdf(X3[0], M3, c))(C3)
     with pytest.raises(ValueError, match=r'multivariate_normal.cdf: x has shape \(2, 2\)'):
         mvn.cdf(X3[:, :2], M3, C3)
     with pytest.raises(ValueError, match='multivariate_normal.logcdf: cov has shape'):

@@ -231,6 +231,8 @@ CASES += [
     ('multivariate_normal.cdf', lambda x, m: pyad.scipy.stats.multivariate_normal.cdf(
         x, m, onp.array([[1.0, 0.5, 0.2], [0.5, 2.0, 0.3], [0.2, 0.3, 1.5]])),
      [(2, 3), (3,)], (1, 0)),
+    ('multivariate_normal.cdf-cov', lambda x, c: pyad.scipy.stats.multivariate_normal.logcdf(
+        x, None, c), [(3,), _mat(3)], None),
     ('sparsek_attention', lambda q, k, v, s: nn.sparsek_attention(q, k, v, s, 2.0, window=1,
                                                                   chunk=2),
      [(1, 1, 6, 2), (1, 1, 6, 2), (1, 1, 6, 2), (1, 1, 6)], None),

@@ -342,12 +342,12 @@ class _MultivariateNormal:
 
     def _cdf_args(self, method, x, mean, cov):
         """r = x - mean with the components on a last axis, and cov as a (d, d)
-        symmetric positive definite NumPy matrix; errors in the user's terms."""
+        symmetric positive definite matrix; errors in the user's terms."""
         from ..numpy.manipulation import reshape
         where_ = f'multivariate_normal.{method}'
         mean = 0.0 if mean is None else mean
-        cov = _constant_cov(where_, cov, tuple(shape_of(mean)))
-        d, xs = cov.shape[0], tuple(shape_of(x))
+        cov = _checked_cov(where_, cov, tuple(shape_of(mean)))
+        d, xs = shape_of(cov)[0], tuple(shape_of(x))
         if d == 1 and (not xs or xs[-1] != 1):
             x = reshape(x, xs + (1,))          # one component: every entry is a point
         elif not xs or xs[-1] != d:
@@ -360,22 +360,20 @@ class _MultivariateNormal:
 
 
 # ----------------------------------------------------------------- multivariate normal cdf
-def _constant_cov(where_, cov, mean_shape):
-    """cov (a matrix, its diagonal or a number) as a (d, d) float64 NumPy matrix, d
-    found as SciPy finds it (from cov, else from mean, else 1)."""
-    from .._core.box import Box
-    if isinstance(cov, Box):
-        raise TypeError(f'{where_}: cov must be a constant array (the derivative in cov, '
-                        f'and vmap over cov, are not supported); x and mean may be traced')
-    cov = _np.asarray(to_numpy(cov), dtype=_np.float64)
-    d = cov.shape[0] if cov.ndim else (mean_shape[-1] if mean_shape else 1)
-    if cov.shape in ((), (d,)):
-        cov = _np.diag(_np.broadcast_to(cov, (d,))).astype(_np.float64)
-    if cov.shape != (d, d) or mean_shape not in ((), (d,)):
-        raise ValueError(f'{where_}: cov has shape {cov.shape} and mean shape {mean_shape}; '
+def _checked_cov(where_, cov, mean_shape):
+    """cov (a matrix, its diagonal or a number) as a (d, d) matrix, d found as SciPy
+    finds it (from cov, else from mean, else 1); a traced cov stays traced."""
+    from ..numpy.manipulation import diag, broadcast_to
+    cs = tuple(shape_of(cov))
+    d = cs[0] if cs else (mean_shape[-1] if mean_shape else 1)
+    if cs in ((), (d,)):
+        cov = diag(broadcast_to(cov * 1.0, (d,)))
+    if tuple(shape_of(cov)) != (d, d) or mean_shape not in ((), (d,)):
+        raise ValueError(f'{where_}: cov has shape {cs} and mean shape {mean_shape}; '
                          f'for {d} components they must be (d, d) (or (d,), or a number) '
                          f'and (d,) (or a number)')
-    if not _np.allclose(cov, cov.T) or _np.any(_np.linalg.eigvalsh(cov) <= 0):
+    plain = _np.asarray(to_numpy(innermost(cov)), dtype=_np.float64)
+    if not _np.allclose(plain, plain.T) or _np.any(_np.linalg.eigvalsh(plain) <= 0):
         raise ValueError(f'{where_}: cov must be symmetric positive definite')
     return cov
 
@@ -385,6 +383,7 @@ def _mvn_cdf_impl(r, cov, maxpts, abseps, releps, rng):
     randomized quasi-Monte Carlo integration with a fixed seed."""
     from scipy.stats import multivariate_normal as _scipy_mvn
     r = _np.asarray(to_numpy(r))
+    cov = _np.asarray(to_numpy(cov), dtype=_np.float64)
     d = r.shape[-1]
     flat = r.reshape(-1, d).astype(_np.float64)
     # one point at a time, each with a generator seeded afresh: a point's value does
@@ -396,44 +395,95 @@ def _mvn_cdf_impl(r, cov, maxpts, abseps, releps, rng):
 
 def _normal_cdf(r, cov, **params):
     """Φ(r; 0, cov) over the last axis of r, written with pyad operations: exact
-    (ndtr) for one dimension, the primitive above for more."""
-    if cov.shape[0] == 1:
-        return ndtr(r[..., 0] / math.sqrt(float(cov[0, 0])))
-    return _mvn_cdf(r, cov=cov, **params)
+    (ndtr) for one dimension, the primitive below for more, nothing for none."""
+    d = shape_of(cov)[0]
+    if d == 0:
+        return 1.0
+    if d == 1:
+        return ndtr(r[..., 0] / _ew.sqrt(cov[0, 0]))
+    return _mvn_cdf(r, cov, **params)
+
+
+def _given(r, cov, given):
+    """The density of r_given and the law of the other components given r_given
+    (the point shifted by the regression on r_given, the Schur complement)."""
+    from .. import linalg
+    from ..numpy.manipulation import transpose
+    d = shape_of(cov)[0]
+    g = _np.array(given)
+    k = _np.array([j for j in range(d) if j not in given], dtype=int)
+    cgg, ckg = cov[g][:, g], cov[k][:, g]
+    w = linalg.solve(cgg, transpose(ckg))                       # (given, kept)
+    shifted = r[..., k] - r[..., g] @ w
+    schur = cov[k][:, k] - ckg @ w
+    return exp(multivariate_normal.logpdf(r[..., g], None, cgg)), shifted, schur
 
 
 def _mvn_cdf_grad(r, cov, **params):
-    """∂Φ(r; 0, cov)/∂r_i = φ(r_i; σ_ii) Φ_{d-1}(r_{-i} - cov_{-i,i} r_i/σ_ii; S_i), S_i the
-    Schur complement (the law of the other coordinates given the i-th), with pyad
-    operations (so that it is differentiable in turn)."""
-    from ..numpy.manipulation import stack, expand_dims
-    d = cov.shape[0]
+    """∂Φ(r; 0, cov)/∂r_i = φ(r_i) Φ_{d-1}(the others given r_i), with pyad operations
+    (differentiable in turn, in r and in cov)."""
+    from ..numpy.manipulation import stack
     parts = []
-    for i in range(d):
-        s = float(cov[i, i])
-        ri = r[..., i]
-        dens = exp(-0.5 * ri * ri / s) * (1.0 / math.sqrt(2.0 * math.pi * s))
-        if d == 1:
-            return expand_dims(dens, -1)
-        rest = _np.array([j for j in range(d) if j != i])
-        b = cov[rest, i] / s
-        cond_cov = cov[_np.ix_(rest, rest)] - _np.outer(b, cov[i, rest])
-        cond_r = r[..., rest] - expand_dims(ri, -1) * b.astype(dtype_of(r))
-        parts.append(dens * _normal_cdf(cond_r, cond_cov, **params))
+    for i in range(shape_of(cov)[0]):
+        dens, shifted, schur = _given(r, cov, [i])
+        parts.append(dens * _normal_cdf(shifted, schur, **params))
     return stack(parts, axis=-1)
 
 
-# The distribution function as one primitive in r = x - mean (cov and the integration
-# settings are parameters): its derivative is _mvn_cdf_grad, itself made of pyad
-# operations and of this primitive in one dimension fewer, so every order works.
-_mvn_cdf = Primitive('multivariate_normal_cdf', _mvn_cdf_impl)
-_mvn_cdf.def_jvp(lambda t, ans, r, cov, **p: _sum(t * _mvn_cdf_grad(r, cov, **p), axis=-1))
-_mvn_cdf.def_vjp(lambda g, ans, r, cov, **p: _expand_last(g) * _mvn_cdf_grad(r, cov, **p))
+def _mvn_cdf_hessian(r, cov, **params):
+    """∂²Φ/∂r_i∂r_j = φ₂(r_i, r_j) Φ_{d-2}(the others given both) for i ≠ j; on the
+    diagonal, from differentiating φ(r_i) Φ_{d-1}(...) in r_i:
+    -r_i/σ_ii ∂_iΦ - Σ_{j≠i} σ_ij/σ_ii ∂²_ijΦ.  Shape r.shape + (d,)."""
+    from ..numpy.manipulation import stack
+    d = shape_of(cov)[0]
+    grad = _mvn_cdf_grad(r, cov, **params)
+    h = {}
+    for i in range(d):
+        for j in range(i + 1, d):
+            dens, shifted, schur = _given(r, cov, [i, j])
+            h[i, j] = h[j, i] = dens * _normal_cdf(shifted, schur, **params)
+    for i in range(d):
+        h[i, i] = -(r[..., i] * grad[..., i])
+        for j in range(d):
+            if j != i:
+                h[i, i] = h[i, i] - cov[i, j] * h[i, j]
+        h[i, i] = h[i, i] / cov[i, i]
+    return stack([stack([h[i, j] for j in range(d)], axis=-1) for i in range(d)], axis=-2)
+
+
+def _cov_cotangent(g, ans, r, cov, **params):
+    """Plackett's identity: ∂Φ/∂cov = ½ ∂²Φ/∂r∂rᵀ (for a function of the symmetric
+    part of cov), summed over the points."""
+    from ..numpy._batching import batch_ndim
+    bnd = batch_ndim(g, ans)
+    h = 0.5 * _expand_last(_expand_last(g)) * _mvn_cdf_hessian(r, cov, **params)
+    lead = tuple(range(bnd, bnd + len(shape_of(ans))))
+    return _sum(h, axis=lead) if lead else h
+
+
+def _cov_tangent(t, ans, r, cov, **params):
+    """The tangent of Φ from a tangent t of cov: ½ Σ_ij ∂²Φ/∂r_i∂r_j t_ij, at every point."""
+    from ..numpy._batching import batch_ndim
+    from ..numpy.manipulation import reshape
+    bnd = batch_ndim(t, cov)
+    ts = tuple(shape_of(t))
+    t = reshape(t, ts[:bnd] + (1,) * len(shape_of(ans)) + ts[bnd:])
+    return 0.5 * _sum(t * _mvn_cdf_hessian(r, cov, **params), axis=(-2, -1))
 
 
 def _expand_last(g):
     from ..numpy.manipulation import expand_dims
     return expand_dims(g, -1)
+
+
+# The distribution function as one primitive in r = x - mean and cov (the integration
+# settings are parameters): its derivatives are made of pyad operations and of this
+# primitive in fewer dimensions, so every order works.
+_mvn_cdf = Primitive('multivariate_normal_cdf', _mvn_cdf_impl)
+_mvn_cdf.def_jvp(lambda t, ans, r, cov, **p: _sum(t * _mvn_cdf_grad(r, cov, **p), axis=-1),
+                 lambda t, ans, r, cov, **p: _cov_tangent(t, ans, r, cov, **p))
+_mvn_cdf.def_vjp(lambda g, ans, r, cov, **p: _expand_last(g) * _mvn_cdf_grad(r, cov, **p),
+                 _cov_cotangent)
 
 
 # ----------------------------------------------------------------- dirichlet
