@@ -372,8 +372,8 @@ def _checked_cov(where_, cov, mean_shape):
         raise ValueError(f'{where_}: cov has shape {cs} and mean shape {mean_shape}; '
                          f'for {d} components they must be (d, d) (or (d,), or a number) '
                          f'and (d,) (or a number)')
-    plain = _np.asarray(to_numpy(innermost(cov)), dtype=_np.float64)
-    if not _np.allclose(plain, plain.T) or _np.any(_np.linalg.eigvalsh(plain) <= 0):
+    plain = _np.asarray(to_numpy(innermost(cov)), dtype=_np.float64)   # (a stack under vmap)
+    if not _np.allclose(plain, _np.swapaxes(plain, -1, -2)) or _np.any(_np.linalg.eigvalsh(plain) <= 0):
         raise ValueError(f'{where_}: cov must be symmetric positive definite')
     return cov
 
