@@ -12,7 +12,7 @@ gamma               logpdf, pdf, cdf, logcdf, sf, logsf        (x, a, loc, scale
 chi2                logpdf, pdf, cdf, logcdf, sf, logsf        (x, df, loc, scale)
 poisson             logpmf, pmf, cdf, logcdf, sf, logsf        (k, mu, loc)
 multivariate_normal logpdf, pdf                                (x, mean, cov)
-                    cdf, logcdf              (x, mean; cov a constant)
+                    cdf, logcdf                                (x, mean, cov)
 dirichlet           logpdf, pdf                                (x, alpha)
 ==================  ==========================================================
 
@@ -322,9 +322,10 @@ class _MultivariateNormal:
         deterministic by the fixed integer seed ``rng`` (each point is integrated
         with a generator seeded afresh, so its value does not depend on the other
         points of x) and accurate to about ``abseps``
-        (tighter than SciPy's 1e-5 by default).  Differentiable in x and mean to any
-        order: ∂Φ/∂x_i = φ(x_i) Φ_{d-1}(the others given x_i), ∂/∂mean = -∂/∂x;
-        cov must be a constant.  Computed in float64; float32 input gives float32."""
+        (tighter than SciPy's 1e-5 by default).  Differentiable in x, mean and cov
+        to any order: ∂Φ/∂x_i = φ(x_i) Φ_{d-1}(the others given x_i),
+        ∂/∂mean = -∂/∂x, ∂Φ/∂cov = ½ ∂²Φ/∂x∂xᵀ (Plackett; the derivative of a
+        function of (cov + covᵀ)/2).  Computed in float64; float32 input gives float32."""
         return self._cdf('cdf', x, mean, cov, maxpts, abseps, releps, rng)
 
     def logcdf(self, x, mean=None, cov=1, *, maxpts=None, abseps=1e-6, releps=1e-6, rng=0):
