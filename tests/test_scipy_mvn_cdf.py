@@ -38,12 +38,13 @@ def test_values_match_scipy(d, method):
 
 def test_scipy_conventions_for_cov_and_one_dimension():
     # cov a vector (the diagonal) or a number; for one component every entry is a point
-    onp.testing.assert_allclose(mvn.cdf(X3, M3, onp.diag(C3)), mvn.cdf(X3, M3, onp.diag(onp.diag(C3))),
-                                rtol=1e-12)
+    onp.testing.assert_allclose(mvn.cdf(X3, M3, onp.diag(C3)),
+                                mvn.cdf(X3, M3, onp.diag(onp.diag(C3))), rtol=1e-12)
     x = onp.array([0.3, -1.0, 2.0])
     onp.testing.assert_allclose(mvn.cdf(x, 0.5, 2.0), st.multivariate_normal.cdf(x, 0.5, 2.0),
                                 rtol=1e-12)
-    onp.testing.assert_allclose(mvn.cdf(0.3, 0.5, 2.0), st.norm.cdf(0.3, 0.5, 2.0 ** 0.5), rtol=1e-12)
+    onp.testing.assert_allclose(mvn.cdf(0.3, 0.5, 2.0), st.norm.cdf(0.3, 0.5, 2.0 ** 0.5),
+                                rtol=1e-12)
     onp.testing.assert_allclose(mvn.cdf(X3[0], None, 1.0), st.norm.cdf(X3[0]), rtol=1e-12)
     onp.testing.assert_allclose(mvn.cdf(X3[0], None, onp.ones(3)), onp.prod(st.norm.cdf(X3[0])),
                                 atol=2e-6)

@@ -27,7 +27,7 @@ import math
 
 import numpy as _np
 
-from .._core.box import innermost, shape_of, dtype_of
+from .._core.box import innermost, shape_of
 from ..backend import to_numpy
 from .._core.primitive import Primitive
 from ..numpy import elementwise as _ew
@@ -374,7 +374,8 @@ def _checked_cov(where_, cov, mean_shape):
                          f'for {d} components they must be (d, d) (or (d,), or a number) '
                          f'and (d,) (or a number)')
     plain = _np.asarray(to_numpy(innermost(cov)), dtype=_np.float64)   # (a stack under vmap)
-    if not _np.allclose(plain, _np.swapaxes(plain, -1, -2)) or _np.any(_np.linalg.eigvalsh(plain) <= 0):
+    symmetric = _np.allclose(plain, _np.swapaxes(plain, -1, -2))
+    if not symmetric or _np.any(_np.linalg.eigvalsh(plain) <= 0):
         raise ValueError(f'{where_}: cov must be symmetric positive definite')
     return cov
 
