@@ -388,6 +388,16 @@ FALLBACK = [_att._attend, _att._gather, _att._scatter, _la._sylvester, _la._band
 # the same, for primitives of modules imported later (pyad.scipy), by name
 FALLBACK_NAMES = ('convolve',)
 _WHOLE_ARRAY = ('allclose', 'array_equal')       # a bool per example, by the loop
+# primitives that already map over the leading axes of their first argument
+# (pyad.scipy's, by name): the batch axis is one more of them; a batch of the
+# other arguments (a stack of covariances) is computed one example at a time
+LEADING_AXES_NAMES = ('multivariate_normal_cdf',)
+
+
+def leading_axes(prim, values, batched, params, size):
+    if any(batched[1:]):
+        return loop(prim, values, batched, params, size)
+    return prim(*values, **params)
 
 
 def _ufunc_rule(prim):
@@ -396,6 +406,8 @@ def _ufunc_rule(prim):
     imported), is elementwise."""
     import numpy
     elementwise_by_name = prim.name in ELEMENTWISE and prim.name not in FALLBACK_NAMES
+    if prim.name in LEADING_AXES_NAMES:
+        return leading_axes
     return elementwise if isinstance(prim.impl, numpy.ufunc) or elementwise_by_name else None
 
 

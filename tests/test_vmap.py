@@ -228,6 +228,11 @@ CASES += [
     ('special-unit', lambda x, a: sps.betainc(a + 1, a + 2, (x + 1) / 2) + sps.erfcinv(x + 1),
      [_unit(4), _pos(4)], None),
     ('t.cdf', lambda x, d: pyad.scipy.stats.t.cdf(x, 3.0 + d), [(4,), _pos(4)], None),
+    ('multivariate_normal.cdf', lambda x, m: pyad.scipy.stats.multivariate_normal.cdf(
+        x, m, onp.array([[1.0, 0.5, 0.2], [0.5, 2.0, 0.3], [0.2, 0.3, 1.5]])),
+     [(2, 3), (3,)], (1, 0)),
+    ('multivariate_normal.cdf-cov', lambda x, c: pyad.scipy.stats.multivariate_normal.logcdf(
+        x, None, c), [(3,), _mat(3)], None),
     ('sparsek_attention', lambda q, k, v, s: nn.sparsek_attention(q, k, v, s, 2.0, window=1,
                                                                   chunk=2),
      [(1, 1, 6, 2), (1, 1, 6, 2), (1, 1, 6, 2), (1, 1, 6)], None),

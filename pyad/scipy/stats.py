@@ -12,6 +12,7 @@ gamma               logpdf, pdf, cdf, logcdf, sf, logsf        (x, a, loc, scale
 chi2                logpdf, pdf, cdf, logcdf, sf, logsf        (x, df, loc, scale)
 poisson             logpmf, pmf, cdf, logcdf, sf, logsf        (k, mu, loc)
 multivariate_normal logpdf, pdf                                (x, mean, cov)
+                    cdf, logcdf                                (x, mean, cov)
 dirichlet           logpdf, pdf                                (x, alpha)
 ==================  ==========================================================
 
@@ -314,8 +315,177 @@ class _MultivariateNormal:
     def pdf(self, x, mean=None, cov=1):
         return exp(self.logpdf(x, mean, cov))
 
+    def cdf(self, x, mean=None, cov=1, *, maxpts=None, abseps=1e-6, releps=1e-6, rng=0):
+        """P(X <= x) for X ~ N(mean, cov), x's last axis the components (for one
+        component, every entry of x is a point), as SciPy computes it: exact for one
+        and two components, a randomized quasi-Monte Carlo estimate for more, made
+        deterministic by the fixed integer seed ``rng`` (each point is integrated
+        with a generator seeded afresh, so its value does not depend on the other
+        points of x) and accurate to about ``abseps``
+        (tighter than SciPy's 1e-5 by default).  Differentiable in x, mean and cov
+        to any order: ∂Φ/∂x_i = φ(x_i) Φ_{d-1}(the others given x_i),
+        ∂/∂mean = -∂/∂x, ∂Φ/∂cov = ½ ∂²Φ/∂x∂xᵀ (Plackett; the derivative of a
+        function of (cov + covᵀ)/2).  Computed in float64; float32 input gives float32."""
+        return self._cdf('cdf', x, mean, cov, maxpts, abseps, releps, rng)
+
+    def logcdf(self, x, mean=None, cov=1, *, maxpts=None, abseps=1e-6, releps=1e-6, rng=0):
+        """log of ``cdf`` (same arguments)."""
+        return log(self._cdf('logcdf', x, mean, cov, maxpts, abseps, releps, rng))
+
+    def _cdf(self, method, x, mean, cov, maxpts, abseps, releps, rng):
+        r, cov = self._cdf_args(method, x, mean, cov)
+        if not isinstance(rng, (int, _np.integer)) or isinstance(rng, bool):
+            raise TypeError(f'multivariate_normal.{method}: rng must be an integer seed '
+                            f'(the same for every point, so that values are deterministic); '
+                            f'got {type(rng).__name__}')
+        return _normal_cdf(r, cov, maxpts=maxpts, abseps=float(abseps),
+                           releps=float(releps), rng=int(rng))
+
+    def _cdf_args(self, method, x, mean, cov):
+        """r = x - mean with the components on a last axis, and cov as a (d, d)
+        symmetric positive definite matrix; errors in the user's terms."""
+        from ..numpy.manipulation import reshape
+        where_ = f'multivariate_normal.{method}'
+        mean = 0.0 if mean is None else mean
+        cov = _checked_cov(where_, cov, tuple(shape_of(mean)))
+        d, xs = shape_of(cov)[0], tuple(shape_of(x))
+        if d == 1 and (not xs or xs[-1] != 1):
+            x = reshape(x, xs + (1,))          # one component: every entry is a point
+        elif not xs or xs[-1] != d:
+            raise ValueError(f'{where_}: x has shape {xs}; its last axis must have the '
+                             f'{d} components')
+        return x - mean, cov
+
     def __repr__(self):
         return '<pyad.scipy.stats.multivariate_normal>'
+
+
+# ----------------------------------------------------------------- multivariate normal cdf
+def _checked_cov(where_, cov, mean_shape):
+    """cov (a matrix, its diagonal or a number) as a (d, d) matrix, d found as SciPy
+    finds it (from cov, else from mean, else 1); a traced cov stays traced."""
+    from ..numpy.manipulation import diag, broadcast_to
+    cs = tuple(shape_of(cov))
+    d = cs[0] if cs else (mean_shape[-1] if mean_shape else 1)
+    if cs in ((), (d,)):
+        cov = diag(broadcast_to(cov * 1.0, (d,)))
+    if tuple(shape_of(cov)) != (d, d) or mean_shape not in ((), (d,)):
+        raise ValueError(f'{where_}: cov has shape {cs} and mean shape {mean_shape}; '
+                         f'for {d} components they must be (d, d) (or (d,), or a number) '
+                         f'and (d,) (or a number)')
+    plain = _np.asarray(to_numpy(innermost(cov)), dtype=_np.float64)   # (a stack under vmap)
+    symmetric = _np.allclose(plain, _np.swapaxes(plain, -1, -2))
+    if not symmetric or _np.any(_np.linalg.eigvalsh(plain) <= 0):
+        raise ValueError(f'{where_}: cov must be symmetric positive definite')
+    return cov
+
+
+def _mvn_cdf_impl(r, cov, maxpts, abseps, releps, rng):
+    """Φ(r; 0, cov) over the last axis of r (d >= 2), in float64, by SciPy's
+    randomized quasi-Monte Carlo integration with a fixed seed."""
+    from scipy.stats import multivariate_normal as _scipy_mvn
+    r = _np.asarray(to_numpy(r))
+    cov = _np.asarray(to_numpy(cov), dtype=_np.float64)
+    d = r.shape[-1]
+    flat = r.reshape(-1, d).astype(_np.float64)
+    # one point at a time, each with a generator seeded afresh: a point's value does
+    # not depend on the other points of the call (nor on a vmap batch)
+    vals = [_scipy_mvn.cdf(point, _np.zeros(d), cov, maxpts=maxpts, abseps=abseps,
+                           releps=releps, rng=rng) for point in flat]
+    return _np.asarray(vals, dtype=_np.float64).reshape(r.shape[:-1]).astype(r.dtype)
+
+
+def _normal_cdf(r, cov, **params):
+    """Φ(r; 0, cov) over the last axis of r, written with pyad operations: exact
+    (ndtr) for one dimension, the primitive below for more, nothing for none."""
+    d = shape_of(cov)[0]
+    if d == 0:
+        return 1.0
+    if d == 1:
+        return ndtr(r[..., 0] / _ew.sqrt(cov[0, 0]))
+    return _mvn_cdf(r, cov, **params)
+
+
+def _given(r, cov, given):
+    """The density of r_given and the law of the other components given r_given
+    (the point shifted by the regression on r_given, the Schur complement)."""
+    from .. import linalg
+    from ..numpy.manipulation import transpose
+    d = shape_of(cov)[0]
+    g = _np.array(given)
+    k = _np.array([j for j in range(d) if j not in given], dtype=int)
+    cgg, ckg = cov[g][:, g], cov[k][:, g]
+    w = linalg.solve(cgg, transpose(ckg))                       # (given, kept)
+    shifted = r[..., k] - r[..., g] @ w
+    schur = cov[k][:, k] - ckg @ w
+    return exp(multivariate_normal.logpdf(r[..., g], None, cgg)), shifted, schur
+
+
+def _mvn_cdf_grad(r, cov, **params):
+    """∂Φ(r; 0, cov)/∂r_i = φ(r_i) Φ_{d-1}(the others given r_i), with pyad operations
+    (differentiable in turn, in r and in cov)."""
+    from ..numpy.manipulation import stack
+    parts = []
+    for i in range(shape_of(cov)[0]):
+        dens, shifted, schur = _given(r, cov, [i])
+        parts.append(dens * _normal_cdf(shifted, schur, **params))
+    return stack(parts, axis=-1)
+
+
+def _mvn_cdf_hessian(r, cov, **params):
+    """∂²Φ/∂r_i∂r_j = φ₂(r_i, r_j) Φ_{d-2}(the others given both) for i ≠ j; on the
+    diagonal, from differentiating φ(r_i) Φ_{d-1}(...) in r_i:
+    -r_i/σ_ii ∂_iΦ - Σ_{j≠i} σ_ij/σ_ii ∂²_ijΦ.  Shape r.shape + (d,)."""
+    from ..numpy.manipulation import stack
+    d = shape_of(cov)[0]
+    grad = _mvn_cdf_grad(r, cov, **params)
+    h = {}
+    for i in range(d):
+        for j in range(i + 1, d):
+            dens, shifted, schur = _given(r, cov, [i, j])
+            h[i, j] = h[j, i] = dens * _normal_cdf(shifted, schur, **params)
+    for i in range(d):
+        h[i, i] = -(r[..., i] * grad[..., i])
+        for j in range(d):
+            if j != i:
+                h[i, i] = h[i, i] - cov[i, j] * h[i, j]
+        h[i, i] = h[i, i] / cov[i, i]
+    return stack([stack([h[i, j] for j in range(d)], axis=-1) for i in range(d)], axis=-2)
+
+
+def _cov_cotangent(g, ans, r, cov, **params):
+    """Plackett's identity: ∂Φ/∂cov = ½ ∂²Φ/∂r∂rᵀ (for a function of the symmetric
+    part of cov), summed over the points."""
+    from ..numpy._batching import batch_ndim
+    bnd = batch_ndim(g, ans)
+    h = 0.5 * _expand_last(_expand_last(g)) * _mvn_cdf_hessian(r, cov, **params)
+    lead = tuple(range(bnd, bnd + len(shape_of(ans))))
+    return _sum(h, axis=lead) if lead else h
+
+
+def _cov_tangent(t, ans, r, cov, **params):
+    """The tangent of Φ from a tangent t of cov: ½ Σ_ij ∂²Φ/∂r_i∂r_j t_ij, at every point."""
+    from ..numpy._batching import batch_ndim
+    from ..numpy.manipulation import reshape
+    bnd = batch_ndim(t, cov)
+    ts = tuple(shape_of(t))
+    t = reshape(t, ts[:bnd] + (1,) * len(shape_of(ans)) + ts[bnd:])
+    return 0.5 * _sum(t * _mvn_cdf_hessian(r, cov, **params), axis=(-2, -1))
+
+
+def _expand_last(g):
+    from ..numpy.manipulation import expand_dims
+    return expand_dims(g, -1)
+
+
+# The distribution function as one primitive in r = x - mean and cov (the integration
+# settings are parameters): its derivatives are made of pyad operations and of this
+# primitive in fewer dimensions, so every order works.
+_mvn_cdf = Primitive('multivariate_normal_cdf', _mvn_cdf_impl)
+_mvn_cdf.def_jvp(lambda t, ans, r, cov, **p: _sum(t * _mvn_cdf_grad(r, cov, **p), axis=-1),
+                 lambda t, ans, r, cov, **p: _cov_tangent(t, ans, r, cov, **p))
+_mvn_cdf.def_vjp(lambda g, ans, r, cov, **p: _expand_last(g) * _mvn_cdf_grad(r, cov, **p),
+                 _cov_cotangent)
 
 
 # ----------------------------------------------------------------- dirichlet
