@@ -1307,17 +1307,17 @@ def _banded_vjp(g, x, primals, params, positions):
     out = []
     for i in positions:
         if i == 1:
-            out.append(y)
+            out.append(real_for(y, b, x))
             continue
         # ∂/∂A = -Y Xᵀ, read on the band: -Σ_k Y[r + j - u, k] X[j, k]
         row, cols, band = _band_gather(lower, upper, n)
         y2 = reshape(y, tuple(shape_of(y)[:bnd]) + (n, -1))
         x2 = reshape(x, (n, -1))
-        out.append(-_sum(y2[..., row, :] * x2[cols], axis=-1) * band)
+        out.append(real_for(-_sum(y2[..., row, :] * x2[cols], axis=-1) * band, ab, x))
     return out
 
 
-_banded = Primitive('solve_banded', _banded_impl)
+_banded = Primitive('solve_banded', _banded_impl, complex_rules=True)     # (holomorphic)
 _banded.def_jvp(
     lambda t, x, ab, b, lower, upper: _band_solve(
         ab, -_band_times(t, x, lower, upper), lower, upper, ndim_of(t) - ndim_of(ab)),
@@ -1329,7 +1329,7 @@ def solve_banded(l_and_u, ab, b):
     """scipy.linalg.solve_banded: solve A x = b for a banded A given in SciPy's band
     storage ``ab`` ((l + u + 1, n), ``ab[u + i - j, j] = A[i, j]``).  b is (n,) or
     (n, ...).  Differentiable in ab (on its band; the unused corners get zero) and
-    in b."""
+    in b; real or complex (holomorphic: the same rules, with plain transposes)."""
     try:
         lower, upper = (int(v) for v in l_and_u)
     except (TypeError, ValueError):
@@ -1337,7 +1337,6 @@ def solve_banded(l_and_u, ab, b):
                         f'{l_and_u!r}') from None
     ab, b = _as_array(ab), _as_array(b)
     s, bs = tuple(shape_of(ab)), tuple(shape_of(b))
-    _check_float('solve_banded', ab, 'ab')
     if lower < 0 or upper < 0 or len(s) != 2 or s[0] != lower + upper + 1:
         raise ValueError(f'solve_banded: ab must have shape (l + u + 1, n) = '
                          f'({lower + upper + 1}, n) for (l, u) = ({lower}, {upper}), got {s}')
