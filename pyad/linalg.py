@@ -187,14 +187,6 @@ def _check_matrix(name, a, what='a'):
         raise ValueError(f'{name}: {what} must be a (stack of) matrices, got shape {s}')
 
 
-def _check_float(name, a, what):
-    kind = _np.dtype(dtype_of(a)).kind
-    if kind == 'c':
-        raise TypeError(f'{name}: complex {what} is not supported (its derivative rules are for '
-                        f'real matrices; the functions that take complex ones are listed in '
-                        f'docs/complex.md)')
-
-
 def _as_array(x):
     """Python numbers and lists become arrays (boxes and arrays pass through)."""
     if isinstance(x, Box) or hasattr(x, 'shape'):
