@@ -210,7 +210,7 @@ CASES = {
 
 # pyad.linalg primitives whose complex cases are in tests/test_complex_linalg.py
 LINALG_ELSEWHERE = ('slogdet', 'svd', 'qr', 'cholesky', 'eigh', 'pinv', 'expm', 'sqrtm',
-                    'solve_triangular', 'solve_symmetric', 'solve_sylvester')
+                    'solve_triangular', 'solve_symmetric', 'solve_sylvester', 'solve_banded')
 
 
 def _all_primitives():
