@@ -167,6 +167,9 @@ def wrap_like(out, *refs):
 ndarray = numpy.ndarray
 float64 = numpy.dtype(numpy.float64)
 bool_ = numpy.bool_
+# NumPy's scalar types (what a reduction to one value returns)
+SCALAR_TYPES = (numpy.float64, numpy.float32, numpy.float16, numpy.complex128, numpy.complex64,
+                numpy.int64, numpy.int32, numpy.bool_)
 
 
 def is_plain_array(r):

@@ -323,6 +323,8 @@ def _size(x):
 
 
 def _one_like(y):
+    if type(y) is float:
+        return 1.0
     inner = peek(y)
     if type(inner) is LazyVar:          # a deferred value: NumPy, its dtype known
         return _onp.ones((), dtype=dtype_of(inner))
@@ -600,14 +602,21 @@ def _fgrad(f, x, name='grad', need_value=True, holomorphic=False):
     if holomorphic:
         _check_kinds(name, leaves, True, 'inputs')
     primals, out_def, pullback = pull_back(f, leaves, treedef, name, lazy=True)
+    if out_def.kind != 'leaf' or type(primals[0]) is not float or holomorphic:
+        _check_scalar_output(name, out_def, primals, holomorphic)
+    y = value(primals[0]) if need_value else None
+    adjoints = pullback([_one_like(primals[0])], last=True)
+    return y, tree_unflatten(treedef, _zeros_if_none(adjoints, leaves))
+
+
+def _check_scalar_output(name, out_def, primals, holomorphic):
+    """What grad's f returned (its leaves: primals) is one real scalar (complex with
+    ``holomorphic``), else a TypeError that says what it returned."""
     if out_def.kind != 'leaf' or tuple(shape_of(primals[0])) != ():
         _require_scalar(name, tree_unflatten(out_def, [value(p) for p in primals]),
                         'jacobian, or jacobianTv(f)(x, v) for a vector-Jacobian product')
     _require_scalar(name, primals[0], 'jacobian')
     _check_kinds(name, primals[:1], holomorphic, 'outputs')
-    y = value(primals[0]) if need_value else None
-    adjoints = pullback([_one_like(primals[0])], last=True)
-    return y, tree_unflatten(treedef, _zeros_if_none(adjoints, leaves))
 
 
 @_op1('grad', returns_value=True)

@@ -57,13 +57,14 @@ class Adjoints:
         (strategies.py), and let go of it (unless kept).  ``owned`` tells the
         strategy whether it may write into g; ``drop``: the tape's last sweep."""
         col, owned_col, keep, prims, read = self.col, self.owned, self.keep, tape.prims, tape.record
+        fast = self.fast
         for r in range(len(col) - 1, first - 1, -1):
             g = col[r]
             if g is None or prims[r] is None:       # no adjoint, or a leaf
                 continue
             record = read(r, drop)
             k, owned = 1.0, 0
-            if not (keep and r in keep):
+            if not keep or r not in keep:
                 col[r] = None
                 owned = owned_col[r]
             tg = type(g)
@@ -72,7 +73,7 @@ class Adjoints:
             elif tg is list:                # the results of a record with several
                 g, owned = tuple(g), 0
             pair = record[0].reverse
-            if not self.fast and pair is not strategies.PROJECT:
+            if not fast and pair is not strategies.PROJECT:
                 pair = strategies.REFERENCE
             try:
                 (pair[0] if tg is _ndarray else pair[1])(self, record, g, k, owned)
@@ -86,9 +87,12 @@ class Adjoints:
         if k == 1.0 and tc is not _ndarray and to is not _ndarray and to is not Scaled:
             self.col[slot] = c if old is None else old + c     # scalars, boxes: at once
             return
-        if k != 1.0:
-            c, owned = self._lazy(c, k, owned)
-            tc = type(c)
+        if k != 1.0:                # k * c: Scaled where the factor may stay lazy
+            if tc is _ndarray and self.fast and fits(k, c.dtype):
+                c, tc = Scaled(c, k), Scaled
+            else:
+                c, owned = self._applied(c, k, owned)
+                tc = type(c)
         if old is None:
             self.col[slot] = c
             self.owned[slot] = owned and self.fast
@@ -138,12 +142,6 @@ class Adjoints:
         return out
 
     # -- the mechanics -----------------------------------------------------------
-    def _lazy(self, c, k, owned):
-        """k * c as an adjoint: Scaled where the factor may stay lazy."""
-        if self.fast and type(c) is _ndarray and c.dtype.kind == 'f' and fits(k, c.dtype):
-            return Scaled(c, k), owned
-        return self._applied(c, k, owned)
-
     def _add_arrays(self, slot, old, c, c_owned):
         old_owned = self.owned[slot]
         ko = kc = 1.0

@@ -20,8 +20,9 @@ _BOUNDS = {8: 2.0 ** 64, 4: 2.0 ** 16}     # by itemsize; others: 1 (signs only)
 
 
 def fits(k, dtype):
-    """Whether k may stay lazy on an array of this dtype."""
+    """Whether k may stay lazy on an array of this dtype (a real float dtype)."""
+    if dtype.kind != 'f':
+        return False
     bound = _BOUNDS.get(dtype.itemsize, 1.0)
-    a = k if k >= 0.0 else -k
-    return 1.0 / bound <= a <= bound
+    return 1.0 / bound <= (k if k >= 0.0 else -k) <= bound
 

@@ -10,10 +10,12 @@ import dataclasses
 from typing import Any, Callable, Iterable, List, Tuple
 
 from .. import backend
+from .box import BOX_TYPES
 
 # type -> (flatten: node -> (children, aux_data), unflatten: (aux_data, children) -> node)
 _REGISTRY = {}
-_PLAIN_LEAVES = (float, int, bool, complex, backend.ndarray)   # no registry lookup for these
+# no registry lookup for these
+_PLAIN_LEAVES = frozenset((float, int, bool, complex, backend.ndarray) + backend.SCALAR_TYPES)
 
 
 def register_pytree_node(nodetype: type, flatten: Callable[[Any], Tuple[Iterable[Any], Any]],
@@ -85,7 +87,7 @@ _NONE = TreeDef('none', None, ())
 
 def _flatten_into(tree, leaves):
     t = type(tree)
-    if t in _PLAIN_LEAVES:                  # numbers and arrays: no lookup
+    if t in _PLAIN_LEAVES or t in BOX_TYPES:    # numbers, arrays, traced values: no lookup
         leaves.append(tree)
         return _LEAF
     if tree is None:
@@ -131,6 +133,8 @@ def tree_unflatten(treedef: 'TreeDef', leaves: Iterable[Any]) -> Any:
     if len(leaves) != treedef.num_leaves:
         raise ValueError(f'tree_unflatten: the structure {treedef} has {treedef.num_leaves} '
                          f'leaves, but {len(leaves)} were given')
+    if treedef is _LEAF:
+        return leaves[0]
     return _build(treedef, iter(leaves))
 
 

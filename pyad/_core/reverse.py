@@ -135,7 +135,7 @@ class Tape:
             i1 = b.index if pb is not b else self._constant(b)
             ans = prim.impl(pa, pb)
         value = ans
-        if type(ans) is _ndarray or self.stubbed:
+        if self.stubbed or type(ans) is _ndarray and ans.nbytes >= settings.stub_bytes:
             value = self._kept_answer(prim, ans, (pa, pb), i0, i1)
         vals = self.vals
         vals.append(value)
@@ -331,7 +331,7 @@ def _needs_lazy(pa, pb):
         return True
     limit = settings.defer_bytes
     return limit is not None and settings.fast and (
-        backend.nbytes(pa) >= limit or backend.nbytes(pb) >= limit)
+        type(pa) is _ndarray and pa.nbytes >= limit or type(pb) is _ndarray and pb.nbytes >= limit)
 
 
 def _defer_depth(prim, primals, tag):

@@ -24,19 +24,7 @@ _ndarray = backend.ndarray
 def plain(acc, record, g, k, g_owned):
     """The primitive's VJP rules, k kept on their (linear) results."""
     prim, ans, primals, params, positions, slots = record
-    cotangents = None
-    if prim.vjp_joint is None:
-        try:    # one or two arguments and a rule for each: the rules at once
-            vjps = prim.vjps
-            if len(positions) == 1:
-                cotangents = (vjps[positions[0]](g, ans, *primals, **params),)
-            elif len(positions) == 2:
-                cotangents = (vjps[positions[0]](g, ans, *primals, **params),
-                              vjps[positions[1]](g, ans, *primals, **params))
-        except (TypeError, IndexError):
-            cotangents = None           # (apply_vjp says what was missing)
-    if cotangents is None:
-        cotangents = prim.apply_vjp(g, ans, primals, params, positions)
+    cotangents = prim.apply_vjp(g, ans, primals, params, positions)
     if type(g) is _ndarray:
         return _add_array_cotangents(acc, prim, cotangents, slots, g, k, g_owned, ans, primals)
     col = acc.col
@@ -84,23 +72,27 @@ def partial_derivatives(acc, record, g, k, g_owned):
 
 def _partials(prim, g, ans, primals, params, positions):
     """[(c, arr)] for the positions, or None where the partials strategy does not apply."""
-    if (type(ans) is not _ndarray and type(ans) is not Stub) or \
-            g.shape != ans.shape or g.dtype != ans.dtype or ans.dtype.kind != 'f':
+    if type(ans) is not _ndarray and type(ans) is not Stub:
         return None
+    shape, dtype = ans.shape, ans.dtype
+    if g.shape != shape or g.dtype != dtype or dtype.kind != 'f':
+        return None
+    rule = prim.traits.partials
     parts = []
     for i in positions:
-        if shape_of(primals[i]) != ans.shape:
+        p = primals[i]
+        if (p.shape if type(p) is _ndarray else shape_of(p)) != shape:
             return None                 # broadcast: the rule unbroadcasts
-        part = prim.traits.partials(ans, primals, params, i)
+        part = rule(ans, primals, params, i)
         if part is None:
             return None
-        arr = part[1]
-        if type(arr) is Stub:
-            raise StubRead('its partials read a value the tape did not keep')
-        if arr is not None and (type(arr) is not _ndarray or arr.shape != ans.shape or
-                                arr.dtype != ans.dtype):
+        c, arr = part
+        if arr is not None and (type(arr) is not _ndarray or arr.shape != shape or
+                                arr.dtype != dtype):
+            if type(arr) is Stub:
+                raise StubRead('its partials read a value the tape did not keep')
             return None
-        parts.append((float(part[0]), arr))
+        parts.append((c if type(c) is float else float(c), arr))
     return parts
 
 

@@ -17,6 +17,8 @@ from .reverse import Tape, sweep
 from .pytree import tree_flatten, tree_unflatten, leaf_paths
 from ..backend import wrap_like, namespace as _xp
 
+_ndarray = backend.ndarray
+
 
 class FunctionOutput(Exception):
     """Raised when the differentiated function returns a function, or a pytree with a
@@ -99,29 +101,28 @@ def private(x):
     return copy()
 
 
-class read_only:
-    """``with read_only(leaves):`` the caller's plain arrays among the leaves may not
-    be written while f runs (f writing into its own input would change what the
-    tape and the rules read): NumPy raises at such a write.  Cheaper than a copy of
-    every input at every call."""
-
-    def __init__(self, leaves):
-        self.locked = [x for x in leaves if type(x) is backend.ndarray and x.flags.writeable]
-
-    def __enter__(self):
-        for x in self.locked:
+def lock(leaves):
+    """Make the caller's writable plain arrays among ``leaves`` read-only while f
+    runs (f writing into its own input would change what the tape and the rules
+    read: NumPy raises at such a write), which is cheaper than copying every input
+    at every call.  Returns the arrays locked, for ``unlock``."""
+    locked = []
+    for x in leaves:
+        if type(x) is _ndarray and x.flags.writeable:
             x.flags.writeable = False
+            locked.append(x)
+    return locked
 
-    def __exit__(self, *exc):
-        for x in self.locked:
-            x.flags.writeable = True
-        return False
+
+def unlock(locked):
+    for x in locked:
+        x.flags.writeable = True
 
 
 def unaliased(y, leaves):
     """An output of f that is one of its input arrays (or a view of one) is copied:
     a result never shares memory with the caller's arrays."""
-    if not hasattr(y, 'flags'):
+    if type(y) is float or not hasattr(y, 'flags'):
         return y                # not an array (a Python or NumPy number is immutable)
     base = y.base
     for x in leaves:
@@ -151,7 +152,7 @@ def call(f, x, opname):
     out = f(x)
     if out is None:
         raise TypeError(f'{opname}: the function returned None (is a return statement missing?)')
-    if is_function(out):
+    if callable(out) and is_function(out):
         raise FunctionOutput(out)
     if isinstance(out, (tuple, list, dict)) and any(is_function(y) for y in tree_flatten(out)[0]):
         raise FunctionOutput(out)
@@ -222,20 +223,25 @@ def push_forward(f, leaves, treedef, tangents, opname):
     Returns (out_leaves, out_treedef, out_tangents) with None for zero tangents.
     Every tangent must have the same batch prefix ((), or (B,)).
     """
-    with Tag('forward') as tag, read_only(leaves):
-        duals = [leaf if t is None else Dual(leaf, t, tag) for leaf, t in zip(leaves, tangents)]
-        out = call(f, tree_unflatten(treedef, duals), opname)
-        out_leaves, out_treedef = tree_flatten(out)
-        primals = []
-        out_tangents = []
-        for y in out_leaves:
-            y = lift_dead(check_output_leaf(y, opname))
-            if type(y) is Dual and y.tag is tag:
-                primals.append(unaliased(y.primal, leaves))
-                out_tangents.append(cast_like(y.tangent, y.primal))
-            else:
-                primals.append(unaliased(y, leaves))
-                out_tangents.append(None)
+    locked = lock(leaves)
+    try:
+        with Tag('forward') as tag:
+            duals = [leaf if t is None else Dual(leaf, t, tag) for leaf, t in zip(leaves, tangents)]
+            out = call(f, tree_unflatten(treedef, duals), opname)
+            out_leaves, out_treedef = tree_flatten(out)
+            primals = []
+            out_tangents = []
+            for y in out_leaves:
+                y = lift_dead(check_output_leaf(y, opname))
+                if type(y) is Dual and y.tag is tag:
+                    primals.append(unaliased(y.primal, leaves))
+                    out_tangents.append(cast_like(y.tangent, y.primal))
+                else:
+                    primals.append(unaliased(y, leaves))
+                    out_tangents.append(None)
+    finally:
+        if locked:
+            unlock(locked)
     return primals, out_treedef, out_tangents
 
 
@@ -250,20 +256,25 @@ def pull_back(f, leaves, treedef, opname, lazy=False):
     see ``value``), for an operator that may not need the value of f at all.
     """
     tape = Tape()
-    with Tag('reverse', tape) as tag, read_only(leaves):
-        variables = [tape.input(leaf, tag) for leaf in leaves]
-        out = call(f, tree_unflatten(treedef, variables), opname)
-        out_leaves, out_treedef = tree_flatten(out)
-        primals = []
-        out_slots = []
-        for y in out_leaves:
-            y = lift_dead(check_output_leaf(y, opname))
-            if (type(y) is TapeVar or type(y) is LazyVar) and y.tag is tag:
-                primals.append(y if lazy and pending(y) else unaliased(y.primal, leaves))
-                out_slots.append(y.index)
-            else:
-                primals.append(unaliased(y, leaves))
-                out_slots.append(None)
+    locked = lock(leaves)
+    try:
+        with Tag('reverse', tape) as tag:
+            variables = [tape.input(leaf, tag) for leaf in leaves]
+            out = call(f, tree_unflatten(treedef, variables), opname)
+            out_leaves, out_treedef = tree_flatten(out)
+            primals = []
+            out_slots = []
+            for y in out_leaves:
+                y = lift_dead(check_output_leaf(y, opname))
+                if (type(y) is TapeVar or type(y) is LazyVar) and y.tag is tag:
+                    primals.append(y if lazy and pending(y) else unaliased(y.primal, leaves))
+                    out_slots.append(y.index)
+                else:
+                    primals.append(unaliased(y, leaves))
+                    out_slots.append(None)
+    finally:
+        if locked:
+            unlock(locked)
     in_slots = [v.index for v in variables]
 
     def pullback(cotangents, last=False):
