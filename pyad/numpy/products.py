@@ -1,6 +1,5 @@
 """Products: matmul and einsum (primitives), and the products built on them
 (dot, vdot, inner, outer, tensordot, kron)."""
-import collections as _collections
 import functools as _functools
 import string as _string
 
@@ -239,8 +238,8 @@ def _explicit_output(out, ell, ins):
 def _implicit_output(ins, ell):
     """NumPy's implicit output: the broadcast letters ``ell``, then the indices that
     occur once, in alphabetical order."""
-    counts = _collections.Counter(''.join(ins))
-    return ell + ''.join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
+    letters = ''.join(ins)
+    return ell + ''.join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
 
 
 def _check_sizes(subscripts, ins, shapes):
