@@ -99,6 +99,14 @@ def compare_derivatives(got, want, rtols):
         compare(g, w, rtol, what)
 
 
+def check_lazily(f, x, rows, rtols):
+    """f's value and derivatives at x, lazily on x in Dask row chunks, against NumPy's;
+    the gradient in x's dtype."""
+    got = lazily(lambda: _derivatives(f, put(x, rows)))
+    compare_derivatives(got, _derivatives(f, x), rtols)
+    assert backend.to_numpy(got[1]).dtype == x.dtype
+
+
 WIDE_RTOLS = (1e-9, 1e-8, 1e-8, 1e-7)    # value, grad, jvp, hessianv
 
 
@@ -144,7 +152,7 @@ LINALG_2D = {
 @pytest.mark.parametrize('name', sorted(LINALG_2D))
 def test_linalg_of_one_matrix_matches_numpy(name):
     f, x = LINALG_2D[name]
-    compare_derivatives(lazily(lambda: _derivatives(f, put(x))), _derivatives(f, x), WIDE_RTOLS)
+    check_lazily(f, x, 2, WIDE_RTOLS)
 
 
 def test_dense_hessian_and_jacobian_in_a_dask_input():
@@ -180,10 +188,7 @@ WHAT_DASK_LACKS = {    # name -> (f, x, chunk rows)
 def test_linear_algebra_dask_lacks_runs_matrix_by_matrix(name, dtype):
     f, x, rows = WHAT_DASK_LACKS[name]
     x = x.astype(dtype)
-    got = lazily(lambda: _derivatives(f, put(x, rows)))
-    rtol = 1e-7 if dtype == onp.float64 else 1e-3   # float32 adjugate: cancellation
-    compare_derivatives(got, _derivatives(f, x), rtol)
-    assert backend.to_numpy(got[1]).dtype == dtype
+    check_lazily(f, x, rows, 1e-7 if dtype == onp.float64 else 1e-3)   # float32 adjugate: cancellation
 
 
 def test_pinv_of_tall_data_stays_in_row_chunks():
@@ -357,10 +362,7 @@ INTEGER_INDEXING = {    # name -> (f, chunk rows); each reads x of shape (6, 3)
 @pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
 def test_integer_array_indexing_and_sorting_derivatives(name, dtype):
     f, rows = INTEGER_INDEXING[name]
-    x = X63.astype(dtype)
-    got = lazily(lambda: _derivatives(f, put(x, rows)))
-    compare_derivatives(got, _derivatives(f, x), 1e-5 if dtype == onp.float32 else 1e-10)
-    assert backend.to_numpy(got[1]).dtype == dtype
+    check_lazily(f, X63.astype(dtype), rows, 1e-5 if dtype == onp.float32 else 1e-10)
 
 
 KRON = {
@@ -374,10 +376,7 @@ KRON = {
 @pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
 def test_kron_of_dask_arrays(name, dtype):
     f, rows = KRON[name]
-    x = X63.astype(dtype)
-    got = lazily(lambda: _derivatives(f, put(x, rows)))
-    compare_derivatives(got, _derivatives(f, x), 1e-5 if dtype == onp.float32 else 1e-10)
-    assert backend.to_numpy(got[1]).dtype == dtype
+    check_lazily(f, X63.astype(dtype), rows, 1e-5 if dtype == onp.float32 else 1e-10)
 
 
 def test_kron_value_is_numpys():
