@@ -30,6 +30,19 @@ def pyad_has(dotted):
     return pyad_lookup(dotted)[0] is not None
 
 
+def mlp_data(sizes, batch, dtype, seed=0):
+    """A dense net's parameters (W, b for each layer, W scaled by 1/sqrt(fan in)),
+    a batch of inputs and an integer label for each (classes: the last size)."""
+    rng = onp.random.default_rng(seed)
+    params = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        params.append((rng.standard_normal((fan_in, fan_out)) / onp.sqrt(fan_in)).astype(dtype))
+        params.append((0.1 * rng.standard_normal(fan_out)).astype(dtype))
+    X = rng.standard_normal((batch, sizes[0])).astype(dtype)
+    labels = rng.integers(0, sizes[-1], batch)
+    return tuple(params), X, labels
+
+
 def pyad_logsumexp(z, axis=None):
     """pyad.numpy.logsumexp if it exists; else log(sum(exp(z - m))) + m with the
     shift m = stop_gradient(max z) (any constant shift gives the same value and

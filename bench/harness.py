@@ -138,58 +138,100 @@ def _time_calls(fn, k):
     return (clock() - t0) / k
 
 
-def measure(settings, impls, baseline, reference=None, rtol=1e-7, atol=0.0,
-            ratio_to=(), log=print, title=''):
-    """Check and time ``impls`` (a list of Impl); ``baseline`` names one of them.
-    Returns {name: Result} in the order given.  ``reference`` defaults to the
-    baseline's own result.  ``ratio_to`` names further columns of paired ratios."""
+def _first_call(impl, r, settings, log):
+    """impl's first (warm-up) call, timed into r: (True, its value), or (False,
+    None) with r.status saying why there is none."""
+    if isinstance(impl.fn, str) or impl.fn is None:
+        r.status = impl.fn or NOT_INSTALLED
+        return False, None
+    try:
+        t0 = CLOCK()
+        value = impl.fn()
+        r.first = CLOCK() - t0
+    except Exception as e:                           # noqa: BLE001 (reported, not hidden)
+        r.status = f'error: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ""}'
+        log(f'    {impl.name}: {r.status}')
+        if getattr(settings, 'verbose', False):
+            traceback.print_exc()
+        return False, None
+    return True, value
+
+
+def _check_result(impl, r, value, ref, rtol, atol, log):
+    """Whether value passes impl's check against ref (no reference: it passes);
+    r.status says WRONG where it does not."""
+    if not impl.check or ref is None:
+        return True
+    try:
+        check_close(value, ref, rtol, atol, impl.dtype)
+    except AssertionError as e:
+        msg = ' '.join(str(e).split())[:200]
+        r.status = f'WRONG: {msg}'
+        log(f'    {impl.name}: {r.status}')
+        return False
+    return True
+
+
+def _calls_and_rounds(fn, settings):
+    """Calls per round (one round lasts about target_s) and how many rounds fit the budget."""
+    t = _time_calls(fn, 1)
+    if t < settings.target_s / 50:                    # refine with a few calls
+        t = _time_calls(fn, max(1, int(settings.target_s / 10 / max(t, 1e-9))))
+    calls = max(1, math.ceil(settings.target_s / max(t, 1e-9)))
+    rounds = settings.rounds
+    if t * rounds > settings.budget_s:
+        rounds = max(1, min(rounds, int(settings.budget_s / t)))
+    return calls, rounds
+
+
+def _paired_ratios(results, col):
+    """Each timed result's median per-round ratio to the timed result ``col``."""
+    cb = results.get(col)
+    if cb is None or not cb.timed:
+        return
+    for res in results.values():
+        if not res.timed:
+            continue
+        pairs = [a / b for a, b in zip(res.times, cb.times) if a is not None and b is not None]
+        if pairs:
+            res.ratios[col] = statistics.median(pairs)
+
+
+def _warm_up(settings, impls, baseline, reference, rtol, atol, log):
+    """Warm-up calls and checks, the baseline first (its result is the reference
+    where the case and the implementation give none): {name: Result}, and the
+    implementations ready to be timed."""
     results = {}
     ready = []
     base_value = None
-    # 1. warm-up calls and checks; the baseline first, its result is the reference
-    ordered = sorted(impls, key=lambda i: i.name != baseline)
-    for impl in ordered:
+    for impl in sorted(impls, key=lambda i: i.name != baseline):
         r = Result(impl.name)
         r.note = impl.note
         results[impl.name] = r
-        if isinstance(impl.fn, str) or impl.fn is None:
-            r.status = impl.fn or NOT_INSTALLED
-            continue
-        try:
-            t0 = CLOCK()
-            value = impl.fn()
-            r.first = CLOCK() - t0
-        except Exception as e:                           # noqa: BLE001 (reported, not hidden)
-            r.status = f'error: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ""}'
-            log(f'    {impl.name}: {r.status}')
-            if getattr(settings, 'verbose', False):
-                traceback.print_exc()
+        called, value = _first_call(impl, r, settings, log)
+        if not called:
             continue
         if impl.name == baseline:
             base_value = value
         ref = impl.reference if impl.reference is not None else (
             reference if reference is not None else base_value)
-        if impl.check and ref is not None:
-            try:
-                check_close(value, ref, rtol, atol, impl.dtype)
-            except AssertionError as e:
-                msg = ' '.join(str(e).split())[:200]
-                r.status = f'WRONG: {msg}'
-                log(f'    {impl.name}: {r.status}')
-                continue
-        ready.append(impl)
+        if _check_result(impl, r, value, ref, rtol, atol, log):
+            ready.append(impl)
+    return results, ready
+
+
+def measure(settings, impls, baseline, reference=None, rtol=1e-7, atol=0.0,
+            ratio_to=(), log=print, title=''):
+    """Check and time ``impls`` (a list of Impl); ``baseline`` names one of them.
+    Returns {name: Result} in the order given.  ``reference`` defaults to the
+    baseline's own result.  ``ratio_to`` names further columns of paired ratios."""
+    # 1. warm-up calls and checks
+    results, ready = _warm_up(settings, impls, baseline, reference, rtol, atol, log)
     # 2. calls per round
     plan = {}
     for impl in ready:
-        t = _time_calls(impl.fn, 1)
-        if t < settings.target_s / 50:                    # refine with a few calls
-            t = _time_calls(impl.fn, max(1, int(settings.target_s / 10 / max(t, 1e-9))))
-        calls = max(1, math.ceil(settings.target_s / max(t, 1e-9)))
-        rounds = settings.rounds
-        if t * rounds > settings.budget_s:
-            rounds = max(1, min(rounds, int(settings.budget_s / t)))
-        plan[impl.name] = (calls, rounds)
-        results[impl.name].calls = calls
+        plan[impl.name] = _calls_and_rounds(impl.fn, settings)
+        results[impl.name].calls = plan[impl.name][0]
     # 3. interleaved rounds, order rotated each round
     for rnd in range(settings.rounds):
         order = ready[rnd % len(ready):] + ready[:rnd % len(ready)] if ready else []
@@ -200,15 +242,7 @@ def measure(settings, impls, baseline, reference=None, rtol=1e-7, atol=0.0,
             res.times.append(_time_calls(impl.fn, calls) if rnd < rounds else None)
     # 4. paired ratios
     for col in (baseline,) + tuple(ratio_to):
-        cb = results.get(col)
-        if cb is None or not cb.timed:
-            continue
-        for res in results.values():
-            if not res.timed:
-                continue
-            pairs = [a / b for a, b in zip(res.times, cb.times) if a is not None and b is not None]
-            if pairs:
-                res.ratios[col] = statistics.median(pairs)
+        _paired_ratios(results, col)
     if title:
         summary = ', '.join(f'{n}={fmt_time(r.median)}' for n, r in results.items() if r.timed)
         log(f'  {title}: {summary}')
@@ -232,39 +266,34 @@ def fmt_ratio(r):
     return f'{r:.3g}×'
 
 
+def _timed_row(name, r, baseline, ratio_to, per_op, extra):
+    row = [fmt_time(r.median)]
+    if per_op:
+        row.append(f'{r.median / per_op * 1e6:.3g}')
+    row += [fmt_ratio(r.ratios.get(c)) for c in (baseline,) + tuple(ratio_to)]
+    row += [vals.get(name, '') for vals in extra.values()]
+    n_rounds = sum(t is not None for t in r.times)
+    return row + [fmt_time(r.first), f'{r.calls} × {n_rounds}',
+                  'ok' + (f'; {r.note}' if r.note else '')]
+
+
+def _untimed_row(r, n_blank):
+    return ([r.status if r.status != 'ok' else '—'] + [''] * n_blank
+            + [fmt_time(r.first) if r.first else '', '', r.note])
+
+
 def table(results, baseline, ratio_to=(), ratio_names=None, per_op=None, extra=None):
     """A Markdown table of one case.  ``per_op``: number of primitive operations
     per call (adds a µs/op column).  ``extra``: {column: {impl: text}}."""
     ratio_names = ratio_names or {}
-    cols = ['implementation', 'median / call']
-    if per_op:
-        cols.append('µs / op')
-    cols.append(f'ratio vs {ratio_names.get(baseline, baseline)}')
-    for c in ratio_to:
-        cols.append(f'ratio vs {ratio_names.get(c, c)}')
-    for c in (extra or {}):
-        cols.append(c)
-    cols += ['first call', 'calls × rounds', 'check / note']
+    extra = extra or {}
+    cols = (['implementation', 'median / call'] + (['µs / op'] if per_op else [])
+            + [f'ratio vs {ratio_names.get(c, c)}' for c in (baseline,) + tuple(ratio_to)]
+            + list(extra) + ['first call', 'calls × rounds', 'check / note'])
     lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
     for name, r in results.items():
-        row = [name]
-        if not r.timed:
-            row.append(r.status if r.status != 'ok' else '—')
-            if per_op:
-                row.append('')
-            row += [''] * (1 + len(ratio_to) + len(extra or {}))
-            row += [fmt_time(r.first) if r.first else '', '', r.note]
-        else:
-            row.append(fmt_time(r.median))
-            if per_op:
-                row.append(f'{r.median / per_op * 1e6:.3g}')
-            row.append(fmt_ratio(r.ratios.get(baseline)))
-            for c in ratio_to:
-                row.append(fmt_ratio(r.ratios.get(c)))
-            for c, vals in (extra or {}).items():
-                row.append(vals.get(name, ''))
-            n_rounds = sum(t is not None for t in r.times)
-            row += [fmt_time(r.first), f'{r.calls} × {n_rounds}', ('ok' + (f'; {r.note}' if r.note else ''))]
+        row = [name] + (_timed_row(name, r, baseline, ratio_to, per_op, extra) if r.timed
+                        else _untimed_row(r, len(cols) - 5))
         lines.append('| ' + ' | '.join(str(c) for c in row) + ' |')
     return '\n'.join(lines)
 

@@ -49,7 +49,7 @@ class Context:
         self.settings, self.peers, self.report, self.log = settings, peers, report, log
 
 
-def main(argv=None):
+def _parser():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--quick', action='store_true', help='short rounds, smaller memory test (~2 min)')
     ap.add_argument('--only', default='', help=f'comma-separated subset of {",".join(WORKLOADS)}')
@@ -61,6 +61,41 @@ def main(argv=None):
                     help='wall: time.perf_counter (default); cpu: time.process_time, '
                          'less disturbed by other processes on a busy machine')
     ap.add_argument('--verbose', action='store_true', help='print tracebacks of failing implementations')
+    return ap
+
+
+def _settings(args):
+    """The harness's settings from the command line (and its clock, and what an
+    absent peer is called)."""
+    if args.clock == 'cpu':
+        harness.CLOCK = time.process_time
+    settings = harness.Settings(quick=args.quick)
+    settings.clock = args.clock
+    settings.verbose = args.verbose
+    if args.no_peers:       # read by the workloads, which are imported later
+        harness.NOT_INSTALLED = 'disabled (--no-peers)'
+    return settings
+
+
+def _run_workloads(ctx, selected):
+    """Each selected workload in turn; one that raises is reported as failed."""
+    for wid in WORKLOADS:
+        if wid not in selected:
+            continue
+        t0 = time.perf_counter()
+        ctx.log(f'== {wid}')
+        module = importlib.import_module(MODULES[wid])
+        try:
+            module.run(ctx)
+        except Exception as e:                           # noqa: BLE001 (reported in the file)
+            import traceback
+            traceback.print_exc()
+            ctx.report.section(wid, f'{wid}: failed', f'The workload raised `{type(e).__name__}: {e}`.')
+        ctx.log(f'   ({time.perf_counter() - t0:.1f} s)')
+
+
+def main(argv=None):
+    ap = _parser()
     args = ap.parse_args(argv)
 
     if args.profile:
@@ -72,13 +107,7 @@ def main(argv=None):
     if unknown:
         ap.error(f'unknown workload(s) {unknown}; choose from {WORKLOADS}')
 
-    if args.clock == 'cpu':
-        harness.CLOCK = time.process_time
-    settings = harness.Settings(quick=args.quick)
-    settings.clock = args.clock
-    settings.verbose = args.verbose
-    if args.no_peers:       # read by the workloads, which are imported below
-        harness.NOT_INSTALLED = 'disabled (--no-peers)'
+    settings = _settings(args)
     peers = Peers(disabled=('autograd', 'jax', 'torch') if args.no_peers else ())
     report = harness.Report()
 
@@ -88,19 +117,7 @@ def main(argv=None):
     ctx = Context(settings, peers, report, log)
     started = time.time()
     load_before = machine.loadavg()
-    for wid in WORKLOADS:
-        if wid not in selected:
-            continue
-        t0 = time.perf_counter()
-        log(f'== {wid}')
-        module = importlib.import_module(MODULES[wid])
-        try:
-            module.run(ctx)
-        except Exception as e:                           # noqa: BLE001 (reported in the file)
-            import traceback
-            traceback.print_exc()
-            report.section(wid, f'{wid}: failed', f'The workload raised `{type(e).__name__}: {e}`.')
-        log(f'   ({time.perf_counter() - t0:.1f} s)')
+    _run_workloads(ctx, selected)
     elapsed = time.time() - started
     text = machine.render(report, settings, peers, selected, elapsed, load_before, machine.loadavg(),
                           ' '.join(sys.argv[1:] if argv is None else argv))

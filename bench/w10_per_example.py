@@ -10,21 +10,11 @@ import numpy as onp
 import pyad
 import pyad.numpy as pnp
 import pyad.nn as nn
+from common import mlp_data
 from harness import Impl, measure, table
 
 SIZES = (32, 64, 64, 10)
 BATCH = 256
-
-
-def make_data(dtype, seed=0):
-    rng = onp.random.default_rng(seed)
-    params = []
-    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
-        params.append((rng.standard_normal((fan_in, fan_out)) / onp.sqrt(fan_in)).astype(dtype))
-        params.append((0.1 * rng.standard_normal(fan_out)).astype(dtype))
-    X = rng.standard_normal((BATCH, SIZES[0])).astype(dtype)
-    labels = rng.integers(0, SIZES[-1], BATCH)
-    return tuple(params), X, labels
 
 
 def numpy_per_example(params, X, labels):
@@ -71,7 +61,7 @@ def run(ctx):
             f'against a Python loop of the same `per_example_grads` over the examples. '
             f'Baseline: hand-written NumPy per-example backprop, vectorised over the batch.']
     for dtype, rtol, atol in ((onp.float64, 1e-9, 1e-12), (onp.float32, 2e-3, 2e-6)):
-        params, X, labels = make_data(dtype)
+        params, X, labels = mlp_data(SIZES, BATCH, dtype)
         impls = [
             Impl('numpy per-example backprop', lambda: numpy_per_example(params, X, labels),
                  dtype=dtype),

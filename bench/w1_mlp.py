@@ -7,7 +7,7 @@ import numpy as onp
 
 import pyad
 import pyad.numpy as pnp
-from common import pyad_logsumexp, logsumexp_note
+from common import mlp_data, pyad_logsumexp, logsumexp_note
 from harness import Impl, measure, table, NOT_INSTALLED
 
 SIZES = (784, 512, 512, 10)
@@ -15,15 +15,9 @@ BATCH = 256
 
 
 def make_data(dtype, seed=0):
-    rng = onp.random.default_rng(seed)
-    params = []
-    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
-        params.append((rng.standard_normal((fan_in, fan_out)) / onp.sqrt(fan_in)).astype(dtype))
-        params.append((0.1 * rng.standard_normal(fan_out)).astype(dtype))
-    X = rng.standard_normal((BATCH, SIZES[0])).astype(dtype)
-    labels = rng.integers(0, SIZES[-1], BATCH)
-    Y = onp.eye(SIZES[-1], dtype=dtype)[labels]
-    return tuple(params), X, Y
+    """The parameters, a batch of inputs, and one-hot labels."""
+    params, X, labels = mlp_data(SIZES, BATCH, dtype, seed)
+    return params, X, onp.eye(SIZES[-1], dtype=dtype)[labels]
 
 
 def numpy_forward(params, X, Y):

@@ -274,14 +274,16 @@ def tracing():
 
 
 # ================================================================= symbols and tracing
-def make_symbols(spec, name='x'):
-    """(symbols as f will receive them, flat list of the symbols, input shape).
+def _scalar_symbol(name):
+    s = _sp.Symbol(name, real=True)
+    return s, [s], ()
 
-    ``spec``: an int n, a shape tuple, an example array, a SymPy symbol, or a
-    list/array of symbols."""
+
+def _given_symbols(spec):
+    """(symbols, flat list, shape) where spec is symbols already (a name, a SymPy
+    symbol, a list or object array of SymPy expressions), else None."""
     if isinstance(spec, str):
-        s = _sp.Symbol(spec, real=True)
-        return s, [s], ()
+        return _scalar_symbol(spec)
     if isinstance(spec, _sp.Symbol):
         return spec, [spec], ()
     if isinstance(spec, (list, tuple)) and spec and all(isinstance(s, _sp.Basic) for s in _np.ravel(_np.array(spec, dtype=object))):
@@ -289,23 +291,34 @@ def make_symbols(spec, name='x'):
         return arr, list(arr.ravel()), arr.shape
     if isinstance(spec, _np.ndarray) and spec.dtype == object:
         return spec, list(spec.ravel()), spec.shape
+    return None
+
+
+def _input_shape(spec):
+    """The input shape that an int, a shape tuple or an example array gives."""
+    if isinstance(spec, (int, _np.integer)):
+        return (int(spec),)
+    if isinstance(spec, tuple):
+        return tuple(int(d) for d in spec)
+    if hasattr(spec, 'shape'):
+        return tuple(spec.shape)
+    raise TypeError(f'symbolic: give the input as an int, a shape, an example array or '
+                    f'symbols, got {type(spec).__name__}')
+
+
+def make_symbols(spec, name='x'):
+    """(symbols as f will receive them, flat list of the symbols, input shape).
+
+    ``spec``: an int n, a shape tuple, an example array, a SymPy symbol, or a
+    list/array of symbols."""
+    given = _given_symbols(spec)
+    if given is not None:
+        return given
     if isinstance(spec, list):
         spec = _np.asarray(spec, dtype=_np.float64)        # an example point
-    if spec is None or (isinstance(spec, tuple) and spec == ()):
-        s = _sp.Symbol(name, real=True)
-        return s, [s], ()
-    if isinstance(spec, (int, _np.integer)):
-        shape = (int(spec),)
-    elif isinstance(spec, tuple):
-        shape = tuple(int(d) for d in spec)
-    elif hasattr(spec, 'shape'):
-        shape = tuple(spec.shape)
-        if shape == ():
-            s = _sp.Symbol(name, real=True)
-            return s, [s], ()
-    else:
-        raise TypeError(f'symbolic: give the input as an int, a shape, an example array or '
-                        f'symbols, got {type(spec).__name__}')
+    shape = () if spec is None else _input_shape(spec)
+    if shape == ():
+        return _scalar_symbol(name)
     flat = [_sp.Symbol(name + '_'.join(str(i) for i in idx), real=True)
             for idx in _np.ndindex(*shape)]
     arr = _np.empty(len(flat), dtype=object)

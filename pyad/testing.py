@@ -240,21 +240,20 @@ def _check_jacobians(f, x, y, v, numeric, modes, rtol, atol, max_batched_size, l
     out_sizes = [l.size for l in _leaves64(y)]
     if not _batchable(x, y, in_sizes, out_sizes, max_batched_size):
         return
-    jf = jr = None
-    if 'fwd' in modes:
-        jf = _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes)
-        _against_reference('jacfwd', lambda: _jacobian_matrix(jacfwd(f)(x), out_sizes, in_sizes),
-                           jf, rtol, atol, level)
-        _close('batched forward Jacobian (jacfwd) times v and J v', jf @ _flat(v),
+    matrices = {}
+    for mode, name, jacobian, which in (('fwd', 'jacfwd', jacfwd, 'forward'),
+                                        ('rev', 'jacrev', jacrev, 'reverse')):
+        if mode not in modes:
+            continue
+
+        def matrix(jacobian=jacobian):
+            return _jacobian_matrix(jacobian(f)(x), out_sizes, in_sizes)
+        matrices[mode] = m = matrix()
+        _against_reference(name, matrix, m, rtol, atol, level)
+        _close(f'batched {which} Jacobian ({name}) times v and J v', m @ _flat(v),
                _flat(numeric), rtol, atol, level)
-    if 'rev' in modes:
-        jr = _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes)
-        _against_reference('jacrev', lambda: _jacobian_matrix(jacrev(f)(x), out_sizes, in_sizes),
-                           jr, rtol, atol, level)
-        _close('batched reverse Jacobian (jacrev) times v and J v', jr @ _flat(v),
-               _flat(numeric), rtol, atol, level)
-    if jf is not None and jr is not None:
-        _close('jacfwd and jacrev', jf, jr, rtol, atol, level)
+    if len(matrices) == 2:
+        _close('jacfwd and jacrev', matrices['fwd'], matrices['rev'], rtol, atol, level)
 
 
 def _batchable(x, y, in_sizes, out_sizes, max_batched_size):

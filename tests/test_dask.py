@@ -92,17 +92,30 @@ def _derivatives(f, xd):
     return (f(xd), pyad.grad(f)(xd), pyad.jvp(f, xd, v)[1], pyad.hessianv(f)(xd, v))
 
 
+def compare_derivatives(got, want, rtols):
+    """got and want: (value, grad, jvp, hessianv); rtols: one tolerance, or one for each."""
+    rtols = rtols if isinstance(rtols, tuple) else (rtols,) * 4
+    for what, g, w, rtol in zip(['value', 'grad', 'jvp', 'hessianv'], got, want, rtols):
+        compare(g, w, rtol, what)
+
+
+def check_lazily(f, x, rows, rtols):
+    """f's value and derivatives at x, lazily on x in Dask row chunks, against NumPy's;
+    the gradient in x's dtype."""
+    got = lazily(lambda: _derivatives(f, put(x, rows)))
+    compare_derivatives(got, _derivatives(f, x), rtols)
+    assert backend.to_numpy(got[1]).dtype == x.dtype
+
+
+WIDE_RTOLS = (1e-9, 1e-8, 1e-8, 1e-7)    # value, grad, jvp, hessianv
+
+
 @pytest.mark.parametrize('name', SUPPORTED)
 def test_values_and_derivatives_match_numpy(name):
     f, x = wide.CASES[name]
     xd = put(x, x.shape[0] if name in ONE_CHUNK else 2)
     build = (lambda: _derivatives(f, xd)) if name in COMPUTES else (lambda: lazily(lambda: _derivatives(f, xd)))
-    value, g, jv, hv = build()
-    one = onp.ones_like(x)
-    compare(value, f(x), 1e-9, 'value')
-    compare(g, pyad.grad(f)(x), 1e-8, 'grad')
-    compare(jv, pyad.jvp(f, x, one)[1], 1e-8, 'jvp')
-    compare(hv, pyad.hessianv(f)(x, one), 1e-7, 'hessianv')
+    compare_derivatives(build(), _derivatives(f, x), WIDE_RTOLS)
 
 
 @pytest.mark.parametrize('name', sorted(UNSUPPORTED))
@@ -139,12 +152,7 @@ LINALG_2D = {
 @pytest.mark.parametrize('name', sorted(LINALG_2D))
 def test_linalg_of_one_matrix_matches_numpy(name):
     f, x = LINALG_2D[name]
-    value, g, jv, hv = lazily(lambda: _derivatives(f, put(x)))
-    one = onp.ones_like(x)
-    compare(value, f(x), 1e-9, 'value')
-    compare(g, pyad.grad(f)(x), 1e-8, 'grad')
-    compare(jv, pyad.jvp(f, x, one)[1], 1e-8, 'jvp')
-    compare(hv, pyad.hessianv(f)(x, one), 1e-7, 'hessianv')
+    check_lazily(f, x, 2, WIDE_RTOLS)
 
 
 def test_dense_hessian_and_jacobian_in_a_dask_input():
@@ -180,14 +188,7 @@ WHAT_DASK_LACKS = {    # name -> (f, x, chunk rows)
 def test_linear_algebra_dask_lacks_runs_matrix_by_matrix(name, dtype):
     f, x, rows = WHAT_DASK_LACKS[name]
     x = x.astype(dtype)
-    value, g, jv, hv = lazily(lambda: _derivatives(f, put(x, rows)))
-    one = onp.ones_like(x)
-    rtol = 1e-7 if dtype == onp.float64 else 1e-3   # float32 adjugate: cancellation
-    compare(value, f(x), rtol, 'value')
-    compare(g, pyad.grad(f)(x), rtol, 'grad')
-    compare(jv, pyad.jvp(f, x, one)[1], rtol, 'jvp')
-    compare(hv, pyad.hessianv(f)(x, one), rtol, 'hessianv')
-    assert backend.to_numpy(g).dtype == dtype
+    check_lazily(f, x, rows, 1e-7 if dtype == onp.float64 else 1e-3)   # float32 adjugate: cancellation
 
 
 def test_pinv_of_tall_data_stays_in_row_chunks():
@@ -331,9 +332,7 @@ def test_sort_of_a_vector_split_into_chunks(dtype):
         return (*pyad.value_and_grad(f)(x), pyad.jvp(f, x, v)[1], pyad.hessianv(f)(x, v))
 
     got = lazily(lambda: derivatives(xd, da.from_array(v, chunks=4)))
-    rtol = 1e-5 if dtype == onp.float32 else 1e-10
-    for what, g, want in zip(['value', 'grad', 'jvp', 'hessianv'], got, derivatives(x, v)):
-        compare(g, want, rtol, what)
+    compare_derivatives(got, derivatives(x, v), 1e-5 if dtype == onp.float32 else 1e-10)
     assert backend.to_numpy(got[1]).dtype == dtype
 
 
@@ -363,15 +362,7 @@ INTEGER_INDEXING = {    # name -> (f, chunk rows); each reads x of shape (6, 3)
 @pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
 def test_integer_array_indexing_and_sorting_derivatives(name, dtype):
     f, rows = INTEGER_INDEXING[name]
-    x = X63.astype(dtype)
-    value, g, jv, hv = lazily(lambda: _derivatives(f, put(x, rows)))
-    one = onp.ones_like(x)
-    rtol = 1e-5 if dtype == onp.float32 else 1e-10
-    compare(value, f(x), rtol, 'value')
-    compare(g, pyad.grad(f)(x), rtol, 'grad')
-    compare(jv, pyad.jvp(f, x, one)[1], rtol, 'jvp')
-    compare(hv, pyad.hessianv(f)(x, one), rtol, 'hessianv')
-    assert backend.to_numpy(g).dtype == dtype
+    check_lazily(f, X63.astype(dtype), rows, 1e-5 if dtype == onp.float32 else 1e-10)
 
 
 KRON = {
@@ -385,15 +376,7 @@ KRON = {
 @pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
 def test_kron_of_dask_arrays(name, dtype):
     f, rows = KRON[name]
-    x = X63.astype(dtype)
-    value, g, jv, hv = lazily(lambda: _derivatives(f, put(x, rows)))
-    one = onp.ones_like(x)
-    rtol = 1e-5 if dtype == onp.float32 else 1e-10
-    compare(value, f(x), rtol, 'value')
-    compare(g, pyad.grad(f)(x), rtol, 'grad')
-    compare(jv, pyad.jvp(f, x, one)[1], rtol, 'jvp')
-    compare(hv, pyad.hessianv(f)(x, one), rtol, 'hessianv')
-    assert backend.to_numpy(g).dtype == dtype
+    check_lazily(f, X63.astype(dtype), rows, 1e-5 if dtype == onp.float32 else 1e-10)
 
 
 def test_kron_value_is_numpys():
@@ -449,10 +432,7 @@ def test_derivatives_of_several_integer_indices_and_dask_indices(name, dtype):
         return (*pyad.value_and_grad(g)(x), pyad.jvp(g, x, v)[1], pyad.hessianv(g)(x, v))
 
     got = lazily(lambda: derivatives(xd, idx_d, da.from_array(v, chunks=chunks)))
-    want = derivatives(x, idx, v)
-    rtol = 1e-5 if dtype == onp.float32 else 1e-10
-    for what, g, w in zip(['value', 'grad', 'jvp', 'hessianv'], got, want):
-        compare(g, w, rtol, what)
+    compare_derivatives(got, derivatives(x, idx, v), 1e-5 if dtype == onp.float32 else 1e-10)
     assert backend.to_numpy(got[1]).dtype == dtype
 
 

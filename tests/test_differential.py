@@ -187,19 +187,26 @@ def _check_scalar(name, dtype, points=None, relative=False):
     where = f'{name} ({np.dtype(dtype).name}) at {pts}'
     np.testing.assert_allclose(innermost(value), [r[0] for r in refs], **tol, err_msg=where)
     assert innermost(value).dtype == dtype, where
+    _assert_first_derivatives(first, refs, dtype, tol, where)
+    _assert_second_derivatives(second, refs, nargs, np.zeros_like(args[0]), tol, where)
+
+
+def _assert_first_derivatives(first, refs, dtype, tol, where):
     for mode, grads in first.items():
         for k, g in enumerate(grads):
             assert g.dtype == dtype, f'{where}: {mode} derivative in {g.dtype}'
             np.testing.assert_allclose(g, [r[1][k] for r in refs], **tol,
                                        err_msg=f'{where}: first derivative {k}, {mode}')
+
+
+def _assert_second_derivatives(second, refs, nargs, zero, tol, where):
+    """Each mode's second derivatives (None: zero, of zero's shape and dtype)."""
     for mode, rows in second.items():
-        for k in range(nargs):
-            for m in range(nargs):
-                h = rows[k][m]
-                h = np.zeros_like(args[0]) if h is None else h
-                assert h.dtype == dtype, f'{where}: {mode} second derivative in {h.dtype}'
-                np.testing.assert_allclose(h, [r[2][k][m] for r in refs], **tol,
-                                           err_msg=f'{where}: second derivative {k}{m}, {mode}')
+        for k, m in itertools.product(range(nargs), repeat=2):
+            h = zero if rows[k][m] is None else rows[k][m]
+            assert h.dtype == zero.dtype, f'{where}: {mode} second derivative in {h.dtype}'
+            np.testing.assert_allclose(h, [r[2][k][m] for r in refs], **tol,
+                                       err_msg=f'{where}: second derivative {k}{m}, {mode}')
 
 
 def _scalar_params():
@@ -477,13 +484,10 @@ def _fd(s, xs, vs, order):
     return (-at(2 * h) + 16 * at(h) - 30 * at(0.0) + 16 * at(-h) - at(-2 * h)) / (12 * h * h)
 
 
-def _check_array(label, fn, ref, args, dtype):
-    traced = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype.kind == 'f']
-    want_leaves = _reference(ref, fn, args)
-    rng = np.random.default_rng(5)
-    weights = [rng.uniform(0.5, 1.5, w.shape) for w in want_leaves]
-    vs = [rng.standard_normal(args[i].shape) for i in traced]
-
+def _weighted_sums(fn, ref, args, traced, weights, dtype):
+    """call(xs, plain): the output leaves of fn (of ref, in float64, where plain)
+    with the traced arguments replaced by xs; s_ref(xs) and s(xs): their sums
+    weighted by ``weights``, in float64 by the reference and by pyad in dtype."""
     def call(xs, plain):
         full = list(args)
         for i, x in zip(traced, xs):
@@ -501,43 +505,60 @@ def _check_array(label, fn, ref, args, dtype):
             total = total + pnp.sum(leaf * w.astype(dtype))
         return total
 
+    return call, s_ref, s
+
+
+def _check_array(label, fn, ref, args, dtype):
+    traced = [i for i, a in enumerate(args) if isinstance(a, np.ndarray) and a.dtype.kind == 'f']
+    want_leaves = _reference(ref, fn, args)
+    rng = np.random.default_rng(5)
+    weights = [rng.uniform(0.5, 1.5, w.shape) for w in want_leaves]
+    vs = [rng.standard_normal(args[i].shape) for i in traced]
+    call, s_ref, s = _weighted_sums(fn, ref, args, traced, weights, dtype)
     xs0 = [args[i] for i in traced]
     d1 = _fd(s_ref, xs0, vs, 1)
     d2 = _fd(s_ref, xs0, vs, 2)
     xs = tuple(x.astype(dtype) for x in xs0)
     vt = tuple(v.astype(dtype) for v in vs)
     tol = dict(rtol=1e-6, atol=1e-7) if dtype is np.float64 else dict(rtol=3e-3, atol=3e-3)
-    scale = 1 + abs(d1) + abs(d2)
     where = f'{label} ({np.dtype(dtype).name})'
     out_dtype = np.float64 if label == 'astype' else dtype
 
     with np.errstate(all='ignore'):
-        got = [innermost(leaf) for leaf in call(xs, False)]
-        for g, w in zip(got, want_leaves):
-            assert np.shape(g) == w.shape, f'{where}: shape {np.shape(g)} != {w.shape}'
-            np.testing.assert_allclose(g, w, **tol, err_msg=f'{where}: value')
-            assert np.asarray(g).dtype == out_dtype, f'{where}: value in {np.asarray(g).dtype}'
-
-        def dot(a, b):
-            return sum(float(np.sum(np.asarray(x, np.float64) * y)) for x, y in zip(a, b))
-
-        jvp = pyad.jvp(s, (xs,), (vt,))[1]
-        grad = pyad.grad(s)(xs)
-        for gi in grad:
-            assert gi.dtype == dtype, f'{where}: gradient in {gi.dtype}'
-        results = {'JVP': float(jvp), 'VJP': dot(grad, vs)}
-
-        def dirderiv(xs):
-            return pyad.jvp(s, (xs,), (vt,))[1]
-
-        results['fwd over fwd'] = float(pyad.jvp(dirderiv, (xs,), (vt,))[1])
-        results['fwd over rev'] = dot(pyad.jvp(pyad.grad(s), (xs,), (vt,))[1], vs)
-        results['rev over fwd'] = dot(pyad.grad(dirderiv)(xs), vs)
-        results['rev over rev'] = dot(pyad.vjp(pyad.grad(s), xs)[1](vt), vs)
+        _assert_values(call(xs, False), want_leaves, tol, out_dtype, where)
+        results = _directional_derivatives(s, xs, vt, vs, dtype, where)
+    scale = 1 + abs(d1) + abs(d2)
     for mode, value in results.items():
-        want = d1 if mode in ('JVP', 'VJP') else d2
-        rtol = tol['rtol'] * (1 if mode in ('JVP', 'VJP') else 20)
+        first = mode in ('JVP', 'VJP')
+        want, rtol = (d1, tol['rtol']) if first else (d2, 20 * tol['rtol'])
         assert abs(value - want) <= rtol * scale, f'{where}: {mode} {value} != {want}'
+
+
+def _assert_values(leaves, want_leaves, tol, out_dtype, where):
+    for g, w in zip([innermost(leaf) for leaf in leaves], want_leaves):
+        assert np.shape(g) == w.shape, f'{where}: shape {np.shape(g)} != {w.shape}'
+        np.testing.assert_allclose(g, w, **tol, err_msg=f'{where}: value')
+        assert np.asarray(g).dtype == out_dtype, f'{where}: value in {np.asarray(g).dtype}'
+
+
+def _directional_derivatives(s, xs, vt, vs, dtype, where):
+    """The first directional derivative of the scalar s at xs along vt (in vs's
+    float64) by JVP and by VJP, and the second in the four nestings of the modes."""
+    def dot(a, b):
+        return sum(float(np.sum(np.asarray(x, np.float64) * y)) for x, y in zip(a, b))
+
+    def dirderiv(xs):
+        return pyad.jvp(s, (xs,), (vt,))[1]
+
+    jvp = pyad.jvp(s, (xs,), (vt,))[1]
+    grad = pyad.grad(s)(xs)
+    for gi in grad:
+        assert gi.dtype == dtype, f'{where}: gradient in {gi.dtype}'
+    return {'JVP': float(jvp), 'VJP': dot(grad, vs),
+            'fwd over fwd': float(pyad.jvp(dirderiv, (xs,), (vt,))[1]),
+            'fwd over rev': dot(pyad.jvp(pyad.grad(s), (xs,), (vt,))[1], vs),
+            'rev over fwd': dot(pyad.grad(dirderiv)(xs), vs),
+            'rev over rev': dot(pyad.vjp(pyad.grad(s), xs)[1](vt), vs)}
 
 
 def _array_params(cases):

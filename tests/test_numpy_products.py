@@ -1,4 +1,6 @@
 """Products: matmul, einsum, dot, vdot, inner, outer, tensordot, kron."""
+import string
+
 import numpy as onp
 import pytest
 
@@ -173,6 +175,51 @@ def test_errors():
         np.einsum(onp.ones(3), 0)
     with pytest.raises(ValueError, match='einsum: a subscript in a sublist'):
         np.einsum(onp.ones(3), [-1])
+
+
+@pytest.mark.parametrize('subscripts,shapes,error,message', [
+    ('ij->ij->i', [(2, 2)], ValueError, "more than one '->'"),
+    ('ij...->i', [(2,)], ValueError, r"operand 'ij\.\.\.' has 2 indices but only 1 dimensions"),
+    ('ij->ii', [(2, 2)], ValueError, "output subscripts 'ii' repeat an index"),
+    ('i...,i->i', [(2, 3), (2,)], ValueError, r"broadcast dimensions \('\.\.\.'\) but the output"),
+    ('i.j->i', [(2, 3)], ValueError, "invalid subscript '.'"),
+    ('ij,ij', [(2, 3), (3, 3)], ValueError, "index 'i' has size 2 in one place and 3"),
+    # every letter taken, and '...' needs one more
+    (string.ascii_letters[:26] + '...,' + string.ascii_letters[26:],
+     [(1,) * 27, (1,) * 26], NotImplementedError, 'more than 52 distinct indices'),
+])
+def test_einsum_subscript_errors(subscripts, shapes, error, message):
+    ops = [onp.ones(s) for s in shapes]
+    with pytest.raises(error, match='einsum: .*' + message):
+        np.einsum(subscripts, *ops)
+    with pytest.raises(error, match='einsum: .*' + message):     # a traced call says the same
+        pyad.grad(lambda x: np.sum(np.einsum(subscripts, x, *ops[1:])))(ops[0])
+
+
+@pytest.mark.parametrize('axes,error,message', [
+    (5.0, TypeError, 'axes must be an int or a pair of axis sequences'),
+    (([0], [0, 1]), ValueError, r'axes \(\[0\], \[0, 1\]\) name 1 and 2 axes'),
+    (([0, 5], [0, 1]), ValueError, 'axis 5 is out of bounds'),
+    (([0, 0], [0, 1]), ValueError, 'repeated axis'),
+    ((1, 0), ValueError, 'shape-mismatch for sum: axis 1 of a'),
+])
+def test_tensordot_axes_errors(axes, error, message):
+    a, b = onp.ones((2, 3)), onp.ones((2, 3))
+    with pytest.raises(error, match='tensordot: ' + message):
+        np.tensordot(a, b, axes)
+    with pytest.raises(error, match='tensordot: ' + message):
+        pyad.grad(lambda x: np.sum(np.tensordot(x, b, axes)))(a)
+
+
+def test_einsum_interleaved_form():
+    a, b = randn(2, 3, 4), randn(2, 3, 4)
+    for args in [(a, [Ellipsis, 1, 2], b, [Ellipsis, 1, 2], [Ellipsis, 2]),   # explicit output
+                 (a, [0, 1, 2], b, [0, 1, 3])]:                              # implicit output
+        want = onp.einsum(*args)
+        onp.testing.assert_allclose(np.einsum(*args), want, rtol=1e-12)
+        check_grads(lambda ab: np.einsum(ab[0], args[1], ab[1], *args[3:]), (a, b), order=2)
+    with pytest.raises(TypeError, match='einsum: the interleaved form takes operand, sublist'):
+        np.einsum([0, 1])
 
 
 # ----------------------------------------------------------------- nested batches

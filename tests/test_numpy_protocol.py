@@ -210,75 +210,97 @@ def _check_function(name, fn):
     checked = 0
     for pattern in PATTERNS:
         plain = _plain_call(fn, pattern)
-        if plain is None:
-            continue
-        traced_at = [i for i, a in enumerate(pattern) if isinstance(a, np.ndarray)]
-        inexact = any(np.asarray(leaf).dtype.kind in 'fc' for leaf in _leaves(plain))
-        if any(np.asarray(leaf).dtype.kind == 'c' for leaf in _leaves(plain)):
-            inexact = True
-        got = {}
-
-        def f(xs):
-            args = list(pattern)
-            for i, v in zip(traced_at, xs):
-                args[i] = v
-            with warnings.catch_warnings(), np.errstate(all='ignore'):
-                warnings.simplefilter('ignore')
-                out = fn(*args)
-            got['out'] = out
-            if not inexact:
-                return pnp.sum(xs[0]) * 0.0
-            return _scalar(out, weights, pnp)
-
-        weights = _weights(plain) if inexact else None
-        xs = tuple(pattern[i] for i in traced_at)
-        rng = np.random.default_rng(3)
-        tangents = tuple(rng.standard_normal(a.shape) for a in xs)
-        try:
-            grad = pyad.grad(f)(xs)
-            value_rev = got.pop('out')
-            value, jvp = pyad.jvp(f, (xs,), (tangents,))
-            value_fwd = got.pop('out')
-        except (TypeError, ValueError, NotImplementedError) as e:
-            # an error is fine when it is clear: it names the function (pyad's own
-            # argument checks: "clip: give a_min, a_max, or both"), or says that a traced
-            # value met NumPy's conversion to a plain array
-            message = str(e)
-            assert (name.split('.')[-1] in message or 'numpy.asarray' in message) and (
-                'pyad' in message or not isinstance(e, TypeError)), \
-                f'{name}{_shapes(pattern)}: unclear error {e!r}'
+        if plain is not None and _check_pattern(name, fn, pattern, plain):
             checked += 1
-            continue
-        except Exception as e:
-            if name in UNCLEAR and isinstance(e, UNCLEAR[name]):
-                continue
-            raise AssertionError(f'{name}{_shapes(pattern)} raised {e!r}, not a TypeError') from e
-        for value_traced in (value_rev, value_fwd):
-            for a, b in zip(_leaves(plain), _leaves(value_traced)):
-                np.testing.assert_allclose(innermost(b), a, rtol=1e-12, atol=1e-12,
-                                           err_msg=f'{name}{_shapes(pattern)}: value')
-        if inexact:
-            def numpy_scalar(*xs):
-                args = list(pattern)
-                for i, v in zip(traced_at, xs):
-                    args[i] = v
-                with warnings.catch_warnings(), np.errstate(all='ignore'):
-                    warnings.simplefilter('ignore')
-                    return _scalar(fn(*args), weights, np)
-            h = 1e-6
-            up = numpy_scalar(*[a + h * t for a, t in zip(xs, tangents)])
-            down = numpy_scalar(*[a - h * t for a, t in zip(xs, tangents)])
-            mid = numpy_scalar(*xs)
-            want = (up - down) / (2 * h)
-            if abs((up - mid) - (mid - down)) / h > 1e-3 * (1 + abs(want)):
-                checked += 1        # a kink (the median of tied values): no derivative
-                continue
-            by_grad = sum(np.sum(g * t) for g, t in zip(grad, tangents))
-            tol = 1e-5 * (1 + abs(want))
-            assert abs(jvp - want) < tol, f'{name}{_shapes(pattern)}: JVP {jvp} != {want}'
-            assert abs(by_grad - want) < tol, f'{name}{_shapes(pattern)}: grad . t {by_grad} != {want}'
-        checked += 1
     return checked
+
+
+def _call_at(fn, pattern, traced_at, xs):
+    """fn of the pattern's arguments, those at traced_at replaced by xs, with
+    NumPy's warnings silenced."""
+    args = list(pattern)
+    for i, v in zip(traced_at, xs):
+        args[i] = v
+    with warnings.catch_warnings(), np.errstate(all='ignore'):
+        warnings.simplefilter('ignore')
+        return fn(*args)
+
+
+def _check_pattern(name, fn, pattern, plain):
+    """fn at one pattern of arguments, its arrays traced, against ``plain`` (its
+    NumPy result): whether the pattern counts as checked (a clear error does; an
+    unclear one that UNCLEAR expects does not)."""
+    traced_at = [i for i, a in enumerate(pattern) if isinstance(a, np.ndarray)]
+    inexact = any(np.asarray(leaf).dtype.kind in 'fc' for leaf in _leaves(plain))
+    weights = _weights(plain) if inexact else None
+    xs = tuple(pattern[i] for i in traced_at)
+    rng = np.random.default_rng(3)
+    tangents = tuple(rng.standard_normal(a.shape) for a in xs)
+    try:
+        grad, jvp, traced_values = _traced(fn, pattern, traced_at, xs, tangents, weights)
+    except (TypeError, ValueError, NotImplementedError) as e:
+        _assert_clear(name, pattern, e)
+        return True
+    except Exception as e:
+        if name in UNCLEAR and isinstance(e, UNCLEAR[name]):
+            return False
+        raise AssertionError(f'{name}{_shapes(pattern)} raised {e!r}, not a TypeError') from e
+    for value_traced in traced_values:
+        _assert_same_values(value_traced, plain, f'{name}{_shapes(pattern)}: value')
+    if inexact:
+        _check_directional_derivative(name, fn, pattern, traced_at, xs, tangents, weights,
+                                      grad, jvp)
+    return True
+
+
+def _assert_same_values(traced, plain, what):
+    for a, b in zip(_leaves(plain), _leaves(traced)):
+        np.testing.assert_allclose(innermost(b), a, rtol=1e-12, atol=1e-12, err_msg=what)
+
+
+def _assert_clear(name, pattern, e):
+    """An error is fine when it is clear: it names the function (pyad's own
+    argument checks: "clip: give a_min, a_max, or both"), or says that a traced
+    value met NumPy's conversion to a plain array."""
+    message = str(e)
+    assert (name.split('.')[-1] in message or 'numpy.asarray' in message) and (
+        'pyad' in message or not isinstance(e, TypeError)), \
+        f'{name}{_shapes(pattern)}: unclear error {e!r}'
+
+
+def _traced(fn, pattern, traced_at, xs, tangents, weights):
+    """pyad's gradient and JVP (along tangents) of the weighted sum of fn's results
+    (weights None: zero), and the results fn gave in reverse and in forward mode."""
+    seen = {}
+
+    def f(xs):
+        seen['out'] = out = _call_at(fn, pattern, traced_at, xs)
+        if weights is None:
+            return pnp.sum(xs[0]) * 0.0
+        return _scalar(out, weights, pnp)
+
+    grad = pyad.grad(f)(xs)
+    value_rev = seen.pop('out')
+    jvp = pyad.jvp(f, (xs,), (tangents,))[1]
+    return grad, jvp, (value_rev, seen.pop('out'))
+
+
+def _check_directional_derivative(name, fn, pattern, traced_at, xs, tangents, weights,
+                                  grad, jvp):
+    """The JVP and grad · tangents against central differences, where fn has no kink."""
+    def numpy_scalar(*xs):
+        return _call_at(lambda *args: _scalar(fn(*args), weights, np), pattern, traced_at, xs)
+    h = 1e-6
+    up = numpy_scalar(*[a + h * t for a, t in zip(xs, tangents)])
+    down = numpy_scalar(*[a - h * t for a, t in zip(xs, tangents)])
+    mid = numpy_scalar(*xs)
+    want = (up - down) / (2 * h)
+    if abs((up - mid) - (mid - down)) / h > 1e-3 * (1 + abs(want)):
+        return                  # a kink (the median of tied values): no derivative
+    by_grad = sum(np.sum(g * t) for g, t in zip(grad, tangents))
+    tol = 1e-5 * (1 + abs(want))
+    assert abs(jvp - want) < tol, f'{name}{_shapes(pattern)}: JVP {jvp} != {want}'
+    assert abs(by_grad - want) < tol, f'{name}{_shapes(pattern)}: grad . t {by_grad} != {want}'
 
 
 def _shapes(pattern):

@@ -180,62 +180,72 @@ def _fresh(used, n):
     return ''.join(out)
 
 
-@_functools.lru_cache(maxsize=1024)
-def _normalize_subscripts(subscripts, shapes):
-    """The subscripts in explicit form with no ellipsis ('ab,bc->ac'), checked
-    against the operand shapes; errors in NumPy's terms."""
+def _split_sides(subscripts, n_operands):
+    """The operands' subscripts and the output's (None for an implicit output),
+    spaces removed, one part per operand."""
     s = subscripts.replace(' ', '')
     if s.count('->') > 1:
         raise ValueError(f"einsum: subscripts {subscripts!r} contain more than one '->'")
-    explicit = '->' in s
-    lhs, out = s.split('->') if explicit else (s, None)
+    lhs, arrow, out = s.partition('->')
     ins = lhs.split(',')
-    if len(ins) != len(shapes):
+    if len(ins) != n_operands:
         raise ValueError(f'einsum: subscripts {subscripts!r} name {len(ins)} operand(s), '
-                         f'but {len(shapes)} were given')
+                         f'but {n_operands} were given')
+    return ins, (out if arrow else None)
+
+
+def _letters_of(subscripts, parts):
+    """The letters the parts use; anything but letters and one '...' a part is an error."""
     used = set()
-    for part in ins + ([out] if explicit else []):
-        rest = part.replace('...', '', 1)
-        for c in rest:
+    for part in parts:
+        for c in part.replace('...', '', 1):
             if c not in _LETTERS:
                 raise ValueError(f'einsum: invalid subscript {c!r} in {subscripts!r} '
                                  f'(letters a-z, A-Z and one ... per operand)')
             used.add(c)
-    ell_ndims = []
-    for part, shape in zip(ins, shapes):
-        letters = len(part.replace('...', ''))
-        if '...' in part:
-            if letters > len(shape):
-                raise ValueError(f'einsum: operand {part!r} has {letters} indices but only '
-                                 f'{len(shape)} dimensions (shape {shape})')
-            ell_ndims.append(len(shape) - letters)
-        else:
-            if letters != len(shape):
-                raise ValueError(f'einsum: operand subscripts {part!r} have {letters} indices '
-                                 f'but the operand has {len(shape)} dimensions (shape {shape})')
-            ell_ndims.append(0)
-    n_ell = max(ell_ndims, default=0)
-    ell = _fresh(used, n_ell)
-    new_ins = [p.replace('...', ell[n_ell - e:] if e else '') for p, e in zip(ins, ell_ndims)]
-    if explicit:
-        if '...' in out:
-            out = out.replace('...', ell)
-        elif n_ell:
-            raise ValueError(f"einsum: the operands have broadcast dimensions ('...') but the "
-                             f"output {out!r} has no '...' to hold them")
-        if len(set(out)) != len(out):
-            raise ValueError(f'einsum: output subscripts {out!r} repeat an index')
-        for c in out:
-            if not any(c in p for p in new_ins):
-                raise ValueError(f'einsum: output index {c!r} does not occur in any operand')
-    else:
-        counts = {}
-        for p in new_ins:
-            for c in p:
-                counts[c] = counts.get(c, 0) + 1
-        out = ell + ''.join(sorted(c for c, k in counts.items() if k == 1 and c not in ell))
+    return used
+
+
+def _ellipsis_ndim(part, shape):
+    """How many dimensions the '...' of an operand's subscripts stands for (0 without one)."""
+    letters = len(part.replace('...', ''))
+    if '...' not in part:
+        if letters != len(shape):
+            raise ValueError(f'einsum: operand subscripts {part!r} have {letters} indices '
+                             f'but the operand has {len(shape)} dimensions (shape {shape})')
+        return 0
+    if letters > len(shape):
+        raise ValueError(f'einsum: operand {part!r} has {letters} indices but only '
+                         f'{len(shape)} dimensions (shape {shape})')
+    return len(shape) - letters
+
+
+def _explicit_output(out, ell, ins):
+    """The output subscripts given, their '...' spelled with the letters ``ell``."""
+    if '...' in out:
+        out = out.replace('...', ell)
+    elif ell:
+        raise ValueError(f"einsum: the operands have broadcast dimensions ('...') but the "
+                         f"output {out!r} has no '...' to hold them")
+    if len(set(out)) != len(out):
+        raise ValueError(f'einsum: output subscripts {out!r} repeat an index')
+    for c in out:
+        if not any(c in p for p in ins):
+            raise ValueError(f'einsum: output index {c!r} does not occur in any operand')
+    return out
+
+
+def _implicit_output(ins, ell):
+    """NumPy's implicit output: the broadcast letters ``ell``, then the indices that
+    occur once, in alphabetical order."""
+    letters = ''.join(ins)
+    return ell + ''.join(sorted(c for c in set(letters) if letters.count(c) == 1 and c not in ell))
+
+
+def _check_sizes(subscripts, ins, shapes):
+    """Each index has one size, where it is not 1 (which broadcasts)."""
     sizes = {}
-    for p, shape in zip(new_ins, shapes):
+    for p, shape in zip(ins, shapes):
         for c, d in zip(p, shape):
             old = sizes.get(c, 1)
             if d != 1 and old != 1 and d != old:
@@ -243,7 +253,22 @@ def _normalize_subscripts(subscripts, shapes):
                                  f'another (subscripts {subscripts!r}, shapes {shapes})')
             if d != 1 or c not in sizes:
                 sizes[c] = d
-    return ','.join(new_ins) + '->' + out
+
+
+@_functools.lru_cache(maxsize=1024)
+def _normalize_subscripts(subscripts, shapes):
+    """The subscripts in explicit form with no ellipsis ('ab,bc->ac'), checked
+    against the operand shapes; errors in NumPy's terms."""
+    ins, out = _split_sides(subscripts, len(shapes))
+    used = _letters_of(subscripts, ins if out is None else ins + [out])
+    ell_ndims = [_ellipsis_ndim(part, shape) for part, shape in zip(ins, shapes)]
+    n_ell = max(ell_ndims, default=0)
+    ell = _fresh(used, n_ell)
+    # an operand with fewer broadcast dimensions takes the last of the letters
+    ins = [part.replace('...', ell[n_ell - e:]) for part, e in zip(ins, ell_ndims)]
+    out = _implicit_output(ins, ell) if out is None else _explicit_output(out, ell, ins)
+    _check_sizes(subscripts, ins, shapes)
+    return ','.join(ins) + '->' + out
 
 
 @_functools.lru_cache(maxsize=1024)
@@ -282,54 +307,80 @@ def _einsum_jvp(tangents, ans, primals, params):
     return total
 
 
+def _tie_repeated(part, shape, used, xp, dtype):
+    """An operand's repeated indices ('ii') as fresh letters tied to the first
+    by identity matrices: its subscripts so rewritten, and the identity
+    matrices' subscripts and operands."""
+    seen, target, subs, operands = set(), '', [], []
+    for c, d in zip(part, shape):
+        if c in seen:
+            extra = _fresh(used, 1)
+            subs.append(c + extra)
+            operands.append(xp.eye(d, dtype=dtype))
+            target += extra
+        else:
+            seen.add(c)
+            target += c
+    return target, subs, operands
+
+
+def _ones_for_lone(part, shape, elsewhere_parts, elsewhere_shapes, xp, dtype):
+    """Vectors of ones for an operand's indices that occur only once and
+    nowhere else at their full size: their subscripts and operands."""
+    elsewhere = {}                      # the size of each index without this operand
+    for p, s in zip(elsewhere_parts, elsewhere_shapes):
+        for c, d in zip(p, s):
+            elsewhere[c] = max(elsewhere.get(c, 0), d)
+    subs, operands = [], []
+    for c, d in zip(part, shape):
+        if part.count(c) == 1 and elsewhere.get(c, 0) < d:
+            subs.append(c)
+            operands.append(xp.ones(d, dtype=dtype))
+    return subs, operands
+
+
+def _einsum_cotangent(g, ans, primals, k, subscripts, bnd, optimize):
+    """The cotangent of operand k: the einsum of g with the other operands,
+    into operand k's indices, summed over the axes operand k broadcast."""
+    ins, out = _split(subscripts)
+    used = set(subscripts)
+    batch = _fresh(used, bnd)
+    shape = tuple(shape_of(primals[k]))
+    dtype = dtype_of(primals[k]) if dtype_of(primals[k]).kind == 'f' else dtype_of(g)
+    xp = namespace(g)
+    others = [j for j in range(len(ins)) if j != k]
+    other_subs, other_operands = [ins[j] for j in others], [primals[j] for j in others]
+    target, tie_subs, ties = _tie_repeated(ins[k], shape, used, xp, dtype)
+    one_subs, ones = _ones_for_lone(ins[k], shape, [out] + other_subs,
+                                    [shape_of(ans)] + [shape_of(o) for o in other_operands],
+                                    xp, dtype)
+    operands = [g] + other_operands + ties + ones
+    subs = [batch + out] + other_subs + tie_subs + one_subs
+    r = _einsum(*operands, subscripts=','.join(subs) + '->' + batch + target,
+                optimize=_rule_optimize(optimize, len(operands)))
+    return _sum_broadcast(r, shape, bnd)
+
+
+def _sum_broadcast(r, shape, bnd):
+    """r (bnd batch axes, then one per axis of ``shape``) summed over the axes
+    where shape has 1 and r does not, kept as size 1."""
+    rs = shape_of(r)
+    summed = tuple(bnd + i for i, d in enumerate(shape) if d == 1 and rs[bnd + i] != 1)
+    if not summed:
+        return r
+    from .reductions import _sum
+    return _sum(r, summed, True)
+
+
 def _einsum_vjp(g, ans, primals, params, positions):
     """The cotangent of operand k is the einsum of g with the other operands,
     into operand k's indices.  Repeated indices of operand k ('ii') get fresh
     letters tied to the first by identity matrices; indices found nowhere else
     are broadcast with a vector of ones; dimensions operand k broadcast from
     size 1 are summed back."""
-    subscripts, optimize = params['subscripts'], params['optimize']
-    ins, out = _split(subscripts)
     bnd = ndim_of(g) - ndim_of(ans)
-    xp = namespace(g)
-    results = []
-    for k in positions:
-        used = set(subscripts)
-        batch = _fresh(used, bnd)
-        shape = tuple(shape_of(primals[k]))
-        dtype = dtype_of(primals[k]) if dtype_of(primals[k]).kind == 'f' else dtype_of(g)
-        others = [ins[j] for j in range(len(ins)) if j != k]
-        operands = [g] + [primals[j] for j in range(len(ins)) if j != k]
-        subs = [batch + out] + others
-        seen = {}
-        target = ''
-        for c, d in zip(ins[k], shape):
-            if c in seen:
-                extra = _fresh(used, 1)
-                subs.append(c + extra)
-                operands.append(xp.eye(d, dtype=dtype))
-                target += extra
-            else:
-                seen[c] = d
-                target += c
-        # the size each index has without operand k (0: absent)
-        elsewhere = {}
-        for part, s in zip([out] + others, [shape_of(ans)] + [shape_of(o) for o in operands[1:]]):
-            for c, d in zip(part, s):
-                elsewhere[c] = max(elsewhere.get(c, 0), d)
-        for c, d in seen.items():
-            if elsewhere.get(c, 0) < d and ins[k].count(c) == 1:
-                subs.append(c)
-                operands.append(xp.ones(d, dtype=dtype))
-        r = _einsum(*operands, subscripts=','.join(subs) + '->' + batch + target,
-                    optimize=_rule_optimize(optimize, len(operands)))
-        rs = shape_of(r)
-        summed = tuple(bnd + i for i, d in enumerate(shape) if d == 1 and rs[bnd + i] != 1)
-        if summed:
-            from .reductions import _sum
-            r = _sum(r, summed, True)
-        results.append(r)
-    return results
+    return [_einsum_cotangent(g, ans, primals, k, params['subscripts'], bnd, params['optimize'])
+            for k in positions]
 
 
 def _einsum_vjp_kinds(g, ans, primals, params, positions):
@@ -356,8 +407,6 @@ def einsum(subscripts, *operands, optimize=False):
                          *operands)
     return _einsum(*operands, subscripts=explicit, optimize=optimize)
 
-
-_LETTERS = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ'
 
 
 def _sublist_letters(sublist):
@@ -393,6 +442,31 @@ def _from_sublists(args):
 
 
 # ----------------------------------------------------------------- dot and friends
+def _axis_list(ax):
+    return [ax] if isinstance(ax, (int, _np.integer)) else list(ax)
+
+
+def _tensordot_axis_pair(na, nb, axes):
+    """numpy.tensordot's axes given as a pair of axis sequences (or of axes),
+    normalised against ndims na and nb."""
+    try:
+        ax_a, ax_b = axes
+    except (TypeError, ValueError):
+        raise TypeError('tensordot: axes must be an int or a pair of axis sequences') from None
+    ax_a, ax_b = _axis_list(ax_a), _axis_list(ax_b)
+    if len(ax_a) != len(ax_b):
+        raise ValueError(f'tensordot: axes {axes} name {len(ax_a)} and {len(ax_b)} axes')
+    from ._batching import normalize_axis
+    try:
+        ax_a = [normalize_axis(a, na) for a in ax_a]
+        ax_b = [normalize_axis(b, nb) for b in ax_b]
+    except (TypeError, ValueError) as e:
+        raise type(e)(f'tensordot: {e}') from None
+    if len(set(ax_a)) != len(ax_a) or len(set(ax_b)) != len(ax_b):
+        raise ValueError(f'tensordot: repeated axis in {axes}')
+    return ax_a, ax_b
+
+
 def _tensordot_axes(a_shape, b_shape, axes):
     """numpy.tensordot's axes argument as two lists of non-negative axes."""
     na, nb = len(a_shape), len(b_shape)
@@ -402,22 +476,7 @@ def _tensordot_axes(a_shape, b_shape, axes):
             raise ValueError(f'tensordot: axes={n} is invalid for shapes {a_shape} and {b_shape}')
         ax_a, ax_b = list(range(na - n, na)), list(range(n))
     else:
-        try:
-            ax_a, ax_b = axes
-        except (TypeError, ValueError):
-            raise TypeError('tensordot: axes must be an int or a pair of axis sequences') from None
-        ax_a = [ax_a] if isinstance(ax_a, (int, _np.integer)) else list(ax_a)
-        ax_b = [ax_b] if isinstance(ax_b, (int, _np.integer)) else list(ax_b)
-        if len(ax_a) != len(ax_b):
-            raise ValueError(f'tensordot: axes {axes} name {len(ax_a)} and {len(ax_b)} axes')
-        from ._batching import normalize_axis
-        try:
-            ax_a = [normalize_axis(a, na) for a in ax_a]
-            ax_b = [normalize_axis(b, nb) for b in ax_b]
-        except (TypeError, ValueError) as e:
-            raise type(e)(f'tensordot: {e}') from None
-        if len(set(ax_a)) != len(ax_a) or len(set(ax_b)) != len(ax_b):
-            raise ValueError(f'tensordot: repeated axis in {axes}')
+        ax_a, ax_b = _tensordot_axis_pair(na, nb, axes)
     for i, j in zip(ax_a, ax_b):
         if a_shape[i] != b_shape[j]:
             raise ValueError(f'tensordot: shape-mismatch for sum: axis {i} of a {a_shape} has '
