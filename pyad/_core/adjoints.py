@@ -37,6 +37,9 @@ class Scaled:
         self.k = k
 
 
+_ARRAYS = frozenset((_ndarray, Scaled))     # the types of an array adjoint
+
+
 class Adjoints:
     __slots__ = ('col', 'owned', 'borrowed', 'keep', 'fast')
 
@@ -84,7 +87,7 @@ class Adjoints:
         """Add k * c to slot's adjoint; ``owned``: nothing else holds c."""
         old = self.col[slot]
         to, tc = type(old), type(c)
-        if k == 1.0 and tc is not _ndarray and to is not _ndarray and to is not Scaled:
+        if k == 1.0 and tc is not _ndarray and to not in _ARRAYS:
             self.col[slot] = c if old is None else old + c     # scalars, boxes: at once
             return
         if k != 1.0:                # k * c: Scaled where the factor may stay lazy
@@ -96,7 +99,7 @@ class Adjoints:
         if old is None:
             self.col[slot] = c
             self.owned[slot] = owned and self.fast
-        elif (to is _ndarray or to is Scaled) and (tc is _ndarray or tc is Scaled):
+        elif to in _ARRAYS and tc in _ARRAYS:
             self._add_arrays(slot, old, c, owned)
         else:
             self.col[slot] = _unscaled(old, self.owned[slot]) + _unscaled(c, owned)
