@@ -175,13 +175,6 @@ class Primitive:
             return self.vjp_joint(cotangent, ans, primals, params, positions)
         rules = self.vjps
         try:
-            if not params and len(primals) == 2:    # (no argument lists: the common case)
-                x, y = primals
-                if len(positions) == 2:
-                    return rules[0](cotangent, ans, x, y), rules[1](cotangent, ans, x, y)
-                return (rules[positions[0]](cotangent, ans, x, y),)
-            if not params and len(primals) == 1:
-                return (rules[0](cotangent, ans, primals[0]),)
             if len(positions) == 1:
                 return (rules[positions[0]](cotangent, ans, *primals, **params),)
             return [rules[i](cotangent, ans, *primals, **params) for i in positions]

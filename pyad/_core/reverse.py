@@ -42,7 +42,7 @@ from array import array
 
 from .. import backend
 from .adjoints import Adjoints
-from .box import Box, TapeVar, LazyVar, Pending, pending, shape_of, BOX_TYPES, \
+from .box import Box, TapeVar, LazyVar, Pending, pending, shape_of, \
     BOX_OR_ARRAY_TYPES
 from .config import settings
 from .stub import Stub, StubRead
@@ -125,8 +125,8 @@ class Tape:
         b = args[1] if len(args) == 2 else None
         pa = a.primal if type(a) is TapeVar and a.tag is tag else a
         pb = b.primal if type(b) is TapeVar and b.tag is tag else b
-        lazy = BOX_OR_ARRAY_TYPES if prim.traits.defer is not None else BOX_TYPES
-        if (type(pa) in lazy or type(pb) in lazy) and _needs_lazy(pa, pb):
+        if (type(pa) in BOX_OR_ARRAY_TYPES or type(pb) in BOX_OR_ARRAY_TYPES) and \
+                _needs_lazy(prim, pa, pb):
             return self._add_lazy(prim, args, tag)
         i0 = a.index if pa is not a else self._constant(a)
         if b is None:
@@ -324,13 +324,13 @@ class Tape:
         return prim, ans, primals, params, positions, slots
 
 
-def _needs_lazy(pa, pb):
+def _needs_lazy(prim, pa, pb):
     """Whether a record's primals need _add_lazy: boxes (of other levels, or pending),
-    or arrays large enough to be deferred (small ones are recorded at once)."""
+    or arrays large enough for prim to defer (small ones are recorded at once)."""
     if isinstance(pa, Box) or isinstance(pb, Box):
         return True
     limit = settings.defer_bytes
-    return limit is not None and settings.fast and (
+    return limit is not None and prim.traits.defer is not None and settings.fast and (
         type(pa) is _ndarray and pa.nbytes >= limit or type(pb) is _ndarray and pb.nbytes >= limit)
 
 

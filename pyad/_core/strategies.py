@@ -19,12 +19,28 @@ from .traits import TraitError
 from .adjoints import ZERO
 
 _ndarray = backend.ndarray
+_ARRAY_OR_STUB = frozenset((_ndarray, Stub))
 
 
 def plain(acc, record, g, k, g_owned):
     """The primitive's VJP rules, k kept on their (linear) results."""
     prim, ans, primals, params, positions, slots = record
-    cotangents = prim.apply_vjp(g, ans, primals, params, positions)
+    cotangents = None
+    if prim.vjp_joint is None and not params:
+        try:    # one or two arguments, no parameters: the rules called directly
+            rules = prim.vjps
+            if len(primals) == 1:
+                cotangents = (rules[0](g, ans, primals[0]),)
+            elif len(primals) == 2:
+                x, y = primals
+                if len(positions) == 2:
+                    cotangents = rules[0](g, ans, x, y), rules[1](g, ans, x, y)
+                else:
+                    cotangents = (rules[positions[0]](g, ans, x, y),)
+        except (TypeError, IndexError):
+            cotangents = None           # (apply_vjp says what was missing)
+    if cotangents is None:
+        cotangents = prim.apply_vjp(g, ans, primals, params, positions)
     if type(g) is _ndarray:
         return _add_array_cotangents(acc, prim, cotangents, slots, g, k, g_owned, ans, primals)
     col = acc.col
@@ -72,7 +88,7 @@ def partial_derivatives(acc, record, g, k, g_owned):
 
 def _partials(prim, g, ans, primals, params, positions):
     """[(c, arr)] for the positions, or None where the partials strategy does not apply."""
-    if type(ans) is not _ndarray and type(ans) is not Stub:
+    if type(ans) not in _ARRAY_OR_STUB:
         return None
     shape, dtype = ans.shape, ans.dtype
     if g.shape != shape or g.dtype != dtype or dtype.kind != 'f':
