@@ -210,18 +210,49 @@ def copy(a, order='K', subok=False):
 
 
 
+def _vector_axis_last(v, axis, name):
+    """v with its vector axis moved last, checked to hold 2- or 3-vectors."""
+    if ndim_of(v) == 0:
+        raise ValueError(f'cross: {name} is a scalar; it must hold 2- or 3-vectors')
+    v = moveaxis(v, normalize_axis(axis, ndim_of(v), f'cross: axis{name}'), -1)
+    if shape_of(v)[-1] not in (2, 3):
+        raise ValueError(f'cross: incompatible dimensions for cross product (dimension must '
+                         f'be 2 or 3): {name} has vectors of {shape_of(v)[-1]} along axis{name}')
+    return v
+
+
+def _product_minus(p, q, r, s):
+    """p * q - r * s, a missing factor (the zero third component of a 2-vector)
+    dropping its term."""
+    first = None if p is None or q is None else p * q
+    second = None if r is None or s is None else r * s
+    if second is None:
+        return first
+    return -second if first is None else first - second
+
+
 def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    """numpy.cross of 3-vectors (the last axis by default)."""
+    """numpy.cross: vectors of 2 or 3 components along ``axisa`` of a and ``axisb`` of b
+    (``axis`` sets all three axes), broadcast over the other axes.  Two 2-vectors give
+    the z component alone; otherwise the 3-vectors of the result lie along ``axisc``
+    (a 2-vector is one of 3 with zero z)."""
     a, b = _arr(a), _arr(b)
     if axis is not None:
         axisa = axisb = axisc = axis
-    a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)
-    if shape_of(a)[-1] != 3 or shape_of(b)[-1] != 3:
-        raise ValueError('cross: pyad supports 3-vectors only')
-    a0, a1, a2 = (a[..., i] for i in range(3))
-    b0, b1, b2 = (b[..., i] for i in range(3))
-    c = stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
-    return moveaxis(c, -1, axisc)
+    a, b = _vector_axis_last(a, axisa, 'a'), _vector_axis_last(b, axisb, 'b')
+    x, y = shape_of(a)[-1], shape_of(b)[-1]
+    try:
+        _np.broadcast_shapes(shape_of(a)[:-1], shape_of(b)[:-1])
+    except ValueError:
+        raise ValueError(f'cross: the vectors of a (shape {shape_of(a)[:-1]} of them) and of b '
+                         f'(shape {shape_of(b)[:-1]}) cannot be broadcast together') from None
+    a0, a1, a2 = (a[..., i] if i < x else None for i in range(3))
+    b0, b1, b2 = (b[..., i] if i < y else None for i in range(3))
+    z = _product_minus(a0, b1, a1, b0)
+    if x == y == 2:
+        return z
+    c = stack([_product_minus(a1, b2, a2, b1), _product_minus(a2, b0, a0, b2), z], axis=-1)
+    return moveaxis(c, -1, normalize_axis(axisc, ndim_of(c), 'cross: axisc'))
 
 
 def trapezoid(y, x=None, dx=1.0, axis=-1):
