@@ -6,6 +6,9 @@ differentiated it records or propagates derivatives.  Names that have no
 derivative to speak of (dtypes, constants, array creation from shapes) are
 NumPy's own, re-exported so that this module can stand in for ``numpy``.
 """
+from __future__ import annotations
+
+from ..typing import Array, ArrayLike, DTypeLike
 import numpy as _onp
 
 from .elementwise import *          # noqa: F401,F403
@@ -45,22 +48,22 @@ from numpy import (  # noqa: F401
 )
 
 
-def zeros_like(a, dtype=None):
+def zeros_like(a: ArrayLike, dtype: DTypeLike = None) -> Array:
     return _onp.zeros_like(_one_example(a), dtype=dtype)
 
 
-def ones_like(a, dtype=None):
+def ones_like(a: ArrayLike, dtype: DTypeLike = None) -> Array:
     return _onp.ones_like(_one_example(a), dtype=dtype)
 
 
-def full_like(a, fill_value, dtype=None):
+def full_like(a: ArrayLike, fill_value: ArrayLike, dtype: DTypeLike = None) -> Array:
     if isinstance(fill_value, _Box):     # a traced fill value: its derivative flows
         dtype = _onp.result_type(a) if dtype is None else dtype
         return broadcast_to(astype(fill_value, dtype), shape(_one_example(a)))
     return _onp.full_like(_one_example(a), fill_value, dtype=dtype)
 
 
-def empty_like(a, dtype=None):
+def empty_like(a: ArrayLike, dtype: DTypeLike = None) -> Array:
     return _onp.empty_like(_one_example(a), dtype=dtype)
 
 
@@ -259,3 +262,13 @@ for _name in ('argsort', 'argpartition', 'searchsorted'):
     _methods[_name] = _plain_method(_name)
 
 _install_methods(_methods)
+
+# help() and inspect show each primitive's own arguments, annotated
+from ..typing import primitive_signature as _primitive_signature
+from .._core.primitive import Primitive as _Primitive
+for _value in list(globals().values()):
+    if isinstance(_value, _Primitive) and not hasattr(_value, '__signature__'):
+        _value.__signature__ = _primitive_signature(
+            _value, 'bool' if _value.name in ('allclose', 'array_equal') else 'Array')
+
+del annotations        # the __future__ flag, not a name of this namespace
