@@ -16,8 +16,11 @@ arguments and cotangents one level down.  So under ``grad(grad(...))`` or
 outputs.  Values f closes over that are differentiated at the innermost level
 must be passed as arguments (pyad raises ClosureError rather than drop their
 derivative); where f closes over a value differentiated at an outer level, that
-level records f as it runs instead (right, without the saving).  In forward mode,
-or with no reverse-mode operator running, the call is simply ``f(*args)``.
+level records f as it runs instead (right, without the saving).  At a forward level
+with a reverse level beneath (reverse over forward: ``hessianv``), the tangents are
+pushed through f by a function of primals and tangents that is checkpointed one
+level down.  In forward mode alone, or with no reverse-mode operator running, the
+call is simply ``f(*args)``.
 
 Policies (JAX's names).  ``nothing_saveable`` (the default) saves nothing;
 ``everything_saveable`` saves everything (the call is ``f(*args)``: no
@@ -36,10 +39,12 @@ import threading
 from typing import Any, Callable, FrozenSet, Iterable, Optional, TypeVar
 
 from ._core.primitive import all_primitives
+from ._core.box import Box, Dual, lift_dead
 from ._core.pytree import tree_flatten, tree_unflatten
-from ._core.transforms import pull_back
+from ._core.transforms import pull_back, push_forward
 from .backend import to_numpy
-from .custom import newest_tag, peel, traced_at, closed, output_leaves, list_def, ClosureError
+from .custom import (newest_tag, peel, traced_at, closed, output_leaves, list_def, ClosureError,
+                     _check_level)
 
 __all__ = ['checkpoint', 'remat', 'checkpoint_policies', 'Policy']
 
@@ -118,10 +123,11 @@ def checkpoint(f: F, *, policy: Optional[Policy] = None) -> F:
     def checkpointed(*args, **kwargs):
         leaves, treedef = tree_flatten((args, kwargs))
         tag = newest_tag(leaves)
-        if tag is None or tag.mode != 'reverse':
+        if tag is None or tag.mode not in ('reverse', 'forward') or (
+                tag.mode == 'forward' and not _taped_below(leaves)):
             return f(*args, **kwargs)
         saved = _Saved(policy.saves) if policy.saves else None
-        return _record(f, saved, tag, leaves, treedef)
+        return _level(f, saved, tag, leaves, treedef)
     return checkpointed
 
 
@@ -131,11 +137,59 @@ remat = checkpoint
 def _call(f, saved, args, kwargs):
     leaves, treedef = tree_flatten((args, kwargs))
     tag = newest_tag(leaves)
-    if tag is None or tag.mode != 'reverse':
+    if tag is None or tag.mode not in ('reverse', 'forward'):
         if saved is not None and saved.capturing:
             return _captured(f, saved, leaves, treedef)
         return f(*args, **kwargs)
-    return _record(f, saved, tag, leaves, treedef)
+    return _level(f, saved, tag, leaves, treedef)
+
+
+def _level(f, saved, tag, leaves, treedef):
+    if tag.mode == 'reverse':
+        return _record(f, saved, tag, leaves, treedef)
+    try:
+        return _pushed(f, saved, tag, leaves, treedef)
+    except ClosureError:        # f closes over a value differentiated at this forward level
+        args, kwargs = tree_unflatten(treedef, leaves)
+        return f(*args, **kwargs)
+
+
+def _taped_below(leaves):
+    """Whether a reverse level lies under the values (a tape that could keep f's
+    values: reverse over forward, as in hessianv)."""
+    todo = list(leaves)
+    while todo:
+        y = lift_dead(todo.pop())
+        if isinstance(y, Box):
+            if y.tag.mode == 'reverse':
+                return True
+            todo.append(y.primal)
+            todo.append(getattr(y, 'tangent', None))
+    return False
+
+
+def _pushed(f, saved, tag, leaves, treedef):
+    """f at a forward level: its tangents pushed by a function of the primals and
+    tangents one level down, checkpointed there, and the results wrapped at this level."""
+    name = f'checkpoint of {getattr(f, "__name__", "f")}'
+    lifted = [lift_dead(leaf) for leaf in leaves]
+    primals = [peel(leaf, tag) for leaf in leaves]
+    moving = [i for i, y in enumerate(lifted) if type(y) is Dual and y.tag is tag]
+    structure = []
+
+    def push(primals, tangents):
+        full = [None] * len(primals)
+        for i, t in zip(moving, tangents):
+            full[i] = t
+        out, out_def, touts = push_forward(lambda tree: f(*tree[0], **tree[1]), primals,
+                                           treedef, full, name)
+        _check_level(out + touts, tag, name)
+        structure[:] = [out_def]
+        return out, touts
+
+    out, touts = _below(push, saved, (primals, [lifted[i].tangent for i in moving]), {})
+    leaves_out = [y if t is None else Dual(y, t, tag) for y, t in zip(out, touts)]
+    return tree_unflatten(structure[0], leaves_out)
 
 
 def _below(f, saved, args, kwargs):

@@ -108,6 +108,35 @@ def test_nested_reverse_keeps_the_segments_off_the_outer_tape():
     assert checkpointed < 0.4 * plain, (checkpointed, plain)
 
 
+def test_reverse_over_forward_keeps_the_segments_off_the_outer_tape():
+    """hessianv is reverse over forward: the forward level pushes its tangents through
+    a function of primals and tangents, checkpointed on the reverse level below."""
+    d = 64
+    h, v = rng.standard_normal((d, d)) * 0.3, rng.standard_normal((d, d))
+    w = rng.standard_normal((d, d)) / 8
+
+    def hv(step):
+        return pyad.hessianv(lambda h: loss(h, w, step, steps=12))(h, v)
+    onp.testing.assert_allclose(hv(pyad.checkpoint(body)), hv(body), rtol=1e-10, atol=1e-12)
+    assert _peak(hv, pyad.checkpoint(body)) < 0.4 * _peak(hv, body)
+
+
+def test_closure_over_a_forward_level_value_is_right():
+    """grad of a jvp whose checkpointed function closes over the traced direction's
+    value: that level runs f as it is."""
+    def outer(w):
+        def inner(s):
+            step = pyad.checkpoint(lambda h: np.tanh(w @ h) * s)
+            return loss(H0, None, lambda h, _: step(h), steps=2)
+        return pyad.jvp(inner, (1.5,), (1.0,))[1]
+
+    def plain(w):
+        def inner(s):
+            return loss(H0, None, lambda h, _: np.tanh(w @ h) * s, steps=2)
+        return pyad.jvp(inner, (1.5,), (1.0,))[1]
+    onp.testing.assert_allclose(pyad.grad(outer)(W), pyad.grad(plain)(W), rtol=1e-12)
+
+
 def _count_matmuls(fn):
     calls = []
     impl = _matmul.impl
