@@ -12,7 +12,9 @@ arrays to it), in MiB and in states (d float64 values each).
 Nested: ``pyad.grad`` in a of sum(g_a ** 2), g_a = ``pyad.grad`` of the loss in
 a: reverse over reverse, where the outer tape records the whole inner forward
 pass and inner sweep unless the checkpointed segments are checkpointed at the
-outer level too.
+outer level too.  "hessianv" rows: ``pyad.hessianv`` of the loss in h, reverse over
+forward (the forward level's tangents pushed through each segment, checkpointed on
+the reverse level under it).
 
     python bench/checkpoint_memory.py            # n = 10^4, d = 1000 (~2 min)
     python bench/checkpoint_memory.py --quick    # n = 2500 (nested: 250)
@@ -62,10 +64,20 @@ def nested_fn(n, k, h0):
     return lambda h, a: (outer(a),)
 
 
+def hessianv_fn(n, k, v):
+    """h -> the Hessian of the loss in h times v: reverse over forward."""
+    return lambda h, a: (pyad.hessianv(lambda h: loss_fn(n, k)(h, a))(h, v),)
+
+
 def measure(n, d, k, nested=False):
     rng = onp.random.default_rng(0)
     h0, a = rng.standard_normal(d), rng.standard_normal(d)
-    g = nested_fn(n, k, h0) if nested else pyad.grad(loss_fn(n, k), argnums=(0, 1))
+    if nested == 'hessianv':
+        g = hessianv_fn(n, k, rng.standard_normal(d))
+    elif nested:
+        g = nested_fn(n, k, h0)
+    else:
+        g = pyad.grad(loss_fn(n, k), argnums=(0, 1))
     gc.collect()
     tracemalloc.start()
     t0 = time.perf_counter()
@@ -87,9 +99,10 @@ def main():
     print('| n | checkpoint every | peak (MiB) | peak (states) | time (s) | '
           'gradient vs plain (max rel. diff.) |')
     print('|---:|---:|---:|---:|---:|---:|')
-    rows = [(n, False) for n in sizes] + [(n // 10, True) for n in sizes]
+    rows = ([(n, False) for n in sizes] + [(n // 10, True) for n in sizes]
+            + [(n // 10, 'hessianv') for n in sizes])
     for n, nested in rows:
-        label = f'{n} nested' if nested else f'{n}'
+        label = f'{n} {"hessianv" if nested == "hessianv" else "nested"}' if nested else f'{n}'
         plain, peak, seconds = measure(n, args.d, None, nested)
         print(f'| {label} | none | {peak / 2**20:.1f} | {peak / state:.0f} | {seconds:.2f} | - |',
               flush=True)
