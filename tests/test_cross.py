@@ -96,3 +96,11 @@ def test_errors(sa, sb, kw, match):
         pnp.cross(a, b, **kw)
     with pytest.raises(ValueError, match=match):              # traced, the same message
         pyad.grad(lambda a: pnp.sum(pnp.cross(a, b, **kw)))(a)
+
+
+def test_dask_arrays_stay_lazy_and_right():
+    da = pytest.importorskip('dask.array')
+    a, b = _pair((4, 3), (4, 2), np.float64)
+    got = pnp.cross(da.from_array(a, chunks=2), da.from_array(b, chunks=2))
+    assert isinstance(got, da.Array)
+    np.testing.assert_allclose(np.asarray(got), numpy_cross(a, b), rtol=1e-14)

@@ -221,15 +221,27 @@ def copy(a: ArrayLike, order: str = 'K', subok: bool = False) -> Array:
 
 
 
-def _vector_axis_last(v, axis, name):
-    """v with its vector axis moved last, checked to hold 2- or 3-vectors."""
+def _vector_axis(v, axis, name):
+    """The axis of v holding its vectors, checked: 2 or 3 components."""
     if ndim_of(v) == 0:
         raise ValueError(f'cross: {name} is a scalar; it must hold 2- or 3-vectors')
-    v = moveaxis(v, normalize_axis(axis, ndim_of(v), f'cross: axis{name}'), -1)
-    if shape_of(v)[-1] not in (2, 3):
+    axis = normalize_axis(axis, ndim_of(v), f'cross: axis{name}')
+    if shape_of(v)[axis] not in (2, 3):
         raise ValueError(f'cross: incompatible dimensions for cross product (dimension must '
-                         f'be 2 or 3): {name} has vectors of {shape_of(v)[-1]} along axis{name}')
-    return v
+                         f'be 2 or 3): {name} has vectors of {shape_of(v)[axis]} along axis{name}')
+    return axis
+
+
+def _cross_axes(a, b, axisa, axisb):
+    """cross's vector axes, checked, and the shape the other axes broadcast to."""
+    axisa, axisb = _vector_axis(a, axisa, 'a'), _vector_axis(b, axisb, 'b')
+    rest_a = tuple(n for i, n in enumerate(shape_of(a)) if i != axisa)
+    rest_b = tuple(n for i, n in enumerate(shape_of(b)) if i != axisb)
+    try:
+        return axisa, axisb, _np.broadcast_shapes(rest_a, rest_b)
+    except ValueError:
+        raise ValueError(f'cross: the vectors of a (shape {rest_a} of them) and of b '
+                         f'(shape {rest_b}) cannot be broadcast together') from None
 
 
 def _product_minus(p, q, r, s):
@@ -251,20 +263,20 @@ def cross(a: ArrayLike, b: ArrayLike, axisa: int = -1, axisb: int = -1, axisc: i
     a, b = _arr(a), _arr(b)
     if axis is not None:
         axisa = axisb = axisc = axis
-    a, b = _vector_axis_last(a, axisa, 'a'), _vector_axis_last(b, axisb, 'b')
-    x, y = shape_of(a)[-1], shape_of(b)[-1]
-    try:
-        _np.broadcast_shapes(shape_of(a)[:-1], shape_of(b)[:-1])
-    except ValueError:
-        raise ValueError(f'cross: the vectors of a (shape {shape_of(a)[:-1]} of them) and of b '
-                         f'(shape {shape_of(b)[:-1]}) cannot be broadcast together') from None
+    axisa, axisb, rest = _cross_axes(a, b, axisa, axisb)
+    x, y = shape_of(a)[axisa], shape_of(b)[axisb]
+    if x == 3 or y == 3:
+        axisc = normalize_axis(axisc, len(rest) + 1, 'cross: axisc')
+        if x == y == 3 and isinstance(a, _np.ndarray) and isinstance(b, _np.ndarray):
+            return _np.cross(a, b, axisa=axisa, axisb=axisb, axisc=axisc)   # plain: NumPy's
+    a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)
     a0, a1, a2 = (a[..., i] if i < x else None for i in range(3))
     b0, b1, b2 = (b[..., i] if i < y else None for i in range(3))
     z = _product_minus(a0, b1, a1, b0)
     if x == y == 2:
         return z
     c = stack([_product_minus(a1, b2, a2, b1), _product_minus(a2, b0, a0, b2), z], axis=-1)
-    return moveaxis(c, -1, normalize_axis(axisc, ndim_of(c), 'cross: axisc'))
+    return moveaxis(c, -1, axisc)
 
 
 def trapezoid(y: ArrayLike, x: Optional[ArrayLike] = None, dx: ArrayLike = 1.0,
