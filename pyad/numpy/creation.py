@@ -5,7 +5,7 @@ from typing import Tuple, Union
 from ..typing import Array, ArrayLike, DTypeLike
 import numpy as _np
 
-from .._core.batching import per_example
+from .._core.batching import one_example, per_example
 
 from .._core.box import Box, dtype_of, innermost, ndim_of
 
@@ -219,4 +219,25 @@ r_ = _Concatenator(_np.r_, 0, 1, -1)
 c_ = _Concatenator(_np.c_, -1, 2, 0)
 
 
-__all__ = ['array', 'asarray', 'linspace', 'logspace', 'r_', 'c_']
+def zeros_like(a: ArrayLike, dtype: DTypeLike = None) -> Array:
+    return _np.zeros_like(one_example(a), dtype=dtype)
+
+
+def ones_like(a: ArrayLike, dtype: DTypeLike = None) -> Array:
+    return _np.ones_like(one_example(a), dtype=dtype)
+
+
+def full_like(a: ArrayLike, fill_value: ArrayLike, dtype: DTypeLike = None) -> Array:
+    if isinstance(fill_value, Box):     # a traced fill value: its derivative flows
+        from .manipulation import broadcast_to, astype
+        dtype = _np.result_type(a) if dtype is None else dtype
+        return broadcast_to(astype(fill_value, dtype), _np.shape(one_example(a)))
+    return _np.full_like(one_example(a), fill_value, dtype=dtype)
+
+
+def empty_like(a: ArrayLike, dtype: DTypeLike = None) -> Array:
+    return _np.empty_like(one_example(a), dtype=dtype)
+
+
+__all__ = ['array', 'asarray', 'linspace', 'logspace', 'r_', 'c_', 'zeros_like', 'ones_like',
+           'full_like', 'empty_like']
