@@ -9,8 +9,15 @@ segment and the sweep recomputes one segment at a time: about n/k + k states
 (k = √n: 2√n).  Peak memory is measured with tracemalloc (NumPy reports its
 arrays to it), in MiB and in states (d float64 values each).
 
-    python bench/checkpoint_memory.py            # n = 10^4, d = 1000 (~1 min)
-    python bench/checkpoint_memory.py --quick    # n = 2500
+Nested: ``pyad.grad`` in a of sum(g_a ** 2), g_a = ``pyad.grad`` of the loss in
+a: reverse over reverse, where the outer tape records the whole inner forward
+pass and inner sweep unless the checkpointed segments are checkpointed at the
+outer level too.  "hessianv" rows: ``pyad.hessianv`` of the loss in h, reverse over
+forward (the forward level's tangents pushed through each segment, checkpointed on
+the reverse level under it).
+
+    python bench/checkpoint_memory.py            # n = 10^4, d = 1000 (~2 min)
+    python bench/checkpoint_memory.py --quick    # n = 2500 (nested: 250)
 """
 import argparse
 import gc
@@ -50,10 +57,27 @@ def loss_fn(n, k):
     return loss
 
 
-def measure(n, d, k):
+def nested_fn(n, k, h0):
+    """a -> the gradient in a of sum(grad of the loss in a, squared)."""
+    inner = pyad.grad(loss_fn(n, k), argnums=1)
+    outer = pyad.grad(lambda a: pnp.sum(inner(h0, a) ** 2))
+    return lambda h, a: (outer(a),)
+
+
+def hessianv_fn(n, k, v):
+    """h -> the Hessian of the loss in h times v: reverse over forward."""
+    return lambda h, a: (pyad.hessianv(lambda h: loss_fn(n, k)(h, a))(h, v),)
+
+
+def measure(n, d, k, nested=False):
     rng = onp.random.default_rng(0)
     h0, a = rng.standard_normal(d), rng.standard_normal(d)
-    g = pyad.grad(loss_fn(n, k), argnums=(0, 1))
+    if nested == 'hessianv':
+        g = hessianv_fn(n, k, rng.standard_normal(d))
+    elif nested:
+        g = nested_fn(n, k, h0)
+    else:
+        g = pyad.grad(loss_fn(n, k), argnums=(0, 1))
     gc.collect()
     tracemalloc.start()
     t0 = time.perf_counter()
@@ -75,15 +99,18 @@ def main():
     print('| n | checkpoint every | peak (MiB) | peak (states) | time (s) | '
           'gradient vs plain (max rel. diff.) |')
     print('|---:|---:|---:|---:|---:|---:|')
-    for n in sizes:
-        plain, peak, seconds = measure(n, args.d, None)
-        print(f'| {n} | none | {peak / 2**20:.1f} | {peak / state:.0f} | {seconds:.2f} | - |',
+    rows = ([(n, False) for n in sizes] + [(n // 10, True) for n in sizes]
+            + [(n // 10, 'hessianv') for n in sizes])
+    for n, nested in rows:
+        label = f'{n} {"hessianv" if nested == "hessianv" else "nested"}' if nested else f'{n}'
+        plain, peak, seconds = measure(n, args.d, None, nested)
+        print(f'| {label} | none | {peak / 2**20:.1f} | {peak / state:.0f} | {seconds:.2f} | - |',
               flush=True)
         for k in sorted({int(math.isqrt(n)), n // 10}):
-            got, peak, seconds = measure(n, args.d, k)
+            got, peak, seconds = measure(n, args.d, k, nested)
             err = max(float(onp.max(onp.abs(x - y)) / onp.max(onp.abs(y)))
                       for x, y in zip(got, plain))
-            print(f'| {n} | {k} | {peak / 2**20:.1f} | {peak / state:.0f} | {seconds:.2f} | '
+            print(f'| {label} | {k} | {peak / 2**20:.1f} | {peak / state:.0f} | {seconds:.2f} | '
                   f'{err:.1e} |', flush=True)
 
 

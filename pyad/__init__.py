@@ -24,7 +24,7 @@ from . import optim, numerical                 # noqa: F401
 from . import jit                              # noqa: F401
 from .fixed_point import fixed_point, FixedPointError
 from .custom import custom_jvp, custom_vjp, ClosureError
-from .checkpoint import checkpoint, remat
+from .checkpoint import checkpoint, remat, checkpoint_policies
 from . import tree_util, flatten_util  # noqa: F401
 from .vmapping import vmap
 
@@ -36,6 +36,7 @@ __all__ = list(_operators_all) + [
     'NonDifferentiableError', 'stop_gradient', 'is_array', 'numpy', 'nn', 'linalg', 'fixed_point',
     'FixedPointError',
     'optim', 'numerical', 'custom_jvp', 'custom_vjp', 'ClosureError', 'checkpoint', 'remat',
+    'checkpoint_policies',
     'tree_util', 'flatten_util',
     'vmap',
     'jit',

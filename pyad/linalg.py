@@ -65,7 +65,10 @@ Errors name the function: a non-square or mismatched input raises ``ValueError``
 with the shapes, a singular (or not positive definite) matrix raises
 ``LinAlgError`` (``numpy.linalg.LinAlgError``) from the function that hit it.
 """
-from collections import namedtuple
+from __future__ import annotations
+
+from typing import NamedTuple, Optional, Tuple, Union
+from .typing import Array, ArrayLike, Axis
 
 import numpy as _np
 
@@ -82,12 +85,37 @@ from .numpy.complexes import conj, real, imag
 
 LinAlgError = _np.linalg.LinAlgError
 
-SlogdetResult = namedtuple('SlogdetResult', ['sign', 'logabsdet'])
-# (LstsqResult is defined with lstsq, below)
-EighResult = namedtuple('EighResult', ['eigenvalues', 'eigenvectors'])
-EigResult = namedtuple('EigResult', ['eigenvalues', 'eigenvectors'])
-SVDResult = namedtuple('SVDResult', ['U', 'S', 'Vh'])
-QRResult = namedtuple('QRResult', ['Q', 'R'])
+class SlogdetResult(NamedTuple):
+    sign: Array
+    logabsdet: Array
+
+
+class EighResult(NamedTuple):
+    eigenvalues: Array
+    eigenvectors: Array
+
+
+class EigResult(NamedTuple):
+    eigenvalues: Array
+    eigenvectors: Array
+
+
+class SVDResult(NamedTuple):
+    U: Array
+    S: Array
+    Vh: Array
+
+
+class QRResult(NamedTuple):
+    Q: Array
+    R: Array
+
+
+class LstsqResult(NamedTuple):
+    x: Array
+    residuals: Array
+    rank: int
+    s: Array
 
 __all__ = ['solve', 'solve_symmetric', 'cholesky', 'cho_solve', 'solve_triangular', 'inv',
            'pinv', 'det', 'slogdet', 'eig', 'eigvals', 'eigh', 'svd', 'qr', 'norm',
@@ -325,7 +353,8 @@ _tri.def_vjp_joint(_tri_vjp)
 _TRANS = {0: 0, 1: 1, 2: 1, 'N': 0, 'T': 1, 'C': 1}
 
 
-def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
+def solve_triangular(a: ArrayLike, b: ArrayLike, trans: int = 0, lower: bool = False,
+                     unit_diagonal: bool = False) -> Array:
     """scipy.linalg.solve_triangular, over stacks: solve op(A) X = B reading only the
     lower (``lower=True``) or upper triangle of ``a``; ``trans`` 0/'N' (A), 1/'T' (Aᵀ)
     or 2/'C' (Aᴴ, which is Aᵀ for a real A).  Complex matrices too."""
@@ -333,7 +362,7 @@ def solve_triangular(a, b, trans=0, lower=False, unit_diagonal=False):
     a, b = _as_array(a), _as_array(b)
     n = _check_square(name, a)
     if unit_diagonal:
-        raise NotImplementedError(f'{name}: unit_diagonal=True is not supported')
+        raise NotImplementedError(f'{name}: unit_diagonal = True is not supported')
     if trans not in _TRANS:
         raise ValueError(f"{name}: trans must be 0, 1, 2, 'N', 'T' or 'C', got {trans!r}")
     b2, vector = _rhs(name, a, b, n)
@@ -381,7 +410,7 @@ _solve.def_jvp(_solve_jvp_a, _solve_jvp_b)
 _solve.def_vjp_joint(_solve_vjp)
 
 
-def solve(a, b):
+def solve(a: ArrayLike, b: ArrayLike) -> Array:
     """numpy.linalg.solve: X with A X = B, over broadcast stacks.  ``b`` of shape
     (n,) is a vector (the result has shape (..., n)); otherwise (..., n, k)."""
     a, b = _as_array(a), _as_array(b)
@@ -432,7 +461,7 @@ _solve_sym.def_jvp(_solve_sym_jvp_a, _solve_sym_jvp_b)
 _solve_sym.def_vjp_joint(_solve_sym_vjp)
 
 
-def solve_symmetric(a, b):
+def solve_symmetric(a: ArrayLike, b: ArrayLike) -> Array:
     """Solve A X = B for symmetric (complex: Hermitian) positive definite A by a
     Cholesky factorization.
 
@@ -480,7 +509,7 @@ _cholesky.def_jvp(_cholesky_jvp)
 _cholesky.def_vjp(_cholesky_vjp)
 
 
-def cholesky(a):
+def cholesky(a: ArrayLike) -> Array:
     """numpy.linalg.cholesky: the lower-triangular L with L Lᴴ = (A + Aᴴ)/2 (L Lᵀ =
     (A + Aᵀ)/2 for a real A), its diagonal real and positive.  A matrix that is not
     positive definite raises LinAlgError."""
@@ -489,7 +518,7 @@ def cholesky(a):
     return _cholesky(a)
 
 
-def cho_solve(c_and_lower, b):
+def cho_solve(c_and_lower: Tuple[ArrayLike, bool], b: ArrayLike) -> Array:
     """scipy.linalg.cho_solve: solve A X = B given A's Cholesky factor.  Pass the
     factor ``c`` (lower triangular, as ``cholesky`` returns) or ``(c, lower)``.
     A complex factor stands for A = L Lᴴ (or Uᴴ U)."""
@@ -519,7 +548,7 @@ _inv.def_jvp(lambda t, ans, a: -matmul(matmul(ans, t), ans))
 _inv.def_vjp(lambda g, ans, a: -matmul(matmul(_mT(ans), g), _mT(ans)))
 
 
-def inv(a):
+def inv(a: ArrayLike) -> Array:
     """numpy.linalg.inv, over stacks.  A singular matrix raises LinAlgError."""
     a = _as_array(a)
     _check_square('inv', a)
@@ -612,7 +641,7 @@ _det.def_jvp(_det_jvp)
 _det.def_vjp(_det_vjp)
 
 
-def det(a):
+def det(a: ArrayLike) -> Array:
     """numpy.linalg.det, over stacks.  d det(A) = tr(adj(A) dA): det(A) tr(A⁻¹ dA)
     for a well-conditioned A, else the adjugate continued to singular matrices (see
     ``_adjugate``), so derivatives of every order exist everywhere."""
@@ -680,7 +709,7 @@ _slogdet.def_jvp(_slogdet_jvp)
 _slogdet.def_vjp(_slogdet_vjp)
 
 
-def slogdet(a):
+def slogdet(a: ArrayLike) -> SlogdetResult:
     """numpy.linalg.slogdet: (sign, log|det A|).  A real ``sign`` has no derivative;
     that of ``logabsdet`` is A⁻ᵀ.  For a complex A, ``sign`` is det A / |det A| and
     moves with the phase: d sign = sign · i Im tr(A⁻¹ dA), d logabsdet = Re tr(A⁻¹ dA).
@@ -759,7 +788,7 @@ _pinv.def_vjp(lambda g, p, a, rcond: _vjp_from_jvp(lambda t: _pinv_jvp(t, p, a, 
               None)
 
 
-def pinv(a, rcond=None):
+def pinv(a: ArrayLike, rcond: Optional[float] = None) -> Array:
     """numpy.linalg.pinv, over stacks (m, n).  The derivative (Golub & Pereyra) holds
     where the rank is constant: in practice, for full-rank matrices."""
     a = _as_array(a)
@@ -770,10 +799,9 @@ def pinv(a, rcond=None):
     return _pinv(a, float(rcond))
 
 
-LstsqResult = namedtuple('LstsqResult', ['x', 'residuals', 'rank', 's'])
 
 
-def lstsq(a, b, rcond=None):
+def lstsq(a: ArrayLike, b: ArrayLike, rcond: Optional[float] = None) -> LstsqResult:
     """numpy.linalg.lstsq: ``x, residuals, rank, s = lstsq(a, b)``, as NumPy returns.
 
     x minimises ||A x - b|| (the minimum-norm one when A is wide), as ``pinv(a) @ b``;
@@ -931,7 +959,7 @@ _eig.def_jvp_joint(_eig_jvp)
 _eig.def_vjp_joint(_eig_vjp)
 
 
-def eig(a):
+def eig(a: ArrayLike) -> EigResult:
     """numpy.linalg.eig of a general square matrix (or stack): ``(w, v)`` with
     A v[:, j] = w[j] v[:, j], NumPy's values but always complex (complex64 for
     float32 input, as JAX), the columns of v of unit 2-norm.
@@ -952,7 +980,7 @@ def eig(a):
     return EigResult(*_eig(a))
 
 
-def eigvals(a):
+def eigvals(a: ArrayLike) -> Array:
     """numpy.linalg.eigvals: the eigenvalues of ``eig`` (complex)."""
     return eig(a)[0]
 
@@ -970,7 +998,7 @@ def _from_triangle(a, uplo):
     return where(lower, a, 0.0) + _mT(where(strict, a, 0.0))
 
 
-def eigh(a, UPLO=None):
+def eigh(a: ArrayLike, UPLO: Optional[str] = None) -> EighResult:
     """numpy.linalg.eigh: (eigenvalues ascending, eigenvectors as columns), of a real
     symmetric or complex Hermitian matrix (the eigenvalues are real).
 
@@ -1035,7 +1063,7 @@ _svd.def_jvp(_svd_jvp)
 _svd.def_vjp(lambda g, ans, a: _vjp_from_jvp(lambda t: _svd_jvp(t, ans, a), a, g))
 
 
-def svd(a, full_matrices=False, compute_uv=True):
+def svd(a: ArrayLike, full_matrices: bool = False, compute_uv: bool = True) -> Union[Array, SVDResult]:
     """numpy.linalg.svd, reduced only: (U, S, Vh) with S descending, or S alone
     with ``compute_uv=False``.  The derivatives of U and Vh are undefined for
     repeated singular values (and for zero ones when m != n); those of S are fine
@@ -1085,7 +1113,7 @@ _qr.def_jvp(_qr_jvp)
 _qr.def_vjp(lambda g, ans, a: _vjp_from_jvp(lambda t: _qr_jvp(t, ans, a), a, g))
 
 
-def qr(a, mode='reduced'):
+def qr(a: ArrayLike, mode: str = 'reduced') -> Union[Array, QRResult]:
     """numpy.linalg.qr, reduced: (Q, R) with Q (..., m, k), R (..., k, n).
     Differentiable for m >= n with full column rank.  Complex matrices too: R's
     diagonal is real (LAPACK's Householder convention, its signs those of NumPy's
@@ -1129,7 +1157,7 @@ _expm.def_jvp(lambda t, ans, a: _frechet(a, t))
 _expm.def_vjp(lambda g, ans, a: _frechet(_mT(a), g))
 
 
-def expm(a):
+def expm(a: ArrayLike) -> Array:
     """scipy.linalg.expm, over stacks.  Its derivative is the Fréchet derivative,
     computed by the block identity with expm itself (so it nests to any order).
     Complex matrices too (expm is holomorphic)."""
@@ -1177,7 +1205,7 @@ _sylvester.def_jvp(lambda t, x, a, b, q: _sylvester(a, b, -matmul(t, x)),
 _sylvester.def_vjp_joint(_sylvester_vjp)
 
 
-def solve_sylvester(a, b, q):
+def solve_sylvester(a: ArrayLike, b: ArrayLike, q: ArrayLike) -> Array:
     """scipy.linalg.solve_sylvester: the X with A X + X B = Q, for A (m, m), B (n, n)
     and Q (m, n).  Differentiable in all three; the derivative exists where the
     solution is unique (no eigenvalue of A is minus one of B's)."""
@@ -1229,7 +1257,7 @@ _sqrtm.def_jvp(lambda t, x, a: _sylvester(x, x, t))
 _sqrtm.def_vjp(lambda g, x, a: _sylvester(_mT(x), _mT(x), g))
 
 
-def sqrtm(a):
+def sqrtm(a: ArrayLike) -> Array:
     """scipy.linalg.sqrtm: the principal square root X (X X = A) of a matrix, or of
     each matrix of a stack: of a real matrix with a real one (no negative
     eigenvalue), or of a complex matrix (complex result).  Its derivative solves
@@ -1317,7 +1345,7 @@ _banded.def_jvp(
 _banded.def_vjp_joint(_banded_vjp)
 
 
-def solve_banded(l_and_u, ab, b):
+def solve_banded(l_and_u: Tuple[int, int], ab: ArrayLike, b: ArrayLike) -> Array:
     """scipy.linalg.solve_banded: solve A x = b for a banded A given in SciPy's band
     storage ``ab`` ((l + u + 1, n), ``ab[u + i - j, j] = A[i, j]``).  b is (n,) or
     (n, ...).  Differentiable in ab (on its band; the unused corners get zero) and
@@ -1340,7 +1368,7 @@ def solve_banded(l_and_u, ab, b):
 
 
 # ================================================================== matrix_power
-def matrix_power(a, n):
+def matrix_power(a: ArrayLike, n: int) -> Array:
     """numpy.linalg.matrix_power: A**n for an integer n by repeated squaring;
     n < 0 uses inv(A), n == 0 gives the identity (a constant)."""
     a = _as_array(a)
@@ -1436,7 +1464,8 @@ def _spectral(ord, axis, nd):
     return pair and ord in (2, -2, 'nuc')
 
 
-def norm(x, ord=None, axis=None, keepdims=False):
+def norm(x: ArrayLike, ord: Optional[Union[int, float, str]] = None, axis: Axis = None,
+         keepdims: bool = False) -> Array:
     """numpy.linalg.norm: vector norms (ord None/2, 1, inf, -inf, 0, any p) along an
     int axis, matrix norms ('fro', 'nuc', 2, -2, 1, -1, inf, -inf) over a pair of
     axes.  2-norms are not differentiable at 0; inf/max norms split the derivative

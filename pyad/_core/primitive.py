@@ -96,7 +96,8 @@ class _Doc:
 
 class Primitive:
     __slots__ = ('name', 'impl', 'jvps', 'vjps', 'jvp_joint', 'vjp_joint', 'taylor', 'traits',
-                 'reverse', 'nondiff', 'multiple_results', 'complex_rules', '_doc', '__weakref__')
+                 'reverse', 'nondiff', 'multiple_results', 'complex_rules', '_doc', '__weakref__',
+                 '__signature__')      # for help() and inspect, where the library sets one
     __doc__ = _Doc()
 
     def __init__(self, name, impl, *, traits=None, nondiff=False, multiple_results=False,

@@ -47,6 +47,11 @@ once, without derivatives; the derivatives flow through the closed form of the
 threshold on the fractional set F_i = {0 < m_ij < 1}: tau_i = (sum_F u + |{m = 1}| -
 k_i) / |F_i| (0 when F_i is empty, as in ``sparsek``), in u and in the budget.
 """
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple, Union
+from ..typing import Array, ArrayLike, DTypeLike
+import numpy
 import functools
 import math
 
@@ -65,7 +70,8 @@ DEFAULT_CHUNK = 64
 
 
 # ============================================================================ scores
-def sparsek_scores(x, w_score, slope=0.0, offset=0):
+def sparsek_scores(x: ArrayLike, w_score: ArrayLike, slope: ArrayLike = 0.0,
+                   offset: int = 0) -> Array:
     """Importance scores u (batch, heads, n) from token features x (batch, n, D):
     u[b, h, j] = x[b, j]·w_score[:, h] + slope[h] * (offset + j).
 
@@ -553,9 +559,12 @@ def _budget_rows(fn, budget, B, H, dtype):
 
 
 @per_example
-def sparsek_attention(q, k, v, scores, budget, *, causal=True, window=0, scale=None,
-                      chunk=DEFAULT_CHUNK, candidates=None, key_padding_mask=None,
-                      return_selection=False):
+def sparsek_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, scores: ArrayLike,
+                      budget: ArrayLike, *, causal: bool = True, window: int = 0,
+                      scale: Optional[ArrayLike] = None, chunk: int = DEFAULT_CHUNK,
+                      candidates: Optional[ArrayLike] = None,
+                      key_padding_mask: Optional[ArrayLike] = None,
+                      return_selection: bool = False) -> Union[Array, Tuple[Array, Array]]:
     """SparseK attention (Lou et al. 2024): every query attends to the ceil(budget) keys of
     its pool (keys outside its sliding window) with the largest importance ``scores``,
     weighted by their soft SparseK mask, plus the keys of its window.
@@ -677,7 +686,9 @@ def _selection(blocks, B, H, n, K, dtype):
     return idx.reshape(B, H, n, K), ok.reshape(B, H, n, K), tau.reshape(B, H, n)
 
 
-def sliding_window_attention(q, k, v, window, *, scale=None, causal=True, key_padding_mask=None):
+def sliding_window_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, window: int, *,
+                             scale: Optional[ArrayLike] = None, causal: bool = True,
+                             key_padding_mask: Optional[ArrayLike] = None) -> Array:
     """Attention over the ``window`` most recent keys (i - window, i] only (``causal=False``:
     |i - j| < window); O(n·window·d)."""
     (B, H, n, d), _, _ = _heads('sliding_window_attention', q, k, v, None)
@@ -686,7 +697,8 @@ def sliding_window_attention(q, k, v, window, *, scale=None, causal=True, key_pa
                              key_padding_mask=key_padding_mask)
 
 
-def dense_attention(q, k, v, *, causal=True, scale=None):
+def dense_attention(q: ArrayLike, k: ArrayLike, v: ArrayLike, *, causal: bool = True,
+                    scale: Optional[ArrayLike] = None) -> Array:
     """Plain softmax attention (n×n logits), causal by default: the dense baseline."""
     (B, H, n, d), Hk, _ = _heads('dense_attention', q, k, v, None)
     if Hk != H:
@@ -893,7 +905,9 @@ class SparseKCache:
 
 
 # ============================================================================ layer
-def sparsek_layer_init(rng, d_model, heads, d_head, *, kv_heads=None, dtype=_onp.float64):
+def sparsek_layer_init(rng: numpy.random.Generator, d_model: int, heads: int, d_head: int, *,
+                       kv_heads: Optional[int] = None,
+                       dtype: DTypeLike = _onp.float64) -> Dict[str, Array]:
     """Parameters of a SparseK attention layer (a dict of arrays: a pytree for
     ``pyad.grad`` and ``pyad.optim``): projections Wq (d_model, heads·d_head), Wk, Wv
     (d_model, kv_heads·d_head), Wo (heads·d_head, d_model), the scorer w_score
@@ -910,8 +924,9 @@ def sparsek_layer_init(rng, d_model, heads, d_head, *, kv_heads=None, dtype=_onp
             'w_score': f(d_model, heads) * 0.1, 'slope': _onp.zeros(heads, dtype=dtype)}
 
 
-def sparsek_layer(params, x, budget, *, window=0, causal=True, key_padding_mask=None,
-                  chunk=DEFAULT_CHUNK, candidates=None):
+def sparsek_layer(params: Any, x: ArrayLike, budget: ArrayLike, *, window: int = 0,
+                  causal: bool = True, key_padding_mask: Optional[ArrayLike] = None,
+                  chunk: int = DEFAULT_CHUNK, candidates: Optional[ArrayLike] = None) -> Array:
     """Apply a SparseK attention layer (parameters from ``sparsek_layer_init``) to token
     features x (batch, n, d_model): project, score (``sparsek_scores``), attend
     (``sparsek_attention``), merge the heads and project back: (batch, n, d_model)."""

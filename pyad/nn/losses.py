@@ -1,5 +1,8 @@
 """Losses built on the mappings of pyad.nn (compositions of primitives, so every
 derivative, to any order, comes from their rules)."""
+from __future__ import annotations
+
+from ..typing import Array, ArrayLike
 from .._core.box import shape_of, dtype_of, innermost
 from .._core.batching import holds_batch
 from ..backend import namespace
@@ -38,7 +41,7 @@ def _as_distribution(fn, target, z, axis):
     return target
 
 
-def sparsemax_loss(z, target, axis=-1):
+def sparsemax_loss(z: ArrayLike, target: ArrayLike, axis: int = -1) -> Array:
     """The sparsemax loss (Martins & Astudillo 2016), a Fenchel-Young loss:
     L(z, y) = z·p - ||p||²/2 - z·y + ||y||²/2 with p = sparsemax(z), one value per row.
 
@@ -53,7 +56,7 @@ def sparsemax_loss(z, target, axis=-1):
     return _red.sum(zm * (p - y) - 0.5 * (p * p - y * y), axis=axis)
 
 
-def softmax_cross_entropy(logits, labels, axis=-1):
+def softmax_cross_entropy(logits: ArrayLike, labels: ArrayLike, axis: int = -1) -> Array:
     """-log softmax(logits)[label] per row; ``labels`` integer (logits' shape without
     ``axis``) or distributions (the shape of logits)."""
     logits = as_float_array(logits, 'softmax_cross_entropy')

@@ -13,6 +13,9 @@ The rules, with y = softmax(x) along the axes:
 * log_softmax:  J t = t - sum(y * t),  Jᵀ g = g - y * sum(g)
 * logsumexp:    J t = sum(y * t),      Jᵀ g = g * y
 """
+from __future__ import annotations
+
+from ..typing import Array, ArrayLike, Axis
 from .._core.primitive import Primitive
 from ..backend import namespace
 from ..numpy import reductions as _red
@@ -79,7 +82,7 @@ _logsumexp.def_vjp(lambda g, ans, x, axes, keepdims: _red.restore_reduced(
     g, ans, x, axes, keepdims) * _softmax(x, axes=axes))
 
 
-def softmax(x, axis=-1):
+def softmax(x: ArrayLike, axis: int = -1) -> Array:
     """exp(x) / sum(exp(x)) along ``axis`` (an int, a tuple of ints, or None for all).
 
     Stable for large inputs; ``-inf`` entries get 0; an all ``-inf`` row gives zeros."""
@@ -87,13 +90,13 @@ def softmax(x, axis=-1):
     return _softmax(x, axes=check_axes('softmax', x, axis))
 
 
-def log_softmax(x, axis=-1):
+def log_softmax(x: ArrayLike, axis: int = -1) -> Array:
     """x - logsumexp(x) along ``axis``; ``-inf`` where x is ``-inf`` (and on all ``-inf`` rows)."""
     x = as_float_array(x, 'log_softmax')
     return _log_softmax(x, axes=check_axes('log_softmax', x, axis))
 
 
-def logsumexp(x, axis=None, keepdims=False):
+def logsumexp(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Array:
     """log(sum(exp(x))) over ``axis`` (None: all axes), computed stably; ``-inf`` for a
     reduction over ``-inf`` entries only.  Its gradient is softmax(x)."""
     x = as_float_array(x, 'logsumexp')

@@ -16,6 +16,9 @@ Conventions shared by all of them:
   below it that they are treated as masked;
 * dtype is kept (float32 in, float32 out and float32 derivatives).
 """
+from __future__ import annotations
+
+from ..typing import Array, ArrayLike
 import numpy as _onp
 
 from .._core.primitive import Primitive
@@ -132,7 +135,7 @@ _sparsemax.def_jvp(lambda t, ans, z, axis: _sparsemax_lin(t, ans, z, axis, batch
 _sparsemax.def_vjp(lambda g, ans, z, axis: _sparsemax_lin(g, ans, z, axis, batch_ndim(g, ans)))
 
 
-def sparsemax(z, axis=-1):
+def sparsemax(z: ArrayLike, axis: int = -1) -> Array:
     """The Euclidean projection of z onto the probability simplex along ``axis``
     (Martins & Astudillo 2016): p = max(z - tau, 0) with sum(p) = 1.
 
@@ -315,7 +318,7 @@ def _check_budget(fn, k, m, row_shape):
     return arr.ndim
 
 
-def sparsek(z, k, axis=-1):
+def sparsek(z: ArrayLike, k: ArrayLike, axis: int = -1) -> Array:
     """SparseK: the Euclidean projection of z onto {p : 0 <= p <= 1, sum(p) = k} along
     ``axis``: p = clip(z - tau, 0, 1), a differentiable top-k (Lou et al. 2024).
 
@@ -387,7 +390,7 @@ _entmax15.def_vjp(lambda g, ans, z, axis: _weighted_lin(
     g, _sqrt_where_positive(ans), axis, batch_ndim(g, ans)))
 
 
-def entmax15(z, axis=-1):
+def entmax15(z: ArrayLike, axis: int = -1) -> Array:
     """1.5-entmax (Peters, Niculae & Martins 2019): p = [z/2 - tau]_+^2 with sum p = 1,
     exact (sort-based).  Sparse like sparsemax, smooth like softmax on its support.
     Jacobian: diag(s) - s sᵀ/sum(s) with s = sqrt(p)."""
@@ -433,7 +436,7 @@ _entmax_bisect.def_vjp(lambda g, ans, z, axis, alpha, n_iter: _weighted_lin(
     g, _bisect_weights(ans, alpha), axis, batch_ndim(g, ans)))
 
 
-def entmax_bisect(z, alpha=1.5, axis=-1, n_iter=50):
+def entmax_bisect(z: ArrayLike, alpha: ArrayLike = 1.5, axis: int = -1, n_iter: int = 50) -> Array:
     """alpha-entmax by bisection (Peters, Niculae & Martins 2019):
     p = [(alpha - 1) z - tau]_+^(1/(alpha - 1)), sum p = 1.
 
@@ -474,7 +477,7 @@ def _topk_impl(z, k, axis):
 _topk_mask = Primitive('topk_mask', _topk_impl, nondiff=True)
 
 
-def topk_mask(z, k, axis=-1):
+def topk_mask(z: ArrayLike, k: int, axis: int = -1) -> Array:
     """The hard top-k indicator along ``axis``: 1.0 on the k largest entries of each row
     (ties go to the earlier entry; NaN is never selected), 0.0 elsewhere, in z's dtype.
     ``k`` is an int or an array of one int per row.  Not differentiable: its result is

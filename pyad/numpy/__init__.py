@@ -23,9 +23,8 @@ from . import manipulation as _shape
 from . import reductions as _red
 from . import indexing as _idx
 from . import products as _prod
-from .._core.box import install_methods as _install_methods, innermost as _innermost, Box as _Box
+from .._core.box import install_methods as _install_methods, innermost as _innermost
 from .._core.primitive import bind as _bind
-from .._core.batching import one_example as _one_example
 from .creation import *             # noqa: F401,F403
 from . import _taylor               # noqa: F401  (registers the Taylor-mode rules)
 from . import fft                   # noqa: F401  (pyad.numpy.fft, as numpy.fft)
@@ -43,25 +42,6 @@ from numpy import (  # noqa: F401
     count_nonzero, unique, bincount, digitize, isscalar, isrealobj,
     complex64, complex128,
 )
-
-
-def zeros_like(a, dtype=None):
-    return _onp.zeros_like(_one_example(a), dtype=dtype)
-
-
-def ones_like(a, dtype=None):
-    return _onp.ones_like(_one_example(a), dtype=dtype)
-
-
-def full_like(a, fill_value, dtype=None):
-    if isinstance(fill_value, _Box):     # a traced fill value: its derivative flows
-        dtype = _onp.result_type(a) if dtype is None else dtype
-        return broadcast_to(astype(fill_value, dtype), shape(_one_example(a)))
-    return _onp.full_like(_one_example(a), fill_value, dtype=dtype)
-
-
-def empty_like(a, dtype=None):
-    return _onp.empty_like(_one_example(a), dtype=dtype)
 
 
 # --------------------------------------------------------------------- box methods
@@ -259,3 +239,11 @@ for _name in ('argsort', 'argpartition', 'searchsorted'):
     _methods[_name] = _plain_method(_name)
 
 _install_methods(_methods)
+
+# help() and inspect show each primitive's own arguments, annotated
+from ..typing import primitive_signature as _primitive_signature
+from .._core.primitive import Primitive as _Primitive
+for _value in list(globals().values()):
+    if isinstance(_value, _Primitive) and not hasattr(_value, '__signature__'):
+        _value.__signature__ = _primitive_signature(
+            _value, 'bool' if _value.name in ('allclose', 'array_equal') else 'Array')

@@ -5,13 +5,16 @@ a value being differentiated (a box around the array).  ``pyad.numpy.ndarray`` i
 NumPy's class for everything but ``isinstance`` and ``issubclass``, which also
 accept traced values (as ``isinstance(x, jax.Array)`` accepts JAX's tracers).
 """
+from __future__ import annotations
+
+from ..typing import Array, ArrayLike
 import numpy as _np
 
 from .. import backend
 from .._core.box import Box
 
 
-def is_array(x):
+def is_array(x: ArrayLike) -> bool:
     """True for an array: a NumPy (or CuPy, or registered) array, or a value being
     differentiated, whatever its shape.  False for Python numbers, lists and NumPy
     scalars (``np.float64(1.0)``), as ``isinstance(x, numpy.ndarray)`` is."""

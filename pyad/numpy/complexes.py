@@ -9,6 +9,9 @@ of the JVP under that pairing: holomorphic functions keep their real rules
 angle) conjugate or rotate the cotangent, as below.  The gradient of a real
 function of a complex z is then ``∂f/∂x - i ∂f/∂y``, the number JAX returns.
 """
+from __future__ import annotations
+
+from ..typing import Array, ArrayLike
 import numpy as _np
 
 from .._core.primitive import Primitive
@@ -91,7 +94,7 @@ _angle.def_jvp(_angle_jvp)
 _angle.def_vjp(_angle_vjp)
 
 
-def angle(z, deg=False):
+def angle(z: ArrayLike, deg: bool = False) -> Array:
     """numpy.angle: the argument of a complex number (radians, or degrees with
     ``deg``); its derivative is Im(dz / z), undefined (inf or nan) at z = 0, and 0
     for a real z."""
@@ -116,17 +119,17 @@ def abs_vjp(g, ans, x):
     return g * _unit_conj(x, ans)
 
 
-def iscomplexobj(x):
+def iscomplexobj(x: ArrayLike) -> Array:
     """numpy.iscomplexobj: whether x has a complex dtype (traced values too)."""
     return _is_complex(x) if isinstance(x, Box) else _np.iscomplexobj(x)
 
 
-def iscomplex(x):
+def iscomplex(x: ArrayLike) -> Array:
     """numpy.iscomplex: where the imaginary part is non-zero (booleans, no derivative)."""
     return _np.iscomplex(innermost(x))
 
 
-def real_if_close(a, tol=100):
+def real_if_close(a: ArrayLike, tol: int = 100) -> Array:
     """numpy.real_if_close: the real part when every imaginary part is within
     ``tol`` machine epsilons of 0 (decided on the value; the derivative is that of
     ``real(a)`` then, of ``a`` otherwise)."""

@@ -5,6 +5,10 @@ They are here so that ``pyad.numpy.diff(x)`` exists and so that NumPy's function
 the same name, given a traced value, dispatches here (see ``_protocol``) instead of
 raising.  Parameters keep NumPy's names and defaults.
 """
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple, Union
+from ..typing import Array, ArrayLike, Axis, DTypeLike, Shape
 import numpy as _np
 
 from .._core.batching import per_example
@@ -46,7 +50,8 @@ def _as_edge(v, a, axis):
     return v
 
 
-def diff(a, n=1, axis=-1, prepend=None, append=None):
+def diff(a: ArrayLike, n: int = 1, axis: int = -1, prepend: Optional[ArrayLike] = None,
+         append: Optional[ArrayLike] = None) -> Array:
     """numpy.diff."""
     a = _arr(a)
     if n < 0:
@@ -66,7 +71,8 @@ def diff(a, n=1, axis=-1, prepend=None, append=None):
     return a
 
 
-def ediff1d(ary, to_end=None, to_begin=None):
+def ediff1d(ary: ArrayLike, to_end: Optional[ArrayLike] = None,
+            to_begin: Optional[ArrayLike] = None) -> Array:
     """numpy.ediff1d."""
     ary = _arr(ary)
     to_end = None if to_end is None else _arr(to_end)
@@ -78,7 +84,7 @@ def ediff1d(ary, to_end=None, to_begin=None):
     return concatenate(parts) if len(parts) > 1 else d
 
 
-def append(arr, values, axis=None):
+def append(arr: ArrayLike, values: ArrayLike, axis: Axis = None) -> Array:
     """numpy.append."""
     arr, values = _arr(arr), _arr(values)
     if axis is None:
@@ -86,7 +92,8 @@ def append(arr, values, axis=None):
     return concatenate([arr, values], axis=axis)
 
 
-def average(a, axis=None, weights=None, returned=False, *, keepdims=False):
+def average(a: ArrayLike, axis: Axis = None, weights: Optional[ArrayLike] = None,
+            returned: bool = False, *, keepdims: bool = False) -> Union[Array, Tuple[Array, Array]]:
     """numpy.average."""
     a = _arr(a)
     weights = None if weights is None else _arr(weights)
@@ -117,12 +124,13 @@ def _count(shape, axis):
     return n
 
 
-def ptp(a, axis=None, keepdims=False):
+def ptp(a: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Array:
     """numpy.ptp: max - min."""
     return max(a, axis=axis, keepdims=keepdims) - min(a, axis=axis, keepdims=keepdims)
 
 
-def quantile(a, q, axis=None, keepdims=False, method='linear'):
+def quantile(a: ArrayLike, q: ArrayLike, axis: Axis = None, keepdims: bool = False,
+             method: str = 'linear') -> Array:
     """numpy.quantile (method 'linear', NumPy's default): the sorted values,
     interpolated linearly; differentiable in a and in q."""
     a = _arr(a)
@@ -163,23 +171,26 @@ def quantile(a, q, axis=None, keepdims=False, method='linear'):
     return out
 
 
-def percentile(a, q, axis=None, keepdims=False, method='linear'):
+def percentile(a: ArrayLike, q: ArrayLike, axis: Axis = None, keepdims: bool = False,
+               method: str = 'linear') -> Array:
     """numpy.percentile (method 'linear')."""
     return quantile(a, q / 100.0 if isinstance(q, Box) else _np.asarray(q) / 100.0,
                     axis=axis, keepdims=keepdims, method=method)
 
 
-def median(a, axis=None, keepdims=False):
+def median(a: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Array:
     """numpy.median."""
     return quantile(a, 0.5, axis=axis, keepdims=keepdims)
 
 
-def cumulative_sum(x, axis=None, dtype=None, include_initial=False):
+def cumulative_sum(x: ArrayLike, axis: Axis = None, dtype: DTypeLike = None,
+                   include_initial: bool = False) -> Array:
     """numpy.cumulative_sum."""
     return _cumulative('cumulative_sum', cumsum, 0.0, x, axis, dtype, include_initial)
 
 
-def cumulative_prod(x, axis=None, dtype=None, include_initial=False):
+def cumulative_prod(x: ArrayLike, axis: Axis = None, dtype: DTypeLike = None,
+                    include_initial: bool = False) -> Array:
     """numpy.cumulative_prod."""
     return _cumulative('cumulative_prod', cumprod, 1.0, x, axis, dtype, include_initial)
 
@@ -201,7 +212,7 @@ def _cumulative(name, fn, initial, x, axis, dtype, include_initial):
     return out
 
 
-def copy(a, order='K', subok=False):
+def copy(a: ArrayLike, order: str = 'K', subok: bool = False) -> Array:
     """numpy.copy: a traced value is never written into, so it is its own copy."""
     if isinstance(a, Box):
         return a
@@ -210,21 +221,66 @@ def copy(a, order='K', subok=False):
 
 
 
-def cross(a, b, axisa=-1, axisb=-1, axisc=-1, axis=None):
-    """numpy.cross of 3-vectors (the last axis by default)."""
+def _vector_axis(v, axis, name):
+    """The axis of v holding its vectors, checked: 2 or 3 components."""
+    if ndim_of(v) == 0:
+        raise ValueError(f'cross: {name} is a scalar; it must hold 2- or 3-vectors')
+    axis = normalize_axis(axis, ndim_of(v), f'cross: axis{name}')
+    if shape_of(v)[axis] not in (2, 3):
+        raise ValueError(f'cross: incompatible dimensions for cross product (dimension must '
+                         f'be 2 or 3): {name} has vectors of {shape_of(v)[axis]} along axis{name}')
+    return axis
+
+
+def _cross_axes(a, b, axisa, axisb):
+    """cross's vector axes, checked, and the shape the other axes broadcast to."""
+    axisa, axisb = _vector_axis(a, axisa, 'a'), _vector_axis(b, axisb, 'b')
+    rest_a = tuple(n for i, n in enumerate(shape_of(a)) if i != axisa)
+    rest_b = tuple(n for i, n in enumerate(shape_of(b)) if i != axisb)
+    try:
+        return axisa, axisb, _np.broadcast_shapes(rest_a, rest_b)
+    except ValueError:
+        raise ValueError(f'cross: the vectors of a (shape {rest_a} of them) and of b '
+                         f'(shape {rest_b}) cannot be broadcast together') from None
+
+
+def _product_minus(p, q, r, s):
+    """p * q - r * s, a missing factor (the zero third component of a 2-vector)
+    dropping its term."""
+    first = None if p is None or q is None else p * q
+    second = None if r is None or s is None else r * s
+    if second is None:
+        return first
+    return -second if first is None else first - second
+
+
+def cross(a: ArrayLike, b: ArrayLike, axisa: int = -1, axisb: int = -1, axisc: int = -1,
+          axis: Axis = None) -> Array:
+    """numpy.cross: vectors of 2 or 3 components along ``axisa`` of a and ``axisb`` of b
+    (``axis`` sets all three axes), broadcast over the other axes.  Two 2-vectors give
+    the z component alone; otherwise the 3-vectors of the result lie along ``axisc``
+    (a 2-vector is one of 3 with zero z)."""
     a, b = _arr(a), _arr(b)
     if axis is not None:
         axisa = axisb = axisc = axis
+    axisa, axisb, rest = _cross_axes(a, b, axisa, axisb)
+    x, y = shape_of(a)[axisa], shape_of(b)[axisb]
+    if x == 3 or y == 3:
+        axisc = normalize_axis(axisc, len(rest) + 1, 'cross: axisc')
+        if x == y == 3 and isinstance(a, _np.ndarray) and isinstance(b, _np.ndarray):
+            return _np.cross(a, b, axisa=axisa, axisb=axisb, axisc=axisc)   # plain: NumPy's
     a, b = moveaxis(a, axisa, -1), moveaxis(b, axisb, -1)
-    if shape_of(a)[-1] != 3 or shape_of(b)[-1] != 3:
-        raise ValueError('cross: pyad supports 3-vectors only')
-    a0, a1, a2 = (a[..., i] for i in range(3))
-    b0, b1, b2 = (b[..., i] for i in range(3))
-    c = stack([a1 * b2 - a2 * b1, a2 * b0 - a0 * b2, a0 * b1 - a1 * b0], axis=-1)
+    a0, a1, a2 = (a[..., i] if i < x else None for i in range(3))
+    b0, b1, b2 = (b[..., i] if i < y else None for i in range(3))
+    z = _product_minus(a0, b1, a1, b0)
+    if x == y == 2:
+        return z
+    c = stack([_product_minus(a1, b2, a2, b1), _product_minus(a2, b0, a0, b2), z], axis=-1)
     return moveaxis(c, -1, axisc)
 
 
-def trapezoid(y, x=None, dx=1.0, axis=-1):
+def trapezoid(y: ArrayLike, x: Optional[ArrayLike] = None, dx: ArrayLike = 1.0,
+              axis: int = -1) -> Array:
     """numpy.trapezoid."""
     y = _arr(y)
     x = None if x is None else _arr(x)
@@ -241,7 +297,7 @@ def trapezoid(y, x=None, dx=1.0, axis=-1):
     return sum(mid * d, axis=axis)
 
 
-def rot90(m, k=1, axes=(0, 1)):
+def rot90(m: ArrayLike, k: int = 1, axes: Any = (0, 1)) -> Array:
     """numpy.rot90."""
     k %= 4
     a0, a1 = axes
@@ -254,7 +310,7 @@ def rot90(m, k=1, axes=(0, 1)):
     return flip(swapaxes(m, a0, a1), a1)
 
 
-def rollaxis(a, axis, start=0):
+def rollaxis(a: ArrayLike, axis: int, start: ArrayLike = 0) -> Array:
     """numpy.rollaxis."""
     n = ndim_of(a)
     axis = normalize_axis(axis, n, 'rollaxis: axis')
@@ -265,7 +321,7 @@ def rollaxis(a, axis, start=0):
     return moveaxis(a, axis, start) if axis != start else a
 
 
-def polyval(p, x):
+def polyval(p: ArrayLike, x: ArrayLike) -> Array:
     """numpy.polyval: Horner's scheme."""
     y = 0.0 * x
     for c in (p if isinstance(p, (list, tuple)) else [p[i] for i in range(shape_of(p)[0])]):
@@ -274,7 +330,8 @@ def polyval(p, x):
 
 
 @per_example
-def interp(x, xp, fp, left=None, right=None, period=None):
+def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left: Optional[ArrayLike] = None,
+           right: Optional[ArrayLike] = None, period: Optional[ArrayLike] = None) -> Array:
     """numpy.interp: piecewise-linear interpolation, differentiable in x, xp and fp
     (one-sided at the knots)."""
     x, xp, fp = _arr(x), _arr(xp), _arr(fp)
@@ -345,8 +402,9 @@ def _cov_divisor(w, w_sum, aweights, ddof, n):
     return w_sum - ddof * sum(w * _arr(aweights)) / w_sum
 
 
-def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=None, *,
-        dtype=None):
+def cov(m: ArrayLike, y: Optional[ArrayLike] = None, rowvar: bool = True, bias: bool = False,
+        ddof: Optional[int] = None, fweights: Optional[ArrayLike] = None,
+        aweights: Optional[ArrayLike] = None, *, dtype: DTypeLike = None) -> Array:
     """numpy.cov, with frequency and analytic weights (differentiable in m, y and
     aweights; fweights are integer counts)."""
     m = _arr(m)
@@ -377,7 +435,8 @@ def cov(m, y=None, rowvar=True, bias=False, ddof=None, fweights=None, aweights=N
     return c
 
 
-def corrcoef(x, y=None, rowvar=True, *, dtype=None):
+def corrcoef(x: ArrayLike, y: Optional[ArrayLike] = None, rowvar: bool = True, *,
+             dtype: DTypeLike = None) -> Array:
     """numpy.corrcoef."""
     c = cov(x, y, rowvar, dtype=dtype)
     if ndim_of(c) == 0:
@@ -388,7 +447,7 @@ def corrcoef(x, y=None, rowvar=True, *, dtype=None):
     return c / (reshape(d, (-1, 1)) * reshape(d, (1, -1)))
 
 
-def convolve(a, v, mode='full'):
+def convolve(a: ArrayLike, v: ArrayLike, mode: str = 'full') -> Array:
     """numpy.convolve of two 1-D arrays."""
     a, v = _arr(a), _arr(v)
     a, v = ravel(a), ravel(v)
@@ -412,7 +471,7 @@ def convolve(a, v, mode='full'):
     raise ValueError(f"convolve: mode must be 'full', 'same' or 'valid', not {mode!r}")
 
 
-def correlate(a, v, mode='valid'):
+def correlate(a: ArrayLike, v: ArrayLike, mode: str = 'valid') -> Array:
     """numpy.correlate of two 1-D arrays (v conjugated, as NumPy does)."""
     a, v = _arr(a), _arr(v)
     a, v = ravel(a), conj(ravel(v))
@@ -424,7 +483,8 @@ def correlate(a, v, mode='valid'):
 
 
 # ===================================================================== more of NumPy
-def where(condition, x=None, y=None):
+def where(condition: ArrayLike, x: Optional[ArrayLike] = None,
+          y: Optional[ArrayLike] = None) -> Array:
     """numpy.where: ``where(c, x, y)`` chooses elementwise (differentiable in x and
     y); ``where(c)`` alone is ``nonzero(c)``, a tuple of index arrays."""
     if x is None and y is None:
@@ -444,7 +504,8 @@ def _condition(c, name):
 
 
 @per_example
-def select(condlist, choicelist, default=0):
+def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike],
+           default: ArrayLike = 0) -> Array:
     """numpy.select: the choice of the first true condition, elementwise (default
     where none is); differentiable in the choices and the default."""
     if len(condlist) != len(choicelist):
@@ -483,7 +544,8 @@ def _piecewise_conditions(x, condlist, n):
 
 
 @per_example
-def piecewise(x, condlist, funclist, *args, **kw):
+def piecewise(x: ArrayLike, condlist: Union[ArrayLike, Sequence[ArrayLike]],
+              funclist: Sequence[Any], *args: Any, **kw: Any) -> Array:
     """numpy.piecewise: the k-th function of funclist (called with args and kw)
     on the entries of x where the k-th condition holds; later conditions win, an
     extra function covers the entries no condition holds for, and a number is a
@@ -576,7 +638,7 @@ def _gradient_spacings(varargs, axes, f):
     return out
 
 
-def gradient(f, *varargs, axis=None, edge_order=1):
+def gradient(f: ArrayLike, *varargs: ArrayLike, axis: Axis = None, edge_order: int = 1) -> Union[Array, List[Array]]:
     """numpy.gradient: central differences inside, one-sided differences of order
     edge_order (1 or 2) at the edges, for unit, scalar or coordinate spacings;
     differentiable in f and in the spacings."""
@@ -602,7 +664,8 @@ def gradient(f, *varargs, axis=None, edge_order=1):
 
 
 @per_example
-def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
+def nan_to_num(x: ArrayLike, copy: bool = True, nan: ArrayLike = 0.0,
+               posinf: Optional[ArrayLike] = None, neginf: Optional[ArrayLike] = None) -> Array:
     """numpy.nan_to_num: NaN and infinities replaced by numbers (whose derivative is
     zero); the derivative is 1 at the finite entries."""
     x = _arr(x)
@@ -621,11 +684,12 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
 
 
 @per_example
-def partition(a, kth, axis=-1, kind='introselect', order=None):
+def partition(a: ArrayLike, kth: Union[int, Sequence[int]], axis: int = -1,
+              kind: str = 'introselect', order: Optional[str] = None) -> Array:
     """numpy.partition: the entries rearranged as NumPy's partition puts them (the
     kth in its sorted place); the derivative follows the entries."""
     if order is not None:
-        raise NotImplementedError('partition: order= (structured arrays) is not supported')
+        raise NotImplementedError('partition: order =  (structured arrays) is not supported')
     from .manipulation import take_along_axis
     a = _arr(a)
     if axis is None:
@@ -634,7 +698,7 @@ def partition(a, kth, axis=-1, kind='introselect', order=None):
     return take_along_axis(a, namespace(plain).argpartition(plain, kth, axis=axis), axis)
 
 
-def dsplit(ary, indices_or_sections):
+def dsplit(ary: ArrayLike, indices_or_sections: Union[int, Sequence[int]]) -> List[Array]:
     """numpy.dsplit: split along the third axis."""
     from .manipulation import split
     if ndim_of(ary) < 3:
@@ -642,7 +706,7 @@ def dsplit(ary, indices_or_sections):
     return split(ary, indices_or_sections, axis=2)
 
 
-def compress(condition, a, axis=None):
+def compress(condition: ArrayLike, a: ArrayLike, axis: Axis = None) -> Array:
     """numpy.compress: the slices of a where condition (1-D, maybe shorter) holds."""
     a = _arr(a)
     c = _condition(_np.asarray(innermost(condition)).astype(bool), 'compress')
@@ -657,7 +721,7 @@ def compress(condition, a, axis=None):
     return take(a, _np.nonzero(c)[0], axis=axis)
 
 
-def resize(a, new_shape):
+def resize(a: ArrayLike, new_shape: Shape) -> Array:
     """numpy.resize: a's entries repeated in order to fill new_shape."""
     a = ravel(_arr(a))
     shape = (new_shape,) if isinstance(new_shape, (int, _np.integer)) else tuple(new_shape)
@@ -672,7 +736,8 @@ def resize(a, new_shape):
 
 
 @per_example
-def histogram(a, bins=10, range=None, density=None, weights=None):
+def histogram(a: ArrayLike, bins: ArrayLike = 10, range: Optional[ArrayLike] = None,
+              density: Optional[bool] = None, weights: Optional[ArrayLike] = None) -> Tuple[Array, Array]:
     """numpy.histogram.  The counts of a are piecewise constant in a (derivative 0);
     they are differentiable in traced weights, and the bin edges that NumPy computes
     from a's minimum and maximum are differentiable in those."""
@@ -721,14 +786,14 @@ def _layout(func, arr, *args, axis=None):
     return func(ids, *args, axis=axis)
 
 
-def delete(arr, obj, axis=None):
+def delete(arr: ArrayLike, obj: ArrayLike, axis: Axis = None) -> Array:
     """numpy.delete: arr without the entries obj names (along axis, or flattened)."""
     arr = _arr(arr)
     ids = _layout(_np.delete, arr, obj, axis=axis)
     return reshape(take(ravel(arr), ids.ravel()), ids.shape)
 
 
-def insert(arr, obj, values, axis=None):
+def insert(arr: ArrayLike, obj: ArrayLike, values: ArrayLike, axis: Axis = None) -> Array:
     """numpy.insert: values inserted before the indices obj; differentiable in arr
     and in values (a value NumPy broadcasts to several places gets all their
     derivatives)."""
@@ -746,14 +811,14 @@ def insert(arr, obj, values, axis=None):
     return reshape(out, layout.shape)
 
 
-def extract(condition, arr):
+def extract(condition: ArrayLike, arr: ArrayLike) -> Array:
     """numpy.extract: the entries of arr where condition (flattened) holds."""
     c = _np.ravel(_np.asarray(innermost(condition))).astype(bool)
     return take(ravel(_arr(arr)), _np.nonzero(c)[0])
 
 
 @per_example
-def trim_zeros(filt, trim='fb'):
+def trim_zeros(filt: ArrayLike, trim: str = 'fb') -> Array:
     """numpy.trim_zeros of a 1-D array: the leading and/or trailing zeros removed."""
     filt = _arr(filt)
     nonzero = _np.nonzero(to_numpy(filt) != 0)[0]
@@ -765,7 +830,7 @@ def trim_zeros(filt, trim='fb'):
     return filt[start:stop]
 
 
-def vander(x, N=None, increasing=False):
+def vander(x: ArrayLike, N: Optional[int] = None, increasing: bool = False) -> Array:
     """numpy.vander: the columns are powers of x (decreasing unless increasing)."""
     x = _arr(x)
     if ndim_of(x) != 1:
@@ -786,7 +851,7 @@ def _coefficients(p, name):
     return p
 
 
-def polyder(p, m=1):
+def polyder(p: ArrayLike, m: ArrayLike = 1) -> Array:
     """numpy.polyder of a coefficient array: the m-th derivative's coefficients."""
     p = _coefficients(p, 'polyder')
     if m < 0:
@@ -805,7 +870,7 @@ def _constant_like(c, like):
     return c if isinstance(c, Box) else on_device_of(to_numpy(c), innermost(like))
 
 
-def polyint(p, m=1, k=None):
+def polyint(p: ArrayLike, m: ArrayLike = 1, k: Optional[int] = None) -> Array:
     """numpy.polyint of a coefficient array: m antiderivatives, integration
     constants k (zeros by default; differentiable in k too)."""
     p = _coefficients(p, 'polyint')
@@ -824,7 +889,8 @@ def polyint(p, m=1, k=None):
 
 
 @per_example
-def unwrap(p, discont=None, axis=-1, *, period=2 * _np.pi):
+def unwrap(p: ArrayLike, discont: Optional[ArrayLike] = None, axis: int = -1, *,
+           period: ArrayLike = 2 * _np.pi) -> Array:
     """numpy.unwrap: p plus the multiples of period NumPy adds (constants, so the
     derivative is the identity)."""
     p = _arr(p)
@@ -836,7 +902,7 @@ def unwrap(p, discont=None, axis=-1, *, period=2 * _np.pi):
     return unwrapped + (p - stop_gradient(p))
 
 
-def modf(x):
+def modf(x: ArrayLike) -> Tuple[Array, Array]:
     """numpy.modf: (fractional part, integral part); the derivative is in the
     fractional part (1), the integral part is piecewise constant."""
     from .elementwise import trunc
@@ -845,7 +911,7 @@ def modf(x):
     return x - whole, whole
 
 
-def divmod(x1, x2):
+def divmod(x1: ArrayLike, x2: ArrayLike) -> Tuple[Array, Array]:
     """numpy.divmod: (floor_divide(x1, x2), mod(x1, x2))."""
     from .elementwise import floor_divide, mod
     return floor_divide(x1, x2), mod(x1, x2)
@@ -859,7 +925,7 @@ def _power_of_two(exponent, like):
     return xp.ldexp(xp.ones((), dtype=dtype), xp.asarray(innermost(exponent)))
 
 
-def ldexp(x1, x2):
+def ldexp(x1: ArrayLike, x2: ArrayLike) -> Array:
     """numpy.ldexp: x1 * 2 ** x2 for integer x2 (differentiable in x1)."""
     x1 = _arr(x1)
     if _np.result_type(innermost(x2)).kind not in 'iub':
@@ -868,7 +934,7 @@ def ldexp(x1, x2):
 
 
 @per_example
-def frexp(x):
+def frexp(x: ArrayLike) -> Tuple[Array, Array]:
     """numpy.frexp: (mantissa, exponent) with x = mantissa * 2 ** exponent; the
     mantissa's derivative is 2 ** -exponent, the exponent is an integer."""
     x = _arr(x)
@@ -877,18 +943,18 @@ def frexp(x):
     return x * _power_of_two(-exponent, x), exponent
 
 
-def vecdot(x1, x2, axis=-1):
+def vecdot(x1: ArrayLike, x2: ArrayLike, axis: int = -1) -> Array:
     """numpy.vecdot of real vectors: sum(x1 * x2, axis)."""
     return sum(_arr(x1) * _arr(x2), axis=axis)
 
 
-def matvec(x1, x2):
+def matvec(x1: ArrayLike, x2: ArrayLike) -> Array:
     """numpy.matvec: matrix-vector products over the last axes."""
     from .products import matmul
     return matmul(_arr(x1), expand_dims(_arr(x2), -1))[..., 0]
 
 
-def vecmat(x1, x2):
+def vecmat(x1: ArrayLike, x2: ArrayLike) -> Array:
     """numpy.vecmat of real vectors: vector-matrix products over the last axes."""
     from .products import matmul
     return matmul(expand_dims(_arr(x1), -2), _arr(x2))[..., 0, :]

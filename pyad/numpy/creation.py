@@ -1,7 +1,11 @@
 """Building arrays from values that may be traced: ``array`` and ``asarray``."""
+from __future__ import annotations
+
+from typing import Tuple, Union
+from ..typing import Array, ArrayLike, DTypeLike
 import numpy as _np
 
-from .._core.batching import per_example
+from .._core.batching import one_example, per_example
 
 from .._core.box import Box, dtype_of, innermost, ndim_of
 
@@ -36,7 +40,7 @@ def _build(obj, dtype):
     return _np.asarray(obj, dtype=dtype)
 
 
-def array(obj, dtype=None):
+def array(obj: ArrayLike, dtype: DTypeLike = None) -> Array:
     """numpy.array; nested lists holding traced values are stacked differentiably."""
     if _contains_box(obj):
         dtypes = _leaf_dtypes(obj, [])
@@ -51,7 +55,7 @@ def array(obj, dtype=None):
     return _np.array(obj, dtype=dtype)
 
 
-def asarray(obj, dtype=None):
+def asarray(obj: ArrayLike, dtype: DTypeLike = None) -> Array:
     """numpy.asarray; a traced value is returned as it is."""
     if isinstance(obj, Box) and dtype is None:
         return obj
@@ -69,7 +73,8 @@ def listed(a):
 
 
 @per_example
-def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis=0):
+def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+             retstep: bool = False, dtype: DTypeLike = None, axis: int = 0) -> Union[Array, Tuple[Array, Array]]:
     """numpy.linspace, differentiable in start and stop: the values are NumPy's
     exactly; each sample is start (1 - f) + stop f, f its fraction of the way."""
     if not isinstance(start, Box) and not isinstance(stop, Box):
@@ -111,7 +116,8 @@ def linspace(start, stop, num=50, endpoint=True, retstep=False, dtype=None, axis
 
 
 @per_example
-def logspace(start, stop, num=50, endpoint=True, base=10.0, dtype=None, axis=0):
+def logspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
+             base: ArrayLike = 10.0, dtype: DTypeLike = None, axis: int = 0) -> Array:
     """numpy.logspace, differentiable in start, stop and base: base ** linspace(...),
     as NumPy computes it."""
     if not any(isinstance(v, Box) for v in (start, stop, base)):
@@ -213,4 +219,25 @@ r_ = _Concatenator(_np.r_, 0, 1, -1)
 c_ = _Concatenator(_np.c_, -1, 2, 0)
 
 
-__all__ = ['array', 'asarray', 'linspace', 'logspace', 'r_', 'c_']
+def zeros_like(a: ArrayLike, dtype: DTypeLike = None) -> Array:
+    return _np.zeros_like(one_example(a), dtype=dtype)
+
+
+def ones_like(a: ArrayLike, dtype: DTypeLike = None) -> Array:
+    return _np.ones_like(one_example(a), dtype=dtype)
+
+
+def full_like(a: ArrayLike, fill_value: ArrayLike, dtype: DTypeLike = None) -> Array:
+    if isinstance(fill_value, Box):     # a traced fill value: its derivative flows
+        from .manipulation import broadcast_to, astype
+        dtype = _np.result_type(a) if dtype is None else dtype
+        return broadcast_to(astype(fill_value, dtype), _np.shape(one_example(a)))
+    return _np.full_like(one_example(a), fill_value, dtype=dtype)
+
+
+def empty_like(a: ArrayLike, dtype: DTypeLike = None) -> Array:
+    return _np.empty_like(one_example(a), dtype=dtype)
+
+
+__all__ = ['array', 'asarray', 'linspace', 'logspace', 'r_', 'c_', 'zeros_like', 'ones_like',
+           'full_like', 'empty_like']

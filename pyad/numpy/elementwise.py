@@ -8,6 +8,10 @@ below add the broadcasting (``expand_to`` forward, ``unbroadcast`` backward).
 On Python floats (and NumPy float64 scalars) the implementations call the
 ``math`` module: scalar code stays Python-fast and float64.
 """
+from __future__ import annotations
+
+from typing import Optional
+from ..typing import Array, ArrayLike, BinaryFunction, UnaryFunction
 import math
 import operator as _operator
 
@@ -118,7 +122,7 @@ _READS_ANS = _UFUNC.but(reads='ans')            # rules of the form c * f(ans)
 _PRODUCT = _UFUNC.but(reads='other', defer=_defer_same)
 
 
-def unary(name, np_fn, lin, math_fn=None, traits=_UFUNC):
+def unary(name, np_fn, lin, math_fn=None, traits=_UFUNC) -> UnaryFunction:
     prim = Primitive(name, _scalar_fast(np_fn, math_fn), traits=traits)
     prim.def_jvp(lin)             # (t, ans, x): the same diagonal map both ways
     prim.def_vjp(_unary_reverse_rule(lin))
@@ -239,7 +243,7 @@ scaled_multiply.def_jvp_joint(_scaled_multiply_jvp)
 scaled_multiply.def_vjp_joint(_scaled_multiply_vjp)
 
 
-def binary(name, impl, lin_x, lin_y, traits=_UFUNC):
+def binary(name, impl, lin_x, lin_y, traits=_UFUNC) -> BinaryFunction:
     """``lin_x(c, ans, x, y)``: ∂ans/∂x applied to c (None: not differentiable in x)."""
     prim = Primitive(name, impl, traits=traits)
     prim.def_jvp(None if lin_x is None else _forward_rule(lin_x, 0),
@@ -640,7 +644,8 @@ _clip.def_vjp(lambda g, ans, x, lo, hi: unbroadcast(g * _clip_mask(x, lo, hi), a
               lambda g, ans, x, lo, hi: unbroadcast(g * _clip_bound_mask(x, hi, 'max'), ans, hi))
 
 
-def clip(a, a_min=None, a_max=None):
+def clip(a: ArrayLike, a_min: Optional[ArrayLike] = None,
+         a_max: Optional[ArrayLike] = None) -> Array:
     """numpy.clip; the derivative is 1 inside [a_min, a_max] and flows to the bound outside."""
     if a_min is None and a_max is None:
         raise ValueError('clip: give a_min, a_max, or both')
@@ -706,9 +711,17 @@ UFUNCS = {
     'heaviside': heaviside,
 }
 
-__all__ = sorted(set(UFUNCS) | {
-    'abs', 'true_divide', 'mod', 'remainder', 'radians', 'degrees', 'sinc', 'erf', 'erfc',
-    'erfinv', 'expit', 'logit', 'log_expit', 'gammaln', 'gamma', 'polygamma', 'digamma',
-    'psi', 'xlogy', 'xlog1py', 'where', 'clip', 'round', 'around', 'fix', 'isclose',
-    'allclose', 'array_equal'})
+# written out, so that type checkers see the names (UFUNCS's keys and the others)
+__all__ = [
+    'abs', 'absolute', 'add', 'allclose', 'arccos', 'arccosh', 'arcsin', 'arcsinh', 'arctan',
+    'arctan2', 'arctanh', 'around', 'array_equal', 'cbrt', 'ceil', 'clip', 'copysign', 'cos',
+    'cosh', 'deg2rad', 'degrees', 'digamma', 'divide', 'equal', 'erf', 'erfc', 'erfinv', 'exp',
+    'exp2', 'expit', 'expm1', 'fabs', 'fix', 'float_power', 'floor', 'floor_divide', 'fmax',
+    'fmin', 'fmod', 'gamma', 'gammaln', 'greater', 'greater_equal', 'heaviside', 'hypot',
+    'isclose', 'isfinite', 'isinf', 'isnan', 'less', 'less_equal', 'log', 'log10', 'log1p',
+    'log2', 'log_expit', 'logaddexp', 'logaddexp2', 'logical_and', 'logical_not', 'logical_or',
+    'logical_xor', 'logit', 'maximum', 'minimum', 'mod', 'multiply', 'negative', 'not_equal',
+    'polygamma', 'positive', 'power', 'psi', 'rad2deg', 'radians', 'reciprocal', 'remainder',
+    'rint', 'round', 'sign', 'signbit', 'sin', 'sinc', 'sinh', 'sqrt', 'square', 'subtract',
+    'tan', 'tanh', 'true_divide', 'trunc', 'where', 'xlog1py', 'xlogy']
 

@@ -1,6 +1,10 @@
 """Array manipulation (NumPy's name for the family): reshape, broadcast_to, expand_dims, squeeze, transpose, and
 the functions built on them.  Their rules shift axes past the batch axes of
 (co)tangents (see ``_batching``)."""
+from __future__ import annotations
+
+from typing import Any, List, Optional, Sequence, Tuple, Union
+from ..typing import Array, ArrayLike, Axis, DTypeLike, Shape
 import numpy as _np
 
 from .._core.primitive import Primitive
@@ -44,7 +48,7 @@ _reshape.def_jvp(lambda t, ans, x, shape: _reshape(t, shape_of(t)[:batch_ndim(t,
 _reshape.def_vjp(lambda g, ans, x, shape: _reshape(g, shape_of(g)[:batch_ndim(g, ans)] + shape_of(x)))
 
 
-def reshape(a, newshape, order='C'):
+def reshape(a: ArrayLike, newshape: Shape, order: str = 'C') -> Array:
     """numpy.reshape (C order)."""
     if order != 'C':
         raise NotImplementedError('reshape: only order="C" is supported')
@@ -58,7 +62,7 @@ def reshape(a, newshape, order='C'):
     return _reshape(a, newshape)
 
 
-def ravel(a):
+def ravel(a: ArrayLike) -> Array:
     return reshape(a, (-1,))
 
 
@@ -74,7 +78,7 @@ _broadcast_to.def_jvp(lambda t, ans, x, shape: expand_to(t, x, ans))
 _broadcast_to.def_vjp(lambda g, ans, x, shape: unbroadcast(g, ans, x))
 
 
-def broadcast_to(array, shape):
+def broadcast_to(array: ArrayLike, shape: Shape) -> Array:
     """numpy.broadcast_to (the result is a read-only view, as in NumPy)."""
     if isinstance(shape, (int, _np.integer)):
         shape = (int(shape),)
@@ -89,7 +93,7 @@ def broadcast_to(array, shape):
     return _broadcast_to(array, shape)
 
 
-def broadcast_arrays(*args):
+def broadcast_arrays(*args: ArrayLike) -> List[Array]:
     shape = _np.broadcast_shapes(*[shape_of(a) for a in args])
     return [broadcast_to(a, shape) for a in args]
 
@@ -115,7 +119,7 @@ _transpose.def_vjp(lambda g, ans, x, axes: _transpose(
     g, _batched_axes(_inverse_permutation(axes), batch_ndim(g, ans))))
 
 
-def transpose(a, axes=None):
+def transpose(a: ArrayLike, axes: Any = None) -> Array:
     """numpy.transpose."""
     n = ndim_of(a)
     if axes is None:
@@ -129,7 +133,7 @@ def transpose(a, axes=None):
     return _transpose(a, axes)
 
 
-def swapaxes(a, axis1, axis2):
+def swapaxes(a: ArrayLike, axis1: int, axis2: int) -> Array:
     n = ndim_of(a)
     axis1 = normalize_axis(axis1, n, 'axis1')
     axis2 = normalize_axis(axis2, n, 'axis2')
@@ -138,7 +142,8 @@ def swapaxes(a, axis1, axis2):
     return transpose(a, perm)
 
 
-def moveaxis(a, source, destination):
+def moveaxis(a: ArrayLike, source: Union[int, Sequence[int]],
+             destination: Union[int, Sequence[int]]) -> Array:
     n = ndim_of(a)
     src = [normalize_axis(s, n, 'source') for s in (source if isinstance(source, (tuple, list)) else (source,))]
     dst = [normalize_axis(d, n, 'destination') for d in (destination if isinstance(destination, (tuple, list)) else (destination,))]
@@ -150,14 +155,14 @@ def moveaxis(a, source, destination):
     return transpose(a, order)
 
 
-def matrix_transpose(a):
+def matrix_transpose(a: ArrayLike) -> Array:
     """Swap the last two axes (``x.mT``)."""
     if ndim_of(a) < 2:
         raise ValueError(f'matrix_transpose: needs at least 2 dimensions, got shape {shape_of(a)}')
     return swapaxes(a, -1, -2)
 
 
-def expand_dims(a, axis):
+def expand_dims(a: ArrayLike, axis: int) -> Array:
     shape = list(shape_of(a))
     axes = axis if isinstance(axis, (tuple, list)) else (axis,)
     n = len(shape) + len(axes)
@@ -166,7 +171,7 @@ def expand_dims(a, axis):
     return reshape(a, tuple(shape))
 
 
-def squeeze(a, axis=None):
+def squeeze(a: ArrayLike, axis: Axis = None) -> Array:
     shape = shape_of(a)
     if axis is None:
         keep = [d for d in shape if d != 1]
@@ -187,7 +192,7 @@ def _each(fn, arys):
     return tuple(fn(a) for a in arys)
 
 
-def atleast_1d(*arys):
+def atleast_1d(*arys: ArrayLike) -> Union[Array, List[Array]]:
     return _each(lambda a: reshape(a, (1,)) if ndim_of(a) == 0 else a, arys)
 
 
@@ -198,7 +203,7 @@ def _atleast_2d(a):
     return reshape(a, (1, 1) if n == 0 else (1,) + tuple(shape_of(a)))
 
 
-def atleast_2d(*arys):
+def atleast_2d(*arys: ArrayLike) -> Union[Array, List[Array]]:
     return _each(_atleast_2d, arys)
 
 
@@ -216,7 +221,7 @@ _astype.def_jvp(lambda t, ans, x, dtype: _astype(t, dtype))
 _astype.def_vjp(lambda g, ans, x, dtype: _astype(g, dtype_of(x)))
 
 
-def astype(x, dtype):
+def astype(x: ArrayLike, dtype: DTypeLike) -> Array:
     """Cast to another float or complex dtype, differentiably (derivatives are cast
     back; complex to real keeps the real part, and its derivative flows to it)."""
     dtype = _np.dtype(dtype)
@@ -246,7 +251,7 @@ def _atleast_3d(a):
     return reshape(a, {0: (1, 1, 1), 1: (1,) + shape + (1,), 2: shape + (1,)}[n])
 
 
-def atleast_3d(*arys):
+def atleast_3d(*arys: ArrayLike) -> Union[Array, List[Array]]:
     return _each(_atleast_3d, arys)
 
 
@@ -311,7 +316,7 @@ _concatenate.def_jvp_joint(_concatenate_jvp)
 _concatenate.def_vjp_joint(_concatenate_vjp)
 
 
-def concatenate(arrays, axis=0):
+def concatenate(arrays: ArrayLike, axis: int = 0) -> Array:
     """numpy.concatenate (axis=None flattens the arrays first)."""
     arrays = [_as_operand(a) for a in arrays]
     if not arrays:
@@ -336,7 +341,7 @@ def concatenate(arrays, axis=0):
     return _concatenate(*arrays, axis=axis)
 
 
-def stack(arrays, axis=0):
+def stack(arrays: ArrayLike, axis: int = 0) -> Array:
     """numpy.stack: join arrays of one shape along a new axis."""
     arrays = [_as_operand(a) for a in arrays]
     if not arrays:
@@ -350,14 +355,14 @@ def stack(arrays, axis=0):
     return concatenate([expand_dims(a, axis) for a in arrays], axis=axis)
 
 
-def hstack(tup):
+def hstack(tup: ArrayLike) -> Array:
     arrays = [atleast_1d(_as_operand(a)) for a in tup]
     if not arrays:
         raise ValueError('hstack: need at least one array')
     return concatenate(arrays, axis=0 if ndim_of(arrays[0]) == 1 else 1)
 
 
-def vstack(tup):
+def vstack(tup: ArrayLike) -> Array:
     arrays = [atleast_2d(_as_operand(a)) for a in tup]
     if not arrays:
         raise ValueError('vstack: need at least one array')
@@ -367,14 +372,14 @@ def vstack(tup):
 row_stack = vstack
 
 
-def dstack(tup):
+def dstack(tup: ArrayLike) -> Array:
     arrays = [atleast_3d(_as_operand(a)) for a in tup]
     if not arrays:
         raise ValueError('dstack: need at least one array')
     return concatenate(arrays, axis=2)
 
 
-def column_stack(tup):
+def column_stack(tup: ArrayLike) -> Array:
     arrays = []
     for a in tup:
         a = _as_operand(a)
@@ -441,30 +446,31 @@ def _split_common(name, ary, indices_or_sections, axis, equal):
     return [getitem(ary, (slice(None),) * axis + (slice(lo, hi),)) for lo, hi in ranges]
 
 
-def split(ary, indices_or_sections, axis=0):
+def split(ary: ArrayLike, indices_or_sections: Union[int, Sequence[int]], axis: int = 0) -> List[Array]:
     """numpy.split: a list of pieces (equal sections, or cut at the given indices)."""
     return _split_common('split', ary, indices_or_sections, axis, True)
 
 
-def array_split(ary, indices_or_sections, axis=0):
+def array_split(ary: ArrayLike, indices_or_sections: Union[int, Sequence[int]],
+                axis: int = 0) -> List[Array]:
     """numpy.array_split: like split, sections may differ in length by one."""
     return _split_common('array_split', ary, indices_or_sections, axis, False)
 
 
-def hsplit(ary, indices_or_sections):
+def hsplit(ary: ArrayLike, indices_or_sections: Union[int, Sequence[int]]) -> List[Array]:
     if ndim_of(ary) == 0:
         raise ValueError('hsplit only works on arrays of 1 or more dimensions')
     return split(ary, indices_or_sections, axis=1 if ndim_of(ary) > 1 else 0)
 
 
-def vsplit(ary, indices_or_sections):
+def vsplit(ary: ArrayLike, indices_or_sections: Union[int, Sequence[int]]) -> List[Array]:
     if ndim_of(ary) < 2:
         raise ValueError('vsplit only works on arrays of 2 or more dimensions')
     return split(ary, indices_or_sections, axis=0)
 
 
 # ===================================================================== repetition
-def tile(A, reps):
+def tile(A: ArrayLike, reps: Shape) -> Array:
     """numpy.tile, as a broadcast between two reshapes."""
     A = _as_operand(A)
     reps = (int(reps),) if isinstance(reps, (int, _np.integer)) else tuple(int(r) for r in reps)
@@ -484,7 +490,7 @@ def tile(A, reps):
     return reshape(out, tuple(r * s for r, s in zip(reps, shape)))
 
 
-def repeat(a, repeats, axis=None):
+def repeat(a: ArrayLike, repeats: ArrayLike, axis: Axis = None) -> Array:
     """numpy.repeat: each element repeated (an int, or one count per element)."""
     a = _as_operand(a)
     if not isinstance(a, Box):
@@ -516,7 +522,7 @@ def repeat(a, repeats, axis=None):
 
 
 # ===================================================================== reordering
-def flip(m, axis=None):
+def flip(m: ArrayLike, axis: Axis = None) -> Array:
     """numpy.flip: reverse the order of elements along the given axes (all when None)."""
     m = _as_operand(m)
     n = ndim_of(m)
@@ -530,19 +536,19 @@ def flip(m, axis=None):
     return getitem(m, tuple(slice(None, None, -1) if i in axes else slice(None) for i in range(n)))
 
 
-def fliplr(m):
+def fliplr(m: ArrayLike) -> Array:
     if ndim_of(m) < 2:
         raise ValueError(f'fliplr: input must be at least 2-d, got shape {tuple(shape_of(m))}')
     return flip(m, 1)
 
 
-def flipud(m):
+def flipud(m: ArrayLike) -> Array:
     if ndim_of(m) < 1:
         raise ValueError('flipud: input must be at least 1-d')
     return flip(m, 0)
 
 
-def roll(a, shift, axis=None):
+def roll(a: ArrayLike, shift: Union[int, Sequence[int]], axis: Axis = None) -> Array:
     """numpy.roll, as a concatenation of two slices per axis."""
     a = _as_operand(a)
     if not isinstance(a, Box):
@@ -569,10 +575,11 @@ def roll(a, shift, axis=None):
     return a
 
 
-def sort(a, axis=-1, kind=None, order=None):
+def sort(a: ArrayLike, axis: int = -1, kind: Optional[str] = None,
+         order: Optional[str] = None) -> Array:
     """numpy.sort; the derivative follows the elements (a gather by the stable argsort)."""
     if order is not None:
-        raise NotImplementedError('sort: order= (structured arrays) is not supported')
+        raise NotImplementedError('sort: order =  (structured arrays) is not supported')
     a = _as_operand(a)
     if not isinstance(a, Box):
         return _xp(a).sort(a, axis=axis, kind=kind)
@@ -606,7 +613,7 @@ def _index_array(name, indices):
     return idx
 
 
-def take(a, indices, axis=None, mode=None):
+def take(a: ArrayLike, indices: ArrayLike, axis: Axis = None, mode: Optional[str] = None) -> Array:
     """numpy.take (mode 'raise' only; negative indices count from the end)."""
     if mode not in (None, 'raise'):
         raise NotImplementedError(f"take: only mode='raise' is supported, got {mode!r}")
@@ -633,7 +640,7 @@ def take(a, indices, axis=None, mode=None):
     return getitem(a, (slice(None),) * axis + (_index_like(idx, a),))
 
 
-def take_along_axis(arr, indices, axis):
+def take_along_axis(arr: ArrayLike, indices: ArrayLike, axis: int) -> Array:
     """numpy.take_along_axis (axis=None: on the flattened array)."""
     arr = _as_operand(arr)
     if holds_batch(indices):
@@ -698,7 +705,8 @@ def _pad_widths(pad_width, n):
     return tuple((int(b), int(a)) for b, a in pw)
 
 
-def pad(array, pad_width, mode='constant', constant_values=0):
+def pad(array: ArrayLike, pad_width: Any, mode: str = 'constant',
+        constant_values: ArrayLike = 0) -> Array:
     """numpy.pad in modes 'constant', 'edge', 'reflect', 'symmetric' and 'wrap'."""
     array = _as_operand(array)
     shape = tuple(shape_of(array))
@@ -753,12 +761,12 @@ def _tri(name, m, k, lower):
     return where(_xp(m).asarray(mask), m, _xp(m).zeros((), dtype=dtype_of(m)))
 
 
-def tril(m, k=0):
+def tril(m: ArrayLike, k: int = 0) -> Array:
     """numpy.tril: zero above the k-th diagonal (of the last two axes)."""
     return _tri('tril', m, k, True)
 
 
-def triu(m, k=0):
+def triu(m: ArrayLike, k: int = 0) -> Array:
     """numpy.triu: zero below the k-th diagonal (of the last two axes)."""
     return _tri('triu', m, k, False)
 
@@ -773,7 +781,7 @@ def _diag_positions(d1, d2, offset):
     return cols - offset, cols
 
 
-def diagonal(a, offset=0, axis1=0, axis2=1):
+def diagonal(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Array:
     """numpy.diagonal: the diagonal of axes (axis1, axis2), as the last axis."""
     a = _as_operand(a)
     shape = tuple(shape_of(a))
@@ -793,7 +801,8 @@ def diagonal(a, offset=0, axis1=0, axis2=1):
     return getitem(a, (Ellipsis, _index_like(rows, a), _index_like(cols, a)))
 
 
-def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
+def trace(a: ArrayLike, offset: int = 0, axis1: int = 0, axis2: int = 1,
+          dtype: DTypeLike = None) -> Array:
     """numpy.trace: the sum along a diagonal."""
     a = _as_operand(a)
     if not isinstance(a, Box):
@@ -803,7 +812,7 @@ def trace(a, offset=0, axis1=0, axis2=1, dtype=None):
     return out if dtype is None else astype(out, dtype)
 
 
-def diag(v, k=0):
+def diag(v: ArrayLike, k: int = 0) -> Array:
     """numpy.diag: a 1-d array to a (square) diagonal matrix, or a 2-d array's k-th diagonal."""
     v = _as_operand(v)
     shape = tuple(shape_of(v))
@@ -827,7 +836,7 @@ def diag(v, k=0):
     return scatter_add(v, (_index_like(rows, v), _index_like(cols, v)), (m, m), 1)
 
 
-def diagflat(v, k=0):
+def diagflat(v: ArrayLike, k: int = 0) -> Array:
     return diag(ravel(_as_operand(v)), k)
 
 

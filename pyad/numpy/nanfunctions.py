@@ -6,6 +6,9 @@ A NaN entry is replaced by the reduction's neutral value before reducing, throug
 other entries are plain integers.  A slice with no number at all gives what NumPy
 gives (NaN, or 0 for nansum), with a zero derivative.
 """
+from __future__ import annotations
+
+from ..typing import Array, ArrayLike, Axis, DTypeLike
 import numpy as _np
 
 from .._core.batching import per_example
@@ -22,7 +25,7 @@ from .reductions import sum, prod, max, min, cumsum, cumprod
 
 def _no_out(name, out):
     if out is not None:
-        raise TypeError(f'{name}: out= is not supported by pyad (use the returned value)')
+        raise TypeError(f'{name}: out =  is not supported by pyad (use the returned value)')
 
 
 def _filled(a, fill):
@@ -50,14 +53,16 @@ def _with_empty_as_nan(out, a, axis, keepdims):
     return out
 
 
-def nansum(a, axis=None, dtype=None, out=None, keepdims=False):
+def nansum(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = None,
+           keepdims: bool = False) -> Array:
     """numpy.nansum: NaNs count as zero (and get a zero derivative)."""
     _no_out('nansum', out)
     a = listed(a)
     return sum(_filled(a, 0.0), axis=axis, keepdims=keepdims, dtype=dtype)
 
 
-def nanprod(a, axis=None, dtype=None, out=None, keepdims=False):
+def nanprod(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = None,
+            keepdims: bool = False) -> Array:
     """numpy.nanprod: NaNs count as one (and get a zero derivative)."""
     _no_out('nanprod', out)
     a = listed(a)
@@ -65,7 +70,8 @@ def nanprod(a, axis=None, dtype=None, out=None, keepdims=False):
 
 
 @per_example
-def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
+def nanmean(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = None,
+            keepdims: bool = False) -> Array:
     """numpy.nanmean: the mean of the numbers of each slice (NaN for none)."""
     _no_out('nanmean', out)
     a = listed(a)
@@ -74,7 +80,8 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims=False):
 
 
 @per_example
-def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def nanvar(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = None,
+           ddof: int = 0, keepdims: bool = False) -> Array:
     """numpy.nanvar (with ddof)."""
     _no_out('nanvar', out)
     a = listed(a)
@@ -86,7 +93,8 @@ def nanvar(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 
 @per_example
-def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def nanstd(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = None,
+           ddof: int = 0, keepdims: bool = False) -> Array:
     """numpy.nanstd.  A slice with a single number has std 0 whatever that number is:
     its derivative is 0 (elsewhere a std of 0 has an infinite derivative, as sqrt)."""
     _no_out('nanstd', out)
@@ -100,7 +108,7 @@ def nanstd(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
 
 
 @per_example
-def nanmax(a, axis=None, out=None, keepdims=False):
+def nanmax(a: ArrayLike, axis: Axis = None, out: None = None, keepdims: bool = False) -> Array:
     """numpy.nanmax (NaN for a slice of NaNs only)."""
     _no_out('nanmax', out)
     a = listed(a)
@@ -109,7 +117,7 @@ def nanmax(a, axis=None, out=None, keepdims=False):
 
 
 @per_example
-def nanmin(a, axis=None, out=None, keepdims=False):
+def nanmin(a: ArrayLike, axis: Axis = None, out: None = None, keepdims: bool = False) -> Array:
     """numpy.nanmin (NaN for a slice of NaNs only)."""
     _no_out('nanmin', out)
     a = listed(a)
@@ -118,24 +126,26 @@ def nanmin(a, axis=None, out=None, keepdims=False):
 
 
 @per_example
-def nanargmax(a, axis=None, out=None, *, keepdims=False):
+def nanargmax(a: ArrayLike, axis: Axis = None, out: None = None, *,
+              keepdims: bool = False) -> Array:
     """numpy.nanargmax (no derivative: an index)."""
     return _np.nanargmax(innermost(listed(a)), axis=axis, out=out, keepdims=keepdims)
 
 
 @per_example
-def nanargmin(a, axis=None, out=None, *, keepdims=False):
+def nanargmin(a: ArrayLike, axis: Axis = None, out: None = None, *,
+              keepdims: bool = False) -> Array:
     """numpy.nanargmin (no derivative: an index)."""
     return _np.nanargmin(innermost(listed(a)), axis=axis, out=out, keepdims=keepdims)
 
 
-def nancumsum(a, axis=None, dtype=None, out=None):
+def nancumsum(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = None) -> Array:
     """numpy.nancumsum: NaNs count as zero."""
     _no_out('nancumsum', out)
     return cumsum(_filled(listed(a), 0.0), axis=axis, dtype=dtype)
 
 
-def nancumprod(a, axis=None, dtype=None, out=None):
+def nancumprod(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = None) -> Array:
     """numpy.nancumprod: NaNs count as one."""
     _no_out('nancumprod', out)
     return cumprod(_filled(listed(a), 1.0), axis=axis, dtype=dtype)
@@ -172,8 +182,9 @@ def _nanquantile_scalar(s, count, q):
 
 
 @per_example
-def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method='linear',
-                keepdims=False):
+def nanquantile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = None,
+                overwrite_input: bool = False, method: str = 'linear',
+                keepdims: bool = False) -> Array:
     """numpy.nanquantile (method 'linear'): the quantiles of the numbers of each
     slice, differentiable in a and in q."""
     _no_out('nanquantile', out)
@@ -199,15 +210,17 @@ def nanquantile(a, q, axis=None, out=None, overwrite_input=False, method='linear
     return result
 
 
-def nanpercentile(a, q, axis=None, out=None, overwrite_input=False, method='linear',
-                  keepdims=False):
+def nanpercentile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = None,
+                  overwrite_input: bool = False, method: str = 'linear',
+                  keepdims: bool = False) -> Array:
     """numpy.nanpercentile (method 'linear')."""
     _no_out('nanpercentile', out)
     q = q / 100.0 if isinstance(q, Box) else _np.asarray(q) / 100.0
     return nanquantile(a, q, axis, None, overwrite_input, method, keepdims)
 
 
-def nanmedian(a, axis=None, out=None, overwrite_input=False, keepdims=False):
+def nanmedian(a: ArrayLike, axis: Axis = None, out: None = None, overwrite_input: bool = False,
+              keepdims: bool = False) -> Array:
     """numpy.nanmedian."""
     _no_out('nanmedian', out)
     return nanquantile(a, 0.5, axis, None, overwrite_input, keepdims=keepdims)

@@ -1,5 +1,9 @@
 """Products: matmul and einsum (primitives), and the products built on them
 (dot, vdot, inner, outer, tensordot, kron)."""
+from __future__ import annotations
+
+from typing import Any
+from ..typing import Array, ArrayLike
 import functools as _functools
 import string as _string
 
@@ -140,7 +144,7 @@ def _arrays(a, b):
     return tuple(asarray(x) if type(x) in (list, tuple) else x for x in (a, b))
 
 
-def matmul(x1, x2):
+def matmul(x1: ArrayLike, x2: ArrayLike) -> Array:
     """numpy.matmul (the ``@`` operator), over stacks of matrices too."""
     x1, x2 = _arrays(x1, x2)
     s1, s2 = shape_of(x1), shape_of(x2)
@@ -393,7 +397,7 @@ _einsum.def_jvp_joint(_einsum_jvp)
 _einsum.def_vjp_joint(_einsum_vjp_kinds)
 
 
-def einsum(subscripts, *operands, optimize=False):
+def einsum(subscripts: str, *operands: ArrayLike, optimize: Any = False) -> Array:
     """numpy.einsum: explicit ('ij,jk->ik') or implicit ('ij,jk') output, '...'
     broadcasting, repeated indices ('ii->i', 'ii'), and the interleaved form
     einsum(a, [0, 1], b, [1, 2], [0, 2]).
@@ -473,7 +477,7 @@ def _tensordot_axes(a_shape, b_shape, axes):
     if isinstance(axes, (int, _np.integer)):
         n = int(axes)
         if n < 0 or n > na or n > nb:
-            raise ValueError(f'tensordot: axes={n} is invalid for shapes {a_shape} and {b_shape}')
+            raise ValueError(f'tensordot: axes = {n} is invalid for shapes {a_shape} and {b_shape}')
         ax_a, ax_b = list(range(na - n, na)), list(range(n))
     else:
         ax_a, ax_b = _tensordot_axis_pair(na, nb, axes)
@@ -502,7 +506,7 @@ def _tensordot(a, b, ax_a, ax_b):
     return reshape(matmul(a2, b2), tuple(sa[i] for i in free_a) + tuple(sb[i] for i in free_b))
 
 
-def tensordot(a, b, axes=2):
+def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Array:
     """numpy.tensordot (axes an int, or a pair of axis lists)."""
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     ax_a, ax_b = _tensordot_axes(sa, sb, axes)
@@ -511,7 +515,7 @@ def tensordot(a, b, axes=2):
     return _tensordot(a, b, ax_a, ax_b)
 
 
-def dot(a, b):
+def dot(a: ArrayLike, b: ArrayLike) -> Array:
     """numpy.dot: a product for scalars, the inner product of vectors, matmul for
     matrices, and for N-D arrays a sum over the last axis of a and the
     second-to-last of b."""
@@ -532,7 +536,7 @@ def dot(a, b):
     return _tensordot(a, b, [len(sa) - 1], [len(sb) - 2])
 
 
-def vdot(a, b):
+def vdot(a: ArrayLike, b: ArrayLike) -> Array:
     """numpy.vdot: the dot product of the flattened arrays, the first conjugated."""
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if _size(sa) != _size(sb):
@@ -543,7 +547,7 @@ def vdot(a, b):
     return matmul(conj(reshape(a, (-1,))), reshape(b, (-1,)))
 
 
-def inner(a, b):
+def inner(a: ArrayLike, b: ArrayLike) -> Array:
     """numpy.inner: a sum over the last axes of a and b (a product for scalars)."""
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if sa and sb and sa[-1] != sb[-1]:
@@ -558,7 +562,7 @@ def inner(a, b):
     return _tensordot(a, b, [len(sa) - 1], [len(sb) - 1])
 
 
-def outer(a, b):
+def outer(a: ArrayLike, b: ArrayLike) -> Array:
     """numpy.outer: ravel(a)[:, None] * ravel(b)[None, :]."""
     if not _any_boxed(a, b):
         return namespace(a, b).outer(a, b)
@@ -566,7 +570,7 @@ def outer(a, b):
     return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
 
 
-def kron(a, b):
+def kron(a: ArrayLike, b: ArrayLike) -> Array:
     """numpy.kron: the Kronecker product (shapes padded with leading 1s).  (Dask has
     no kron: Dask arrays take the product of reshapes below.)"""
     if not _any_boxed(a, b) and not (is_dask(a) or is_dask(b)):

@@ -6,6 +6,10 @@ This module defines ``sum``, ``max``, ``min``, ``any`` and ``all``, shadowing th
 builtins (as NumPy's namespace does); the builtins are reached through
 ``_builtins``.
 """
+from __future__ import annotations
+
+from typing import Optional
+from ..typing import Array, ArrayLike, Axis, DTypeLike
 import builtins as _builtins
 
 import numpy as _np
@@ -82,7 +86,7 @@ _sum.def_jvp(lambda t, ans, x, axes, keepdims: _sum(t, shift_axes(axes, batch_nd
 _sum.def_vjp(lambda g, ans, x, axes, keepdims: broadcast_reduced(g, ans, x, axes, keepdims))
 
 
-def sum(a, axis=None, keepdims=False, dtype=None):
+def sum(a: ArrayLike, axis: Axis = None, keepdims: bool = False, dtype: DTypeLike = None) -> Array:
     """numpy.sum."""
     a = listed(a)
     axes = normalize_axes(axis, ndim_of(a))
@@ -111,7 +115,7 @@ _mean.def_jvp(lambda t, ans, x, axes, keepdims:
 _mean.def_vjp(_mean_vjp)
 
 
-def mean(a, axis=None, keepdims=False):
+def mean(a: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Array:
     """numpy.mean."""
     a = listed(a)
     shape = shape_of(a)
@@ -233,7 +237,8 @@ _prod.def_jvp(_prod_jvp)
 _prod.def_vjp(_prod_vjp)
 
 
-def prod(a, axis=None, dtype=None, out=None, keepdims=False):
+def prod(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = None,
+         keepdims: bool = False) -> Array:
     """numpy.prod.  Zeros are handled without division (see ``_prod_partials``):
     the gradient at a single zero is the product of the other entries."""
     a = listed(a)
@@ -294,7 +299,7 @@ _min.def_jvp(_extremum_jvp)
 _min.def_vjp(_extremum_vjp)
 
 
-def max(a, axis=None, out=None, keepdims=False):
+def max(a: ArrayLike, axis: Axis = None, out: None = None, keepdims: bool = False) -> Array:
     """numpy.max; the derivative is split evenly among the entries that tie for
     the maximum (as in JAX)."""
     a = listed(a)
@@ -305,7 +310,7 @@ def max(a, axis=None, out=None, keepdims=False):
     return _max(a, axes, bool(keepdims))
 
 
-def min(a, axis=None, out=None, keepdims=False):
+def min(a: ArrayLike, axis: Axis = None, out: None = None, keepdims: bool = False) -> Array:
     """numpy.min; the derivative is split evenly among ties (as in JAX)."""
     a = listed(a)
     _check_out('min', out)
@@ -370,7 +375,8 @@ def _moment_args(name, a, axis, dtype, out, ddof):
     return axes, ddof
 
 
-def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def var(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = None, ddof: int = 0,
+        keepdims: bool = False) -> Array:
     """numpy.var (with ddof); of a complex array, the mean of |a - mean|², real."""
     a = listed(a)
     axes, ddof = _moment_args('var', a, axis, dtype, out, ddof)
@@ -379,7 +385,8 @@ def var(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
     return _var(a, axes, ddof, bool(keepdims))
 
 
-def std(a, axis=None, dtype=None, out=None, ddof=0, keepdims=False):
+def std(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = None, ddof: int = 0,
+        keepdims: bool = False) -> Array:
     """numpy.std (with ddof).  Its derivative is infinite where std is 0, as sqrt's."""
     a = listed(a)
     axes, ddof = _moment_args('std', a, axis, dtype, out, ddof)
@@ -462,7 +469,8 @@ _logsumexp.def_vjp(
     * _softmax_factor(ans, a, axes, keepdims))
 
 
-def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
+def logsumexp(a: ArrayLike, axis: Axis = None, b: Optional[ArrayLike] = None,
+              keepdims: bool = False, return_sign: bool = False) -> Array:
     """scipy.special.logsumexp: log(sum(b * exp(a))) over axis, computed stably.
 
     A slice that is all -inf gives -inf, with a zero (not nan) derivative.  ``b``
@@ -471,7 +479,7 @@ def logsumexp(a, axis=None, b=None, keepdims=False, return_sign=False):
     complex sum (holomorphic)."""
     a = listed(a)
     if return_sign:
-        raise NotImplementedError('logsumexp: return_sign=True is not supported')
+        raise NotImplementedError('logsumexp: return_sign = True is not supported')
     if b is not None:
         from .manipulation import broadcast_to
         try:
@@ -521,7 +529,7 @@ def _cumulative_args(name, a, axis, dtype, out):
     return a, axis
 
 
-def cumsum(a, axis=None, dtype=None, out=None):
+def cumsum(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = None) -> Array:
     """numpy.cumsum (axis=None: over the flattened array)."""
     a = listed(a)
     a, axis = _cumulative_args('cumsum', a, axis, dtype, out)
@@ -583,7 +591,7 @@ _cumprod.def_jvp(_cumprod_jvp)
 _cumprod.def_vjp(_cumprod_vjp)
 
 
-def cumprod(a, axis=None, dtype=None, out=None):
+def cumprod(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = None) -> Array:
     """numpy.cumprod (axis=None: over the flattened array).  Exact derivatives at
     zeros too (an O(n²) rule along the axis is used when it holds a zero)."""
     a = listed(a)
@@ -614,14 +622,14 @@ _argmax = Primitive('argmax', _argmax_impl, nondiff=True)
 _argmin = Primitive('argmin', _argmin_impl, nondiff=True)
 
 
-def any(a, axis=None, out=None, keepdims=False):
+def any(a: ArrayLike, axis: Axis = None, out: None = None, keepdims: bool = False) -> Array:
     """numpy.any (no derivative: a boolean)."""
     a = listed(a)
     _check_out('any', out)
     return _any(a, _check_axes('any', axis, ndim_of(a)), bool(keepdims))
 
 
-def all(a, axis=None, out=None, keepdims=False):
+def all(a: ArrayLike, axis: Axis = None, out: None = None, keepdims: bool = False) -> Array:
     """numpy.all (no derivative: a boolean)."""
     a = listed(a)
     _check_out('all', out)
@@ -637,14 +645,14 @@ def _arg_axis(name, a, axis):
         raise type(e)(f'{name}: {e}') from None
 
 
-def argmax(a, axis=None, out=None, keepdims=False):
+def argmax(a: ArrayLike, axis: Axis = None, out: None = None, keepdims: bool = False) -> Array:
     """numpy.argmax (no derivative: an index)."""
     a = listed(a)
     _check_out('argmax', out)
     return _argmax(a, _arg_axis('argmax', a, axis), bool(keepdims))
 
 
-def argmin(a, axis=None, out=None, keepdims=False):
+def argmin(a: ArrayLike, axis: Axis = None, out: None = None, keepdims: bool = False) -> Array:
     """numpy.argmin (no derivative: an index)."""
     a = listed(a)
     _check_out('argmin', out)

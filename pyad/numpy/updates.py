@@ -14,6 +14,9 @@ updates.  An index that names an entry twice behaves as NumPy's unbuffered
 multiplies by both, ``min``/``max`` take the extreme of all; ``set`` keeps the last
 one, as ``x[idx] = v`` does in NumPy.
 """
+from __future__ import annotations
+
+from ..typing import Array, ArrayLike
 import numpy as _np
 
 from .. import backend
@@ -128,7 +131,7 @@ def _on_host(values):
 
 def _check_mode(name, mode):
     if mode is not None:
-        raise NotImplementedError(f'x.at[...].{name}: mode={mode!r} is not supported; an '
+        raise NotImplementedError(f'x.at[...].{name}: mode = {mode!r} is not supported; an '
                                   f'out-of-bounds index raises IndexError, as in NumPy')
 
 
@@ -149,7 +152,7 @@ class _Update:
         """x[idx]."""
         _check_mode('get', mode)
         if fill_value is not None:
-            raise NotImplementedError('x.at[...].get: fill_value= is not supported; an '
+            raise NotImplementedError('x.at[...].get: fill_value =  is not supported; an '
                                       'out-of-bounds index raises IndexError, as in NumPy')
         return getitem(self.x, self.idx)
 
@@ -281,7 +284,7 @@ class _At:
         return f'<pyad functional updates of an array of shape {tuple(shape_of(self.x))}>'
 
 
-def at(x):
+def at(x: ArrayLike) -> Array:
     """``at(x)[idx].set(v)``, ``.add(v)``, ...: JAX's functional updates, for traced
     values and plain arrays alike (a traced value also has ``x.at``).  Returns a new
     array; x is not changed."""

@@ -1,0 +1,69 @@
+"""Type aliases for pyad's public functions (in the manner of ``jax.typing``).
+
+``pyad.numpy``, ``pyad.linalg`` and ``pyad.nn`` annotate their functions with these:
+
+* ``ArrayLike``: what a function takes as an array: a NumPy array or scalar, a Python
+  number, a (nested) list of them, or a value being differentiated (``Traced``).
+* ``Array``: what it returns, for a type checker ``numpy.ndarray``.  At run time it is
+  a NumPy array, or a ``Traced`` value while an operator differentiates through it (which
+  has an array's operators, ``.shape``, ``.T``, ``.sum()``, ...), or a CuPy or Dask array
+  on such inputs: all of them imitate ``numpy.ndarray``, so a checker accepts what they
+  accept.
+* ``Axis``: an axis, several axes, or None (all axes); ``Shape``: a shape or a length;
+  ``DTypeLike``: NumPy's (a dtype, a type, a name).
+
+The aliases cost nothing at run time: annotations are not evaluated on calls.
+"""
+import inspect
+from typing import Any, Optional, Protocol, Sequence, Tuple, Union
+
+import numpy
+from numpy.typing import DTypeLike
+
+from ._core.box import Box
+
+__all__ = ['Array', 'ArrayLike', 'Axis', 'DTypeLike', 'Shape', 'Traced',
+           'UnaryFunction', 'BinaryFunction', 'primitive_signature']
+
+Traced = Box
+"""A value being differentiated (a dual number, a tape variable, a batch of vmap)."""
+
+Array = numpy.ndarray
+ArrayLike = Union[numpy.ndarray, numpy.generic, Traced, bool, int, float, complex,
+                  Sequence[Any]]
+Axis = Optional[Union[int, Tuple[int, ...]]]
+Shape = Union[int, Sequence[int]]
+
+
+class UnaryFunction(Protocol):
+    """An elementwise function of one array (``pyad.numpy.sin``): a pyad Primitive."""
+
+    def __call__(self, x: ArrayLike, /) -> Array: ...
+
+
+class BinaryFunction(Protocol):
+    """An elementwise function of two broadcast arrays (``pyad.numpy.add``)."""
+
+    def __call__(self, x1: ArrayLike, x2: ArrayLike, /) -> Array: ...
+
+
+def primitive_signature(prim: Any, returns: str = 'Array') -> inspect.Signature:
+    """The signature a Primitive shows to ``help()`` and ``inspect``: its implementation's
+    (a ufunc's: ``(x, /)`` or ``(x1, x2, /)``), arrays positional only (a keyword
+    argument of a primitive is a parameter), annotated with the aliases above."""
+    impl = prim.impl
+    nin = getattr(impl, 'nin', None)
+    if isinstance(nin, int):
+        names = ['x'] if nin == 1 else [f'x{i + 1}' for i in range(nin)]
+        params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY, annotation='ArrayLike')
+                  for n in names]
+    else:
+        params = [_annotated(p) for p in inspect.signature(impl).parameters.values()]
+    return inspect.Signature(params, return_annotation=returns)
+
+
+def _annotated(p: inspect.Parameter) -> inspect.Parameter:
+    if p.default is inspect.Parameter.empty:
+        return p.replace(kind=inspect.Parameter.POSITIONAL_ONLY, annotation='ArrayLike')
+    kind = type(p.default).__name__ if p.default is not None else 'None'
+    return p.replace(kind=inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=kind)
