@@ -103,10 +103,6 @@ def test_orders_give_clear_errors():
         pyad.grad(lambda n: sp.jn(n, 2.0))(1.0)
     with pytest.raises(Exception, match='yn: the order n is an integer'):
         pyad.grad(lambda n: sp.yn(n, 2.0))(1.0)
-    with pytest.raises(NotImplementedError, match='iv: the derivative in the order v'):
-        pyad.grad(lambda v: sp.iv(v, 2.0))(1.5)
-    with pytest.raises(NotImplementedError, match='ive: the derivative in the order v'):
-        pyad.jvp(lambda v: sp.ive(v, 2.0), 1.5, 1.0)
     with pytest.raises(ValueError, match='multigammaln: a must be greater'):
         sp.multigammaln(0.5, 3)
     with pytest.raises(ValueError, match='multigammaln: d must be a positive integer'):

@@ -9,8 +9,12 @@ Where no derivative exists or pyad has none:
 
 * ``jn``, ``yn``: the order is an integer: a traced order raises
   ``NonDifferentiableError`` naming the function.
-* ``iv``, ``ive``: the derivative in the (real) order ``v`` has no closed form and is
-  not implemented: a traced order raises ``NotImplementedError`` naming ``v``.
+* ``iv``, ``ive`` are differentiable in the real order ``v`` too, to any order (no
+  closed form: a power series, Schläfli's integral by quadrature and the reflection
+  formula, each where it is accurate, to about 1e-12 relative in float64 for
+  v in [-5, 20], x in (0, 100], and ``ive`` up to x = 1e4).  At x = 0 the
+  v-derivative is 0 for v > 0 and nan otherwise; for x < 0 it is nan (I_v(x) is not
+  real there except at integer orders, so no real neighbourhood of orders exists).
 * ``gammasgn`` is piecewise constant: its derivative is zero (as ``sign``).
 * ``gammainc``, ``gammaincc`` and ``betainc`` are differentiable in their shape
   parameters through the power series of the functions (summed with as many terms as
@@ -31,6 +35,7 @@ from ..numpy.elementwise import (erf, erfc, erfinv, expit, logit, log_expit, gam
                                  where, sin, cos, sign, greater, less, logical_and)
 from ..numpy.manipulation import expand_dims
 from ..numpy.reductions import sum as _sum
+from . import _bessel_order
 
 __all__ = ['erf', 'erfc', 'erfinv', 'erfcinv', 'expit', 'logit', 'log_expit', 'gammaln',
            'gamma', 'digamma', 'psi', 'polygamma', 'xlogy', 'xlog1py', 'beta', 'betaln',
@@ -83,14 +88,6 @@ def _integer_order(name):
         raise NonDifferentiableError(
             f'{name}: the order n is an integer and has no derivative; pass a constant '
             f'(or wrap it in pyad.stop_gradient)')
-    return rule
-
-
-def _real_order(name):
-    def rule(c, ans, *args):
-        raise NotImplementedError(
-            f'{name}: the derivative in the order v is not implemented (it has no closed '
-            f'form); pass a constant order (or wrap it in pyad.stop_gradient)')
     return rule
 
 
@@ -155,11 +152,38 @@ j0 = _elementwise('j0', _scipy('j0'), (lambda c, ans, x: -c * j1(x),))
 j1 = _elementwise('j1', _scipy('j1'), (lambda c, ans, x: c * (0.5 * (j0(x) - jn(2, x))),))
 y0 = _elementwise('y0', _scipy('y0'), (lambda c, ans, x: -c * y1(x),))
 y1 = _elementwise('y1', _scipy('y1'), (lambda c, ans, x: c * (0.5 * (y0(x) - yn(2, x))),))
+def _order_derivative_impl(scaled):
+    """∂ⁿI_v(x)/∂vⁿ (times e^-x when scaled) on plain values, computed in float64 on
+    the host; a float32 input gives float32, Python numbers a float."""
+    def impl(v, x, n):
+        out = _bessel_order.order_derivative(n, to_numpy(v), to_numpy(x), scaled)
+        if all(type(a) in (float, int) for a in (v, x)):
+            return float(out)
+        dt = _float_dtype((v, x)) or _np.dtype(_np.float64)
+        xp = namespace(v, x)
+        return xp.asarray(out.astype(dt, copy=False)) if xp is not _np else out.astype(dt)
+    impl.__name__ = 'ive_order_derivative' if scaled else 'iv_order_derivative'
+    return impl
+
+
+# ∂ⁿ/∂vⁿ of iv and ive, the n-th derivative in the order (n a constant integer): its
+# own derivative in v is the next one, in x the recurrences of iv and ive below
+# (which hold for every order, so for their v-derivatives)
+_iv_order = _elementwise('iv_order_derivative', _order_derivative_impl(False), (
+    lambda c, ans, v, x, n: c * _iv_order(v, x, n + 1),
+    lambda c, ans, v, x, n: c * (0.5 * (_iv_order(v - 1, x, n) + _iv_order(v + 1, x, n))),
+    None))
+_ive_order = _elementwise('ive_order_derivative', _order_derivative_impl(True), (
+    lambda c, ans, v, x, n: c * _ive_order(v, x, n + 1),
+    lambda c, ans, v, x, n: c * (0.5 * (_ive_order(v - 1, x, n) + _ive_order(v + 1, x, n))
+                                 - sign(x) * ans),
+    None))
 iv = _elementwise('iv', _scipy('iv'), (
-    _real_order('iv'), lambda c, ans, v, x: c * (0.5 * (iv(v - 1, x) + iv(v + 1, x)))))
+    lambda c, ans, v, x: c * _iv_order(v, x, 1),
+    lambda c, ans, v, x: c * (0.5 * (iv(v - 1, x) + iv(v + 1, x)))))
 # ive(v, x) = iv(v, x) exp(-|x|)
 ive = _elementwise('ive', _scipy('ive'), (
-    _real_order('ive'),
+    lambda c, ans, v, x: c * _ive_order(v, x, 1),
     lambda c, ans, v, x: c * (0.5 * (ive(v - 1, x) + ive(v + 1, x)) - sign(x) * ans)))
 i0 = _elementwise('i0', _scipy('i0'), (lambda c, ans, x: c * i1(x),))
 i1 = _elementwise('i1', _scipy('i1'), (lambda c, ans, x: c * (0.5 * (i0(x) + iv(2, x))),))
@@ -309,10 +333,10 @@ _DOCS = {
     'j0': 'scipy.special.j0(x), differentiable.', 'j1': 'scipy.special.j1(x), differentiable.',
     'y0': 'scipy.special.y0(x), differentiable.', 'y1': 'scipy.special.y1(x), differentiable.',
     'i0': 'scipy.special.i0(x), differentiable.', 'i1': 'scipy.special.i1(x), differentiable.',
-    'iv': 'scipy.special.iv(v, x), modified Bessel I of real order: differentiable in x; a '
-          'traced v raises NotImplementedError.',
-    'ive': 'scipy.special.ive(v, x) = iv(v, x) exp(-|x|): differentiable in x; a traced v '
-           'raises NotImplementedError.',
+    'iv': 'scipy.special.iv(v, x), modified Bessel I of real order: differentiable in v '
+          '(for x > 0; nan at x < 0, and at x = 0 unless v > 0) and in x.',
+    'ive': 'scipy.special.ive(v, x) = iv(v, x) exp(-|x|): differentiable in v (for x > 0) '
+           'and in x.',
 }
 for _name, _doc in _DOCS.items():
     globals()[_name].__doc__ = _doc
