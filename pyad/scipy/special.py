@@ -34,13 +34,15 @@ from ..numpy.elementwise import (erf, erfc, erfinv, expit, logit, log_expit, gam
                                  digamma, psi, polygamma, xlogy, xlog1py, exp, log, log1p,
                                  where, sin, cos, sign, greater, less, logical_and)
 from ..numpy.manipulation import expand_dims
+from ..numpy.complexes import real
 from ..numpy.reductions import sum as _sum
 from . import _bessel_order
 
 __all__ = ['erf', 'erfc', 'erfinv', 'erfcinv', 'expit', 'logit', 'log_expit', 'gammaln',
            'gamma', 'digamma', 'psi', 'polygamma', 'xlogy', 'xlog1py', 'beta', 'betaln',
            'betainc', 'gammainc', 'gammaincc', 'gammasgn', 'rgamma', 'multigammaln', 'jn',
-           'yn', 'j0', 'j1', 'y0', 'y1', 'i0', 'i1', 'iv', 'ive', 'log_ndtr', 'ndtr']
+           'yn', 'j0', 'j1', 'y0', 'y1', 'i0', 'i1', 'iv', 'ive', 'log_ndtr', 'ndtr',
+           'loggamma', 'erfcx', 'erfi', 'dawsn', 'exp1', 'expi', 'wofz']
 
 
 # ----------------------------------------------------------------- helpers
@@ -106,7 +108,7 @@ gammasgn = _ew.nondiff('gammasgn', _scipy('gammasgn'))
 def _rgamma_slope(x):
     """d/dx 1/Γ(x), finite everywhere: -ψ(x)/Γ(x) for x >= 1/2, and below through the
     reflection 1/Γ(x) = sin(πx) Γ(1-x) / π, which has no pole at 0, -1, -2, ..."""
-    low = less(x, 0.5)
+    low = less(real(x), 0.5)              # (complex z: by its real part)
     xr = where(low, 1.0 - x, 0.5)          # 1 - x >= 1/2 where used
     xh = where(low, 1.0, x)
     reflected = gamma(xr) * (cos(_PI * x) - sin(_PI * x) * digamma(xr) / _PI)
@@ -143,6 +145,34 @@ log_ndtr = _elementwise('log_ndtr', _scipy('log_ndtr'),
                         (lambda c, ans, x: c * exp(-0.5 * x * x - _LOG_SQRT_2PI - ans),))
 
 
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(_PI)
+# holomorphic: each rule is f'(z), right for complex z as for real x
+loggamma = _elementwise('loggamma', _scipy('loggamma'), (lambda c, ans, x: c * digamma(x),))
+erfcx = _elementwise('erfcx', _scipy('erfcx'),
+                     (lambda c, ans, x: c * (2.0 * x * ans - _TWO_OVER_SQRT_PI),))
+erfi = _elementwise('erfi', _scipy('erfi'),
+                    (lambda c, ans, x: c * (_TWO_OVER_SQRT_PI * exp(x * x)),))
+dawsn = _elementwise('dawsn', _scipy('dawsn'), (lambda c, ans, x: c * (1.0 - 2.0 * x * ans),))
+exp1 = _elementwise('exp1', _scipy('exp1'), (lambda c, ans, x: -c * (exp(-x) / x),))
+expi = _elementwise('expi', _scipy('expi'), (lambda c, ans, x: c * (exp(x) / x),))
+_wofz = _elementwise('wofz', _scipy('wofz'),
+                     (lambda c, ans, z: c * (_TWO_OVER_SQRT_PI * 1j - 2.0 * z * ans),))
+
+
+def wofz(z):
+    """scipy.special.wofz(z) = exp(-z²) erfc(-iz), the Faddeeva function: complex
+    values only (a real z is taken as complex, as SciPy does), holomorphic."""
+    from ..numpy.manipulation import astype
+    if not hasattr(z, 'shape'):
+        z = complex(z) if isinstance(z, (int, float, complex)) else _np.asarray(z)
+    kind = _np.dtype(dtype_of(z)).kind
+    if kind in 'biuf':
+        z = astype(z, _np.complex64 if dtype_of(z) == _np.float32 else _np.complex128)
+    elif kind != 'c':
+        raise TypeError(f'wofz: expected numbers, got dtype {dtype_of(z)}')
+    return _wofz(z)
+
+
 # ----------------------------------------------------------------- Bessel functions
 jn = _elementwise('jn', _scipy('jv'), (
     _integer_order('jn'), lambda c, ans, n, x: c * (0.5 * (jn(n - 1, x) - jn(n + 1, x)))))
@@ -156,6 +186,10 @@ def _order_derivative_impl(scaled):
     """∂ⁿI_v(x)/∂vⁿ (times e^-x when scaled) on plain values, computed in float64 on
     the host; a float32 input gives float32, Python numbers a float."""
     def impl(v, x, n):
+        if any(_np.iscomplexobj(a) for a in (v, x)):
+            raise TypeError(f'{"ive" if scaled else "iv"}: the derivative in the order v is '
+                            f'implemented for real v and x only; pass a constant order for '
+                            f'complex x (or wrap it in pyad.stop_gradient)')
         out = _bessel_order.order_derivative(n, to_numpy(v), to_numpy(x), scaled)
         if all(type(a) in (float, int) for a in (v, x)):
             return float(out)
@@ -312,6 +346,13 @@ betainc = _elementwise('betainc', _scipy('betainc'), (
     lambda c, ans, a, b, x: c * _beta_density(a, b, x)))
 
 
+# The functions whose rules hold for complex values (holomorphic: g f'(z), no
+# conjugation), and which SciPy computes for complex arguments.  ive (not holomorphic:
+# its factor exp(-|Re z|)) and the real-only functions refuse complex operands.
+for _prim in (ndtr, log_ndtr, rgamma, loggamma, erfcx, erfi, dawsn, exp1, expi, _wofz, jn, iv):
+    _prim.complex_rules = True
+del _prim
+
 _DOCS = {
     'beta': 'scipy.special.beta(a, b), differentiable in a and b.',
     'betaln': 'scipy.special.betaln(a, b), differentiable in a and b.',
@@ -324,6 +365,15 @@ _DOCS = {
     'rgamma': 'scipy.special.rgamma(x) = 1/Γ(x), differentiable everywhere (the zeros at '
               '0, -1, -2, ... included).',
     'erfcinv': 'scipy.special.erfcinv(y), differentiable.',
+    'loggamma': 'scipy.special.loggamma(z), log Γ(z) (the principal branch for complex z; '
+                'nan for real x < 0, as SciPy): derivative digamma(z), complex z too.',
+    'erfcx': 'scipy.special.erfcx(z) = exp(z²) erfc(z), differentiable, complex z too.',
+    'erfi': 'scipy.special.erfi(z) = -i erf(iz), differentiable, complex z too.',
+    'dawsn': "scipy.special.dawsn(z), Dawson's integral, differentiable, complex z too.",
+    'exp1': 'scipy.special.exp1(z), the exponential integral E₁: derivative -exp(-z)/z, '
+            'complex z too.',
+    'expi': 'scipy.special.expi(z), the exponential integral Ei: derivative exp(z)/z, '
+            'complex z too.',
     'ndtr': 'scipy.special.ndtr(x), the standard normal distribution function, differentiable.',
     'log_ndtr': 'scipy.special.log_ndtr(x), differentiable (finite far in the left tail).',
     'jn': 'scipy.special.jn(n, x), Bessel J of integer order n: differentiable in x; a traced '
