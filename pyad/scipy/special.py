@@ -71,13 +71,17 @@ def _scipy(fname):
 
 def _elementwise(name, impl, lins):
     """An elementwise primitive of any number of broadcasting arguments;
-    ``lins[i](c, ans, *args)`` applies ∂ans/∂args[i] to c (None: no derivative)."""
+    ``lins[i](c, ans, *args)`` applies ∂ans/∂args[i] to c (None: no derivative), or a
+    pair (forward, reverse) of such maps where the two differ (a function that is not
+    holomorphic in a complex argument: reverse is the transpose under Re Σ g t)."""
     prim = Primitive(name, impl)
 
     def forward(i, lin):
+        lin = lin[0] if isinstance(lin, tuple) else lin
         return lambda t, ans, *args: lin(expand_to(t, args[i], ans), ans, *args)
 
     def reverse(i, lin):
+        lin = lin[1] if isinstance(lin, tuple) else lin
         return lambda g, ans, *args: unbroadcast(lin(g, ans, *args), ans, args[i])
 
     prim.def_jvp(*[None if l is None else forward(i, l) for i, l in enumerate(lins)])
@@ -215,10 +219,19 @@ _ive_order = _elementwise('ive_order_derivative', _order_derivative_impl(True), 
 iv = _elementwise('iv', _scipy('iv'), (
     lambda c, ans, v, x: c * _iv_order(v, x, 1),
     lambda c, ans, v, x: c * (0.5 * (iv(v - 1, x) + iv(v + 1, x)))))
-# ive(v, x) = iv(v, x) exp(-|x|)
+
+
+# ive(v, z) = iv(v, z) exp(-|Re z|): not holomorphic for complex z, so its rule in z
+# is a pair: forward c ive'(z) - sign(Re z) ive Re(c), reverse the transpose of that
+# under Re Σ g t (the same formula for real x)
+def _ive_slope(v, x):
+    return 0.5 * (ive(v - 1, x) + ive(v + 1, x))
+
+
 ive = _elementwise('ive', _scipy('ive'), (
     lambda c, ans, v, x: c * _ive_order(v, x, 1),
-    lambda c, ans, v, x: c * (0.5 * (ive(v - 1, x) + ive(v + 1, x)) - sign(x) * ans)))
+    (lambda c, ans, v, x: c * _ive_slope(v, x) - sign(real(x)) * ans * real(c),
+     lambda g, ans, v, x: g * _ive_slope(v, x) - real(sign(real(x)) * g * ans))))
 i0 = _elementwise('i0', _scipy('i0'), (lambda c, ans, x: c * i1(x),))
 i1 = _elementwise('i1', _scipy('i1'), (lambda c, ans, x: c * (0.5 * (i0(x) + iv(2, x))),))
 
@@ -347,9 +360,10 @@ betainc = _elementwise('betainc', _scipy('betainc'), (
 
 
 # The functions whose rules hold for complex values (holomorphic: g f'(z), no
-# conjugation), and which SciPy computes for complex arguments.  ive (not holomorphic:
-# its factor exp(-|Re z|)) and the real-only functions refuse complex operands.
-for _prim in (ndtr, log_ndtr, rgamma, loggamma, erfcx, erfi, dawsn, exp1, expi, _wofz, jn, iv):
+# conjugation; ive: a rule pair of its own, above), and which SciPy computes for complex
+# arguments.  The real-only functions refuse complex operands.
+for _prim in (ndtr, log_ndtr, rgamma, loggamma, erfcx, erfi, dawsn, exp1, expi, _wofz, jn, iv,
+              ive):
     _prim.complex_rules = True
 del _prim
 
