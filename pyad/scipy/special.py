@@ -5,6 +5,12 @@ The functions pyad already had in ``pyad.numpy`` (``erf``, ``erfc``, ``erfinv``,
 ``polygamma``, ``xlogy``, ``xlog1py``) are the same objects here; the rest are new.
 Every derivative is written with pyad primitives, so they nest to any order.
 
+Complex arguments, where SciPy takes them, with the complex derivative: ``erf``,
+``erfc``, ``erfcx``, ``erfi``, ``dawsn``, ``wofz``, ``gamma``, ``rgamma``,
+``loggamma``, ``digamma``/``psi``, ``polygamma``, ``exp1``, ``expi``, ``ndtr``,
+``log_ndtr``, ``xlogy``, ``xlog1py``, ``jn`` and ``iv`` (holomorphic) and ``ive``
+(not holomorphic: exp(-|Re z|)).  The others refuse complex values by name.
+
 Where no derivative exists or pyad has none:
 
 * ``jn``, ``yn``: the order is an integer: a traced order raises

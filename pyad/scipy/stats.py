@@ -12,7 +12,7 @@ gamma               logpdf, pdf, cdf, logcdf, sf, logsf        (x, a, loc, scale
 chi2                logpdf, pdf, cdf, logcdf, sf, logsf        (x, df, loc, scale)
 poisson             logpmf, pmf, cdf, logcdf, sf, logsf        (k, mu, loc)
 multivariate_normal logpdf, pdf                                (x, mean, cov)
-                    cdf, logcdf                                (x, mean, cov)
+                    cdf, logcdf          (x, mean, cov, allow_singular, lower_limit)
 dirichlet           logpdf, pdf                                (x, alpha)
 ==================  ==========================================================
 
