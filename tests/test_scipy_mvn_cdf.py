@@ -195,6 +195,13 @@ def test_lower_limit_signs_broadcasting_and_infinite_limits():
                                 [mvn.cdf(p, M3, C3, lower_limit=lo) for p in X3], rtol=1e-12)
     onp.testing.assert_allclose(mvn.cdf(X3, M3, C3, lower_limit=onp.full(3, -onp.inf)),
                                 mvn.cdf(X3, M3, C3), rtol=1e-12)
+    # mean left out (zero), as a list, and lists for x and lower_limit
+    want = st.multivariate_normal.cdf(X3[0], None, C3, lower_limit=lo, rng=0, abseps=1e-6,
+                                      releps=1e-6)
+    onp.testing.assert_allclose(mvn.cdf(list(X3[0]), None, C3, lower_limit=list(lo)), want,
+                                rtol=1e-12)
+    onp.testing.assert_allclose(mvn.cdf(X3[0], [0.0] * 3, C3.tolist(), lower_limit=lo), want,
+                                rtol=1e-12)
     # one component: every entry a point
     onp.testing.assert_allclose(mvn.cdf(X3[:, 0], 0.1, 2.0, lower_limit=-0.5),
                                 st.norm.cdf(X3[:, 0], 0.1, 2 ** 0.5) - st.norm.cdf(-0.5, 0.1, 2 ** 0.5),

@@ -362,7 +362,8 @@ class _MultivariateNormal:
                       allow_singular=bool(allow_singular))
         if lower_limit is None:
             return _normal_cdf(r, cov, **params)
-        lo, hi = _box_limits(where_, lower_limit, mean, r, shape_of(cov)[0])
+        lo, hi = _box_limits(where_, lower_limit, 0.0 if mean is None else mean, r,
+                             shape_of(cov)[0])
         return _normal_box(lo, hi, cov, **params)
 
     def _cdf_args(self, where_, x, mean, cov, allow_singular):
