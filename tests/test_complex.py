@@ -207,7 +207,8 @@ CASES = {
                   (lambda m: pyad.nn.logsumexp(m, axis=1), lambda: M)],
     # pyad.nn's softmax family (holomorphic)
     'softmax': [(pyad.nn.softmax, _c), (lambda m: pyad.nn.softmax(m, axis=0), lambda: M)],
-    'log_softmax': [(pyad.nn.log_softmax, _c), (lambda m: pyad.nn.log_softmax(m, axis=0), lambda: M)],
+    'log_softmax': [(pyad.nn.log_softmax, _c),
+                    (lambda m: pyad.nn.log_softmax(m, axis=0), lambda: M)],
     # scipy.special (holomorphic)
     'erf': [(np.erf, _c)], 'erfc': [(np.erfc, _c)], 'gamma': [(np.gamma, lambda: Z + 1)],
     'digamma': [(np.digamma, lambda: Z + 1)],

@@ -99,7 +99,7 @@ def test_ive_of_complex_values_is_not_holomorphic():
 
 
 def test_order_derivative_with_complex_argument_is_a_clear_error():
-    with pytest.raises(TypeError, match='iv: the derivative in the order v is implemented for real'):
+    with pytest.raises(TypeError, match='iv: the derivative in the order v is implemented'):
         pyad.grad(lambda v: pnp.real(sp.iv(v, 1.0 + 1.0j)))(1.5)
 
 
@@ -133,7 +133,8 @@ def test_softmax_family_complex_derivatives():
     # a -inf (masked) entry still gets probability 0 and no nan
     zm = z.copy()
     zm[1] = -onp.inf
-    assert nn.softmax(zm)[1] == 0 and onp.all(onp.isfinite(pyad.jacfwd(nn.softmax, holomorphic=True)(zm)))
+    assert nn.softmax(zm)[1] == 0
+    assert onp.all(onp.isfinite(pyad.jacfwd(nn.softmax, holomorphic=True)(zm)))
 
 
 @pytest.mark.parametrize('name', ['sparsemax', 'entmax15', 'sparsemax_loss'])

@@ -204,7 +204,8 @@ def test_lower_limit_signs_broadcasting_and_infinite_limits():
                                 rtol=1e-12)
     # one component: every entry a point
     onp.testing.assert_allclose(mvn.cdf(X3[:, 0], 0.1, 2.0, lower_limit=-0.5),
-                                st.norm.cdf(X3[:, 0], 0.1, 2 ** 0.5) - st.norm.cdf(-0.5, 0.1, 2 ** 0.5),
+                                st.norm.cdf(X3[:, 0], 0.1, 2 ** 0.5)
+                                - st.norm.cdf(-0.5, 0.1, 2 ** 0.5),
                                 rtol=1e-12)
 
 
@@ -235,7 +236,8 @@ def test_lower_limit_three_dimensions_within_the_integration_error():
                            releps=1e-7)
     check_grads(f, (X3[0], LO3[0]), order=1, eps=1e-3, rtol=1e-3, atol=1e-4)
     # a point whose lower limit is -inf in a component and another whose is not
-    check_grads(lambda lo: mvn.cdf(X3, M3, C3, lower_limit=pnp.where(onp.isfinite(LO3), lo, -onp.inf),
+    finite = onp.isfinite(LO3)
+    check_grads(lambda lo: mvn.cdf(X3, M3, C3, lower_limit=pnp.where(finite, lo, -onp.inf),
                                    abseps=1e-7, releps=1e-7),
                 onp.where(onp.isfinite(LO3), LO3, 0.0), order=1, eps=1e-3, rtol=1e-3, atol=1e-4)
 
@@ -254,8 +256,9 @@ def test_allow_singular_values_match_scipy_and_derivatives_raise():
         with pytest.raises(ValueError, match='cov is singular'):
             pyad.grad(lambda x: mvn.cdf(x, M3, SINGULAR, True, lower_limit=lo))(x)
     # one component with zero variance: a step, as SciPy's
-    onp.testing.assert_array_equal(mvn.cdf(onp.array([0.5, -0.5]), 0.0, 0.0, allow_singular=True),
-                                   st.multivariate_normal.cdf([0.5, -0.5], 0.0, 0.0, allow_singular=True))
+    onp.testing.assert_array_equal(
+        mvn.cdf(onp.array([0.5, -0.5]), 0.0, 0.0, allow_singular=True),
+        st.multivariate_normal.cdf([0.5, -0.5], 0.0, 0.0, allow_singular=True))
     with pytest.raises(ValueError, match='cov is singular'):
         pyad.grad(lambda x: mvn.cdf(x, 0.0, 0.0, allow_singular=True))(0.5)
     # a positive definite cov with allow_singular=True is differentiable as usual

@@ -36,6 +36,7 @@ from .._core.primitive import Primitive, NonDifferentiableError
 from ..backend import scipy_special, to_numpy, namespace
 from ..numpy._batching import expand_to, unbroadcast
 from ..numpy import elementwise as _ew
+from ..numpy.elementwise import _TWO_OVER_SQRT_PI
 from ..numpy.elementwise import (erf, erfc, erfinv, expit, logit, log_expit, gammaln, gamma,
                                  digamma, psi, polygamma, xlogy, xlog1py, exp, log, log1p,
                                  where, sin, cos, sign, greater, less, logical_and)
@@ -155,7 +156,6 @@ log_ndtr = _elementwise('log_ndtr', _scipy('log_ndtr'),
                         (lambda c, ans, x: c * exp(-0.5 * x * x - _LOG_SQRT_2PI - ans),))
 
 
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(_PI)
 # holomorphic: each rule is f'(z), right for complex z as for real x
 loggamma = _elementwise('loggamma', _scipy('loggamma'), (lambda c, ans, x: c * digamma(x),))
 erfcx = _elementwise('erfcx', _scipy('erfcx'),
@@ -192,6 +192,8 @@ j0 = _elementwise('j0', _scipy('j0'), (lambda c, ans, x: -c * j1(x),))
 j1 = _elementwise('j1', _scipy('j1'), (lambda c, ans, x: c * (0.5 * (j0(x) - jn(2, x))),))
 y0 = _elementwise('y0', _scipy('y0'), (lambda c, ans, x: -c * y1(x),))
 y1 = _elementwise('y1', _scipy('y1'), (lambda c, ans, x: c * (0.5 * (y0(x) - yn(2, x))),))
+
+
 def _order_derivative_impl(scaled):
     """∂ⁿI_v(x)/∂vⁿ (times e^-x when scaled) on plain values, computed in float64 on
     the host; a float32 input gives float32, Python numbers a float."""

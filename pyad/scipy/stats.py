@@ -451,7 +451,8 @@ def _mvn_box_impl(lo, hi, cov, maxpts, abseps, releps, rng, allow_singular=False
     cov = _np.asarray(to_numpy(cov), dtype=_np.float64)
     d = hi.shape[-1]
     flat = hi.reshape(-1, d).astype(_np.float64)
-    lows = [None] * len(flat) if lo is None else _np.asarray(to_numpy(lo), dtype=_np.float64).reshape(-1, d)
+    lows = ([None] * len(flat) if lo is None
+            else _np.asarray(to_numpy(lo), dtype=_np.float64).reshape(-1, d))
     # one point at a time, each with a generator seeded afresh: a point's value does
     # not depend on the other points of the call (nor on a vmap batch)
     vals = [_scipy_mvn.cdf(point, _np.zeros(d), cov, allow_singular, maxpts=maxpts,
@@ -586,7 +587,8 @@ def _box_jvp(tangents, ans, args, params):
     for in_lower, sign, corner, finite in _box_corners(lo, hi):
         term = None
         if t_lo is not None or t_hi is not None:
-            t = (0.0 if t_hi is None else t_hi * ~in_lower) + (0.0 if t_lo is None else t_lo * in_lower)
+            t = ((0.0 if t_hi is None else t_hi * ~in_lower)
+                 + (0.0 if t_lo is None else t_lo * in_lower))
             term = _sum(t * _mvn_cdf_grad(corner, cov, **params), axis=-1)
         if t_cov is not None:
             dc = _cov_tangent(t_cov, ans, corner, cov, **params)
