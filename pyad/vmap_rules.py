@@ -354,7 +354,8 @@ ELEMENTWISE = [
     'real', 'imag', 'conj', 'angle', 'beta', 'betaln', 'betainc', 'gammainc', 'gammaincc',
     'gammasgn', 'rgamma', 'i0', 'i1', 'iv', 'ive', 'j0', 'j1', 'jn', 'y0', 'y1', 'yn',
     'erfcinv', 'ndtr', 'log_ndtr', 't_cdf', 'loggamma', 'erfcx', 'erfi', 'dawsn', 'exp1',
-    'expi', 'wofz', 'iv_order_derivative', 'ive_order_derivative',
+    'expi', 'wofz', 'iv_order_derivative', 'ive_order_derivative', 'kv', 'kve',
+    'kv_order_derivative', 'kve_order_derivative',
 ]
 
 LINEAR = [_idx.scatter_add]

@@ -226,6 +226,7 @@ CASES = {
     'iv': [(lambda z: sp.iv(1.5, z), lambda: Z + 1), (lambda z: sp.iv(-2.0, z), _c)],
     'ive': [(lambda z: sp.ive(1.5, z), lambda: Z + 1), (lambda z: sp.ive(-2.0, z), _c),
             (lambda x: sp.ive(0.5, x * (1 + 1j)), lambda: X)],     # (not holomorphic)
+    'kv': [(lambda z: sp.kv(1.5, z), lambda: Z + 2)], 'kve': [(lambda z: sp.kve(0.4, z), lambda: Z + 2)],
     'einsum': [(lambda m: np.einsum('ij,jk->ik', m, M), lambda: M),
                (lambda x: np.einsum('i,ij->j', x[:3], M), lambda: X)],
 }
@@ -272,7 +273,7 @@ def test_primitives_without_complex_rules_refuse_complex_operands():
         with pytest.raises(TypeError, match=f'{prim.name} does not support complex values'):
             pyad.grad(lambda x: bind(prim, (x, Z), {}))(X)
         refused.append(prim.name)
-    assert {'maximum', 'sparsemax', 'gammaln', 'iv_order_derivative'} <= set(refused)
+    assert {'maximum', 'sparsemax', 'gammaln', 'iv_order_derivative', 'kv_order_derivative'} <= set(refused)
 
 
 def test_check_grads_catches_a_wrong_complex_rule():

@@ -31,6 +31,8 @@ HOLOMORPHIC = {
     'jn': (lambda z: sp.jn(3, z), lambda z: sps.jn(3, z), Z),
     'iv': (lambda z: sp.iv(0.7, z), lambda z: sps.iv(0.7, z), Z),
     'ive': (lambda z: sp.ive(0.7, z), lambda z: sps.ive(0.7, z), Z),
+    'kv': (lambda z: sp.kv(0.7, z), lambda z: sps.kv(0.7, z), Z),
+    'kve': (lambda z: sp.kve(2.5, z), lambda z: sps.kve(2.5, z), Z),
 }
 
 
@@ -56,6 +58,8 @@ DERIVATIVES = {
     'expi': (sp.expi, lambda z: onp.exp(z) / z),
     'jn': (lambda z: sp.jn(3, z), lambda z: sps.jvp(3, z)),
     'iv': (lambda z: sp.iv(0.7, z), lambda z: sps.ivp(0.7, z)),
+    'kv': (lambda z: sp.kv(0.7, z), lambda z: sps.kvp(0.7, z)),
+    'kve': (lambda z: sp.kve(0.7, z), lambda z: (sps.kvp(0.7, z) + sps.kv(0.7, z)) * onp.exp(z)),
     'xlogy': (lambda z: sp.xlogy(2.0 + 1j, z), lambda z: (2.0 + 1j) / z),
 }
 

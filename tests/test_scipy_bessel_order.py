@@ -1,4 +1,4 @@
-"""iv and ive in their real order v: the v-derivatives against mpmath (an independent
+"""iv, ive, kv and kve in their real order v: the v-derivatives against mpmath (an independent
 reference, its own numerical differentiation at high precision) over v in [-5, 20],
 x in (0, 100] and ive up to x = 1e4; second order by check_grads (finite differences
 of the first derivatives, in v and x jointly) in float64 and float32; the special
@@ -15,8 +15,11 @@ from pyad.testing import check_grads
 mpmath = pytest.importorskip('mpmath')
 
 
-def _reference(n, v, x, scaled, dps):
+def _reference(n, v, x, scaled, dps, bessel='i'):
     with mpmath.workdps(dps):
+        if bessel == 'k':
+            value = mpmath.diff(lambda s: mpmath.besselk(s, x), mpmath.mpf(float(v)), n)
+            return float(value * mpmath.exp(x)) if scaled else float(value)
         if n == 1 and v == 0:
             value = -mpmath.besselk(0, x)            # d/dv I_v at v = 0 is -K_0
         else:
@@ -32,10 +35,11 @@ def _grid(seed, n, x_lo, x_hi):
     return v, x
 
 
-def _worst_relative_error(f, n, v, x, scaled, dps):
+def _worst_relative_error(f, n, v, x, scaled, dps, bessel='i'):
     got = f(v, x)
-    ref = onp.array([_reference(n, a, b, scaled, dps) for a, b in zip(v, x)])
-    return onp.max(onp.abs(got - ref) / onp.abs(ref))
+    ref = onp.array([_reference(n, a, b, scaled, dps, bessel) for a, b in zip(v, x)])
+    nonzero = ref != 0                 # (K's v-derivative vanishes at v = 0: checked apart)
+    return onp.max(onp.abs(got - ref)[nonzero] / onp.abs(ref[nonzero]))
 
 
 def test_iv_first_and_second_order_derivatives_match_mpmath():
@@ -52,6 +56,23 @@ def test_ive_order_derivative_for_large_arguments():
     assert _worst_relative_error(first, 1, v, x, True, 60) < 1e-10
 
 
+def test_kv_and_kve_order_derivatives_match_mpmath():
+    v, x = _grid(2, 30, 1e-3, 100.0)
+    for f, scaled in ((sp.kv, False), (sp.kve, True)):
+        first = pyad.vmap(pyad.grad(f, argnums=0))
+        assert _worst_relative_error(first, 1, v, x, scaled, 50, 'k') < 1e-12
+        second = pyad.vmap(pyad.grad(pyad.grad(f, argnums=0), argnums=0))
+        assert _worst_relative_error(second, 2, v[:15], x[:15], scaled, 50, 'k') < 1e-12
+    # K_v is even in v: the derivative is odd, and 0 at v = 0
+    dv = pyad.grad(sp.kv, argnums=0)
+    assert dv(0.0, 1.5) == 0.0 and dv(-2.5, 1.5) == -dv(2.5, 1.5)
+    assert onp.isnan(dv(1.5, 0.0)) and onp.isnan(dv(1.5, -1.0))
+    # kve for large arguments
+    v, x = onp.array([0.5, 3.0, -7.0, 20.0]), onp.array([300.0, 1e3, 5e3, 1e4])
+    assert _worst_relative_error(pyad.vmap(pyad.grad(sp.kve, argnums=0)), 1, v, x, True, 50,
+                                 'k') < 1e-12
+
+
 def test_order_derivative_near_the_switch_between_series_and_integral():
     # the series is used for x <= max(4, v²/4), Schläfli's integral above
     v = onp.array([4.0, 8.0, 12.0, 20.0, 20.0, 3.9])
@@ -61,7 +82,7 @@ def test_order_derivative_near_the_switch_between_series_and_integral():
 
 
 @pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
-@pytest.mark.parametrize('f', [sp.iv, sp.ive], ids=['iv', 'ive'])
+@pytest.mark.parametrize('f', [sp.iv, sp.ive, sp.kv, sp.kve], ids=['iv', 'ive', 'kv', 'kve'])
 def test_second_order_in_order_and_argument(f, dtype):
     v = onp.array([-2.6, 0.4, 3.3], dtype=dtype)
     x = onp.array([0.7, 2.5, 6.0], dtype=dtype)
@@ -85,6 +106,8 @@ def test_values_unchanged_and_integer_orders():
     v = onp.array([-3.0, -1.0, 0.0, 2.0])
     x = onp.array([0.5, 3.0, 9.0, 40.0])
     onp.testing.assert_array_equal(sp.iv(v, x), sps.iv(v, x))
+    onp.testing.assert_array_equal(sp.kv(v, x), sps.kv(v, x))
+    onp.testing.assert_array_equal(sp.kve(v, x), sps.kve(v, x))
     # I_{-n} = I_n, but the v-derivative at -n is not minus that at n: by the
     # reflection, d/dv I_v at -n equals -(d/dv I_v at n) - 2 (-1)^n K_n
     d = pyad.vmap(pyad.grad(sp.iv, argnums=0))

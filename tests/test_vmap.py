@@ -229,6 +229,8 @@ CASES += [
      + sps.exp1(x + 1) + sps.expi(x + 1) + sps.wofz(x), [_pos(2, 3)], None),
     ('iv-order', lambda v, x: pyad.grad(lambda v: pnp.sum(sps.iv(v, x + 1) + sps.ive(v, x + 1)))(v),
      [(4,), _pos(4)], None),
+    ('kv', lambda v, x: sps.kv(v, x) + sps.kve(v, x)
+     + pyad.grad(lambda v: pnp.sum(sps.kv(v, x) + sps.kve(v, x)))(v), [(4,), _pos(4)], None),
     ('special-unit', lambda x, a: sps.betainc(a + 1, a + 2, (x + 1) / 2) + sps.erfcinv(x + 1),
      [_unit(4), _pos(4)], None),
     ('t.cdf', lambda x, d: pyad.scipy.stats.t.cdf(x, 3.0 + d), [(4,), _pos(4)], None),

@@ -1,8 +1,11 @@
-"""Derivatives of the modified Bessel function I_v(x) in its real order v, on plain
-float64 NumPy values (the primitives in ``special.py`` wrap them).
+"""Derivatives of the modified Bessel functions I_v(x) and K_v(x) in their real order
+v, on plain float64 NumPy values (the primitives in ``special.py`` wrap them).
 
-``order_derivative(n, v, x, scaled)`` is ∂ⁿI_v(x)/∂vⁿ (times e^{-x} when ``scaled``),
-for x > 0, from three representations, each used where it keeps its accuracy:
+``order_derivative(n, v, x, kind)`` is ∂ⁿ/∂vⁿ of iv, ive (I_v e^{-x}), kv or kve
+(K_v e^{x}), for x > 0.  K's is its integral K_v(x) = ∫₀^∞ e^{-x cosh t} cosh(vt) dt
+differentiated under the integral sign (tⁿ cosh or sinh(vt): integrands of one sign),
+by Gauss-Legendre quadrature.  I's comes from three representations, each used where
+it keeps its accuracy:
 
 * the power series I_u(x) = Σ_k (x/2)^{2k+u} / (k! Γ(k+u+1)), for u >= 0 and x small
   next to u² (no cancellation there: every term and every derivative of a term has one
@@ -66,18 +69,18 @@ def _tail_end(u, x, n):
     return end
 
 
-def _exp_cosh(x, t, scaled):
-    """e^{-x cosh t} (times e^{-x} when scaled)."""
-    return np.exp(-x * (np.cosh(t) + (1.0 if scaled else 0.0)))
+def _exp_cosh(x, t, shift):
+    """e^{-x (cosh t + shift)}: shift 0 for K, 1 for the scaled I's e^{-x} folded in,
+    -1 for the scaled K's e^{x}."""
+    return np.exp(-x * (np.cosh(t) + shift))
 
 
-def _k_derivative(m, u, x, scaled):
-    """∂ᵐK_u(x)/∂uᵐ = ∫₀^∞ tᵐ e^{-x cosh t} (cosh or sinh)(ut) dt, with the e^{-x}
-    of the scaled I folded in (as e^{-2x} of K's own e^{-x})."""
+def _k_derivative(m, u, x, shift):
+    """∂ᵐK_u(x)/∂uᵐ = ∫₀^∞ tᵐ e^{-x cosh t} (cosh or sinh)(ut) dt, times e^{-x shift}."""
     kind = np.cosh if m % 2 == 0 else np.sinh
-    end = _tail_end(u, x, m)
+    end = _tail_end(np.abs(u), x, m)
     return _gauss(np.zeros_like(end), end,
-                  lambda t: t ** m * kind(u * t) * _exp_cosh(x, t, scaled))
+                  lambda t: t ** m * kind(u * t) * _exp_cosh(x, t, shift))
 
 
 # the n-th derivative of cos, by n mod 4 (exact zeros: cos(ut + nπ/2) would leave
@@ -97,7 +100,7 @@ def _schlafli(n, u, x, scaled):
     for j in range(n + 1):
         # ∂ⁿ[sin(uπ) e^{-ut}] = Σ_j C(n,j) π^j sin(uπ + jπ/2) (-t)^{n-j} e^{-ut}
         integral = _gauss(np.zeros_like(tail), tail,
-                          lambda t: (-t) ** (n - j) * np.exp(-u * t) * _exp_cosh(x, t, scaled))
+                          lambda t: (-t) ** (n - j) * np.exp(-u * t) * _exp_cosh(x, t, shift))
         second = second + math.comb(n, j) * math.pi ** j * _sin_derivative(j, u) * integral
     return (first - second) / math.pi
 
@@ -130,18 +133,37 @@ def _negative(n, u, x, scaled):
     total = _positive(n, u, x, scaled)
     for j in range(n + 1):
         total = total + (2.0 / math.pi) * math.comb(n, j) * math.pi ** j \
-            * _sin_derivative(j, u) * _k_derivative(n - j, u, x, scaled)
+            * _sin_derivative(j, u) * _k_derivative(n - j, u, x, 1.0 if scaled else 0.0)
     return (-1.0) ** n * total
 
 
 _CHUNK = 4096               # elements at a time: the quadrature holds 96 values of each
 
 
-def order_derivative(n, v, x, scaled=False):
-    """∂ⁿI_v(x)/∂vⁿ (n >= 1) in float64, elementwise over broadcast v and x; at x = 0
-    it is 0 for v > 0 (I_v(0) = 0 there) and nan otherwise (I_v(0) jumps at v = 0 and
-    is infinite near the negative orders); nan for x < 0 (I_v(x) is complex there
-    unless v is an integer, so no neighbourhood of orders is real)."""
+def _i_derivative(n, v, x, scaled):
+    pos = v >= 0
+    out = np.empty(v.shape)
+    if np.any(pos):
+        out[pos] = _positive(n, v[pos], x[pos], scaled)
+    if np.any(~pos):
+        out[~pos] = _negative(n, -v[~pos], x[~pos], scaled)
+    return out
+
+
+_KINDS = {
+    'iv': lambda n, v, x: _i_derivative(n, v, x, False),
+    'ive': lambda n, v, x: _i_derivative(n, v, x, True),
+    'kv': lambda n, v, x: _k_derivative(n, v, x, 0.0),
+    'kve': lambda n, v, x: _k_derivative(n, v, x, -1.0),
+}
+
+
+def order_derivative(n, v, x, kind='iv'):
+    """∂ⁿ/∂vⁿ (n >= 1) of iv, ive, kv or kve (``kind``) in float64, elementwise over
+    broadcast v and x.  For x < 0 it is nan (the functions are complex there unless v
+    is an integer, so no neighbourhood of orders is real); at x = 0, I's is 0 for v > 0
+    (I_v(0) = 0 there) and nan otherwise (I_v(0) jumps at v = 0 and is infinite near the
+    negative orders), K's is nan (K_v(0) is infinite)."""
     v, x = np.broadcast_arrays(np.asarray(v, dtype=np.float64), np.asarray(x, dtype=np.float64))
     shape = v.shape
     v, x = v.ravel(), x.ravel()
@@ -150,12 +172,10 @@ def order_derivative(n, v, x, scaled=False):
     with np.errstate(all='ignore'):
         for start in range(0, len(v), _CHUNK):
             part = slice(start, start + _CHUNK)
-            vs, xs, oks = v[part], x[part], ok[part]
-            pos, neg = oks & (vs >= 0), oks & (vs < 0)
-            block = out[part]
-            if np.any(pos):
-                block[pos] = _positive(n, vs[pos], xs[pos], scaled)
-            if np.any(neg):
-                block[neg] = _negative(n, -vs[neg], xs[neg], scaled)
-    out[(x == 0) & (v > 0)] = 0.0
+            sel = ok[part]
+            if np.any(sel):
+                block = out[part]
+                block[sel] = _KINDS[kind](n, v[part][sel], x[part][sel])
+    if kind in ('iv', 'ive'):
+        out[(x == 0) & (v > 0)] = 0.0
     return out.reshape(shape)

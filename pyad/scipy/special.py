@@ -8,13 +8,15 @@ Every derivative is written with pyad primitives, so they nest to any order.
 Complex arguments, where SciPy takes them, with the complex derivative: ``erf``,
 ``erfc``, ``erfcx``, ``erfi``, ``dawsn``, ``wofz``, ``gamma``, ``rgamma``,
 ``loggamma``, ``digamma``/``psi``, ``polygamma``, ``exp1``, ``expi``, ``ndtr``,
-``log_ndtr``, ``xlogy``, ``xlog1py``, ``jn`` and ``iv`` (holomorphic) and ``ive``
+``log_ndtr``, ``xlogy``, ``xlog1py``, ``jn``, ``iv``, ``kv``, ``kve`` (holomorphic) and ``ive``
 (not holomorphic: exp(-|Re z|)).  The others refuse complex values by name.
 
 Where no derivative exists or pyad has none:
 
 * ``jn``, ``yn``: the order is an integer: a traced order raises
   ``NonDifferentiableError`` naming the function.
+* ``kv``, ``kve`` are differentiable in the real order ``v``, to any order, by their
+  integral (quadrature); nan at x <= 0.
 * ``iv``, ``ive`` are differentiable in the real order ``v`` too, to any order (no
   closed form: a power series, Schläfli's integral by quadrature and the reflection
   formula, each where it is accurate, to about 1e-12 relative in float64 for
@@ -49,7 +51,7 @@ __all__ = ['erf', 'erfc', 'erfinv', 'erfcinv', 'expit', 'logit', 'log_expit', 'g
            'gamma', 'digamma', 'psi', 'polygamma', 'xlogy', 'xlog1py', 'beta', 'betaln',
            'betainc', 'gammainc', 'gammaincc', 'gammasgn', 'rgamma', 'multigammaln', 'jn',
            'yn', 'j0', 'j1', 'y0', 'y1', 'i0', 'i1', 'iv', 'ive', 'log_ndtr', 'ndtr',
-           'loggamma', 'erfcx', 'erfi', 'dawsn', 'exp1', 'expi', 'wofz']
+           'loggamma', 'erfcx', 'erfi', 'dawsn', 'exp1', 'expi', 'wofz', 'kv', 'kve']
 
 
 # ----------------------------------------------------------------- helpers
@@ -194,36 +196,45 @@ y0 = _elementwise('y0', _scipy('y0'), (lambda c, ans, x: -c * y1(x),))
 y1 = _elementwise('y1', _scipy('y1'), (lambda c, ans, x: c * (0.5 * (y0(x) - yn(2, x))),))
 
 
-def _order_derivative_impl(scaled):
-    """∂ⁿI_v(x)/∂vⁿ (times e^-x when scaled) on plain values, computed in float64 on
+def _order_derivative_impl(kind):
+    """∂ⁿ/∂vⁿ of iv, ive, kv or kve (``kind``) on plain values, computed in float64 on
     the host; a float32 input gives float32, Python numbers a float."""
     def impl(v, x, n):
         if any(_np.iscomplexobj(a) for a in (v, x)):
-            raise TypeError(f'{"ive" if scaled else "iv"}: the derivative in the order v is '
-                            f'implemented for real v and x only; pass a constant order for '
-                            f'complex x (or wrap it in pyad.stop_gradient)')
-        out = _bessel_order.order_derivative(n, to_numpy(v), to_numpy(x), scaled)
+            raise TypeError(f'{kind}: the derivative in the order v is implemented for real '
+                            f'v and x only; pass a constant order for complex x (or wrap it '
+                            f'in pyad.stop_gradient)')
+        out = _bessel_order.order_derivative(n, to_numpy(v), to_numpy(x), kind)
         if all(type(a) in (float, int) for a in (v, x)):
             return float(out)
         dt = _float_dtype((v, x)) or _np.dtype(_np.float64)
         xp = namespace(v, x)
         return xp.asarray(out.astype(dt, copy=False)) if xp is not _np else out.astype(dt)
-    impl.__name__ = 'ive_order_derivative' if scaled else 'iv_order_derivative'
+    impl.__name__ = f'{kind}_order_derivative'
     return impl
 
 
-# ∂ⁿ/∂vⁿ of iv and ive, the n-th derivative in the order (n a constant integer): its
-# own derivative in v is the next one, in x the recurrences of iv and ive below
-# (which hold for every order, so for their v-derivatives)
-_iv_order = _elementwise('iv_order_derivative', _order_derivative_impl(False), (
-    lambda c, ans, v, x, n: c * _iv_order(v, x, n + 1),
-    lambda c, ans, v, x, n: c * (0.5 * (_iv_order(v - 1, x, n) + _iv_order(v + 1, x, n))),
-    None))
-_ive_order = _elementwise('ive_order_derivative', _order_derivative_impl(True), (
-    lambda c, ans, v, x, n: c * _ive_order(v, x, n + 1),
-    lambda c, ans, v, x, n: c * (0.5 * (_ive_order(v - 1, x, n) + _ive_order(v + 1, x, n))
-                                 - sign(x) * ans),
-    None))
+def _order_derivative(kind, x_rule):
+    """The primitive ∂ⁿ/∂vⁿ f(v, x) (n a constant integer) of f = kind: its own
+    derivative in v is the next one, in x ``x_rule(d, c, ans, v, x, n)`` with d this
+    primitive (the recurrence of f in x holds for every order, so for its
+    v-derivatives)."""
+    prim = _elementwise(f'{kind}_order_derivative', _order_derivative_impl(kind), (
+        lambda c, ans, v, x, n: c * prim(v, x, n + 1),
+        lambda c, ans, v, x, n: x_rule(prim, c, ans, v, x, n),
+        None))
+    return prim
+
+
+_iv_order = _order_derivative('iv', lambda d, c, ans, v, x, n: c * (
+    0.5 * (d(v - 1, x, n) + d(v + 1, x, n))))
+_ive_order = _order_derivative('ive', lambda d, c, ans, v, x, n: c * (
+    0.5 * (d(v - 1, x, n) + d(v + 1, x, n)) - sign(x) * ans))
+_kv_order = _order_derivative('kv', lambda d, c, ans, v, x, n: -c * (
+    0.5 * (d(v - 1, x, n) + d(v + 1, x, n))))
+# kve = kv e^x
+_kve_order = _order_derivative('kve', lambda d, c, ans, v, x, n: c * (
+    ans - 0.5 * (d(v - 1, x, n) + d(v + 1, x, n))))
 iv = _elementwise('iv', _scipy('iv'), (
     lambda c, ans, v, x: c * _iv_order(v, x, 1),
     lambda c, ans, v, x: c * (0.5 * (iv(v - 1, x) + iv(v + 1, x)))))
@@ -240,6 +251,13 @@ ive = _elementwise('ive', _scipy('ive'), (
     lambda c, ans, v, x: c * _ive_order(v, x, 1),
     (lambda c, ans, v, x: c * _ive_slope(v, x) - sign(real(x)) * ans * real(c),
      lambda g, ans, v, x: g * _ive_slope(v, x) - real(sign(real(x)) * g * ans))))
+kv = _elementwise('kv', _scipy('kv'), (
+    lambda c, ans, v, x: c * _kv_order(v, x, 1),
+    lambda c, ans, v, x: -c * (0.5 * (kv(v - 1, x) + kv(v + 1, x)))))
+# kve(v, z) = kv(v, z) e^z: holomorphic in z, as kv
+kve = _elementwise('kve', _scipy('kve'), (
+    lambda c, ans, v, x: c * _kve_order(v, x, 1),
+    lambda c, ans, v, x: c * (ans - 0.5 * (kve(v - 1, x) + kve(v + 1, x)))))
 i0 = _elementwise('i0', _scipy('i0'), (lambda c, ans, x: c * i1(x),))
 i1 = _elementwise('i1', _scipy('i1'), (lambda c, ans, x: c * (0.5 * (i0(x) + iv(2, x))),))
 
@@ -371,7 +389,7 @@ betainc = _elementwise('betainc', _scipy('betainc'), (
 # conjugation; ive: a rule pair of its own, above), and which SciPy computes for complex
 # arguments.  The real-only functions refuse complex operands.
 for _prim in (ndtr, log_ndtr, rgamma, loggamma, erfcx, erfi, dawsn, exp1, expi, _wofz, jn, iv,
-              ive):
+              ive, kv, kve):
     _prim.complex_rules = True
 del _prim
 
@@ -409,6 +427,10 @@ _DOCS = {
           '(for x > 0; nan at x < 0, and at x = 0 unless v > 0) and in x.',
     'ive': 'scipy.special.ive(v, x) = iv(v, x) exp(-|x|): differentiable in v (for x > 0) '
            'and in x.',
+    'kv': 'scipy.special.kv(v, x), modified Bessel K of real order: differentiable in v '
+          '(for x > 0; nan at x <= 0) and in x, complex x too.',
+    'kve': 'scipy.special.kve(v, x) = kv(v, x) exp(x): differentiable in v (for x > 0) and '
+           'in x, complex x too.',
 }
 for _name, _doc in _DOCS.items():
     globals()[_name].__doc__ = _doc
