@@ -581,7 +581,7 @@ gamma = unary('gamma', _special('gamma'), lambda c, ans, x: c * ans * digamma(x)
 
 
 def _polygamma_impl(n, x):
-    if getattr(x, 'dtype', _np.dtype(type(x))).kind == 'c':
+    if _np.iscomplexobj(x):
         from ._complex_polygamma import complex_polygamma     # SciPy's is real for n >= 1
         from ..backend import to_numpy
         out = complex_polygamma(to_numpy(n), to_numpy(x))
