@@ -353,7 +353,9 @@ ELEMENTWISE = [
     # complex parts, and SciPy's special functions and distributions (pyad.scipy)
     'real', 'imag', 'conj', 'angle', 'beta', 'betaln', 'betainc', 'gammainc', 'gammaincc',
     'gammasgn', 'rgamma', 'i0', 'i1', 'iv', 'ive', 'j0', 'j1', 'jn', 'y0', 'y1', 'yn',
-    'erfcinv', 'ndtr', 'log_ndtr', 't_cdf',
+    'erfcinv', 'ndtr', 'log_ndtr', 't_cdf', 'loggamma', 'erfcx', 'erfi', 'dawsn', 'exp1',
+    'expi', 'wofz', 'iv_order_derivative', 'ive_order_derivative', 'kv', 'kve',
+    'kv_order_derivative', 'kve_order_derivative',
 ]
 
 LINEAR = [_idx.scatter_add]
@@ -386,7 +388,7 @@ OTHERS = [
 # computed one example at a time (see the module's docstring)
 FALLBACK = [_att._attend, _att._gather, _att._scatter, _la._sylvester, _la._banded]
 # the same, for primitives of modules imported later (pyad.scipy), by name
-FALLBACK_NAMES = ('convolve',)
+FALLBACK_NAMES = ('convolve', 'multivariate_normal_box')
 _WHOLE_ARRAY = ('allclose', 'array_equal')       # a bool per example, by the loop
 # primitives that already map over the leading axes of their first argument
 # (pyad.scipy's, by name): the batch axis is one more of them; a batch of the

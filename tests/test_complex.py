@@ -10,6 +10,7 @@ import pyad
 import pyad.numpy as np
 import pyad.linalg
 import pyad.nn          # noqa: F401  (its primitives are enumerated below)
+import pyad.scipy.special as sp
 from pyad.testing import check_grads
 from pyad._core.primitive import Primitive, bind
 
@@ -202,7 +203,30 @@ CASES = {
                         (lambda z: pyad.jvp(np.sinc, (z,), (onp.ones_like(z),))[1], lambda: 1e-9 * Z)],
     'logsumexp': [(np.logsumexp, _c), (lambda m: np.logsumexp(m, axis=1), lambda: M),
                   (lambda z: np.logsumexp(Z, b=z), _c), (lambda x: np.logsumexp(x, b=Z), lambda: X),
-                  (lambda z: np.logsumexp(z, b=X), _c)],
+                  (lambda z: np.logsumexp(z, b=X), _c),
+                  (lambda m: pyad.nn.logsumexp(m, axis=1), lambda: M)],
+    # pyad.nn's softmax family (holomorphic)
+    'softmax': [(pyad.nn.softmax, _c), (lambda m: pyad.nn.softmax(m, axis=0), lambda: M)],
+    'log_softmax': [(pyad.nn.log_softmax, _c),
+                    (lambda m: pyad.nn.log_softmax(m, axis=0), lambda: M)],
+    # scipy.special (holomorphic)
+    'erf': [(np.erf, _c)], 'erfc': [(np.erfc, _c)], 'gamma': [(np.gamma, lambda: Z + 1)],
+    'digamma': [(np.digamma, lambda: Z + 1)],
+    'polygamma': [(lambda z: np.polygamma(1, z), lambda: Z + 1),
+                  (lambda z: np.polygamma(3, z), lambda: Z - 2.5)],
+    'xlogy': [(lambda z: np.xlogy(z, z[::-1] + 2), _c), (lambda x: np.xlogy(x, Z + 2), lambda: X)],
+    'xlog1py': [(lambda z: np.xlog1py(z, z[::-1] + 1), _c)],
+    'ndtr': [(sp.ndtr, _c)], 'log_ndtr': [(sp.log_ndtr, lambda: Z + 1)],
+    'rgamma': [(sp.rgamma, _c), (sp.rgamma, lambda: Z - 2)],
+    'loggamma': [(sp.loggamma, lambda: Z + 1)],
+    'erfcx': [(sp.erfcx, _c)], 'erfi': [(sp.erfi, _c)], 'dawsn': [(sp.dawsn, _c)],
+    'exp1': [(sp.exp1, lambda: Z + 1)], 'expi': [(sp.expi, lambda: Z + 1)],
+    'wofz': [(sp.wofz, _c), (sp.wofz, lambda: X)],
+    'jn': [(lambda z: sp.jn(2, z), _c)],
+    'iv': [(lambda z: sp.iv(1.5, z), lambda: Z + 1), (lambda z: sp.iv(-2.0, z), _c)],
+    'ive': [(lambda z: sp.ive(1.5, z), lambda: Z + 1), (lambda z: sp.ive(-2.0, z), _c),
+            (lambda x: sp.ive(0.5, x * (1 + 1j)), lambda: X)],     # (not holomorphic)
+    'kv': [(lambda z: sp.kv(1.5, z), lambda: Z + 2)], 'kve': [(lambda z: sp.kve(0.4, z), lambda: Z + 2)],
     'einsum': [(lambda m: np.einsum('ij,jk->ik', m, M), lambda: M),
                (lambda x: np.einsum('i,ij->j', x[:3], M), lambda: X)],
 }
@@ -249,7 +273,7 @@ def test_primitives_without_complex_rules_refuse_complex_operands():
         with pytest.raises(TypeError, match=f'{prim.name} does not support complex values'):
             pyad.grad(lambda x: bind(prim, (x, Z), {}))(X)
         refused.append(prim.name)
-    assert {'maximum', 'sparsemax', 'softmax'} <= set(refused)
+    assert {'maximum', 'sparsemax', 'gammaln', 'iv_order_derivative', 'kv_order_derivative'} <= set(refused)
 
 
 def test_check_grads_catches_a_wrong_complex_rule():

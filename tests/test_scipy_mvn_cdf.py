@@ -166,3 +166,111 @@ def test_clear_errors():
         mvn.cdf(X3, M3, -C3)
     with pytest.raises(TypeError, match='rng must be an integer seed'):
         mvn.cdf(X3, M3, C3, rng=onp.random.default_rng(0))
+
+
+# ------------------------------------------------------------------ lower_limit
+LO3 = onp.array([[-0.6, -1.2, -0.1], [-0.9, 0.1, -onp.inf]])
+
+
+@pytest.mark.parametrize('d', [1, 2, 3])
+@pytest.mark.parametrize('method', ['cdf', 'logcdf'])
+def test_lower_limit_values_match_scipy(d, method):
+    x, m, c, lo = X3[:, :d], M3[:d], C3[:d, :d], LO3[:, :d]
+    got = getattr(mvn, method)(x, m, c, lower_limit=lo)
+    want = [getattr(st.multivariate_normal, method)(p, m, c, abseps=1e-6, releps=1e-6, rng=0,
+                                                    lower_limit=q) for p, q in zip(x, lo)]
+    onp.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_lower_limit_signs_broadcasting_and_infinite_limits():
+    # limits swapped in one component: a negative probability, as SciPy's
+    x, lo = X3[0, :2], onp.array([1.0, -0.6])
+    want = st.multivariate_normal.cdf(x, M3[:2], C3[:2, :2], lower_limit=lo, rng=0,
+                                      abseps=1e-6, releps=1e-6)
+    assert want < 0
+    onp.testing.assert_allclose(mvn.cdf(x, M3[:2], C3[:2, :2], lower_limit=lo), want, rtol=1e-12)
+    # one lower limit for every point; -inf everywhere is the plain cdf
+    lo = onp.array([-0.5, -0.7, -0.4])
+    onp.testing.assert_allclose(mvn.cdf(X3, M3, C3, lower_limit=lo),
+                                [mvn.cdf(p, M3, C3, lower_limit=lo) for p in X3], rtol=1e-12)
+    onp.testing.assert_allclose(mvn.cdf(X3, M3, C3, lower_limit=onp.full(3, -onp.inf)),
+                                mvn.cdf(X3, M3, C3), rtol=1e-12)
+    # mean left out (zero), as a list, and lists for x and lower_limit
+    want = st.multivariate_normal.cdf(X3[0], None, C3, lower_limit=lo, rng=0, abseps=1e-6,
+                                      releps=1e-6)
+    onp.testing.assert_allclose(mvn.cdf(list(X3[0]), None, C3, lower_limit=list(lo)), want,
+                                rtol=1e-12)
+    onp.testing.assert_allclose(mvn.cdf(X3[0], [0.0] * 3, C3.tolist(), lower_limit=lo), want,
+                                rtol=1e-12)
+    # one component: every entry a point
+    onp.testing.assert_allclose(mvn.cdf(X3[:, 0], 0.1, 2.0, lower_limit=-0.5),
+                                st.norm.cdf(X3[:, 0], 0.1, 2 ** 0.5)
+                                - st.norm.cdf(-0.5, 0.1, 2 ** 0.5),
+                                rtol=1e-12)
+
+
+@pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
+def test_lower_limit_two_dimensions_check_grads(dtype):
+    x, m, c, lo = (X3[:, :2].astype(dtype), M3[:2].astype(dtype), C3[:2, :2],
+                   LO3[:, :2].astype(dtype))
+    a = onp.array([[0.8, 0.1], [0.4, 0.9]], dtype=dtype)
+    check_grads(lambda xl: mvn.cdf(xl[0], m, c, lower_limit=xl[1]), (x, lo), order=2)
+    check_grads(lambda m: mvn.logcdf(x[0], m, c, lower_limit=lo[0]), m, order=2)
+    check_grads(lambda a: mvn.cdf(x[1], m, _spd(a), lower_limit=lo[0]), a, order=2)
+    check_grads(lambda xl: mvn.cdf(xl[0], 0.2, 1.5, lower_limit=xl[1]),
+                (x[:, 0], lo[:, 0]), order=2)
+
+
+def test_lower_limit_derivative_is_minus_the_upper_formula():
+    # ∂/∂l_i P(l < X <= x) = -φ(l_i) P(the others in their limits given X_i = l_i):
+    # with the other lower limits at -inf, minus the upper-limit formula at l_i
+    x, m, c = X3[0, :2], M3[:2], C3[:2, :2]
+    lo = onp.array([-0.3, -onp.inf])
+    g = pyad.grad(lambda l0: mvn.cdf(x, m, c, lower_limit=pnp.stack([l0, -onp.inf])))(lo[0])
+    upper = _bivariate_grad(onp.array([lo[0], x[1]]), m, c)[0]
+    onp.testing.assert_allclose(g, -upper, rtol=1e-12)
+
+
+def test_lower_limit_three_dimensions_within_the_integration_error():
+    f = lambda xl: mvn.cdf(xl[0], M3, C3, lower_limit=xl[1], abseps=1e-7,  # noqa: E731
+                           releps=1e-7)
+    check_grads(f, (X3[0], LO3[0]), order=1, eps=1e-3, rtol=1e-3, atol=1e-4)
+    # a point whose lower limit is -inf in a component and another whose is not
+    finite = onp.isfinite(LO3)
+    check_grads(lambda lo: mvn.cdf(X3, M3, C3, lower_limit=pnp.where(finite, lo, -onp.inf),
+                                   abseps=1e-7, releps=1e-7),
+                onp.where(onp.isfinite(LO3), LO3, 0.0), order=1, eps=1e-3, rtol=1e-3, atol=1e-4)
+
+
+# ------------------------------------------------------------------ allow_singular
+SINGULAR = onp.array([[1.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 2.0]])
+
+
+@pytest.mark.filterwarnings('ignore:divide by zero')      # SciPy's, for a zero variance
+def test_allow_singular_values_match_scipy_and_derivatives_raise():
+    for x, lo in ((X3[0], None), (X3[0], LO3[0])):
+        want = st.multivariate_normal.cdf(x, M3, SINGULAR, allow_singular=True, rng=0,
+                                          abseps=1e-6, releps=1e-6, lower_limit=lo)
+        onp.testing.assert_allclose(mvn.cdf(x, M3, SINGULAR, allow_singular=True, lower_limit=lo),
+                                    want, rtol=1e-12)
+        with pytest.raises(ValueError, match='cov is singular'):
+            pyad.grad(lambda x: mvn.cdf(x, M3, SINGULAR, True, lower_limit=lo))(x)
+    # one component with zero variance: a step, as SciPy's
+    onp.testing.assert_array_equal(
+        mvn.cdf(onp.array([0.5, -0.5]), 0.0, 0.0, allow_singular=True),
+        st.multivariate_normal.cdf([0.5, -0.5], 0.0, 0.0, allow_singular=True))
+    with pytest.raises(ValueError, match='cov is singular'):
+        pyad.grad(lambda x: mvn.cdf(x, 0.0, 0.0, allow_singular=True))(0.5)
+    # a positive definite cov with allow_singular=True is differentiable as usual
+    x = X3[0, :2]
+    onp.testing.assert_allclose(pyad.grad(lambda x: mvn.cdf(x, M3[:2], C3[:2, :2], True))(x),
+                                _bivariate_grad(x, M3[:2], C3[:2, :2]), rtol=1e-12)
+
+
+def test_allow_singular_errors():
+    with pytest.raises(ValueError, match=r'positive definite \(pass allow_singular=True'):
+        mvn.cdf(X3, M3, SINGULAR)
+    with pytest.raises(ValueError, match='positive semidefinite'):
+        mvn.cdf(X3, M3, -C3, allow_singular=True)
+    with pytest.raises(ValueError, match='lower_limit of shape'):
+        mvn.cdf(X3, M3, C3, lower_limit=onp.zeros((3, 3)))

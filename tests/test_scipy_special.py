@@ -31,6 +31,12 @@ ONE_ARGUMENT = {
     'i0': (sp.i0, sps.i0, (-3, 3)), 'i1': (sp.i1, sps.i1, (-3, 3)),
     'iv': (lambda x: sp.iv(1.5, x), lambda x: sps.iv(1.5, x), (0.2, 3)),
     'ive': (lambda x: sp.ive(2.0, x), lambda x: sps.ive(2.0, x), (-3, 3)),
+    'kv': (lambda x: sp.kv(1.5, x), lambda x: sps.kv(1.5, x), (0.2, 3)),
+    'kve': (lambda x: sp.kve(-0.7, x), lambda x: sps.kve(-0.7, x), (0.2, 3)),
+    'loggamma': (sp.loggamma, sps.loggamma, (0.2, 5)),
+    'erfcx': (sp.erfcx, sps.erfcx, (-2, 5)), 'erfi': (sp.erfi, sps.erfi, (-2, 2)),
+    'dawsn': (sp.dawsn, sps.dawsn, (-3, 3)),
+    'exp1': (sp.exp1, sps.exp1, (0.1, 4)), 'expi': (sp.expi, sps.expi, (-3, 4)),
     'erfcinv': (sp.erfcinv, sps.erfcinv, (0.1, 1.9)),
     'ndtr': (sp.ndtr, sps.ndtr, (-3, 3)),
     'log_ndtr': (sp.log_ndtr, sps.log_ndtr, (-8, 3)),
@@ -103,10 +109,6 @@ def test_orders_give_clear_errors():
         pyad.grad(lambda n: sp.jn(n, 2.0))(1.0)
     with pytest.raises(Exception, match='yn: the order n is an integer'):
         pyad.grad(lambda n: sp.yn(n, 2.0))(1.0)
-    with pytest.raises(NotImplementedError, match='iv: the derivative in the order v'):
-        pyad.grad(lambda v: sp.iv(v, 2.0))(1.5)
-    with pytest.raises(NotImplementedError, match='ive: the derivative in the order v'):
-        pyad.jvp(lambda v: sp.ive(v, 2.0), 1.5, 1.0)
     with pytest.raises(ValueError, match='multigammaln: a must be greater'):
         sp.multigammaln(0.5, 3)
     with pytest.raises(ValueError, match='multigammaln: d must be a positive integer'):

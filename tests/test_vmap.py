@@ -225,12 +225,21 @@ CASES += [
      + sps.ive(1.5, y) + sps.jn(2, x) + sps.yn(2, y + 1), [_pos(2, 3), _pos(2, 3)], None),
     ('special-1', lambda x: sps.gammasgn(x) + sps.rgamma(x) + sps.i0(x) + sps.i1(x) + sps.j0(x)
      + sps.j1(x) + sps.y0(x) + sps.y1(x) + sps.ndtr(x) + sps.log_ndtr(x), [_pos(2, 3)], None),
+    ('special-complex', lambda x: sps.loggamma(x + 1) + sps.erfcx(x) + sps.erfi(x) + sps.dawsn(x)
+     + sps.exp1(x + 1) + sps.expi(x + 1) + sps.wofz(x), [_pos(2, 3)], None),
+    ('iv-order', lambda v, x: pyad.grad(lambda v: pnp.sum(sps.iv(v, x + 1) + sps.ive(v, x + 1)))(v),
+     [(4,), _pos(4)], None),
+    ('kv', lambda v, x: sps.kv(v, x) + sps.kve(v, x)
+     + pyad.grad(lambda v: pnp.sum(sps.kv(v, x) + sps.kve(v, x)))(v), [(4,), _pos(4)], None),
     ('special-unit', lambda x, a: sps.betainc(a + 1, a + 2, (x + 1) / 2) + sps.erfcinv(x + 1),
      [_unit(4), _pos(4)], None),
     ('t.cdf', lambda x, d: pyad.scipy.stats.t.cdf(x, 3.0 + d), [(4,), _pos(4)], None),
     ('multivariate_normal.cdf', lambda x, m: pyad.scipy.stats.multivariate_normal.cdf(
         x, m, onp.array([[1.0, 0.5, 0.2], [0.5, 2.0, 0.3], [0.2, 0.3, 1.5]])),
      [(2, 3), (3,)], (1, 0)),
+    ('multivariate_normal.cdf-box', lambda x, lo: pyad.scipy.stats.multivariate_normal.cdf(
+        x, None, onp.array([[1.0, 0.5], [0.5, 2.0]]), lower_limit=lo - 1.0),
+     [(2, 2), (2,)], (0, None)),
     ('multivariate_normal.cdf-cov', lambda x, c: pyad.scipy.stats.multivariate_normal.logcdf(
         x, None, c), [(3,), _mat(3)], None),
     ('sparsek_attention', lambda q, k, v, s: nn.sparsek_attention(q, k, v, s, 2.0, window=1,

@@ -6,15 +6,21 @@ from ..backend import namespace
 from ..numpy._batching import normalize_axis, normalize_axes
 
 
-def as_float_array(x, name):
-    """x as an array of a float dtype (ints and lists become float64); boxes pass."""
+def as_float_array(x, name, complex_ok=False):
+    """x as an array of a float dtype (ints and lists become float64), or of a complex
+    dtype where ``complex_ok``; boxes pass.  A complex x elsewhere is refused (a cast
+    would drop its imaginary part)."""
+    kinds = 'fc' if complex_ok else 'f'
     if isinstance(x, Box):
-        if dtype_of(x).kind != 'f':
+        if dtype_of(x).kind not in kinds:
             raise TypeError(f'{name}: expected a floating-point array, got dtype {dtype_of(x)}')
         return x
     xp = namespace(x)
     x = xp.asarray(x)
-    if x.dtype.kind != 'f':
+    if x.dtype.kind == 'c' and not complex_ok:
+        raise TypeError(f'{name}: complex values are not supported (got dtype {x.dtype}); '
+                        f'take the real part, the modulus or the two parts first')
+    if x.dtype.kind not in kinds:
         x = x.astype(xp.float64)
     return x
 

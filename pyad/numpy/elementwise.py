@@ -585,6 +585,11 @@ gamma = unary('gamma', _special('gamma'), lambda c, ans, x: c * ans * digamma(x)
 
 
 def _polygamma_impl(n, x):
+    if _np.iscomplexobj(x):
+        from ._complex_polygamma import complex_polygamma     # SciPy's is real for n >= 1
+        from ..backend import to_numpy
+        out = complex_polygamma(to_numpy(n), to_numpy(x))
+        return out if namespace(x) is _np else namespace(x).asarray(out)
     xp = namespace(x)
     if xp is not _np and not is_dask(x):
         n = xp.asarray(n)       # cupyx's polygamma takes the order as an array
@@ -688,7 +693,7 @@ array_equal = nondiff('array_equal', _np.array_equal)
 for _prim in (add, subtract, multiply, scaled_multiply, divide, power, negative, positive,
               exp, exp2, expm1, log, log2, log10, log1p, sqrt, square, reciprocal, sin, cos,
               tan, arcsin, arccos, arctan, sinh, cosh, tanh, arcsinh, arccosh, arctanh,
-              absolute, where):
+              absolute, where, erf, erfc, gamma, digamma, polygamma, xlogy, xlog1py):
     _prim.complex_rules = True
 
 UFUNCS = {

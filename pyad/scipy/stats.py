@@ -12,7 +12,7 @@ gamma               logpdf, pdf, cdf, logcdf, sf, logsf        (x, a, loc, scale
 chi2                logpdf, pdf, cdf, logcdf, sf, logsf        (x, df, loc, scale)
 poisson             logpmf, pmf, cdf, logcdf, sf, logsf        (k, mu, loc)
 multivariate_normal logpdf, pdf                                (x, mean, cov)
-                    cdf, logcdf                                (x, mean, cov)
+                    cdf, logcdf          (x, mean, cov, allow_singular, lower_limit)
 dirichlet           logpdf, pdf                                (x, alpha)
 ==================  ==========================================================
 
@@ -315,7 +315,8 @@ class _MultivariateNormal:
     def pdf(self, x, mean=None, cov=1):
         return exp(self.logpdf(x, mean, cov))
 
-    def cdf(self, x, mean=None, cov=1, *, maxpts=None, abseps=1e-6, releps=1e-6, rng=0):
+    def cdf(self, x, mean=None, cov=1, allow_singular=False, *, maxpts=None, abseps=1e-6,
+            releps=1e-6, lower_limit=None, rng=0):
         """P(X <= x) for X ~ N(mean, cov), x's last axis the components (for one
         component, every entry of x is a point), as SciPy computes it: exact for one
         and two components, a randomized quasi-Monte Carlo estimate for more, made
@@ -325,43 +326,98 @@ class _MultivariateNormal:
         (tighter than SciPy's 1e-5 by default).  Differentiable in x, mean and cov
         to any order: ∂Φ/∂x_i = φ(x_i) Φ_{d-1}(the others given x_i),
         ∂/∂mean = -∂/∂x, ∂Φ/∂cov = ½ ∂²Φ/∂x∂xᵀ (Plackett; the derivative of a
-        function of (cov + covᵀ)/2).  Computed in float64; float32 input gives float32."""
-        return self._cdf('cdf', x, mean, cov, maxpts, abseps, releps, rng)
+        function of (cov + covᵀ)/2).  Computed in float64; float32 input gives float32.
 
-    def logcdf(self, x, mean=None, cov=1, *, maxpts=None, abseps=1e-6, releps=1e-6, rng=0):
+        ``lower_limit`` (broadcast against x) makes it P(lower_limit < X <= x), signed
+        as SciPy's: negative where the limits are swapped in an odd number of
+        components.  It is differentiable in lower_limit too: the derivative is that
+        of the sum over the box's corners Σ ± Φ(corner) (a corner takes the lower
+        limit in some components; the components whose lower limit is -inf at every
+        point are left out, so the sum has 2^k terms for k finite ones).
+        ``allow_singular=True`` accepts a singular (positive semidefinite) cov, with
+        SciPy's values; the distribution function has no derivative there (it has
+        kinks where the law is degenerate), so a derivative at a singular cov raises
+        ValueError."""
+        return self._cdf('cdf', x, mean, cov, allow_singular, lower_limit,
+                         dict(maxpts=maxpts, abseps=abseps, releps=releps, rng=rng))
+
+    def logcdf(self, x, mean=None, cov=1, allow_singular=False, *, maxpts=None, abseps=1e-6,
+               releps=1e-6, lower_limit=None, rng=0):
         """log of ``cdf`` (same arguments)."""
-        return log(self._cdf('logcdf', x, mean, cov, maxpts, abseps, releps, rng))
+        return log(self._cdf('logcdf', x, mean, cov, allow_singular, lower_limit,
+                             dict(maxpts=maxpts, abseps=abseps, releps=releps, rng=rng)))
 
-    def _cdf(self, method, x, mean, cov, maxpts, abseps, releps, rng):
-        r, cov = self._cdf_args(method, x, mean, cov)
-        if not isinstance(rng, (int, _np.integer)) or isinstance(rng, bool):
-            raise TypeError(f'multivariate_normal.{method}: rng must be an integer seed '
-                            f'(the same for every point, so that values are deterministic); '
-                            f'got {type(rng).__name__}')
-        return _normal_cdf(r, cov, maxpts=maxpts, abseps=float(abseps),
-                           releps=float(releps), rng=int(rng))
-
-    def _cdf_args(self, method, x, mean, cov):
-        """r = x - mean with the components on a last axis, and cov as a (d, d)
-        symmetric positive definite matrix; errors in the user's terms."""
-        from ..numpy.manipulation import reshape
+    def _cdf(self, method, x, mean, cov, allow_singular, lower_limit, settings):
+        from ..numpy.creation import asarray
         where_ = f'multivariate_normal.{method}'
+        x, mean, cov, lower_limit = [v if v is None or hasattr(v, 'shape') or _np.isscalar(v)
+                                     else asarray(v) for v in (x, mean, cov, lower_limit)]
+        r, cov = self._cdf_args(where_, x, mean, cov, allow_singular)
+        rng = settings['rng']
+        if not isinstance(rng, (int, _np.integer)) or isinstance(rng, bool):
+            raise TypeError(f'{where_}: rng must be an integer seed (the same for every '
+                            f'point, so that values are deterministic); got {type(rng).__name__}')
+        params = dict(maxpts=settings['maxpts'], abseps=float(settings['abseps']),
+                      releps=float(settings['releps']), rng=int(rng),
+                      allow_singular=bool(allow_singular))
+        if lower_limit is None:
+            return _normal_cdf(r, cov, **params)
+        lo, hi = _box_limits(where_, lower_limit, 0.0 if mean is None else mean, r,
+                             shape_of(cov)[0])
+        return _normal_box(lo, hi, cov, **params)
+
+    def _cdf_args(self, where_, x, mean, cov, allow_singular):
+        """r = x - mean with the components on a last axis, and cov as a (d, d)
+        symmetric positive definite (or semidefinite, where allowed) matrix; errors in
+        the user's terms."""
         mean = 0.0 if mean is None else mean
-        cov = _checked_cov(where_, cov, tuple(shape_of(mean)))
-        d, xs = shape_of(cov)[0], tuple(shape_of(x))
-        if d == 1 and (not xs or xs[-1] != 1):
-            x = reshape(x, xs + (1,))          # one component: every entry is a point
-        elif not xs or xs[-1] != d:
-            raise ValueError(f'{where_}: x has shape {xs}; its last axis must have the '
-                             f'{d} components')
-        return x - mean, cov
+        cov = _checked_cov(where_, cov, tuple(shape_of(mean)), allow_singular)
+        return _components(where_, x, shape_of(cov)[0], 'x') - mean, cov
 
     def __repr__(self):
         return '<pyad.scipy.stats.multivariate_normal>'
 
 
 # ----------------------------------------------------------------- multivariate normal cdf
-def _checked_cov(where_, cov, mean_shape):
+def _components(where_, x, d, name):
+    """x with the d components on its last axis (one component: every entry a point)."""
+    from ..numpy.manipulation import reshape
+    xs = tuple(shape_of(x))
+    if d == 1 and (not xs or xs[-1] != 1):
+        return reshape(x, xs + (1,))
+    if not xs or xs[-1] != d:
+        raise ValueError(f'{where_}: {name} has shape {xs}; its last axis must have the '
+                         f'{d} components')
+    return x
+
+
+def _box_limits(where_, lower_limit, mean, r, d):
+    """lower_limit - mean and x - mean broadcast to one shape (points + (d,))."""
+    from ..numpy.manipulation import broadcast_to
+    lo = _components(where_, lower_limit, d, 'lower_limit') - mean
+    try:
+        shape = _np.broadcast_shapes(tuple(shape_of(lo)), tuple(shape_of(r)))
+    except ValueError:
+        raise ValueError(f'{where_}: lower_limit of shape {tuple(shape_of(lower_limit))} '
+                         f'does not broadcast against x of shape {tuple(shape_of(r))}') from None
+    return broadcast_to(lo * 1.0, shape), broadcast_to(r * 1.0, shape)
+
+
+def _is_singular(cov):
+    """Whether a (stack of) plain symmetric matrices is singular to working accuracy."""
+    plain = _np.asarray(to_numpy(innermost(cov)), dtype=_np.float64)
+    eig = _np.linalg.eigvalsh(plain)
+    return bool(_np.any(eig[..., 0] <= plain.shape[-1] * 1e-14 * _np.abs(eig[..., -1])))
+
+
+def _require_regular(cov, params):
+    if params.get('allow_singular') and _is_singular(cov):
+        raise ValueError('multivariate_normal.cdf: cov is singular (allow_singular=True): the '
+                         'distribution function has no derivative there; differentiate at a '
+                         'positive definite cov (or wrap the arguments in pyad.stop_gradient)')
+
+
+def _checked_cov(where_, cov, mean_shape, allow_singular=False):
     """cov (a matrix, its diagonal or a number) as a (d, d) matrix, d found as SciPy
     finds it (from cov, else from mean, else 1); a traced cov stays traced."""
     from ..numpy.manipulation import diag, broadcast_to
@@ -374,25 +430,40 @@ def _checked_cov(where_, cov, mean_shape):
                          f'for {d} components they must be (d, d) (or (d,), or a number) '
                          f'and (d,) (or a number)')
     plain = _np.asarray(to_numpy(innermost(cov)), dtype=_np.float64)   # (a stack under vmap)
-    symmetric = _np.allclose(plain, _np.swapaxes(plain, -1, -2))
-    if not symmetric or _np.any(_np.linalg.eigvalsh(plain) <= 0):
-        raise ValueError(f'{where_}: cov must be symmetric positive definite')
+    if not _np.allclose(plain, _np.swapaxes(plain, -1, -2)):
+        raise ValueError(f'{where_}: cov must be symmetric')
+    eig = _np.linalg.eigvalsh(plain)
+    if allow_singular:
+        if _np.any(eig < -d * 1e-12 * _np.max(_np.abs(eig))):
+            raise ValueError(f'{where_}: cov must be positive semidefinite')
+    elif _np.any(eig <= 0):
+        raise ValueError(f'{where_}: cov must be symmetric positive definite (pass '
+                         f'allow_singular=True for a singular one)')
     return cov
 
 
-def _mvn_cdf_impl(r, cov, maxpts, abseps, releps, rng):
-    """Φ(r; 0, cov) over the last axis of r (d >= 2), in float64, by SciPy's
-    randomized quasi-Monte Carlo integration with a fixed seed."""
+def _mvn_box_impl(lo, hi, cov, maxpts, abseps, releps, rng, allow_singular=False):
+    """P(lo < Y <= hi), Y ~ N(0, cov), over the last axis of hi (d >= 2; lo None for
+    -inf), in float64, by SciPy's randomized quasi-Monte Carlo integration with a
+    fixed seed."""
     from scipy.stats import multivariate_normal as _scipy_mvn
-    r = _np.asarray(to_numpy(r))
+    hi = _np.asarray(to_numpy(hi))
     cov = _np.asarray(to_numpy(cov), dtype=_np.float64)
-    d = r.shape[-1]
-    flat = r.reshape(-1, d).astype(_np.float64)
+    d = hi.shape[-1]
+    flat = hi.reshape(-1, d).astype(_np.float64)
+    lows = ([None] * len(flat) if lo is None
+            else _np.asarray(to_numpy(lo), dtype=_np.float64).reshape(-1, d))
     # one point at a time, each with a generator seeded afresh: a point's value does
     # not depend on the other points of the call (nor on a vmap batch)
-    vals = [_scipy_mvn.cdf(point, _np.zeros(d), cov, maxpts=maxpts, abseps=abseps,
-                           releps=releps, rng=rng) for point in flat]
-    return _np.asarray(vals, dtype=_np.float64).reshape(r.shape[:-1]).astype(r.dtype)
+    vals = [_scipy_mvn.cdf(point, _np.zeros(d), cov, allow_singular, maxpts=maxpts,
+                           abseps=abseps, releps=releps, lower_limit=low, rng=rng)
+            for point, low in zip(flat, lows)]
+    return _np.asarray(vals, dtype=_np.float64).reshape(hi.shape[:-1]).astype(hi.dtype)
+
+
+def _mvn_cdf_impl(r, cov, **params):
+    """Φ(r; 0, cov) over the last axis of r (d >= 2), as the box below r."""
+    return _mvn_box_impl(None, r, cov, **params)
 
 
 def _normal_cdf(r, cov, **params):
@@ -401,9 +472,9 @@ def _normal_cdf(r, cov, **params):
     d = shape_of(cov)[0]
     if d == 0:
         return 1.0
-    if d == 1:
+    if d == 1 and not (params.get('allow_singular') and _is_singular(cov)):
         return ndtr(r[..., 0] / _ew.sqrt(cov[0, 0]))
-    return _mvn_cdf(r, cov, **params)
+    return _mvn_cdf(r, cov, **params)          # (d = 1 singular: a step, SciPy's values)
 
 
 def _given(r, cov, given):
@@ -425,6 +496,7 @@ def _mvn_cdf_grad(r, cov, **params):
     """∂Φ(r; 0, cov)/∂r_i = φ(r_i) Φ_{d-1}(the others given r_i), with pyad operations
     (differentiable in turn, in r and in cov)."""
     from ..numpy.manipulation import stack
+    _require_regular(cov, params)
     parts = []
     for i in range(shape_of(cov)[0]):
         dens, shifted, schur = _given(r, cov, [i])
@@ -473,6 +545,76 @@ def _cov_tangent(t, ans, r, cov, **params):
     return 0.5 * _sum(t * _mvn_cdf_hessian(r, cov, **params), axis=(-2, -1))
 
 
+def _normal_box(lo, hi, cov, **params):
+    """P(lo < Y <= hi), Y ~ N(0, cov), over the last axis (lo and hi of one shape)."""
+    d = shape_of(cov)[0]
+    if d == 1 and not (params.get('allow_singular') and _is_singular(cov)):
+        scale = _ew.sqrt(cov[0, 0])
+        return ndtr(hi[..., 0] / scale) - ndtr(lo[..., 0] / scale)
+    return _mvn_box(lo, hi, cov, **params)
+
+
+def _box_corners(lo, hi):
+    """The corners of the box (lo, hi] that the sum Σ ± Φ(corner) needs:
+    (in_lower, sign, corner, finite) with in_lower a NumPy mask of the components that
+    take the lower limit, and finite None, or where the box has a corner there at all
+    (every chosen lower limit finite), when some points have -inf limits and others not."""
+    from itertools import combinations
+    plain = _np.asarray(to_numpy(innermost(lo)))
+    d = plain.shape[-1]
+    finite_anywhere = [i for i in range(d) if _np.any(_np.isfinite(plain[..., i]))]
+    is_finite = _ew.isfinite(lo)
+    safe_lo = where(is_finite, lo, 0.0)
+    for k in range(len(finite_anywhere) + 1):
+        for chosen in combinations(finite_anywhere, k):
+            in_lower = _np.zeros(d, dtype=bool)
+            in_lower[list(chosen)] = True
+            finite = None
+            if k and not _np.all(_np.isfinite(plain[..., list(chosen)])):
+                finite = _ew.equal(_sum(where(is_finite, in_lower * 1.0, 0.0), axis=-1), k)
+            yield in_lower, (-1) ** k, where(in_lower, safe_lo, hi), finite
+
+
+def _box_term(term, sign, finite):
+    term = term if finite is None else where(finite, term, 0.0)
+    return -term if sign < 0 else term
+
+
+def _box_jvp(tangents, ans, args, params):
+    t_lo, t_hi, t_cov = tangents
+    lo, hi, cov = args
+    out = None
+    for in_lower, sign, corner, finite in _box_corners(lo, hi):
+        term = None
+        if t_lo is not None or t_hi is not None:
+            t = ((0.0 if t_hi is None else t_hi * ~in_lower)
+                 + (0.0 if t_lo is None else t_lo * in_lower))
+            term = _sum(t * _mvn_cdf_grad(corner, cov, **params), axis=-1)
+        if t_cov is not None:
+            dc = _cov_tangent(t_cov, ans, corner, cov, **params)
+            term = dc if term is None else term + dc
+        term = _box_term(term, sign, finite)
+        out = term if out is None else out + term
+    return out
+
+
+def _box_vjp(g, ans, args, params, positions):
+    lo, hi, cov = args
+    out = [None, None, None]
+    for in_lower, sign, corner, finite in _box_corners(lo, hi):
+        gs = _box_term(g, sign, finite)
+        if 0 in positions or 1 in positions:
+            grad = _expand_last(gs) * _mvn_cdf_grad(corner, cov, **params)
+            parts = [grad * in_lower, grad * ~in_lower]
+        else:
+            parts = [None, None]
+        if 2 in positions:
+            parts.append(_cov_cotangent(gs, ans, corner, cov, **params))
+        for i in positions:
+            out[i] = parts[i] if out[i] is None else out[i] + parts[i]
+    return [out[i] for i in positions]
+
+
 def _expand_last(g):
     from ..numpy.manipulation import expand_dims
     return expand_dims(g, -1)
@@ -486,6 +628,11 @@ _mvn_cdf.def_jvp(lambda t, ans, r, cov, **p: _sum(t * _mvn_cdf_grad(r, cov, **p)
                  lambda t, ans, r, cov, **p: _cov_tangent(t, ans, r, cov, **p))
 _mvn_cdf.def_vjp(lambda g, ans, r, cov, **p: _expand_last(g) * _mvn_cdf_grad(r, cov, **p),
                  _cov_cotangent)
+# The probability of a box (lo, hi]: SciPy's value, the derivatives of the sum over
+# its corners Σ ± Φ(corner) (those of the primitive above at each corner).
+_mvn_box = Primitive('multivariate_normal_box', _mvn_box_impl)
+_mvn_box.def_jvp_joint(_box_jvp)
+_mvn_box.def_vjp_joint(_box_vjp)
 
 
 # ----------------------------------------------------------------- dirichlet
