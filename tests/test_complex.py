@@ -456,3 +456,14 @@ def test_optimisers_refuse_complex_parameters():
         optim.adam(0.1).init(Z)
     with pytest.raises(TypeError, match='complex parameters are not supported'):
         optim.gradient_descent(lambda z: np.sum(np.abs(z) ** 2), Z)
+
+
+def test_numpy_logsumexp_of_complex_values_is_the_principal_branch_as_scipy():
+    """The shift is the largest real part, so the imaginary part of the result is
+    in (-pi, pi], as scipy.special.logsumexp gives (a complex maximum as the shift
+    would leave it off by a multiple of 2 pi)."""
+    import scipy.special
+    a = onp.array([[5 + 10j, 4 + 1j], [1 - 3j, 2 + 7j]])
+    for axis in (None, 0, 1):
+        got = np.logsumexp(a, axis=axis)
+        onp.testing.assert_allclose(got, scipy.special.logsumexp(a, axis=axis), rtol=1e-13)

@@ -298,9 +298,14 @@ def _builtin_primitives():
         import pyad.scipy  # noqa: F401   (where it exists: its primitives too)
     except ImportError:
         pass
-    def ours(p):        # not a primitive made by a test, an example or a benchmark
+    from pyad._core.reverse import _no_impl
+
+    def ours(p):        # not a primitive made by a test, an example or a benchmark,
+        # nor the one-off primitive of a custom tape record (Tape.custom: fixed_point
+        # makes one per call, alive while the tape that holds it is)
         top = (getattr(p.impl, '__module__', None) or '').split('.')[0]
-        return not (top.startswith('test') or top in ('__main__', 'examples', 'bench'))
+        return not (top.startswith('test') or top in ('__main__', 'examples', 'bench')
+                    or p.impl is _no_impl)
     return [p for p in all_primitives() if ours(p)]
 
 

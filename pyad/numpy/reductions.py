@@ -415,8 +415,8 @@ def _logsumexp_impl(a, b, axes, keepdims):
         shift = a
     elif a.size == 0:       # scipy's answer for an empty sum: log(0) = -inf
         shift = xp.zeros(_kept_shape(a.shape, axes), dtype=a.dtype)
-    else:
-        shift = xp.max(a, axis=axes, keepdims=True)
+    else:       # (a real shift, also for complex a: the log stays the principal one)
+        shift = xp.max(a.real if a.dtype.kind == 'c' else a, axis=axes, keepdims=True)
     # a row of -inf (or with +inf) has no finite shift: use 0 there, which gives
     # -inf (inf) exactly
     shift = xp.where(xp.isfinite(shift), shift, 0)
