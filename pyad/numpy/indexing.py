@@ -104,22 +104,9 @@ def take_batched(arr, idx, bnd):
     return transpose(out, tuple(range(m - bnd, m)) + tuple(range(m - bnd)))
 
 
-def _one_host_vector_mask(idx):
-    """Whether the one array in ``idx`` is a 1-d NumPy boolean mask (known here:
-    the shape of x[mask] is too)."""
-    arrays = [e for e in idx if _is_array_index(e)]
-    return len(arrays) == 1 and type(arrays[0]) is _np.ndarray and arrays[0].ndim == 1
-
-
 def _getitem_impl(x, idx):
     if type(x) is float:        # a 0-d (co)tangent may be a Python float
         x = _np.float64(x)
-    if is_dask(x) and any(_is_array_index(e) and e.dtype.kind == 'b' for e in idx) and not (
-            _one_host_vector_mask(idx)):
-        raise DaskUnsupported('pyad: x[mask] of a Dask array, with a mask of several axes or a '
-                              'Dask mask, has a shape unknown until computed, which pyad cannot '
-                              'differentiate through; use pyad.numpy.where(mask, x, 0) (or a sum '
-                              'over it) instead (a 1-d NumPy mask along one axis works)')
     if is_dask(x):
         return dask_getitem(x, idx)
     return x[idx]
@@ -288,7 +275,7 @@ def _dask_scatter_add(xp, target, full, g, back):
     """_scatter_add_impl's last step for a Dask cotangent.  A Dask array is not a
     view: the new (or assigned) one is returned, moved back (``back``) where
     target was moved."""
-    if any(_is_array_index(e) and e.dtype.kind != 'b' for e in full):
+    if any(_is_array_index(e) for e in full):
         target = dask_scatter_add(tuple(shape_of(target)), dtype_of(g), full, g)
     elif any(e is None for e in full):
         # Dask assigns without new axes: g without them, into the region they index
@@ -312,7 +299,32 @@ def index(x, idx):
     idx = normalize_index(idx)
     if is_batched_index(idx):
         return batched_getitem(x, idx)
+    steps = dask_mask_steps(idx, ndim_of(x))
+    if steps is not None:
+        return getitem(getitem(x, steps[0]), steps[1])
     return getitem(x, idx)
+
+
+def dask_mask_steps(idx, ndim):
+    """A Dask boolean mask beside slices, None and integers next to it, as two
+    indices: the basic one, then the mask among full slices, which is what the
+    lazy Dask path takes (NumPy's meaning is the same: the integers next to the
+    mask leave the masked axis in place).  None for any other index."""
+    masks = [k for k, e in enumerate(idx) if type(e).__module__.startswith('dask.') and e.dtype.kind == 'b']
+    if len(masks) != 1 or any(_is_array_index(e) for k, e in enumerate(idx) if k != masks[0]):
+        return None
+    full = _expand_ellipsis(idx, ndim)
+    k = next(i for i, e in enumerate(full) if _is_array_index(e))
+    mask = full[k]
+    if all(isinstance(e, slice) and e == slice(None) for e in full[:k] + full[k + 1:]):
+        return None
+    points = [i for i, e in enumerate(full) if i == k or _is_integer_index(e)]
+    if points != list(range(points[0], points[-1] + 1)):
+        raise DaskUnsupported('pyad: x[mask] with a Dask boolean mask and integers not next to it '
+                              'is not supported; index in separate steps')
+    before = sum(1 for e in full[:k] if not _is_integer_index(e))
+    return (full[:k] + (slice(None),) * mask.ndim + full[k + 1:],
+            (slice(None),) * before + (mask,))
 
 
 __all__ = []
