@@ -942,9 +942,21 @@ class _DaskNamespace:
         a, axis = _one_chunk('argsort', a, axis)
         return a.map_blocks(numpy.argsort, axis=axis, kind=kind, dtype=numpy.intp)
 
+    # A vector split into chunks is partitioned by sorting it across its chunks (see
+    # _vector_ranks): a sorted vector is a partition for every kth, reached without
+    # gathering the vector into one task -- NumPy's own arrangement of the entries on
+    # either side of kth is unspecified, and this one is the stable sorted order.
     def partition(self, a, kth, axis=-1):
+        if _chunked_vector(a):
+            return self.sort(a)
         a, axis = _one_chunk('partition', a, axis)
         return a.map_blocks(numpy.partition, kth, axis=axis, dtype=a.dtype)
+
+    def argpartition(self, a, kth, axis=-1):
+        if _chunked_vector(a):
+            return self.argsort(a)
+        a, axis = _one_chunk('argpartition', a, axis)
+        return a.map_blocks(numpy.argpartition, kth, axis=axis, dtype=numpy.intp)
 
     def inner(self, a, b):
         return self._da.tensordot(a, b, axes=(-1, -1))

@@ -90,6 +90,11 @@ def expand_to(t, x, ans):
     from .manipulation import broadcast_to
     bnd = ndim_of(t) - len(xs)
     t = align(t, x, ans)
+    if any(d != d for d in as_):
+        # a length unknown until computed (a Dask x[mask]): Dask's own broadcasting,
+        # by adding zeros made block by block in ans's chunks
+        from .._core.box import innermost
+        return t + innermost(ans).map_blocks(_np.zeros_like)
     return broadcast_to(t, tuple(shape_of(t)[:bnd]) + tuple(as_))
 
 
