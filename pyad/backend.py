@@ -552,6 +552,12 @@ def dask_scatter_add(shape, dtype, idx, g):
     if any(e is None for e in idx):
         stripped, _, from_numpy = _none_layout(idx)
         return dask_scatter_add(shape, dtype, stripped, from_numpy(g))
+    return _scatter_points_among_slices(shape, dtype, idx, g)
+
+
+def _scatter_points_among_slices(shape, dtype, idx, g):
+    """dask_scatter_add for a full index of integer arrays and integers among slices."""
+    import dask.array as da
     points = [k for k, e in enumerate(idx) if _is_point(e)]
     sub = tuple(len(range(*e.indices(d))) if isinstance(e, slice) else d for e, d in zip(idx, shape))
     if len(points) == 1 and is_dask(idx[points[0]]):

@@ -450,6 +450,8 @@ SEVERAL_INDICES = {    # name -> (f, x, chunks, index arrays made Dask arrays in
                                          (2, 2, 2), None),
     'a Dask mask beside a slice and an integer': (lambda x, i: pnp.sum(pnp.sin(x[1:, x[0] > 0]) ** 2)
                                                   + pnp.sum(x[4, x[0] > 0] ** 3), X63, (2, 2), None),
+    'a Dask mask and integers apart': (lambda x, i: pnp.sum(pnp.sin(x[1, :, x[0, 0] > 0]) * onp.arange(3.0))
+                                       + pnp.sum(x[x[:, 0, 0] > 0, :, 3] ** 3), X435, (2, 2, 2), None),
 }
 
 
@@ -509,8 +511,8 @@ def test_masks_and_indices_dask_cannot_place_are_refused():
         return pyad.grad(lambda x: pnp.sum(x[index(x)]))(x)
     with pytest.raises(DaskUnsupported, match='one mask'):
         grad_of(lambda x: (m, slice(None), x[0, 0] > 0))
-    with pytest.raises(DaskUnsupported, match='integers not next to it'):
-        grad_of(lambda x: (m, slice(None), 0))
+    with pytest.raises(DaskUnsupported, match='one mask'):
+        grad_of(lambda x: (m, slice(None), onp.array([0, 1])))
     with pytest.raises(IndexError, match=r'boolean index of shape \(4, 3\) does not match'):
         grad_of(lambda x: (slice(None), (x > 0)[:, :, 0]))
 

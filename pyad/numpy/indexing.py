@@ -15,8 +15,7 @@ from .._core.traits import Traits
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from .._core.batching import holds_batch
 from ._batched_index import is_batched_index, batched_getitem
-from ..backend import (namespace, wrap_like, is_dask, dask_getitem, dask_scatter_add,
-                       DaskUnsupported, IN_PLACE)
+from ..backend import namespace, wrap_like, is_dask, dask_getitem, dask_scatter_add, IN_PLACE
 
 
 def normalize_index(idx):
@@ -301,17 +300,16 @@ def index(x, idx):
         return batched_getitem(x, idx)
     steps = dask_mask_steps(idx, ndim_of(x))
     if steps is not None:
-        return getitem(getitem(x, steps[0]), steps[1])
+        return index_in_steps(x, steps)
     return getitem(x, idx)
 
 
 def dask_mask_steps(idx, ndim):
-    """A Dask boolean mask beside slices, None and integers next to it, as two
-    indices: the basic one, then the mask among full slices, which is what the
-    lazy Dask path takes (NumPy's meaning is the same: the integers next to the
-    mask leave the masked axis in place).  None for any other index."""
-    masks = [k for k, e in enumerate(idx) if type(e).__module__.startswith('dask.') and e.dtype.kind == 'b']
-    if len(masks) != 1 or any(_is_array_index(e) for k, e in enumerate(idx) if k != masks[0]):
+    """A Dask boolean mask beside slices, None and integers, as (the basic index,
+    then the mask among full slices -- what the lazy Dask path takes --, and where
+    NumPy puts the masked axis: in place where the integers are next to the mask,
+    else first).  None for any other index."""
+    if not _one_dask_mask(idx):
         return None
     full = _expand_ellipsis(idx, ndim)
     k = next(i for i, e in enumerate(full) if _is_array_index(e))
@@ -319,12 +317,28 @@ def dask_mask_steps(idx, ndim):
     if all(isinstance(e, slice) and e == slice(None) for e in full[:k] + full[k + 1:]):
         return None
     points = [i for i, e in enumerate(full) if i == k or _is_integer_index(e)]
-    if points != list(range(points[0], points[-1] + 1)):
-        raise DaskUnsupported('pyad: x[mask] with a Dask boolean mask and integers not next to it '
-                              'is not supported; index in separate steps')
     before = sum(1 for e in full[:k] if not _is_integer_index(e))
+    separated = points != list(range(points[0], points[-1] + 1))
     return (full[:k] + (slice(None),) * mask.ndim + full[k + 1:],
-            (slice(None),) * before + (mask,))
+            (slice(None),) * before + (mask,), (before, 0 if separated else before))
+
+
+def _one_dask_mask(idx):
+    """Whether the one array of ``idx`` is a Dask boolean mask."""
+    arrays = [e for e in idx if _is_array_index(e)]
+    return (len(arrays) == 1 and type(arrays[0]).__module__.startswith('dask.')
+            and arrays[0].dtype.kind == 'b')
+
+
+def index_in_steps(x, steps):
+    """x indexed by ``dask_mask_steps``'s two indices, the masked axis moved where
+    NumPy puts it."""
+    basic, masked, move = steps
+    out = getitem(getitem(x, basic), masked)
+    if move[0] == move[1]:
+        return out
+    from .manipulation import moveaxis
+    return moveaxis(out, *move)
 
 
 __all__ = []
