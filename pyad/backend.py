@@ -369,7 +369,9 @@ def _full_index(idx, ndim):
 
 
 def _is_point(e):
-    return _is_int_array(e) or isinstance(e, (int, numpy.integer))
+    """An integer array or an integer (a 0-d Dask integer too, whose value is lazy)."""
+    return _is_int_array(e) or isinstance(e, (int, numpy.integer)) or (
+        is_dask(e) and e.ndim == 0 and e.dtype.kind in 'iu')
 
 
 def _b_position(idx):

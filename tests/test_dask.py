@@ -503,6 +503,28 @@ def test_a_lazy_mask_keeps_its_sizes_unknown_and_its_derivative_in_the_chunks_of
     onp.testing.assert_allclose(g.compute(), 2 * X63 * (X63 > 0), rtol=1e-12)
 
 
+LAZY_INDEX_HESSIANS = {    # f(x, i) -> the Dask index i, or its NumPy value
+    'a lazy mask': lambda x, i: pnp.sum(x[x > 0.3] ** 3) + pnp.sum(pnp.sin(x[1, None, x[0] > 0])),
+    'two Dask indices': lambda x, i: pnp.sum(x[i, i % 4] ** 3),
+    'a 0-d Dask index': lambda x, i: pnp.sum(x[i[0]] ** 3),
+}
+
+
+@pytest.mark.parametrize('name', sorted(LAZY_INDEX_HESSIANS))
+def test_dense_hessians_through_lazy_indices(name):
+    # hessian and jacfwd seed NumPy identity tangents, which meet the Dask index in
+    # the forward sweep: they are indexed as Dask arrays, never by computing the index
+    f = LAZY_INDEX_HESSIANS[name]
+    x = rng.standard_normal((6, 4))
+    rows = onp.array([5, 0, 2, 2, -1])
+    rows_d = da.from_array(rows, chunks=2)
+    H, J = lazily(lambda: (pyad.hessian(lambda x: f(x, rows_d))(put(x)),
+                           pyad.jacfwd(pyad.grad(lambda x: f(x, rows_d)))(put(x))))
+    want = pyad.hessian(lambda x: f(x, rows))(x)
+    compare(H, want, 1e-10, 'hessian')
+    compare(J, want, 1e-10, 'jacfwd of grad')
+
+
 def test_masks_and_indices_dask_cannot_place_are_refused():
     x = put(X435)
     m = x[:, 0, 0] > 0

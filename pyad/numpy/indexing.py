@@ -106,9 +106,20 @@ def take_batched(arr, idx, bnd):
 def _getitem_impl(x, idx):
     if type(x) is float:        # a 0-d (co)tangent may be a Python float
         x = _np.float64(x)
+    x = _dask_if_indexed_by_dask(x, idx)
     if is_dask(x):
         return dask_getitem(x, idx)
     return x[idx]
+
+
+def _dask_if_indexed_by_dask(x, idx):
+    """A NumPy array (a constant seed, such as jacfwd's identity tangents) indexed by
+    a Dask array or mask, as a Dask array: NumPy's own indexing would compute the
+    index here."""
+    if type(x) is _np.ndarray and any(type(e).__module__.startswith('dask.') for e in idx):
+        import dask.array as da
+        return da.from_array(x, chunks=-1)
+    return x
 
 
 
@@ -241,6 +252,7 @@ getitem_element.vjps = getitem.vjps
 
 def _scatter_add_impl(g, idx, shape, out_ndim):
     """zeros(batch + shape) with g added at [idx] (past the batch axes)."""
+    g = _dask_if_indexed_by_dask(g, idx)
     gshape = shape_of(g)
     bnd = len(gshape) - out_ndim
     batch = tuple(gshape[:bnd])
@@ -274,7 +286,7 @@ def _dask_scatter_add(xp, target, full, g, back):
     """_scatter_add_impl's last step for a Dask cotangent.  A Dask array is not a
     view: the new (or assigned) one is returned, moved back (``back``) where
     target was moved."""
-    if any(_is_array_index(e) for e in full):
+    if any(_is_array_index(e) or is_dask(e) for e in full):
         target = dask_scatter_add(tuple(shape_of(target)), dtype_of(g), full, g)
     elif any(e is None for e in full):
         # Dask assigns without new axes: g without them, into the region they index
