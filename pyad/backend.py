@@ -668,8 +668,9 @@ def _dask_mask_position(idx):
     if len(masks) > 1 or not all(e is Ellipsis or (isinstance(e, slice) and e == slice(None))
                                  for k, e in enumerate(idx) if k != masks[0]):
         raise DaskUnsupported('pyad: x[mask] with a Dask boolean mask works with one mask, beside '
-                              'slices, None and integers next to it (x[mask], x[:, mask], '
-                              'x[1:, mask]); index in separate steps')
+                              'slices, None and integers (x[mask], x[:, mask], x[1:, mask], '
+                              'x[0, :, mask]), not beside another mask or an index array; index '
+                              'in separate steps')
     return masks[0]
 
 

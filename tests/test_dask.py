@@ -537,6 +537,11 @@ def test_masks_and_indices_dask_cannot_place_are_refused():
         grad_of(lambda x: (m, slice(None), onp.array([0, 1])))
     with pytest.raises(IndexError, match=r'boolean index of shape \(4, 3\) does not match'):
         grad_of(lambda x: (slice(None), (x > 0)[:, :, 0]))
+    # a cotangent of x[mask] whose chunks along the masked axis are not x[mask]'s
+    mask = x > 0
+    y = x.reshape(-1)[mask.reshape(-1)]
+    with pytest.raises(DaskUnsupported, match='cannot be matched to the mask'):
+        backend.dask_scatter_add(X435.shape, X435.dtype, (mask,), da.concatenate([y, y]))
 
 
 VECTOR_WITHOUT_TIES = onp.array([3.0, 1.5, 2.0, 1.0, 5.0, -1.0, 2.5, 0.0, 0.5, 7.0, 1.25])
