@@ -1,8 +1,8 @@
 """The derivative of x[idx] on Dask against the value and against pyad on NumPy:
 sorted, random and few random row indices into 1,000,000 x 4 float64 in 100 row
-chunks, Dask's threaded scheduler with 2 workers, and x[x > 0.5] with its lazy mask.
-About a minute: python3 bench/dask_indexing.py (python3 bench/dask_indexing.py mask: the
-mask only)"""
+chunks, Dask's threaded scheduler with 2 workers; x[x > 0.5] with its lazy mask; and
+x[rows, cols] with 100,000 (row, col) pairs in Dask arrays.  About two minutes:
+python3 bench/dask_indexing.py (with the argument mask: the last two only)"""
 import sys
 import time
 
@@ -39,3 +39,17 @@ with dask.config.set(scheduler='threads', num_workers=2):
 t = time.perf_counter(); gn = pyad.grad(f)(xn); tn = time.perf_counter() - t
 print(f'{"lazy mask":>12}: Dask value {tf:.2f} s, Dask grad build {tb:.3f} s + compute {tg:.2f} s, '
       f'NumPy grad {tn:.2f} s, equal: {np.allclose(gc, gn, rtol=1e-12, atol=0)}')
+
+# Two Dask index arrays: one lazy flat index into both axes (Dask's getitem takes one)
+r, c = rng.integers(0, n, 100_000), rng.integers(0, 4, 100_000)
+rd, cd = da.from_array(r, chunks=10_000), da.from_array(c, chunks=10_000)
+f = lambda x: pnp.sum(x[rd, cd] ** 2)      # noqa: E731
+with dask.config.set(scheduler='threads', num_workers=2):
+    t = time.perf_counter(); fwd = pyad.value_and_grad(f)(x)[0].compute(); tf = time.perf_counter() - t
+    t = time.perf_counter(); g = pyad.grad(f)(x); tb = time.perf_counter() - t
+    t = time.perf_counter(); gc = g.compute(); tg = time.perf_counter() - t
+    t = time.perf_counter(); gh = pyad.grad(lambda x: pnp.sum(x[r, c] ** 2))(x).compute()
+    th = time.perf_counter() - t
+t = time.perf_counter(); gn = pyad.grad(lambda x: pnp.sum(x[r, c] ** 2))(xn); tn = time.perf_counter() - t
+print(f'{"Dask pairs":>12}: Dask value {tf:.2f} s, Dask grad build {tb:.2f} s + compute {tg:.2f} s, '
+      f'with NumPy indices {th:.2f} s, NumPy grad {tn:.2f} s, equal: {np.allclose(gc, gn, rtol=1e-12, atol=0)}')

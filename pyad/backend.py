@@ -748,23 +748,49 @@ def _scatter_dask_indices(g, axis, indices, length, size=None):
     at the Dask ``indices`` (their values unknown here): each output chunk (of
     ``size``) is a tree sum, over the chunks of g along ``axis``, of the rows whose
     index falls in it -- an all-to-all over those chunks, with no task holding more
-    than one chunk of g."""
+    than one chunk of g.  The graph is written out directly (one task per pair of
+    output chunk and chunk of g, then the sums): as Dask collections, each output
+    chunk would cost a layer or three of graph to build."""
+    import itertools
     import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
     g = _merge_index_axes(g, axis, indices.shape)
     ind = indices.reshape(-1).rechunk((g.chunks[axis],))
-    ind = ind.reshape((1,) * axis + ind.shape + (1,) * (g.ndim - axis - 1))
-    nb = len(g.chunks[axis])
     size = size or max(g.chunks[axis], default=length) or 1
-    pieces = []
-    for start in range(0, length, size):
-        n = min(size, length - start)
-        part = da.map_blocks(_in_range, g, ind, start, n, length, axis, dtype=g.dtype,
-                             chunks=g.chunks[:axis] + ((n,) * nb,) + g.chunks[axis + 1:])
-        part = part.reshape(g.shape[:axis] + (nb, n) + g.shape[axis + 1:])
-        pieces.append(part.sum(axis=axis))
-    if not pieces:
-        return da.zeros(g.shape[:axis] + (0,) + g.shape[axis + 1:], dtype=g.dtype)
-    return da.concatenate(pieces, axis=axis)
+    starts = range(0, length, size)
+    chunks = g.chunks[:axis] + (tuple(min(size, length - s) for s in starts) or (0,),) + g.chunks[axis + 1:]
+    if not length or not g.shape[axis]:
+        return da.zeros(g.shape[:axis] + (length,) + g.shape[axis + 1:], dtype=g.dtype, chunks=chunks)
+    name = 'pyad-scatter-' + tokenize(g, ind, axis, length, size)
+    dsk = {}
+    for block in itertools.product(*[range(len(c)) for c in chunks]):
+        i = block[axis]
+        parts = [(name + '-part',) + block + (j,) for j in range(len(g.chunks[axis]))]
+        for j, key in enumerate(parts):
+            dsk[key] = (_in_range, (g.name,) + block[:axis] + (j,) + block[axis + 1:], (ind.name, j),
+                        starts[i], chunks[axis][i], length, axis)
+        _tree_sum(dsk, (name,) + block, parts)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[g, ind])
+    return da.Array(graph, name, chunks, dtype=g.dtype)
+
+
+def _tree_sum(dsk, key, parts, every=8):
+    """Tasks in ``dsk`` that sum the blocks at ``parts`` into ``key``, ``every`` at a time."""
+    level = 0
+    while len(parts) > every:
+        groups = [parts[k:k + every] for k in range(0, len(parts), every)]
+        parts = [(key[0] + f'-sum{level}',) + key[1:] + (k,) for k in range(len(groups))]
+        dsk.update({p: (_add_all, grp) for p, grp in zip(parts, groups)})
+        level += 1
+    dsk[key] = (_add_all, parts)
+
+
+def _add_all(blocks):
+    out = blocks[0].copy()
+    for b in blocks[1:]:
+        out += b
+    return out
 
 
 def dask_broadcast_like(g, x):

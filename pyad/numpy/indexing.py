@@ -116,7 +116,7 @@ def _dask_if_indexed_by_dask(x, idx):
     """A NumPy array (a constant seed, such as jacfwd's identity tangents) indexed by
     a Dask array or mask, as a Dask array: NumPy's own indexing would compute the
     index here."""
-    if type(x) is _np.ndarray and any(type(e).__module__.startswith('dask.') for e in idx):
+    if type(x) is _np.ndarray and _has_dask_entry(idx):
         import dask.array as da
         return da.from_array(x, chunks=-1)
     return x
@@ -335,11 +335,23 @@ def dask_mask_steps(idx, ndim):
             (slice(None),) * before + (mask,), (before, 0 if separated else before))
 
 
+_PLAIN_INDEX = frozenset((slice, int, type(None), type(Ellipsis), _np.ndarray))
+
+
+def _has_dask_entry(idx):
+    for e in idx:
+        if type(e) not in _PLAIN_INDEX and type(e).__module__.startswith('dask.'):
+            return True
+    return False
+
+
 def _one_dask_mask(idx):
-    """Whether the one array of ``idx`` is a Dask boolean mask."""
-    arrays = [e for e in idx if _is_array_index(e)]
-    return (len(arrays) == 1 and type(arrays[0]).__module__.startswith('dask.')
-            and arrays[0].dtype.kind == 'b')
+    """Whether the one array of ``idx`` is a Dask boolean mask (cheaply False for
+    the usual index of slices, integers and NumPy arrays)."""
+    if not _has_dask_entry(idx):
+        return False
+    masks = [e for e in idx if type(e).__module__.startswith('dask.') and e.dtype.kind == 'b']
+    return len(masks) == 1 and sum(_is_array_index(e) for e in idx) == 1
 
 
 def index_in_steps(x, steps):
