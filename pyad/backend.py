@@ -433,6 +433,12 @@ def _lazy_flat(idx, points, dims):
     the indexed axes, of sizes ``dims``; an index out of bounds raises IndexError
     when computed."""
     import dask.array as da
+    shapes = [getattr(idx[k], 'shape', ()) for k in points]
+    try:
+        numpy.broadcast_shapes(*shapes)
+    except ValueError:
+        raise IndexError('pyad: shape mismatch: indexing arrays could not be broadcast together '
+                         f'with shapes {" ".join(str(tuple(s)) for s in shapes)}') from None
     arrays = da.broadcast_arrays(*[da.asarray(idx[k]) for k in points])
     checked = [a.map_blocks(_checked_points, d, k, dtype=numpy.intp) for k, a, d in zip(points, arrays, dims)]
     if not all(dims):

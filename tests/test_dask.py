@@ -450,6 +450,9 @@ SEVERAL_INDICES = {    # name -> (f, x, chunks, index arrays made Dask arrays in
                                          (2, 2, 2), None),
     'a Dask mask beside a slice and an integer': (lambda x, i: pnp.sum(pnp.sin(x[1:, x[0] > 0]) ** 2)
                                                   + pnp.sum(x[4, x[0] > 0] ** 3), X63, (2, 2), None),
+    'Ellipsis and None with a Dask index and mask': (lambda x, i: pnp.sum(pnp.sin(x[None, ..., i % 5]) ** 2)
+                                                     + pnp.sum(pnp.sin(x[x[:, 0, 0] > -0.5, ..., 0, None]) ** 2),
+                                                     X435, (2, 2, 2), onp.array([4, 0, 4, -2])),
     'a Dask mask and integers apart': (lambda x, i: pnp.sum(pnp.sin(x[1, :, x[0, 0] > 0]) * onp.arange(3.0))
                                        + pnp.sum(x[x[:, 0, 0] > 0, :, 3] ** 3), X435, (2, 2, 2), None),
 }
@@ -489,6 +492,8 @@ def test_dask_indices_out_of_bounds_raise_when_computed():
     for each in (value, g):
         with pytest.raises(IndexError, match='index 5 is out of bounds for axis 1 with size 3'):
             each.compute()
+    with pytest.raises(IndexError, match=r'shape mismatch: .* \(3,\) \(2,\)'):
+        pyad.grad(lambda x: pnp.sum(x[rows, da.from_array(onp.array([0, 1]))]))(x)
     with pytest.raises(IndexError, match='out of bounds'):       # NumPy indices: checked at once
         pyad.grad(lambda x: pnp.sum(x[[0, 2], [1, 7]] ** 2))(x)
 
