@@ -311,9 +311,10 @@ def _expand_ellipsis(idx, ndim):
 
 
 def _one_array_among_slices(idx):
-    """The position of the one NumPy integer array of an index of slices and it, or None."""
+    """The position of the one integer array (NumPy or Dask) of an index of slices
+    and it, or None."""
     arrays = [k for k, e in enumerate(idx) if _is_int_array(e)]
-    if len(arrays) != 1 or is_dask(idx[arrays[0]]):
+    if len(arrays) != 1:
         return None
     if not all(isinstance(e, slice) for k, e in enumerate(idx) if k != arrays[0]):
         return None
@@ -324,40 +325,146 @@ def dask_getitem(x, idx):
     """``x[idx]`` for a Dask array with NumPy's meaning.  Dask indexes with one
     1-d integer array at a time: an n-d one gathers by its flat index, then splits
     the axis; take_along_axis's index (aranges on all axes but one) is a gather
-    block by block along that axis; other several arrays go through ``vindex``."""
+    block by block along that axis; several NumPy arrays go through ``vindex``,
+    several points one of which is a Dask array through their lazy flat index
+    (``_gather_flat``); None beside integer arrays is added after indexing without
+    it (``_none_layout``); a NumPy boolean mask is its ``nonzero`` arrays and a
+    Dask one goes to ``_dask_mask_getitem``."""
+    idx = _masks_as_points(idx)
+    if _dask_mask_position(idx) is not None:
+        return _dask_mask_getitem(x, idx)
+    if any(e is None for e in idx) and any(_is_int_array(e) for e in idx):
+        stripped, to_numpy, _ = _none_layout(_full_index(idx, x.ndim))
+        return to_numpy(dask_getitem(x, stripped))
     p = _one_array_among_slices(idx)
     if p is not None and idx[p].ndim > 1:
         ind = idx[p]
         out = x[idx[:p] + (ind.reshape(-1),) + idx[p + 1:]]
         return out.reshape(out.shape[:p] + ind.shape + out.shape[p + 1:])
-    if sum(_is_int_array(e) for e in idx) < 2 and not _separated_points(idx):
+    if _native_points(idx):
         return x[idx]
     along = _along_axis(idx, x.ndim)
     if along is not None:
         axis, indices = along
         return dask_namespace().take_along_axis(x, _padded(indices, x.ndim), axis)
+    full = _full_index(idx, x.ndim)
     if any(is_dask(e) for e in idx):
-        raise DaskUnsupported('pyad: indexing a Dask array with several integer arrays one of which '
-                              'is a Dask array is not supported: its positions are unknown until '
-                              'computed')
-    if any(e is None for e in idx):
-        raise DaskUnsupported('pyad: indexing a Dask array with several integer arrays and None '
-                              'is not supported; add the axis in a separate step')
-    return _vindex(x, _expand_ellipsis(idx, x.ndim))
+        return _gather_flat(x, full)
+    return _vindex(x, full)
+
+
+def _native_points(idx):
+    """Whether Dask's own ``x[idx]`` places the points of ``idx`` as NumPy does: at
+    most one integer array, and it (if Dask) adjacent to the integers.  Dask takes
+    the integers first, so NumPy integer arrays separated from them are not."""
+    arrays = [e for e in idx if _is_int_array(e)]
+    if len(arrays) > 1:
+        return False
+    points = [k for k, e in enumerate(idx) if _is_point(e)]
+    return not arrays or points == list(range(points[0], points[-1] + 1))
+
+
+def _full_index(idx, ndim):
+    """``idx`` with Ellipsis expanded and full slices appended, one entry per axis
+    of x (and the Nones)."""
+    idx = _expand_ellipsis(idx, ndim + sum(e is None for e in idx))
+    return idx + (slice(None),) * (ndim - sum(e is not None for e in idx))
 
 
 def _is_point(e):
-    return _is_int_array(e) or isinstance(e, (int, numpy.integer))
+    """An integer array or an integer (a 0-d Dask integer too, whose value is lazy)."""
+    return _is_int_array(e) or isinstance(e, (int, numpy.integer)) or (
+        is_dask(e) and e.ndim == 0 and e.dtype.kind in 'iu')
 
 
-def _separated_points(idx):
-    """Whether NumPy integer arrays and integers of ``idx`` (two or more) are not
-    adjacent: NumPy then puts their broadcast axes first, where Dask, taking the
-    integers first, would not."""
-    if not any(_is_int_array(e) for e in idx) or any(is_dask(e) for e in idx):
-        return False
+def _b_position(idx):
+    """Where NumPy puts the broadcast axes of the points of ``idx`` (a full index):
+    in place of the first where the points are adjacent, else first."""
     points = [k for k, e in enumerate(idx) if _is_point(e)]
-    return len(points) > 1 and points != list(range(points[0], points[-1] + 1))
+    return points[0] if points == list(range(points[0], points[-1] + 1)) else 0
+
+
+def _none_layout(idx):
+    """For a full index with integer arrays and None: (the index without None,
+    a function from its result to NumPy's, the inverse from a cotangent of NumPy's
+    shape).  NumPy counts None as a separator of the points (then their broadcast
+    axes go first); the new axes are added, or dropped, with the broadcast axes
+    moved first, where the other axes are those of the slices and Nones in order."""
+    import dask.array as da
+    stripped = tuple(e for e in idx if e is not None)
+    nb = len(numpy.broadcast_shapes(*[getattr(e, 'shape', ()) for e in idx if _is_point(e)]))
+    basic = [e for e in idx if not _is_point(e)]
+    first, here = tuple(range(nb)), _b_position(stripped)
+    there = _b_position(idx)
+
+    def to_numpy(y):
+        y = da.moveaxis(y, tuple(range(here, here + nb)), first)
+        y = y[(slice(None),) * nb + tuple(None if e is None else slice(None) for e in basic)]
+        return da.moveaxis(y, first, tuple(range(there, there + nb)))
+
+    def from_numpy(g):
+        g = da.moveaxis(g, tuple(range(there, there + nb)), first)
+        g = g[(slice(None),) * nb + tuple(0 if e is None else slice(None) for e in basic)]
+        return da.moveaxis(g, first, tuple(range(here, here + nb)))
+    return stripped, to_numpy, from_numpy
+
+
+def _masks_as_points(idx):
+    """``idx`` with each NumPy boolean mask (of one axis or several) replaced by its
+    ``nonzero`` integer arrays, as NumPy defines it: their positions are known here."""
+    out = ()
+    for e in idx:
+        if type(e) is numpy.ndarray and e.dtype == bool and e.ndim:
+            out += numpy.nonzero(e)
+        else:
+            out += (e,)
+    return out
+
+
+def _checked_points(block, length, axis):
+    """A block of (Dask) indices into an axis of ``length``, checked and made
+    non-negative."""
+    bad = (block < -length) | (block >= length)
+    if bad.any():
+        raise IndexError(f'pyad: index {int(block[bad].flat[0])} is out of bounds for axis {axis} '
+                         f'with size {length}')
+    return block % max(length, 1)
+
+
+def _lazy_flat(idx, points, dims):
+    """The points of ``idx`` (at least one a Dask array) as one lazy flat index into
+    the indexed axes, of sizes ``dims``; an index out of bounds raises IndexError
+    when computed."""
+    import dask.array as da
+    shapes = [getattr(idx[k], 'shape', ()) for k in points]
+    try:
+        numpy.broadcast_shapes(*shapes)
+    except ValueError:
+        raise IndexError('pyad: shape mismatch: indexing arrays could not be broadcast together '
+                         f'with shapes {" ".join(str(tuple(s)) for s in shapes)}') from None
+    arrays = da.broadcast_arrays(*[da.asarray(idx[k]) for k in points])
+    checked = [a.map_blocks(_checked_points, d, k, dtype=numpy.intp) for k, a, d in zip(points, arrays, dims)]
+    if not all(dims):
+        return checked[0] * 0
+    return da.ravel_multi_index(checked, dims)
+
+
+def _gather_flat(x, idx):
+    """x[idx] for a full index of several points, one of them a Dask array (Dask's
+    own getitem takes one integer array only): the indexed axes merged into one
+    (put first where NumPy puts their result first) and gathered by the lazy flat
+    index with Dask's one-array getitem."""
+    import dask.array as da
+    points = [k for k, e in enumerate(idx) if _is_point(e)]
+    x = x[tuple(slice(None) if k in points else e for k, e in enumerate(idx))]
+    dims = tuple(x.shape[k] for k in points)
+    flat = _lazy_flat(idx, points, dims)
+    start, n = _b_position(idx), len(points)
+    x = da.moveaxis(x, tuple(points), tuple(range(start, start + n)))
+    x = x.rechunk({start + i: -1 for i in range(1, n)})
+    x = x.reshape(x.shape[:start] + (int(numpy.prod(dims)),) + x.shape[start + n:])
+    out = x[(slice(None),) * start + (flat.reshape(-1),)]
+    return out.reshape(out.shape[:start] + flat.shape + out.shape[start + 1:])
 
 
 def _vindex(x, idx):
@@ -412,12 +519,8 @@ def _scatter_one_axis(g, axis, indices, length, size=None):
     into its output chunk in one task."""
     import dask.array as da
     ind = numpy.asarray(indices) % max(length, 1)
-    r = ind.ndim
-    if r != 1:
-        if r > 1:
-            g = g.rechunk({axis + i: -1 for i in range(1, r)})
-        g = g.reshape(g.shape[:axis] + (ind.size,) + g.shape[axis + r:])
-        ind = ind.reshape(-1)
+    g = _merge_index_axes(g, axis, ind.shape)
+    ind = ind.reshape(-1)
     if length == 0:
         return da.zeros(g.shape[:axis] + (0,) + g.shape[axis + 1:], dtype=g.dtype)
     size = size or max(g.chunks[axis], default=length) or 1
@@ -439,23 +542,34 @@ def _add_into_chunk(block, local, axis, block_info=None):
 
 
 def dask_scatter_add(shape, dtype, idx, g):
-    """zeros(shape) with the Dask cotangent g added at the integer-array index
-    ``idx`` -- the adjoint of ``x[idx]`` --, lazily: for take_along_axis's index
-    (as sort's derivative uses) along an axis held in one chunk, block by block;
-    for NumPy integer arrays and integers among slices (``x[[0, 2, 2]]``, ``take``,
+    """zeros(shape) with the Dask cotangent g added at the array index ``idx`` -- the
+    adjoint of ``x[idx]`` --, lazily: for take_along_axis's index (as sort's
+    derivative uses) along an axis held in one chunk, block by block; for NumPy
+    integer arrays, masks and integers among slices (``x[[0, 2, 2]]``, ``take``,
     ``x[rows, cols]``, ``x[0, idx]``), chunk by chunk of the indexed axes (see
-    ``_scatter_one_axis``); for one Dask integer array among slices, each chunk of
-    the indexed axis summed from every chunk of g (``_scatter_dask_indices``)."""
+    ``_scatter_one_axis``); where one of them is a Dask integer array, each chunk of
+    the indexed axis summed from every chunk of g (``_scatter_dask_indices``); for
+    a Dask mask, block by block (``_scatter_dask_mask``)."""
     import dask.array as da
     g = da.asarray(g).astype(dtype)
+    idx = _masks_as_points(idx)
+    if _dask_mask_position(idx) is not None:
+        return _scatter_dask_mask(shape, idx, g)
     along = _along_axis(idx, len(shape))
     if along is not None and not (len(shape) == 1 and len(g.chunks[0]) > 1):
         axis, indices = along
         return _scatter_along_axis(g, axis, indices, shape[axis])
-    idx = _expand_ellipsis(idx, len(shape))
-    idx = idx + (slice(None),) * (len(shape) - len(idx))
+    idx = _full_index(idx, len(shape))
+    if any(e is None for e in idx):
+        stripped, _, from_numpy = _none_layout(idx)
+        return dask_scatter_add(shape, dtype, stripped, from_numpy(g))
+    return _scatter_points_among_slices(shape, dtype, idx, g)
+
+
+def _scatter_points_among_slices(shape, dtype, idx, g):
+    """dask_scatter_add for a full index of integer arrays and integers among slices."""
+    import dask.array as da
     points = [k for k, e in enumerate(idx) if _is_point(e)]
-    _check_lazy_scatter(idx, points)
     sub = tuple(len(range(*e.indices(d))) if isinstance(e, slice) else d for e, d in zip(idx, shape))
     if len(points) == 1 and is_dask(idx[points[0]]):
         out = _scatter_dask_indices(g, points[0], idx[points[0]], sub[points[0]])
@@ -471,39 +585,35 @@ def dask_scatter_add(shape, dtype, idx, g):
     return whole
 
 
-def _check_lazy_scatter(idx, points):
-    """Refuses an integer-array index whose adjoint pyad cannot build lazily."""
-    if any(e is None for e in idx):
-        raise DaskUnsupported(
-            'pyad: the derivative of indexing a Dask array with integer arrays and None is not '
-            'supported; add the axis in a separate step')
-    if len(points) > 1 and any(is_dask(idx[k]) for k in points):
-        raise DaskUnsupported(
-            'pyad: the derivative of indexing a Dask array with a Dask integer array beside '
-            'other integer arrays or integers is not supported; compute the index first '
-            '(idx.compute()) or index with one Dask array among slices')
-
-
-def _scatter_points(g, idx, points, sub):
-    """The adjoint of ``x[idx]`` where ``idx`` holds several NumPy integer arrays and
-    integers (at ``points``) among slices: their positions, known here, are one flat
-    index into the indexed axes together, scattered along one axis (chunks holding
-    whole rows of the later indexed axes) and split into the axes again."""
-    import dask.array as da
-    dims = tuple(sub[k] for k in points)
+def _host_flat(idx, points, dims):
+    """The NumPy points of ``idx`` as one flat index into the indexed axes, of sizes
+    ``dims``, checked here."""
     arrays = numpy.broadcast_arrays(*[numpy.asarray(idx[k]) for k in points])
     for k, a, d in zip(points, arrays, dims):
         if a.size and (a.min() < -d or a.max() >= d):
             raise IndexError(f'pyad: index {int(a.min() if a.min() < -d else a.max())} is out of '
                              f'bounds for axis {k} with size {d}')
-    flat = numpy.ravel_multi_index(tuple(a % max(d, 1) for a, d in zip(arrays, dims)), dims) \
-        if all(dims) else numpy.zeros(arrays[0].shape, dtype=numpy.intp)
-    adjacent = points == list(range(points[0], points[-1] + 1))
-    start = points[0] if adjacent else 0
+    if not all(dims):
+        return numpy.zeros(arrays[0].shape, dtype=numpy.intp)
+    return numpy.ravel_multi_index(tuple(a % d for a, d in zip(arrays, dims)), dims)
+
+
+def _scatter_points(g, idx, points, sub):
+    """The adjoint of ``x[idx]`` where ``idx`` holds several integer arrays and
+    integers (at ``points``) among slices: they are one flat index into the indexed
+    axes together (made here from NumPy indices, lazily where one is a Dask array),
+    scattered along one axis (chunks holding whole rows of the later indexed axes)
+    and split into the axes again."""
+    import dask.array as da
+    dims = tuple(sub[k] for k in points)
+    lazy = any(is_dask(idx[k]) for k in points)
+    flat = (_lazy_flat if lazy else _host_flat)(idx, points, dims)
+    start = _b_position(idx)
     row = int(numpy.prod(dims[1:]))
     per_chunk = int(numpy.prod([max(c) for c in g.chunks[start:start + flat.ndim]] or [1]))
     size = max(1, per_chunk // max(row, 1)) * max(row, 1)
-    out = _scatter_one_axis(g, start, flat, int(numpy.prod(dims)), size)
+    scatter = _scatter_dask_indices if lazy else _scatter_one_axis
+    out = scatter(g, start, flat, int(numpy.prod(dims)), size)
     out = out.reshape(out.shape[:start] + dims + out.shape[start + 1:])
     return da.moveaxis(out, tuple(range(start, start + len(dims))), tuple(points))
 
@@ -557,30 +667,139 @@ def _vector_ranks(a):
     return da.concatenate(ranks)
 
 
-def _scatter_dask_indices(g, axis, indices, length):
-    """zeros with ``length`` along ``axis`` and g added at the Dask ``indices`` (a
-    1-d array, its values unknown here): each output chunk is a tree sum, over the
-    chunks of g along ``axis``, of the rows whose index falls in it -- an all-to-all
-    over those chunks, with no task holding more than one chunk of g."""
+def _dask_mask_position(idx):
+    """The position in ``idx`` of its Dask boolean mask, or None.  One such mask among
+    full slices is indexed here; ``pyad.numpy``'s indexing splits other indices with
+    one in two steps."""
+    masks = [k for k, e in enumerate(idx) if is_dask(e) and e.dtype == bool]
+    if not masks:
+        return None
+    if len(masks) > 1 or not all(e is Ellipsis or (isinstance(e, slice) and e == slice(None))
+                                 for k, e in enumerate(idx) if k != masks[0]):
+        raise DaskUnsupported('pyad: x[mask] with a Dask boolean mask works with one mask, beside '
+                              'slices, None and integers (x[mask], x[:, mask], x[1:, mask], '
+                              'x[0, :, mask]), not beside another mask or an index array; index '
+                              'in separate steps')
+    return masks[0]
+
+
+def _mask_axes(idx, shape):
+    """(the first axis a Dask mask covers, the mask) for an index of it and full
+    slices, checking the mask's shape against those axes as NumPy does."""
+    k = _dask_mask_position(idx)
+    mask = idx[k]
+    idx = _expand_ellipsis(idx, len(shape) - mask.ndim + 1)
+    q = next(i for i, e in enumerate(idx) if e is mask)
+    covered = tuple(shape[q:q + mask.ndim])
+    if mask.shape != covered:
+        raise IndexError(f'pyad: the boolean index of shape {mask.shape} does not match the '
+                         f'indexed axes of shape {covered}')
+    return q, mask
+
+
+def _dask_mask_getitem(x, idx):
+    """x[mask] for a Dask boolean mask over axes q..q+k-1 of x (full slices
+    elsewhere): those axes merged into one, rechunked as the flat mask, and masked
+    block by block by Dask's getitem, so that chunk j of the result (of a size
+    unknown until computed) holds the entries of chunk j of the flat mask --
+    which is what ``_scatter_dask_mask`` relies on."""
+    q, mask = _mask_axes(idx, x.shape)
+    flat = mask.reshape(-1)
+    x = _merge_index_axes(x, q, mask.shape).rechunk({q: flat.chunks[0]})
+    return x[(slice(None),) * q + (flat,)]
+
+
+def _unmask_block(block, mask, axis):
+    """One chunk of x[mask]'s adjoint: zeros the length of the mask's chunk along
+    ``axis``, ``block`` written where it is True."""
+    mask = mask.reshape(-1)
+    if block.shape[axis] != mask.sum():
+        raise ValueError(f'pyad: a chunk of the cotangent of x[mask] has {block.shape[axis]} '
+                         f'entries where the mask selects {int(mask.sum())}')
+    out = numpy.zeros(block.shape[:axis] + mask.shape + block.shape[axis + 1:], dtype=block.dtype)
+    out[(slice(None),) * axis + (mask,)] = block
+    return out
+
+
+def _scatter_dask_mask(shape, idx, g):
+    """The adjoint of x[mask] for a Dask mask: where the mask and the number of
+    entries it selects per chunk are known only on the workers, no position of the
+    flat result is known here -- but ``_dask_mask_getitem`` made chunk j of x[mask]
+    the selection of chunk j of the flat mask, and a cotangent keeps those chunks,
+    so chunk j of the adjoint is zeros with chunk j of g written where chunk j of
+    the mask is True: one task per chunk, no counts or offsets needed."""
     import dask.array as da
-    if indices.ndim != 1:
-        raise DaskUnsupported('pyad: the derivative of x[idx] of a Dask array with a Dask idx of '
-                              f'{indices.ndim} axes is not supported; pass idx.reshape(-1) and '
-                              'reshape the result')
-    ind = indices.rechunk((g.chunks[axis],))
-    ind = ind.reshape((1,) * axis + ind.shape + (1,) * (g.ndim - axis - 1))
-    nb = len(g.chunks[axis])
-    size = max(g.chunks[axis], default=length) or 1
-    pieces = []
-    for start in range(0, length, size):
-        n = min(size, length - start)
-        part = da.map_blocks(_in_range, g, ind, start, n, length, axis, dtype=g.dtype,
-                             chunks=g.chunks[:axis] + ((n,) * nb,) + g.chunks[axis + 1:])
-        part = part.reshape(g.shape[:axis] + (nb, n) + g.shape[axis + 1:])
-        pieces.append(part.sum(axis=axis))
-    if not pieces:
-        return da.zeros(g.shape[:axis] + (0,) + g.shape[axis + 1:], dtype=g.dtype)
-    return da.concatenate(pieces, axis=axis)
+    q, mask = _mask_axes(idx, shape)
+    flat = mask.reshape(-1)
+    if g.numblocks[q] != len(flat.chunks[0]):
+        raise DaskUnsupported(f'pyad: the cotangent of x[mask] (a Dask mask) comes in {g.numblocks[q]} '
+                              f'chunks along the masked axis, not the {len(flat.chunks[0])} of '
+                              'x[mask]; its chunks cannot be matched to the mask before computing')
+    flat = flat.reshape((1,) * q + flat.shape + (1,) * (g.ndim - q - 1))
+    out = da.map_blocks(_unmask_block, g, flat, q, dtype=g.dtype,
+                        chunks=g.chunks[:q] + (flat.chunks[q],) + g.chunks[q + 1:])
+    return out.reshape(shape)
+
+
+def _merge_index_axes(g, axis, shape):
+    """g with its axes axis..axis+len(shape)-1 (an index array's shape) merged into
+    one, the later of them rechunked whole."""
+    r = len(shape)
+    if r == 1:
+        return g
+    if r > 1:
+        g = g.rechunk({axis + i: -1 for i in range(1, r)})
+    return g.reshape(g.shape[:axis] + (int(numpy.prod(shape)),) + g.shape[axis + r:])
+
+
+def _scatter_dask_indices(g, axis, indices, length, size=None):
+    """zeros with ``length`` along ``axis`` and g's axes axis.. (indices' shape) added
+    at the Dask ``indices`` (their values unknown here): each output chunk (of
+    ``size``) is a tree sum, over the chunks of g along ``axis``, of the rows whose
+    index falls in it -- an all-to-all over those chunks, with no task holding more
+    than one chunk of g.  The graph is written out directly (one task per pair of
+    output chunk and chunk of g, then the sums): as Dask collections, each output
+    chunk would cost a layer or three of graph to build."""
+    import itertools
+    import dask.array as da
+    from dask.base import tokenize
+    from dask.highlevelgraph import HighLevelGraph
+    g = _merge_index_axes(g, axis, indices.shape)
+    ind = indices.reshape(-1).rechunk((g.chunks[axis],))
+    size = size or max(g.chunks[axis], default=length) or 1
+    starts = range(0, length, size)
+    chunks = g.chunks[:axis] + (tuple(min(size, length - s) for s in starts) or (0,),) + g.chunks[axis + 1:]
+    if not length or not g.shape[axis]:
+        return da.zeros(g.shape[:axis] + (length,) + g.shape[axis + 1:], dtype=g.dtype, chunks=chunks)
+    name = 'pyad-scatter-' + tokenize(g, ind, axis, length, size)
+    dsk = {}
+    for block in itertools.product(*[range(len(c)) for c in chunks]):
+        i = block[axis]
+        parts = [(name + '-part',) + block + (j,) for j in range(len(g.chunks[axis]))]
+        for j, key in enumerate(parts):
+            dsk[key] = (_in_range, (g.name,) + block[:axis] + (j,) + block[axis + 1:], (ind.name, j),
+                        starts[i], chunks[axis][i], length, axis)
+        _tree_sum(dsk, (name,) + block, parts)
+    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[g, ind])
+    return da.Array(graph, name, chunks, dtype=g.dtype)
+
+
+def _tree_sum(dsk, key, parts, every=8):
+    """Tasks in ``dsk`` that sum the blocks at ``parts`` into ``key``, ``every`` at a time."""
+    level = 0
+    while len(parts) > every:
+        groups = [parts[k:k + every] for k in range(0, len(parts), every)]
+        parts = [(key[0] + f'-sum{level}',) + key[1:] + (k,) for k in range(len(groups))]
+        dsk.update({p: (_add_all, grp) for p, grp in zip(parts, groups)})
+        level += 1
+    dsk[key] = (_add_all, parts)
+
+
+def _add_all(blocks):
+    out = blocks[0].copy()
+    for b in blocks[1:]:
+        out += b
+    return out
 
 
 def dask_broadcast_like(g, x):
@@ -589,6 +808,9 @@ def dask_broadcast_like(g, x):
     x waits for."""
     import dask.array as da
     g = da.asarray(g)
+    if any(d != d for d in x.shape):
+        # a length unknown until computed (x[mask]): ones made block by block
+        return x.map_blocks(numpy.ones_like, dtype=g.dtype) * (g.reshape(()) if g.size == 1 else g)
     if g.size == 1:
         # elementwise with ones in x's chunks: Dask fuses it into the task that uses it,
         # where a broadcast_to block would travel between workers at full size
@@ -764,9 +986,21 @@ class _DaskNamespace:
         a, axis = _one_chunk('argsort', a, axis)
         return a.map_blocks(numpy.argsort, axis=axis, kind=kind, dtype=numpy.intp)
 
+    # A vector split into chunks is partitioned by sorting it across its chunks (see
+    # _vector_ranks): a sorted vector is a partition for every kth, reached without
+    # gathering the vector into one task -- NumPy's own arrangement of the entries on
+    # either side of kth is unspecified, and this one is the stable sorted order.
     def partition(self, a, kth, axis=-1):
+        if _chunked_vector(a):
+            return self.sort(a)
         a, axis = _one_chunk('partition', a, axis)
         return a.map_blocks(numpy.partition, kth, axis=axis, dtype=a.dtype)
+
+    def argpartition(self, a, kth, axis=-1):
+        if _chunked_vector(a):
+            return self.argsort(a)
+        a, axis = _one_chunk('argpartition', a, axis)
+        return a.map_blocks(numpy.argpartition, kth, axis=axis, dtype=numpy.intp)
 
     def inner(self, a, b):
         return self._da.tensordot(a, b, axes=(-1, -1))

@@ -81,10 +81,7 @@ COMPUTES = {
     'fixed point': 'fixed_point tests convergence at each iteration',
     'fixed point closure': 'fixed_point tests convergence at each iteration',
 }
-UNSUPPORTED = {    # case -> the function the error must name
-    'indexing': 'x[mask]',
-}
-SUPPORTED = sorted(k for k in wide.CASES if k not in UNSUPPORTED)
+SUPPORTED = sorted(wide.CASES)
 
 
 def _derivatives(f, xd):
@@ -116,14 +113,6 @@ def test_values_and_derivatives_match_numpy(name):
     xd = put(x, x.shape[0] if name in ONE_CHUNK else 2)
     build = (lambda: _derivatives(f, xd)) if name in COMPUTES else (lambda: lazily(lambda: _derivatives(f, xd)))
     compare_derivatives(build(), _derivatives(f, x), WIDE_RTOLS)
-
-
-@pytest.mark.parametrize('name', sorted(UNSUPPORTED))
-def test_what_dask_lacks_is_refused_by_name(name):
-    f, x = wide.CASES[name]
-    xd = put(x, x.shape[0] if name in ONE_CHUNK else 2)
-    with pytest.raises(DaskUnsupported, match=UNSUPPORTED[name].replace('[', r'\[').replace('.', r'\.')):
-        lazily(lambda: _derivatives(f, xd))
 
 
 # ---------------------------------------------------------------------- 2-D linear algebra
@@ -415,12 +404,46 @@ SEVERAL_INDICES = {    # name -> (f, x, chunks, index arrays made Dask arrays in
     'a Dask index of rows': (lambda x, i: pnp.sum(x[i] ** 3), X63, (2, 3), DASK_ROWS),
     'a Dask index of columns': (lambda x, i: pnp.sum(pnp.sin(x[1:, :, i])), X435, (2, 2, 2),
                                 onp.array([4, 0, 4, -2])),
+    'a Dask index beside an integer': (lambda x, i: pnp.sum(x[i, 0] ** 3) + pnp.sum(x[1, i % 3] ** 2),
+                                       X63, (2, 2), DASK_ROWS),
+    'an integer, a slice, a Dask index': (lambda x, i: pnp.sum(
+        pnp.sin(x[0, :, i]) * onp.arange(3.0)), X435, (2, 2, 2), onp.array([4, 0, 4, -2])),
+    'two Dask indices': (lambda x, i: pnp.sum(x[i, i % 3] ** 3), X63, (2, 2), DASK_ROWS),
+    'two Dask indices around a slice': (lambda x, i: pnp.sum(pnp.sin(x[i % 4, 1:, i]) * onp.arange(2.0)),
+                                        X435, (2, 2, 2), onp.array([4, 0, 4, -2])),
+    'a 2-d Dask index': (lambda x, i: pnp.sum(x[i] ** 3 * onp.arange(3.0)), X63, (2, 2),
+                         onp.array([[5, 0], [2, 2], [-1, 3]])),
+    'a 2-d Dask index of columns': (lambda x, i: pnp.sum(pnp.sin(x[1:, :, i]) * onp.arange(3.0)[:, None, None]),
+                                    X435, (2, 2, 2), onp.array([[4, 0], [2, 2], [-1, 3]])),
+    'Dask indices around None': (lambda x, i: pnp.sum(x[i, None, i % 3] ** 3), X63, (2, 2), DASK_ROWS),
+    'integer arrays around None': (lambda x, i: pnp.sum(
+        x[onp.array([0, 5, 5]), None, onp.array([1, 2, 2])] ** 3), X63, (2, 2), None),
+    'integer arrays, None and a slice': (lambda x, i: pnp.sum(pnp.sin(
+        x[:, onp.array([0, 1, 1]), None, onp.array([1, 2, 4])]) * onp.arange(4.0)[None, :, None]),
+        X435, (2, 2, 2), None),
+    'an index and None': (lambda x, i: pnp.sum(pnp.sin(x[0, None, onp.array([1, 2, 2])]) * onp.arange(3.0))
+                          + pnp.sum(x[[0, 2, 2], None] ** 3), X63, (2, 2), None),
+    'a NumPy mask of two axes': (lambda x, i: pnp.sum(x[X63 > 0.3] ** 3), X63, (2, 2), None),
+    'a NumPy mask of two of three axes': (lambda x, i: pnp.sum(pnp.sin(x[:, X435[0] > 0]) ** 3), X435,
+                                          (2, 2, 2), None),
+    'a Dask mask of every axis': (lambda x, i: pnp.sum(x[x > 0.3] ** 3) + pnp.var(x[x < 0]), X63, (2, 2), None),
+    'a Dask mask of rows': (lambda x, i: pnp.sum(pnp.sin(x[x[:, 0] > 0]) * onp.arange(3.0)), X63, (2, 2), None),
+    'a Dask mask of columns': (lambda x, i: pnp.sum(pnp.mean(x[:, x[0] > -0.5], axis=1) ** 2), X63, (2, 2), None),
+    'a Dask mask of two of three axes': (lambda x, i: pnp.sum(pnp.sin(x[x[:, :, 0] > 0]) ** 2), X435,
+                                         (2, 2, 2), None),
+    'a Dask mask beside a slice and an integer': (lambda x, i: pnp.sum(pnp.sin(x[1:, x[0] > 0]) ** 2)
+                                                  + pnp.sum(x[4, x[0] > 0] ** 3), X63, (2, 2), None),
+    'Ellipsis and None with a Dask index and mask': (lambda x, i: pnp.sum(pnp.sin(x[None, ..., i % 5]) ** 2)
+                                                     + pnp.sum(pnp.sin(x[x[:, 0, 0] > -0.5, ..., 0, None]) ** 2),
+                                                     X435, (2, 2, 2), onp.array([4, 0, 4, -2])),
+    'a Dask mask and integers apart': (lambda x, i: pnp.sum(pnp.sin(x[1, :, x[0, 0] > 0]) * onp.arange(3.0))
+                                       + pnp.sum(x[x[:, 0, 0] > 0, :, 3] ** 3), X435, (2, 2, 2), None),
 }
 
 
 @pytest.mark.parametrize('name', sorted(SEVERAL_INDICES))
 @pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
-def test_derivatives_of_several_integer_indices_and_dask_indices(name, dtype):
+def test_derivatives_of_integer_indices_masks_and_dask_indices(name, dtype):
     f, x, chunks, idx = SEVERAL_INDICES[name]
     x = x.astype(dtype)
     xd = da.from_array(x, chunks=chunks)
@@ -442,16 +465,98 @@ def test_a_dask_index_out_of_bounds_raises_when_computed():
         g.compute()
 
 
-def test_integer_indices_the_derivative_cannot_place_lazily_are_refused():
-    x = put(rng.standard_normal((6, 2)))
-    rows = da.from_array(onp.array([0, 2, 2]))
-    with pytest.raises(DaskUnsupported, match=r'a Dask integer array beside other .*idx\.compute\(\)'):
-        pyad.grad(lambda x: pnp.sum(x[0, rows] ** 2))(put(rng.standard_normal((2, 6))))
-    with pytest.raises(IndexError, match='out of bounds'):
+def test_dask_indices_out_of_bounds_raise_when_computed():
+    x = put(X63)
+    rows = da.from_array(onp.array([0, 5, 2]), chunks=2)
+    value, g = lazily(lambda: pyad.value_and_grad(lambda x: pnp.sum(x[rows, rows] ** 2))(x))
+    for each in (value, g):
+        with pytest.raises(IndexError, match='index 5 is out of bounds for axis 1 with size 3'):
+            each.compute()
+    with pytest.raises(IndexError, match=r'shape mismatch: .* \(3,\) \(2,\)'):
+        pyad.grad(lambda x: pnp.sum(x[rows, da.from_array(onp.array([0, 1]))]))(x)
+    with pytest.raises(IndexError, match='out of bounds'):       # NumPy indices: checked at once
         pyad.grad(lambda x: pnp.sum(x[[0, 2], [1, 7]] ** 2))(x)
-    # the value, and its derivative by slices, are fine
-    f = lambda x: pnp.sum(x[1:4] ** 2)       # noqa: E731
-    compare(pyad.grad(f)(x), pyad.grad(f)(backend.to_numpy(x)), 1e-12, 'slice grad')
+
+
+def test_a_lazy_mask_keeps_its_sizes_unknown_and_its_derivative_in_the_chunks_of_x():
+    x = put(X63)
+    y = lazily(lambda: x[x > 0])
+    assert onp.isnan(y.shape[0]) and len(y.chunks[0]) == 3          # one chunk per chunk of x
+    onp.testing.assert_array_equal(y.compute(), X63[X63 > 0])
+    g = lazily(lambda: pyad.grad(lambda x: pnp.sum(x[x > 0] ** 2))(x))
+    assert g.chunks == x.chunks
+    onp.testing.assert_allclose(g.compute(), 2 * X63 * (X63 > 0), rtol=1e-12)
+
+
+LAZY_INDEX_HESSIANS = {    # f(x, i) -> the Dask index i, or its NumPy value
+    'a lazy mask': lambda x, i: pnp.sum(x[x > 0.3] ** 3) + pnp.sum(pnp.sin(x[1, None, x[0] > 0])),
+    'two Dask indices': lambda x, i: pnp.sum(x[i, i % 4] ** 3),
+    'a 0-d Dask index': lambda x, i: pnp.sum(x[i[0]] ** 3),
+}
+
+
+@pytest.mark.parametrize('name', sorted(LAZY_INDEX_HESSIANS))
+def test_dense_hessians_through_lazy_indices(name):
+    # hessian and jacfwd seed NumPy identity tangents, which meet the Dask index in
+    # the forward sweep: they are indexed as Dask arrays, never by computing the index
+    f = LAZY_INDEX_HESSIANS[name]
+    x = rng.standard_normal((6, 4))
+    rows = onp.array([5, 0, 2, 2, -1])
+    rows_d = da.from_array(rows, chunks=2)
+    H, J = lazily(lambda: (pyad.hessian(lambda x: f(x, rows_d))(put(x)),
+                           pyad.jacfwd(pyad.grad(lambda x: f(x, rows_d)))(put(x))))
+    want = pyad.hessian(lambda x: f(x, rows))(x)
+    compare(H, want, 1e-10, 'hessian')
+    compare(J, want, 1e-10, 'jacfwd of grad')
+
+
+def test_masks_and_indices_dask_cannot_place_are_refused():
+    x = put(X435)
+    m = x[:, 0, 0] > 0
+
+    def grad_of(index):
+        return pyad.grad(lambda x: pnp.sum(x[index(x)]))(x)
+    with pytest.raises(DaskUnsupported, match='one mask'):
+        grad_of(lambda x: (m, slice(None), x[0, 0] > 0))
+    with pytest.raises(DaskUnsupported, match='one mask'):
+        grad_of(lambda x: (m, slice(None), onp.array([0, 1])))
+    with pytest.raises(IndexError, match=r'boolean index of shape \(4, 3\) does not match'):
+        grad_of(lambda x: (slice(None), (x > 0)[:, :, 0]))
+    # a cotangent of x[mask] whose chunks along the masked axis are not x[mask]'s
+    mask = x > 0
+    y = x.reshape(-1)[mask.reshape(-1)]
+    with pytest.raises(DaskUnsupported, match='cannot be matched to the mask'):
+        backend.dask_scatter_add(X435.shape, X435.dtype, (mask,), da.concatenate([y, y]))
+
+
+VECTOR_WITHOUT_TIES = onp.array([3.0, 1.5, 2.0, 1.0, 5.0, -1.0, 2.5, 0.0, 0.5, 7.0, 1.25])
+
+
+@pytest.mark.parametrize('dtype', [onp.float64, onp.float32])
+def test_partition_of_a_vector_split_into_chunks(dtype):
+    x = VECTOR_WITHOUT_TIES.astype(dtype)
+    xd = da.from_array(x, chunks=3)
+    for kth in (0, 4, 10):
+        got = lazily(lambda: pnp.partition(xd, kth)).compute()
+        assert got[kth] == onp.partition(x, kth)[kth]
+        assert (got[:kth] <= got[kth]).all() and (got[kth:] >= got[kth]).all()
+        onp.testing.assert_array_equal(onp.sort(got), onp.sort(x))
+    # a function of the kth entry and of the sets on either side, as NumPy leaves their order open
+    f = lambda x: (pnp.sum(pnp.partition(pnp.sin(x) * x, 4)[:4] ** 2)      # noqa: E731
+                   + pnp.partition(x * x, 6)[6] ** 3 + pnp.sum(pnp.exp(pnp.partition(x, 3)[4:])))
+    v = onp.linspace(0.5, 1.5, x.size).astype(dtype)
+
+    def derivatives(x, v):
+        return (*pyad.value_and_grad(f)(x), pyad.jvp(f, x, v)[1], pyad.hessianv(f)(x, v))
+
+    got = lazily(lambda: derivatives(xd, da.from_array(v, chunks=4)))
+    rtol = 1e-5 if dtype == onp.float32 else 1e-10
+    for what, g, want in zip(['value', 'grad', 'jvp', 'hessianv'], got, derivatives(x, v)):
+        compare(g, want, rtol, what)
+    assert backend.to_numpy(got[1]).dtype == dtype
+    rows = rng.standard_normal((6, 5)).astype(dtype)        # rows in chunks: NumPy's, block by block
+    onp.testing.assert_array_equal(lazily(lambda: pnp.partition(put(rows), 2)).compute(),
+                                   onp.partition(rows, 2))
 
 
 def test_linear_algebra_without_a_lazy_dask_routine_is_refused_by_name():

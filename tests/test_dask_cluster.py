@@ -13,7 +13,10 @@ any process.
 * a small MLP trained by full-batch gradient descent over Dask data follows the
   same path as on NumPy;
 * the client's peak memory while it builds and computes derivatives does not
-  grow with the data.
+  grow with the data;
+* the lazy indexing, sorting and linear-algebra graphs (Dask index arrays, lazy
+  masks, a chunked vector's sort and partition, stacks of matrices) run on the
+  workers and give NumPy's derivatives.
 
 Skipped when dask.distributed is not installed.
 """
@@ -27,6 +30,7 @@ da = pytest.importorskip('dask.array')
 import dask  # noqa: E402
 
 import pyad  # noqa: E402
+import pyad.linalg as la  # noqa: E402
 import pyad.nn as nn  # noqa: E402
 import pyad.numpy as pnp  # noqa: E402
 from pyad.backend import compute  # noqa: E402
@@ -267,3 +271,41 @@ def test_client_memory_does_not_grow_with_the_data(client):
     assert large_bytes == 10 * small_bytes and large_bytes > 50 * 2 ** 20
     assert large < small + 2 ** 20, (small, large)       # within 1 MiB
     assert large < large_bytes / 20
+
+
+def test_lazy_indexing_sorting_and_linear_algebra_graphs_run_on_the_workers(client):
+    """Small data (the graphs, not the sizes, are under test), built without computing
+    and computed on the cluster in one pass, against pyad on NumPy."""
+    rng = onp.random.default_rng(5)
+    xn = rng.standard_normal((400, 4))
+    rows = rng.integers(-400, 400, 300)
+    stack = rng.standard_normal((6, 3, 3)) + 3 * onp.eye(3)
+    w = onp.linspace(-1.0, 1.0, 400)
+
+    def losses(x, idx, s):
+        return {
+            'two Dask indices and None': lambda x: pnp.sum(x[idx, None, idx % 4] ** 3),
+            'a 2-d Dask index': lambda x: pnp.sum(pnp.sin(x[idx.reshape(30, 10)])),
+            'a lazy mask': lambda x: pnp.sum(x[x > 0.2] ** 2) + pnp.mean(x[:, x[0] > -1.0]),
+            'sort and partition of a chunked vector': lambda x: (
+                pnp.sum(pnp.sort(x[:, 0] * x[:, 1]) * w) + pnp.sum(pnp.partition(x[:, 2], 100)[:100] ** 2)),
+            'a stack of matrices': lambda x: pnp.sum(la.slogdet(s * x[0, 0]).logabsdet)
+                                             + pnp.sum(la.solve(s, s[:, :, :1] * x[1, 1]) ** 2),
+        }
+
+    def derivatives(x, idx, s):
+        return {name: pyad.value_and_grad(f)(x) for name, f in losses(x, idx, s).items()}
+
+    xd = da.from_array(xn, chunks=(100, 4))
+    idx_d = da.from_array(rows, chunks=100)
+    with dask.config.set(scheduler=_never):
+        lazy = derivatives(xd, idx_d, da.from_array(stack, chunks=(2, 3, 3)))
+    got = compute(lazy)
+    want = derivatives(xn, rows, stack)
+    for name in want:
+        for g, w_ in zip(got[name], want[name]):
+            onp.testing.assert_allclose(g, w_, rtol=1e-9, atol=1e-12, err_msg=name)
+
+
+def _never(*args, **kwargs):
+    raise AssertionError('a Dask graph was computed while derivatives were being built')

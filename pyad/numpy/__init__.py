@@ -94,6 +94,9 @@ def _getitem(self, idx):
     idx = _idx.normalize_index(idx)
     if _idx.is_batched_index(idx):
         return _idx.batched_getitem(self, idx)
+    steps = _idx.dask_mask_steps(idx, _idx.ndim_of(self))
+    if steps is not None:       # a Dask mask beside other indices: lazy steps
+        return _idx.index_in_steps(self, steps)
     return _bind(_idx.getitem, (self, idx), _NO_PARAMS)
 
 

@@ -71,17 +71,30 @@ _SCALARS = (float, _np.float64, _np.float32)
 from ..backend import scalar_of_broadcast, is_plain_array  # noqa: E402,F401
 
 
+def same_shape(a, b):
+    """a == b for shapes, where a length unknown until computed (NaN, as a Dask
+    array of masked values has) matches another unknown one: no broadcasting
+    can have happened between them."""
+    return tuple(a) == tuple(b) or (len(a) == len(b) and all(
+        p == q or (p != p and q != q) for p, q in zip(a, b)))
+
+
 def expand_to(t, x, ans):
     """Broadcast tangent ``t`` (batch + x.shape) to batch + ans.shape."""
     if type(ans) in _SCALARS:
         return t
     xs = shape_of(x)
     as_ = shape_of(ans)
-    if xs == as_:
+    if same_shape(xs, as_):
         return t
     from .manipulation import broadcast_to
     bnd = ndim_of(t) - len(xs)
     t = align(t, x, ans)
+    if any(d != d for d in as_):
+        # a length unknown until computed (a Dask x[mask]): Dask's own broadcasting,
+        # by adding zeros made block by block in ans's chunks
+        from .._core.box import innermost
+        return t + innermost(ans).map_blocks(_np.zeros_like)
     return broadcast_to(t, tuple(shape_of(t)[:bnd]) + tuple(as_))
 
 
@@ -119,7 +132,7 @@ def unbroadcast_shape(g, ans_shape, x_shape):
     """``unbroadcast`` given the two shapes rather than the values."""
     xs = tuple(x_shape)
     as_ = tuple(ans_shape)
-    if xs == as_:
+    if same_shape(xs, as_):
         return g
     from .reductions import sum as _sum
     from .manipulation import reshape

@@ -15,8 +15,7 @@ from .._core.traits import Traits
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from .._core.batching import holds_batch
 from ._batched_index import is_batched_index, batched_getitem
-from ..backend import (namespace, wrap_like, is_dask, dask_getitem, dask_scatter_add,
-                       DaskUnsupported, IN_PLACE)
+from ..backend import namespace, wrap_like, is_dask, dask_getitem, dask_scatter_add, IN_PLACE
 
 
 def normalize_index(idx):
@@ -104,25 +103,23 @@ def take_batched(arr, idx, bnd):
     return transpose(out, tuple(range(m - bnd, m)) + tuple(range(m - bnd)))
 
 
-def _one_host_vector_mask(idx):
-    """Whether the one array in ``idx`` is a 1-d NumPy boolean mask (known here:
-    the shape of x[mask] is too)."""
-    arrays = [e for e in idx if _is_array_index(e)]
-    return len(arrays) == 1 and type(arrays[0]) is _np.ndarray and arrays[0].ndim == 1
-
-
 def _getitem_impl(x, idx):
     if type(x) is float:        # a 0-d (co)tangent may be a Python float
         x = _np.float64(x)
-    if is_dask(x) and any(_is_array_index(e) and e.dtype.kind == 'b' for e in idx) and not (
-            _one_host_vector_mask(idx)):
-        raise DaskUnsupported('pyad: x[mask] of a Dask array, with a mask of several axes or a '
-                              'Dask mask, has a shape unknown until computed, which pyad cannot '
-                              'differentiate through; use pyad.numpy.where(mask, x, 0) (or a sum '
-                              'over it) instead (a 1-d NumPy mask along one axis works)')
+    x = _dask_if_indexed_by_dask(x, idx)
     if is_dask(x):
         return dask_getitem(x, idx)
     return x[idx]
+
+
+def _dask_if_indexed_by_dask(x, idx):
+    """A NumPy array (a constant seed, such as jacfwd's identity tangents) indexed by
+    a Dask array or mask, as a Dask array: NumPy's own indexing would compute the
+    index here."""
+    if type(x) is _np.ndarray and _has_dask_entry(idx):
+        import dask.array as da
+        return da.from_array(x, chunks=-1)
+    return x
 
 
 
@@ -255,6 +252,7 @@ getitem_element.vjps = getitem.vjps
 
 def _scatter_add_impl(g, idx, shape, out_ndim):
     """zeros(batch + shape) with g added at [idx] (past the batch axes)."""
+    g = _dask_if_indexed_by_dask(g, idx)
     gshape = shape_of(g)
     bnd = len(gshape) - out_ndim
     batch = tuple(gshape[:bnd])
@@ -288,7 +286,7 @@ def _dask_scatter_add(xp, target, full, g, back):
     """_scatter_add_impl's last step for a Dask cotangent.  A Dask array is not a
     view: the new (or assigned) one is returned, moved back (``back``) where
     target was moved."""
-    if any(_is_array_index(e) and e.dtype.kind != 'b' for e in full):
+    if any(_is_array_index(e) or is_dask(e) for e in full):
         target = dask_scatter_add(tuple(shape_of(target)), dtype_of(g), full, g)
     elif any(e is None for e in full):
         # Dask assigns without new axes: g without them, into the region they index
@@ -312,7 +310,59 @@ def index(x, idx):
     idx = normalize_index(idx)
     if is_batched_index(idx):
         return batched_getitem(x, idx)
+    steps = dask_mask_steps(idx, ndim_of(x))
+    if steps is not None:
+        return index_in_steps(x, steps)
     return getitem(x, idx)
+
+
+def dask_mask_steps(idx, ndim):
+    """A Dask boolean mask beside slices, None and integers, as (the basic index,
+    then the mask among full slices -- what the lazy Dask path takes --, and where
+    NumPy puts the masked axis: in place where the integers are next to the mask,
+    else first).  None for any other index."""
+    if not _one_dask_mask(idx):
+        return None
+    full = _expand_ellipsis(idx, ndim)
+    k = next(i for i, e in enumerate(full) if _is_array_index(e))
+    mask = full[k]
+    if all(isinstance(e, slice) and e == slice(None) for e in full[:k] + full[k + 1:]):
+        return None
+    points = [i for i, e in enumerate(full) if i == k or _is_integer_index(e)]
+    before = sum(1 for e in full[:k] if not _is_integer_index(e))
+    separated = points != list(range(points[0], points[-1] + 1))
+    return (full[:k] + (slice(None),) * mask.ndim + full[k + 1:],
+            (slice(None),) * before + (mask,), (before, 0 if separated else before))
+
+
+_PLAIN_INDEX = frozenset((slice, int, type(None), type(Ellipsis), _np.ndarray))
+
+
+def _has_dask_entry(idx):
+    for e in idx:
+        if type(e) not in _PLAIN_INDEX and type(e).__module__.startswith('dask.'):
+            return True
+    return False
+
+
+def _one_dask_mask(idx):
+    """Whether the one array of ``idx`` is a Dask boolean mask (cheaply False for
+    the usual index of slices, integers and NumPy arrays)."""
+    if not _has_dask_entry(idx):
+        return False
+    masks = [e for e in idx if type(e).__module__.startswith('dask.') and e.dtype.kind == 'b']
+    return len(masks) == 1 and sum(_is_array_index(e) for e in idx) == 1
+
+
+def index_in_steps(x, steps):
+    """x indexed by ``dask_mask_steps``'s two indices, the masked axis moved where
+    NumPy puts it."""
+    basic, masked, move = steps
+    out = getitem(getitem(x, basic), masked)
+    if move[0] == move[1]:
+        return out
+    from .manipulation import moveaxis
+    return moveaxis(out, *move)
 
 
 __all__ = []

@@ -120,6 +120,8 @@ def mean(a: ArrayLike, axis: Axis = None, keepdims: bool = False) -> Array:
     a = listed(a)
     shape = shape_of(a)
     axes = normalize_axes(axis, len(shape))
+    if _count(shape, axes) != _count(shape, axes):
+        return _unknown_count_moment(a, axes, bool(keepdims))
     if _count(shape, axes) == 0:        # NumPy warns "Mean of empty slice"; nan here
         return _sum(a, axes, bool(keepdims)) * _np.nan
     return _mean(a, axes, bool(keepdims))
@@ -137,6 +139,19 @@ def _check_axes(name, axis, ndim):
 def _check_out(name, out):
     if out is not None:
         raise NotImplementedError(f'{name}: the out= argument is not supported by pyad')
+
+
+def _unknown_count_moment(a, axes, keepdims, ddof=None):
+    """The mean (or, given ddof, the variance) over axes of a Dask array whose
+    length there is unknown until computed (x[mask] of a Dask mask): the count is a
+    lazy Dask constant -- the sum of ones block by block -- and the moment is
+    written with sums, so that its derivatives come from theirs."""
+    plain = innermost(a)
+    ones = plain.map_blocks(_np.ones_like, dtype=plain.dtype)
+    if ddof is None:
+        return _sum(a, axes, keepdims) / ones.sum(axis=axes, keepdims=keepdims)
+    centered = a - _sum(a, axes, True) / ones.sum(axis=axes, keepdims=True)
+    return _sum(centered * centered, axes, keepdims) / (ones.sum(axis=axes, keepdims=keepdims) - ddof)
 
 
 def _count(shape, axes):
@@ -382,6 +397,8 @@ def var(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = No
     axes, ddof = _moment_args('var', a, axis, dtype, out, ddof)
     if dtype_of(a).kind == 'c':
         return _complex_var(a, axes, ddof, bool(keepdims))
+    if _count(shape_of(a), axes) != _count(shape_of(a), axes):
+        return _unknown_count_moment(a, axes, bool(keepdims), ddof)
     return _var(a, axes, ddof, bool(keepdims))
 
 
@@ -395,9 +412,9 @@ def std(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = No
         # the value, so every derivative is 0 (its rule would divide 0 by 0)
         from .manipulation import stop_gradient
         a = stop_gradient(a)
-    if dtype_of(a).kind == 'c':
+    if dtype_of(a).kind == 'c' or _count(shape_of(a), axes) != _count(shape_of(a), axes):
         from .elementwise import sqrt
-        return sqrt(_complex_var(a, axes, ddof, bool(keepdims)))
+        return sqrt(var(a, axes, ddof=ddof, keepdims=keepdims))
     return _std(a, axes, ddof, bool(keepdims))
 
 
