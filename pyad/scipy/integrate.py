@@ -38,7 +38,7 @@ import numbers
 import numpy as _np
 
 from .._core.box import Box, Dual, TapeVar, LazyVar, innermost, lift_dead, shape_of, ndim_of, dtype_of
-from .._core.pytree import tree_flatten
+from .._core.pytree import tree_flatten, tree_unflatten
 from .._core.transforms import push_forward, pull_back, zeros_for, as_float_leaf
 from ..numpy.manipulation import stack, reshape
 from ..numpy.reductions import sum as _sum
@@ -312,7 +312,32 @@ class _Level:
 
     # -------------------------------------------------------------- reverse
     def reverse(self):
-        tag, n, ctx = self.tag, self.n, self.ctx
+        tag = self.tag
+        arg_leaves, self.arg_def = tree_flatten(self.a)
+        self.arg_leaves_p = [_peel(v, tag) for v in arg_leaves]
+        if self._closes_over_tag():
+            self.params = []
+            return self._reverse_by_quadrature()
+        # func reads T's values only through its arguments: their cotangent is
+        # integrated with the adjoint, as a third part of the backward state
+        self.params = [i for i, v in enumerate(arg_leaves) if _on_tape(v, tag)]
+        outputs = _solve(self.primal_system, self.a_p, self.y0_p, self.ts_p, self.ctx)
+        inputs, kinds = self._traced_inputs([], [arg_leaves[i] for i in self.params])
+        if not inputs:
+            return outputs
+        where = {'t': list(range(len(outputs))), 'nodes': []}
+        sweep = _Adjoint(self, outputs, self.ts_p, where, [])
+        return self._record(inputs, kinds, outputs, sweep)
+
+    def _closes_over_tag(self):
+        """Does func read a value of T other than through y, t and its arguments?"""
+        probe = self.system(self.a_p, self.y0_p, self.ts_p[0])
+        return any(_on_tape(v, self.tag) for v in probe)
+
+    def _reverse_by_quadrature(self):
+        """The parameters' cotangent as a quadrature over the forward solver's steps
+        (for values func closes over, which odeint cannot name)."""
+        ctx = self.ctx
         _solve(self.primal_system, self.a_p, self.y0_p, self.ts_p, ctx)   # the step grid
         times, where, weights = self._nodes(ctx.grid)
         states = _solve(self.primal_system, self.a_p, self.y0_p, times, ctx)
@@ -320,27 +345,30 @@ class _Level:
         # func at the quadrature nodes with T live: recorded on T's tape
         nodes = [(k, w, self.system(self.a, states[k], times[k]))
                  for k, w in zip(where['nodes'], weights)]
-        inputs, kinds = self._traced_inputs(nodes)
+        inputs, kinds = self._traced_inputs(nodes, [])
         if not inputs:
             return outputs
-        flat = [v for state in outputs for v in state]
-        sweep = _Adjoint(self, outputs, times, where, nodes)
+        return self._record(inputs, kinds, outputs, _Adjoint(self, outputs, times, where, nodes))
+
+    def _record(self, inputs, kinds, outputs, sweep):
+        n = self.n
 
         def vjp(cotangents):
             return sweep(cotangents, kinds)
 
-        boxed = tag.tape.custom(tag, inputs, flat, vjp, 'odeint')
+        flat = [v for state in outputs for v in state]
+        boxed = self.tag.tape.custom(self.tag, inputs, flat, vjp, 'odeint')
         return [boxed[i * n:(i + 1) * n] for i in range(len(outputs))]
 
-    def _traced_inputs(self, nodes):
+    def _traced_inputs(self, nodes, params):
         """The variables of T's tape the outputs depend on, and what each is:
-        ('node', j, leaf), ('y0', i, None) or ('t', i, None)."""
+        ('node', j, leaf), ('arg', j, None), ('y0', i, None) or ('t', i, None)."""
         found = [(('node', j, i), v) for j, (_, _, z) in enumerate(nodes)
                  for i, v in enumerate(z)]
+        found += [(('arg', j, None), v) for j, v in enumerate(params)]
         found += [(('y0', i, None), v) for i, v in enumerate(self.y0)]
         found += [(('t', i, None), v) for i, v in enumerate(self.ts)]
-        found = [(kind, v) for kind, v in found
-                 if type(v) in (TapeVar, LazyVar) and v.tag is self.tag]
+        found = [(kind, v) for kind, v in found if _on_tape(v, self.tag)]
         return [v for _, v in found], [kind for kind, _ in found]
 
     def _nodes(self, grid):
@@ -366,19 +394,37 @@ class _Level:
             times.append(ts[i + 1])
         return times, {'t': out_index, 'nodes': node_index}, weights
 
+    def _with_params(self, ys, params, tau):
+        """func at (ys, tau) with the traced arguments' values replaced by params."""
+        if not params:
+            return self.f(ys, tau)
+        leaves = list(self.arg_leaves_p)
+        for i, p in zip(self.params, params):
+            leaves[i] = p
+        return self.primal_system(tree_unflatten(self.arg_def, leaves), ys, tau)
+
     def _adjoint_system(self, _, state, tau):
-        """[y; λ]' = [f(y); -Jᵀ λ], integrated backward."""
-        n = self.n
-        ys, lam = state[:n], state[n:]
-        fy, _, pullback = pull_back(lambda xs: self.f(xs, tau), ys, self.treedef, 'odeint')
+        """[y; λ; μ]' = [f(y); -Jᵀ λ; -(∂f/∂θ)ᵀ λ], integrated backward (θ: the
+        traced arguments, none on the quadrature path)."""
+        n, m = self.n, len(self.params)
+        ys, lam, mu = state[:n], state[n:2 * n], state[2 * n:]
+        params = [self.arg_leaves_p[i] for i in self.params]
+        treedef = self.treedef if not m else tree_flatten([0.0] * (n + m))[1]
+        fy, _, pullback = pull_back(lambda xs: self._with_params(xs[:n], xs[n:], tau),
+                                    list(ys) + params, treedef, 'odeint')
         back = pullback(list(lam))
-        dl = [zeros_for(l) if b is None else -b for b, l in zip(back, lam)]
-        return [lift_dead(v) for v in list(fy) + dl]
+        rates = [zeros_for(s) if b is None else -b for b, s in zip(back, list(lam) + list(mu))]
+        return [lift_dead(v) for v in list(fy) + rates]
+
+
+def _on_tape(v, tag):
+    return type(v) in (TapeVar, LazyVar) and v.tag is tag
 
 
 class _Adjoint:
-    """The VJP of one reverse level: the adjoint λ integrated backward from the last
-    time, jumping by the output cotangents at each t_i, read at the nodes."""
+    """The VJP of one reverse level: the adjoint λ (and μ, the traced arguments'
+    cotangent) integrated backward from the last time, λ jumping by the output
+    cotangents at each t_i, read at the quadrature nodes if any."""
 
     def __init__(self, level, outputs, times, where, nodes):
         self.level, self.outputs, self.times, self.where = level, outputs, times, where
@@ -386,25 +432,32 @@ class _Adjoint:
         self.node_of_time = {k: j for j, (k, _, _) in enumerate(nodes)}
 
     def __call__(self, cotangents, kinds):
-        n = self.level.n
+        level = self.level
+        n = level.n
         gs = [cotangents[i * n:(i + 1) * n] for i in range(len(self.outputs))]
         batch = _batch([g for gi in gs for g in gi], [v for o in self.outputs for v in o])
         if batch is None:
             return [None] * len(kinds)
         lam = [zeros_for(p, batch) for p in self.outputs[-1]]
+        mu = [zeros_for(level.arg_leaves_p[i], batch) for i in level.params]
+        # one compiled right-hand side for every interval of this sweep
+        system = _Compiled(level._adjoint_system)
         node_ct, t_ct = {}, {}
         for i in range(len(self.outputs) - 1, 0, -1):
             lam = [l if g is None else l + g for l, g in zip(lam, gs[i])]
             t_ct[i] = self._time_cotangent(gs[i], i, 1.0)
-            lam = self._interval(i, lam, node_ct)
+            lam, mu = self._interval(system, i, lam, mu, node_ct)
         # the cotangent of t0 takes λ(t0) before ḡ_0 is added; that of y0 after
         t_ct[0] = self._time_cotangent(lam, 0, -1.0)
         lam = [l if g is None else l + g for l, g in zip(lam, gs[0])]
-        return [self._cotangent(kind, j, leaf, lam, node_ct, t_ct) for kind, j, leaf in kinds]
+        return [self._cotangent(kind, j, leaf, lam, mu, node_ct, t_ct)
+                for kind, j, leaf in kinds]
 
-    def _cotangent(self, kind, j, leaf, lam, node_ct, t_ct):
+    def _cotangent(self, kind, j, leaf, lam, mu, node_ct, t_ct):
         if kind == 'node':        # the quadrature weight times λ at the node
             return self.nodes[j][1] * node_ct[j][leaf] if j in node_ct else None
+        if kind == 'arg':
+            return mu[j]
         return lam[j] if kind == 'y0' else t_ct.get(j)
 
     def _time_cotangent(self, gs, i, sign):
@@ -415,16 +468,63 @@ class _Adjoint:
         total = sum_or_none([None if g is None else _inner(g, fi) for g, fi in zip(gs, fs)])
         return total if sign > 0 else -total
 
-    def _interval(self, i, lam, node_ct):
-        """λ(t_{i-1}) from λ(t_i), through the nodes between (stored in node_ct)."""
-        level, n, pos = self.level, self.level.n, self.where['t']
+    def _interval(self, system, i, lam, mu, node_ct):
+        """λ and μ at t_{i-1} from t_i, through the nodes between (λ there stored in
+        node_ct)."""
+        n, pos = self.level.n, self.where['t']
         span = list(range(pos[i], pos[i - 1] - 1, -1))
-        back = _solve(level._adjoint_system, None, list(self.outputs[i]) + list(lam),
-                      [self.times[k] for k in span], level.ctx)
+        back = _solve(system, None, list(self.outputs[i]) + list(lam) + list(mu),
+                      [self.times[k] for k in span], self.level.ctx)
         for k, state in zip(span, back):
             if k in self.node_of_time:
-                node_ct[self.node_of_time[k]] = state[n:]
-        return back[-1][n:]
+                node_ct[self.node_of_time[k]] = state[n:2 * n]
+        return back[-1][n:2 * n], back[-1][2 * n:]
+
+
+class _Compiled:
+    """A system whose plain evaluations the solver runs as one pyad.jit program.
+
+    The program folds in, as constants, whatever the system closes over that is not
+    being differentiated at the time it is traced, so it is only valid while the
+    same tags are live: it is made for one VJP call (whose nested solves restore
+    every tag they touch), and only ``_integrate`` runs it, with plain values,
+    after ``_solve`` found no live tag in the system's answer.  Wrapped in any
+    other system (a nested level), it is just the eager system.  Where tracing
+    fails (a function pyad.jit cannot compile), the eager system runs."""
+
+    def __init__(self, system):
+        self.system = system
+        self.programs = {}
+
+    def __call__(self, a, state, tau):
+        return self.system(a, state, tau)
+
+    def flat(self, a, shapes):
+        """A function (flat state, τ) -> flat rate, or None where it runs eagerly."""
+        if shapes not in self.programs:
+            from ..jit import jit
+            from ..numpy.manipulation import concatenate, ravel
+            bounds = _np.cumsum([0] + [int(_np.prod(s)) for s in shapes])
+
+            def rate(flat, tau):
+                leaves = [reshape(flat[lo:hi], s) for lo, hi, s in
+                          zip(bounds[:-1], bounds[1:], shapes)]
+                return concatenate([ravel(v) for v in self.system(a, leaves, tau)])
+
+            self.programs[shapes] = jit(rate, warn_after=10 ** 9)
+        program = self.programs[shapes]
+        if program is None:
+            return None
+
+        def run(flat, tau):
+            try:
+                return program(flat, tau)
+            except Exception:
+                # what pyad.jit cannot compile runs eagerly (and an error of func's
+                # own is raised there again)
+                self.programs[shapes] = None
+                return None
+        return run
 
 
 def sum_or_none(values):
@@ -450,7 +550,15 @@ def _integrate(system, a, y0, ts, ctx):
     def unflatten(flat):
         return [p.reshape(s) for p, s in zip(_np.split(flat, splits), shapes)]
 
+    compiled = system.flat(a, tuple(shapes)) if type(system) is _Compiled else None
+
     def rhs(tau, flat):
+        nonlocal compiled
+        if compiled is not None:
+            rate = compiled(flat, tau)
+            if rate is not None:
+                return rate
+            compiled = None
         out = system(a, unflatten(flat), tau)
         for leaf in out:
             if isinstance(leaf, Box):
