@@ -368,7 +368,7 @@ class _Level:
         found += [(('arg', j, None), v) for j, v in enumerate(params)]
         found += [(('y0', i, None), v) for i, v in enumerate(self.y0)]
         found += [(('t', i, None), v) for i, v in enumerate(self.ts)]
-        found = [(kind, v) for kind, v in found if _on_tape(v, self.tag)]
+        found = [(kind, lift_dead(v)) for kind, v in found if _on_tape(v, self.tag)]
         return [v for _, v in found], [kind for kind, _ in found]
 
     def _nodes(self, grid):
@@ -418,6 +418,8 @@ class _Level:
 
 
 def _on_tape(v, tag):
+    """Is v a variable of T's tape (under layers of retired tags)?"""
+    v = lift_dead(v)
     return type(v) in (TapeVar, LazyVar) and v.tag is tag
 
 
@@ -550,7 +552,7 @@ def _integrate(system, a, y0, ts, ctx):
     def unflatten(flat):
         return [p.reshape(s) for p, s in zip(_np.split(flat, splits), shapes)]
 
-    compiled = system.flat(a, tuple(shapes)) if type(system) is _Compiled else None
+    compiled = system.flat(a, tuple(shapes)) if isinstance(system, _Compiled) else None
 
     def rhs(tau, flat):
         nonlocal compiled
