@@ -33,12 +33,17 @@ their dependence on older tags is differentiated in turn (a Hessian through an O
 solve).  The plain solves use ``scipy.integrate.solve_ivp`` (DOP853) in float64;
 results keep y0's dtype.  Taylor mode (``diffn``) falls back to nested forward mode.
 """
+import hashlib
 import numbers
+import threading
+import types
+import weakref
 
 import numpy as _np
 
 from .._core.box import Box, Dual, TapeVar, LazyVar, innermost, lift_dead, shape_of, ndim_of, dtype_of
 from .._core.pytree import tree_flatten, tree_unflatten
+from .._core.primitive import Primitive
 from .._core.transforms import push_forward, pull_back, zeros_for, as_float_leaf
 from ..numpy.manipulation import stack, reshape
 from ..numpy.reductions import sum as _sum
@@ -77,8 +82,8 @@ def odeint(func, y0, t, *args, rtol=None, atol=None, **options):
     if not callable(func):
         raise TypeError(f'odeint: func must be a function func(y, t, *args), got '
                         f'{type(func).__name__}')
+    user = func
     if tfirst:
-        user = func
         func = lambda y, tau, *a: user(tau, y, *a)      # noqa: E731
     y0 = as_float_leaf(y0 if isinstance(y0, Box) or hasattr(y0, 'shape') or isinstance(y0, float)
                        else _np.asarray(y0, dtype=float), 'odeint', 'y0')
@@ -99,6 +104,7 @@ def odeint(func, y0, t, *args, rtol=None, atol=None, **options):
                              f'of shape {shape}; they must match')
         return [lift_dead(out)]
 
+    system.user = (user, tfirst)              # what func is, for sharing compiled programs
     ctx = _Context(float(rtol), float(atol))
     states = _solve(system, tuple(args), [y0], ts, ctx)
     return stack([s[0] for s in states])
@@ -153,6 +159,7 @@ def _suspend(system, tag):
             return system(a, ys, tau)
         finally:
             tag.live = was
+    suspended.user = getattr(system, 'user', None)
     return suspended
 
 
@@ -317,10 +324,12 @@ class _Level:
         self.arg_leaves_p = [_peel(v, tag) for v in arg_leaves]
         if self._closes_over_tag():
             self.params = []
+            self.layout = (self.n, self.arg_def, ())
             return self._reverse_by_quadrature()
         # func reads T's values only through its arguments: their cotangent is
         # integrated with the adjoint, as a third part of the backward state
         self.params = [i for i, v in enumerate(arg_leaves) if _on_tape(v, tag)]
+        self.layout = (self.n, self.arg_def, tuple(self.params))
         outputs = _solve(self.primal_system, self.a_p, self.y0_p, self.ts_p, self.ctx)
         inputs, kinds = self._traced_inputs([], [arg_leaves[i] for i in self.params])
         if not inputs:
@@ -394,27 +403,31 @@ class _Level:
             times.append(ts[i + 1])
         return times, {'t': out_index, 'nodes': node_index}, weights
 
-    def _with_params(self, ys, params, tau):
-        """func at (ys, tau) with the traced arguments' values replaced by params."""
-        if not params:
-            return self.f(ys, tau)
-        leaves = list(self.arg_leaves_p)
-        for i, p in zip(self.params, params):
-            leaves[i] = p
-        return self.primal_system(tree_unflatten(self.arg_def, leaves), ys, tau)
-
     def _adjoint_system(self, _, state, tau):
-        """[y; λ; μ]' = [f(y); -Jᵀ λ; -(∂f/∂θ)ᵀ λ], integrated backward (θ: the
-        traced arguments, none on the quadrature path)."""
-        n, m = self.n, len(self.params)
-        ys, lam, mu = state[:n], state[n:2 * n], state[2 * n:]
-        params = [self.arg_leaves_p[i] for i in self.params]
-        treedef = self.treedef if not m else tree_flatten([0.0] * (n + m))[1]
-        fy, _, pullback = pull_back(lambda xs: self._with_params(xs[:n], xs[n:], tau),
-                                    list(ys) + params, treedef, 'odeint')
-        back = pullback(list(lam))
-        rates = [zeros_for(s) if b is None else -b for b, s in zip(back, list(lam) + list(mu))]
-        return [lift_dead(v) for v in list(fy) + rates]
+        """[y; λ; μ]' integrated backward (μ: the traced arguments' cotangent, none on
+        the quadrature path)."""
+        return _adjoint_rates(self.primal_system, self.layout, self.arg_leaves_p, state, tau)
+
+
+def _adjoint_rates(system, layout, arg_leaves, state, tau):
+    """[f(y); -Jᵀλ; -(∂f/∂θ)ᵀλ] for y' = f(y, τ) = system(args, y, τ), the state
+    being [y; λ; μ] and θ the arguments' leaves at the positions ``params``;
+    ``layout`` = (n, the arguments' treedef, params)."""
+    n, arg_def, params = layout
+    ys, lam, mu = state[:n], state[n:2 * n], state[2 * n:]
+
+    def f(xs):
+        leaves = list(arg_leaves)
+        for i, p in zip(params, xs[n:]):
+            leaves[i] = p
+        return system(tree_unflatten(arg_def, leaves), xs[:n], tau)
+
+    treedef = tree_flatten([0.0] * (n + len(params)))[1]
+    fy, _, pullback = pull_back(f, list(ys) + [arg_leaves[i] for i in params], treedef,
+                                'odeint')
+    back = pullback(list(lam))
+    rates = [zeros_for(s) if b is None else -b for b, s in zip(back, list(lam) + list(mu))]
+    return [lift_dead(v) for v in list(fy) + rates]
 
 
 def _on_tape(v, tag):
@@ -443,7 +456,7 @@ class _Adjoint:
         lam = [zeros_for(p, batch) for p in self.outputs[-1]]
         mu = [zeros_for(level.arg_leaves_p[i], batch) for i in level.params]
         # one compiled right-hand side for every interval of this sweep
-        system = _Compiled(level._adjoint_system)
+        system = _Compiled(level)
         node_ct, t_ct = {}, {}
         for i in range(len(self.outputs) - 1, 0, -1):
             lam = [l if g is None else l + g for l, g in zip(lam, gs[i])]
@@ -484,49 +497,195 @@ class _Adjoint:
 
 
 class _Compiled:
-    """A system whose plain evaluations the solver runs as one pyad.jit program.
+    """A level's adjoint system, whose plain evaluations the solver runs as one
+    pyad.jit program.
 
-    The program folds in, as constants, whatever the system closes over that is not
-    being differentiated at the time it is traced, so it is only valid while the
-    same tags are live: it is made for one VJP call (whose nested solves restore
-    every tag they touch), and only ``_integrate`` runs it, with plain values,
-    after ``_solve`` found no live tag in the system's answer.  Wrapped in any
-    other system (a nested level), it is just the eager system.  Where tracing
-    fails (a function pyad.jit cannot compile), the eager system runs."""
+    A program folds in, as constants, what the system closes over that is not being
+    differentiated when it is traced, so it is only valid while the same tags are
+    live: it is made for one VJP call (whose nested solves restore every tag they
+    touch), and only ``_integrate`` runs it, with plain values, after ``_solve``
+    found no live tag in the system's answer.  Wrapped in any other system (a
+    nested level), it is just the eager system.  The arguments' values are inputs
+    of the program; where func can read nothing else that may change (see
+    ``_state_key``), the program is shared by later calls of odeint with the same
+    func (see ``_shared``)."""
 
-    def __init__(self, system):
-        self.system = system
+    def __init__(self, level):
+        self.level = level
         self.programs = {}
 
     def __call__(self, a, state, tau):
-        return self.system(a, state, tau)
+        return self.level._adjoint_system(a, state, tau)
 
-    def flat(self, a, shapes):
+    def flat(self, shapes):
         """A function (flat state, τ) -> flat rate, or None where it runs eagerly."""
+        level = self.level
         if shapes not in self.programs:
-            from ..jit import jit
-            from ..numpy.manipulation import concatenate, ravel
-            bounds = _np.cumsum([0] + [int(_np.prod(s)) for s in shapes])
+            shared = _shared(level.system, level.arg_leaves_p, ('adjoint', shapes, level.layout),
+                             lambda: _jit_rate(level, shapes))
+            self.programs[shapes] = shared or (_jit_rate(level, shapes), None)
+        program, forget = self.programs[shapes]
 
-            def rate(flat, tau):
-                leaves = [reshape(flat[lo:hi], s) for lo, hi, s in
-                          zip(bounds[:-1], bounds[1:], shapes)]
-                return concatenate([ravel(v) for v in self.system(a, leaves, tau)])
+        def failed():
+            self.programs[shapes] = (None, None)
+            if forget is not None:
+                forget()
+        return _guarded(program, level.arg_leaves_p, failed)
 
-            self.programs[shapes] = jit(rate, warn_after=10 ** 9)
-        program = self.programs[shapes]
-        if program is None:
+
+def _compiled(system, a, shapes):
+    """The right-hand side (flat state, τ) -> flat rate as a compiled program, or None
+    to evaluate the system eagerly: the adjoint system of a VJP call, or func itself
+    where its program can be shared."""
+    if isinstance(system, _Compiled):
+        return system.flat(shapes)
+    leaves, arg_def = tree_flatten(a)
+    shared = _shared(system, leaves, ('forward', shapes, arg_def),
+                     lambda: _jit_forward(system, arg_def, shapes))
+    return None if shared is None else _guarded(shared[0], leaves, shared[1])
+
+
+def _guarded(program, arg_leaves, failed):
+    """program(flat, τ, *arg_leaves), or None (after calling failed) where it raises:
+    what pyad.jit cannot compile runs eagerly, and an error of func's own is raised
+    there again."""
+    if program is None:
+        return None
+    # NumPy scalars as 0-d arrays (the same types to NumPy): pyad.jit's quick
+    # signature check takes arrays and floats
+    inputs = [_np.asarray(v) if isinstance(v, _np.generic) else v for v in arg_leaves]
+
+    def run(flat, tau):
+        try:
+            return program(flat, _np.asarray(tau) if isinstance(tau, _np.generic) else tau,
+                           *inputs)
+        except Exception:
+            failed()
             return None
+    return run
 
-        def run(flat, tau):
-            try:
-                return program(flat, tau)
-            except Exception:
-                # what pyad.jit cannot compile runs eagerly (and an error of func's
-                # own is raised there again)
-                self.programs[shapes] = None
-                return None
-        return run
+
+_SHARED = weakref.WeakKeyDictionary()      # func -> {key: program}, newest last
+_SHARED_LOCK = threading.Lock()
+_SHARED_PER_FUNC = 8
+
+
+def _shared(system, arg_leaves, key, build):
+    """(the program of func for key, a function that drops it), kept across calls
+    of odeint, or None where func or its arguments do not allow sharing: an argument
+    being differentiated, or something func reads that may change."""
+    user = getattr(system, 'user', None)
+    if user is None or any(isinstance(v, Box) for v in arg_leaves):
+        return None
+    state = _state_key(user[0])
+    if state is None:
+        return None
+    key = (state, user[1]) + key
+    with _SHARED_LOCK:
+        table = _SHARED.setdefault(user[0], {})
+        program = table.pop(key, None) or build()
+        table[key] = program
+        while len(table) > _SHARED_PER_FUNC:
+            del table[next(iter(table))]
+
+    def forget():
+        with _SHARED_LOCK:
+            table.pop(key, None)
+    return program, forget
+
+
+def _split(flat, shapes):
+    bounds = _np.cumsum([0] + [int(_np.prod(s)) for s in shapes])
+    return [reshape(flat[lo:hi], s) for lo, hi, s in zip(bounds[:-1], bounds[1:], shapes)]
+
+
+def _pack(leaves, bounds):
+    """The leaves of a rate as one flat float64 array."""
+    flat = _np.empty(bounds[-1])
+    for v, lo, hi in zip(leaves, bounds[:-1], bounds[1:]):
+        flat[lo:hi] = v.ravel() if getattr(v, 'ndim', 0) > 1 else v
+    return flat
+
+
+def _jit_forward(system, arg_def, shapes):
+    from ..jit import jit
+
+    def rate(flat, tau, *arg_leaves):
+        return list(system(tree_unflatten(arg_def, list(arg_leaves)), _split(flat, shapes), tau))
+
+    return jit(rate, warn_after=10 ** 9)
+
+
+def _jit_rate(level, shapes):
+    from ..jit import jit
+    system, layout = level.primal_system, level.layout
+
+    def rate(flat, tau, *arg_leaves):
+        return _adjoint_rates(system, layout, arg_leaves, _split(flat, shapes), tau)
+
+    return jit(rate, warn_after=10 ** 9)
+
+
+# what func may read for its program to be shared: values that cannot change under
+# it (numbers, strings, tuples of them), arrays (by their contents), the modules of
+# pyad, NumPy, SciPy and math, and functions that read only such values in turn
+_STABLE_MODULES = frozenset(('pyad', 'numpy', 'scipy', 'math', 'cmath'))
+_SCALARS = (bool, int, float, complex, str, bytes, type(None))
+
+
+def _state_key(fn, depth=4):
+    """A key for everything the plain function fn can read (its code, closure,
+    defaults and the globals its code names), or None where it may read something
+    that can change without changing the key (an object, a list, another module)."""
+    if type(fn) is not types.FunctionType or depth == 0:
+        return None
+    values = [c.cell_contents for c in fn.__closure__ or () if _filled(c)]
+    values += list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
+    values += [fn.__globals__[name] for name in _names(fn.__code__) if name in fn.__globals__]
+    parts = [fn.__code__]
+    for v in values:
+        part = _value_key(v, depth)
+        if part is None:
+            return None
+        parts.append(part)
+    return tuple(parts)
+
+
+def _names(code):
+    """The global names a code object (and the code nested in it) may read."""
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names(const)
+    return names
+
+
+def _filled(cell):
+    try:
+        cell.cell_contents
+    except ValueError:
+        return False
+    return True
+
+
+def _value_key(v, depth):
+    if isinstance(v, _SCALARS):
+        return (type(v), v)
+    if type(v) is tuple:
+        parts = [_value_key(u, depth) for u in v]
+        return None if any(p is None for p in parts) else tuple(parts)
+    if type(v) is _np.ndarray and v.dtype.kind in 'biufc':
+        digest = hashlib.blake2b(_np.ascontiguousarray(v).tobytes(), digest_size=16).digest()
+        return (v.dtype.str, v.shape, digest)
+    if isinstance(v, types.ModuleType):
+        return v if v.__name__.partition('.')[0] in _STABLE_MODULES else None
+    if isinstance(v, (types.BuiltinFunctionType, _np.ufunc, Primitive)):
+        return v
+    if type(v) is types.FunctionType:
+        if (v.__module__ or '').partition('.')[0] in _STABLE_MODULES:
+            return v
+        return _state_key(v, depth - 1)
+    return None
 
 
 def sum_or_none(values):
@@ -548,18 +707,19 @@ def _integrate(system, a, y0, ts, ctx):
     dtypes = [dtype_of(v) if hasattr(v, 'dtype') else None for v in y0]
     start = _np.concatenate([_np.ravel(_np.asarray(v, dtype=float)) for v in y0])
     splits = _np.cumsum(sizes)[:-1]
+    bounds = [0] + [int(b) for b in _np.cumsum(sizes)]
 
     def unflatten(flat):
         return [p.reshape(s) for p, s in zip(_np.split(flat, splits), shapes)]
 
-    compiled = system.flat(a, tuple(shapes)) if isinstance(system, _Compiled) else None
+    compiled = _compiled(system, a, tuple(shapes))
 
     def rhs(tau, flat):
         nonlocal compiled
         if compiled is not None:
             rate = compiled(flat, tau)
             if rate is not None:
-                return rate
+                return _pack(rate, bounds)
             compiled = None
         out = system(a, unflatten(flat), tau)
         for leaf in out:
@@ -567,7 +727,7 @@ def _integrate(system, a, y0, ts, ctx):
                 raise RuntimeError(f'odeint: func returned a value being differentiated at a '
                                    f'level not seen at the first time (tag {leaf.tag.id}); '
                                    f'func must depend on the same values at every (y, t)')
-        return _np.concatenate([_np.ravel(_np.asarray(v, dtype=float)) for v in out])
+        return _pack(out, bounds)
 
     sol = solve_ivp(rhs, (plain_t[0], plain_t[-1]), start, method='DOP853', t_eval=plain_t,
                     rtol=ctx.rtol, atol=ctx.atol, dense_output=True)
