@@ -241,3 +241,68 @@ def test_func_that_cannot_be_compiled_runs_eagerly():
         integrate._Compiled = compiled
     onp.testing.assert_allclose(got, want, rtol=1e-12)
     assert programs and all(v[0] is None for p in programs for v in p.values())   # eager
+
+
+# ------------------------------------------------ compiled programs shared across calls
+RATE = 0.7
+RATES = onp.array([0.7, 0.2])
+
+
+def decay_by_global(y, t, c):
+    return -RATE * c * y
+
+
+def decay_by_global_array(y, t, c):
+    return -c * pnp.stack([RATES[i] * y[i] for i in range(2)])     # read in a comprehension
+
+
+def _decay_checks(func, k, c=1.0):
+    """Value and gradient (in y0 and in the argument c) of y' = -k c y."""
+    y1 = onp.array([1.0, 2.0])
+    ts = onp.array([0.0, 0.5, 1.0])
+    out = odeint(func, y1, ts, c, **TIGHT)
+    onp.testing.assert_allclose(out, onp.exp(-onp.outer(ts, k * c)) * y1, rtol=1e-9)
+    g = pyad.grad(lambda c: pnp.sum(odeint(func, y1, ts, c, **TIGHT)))(c)
+    assert g == pytest.approx(onp.sum(-onp.outer(ts, k) * onp.exp(-onp.outer(ts, k * c)) * y1),
+                              rel=1e-8)
+
+
+def test_shared_program_sees_a_rebound_global():
+    global RATE
+    try:
+        _decay_checks(decay_by_global, onp.array([0.7, 0.7]))
+        RATE = 1.3
+        _decay_checks(decay_by_global, onp.array([1.3, 1.3]))
+    finally:
+        RATE = 0.7
+
+
+def test_shared_program_sees_an_array_changed_in_place():
+    try:
+        _decay_checks(decay_by_global_array, RATES.copy())
+        RATES[1] = 0.9
+        _decay_checks(decay_by_global_array, RATES.copy())
+    finally:
+        RATES[1] = 0.2
+
+
+def test_functions_reading_mutable_objects_are_not_shared():
+    """A list, an object's attribute and a bound method are read afresh at each call."""
+    from pyad.scipy import integrate
+    box = [0.5]
+    by_list = lambda y, t, c: -box[0] * c * y
+
+    class Model:
+        k = 0.5
+
+        def rate(self, y, t, c):
+            return -self.k * c * y
+
+    model = Model()
+    for func, change in ((by_list, lambda: box.__setitem__(0, 1.5)),
+                         (model.rate, lambda: setattr(model, 'k', 1.5))):
+        _decay_checks(func, onp.array([0.5, 0.5]))
+        change()
+        _decay_checks(func, onp.array([1.5, 1.5]))
+    assert integrate._state_key(by_list) is None
+    assert integrate._state_key(decay_by_global) is not None
