@@ -214,8 +214,14 @@ def _primal_at(v, tag):
 
 def _solve(system, a, y0, ts, ctx):
     """The state (a list of leaves) at each time of ts, for y' = system(a, y, τ)."""
-    probe = system(a, y0, ts[0])
-    tag = _newest_tag(list(probe) + list(y0) + list(ts))
+    if getattr(system, 'answers_plain', False):
+        # what the system closes over is known to hold no live tag: only y0 and ts can
+        tag = _newest_tag(list(y0) + list(ts))
+    else:
+        probe = system(a, y0, ts[0])
+        tag = _newest_tag(list(probe) + list(y0) + list(ts))
+        if tag is None and isinstance(system, _Compiled):
+            system.answers_plain = True
     if tag is None:
         return _integrate(system, a, y0, ts, ctx)
     if tag.mode not in ('forward', 'reverse'):
@@ -447,16 +453,22 @@ class _Adjoint:
         self.node_of_time = {k: j for j, (k, _, _) in enumerate(nodes)}
 
     def __call__(self, cotangents, kinds):
-        level = self.level
-        n = level.n
+        n = self.level.n
         gs = [cotangents[i * n:(i + 1) * n] for i in range(len(self.outputs))]
         batch = _batch([g for gi in gs for g in gi], [v for o in self.outputs for v in o])
         if batch is None:
             return [None] * len(kinds)
+        self.timed = {j for kind, j, _ in kinds if kind == 't'}
+        lam, mu, node_ct, t_ct = self._sweep(gs, batch)
+        return [self._cotangent(kind, j, leaf, lam, mu, node_ct, t_ct)
+                for kind, j, leaf in kinds]
+
+    def _sweep(self, gs, batch):
+        """λ(t0) (with ḡ_0 added), μ(t0), λ at the nodes, the times' cotangents."""
+        level = self.level
         lam = [zeros_for(p, batch) for p in self.outputs[-1]]
         mu = [zeros_for(level.arg_leaves_p[i], batch) for i in level.params]
-        # one compiled right-hand side for every interval of this sweep
-        system = _Compiled(level)
+        system = _Compiled(level)     # one compiled right-hand side for every interval
         node_ct, t_ct = {}, {}
         for i in range(len(self.outputs) - 1, 0, -1):
             lam = [l if g is None else l + g for l, g in zip(lam, gs[i])]
@@ -465,8 +477,7 @@ class _Adjoint:
         # the cotangent of t0 takes λ(t0) before ḡ_0 is added; that of y0 after
         t_ct[0] = self._time_cotangent(lam, 0, -1.0)
         lam = [l if g is None else l + g for l, g in zip(lam, gs[0])]
-        return [self._cotangent(kind, j, leaf, lam, mu, node_ct, t_ct)
-                for kind, j, leaf in kinds]
+        return lam, mu, node_ct, t_ct
 
     def _cotangent(self, kind, j, leaf, lam, mu, node_ct, t_ct):
         if kind == 'node':        # the quadrature weight times λ at the node
@@ -476,8 +487,8 @@ class _Adjoint:
         return lam[j] if kind == 'y0' else t_ct.get(j)
 
     def _time_cotangent(self, gs, i, sign):
-        """sign ⟨g, f(y_i, t_i)⟩, or None for no cotangent."""
-        if all(g is None for g in gs):
+        """sign ⟨g, f(y_i, t_i)⟩, or None for no cotangent (or t_i not traced)."""
+        if i not in self.timed or all(g is None for g in gs):
             return None
         fs = self.level.f(self.outputs[i], self.level.ts_p[i])
         total = sum_or_none([None if g is None else _inner(g, fi) for g, fi in zip(gs, fs)])
@@ -505,7 +516,9 @@ class _Compiled:
     live: it is made for one VJP call (whose nested solves restore every tag they
     touch), and only ``_integrate`` runs it, with plain values, after ``_solve``
     found no live tag in the system's answer.  Wrapped in any other system (a
-    nested level), it is just the eager system.  The arguments' values are inputs
+    nested level), it is just the eager system.  For the same reason, once its answer
+    at a plain state held no live tag, later solves of the call need not probe it
+    again.  The arguments' values are inputs
     of the program; where func can read nothing else that may change (see
     ``_state_key``), the program is shared by later calls of odeint with the same
     func (see ``_shared``)."""
@@ -513,6 +526,7 @@ class _Compiled:
     def __init__(self, level):
         self.level = level
         self.programs = {}
+        self.answers_plain = False     # its answer at plain values held no live tag
 
     def __call__(self, a, state, tau):
         return self.level._adjoint_system(a, state, tau)
