@@ -23,10 +23,17 @@ recursion with T *suspended* while func runs (T's boxes then read as constants):
   backward ODE, restarted from the stored y(t_i) on each interval), adding the
   output cotangents at the times t_i.  The cotangent of y0 is λ(t0), that of t_i is
   ⟨ḡ_i, f(y_i, t_i)⟩ (for t0: -⟨λ(t0), f(y0, t0)⟩).  The parameters' cotangent
-  ∫ λᵀ ∂f/∂θ dτ is a Gauss-Legendre quadrature (5 nodes on each step the forward
-  solver took): func is evaluated with T live at those nodes in the forward pass,
-  and the VJP hands w_k λ(τ_k) to each evaluation, so T's sweep carries it to
-  whatever func closes over.
+  ∫ λᵀ ∂f/∂θ dτ: where func reads T only through its arguments θ, as μ in the
+  same backward system, μ' = -(∂f/∂θ)ᵀ λ; where func closes over values of T
+  (which odeint cannot name), as a Gauss-Legendre quadrature (5 nodes on each
+  step the forward solver took): func is evaluated with T live at those nodes in
+  the forward pass, and the VJP hands w_k λ(τ_k) to each evaluation, so T's
+  sweep carries it to whatever func closes over.
+
+Speed: the backward system's plain evaluations (hundreds, each a small VJP of
+func) run as one pyad.jit program per VJP call (``_Compiled``), and where func can
+read nothing that may change (``_state_key``) the programs of both solves are kept
+across calls, the arguments being their inputs (``_shared``).
 
 Both the augmented systems are solved by this same function, recursively, so
 their dependence on older tags is differentiated in turn (a Hessian through an ODE
