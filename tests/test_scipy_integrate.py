@@ -306,3 +306,16 @@ def test_functions_reading_mutable_objects_are_not_shared():
         _decay_checks(func, onp.array([1.5, 1.5]))
     assert integrate._state_key(by_list) is None
     assert integrate._state_key(decay_by_global) is not None
+
+
+def quiet_decay(y, t, c):
+    print(end='')             # pyad.jit refuses input/output
+    return -c * y
+
+
+def test_shared_func_that_cannot_be_compiled_is_not_traced_again():
+    from pyad.scipy import integrate
+    for _ in range(2):
+        _decay_checks(quiet_decay, onp.array([1.0, 1.0]))
+    table = integrate._SHARED[quiet_decay]
+    assert table and all(p is integrate._EAGER for p in table.values())

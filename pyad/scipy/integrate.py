@@ -592,9 +592,10 @@ _SHARED_PER_FUNC = 8
 
 
 def _shared(system, arg_leaves, key, build):
-    """(the program of func for key, a function that drops it), kept across calls
-    of odeint, or None where func or its arguments do not allow sharing: an argument
-    being differentiated, or something func reads that may change."""
+    """(the program of func for key, kept across calls of odeint (None: it failed
+    before, func runs eagerly), a function that marks it failed), or None where func
+    or its arguments do not allow sharing: an argument being differentiated, or
+    something func reads that may change."""
     user = getattr(system, 'user', None)
     if user is None or any(isinstance(v, Box) for v in arg_leaves):
         return None
@@ -609,10 +610,17 @@ def _shared(system, arg_leaves, key, build):
         while len(table) > _SHARED_PER_FUNC:
             del table[next(iter(table))]
 
-    def forget():
+    def forget():                 # it failed: eager from now on, without a new trace
         with _SHARED_LOCK:
-            table.pop(key, None)
-    return program, forget
+            table[key] = _EAGER
+    return (None if program is _EAGER else program), forget
+
+
+class _Eager:
+    """The program of a func that pyad.jit could not compile."""
+
+
+_EAGER = _Eager()
 
 
 def _split(flat, shapes):
