@@ -63,11 +63,12 @@ class ODEintError(RuntimeError):
 
 
 class _Context:
-    __slots__ = ('rtol', 'atol', 'grid')
+    __slots__ = ('rtol', 'atol', 'grid', 'want_grid')
 
     def __init__(self, rtol, atol):
         self.rtol, self.atol = rtol, atol
-        self.grid = None          # the step boundaries of the last plain solve
+        self.want_grid = False    # keep the solver's steps (they cost a dense output)
+        self.grid = None          # the step boundaries of the last plain solve, if wanted
 
 
 # Gauss-Legendre nodes on (0, 1) and their weights
@@ -360,7 +361,11 @@ class _Level:
         """The parameters' cotangent as a quadrature over the forward solver's steps
         (for values func closes over, which odeint cannot name)."""
         ctx = self.ctx
-        _solve(self.primal_system, self.a_p, self.y0_p, self.ts_p, ctx)   # the step grid
+        ctx.want_grid = True
+        try:
+            _solve(self.primal_system, self.a_p, self.y0_p, self.ts_p, ctx)   # the step grid
+        finally:
+            ctx.want_grid = False
         times, where, weights = self._nodes(ctx.grid)
         states = _solve(self.primal_system, self.a_p, self.y0_p, times, ctx)
         outputs = [states[k] for k in where['t']]
@@ -759,10 +764,10 @@ def _integrate(system, a, y0, ts, ctx):
         return _pack(out, bounds)
 
     sol = solve_ivp(rhs, (plain_t[0], plain_t[-1]), start, method='DOP853', t_eval=plain_t,
-                    rtol=ctx.rtol, atol=ctx.atol, dense_output=True)
+                    rtol=ctx.rtol, atol=ctx.atol, dense_output=ctx.want_grid)
     if not sol.success or not _np.all(_np.isfinite(sol.y)):
         raise ODEintError(f'odeint: the solver failed: {sol.message}')
-    ctx.grid = sol.sol.ts
+    ctx.grid = sol.sol.ts if ctx.want_grid else None
     out = []
     for i in range(len(plain_t)):
         leaves = unflatten(sol.y[:, i])
