@@ -140,27 +140,82 @@ def test_everything_at_once_with_batched_jacobians():
 
 
 # ---------------------------------------------------------------- the reverse paths
-# func reading the differentiated values only through its arguments: their cotangent
-# is integrated with the adjoint; through its closure: a quadrature.  Both must agree,
-# with each other and with forward mode.
+# func reading the differentiated values through its arguments, or through its own
+# closure cells (turned into arguments): their cotangent is integrated with the
+# adjoint; reaching them otherwise (an object's attribute): a quadrature.  All must
+# agree, with each other and with forward mode.
 
-def _lotka_pair(p):
-    """The same gradient through the arguments and through the closure."""
+class _Holder:
+    pass
+
+
+def _lotka_forms():
     y0 = onp.array([1.0, 0.5])
-    by_args = lambda p: pnp.sum(odeint(lotka, y0, T, p[0], p[1], **TIGHT) ** 2)
-    by_closure = lambda p: pnp.sum(odeint(lambda y, s: lotka(y, s, p[0], p[1]), y0, T,
-                                          **TIGHT) ** 2)
-    return by_args, by_closure
+
+    def by_args(p):
+        return pnp.sum(odeint(lotka, y0, T, p[0], p[1], **TIGHT) ** 2)
+
+    def by_closure(p):
+        return pnp.sum(odeint(lambda y, s: lotka(y, s, p[0], p[1]), y0, T, **TIGHT) ** 2)
+
+    def by_object(p):
+        held = _Holder()
+        held.p = p
+        return pnp.sum(odeint(lambda y, s: lotka(y, s, held.p[0], held.p[1]), y0, T,
+                              **TIGHT) ** 2)
+    return by_args, by_closure, by_object
 
 
-def test_arguments_and_closure_paths_agree():
+@pytest.fixture
+def quadratures(monkeypatch):
+    """How many reverse levels took the quadrature path."""
+    from pyad.scipy import integrate
+    count = []
+    original = integrate._Level._reverse_by_quadrature
+
+    def counted(level):
+        count.append(level)
+        return original(level)
+    monkeypatch.setattr(integrate._Level, '_reverse_by_quadrature', counted)
+    return count
+
+
+def test_arguments_closure_and_quadrature_paths_agree(quadratures):
     p = onp.array([0.8, 0.6])
-    by_args, by_closure = _lotka_pair(p)
+    by_args, by_closure, by_object = _lotka_forms()
     g_args, g_closure = pyad.grad(by_args)(p), pyad.grad(by_closure)(p)
-    g_fwd = pyad.jacfwd(by_args)(p)
-    onp.testing.assert_allclose(g_args, g_closure, rtol=1e-8)
-    onp.testing.assert_allclose(g_args, g_fwd, rtol=1e-8)
-    onp.testing.assert_allclose(pyad.hessian(by_args)(p), pyad.hessian(by_closure)(p), rtol=1e-6)
+    assert not quadratures
+    g_object = pyad.grad(by_object)(p)
+    assert len(quadratures) == 1
+    onp.testing.assert_allclose(g_args, g_closure, rtol=1e-12)
+    onp.testing.assert_allclose(g_args, g_object, rtol=1e-8)
+    onp.testing.assert_allclose(g_args, pyad.jacfwd(by_args)(p), rtol=1e-8)
+    H = pyad.hessian(by_args)(p)
+    onp.testing.assert_allclose(H, pyad.hessian(by_closure)(p), rtol=1e-6)
+    onp.testing.assert_allclose(H, pyad.hessian(by_object)(p), rtol=1e-6)
+
+
+def test_quadrature_path_to_second_order(quadratures):
+    def f(c):
+        held = _Holder()
+        held.c = c
+        return odeint(lambda y, s: lotka(y, s, held.c[0], held.c[1]), y0, T, **TIGHT)
+    check_grads(f, onp.array([0.8, 0.6]), order=2, batched=False, eps=1e-5)
+    assert quadratures
+
+
+def test_closure_cells_as_a_pytree_and_with_a_traced_time():
+    """A dict of parameters in a cell, next to a cell that holds a constant array."""
+    A = onp.array([[-0.5, 1.0], [-1.0, -0.2]])
+
+    def f(p):
+        params = {'k': p[0], 'c': [p[1]]}
+        return odeint(lambda y, s: A @ y * params['k'] + params['c'][0] * pnp.sin(s),
+                      onp.array([1.0, -0.5]), T * p[2], **TIGHT)
+
+    p = onp.array([0.9, 0.3, 1.2])
+    check_grads(f, p, order=1, eps=1e-5)
+    onp.testing.assert_allclose(pyad.jacrev(f)(p), pyad.jacfwd(f)(p), rtol=1e-8, atol=1e-12)
 
 
 def test_arguments_as_pytrees_and_mixed_with_constants():

@@ -90,18 +90,21 @@ def odeint(func, y0, t, *args, rtol=None, atol=None, **options):
     if not callable(func):
         raise TypeError(f'odeint: func must be a function func(y, t, *args), got '
                         f'{type(func).__name__}')
-    user = func
-    if tfirst:
-        func = lambda y, tau, *a: user(tau, y, *a)      # noqa: E731
     y0 = as_float_leaf(y0 if isinstance(y0, Box) or hasattr(y0, 'shape') or isinstance(y0, float)
                        else _np.asarray(y0, dtype=float), 'odeint', 'y0')
     ts = _times(t)
     if not (rtol > 0 and atol > 0):
         raise ValueError(f'odeint: rtol and atol must be positive, got {rtol!r} and {atol!r}')
-    shape = tuple(shape_of(y0))
+    system = _make_system(func, tuple(shape_of(y0)), tfirst)
+    ctx = _Context(float(rtol), float(atol))
+    states = _solve(system, tuple(args), [y0], ts, ctx)
+    return stack([s[0] for s in states])
 
+
+def _make_system(func, shape, tfirst):
+    """system(a, [y], τ) = [func(y, τ, *a)] (func(τ, y, *a) with tfirst), checked."""
     def system(a, ys, tau):
-        out = func(ys[0], tau, *a)
+        out = func(tau, ys[0], *a) if tfirst else func(ys[0], tau, *a)
         if isinstance(out, (list, tuple)):
             from ..numpy.creation import array
             out = array(out)
@@ -112,10 +115,39 @@ def odeint(func, y0, t, *args, rtol=None, atol=None, **options):
                              f'of shape {shape}; they must match')
         return [lift_dead(out)]
 
-    system.user = (user, tfirst)              # what func is, for sharing compiled programs
-    ctx = _Context(float(rtol), float(atol))
-    states = _solve(system, tuple(args), [y0], ts, ctx)
-    return stack([s[0] for s in states])
+    system.user = (func, tfirst)         # what func is, for sharing compiled programs
+    system.shape = shape
+    return system
+
+
+def _closure_converted(system, a, tag):
+    """(system, a) with the cells of func's closure that hold values of T turned
+    into extra arguments (so that their cotangent joins the backward system), or
+    None where func's own cells hold none.  A value of T reached otherwise (a
+    global, an object, a function in a cell) is left to the quadrature."""
+    user = getattr(system, 'user', None)
+    if user is None or type(user[0]) is not types.FunctionType or not user[0].__closure__:
+        return None
+    func, tfirst = user
+    cells = func.__closure__
+    held = [i for i, c in enumerate(cells) if _filled(c)
+            and any(_on_tape(v, tag) for v in tree_flatten(c.cell_contents)[0])]
+    if not held:
+        return None
+    given = 2 + len(a)
+
+    def converted(*values):            # func's arguments, then the held cells' values
+        new = list(cells)
+        for i, v in zip(held, values[given:]):
+            new[i] = types.CellType(v)
+        f = types.FunctionType(func.__code__, func.__globals__, func.__name__,
+                               func.__defaults__, tuple(new))
+        f.__kwdefaults__ = func.__kwdefaults__
+        return f(*values[:given])
+
+    converted_system = _make_system(converted, system.shape, tfirst)
+    converted_system.user = None         # its cells are inputs now: not shared
+    return converted_system, tuple(a) + tuple(cells[i].cell_contents for i in held)
 
 
 def _options(args, options):
@@ -235,6 +267,9 @@ def _solve(system, a, y0, ts, ctx):
     if tag.mode not in ('forward', 'reverse'):
         from .._core.taylor import TaylorUnsupported
         raise TaylorUnsupported('odeint')
+    converted = _closure_converted(system, a, tag) if tag.mode == 'reverse' else None
+    if converted is not None:
+        system, a = converted
     level = _Level(system, a, y0, ts, tag, ctx)
     return level.forward() if tag.mode == 'forward' else level.reverse()
 
