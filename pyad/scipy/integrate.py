@@ -23,9 +23,10 @@ recursion with T *suspended* while func runs (T's boxes then read as constants):
   backward ODE, restarted from the stored y(t_i) on each interval), adding the
   output cotangents at the times t_i.  The cotangent of y0 is λ(t0), that of t_i is
   ⟨ḡ_i, f(y_i, t_i)⟩ (for t0: -⟨λ(t0), f(y0, t0)⟩).  The parameters' cotangent
-  ∫ λᵀ ∂f/∂θ dτ: where func reads T only through its arguments θ, as μ in the
-  same backward system, μ' = -(∂f/∂θ)ᵀ λ; where func closes over values of T
-  (which odeint cannot name), as a Gauss-Legendre quadrature (5 nodes on each
+  ∫ λᵀ ∂f/∂θ dτ: where func reads T only through its arguments θ (its own
+  closure cells holding values of T are made arguments, ``_closure_converted``),
+  as μ in the same backward system, μ' = -(∂f/∂θ)ᵀ λ; where func reaches values
+  of T otherwise (which odeint cannot name), as a Gauss-Legendre quadrature (5 nodes on each
   step the forward solver took): func is evaluated with T live at those nodes in
   the forward pass, and the VJP hands w_k λ(τ_k) to each evaluation, so T's
   sweep carries it to whatever func closes over.
