@@ -374,3 +374,17 @@ def test_shared_func_that_cannot_be_compiled_is_not_traced_again():
         _decay_checks(quiet_decay, onp.array([1.0, 1.0]))
     table = integrate._SHARED[quiet_decay]
     assert table and all(p is integrate._EAGER for p in table.values())
+
+
+def test_arguments_and_cells_that_are_not_pytrees():
+    """A dict whose keys do not sort (not a pyad pytree), as an argument and in a
+    closure cell: its values stay unnamed, and the derivatives are still right."""
+    def f(p):
+        table = {1: p[0], 'b': 0.5}
+        return odeint(lambda y, t, d: -d[1] * y * table[1] + d['b'], onp.array([1.0, 2.0]), T,
+                      {1: p[1], 'b': 0.3}, **TIGHT)
+
+    p = onp.array([0.8, 0.6])
+    check_grads(f, p, order=1, eps=1e-5)
+    g = lambda p: pnp.sum(f(p))
+    onp.testing.assert_allclose(pyad.grad(g)(p), pyad.jacfwd(g)(p), rtol=1e-8)

@@ -132,7 +132,7 @@ def _closure_converted(system, a, tag):
     func, tfirst = user
     cells = func.__closure__
     held = [i for i, c in enumerate(cells) if _filled(c)
-            and any(_on_tape(v, tag) for v in tree_flatten(c.cell_contents)[0])]
+            and any(_on_tape(v, tag) for v in _leaves(c.cell_contents))]
     if not held:
         return None
     given = 2 + len(a)
@@ -149,6 +149,23 @@ def _closure_converted(system, a, tag):
     converted_system = _make_system(converted, system.shape, tfirst)
     converted_system.user = None         # its cells are inputs now: not shared
     return converted_system, tuple(a) + tuple(cells[i].cell_contents for i in held)
+
+
+def _flatten_args(a):
+    """The leaves of the arguments and their treedef; where pyad's pytrees cannot
+    order them (a dict whose keys do not sort), each argument is one leaf (what
+    such an argument holds then stays unnamed)."""
+    try:
+        return tree_flatten(tuple(a))
+    except TypeError:
+        return list(a), tree_flatten(tuple(range(len(a))))[1]
+
+
+def _leaves(tree):
+    try:
+        return tree_flatten(tree)[0]
+    except TypeError:
+        return []
 
 
 def _options(args, options):
@@ -370,7 +387,7 @@ class _Level:
     # -------------------------------------------------------------- reverse
     def reverse(self):
         tag = self.tag
-        arg_leaves, self.arg_def = tree_flatten(self.a)
+        arg_leaves, self.arg_def = _flatten_args(self.a)
         self.arg_leaves_p = [_peel(v, tag) for v in arg_leaves]
         if self._closes_over_tag():
             self.params = []
@@ -601,7 +618,9 @@ def _compiled(system, a, shapes):
     where its program can be shared."""
     if isinstance(system, _Compiled):
         return system.flat(shapes)
-    leaves, arg_def = tree_flatten(a)
+    if getattr(system, 'user', None) is None:
+        return None
+    leaves, arg_def = _flatten_args(a)
     shared = _shared(system, leaves, ('forward', shapes, arg_def),
                      lambda: _jit_forward(system, arg_def, shapes))
     return None if shared is None else _guarded(shared[0], leaves, shared[1])
