@@ -155,6 +155,8 @@ def _flatten_args(a):
     """The leaves of the arguments and their treedef; where pyad's pytrees cannot
     order them (a dict whose keys do not sort), each argument is one leaf (what
     such an argument holds then stays unnamed)."""
+    if a is None:                       # the systems odeint makes close over theirs
+        return tree_flatten(None)
     try:
         return tree_flatten(tuple(a))
     except TypeError:
