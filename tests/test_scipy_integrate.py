@@ -372,7 +372,7 @@ def test_shared_func_that_cannot_be_compiled_is_not_traced_again():
     from pyad.scipy import integrate
     for _ in range(2):
         _decay_checks(quiet_decay, onp.array([1.0, 1.0]))
-    table = integrate._SHARED[quiet_decay]
+    table = integrate._SHARED[quiet_decay.__code__]
     assert table and all(p is integrate._EAGER for p in table.values())
 
 
@@ -388,3 +388,30 @@ def test_arguments_and_cells_that_are_not_pytrees():
     check_grads(f, p, order=1, eps=1e-5)
     g = lambda p: pnp.sum(f(p))
     onp.testing.assert_allclose(pyad.grad(g)(p), pyad.jacfwd(g)(p), rtol=1e-8)
+
+
+def test_lambdas_made_afresh_share_programs_and_see_their_cells():
+    """A lambda made at each call finds the programs of its code; the constants in
+    its cells (a float, an array changed in place) are part of the key, the traced
+    value in its cell an input."""
+    from pyad.scipy import integrate
+    y1 = onp.array([1.0, 2.0])
+    rates = onp.array([1.0, 0.5])
+
+    def loss(k, scale):
+        return pnp.sum(odeint(lambda y, t: -k * scale * rates * y, y1, T, **TIGHT))
+
+    for scale, second in ((1.0, 0.5), (2.0, 0.5), (2.0, 3.0)):
+        rates[1] = second
+        for k in (0.7, 0.4):
+            r = k * scale * rates
+            want = onp.sum(-onp.outer(T, scale * rates) * onp.exp(-onp.outer(T, r)) * y1)
+            assert pyad.grad(loss)(k, scale) == pytest.approx(want, rel=1e-8)
+    code = loss.__code__.co_consts
+    lam = next(c for c in code if hasattr(c, 'co_code'))
+    assert integrate._SHARED[lam]
+    # a new array with the contents an earlier program was traced with
+    rates = onp.array([1.0, 0.5])
+    r = 0.7 * rates
+    want = onp.sum(-onp.outer(T, rates) * onp.exp(-onp.outer(T, r)) * y1)
+    assert pyad.grad(loss)(0.7, 1.0) == pytest.approx(want, rel=1e-8)

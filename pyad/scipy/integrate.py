@@ -97,6 +97,7 @@ def odeint(func, y0, t, *args, rtol=None, atol=None, **options):
     if not (rtol > 0 and atol > 0):
         raise ValueError(f'odeint: rtol and atol must be positive, got {rtol!r} and {atol!r}')
     system = _make_system(func, tuple(shape_of(y0)), tfirst)
+    system.top = True
     ctx = _Context(float(rtol), float(atol))
     states = _solve(system, tuple(args), [y0], ts, ctx)
     return stack([s[0] for s in states])
@@ -116,7 +117,7 @@ def _make_system(func, shape, tfirst):
                              f'of shape {shape}; they must match')
         return [lift_dead(out)]
 
-    system.user = (func, tfirst)         # what func is, for sharing compiled programs
+    system.user = (func, tfirst, ())     # what func is, for sharing compiled programs
     system.shape = shape
     return system
 
@@ -126,10 +127,11 @@ def _closure_converted(system, a, tag):
     into extra arguments (so that their cotangent joins the backward system), or
     None where func's own cells hold none.  A value of T reached otherwise (a
     global, an object, a function in a cell) is left to the quadrature."""
-    user = getattr(system, 'user', None)
-    if user is None or type(user[0]) is not types.FunctionType or not user[0].__closure__:
+    if not getattr(system, 'top', False):    # odeint's own, not a level's wrapper of it
         return None
-    func, tfirst = user
+    func, tfirst, _ = system.user
+    if type(func) is not types.FunctionType or not func.__closure__:
+        return None
     cells = func.__closure__
     held = [i for i, c in enumerate(cells) if _filled(c)
             and any(_on_tape(v, tag) for v in _leaves(c.cell_contents))]
@@ -147,7 +149,7 @@ def _closure_converted(system, a, tag):
         return f(*values[:given])
 
     converted_system = _make_system(converted, system.shape, tfirst)
-    converted_system.user = None         # its cells are inputs now: not shared
+    converted_system.user = (func, tfirst, tuple(held))     # those cells are inputs now
     return converted_system, tuple(a) + tuple(cells[i].cell_contents for i in held)
 
 
@@ -648,7 +650,7 @@ def _guarded(program, arg_leaves, failed):
     return run
 
 
-_SHARED = weakref.WeakKeyDictionary()      # func -> {key: program}, newest last
+_SHARED = weakref.WeakKeyDictionary()      # func's code -> {key: program}, newest last
 _SHARED_LOCK = threading.Lock()
 _SHARED_PER_FUNC = 8
 
@@ -661,12 +663,13 @@ def _shared(system, arg_leaves, key, build):
     user = getattr(system, 'user', None)
     if user is None or any(isinstance(v, Box) for v in arg_leaves):
         return None
-    state = _state_key(user[0])
+    state = _state_key(user[0], skip=user[2])
     if state is None:
         return None
     key = (state, user[1]) + key
     with _SHARED_LOCK:
-        table = _SHARED.setdefault(user[0], {})
+        # by code: a func made afresh at each call (a lambda) finds its programs
+        table = _SHARED.setdefault(user[0].__code__, {})
         program = table.pop(key, None) or build()
         table[key] = program
         while len(table) > _SHARED_PER_FUNC:
@@ -718,28 +721,34 @@ def _jit_rate(level, shapes):
 
 
 # what func may read for its program to be shared: values that cannot change under
-# it (numbers, strings, tuples of them), arrays (by their contents), the modules of
+# it (numbers, strings, tuples of them), arrays (by identity and contents), the modules of
 # pyad, NumPy, SciPy and math, and functions that read only such values in turn
 _STABLE_MODULES = frozenset(('pyad', 'numpy', 'scipy', 'math', 'cmath'))
 _SCALARS = (bool, int, float, complex, str, bytes, type(None))
 
 
-def _state_key(fn, depth=4):
-    """A key for everything the plain function fn can read (its code, closure,
-    defaults and the globals its code names), or None where it may read something
-    that can change without changing the key (an object, a list, another module)."""
+def _state_key(fn, depth=4, skip=()):
+    """A key for everything the plain function fn can read (its code, closure cells
+    but those at the positions ``skip``, defaults, and the globals its code names),
+    or None where it may read something that can change without changing the key
+    (an object, a list, another module)."""
     if type(fn) is not types.FunctionType or depth == 0:
         return None
-    values = [c.cell_contents for c in fn.__closure__ or () if _filled(c)]
+    values = [c.cell_contents if _filled(c) else _EMPTY_CELL
+              for i, c in enumerate(fn.__closure__ or ()) if i not in skip]
     values += list(fn.__defaults__ or ()) + list((fn.__kwdefaults__ or {}).values())
-    values += [fn.__globals__[name] for name in _names(fn.__code__) if name in fn.__globals__]
-    parts = [fn.__code__]
+    names = sorted(name for name in _names(fn.__code__) if name in fn.__globals__)
+    values += [fn.__globals__[name] for name in names]
+    parts = [fn.__code__, fn.__globals__.get('__name__'), tuple(skip), tuple(names)]
     for v in values:
-        part = _value_key(v, depth)
+        part = 'empty cell' if v is _EMPTY_CELL else _value_key(v, depth)
         if part is None:
             return None
         parts.append(part)
     return tuple(parts)
+
+
+_EMPTY_CELL = object()
 
 
 def _names(code):
@@ -766,8 +775,10 @@ def _value_key(v, depth):
         parts = [_value_key(u, depth) for u in v]
         return None if any(p is None for p in parts) else tuple(parts)
     if type(v) is _np.ndarray and v.dtype.kind in 'biufc':
+        # by identity (a program may hold the array itself) and by contents (what it
+        # held when the program was traced)
         digest = hashlib.blake2b(_np.ascontiguousarray(v).tobytes(), digest_size=16).digest()
-        return (v.dtype.str, v.shape, digest)
+        return (id(v), v.dtype.str, v.shape, digest)
     if isinstance(v, types.ModuleType):
         return v if v.__name__.partition('.')[0] in _STABLE_MODULES else None
     if isinstance(v, (types.BuiltinFunctionType, _np.ufunc, Primitive)):
