@@ -415,3 +415,40 @@ def test_lambdas_made_afresh_share_programs_and_see_their_cells():
     r = 0.7 * rates
     want = onp.sum(-onp.outer(T, rates) * onp.exp(-onp.outer(T, r)) * y1)
     assert pyad.grad(loss)(0.7, 1.0) == pytest.approx(want, rel=1e-8)
+
+
+def _boxes_tags_and_tapes_reachable(root):
+    """Objects of pyad's engine reachable from root (not through modules' globals)."""
+    import gc
+    import types
+    from pyad._core.box import Box
+    from pyad._core.reverse import Tape
+    from pyad._core.tags import Tag
+    seen, stack, found = set(), [root], []
+    while stack:
+        o = stack.pop()
+        if id(o) in seen or isinstance(o, (types.ModuleType, type)) or (
+                isinstance(o, dict) and '__builtins__' in o):
+            continue
+        seen.add(id(o))
+        if isinstance(o, (Box, Tag, Tape)):
+            found.append(o)
+        else:
+            stack.extend(gc.get_referents(o))
+    return found
+
+
+def test_kept_programs_hold_no_tape():
+    """A program kept across calls must not keep a gradient's tape alive (nor its
+    tags or variables)."""
+    from pyad.scipy import integrate
+
+    def loss(p):
+        return pnp.sum(odeint(lambda y, t: lotka(y, t, p[0], p[1]), y0, T, **TIGHT) ** 2)
+
+    p = onp.array([0.8, 0.6])
+    pyad.grad(loss)(p)
+    pyad.hessian(loss)(p)
+    pyad.grad(lambda p: pnp.sum(odeint(lotka, y0, T, p[0], p[1], **TIGHT)))(p)
+    kept = list(integrate._SHARED.values())
+    assert kept and not _boxes_tags_and_tapes_reachable(kept)

@@ -117,7 +117,7 @@ def _make_system(func, shape, tfirst):
                              f'of shape {shape}; they must match')
         return [lift_dead(out)]
 
-    system.user = (func, tfirst, ())     # what func is, for sharing compiled programs
+    system.user = (func, tfirst, (), 0)  # what func is, for sharing compiled programs
     system.shape = shape
     return system
 
@@ -129,7 +129,7 @@ def _closure_converted(system, a, tag):
     global, an object, a function in a cell) is left to the quadrature."""
     if not getattr(system, 'top', False):    # odeint's own, not a level's wrapper of it
         return None
-    func, tfirst, _ = system.user
+    func, tfirst = system.user[:2]
     if type(func) is not types.FunctionType or not func.__closure__:
         return None
     cells = func.__closure__
@@ -137,20 +137,35 @@ def _closure_converted(system, a, tag):
             and any(_on_tape(v, tag) for v in _leaves(c.cell_contents))]
     if not held:
         return None
-    given = 2 + len(a)
+    converted_system = _make_system(_with_cells(func, held, 2 + len(a)), system.shape, tfirst)
+    converted_system.user = (func, tfirst, tuple(held), 2 + len(a))   # those cells are inputs
+    return converted_system, tuple(a) + tuple(cells[i].cell_contents for i in held)
 
-    def converted(*values):            # func's arguments, then the held cells' values
+
+def _with_cells(func, held, given):
+    """func taking, after its ``given`` arguments, the values of its cells at the
+    positions ``held`` (func's own values there are not kept)."""
+    cells = [types.CellType() if i in held else c for i, c in enumerate(func.__closure__)]
+    parts = (func.__code__, func.__globals__, func.__name__, func.__defaults__)
+    kwdefaults = func.__kwdefaults__
+
+    def converted(*values):
         new = list(cells)
         for i, v in zip(held, values[given:]):
             new[i] = types.CellType(v)
-        f = types.FunctionType(func.__code__, func.__globals__, func.__name__,
-                               func.__defaults__, tuple(new))
-        f.__kwdefaults__ = func.__kwdefaults__
+        f = types.FunctionType(*parts, tuple(new))
+        f.__kwdefaults__ = kwdefaults
         return f(*values[:given])
+    return converted
 
-    converted_system = _make_system(converted, system.shape, tfirst)
-    converted_system.user = (func, tfirst, tuple(held))     # those cells are inputs now
-    return converted_system, tuple(a) + tuple(cells[i].cell_contents for i in held)
+
+def _rebuilt(system):
+    """odeint's system of func again, from what system says func is: for a program
+    kept across calls, which must hold neither a level nor its tape."""
+    func, tfirst, held, given = system.user
+    rebuilt = _make_system(_with_cells(func, held, given) if held else func, system.shape, tfirst)
+    rebuilt.user = None
+    return rebuilt
 
 
 def _flatten_args(a):
@@ -222,6 +237,7 @@ def _suspend(system, tag):
         finally:
             tag.live = was
     suspended.user = getattr(system, 'user', None)
+    suspended.shape = getattr(system, 'shape', None)
     return suspended
 
 
@@ -605,8 +621,9 @@ class _Compiled:
         level = self.level
         if shapes not in self.programs:
             shared = _shared(level.system, level.arg_leaves_p, ('adjoint', shapes, level.layout),
-                             lambda: _jit_rate(level, shapes))
-            self.programs[shapes] = shared or (_jit_rate(level, shapes), None)
+                             lambda: _jit_rate(_rebuilt(level.system), level.layout, shapes))
+            self.programs[shapes] = shared or (
+                _jit_rate(level.primal_system, level.layout, shapes), None)
         program, forget = self.programs[shapes]
 
         def failed():
@@ -626,7 +643,7 @@ def _compiled(system, a, shapes):
         return None
     leaves, arg_def = _flatten_args(a)
     shared = _shared(system, leaves, ('forward', shapes, arg_def),
-                     lambda: _jit_forward(system, arg_def, shapes))
+                     lambda: _jit_forward(_rebuilt(system), arg_def, shapes))
     return None if shared is None else _guarded(shared[0], leaves, shared[1])
 
 
@@ -710,9 +727,8 @@ def _jit_forward(system, arg_def, shapes):
     return jit(rate, warn_after=10 ** 9)
 
 
-def _jit_rate(level, shapes):
+def _jit_rate(system, layout, shapes):
     from ..jit import jit
-    system, layout = level.primal_system, level.layout
 
     def rate(flat, tau, *arg_leaves):
         return _adjoint_rates(system, layout, arg_leaves, _split(flat, shapes), tau)
