@@ -52,6 +52,7 @@ import numpy as _np
 from .._core.box import Box, Dual, TapeVar, LazyVar, innermost, lift_dead, shape_of, ndim_of, dtype_of
 from .._core.pytree import tree_flatten, tree_unflatten
 from .._core.primitive import Primitive
+from .._core.config import settings
 from .._core.transforms import push_forward, pull_back, zeros_for, as_float_leaf
 from ..numpy.manipulation import stack, reshape
 from ..numpy.reductions import sum as _sum
@@ -830,7 +831,8 @@ def _integrate(system, a, y0, ts, ctx):
     def unflatten(flat):
         return [p.reshape(s) for p, s in zip(_np.split(flat, splits), shapes)]
 
-    compiled = _compiled(system, a, tuple(shapes))
+    # compiled programs are a fast path: the reference mode runs the system eagerly
+    compiled = _compiled(system, a, tuple(shapes)) if settings.fast else None
 
     def rhs(tau, flat):
         nonlocal compiled
