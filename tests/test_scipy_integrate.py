@@ -473,3 +473,25 @@ def test_reference_mode_runs_eagerly_and_agrees():
         plain = pyad.grad(f)(p)
     assert len(calls) > compiled_calls + 100
     onp.testing.assert_allclose(fast, plain, rtol=1e-10)
+
+
+def test_closure_cells_with_tfirst_decreasing_times_and_a_scalar_state():
+    def f(p):
+        return odeint(lambda t, y, c: -p[0] * y + c * pnp.cos(p[1] * t), 1.5,
+                      onp.array([1.0, 0.6, 0.0]), p[2], tfirst=True, **TIGHT)
+
+    p = onp.array([0.7, 1.3, 0.4])
+    check_grads(f, p, order=2, batched=False, eps=1e-5)
+    onp.testing.assert_allclose(pyad.jacrev(f)(p), pyad.jacfwd(f)(p), rtol=1e-8, atol=1e-12)
+
+
+def test_closure_cells_in_float32():
+    w = onp.array([[-0.5, 1.0], [-1.0, -0.2]], dtype=onp.float32)
+
+    def f(w):
+        return odeint(lambda y, t: w @ y, onp.array([1.0, -0.5], dtype=onp.float32), T,
+                      rtol=1e-6, atol=1e-6)[-1]
+
+    J = pyad.jacrev(f)(w)
+    assert J.dtype == onp.float32
+    onp.testing.assert_allclose(J, pyad.jacfwd(f)(w), rtol=1e-4, atol=1e-6)
