@@ -495,3 +495,20 @@ def test_closure_cells_in_float32():
     J = pyad.jacrev(f)(w)
     assert J.dtype == onp.float32
     onp.testing.assert_allclose(J, pyad.jacfwd(f)(w), rtol=1e-4, atol=1e-6)
+
+
+def branching_decay(y, t, c):
+    # branches on the state: each way through them is a program of its own
+    crossed = 0
+    for threshold in onp.linspace(0.0, 1.0, 41):
+        if y[0] > threshold:
+            crossed += 1
+    return -c * y * (1.0 + 0.0 * crossed)
+
+
+def test_func_whose_branches_keep_retracing_runs_eagerly():
+    from pyad.scipy import integrate
+    _decay_checks(branching_decay, onp.array([1.0, 1.0]))
+    table = integrate._SHARED.get(branching_decay.__code__, {})
+    assert all(p is integrate._EAGER or p.traces <= integrate._MAX_TRACES + 1
+               for p in table.values())

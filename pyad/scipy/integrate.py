@@ -651,21 +651,31 @@ def _compiled(system, a, shapes):
 def _guarded(program, arg_leaves, failed):
     """program(flat, τ, *arg_leaves), or None (after calling failed) where it raises:
     what pyad.jit cannot compile runs eagerly, and an error of func's own is raised
-    there again."""
+    there again.  A func whose control flow keeps sending pyad.jit back to tracing
+    (its guards failing) runs eagerly after _MAX_TRACES traces."""
     if program is None:
         return None
     # NumPy scalars as 0-d arrays (the same types to NumPy): pyad.jit's quick
     # signature check takes arrays and floats
     inputs = [_np.asarray(v) if isinstance(v, _np.generic) else v for v in arg_leaves]
+    off = []
 
     def run(flat, tau):
-        try:
-            return program(flat, _np.asarray(tau) if isinstance(tau, _np.generic) else tau,
-                           *inputs)
-        except Exception:
-            failed()
+        if off:
             return None
+        try:
+            out = program(flat, _np.asarray(tau) if isinstance(tau, _np.generic) else tau,
+                          *inputs)
+        except Exception:
+            out = None
+        if out is None or program.traces > _MAX_TRACES:
+            off.append(True)
+            failed()
+        return out
     return run
+
+
+_MAX_TRACES = 16
 
 
 _SHARED = weakref.WeakKeyDictionary()      # func's code -> {key: program}, newest last
