@@ -841,23 +841,21 @@ def _integrate(system, a, y0, ts, ctx):
     def unflatten(flat):
         return [p.reshape(s) for p, s in zip(_np.split(flat, splits), shapes)]
 
-    # compiled programs are a fast path: the reference mode runs the system eagerly
-    compiled = _compiled(system, a, tuple(shapes)) if settings.fast else None
-
-    def rhs(tau, flat):
-        nonlocal compiled
-        if compiled is not None:
-            rate = compiled(flat, tau)
-            if rate is not None:
-                return _pack(rate, bounds)
-            compiled = None
+    def eager(tau, flat):
         out = system(a, unflatten(flat), tau)
         for leaf in out:
             if isinstance(leaf, Box):
                 raise RuntimeError(f'odeint: func returned a value being differentiated at a '
                                    f'level not seen at the first time (tag {leaf.tag.id}); '
                                    f'func must depend on the same values at every (y, t)')
-        return _pack(out, bounds)
+        return out
+
+    # compiled programs are a fast path: the reference mode runs the system eagerly
+    compiled = _compiled(system, a, tuple(shapes)) if settings.fast else None
+
+    def rhs(tau, flat):
+        rate = None if compiled is None else compiled(flat, tau)
+        return _pack(eager(tau, flat) if rate is None else rate, bounds)
 
     sol = solve_ivp(rhs, (plain_t[0], plain_t[-1]), start, method='DOP853', t_eval=plain_t,
                     rtol=ctx.rtol, atol=ctx.atol, dense_output=ctx.want_grid)
