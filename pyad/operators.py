@@ -612,6 +612,10 @@ def _fgrad(f, x, name='grad', need_value=True, holomorphic=False):
 def _check_scalar_output(name, out_def, primals, holomorphic):
     """What grad's f returned (its leaves: primals) is one real scalar (complex with
     ``holomorphic``), else a TypeError that says what it returned."""
+    y = primals[0] if primals else None
+    if out_def.kind == 'leaf' and not holomorphic and shape_of(y) == () and \
+            dtype_of(y).kind == 'f':
+        return
     if out_def.kind != 'leaf' or tuple(shape_of(primals[0])) != ():
         _require_scalar(name, tree_unflatten(out_def, [value(p) for p in primals]),
                         'jacobian, or jacobianTv(f)(x, v) for a vector-Jacobian product')

@@ -219,7 +219,7 @@ class Tape:
         if var is not None:
             ans, primals = var, var.node.thunk[1]
         else:
-            primals = _compute_pending(primals, tag)
+            primals = _compute_pending(primals, tag) if self.deferred else tuple(primals)
             ans = _apply(prim, primals, params)
         self.ext[slot] = (self._kept(prim, primals, positions), params or _NO_PARAMS,
                           positions, slots)
@@ -348,7 +348,7 @@ def _defer_depth(prim, primals, tag):
             if p.tag is not tag or not pending(p):
                 return None         # a value boxed at another level: computed now
             depth = max(depth, p.node.depth)
-        elif backend.nbytes(p) >= limit:
+        elif type(p) is _ndarray and p.nbytes >= limit:
             big = True
     return depth if depth or big else None
 
