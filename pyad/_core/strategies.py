@@ -26,8 +26,9 @@ def plain(acc, record, g, k, g_owned):
     """The primitive's VJP rules, k kept on their (linear) results."""
     prim, ans, primals, params, positions, slots = record
     cotangents = None
-    if prim.vjp_joint is None and not params:
+    if prim.vjp_joint is None and not params and acc.fast:
         try:    # one or two arguments, no parameters: the rules called directly
+            # (apply_vjp's general call, with argument lists, is the reference's)
             rules = prim.vjps
             if len(primals) == 1:
                 cotangents = (rules[0](g, ans, primals[0]),)
