@@ -1,0 +1,271 @@
+"""A jitted function called under a derivative operator: one compiled unit, whose
+derivatives are compiled programs too.
+
+Like a custom rule (pyad/custom.py), the call peels the newest live tag T off its
+arguments and handles that level:
+
+* T is a forward tag: the program of ``x, t -> jvp(f, x, t)`` (traced once per
+  signature of the primals and tangents, batched tangents included) computes the
+  outputs and their tangents, which are returned as duals at T.
+* T is a reverse tag: the program of ``x, ct -> (f(x), vjp(f, x)(ct))`` is traced
+  once per signature, with cotangents shaped like the outputs, and split into a
+  forward program that returns f's outputs and the residuals, and a backward
+  program that takes the residuals and the cotangents (see residuals.py).  The
+  forward program runs now; one record on T's tape keeps the residuals, and the
+  backward program runs in the sweep.  Cotangents of another signature (jacrev's
+  batched rows) run a joint program traced for them, which recomputes the forward
+  part.
+
+Where the values peeled at T are still differentiated at older tags (second and
+higher order: ``hessian``, ``grad(grad(...))``), under Taylor mode or vmap, and
+where the function cannot be traced under the operator (it closes over a value
+being differentiated, it returns functions, ...), f runs eagerly: the answer of
+pyad's operators without jit.  A guard that fails in the backward program hands
+that call to a joint program traced for it.
+"""
+import time
+
+import numpy
+
+from .._core.box import Box, Dual, lift_dead
+from .._core.pytree import tree_unflatten
+from .._core.transforms import push_forward, pull_back, FunctionOutput
+from ..custom import newest_tag, traced_at, closed, ClosureError
+from ..fixed_point import _peel_leaf as peel, _list_def as list_def
+from . import api
+from .residuals import split
+from .trace import JitError, Recording, Var
+
+
+_UNTRACEABLE = (JitError, ClosureError, FunctionOutput)
+
+
+def differentiate(jitted, leaves, treedef, static):
+    """The call of ``jitted`` on these argument leaves, some boxed."""
+    tag = newest_tag(leaves)
+    if tag is None:             # boxes of retired operators only: constants
+        args, kw = api.arguments(treedef, [lift_dead(l) for l in leaves], static)
+        return jitted(*args, **kw)
+    primals = [peel(l, tag) for l in leaves]
+    if tag.mode not in ('forward', 'reverse') or any(isinstance(p, Box) for p in primals):
+        return _eager(jitted, leaves, treedef, static)
+    unit = _Unit(jitted, tag, leaves, primals, treedef, static)
+    out = unit.forward() if tag.mode == 'forward' else unit.reverse()
+    return _eager(jitted, leaves, treedef, static) if out is None else out
+
+
+def _eager(jitted, leaves, treedef, static):
+    args, kw = api.arguments(treedef, leaves, static)
+    return jitted.fn(*args, **kw)
+
+
+def _ones_like(value):
+    """The cotangent a trace is made with: ones shaped and typed like the output (a
+    NumPy scalar's as the 0-d array that the sweep hands over)."""
+    if type(value) is float:
+        return 1.0
+    if isinstance(value, (numpy.ndarray, numpy.generic)):
+        return numpy.ones(numpy.shape(value), value.dtype)
+    return value * 0 + 1
+
+
+def _canonical(ct):
+    """A cotangent in the form the traces take (a NumPy scalar as a 0-d array)."""
+    return numpy.asarray(ct) if isinstance(ct, numpy.generic) else ct
+
+
+class _Unit:
+    """One call at one tag: its primals, their signature, the traced function."""
+
+    def __init__(self, jitted, tag, leaves, primals, treedef, static):
+        self.jitted, self.tag, self.leaves = jitted, tag, leaves
+        self.primals, self.treedef, self.static = primals, treedef, static
+        self.positions = [i for i, p in enumerate(primals) if api._traced(p)]
+        self.values = [primals[i] for i in self.positions]
+        self.key = (treedef, static, tuple(api._leaf_key(p) for p in primals))
+        self.name = getattr(jitted.fn, '__name__', 'f')
+
+    def call_f(self, dk):
+        args, kw = api.with_static(dk, self.static)
+        return self.jitted.fn(*args, **kw)
+
+    def _trace(self, build):
+        """Compile ``build(recording, tracers)`` -> (template, out_treedef, extra);
+        None when it cannot be traced under the operator."""
+        start = time.perf_counter()
+        recording = Recording(None)
+        try:
+            tracers = list(self.primals)
+            for i, v in zip(self.positions, self.values):
+                tracers[i] = api.input_tracer(recording, v)
+            return api.run_traced(recording, lambda: build(recording, tracers)), recording, start
+        except _UNTRACEABLE + (api._ReturnsFunction,):
+            return None
+
+    # -- forward mode ---------------------------------------------------------------
+    def forward(self):
+        tangents = []
+        for leaf, p in zip(self.leaves, self.primals):
+            leaf = lift_dead(leaf)
+            t = leaf.tangent if leaf is not p else None
+            if isinstance(lift_dead(t), Box):
+                return None         # a tangent differentiated at an older tag
+            tangents.append(lift_dead(t))
+        given = [t for t in tangents if t is not None]
+        key = ('jvp', self.key, tuple(None if t is None else api._leaf_key(t) for t in tangents))
+        found = self.jitted.cached(key, self.values + given, lambda: self._jvp_program(tangents))
+        if found is None:
+            return None
+        program, flat = found
+        n = program.n_out
+        touts = iter(flat[n:])
+        out = [y if not has else Dual(y, next(touts), self.tag)
+               for y, has in zip(flat[:n], program.tangent_mask)]
+        return tree_unflatten(program.out_treedef, out)
+
+    def _jvp_program(self, tangents):
+        def build(recording, tracers):
+            ts = [None if t is None else api.input_tracer(recording, t) for t in tangents]
+            out, out_def, touts = push_forward(self.call_f, tracers, self.treedef, ts, self.name)
+            template = [api.output_leaf(y, recording) for y in out + touts if y is not None]
+            return template, out_def, [t is not None for t in touts]
+        traced = self._trace(build)
+        if traced is None:
+            return None
+        (out, out_def, mask), recording, start = traced
+        program = _compile(recording, out, out_def, self.jitted.fn, start)
+        program.n_out, program.tangent_mask = len(mask), mask
+        return program
+
+    # -- reverse mode ---------------------------------------------------------------
+    def reverse(self):
+        traced = [i for i, leaf in enumerate(self.leaves) if traced_at(leaf, self.tag)]
+        key = ('vjp', self.key, tuple(traced))
+        found = self.jitted.cached(key, self.values, lambda: self._vjp_program(traced))
+        if found is None:
+            return None
+        program, flat = found
+        if program.split:
+            outs, residuals = flat[:program.n_out], flat[program.n_out:]
+        else:
+            outs, residuals = flat, None
+        if not outs:
+            return tree_unflatten(program.out_treedef, outs)
+        vjp = _Pullback(self, traced, outs, program, residuals)
+        variables = self.tag.tape.custom(self.tag, [lift_dead(self.leaves[i]) for i in traced],
+                                         outs, vjp, f'jit({self.name})')
+        return tree_unflatten(program.out_treedef, variables)
+
+    def _joint(self, traced, cotangents=None):
+        """build() of x, ct -> (f(x), pullback(ct)); cotangents: given values (None:
+        ones like the outputs, made while tracing)."""
+        def build(recording, tracers):
+            xs = [tracers[i] for i in traced]
+
+            def g(xs_):
+                full = list(tracers)
+                for i, x in zip(traced, xs_):
+                    full[i] = x
+                return self.call_f(tree_unflatten(self.treedef, full))
+            with closed(self.tag, f'pyad.jit of {self.name}'):
+                out, out_def, pullback = pull_back(g, xs, list_def(len(xs)), self.name)
+            cts = cotangents if cotangents is not None else \
+                [_ones_like(getattr(y, 'value', None)) if isinstance(y, api.Tracer) else None
+                 for y in out]
+            ct_tracers = [None if c is None else api.input_tracer(recording, c) for c in cts]
+            grads = pullback(ct_tracers, last=True)
+            return ([api.output_leaf(y, recording) for y in out], out_def,
+                    [api.output_leaf(g, recording) for g in grads],
+                    [t.vid for t in ct_tracers if t is not None],
+                    [t is not None for t in ct_tracers],
+                    [api._leaf_key(c) for c in cts if c is not None])
+        return build
+
+    def _vjp_program(self, traced):
+        found = self._trace(self._joint(traced))
+        if found is None:
+            return None
+        (out_t, out_def, grad_t, ct_vars, ct_mask, ct_keys), recording, start = found
+        parts = split(recording, out_t, grad_t, ct_vars)
+        if parts is None:       # f's own program, and a joint one for the sweep
+            args, kw = api.arguments(self.treedef, self.primals, self.static)
+            try:
+                program = _Plain(self.jitted.program(*args, **kw))
+            except _UNTRACEABLE:
+                return None
+        else:
+            forward, residuals, backward = parts
+            program = _compile(forward, out_t + [Var(n) for n in residuals], out_def,
+                               self.jitted.fn, start)
+            program.backward = _compile(backward, grad_t, None, self.jitted.fn, start).run
+            program.split = True
+        program.n_out = len(out_t)
+        program.ct_mask, program.ct_keys = ct_mask, ct_keys
+        return program
+
+    def joint_program(self, traced, cts):
+        found = self._trace(self._joint(traced, cts))
+        if found is None:
+            return None
+        grad_t, recording, start = found[0][2], found[1], found[2]
+        return _compile(recording, grad_t, None, self.jitted.fn, start)
+
+
+class _Plain:
+    """f's own program as the forward part of a call whose trace could not be split."""
+
+    def __init__(self, program):
+        self.run = program.run
+        self.out_treedef = program.out_treedef
+        self.source = program.source
+        self.split = False
+
+
+class _Pullback:
+    """The sweep's call: the backward program on the residuals, or a joint program
+    for other cotangents, or (cotangents differentiated at older tags) f eagerly."""
+
+    def __init__(self, unit, traced, outs, program, residuals):
+        self.unit, self.traced, self.outs = unit, traced, outs
+        self.program, self.residuals = program, residuals
+
+    def __call__(self, cotangents):
+        unit = self.unit
+        cts = [lift_dead(c) for c in cotangents]
+        if any(isinstance(c, Box) for c in cts):
+            return self._eager(cts)
+        program = self.program
+        if program.split:
+            full = [_canonical(c) if c is not None else _ones_like(y) * 0
+                    for c, y, m in zip(cts, self.outs, program.ct_mask) if m]
+            if [api._leaf_key(c) for c in full] == program.ct_keys:
+                try:
+                    return list(program.backward(*unit.values, *self.residuals, *full))
+                except api.Retrace:
+                    pass
+        given = [_canonical(c) if m else None for c, m in zip(cts, program.ct_mask)]
+        key = ('vjp-ct', unit.key, tuple(self.traced),
+               tuple(None if c is None else api._leaf_key(c) for c in given))
+        found = unit.jitted.cached(key, unit.values + [c for c in given if c is not None],
+                                   lambda: unit.joint_program(self.traced, given))
+        if found is None:
+            return self._eager(cts)
+        return list(found[1])
+
+    def _eager(self, cts):
+        unit = self.unit
+        xs = [unit.primals[i] for i in self.traced]
+
+        def g(xs_):
+            full = list(unit.primals)
+            for i, x in zip(self.traced, xs_):
+                full[i] = x
+            return unit.call_f(tree_unflatten(unit.treedef, full))
+        _, _, pullback = pull_back(g, xs, list_def(len(xs)), unit.name)
+        return pullback(cts, last=True)
+
+
+def _compile(recording, template, out_treedef, fn, start):
+    program = api.compile_recording(recording, template, out_treedef, fn, start)
+    program.split = False
+    return program
