@@ -103,6 +103,7 @@ class Jitted:
         self.traces = 0             # how many times f was traced
         self._simple = not self.static_argnums
         self._warned = False
+        self.helpers = {}           # its JVP and pullback, jitted (see derive.py)
         functools.update_wrapper(self, fn)
 
     # -- the call ----------------------------------------------------------------

@@ -28,7 +28,7 @@ import time
 import numpy
 
 from .._core.box import Box, Dual, lift_dead
-from .._core.pytree import tree_unflatten
+from .._core.pytree import tree_flatten, tree_unflatten
 from .._core.transforms import push_forward, pull_back, FunctionOutput
 from ..custom import newest_tag, traced_at, closed, ClosureError
 from ..fixed_point import _peel_leaf as peel, _list_def as list_def
@@ -46,9 +46,9 @@ def differentiate(jitted, leaves, treedef, static):
     if tag is None:             # boxes of retired operators only: constants
         args, kw = api.arguments(treedef, [lift_dead(l) for l in leaves], static)
         return jitted(*args, **kw)
+    if tag.mode not in ('forward', 'reverse'):
+        return _eager(jitted, leaves, treedef, static)      # Taylor mode, vmap
     primals = [peel(l, tag) for l in leaves]
-    if tag.mode not in ('forward', 'reverse') or any(isinstance(p, Box) for p in primals):
-        return _eager(jitted, leaves, treedef, static)
     unit = _Unit(jitted, tag, leaves, primals, treedef, static)
     out = unit.forward() if tag.mode == 'forward' else unit.reverse()
     return _eager(jitted, leaves, treedef, static) if out is None else out
@@ -103,15 +103,34 @@ class _Unit:
             return None
 
     # -- forward mode ---------------------------------------------------------------
+    def helper(self, kind, extra, fn):
+        """The jitted function ``fn`` (a JVP or a pullback of f at this signature),
+        made once: called on values differentiated at older tags, it is compiled
+        under those operators in turn (second and higher order)."""
+        key = (kind, self.key, extra)
+        helpers = self.jitted.helpers
+        found = helpers.get(key)
+        if found is None:
+            fn.__name__ = f'{api._identifier(self.name)}_{kind}'
+            found = helpers.setdefault(key, api.jit(fn))
+        return found
+
+    def _nested(self):
+        return any(isinstance(p, Box) for p in self.primals)
+
+    # -- forward mode ---------------------------------------------------------------
     def forward(self):
         tangents = []
         for leaf, p in zip(self.leaves, self.primals):
             leaf = lift_dead(leaf)
-            t = leaf.tangent if leaf is not p else None
-            if isinstance(lift_dead(t), Box):
-                return None         # a tangent differentiated at an older tag
-            tangents.append(lift_dead(t))
+            tangents.append(lift_dead(leaf.tangent) if leaf is not p else None)
+        mask = tuple(t is not None for t in tangents)
         given = [t for t in tangents if t is not None]
+        if self._nested() or any(isinstance(t, Box) for t in given):
+            out, touts = self.helper('jvp', mask, self._jvp_function(mask))(self.primals, given)
+            out_leaves, out_def = tree_flatten(out)
+            return tree_unflatten(out_def, [y if t is None else Dual(y, t, self.tag)
+                                            for y, t in zip(out_leaves, touts)])
         key = ('jvp', self.key, tuple(None if t is None else api._leaf_key(t) for t in tangents))
         found = self.jitted.cached(key, self.values + given, lambda: self._jvp_program(tangents))
         if found is None:
@@ -122,6 +141,15 @@ class _Unit:
         out = [y if not has else Dual(y, next(touts), self.tag)
                for y, has in zip(flat[:n], program.tangent_mask)]
         return tree_unflatten(program.out_treedef, out)
+
+    def _jvp_function(self, mask):
+        def jvp(primals, given):
+            ts = iter(given)
+            tangents = [next(ts) if m else None for m in mask]
+            out, out_def, touts = push_forward(self.call_f, primals, self.treedef, tangents,
+                                               self.name)
+            return tree_unflatten(out_def, out), touts
+        return jvp
 
     def _jvp_program(self, tangents):
         def build(recording, tracers):
@@ -140,6 +168,8 @@ class _Unit:
     # -- reverse mode ---------------------------------------------------------------
     def reverse(self):
         traced = [i for i, leaf in enumerate(self.leaves) if traced_at(leaf, self.tag)]
+        if self._nested():
+            return self._nested_reverse(traced)
         key = ('vjp', self.key, tuple(traced))
         found = self.jitted.cached(key, self.values, lambda: self._vjp_program(traced))
         if found is None:
@@ -155,6 +185,35 @@ class _Unit:
         variables = self.tag.tape.custom(self.tag, [lift_dead(self.leaves[i]) for i in traced],
                                          outs, vjp, f'jit({self.name})')
         return tree_unflatten(program.out_treedef, variables)
+
+    def _nested_reverse(self, traced):
+        """The primals are differentiated at older tags: f's outputs by the jitted
+        function itself (compiled under those operators), the sweep's call by the
+        jitted pullback."""
+        args, kw = api.arguments(self.treedef, self.primals, self.static)
+        out_leaves, out_def = tree_flatten(self.jitted(*args, **kw))
+        if not out_leaves:
+            return tree_unflatten(out_def, out_leaves)
+        pullback = self.pullback(traced)
+        variables = self.tag.tape.custom(
+            self.tag, [lift_dead(self.leaves[i]) for i in traced], out_leaves,
+            lambda cts: pullback(self.primals, list(cts)), f'jit({self.name})')
+        return tree_unflatten(out_def, variables)
+
+    def pullback(self, traced):
+        """The jitted ``(primal leaves, cotangents) -> adjoints of the traced leaves``."""
+        def pullback(primals, cts):
+            return self._pull_back(traced, primals)(cts, last=True)
+        return self.helper('pullback', tuple(traced), pullback)
+
+    def _pull_back(self, traced, primals):
+        def g(xs):
+            full = list(primals)
+            for i, x in zip(traced, xs):
+                full[i] = x
+            return self.call_f(tree_unflatten(self.treedef, full))
+        xs = [primals[i] for i in traced]
+        return pull_back(g, xs, list_def(len(xs)), self.name)[2]
 
     def _joint(self, traced, cotangents=None):
         """build() of x, ct -> (f(x), pullback(ct)); cotangents: given values (None:
@@ -233,7 +292,7 @@ class _Pullback:
         unit = self.unit
         cts = [lift_dead(c) for c in cotangents]
         if any(isinstance(c, Box) for c in cts):
-            return self._eager(cts)
+            return self._boxed(cts)
         program = self.program
         if program.split:
             full = [_canonical(c) if c is not None else _ones_like(y) * 0
@@ -248,21 +307,14 @@ class _Pullback:
                tuple(None if c is None else api._leaf_key(c) for c in given))
         found = unit.jitted.cached(key, unit.values + [c for c in given if c is not None],
                                    lambda: unit.joint_program(self.traced, given))
-        if found is None:
-            return self._eager(cts)
+        if found is None:       # f cannot be traced for these cotangents: eagerly
+            return self.unit._pull_back(self.traced, self.unit.primals)(cts, last=True)
         return list(found[1])
 
-    def _eager(self, cts):
-        unit = self.unit
-        xs = [unit.primals[i] for i in self.traced]
-
-        def g(xs_):
-            full = list(unit.primals)
-            for i, x in zip(self.traced, xs_):
-                full[i] = x
-            return unit.call_f(tree_unflatten(unit.treedef, full))
-        _, _, pullback = pull_back(g, xs, list_def(len(xs)), unit.name)
-        return pullback(cts, last=True)
+    def _boxed(self, cts):
+        """Cotangents differentiated at older tags: the jitted pullback, compiled
+        under those operators."""
+        return list(self.unit.pullback(self.traced)(self.unit.primals, cts))
 
 
 def _compile(recording, template, out_treedef, fn, start):
