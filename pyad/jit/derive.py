@@ -102,7 +102,6 @@ class _Unit:
         except _UNTRACEABLE + (api._ReturnsFunction,):
             return None
 
-    # -- forward mode ---------------------------------------------------------------
     def helper(self, kind, extra, fn):
         """The jitted function ``fn`` (a JVP or a pullback of f at this signature),
         made once: called on values differentiated at older tags, it is compiled
@@ -120,27 +119,25 @@ class _Unit:
 
     # -- forward mode ---------------------------------------------------------------
     def forward(self):
-        tangents = []
-        for leaf, p in zip(self.leaves, self.primals):
-            leaf = lift_dead(leaf)
-            tangents.append(lift_dead(leaf.tangent) if leaf is not p else None)
-        mask = tuple(t is not None for t in tangents)
+        tangents = [lift_dead(leaf.tangent) if leaf is not p else None
+                    for leaf, p in zip(map(lift_dead, self.leaves), self.primals)]
         given = [t for t in tangents if t is not None]
         if self._nested() or any(isinstance(t, Box) for t in given):
+            mask = tuple(t is not None for t in tangents)
             out, touts = self.helper('jvp', mask, self._jvp_function(mask))(self.primals, given)
             out_leaves, out_def = tree_flatten(out)
-            return tree_unflatten(out_def, [y if t is None else Dual(y, t, self.tag)
-                                            for y, t in zip(out_leaves, touts)])
+            return tree_unflatten(out_def, self._duals(out_leaves, touts))
         key = ('jvp', self.key, tuple(None if t is None else api._leaf_key(t) for t in tangents))
         found = self.jitted.cached(key, self.values + given, lambda: self._jvp_program(tangents))
         if found is None:
             return None
         program, flat = found
-        n = program.n_out
-        touts = iter(flat[n:])
-        out = [y if not has else Dual(y, next(touts), self.tag)
-               for y, has in zip(flat[:n], program.tangent_mask)]
-        return tree_unflatten(program.out_treedef, out)
+        touts = iter(flat[program.n_out:])
+        touts = [next(touts) if has else None for has in program.tangent_mask]
+        return tree_unflatten(program.out_treedef, self._duals(flat[:program.n_out], touts))
+
+    def _duals(self, out_leaves, tangents):
+        return [y if t is None else Dual(y, t, self.tag) for y, t in zip(out_leaves, tangents)]
 
     def _jvp_function(self, mask):
         def jvp(primals, given):
@@ -289,26 +286,38 @@ class _Pullback:
         self.program, self.residuals = program, residuals
 
     def __call__(self, cotangents):
-        unit = self.unit
         cts = [lift_dead(c) for c in cotangents]
         if any(isinstance(c, Box) for c in cts):
             return self._boxed(cts)
+        if self.program.split:
+            grads = self._backward(cts)
+            if grads is not None:
+                return grads
+        return self._joint(cts)
+
+    def _backward(self, cts):
+        """The backward program on the residuals, if the cotangents have the
+        signature it was traced for and its guards pass; else None."""
         program = self.program
-        if program.split:
-            full = [_canonical(c) if c is not None else _ones_like(y) * 0
-                    for c, y, m in zip(cts, self.outs, program.ct_mask) if m]
-            if [api._leaf_key(c) for c in full] == program.ct_keys:
-                try:
-                    return list(program.backward(*unit.values, *self.residuals, *full))
-                except api.Retrace:
-                    pass
-        given = [_canonical(c) if m else None for c, m in zip(cts, program.ct_mask)]
+        full = [_canonical(c) if c is not None else _ones_like(y) * 0
+                for c, y, m in zip(cts, self.outs, program.ct_mask) if m]
+        if [api._leaf_key(c) for c in full] != program.ct_keys:
+            return None
+        try:
+            return list(program.backward(*self.unit.values, *self.residuals, *full))
+        except api.Retrace:
+            return None
+
+    def _joint(self, cts):
+        """A program of f and its pullback traced for these cotangents."""
+        unit = self.unit
+        given = [_canonical(c) if m else None for c, m in zip(cts, self.program.ct_mask)]
         key = ('vjp-ct', unit.key, tuple(self.traced),
                tuple(None if c is None else api._leaf_key(c) for c in given))
         found = unit.jitted.cached(key, unit.values + [c for c in given if c is not None],
                                    lambda: unit.joint_program(self.traced, given))
         if found is None:       # f cannot be traced for these cotangents: eagerly
-            return self.unit._pull_back(self.traced, self.unit.primals)(cts, last=True)
+            return unit._pull_back(self.traced, unit.primals)(cts, last=True)
         return list(found[1])
 
     def _boxed(self, cts):

@@ -93,12 +93,17 @@ def _operation(node, recording):
     meta = recording.meta.get(node.outs[0])
     if symbol is None or not _large_array(meta):
         return None
-    arrays = [type(a) is Var and recording.meta.get(a.n) == meta for a in node.args]
-    for a, array in zip(node.args, arrays):
-        if not array and _number(a, recording, meta[1]) is None \
-                and not _scalar_input(a, recording, meta[1]):
-            return None
-    return symbol if any(arrays) else None
+    kinds = [_operand_kind(a, recording, meta) for a in node.args]
+    return symbol if 'array' in kinds and None not in kinds else None
+
+
+def _operand_kind(a, recording, meta):
+    """'array' (of the result's shape and dtype), 'number', or None (not fusable)."""
+    if type(a) is Var and recording.meta.get(a.n) == meta:
+        return 'array'
+    if _number(a, recording, meta[1]) is not None or _scalar_input(a, recording, meta[1]):
+        return 'number'
+    return None
 
 
 def plan(nodes, recording, keep, reads):

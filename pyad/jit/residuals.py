@@ -19,9 +19,6 @@ import copy
 
 from .codegen import reads, vars_in
 
-_ELEMENTWISE_KINDS = ('call',)
-
-
 def _backward_nodes(nodes, ct_vars, forced):
     """(indices of the nodes that depend on ct or are forced, variables they define
     or write into)."""
@@ -36,8 +33,9 @@ def _backward_nodes(nodes, ct_vars, forced):
 
 
 def _makers(i, nodes, creator, into):
-    """Force node i and, as its result may be a view of what it reads, the nodes
-    that made those values.  False where that reaches an input."""
+    """Add node i to ``into`` and, as its result may be a view of what it reads, the
+    nodes that made those values (inputs and constants have no maker: they are read,
+    never written, by the backward program)."""
     stack = [i]
     while stack:
         j = stack.pop()
