@@ -173,3 +173,34 @@ def test_perturbations_of_two_operators_stay_apart():
     assert got == pytest.approx(6.0)
     got = d(lambda x: x * pyad.jvp(lambda y: inner(x, y), 2.0, 1.0)[1])(3.0)
     assert got == pytest.approx(6.0)
+
+
+def test_without_a_split_the_sweep_recomputes(monkeypatch):
+    """Where the trace cannot be split (the backward part would write into what the
+    forward part returns), f's own program runs forward and a joint program of f and
+    its pullback runs in the sweep: the same results."""
+    from pyad.jit import derive
+    monkeypatch.setattr(derive, 'split', lambda *args: None)
+    w, X, y = _data(n=30, d=5)
+    f = Counted(lambda w: loss(w, X, y, 0.1))
+    jf = jit(f)
+    want = value_and_grad(f.f)(w)
+    _assert_same(value_and_grad(jf)(w), want, exact=False)
+    calls = f.calls
+    _assert_same(value_and_grad(jf)(w), want, exact=False)
+    assert f.calls == calls
+    assert not [p for k, p in jf._cache.items() if k[0] == 'vjp'][0][0].split
+
+
+def test_a_failing_guard_of_the_backward_program_hands_over():
+    from pyad import jit as jit_module
+    w, X, y = _data(n=30, d=5)
+    f = lambda w: loss(w, X, y, 0.1)          # noqa: E731
+    jf = jit(f)
+    grad(jf)(w)
+    program = [p for k, p in jf._cache.items() if k[0] == 'vjp'][0][0]
+
+    def failing(*args):
+        raise jit_module.Retrace(0)
+    program.backward = failing
+    _assert_same(grad(jf)(w), grad(f)(w), exact=False)
