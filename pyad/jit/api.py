@@ -249,6 +249,7 @@ class Jitted:
     def clear(self):
         with self._lock:
             self._cache.clear()
+            self.helpers.clear()
 
     def __get__(self, obj, objtype=None):
         """A jitted method: bound to its instance (the instance is a static argument
