@@ -204,3 +204,16 @@ def test_a_failing_guard_of_the_backward_program_hands_over():
         raise jit_module.Retrace(0)
     program.backward = failing
     _assert_same(grad(jf)(w), grad(f)(w), exact=False)
+
+
+def test_random_numbers_drawn_inside_are_not_frozen():
+    """Under an operator, f drawing random numbers runs eagerly (as without jit),
+    each call drawing afresh from the generator as it was."""
+    x = np.array([0.5, -1.0, 2.0])
+    rng_a, rng_b = np.random.default_rng(7), np.random.default_rng(7)
+    f_a = lambda x: pnp.sum(x * rng_a.standard_normal(3))      # noqa: E731
+    f_b = lambda x: pnp.sum(x * rng_b.standard_normal(3))      # noqa: E731
+    jf = jit(f_a)
+    for _ in range(3):
+        np.testing.assert_array_equal(grad(jf)(x), grad(f_b)(x))
+        np.testing.assert_array_equal(jacfwd(jf)(x), jacfwd(f_b)(x))

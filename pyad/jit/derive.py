@@ -35,6 +35,7 @@ from ..fixed_point import _peel_leaf as peel, _list_def as list_def
 from . import api
 from .residuals import split
 from .trace import JitError, Recording, Var
+from .namespace import rng_states
 
 
 _UNTRACEABLE = (JitError, ClosureError, FunctionOutput)
@@ -94,13 +95,21 @@ class _Unit:
         None when it cannot be traced under the operator."""
         start = time.perf_counter()
         recording = Recording(None)
+        states = rng_states(self.jitted.fn)
         try:
             tracers = list(self.primals)
             for i, v in zip(self.positions, self.values):
                 tracers[i] = api.input_tracer(recording, v)
-            return api.run_traced(recording, lambda: build(recording, tracers)), recording, start
+            traced = api.run_traced(recording, lambda: build(recording, tracers))
         except _UNTRACEABLE + (api._ReturnsFunction,):
             return None
+        finally:
+            drew = states.changed()
+            if drew:
+                states.restore()
+        # random numbers drawn inside would be frozen into the program: f runs
+        # eagerly, drawing them (the generators as they were before the trace)
+        return None if drew else (traced, recording, start)
 
     def helper(self, kind, extra, fn):
         """The jitted function ``fn`` (a JVP or a pullback of f at this signature),
