@@ -163,3 +163,18 @@ def test_without_numba_nothing_is_fused(monkeypatch):
     jf = jit(grad(rosen))
     assert 'fused(' not in jf.source(x)
     np.testing.assert_allclose(jf(x), grad(rosen)(x), rtol=1e-12)
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_n_dimensional_gradient_fused_equals_unfused(monkeypatch, dtype):
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((128, 256)).astype(dtype)
+    y = rng.uniform(0.5, 2.0, (128, 256)).astype(dtype)
+    g = grad(lambda x: pnp.sum(_chain(x, y)))
+    jg = jit(g)
+    assert 'fused(' in jg.source(x)
+    got = jg(x)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, _unfused(monkeypatch, g, x))
+    rtol = 1e-6 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, g(x), rtol=rtol, atol=rtol)
