@@ -91,8 +91,9 @@ class _Unit:
         return self.jitted.fn(*args, **kw)
 
     def _trace(self, build):
-        """Compile ``build(recording, tracers)`` -> (template, out_treedef, extra);
-        None when it cannot be traced under the operator."""
+        """Trace ``build(recording, tracers)`` (the tracers in place of the traced
+        primals): (its result, the recording, the start time), or None when f
+        cannot be traced under the operator."""
         start = time.perf_counter()
         recording = Recording(None)
         states = rng_states(self.jitted.fn)
