@@ -43,7 +43,7 @@ class Program:
     """One compiled trace: the function, its source, and how to rebuild outputs."""
     __slots__ = ('run', 'source', 'out_treedef', 'trace_seconds', 'nodes',
                  # under an outer operator (see derive.py)
-                 'split', 'backward', 'n_out', 'tangent_mask', 'ct_mask', 'ct_keys')
+                 'split', 'backward', 'n_out', 'tangent_mask', 'ct_kinds', 'ct_keys')
 
     def __init__(self, run, source, out_treedef, trace_seconds, nodes):
         self.split = False

@@ -235,24 +235,30 @@ class _Unit:
                 return self.call_f(tree_unflatten(self.treedef, full))
             with closed(self.tag, f'pyad.jit of {self.name}'):
                 out, out_def, pullback = pull_back(g, xs, list_def(len(xs)), self.name)
-            cts = cotangents if cotangents is not None else \
-                [_ones_like(getattr(y, 'value', None)) if isinstance(y, api.Tracer) else None
-                 for y in out]
-            ct_tracers = [None if c is None else api.input_tracer(recording, c) for c in cts]
+            mark = len(recording.nodes)         # the sweep's nodes follow
+            if cotangents is None:
+                cts = [_ones_like(y.value) if isinstance(y, api.Tracer) else None for y in out]
+                kinds = [None if c is None else 'one' if numpy.shape(c) == () else 'input'
+                         for c in cts]
+            else:
+                cts = cotangents
+                kinds = [None if c is None else 'input' for c in cts]
+            ct_tracers = [api.input_tracer(recording, c) if k == 'input' else c
+                          for c, k in zip(cts, kinds)]
             grads = pullback(ct_tracers, last=True)
-            return ([api.output_leaf(y, recording) for y in out], out_def,
-                    [api.output_leaf(g, recording) for g in grads],
-                    [t.vid for t in ct_tracers if t is not None],
-                    [t is not None for t in ct_tracers],
-                    [api._leaf_key(c) for c in cts if c is not None])
+            return _Joint(out=[api.output_leaf(y, recording) for y in out], out_def=out_def,
+                          grads=[api.output_leaf(g, recording) for g in grads], mark=mark,
+                          ct_vars=[t.vid for t, k in zip(ct_tracers, kinds) if k == 'input'],
+                          ct_kinds=kinds,
+                          ct_keys=[api._leaf_key(c) for c in cts if c is not None])
         return build
 
     def _vjp_program(self, traced):
         found = self._trace(self._joint(traced))
         if found is None:
             return None
-        (out_t, out_def, grad_t, ct_vars, ct_mask, ct_keys), recording, start = found
-        parts = split(recording, out_t, grad_t, ct_vars)
+        joint, recording, start = found
+        parts = split(recording, joint.out, joint.grads, joint.ct_vars, joint.mark)
         if parts is None:       # f's own program, and a joint one for the sweep
             args, kw = api.arguments(self.treedef, self.primals, self.static)
             try:
@@ -261,20 +267,30 @@ class _Unit:
                 return None
         else:
             forward, residuals, backward = parts
-            program = _compile(forward, out_t + [Var(n) for n in residuals], out_def,
+            program = _compile(forward, joint.out + [Var(n) for n in residuals], joint.out_def,
                                self.jitted.fn, start)
-            program.backward = _compile(backward, grad_t, None, self.jitted.fn, start).run
+            program.backward = _compile(backward, joint.grads, None, self.jitted.fn, start).run
             program.split = True
-        program.n_out = len(out_t)
-        program.ct_mask, program.ct_keys = ct_mask, ct_keys
+        program.n_out = len(joint.out)
+        program.ct_kinds, program.ct_keys = joint.ct_kinds, joint.ct_keys
         return program
 
     def joint_program(self, traced, cts):
         found = self._trace(self._joint(traced, cts))
         if found is None:
             return None
-        grad_t, recording, start = found[0][2], found[1], found[2]
-        return _compile(recording, grad_t, None, self.jitted.fn, start)
+        joint, recording, start = found
+        return _compile(recording, joint.grads, None, self.jitted.fn, start)
+
+
+class _Joint:
+    """What the trace of f and its pullback gives: output and gradient templates,
+    where the sweep's nodes begin, and how the cotangents were made ('input': an
+    input of the program; 'one': a scalar output's cotangent folded as 1, which the
+    backward program then requires)."""
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
 
 
 class _Plain:
@@ -309,9 +325,16 @@ class _Pullback:
         """The backward program on the residuals, if the cotangents have the
         signature it was traced for and its guards pass; else None."""
         program = self.program
-        full = [_canonical(c) if c is not None else _ones_like(y) * 0
-                for c, y, m in zip(cts, self.outs, program.ct_mask) if m]
-        if [api._leaf_key(c) for c in full] != program.ct_keys:
+        full, keys = [], []
+        for c, y, kind in zip(cts, self.outs, program.ct_kinds):
+            if kind == 'one':
+                if c is None or c != 1:
+                    return None
+                keys.append(api._leaf_key(_canonical(c)))
+            elif kind == 'input':
+                full.append(_canonical(c) if c is not None else _ones_like(y) * 0)
+                keys.append(api._leaf_key(full[-1]))
+        if keys != program.ct_keys:
             return None
         try:
             return list(program.backward(*self.unit.values, *self.residuals, *full))
@@ -321,7 +344,7 @@ class _Pullback:
     def _joint(self, cts):
         """A program of f and its pullback traced for these cotangents."""
         unit = self.unit
-        given = [_canonical(c) if m else None for c, m in zip(cts, self.program.ct_mask)]
+        given = [_canonical(c) if k else None for c, k in zip(cts, self.program.ct_kinds)]
         key = ('vjp-ct', unit.key, tuple(self.traced),
                tuple(None if c is None else api._leaf_key(c) for c in given))
         found = unit.jitted.cached(key, unit.values + [c for c in given if c is not None],

@@ -1,30 +1,33 @@
 """Splitting the trace of a function and its pullback into a forward program and a
 backward program, as a custom VJP's ``fwd`` and ``bwd``.
 
-The trace of ``x, ct -> (f(x), pullback(ct))`` is one straight-line program.  Its
-nodes that do not depend on the cotangents ``ct`` form the forward program: it
-computes f's outputs and, as extra outputs, the *residuals* -- the values it made
-that the other nodes read.  Those other nodes form the backward program, which
-takes the inputs, the residuals and the cotangents.  Together they make the same
-calls in the same order as the joint program, so the same bits.
+The trace of ``x, ct -> (f(x), pullback(ct))`` is one straight-line program: f's
+nodes, then (from ``first`` on) the sweep's.  The backward part is the sweep's
+nodes and whatever depends on the cotangents ``ct`` (the inputs of the program
+for the cotangents; a scalar output's cotangent may be folded in as a constant 1
+instead, see derive.py).  The rest is the forward program: it computes f's
+outputs and, as extra outputs, the *residuals* -- the values it made that the
+backward part reads.  The backward program takes the inputs, the residuals and
+the cotangents.  Together they make the same calls in the same order as the joint
+program, so the same bits.
 
-A node depends on ``ct`` when it reads a value that does, or writes into one.  A
-node that writes cotangent-dependent values into an array made by the forward
-part (the sweep's in-place buffers, ``zeros_like(x)``) moves that array's making
-to the backward program too, and with it whatever it may be a view of; the
-forward program must then not need it, and nothing may write into an input.
-Where these conditions fail there is no split (``None``): the caller recomputes.
+A node belongs to the backward part also when it reads a value of that part or
+writes into one.  A node of it that writes into an array made by the forward part
+(``zeros_like(x)`` filled by the sweep) moves that array's making to the backward
+program too, and with it whatever it may be a view of; the forward program must
+then not need it, and nothing may write into an input.  Where these conditions
+fail there is no split (``None``): the caller recomputes.
 """
 import copy
 
 from .codegen import reads, vars_in
 
-def _backward_nodes(nodes, ct_vars, forced):
-    """(indices of the nodes that depend on ct or are forced, variables they define
-    or write into)."""
+def _backward_nodes(nodes, first, ct_vars, forced):
+    """(indices of the nodes of the sweep -- from ``first`` on --, those that depend
+    on ct or are forced, and the variables they define or write into)."""
     dv, dn = set(ct_vars), set()
     for i, node in enumerate(nodes):
-        if i in forced or any(n in dv for n in reads(node)) \
+        if i >= first or i in forced or any(n in dv for n in reads(node)) \
                 or any(n in dv for n in node.writes):
             dn.add(i)
             dv.update(node.outs)
@@ -48,7 +51,7 @@ def _makers(i, nodes, creator, into):
     return True
 
 
-def backward_part(recording, ct_vars, needed):
+def backward_part(recording, first, ct_vars, needed):
     """(backward node indices, their variables), or None when the trace cannot be
     split so that the forward part computes ``needed`` (f's outputs) untouched."""
     nodes = recording.nodes
@@ -56,7 +59,7 @@ def backward_part(recording, ct_vars, needed):
     inputs = set(recording.inputs)
     forced = set()
     while True:
-        dn, dv = _backward_nodes(nodes, ct_vars, forced)
+        dn, dv = _backward_nodes(nodes, first, ct_vars, forced)
         more = set()
         for i in dn:
             for w in nodes[i].writes:
@@ -87,14 +90,15 @@ def _writes_after_read(nodes, dn):
                for i, node in enumerate(nodes) for w in node.writes)
 
 
-def split(recording, out_template, grad_template, ct_vars):
+def split(recording, out_template, grad_template, ct_vars, first):
     """(forward recording, residual variables, backward recording), or None.
+    ``first``: the index of the first node of the sweep.
 
     The forward recording's inputs are the joint one's minus the cotangents; its
     outputs should be ``out_template`` followed by the residuals.  The backward
     recording's inputs are those inputs, the residuals and the cotangents."""
     needed = vars_in(out_template, [])
-    part = backward_part(recording, ct_vars, needed)
+    part = backward_part(recording, first, ct_vars, needed)
     if part is None:
         return None
     dn, dv = part
