@@ -217,3 +217,17 @@ def test_random_numbers_drawn_inside_are_not_frozen():
     for _ in range(3):
         np.testing.assert_array_equal(grad(jf)(x), grad(f_b)(x))
         np.testing.assert_array_equal(jacfwd(jf)(x), jacfwd(f_b)(x))
+
+
+@pytest.mark.parametrize('dtype', [np.float32, np.float64])
+def test_scalar_outputs_with_cotangents_other_than_one(dtype):
+    """grad's cotangent 1 is folded into the backward program; any other one (a
+    scaled loss, a vjp's own) runs a program that takes it."""
+    w, X, y = _data(dtype)
+    f = lambda w: loss(w, X, y, 0.1)          # noqa: E731
+    jf = jit(f)
+    for _ in range(2):
+        _assert_same(grad(jf)(w), grad(f)(w), exact=False)
+        _assert_same(grad(lambda w: 3.0 * jf(w))(w), grad(lambda w: 3.0 * f(w))(w), exact=False)
+        for ct in (2.5, np.asarray(-1.5, dtype), np.asarray(1.0, dtype)):
+            _assert_same(pyad.vjp(jf, w)[1](ct), pyad.vjp(f, w)[1](ct), exact=False)
