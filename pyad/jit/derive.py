@@ -189,9 +189,14 @@ class _Unit:
         if not outs:
             return tree_unflatten(program.out_treedef, outs)
         vjp = _Pullback(self, traced, outs, program, residuals)
-        variables = self.tag.tape.custom(self.tag, [lift_dead(self.leaves[i]) for i in traced],
-                                         outs, vjp, f'jit({self.name})')
-        return tree_unflatten(program.out_treedef, variables)
+        return tree_unflatten(program.out_treedef, self._record(traced, outs, vjp))
+
+    def _record(self, traced, outs, vjp):
+        """One record on the tag's tape (whose vjp keeps this unit: not the tape's
+        own variables, which would make a cycle through the tape)."""
+        tag, inputs = self.tag, [lift_dead(self.leaves[i]) for i in traced]
+        self.leaves = self.tag = None
+        return tag.tape.custom(tag, inputs, outs, vjp, f'jit({self.name})')
 
     def _nested_reverse(self, traced):
         """The primals are differentiated at older tags: f's outputs by the jitted
@@ -201,11 +206,9 @@ class _Unit:
         out_leaves, out_def = tree_flatten(self.jitted(*args, **kw))
         if not out_leaves:
             return tree_unflatten(out_def, out_leaves)
-        pullback = self.pullback(traced)
-        variables = self.tag.tape.custom(
-            self.tag, [lift_dead(self.leaves[i]) for i in traced], out_leaves,
-            lambda cts: pullback(self.primals, list(cts)), f'jit({self.name})')
-        return tree_unflatten(out_def, variables)
+        pullback, primals = self.pullback(traced), self.primals
+        return tree_unflatten(out_def, self._record(traced, out_leaves,
+                                                    lambda cts: pullback(primals, list(cts))))
 
     def pullback(self, traced):
         """The jitted ``(primal leaves, cotangents) -> adjoints of the traced leaves``."""
