@@ -192,11 +192,11 @@ class _Unit:
         return tree_unflatten(program.out_treedef, self._record(traced, outs, vjp))
 
     def _record(self, traced, outs, vjp):
-        """One record on the tag's tape (whose vjp keeps this unit: not the tape's
-        own variables, which would make a cycle through the tape)."""
-        tag, inputs = self.tag, [lift_dead(self.leaves[i]) for i in traced]
-        self.leaves = self.tag = None
-        return tag.tape.custom(tag, inputs, outs, vjp, f'jit({self.name})')
+        """One record on the tag's tape (whose vjp keeps this unit, but not the
+        tape's variables among the arguments)."""
+        inputs = [lift_dead(self.leaves[i]) for i in traced]
+        self.leaves = None
+        return self.tag.tape.custom(self.tag, inputs, outs, vjp, f'jit({self.name})')
 
     def _nested_reverse(self, traced):
         """The primals are differentiated at older tags: f's outputs by the jitted
