@@ -8,20 +8,23 @@ arguments and handles that level:
   signature of the primals and tangents, batched tangents included) computes the
   outputs and their tangents, which are returned as duals at T.
 * T is a reverse tag: the program of ``x, ct -> (f(x), vjp(f, x)(ct))`` is traced
-  once per signature, with cotangents shaped like the outputs, and split into a
-  forward program that returns f's outputs and the residuals, and a backward
-  program that takes the residuals and the cotangents (see residuals.py).  The
-  forward program runs now; one record on T's tape keeps the residuals, and the
-  backward program runs in the sweep.  Cotangents of another signature (jacrev's
-  batched rows) run a joint program traced for them, which recomputes the forward
-  part.
+  once per signature and cut where the sweep begins into a forward program that
+  returns f's outputs and the residuals, and a backward program that takes the
+  residuals and the cotangents (see residuals.py; a scalar output's cotangent is
+  traced as the constant 1 that grad passes, and the backward program checks it).
+  The forward program runs now; one record on T's tape keeps the residuals, and
+  the backward program runs in the sweep.  Other cotangents (not 1 for a scalar
+  output; another shape or dtype: jacrev's batched rows) run a joint program
+  traced for them, which recomputes the forward part.
 
 Where the values peeled at T are still differentiated at older tags (second and
-higher order: ``hessian``, ``grad(grad(...))``), under Taylor mode or vmap, and
-where the function cannot be traced under the operator (it closes over a value
-being differentiated, it returns functions, ...), f runs eagerly: the answer of
-pyad's operators without jit.  A guard that fails in the backward program hands
-that call to a joint program traced for it.
+higher order: ``hessian``, ``grad(grad(...))``), f's JVP and pullback are jitted
+functions themselves, called on those values: each is compiled under the older
+operators in turn.  Under Taylor mode or vmap, and where f cannot be traced under
+the operator (it closes over a value being differentiated, returns functions,
+draws random numbers, ...), f runs eagerly: the answer of pyad's operators without
+jit.  A guard that fails in the backward program hands that call to a joint
+program traced for it.
 """
 import time
 
