@@ -231,3 +231,27 @@ def test_scalar_outputs_with_cotangents_other_than_one(dtype):
         _assert_same(grad(lambda w: 3.0 * jf(w))(w), grad(lambda w: 3.0 * f(w))(w), exact=False)
         for ct in (2.5, np.asarray(-1.5, dtype), np.asarray(1.0, dtype)):
             _assert_same(pyad.vjp(jf, w)[1](ct), pyad.vjp(f, w)[1](ct), exact=False)
+
+
+@pytest.mark.parametrize('aux_shape', [(), (3,)])
+def test_outputs_without_cotangents_are_symbolic_zeros(aux_shape):
+    """An aux output gets no cotangent: its derivative is never formed (here it would
+    be inf: a zero cotangent times it is nan), and after the first sweep shows it, the
+    programs are traced for it."""
+    w, X, y = _data(n=30, d=5)
+
+    def f(w):
+        r = pnp.sum(w * w) - pnp.sum(w * w)            # 0, whose sqrt has slope inf
+        aux = pnp.sqrt(r) if aux_shape == () else pnp.sqrt(r * pnp.ones(3))
+        return loss(w, X, y, 0.1), aux
+    counted = Counted(f)
+    jf = jit(counted)
+    want = value_and_grad(f, has_aux=True)(w)
+    for _ in range(3):
+        with np.errstate(divide='ignore', invalid='ignore'):
+            got = value_and_grad(jf, has_aux=True)(w)
+        _assert_same(got, want, exact=False)
+        assert np.all(np.isfinite(got[1]))
+    calls = counted.calls
+    value_and_grad(jf, has_aux=True)(w)
+    assert counted.calls == calls

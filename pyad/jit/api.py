@@ -104,6 +104,7 @@ class Jitted:
         self._simple = not self.static_argnums
         self._warned = False
         self.helpers = {}           # its JVP and pullback, jitted (see derive.py)
+        self.cotangents_seen = {}   # which outputs the sweeps gave cotangents (derive.py)
         functools.update_wrapper(self, fn)
 
     # -- the call ----------------------------------------------------------------
@@ -250,6 +251,7 @@ class Jitted:
         with self._lock:
             self._cache.clear()
             self.helpers.clear()
+            self.cotangents_seen.clear()
 
     def __get__(self, obj, objtype=None):
         """A jitted method: bound to its instance (the instance is a static argument

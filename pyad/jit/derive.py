@@ -180,8 +180,9 @@ class _Unit:
         traced = [i for i, leaf in enumerate(self.leaves) if traced_at(leaf, self.tag)]
         if self._nested():
             return self._nested_reverse(traced)
-        key = ('vjp', self.key, tuple(traced))
-        found = self.jitted.cached(key, self.values, lambda: self._vjp_program(traced))
+        present = self.jitted.cotangents_seen.get((self.key, tuple(traced)))
+        key = ('vjp', self.key, tuple(traced), present)
+        found = self.jitted.cached(key, self.values, lambda: self._vjp_program(traced, present))
         if found is None:
             return None
         program, flat = found
@@ -228,9 +229,10 @@ class _Unit:
         xs = [primals[i] for i in traced]
         return pull_back(g, xs, list_def(len(xs)), self.name)[2]
 
-    def _joint(self, traced, cotangents=None):
+    def _joint(self, traced, cotangents=None, present=None):
         """build() of x, ct -> (f(x), pullback(ct)); cotangents: given values (None:
-        ones like the outputs, made while tracing)."""
+        ones like the outputs, made while tracing, for the outputs that ``present``
+        says get one -- all, if None)."""
         def build(recording, tracers):
             xs = [tracers[i] for i in traced]
 
@@ -243,9 +245,7 @@ class _Unit:
                 out, out_def, pullback = pull_back(g, xs, list_def(len(xs)), self.name)
             mark = len(recording.nodes)         # the sweep's nodes follow
             if cotangents is None:
-                cts = [_ones_like(y.value) if isinstance(y, api.Tracer) else None for y in out]
-                kinds = [None if c is None else 'one' if numpy.shape(c) == () else 'input'
-                         for c in cts]
+                cts, kinds = _default_cotangents(out, present)
             else:
                 cts = cotangents
                 kinds = [None if c is None else 'input' for c in cts]
@@ -259,8 +259,8 @@ class _Unit:
                           ct_keys=[api._leaf_key(c) for c in cts if c is not None])
         return build
 
-    def _vjp_program(self, traced):
-        found = self._trace(self._joint(traced))
+    def _vjp_program(self, traced, present):
+        found = self._trace(self._joint(traced, present=present))
         if found is None:
             return None
         joint, recording, start = found
@@ -287,6 +287,25 @@ class _Unit:
             return None
         joint, recording, start = found
         return _compile(recording, joint.grads, None, self.jitted.fn, start)
+
+
+def _default_cotangents(out, present):
+    """(cotangents, kinds) a reverse-mode trace is made with: for each output of f,
+    ones ('input' of the program; 'one', folded in, for a scalar), or None where
+    the output is a constant ('constant') or gets no cotangent ('absent': an aux
+    output, as the sweeps so far have shown)."""
+    cts, kinds = [], []
+    for k, y in enumerate(out):
+        if not isinstance(y, api.Tracer):
+            cts.append(None)
+            kinds.append('constant')
+        elif present is not None and not present[k]:
+            cts.append(None)
+            kinds.append('absent')
+        else:
+            cts.append(_ones_like(y.value))
+            kinds.append('one' if numpy.shape(cts[-1]) == () else 'input')
+    return cts, kinds
 
 
 class _Joint:
@@ -331,15 +350,18 @@ class _Pullback:
         """The backward program on the residuals, if the cotangents have the
         signature it was traced for and its guards pass; else None."""
         program = self.program
-        full, keys = [], []
-        for c, y, kind in zip(cts, self.outs, program.ct_kinds):
-            if kind == 'one':
-                if c is None or c != 1:
-                    return None
-                keys.append(api._leaf_key(_canonical(c)))
-            elif kind == 'input':
-                full.append(_canonical(c) if c is not None else _ones_like(y) * 0)
-                keys.append(api._leaf_key(full[-1]))
+        kinds = program.ct_kinds
+        if any((c is None) != (k == 'absent') for c, k in zip(cts, kinds) if k != 'constant'):
+            # the outputs that get a cotangent are not those traced: the next trace
+            # takes these (a symbolic zero is not a zero: 0 * inf would be nan)
+            unit = self.unit
+            unit.jitted.cotangents_seen[(unit.key, tuple(self.traced))] = \
+                tuple(c is not None for c in cts)
+            return None
+        if any(k == 'one' and c != 1 for c, k in zip(cts, kinds)):
+            return None
+        full = [_canonical(c) for c, k in zip(cts, kinds) if k == 'input']
+        keys = [api._leaf_key(_canonical(c)) for c, k in zip(cts, kinds) if k in ('one', 'input')]
         if keys != program.ct_keys:
             return None
         try:
@@ -350,7 +372,8 @@ class _Pullback:
     def _joint(self, cts):
         """A program of f and its pullback traced for these cotangents."""
         unit = self.unit
-        given = [_canonical(c) if k else None for c, k in zip(cts, self.program.ct_kinds)]
+        given = [None if k == 'constant' else _canonical(c)
+                 for c, k in zip(cts, self.program.ct_kinds)]
         key = ('vjp-ct', unit.key, tuple(self.traced),
                tuple(None if c is None else api._leaf_key(c) for c in given))
         found = unit.jitted.cached(key, unit.values + [c for c in given if c is not None],
