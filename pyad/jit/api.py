@@ -101,6 +101,7 @@ class Jitted:
         self._cache = {}
         self._lock = threading.Lock()
         self.traces = 0             # how many times f was traced
+        self.derived_traces = 0     # ... for the programs under an operator (derive.py)
         self._simple = not self.static_argnums
         self._warned = False
         self.helpers = {}           # its JVP and pullback, jitted (see derive.py)
@@ -166,13 +167,19 @@ class Jitted:
             return simple           # the same signature, in the fast path's words
         return (treedef, static, tuple(_leaf_key(l) for l in leaves))
 
-    def _store(self, key, program):
+    def _store(self, key, program, derived=False):
+        """Keep a program for ``key``; ``derived``: one of the programs that run under
+        an operator (counted apart: each operator, argument and cotangent pattern is a
+        signature of its own, not a retrace)."""
         with self._lock:
             programs = self._cache.get(key, ())
             programs = [] if programs is _EAGER else list(programs)
             programs.insert(0, program)          # the newest path first
             del programs[self.max_programs:]
             self._cache[key] = programs
+            if derived:
+                self.derived_traces += 1
+                return
             self.traces += 1
             if self.traces > self.warn_after and not self._warned:
                 self._warned = True
@@ -219,7 +226,7 @@ class Jitted:
             with self._lock:
                 self._cache[key] = _EAGER
             return None
-        self._store(key, program)
+        self._store(key, program, derived=True)
         return program, program.run(*values)
 
     # -- inspection ----------------------------------------------------------------
