@@ -3,7 +3,9 @@
 Each test of tests/test_operators.py runs again with every operator it imports
 replaced by one whose result is jitted (``jit(grad(f))`` where it said
 ``grad(f)``); each confusion case runs with its outermost operator jitted (the
-inner ones run inside the trace, so they are recorded into the same program).
+inner ones run inside the trace, so they are recorded into the same program), and
+again with every operator applied to the jitted function (``grad(jit(f))``: jitted
+functions called with values being differentiated, at every nesting).
 Every jitted function is called twice, so that the second call runs the compiled
 program, not the trace."""
 import functools
@@ -111,3 +113,33 @@ def test_confusion_case_jit(case):
     if isinstance(got, Exception):
         raise got
     assert ok, f'{case.name} through jit: expected {case.expected!r}, got {got!r}\n{case.doc}'
+
+
+# ------------------------------------------------------------- jit inside the operators
+def jitting_the_function(operator):
+    """The operator applied to the jitted function: op(f) becomes op(jit(f)), so that
+    the jitted function is called with values the operator differentiates (compiled
+    as a unit with compiled derivatives; nested operators peel one level each)."""
+    @functools.wraps(operator)
+    def op(f, *args, **kwargs):
+        return operator(pyad.jit(f) if callable(f) else f, *args, **kwargs)
+    return op
+
+
+class _patched_inside(_patched):
+    def __enter__(self):
+        self.saved = {n: getattr(self.module, n) for n in self.names if hasattr(self.module, n)}
+        for n, op in self.saved.items():
+            setattr(self.module, n, jitting_the_function(op))
+
+
+@pytest.mark.parametrize('case', confusion.CASES, ids=lambda c: c.name)
+def test_confusion_case_with_jitted_functions(case):
+    with _patched_inside(confusion, _OPERATORS):
+        ok, got = confusion.check(case)
+        ok2, got2 = confusion.check(case)       # the compiled programs, where there are
+    for ok, got in ((ok, got), (ok2, got2)):
+        if isinstance(got, Exception):
+            raise got
+        assert ok, f'{case.name} with jitted functions: expected {case.expected!r}, got ' \
+                   f'{got!r}\n{case.doc}'

@@ -20,6 +20,7 @@ from . import trace as _trace
 from .trace import Tracer, JitError, Recording, make_tracer, Var
 from .namespace import watch, rng_states, line_of_draw, register
 from .codegen import generate, compile_program, Retrace
+from . import derive
 
 
 class _ReturnsFunction(Exception):
@@ -40,9 +41,12 @@ class RetraceWarning(UserWarning):
 
 class Program:
     """One compiled trace: the function, its source, and how to rebuild outputs."""
-    __slots__ = ('run', 'source', 'out_treedef', 'trace_seconds', 'nodes')
+    __slots__ = ('run', 'source', 'out_treedef', 'trace_seconds', 'nodes',
+                 # under an outer operator (see derive.py)
+                 'split', 'backward', 'n_out', 'tangent_mask', 'ct_kinds', 'ct_keys')
 
     def __init__(self, run, source, out_treedef, trace_seconds, nodes):
+        self.split = False
         self.run = run
         self.source = source
         self.out_treedef = out_treedef
@@ -97,8 +101,11 @@ class Jitted:
         self._cache = {}
         self._lock = threading.Lock()
         self.traces = 0             # how many times f was traced
+        self.derived_traces = 0     # ... for the programs under an operator (derive.py)
         self._simple = not self.static_argnums
         self._warned = False
+        self.helpers = {}           # its JVP and pullback, jitted (see derive.py)
+        self.cotangents_seen = {}   # which outputs the sweeps gave cotangents (derive.py)
         functools.update_wrapper(self, fn)
 
     # -- the call ----------------------------------------------------------------
@@ -122,10 +129,12 @@ class Jitted:
 
     def _call(self, args, kwargs):
         leaves, treedef, static = self._split(args, kwargs)
-        if _trace.current() is not None or any(isinstance(l, (Box, Tracer)) for l in leaves):
-            # inside another trace (it records our operations), or under a derivative
-            # operator whose boxes are arguments: run f itself
+        if _trace.current() is not None or any(isinstance(l, Tracer) for l in leaves):
+            # inside another trace: it records our operations
             return self.fn(*args, **kwargs)
+        if any(isinstance(l, Box) for l in leaves):
+            # under a derivative operator: a compiled unit with compiled derivatives
+            return derive.differentiate(self, leaves, treedef, static)
         key = self._key(args, kwargs, leaves, treedef, static)
         values = [l for l in leaves if _traced(l)]
         programs = self._cache.get(key, ())
@@ -158,13 +167,19 @@ class Jitted:
             return simple           # the same signature, in the fast path's words
         return (treedef, static, tuple(_leaf_key(l) for l in leaves))
 
-    def _store(self, key, program):
+    def _store(self, key, program, derived=False):
+        """Keep a program for ``key``; ``derived``: one of the programs that run under
+        an operator (counted apart: each operator, argument and cotangent pattern is a
+        signature of its own, not a retrace)."""
         with self._lock:
             programs = self._cache.get(key, ())
             programs = [] if programs is _EAGER else list(programs)
             programs.insert(0, program)          # the newest path first
             del programs[self.max_programs:]
             self._cache[key] = programs
+            if derived:
+                self.derived_traces += 1
+                return
             self.traces += 1
             if self.traces > self.warn_after and not self._warned:
                 self._warned = True
@@ -178,34 +193,41 @@ class Jitted:
     # -- tracing -------------------------------------------------------------------
     def _trace(self, args, kwargs, leaves, treedef, static):
         start = time.perf_counter()
-        register()
         recording = Recording(None)
-        tracers = []
-        for leaf in leaves:
-            if _traced(leaf):
-                n = recording.new_var(leaf)
-                recording.inputs.append(n)
-                leaf = make_tracer(recording, n, leaf)
-                recording.input_tracers.append(leaf)
-            tracers.append(leaf)
-        dynamic, kw = tree_unflatten(treedef, tracers)
-        call_args = list(dynamic)
-        for i, value in static:
-            call_args[i] = value
+        tracers = [input_tracer(recording, leaf) if _traced(leaf) else leaf for leaf in leaves]
+        call_args, kw = arguments(treedef, tracers, static)
         states = rng_states(self.fn)
-        out = _run_traced(recording, lambda: self.fn(*call_args, **kw))
+        out = run_traced(recording, lambda: self.fn(*call_args, **kw))
         if states.changed():
-            where = line_of_draw(lambda: _run_traced(Recording(None), lambda: self.fn(*args, **kwargs)),
+            where = line_of_draw(lambda: run_traced(Recording(None), lambda: self.fn(*args, **kwargs)),
                                  states)
             raise JitError(f'pyad.jit cannot compile a random number generator drawn from inside '
                            f'the function ({where}): the numbers would be frozen into the program. '
                            f'Draw them outside and pass them in (the generator is left as it was)')
         out_leaves, out_treedef = tree_flatten(out)
-        template = [_output_leaf(y, recording) for y in out_leaves]
-        name = _identifier(getattr(self.fn, '__name__', 'f'))
-        source, globals_ = generate(recording, template, name)
-        run = compile_program(source, globals_, name)
-        return Program(run, source, out_treedef, time.perf_counter() - start, len(recording.nodes))
+        template = [output_leaf(y, recording) for y in out_leaves]
+        return compile_recording(recording, template, out_treedef, self.fn, start)
+
+    # -- under an outer operator ------------------------------------------------------
+    def cached(self, key, values, make):
+        """(program, its flat outputs) for the derived programs (see derive.py): the
+        first stored program for ``key`` whose guards pass, or a new one from ``make()``.
+        None when ``key`` is marked eager."""
+        programs = self._cache.get(key, ())
+        if programs is _EAGER:
+            return None
+        for program in programs:
+            try:
+                return program, program.run(*values)
+            except Retrace:
+                continue
+        program = make()
+        if program is None:
+            with self._lock:
+                self._cache[key] = _EAGER
+            return None
+        self._store(key, program, derived=True)
+        return program, program.run(*values)
 
     # -- inspection ----------------------------------------------------------------
     def source(self, *args, **kwargs):
@@ -235,6 +257,8 @@ class Jitted:
     def clear(self):
         with self._lock:
             self._cache.clear()
+            self.helpers.clear()
+            self.cotangents_seen.clear()
 
     def __get__(self, obj, objtype=None):
         """A jitted method: bound to its instance (the instance is a static argument
@@ -247,7 +271,39 @@ class Jitted:
         return f'<pyad.jit of {getattr(self.fn, "__name__", self.fn)!r}>'
 
 
-def _run_traced(recording, run):
+def input_tracer(recording, value):
+    """A new input variable of the recording, holding ``value``: its tracer."""
+    register()
+    n = recording.new_var(value)
+    recording.inputs.append(n)
+    tracer = make_tracer(recording, n, value)
+    recording.input_tracers.append(tracer)
+    return tracer
+
+
+def arguments(treedef, leaves, static):
+    """The positional and keyword arguments of a call, from the leaves of its
+    non-static arguments and the static ones."""
+    return with_static(tree_unflatten(treedef, leaves), static)
+
+
+def with_static(dynamic_kw, static):
+    """(args, kwargs) from the pair (non-static positional arguments, kwargs)."""
+    dynamic, kw = dynamic_kw
+    call_args = list(dynamic)
+    for i, value in static:
+        call_args[i] = value
+    return call_args, kw
+
+
+def compile_recording(recording, template, out_treedef, fn, start):
+    name = _identifier(getattr(fn, '__name__', 'f'))
+    source, globals_ = generate(recording, template, name)
+    run = compile_program(source, globals_, name)
+    return Program(run, source, out_treedef, time.perf_counter() - start, len(recording.nodes))
+
+
+def run_traced(recording, run):
     previous = _trace.current()
     _trace._state.recording = recording
     try:
@@ -262,7 +318,7 @@ def _run_traced(recording, run):
         recording.done = True
 
 
-def _output_leaf(y, recording):
+def output_leaf(y, recording):
     if isinstance(y, Tracer):
         if y.rec is not recording:
             raise JitError('pyad.jit: the function returned a traced value of another trace')

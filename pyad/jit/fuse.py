@@ -14,8 +14,9 @@ than they save.  (numexpr was measured too: slower than NumPy's own ufuncs here,
 see docs/jit.md.)  Without numba, or with ``pyad.jit.fuse.ENABLED = False``,
 nothing is fused.
 """
-import threading
 import operator
+import re
+import threading
 
 import numpy
 
@@ -45,40 +46,64 @@ def available():
     return numba is not None and ENABLED
 
 
-def _number(c, recording):
-    """c as a Python float if it is a number, or a constant float64 array all of one
-    value laid out by broadcasting (zero strides); else None."""
+_FLOATS = (numpy.dtype(numpy.float64), numpy.dtype(numpy.float32))
+
+
+def _number(c, recording, dtype):
+    """c as a Python float if it is a number that a ``dtype`` array meets as NumPy
+    would (a Python number, or a NumPy scalar or a constant array all of one value
+    laid out by broadcasting, zero strides, of that dtype); else None."""
     if type(c) is Var:
         if c.n not in recording.constants:
             return None
         c = recording.constants[c.n]
-    if type(c) is float or type(c) is numpy.float64 or type(c) is int and type(c) is not bool:
+    if type(c) is float or (type(c) is int and abs(c) < 1 << 24):     # (exact in float32)
         return float(c)
-    if type(c) is numpy.ndarray and c.dtype == numpy.float64 and c.size and not any(c.strides):
+    if isinstance(c, numpy.generic) and c.dtype == dtype:
+        return float(c)
+    if type(c) is numpy.ndarray and c.dtype == dtype and c.size and not any(c.strides):
         return float(c.flat[0])
     return None
 
 
-def _large_vector(meta):
-    """(shape, dtype) of a 1-d float64 array of at least MIN_SIZE elements?"""
-    return meta is not None and meta[1] == numpy.float64 and len(meta[0]) == 1 \
-        and meta[0][0] >= MIN_SIZE
+def _scalar_input(a, recording, dtype):
+    """Is ``a`` a traced float64 number, an input of a float64 chain's loop?  (In a
+    float32 chain it would change the result type.)"""
+    return dtype == numpy.float64 and type(a) is Var and a.n in recording.scalars \
+        and a.n not in recording.constants
+
+
+def _large_array(meta):
+    """(shape, dtype) of a float64 or float32 array of at least MIN_SIZE elements?"""
+    if meta is None or meta[1] not in _FLOATS:
+        return False
+    size = 1
+    for d in meta[0]:
+        size *= d
+    return size >= MIN_SIZE
 
 
 def _operation(node, recording):
-    """'+', '-', ..., 'square' for a fusable node (all of whose array operands have its
-    result's shape, float64), else None."""
+    """'+', '-', ..., 'square' for a fusable node (whose array operands all have its
+    result's shape and dtype), else None."""
     if node.kind != 'call' or node.kwargs or node.writes or len(node.outs) != 1:
         return None
     symbol = _BINARY.get(node.fn) if len(node.args) == 2 else \
         _UNARY.get(node.fn) if len(node.args) == 1 else None
     meta = recording.meta.get(node.outs[0])
-    if symbol is None or not _large_vector(meta):
+    if symbol is None or not _large_array(meta):
         return None
-    for a in node.args:
-        if _number(a, recording) is None and not (type(a) is Var and recording.meta.get(a.n) == meta):
-            return None
-    return symbol
+    kinds = [_operand_kind(a, recording, meta) for a in node.args]
+    return symbol if 'array' in kinds and None not in kinds else None
+
+
+def _operand_kind(a, recording, meta):
+    """'array' (of the result's shape and dtype), 'number', or None (not fusable)."""
+    if type(a) is Var and recording.meta.get(a.n) == meta:
+        return 'array'
+    if _number(a, recording, meta[1]) is not None or _scalar_input(a, recording, meta[1]):
+        return 'number'
+    return None
 
 
 def plan(nodes, recording, keep, reads):
@@ -94,9 +119,11 @@ def plan(nodes, recording, keep, reads):
         if not ops[i] or node.outs[0] in inline:
             continue
         inputs, count = [], [0]
-        expr = _expression(i, nodes, ops, producer, inline, recording, inputs, count, absorbed)
+        dtype = recording.meta[node.outs[0]][1]
+        expr = _expression(i, nodes, ops, producer, inline, (recording, dtype), inputs, count,
+                           absorbed)
         if count[0] >= MIN_OPERATIONS:
-            chains[i] = (expr, inputs)
+            chains[i] = (expr, inputs, dtype)
         else:
             absorbed.difference_update(_inner(i, nodes, producer, inline))
     return chains, absorbed
@@ -125,23 +152,26 @@ def _inner(i, nodes, producer, inline):
     return out
 
 
-def _expression(i, nodes, ops, producer, inline, recording, inputs, count, absorbed):
+def _expression(i, nodes, ops, producer, inline, typed, inputs, count, absorbed):
     count[0] += 1
+    recording, dtype = typed
     parts = []
     for a in nodes[i].args:
         if type(a) is Var and a.n in inline:
             j = producer[a.n]
             absorbed.add(j)
-            parts.append(_expression(j, nodes, ops, producer, inline, recording, inputs, count,
+            parts.append(_expression(j, nodes, ops, producer, inline, typed, inputs, count,
                                      absorbed))
             continue
-        value = _number(a, recording)
+        value = _number(a, recording, dtype)
         if value is not None:
-            parts.append(f'({value!r})')
+            # NumPy meets a Python number as a value of the array's dtype
+            parts.append(f'({value!r})' if dtype == numpy.float64 else f'float32({value!r})')
             continue
         if a.n not in inputs:
             inputs.append(a.n)
-        parts.append(f'i{inputs.index(a.n)}[j]')
+        index = '' if _scalar_input(a, recording, dtype) else '[j]'
+        parts.append(f'i{inputs.index(a.n)}{index}')
     symbol = ops[i]
     if symbol == 'square':
         return f'({parts[0]}*{parts[0]})'
@@ -154,21 +184,28 @@ _kernels = {}
 _lock = threading.Lock()
 
 
-def kernel(expr, count):
-    """The compiled loop of an expression of ``count`` 1-d float64 inputs i0, i1, ...
-    (one per expression: a retrace reuses it)."""
+def kernel(expr, count, dtype):
+    """The compiled loop of an expression of ``count`` inputs i0, i1, ... (arrays of
+    one shape, read over their flat C-ordered views, and float64 numbers), made
+    once per expression and dtype (a retrace reuses it)."""
     with _lock:
-        fn = _kernels.get((expr, count))
+        key = (expr, count, dtype.name)
+        fn = _kernels.get(key)
         if fn is None:
             params = ', '.join(f'i{k}' for k in range(count))
+            arrays = sorted({int(k) for k in re.findall(r'i(\d+)\[j\]', expr)})
+            flat = ''.join(f'    i{k} = numpy.ascontiguousarray(i{k}).reshape(-1)\n'
+                           for k in arrays)
             source = (f'def fused({params}):\n'
-                      f'    out = numpy.empty(i0.shape[0])\n'
-                      f'    for j in range(out.shape[0]):\n'
-                      f'        out[j] = {expr}\n'
+                      f'    out = numpy.empty(i{arrays[0]}.shape, numpy.{dtype.name})\n'
+                      f'{flat}'
+                      f'    flat = out.reshape(-1)\n'
+                      f'    for j in range(flat.shape[0]):\n'
+                      f'        flat[j] = {expr}\n'
                       f'    return out\n')
-            scope = {'numpy': numpy}
+            scope = {'numpy': numpy, 'float32': numpy.float32}
             exec(compile(source, '<pyad.jit fused>', 'exec'), scope)
-            fn = _kernels[(expr, count)] = numba.njit(error_model='numpy')(scope['fused'])
+            fn = _kernels[key] = numba.njit(error_model='numpy')(scope['fused'])
         return fn
 
 
@@ -182,8 +219,8 @@ def apply(nodes, recording, keep, reads):
     out, shown = [], {}
     for i, node in enumerate(nodes):
         if i in chains:
-            expr, inputs = chains[i]
-            node = Node('call', kernel(expr, len(inputs)), tuple(Var(n) for n in inputs), {},
+            expr, inputs, dtype = chains[i]
+            node = Node('call', kernel(expr, len(inputs), dtype), tuple(Var(n) for n in inputs), {},
                         node.outs, None, [], node.line)
             shown[node.outs[0]] = (expr.replace('[j]', ''), inputs)
         elif i in absorbed:
