@@ -23,7 +23,7 @@ from numpy.typing import DTypeLike
 from ._core.box import Box
 
 __all__ = ['Array', 'ArrayLike', 'Axis', 'DTypeLike', 'Shape', 'Traced',
-           'UnaryFunction', 'BinaryFunction', 'primitive_signature']
+           'UnaryFunction', 'BinaryFunction', 'TernaryFunction', 'primitive_signature']
 
 Traced = Box
 """A value being differentiated (a dual number, a tape variable, a batch of vmap)."""
@@ -47,14 +47,23 @@ class BinaryFunction(Protocol):
     def __call__(self, x1: ArrayLike, x2: ArrayLike, /) -> Array: ...
 
 
-def primitive_signature(prim: Any, returns: str = 'Array') -> inspect.Signature:
-    """The signature a Primitive shows to ``help()`` and ``inspect``: its implementation's
-    (a ufunc's: ``(x, /)`` or ``(x1, x2, /)``), arrays positional only (a keyword
-    argument of a primitive is a parameter), annotated with the aliases above."""
+class TernaryFunction(Protocol):
+    """An elementwise function of three broadcast arrays (``pyad.scipy.special.betainc``)."""
+
+    def __call__(self, x1: ArrayLike, x2: ArrayLike, x3: ArrayLike, /) -> Array: ...
+
+
+def primitive_signature(prim: Any, returns: str = 'Array',
+                        names: Optional[Sequence[str]] = None) -> inspect.Signature:
+    """The signature a Primitive shows to ``help()`` and ``inspect``: arrays named
+    ``names``, or else its implementation's (a ufunc's: ``(x, /)`` or ``(x1, x2, /)``),
+    arrays positional only (a keyword argument of a primitive is a parameter), annotated
+    with the aliases above."""
     impl = prim.impl
     nin = getattr(impl, 'nin', None)
-    if isinstance(nin, int):
+    if names is None and isinstance(nin, int):
         names = ['x'] if nin == 1 else [f'x{i + 1}' for i in range(nin)]
+    if names is not None:
         params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY, annotation='ArrayLike')
                   for n in names]
     else:
