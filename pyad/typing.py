@@ -15,7 +15,7 @@
 The aliases cost nothing at run time: annotations are not evaluated on calls.
 """
 import inspect
-from typing import Any, Optional, Protocol, Sequence, Tuple, Union
+from typing import Any, Callable, Optional, Protocol, Sequence, Tuple, Union
 
 import numpy
 from numpy.typing import DTypeLike
@@ -23,7 +23,8 @@ from numpy.typing import DTypeLike
 from ._core.box import Box
 
 __all__ = ['Array', 'ArrayLike', 'Axis', 'DTypeLike', 'Shape', 'Traced',
-           'UnaryFunction', 'BinaryFunction', 'TernaryFunction', 'primitive_signature']
+           'UnaryFunction', 'BinaryFunction', 'TernaryFunction', 'Operator',
+           'primitive_signature']
 
 Traced = Box
 """A value being differentiated (a dual number, a tape variable, a batch of vmap)."""
@@ -51,6 +52,15 @@ class TernaryFunction(Protocol):
     """An elementwise function of three broadcast arrays (``pyad.scipy.special.betainc``)."""
 
     def __call__(self, x1: ArrayLike, x2: ArrayLike, x3: ArrayLike, /) -> Array: ...
+
+
+class Operator(Protocol):
+    """An operator of the table (``pyad.grad``, ``pyad.jacfwd``, ...): a function in,
+    a function out.  ``holomorphic`` is grad's, jacfwd's and jacrev's (the others
+    refuse it)."""
+
+    def __call__(self, f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] = 0,
+                 has_aux: bool = False, *, holomorphic: bool = False) -> Callable[..., Any]: ...
 
 
 def primitive_signature(prim: Any, returns: str = 'Array',

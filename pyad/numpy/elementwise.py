@@ -747,5 +747,6 @@ __all__ = [
     'logical_xor', 'logit', 'maximum', 'minimum', 'mod', 'multiply', 'negative', 'not_equal',
     'polygamma', 'positive', 'power', 'psi', 'rad2deg', 'radians', 'reciprocal', 'remainder',
     'rint', 'round', 'sign', 'signbit', 'sin', 'sinc', 'sinh', 'sqrt', 'square', 'subtract',
-    'tan', 'tanh', 'true_divide', 'trunc', 'where', 'xlog1py', 'xlogy']
+    'tan', 'tanh', 'true_divide', 'trunc', 'xlog1py', 'xlogy']
+# where: the primitive of three arrays; pyad.numpy.where (composite.py) also takes one
 
