@@ -388,8 +388,15 @@ class Symbolic(tuple):
         self.shape = shape
         return self
 
-    expr = property(lambda self: self[0])
-    func = property(lambda self: self[1])
+    @property
+    def expr(self) -> Any:
+        """The derivative (or f's expression) as SymPy: an expression or a sympy.Array."""
+        return self[0]
+
+    @property
+    def func(self) -> Callable[[Any], Any]:
+        """The derivative compiled to a NumPy function of x."""
+        return self[1]
 
     def __call__(self, x: Any) -> Any:
         return self[1](x)

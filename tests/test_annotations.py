@@ -1,5 +1,9 @@
-"""Every public function of pyad.numpy, pyad.linalg and pyad.nn has a real, annotated
-signature; and the annotations are usable by a type checker (mypy, where installed)."""
+"""Every public function of pyad's namespaces (pyad, pyad.numpy, pyad.numpy.fft,
+pyad.linalg, pyad.nn, pyad.scipy.*, pyad.numerical, pyad.optim, pyad.testing, pyad.jit,
+pyad.symbolic, ...), and every public method of their classes and objects (the
+distributions of pyad.scipy.stats), has a real, annotated signature; and the
+annotations are usable by a type checker (mypy, where installed)."""
+import importlib
 import inspect
 import os
 import tempfile
@@ -15,38 +19,101 @@ import pyad.nn
 import pyad.numpy
 from pyad.numpy import elementwise
 
+NAMESPACES = ['pyad', 'pyad.numpy', 'pyad.numpy.fft', 'pyad.linalg', 'pyad.nn',
+              'pyad.scipy.special', 'pyad.scipy.stats', 'pyad.scipy.signal',
+              'pyad.scipy.integrate', 'pyad.numerical', 'pyad.optim', 'pyad.testing',
+              'pyad.jit', 'pyad.fixed_point', 'pyad.vmapping', 'pyad.flatten_util',
+              'pyad.tree_util', 'pyad.custom', 'pyad.checkpoint', 'pyad.symbolic']
+# pyad.jit's classes: another part of the library, typed apart from its entry point
+UNTYPED = {'pyad.jit.Jitted', 'pyad.jit.Program'}
+
+
+def _ours(value):
+    return (getattr(value, '__module__', None) or '').startswith('pyad') \
+        or isinstance(value, pyad.Primitive)
+
+
+def _methods(qualname, cls):
+    """The public methods (and __init__, __call__) a class defines or inherits from pyad."""
+    seen = set()
+    for klass in cls.__mro__:
+        if not klass.__module__.startswith('pyad'):
+            continue
+        for name, attr in vars(klass).items():
+            if name in seen or (name.startswith('_') and name not in ('__init__', '__call__')):
+                continue
+            attr = attr.fget if isinstance(attr, property) else attr
+            attr = attr.__func__ if isinstance(attr, (staticmethod, classmethod)) else attr
+            if inspect.isfunction(attr):
+                seen.add(name)
+                yield f'{qualname}.{name}', attr
+
+
+def _names(module):
+    names = getattr(module, '__all__', None)
+    if module.__name__ == 'pyad.vmapping':
+        names = ['vmap']
+    return names or [n for n in dir(module) if not n.startswith('_')]
+
 
 def _public(module):
-    names = getattr(module, '__all__', None) or [n for n in dir(module) if not n.startswith('_')]
-    for name in names:
+    for name in _names(module):
         value = getattr(module, name)
-        if isinstance(value, (type, types.ModuleType)) or not callable(value):
-            continue
-        # NumPy's own functions, re-exported (shape, arange, ...), come typed by NumPy
-        if not (getattr(value, '__module__', None) or '').startswith('pyad'):
-            continue
-        yield f'{module.__name__}.{name}', value
+        qualname = f'{module.__name__}.{name}'
+        if isinstance(value, types.ModuleType) or not _ours(value) or qualname in UNTYPED:
+            continue     # NumPy's own functions, re-exported (shape, arange, ...), come typed
+        if isinstance(value, type):
+            yield from _methods(qualname, value)
+        elif callable(value):
+            yield qualname, value
+        else:            # an object with methods: norm.logpdf, ... (not its constructor)
+            yield from ((n, f) for n, f in _methods(qualname, type(value))
+                        if not n.endswith('.__init__'))
 
 
-PUBLIC = [item for m in (pyad.numpy, pyad.linalg, pyad.nn) for item in _public(m)]
+def _modules():
+    for name in NAMESPACES:
+        try:
+            yield importlib.import_module(name)
+        except ImportError:      # pyad.symbolic without SymPy
+            assert name == 'pyad.symbolic'
+
+
+PUBLIC = [item for m in _modules() for item in _public(m)]
 
 
 def test_the_walk_sees_the_namespaces():
     names = {n for n, _ in PUBLIC}
-    assert len(PUBLIC) > 250
+    assert len(PUBLIC) > 500
     for name in ('pyad.numpy.sin', 'pyad.numpy.add', 'pyad.numpy.sum', 'pyad.numpy.cross',
-                 'pyad.linalg.svd', 'pyad.nn.sparsek_attention', 'pyad.numpy.round'):
+                 'pyad.linalg.svd', 'pyad.nn.sparsek_attention', 'pyad.numpy.round',
+                 'pyad.grad', 'pyad.vmap', 'pyad.fixed_point', 'pyad.stop_gradient',
+                 'pyad.Primitive.def_jvp', 'pyad.primitive', 'pyad.numpy.fft.rfft',
+                 'pyad.scipy.special.betainc', 'pyad.scipy.special.gammasgn',
+                 'pyad.scipy.stats.norm.logpdf', 'pyad.scipy.stats.multivariate_normal.cdf',
+                 'pyad.scipy.stats.poisson.pmf', 'pyad.scipy.signal.convolve',
+                 'pyad.scipy.integrate.odeint', 'pyad.numerical.grad', 'pyad.numerical.jvp',
+                 'pyad.optim.adam', 'pyad.optim.minimize', 'pyad.optim.strong_wolfe',
+                 'pyad.optim.OptimizeResult.__init__', 'pyad.testing.check_grads',
+                 'pyad.testing.reference', 'pyad.jit.jit', 'pyad.flatten_util.ravel_pytree',
+                 'pyad.nn.SparseKCache.step', 'pyad.tree_util.tree_map'):
         assert name in names
+    if importlib.util.find_spec('sympy'):
+        assert 'pyad.symbolic.hessian' in names and 'pyad.symbolic.Symbolic.__call__' in names
 
 
 @pytest.mark.parametrize('name,fn', PUBLIC, ids=[n for n, _ in PUBLIC])
 def test_signature_is_real_and_annotated(name, fn):
     sig = inspect.signature(fn)
-    kinds = [p.kind for p in sig.parameters.values()]
-    assert kinds != [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD], \
-        f'{name}: a bare (*args, **kwargs) signature'
+    params = list(sig.parameters.values())
+    if params and params[0].name in ('self', 'cls'):
+        params = params[1:]          # a method: self needs no annotation
+    kinds = [p.kind for p in params]
+    # (an object's __call__ that forwards its arguments, annotated, may take any)
+    assert kinds != [inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD] \
+        or name.endswith('.__call__'), f'{name}: a bare (*args, **kwargs) signature'
     assert sig.return_annotation is not inspect.Signature.empty, f'{name}: no return annotation'
-    missing = [p.name for p in sig.parameters.values() if p.annotation is inspect.Parameter.empty]
+    missing = [p.name for p in params if p.annotation is inspect.Parameter.empty]
     assert not missing, f'{name}: parameters without annotations: {missing}'
 
 
