@@ -17,6 +17,7 @@ import pyad
 import pyad.linalg
 import pyad.nn
 import pyad.numpy
+import pyad.scipy.special as sp
 from pyad.numpy import elementwise
 
 NAMESPACES = ['pyad', 'pyad.numpy', 'pyad.numpy.fft', 'pyad.linalg', 'pyad.nn',
@@ -132,6 +133,12 @@ def test_generated_primitives_show_their_arguments():
     assert 'decimals' in inspect.signature(pyad.numpy.round).parameters
     assert inspect.signature(pyad.numpy.allclose).return_annotation == 'bool'
     assert set(elementwise.UFUNCS) <= set(elementwise.__all__)
+    for fn, shown in ((pyad.numpy.real, "(x: 'ArrayLike', /) -> 'Array'"),
+                      (pyad.stop_gradient, "(x: 'ArrayLike', /) -> 'Array'"),
+                      (sp.betainc, "(a: 'ArrayLike', b: 'ArrayLike', x: 'ArrayLike', /) -> 'Array'"),
+                      (sp.jn, "(n: 'ArrayLike', x: 'ArrayLike', /) -> 'Array'"),
+                      (sp.gammasgn, "(x: 'ArrayLike', /) -> 'Array'")):
+        assert str(inspect.signature(fn)) == shown
 
 
 USER_CODE = '''
@@ -151,6 +158,35 @@ total: Array = pnp.sum(numpy.ones(3), axis=0, keepdims=True)
 sign, logdet = pla.slogdet(numpy.eye(2))
 first: Array = pnp.split(numpy.ones(4), 2)[0]
 z: Array = pnp.cross([1.0, 0.0], [0.0, 1.0], axisa=-1)
+
+
+# the operators, pyad.numerical, pyad.optim, pyad.scipy, pyad.numpy.fft, pyad.testing
+import pyad
+import pyad.jit
+import pyad.numerical as num
+import pyad.numpy.fft as pfft
+import pyad.optim as optim
+import pyad.scipy.special as sp
+from pyad.scipy import signal, stats
+from pyad.scipy.integrate import odeint
+from pyad.testing import check_grads
+
+spectrum: Array = pfft.rfft(numpy.ones(8), n=8, norm='ortho')
+ll: Array = stats.norm.logpdf(numpy.zeros(3), loc=0.0, scale=2.0) + sp.gammainc(2.0, 1.0)
+mask: Array = pnp.logical_and(pnp.isfinite(ll), pnp.greater(ll, 0.0))
+parts: Array = pnp.real(pnp.conj(spectrum)) + pnp.floor(ll) + pnp.stop_gradient(ll)
+close: bool = pnp.allclose(ll, ll, atol=1e-6)
+smooth: Array = signal.convolve(numpy.ones(3), numpy.ones(2), mode='same')
+ys: Array = odeint(lambda y, t: -y, 1.0, numpy.linspace(0.0, 1.0, 5), rtol=1e-6)
+g_fd = num.grad(lambda x: pnp.sum(x ** 2), eps=1e-4)(numpy.ones(3))
+g_ad = pyad.grad(lambda w, x: pnp.sum(w * x), argnums=(0, 1))(numpy.ones(3), 2.0)
+opt: optim.Optimizer = optim.adam(lr=lambda step: 1e-3 / (1 + step), clip_norm=1.0)
+state = opt.init(numpy.ones(3))
+nit: int = optim.minimize(lambda x: pnp.sum(x ** 2), numpy.ones(3), method='newton').nit
+check_grads(pnp.sin, numpy.ones(2), order=1, modes=['fwd'])
+per_example = pyad.vmap(pyad.grad(lambda w, x: pnp.sum(w * x)), in_axes=(None, 0))
+root = pyad.fixed_point(lambda a, x: 0.5 * (x + a / x), 2.0, 1.0, tol=1e-12)
+fast = pyad.jit.jit(lambda x: x * 2.0, static_argnums=())
 '''
 
 USER_MISTAKES = '''
@@ -161,6 +197,22 @@ import pyad.linalg as pla
 pnp.sum(numpy.ones(3), axis='rows')
 pnp.sin(1.0, 2.0)
 pla.slogdet(numpy.eye(2)).logdet_typo
+
+import pyad
+import pyad.numerical as num
+import pyad.numpy.fft as pfft
+import pyad.optim as optim
+import pyad.scipy.special as sp
+from pyad.scipy import stats
+
+pfft.fft(numpy.ones(4), norm='orthogonal')
+sp.betainc(1.0, 2.0)
+pnp.equal(1.0)
+stats.norm.logpdf(numpy.ones(3), loc=None)
+num.grad(lambda x: x, eps='small')
+pyad.grad(lambda x: x, argnums='x')
+optim.adam(lr=1e-3, clip_norm='none')
+pyad.fixed_point(lambda a, x: x, 1.0, 1.0, max_iter='many')
 '''
 
 
@@ -187,3 +239,12 @@ def test_mypy_catches_mistakes(tmp_path, monkeypatch):
     assert 'Argument "axis" to "sum" has incompatible type "str"' in out
     assert 'Too many arguments' in out and 'UnaryFunction' in out
     assert '"SlogdetResult" has no attribute "logdet_typo"' in out
+    for message in ('Argument "norm" to "fft" has incompatible type',
+                    'Too few arguments for "__call__" of "TernaryFunction"',
+                    'Too few arguments for "__call__" of "BinaryFunction"',
+                    'Argument "loc" to "logpdf" of "_Continuous" has incompatible type "None"',
+                    'Argument "eps" to "__call__" of "NumericalOperator" has incompatible type',
+                    'Argument "argnums" to "__call__" of "Operator" has incompatible type',
+                    'Argument "clip_norm" to "adam" has incompatible type',
+                    'Argument "max_iter" to "fixed_point" has incompatible type'):
+        assert message in out, out
