@@ -1,6 +1,7 @@
 """Type aliases for pyad's public functions (in the manner of ``jax.typing``).
 
-``pyad.numpy``, ``pyad.linalg`` and ``pyad.nn`` annotate their functions with these:
+pyad's public functions (``pyad.numpy``, ``pyad.linalg``, ``pyad.nn``, ``pyad.scipy``,
+``pyad.optim``, ...) are annotated with these:
 
 * ``ArrayLike``: what a function takes as an array: a NumPy array or scalar, a Python
   number, a (nested) list of them, or a value being differentiated (``Traced``).
@@ -10,19 +11,23 @@
   on such inputs: all of them imitate ``numpy.ndarray``, so a checker accepts what they
   accept.
 * ``Axis``: an axis, several axes, or None (all axes); ``Shape``: a shape or a length;
-  ``DTypeLike``: NumPy's (a dtype, a type, a name).
+  ``DTypeLike``: NumPy's (a dtype, a type, a name); ``FFTNorm``: the ``norm`` of the
+  transforms of ``pyad.numpy.fft``.
+* ``UnaryFunction``, ``BinaryFunction``, ``TernaryFunction``: the elementwise primitives
+  (``sin``, ``add``, ``scipy.special.betainc``), arrays positional; ``Operator``: an
+  operator of the table (``grad``, ``jacfwd``, ...), a function in and a function out.
 
 The aliases cost nothing at run time: annotations are not evaluated on calls.
 """
 import inspect
-from typing import Any, Callable, Optional, Protocol, Sequence, Tuple, Union
+from typing import Any, Callable, Literal, Optional, Protocol, Sequence, Tuple, Union
 
 import numpy
 from numpy.typing import DTypeLike
 
 from ._core.box import Box
 
-__all__ = ['Array', 'ArrayLike', 'Axis', 'DTypeLike', 'Shape', 'Traced',
+__all__ = ['Array', 'ArrayLike', 'Axis', 'DTypeLike', 'Shape', 'FFTNorm', 'Traced',
            'UnaryFunction', 'BinaryFunction', 'TernaryFunction', 'Operator',
            'primitive_signature']
 
@@ -34,6 +39,7 @@ ArrayLike = Union[numpy.ndarray, numpy.generic, Traced, bool, int, float, comple
                   Sequence[Any]]
 Axis = Optional[Union[int, Tuple[int, ...]]]
 Shape = Union[int, Sequence[int]]
+FFTNorm = Optional[Literal['backward', 'ortho', 'forward']]
 
 
 class UnaryFunction(Protocol):
