@@ -24,7 +24,7 @@ NAMESPACES = ['pyad', 'pyad.numpy', 'pyad.numpy.fft', 'pyad.linalg', 'pyad.nn',
               'pyad.scipy.special', 'pyad.scipy.stats', 'pyad.scipy.signal',
               'pyad.scipy.integrate', 'pyad.numerical', 'pyad.optim', 'pyad.testing',
               'pyad.jit', 'pyad.fixed_point', 'pyad.vmapping', 'pyad.flatten_util',
-              'pyad.tree_util', 'pyad.custom', 'pyad.checkpoint', 'pyad.symbolic']
+              'pyad.tree_util', 'pyad.custom', 'pyad.checkpoint', 'pyad.rules', 'pyad.symbolic']
 # pyad.jit's classes: another part of the library, typed apart from its entry point
 UNTYPED = {'pyad.jit.Jitted', 'pyad.jit.Program'}
 
@@ -97,7 +97,8 @@ def test_the_walk_sees_the_namespaces():
                  'pyad.optim.adam', 'pyad.optim.minimize', 'pyad.optim.strong_wolfe',
                  'pyad.optim.OptimizeResult.__init__', 'pyad.testing.check_grads',
                  'pyad.testing.reference', 'pyad.jit.jit', 'pyad.flatten_util.ravel_pytree',
-                 'pyad.nn.SparseKCache.step', 'pyad.tree_util.tree_map'):
+                 'pyad.nn.SparseKCache.step', 'pyad.tree_util.tree_map',
+                 'pyad.rules.unbroadcast', 'pyad.rules.register_batching_rule'):
         assert name in names
     if importlib.util.find_spec('sympy'):
         assert 'pyad.symbolic.hessian' in names and 'pyad.symbolic.Symbolic.__call__' in names

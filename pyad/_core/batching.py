@@ -40,7 +40,7 @@ class BatchTag(Tag):
         self.size = size
 
 
-def register(prim, rule, tagged=False):
+def register(prim: Any, rule: Callable[..., Any], tagged: bool = False) -> None:
     """Give ``prim`` (a Primitive) its batching rule.  ``tagged``: the rule gets the
     tag in place of the size and returns the result as it is (not boxed): for the
     primitives that move values into or out of a batch (see per_example)."""
