@@ -54,6 +54,8 @@ from .typing import Array, ArrayLike
 
 LearningRate = Union[ArrayLike, Callable[[Any], ArrayLike]]
 """A number, a traced value, or a schedule ``lr(step)`` (step counting from 0)."""
+LineSearch = Union[str, Callable[..., Any], None]
+"""A line search by name ('backtracking', 'strong_wolfe'), a function, or None (no search)."""
 
 __all__ = [
     'Optimizer', 'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam',
@@ -518,7 +520,7 @@ def _converged(g, f_old, f_new, gtol, ftol):
 
 
 def newton(f: Callable[..., Any], x0: Any, *, gtol: float = 1e-8, ftol: float = 0.0,
-           max_iter: int = 100, line_search: Union[str, Callable[..., Any], None] = 'backtracking',
+           max_iter: int = 100, line_search: LineSearch = 'backtracking',
            damping: float = 1e-8) -> OptimizeResult:
     """Newton's method (DiffSharp's ``argminNewton``): x ← x - α H⁻¹ ∇f, with
     (∇f, H) from one ``pyad.gradhessian`` and H⁻¹∇f from ``pyad.linalg.solve_symmetric``.
@@ -727,9 +729,10 @@ class _SteepestDescent(_Direction):
         self.alpha0 = min(2.0 * step.alpha, 1e10)          # the last good step, a little larger
 
 
-def newton_cg(f: Callable[..., Any], x0: Any, *, gtol: float = 1e-8, ftol: float = 0.0, max_iter: int = 200,
-              cg_max_iter: Optional[int] = None, cg_rtol: Optional[float] = None,
-              line_search: Union[str, Callable[..., Any], None] = 'backtracking') -> OptimizeResult:
+def newton_cg(f: Callable[..., Any], x0: Any, *, gtol: float = 1e-8, ftol: float = 0.0,
+              max_iter: int = 200, cg_max_iter: Optional[int] = None,
+              cg_rtol: Optional[float] = None,
+              line_search: LineSearch = 'backtracking') -> OptimizeResult:
     """Truncated Newton: each step solves H p = -∇f approximately by conjugate
     gradients on Hessian-vector products (``pyad.hessianv``: reverse over forward,
     no dense Hessian), to a relative tolerance min(0.5, sqrt‖∇f‖) (Nocedal &
@@ -741,7 +744,8 @@ def newton_cg(f: Callable[..., Any], x0: Any, *, gtol: float = 1e-8, ftol: float
 
 
 def conjugate_gradient(f: Callable[..., Any], x0: Any, *, gtol: float = 1e-6, ftol: float = 0.0,
-                       max_iter: int = 1000, line_search: Union[str, Callable[..., Any], None] = 'strong_wolfe',
+                       max_iter: int = 1000,
+                       line_search: LineSearch = 'strong_wolfe',
                        restart: Optional[int] = None) -> OptimizeResult:
     """Nonlinear conjugate gradients, Polak–Ribière+ (β = max(0, gₖ₊₁·(gₖ₊₁ - gₖ)/‖gₖ‖²)),
     with a strong-Wolfe line search (c2 = 0.1), restarted along -∇f every
@@ -752,7 +756,7 @@ def conjugate_gradient(f: Callable[..., Any], x0: Any, *, gtol: float = 1e-6, ft
 
 def gradient_descent(f: Callable[..., Any], x0: Any, *, gtol: float = 1e-6, ftol: float = 0.0,
                      max_iter: int = 10000,
-                     line_search: Union[str, Callable[..., Any], None] = 'backtracking') -> OptimizeResult:
+                     line_search: LineSearch = 'backtracking') -> OptimizeResult:
     """Steepest descent with a line search (slow on ill-conditioned problems; a baseline)."""
     return _descend('gradient_descent', f, x0, gtol, ftol, max_iter, line_search,
                     _SteepestDescent())

@@ -136,7 +136,8 @@ def test_generated_primitives_show_their_arguments():
     assert set(elementwise.UFUNCS) <= set(elementwise.__all__)
     for fn, shown in ((pyad.numpy.real, "(x: 'ArrayLike', /) -> 'Array'"),
                       (pyad.stop_gradient, "(x: 'ArrayLike', /) -> 'Array'"),
-                      (sp.betainc, "(a: 'ArrayLike', b: 'ArrayLike', x: 'ArrayLike', /) -> 'Array'"),
+                      (sp.betainc,
+                       "(a: 'ArrayLike', b: 'ArrayLike', x: 'ArrayLike', /) -> 'Array'"),
                       (sp.jn, "(n: 'ArrayLike', x: 'ArrayLike', /) -> 'Array'"),
                       (sp.gammasgn, "(x: 'ArrayLike', /) -> 'Array'")):
         assert str(inspect.signature(fn)) == shown
