@@ -230,14 +230,33 @@ def _mypy(code, tmp_path, monkeypatch):
     return out + err, status
 
 
+def _primitive_calls(extra):
+    """A call of every public primitive with as many arrays as its signature takes
+    (plus ``extra``): the checker's type of each must agree with its run-time
+    signature (and not be Any, which would let the call with one too many pass)."""
+    lines = []
+    for name, fn in PUBLIC:
+        if isinstance(fn, pyad.Primitive):
+            params = inspect.signature(fn).parameters.values()
+            n = sum(p.kind == p.POSITIONAL_ONLY for p in params)
+            n += extra * sum(p.kind == p.POSITIONAL_OR_KEYWORD for p in params)
+            lines.append(f'{name}({", ".join(["1.0"] * (n + extra))})')
+    return '\nimport pyad.scipy.special\n' + '\n'.join(lines) + '\n'
+
+
 def test_mypy_accepts_typed_user_code(tmp_path, monkeypatch):
-    out, status = _mypy(USER_CODE, tmp_path, monkeypatch)
+    out, status = _mypy(USER_CODE + _primitive_calls(0), tmp_path, monkeypatch)
     assert status == 0, out
 
 
 def test_mypy_catches_mistakes(tmp_path, monkeypatch):
-    out, status = _mypy(USER_MISTAKES, tmp_path, monkeypatch)
+    code = USER_MISTAKES + _primitive_calls(1)
+    out, status = _mypy(code, tmp_path, monkeypatch)
     assert status == 1, out
+    calls = [i + 1 for i, line in enumerate(code.splitlines()) if line.startswith('pyad.')]
+    assert len(calls) > 140
+    missed = [code.splitlines()[i - 1] for i in calls if f'user.py:{i}: error' not in out]
+    assert not missed, f'a checker accepts a call with one array too many: {missed}'
     assert 'Argument "axis" to "sum" has incompatible type "str"' in out
     assert 'Too many arguments' in out and 'UnaryFunction' in out
     assert '"SlogdetResult" has no attribute "logdet_typo"' in out

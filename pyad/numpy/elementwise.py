@@ -341,7 +341,6 @@ divide = binary('divide', _scalar_binary(_np.divide, _operator.truediv),
                 lambda c, ans, x, y: _div(c, y), lambda c, ans, x, y: _div(-c * ans, y),
                 traits=_UFUNC.but(partials=_divide_partials))
 true_divide = divide
-float_power = None  # set below, after power
 
 
 def _div(a, b):

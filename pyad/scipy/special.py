@@ -223,9 +223,9 @@ def wofz(z: ArrayLike) -> Array:
 
 
 # ----------------------------------------------------------------- Bessel functions
-jn = _elementwise('jn', _scipy('jv'), (
+jn: BinaryFunction = _elementwise('jn', _scipy('jv'), (
     _integer_order('jn'), lambda c, ans, n, x: c * (0.5 * (jn(n - 1, x) - jn(n + 1, x)))))
-yn = _elementwise('yn', _scipy('yn'), (
+yn: BinaryFunction = _elementwise('yn', _scipy('yn'), (
     _integer_order('yn'), lambda c, ans, n, x: c * (0.5 * (yn(n - 1, x) - yn(n + 1, x)))))
 j0 = _elementwise('j0', _scipy('j0'), (lambda c, ans, x: -c * j1(x),))
 j1 = _elementwise('j1', _scipy('j1'), (lambda c, ans, x: c * (0.5 * (j0(x) - jn(2, x))),))
@@ -272,7 +272,7 @@ _kv_order = _order_derivative('kv', lambda d, c, ans, v, x, n: -c * (
 # kve = kv e^x
 _kve_order = _order_derivative('kve', lambda d, c, ans, v, x, n: c * (
     ans - 0.5 * (d(v - 1, x, n) + d(v + 1, x, n))))
-iv = _elementwise('iv', _scipy('iv'), (
+iv: BinaryFunction = _elementwise('iv', _scipy('iv'), (
     lambda c, ans, v, x: c * _iv_order(v, x, 1),
     lambda c, ans, v, x: c * (0.5 * (iv(v - 1, x) + iv(v + 1, x)))))
 
@@ -284,15 +284,15 @@ def _ive_slope(v, x):
     return 0.5 * (ive(v - 1, x) + ive(v + 1, x))
 
 
-ive = _elementwise('ive', _scipy('ive'), (
+ive: BinaryFunction = _elementwise('ive', _scipy('ive'), (
     lambda c, ans, v, x: c * _ive_order(v, x, 1),
     (lambda c, ans, v, x: c * _ive_slope(v, x) - sign(real(x)) * ans * real(c),
      lambda g, ans, v, x: g * _ive_slope(v, x) - real(sign(real(x)) * g * ans))))
-kv = _elementwise('kv', _scipy('kv'), (
+kv: BinaryFunction = _elementwise('kv', _scipy('kv'), (
     lambda c, ans, v, x: c * _kv_order(v, x, 1),
     lambda c, ans, v, x: -c * (0.5 * (kv(v - 1, x) + kv(v + 1, x)))))
 # kve(v, z) = kv(v, z) e^z: holomorphic in z, as kv
-kve = _elementwise('kve', _scipy('kve'), (
+kve: BinaryFunction = _elementwise('kve', _scipy('kve'), (
     lambda c, ans, v, x: c * _kve_order(v, x, 1),
     lambda c, ans, v, x: c * (ans - 0.5 * (kve(v - 1, x) + kve(v + 1, x)))))
 i0 = _elementwise('i0', _scipy('i0'), (lambda c, ans, x: c * i1(x),))
