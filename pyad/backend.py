@@ -180,7 +180,7 @@ def is_plain_array(r):
                                   and hasattr(r, 'shape') and r.ndim > 0)
 
 
-def scalar_of_broadcast(c):
+def scalar_of_broadcast(c: object) -> object:
     """The one value of ``c`` when c is a plain ndarray whose strides are all 0 (a
     scalar broadcast to a shape, as the VJP of a sum or a mean makes), else None."""
     if type(c) is numpy.ndarray and c.size > 1 and not any(c.strides):

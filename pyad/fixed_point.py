@@ -61,8 +61,11 @@ iterating both together; the fixed point reached is the same.  Taylor mode
 (``diffn``) is declined with ``TaylorUnsupported``, on which ``diffn`` falls back
 to nested forward mode.
 """
+from __future__ import annotations
+
 import functools
 import numbers
+from typing import Any, Callable, Optional
 
 import numpy as _np
 
@@ -90,7 +93,8 @@ class _Context:
 
 
 @per_example
-def fixed_point(f, a, x0, *, tol=None, max_iter=1000):
+def fixed_point(f: Callable[[Any, Any], Any], a: Any, x0: Any, *, tol: Optional[float] = None,
+                max_iter: int = 1000) -> Any:
     """The x with x = f(a, x), found by iterating x ← f(a, x) from ``x0``.
 
     ``a`` and ``x`` may be floats, arrays or pytrees of them.  The result is

@@ -50,13 +50,17 @@ Limitations: the operators work on plain values (floats, arrays, pytrees of
 them); they are not themselves differentiable by pyad, and unlike the AD
 operators they do not handle functions that return functions.
 """
+from __future__ import annotations
+
 import math
+from typing import Any, Callable, Optional, Protocol, Tuple
 
 import numpy as _np
 
 from ._core.box import Box, innermost, lift_dead
 from ._core.pytree import tree_flatten, tree_unflatten, tree_map
 from .backend import namespace, on_device_of, to_numpy
+from .typing import Array, ArrayLike, DTypeLike
 
 __all__ = [
     'diff', 'fdiff', 'diff2', 'fdiff2', 'diffn', 'fdiffn', 'grad', 'fgrad', 'gradv', 'fgradv',
@@ -66,6 +70,15 @@ __all__ = [
     'curl', 'fcurl', 'div', 'fdiv', 'curldiv', 'fcurldiv', 'value_and_grad', 'jvp', 'vjp',
     'default_step',
 ]
+
+
+
+class NumericalOperator(Protocol):
+    """``op(f, eps=None)``: the function that approximates the AD operator of the same
+    name at its input(s) (``op(f)(x)``, or ``op(f)(x, v)`` with a direction)."""
+
+    def __call__(self, f: Callable[..., Any],
+                 eps: Optional[float] = None) -> Callable[..., Any]: ...
 
 
 # ----------------------------------------------------------------- leaves and flat vectors
@@ -195,7 +208,7 @@ def _out_dtype(inp, out_arrays=()):
 
 
 # ----------------------------------------------------------------- steps
-def default_step(x, order=1, dtype=None):
+def default_step(x: ArrayLike, order: int = 1, dtype: DTypeLike = None) -> Array:
     """The default central-difference step for an ``order``-th derivative at x
     (an array): ``u ** (1/(order+2)) * max(1, |x|)``, elementwise, u the machine
     epsilon of ``dtype`` (x's dtype by default)."""
@@ -296,9 +309,9 @@ def _describe(fn):
 
 
 # ----------------------------------------------------------------- currying
-def _op1(name):
+def _op1(name: str) -> Callable[[Callable[..., Any]], NumericalOperator]:
     def decorate(impl):
-        def op(f, eps=None):
+        def op(f: Callable[..., Any], eps: Optional[float] = None) -> Callable[..., Any]:
             if not callable(f):
                 raise TypeError(f'numerical.{name} expects a function, got {type(f).__name__}; '
                                 f'call it as numerical.{name}(f)(x)')
@@ -314,9 +327,9 @@ def _op1(name):
     return decorate
 
 
-def _op2(name):
+def _op2(name: str) -> Callable[[Callable[..., Any]], NumericalOperator]:
     def decorate(impl):
-        def op(f, eps=None):
+        def op(f: Callable[..., Any], eps: Optional[float] = None) -> Callable[..., Any]:
             if not callable(f):
                 raise TypeError(f'numerical.{name} expects a function, got {type(f).__name__}; '
                                 f'call it as numerical.{name}(f)(x, v)')
@@ -366,7 +379,8 @@ def jacobianv(f, x, v, eps=None):
     return _along('jacobianv', f, x, v, eps)[1]
 
 
-def jvp(f, x, v, eps=None):
+def jvp(f: Callable[..., Any], x: Any, v: Any,
+        eps: Optional[float] = None) -> Tuple[Any, Any]:
     """``jvp(f, primals, tangents) -> (f(*primals), J·tangents)`` by finite differences,
     with ``pyad.jvp``'s forms: a tuple (or list) of f's arguments and one of tangents,
     or a single argument that is not a tuple, ``jvp(f, x, v)``."""
@@ -418,7 +432,7 @@ def diff(f, x, eps=None):
     return fdiff(f, eps)(x)[1]
 
 
-def fdiffn(n, f, eps=None):
+def fdiffn(n: int, f: Callable[..., Any], eps: Optional[float] = None) -> Callable[..., Any]:
     """(f(x), f⁽ⁿ⁾(x)) by the n-th central difference
     Σ_k (-1)^k C(n, k) f(x + (n/2 - k) h) / hⁿ, whose error is O(h²); the step
     grows with n (u^(1/(n+2)) · max(1, |x|) by default)."""
@@ -451,7 +465,7 @@ def fdiffn(n, f, eps=None):
     return apply
 
 
-def diffn(n, f, eps=None):
+def diffn(n: int, f: Callable[..., Any], eps: Optional[float] = None) -> Callable[..., Any]:
     """The n-th derivative of f at scalar x by the n-th central difference
     (n + 1 evaluations; use n <= 4: the rounding error grows like u / hⁿ)."""
     fn = fdiffn(n, f, eps)
@@ -462,12 +476,12 @@ def diffn(n, f, eps=None):
     return apply
 
 
-def fdiff2(f, eps=None):
+def fdiff2(f: Callable[..., Any], eps: Optional[float] = None) -> Callable[..., Any]:
     """(f(x), f''(x))."""
     return fdiffn(2, f, eps)
 
 
-def diff2(f, eps=None):
+def diff2(f: Callable[..., Any], eps: Optional[float] = None) -> Callable[..., Any]:
     """f''(x) by (f(x+h) - 2 f(x) + f(x-h)) / h²."""
     return diffn(2, f, eps)
 
@@ -572,7 +586,8 @@ def jacobianTv(f, x, v, eps=None):
     return fjacobianTv(f, eps)(x, v)[1]
 
 
-def vjp(f, x, eps=None):
+def vjp(f: Callable[..., Any], x: Any,
+        eps: Optional[float] = None) -> Tuple[Any, Callable[[Any], Any]]:
     """``vjp(f, x) -> (f(x), pullback)`` by finite differences (each pullback costs 2n)."""
     y0 = f(x)
     return y0, lambda u: jacobianTv(f, eps)(x, u)

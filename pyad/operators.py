@@ -49,6 +49,7 @@ from ._core.transforms import (FunctionOutput, push_forward, pull_back, flatten_
                                is_function, check_not_integer)
 from ._core.taylor import push_taylor, TaylorUnsupported
 from . import numpy as pnp
+from .typing import Operator
 
 
 # ----------------------------------------------------------------- plumbing
@@ -149,7 +150,8 @@ def _index(name, i, n):
     return i % n
 
 
-def _operator(name, n_directions, returns_value):
+def _operator(name: str, n_directions: int,
+              returns_value: bool) -> Callable[[Callable[..., Any]], Operator]:
     """Make ``op(f, argnums=0, has_aux=False)`` from ``impl(g, x, *directions)``.
 
     ``op(f)(*args, *directions)``: f is called with args, the ones in argnums
@@ -213,7 +215,7 @@ _OP_ANNOTATIONS = {'f': Callable[..., Any], 'argnums': Union[int, Tuple[int, ...
                    'has_aux': bool, 'return': Callable[..., Any]}
 
 
-def _op1(name, returns_value=False):
+def _op1(name: str, returns_value: bool = False) -> Callable[[Callable[..., Any]], Operator]:
     """An operator of one input: ``op(f)(x, *args)`` differentiates f(x, *args) in x."""
     return _operator(name, 0, returns_value)
 
@@ -237,7 +239,7 @@ def _check_kinds(name, leaves, holomorphic, what):
                 f'other functions involving complex {what} use jvp or vjp directly')
 
 
-def _op2(name, returns_value=False):
+def _op2(name: str, returns_value: bool = False) -> Callable[[Callable[..., Any]], Operator]:
     """An operator of an input and a direction: ``op(f)(x, v)``."""
     return _operator(name, 1, returns_value)
 

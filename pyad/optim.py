@@ -39,8 +39,10 @@ plain NumPy between evaluations; they are not themselves traced.  Parameters on
 a GPU (CuPy) stay there for every evaluation of f and its derivatives; only the
 flat iterate and the derivatives travel between host and device.
 """
+from __future__ import annotations
+
 import math
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple, Optional, Tuple, Union
 
 import numpy as _onp
 
@@ -48,6 +50,12 @@ from . import numpy as pnp
 from ._core.box import innermost, dtype_of
 from ._core.pytree import tree_flatten, tree_unflatten, tree_map
 from .backend import namespace, on_device_of, to_numpy
+from .typing import Array, ArrayLike
+
+LearningRate = Union[ArrayLike, Callable[[Any], ArrayLike]]
+"""A number, a traced value, or a schedule ``lr(step)`` (step counting from 0)."""
+LineSearch = Union[str, Callable[..., Any], None]
+"""A line search by name ('backtracking', 'strong_wolfe'), a function, or None (no search)."""
 
 __all__ = [
     'Optimizer', 'sgd', 'momentum', 'nesterov', 'adagrad', 'rmsprop', 'adam',
@@ -61,8 +69,8 @@ __all__ = [
 class Optimizer(NamedTuple):
     """``init(params) -> state``; ``update(grads, state, params) -> (new_params, new_state)``.
     Both are pure: nothing is stored in the optimiser itself."""
-    init: Callable
-    update: Callable
+    init: Callable[[Any], Any]
+    update: Callable[[Any, Any, Any], Tuple[Any, Any]]
 
 
 def _lr_at(lr, count):
@@ -74,7 +82,7 @@ def _zeros_like_tree(params):
                     _onp.zeros_like(innermost(p)), params)
 
 
-def global_norm(tree):
+def global_norm(tree: Any) -> Array:
     """sqrt(Σ leaf²) over every leaf (differentiable)."""
     total = 0.0
     for leaf in tree_flatten(tree)[0]:
@@ -82,7 +90,7 @@ def global_norm(tree):
     return pnp.sqrt(total)
 
 
-def clip_by_global_norm(grads, max_norm):
+def clip_by_global_norm(grads: Any, max_norm: ArrayLike) -> Any:
     """Scale all gradients by min(1, max_norm / ‖grads‖) (differentiable; the
     direction is kept, as in Pascanu et al. 2013)."""
     norm = global_norm(grads)
@@ -90,7 +98,7 @@ def clip_by_global_norm(grads, max_norm):
     return tree_map(lambda g: g * scale, grads)
 
 
-def clip_by_value(grads, limit):
+def clip_by_value(grads: Any, limit: ArrayLike) -> Any:
     """Clip every gradient entry to [-limit, limit]."""
     return tree_map(lambda g: pnp.clip(g, -limit, limit), grads)
 
@@ -103,7 +111,7 @@ def _clip(grads, clip_norm, clip_value):
     return grads
 
 
-def apply_updates(params, updates):
+def apply_updates(params: Any, updates: Any) -> Any:
     """params + updates, leafwise."""
     return tree_map(lambda p, u: p + u, params, updates)
 
@@ -161,14 +169,16 @@ def _make(name, slot_names, step, lr, clip_norm, clip_value, slot_fill=0.0):
     return Optimizer(init, update)
 
 
-def sgd(lr=1e-2, *, clip_norm=None, clip_value=None):
+def sgd(lr: LearningRate = 1e-2, *, clip_norm: Optional[float] = None,
+        clip_value: Optional[float] = None) -> Optimizer:
     """Plain gradient descent: p ← p - lr g."""
     def step(p, g, slots, rate, t):
         return p - rate * g, ()
     return _make('sgd', (), step, lr, clip_norm, clip_value)
 
 
-def momentum(lr=1e-2, beta=0.9, *, nesterov=False, clip_norm=None, clip_value=None):
+def momentum(lr: LearningRate = 1e-2, beta: float = 0.9, *, nesterov: bool = False,
+             clip_norm: Optional[float] = None, clip_value: Optional[float] = None) -> Optimizer:
     """Heavy-ball momentum: v ← β v + g; p ← p - lr v.  With ``nesterov=True``
     the step looks ahead: p ← p - lr (g + β v) (Sutskever et al. 2013's form)."""
     def step(p, g, slots, rate, t):
@@ -179,12 +189,13 @@ def momentum(lr=1e-2, beta=0.9, *, nesterov=False, clip_norm=None, clip_value=No
                  clip_norm, clip_value)
 
 
-def nesterov(lr=1e-2, beta=0.9, **kwargs):
+def nesterov(lr: LearningRate = 1e-2, beta: float = 0.9, **kwargs: Any) -> Optimizer:
     """Nesterov momentum: ``momentum(lr, beta, nesterov=True)``."""
     return momentum(lr, beta, nesterov=True, **kwargs)
 
 
-def adagrad(lr=1e-1, eps=1e-8, initial_accumulator=0.0, *, clip_norm=None, clip_value=None):
+def adagrad(lr: LearningRate = 1e-1, eps: float = 1e-8, initial_accumulator: float = 0.0, *,
+            clip_norm: Optional[float] = None, clip_value: Optional[float] = None) -> Optimizer:
     """AdaGrad (Duchi et al. 2011): s ← s + g²; p ← p - lr g / (sqrt(s) + eps)."""
     def step(p, g, slots, rate, t):
         s = slots[0] + g * g
@@ -193,7 +204,8 @@ def adagrad(lr=1e-1, eps=1e-8, initial_accumulator=0.0, *, clip_norm=None, clip_
                  slot_fill=initial_accumulator)
 
 
-def rmsprop(lr=1e-3, decay=0.9, eps=1e-8, *, clip_norm=None, clip_value=None):
+def rmsprop(lr: LearningRate = 1e-3, decay: float = 0.9, eps: float = 1e-8, *,
+            clip_norm: Optional[float] = None, clip_value: Optional[float] = None) -> Optimizer:
     """RMSProp (Tieleman & Hinton 2012): s ← ρ s + (1-ρ) g²; p ← p - lr g / (sqrt(s) + eps)."""
     def step(p, g, slots, rate, t):
         s = decay * slots[0] + (1.0 - decay) * (g * g)
@@ -201,7 +213,8 @@ def rmsprop(lr=1e-3, decay=0.9, eps=1e-8, *, clip_norm=None, clip_value=None):
     return _make('rmsprop', ('mean_square',), step, lr, clip_norm, clip_value)
 
 
-def adam(lr=1e-3, b1=0.9, b2=0.999, eps=1e-8, *, clip_norm=None, clip_value=None):
+def adam(lr: LearningRate = 1e-3, b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8, *,
+         clip_norm: Optional[float] = None, clip_value: Optional[float] = None) -> Optimizer:
     """Adam (Kingma & Ba 2015), with bias correction."""
     def step(p, g, slots, rate, t):
         m = b1 * slots[0] + (1.0 - b1) * g
@@ -296,7 +309,7 @@ class OptimizeResult(dict):
     _ALIASES = {'f': 'fun', 'iterations': 'nit', 'converged': 'success', 'evaluations': 'nfev'}
 
     def __init__(self, x: Any, fun: float, jac: Any, nit: int, success: bool, message: str = '',
-                 nfev: int = 0, history: tuple = (), grad_norm: float = float('nan')):
+                 nfev: int = 0, history: tuple = (), grad_norm: float = float('nan')) -> None:
         super().__init__(x=x, fun=fun, jac=jac, nit=nit, nfev=nfev, success=success,
                          status=0 if success else 1, message=message, grad_norm=grad_norm,
                          history=history)
@@ -341,7 +354,9 @@ class LineSearchResult(NamedTuple):
     success: bool
 
 
-def backtracking(fg, x, p, f0, g0, *, alpha0=1.0, c1=1e-4, shrink=0.5, max_iter=50):
+def backtracking(fg: Callable[[Array], Tuple[float, Array]], x: Array, p: Array, f0: float,
+                 g0: Array, *, alpha0: float = 1.0, c1: float = 1e-4, shrink: float = 0.5,
+                 max_iter: int = 50) -> LineSearchResult:
     """Armijo backtracking: the first alpha = alpha0 · shrink^k with
     f(x + alpha p) <= f(x) + c1 alpha ∇f(x)·p.  ``fg(z) -> (f, g)`` on flat vectors;
     ``p`` must be a descent direction."""
@@ -387,7 +402,9 @@ def _quad_min(a, fa, fpa, b, fb):
     return float(xmin) if _onp.isfinite(xmin) else None
 
 
-def strong_wolfe(fg, x, p, f0, g0, *, alpha0=1.0, c1=1e-4, c2=0.9, alpha_max=1e10, max_iter=30):
+def strong_wolfe(fg: Callable[[Array], Tuple[float, Array]], x: Array, p: Array, f0: float,
+                 g0: Array, *, alpha0: float = 1.0, c1: float = 1e-4, c2: float = 0.9,
+                 alpha_max: float = 1e10, max_iter: int = 30) -> LineSearchResult:
     """A step satisfying the strong Wolfe conditions
     f(x + αp) <= f(x) + c1 α ∇f·p  and  |∇f(x + αp)·p| <= c2 |∇f(x)·p|
     (Nocedal & Wright, algorithms 3.5 and 3.6, with cubic/quadratic interpolation
@@ -478,7 +495,7 @@ def _solve_symmetric(H, g):
     return _onp.asarray(innermost(solve_symmetric(H, g)), dtype=H.dtype)
 
 
-def newton_step(f, x):
+def newton_step(f: Callable[..., Any], x: ArrayLike) -> Array:
     """One pure Newton step x - H⁻¹∇f(x) (DiffSharp's Newton step), written with
     pyad operations: it is differentiable in x and in anything f closes over, so a
     Newton iteration can sit inside a function that is differentiated in turn.
@@ -502,7 +519,9 @@ def _converged(g, f_old, f_new, gtol, ftol):
     return None
 
 
-def newton(f, x0, *, gtol=1e-8, ftol=0.0, max_iter=100, line_search='backtracking', damping=1e-8):
+def newton(f: Callable[..., Any], x0: Any, *, gtol: float = 1e-8, ftol: float = 0.0,
+           max_iter: int = 100, line_search: LineSearch = 'backtracking',
+           damping: float = 1e-8) -> OptimizeResult:
     """Newton's method (DiffSharp's ``argminNewton``): x ← x - α H⁻¹ ∇f, with
     (∇f, H) from one ``pyad.gradhessian`` and H⁻¹∇f from ``pyad.linalg.solve_symmetric``.
 
@@ -710,8 +729,10 @@ class _SteepestDescent(_Direction):
         self.alpha0 = min(2.0 * step.alpha, 1e10)          # the last good step, a little larger
 
 
-def newton_cg(f, x0, *, gtol=1e-8, ftol=0.0, max_iter=200, cg_max_iter=None, cg_rtol=None,
-              line_search='backtracking'):
+def newton_cg(f: Callable[..., Any], x0: Any, *, gtol: float = 1e-8, ftol: float = 0.0,
+              max_iter: int = 200, cg_max_iter: Optional[int] = None,
+              cg_rtol: Optional[float] = None,
+              line_search: LineSearch = 'backtracking') -> OptimizeResult:
     """Truncated Newton: each step solves H p = -∇f approximately by conjugate
     gradients on Hessian-vector products (``pyad.hessianv``: reverse over forward,
     no dense Hessian), to a relative tolerance min(0.5, sqrt‖∇f‖) (Nocedal &
@@ -722,8 +743,10 @@ def newton_cg(f, x0, *, gtol=1e-8, ftol=0.0, max_iter=200, cg_max_iter=None, cg_
                     _TruncatedNewton(cg_rtol, cg_max_iter))
 
 
-def conjugate_gradient(f, x0, *, gtol=1e-6, ftol=0.0, max_iter=1000, line_search='strong_wolfe',
-                       restart=None):
+def conjugate_gradient(f: Callable[..., Any], x0: Any, *, gtol: float = 1e-6, ftol: float = 0.0,
+                       max_iter: int = 1000,
+                       line_search: LineSearch = 'strong_wolfe',
+                       restart: Optional[int] = None) -> OptimizeResult:
     """Nonlinear conjugate gradients, Polak–Ribière+ (β = max(0, gₖ₊₁·(gₖ₊₁ - gₖ)/‖gₖ‖²)),
     with a strong-Wolfe line search (c2 = 0.1), restarted along -∇f every
     ``restart`` iterations (default n) or when the direction is not a descent direction."""
@@ -731,7 +754,9 @@ def conjugate_gradient(f, x0, *, gtol=1e-6, ftol=0.0, max_iter=1000, line_search
                     _PolakRibiere(restart), c2=0.1)
 
 
-def gradient_descent(f, x0, *, gtol=1e-6, ftol=0.0, max_iter=10000, line_search='backtracking'):
+def gradient_descent(f: Callable[..., Any], x0: Any, *, gtol: float = 1e-6, ftol: float = 0.0,
+                     max_iter: int = 10000,
+                     line_search: LineSearch = 'backtracking') -> OptimizeResult:
     """Steepest descent with a line search (slow on ill-conditioned problems; a baseline)."""
     return _descend('gradient_descent', f, x0, gtol, ftol, max_iter, line_search,
                     _SteepestDescent())
@@ -784,7 +809,7 @@ _METHODS = {'newton': newton, 'newton-cg': newton_cg, 'newton_cg': newton_cg,
 
 def minimize(f: Callable[..., Any], x0: Any, method: Any = 'newton-cg', *,
              gtol: Optional[float] = None, ftol: float = 0.0, max_iter: Optional[int] = None,
-             **options: Any) -> 'OptimizeResult':
+             **options: Any) -> OptimizeResult:
     """Minimise a scalar function of a pytree; returns an :class:`OptimizeResult`.
 
     ``method``: ``'newton'``, ``'newton-cg'`` (the default), ``'cg'`` (nonlinear

@@ -57,8 +57,11 @@ Limitations (honestly):
 * ``simplify=True`` calls ``sympy.simplify`` on every entry, which can be slow for
   large expressions; pass ``simplify=False`` to skip it.
 """
+from __future__ import annotations
+
 import threading
 from contextlib import contextmanager
+from typing import Any, Callable, Iterator, List, Tuple
 
 import numpy as _np
 
@@ -251,7 +254,7 @@ _saved = []
 
 
 @contextmanager
-def tracing():
+def tracing() -> Iterator[None]:
     """While active, pyad.numpy primitives accept SymPy expressions and object
     arrays of them.  Reentrant; restores the implementations on exit."""
     global _depth, _saved
@@ -306,7 +309,7 @@ def _input_shape(spec):
                     f'symbols, got {type(spec).__name__}')
 
 
-def make_symbols(spec, name='x'):
+def make_symbols(spec: Any, name: str = 'x') -> Tuple[Any, List[Any], Tuple[int, ...]]:
     """(symbols as f will receive them, flat list of the symbols, input shape).
 
     ``spec``: an int n, a shape tuple, an example array, a SymPy symbol, or a
@@ -357,7 +360,8 @@ def _sympify(arr):
     return out.reshape(arr.shape)
 
 
-def trace(f, x=None, name='x'):
+def trace(f: Callable[..., Any], x: Any = None,
+          name: str = 'x') -> Tuple[_np.ndarray, Any, List[Any], Tuple[int, ...]]:
     """(the output of f as an object array of SymPy expressions, the input symbols
     as f received them, the flat list of symbols, the input shape)."""
     args, flat, shape = make_symbols(x, name)
@@ -384,10 +388,17 @@ class Symbolic(tuple):
         self.shape = shape
         return self
 
-    expr = property(lambda self: self[0])
-    func = property(lambda self: self[1])
+    @property
+    def expr(self) -> Any:
+        """The derivative (or f's expression) as SymPy: an expression or a sympy.Array."""
+        return self[0]
 
-    def __call__(self, x):
+    @property
+    def func(self) -> Callable[[Any], Any]:
+        """The derivative compiled to a NumPy function of x."""
+        return self[1]
+
+    def __call__(self, x: Any) -> Any:
         return self[1](x)
 
     def __repr__(self):
@@ -450,13 +461,13 @@ def _require_scalar_input(name, shape):
                          f'shape {shape}; use symbolic.grad or symbolic.jacobian')
 
 
-def expression(f, x=None, *, simplify=False):
+def expression(f: Callable[..., Any], x: Any = None, *, simplify: bool = False) -> Symbolic:
     """f itself, traced: (expr, func)."""
     value, _, flat, shape = trace(f, x)
     return _finish(value, flat, shape, value, simplify)
 
 
-def diffn(n, f, x=None, *, simplify=True):
+def diffn(n: int, f: Callable[..., Any], x: Any = None, *, simplify: bool = True) -> Symbolic:
     """The n-th derivative of f: R -> R^m (any output shape) in the scalar x."""
     if int(n) != n or n < 0:
         raise ValueError(f'symbolic.diffn: the order must be a non-negative integer, got {n!r}')
@@ -468,16 +479,16 @@ def diffn(n, f, x=None, *, simplify=True):
     return _finish(d, flat, shape, value, simplify)
 
 
-def diff(f, x=None, *, simplify=True):
+def diff(f: Callable[..., Any], x: Any = None, *, simplify: bool = True) -> Symbolic:
     """f'(x) for scalar x: ``expr, func = symbolic.diff(f)``."""
     return diffn(1, f, x, simplify=simplify)
 
 
-def diff2(f, x=None, *, simplify=True):
+def diff2(f: Callable[..., Any], x: Any = None, *, simplify: bool = True) -> Symbolic:
     return diffn(2, f, x, simplify=simplify)
 
 
-def jacobian(f, x, *, simplify=True):
+def jacobian(f: Callable[..., Any], x: Any, *, simplify: bool = True) -> Symbolic:
     """The Jacobian, shape out.shape + in.shape."""
     value, _, flat, shape = trace(f, x)
     out = _np.empty(value.shape + (len(flat),), dtype=object)
@@ -487,7 +498,7 @@ def jacobian(f, x, *, simplify=True):
     return _finish(out.reshape(value.shape + tuple(shape)), flat, shape, value, simplify)
 
 
-def grad(f, x, *, simplify=True):
+def grad(f: Callable[..., Any], x: Any, *, simplify: bool = True) -> Symbolic:
     """The gradient of a scalar function, shape in.shape."""
     value, _, flat, shape = trace(f, x)
     _require_scalar_output('grad', value)
@@ -497,7 +508,7 @@ def grad(f, x, *, simplify=True):
     return _finish(out.reshape(shape), flat, shape, value, simplify)
 
 
-def hessian(f, x, *, simplify=True):
+def hessian(f: Callable[..., Any], x: Any, *, simplify: bool = True) -> Symbolic:
     """The Hessian of a scalar function, shape in.shape + in.shape."""
     value, _, flat, shape = trace(f, x)
     _require_scalar_output('hessian', value)
@@ -511,7 +522,7 @@ def hessian(f, x, *, simplify=True):
     return _finish(out.reshape(tuple(shape) + tuple(shape)), flat, shape, value, simplify)
 
 
-def laplacian(f, x, *, simplify=True):
+def laplacian(f: Callable[..., Any], x: Any, *, simplify: bool = True) -> Symbolic:
     """Σ ∂²f/∂x_i², a scalar expression."""
     value, _, flat, shape = trace(f, x)
     _require_scalar_output('laplacian', value)

@@ -22,7 +22,11 @@ computed in the reference mode (``reference()``: every fast path off).  Where
 they differ, the primitive at fault is found (its traits switched off, one
 primitive at a time) and named in a TraitError.
 """
+from __future__ import annotations
+
 import contextlib
+from typing import Any, Callable, ContextManager, Iterable, Optional
+
 import numpy as _onp
 
 from ._core.box import innermost
@@ -37,7 +41,7 @@ from ._core.traits import PLAIN, TraitError
 __all__ = ['check_grads', 'numerical_jvp', 'reference', 'TraitError']
 
 
-def reference():
+def reference() -> ContextManager[Any]:
     """``with pyad.testing.reference():`` -- every fast path of the engine off: the
     plain rules of every primitive, no deferred values, no lazy constant factors,
     no sums in place, and every array the rules do not read left off the tape.
@@ -101,7 +105,7 @@ def _axpy(a, x, y):
     return tree_unflatten(treedef, out)
 
 
-def numerical_jvp(f, x, v, eps=1e-6):
+def numerical_jvp(f: Callable[..., Any], x: Any, v: Any, eps: float = 1e-6) -> Any:
     """Central finite difference of f at x along v, in float64."""
     plus = f(_axpy(eps, v, x))
     minus = f(_axpy(-eps, v, x))
@@ -136,8 +140,10 @@ def _flat(tree):
     return _onp.concatenate([l.ravel() for l in leaves]) if leaves else _onp.zeros(0)
 
 
-def check_grads(f, x, order=2, modes=('fwd', 'rev'), *, eps=1e-6, rtol=None, atol=None,
-                batched=True, max_batched_size=64, seed=0):
+def check_grads(f: Callable[..., Any], x: Any, order: int = 2,
+                modes: Iterable[str] = ('fwd', 'rev'), *, eps: float = 1e-6,
+                rtol: Optional[float] = None, atol: Optional[float] = None,
+                batched: bool = True, max_batched_size: int = 64, seed: int = 0) -> None:
     """Assert that pyad's derivatives of f at x agree with each other and with
     finite differences, up to ``order``; returns None or raises AssertionError.
     Complex inputs and outputs are checked along complex directions, with the

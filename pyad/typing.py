@@ -1,6 +1,7 @@
 """Type aliases for pyad's public functions (in the manner of ``jax.typing``).
 
-``pyad.numpy``, ``pyad.linalg`` and ``pyad.nn`` annotate their functions with these:
+pyad's public functions (``pyad.numpy``, ``pyad.linalg``, ``pyad.nn``, ``pyad.scipy``,
+``pyad.optim``, ...) are annotated with these:
 
 * ``ArrayLike``: what a function takes as an array: a NumPy array or scalar, a Python
   number, a (nested) list of them, or a value being differentiated (``Traced``).
@@ -10,20 +11,25 @@
   on such inputs: all of them imitate ``numpy.ndarray``, so a checker accepts what they
   accept.
 * ``Axis``: an axis, several axes, or None (all axes); ``Shape``: a shape or a length;
-  ``DTypeLike``: NumPy's (a dtype, a type, a name).
+  ``DTypeLike``: NumPy's (a dtype, a type, a name); ``FFTNorm``: the ``norm`` of the
+  transforms of ``pyad.numpy.fft``.
+* ``UnaryFunction``, ``BinaryFunction``, ``TernaryFunction``: the elementwise primitives
+  (``sin``, ``add``, ``scipy.special.betainc``), arrays positional; ``Operator``: an
+  operator of the table (``grad``, ``jacfwd``, ...), a function in and a function out.
 
 The aliases cost nothing at run time: annotations are not evaluated on calls.
 """
 import inspect
-from typing import Any, Optional, Protocol, Sequence, Tuple, Union
+from typing import Any, Callable, Literal, Optional, Protocol, Sequence, Tuple, Union
 
 import numpy
 from numpy.typing import DTypeLike
 
 from ._core.box import Box
 
-__all__ = ['Array', 'ArrayLike', 'Axis', 'DTypeLike', 'Shape', 'Traced',
-           'UnaryFunction', 'BinaryFunction', 'primitive_signature']
+__all__ = ['Array', 'ArrayLike', 'Axis', 'DTypeLike', 'Shape', 'FFTNorm', 'Traced',
+           'UnaryFunction', 'BinaryFunction', 'TernaryFunction', 'Operator',
+           'primitive_signature']
 
 Traced = Box
 """A value being differentiated (a dual number, a tape variable, a batch of vmap)."""
@@ -33,6 +39,7 @@ ArrayLike = Union[numpy.ndarray, numpy.generic, Traced, bool, int, float, comple
                   Sequence[Any]]
 Axis = Optional[Union[int, Tuple[int, ...]]]
 Shape = Union[int, Sequence[int]]
+FFTNorm = Optional[Literal['backward', 'ortho', 'forward']]
 
 
 class UnaryFunction(Protocol):
@@ -47,14 +54,32 @@ class BinaryFunction(Protocol):
     def __call__(self, x1: ArrayLike, x2: ArrayLike, /) -> Array: ...
 
 
-def primitive_signature(prim: Any, returns: str = 'Array') -> inspect.Signature:
-    """The signature a Primitive shows to ``help()`` and ``inspect``: its implementation's
-    (a ufunc's: ``(x, /)`` or ``(x1, x2, /)``), arrays positional only (a keyword
-    argument of a primitive is a parameter), annotated with the aliases above."""
+class TernaryFunction(Protocol):
+    """An elementwise function of three broadcast arrays (``pyad.scipy.special.betainc``)."""
+
+    def __call__(self, x1: ArrayLike, x2: ArrayLike, x3: ArrayLike, /) -> Array: ...
+
+
+class Operator(Protocol):
+    """An operator of the table (``pyad.grad``, ``pyad.jacfwd``, ...): a function in,
+    a function out.  ``holomorphic`` is grad's, jacfwd's and jacrev's (the others
+    refuse it)."""
+
+    def __call__(self, f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] = 0,
+                 has_aux: bool = False, *, holomorphic: bool = False) -> Callable[..., Any]: ...
+
+
+def primitive_signature(prim: Any, returns: str = 'Array',
+                        names: Optional[Sequence[str]] = None) -> inspect.Signature:
+    """The signature a Primitive shows to ``help()`` and ``inspect``: arrays named
+    ``names``, or else its implementation's (a ufunc's: ``(x, /)`` or ``(x1, x2, /)``),
+    arrays positional only (a keyword argument of a primitive is a parameter), annotated
+    with the aliases above."""
     impl = prim.impl
     nin = getattr(impl, 'nin', None)
-    if isinstance(nin, int):
+    if names is None and isinstance(nin, int):
         names = ['x'] if nin == 1 else [f'x{i + 1}' for i in range(nin)]
+    if names is not None:
         params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY, annotation='ArrayLike')
                   for n in names]
     else:

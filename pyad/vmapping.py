@@ -7,7 +7,10 @@ orders (``vmap(grad(f))``: per-example gradients; ``grad(vmap(f))``;
 ``vmap(vmap(f))``), and a function that closes over a value an outer operator
 is differentiating gets that derivative right.
 """
+from __future__ import annotations
+
 import numbers
+from typing import Any, Callable, Optional
 
 from ._core.batching import BatchTag
 from ._core.box import Box, BatchBox, lift_dead, shape_of, ndim_of
@@ -16,7 +19,8 @@ from .numpy.manipulation import moveaxis, broadcast_to
 from . import vmap_rules  # noqa: F401  (registers the batching rules)
 
 
-def vmap(f, in_axes=0, out_axes=0, axis_size=None):
+def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0,
+         axis_size: Optional[int] = None) -> Callable[..., Any]:
     """Vectorise ``f`` over an axis of its arguments.
 
     ``in_axes``: an int (the axis of every argument to map over), None (not

@@ -20,6 +20,7 @@ right, but a Python loop.
 """
 import functools
 import weakref
+from typing import Any, Callable, TypeVar, cast
 
 from .box import Box, BatchBox, shape_of
 from .pytree import tree_flatten, tree_unflatten
@@ -39,7 +40,7 @@ class BatchTag(Tag):
         self.size = size
 
 
-def register(prim, rule, tagged=False):
+def register(prim: Any, rule: Callable[..., Any], tagged: bool = False) -> None:
     """Give ``prim`` (a Primitive) its batching rule.  ``tagged``: the rule gets the
     tag in place of the size and returns the result as it is (not boxed): for the
     primitives that move values into or out of a batch (see per_example)."""
@@ -127,7 +128,10 @@ def one_example(x):
     return x[(0,) * k] if k else x
 
 
-def per_example(fn):
+_F = TypeVar('_F', bound=Callable[..., Any])
+
+
+def per_example(fn: _F) -> _F:
     """For a public function that reads the values of its arguments itself (to
     choose, to validate) rather than only through primitives: under vmap it runs
     one example at a time and the results are stacked (a loop, listed as such in
@@ -156,7 +160,7 @@ def per_example(fn):
             stacked = stack([r[0][j] for r in results])
             outs.append(batch_of(stacked, tag=tag, ndim=len(shape_of(stacked)) - 1))
         return tree_unflatten(out_def, outs)
-    return wrapper
+    return cast(_F, wrapper)    # the same signature, for a type checker
 
 
 def _newest_batch_tag(values):

@@ -8,6 +8,7 @@ through pyad's primitives; the operator table is filled in by ``pyad.numpy``
 import dis
 import numbers
 import sys
+from typing import Any, Tuple
 
 from .. import backend
 
@@ -265,7 +266,7 @@ def lift_dead(x):
     return x
 
 
-def shape_of(x):
+def shape_of(x: Any) -> Tuple[int, ...]:
     t = type(x)
     if t is float:
         return ()
@@ -284,7 +285,7 @@ def shape_of(x):
         raise
 
 
-def ndim_of(x):
+def ndim_of(x: Any) -> int:
     return len(shape_of(x))
 
 
@@ -299,7 +300,7 @@ def peek(x):
     return x
 
 
-def dtype_of(x):
+def dtype_of(x: Any) -> Any:
     x = peek(x)
     if type(x) is LazyVar:
         return x.node.dtype

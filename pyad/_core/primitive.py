@@ -35,6 +35,7 @@ the primitive is made, and ``pyad.testing.check_grads`` compares every result
 with the reference mode, which ignores them.
 """
 import weakref
+from typing import Any, Callable, Optional, Tuple
 
 from .box import Box, BatchBox
 from . import forward, reverse, taylor, strategies, batching
@@ -100,8 +101,9 @@ class Primitive:
                  '__signature__')      # for help() and inspect, where the library sets one
     __doc__ = _Doc()
 
-    def __init__(self, name, impl, *, traits=None, nondiff=False, multiple_results=False,
-                 doc=None, complex_rules=False):
+    def __init__(self, name: str, impl: Callable[..., Any], *, traits: Optional[Traits] = None,
+                 nondiff: bool = False, multiple_results: bool = False,
+                 doc: Optional[str] = None, complex_rules: bool = False) -> None:
         if traits is None:
             traits = PLAIN
         elif not isinstance(traits, Traits):
@@ -127,31 +129,32 @@ class Primitive:
         self.complex_rules = complex_rules
         self.__doc__ = doc if doc is not None else getattr(impl, '__doc__', None)
 
-    def def_jvp(self, *rules):
+    def def_jvp(self, *rules: Optional[Callable[..., Any]]) -> 'Primitive':
         """One rule per positional argument (``None``: not differentiable there)."""
         self.jvps = rules
         return self
 
-    def def_vjp(self, *rules):
+    def def_vjp(self, *rules: Optional[Callable[..., Any]]) -> 'Primitive':
         self.vjps = rules
         return self
 
-    def def_jvp_joint(self, rule):
+    def def_jvp_joint(self, rule: Callable[..., Any]) -> 'Primitive':
         self.jvp_joint = rule
         return self
 
-    def def_vjp_joint(self, rule):
+    def def_vjp_joint(self, rule: Callable[..., Any]) -> 'Primitive':
         self.vjp_joint = rule
         return self
 
-    def __call__(self, *args, **params):
+    def __call__(self, *args: Any, **params: Any) -> Any:
         for a in args:
             if isinstance(a, Box):
                 return bind(self, args, params)
         return self.impl(*args, **params)
 
     # -- rule application (used by the forward and reverse modes) ---------------
-    def apply_jvp(self, tangents, ans, primals, params):
+    def apply_jvp(self, tangents: Tuple[Any, ...], ans: Any, primals: Tuple[Any, ...],
+                  params: dict) -> Any:
         if self.jvp_joint is not None:
             return self.jvp_joint(tangents, ans, primals, params)
         rules = self.jvps
@@ -170,7 +173,8 @@ class Primitive:
             out = ti if out is None else out + ti
         return out
 
-    def apply_vjp(self, cotangent, ans, primals, params, positions):
+    def apply_vjp(self, cotangent: Any, ans: Any, primals: Tuple[Any, ...], params: dict,
+                  positions: Tuple[int, ...]) -> Tuple[Any, ...]:
         """Cotangents for the argument ``positions`` (a tuple of indices)."""
         if self.vjp_joint is not None:
             return self.vjp_joint(cotangent, ans, primals, params, positions)
@@ -275,8 +279,9 @@ def _bind_lifted(prim, args, params):
     return prim(*lifted, **params)
 
 
-def primitive(name=None, *, traits=None, nondiff=False, multiple_results=False,
-              complex_rules=False):
+def primitive(name: Optional[str] = None, *, traits: Optional[Traits] = None, nondiff: bool = False,
+              multiple_results: bool = False,
+              complex_rules: bool = False) -> Callable[[Callable[..., Any]], 'Primitive']:
     """Decorator: turn an implementation function into a Primitive."""
     def wrap(impl):
         return Primitive(name or impl.__name__, impl, traits=traits, nondiff=nondiff,

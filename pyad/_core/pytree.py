@@ -52,7 +52,7 @@ class TreeDef:
     """The shape of a pytree without its leaves."""
     __slots__ = ('kind', 'meta', 'children', 'num_leaves')
 
-    def __init__(self, kind, meta, children):
+    def __init__(self, kind: str, meta: Any, children: Tuple['TreeDef', ...]) -> None:
         # 'leaf', 'none', 'tuple', 'namedtuple', 'list', 'dict', 'dataclass', 'custom'
         self.kind = kind
         # the namedtuple type, the dict's sorted keys, (dataclass, field names),

@@ -31,6 +31,7 @@ add_into  ``add_into(buf, g, ans, primals, params, k) -> buf or None``: adds
           place (None: into fresh zeros), or declines; for indexing, whose plain
           rule would scatter into a new array of zeros.
 """
+from typing import Any, Callable, Optional
 
 READS = ('all', 'args', 'ans', 'other', 'shapes')
 _DEFERRABLE_READS = ('args', 'other', 'shapes')
@@ -48,19 +49,22 @@ class Traits:
     with some changed, for families of primitives that share most of theirs."""
     __slots__ = ('reads', 'fresh', 'partials', 'defer', 'add_into')
 
-    def __init__(self, *, reads='all', fresh=False, partials=None, defer=None, add_into=None):
+    def __init__(self, *, reads: str = 'all', fresh: bool = False,
+                 partials: Optional[Callable[..., Any]] = None,
+                 defer: Optional[Callable[..., Any]] = None,
+                 add_into: Optional[Callable[..., Any]] = None) -> None:
         self.reads = reads
         self.fresh = fresh
         self.partials = partials
         self.defer = defer
         self.add_into = add_into
 
-    def but(self, **changes):
+    def but(self, **changes: Any) -> 'Traits':
         values = {name: getattr(self, name) for name in self.__slots__}
         values.update(changes)
         return Traits(**values)
 
-    def validate(self, name, multiple_results=False, nondiff=False):
+    def validate(self, name: str, multiple_results: bool = False, nondiff: bool = False) -> None:
         """Raise TraitError, naming the primitive, for a declaration that cannot hold."""
         def fail(msg):
             raise TraitError(f'pyad primitive {name!r}: {msg}')

@@ -337,7 +337,8 @@ def _identifier(name):
     return name if name and not name[0].isdigit() and name != 'lambda' else 'f_' + name
 
 
-def jit(fn=None, *, static_argnums=(), max_programs=8, warn_after=10):
+def jit(fn: 'object' = None, *, static_argnums: 'int | tuple[int, ...] | list[int]' = (),
+        max_programs: int = 8, warn_after: int = 10) -> 'Jitted':
     """Compile ``fn``: on its first call for an input signature, trace it into a
     straight-line program of array-library calls; on later calls run that program.
 

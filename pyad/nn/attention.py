@@ -739,7 +739,8 @@ class SparseKCache:
     O(candidates·log candidates) per step and head.  Plain arrays only (generation);
     traced inputs raise TypeError."""
 
-    def __init__(self, batch, heads, budget, window=0, *, candidates=None, scale=None):
+    def __init__(self, batch: int, heads: int, budget: ArrayLike, window: int = 0, *,
+                 candidates: Optional[int] = None, scale: Optional[float] = None) -> None:
         budget = _plain('SparseKCache', budget)
         self.B, self.H = int(batch), int(heads)
         rows, _, bmax = _budget_rows('SparseKCache', budget, self.B, self.H, _onp.float64)
@@ -760,7 +761,7 @@ class SparseKCache:
         self.poison = None     # (R,): the pool holds a NaN or +inf score
 
     @property
-    def kv_pairs(self):
+    def kv_pairs(self) -> int:
         """How many key/value pairs are held per head (<= candidates + window)."""
         return len(self.win) + (0 if self.cand is None else self.cand[0].shape[1])
 
@@ -813,7 +814,8 @@ class SparseKCache:
         self.t = T
         return out
 
-    def step(self, q, k, v, u, key_valid=None):
+    def step(self, q: ArrayLike, k: ArrayLike, v: ArrayLike, u: ArrayLike,
+             key_valid: Optional[ArrayLike] = None) -> Array:
         q, k, v, u = (_plain('SparseKCache.step', a) for a in (q, k, v, u))
         xp = namespace(q)
         q, k, v, u = (xp.asarray(a) for a in (q, k, v, u))

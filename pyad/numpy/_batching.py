@@ -8,12 +8,14 @@ finds the batch rank as ``ndim(t) - ndim(x)`` and never assumes it is zero.
 Elementwise rules need only ``expand_to`` (JVP) and ``unbroadcast`` (VJP);
 shape rules shift their axes by the batch rank with ``shift_axes``.
 """
+from typing import Any, Sequence
+
 import numpy as _np
 
 from .._core.box import shape_of, ndim_of, dtype_of
 
 
-def batch_ndim(t, x):
+def batch_ndim(t: Any, x: Any) -> int:
     """The number of leading batch axes of tangent ``t`` of value ``x``."""
     return ndim_of(t) - ndim_of(x)
 
@@ -41,7 +43,7 @@ def normalize_axes(axis, ndim):
     return (normalize_axis(axis, ndim),)
 
 
-def shift_axes(axes, bnd):
+def shift_axes(axes: Sequence[int], bnd: int) -> Sequence[int]:
     """Axes of a primal, as axes of its batched tangent."""
     if not bnd:
         return axes
@@ -79,7 +81,7 @@ def same_shape(a, b):
         p == q or (p != p and q != q) for p, q in zip(a, b)))
 
 
-def expand_to(t, x, ans):
+def expand_to(t: Any, x: Any, ans: Any) -> Any:
     """Broadcast tangent ``t`` (batch + x.shape) to batch + ans.shape."""
     if type(ans) in _SCALARS:
         return t
@@ -98,7 +100,7 @@ def expand_to(t, x, ans):
     return broadcast_to(t, tuple(shape_of(t)[:bnd]) + tuple(as_))
 
 
-def unbroadcast(g, ans, x):
+def unbroadcast(g: Any, ans: Any, x: Any) -> Any:
     """Sum cotangent ``g`` (batch + ans.shape) down to batch + x.shape: the
     adjoint of NumPy's broadcasting of x to ans's shape (and of its promotion of
     a real x to a complex result, see ``real_for``)."""

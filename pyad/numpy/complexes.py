@@ -11,7 +11,7 @@ function of a complex z is then ``∂f/∂x - i ∂f/∂y``, the number JAX retu
 """
 from __future__ import annotations
 
-from ..typing import Array, ArrayLike
+from ..typing import Array, ArrayLike, UnaryFunction
 import numpy as _np
 
 from .._core.primitive import Primitive
@@ -57,21 +57,26 @@ def _imag_vjp(g, ans, x):
     return _to_complex_like(g, x) * -1j if _is_complex(x) else None
 
 
-real = Primitive('real', _real_impl, traits=_VIEWS, complex_rules=True,
-                 doc='numpy.real: the real part (a real array).')
-real.def_jvp(lambda t, ans, x: real(t))
-real.def_vjp(_real_vjp)
+_real = Primitive('real', _real_impl, traits=_VIEWS, complex_rules=True,
+                  doc='numpy.real: the real part (a real array).')
+_real.def_jvp(lambda t, ans, x: _real(t))
+_real.def_vjp(_real_vjp)
 
-imag = Primitive('imag', _imag_impl, complex_rules=True,
-                 doc='numpy.imag: the imaginary part (a real array; zeros for a real x).')
-imag.def_jvp(_imag_jvp)
-imag.def_vjp(_imag_vjp)
+_imag = Primitive('imag', _imag_impl, complex_rules=True,
+                  doc='numpy.imag: the imaginary part (a real array; zeros for a real x).')
+_imag.def_jvp(_imag_jvp)
+_imag.def_vjp(_imag_vjp)
 
-conj = Primitive('conj', _conj_impl, traits=Traits(reads='shapes'), complex_rules=True,
-                 doc='numpy.conj: the complex conjugate (x itself for a real x).')
-conj.def_jvp(lambda t, ans, x: conj(t))
+_conj = Primitive('conj', _conj_impl, traits=Traits(reads='shapes'), complex_rules=True,
+                  doc='numpy.conj: the complex conjugate (x itself for a real x).')
+_conj.def_jvp(lambda t, ans, x: _conj(t))
 # Re(g conj(t)) = Re(conj(g) t)
-conj.def_vjp(lambda g, ans, x: conj(g))
+_conj.def_vjp(lambda g, ans, x: _conj(g))
+
+# the public names, typed for a checker as the functions they are
+real: UnaryFunction = _real
+imag: UnaryFunction = _imag
+conj: UnaryFunction = _conj
 conjugate = conj
 
 

@@ -10,7 +10,7 @@ On Python floats (and NumPy float64 scalars) the implementations call the
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Protocol
 from ..typing import Array, ArrayLike, BinaryFunction, UnaryFunction
 import math
 import operator as _operator
@@ -341,7 +341,6 @@ divide = binary('divide', _scalar_binary(_np.divide, _operator.truediv),
                 lambda c, ans, x, y: _div(c, y), lambda c, ans, x, y: _div(-c * ans, y),
                 traits=_UFUNC.but(partials=_divide_partials))
 true_divide = divide
-float_power = None  # set below, after power
 
 
 def _div(a, b):
@@ -602,9 +601,10 @@ def _polygamma_impl(n, x):
 
 
 # polygamma(n, x): n is an integer order, not differentiable
-polygamma = Primitive('polygamma', _polygamma_impl)
-polygamma.def_jvp(None, lambda t, ans, n, x: t * polygamma(n + 1, x))
-polygamma.def_vjp(None, lambda g, ans, n, x: g * polygamma(n + 1, x))
+_polygamma = Primitive('polygamma', _polygamma_impl)
+_polygamma.def_jvp(None, lambda t, ans, n, x: t * _polygamma(n + 1, x))
+_polygamma.def_vjp(None, lambda g, ans, n, x: g * _polygamma(n + 1, x))
+polygamma: BinaryFunction = _polygamma
 digamma = unary('digamma', _special('digamma'), lambda c, ans, x: c * polygamma(1, x))
 psi = digamma
 
@@ -658,33 +658,51 @@ def clip(a: ArrayLike, a_min: Optional[ArrayLike] = None,
 
 
 # ----------------------------------------------------------------- no derivative
-sign = nondiff('sign', _np.sign)
-floor = nondiff('floor', _np.floor)
-ceil = nondiff('ceil', _np.ceil)
-trunc = nondiff('trunc', _np.trunc)
-rint = nondiff('rint', _np.rint)
-round = nondiff('round', _np.round)
+class _Round(Protocol):
+    def __call__(self, a: ArrayLike, /, decimals: int = 0) -> Array: ...
+
+
+class _Close(Protocol):
+    def __call__(self, a: ArrayLike, b: ArrayLike, /, rtol: float = 1e-05, atol: float = 1e-08,
+                 equal_nan: bool = False) -> Array: ...
+
+
+class _AllClose(Protocol):
+    def __call__(self, a: ArrayLike, b: ArrayLike, /, rtol: float = 1e-05, atol: float = 1e-08,
+                 equal_nan: bool = False) -> bool: ...
+
+
+class _ArrayEqual(Protocol):
+    def __call__(self, a1: ArrayLike, a2: ArrayLike, /, equal_nan: bool = False) -> bool: ...
+
+
+sign: UnaryFunction = nondiff('sign', _np.sign)
+floor: UnaryFunction = nondiff('floor', _np.floor)
+ceil: UnaryFunction = nondiff('ceil', _np.ceil)
+trunc: UnaryFunction = nondiff('trunc', _np.trunc)
+rint: UnaryFunction = nondiff('rint', _np.rint)
+round: _Round = nondiff('round', _np.round)
 around = round
-fix = nondiff('fix', _np.fix)
-floor_divide = nondiff('floor_divide', _np.floor_divide)
-heaviside = nondiff('heaviside', _np.heaviside)
-equal = nondiff('equal', _np.equal)
-not_equal = nondiff('not_equal', _np.not_equal)
-less = nondiff('less', _np.less)
-less_equal = nondiff('less_equal', _np.less_equal)
-greater = nondiff('greater', _np.greater)
-greater_equal = nondiff('greater_equal', _np.greater_equal)
-isnan = nondiff('isnan', _np.isnan)
-isinf = nondiff('isinf', _np.isinf)
-isfinite = nondiff('isfinite', _np.isfinite)
-signbit = nondiff('signbit', _np.signbit)
-logical_and = nondiff('logical_and', _np.logical_and)
-logical_or = nondiff('logical_or', _np.logical_or)
-logical_not = nondiff('logical_not', _np.logical_not)
-logical_xor = nondiff('logical_xor', _np.logical_xor)
-isclose = nondiff('isclose', _np.isclose)
-allclose = nondiff('allclose', _np.allclose)
-array_equal = nondiff('array_equal', _np.array_equal)
+fix: UnaryFunction = nondiff('fix', _np.fix)
+floor_divide: BinaryFunction = nondiff('floor_divide', _np.floor_divide)
+heaviside: BinaryFunction = nondiff('heaviside', _np.heaviside)
+equal: BinaryFunction = nondiff('equal', _np.equal)
+not_equal: BinaryFunction = nondiff('not_equal', _np.not_equal)
+less: BinaryFunction = nondiff('less', _np.less)
+less_equal: BinaryFunction = nondiff('less_equal', _np.less_equal)
+greater: BinaryFunction = nondiff('greater', _np.greater)
+greater_equal: BinaryFunction = nondiff('greater_equal', _np.greater_equal)
+isnan: UnaryFunction = nondiff('isnan', _np.isnan)
+isinf: UnaryFunction = nondiff('isinf', _np.isinf)
+isfinite: UnaryFunction = nondiff('isfinite', _np.isfinite)
+signbit: UnaryFunction = nondiff('signbit', _np.signbit)
+logical_and: BinaryFunction = nondiff('logical_and', _np.logical_and)
+logical_or: BinaryFunction = nondiff('logical_or', _np.logical_or)
+logical_not: UnaryFunction = nondiff('logical_not', _np.logical_not)
+logical_xor: BinaryFunction = nondiff('logical_xor', _np.logical_xor)
+isclose: _Close = nondiff('isclose', _np.isclose)
+allclose: _AllClose = nondiff('allclose', _np.allclose)
+array_equal: _ArrayEqual = nondiff('array_equal', _np.array_equal)
 
 # The primitives whose rules hold for complex values as they are (holomorphic
 # functions: the VJP g f'(z) needs no conjugation in JAX's convention, see
@@ -728,5 +746,6 @@ __all__ = [
     'logical_xor', 'logit', 'maximum', 'minimum', 'mod', 'multiply', 'negative', 'not_equal',
     'polygamma', 'positive', 'power', 'psi', 'rad2deg', 'radians', 'reciprocal', 'remainder',
     'rint', 'round', 'sign', 'signbit', 'sin', 'sinc', 'sinh', 'sqrt', 'square', 'subtract',
-    'tan', 'tanh', 'true_divide', 'trunc', 'where', 'xlog1py', 'xlogy']
+    'tan', 'tanh', 'true_divide', 'trunc', 'xlog1py', 'xlogy']
+# where: the primitive of three arrays; pyad.numpy.where (composite.py) also takes one
 

@@ -18,11 +18,16 @@ scaling, and the weight 2 of a frequency that stands for itself and its mirror
 image (1 at 0 and, for even n, at n/2): rfftn's VJP is irfftn(conj(g) / w), and
 irfftn's is w conj(rfftn(g)), each on a half spectrum, without padding.
 """
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
 import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import Box, shape_of, dtype_of, ndim_of
 from ..backend import namespace
+from ..typing import Array, ArrayLike, FFTNorm
 
 __all__ = ['fft', 'ifft', 'rfft', 'irfft', 'fft2', 'ifft2', 'rfft2', 'irfft2', 'fftn', 'ifftn',
            'rfftn', 'irfftn', 'fftshift', 'ifftshift', 'fftfreq', 'rfftfreq']
@@ -181,14 +186,16 @@ def _c2c(name, x, s, axes, norm, inverse):
     return _fftn(x, axes=axes, norm=norm, inverse=inverse)
 
 
-def fftn(a, s=None, axes=None, norm=None):
+def fftn(a: ArrayLike, s: Optional[Sequence[int]] = None,
+         axes: Optional[Sequence[int]] = None, norm: FFTNorm = None) -> Array:
     """numpy.fft.fftn: the n-D discrete Fourier transform (of lengths ``s``,
     cropping or zero-padding, over ``axes``; ``norm`` 'backward', 'ortho' or
     'forward')."""
     return _c2c('fftn', a, s, axes, norm, False)
 
 
-def ifftn(a, s=None, axes=None, norm=None):
+def ifftn(a: ArrayLike, s: Optional[Sequence[int]] = None,
+          axes: Optional[Sequence[int]] = None, norm: FFTNorm = None) -> Array:
     """numpy.fft.ifftn: the n-D inverse discrete Fourier transform."""
     return _c2c('ifftn', a, s, axes, norm, True)
 
@@ -222,13 +229,15 @@ def _c2r(name, a, s, axes, norm):
     return _irfftn(a, axes=axes, norm=norm, n=n)
 
 
-def rfftn(a, s=None, axes=None, norm=None):
+def rfftn(a: ArrayLike, s: Optional[Sequence[int]] = None,
+          axes: Optional[Sequence[int]] = None, norm: FFTNorm = None) -> Array:
     """numpy.fft.rfftn: the n-D transform of real input; the last axis keeps the
     half spectrum s[-1] // 2 + 1."""
     return _r2c('rfftn', a, s, axes, norm)
 
 
-def irfftn(a, s=None, axes=None, norm=None):
+def irfftn(a: ArrayLike, s: Optional[Sequence[int]] = None,
+           axes: Optional[Sequence[int]] = None, norm: FFTNorm = None) -> Array:
     """numpy.fft.irfftn: the inverse of rfftn, a real array whose last axis has
     length s[-1] (default 2 (m - 1) for a half spectrum of m); the imaginary parts
     at frequency 0 and (even length) n/2 are ignored, as NumPy does, so their
@@ -241,42 +250,50 @@ def _one_axis(n, axis):
     return (None if n is None else [n]), [axis]
 
 
-def fft(a, n=None, axis=-1, norm=None):
+def fft(a: ArrayLike, n: Optional[int] = None, axis: int = -1,
+        norm: FFTNorm = None) -> Array:
     """numpy.fft.fft: the 1-D discrete Fourier transform along ``axis`` (length n)."""
     return _c2c('fft', a, *_one_axis(n, axis), norm, False)
 
 
-def ifft(a, n=None, axis=-1, norm=None):
+def ifft(a: ArrayLike, n: Optional[int] = None, axis: int = -1,
+         norm: FFTNorm = None) -> Array:
     """numpy.fft.ifft: the 1-D inverse discrete Fourier transform."""
     return _c2c('ifft', a, *_one_axis(n, axis), norm, True)
 
 
-def rfft(a, n=None, axis=-1, norm=None):
+def rfft(a: ArrayLike, n: Optional[int] = None, axis: int = -1,
+         norm: FFTNorm = None) -> Array:
     """numpy.fft.rfft: the 1-D transform of real input (n // 2 + 1 frequencies)."""
     return _r2c('rfft', a, *_one_axis(n, axis), norm)
 
 
-def irfft(a, n=None, axis=-1, norm=None):
+def irfft(a: ArrayLike, n: Optional[int] = None, axis: int = -1,
+          norm: FFTNorm = None) -> Array:
     """numpy.fft.irfft: the inverse of rfft (a real signal of length n)."""
     return _c2r('irfft', a, *_one_axis(n, axis), norm)
 
 
-def fft2(a, s=None, axes=(-2, -1), norm=None):
+def fft2(a: ArrayLike, s: Optional[Sequence[int]] = None,
+         axes: Sequence[int] = (-2, -1), norm: FFTNorm = None) -> Array:
     """numpy.fft.fft2: fftn over two axes."""
     return _c2c('fft2', a, s, axes, norm, False)
 
 
-def ifft2(a, s=None, axes=(-2, -1), norm=None):
+def ifft2(a: ArrayLike, s: Optional[Sequence[int]] = None,
+          axes: Sequence[int] = (-2, -1), norm: FFTNorm = None) -> Array:
     """numpy.fft.ifft2: ifftn over two axes."""
     return _c2c('ifft2', a, s, axes, norm, True)
 
 
-def rfft2(a, s=None, axes=(-2, -1), norm=None):
+def rfft2(a: ArrayLike, s: Optional[Sequence[int]] = None,
+          axes: Sequence[int] = (-2, -1), norm: FFTNorm = None) -> Array:
     """numpy.fft.rfft2: rfftn over two axes."""
     return _r2c('rfft2', a, s, axes, norm)
 
 
-def irfft2(a, s=None, axes=(-2, -1), norm=None):
+def irfft2(a: ArrayLike, s: Optional[Sequence[int]] = None,
+           axes: Sequence[int] = (-2, -1), norm: FFTNorm = None) -> Array:
     """numpy.fft.irfft2: irfftn over two axes."""
     return _c2r('irfft2', a, s, axes, norm)
 
@@ -299,11 +316,11 @@ def _shift(name, x, axes, sign):
     return roll(x, shifts, tuple(axes))
 
 
-def fftshift(x, axes=None):
+def fftshift(x: ArrayLike, axes: Optional[Union[int, Sequence[int]]] = None) -> Array:
     """numpy.fft.fftshift: the zero frequency moved to the centre (a roll)."""
     return _shift('fftshift', x, axes, 1)
 
 
-def ifftshift(x, axes=None):
+def ifftshift(x: ArrayLike, axes: Optional[Union[int, Sequence[int]]] = None) -> Array:
     """numpy.fft.ifftshift: the inverse of fftshift."""
     return _shift('ifftshift', x, axes, -1)

@@ -4,7 +4,7 @@ the functions built on them.  Their rules shift axes past the batch axes of
 from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence, Tuple, Union
-from ..typing import Array, ArrayLike, Axis, DTypeLike, Shape
+from ..typing import Array, ArrayLike, Axis, DTypeLike, Shape, UnaryFunction
 import numpy as _np
 
 from .._core.primitive import Primitive
@@ -237,8 +237,9 @@ def _identity(x):
     return x
 
 
-stop_gradient = Primitive('stop_gradient', _identity, nondiff=True,
-                          doc='The value of x, as a constant: no derivative flows through it.')
+_stop_gradient = Primitive('stop_gradient', _identity, nondiff=True,
+                           doc='The value of x, as a constant: no derivative flows through it.')
+stop_gradient: UnaryFunction = _stop_gradient
 
 
 

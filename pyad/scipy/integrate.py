@@ -41,11 +41,14 @@ their dependence on older tags is differentiated in turn (a Hessian through an O
 solve).  The plain solves use ``scipy.integrate.solve_ivp`` (DOP853) in float64;
 results keep y0's dtype.  Taylor mode (``diffn``) falls back to nested forward mode.
 """
+from __future__ import annotations
+
 import hashlib
 import numbers
 import threading
 import types
 import weakref
+from typing import Any, Callable, Optional
 
 import numpy as _np
 
@@ -56,6 +59,7 @@ from .._core.config import settings
 from .._core.transforms import push_forward, pull_back, zeros_for, as_float_leaf
 from ..numpy.manipulation import stack, reshape
 from ..numpy.reductions import sum as _sum
+from ..typing import Array, ArrayLike
 
 __all__ = ['odeint', 'ODEintError']
 
@@ -78,7 +82,9 @@ _GL_NODES, _GL_WEIGHTS = _np.polynomial.legendre.leggauss(5)
 _GL_NODES, _GL_WEIGHTS = 0.5 * (_GL_NODES + 1.0), 0.5 * _GL_WEIGHTS
 
 
-def odeint(func, y0, t, *args, rtol=None, atol=None, **options):
+def odeint(func: Callable[..., Any], y0: ArrayLike, t: ArrayLike, *args: Any,
+           rtol: Optional[float] = None, atol: Optional[float] = None,
+           **options: Any) -> Array:
     """scipy.integrate.odeint: y at the times ``t`` of dy/dt = func(y, t, *args),
     y(t[0]) = y0.  ``t`` is a monotone sequence (increasing or decreasing).  func
     must be written with pyad.numpy (it is called with traced values).  The extra

@@ -6,12 +6,17 @@ of ``full(x, y)`` is ``full(ẋ, y) + full(x, ẏ)``, and a cotangent g pulls ba
 primitive computes the full convolution; ``'same'`` and ``'valid'`` are slices of
 it, as SciPy defines them.
 """
+from __future__ import annotations
+
+from typing import Literal
+
 import numpy as _np
 
 from .._core.box import shape_of, ndim_of
 from .._core.primitive import Primitive
 from ..backend import namespace
 from ..numpy.manipulation import flip, reshape
+from ..typing import Array, ArrayLike
 
 __all__ = ['convolve', 'correlate']
 
@@ -86,7 +91,8 @@ def _check(name, in1, in2, mode, method):
     return s1, s2
 
 
-def convolve(in1, in2, mode='full', method='auto'):
+def convolve(in1: ArrayLike, in2: ArrayLike, mode: Literal['full', 'same', 'valid'] = 'full',
+             method: Literal['auto', 'direct', 'fft'] = 'auto') -> Array:
     """scipy.signal.convolve: the n-dimensional convolution of in1 and in2 (of the
     same number of dimensions), ``mode`` 'full', 'same' (the size of in1, centred)
     or 'valid' (where one input covers the other entirely).  Differentiable in both
@@ -105,7 +111,8 @@ def convolve(in1, in2, mode='full', method='auto'):
     return _window(full, starts, want)
 
 
-def correlate(in1, in2, mode='full', method='auto'):
+def correlate(in1: ArrayLike, in2: ArrayLike, mode: Literal['full', 'same', 'valid'] = 'full',
+              method: Literal['auto', 'direct', 'fft'] = 'auto') -> Array:
     """scipy.signal.correlate for real inputs: the convolution with in2 reversed along
     every axis."""
     in1, in2 = _as_array(in1), _as_array(in2)

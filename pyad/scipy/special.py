@@ -29,7 +29,11 @@ Where no derivative exists or pyad has none:
   the values need), in float64 accuracy except where the result is close to 1 and the
   derivative tiny (absolute, not relative, accuracy there).
 """
+from __future__ import annotations
+
+import inspect
 import math
+from typing import Any, Callable, Tuple, overload
 
 import numpy as _np
 
@@ -45,6 +49,8 @@ from ..numpy.elementwise import (erf, erfc, erfinv, expit, logit, log_expit, gam
 from ..numpy.manipulation import expand_dims
 from ..numpy.complexes import real
 from ..numpy.reductions import sum as _sum
+from ..typing import (Array, ArrayLike, BinaryFunction, TernaryFunction, UnaryFunction,
+                      primitive_signature)
 from . import _bessel_order
 
 __all__ = ['erf', 'erfc', 'erfinv', 'erfcinv', 'expit', 'logit', 'log_expit', 'gammaln',
@@ -78,12 +84,29 @@ def _scipy(fname):
     return impl
 
 
-def _elementwise(name, impl, lins):
+@overload
+def _elementwise(name: str, impl: Callable[..., Any], lins: Tuple[Any]) -> UnaryFunction: ...
+
+
+@overload
+def _elementwise(name: str, impl: Callable[..., Any],
+                 lins: Tuple[Any, Any]) -> BinaryFunction: ...
+
+
+@overload
+def _elementwise(name: str, impl: Callable[..., Any],
+                 lins: Tuple[Any, Any, Any]) -> TernaryFunction: ...
+
+
+def _elementwise(name: str, impl: Callable[..., Any], lins: Tuple[Any, ...]) -> Any:
     """An elementwise primitive of any number of broadcasting arguments;
     ``lins[i](c, ans, *args)`` applies ∂ans/∂args[i] to c (None: no derivative), or a
     pair (forward, reverse) of such maps where the two differ (a function that is not
-    holomorphic in a complex argument: reverse is the transpose under Re Σ g t)."""
+    holomorphic in a complex argument: reverse is the transpose under Re Σ g t).
+    (A checker sees a function of len(lins) arrays; help() shows the arguments as the
+    rules name them.)"""
     prim = Primitive(name, impl)
+    prim.__signature__ = primitive_signature(prim, names=_argument_names(lins))
 
     def forward(i, lin):
         lin = lin[0] if isinstance(lin, tuple) else lin
@@ -96,6 +119,18 @@ def _elementwise(name, impl, lins):
     prim.def_jvp(*[None if l is None else forward(i, l) for i, l in enumerate(lins)])
     prim.def_vjp(*[None if l is None else reverse(i, l) for i, l in enumerate(lins)])
     return prim
+
+
+def _argument_names(lins):
+    """The names of the arguments, as the first rule of the form
+    ``lambda c, ans, a, b: ...`` calls them (else x1, x2, ...)."""
+    for lin in lins:
+        lin = lin[0] if isinstance(lin, tuple) else lin
+        params = list(inspect.signature(lin).parameters.values()) if lin is not None else []
+        if len(params) == len(lins) + 2 and all(p.kind == p.POSITIONAL_OR_KEYWORD
+                                                for p in params):
+            return [p.name for p in params[2:]]
+    return [f'x{i + 1}' for i in range(len(lins))]
 
 
 def _integer_order(name):
@@ -115,7 +150,9 @@ betaln = _elementwise('betaln', _scipy('betaln'), (
 beta = _elementwise('beta', _scipy('beta'), (
     lambda c, ans, a, b: c * ans * (digamma(a) - digamma(a + b)),
     lambda c, ans, a, b: c * ans * (digamma(b) - digamma(a + b))))
-gammasgn = _ew.nondiff('gammasgn', _scipy('gammasgn'))
+_gammasgn = _ew.nondiff('gammasgn', _scipy('gammasgn'))
+_gammasgn.__signature__ = primitive_signature(_gammasgn, names=['x'])
+gammasgn: UnaryFunction = _gammasgn
 
 
 def _rgamma_slope(x):
@@ -131,7 +168,7 @@ def _rgamma_slope(x):
 rgamma = _elementwise('rgamma', _scipy('rgamma'), (lambda c, ans, x: c * _rgamma_slope(x),))
 
 
-def multigammaln(a, d):
+def multigammaln(a: ArrayLike, d: int) -> Array:
     """scipy.special.multigammaln(a, d): log of the multivariate gamma function of
     dimension d (an integer), differentiable in a (which must exceed (d - 1)/2)."""
     if isinstance(d, bool) or int(d) != d or d < 1:
@@ -171,7 +208,7 @@ _wofz = _elementwise('wofz', _scipy('wofz'),
                      (lambda c, ans, z: c * (_TWO_OVER_SQRT_PI * 1j - 2.0 * z * ans),))
 
 
-def wofz(z):
+def wofz(z: ArrayLike) -> Array:
     """scipy.special.wofz(z) = exp(-z²) erfc(-iz), the Faddeeva function: complex
     values only (a real z is taken as complex, as SciPy does), holomorphic."""
     from ..numpy.manipulation import astype
@@ -186,9 +223,9 @@ def wofz(z):
 
 
 # ----------------------------------------------------------------- Bessel functions
-jn = _elementwise('jn', _scipy('jv'), (
+jn: BinaryFunction = _elementwise('jn', _scipy('jv'), (
     _integer_order('jn'), lambda c, ans, n, x: c * (0.5 * (jn(n - 1, x) - jn(n + 1, x)))))
-yn = _elementwise('yn', _scipy('yn'), (
+yn: BinaryFunction = _elementwise('yn', _scipy('yn'), (
     _integer_order('yn'), lambda c, ans, n, x: c * (0.5 * (yn(n - 1, x) - yn(n + 1, x)))))
 j0 = _elementwise('j0', _scipy('j0'), (lambda c, ans, x: -c * j1(x),))
 j1 = _elementwise('j1', _scipy('j1'), (lambda c, ans, x: c * (0.5 * (j0(x) - jn(2, x))),))
@@ -235,7 +272,7 @@ _kv_order = _order_derivative('kv', lambda d, c, ans, v, x, n: -c * (
 # kve = kv e^x
 _kve_order = _order_derivative('kve', lambda d, c, ans, v, x, n: c * (
     ans - 0.5 * (d(v - 1, x, n) + d(v + 1, x, n))))
-iv = _elementwise('iv', _scipy('iv'), (
+iv: BinaryFunction = _elementwise('iv', _scipy('iv'), (
     lambda c, ans, v, x: c * _iv_order(v, x, 1),
     lambda c, ans, v, x: c * (0.5 * (iv(v - 1, x) + iv(v + 1, x)))))
 
@@ -247,15 +284,15 @@ def _ive_slope(v, x):
     return 0.5 * (ive(v - 1, x) + ive(v + 1, x))
 
 
-ive = _elementwise('ive', _scipy('ive'), (
+ive: BinaryFunction = _elementwise('ive', _scipy('ive'), (
     lambda c, ans, v, x: c * _ive_order(v, x, 1),
     (lambda c, ans, v, x: c * _ive_slope(v, x) - sign(real(x)) * ans * real(c),
      lambda g, ans, v, x: g * _ive_slope(v, x) - real(sign(real(x)) * g * ans))))
-kv = _elementwise('kv', _scipy('kv'), (
+kv: BinaryFunction = _elementwise('kv', _scipy('kv'), (
     lambda c, ans, v, x: c * _kv_order(v, x, 1),
     lambda c, ans, v, x: -c * (0.5 * (kv(v - 1, x) + kv(v + 1, x)))))
 # kve(v, z) = kv(v, z) e^z: holomorphic in z, as kv
-kve = _elementwise('kve', _scipy('kve'), (
+kve: BinaryFunction = _elementwise('kve', _scipy('kve'), (
     lambda c, ans, v, x: c * _kve_order(v, x, 1),
     lambda c, ans, v, x: c * (ans - 0.5 * (kve(v - 1, x) + kve(v + 1, x)))))
 i0 = _elementwise('i0', _scipy('i0'), (lambda c, ans, x: c * i1(x),))

@@ -23,7 +23,10 @@ The distribution functions in the shape parameters (``t``'s ``df``, ``beta``'s a
 ``gamma``'s a, ``chi2``'s df) differentiate ``betainc``/``gammainc`` in their shape
 parameters (see ``pyad.scipy.special``).
 """
+from __future__ import annotations
+
 import math
+from typing import Optional
 
 import numpy as _np
 
@@ -38,6 +41,7 @@ from ..numpy.reductions import sum as _sum
 from ..numpy._batching import expand_to, unbroadcast
 from .special import betaln, betainc, gammainc, gammaincc, ndtr, log_ndtr
 from . import special as _special
+from ..typing import Array, ArrayLike
 
 __all__ = ['norm', 't', 'beta', 'gamma', 'chi2', 'poisson', 'multivariate_normal',
            'dirichlet']
@@ -56,26 +60,32 @@ class _Continuous:
     def _standardize(self, x, loc, scale):
         return (x - loc) / scale
 
-    def logpdf(self, x, *args, loc=0.0, scale=1.0):
+    def logpdf(self, x: ArrayLike, *args: ArrayLike, loc: ArrayLike = 0.0,
+               scale: ArrayLike = 1.0) -> Array:
         args, loc, scale = self._parse('logpdf', args, loc, scale)
         return self._logpdf(self._standardize(x, loc, scale), *args) - log(scale)
 
-    def pdf(self, x, *args, loc=0.0, scale=1.0):
+    def pdf(self, x: ArrayLike, *args: ArrayLike, loc: ArrayLike = 0.0,
+            scale: ArrayLike = 1.0) -> Array:
         return exp(self.logpdf(x, *args, loc=loc, scale=scale))
 
-    def cdf(self, x, *args, loc=0.0, scale=1.0):
+    def cdf(self, x: ArrayLike, *args: ArrayLike, loc: ArrayLike = 0.0,
+            scale: ArrayLike = 1.0) -> Array:
         args, loc, scale = self._parse('cdf', args, loc, scale)
         return self._cdf(self._standardize(x, loc, scale), *args)
 
-    def sf(self, x, *args, loc=0.0, scale=1.0):
+    def sf(self, x: ArrayLike, *args: ArrayLike, loc: ArrayLike = 0.0,
+           scale: ArrayLike = 1.0) -> Array:
         args, loc, scale = self._parse('sf', args, loc, scale)
         return self._sf(self._standardize(x, loc, scale), *args)
 
-    def logcdf(self, x, *args, loc=0.0, scale=1.0):
+    def logcdf(self, x: ArrayLike, *args: ArrayLike, loc: ArrayLike = 0.0,
+               scale: ArrayLike = 1.0) -> Array:
         args, loc, scale = self._parse('logcdf', args, loc, scale)
         return self._logcdf(self._standardize(x, loc, scale), *args)
 
-    def logsf(self, x, *args, loc=0.0, scale=1.0):
+    def logsf(self, x: ArrayLike, *args: ArrayLike, loc: ArrayLike = 0.0,
+              scale: ArrayLike = 1.0) -> Array:
         args, loc, scale = self._parse('logsf', args, loc, scale)
         return self._logsf(self._standardize(x, loc, scale), *args)
 
@@ -244,28 +254,28 @@ class _Poisson:
         k_int = floor(k)            # floor has no derivative: neither has k
         return k_int, logical_and(equal(k, k_int), greater_equal(k_int, 0.0))
 
-    def logpmf(self, k, mu, loc=0):
+    def logpmf(self, k: ArrayLike, mu: ArrayLike, loc: ArrayLike = 0) -> Array:
         k_int, valid = self._k(k, loc)
         ks = where(valid, k_int, 0.0)
         return where(valid, xlogy(ks, mu) - mu - gammaln(ks + 1.0), _NEG_INF)
 
-    def pmf(self, k, mu, loc=0):
+    def pmf(self, k: ArrayLike, mu: ArrayLike, loc: ArrayLike = 0) -> Array:
         return exp(self.logpmf(k, mu, loc))
 
-    def cdf(self, k, mu, loc=0):
+    def cdf(self, k: ArrayLike, mu: ArrayLike, loc: ArrayLike = 0) -> Array:
         k_int, _ = self._k(k, loc)
         ks = _ew.maximum(k_int, 0.0)
         return where(less(k_int, 0.0), 0.0, gammaincc(ks + 1.0, mu))
 
-    def sf(self, k, mu, loc=0):
+    def sf(self, k: ArrayLike, mu: ArrayLike, loc: ArrayLike = 0) -> Array:
         k_int, _ = self._k(k, loc)
         ks = _ew.maximum(k_int, 0.0)
         return where(less(k_int, 0.0), 1.0, gammainc(ks + 1.0, mu))
 
-    def logcdf(self, k, mu, loc=0):
+    def logcdf(self, k: ArrayLike, mu: ArrayLike, loc: ArrayLike = 0) -> Array:
         return log(self.cdf(k, mu, loc))
 
-    def logsf(self, k, mu, loc=0):
+    def logsf(self, k: ArrayLike, mu: ArrayLike, loc: ArrayLike = 0) -> Array:
         return log(self.sf(k, mu, loc))
 
     def __repr__(self):
@@ -308,15 +318,19 @@ class _MultivariateNormal:
         logdet = 2.0 * _sum(log(linalg._diag(L)), axis=-1)
         return d, mahal, logdet
 
-    def logpdf(self, x, mean=None, cov=1):
+    def logpdf(self, x: ArrayLike, mean: Optional[ArrayLike] = None,
+               cov: ArrayLike = 1) -> Array:
         d, mahal, logdet = self._parts(x, mean, cov)
         return -0.5 * (d * _LOG_2PI + logdet + mahal)
 
-    def pdf(self, x, mean=None, cov=1):
+    def pdf(self, x: ArrayLike, mean: Optional[ArrayLike] = None,
+            cov: ArrayLike = 1) -> Array:
         return exp(self.logpdf(x, mean, cov))
 
-    def cdf(self, x, mean=None, cov=1, allow_singular=False, *, maxpts=None, abseps=1e-6,
-            releps=1e-6, lower_limit=None, rng=0):
+    def cdf(self, x: ArrayLike, mean: Optional[ArrayLike] = None, cov: ArrayLike = 1,
+            allow_singular: bool = False, *, maxpts: Optional[int] = None,
+            abseps: float = 1e-6, releps: float = 1e-6,
+            lower_limit: Optional[ArrayLike] = None, rng: int = 0) -> Array:
         """P(X <= x) for X ~ N(mean, cov), x's last axis the components (for one
         component, every entry of x is a point), as SciPy computes it: exact for one
         and two components, a randomized quasi-Monte Carlo estimate for more, made
@@ -341,8 +355,10 @@ class _MultivariateNormal:
         return self._cdf('cdf', x, mean, cov, allow_singular, lower_limit,
                          dict(maxpts=maxpts, abseps=abseps, releps=releps, rng=rng))
 
-    def logcdf(self, x, mean=None, cov=1, allow_singular=False, *, maxpts=None, abseps=1e-6,
-               releps=1e-6, lower_limit=None, rng=0):
+    def logcdf(self, x: ArrayLike, mean: Optional[ArrayLike] = None, cov: ArrayLike = 1,
+               allow_singular: bool = False, *, maxpts: Optional[int] = None,
+               abseps: float = 1e-6, releps: float = 1e-6,
+               lower_limit: Optional[ArrayLike] = None, rng: int = 0) -> Array:
         """log of ``cdf`` (same arguments)."""
         return log(self._cdf('logcdf', x, mean, cov, allow_singular, lower_limit,
                              dict(maxpts=maxpts, abseps=abseps, releps=releps, rng=rng)))
@@ -641,7 +657,7 @@ class _Dirichlet:
     K of them, or K - 1 (the last is then 1 minus their sum)."""
     name = 'dirichlet'
 
-    def logpdf(self, x, alpha):
+    def logpdf(self, x: ArrayLike, alpha: ArrayLike) -> Array:
         from ..numpy.manipulation import concatenate, expand_dims
         xs, als = tuple(shape_of(x)), tuple(shape_of(alpha))
         if len(als) != 1:
@@ -660,7 +676,7 @@ class _Dirichlet:
         a = alpha if len(xs) == 1 else _reshape_column(alpha, len(xs))
         return _sum(xlogy(a - 1.0, x), axis=0) - (_sum(gammaln(alpha)) - gammaln(_sum(alpha)))
 
-    def pdf(self, x, alpha):
+    def pdf(self, x: ArrayLike, alpha: ArrayLike) -> Array:
         return exp(self.logpdf(x, alpha))
 
     def __repr__(self):
