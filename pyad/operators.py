@@ -45,6 +45,7 @@ import numpy as _onp
 from ._core.box import innermost, shape_of, dtype_of, peek, LazyVar, lift_dead
 from ._core.pytree import tree_flatten, tree_unflatten, tree_map
 from ._core.transforms import (FunctionOutput, push_forward, pull_back, flatten_input, private,
+                               unaliased,
                                as_float_leaf, zeros_for, cast_like, identity_seeds, value,
                                is_function, check_not_integer)
 from ._core.taylor import push_taylor, TaylorUnsupported
@@ -279,15 +280,17 @@ def _structure_error(name, what, got, want, of='input'):
     return ValueError(f'{name}: {what} has structure {got}, but the {of} has structure {want}')
 
 
-def _tangents(name, leaves, treedef, v, what='tangent v', of='input'):
+def _tangents(name, leaves, treedef, v, what='tangent v', of='input', copy=True):
     """The caller's v (or u, ``of`` the output) checked against ``leaves``, as copies
-    (results never alias the caller's arrays)."""
+    (results never alias the caller's arrays; ``copy=False`` for a caller that sees
+    to that itself)."""
     vleaves, vdef = tree_flatten(v)
     if vdef != treedef:
         raise _structure_error(name, f'the {what}', vdef, treedef, of)
     out = []
     for leaf, t in zip(leaves, vleaves):
-        t = private(as_float_leaf(t, name, what))
+        t = as_float_leaf(t, name, what)
+        t = private(t) if copy else t
         if tuple(shape_of(t)) != tuple(shape_of(leaf)):
             raise ValueError(f'{name}: the {what} has shape {tuple(shape_of(t))} but the {of} '
                              f'has shape {tuple(shape_of(leaf))}; they must match')
@@ -727,8 +730,12 @@ def _vjp(f, x):
     leaves, treedef, primals, out_def, pull = _reverse('vjp', f, x, copy=True)
 
     def pullback(u):
-        cts = _tangents('vjp pullback', primals, out_def, u, 'cotangent u', 'output of f')
-        return tree_unflatten(treedef, _zeros_if_none(pull(cts), leaves))
+        # (u is not copied: the sweep never writes into a cotangent it was given, and
+        # a result that is u, or a view of it, is copied here)
+        cts = _tangents('vjp pullback', primals, out_def, u, 'cotangent u', 'output of f',
+                        copy=False)
+        adjoints = [unaliased(a, cts) for a in _zeros_if_none(pull(cts), leaves)]
+        return tree_unflatten(treedef, adjoints)
     return tree_unflatten(out_def, primals), pullback
 
 
