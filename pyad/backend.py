@@ -80,6 +80,8 @@ def namespace(*values):
     """The array module (numpy or cupy) for these values."""
     for v in values:
         t = type(innermost(v))
+        if t is numpy.ndarray or t is float:
+            continue                    # (the common case, without string checks)
         if t.__module__.startswith('cupy'):
             return cupy_module()
         if t.__module__.startswith('dask.'):
@@ -233,7 +235,8 @@ def subtract_into(a, b):
 
 def is_dask(x):
     """True for a Dask array (looking inside a traced value)."""
-    return type(innermost(x)).__module__.startswith('dask.')
+    t = type(innermost(x))
+    return t is not numpy.ndarray and t.__module__.startswith('dask.')
 
 
 class DaskUnsupported(NotImplementedError):

@@ -19,26 +19,29 @@ from .factors import fits
 
 
 def process(prim, args, params, tag):
-    primals, tangents, ks = _unpack(args, tag)
+    if len(args) == 1:                  # (one argument: a dual at this tag)
+        a = args[0]
+        primals, tangents, ks = (a.primal,), (a.t,), [a.k]
+    else:
+        primals, tangents, ks = _unpack(args, tag)
     ans = apply_inner(prim, primals, params)
     if prim.traits.partials is not None and settings.fast:
         lazy = lazy_tangent(prim, tangents, ks, ans, primals, params)
         if lazy is not None:
             return ans if lazy[0] is None else dual(ans, lazy[0], tag, lazy[1])
-    tangents, k = _common_factor(tangents, ks)
+    k = 1.0
+    if ks.count(1.0) != len(ks):        # some factor not applied yet
+        tangents, k = _common_factor(tangents, ks)
     out = prim.apply_jvp(tangents, ans, primals, params)
     if out is None:
         return ans
     if prim.multiple_results:
         return type(ans)(a if t is None else dual(a, t, tag, k) for a, t in zip(ans, out))
-    return dual(ans, out, tag, k)
+    return Dual(ans, out, tag) if k == 1.0 else dual(ans, out, tag, k)
 
 
 def _unpack(args, tag):
     """(primals, tangents, factors) of the arguments at tag (None, 1.0: a constant)."""
-    if len(args) == 1:
-        a = args[0]
-        return (a.primal,), (a.t,), (a.k,)
     primals, tangents, ks = [], [], []
     for a in args:
         if type(a) is Dual and a.tag is tag:

@@ -264,12 +264,9 @@ class Tape:
         primitives if it is to be differentiated again.  Returns one variable
         per value."""
         several = len(values) > 1
-        prim = Primitive(name, _no_impl, traits=Traits(reads='shapes'),
-                         multiple_results=several)
-        prim.def_vjp_joint(_custom_vjp(vjp, several))
-        prim.def_jvp_joint(_no_jvp)
+        prim = _custom_primitive(name, several)
         slot = len(self.vals)
-        self.ext[slot] = (tuple(Stub(shape_of(v), v.dtype) for v in inputs), _NO_PARAMS,
+        self.ext[slot] = (tuple(Stub(shape_of(v), v.dtype) for v in inputs), {'vjp': vjp},
                           tuple(range(len(inputs))), tuple(v.index for v in inputs))
         out = self._append_result(prim, tuple(values) if several else values[0], None, tag, slot)
         return list(out) if several else [out]
@@ -385,11 +382,29 @@ def sweep(tape, seeds, wanted, last=False):
     return acc.result(wanted)
 
 
-def _custom_vjp(vjp, several):
-    def rule(g, ans, primals, params, positions):
-        cotangents = vjp(list(g) if several else [g])
-        return [cotangents[i] for i in positions]
-    return rule
+_CUSTOM = {}     # (name, several) -> the primitive of such custom records
+
+
+def _custom_primitive(name, several):
+    """The primitive of custom records of this name (one per name, made once: a
+    record's own vjp is in its parameters)."""
+    prim = _CUSTOM.get((name, several))
+    if prim is None:
+        prim = Primitive(name, _no_impl, traits=Traits(reads='shapes'), multiple_results=several)
+        prim.def_vjp_joint(_custom_vjp_several if several else _custom_vjp_one)
+        prim.def_jvp_joint(_no_jvp)
+        _CUSTOM[(name, several)] = prim
+    return prim
+
+
+def _custom_vjp_one(g, ans, primals, params, positions):
+    cotangents = params['vjp']([g])
+    return [cotangents[i] for i in positions]
+
+
+def _custom_vjp_several(g, ans, primals, params, positions):
+    cotangents = params['vjp'](list(g))
+    return [cotangents[i] for i in positions]
 
 
 def _no_impl(*args, **params):
