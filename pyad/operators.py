@@ -514,7 +514,7 @@ def fdiffn(n: int, f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] =
         return _wrap('diffn[0]', f, _order_zero(f, has_aux, returns_value=True))
     if n == 1:
         return fdiff(f, argnums, has_aux)
-    return _op1('diffn', returns_value=True)(_fdiffn_impl(n))(f, argnums, has_aux)
+    return _diffn_operator(n, True)(f, argnums, has_aux)
 
 
 def _order_zero(f, has_aux, returns_value):
@@ -553,9 +553,17 @@ def diffn(n: int, f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] = 
         return _wrap('diffn[0]', f, _order_zero(f, has_aux, returns_value=False))
     if n == 1:
         return _wrap('diffn[1]', f, diff(f, argnums, has_aux))
+    return _wrap(f'diffn[{n}]', f, _diffn_operator(n, False)(f, argnums, has_aux))
+
+
+@functools.lru_cache(maxsize=None)
+def _diffn_operator(n, returns_value):
+    """The operator of order n, made once (an operator refers to itself, for a
+    function returned by f: one made per call would leave a reference cycle)."""
     taylor = _fdiffn_impl(n)
-    return _wrap(f'diffn[{n}]', f,
-                 _op1('diffn')(lambda g, x: taylor(g, x)[1])(f, argnums, has_aux))
+    if returns_value:
+        return _op1('diffn', returns_value=True)(taylor)
+    return _op1('diffn')(lambda g, x: taylor(g, x)[1])
 
 
 def fdiff2(f: Callable[..., Any], argnums: Union[int, Tuple[int, ...]] = 0,
