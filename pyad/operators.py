@@ -169,8 +169,10 @@ def _operator(name: str, n_directions: int,
                                 f'have); use jvp or vjp for complex functions')
             options = {'holomorphic': True} if holomorphic else {}
 
+            simple, has_aux = spec.simple, spec.has_aux
+
             def apply(*args, **kwargs):
-                if len(args) == 1 + n_directions and spec.simple and not kwargs:
+                if simple and len(args) == 1 + n_directions and not kwargs:
                     x, g, aux, directions = args[0], f, None, args[1:]
                     if type(x) is not float:
                         check_not_integer(name, x, 'the input')
@@ -181,14 +183,15 @@ def _operator(name: str, n_directions: int,
                     args, directions = args[:split], args[split:]
                     x, g, aux = spec.bind(args, kwargs)
                 try:
-                    result = impl(g, x, *directions, **options)
+                    result = impl(g, x, *directions, **options) if directions or options \
+                        else impl(g, x)
                 except FunctionOutput as returned:
-                    if spec.has_aux:
+                    if has_aux:
                         raise TypeError(f'{name}(has_aux=True): the function returned a '
                                         f'function; has_aux needs (output, aux) with an '
                                         f'output that is not a function') from None
                     return _fresh(lambda h: op(h, **options)(x, *directions), g, returned.args[0])
-                return spec.finish(result, aux, returns_value) if spec.has_aux else result
+                return spec.finish(result, aux, returns_value) if has_aux else result
             return _wrap(name, f, apply)
         op.__signature__ = _HOLOMORPHIC_SIGNATURE if name in _HOLOMORPHIC else _OP_SIGNATURE
         op.__annotations__ = dict(_OP_ANNOTATIONS)

@@ -139,7 +139,7 @@ class Adjoints:
             owned = self.owned[s]
             if type(a) is Scaled:
                 a, owned = self._applied(a.arr, a.k, owned)
-            if not owned and a is not None and self.borrowed.get(id(a)) is a:
+            if self.borrowed and not owned and a is not None and self.borrowed.get(id(a)) is a:
                 a = a.copy()        # a value of the function is not its derivative's buffer
             out.append(a)
         return out
