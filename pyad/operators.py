@@ -317,10 +317,12 @@ def _writable(t):
 def _forward(name, f, x, v):
     """(f(x), J v) as pytrees."""
     leaves, treedef = flatten_input(x, name)
-    tangents = _tangents(name, leaves, treedef, v)
+    # (v is not copied: nothing writes into a tangent it was given, and a result
+    # that is v, or a view of it, is copied)
+    tangents = _tangents(name, leaves, treedef, v, copy=False)
     primals, out_def, out_tangents = push_forward(f, leaves, treedef, tangents, name)
-    return (tree_unflatten(out_def, primals),
-            tree_unflatten(out_def, _zeros_if_none(out_tangents, primals)))
+    out_tangents = [unaliased(t, tangents) for t in _zeros_if_none(out_tangents, primals)]
+    return tree_unflatten(out_def, primals), tree_unflatten(out_def, out_tangents)
 
 
 def _size(x):
@@ -1021,7 +1023,7 @@ def _directional_tape(name, f, x, v):
     ∇f(x).  (Measured faster here than forward over reverse, whose sweep runs on
     dual numbers: 4.6x against 6.4x a hand-written Rosenbrock HVP.)"""
     leaves, treedef = flatten_input(x, name)
-    tangents = _tangents(name, leaves, treedef, v)
+    tangents = _tangents(name, leaves, treedef, v, copy=False)     # (as in _forward)
 
     def along_v(xs):
         values, out_def, dirs = push_forward(f, xs, treedef, tangents, name)
@@ -1032,8 +1034,11 @@ def _directional_tape(name, f, x, v):
     primals, _, pullback = pull_back(lambda xs: along_v(tree_flatten(xs)[0]),
                                      leaves, treedef, name, lazy=True)
     _require_scalar(name, primals[0], 'jacobian')
+
+    def unaliased_pullback(seeds, last=False):
+        return [unaliased(a, tangents) for a in pullback(seeds, last)]
     # (the value of f may have been deferred: value(...) computes it, where wanted)
-    return leaves, treedef, primals[0], pullback
+    return leaves, treedef, primals[0], unaliased_pullback
 
 
 def _pulled(pullback, seeds, leaves, treedef, last=False):
