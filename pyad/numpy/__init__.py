@@ -35,13 +35,14 @@ from .updates import at as _at
 from numpy import (  # noqa: F401
     pi, e, inf, nan, newaxis, euler_gamma,
     float16, float32, float64, int8, int16, int32, int64, uint8, bool_, dtype, finfo, iinfo,
-    shape, ndim, size, result_type, promote_types,
+    shape, ndim, result_type, promote_types,
     zeros, ones, empty, full, eye, identity, arange, meshgrid,
     tri, indices, diag_indices, tril_indices, triu_indices, random,
-    argsort, argwhere, nonzero, flatnonzero, searchsorted,
-    count_nonzero, unique, bincount, digitize, isscalar, isrealobj,
+    argwhere, nonzero, flatnonzero, searchsorted,
+    count_nonzero, unique, bincount, digitize, isscalar,
     complex64, complex128,
 )
+from ._plain import size, isrealobj, argsort  # noqa: F401  (NumPy's, lazy on Dask arrays)
 
 
 # --------------------------------------------------------------------- box methods

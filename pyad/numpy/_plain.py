@@ -1,0 +1,46 @@
+"""NumPy's functions with nothing to differentiate that NumPy itself would run on a
+Dask array by computing it in this process (Dask has no counterpart for them, so
+its ``__array_function__`` falls back to NumPy on the computed data).  pyad.numpy
+exports these in their place: a Dask array gets its answer from its metadata
+(``size``, ``isrealobj``) or from pyad's lazy Dask routine (``argsort``); anything
+else goes to NumPy's own function as before.  They keep NumPy's signatures."""
+import functools
+
+import numpy as _np
+
+from .._core.box import innermost
+from ..backend import is_dask, namespace
+
+
+def _numpy_twin(np_fn):
+    """The decorated function stands for np_fn: its name, signature and docs."""
+    def decorate(fn):
+        return functools.wraps(np_fn)(fn)
+    return decorate
+
+
+@_numpy_twin(_np.size)
+def size(a, axis=None):
+    if not is_dask(a):
+        return _np.size(a, axis)
+    shape = innermost(a).shape
+    return int(_np.prod(shape)) if axis is None else shape[axis]
+
+
+@_numpy_twin(_np.isrealobj)
+def isrealobj(x):
+    if not is_dask(x):
+        return _np.isrealobj(x)
+    return innermost(x).dtype.kind != 'c'
+
+
+@_numpy_twin(_np.argsort)
+def argsort(a, axis=-1, kind=None, order=None, **kwargs):
+    if not is_dask(a):
+        return _np.argsort(a, axis, kind, order, **kwargs)
+    if order is not None or kwargs:
+        raise TypeError('pyad.numpy.argsort of a Dask array takes a, axis and kind only')
+    plain = innermost(a)
+    if axis is None:
+        plain, axis = plain.reshape(-1), -1
+    return namespace(plain).argsort(plain, axis=axis, kind=kind)

@@ -1,0 +1,187 @@
+"""The Dask audit: every public function of pyad.numpy (with pyad.numpy.fft),
+pyad.linalg and pyad.nn, called with small Dask arrays chunked along their rows
+(two chunks or more), under a scheduler that refuses to run.
+
+Each function is tried with the argument patterns of the NumPy walk in
+test_numpy_protocol (vectors, matrices, pairs, an integer beside an array) and,
+for the row-wise mappings and the linear algebra, the shapes they take.  Where
+pyad accepts a pattern on NumPy arrays, the Dask call must either give the same
+values, and the same gradient and JVP of a weighted sum of its results, as lazy
+Dask graphs built without computing anything -- or raise a clear error naming the
+function.  A second walk feeds the functions a lazy mask's result (``x[x > c]``),
+whose chunk sizes are unknown until computed.
+"""
+import warnings
+
+import numpy as onp
+import pytest
+
+da = pytest.importorskip('dask.array')
+import dask  # noqa: E402
+
+import pyad  # noqa: E402
+import pyad.linalg as la  # noqa: E402
+import pyad.nn as nn  # noqa: E402
+import pyad.numpy as pnp  # noqa: E402
+from pyad import backend  # noqa: E402
+from pyad._core.box import innermost  # noqa: E402
+
+from .test_dask import Computed, lazily, put  # noqa: E402
+from .test_numpy_protocol import PATTERNS, _leaves, _scalar, _weights  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def synchronous():
+    with dask.config.set(scheduler='synchronous'):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def values():
+    """One run (as test_dask): the deferred-values twin adds nothing Dask-specific."""
+    yield 'eager'
+
+
+def _public(module, prefix):
+    names = getattr(module, '__all__', None) or [n for n in dir(module) if not n.startswith('_')]
+    return {f'{prefix}.{n}': getattr(module, n) for n in names
+            if callable(getattr(module, n)) and not isinstance(getattr(module, n), type)}
+
+
+FUNCTIONS = {**_public(pnp, 'numpy'), **_public(pnp.fft, 'numpy.fft'), **_public(la, 'linalg'),
+             **_public(nn, 'nn')}
+
+
+def _qr_invariants(a):
+    """What QR fixes: Q R and the magnitudes (each column of Q and row of R may flip
+    sign together, and Dask's blocked QR chooses signs of its own)."""
+    q, r = la.qr(a)
+    return q @ r, pnp.abs(q), pnp.abs(r)
+
+
+def _svd_invariants(a):
+    u, s, vt = la.svd(a)
+    return (u * s) @ vt, s, pnp.abs(u), pnp.abs(vt)
+
+
+# Functions whose results are defined only up to choices NumPy and Dask make
+# differently: compared by what those choices leave fixed.
+AS_COMPARED = {'linalg.qr': _qr_invariants, 'linalg.svd': _svd_invariants,
+               'numpy.empty_like': lambda a: pnp.shape(pnp.empty_like(a))}
+FUNCTIONS.update(AS_COMPARED)
+
+_R = onp.random.default_rng(5)
+_ROWS = _R.uniform(-1, 1, (4, 5))            # rows for the row-wise mappings of pyad.nn
+_SPD = onp.array([[2.13, 0.31, 0.12, 0.2], [0.31, 1.57, 0.22, 0.1],
+                  [0.12, 0.22, 1.24, 0.05], [0.2, 0.1, 0.05, 1.8]])
+_TALL = _R.uniform(-1, 1, (6, 3))
+EXTRA_PATTERNS = [(_ROWS,), (_SPD,), (_TALL,), (_SPD, _TALL[:4])]
+
+
+def _call(fn, args):
+    with warnings.catch_warnings(), onp.errstate(all='ignore'):
+        warnings.simplefilter('ignore')
+        return fn(*args)
+
+
+def _reference(fn, pattern):
+    """fn's results on NumPy arrays, or None where pyad refuses the pattern (or its
+    results are not finite numbers: a singular point, not the test here)."""
+    try:
+        out = _call(fn, pattern)
+        arrays = [onp.asarray(innermost(leaf)) for leaf in _leaves(out)]
+    except Exception:
+        return None
+    if not arrays or any(a.dtype == object or a.dtype.kind not in 'biufc' for a in arrays):
+        return None
+    if any(a.dtype.kind in 'fc' and not onp.all(onp.isfinite(a)) for a in arrays):
+        return None
+    return out
+
+
+def _total(out, weights, xp):
+    """The scalar whose derivatives are compared: the weighted sum of fn's results, or,
+    where a result's length is known only when computed (a lazy mask's), a sum of a
+    polynomial of its entries."""
+    if any(onp.isnan(onp.sum(getattr(leaf, 'shape', ()))) for leaf in _leaves(out)):
+        return sum(xp.sum(leaf * (leaf + 0.5)) for leaf in _leaves(out))
+    return _scalar(out, weights, xp)
+
+
+def _derivatives(fn, pattern, xs, weights, tangents):
+    """(value, grad, jvp) of the weighted sum of fn's results, in the arrays xs."""
+    at = [i for i, a in enumerate(pattern) if isinstance(a, (onp.ndarray, da.Array))]
+
+    def call(xs):
+        args = list(pattern)
+        for i, v in zip(at, xs):
+            args[i] = v
+        return _call(fn, args)
+
+    out = call(xs)
+    if weights is None:
+        return out, None, None
+    grad = pyad.grad(lambda xs: _total(call(xs), weights, pnp))(xs)
+    jvp = pyad.jvp(lambda xs: _total(call(xs), weights, pnp), (xs,), (tangents,))[1]
+    return out, grad, jvp
+
+
+def _same(got, want, what, dask_in):
+    """got (from Dask arrays) equal to want (from NumPy's); an array result is a
+    Dask array (a NumPy one may stand beside it, from a NumPy argument)."""
+    got, want = _leaves(got), _leaves(want)
+    assert len(got) == len(want), what
+    if dask_in and any(getattr(w, 'ndim', 0) for w in want):
+        assert any(isinstance(g, da.Array) for g in got), f'{what}: no Dask array came back'
+    for g, w in zip(got, want):
+        g = backend.to_numpy(g)
+        onp.testing.assert_allclose(g, onp.asarray(w), rtol=1e-9, atol=1e-9, err_msg=what)
+
+
+def _clear(name, e):
+    short = name.split('.')[-1]
+    return isinstance(e, (TypeError, ValueError, NotImplementedError, IndexError)) and short in str(e)
+
+
+def check_pattern(name, fn, pattern, to_dask):
+    """'lazy', 'refused', or None where pyad takes no such pattern on NumPy."""
+    want_out = _reference(fn, pattern)
+    if want_out is None:
+        return None
+    xs = tuple(a for a in pattern if isinstance(a, onp.ndarray))
+    inexact = any(onp.asarray(innermost(leaf)).dtype.kind in 'fc' for leaf in _leaves(want_out))
+    weights = _weights(want_out) if inexact else None
+    tangents = tuple(onp.random.default_rng(3).standard_normal(a.shape) for a in xs)
+    try:
+        want = _derivatives(fn, pattern, xs, weights, tangents)
+    except Exception:                   # no derivative on NumPy either: values only
+        weights = None
+        want = _derivatives(fn, pattern, xs, weights, tangents)
+    dask_pattern = tuple(to_dask(a) if isinstance(a, onp.ndarray) else a for a in pattern)
+    dask_xs = tuple(a for a in dask_pattern if isinstance(a, da.Array))
+    try:
+        got = lazily(lambda: _derivatives(fn, dask_pattern, dask_xs, weights, tangents))
+    except Computed:
+        raise AssertionError(f'{name}{_shapes(pattern)} computed a Dask graph on the client')
+    except Exception as e:
+        assert _clear(name, e), f'{name}{_shapes(pattern)}: unclear error {e!r}'
+        return 'refused'
+    for what, g, w in zip(('value', 'grad', 'jvp'), got, want):
+        if w is not None:
+            _same(g, w, f'{name}{_shapes(pattern)}: {what}', what != 'jvp')
+    return 'lazy'
+
+
+def _shapes(pattern):
+    return '(' + ', '.join(str(a.shape) if isinstance(a, onp.ndarray) else repr(a) for a in pattern) + ')'
+
+
+def audit(name):
+    outcomes = [check_pattern(name, FUNCTIONS[name], p, lambda a: put(a, 2))
+                for p in PATTERNS + EXTRA_PATTERNS]
+    return outcomes
+
+
+@pytest.mark.parametrize('name', sorted(FUNCTIONS))
+def test_function_on_dask_is_lazy_and_equal_or_refused_by_name(name):
+    audit(name)
