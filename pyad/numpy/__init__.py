@@ -38,11 +38,11 @@ from numpy import (  # noqa: F401
     shape, ndim, result_type, promote_types,
     zeros, ones, empty, full, eye, identity, arange, meshgrid,
     tri, indices, diag_indices, tril_indices, triu_indices, random,
-    argwhere, nonzero, flatnonzero, searchsorted,
+    argwhere, nonzero, flatnonzero,
     count_nonzero, unique, bincount, digitize, isscalar,
     complex64, complex128,
 )
-from ._plain import size, isrealobj, argsort  # noqa: F401  (NumPy's, lazy on Dask arrays)
+from ._plain import size, isrealobj, argsort, searchsorted  # noqa: F401  (NumPy's, lazy on Dask arrays)
 
 
 # --------------------------------------------------------------------- box methods

@@ -9,7 +9,7 @@ import functools
 import numpy as _np
 
 from .._core.box import innermost
-from ..backend import is_dask, namespace
+from ..backend import is_dask, namespace  # noqa: F401
 
 
 def _numpy_twin(np_fn):
@@ -44,3 +44,15 @@ def argsort(a, axis=-1, kind=None, order=None, **kwargs):
     if axis is None:
         plain, axis = plain.reshape(-1), -1
     return namespace(plain).argsort(plain, axis=axis, kind=kind)
+
+
+@_numpy_twin(_np.searchsorted)
+def searchsorted(a, v, side='left', sorter=None):
+    if not is_dask(a) and not is_dask(v):
+        return _np.searchsorted(a, v, side, sorter)
+    if sorter is not None:
+        raise TypeError('pyad.numpy.searchsorted of Dask arrays takes no sorter: sort a first')
+    import dask.array as da
+    plain_v = da.asarray(innermost(v))       # (Dask's searchsorted takes arrays only)
+    out = da.searchsorted(da.asarray(innermost(a)), plain_v.reshape(-1), side=side)
+    return out.reshape(plain_v.shape)
