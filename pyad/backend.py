@@ -247,6 +247,32 @@ class DaskUnsupported(NotImplementedError):
     """A NumPy operation with no lazy Dask counterpart."""
 
 
+def _unknown_lengths(value):
+    """Whether value (or a list or tuple of values) holds a Dask array with a length
+    unknown until computed (the result of a lazy mask, ``x[x > 0]``)."""
+    if type(value) in (list, tuple):
+        return any(_unknown_lengths(v) for v in value)
+    return is_dask(value) and any(d != d for d in innermost(value).shape)
+
+
+def names_unknown_lengths(name, fn):
+    """fn, whose errors where an argument has lengths unknown until computed (Dask's
+    or NumPy's, from code that needs those lengths) are DaskUnsupported naming it."""
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, TypeError, IndexError) as e:
+            if isinstance(e, DaskUnsupported) or not (_unknown_lengths(args)
+                                                      or _unknown_lengths(list(kwargs.values()))):
+                raise
+            raise DaskUnsupported(
+                f'pyad.numpy.{name} needs the lengths of its Dask argument, which are unknown '
+                f'until computed (the result of a lazy mask, x[x > 0]): call '
+                f'x.compute_chunk_sizes() on it first ({type(e).__name__}: {e})') from e
+    return checked
+
+
 def known_on_client(name, what, value):
     """``value`` as it is: an argument that decides shapes or where entries go (split
     points, repetitions, a shift), which must be known here to build a graph.  A

@@ -206,10 +206,69 @@ def patterns(name):
 FEW_PATTERNS = {'nn.entmax_bisect': [(_ROWS,)]}
 
 
+def _walk(name, cases):
+    """check_pattern over (fn, pattern) cases: the outcomes, and the failures by case."""
+    outcomes, failures = [], {}
+    for i, (fn, pattern) in enumerate(cases):
+        try:
+            outcomes.append(check_pattern(name, fn, pattern, lambda a: put(a, 2)))
+        except AssertionError as e:
+            failures[i] = str(e)
+    return outcomes, failures
+
+
 def audit(name):
-    return [check_pattern(name, FUNCTIONS[name], p, lambda a: put(a, 2)) for p in patterns(name)]
+    return _walk(name, [(FUNCTIONS[name], p) for p in patterns(name)])
 
 
 @pytest.mark.parametrize('name', sorted(FUNCTIONS))
 def test_function_on_dask_is_lazy_and_equal_or_refused_by_name(name):
-    audit(name)
+    outcomes, failures = audit(name)
+    assert not failures, failures
+
+
+# ---------------------------------------------------------------------- unknown lengths
+# A lazy mask's result (x[x > c]) has chunks whose lengths are known only when
+# computed: each function meets one, of a vector and of the rows of a matrix.
+_X8 = _R.uniform(-1, 1, 8)
+_X63 = _R.uniform(-1, 1, (6, 3))
+
+
+def _of_masked_vector(fn):
+    return lambda x, *rest: fn(x[x > -0.2], *rest)
+
+
+def _of_masked_rows(fn):
+    return lambda x, *rest: fn(x[x[:, 0] > -0.2], *rest)
+
+
+MASKED = [(_of_masked_vector, (_X8,)), (_of_masked_vector, (_X8, 1)),
+          (_of_masked_rows, (_X63,)), (_of_masked_rows, (_X63, 1))]
+
+
+def audit_unknown_lengths(name):
+    fn = FUNCTIONS[name]
+    return _walk(name, [(masked(fn), p) for masked, p in MASKED])
+
+
+# What is left: a derivative through these (case: the index in MASKED) meets an
+# unknown length in the backward sweep, where the error cannot name the function.
+# Their values are lazy (or refused by name); the derivative is not yet.
+UNKNOWN_LENGTH_GAPS = {
+    'numpy.cov': {2}, 'numpy.cumprod': {3}, 'numpy.cumulative_prod': {0, 3},
+    'numpy.cumulative_sum': {0}, 'numpy.diff': {2, 3}, 'numpy.fft.irfft': {3}, 'numpy.flip': {3},
+    'numpy.fliplr': {2}, 'numpy.nancumprod': {3}, 'numpy.nanprod': {0, 2, 3}, 'numpy.nanstd': {3},
+    'numpy.nanvar': {3}, 'numpy.prod': {0, 2, 3}, 'numpy.rot90': {2, 3}, 'numpy.trapezoid': {2},
+}
+NOT_WALKED = {'numpy.searchsorted': 'its first argument must be sorted, and sort refuses '
+                                     'unknown lengths by name (walked as numpy.sort)',
+              'numpy.shape': "an unknown length is nan, as in Dask's shape",
+              'numpy.empty_like': "an unknown length is nan, as in Dask's shape"}
+
+
+@pytest.mark.parametrize('name', sorted(n for n in FUNCTIONS if n.startswith('numpy.')
+                                        and n not in NOT_WALKED))
+def test_function_of_a_lazy_masks_result(name):
+    outcomes, failures = audit_unknown_lengths(name)
+    assert set(failures) == UNKNOWN_LENGTH_GAPS.get(name, set()), failures
+    assert all('in a derivative' in f for f in failures.values()), failures

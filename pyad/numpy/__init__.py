@@ -251,3 +251,21 @@ for _value in list(globals().values()):
     if isinstance(_value, _Primitive) and not hasattr(_value, '__signature__'):
         _value.__signature__ = _primitive_signature(
             _value, 'bool' if _value.name in ('allclose', 'array_equal') else 'Array')
+
+
+# A Dask array whose lengths are unknown until computed (x[x > 0]) meets functions
+# that need them: their errors name the function (pyad.backend.names_unknown_lengths)
+def _guard_unknown_lengths(namespace, prefix):
+    from ..backend import names_unknown_lengths
+    for name in list(getattr(namespace, '__all__', None) or dir(namespace)):
+        value = getattr(namespace, name)
+        if (not name.startswith('_') and callable(value) and not isinstance(value, (type, _Primitive))
+                and getattr(value, '__module__', None) is not None
+                and not getattr(value, '__wrapped_unknown_lengths__', False)):
+            checked = names_unknown_lengths(prefix + name, value)
+            checked.__wrapped_unknown_lengths__ = True
+            setattr(namespace, name, checked)
+
+
+_guard_unknown_lengths(__import__('sys').modules[__name__], '')
+_guard_unknown_lengths(fft, 'fft.')
