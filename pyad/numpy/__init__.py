@@ -38,11 +38,11 @@ from numpy import (  # noqa: F401
     shape, ndim, result_type, promote_types,
     zeros, ones, empty, full, eye, identity, arange, meshgrid,
     tri, indices, diag_indices, tril_indices, triu_indices, random,
-    argwhere, nonzero, flatnonzero,
-    count_nonzero, unique, bincount, digitize, isscalar,
+    unique, bincount, isscalar,
     complex64, complex128,
 )
-from ._plain import size, isrealobj, argsort, searchsorted  # noqa: F401  (NumPy's, lazy on Dask arrays)
+from ._plain import (size, isrealobj, argsort, searchsorted, digitize,  # noqa: F401
+                     argwhere, nonzero, flatnonzero, count_nonzero)  # noqa: F401  (NumPy's, lazy on Dask arrays)
 
 
 # --------------------------------------------------------------------- box methods
@@ -260,7 +260,7 @@ def _guard_unknown_lengths(namespace, prefix):
     for name in list(getattr(namespace, '__all__', None) or dir(namespace)):
         value = getattr(namespace, name)
         if (not name.startswith('_') and callable(value) and not isinstance(value, (type, _Primitive))
-                and getattr(value, '__module__', None) is not None
+                and (getattr(value, '__module__', None) or '').startswith('pyad')
                 and not getattr(value, '__wrapped_unknown_lengths__', False)):
             checked = names_unknown_lengths(prefix + name, value)
             checked.__wrapped_unknown_lengths__ = True

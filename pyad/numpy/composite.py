@@ -337,6 +337,9 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left: Optional[ArrayLike]
     """numpy.interp: piecewise-linear interpolation, differentiable in x, xp and fp
     (one-sided at the knots)."""
     x, xp, fp = _arr(x), _arr(xp), _arr(fp)
+    if is_dask(x) or is_dask(xp):
+        raise DaskUnsupported('pyad.numpy.interp: x and xp must be known on the client (each x '
+                              'is placed among the knots there); fp may be a Dask array')
     if period is not None:
         return interp(*_periodic(x, xp, fp, period))
     xv, xpv = to_numpy(x), to_numpy(xp)
@@ -529,7 +532,7 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike],
 def _piecewise_conditions(x, condlist, n):
     """piecewise's conditions as boolean arrays of x's shape, one per function."""
     if _np.isscalar(condlist) or (not isinstance(condlist[0], (list, _np.ndarray, Box))
-                                  and ndim_of(x) != 0):
+                                  and not is_dask(condlist[0]) and ndim_of(x) != 0):
         condlist = [condlist]           # one condition, as NumPy reads it
     xp = namespace(x)
     conditions = [xp.broadcast_to(xp.asarray(_condition(c, 'piecewise')), shape_of(x))
@@ -555,6 +558,10 @@ def piecewise(x: ArrayLike, condlist: Union[ArrayLike, Sequence[ArrayLike]],
     undefined elsewhere (sqrt of the negative entries) costs no NaN derivative."""
     from .updates import at
     x = _arr(x)
+    if is_dask(x) or any(is_dask(c) for c in (condlist if isinstance(condlist, list) else [condlist])):
+        raise DaskUnsupported('pyad.numpy.piecewise: each function sees only its own entries, '
+                              'which Dask arrays give only with lengths unknown until computed; '
+                              'use pyad.numpy.where(condition, f(x), g(x)) on Dask arrays')
     out = namespace(x).zeros(shape_of(x), dtype=_np.result_type(innermost(x)))
     for c, f in zip(_piecewise_conditions(x, condlist, len(funclist)), funclist):
         if not c.any():
