@@ -141,7 +141,7 @@ def _flat(out):
 
 
 def _clear(name, e):
-    short = name.split('.')[-1]
+    short = name.split(' ')[0].split('.')[-1]
     return isinstance(e, (TypeError, ValueError, NotImplementedError, IndexError)) and short in str(e)
 
 
@@ -156,44 +156,58 @@ def _unknown_lengths(out):
     return any(onp.isnan(onp.sum(getattr(leaf, 'shape', ()))) for leaf in _leaves(out))
 
 
+def _build(name, pattern, build):
+    """build() lazily: its result, or 'refused' for an error that names the function."""
+    try:
+        return lazily(build)
+    except Computed:
+        raise AssertionError(f'{name}{_shapes(pattern)}: a Dask graph was computed on the client')
+    except Exception as e:
+        assert _clear(name, e), f'{name}{_shapes(pattern)}: unclear error {e!r}'
+        return 'refused'
+
+
+def _references(fn, pattern, xs, weights, tangents):
+    """(weights, (value, grad, jvp)) on NumPy; weights None where pyad has no
+    derivative of fn on NumPy either (values only)."""
+    try:
+        return weights, _derivatives(fn, pattern, xs, weights, tangents)
+    except Exception:
+        return None, _derivatives(fn, pattern, xs, None, tangents)
+
+
 def check_pattern(name, fn, pattern, to_dask):
     """'lazy', 'refused', or None where pyad takes no such pattern on NumPy."""
     want_out = _reference(fn, pattern)
     if want_out is None:
         return None
     dask_pattern = tuple(_to_dask(a, to_dask) for a in pattern)
-    dask_xs = tuple(a for a in dask_pattern if isinstance(a, da.Array))
-    try:
-        got_out = lazily(lambda: _call(fn, dask_pattern))
-    except Computed:
-        raise AssertionError(f'{name}{_shapes(pattern)} computed a Dask graph on the client')
-    except Exception as e:
-        assert _clear(name, e), f'{name}{_shapes(pattern)}: unclear error {e!r}'
-        return 'refused'
+    got_out = _build(name, pattern, lambda: _call(fn, dask_pattern))
+    if isinstance(got_out, str):
+        return got_out
     xs = tuple(a for a in pattern if isinstance(a, onp.ndarray))
     inexact = any(onp.asarray(innermost(leaf)).dtype.kind in 'fc' for leaf in _leaves(want_out))
     weights = ('polynomial' if _unknown_lengths(got_out) else _weights(want_out)) if inexact else None
     tangents = tuple(onp.random.default_rng(3).standard_normal(a.shape) for a in xs)
-    try:
-        want = _derivatives(fn, pattern, xs, weights, tangents)
-    except Exception:                   # no derivative on NumPy either: values only
-        weights = None
-        want = _derivatives(fn, pattern, xs, weights, tangents)
-    try:
-        got = lazily(lambda: _derivatives(fn, dask_pattern, dask_xs, weights, tangents))
-    except Computed:
-        raise AssertionError(f'{name}{_shapes(pattern)}: a derivative computed a Dask graph on the client')
-    except Exception as e:
-        assert _clear(name, e), f'{name}{_shapes(pattern)}: unclear error in a derivative {e!r}'
-        return 'refused'
-    for what, g in zip(('value', 'grad', 'jvp'), got):
-        _dask_results(g, want_out if what == 'value' else g, f'{name}{_shapes(pattern)}: {what}')
+    weights, want = _references(fn, pattern, xs, weights, tangents)
+    dask_xs = tuple(a for a in dask_pattern if isinstance(a, da.Array))
+    got = _build(name + ' (in a derivative)', pattern,
+                 lambda: _derivatives(fn, dask_pattern, dask_xs, weights, tangents))
+    if isinstance(got, str):
+        return got
+    _compare(f'{name}{_shapes(pattern)}', got, want, want_out)
+    return 'lazy'
+
+
+def _compare(what, got, want, want_out):
+    """got (value, grad, jvp) from Dask arrays: Dask arrays, equal to want from NumPy's."""
+    for part, g in zip(('value', 'grad', 'jvp'), got):
+        _dask_results(g, want_out if part == 'value' else g, f'{what}: {part}')
     got = backend.compute(got)          # one pass for the three
-    for what, g, w in zip(('value', 'grad', 'jvp'), got, want):
+    for part, g, w in zip(('value', 'grad', 'jvp'), got, want):
         if w is not None:
             onp.testing.assert_allclose(_flat(g), _flat(w), rtol=1e-9, atol=1e-9,
-                                        err_msg=f'{name}{_shapes(pattern)}: {what}')
-    return 'lazy'
+                                        err_msg=f'{what}: {part}')
 
 
 def _shapes(pattern):

@@ -521,6 +521,13 @@ def _dask_operand(a, b):
     return is_dask(a) or is_dask(b)
 
 
+def _check_dot_shapes(sa, sb):
+    k_b = sb[-2] if len(sb) >= 2 else sb[0]
+    if sa[-1] != k_b:
+        raise ValueError(f'dot: shapes {sa} and {sb} not aligned: {sa[-1]} (last axis of a) '
+                         f'!= {k_b} ({"second-to-last" if len(sb) >= 2 else "only"} axis of b)')
+
+
 def dot(a: ArrayLike, b: ArrayLike) -> Array:
     """numpy.dot: a product for scalars, the inner product of vectors, matmul for
     matrices, and for N-D arrays a sum over the last axis of a and the
@@ -528,10 +535,7 @@ def dot(a: ArrayLike, b: ArrayLike) -> Array:
     a, b = _arrays(a, b)
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if sa and sb:
-        k_b = sb[-2] if len(sb) >= 2 else sb[0]
-        if sa[-1] != k_b:
-            raise ValueError(f'dot: shapes {sa} and {sb} not aligned: {sa[-1]} (last axis of a) '
-                             f'!= {k_b} ({"second-to-last" if len(sb) >= 2 else "only"} axis of b)')
+        _check_dot_shapes(sa, sb)
     if not _any_boxed(a, b) and not (_dask_operand(a, b) and not (sa and sb)):
         return namespace(a, b).dot(a, b)
     if not sa or not sb:
