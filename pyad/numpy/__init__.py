@@ -257,13 +257,20 @@ for _value in list(globals().values()):
 # that need them: their errors name the function (pyad.backend.names_unknown_lengths)
 def _guard_unknown_lengths(namespace, prefix):
     from ..backend import names_unknown_lengths
+    names = {}              # one wrapper for each function: aliases (max, amax) stay aliases
     for name in list(getattr(namespace, '__all__', None) or dir(namespace)):
         value = getattr(namespace, name)
         if (not name.startswith('_') and callable(value) and not isinstance(value, (type, _Primitive))
                 and (getattr(value, '__module__', None) or '').startswith('pyad')
                 and not getattr(value, '__wrapped_unknown_lengths__', False)):
-            checked = names_unknown_lengths(prefix + name, value)
-            checked.__wrapped_unknown_lengths__ = True
+            names.setdefault(id(value), (value, []))[1].append(name)
+    for value, aliases in names.values():
+        own = value.__name__ if value.__name__ in aliases else aliases[0]
+        others = [a for a in aliases if a != own]
+        called = prefix + own + (f' (also {", ".join(others)})' if others else '')
+        checked = names_unknown_lengths(called, value)
+        checked.__wrapped_unknown_lengths__ = True
+        for name in aliases:
             setattr(namespace, name, checked)
 
 
