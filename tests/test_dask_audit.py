@@ -24,6 +24,7 @@ import pyad.linalg as la  # noqa: E402
 import pyad.nn as nn  # noqa: E402
 import pyad.numpy as pnp  # noqa: E402
 from pyad import backend  # noqa: E402
+from pyad.backend import DaskUnsupported  # noqa: E402
 from pyad._core.box import innermost  # noqa: E402
 
 from .test_dask import Computed, lazily, put  # noqa: E402
@@ -330,3 +331,20 @@ def test_function_of_a_lazy_masks_result(name):
     outcomes, failures = audit_unknown_lengths(name)
     assert set(failures) == UNKNOWN_LENGTH_GAPS.get(name, set()), failures
     assert all('in a derivative' in f for f in failures.values()), failures
+
+
+def test_refusals_name_the_function_and_what_to_do():
+    x = put(_X8, 2)
+    rows = put(_X63, 2)
+    picked = rows[rows[:, 0] > -0.2]
+    with pytest.raises(DaskUnsupported, match=r'pyad\.numpy\.ravel \(also flatten\) needs the lengths'
+                                              r'.*compute_chunk_sizes'):
+        lazily(lambda: pnp.flatten(picked))
+    with pytest.raises(DaskUnsupported, match=r'pyad\.numpy\.split: indices_or_sections .*known on '
+                                              r'the client'):
+        lazily(lambda: pnp.split(x, put(onp.array([2, 4]))))
+    with pytest.raises(DaskUnsupported, match=r'pyad\.linalg\.eigvals: Dask has no lazy eig'):
+        lazily(lambda: la.eigvals(put(_B)))
+    # once the lengths are computed, the same call is lazy again
+    picked.compute_chunk_sizes()
+    assert isinstance(lazily(lambda: pnp.ravel(picked)), da.Array)

@@ -1,9 +1,12 @@
-"""NumPy's functions with nothing to differentiate that NumPy itself would run on a
-Dask array by computing it in this process (Dask has no counterpart for them, so
-its ``__array_function__`` falls back to NumPy on the computed data).  pyad.numpy
-exports these in their place: a Dask array gets its answer from its metadata
-(``size``, ``isrealobj``) or from pyad's lazy Dask routine (``argsort``); anything
-else goes to NumPy's own function as before.  They keep NumPy's signatures."""
+"""NumPy's functions with nothing to differentiate (integer and boolean results),
+as pyad.numpy exports them.  On a Dask array NumPy's own would either compute it in
+this process (Dask has no ``size``, ``isrealobj`` or ``argsort``, so its
+``__array_function__`` falls back to NumPy on the computed data) or fail with Dask's
+error where a length is unknown until computed.  Here a Dask array gets its answer
+from its metadata (``size``, ``isrealobj``), from pyad's lazy Dask routine
+(``argsort``) or from Dask's own, and errors on unknown lengths name the function;
+a traced value is read through to its plain value, as NumPy's protocol would.  They
+keep NumPy's names, signatures and docs."""
 import functools
 
 import numpy as _np
