@@ -255,14 +255,19 @@ for _value in list(globals().values()):
 
 # A Dask array whose lengths are unknown until computed (x[x > 0]) meets functions
 # that need them: their errors name the function (pyad.backend.names_unknown_lengths)
+def _plain_python_function(value):
+    """A function of pyad's own (not a primitive, a class, or NumPy's), not yet guarded."""
+    return (callable(value) and not isinstance(value, (type, _Primitive))
+            and (getattr(value, '__module__', None) or '').startswith('pyad')
+            and not getattr(value, '__wrapped_unknown_lengths__', False))
+
+
 def _guard_unknown_lengths(namespace, prefix):
     from ..backend import names_unknown_lengths
     names = {}              # one wrapper for each function: aliases (max, amax) stay aliases
     for name in list(getattr(namespace, '__all__', None) or dir(namespace)):
         value = getattr(namespace, name)
-        if (not name.startswith('_') and callable(value) and not isinstance(value, (type, _Primitive))
-                and (getattr(value, '__module__', None) or '').startswith('pyad')
-                and not getattr(value, '__wrapped_unknown_lengths__', False)):
+        if not name.startswith('_') and _plain_python_function(value):
             names.setdefault(id(value), (value, []))[1].append(name)
     for value, aliases in names.values():
         own = value.__name__ if value.__name__ in aliases else aliases[0]
