@@ -239,8 +239,52 @@ def is_dask(x):
     return t is not numpy.ndarray and t.__module__.startswith('dask.')
 
 
+def any_true(mask):
+    """Whether a boolean array has a True entry, where a rule asks only to skip work
+    (a branch for NaNs, empty slices): True for a Dask array, whose values are not
+    known on the client, so that the formula that holds for every input is taken."""
+    return is_dask(mask) or bool(mask.any())
+
+
 class DaskUnsupported(NotImplementedError):
     """A NumPy operation with no lazy Dask counterpart."""
+
+
+def _unknown_lengths(value):
+    """Whether value (or a list or tuple of values) holds a Dask array with a length
+    unknown until computed (the result of a lazy mask, ``x[x > 0]``)."""
+    if type(value) in (list, tuple):
+        return any(_unknown_lengths(v) for v in value)
+    return is_dask(value) and any(d != d for d in innermost(value).shape)
+
+
+def names_unknown_lengths(name, fn):
+    """fn, whose errors where an argument has lengths unknown until computed (Dask's
+    or NumPy's, from code that needs those lengths) are DaskUnsupported naming it."""
+    @functools.wraps(fn)
+    def checked(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ValueError, TypeError, IndexError) as e:
+            if isinstance(e, DaskUnsupported) or not (_unknown_lengths(args)
+                                                      or _unknown_lengths(list(kwargs.values()))):
+                raise
+            raise DaskUnsupported(
+                f'pyad.numpy.{name} needs the lengths of its Dask argument, which are unknown '
+                f'until computed (the result of a lazy mask, x[x > 0]): call '
+                f'x.compute_chunk_sizes() on it first ({type(e).__name__}: {e})') from e
+    return checked
+
+
+def known_on_client(name, what, value):
+    """``value`` as it is: an argument that decides shapes or where entries go (split
+    points, repetitions, a shift), which must be known here to build a graph.  A
+    Dask array there is refused, naming the function, rather than computed."""
+    if is_dask(value):
+        raise DaskUnsupported(f'pyad.numpy.{name}: {what} decides the shape of the result and must '
+                              f'be known on the client: give a NumPy array, a list or ints, not a '
+                              f'Dask array (compute it first: {what}.compute())')
+    return value
 
 
 def _one_chunk(name, x, axis):
@@ -886,7 +930,10 @@ class _DaskLinalg:
             m, n = a.shape[-2:]
             return self._per_matrix(numpy.linalg.qr, '(m,n)->(m,k),(k,n)', a,
                                     dtypes=(a.dtype, a.dtype), sizes={'k': min(m, n)})
-        return self._da.linalg.qr(a)
+        m, n = a.shape
+        # Dask's tall-and-skinny QR takes row blocks of whole rows; a short-and-fat
+        # matrix goes to its other algorithm, which takes the rows in one chunk
+        return self._da.linalg.qr(a.rechunk({1: -1} if m >= n else {0: -1}))
 
     def _skinny_svd(self, a):
         """Dask's SVD of one matrix (tall-and-skinny or short-and-fat: the short

@@ -75,7 +75,7 @@ import numpy as _np
 from ._core.primitive import Primitive
 from ._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from ._core.pytree import tree_flatten
-from .backend import namespace, scipy_linalg, wrap_like, to_numpy, is_dask
+from .backend import namespace, scipy_linalg, wrap_like, to_numpy, is_dask, DaskUnsupported
 from .numpy._batching import align, unbroadcast_shape, normalize_axis, real_for
 from .numpy.products import matmul
 from .numpy.manipulation import swapaxes, reshape, expand_dims, moveaxis
@@ -982,6 +982,9 @@ def eig(a: ArrayLike) -> EigResult:
 
 def eigvals(a: ArrayLike) -> Array:
     """numpy.linalg.eigvals: the eigenvalues of ``eig`` (complex)."""
+    if is_dask(a):
+        raise DaskUnsupported('pyad.linalg.eigvals: Dask has no lazy eig; compute a small matrix '
+                              'to NumPy first (x.compute())')
     return eig(a)[0]
 
 

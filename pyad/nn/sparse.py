@@ -41,6 +41,17 @@ def _from_last(x, axis):
     return xp.moveaxis(x, -1, axis) if axis != x.ndim - 1 else x
 
 
+def _ranks(xp, order):
+    """The rank of each entry along the last axis: the inverse of the permutation
+    ``order``.  (A Dask vector split into chunks inverts it by sorting across its
+    chunks, lazily; rows, each in one chunk, by writing the ranks in place.)"""
+    if is_dask(order) and order.ndim == 1:
+        return xp.argsort(order, kind='stable')
+    rank = xp.empty_like(order)
+    xp.put_along_axis(rank, order, xp.broadcast_to(xp.arange(order.shape[-1]), order.shape), axis=-1)
+    return rank
+
+
 def _prepare_rows(zl, fill, masks_needed=True):
     """Rows of ``zl`` (..., m) relative to their maximum, with the masked (-inf)
     entries replaced by ``fill`` (a relative value that is below any threshold).
@@ -182,8 +193,7 @@ def _solve_sorted(zs, k):
     f_at = n_ones.astype(dt) + s_frac - n_frac.astype(dt) * bs     # f at each breakpoint
     j = xp.sum(f_at[..., 1:] < k, axis=-1, keepdims=True)          # the segment [b_{j+1}, b_j]
     j = xp.minimum(j, 2 * m - 2)
-    rank = xp.empty_like(order)
-    xp.put_along_axis(rank, order, xp.broadcast_to(xp.arange(2 * m), order.shape), axis=-1)
+    rank = _ranks(xp, order)
     entered = rank[..., :m] <= j
     ones = rank[..., m:] <= j
     frac = entered & ~ones
@@ -468,8 +478,7 @@ def _topk_impl(z, k, axis):
     m = zl.shape[-1]
     kl = _to_last(xp.asarray(k), axis) if getattr(k, 'ndim', 0) else k
     order = xp.argsort(-zl, axis=-1, kind='stable')     # ties: the earlier entry first
-    rank = xp.empty_like(order)
-    xp.put_along_axis(rank, order, xp.broadcast_to(xp.arange(m), order.shape), axis=-1)
+    rank = _ranks(xp, order)
     mask = rank < kl
     return _from_last(mask.astype(zl.dtype), axis)
 

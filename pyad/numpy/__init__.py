@@ -35,13 +35,14 @@ from .updates import at as _at
 from numpy import (  # noqa: F401
     pi, e, inf, nan, newaxis, euler_gamma,
     float16, float32, float64, int8, int16, int32, int64, uint8, bool_, dtype, finfo, iinfo,
-    shape, ndim, size, result_type, promote_types,
+    shape, ndim, result_type, promote_types,
     zeros, ones, empty, full, eye, identity, arange, meshgrid,
     tri, indices, diag_indices, tril_indices, triu_indices, random,
-    argsort, argwhere, nonzero, flatnonzero, searchsorted,
-    count_nonzero, unique, bincount, digitize, isscalar, isrealobj,
+    unique, bincount, isscalar,
     complex64, complex128,
 )
+from ._plain import (size, isrealobj, argsort, searchsorted, digitize,  # noqa: F401
+                     argwhere, nonzero, flatnonzero, count_nonzero)  # noqa: F401  (NumPy's, lazy on Dask arrays)
 
 
 # --------------------------------------------------------------------- box methods
@@ -250,3 +251,33 @@ for _value in list(globals().values()):
     if isinstance(_value, _Primitive) and not hasattr(_value, '__signature__'):
         _value.__signature__ = _primitive_signature(
             _value, 'bool' if _value.name in ('allclose', 'array_equal') else 'Array')
+
+
+# A Dask array whose lengths are unknown until computed (x[x > 0]) meets functions
+# that need them: their errors name the function (pyad.backend.names_unknown_lengths)
+def _plain_python_function(value):
+    """A function of pyad's own (not a primitive, a class, or NumPy's), not yet guarded."""
+    return (callable(value) and not isinstance(value, (type, _Primitive))
+            and (getattr(value, '__module__', None) or '').startswith('pyad')
+            and not getattr(value, '__wrapped_unknown_lengths__', False))
+
+
+def _guard_unknown_lengths(namespace, prefix):
+    from ..backend import names_unknown_lengths
+    names = {}              # one wrapper for each function: aliases (max, amax) stay aliases
+    for name in list(getattr(namespace, '__all__', None) or dir(namespace)):
+        value = getattr(namespace, name)
+        if not name.startswith('_') and _plain_python_function(value):
+            names.setdefault(id(value), (value, []))[1].append(name)
+    for value, aliases in names.values():
+        own = value.__name__ if value.__name__ in aliases else aliases[0]
+        others = [a for a in aliases if a != own]
+        called = prefix + own + (f' (also {", ".join(others)})' if others else '')
+        checked = names_unknown_lengths(called, value)
+        checked.__wrapped_unknown_lengths__ = True
+        for name in aliases:
+            setattr(namespace, name, checked)
+
+
+_guard_unknown_lengths(__import__('sys').modules[__name__], '')
+_guard_unknown_lengths(fft, 'fft.')

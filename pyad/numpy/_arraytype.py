@@ -15,10 +15,10 @@ from .._core.box import Box
 
 
 def is_array(x: ArrayLike) -> bool:
-    """True for an array: a NumPy (or CuPy, or registered) array, or a value being
+    """True for an array: a NumPy (or CuPy, Dask, or registered) array, or a value being
     differentiated, whatever its shape.  False for Python numbers, lists and NumPy
     scalars (``np.float64(1.0)``), as ``isinstance(x, numpy.ndarray)`` is."""
-    if isinstance(x, (Box, _np.ndarray)) or type(x) in backend._REGISTERED:
+    if isinstance(x, (Box, _np.ndarray)) or type(x) in backend._REGISTERED or backend.is_dask(x):
         return True
     cupy = backend.cupy_module()
     return cupy is not None and isinstance(x, cupy.ndarray)

@@ -141,8 +141,13 @@ def unbroadcast_shape(g, ans_shape, x_shape):
     gs = shape_of(g)
     bnd = len(gs) - len(as_)
     lead = len(as_) - len(xs)
-    axes = tuple(range(bnd, bnd + lead)) + tuple(
-        bnd + lead + i for i, d in enumerate(xs) if d == 1 and as_[lead + i] != 1)
+    ones = tuple(bnd + lead + i for i, d in enumerate(xs) if d == 1 and as_[lead + i] != 1)
+    axes = tuple(range(bnd, bnd + lead)) + ones
+    if axes and any(d != d for d in xs):
+        # a length unknown until computed (a lazy mask's) cannot be reshaped to: keep
+        # the unit axes in the sum, and sum the leading ones away
+        g = _sum(g, axis=ones, keepdims=True) if ones else g
+        return _sum(g, axis=tuple(range(bnd, bnd + lead))) if lead else g
     if axes:
         g = _sum(g, axis=axes)
     return reshape(g, tuple(gs[:bnd]) + xs)

@@ -15,7 +15,8 @@ from .._core.batching import per_example
 
 from .._core.box import Box, innermost, shape_of, ndim_of
 from .._core.batching import holds_batch, one_example, per_example
-from ..backend import namespace, on_device_of, to_numpy
+from ..backend import (namespace, on_device_of, to_numpy, is_dask, any_true, known_on_client,
+                       DaskUnsupported)
 from ._batching import normalize_axis
 from .elementwise import where as _where
 from .manipulation import (concatenate, ravel, reshape, sort, take, flip, swapaxes,
@@ -146,7 +147,7 @@ def quantile(a: ArrayLike, q: ArrayLike, axis: Axis = None, keepdims: bool = Fal
     if holds_batch(q):
         raise NotImplementedError('quantile: under vmap, q must be the same for every example '
                                   '(in_axes None for it)')
-    qv = _np.asarray(innermost(q), dtype=float)
+    qv = _np.asarray(innermost(known_on_client('quantile', 'q', q)), dtype=float)
     if _np.any(qv < 0) or _np.any(qv > 1):
         raise ValueError('quantile: quantiles must be in the range [0, 1]')
     pos = qv * (n - 1)
@@ -174,6 +175,7 @@ def quantile(a: ArrayLike, q: ArrayLike, axis: Axis = None, keepdims: bool = Fal
 def percentile(a: ArrayLike, q: ArrayLike, axis: Axis = None, keepdims: bool = False,
                method: str = 'linear') -> Array:
     """numpy.percentile (method 'linear')."""
+    known_on_client('percentile', 'q', q)
     return quantile(a, q / 100.0 if isinstance(q, Box) else _np.asarray(q) / 100.0,
                     axis=axis, keepdims=keepdims, method=method)
 
@@ -214,7 +216,7 @@ def _cumulative(name, fn, initial, x, axis, dtype, include_initial):
 
 def copy(a: ArrayLike, order: str = 'K', subok: bool = False) -> Array:
     """numpy.copy: a traced value is never written into, so it is its own copy."""
-    if isinstance(a, Box):
+    if isinstance(a, Box) or is_dask(a):       # (nor is a Dask array)
         return a
     return _np.copy(a, order=order, subok=subok)
 
@@ -335,6 +337,9 @@ def interp(x: ArrayLike, xp: ArrayLike, fp: ArrayLike, left: Optional[ArrayLike]
     """numpy.interp: piecewise-linear interpolation, differentiable in x, xp and fp
     (one-sided at the knots)."""
     x, xp, fp = _arr(x), _arr(xp), _arr(fp)
+    if is_dask(x) or is_dask(xp):
+        raise DaskUnsupported('pyad.numpy.interp: x and xp must be known on the client (each x '
+                              'is placed among the knots there); fp may be a Dask array')
     if period is not None:
         return interp(*_periodic(x, xp, fp, period))
     xv, xpv = to_numpy(x), to_numpy(xp)
@@ -527,7 +532,7 @@ def select(condlist: Sequence[ArrayLike], choicelist: Sequence[ArrayLike],
 def _piecewise_conditions(x, condlist, n):
     """piecewise's conditions as boolean arrays of x's shape, one per function."""
     if _np.isscalar(condlist) or (not isinstance(condlist[0], (list, _np.ndarray, Box))
-                                  and ndim_of(x) != 0):
+                                  and not is_dask(condlist[0]) and ndim_of(x) != 0):
         condlist = [condlist]           # one condition, as NumPy reads it
     xp = namespace(x)
     conditions = [xp.broadcast_to(xp.asarray(_condition(c, 'piecewise')), shape_of(x))
@@ -553,6 +558,10 @@ def piecewise(x: ArrayLike, condlist: Union[ArrayLike, Sequence[ArrayLike]],
     undefined elsewhere (sqrt of the negative entries) costs no NaN derivative."""
     from .updates import at
     x = _arr(x)
+    if is_dask(x) or any(is_dask(c) for c in (condlist if isinstance(condlist, list) else [condlist])):
+        raise DaskUnsupported('pyad.numpy.piecewise: each function sees only its own entries, '
+                              'which Dask arrays give only with lengths unknown until computed; '
+                              'use pyad.numpy.where(condition, f(x), g(x)) on Dask arrays')
     out = namespace(x).zeros(shape_of(x), dtype=_np.result_type(innermost(x)))
     for c, f in zip(_piecewise_conditions(x, condlist, len(funclist)), funclist):
         if not c.any():
@@ -678,7 +687,7 @@ def nan_to_num(x: ArrayLike, copy: bool = True, nan: ArrayLike = 0.0,
     out = x
     for mask, value in ((xp.isnan(plain), nan), (plain == _np.inf, big if posinf is None else posinf),
                         (plain == -_np.inf, -big if neginf is None else neginf)):
-        if bool(mask.any()):
+        if any_true(mask):
             out = _where(mask, dtype.type(value), out)
     return out
 
@@ -700,15 +709,17 @@ def partition(a: ArrayLike, kth: Union[int, Sequence[int]], axis: int = -1,
 
 def dsplit(ary: ArrayLike, indices_or_sections: Union[int, Sequence[int]]) -> List[Array]:
     """numpy.dsplit: split along the third axis."""
-    from .manipulation import split
+    from .manipulation import _split_common
     if ndim_of(ary) < 3:
         raise ValueError('dsplit only works on arrays of 3 or more dimensions')
-    return split(ary, indices_or_sections, axis=2)
+    return _split_common('dsplit', ary, indices_or_sections, 2, True)
 
 
 def compress(condition: ArrayLike, a: ArrayLike, axis: Axis = None) -> Array:
     """numpy.compress: the slices of a where condition (1-D, maybe shorter) holds."""
     a = _arr(a)
+    if is_dask(condition):
+        return _lazy_compress(condition, a, axis)
     c = _condition(_np.asarray(innermost(condition)).astype(bool), 'compress')
     if c.ndim != 1:
         raise ValueError('compress: condition must be a 1-d array')
@@ -721,9 +732,25 @@ def compress(condition: ArrayLike, a: ArrayLike, axis: Axis = None) -> Array:
     return take(a, _np.nonzero(c)[0], axis=axis)
 
 
+def _lazy_compress(condition, a, axis):
+    """compress by a Dask condition: a lazy mask of the axis (as ``x[:, mask]``), so
+    it must be as long as the axis (a shorter one would need its length computed)."""
+    c = innermost(condition)
+    if c.ndim != 1:
+        raise ValueError('compress: condition must be a 1-d array')
+    if axis is None:
+        a, axis = ravel(a), 0
+    axis = normalize_axis(axis, ndim_of(a), 'compress: axis')
+    if c.shape[0] != shape_of(a)[axis]:
+        raise DaskUnsupported(f'pyad.numpy.compress: a Dask condition must be as long as axis '
+                              f'{axis} ({shape_of(a)[axis]}), not {c.shape[0]}')
+    return a[(slice(None),) * axis + (c.astype(bool),)]
+
+
 def resize(a: ArrayLike, new_shape: Shape) -> Array:
     """numpy.resize: a's entries repeated in order to fill new_shape."""
     a = ravel(_arr(a))
+    known_on_client('resize', 'new_shape', new_shape)
     shape = (new_shape,) if isinstance(new_shape, (int, _np.integer)) else tuple(new_shape)
     n = int(_np.prod(shape, dtype=_np.intp))
     size = shape_of(a)[0]
@@ -813,6 +840,8 @@ def insert(arr: ArrayLike, obj: ArrayLike, values: ArrayLike, axis: Axis = None)
 
 def extract(condition: ArrayLike, arr: ArrayLike) -> Array:
     """numpy.extract: the entries of arr where condition (flattened) holds."""
+    if is_dask(condition):      # a lazy mask of the flattened array
+        return _lazy_compress(ravel(condition), ravel(_arr(arr)), 0)
     c = _np.ravel(_np.asarray(innermost(condition))).astype(bool)
     return take(ravel(_arr(arr)), _np.nonzero(c)[0])
 
@@ -821,6 +850,10 @@ def extract(condition: ArrayLike, arr: ArrayLike) -> Array:
 def trim_zeros(filt: ArrayLike, trim: str = 'fb') -> Array:
     """numpy.trim_zeros of a 1-D array: the leading and/or trailing zeros removed."""
     filt = _arr(filt)
+    if is_dask(filt):
+        raise DaskUnsupported('pyad.numpy.trim_zeros: the length of the result depends on the '
+                              'values; Dask arrays are refused (trim a computed array, or mask '
+                              'lazily: x[x != 0])')
     nonzero = _np.nonzero(to_numpy(filt) != 0)[0]
     if not nonzero.size:
         return filt[:0]

@@ -8,6 +8,7 @@ import numpy as _np
 from .._core.batching import one_example, per_example
 
 from .._core.box import Box, dtype_of, innermost, ndim_of
+from ..backend import is_dask, DaskUnsupported
 
 
 def _contains_box(obj):
@@ -52,6 +53,8 @@ def array(obj: ArrayLike, dtype: DTypeLike = None) -> Array:
             from .manipulation import astype
             out = astype(out, dtype)
         return out
+    if is_dask(obj):        # Dask arrays are never written into: their own copy, lazily
+        return obj if dtype is None else obj.astype(dtype)
     return _np.array(obj, dtype=dtype)
 
 
@@ -60,6 +63,8 @@ def asarray(obj: ArrayLike, dtype: DTypeLike = None) -> Array:
     if isinstance(obj, Box) and dtype is None:
         return obj
     if _contains_box(obj) or isinstance(obj, Box):
+        return array(obj, dtype)
+    if is_dask(obj):
         return array(obj, dtype)
     return _np.asarray(obj, dtype=dtype)
 
@@ -72,11 +77,18 @@ def listed(a):
     return a
 
 
+def _no_dask_ends(name, *ends):
+    if any(is_dask(v) for v in ends):
+        raise DaskUnsupported(f'pyad.numpy.{name}: Dask builds {name} from numbers as its ends, not '
+                              f'Dask arrays (give NumPy arrays or numbers)')
+
+
 @per_example
 def linspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = True,
              retstep: bool = False, dtype: DTypeLike = None, axis: int = 0) -> Union[Array, Tuple[Array, Array]]:
     """numpy.linspace, differentiable in start and stop: the values are NumPy's
     exactly; each sample is start (1 - f) + stop f, f its fraction of the way."""
+    _no_dask_ends('linspace', start, stop)
     if not isinstance(start, Box) and not isinstance(stop, Box):
         return _np.linspace(start, stop, num, endpoint, retstep, dtype, axis)
     from .manipulation import stop_gradient, expand_dims, broadcast_to, astype
@@ -120,6 +132,7 @@ def logspace(start: ArrayLike, stop: ArrayLike, num: int = 50, endpoint: bool = 
              base: ArrayLike = 10.0, dtype: DTypeLike = None, axis: int = 0) -> Array:
     """numpy.logspace, differentiable in start, stop and base: base ** linspace(...),
     as NumPy computes it."""
+    _no_dask_ends('logspace', start, stop, base)
     if not any(isinstance(v, Box) for v in (start, stop, base)):
         return _np.logspace(start, stop, num, endpoint, base, dtype, axis)
     from .elementwise import power
@@ -228,7 +241,7 @@ def ones_like(a: ArrayLike, dtype: DTypeLike = None) -> Array:
 
 
 def full_like(a: ArrayLike, fill_value: ArrayLike, dtype: DTypeLike = None) -> Array:
-    if isinstance(fill_value, Box):     # a traced fill value: its derivative flows
+    if isinstance(fill_value, Box) or is_dask(fill_value):     # traced: its derivative flows
         from .manipulation import broadcast_to, astype
         dtype = _np.result_type(a) if dtype is None else dtype
         return broadcast_to(astype(fill_value, dtype), _np.shape(one_example(a)))

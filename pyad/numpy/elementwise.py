@@ -702,7 +702,24 @@ logical_not: UnaryFunction = nondiff('logical_not', _np.logical_not)
 logical_xor: BinaryFunction = nondiff('logical_xor', _np.logical_xor)
 isclose: _Close = nondiff('isclose', _np.isclose)
 allclose: _AllClose = nondiff('allclose', _np.allclose)
-array_equal: _ArrayEqual = nondiff('array_equal', _np.array_equal)
+
+
+def _array_equal(a1, a2, equal_nan=False):
+    """numpy.array_equal; of Dask arrays, a lazy 0-d boolean (the shapes, known here,
+    compared first)."""
+    if not (is_dask(a1) or is_dask(a2)):
+        return _np.array_equal(a1, a2, equal_nan=equal_nan)
+    if _np.shape(a1) != _np.shape(a2):
+        return False
+    same = a1 == a2
+    if equal_nan and _np.result_type(a1, a2).kind in 'fc':
+        xp = namespace(a1, a2)
+        same = same | (xp.isnan(a1) & xp.isnan(a2))
+    return namespace(same).all(same)
+
+
+
+array_equal: _ArrayEqual = nondiff('array_equal', _array_equal)
 
 # The primitives whose rules hold for complex values as they are (holomorphic
 # functions: the VJP g f'(z) needs no conjugation in JAX's convention, see

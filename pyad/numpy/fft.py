@@ -26,7 +26,7 @@ import numpy as _np
 
 from .._core.primitive import Primitive
 from .._core.box import Box, shape_of, dtype_of, ndim_of
-from ..backend import namespace
+from ..backend import namespace, is_dask
 from ..typing import Array, ArrayLike, FFTNorm
 
 __all__ = ['fft', 'ifft', 'rfft', 'irfft', 'fft2', 'ifft2', 'rfft2', 'irfft2', 'fftn', 'ifftn',
@@ -40,19 +40,27 @@ _SWAPPED = {None: 'forward', 'backward': 'forward', 'ortho': 'ortho', 'forward':
 
 
 # ----------------------------------------------------------------- the primitives
+def _transform(kind, x, axes, **params):
+    """The backend's transform ``kind`` of x over axes.  A transform mixes every
+    entry along its axes, and Dask's take an axis held in one chunk: a Dask array
+    is rechunked whole along them (rows chunked elsewhere stay as they are)."""
+    if is_dask(x):
+        x = x.rechunk({a % x.ndim: -1 for a in axes})
+    return getattr(namespace(x).fft, kind)(x, axes=axes, **params)
+
+
 def _fftn_impl(x, axes, norm, inverse):
-    xp = namespace(x).fft
-    return (xp.ifftn if inverse else xp.fftn)(x, axes=axes, norm=norm)
+    return _transform('ifftn' if inverse else 'fftn', x, axes, norm=norm)
 
 
 def _rfftn_impl(x, axes, norm):
-    return namespace(x).fft.rfftn(x, axes=axes, norm=norm)
+    return _transform('rfftn', x, axes, norm=norm)
 
 
 def _irfftn_impl(h, axes, norm, n):
     shape = shape_of(h)
     s = [shape[a] for a in axes[:-1]] + [n]
-    return namespace(h).fft.irfftn(h, s=s, axes=axes, norm=norm)
+    return _transform('irfftn', h, axes, s=s, norm=norm)
 
 
 def _fftn_linear(c, ans, x, axes, norm, inverse):
@@ -178,8 +186,7 @@ def _c2c(name, x, s, axes, norm, inverse):
     _check_norm(name, norm)
     axes, lengths = _axes_and_lengths(name, x, s, axes)
     if not _traced(x):
-        xp = namespace(x).fft
-        return (xp.ifftn if inverse else xp.fftn)(x, s=lengths, axes=axes, norm=norm)
+        return _transform('ifftn' if inverse else 'fftn', x, axes, s=lengths, norm=norm)
     x = _complex(name, x)
     for a, n in zip(axes, lengths):
         x = _resize(x, a, n)
@@ -204,7 +211,7 @@ def _r2c(name, a, s, axes, norm):
     _check_norm(name, norm)
     axes, lengths = _axes_and_lengths(name, a, s, axes)
     if not _traced(a):
-        return namespace(a).fft.rfftn(a, s=lengths, axes=axes, norm=norm)
+        return _transform('rfftn', a, axes, s=lengths, norm=norm)
     a = _real_input(name, a)
     for ax, n in zip(axes, lengths):
         a = _resize(a, ax, n)
@@ -220,7 +227,7 @@ def _c2r(name, a, s, axes, norm):
             raise ValueError(f'{name}: invalid number of data points ({lengths[-1]}) along '
                              f'the last axis; pass the output length')
     if not _traced(a):
-        return namespace(a).fft.irfftn(a, s=lengths, axes=axes, norm=norm)
+        return _transform('irfftn', a, axes, s=lengths, norm=norm)
     a = _complex(name, a)
     for ax, n in zip(axes[:-1], lengths[:-1]):
         a = _resize(a, ax, n)

@@ -14,7 +14,7 @@ from .._core.traits import Traits
 _VIEWS = Traits(reads='shapes', fresh=True)
 from .._core.box import Box, shape_of, ndim_of, dtype_of, innermost
 from .._core.batching import holds_batch
-from ..backend import wrap_like, is_dask
+from ..backend import wrap_like, is_dask, known_on_client
 from ._batching import (batch_ndim, normalize_axis, normalize_axes, expand_to,
                         unbroadcast)
 
@@ -433,7 +433,8 @@ def _split_common(name, ary, indices_or_sections, axis, equal):
         raise ValueError(f'{name}: cannot split a 0-d array')
     axis = normalize_axis(axis, len(shape), f'{name}: axis')
     n = shape[axis]
-    bounds = _split_bounds(name, n, indices_or_sections, equal)
+    bounds = _split_bounds(name, n, known_on_client(name, 'indices_or_sections', indices_or_sections),
+                           equal)
     if not isinstance(ary, Box):
         return list(_xp(ary).split(ary, bounds, axis=axis))
     # piece k is ary[lo_k:hi_k] with Python slice semantics
@@ -461,19 +462,20 @@ def array_split(ary: ArrayLike, indices_or_sections: Union[int, Sequence[int]],
 def hsplit(ary: ArrayLike, indices_or_sections: Union[int, Sequence[int]]) -> List[Array]:
     if ndim_of(ary) == 0:
         raise ValueError('hsplit only works on arrays of 1 or more dimensions')
-    return split(ary, indices_or_sections, axis=1 if ndim_of(ary) > 1 else 0)
+    return _split_common('hsplit', ary, indices_or_sections, 1 if ndim_of(ary) > 1 else 0, True)
 
 
 def vsplit(ary: ArrayLike, indices_or_sections: Union[int, Sequence[int]]) -> List[Array]:
     if ndim_of(ary) < 2:
         raise ValueError('vsplit only works on arrays of 2 or more dimensions')
-    return split(ary, indices_or_sections, axis=0)
+    return _split_common('vsplit', ary, indices_or_sections, 0, True)
 
 
 # ===================================================================== repetition
 def tile(A: ArrayLike, reps: Shape) -> Array:
     """numpy.tile, as a broadcast between two reshapes."""
     A = _as_operand(A)
+    known_on_client('tile', 'reps', reps)
     reps = (int(reps),) if isinstance(reps, (int, _np.integer)) else tuple(int(r) for r in reps)
     if any(r < 0 for r in reps):
         raise ValueError(f'tile: negative repetitions {reps}')
@@ -494,6 +496,9 @@ def tile(A: ArrayLike, reps: Shape) -> Array:
 def repeat(a: ArrayLike, repeats: ArrayLike, axis: Axis = None) -> Array:
     """numpy.repeat: each element repeated (an int, or one count per element)."""
     a = _as_operand(a)
+    known_on_client('repeat', 'repeats', repeats)
+    if axis is None and is_dask(a):     # (Dask's repeat takes an axis)
+        a, axis = ravel(a), 0
     if not isinstance(a, Box):
         return _xp(a).repeat(a, repeats, axis=axis)
     if axis is None:
@@ -552,6 +557,7 @@ def flipud(m: ArrayLike) -> Array:
 def roll(a: ArrayLike, shift: Union[int, Sequence[int]], axis: Axis = None) -> Array:
     """numpy.roll, as a concatenation of two slices per axis."""
     a = _as_operand(a)
+    known_on_client('roll', 'shift', shift)
     if not isinstance(a, Box):
         return _xp(a).roll(a, shift, axis=axis)
     if axis is None:
@@ -755,7 +761,7 @@ def _tri_mask(name, m, k, lower):
 
 def _tri(name, m, k, lower):
     m = _as_operand(m)
-    if not isinstance(m, Box):
+    if not isinstance(m, Box) and not (is_dask(m) and ndim_of(m) == 1):    # (Dask's: 2-d up)
         return wrap_like(getattr(_xp(m), name)(m, k=k), m)
     from .elementwise import where
     mask = _tri_mask(name, m, k, lower)

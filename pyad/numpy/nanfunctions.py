@@ -14,7 +14,7 @@ import numpy as _np
 from .._core.batching import per_example
 
 from .._core.box import Box, innermost, shape_of, ndim_of
-from ..backend import namespace
+from ..backend import namespace, any_true, known_on_client
 from ._batching import normalize_axes
 from .creation import listed
 from .elementwise import isnan, sqrt, where
@@ -48,7 +48,7 @@ def _as_float(count, a):
 def _with_empty_as_nan(out, a, axis, keepdims):
     """NaN where a slice holds no number (NumPy's answer, with a RuntimeWarning)."""
     empty = _count(a, axis, keepdims) == 0
-    if bool(empty.any()):
+    if any_true(empty):
         return where(empty, _np.nan, out)
     return out
 
@@ -101,7 +101,7 @@ def nanstd(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None =
     a = listed(a)
     var = nanvar(a, axis, dtype, None, ddof, keepdims)
     single = _count(a, axis, keepdims) == 1
-    if not bool(single.any()):
+    if not any_true(single):
         return sqrt(var)
     # (the double where keeps the branch not taken finite in every derivative)
     return where(single, sqrt(stop_gradient(var)), sqrt(where(single, 1.0, var)))
@@ -178,7 +178,7 @@ def _nanquantile_scalar(s, count, q):
     s_hi = take_along_axis(s, hi, -1)
     out = (s_lo + (s_hi - s_lo) * frac)[..., 0]
     empty = count[..., 0] == 0
-    return where(empty, _np.nan, out) if bool(empty.any()) else out
+    return where(empty, _np.nan, out) if any_true(empty) else out
 
 
 @per_example
@@ -191,7 +191,7 @@ def nanquantile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = None,
     if method != 'linear':
         raise NotImplementedError(f"nanquantile: only method='linear' is supported, got {method!r}")
     a = listed(a)
-    qv = _np.asarray(innermost(q), dtype=float)
+    qv = _np.asarray(innermost(known_on_client('nanquantile', 'q', q)), dtype=float)
     if _np.any(qv < 0) or _np.any(qv > 1) or _np.any(_np.isnan(qv)):
         raise ValueError('nanquantile: quantiles must be in the range [0, 1]')
     rows, axes = _last_axis(a, axis)
@@ -215,6 +215,7 @@ def nanpercentile(a: ArrayLike, q: ArrayLike, axis: Axis = None, out: None = Non
                   keepdims: bool = False) -> Array:
     """numpy.nanpercentile (method 'linear')."""
     _no_out('nanpercentile', out)
+    known_on_client('nanpercentile', 'q', q)
     q = q / 100.0 if isinstance(q, Box) else _np.asarray(q) / 100.0
     return nanquantile(a, q, axis, None, overwrite_input, method, keepdims)
 

@@ -515,6 +515,19 @@ def tensordot(a: ArrayLike, b: ArrayLike, axes: Any = 2) -> Array:
     return _tensordot(a, b, ax_a, ax_b)
 
 
+def _dask_operand(a, b):
+    """Whether a or b is a Dask array: the products below build its graph from
+    tensordot and elementwise products, which take scalars and every chunking."""
+    return is_dask(a) or is_dask(b)
+
+
+def _check_dot_shapes(sa, sb):
+    k_b = sb[-2] if len(sb) >= 2 else sb[0]
+    if sa[-1] != k_b:
+        raise ValueError(f'dot: shapes {sa} and {sb} not aligned: {sa[-1]} (last axis of a) '
+                         f'!= {k_b} ({"second-to-last" if len(sb) >= 2 else "only"} axis of b)')
+
+
 def dot(a: ArrayLike, b: ArrayLike) -> Array:
     """numpy.dot: a product for scalars, the inner product of vectors, matmul for
     matrices, and for N-D arrays a sum over the last axis of a and the
@@ -522,11 +535,8 @@ def dot(a: ArrayLike, b: ArrayLike) -> Array:
     a, b = _arrays(a, b)
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if sa and sb:
-        k_b = sb[-2] if len(sb) >= 2 else sb[0]
-        if sa[-1] != k_b:
-            raise ValueError(f'dot: shapes {sa} and {sb} not aligned: {sa[-1]} (last axis of a) '
-                             f'!= {k_b} ({"second-to-last" if len(sb) >= 2 else "only"} axis of b)')
-    if not _any_boxed(a, b):
+        _check_dot_shapes(sa, sb)
+    if not _any_boxed(a, b) and not (_dask_operand(a, b) and not (sa and sb)):
         return namespace(a, b).dot(a, b)
     if not sa or not sb:
         from .elementwise import multiply
@@ -552,7 +562,7 @@ def inner(a: ArrayLike, b: ArrayLike) -> Array:
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if sa and sb and sa[-1] != sb[-1]:
         raise ValueError(f'inner: last dimensions of a {sa} and b {sb} differ')
-    if not _any_boxed(a, b):
+    if not _any_boxed(a, b) and not _dask_operand(a, b):    # (Dask's inner of row chunks errs)
         return namespace(a, b).inner(a, b)
     if not sa or not sb:
         from .elementwise import multiply
@@ -564,7 +574,7 @@ def inner(a: ArrayLike, b: ArrayLike) -> Array:
 
 def outer(a: ArrayLike, b: ArrayLike) -> Array:
     """numpy.outer: ravel(a)[:, None] * ravel(b)[None, :]."""
-    if not _any_boxed(a, b):
+    if not _any_boxed(a, b) and not _dask_operand(a, b):
         return namespace(a, b).outer(a, b)
     from .elementwise import multiply
     return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))

@@ -29,15 +29,24 @@ def _kept_shape(shape, axes):
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
+def _with_kept_axes(g, reshape, lead, shape, axes):
+    """``g`` (lead axes, then shape without the reduced axes) with the reduced axes
+    back as size 1.  Where a length is unknown until computed (a lazy mask's), by
+    indexing with None, which needs no lengths, where a reshape would."""
+    kept = _kept_shape(shape, axes)
+    if _np.isnan(_np.asarray(kept, dtype=float)).any():
+        return g[(slice(None),) * lead + tuple(None if i in axes else slice(None)
+                                               for i in range(len(kept)))]
+    return reshape(g, tuple(shape_of(g)[:lead]) + kept)
+
+
 def restore_reduced(g, ans, x, axes, keepdims):
     """Cotangent ``g`` of a reduction (batch + ans.shape), reshaped so that it
     broadcasts against batch + x.shape (the reduced axes back as size 1)."""
     if keepdims:
         return g
     from .manipulation import reshape
-    gs = shape_of(g)
-    bnd = len(gs) - ndim_of(ans)
-    return reshape(g, tuple(gs[:bnd]) + _kept_shape(shape_of(x), axes))
+    return _with_kept_axes(g, reshape, len(shape_of(g)) - ndim_of(ans), shape_of(x), axes)
 
 
 def broadcast_reduced(g, ans, x, axes, keepdims):
@@ -274,7 +283,7 @@ def _tie_weights(x, ans, axes, keepdims):
         return _tie_weights_traced(x, ans, axes)
     xp = namespace(x)
     xi = xp.asarray(innermost(x))
-    best = xp.reshape(xp.asarray(innermost(ans)), _kept_shape(xi.shape, axes))
+    best = _with_kept_axes(xp.asarray(innermost(ans)), xp.reshape, 0, xi.shape, axes)
     hit = xi == best
     ties = xp.sum(hit, axis=axes, keepdims=True)
     weights = hit / xp.maximum(ties, 1)
