@@ -153,6 +153,56 @@ def test_check_grads_through_jit(dtype):
     check_grads(jf, rng.standard_normal(3).astype(dtype), order=2)
 
 
+def _planted(monkeypatch, scale):
+    """Every program compiled from now on returns its outputs times ``scale`` (a
+    wrong program, consistently wrong: finite differences of it agree with it)."""
+    compile_recording = pyad.jit.api.compile_recording
+
+    def wrong(*args, **kwargs):
+        program = compile_recording(*args, **kwargs)
+        run = program.run
+        program.run = lambda *values: [v * scale if hasattr(v, 'dtype') or type(v) is float
+                                       else v for v in run(*values)]
+        return program
+    monkeypatch.setattr(pyad.jit.api, 'compile_recording', wrong)
+
+
+@pytest.mark.parametrize('warm', [False, True])
+def test_check_grads_catches_a_wrong_program(monkeypatch, warm):
+    """Under pyad.testing.reference() a jitted function runs f itself on the plain
+    engine, so check_grads compares the compiled programs with it: a wrong program
+    fails the check (finite differences alone would not see a wrong scale)."""
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((4, 3))
+    x = rng.standard_normal(3)
+    _planted(monkeypatch, 1.001)
+    jf = jit(lambda x: pnp.tanh(A @ x) * pnp.exp(-x[0]))
+    if warm:      # programs already traced in fast mode are not reused by the reference
+        jf(x)
+        grad(lambda x: pnp.sum(jf(x)))(x)
+    with pytest.raises(AssertionError, match='reference'):
+        check_grads(jf, x, order=1)
+    with pyad.testing.reference():
+        traces = jf.traces
+        np.testing.assert_array_equal(jf(x), np.tanh(A @ x) * np.exp(-x[0]))
+        assert jf.traces == traces
+
+
+def test_reference_mode_runs_f_itself():
+    f = Counted(lambda x: pnp.sin(x) * 2.0)
+    jf = jit(f)
+    x = np.linspace(0.0, 1.0, 5)
+    jf(x)
+    calls = f.calls
+    jf(x)
+    assert f.calls == calls
+    with pyad.testing.reference():
+        np.testing.assert_array_equal(jf(x), np.sin(x) * 2.0)
+        grad(lambda x: pnp.sum(jf(x)))(x)
+    assert f.calls == calls + 2
+    assert jf.traces == 1 and jf.derived_traces == 0
+
+
 def test_closing_over_a_differentiated_value():
     """f closes over a value being differentiated by the same operator: jit cannot
     compile it as a unit, and f runs eagerly (the derivative keeps that path)."""

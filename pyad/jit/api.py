@@ -15,6 +15,7 @@ import warnings
 import numpy
 
 from .._core.box import Box
+from .._core.config import settings as _settings
 from .._core.pytree import tree_flatten, tree_unflatten
 from . import trace as _trace
 from .trace import Tracer, JitError, Recording, make_tracer, Var
@@ -116,6 +117,10 @@ class Jitted:
         return leaves, treedef, static
 
     def __call__(self, *args, **kwargs):
+        if not _settings.fast:
+            # reference mode: compiling is a fast path, and f's own body on the plain
+            # engine is its twin (check_grads compares the programs with it)
+            return self.fn(*args, **kwargs)
         if not kwargs and self._simple:
             key = _simple_key(args)
             programs = self._cache.get(key, ()) if key is not None else ()
