@@ -89,6 +89,32 @@ def test_python_float_inputs_are_traced_and_ints_static():
     assert jf.traces == 2
 
 
+@pytest.mark.parametrize('scalar', [np.float64(2.0), np.float32(2.0), np.int64(2),
+                                    np.array(2.0), np.array(2.0, dtype=np.float32)])
+def test_numpy_scalars_and_0d_arrays_take_the_fast_path(monkeypatch, scalar):
+    """A NumPy scalar or a 0-d array argument is keyed without flattening: after the
+    first call, later calls never reach the general path."""
+    jf = jit(lambda x, s: x * s + pnp.sin(s))
+    x = np.linspace(0.0, 1.0, 3)
+    want = x * scalar + np.sin(scalar)
+    _assert_same(jf(x, scalar), want)
+    monkeypatch.setattr(type(jf), '_call', lambda *a: pytest.fail('the general path was taken'))
+    fresh = np.array(scalar) if isinstance(scalar, np.ndarray) else type(scalar)(scalar)
+    for s in (scalar, fresh):
+        out = jf(x, s)
+        _assert_same(out, want)
+        assert out.dtype == want.dtype
+    assert jf.traces == 1
+
+
+def test_numpy_scalar_types_are_signatures_apart():
+    jf = jit(lambda s: s * 3)
+    assert type(jf(np.float32(2.0))) is type(np.float32(2.0) * 3)
+    assert type(jf(np.float64(2.0))) is type(np.float64(2.0) * 3)
+    assert jf(2.0) == 6.0 and jf(np.int64(2)) == 6
+    assert jf.traces == 4
+
+
 def test_signature_by_shape_and_dtype():
     jf = jit(lambda x: pnp.sum(x * x))
     jf(np.ones(3))

@@ -73,18 +73,23 @@ def _leaf_key(leaf):
 
 
 _ndarray = numpy.ndarray
+# NumPy's number scalars (numpy.float64(2.0), numpy.int32(3), numpy.bool_): traced,
+# keyed by their type alone, as floats are
+_NUMPY_SCALARS = frozenset(t for t in set(numpy.sctypeDict.values())
+                           if issubclass(t, (numpy.number, numpy.bool_)))
 
 
 def _simple_key(args):
-    """The signature of positional arguments that are all plain ndarrays or Python
-    floats (the common case, keyed without flattening), else None."""
+    """The signature of positional arguments that are all plain ndarrays (0-d ones
+    included), Python floats or NumPy scalars (the common case, keyed without
+    flattening), else None."""
     key = []
     for a in args:
         t = type(a)
         if t is _ndarray:
             key.append((a.shape, a.dtype))
-        elif t is float:
-            key.append(float)
+        elif t is float or t in _NUMPY_SCALARS:
+            key.append(t)
         else:
             return None
     return tuple(key)
