@@ -11,6 +11,8 @@ that every call (and every thread) would share.
 import builtins
 import random as _random
 import sys
+import threading
+import types
 
 import numpy
 
@@ -82,81 +84,125 @@ def register():
 
 
 # ---------------------------------------------------------------------- what cannot be traced
-_IO = {builtins.print: 'print', builtins.open: 'open', builtins.input: 'input'}
-_RANDOM_TYPES = (numpy.random.Generator, numpy.random.RandomState, numpy.random.BitGenerator,
-                 _random.Random)
+# Input/output: while a trace runs, the builtins print, open and input are guards
+# that refuse in a thread that is tracing and pass through in any other (no
+# profiler hook: it would cost a Python call per call and return of the traced
+# code, and displace a user's profiler).  Random draws: the states of the
+# generators the function can reach are compared before and after the trace.
+_IO = ('print', 'open', 'input')
+_io_lock = threading.Lock()
+_io_watchers = [0]
+_io_originals = {}
 
 
-def _refused(func):
-    """What a called function does that a compiled program could not repeat (or None)."""
-    name = _IO.get(func) if type(func).__hash__ is not None else None
-    if name is not None:
-        return f'{name}() (input/output runs once, when the function is traced)'
-    owner = getattr(func, '__self__', None)
-    if isinstance(owner, _RANDOM_TYPES) or owner is numpy.random:
-        return (f'a random number generator ({getattr(func, "__name__", "?")}): numbers drawn '
-                f'inside would be frozen into the program. Draw them outside and pass them in')
-    return None
-
-
-def _profile(frame, event, arg):
-    if event == 'c_call':
-        why = _refused(arg)
-    elif event == 'call':
-        module = frame.f_globals.get('__name__')
-        why = (f'a random number generator ({frame.f_code.co_name}): numbers drawn inside would be '
-               f'frozen into the program. Draw them outside and pass them in') \
-            if module == 'random' else None
-    else:
-        return
-    if why is not None:
-        sys.setprofile(None)
-        raise JitError(f'pyad.jit cannot compile {why} ({user_line(2)})')
+def _refusing(name, original):
+    def call(*args, **kwargs):
+        recording = current()
+        if recording is not None and not recording.done:
+            raise JitError(f'pyad.jit cannot compile {name}() (input/output runs once, when the '
+                           f'function is traced) ({user_line(2)})')
+        return original(*args, **kwargs)
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = original.__doc__
+    call.__wrapped__ = original
+    return call
 
 
 class watch:
-    """``with watch():`` the checks above, in this thread, while a function is traced."""
+    """``with watch():`` input/output refused in this thread while a function is
+    traced (the builtins are put back when the last trace in any thread ends)."""
 
     def __enter__(self):
-        self.previous = sys.getprofile()
-        sys.setprofile(_profile)
+        with _io_lock:
+            if _io_watchers[0] == 0:
+                for name in _IO:
+                    original = getattr(builtins, name)
+                    _io_originals[name] = original
+                    setattr(builtins, name, _refusing(name, original))
+            _io_watchers[0] += 1
 
     def __exit__(self, *exc):
-        sys.setprofile(self.previous)
+        with _io_lock:
+            _io_watchers[0] -= 1
+            if _io_watchers[0] == 0:
+                for name in _IO:
+                    setattr(builtins, name, _io_originals.pop(name))
         return False
 
 
-# Generators of NumPy draw through Cython code that no profiler sees: their state is
-# compared before and after the trace instead (the generators the function can reach
-# through its closures and globals, NumPy's global one and Python's).
-_GENERATOR_TYPES = (numpy.random.Generator, numpy.random.RandomState)
+# NumPy's generators draw through Cython methods that no profiler sees and whose
+# types cannot be patched: their states (and those of Python's random module) are
+# compared before and after the trace instead.  The generators are found by
+# following what the function refers to: its closure, the globals and attributes
+# its code names (in nested functions too), defaults, partial arguments, bound
+# instances, the attributes of objects and the items of containers -- to any
+# depth, within a budget of objects visited.
+_GENERATOR_TYPES = (numpy.random.Generator, numpy.random.RandomState, _random.Random)
+_BUDGET = 20000
+_LEAVES = (str, bytes, int, float, complex, bool, type(None), numpy.ndarray, numpy.generic)
+_LIBRARIES = ('pyad', 'numpy', 'scipy', 'builtins', 'cupy', 'dask')
 
 
-def _generators(fn, depth=4, seen=None):
-    seen = set() if seen is None else seen
-    if id(fn) in seen or depth == 0:
-        return []
-    seen.add(id(fn))
-    if isinstance(fn, _GENERATOR_TYPES):
-        return [fn]
-    found = []
-    for c in _reachable(fn):
-        if callable(c) or isinstance(c, _GENERATOR_TYPES):
-            found += _generators(c, depth - 1, seen)
+def _generators(fn):
+    found, seen, names = [], set(), set()
+    todo, modules = [fn], []
+    while (todo or modules) and len(seen) < _BUDGET:
+        # modules last: only the names that the code seen so far reads are followed
+        obj = todo.pop() if todo else modules.pop()
+        if id(obj) in seen or isinstance(obj, _LEAVES):
+            continue
+        if isinstance(obj, types.ModuleType) and todo:
+            modules.append(obj)
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, _GENERATOR_TYPES):
+            found.append(obj)
+        else:
+            todo += _reachable(obj, names)
     return found
 
 
-def _reachable(fn):
-    """What a function refers to: its closure, the globals it names, what it wraps."""
-    out = []
-    code = getattr(fn, '__code__', None)
-    if code is not None:
-        out += [c.cell_contents for c in (fn.__closure__ or ()) if _filled(c)]
-        g = fn.__globals__
-        out += [g[n] for n in code.co_names if n in g]
-    if not isinstance(fn, type):
-        out += [getattr(fn, a) for a in ('func', '__wrapped__', 'fn', '__self__') if hasattr(fn, a)]
+_WRAPPING = ('__self__', '__func__', 'func', 'args', 'keywords', '__wrapped__', 'fn')
+
+
+def _reachable(obj, names):
+    """What ``obj`` refers to that could hold a generator (``names``: the global
+    and attribute names read by the code seen so far, which this adds to)."""
+    if isinstance(obj, (tuple, list, set, frozenset)):
+        return list(obj)
+    if isinstance(obj, (dict, types.MappingProxyType)):
+        return list(obj.values())
+    if isinstance(obj, types.ModuleType):
+        return [] if _from_library(obj) else [getattr(obj, n, None) for n in names]
+    code = getattr(obj, '__code__', None)
+    if isinstance(code, types.CodeType):
+        return _function_refs(obj, code, names)
+    out = [getattr(obj, a, None) for a in _WRAPPING]
+    if isinstance(obj, type) or not _from_library(type(obj)):
+        # a user's object or class: its attributes too
+        out.append(getattr(obj, '__dict__', None))
+        out += [getattr(obj, slot, None) for cls in type(obj).__mro__
+                for slot in getattr(cls, '__slots__', ())]
     return out
+
+
+def _function_refs(fn, code, names):
+    codes = [code]
+    for c in codes:
+        names.update(c.co_names)
+        codes += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+    out = [c.cell_contents for c in (fn.__closure__ or ()) if _filled(c)]
+    out += [fn.__defaults__, fn.__kwdefaults__, getattr(fn, '__wrapped__', None)]
+    if not _from_library(fn):
+        g = fn.__globals__
+        out += [g[n] for c in codes for n in c.co_names if n in g]
+    return out
+
+
+def _from_library(obj):
+    module = (obj.__name__ if isinstance(obj, types.ModuleType)
+              else getattr(obj, '__module__', None)) or ''
+    return type(module) is not str or module.split('.')[0] in _LIBRARIES
 
 
 def _filled(cell):
@@ -168,12 +214,18 @@ def _filled(cell):
 
 
 def _state(g):
-    return g.bit_generator.state if isinstance(g, numpy.random.Generator) else g.get_state(legacy=False)
+    if isinstance(g, numpy.random.Generator):
+        return g.bit_generator.state
+    if isinstance(g, _random.Random):
+        return g.getstate()
+    return g.get_state(legacy=False)
 
 
 def _set_state(g, state):
     if isinstance(g, numpy.random.Generator):
         g.bit_generator.state = state
+    elif isinstance(g, _random.Random):
+        g.setstate(state)
     else:
         g.set_state(state)
 
@@ -182,7 +234,8 @@ class rng_states:
     """The states of the generators ``fn`` can reach, to tell whether it drew from one."""
 
     def __init__(self, fn):
-        self.generators = _generators(fn) + [numpy.random.mtrand._rand]
+        found = _generators(fn) + [numpy.random.mtrand._rand, _random._inst]
+        self.generators = list({id(g): g for g in found}.values())
         self.states = [_state(g) for g in self.generators]
 
     def changed(self):
