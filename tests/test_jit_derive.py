@@ -9,6 +9,7 @@ import pyad
 import pyad.numpy as pnp
 from pyad import jit, grad, value_and_grad, hessian, jacfwd, jacrev
 from pyad.testing import check_grads
+from pyad.jit import JitError
 from .test_jit import _assert_same, _data, loss
 
 
@@ -307,3 +308,31 @@ def test_outputs_without_cotangents_are_symbolic_zeros(aux_shape):
     calls = counted.calls
     value_and_grad(jf, has_aux=True)(w)
     assert counted.calls == calls
+
+
+def test_source_of_the_derivative_programs():
+    jf = jit(lambda x, a: pnp.sum(pnp.sin(x) * a))
+    x = np.linspace(0.0, 1.0, 3)
+    reverse = jf.source(x, 2.0, operator='grad')
+    assert reverse == jf.source(x, 2.0, operator='vjp')
+    assert '# the forward program' in reverse and '# the backward program' in reverse
+    assert 'sin(' in reverse and 'cos(' in reverse
+    forward = jf.source(x, 2.0, operator='jvp')
+    assert 'backward' not in forward and 'sin(' in forward and 'cos(' in forward
+    compile(forward, '<jvp>', 'exec')
+    traces = jf.derived_traces
+    jf.source(x, 2.0, operator='jvp')                 # shown again, not traced again
+    assert jf.derived_traces == traces
+    # the programs shown are those that run (for both arguments: source differentiates all)
+    gx, ga = grad(lambda xs: jf(*xs))((x, 2.0))
+    np.testing.assert_allclose(gx, 2.0 * np.cos(x), rtol=1e-12)
+    np.testing.assert_allclose(ga, np.sum(np.sin(x)), rtol=1e-12)
+    assert jf.derived_traces == traces
+    with pytest.raises(ValueError, match="'jvp', 'vjp' or 'grad'.*'hessian'"):
+        jf.source(x, 2.0, operator='hessian')
+
+
+def test_source_of_a_derivative_that_runs_eagerly_says_so():
+    jf = jit(lambda x: pnp.sum(x * np.random.standard_normal(2)))
+    with pytest.raises(JitError, match='runs eagerly'):
+        jf.source(np.ones(2), operator='vjp')
