@@ -328,6 +328,22 @@ def test_generators_behind_wrappers_are_found(where):
     assert after == before or np.array_equal(after['state']['state'], before['state']['state'])
 
 
+class _Dynamic:
+    """An object whose attributes are made on demand (as pytest.mark, lazy modules)."""
+    asked = []
+
+    def __getattr__(self, name):
+        _Dynamic.asked.append(name)
+        raise AttributeError(name)
+
+
+def test_finding_generators_runs_no_user_attribute_hook():
+    dynamic = _Dynamic()
+    jf = jit(lambda x: x * 2.0 if dynamic is not None else x)
+    jf(np.ones(2))
+    assert _Dynamic.asked == []
+
+
 def test_a_profiler_running_during_the_first_trace_is_left_running():
     import cProfile
     import pstats

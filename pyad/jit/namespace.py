@@ -9,6 +9,7 @@ function fills must be made afresh at each call, not folded into a constant
 that every call (and every thread) would share.
 """
 import builtins
+import functools
 import random as _random
 import sys
 import threading
@@ -162,37 +163,63 @@ def _generators(fn):
     return found
 
 
-_WRAPPING = ('__self__', '__func__', 'func', 'args', 'keywords', '__wrapped__', 'fn')
+_WRAPPING = ('__wrapped__', 'fn', 'func')
 
 
 def _reachable(obj, names):
     """What ``obj`` refers to that could hold a generator (``names``: the global
-    and attribute names read by the code seen so far, which this adds to)."""
+    and attribute names read by the code seen so far, which this adds to).  Read
+    without getattr: no __getattr__ of a user's object or lazy module runs."""
     if isinstance(obj, (tuple, list, set, frozenset)):
         return list(obj)
     if isinstance(obj, (dict, types.MappingProxyType)):
         return list(obj.values())
     if isinstance(obj, types.ModuleType):
-        return [] if _from_library(obj) else [getattr(obj, n, None) for n in names]
-    code = getattr(obj, '__code__', None)
-    if isinstance(code, types.CodeType):
-        return _function_refs(obj, code, names)
-    out = [getattr(obj, a, None) for a in _WRAPPING]
+        return [] if _from_library(obj) else [_attributes(obj).get(n) for n in names]
+    if isinstance(obj, types.FunctionType):
+        return _function_refs(obj, names)
+    if isinstance(obj, types.MethodType):
+        return [obj.__self__, obj.__func__]
+    if isinstance(obj, types.BuiltinMethodType):
+        return [obj.__self__]
+    if isinstance(obj, functools.partial):
+        return [obj.func, obj.args, obj.keywords]
+    attributes = _attributes(obj)
     if isinstance(obj, type) or not _from_library(type(obj)):
-        # a user's object or class: its attributes too
-        out.append(getattr(obj, '__dict__', None))
-        out += [getattr(obj, slot, None) for cls in type(obj).__mro__
-                for slot in getattr(cls, '__slots__', ())]
+        # a user's object or class: all its attributes
+        return list(attributes.values()) + _slots(obj)
+    return [attributes.get(a) for a in _WRAPPING]
+
+
+def _attributes(obj):
+    try:
+        found = object.__getattribute__(obj, '__dict__')
+    except (AttributeError, TypeError):
+        return {}
+    return found if isinstance(found, (dict, types.MappingProxyType)) else {}
+
+
+def _slots(obj):
+    out = []
+    for cls in type(obj).__mro__:
+        slots = _attributes(cls).get('__slots__', ())
+        for slot in (slots,) if type(slots) is str else slots:
+            descriptor = _attributes(cls).get(slot)
+            if isinstance(descriptor, types.MemberDescriptorType):
+                try:
+                    out.append(descriptor.__get__(obj))
+                except AttributeError:
+                    pass
     return out
 
 
-def _function_refs(fn, code, names):
-    codes = [code]
+def _function_refs(fn, names):
+    codes = [fn.__code__]
     for c in codes:
         names.update(c.co_names)
         codes += [k for k in c.co_consts if isinstance(k, types.CodeType)]
     out = [c.cell_contents for c in (fn.__closure__ or ()) if _filled(c)]
-    out += [fn.__defaults__, fn.__kwdefaults__, getattr(fn, '__wrapped__', None)]
+    out += [fn.__defaults__, fn.__kwdefaults__, fn.__dict__]
     if not _from_library(fn):
         g = fn.__globals__
         out += [g[n] for c in codes for n in c.co_names if n in g]
@@ -200,8 +227,11 @@ def _function_refs(fn, code, names):
 
 
 def _from_library(obj):
-    module = (obj.__name__ if isinstance(obj, types.ModuleType)
-              else getattr(obj, '__module__', None)) or ''
+    """Is this module, class or function pyad's, NumPy's, SciPy's...?"""
+    if isinstance(obj, types.ModuleType):
+        module = obj.__name__
+    else:
+        module = obj.__module__
     return type(module) is not str or module.split('.')[0] in _LIBRARIES
 
 
