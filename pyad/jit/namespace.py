@@ -11,6 +11,7 @@ that every call (and every thread) would share.
 import builtins
 import functools
 import random as _random
+import os
 import sys
 import threading
 import types
@@ -139,7 +140,7 @@ class watch:
 # instances, the attributes of objects and the items of containers -- to any
 # depth, within a budget of objects visited.
 _GENERATOR_TYPES = (numpy.random.Generator, numpy.random.RandomState, _random.Random)
-_BUDGET = 20000
+_BUDGET = 20000          # objects looked at, numbers and arrays included
 _LEAVES = (str, bytes, int, float, complex, bool, type(None), numpy.ndarray, numpy.generic)
 _LIBRARIES = ('pyad', 'numpy', 'scipy', 'builtins', 'cupy', 'dask')
 
@@ -147,7 +148,9 @@ _LIBRARIES = ('pyad', 'numpy', 'scipy', 'builtins', 'cupy', 'dask')
 def _generators(fn):
     found, seen, names = [], set(), set()
     todo, modules = [fn], []
-    while (todo or modules) and len(seen) < _BUDGET:
+    for _ in range(_BUDGET):
+        if not (todo or modules):
+            break
         # modules last: only the names that the code seen so far reads are followed
         obj = todo.pop() if todo else modules.pop()
         if id(obj) in seen or isinstance(obj, _LEAVES):
@@ -175,7 +178,7 @@ def _reachable(obj, names):
     if isinstance(obj, (dict, types.MappingProxyType)):
         return list(obj.values())
     if isinstance(obj, types.ModuleType):
-        return [] if _from_library(obj) else [_attributes(obj).get(n) for n in names]
+        return [_attributes(obj).get(n) for n in names] if _users(obj) else []
     if isinstance(obj, types.FunctionType):
         return _function_refs(obj, names)
     if isinstance(obj, types.MethodType):
@@ -185,8 +188,8 @@ def _reachable(obj, names):
     if isinstance(obj, functools.partial):
         return [obj.func, obj.args, obj.keywords]
     attributes = _attributes(obj)
-    if isinstance(obj, type) or not _from_library(type(obj)):
-        # a user's object or class: all its attributes
+    if _users(obj) if isinstance(obj, type) else not _from_library(type(obj)):
+        # a user's class, or an object that is not an array library's: its attributes
         return list(attributes.values()) + _slots(obj)
     return [attributes.get(a) for a in _WRAPPING]
 
@@ -220,19 +223,43 @@ def _function_refs(fn, names):
         codes += [k for k in c.co_consts if isinstance(k, types.CodeType)]
     out = [c.cell_contents for c in (fn.__closure__ or ()) if _filled(c)]
     out += [fn.__defaults__, fn.__kwdefaults__, fn.__dict__]
-    if not _from_library(fn):
+    if _users(fn):
         g = fn.__globals__
         out += [g[n] for c in codes for n in c.co_names if n in g]
     return out
 
 
-def _from_library(obj):
-    """Is this module, class or function pyad's, NumPy's, SciPy's...?"""
-    if isinstance(obj, types.ModuleType):
-        module = obj.__name__
-    else:
-        module = obj.__module__
-    return type(module) is not str or module.split('.')[0] in _LIBRARIES
+def _module_name(obj):
+    name = obj.__name__ if isinstance(obj, types.ModuleType) else obj.__module__
+    return name.split('.')[0] if type(name) is str else ''
+
+
+def _from_library(cls):
+    """Is this class pyad's or an array library's (whose objects hold no user data
+    but in the attributes of _WRAPPING)?"""
+    return _module_name(cls) in _LIBRARIES
+
+
+_users_modules = {}
+
+
+def _users(obj):
+    """Is this module, class or function the user's own code: not Python's standard
+    library, not an installed package (whose globals are not followed)?"""
+    top = _module_name(obj)
+    found = _users_modules.get(top)
+    if found is None:
+        module = sys.modules.get(top)
+        path = getattr(module, '__file__', None) or ''
+        found = top not in _LIBRARIES and top not in _STANDARD and (
+            top == '__main__' or bool(path) and not path.startswith(_STANDARD_DIR)
+            and 'site-packages' not in path and 'dist-packages' not in path)
+        _users_modules[top] = found
+    return found
+
+
+_STANDARD = frozenset(getattr(sys, 'stdlib_module_names', ())) | {'builtins', ''}
+_STANDARD_DIR = os.path.dirname(os.__file__)
 
 
 def _filled(cell):
