@@ -119,8 +119,9 @@ class watch:
             if _io_watchers[0] == 0:
                 for name in _IO:
                     original = getattr(builtins, name)
-                    _io_originals[name] = original
-                    setattr(builtins, name, _refusing(name, original))
+                    guard = _refusing(name, original)
+                    _io_originals[name] = original, guard
+                    setattr(builtins, name, guard)
             _io_watchers[0] += 1
 
     def __exit__(self, *exc):
@@ -128,7 +129,9 @@ class watch:
             _io_watchers[0] -= 1
             if _io_watchers[0] == 0:
                 for name in _IO:
-                    setattr(builtins, name, _io_originals.pop(name))
+                    original, guard = _io_originals.pop(name)
+                    if getattr(builtins, name) is guard:    # else replaced since: kept
+                        setattr(builtins, name, original)
         return False
 
 
