@@ -152,3 +152,28 @@ def test_a_scalar_reshaped_to_shape_zero_stays_a_numpy_scalar():
     got, want = jf(x), f(x)
     assert got.dtype == want.dtype
     np.testing.assert_array_equal(got, want)
+
+
+def mixed(x):
+    a, b = x[0], x[1]
+    s = a * b + 1.0
+    return pnp.sum(pnp.sin(x * s) - (a - b) * x)
+
+
+@pytest.mark.parametrize('dtype', [np.float64, np.float32])
+def test_scalar_arithmetic_next_to_float64_arrays_is_python_arithmetic(dtype):
+    """Scalars read by arithmetic with a float64 array run on Python floats (the
+    array's dtype is the result's either way); next to a float32 array a NumPy
+    float64 is not a Python float to NumPy's promotion, and stays one."""
+    f = grad(mixed)
+    jf = jit(f)
+    rng = np.random.default_rng(11)
+    for _ in range(3):
+        x = rng.uniform(-2, 2, 3).astype(dtype)
+        got, want = jf(x), f(x)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    source = jf.source(x)
+    if dtype == np.float64:
+        assert 'v3 = v1 * v2' in source and 'v4 = v3 + 1.0' in source
+        assert 'v7 = v1 - v2' in source
