@@ -1,8 +1,9 @@
 """First-call (trace) cost of bench/jit_small.py's workloads: the median of 5 fresh
 pyad.jit functions, each traced once (run from the repository root:
 ``python bench/jit_trace_cost.py``)."""
-import math, sys, time, statistics
-sys.path.insert(0, 'bench')
+import math, os, sys, time, statistics
+_here = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [os.path.dirname(_here), _here]      # this checkout's pyad, and jit_small
 import numpy as onp
 import pyad, pyad.numpy as pnp
 import jit_small as js
@@ -25,6 +26,7 @@ def cases():
     gu = pyad.grad(lambda q: js.neg_log_density(q, P, pnp))
     yield '(d) jit(leapfrog)', lambda: pyad.jit(lambda q, p: js.leapfrog(q, p, gu)), (q0, p0)
 
+print('pyad from', pyad.__file__)
 for name, make, args in cases():
     make()(*args)  # warm imports
     times = []
