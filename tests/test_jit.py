@@ -1,6 +1,9 @@
 """pyad.jit: results equal the unjitted ones, guards retrace, the cache is bounded and
 thread-safe, the source is readable, and what cannot be compiled says so."""
+import functools
+import io
 import random
+import sys
 import threading
 import warnings
 
@@ -87,6 +90,32 @@ def test_python_float_inputs_are_traced_and_ints_static():
     assert jf.traces == 1
     assert jf(2.0, 2) == 5.0
     assert jf.traces == 2
+
+
+@pytest.mark.parametrize('scalar', [np.float64(2.0), np.float32(2.0), np.int64(2),
+                                    np.array(2.0), np.array(2.0, dtype=np.float32)])
+def test_numpy_scalars_and_0d_arrays_take_the_fast_path(monkeypatch, scalar):
+    """A NumPy scalar or a 0-d array argument is keyed without flattening: after the
+    first call, later calls never reach the general path."""
+    jf = jit(lambda x, s: x * s + pnp.sin(s))
+    x = np.linspace(0.0, 1.0, 3)
+    want = x * scalar + np.sin(scalar)
+    _assert_same(jf(x, scalar), want)
+    monkeypatch.setattr(type(jf), '_call', lambda *a: pytest.fail('the general path was taken'))
+    fresh = np.array(scalar) if isinstance(scalar, np.ndarray) else type(scalar)(scalar)
+    for s in (scalar, fresh):
+        out = jf(x, s)
+        _assert_same(out, want)
+        assert out.dtype == want.dtype
+    assert jf.traces == 1
+
+
+def test_numpy_scalar_types_are_signatures_apart():
+    jf = jit(lambda s: s * 3)
+    assert type(jf(np.float32(2.0))) is type(np.float32(2.0) * 3)
+    assert type(jf(np.float64(2.0))) is type(np.float64(2.0) * 3)
+    assert jf(2.0) == 6.0 and jf(np.int64(2)) == 6
+    assert jf.traces == 4
 
 
 def test_signature_by_shape_and_dtype():
@@ -250,6 +279,113 @@ def test_random_numbers_drawn_inside_are_refused():
         jit(lambda x: x + np.random.normal())(np.ones(2))
     with pytest.raises(JitError, match='random number generator'):
         jit(lambda x: x + random.random())(np.ones(2))
+
+
+class _Sampler:
+    """A generator behind a wrapper object, as a user's code may hold one."""
+
+    def __init__(self, rng):
+        self.parts = {'source': [rng]}
+
+    def draw(self, n):
+        return self.parts['source'][0].standard_normal(n)
+
+
+class _SlottedSampler:
+    __slots__ = ('inner',)
+
+    def __init__(self, inner):
+        self.inner = inner
+
+
+_module_sampler = _Sampler(np.random.default_rng(5))
+
+
+@pytest.mark.parametrize('where', ['closure', 'deep', 'slots', 'global', 'partial', 'class',
+                                   'python'])
+def test_generators_behind_wrappers_are_found(where):
+    rng = np.random.default_rng(4)
+    deep = {'a': [(_SlottedSampler(_Sampler(rng)),)]}
+
+    class Holder:
+        source = _Sampler(rng)
+    py = random.Random(1)
+    draw = {
+        'closure': lambda x: x + _Sampler(rng).draw(2),
+        'deep': lambda x: x + deep['a'][0][0].inner.draw(2),
+        'slots': (lambda s: lambda x: x + s.inner.draw(2))(_SlottedSampler(_Sampler(rng))),
+        'global': lambda x: x + _module_sampler.draw(2),
+        'partial': functools.partial(lambda s, x: x + s.draw(2), _Sampler(rng)),
+        'class': lambda x: x + Holder.source.draw(2),
+        'python': lambda x: x + py.gauss(0.0, 1.0),
+    }[where]
+    generator = py if where == 'python' else (
+        _module_sampler.parts['source'][0] if where == 'global' else rng)
+    before = generator.getstate() if where == 'python' else generator.bit_generator.state
+    with pytest.raises(JitError, match='random number generator'):
+        jit(draw)(np.ones(2))
+    after = generator.getstate() if where == 'python' else generator.bit_generator.state
+    assert after == before or np.array_equal(after['state']['state'], before['state']['state'])
+
+
+class _Dynamic:
+    """An object whose attributes are made on demand (as pytest.mark, lazy modules)."""
+    asked = []
+
+    def __getattr__(self, name):
+        _Dynamic.asked.append(name)
+        raise AttributeError(name)
+
+
+def test_finding_generators_runs_no_user_attribute_hook():
+    dynamic = _Dynamic()
+    jf = jit(lambda x: x * 2.0 if dynamic is not None else x)
+    jf(np.ones(2))
+    assert _Dynamic.asked == []
+
+
+def test_a_profiler_running_during_the_first_trace_is_left_running():
+    import cProfile
+    import pstats
+
+    def after_the_trace():
+        return 1
+    jf = jit(lambda x: pnp.sin(x) * 2.0)
+    profiler = cProfile.Profile()
+    previous = sys.getprofile()
+    profiler.enable()
+    try:
+        active = sys.getprofile()
+        jf(np.ones(3))
+        assert sys.getprofile() is active
+        after_the_trace()
+    finally:
+        profiler.disable()
+    assert sys.getprofile() is previous
+    called = {name for (_, _, name) in pstats.Stats(profiler).stats}
+    assert 'after_the_trace' in called and '<lambda>' in called
+
+
+def test_io_is_refused_only_in_the_tracing_thread_and_the_builtins_are_restored():
+    import builtins
+    printed = []
+    other = threading.Thread(target=lambda: printed.append(print('x', file=io.StringIO())))
+    originals = builtins.print, builtins.open, builtins.input
+
+    def f(x):
+        other.start()
+        other.join()
+        return x * 2.0
+    jit(f)(np.ones(2))
+    assert printed == [None]
+    assert (builtins.print, builtins.open, builtins.input) == originals
+
+    def g(x):
+        open('/nonexistent')
+        return x
+    with pytest.raises(JitError, match=r'open\(\).*test_jit.py:\d+'):
+        jit(g)(np.ones(2))
+    assert (builtins.print, builtins.open, builtins.input) == originals
 
 
 def test_mutating_a_captured_array_is_refused():

@@ -9,6 +9,7 @@ import pyad
 import pyad.numpy as pnp
 from pyad import jit, grad, value_and_grad, hessian, jacfwd, jacrev
 from pyad.testing import check_grads
+from pyad.jit import JitError
 from .test_jit import _assert_same, _data, loss
 
 
@@ -153,6 +154,56 @@ def test_check_grads_through_jit(dtype):
     check_grads(jf, rng.standard_normal(3).astype(dtype), order=2)
 
 
+def _planted(monkeypatch, scale):
+    """Every program compiled from now on returns its outputs times ``scale`` (a
+    wrong program, consistently wrong: finite differences of it agree with it)."""
+    compile_recording = pyad.jit.api.compile_recording
+
+    def wrong(*args, **kwargs):
+        program = compile_recording(*args, **kwargs)
+        run = program.run
+        program.run = lambda *values: [v * scale if hasattr(v, 'dtype') or type(v) is float
+                                       else v for v in run(*values)]
+        return program
+    monkeypatch.setattr(pyad.jit.api, 'compile_recording', wrong)
+
+
+@pytest.mark.parametrize('warm', [False, True])
+def test_check_grads_catches_a_wrong_program(monkeypatch, warm):
+    """Under pyad.testing.reference() a jitted function runs f itself on the plain
+    engine, so check_grads compares the compiled programs with it: a wrong program
+    fails the check (finite differences alone would not see a wrong scale)."""
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((4, 3))
+    x = rng.standard_normal(3)
+    _planted(monkeypatch, 1.001)
+    jf = jit(lambda x: pnp.tanh(A @ x) * pnp.exp(-x[0]))
+    if warm:      # programs already traced in fast mode are not reused by the reference
+        jf(x)
+        grad(lambda x: pnp.sum(jf(x)))(x)
+    with pytest.raises(AssertionError, match='reference'):
+        check_grads(jf, x, order=1)
+    with pyad.testing.reference():
+        traces = jf.traces
+        np.testing.assert_array_equal(jf(x), np.tanh(A @ x) * np.exp(-x[0]))
+        assert jf.traces == traces
+
+
+def test_reference_mode_runs_f_itself():
+    f = Counted(lambda x: pnp.sin(x) * 2.0)
+    jf = jit(f)
+    x = np.linspace(0.0, 1.0, 5)
+    jf(x)
+    calls = f.calls
+    jf(x)
+    assert f.calls == calls
+    with pyad.testing.reference():
+        np.testing.assert_array_equal(jf(x), np.sin(x) * 2.0)
+        grad(lambda x: pnp.sum(jf(x)))(x)
+    assert f.calls == calls + 2
+    assert jf.traces == 1 and jf.derived_traces == 0
+
+
 def test_closing_over_a_differentiated_value():
     """f closes over a value being differentiated by the same operator: jit cannot
     compile it as a unit, and f runs eagerly (the derivative keeps that path)."""
@@ -257,3 +308,31 @@ def test_outputs_without_cotangents_are_symbolic_zeros(aux_shape):
     calls = counted.calls
     value_and_grad(jf, has_aux=True)(w)
     assert counted.calls == calls
+
+
+def test_source_of_the_derivative_programs():
+    jf = jit(lambda x, a: pnp.sum(pnp.sin(x) * a))
+    x = np.linspace(0.0, 1.0, 3)
+    reverse = jf.source(x, 2.0, operator='grad')
+    assert reverse == jf.source(x, 2.0, operator='vjp')
+    assert '# the forward program' in reverse and '# the backward program' in reverse
+    assert 'sin(' in reverse and 'cos(' in reverse
+    forward = jf.source(x, 2.0, operator='jvp')
+    assert 'backward' not in forward and 'sin(' in forward and 'cos(' in forward
+    compile(forward, '<jvp>', 'exec')
+    traces = jf.derived_traces
+    jf.source(x, 2.0, operator='jvp')                 # shown again, not traced again
+    assert jf.derived_traces == traces
+    # the programs shown are those that run (for both arguments: source differentiates all)
+    gx, ga = grad(lambda xs: jf(*xs))((x, 2.0))
+    np.testing.assert_allclose(gx, 2.0 * np.cos(x), rtol=1e-12)
+    np.testing.assert_allclose(ga, np.sum(np.sin(x)), rtol=1e-12)
+    assert jf.derived_traces == traces
+    with pytest.raises(ValueError, match="'jvp', 'vjp' or 'grad'.*'hessian'"):
+        jf.source(x, 2.0, operator='hessian')
+
+
+def test_source_of_a_derivative_that_runs_eagerly_says_so():
+    jf = jit(lambda x: pnp.sum(x * np.random.standard_normal(2)))
+    with pytest.raises(JitError, match='runs eagerly'):
+        jf.source(np.ones(2), operator='vjp')

@@ -117,3 +117,63 @@ def test_loop_of_grad_under_hessian_jitted():
     x = np.linspace(0.1, 1.0, 6)
     h = pyad.hessian(sincos)
     np.testing.assert_allclose(jit(h)(x), h(x), rtol=1e-12, atol=1e-14)
+
+
+def stacked(x):
+    a, b = x[0], x[1]
+    y = pnp.stack([a * b + 1.0, a - b, pnp.sin(a) * 2.0])
+    return pnp.sum(y * y)
+
+
+@pytest.mark.parametrize('op', ['grad', 'function'])
+def test_scalars_stacked_into_an_array_stay_python_arithmetic(op):
+    """Scalar arithmetic whose results are reshaped to arrays (pnp.stack of scalars)
+    runs on Python floats, not as NumPy ufunc calls, with the eager bits."""
+    f = grad(stacked) if op == 'grad' else (lambda x: pnp.stack([x[0] * x[1], x[0] - 2.0]))
+    jf = jit(f)
+    rng = np.random.default_rng(7)
+    for _ in range(3):
+        x = rng.uniform(-2, 2, 2)
+        got, want = jf(x), f(x)
+        assert type(got) is type(want) and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    source = jf.source(x)
+    for ufunc in ('multiply(', 'add(', 'subtract('):
+        assert ufunc not in source
+
+
+def test_a_scalar_reshaped_to_shape_zero_stays_a_numpy_scalar():
+    """reshape(s, ()) of a NumPy float64 is a float64 scalar, of a Python float a 0-d
+    array: that reader keeps the NumPy arithmetic."""
+    def f(x):
+        return pnp.reshape(x[0] * x[1], ()) * np.ones(2, np.float32)
+    jf = jit(f)
+    x = np.array([1.5, 2.5])
+    got, want = jf(x), f(x)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got, want)
+
+
+def mixed(x):
+    a, b = x[0], x[1]
+    s = a * b + 1.0
+    return pnp.sum(pnp.sin(x * s) - (a - b) * x)
+
+
+@pytest.mark.parametrize('dtype', [np.float64, np.float32])
+def test_scalar_arithmetic_next_to_float64_arrays_is_python_arithmetic(dtype):
+    """Scalars read by arithmetic with a float64 array run on Python floats (the
+    array's dtype is the result's either way); next to a float32 array a NumPy
+    float64 is not a Python float to NumPy's promotion, and stays one."""
+    f = grad(mixed)
+    jf = jit(f)
+    rng = np.random.default_rng(11)
+    for _ in range(3):
+        x = rng.uniform(-2, 2, 3).astype(dtype)
+        got, want = jf(x), f(x)
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
+    source = jf.source(x)
+    if dtype == np.float64:
+        assert 'v3 = v1 * v2' in source and 'v4 = v3 + 1.0' in source
+        assert 'v7 = v1 - v2' in source

@@ -15,6 +15,7 @@ import warnings
 import numpy
 
 from .._core.box import Box
+from .._core.config import settings as _settings
 from .._core.pytree import tree_flatten, tree_unflatten
 from . import trace as _trace
 from .trace import Tracer, JitError, Recording, make_tracer, Var
@@ -43,10 +44,12 @@ class Program:
     """One compiled trace: the function, its source, and how to rebuild outputs."""
     __slots__ = ('run', 'source', 'out_treedef', 'trace_seconds', 'nodes',
                  # under an outer operator (see derive.py)
-                 'split', 'backward', 'n_out', 'tangent_mask', 'ct_kinds', 'ct_keys')
+                 'split', 'backward', 'backward_source', 'n_out', 'tangent_mask',
+                 'ct_kinds', 'ct_keys')
 
     def __init__(self, run, source, out_treedef, trace_seconds, nodes):
         self.split = False
+        self.backward_source = None
         self.run = run
         self.source = source
         self.out_treedef = out_treedef
@@ -72,18 +75,23 @@ def _leaf_key(leaf):
 
 
 _ndarray = numpy.ndarray
+# NumPy's number scalars (numpy.float64(2.0), numpy.int32(3), numpy.bool_): traced,
+# keyed by their type alone, as floats are
+_NUMPY_SCALARS = frozenset(t for t in set(numpy.sctypeDict.values())
+                           if issubclass(t, (numpy.number, numpy.bool_)))
 
 
 def _simple_key(args):
-    """The signature of positional arguments that are all plain ndarrays or Python
-    floats (the common case, keyed without flattening), else None."""
+    """The signature of positional arguments that are all plain ndarrays (0-d ones
+    included), Python floats or NumPy scalars (the common case, keyed without
+    flattening), else None."""
     key = []
     for a in args:
         t = type(a)
         if t is _ndarray:
             key.append((a.shape, a.dtype))
-        elif t is float:
-            key.append(float)
+        elif t is float or t in _NUMPY_SCALARS:
+            key.append(t)
         else:
             return None
     return tuple(key)
@@ -116,6 +124,10 @@ class Jitted:
         return leaves, treedef, static
 
     def __call__(self, *args, **kwargs):
+        if not _settings.fast:
+            # reference mode: compiling is a fast path, and f's own body on the plain
+            # engine is its twin (check_grads compares the programs with it)
+            return self.fn(*args, **kwargs)
         if not kwargs and self._simple:
             key = _simple_key(args)
             programs = self._cache.get(key, ()) if key is not None else ()
@@ -218,22 +230,46 @@ class Jitted:
             return None
         for program in programs:
             try:
-                return program, program.run(*values)
+                flat = program.run(*values)
             except Retrace:
                 continue
+            _shown(self, program)
+            return program, flat
         program = make()
         if program is None:
             with self._lock:
                 self._cache[key] = _EAGER
             return None
         self._store(key, program, derived=True)
+        _shown(self, program)
         return program, program.run(*values)
 
     # -- inspection ----------------------------------------------------------------
-    def source(self, *args, **kwargs):
+    def source(self, *args, operator=None, **kwargs):
         """The Python source of the program that runs for these arguments (traced
-        first if it was not yet)."""
-        return self.program(*args, **kwargs).source
+        first if it was not yet).  ``operator='jvp'``: of the programs that run
+        when ``pyad.jvp`` differentiates the jitted function at these arguments
+        (along tangents of ones); ``operator='vjp'`` (or ``'grad'``): when ``pyad.vjp``
+        does and its pullback is called (with cotangents of ones) -- the forward
+        program, which also returns the residuals, then the backward one."""
+        if operator is None:
+            return self.program(*args, **kwargs).source
+        run = _DERIVATIVES.get(operator)
+        if run is None:
+            raise ValueError(f"pyad.jit: source(operator=...) takes 'jvp', 'vjp' or 'grad', "
+                             f"got {operator!r}")
+        _showing.jitted, _showing.programs = self, []
+        try:
+            run(lambda xs: self(*xs, **kwargs), tuple(args))
+            programs = _showing.programs
+        finally:
+            _showing.jitted = _showing.programs = None
+        if not programs:
+            raise JitError(f'pyad.jit: under {operator} the function runs eagerly for these '
+                           f'arguments (see "A jitted function under an operator" in the docs): '
+                           f'there is no program to show')
+        unique = list({id(p): p for p in programs}.values())
+        return '\n\n'.join(_derived_source(p) for p in unique)
 
     def program(self, *args, **kwargs):
         """The compiled Program for these arguments (the one whose guards pass)."""
@@ -269,6 +305,42 @@ class Jitted:
 
     def __repr__(self):
         return f'<pyad.jit of {getattr(self.fn, "__name__", self.fn)!r}>'
+
+
+_showing = threading.local()
+
+
+def _shown(jitted, program):
+    """Note a derived program that ran, while ``jitted.source(operator=...)`` asks."""
+    if getattr(_showing, 'jitted', None) is jitted:
+        _showing.programs.append(program)
+
+
+def _derived_source(program):
+    if not program.split:
+        return program.source
+    return ('# the forward program: outputs and residuals\n' + program.source
+            + '\n\n# the backward program: residuals and cotangents -> adjoints\n'
+            + program.backward_source)
+
+
+def _ones(tree):
+    from .. import tree_map
+    return tree_map(lambda leaf: numpy.ones_like(leaf) if hasattr(leaf, 'dtype') else 1.0, tree)
+
+
+def _show_jvp(f, args):
+    from ..operators import jvp
+    jvp(f, (args,), (_ones(args),))
+
+
+def _show_vjp(f, args):
+    from ..operators import vjp
+    out, pullback = vjp(f, args)
+    pullback(_ones(out))
+
+
+_DERIVATIVES = {'jvp': _show_jvp, 'vjp': _show_vjp, 'grad': _show_vjp}
 
 
 def input_tracer(recording, value):

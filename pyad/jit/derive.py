@@ -275,7 +275,9 @@ class _Unit:
             forward, residuals, backward = parts
             program = _compile(forward, joint.out + [Var(n) for n in residuals], joint.out_def,
                                self.jitted.fn, start)
-            program.backward = _compile(backward, joint.grads, None, self.jitted.fn, start).run
+            backward_program = _compile(backward, joint.grads, None, self.jitted.fn, start)
+            program.backward = backward_program.run
+            program.backward_source = backward_program.source
             program.split = True
         program.n_out = len(joint.out)
         program.ct_kinds, program.ct_keys = joint.ct_kinds, joint.ct_keys

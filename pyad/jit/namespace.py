@@ -9,8 +9,12 @@ function fills must be made afresh at each call, not folded into a constant
 that every call (and every thread) would share.
 """
 import builtins
+import functools
 import random as _random
+import os
 import sys
+import threading
+import types
 
 import numpy
 
@@ -82,81 +86,183 @@ def register():
 
 
 # ---------------------------------------------------------------------- what cannot be traced
-_IO = {builtins.print: 'print', builtins.open: 'open', builtins.input: 'input'}
-_RANDOM_TYPES = (numpy.random.Generator, numpy.random.RandomState, numpy.random.BitGenerator,
-                 _random.Random)
+# Input/output: while a trace runs, the builtins print, open and input are guards
+# that refuse in a thread that is tracing and pass through in any other (no
+# profiler hook: it would cost a Python call per call and return of the traced
+# code, and displace a user's profiler).  Random draws: the states of the
+# generators the function can reach are compared before and after the trace.
+_IO = ('print', 'open', 'input')
+_io_lock = threading.Lock()
+_io_watchers = [0]
+_io_originals = {}
 
 
-def _refused(func):
-    """What a called function does that a compiled program could not repeat (or None)."""
-    name = _IO.get(func) if type(func).__hash__ is not None else None
-    if name is not None:
-        return f'{name}() (input/output runs once, when the function is traced)'
-    owner = getattr(func, '__self__', None)
-    if isinstance(owner, _RANDOM_TYPES) or owner is numpy.random:
-        return (f'a random number generator ({getattr(func, "__name__", "?")}): numbers drawn '
-                f'inside would be frozen into the program. Draw them outside and pass them in')
-    return None
-
-
-def _profile(frame, event, arg):
-    if event == 'c_call':
-        why = _refused(arg)
-    elif event == 'call':
-        module = frame.f_globals.get('__name__')
-        why = (f'a random number generator ({frame.f_code.co_name}): numbers drawn inside would be '
-               f'frozen into the program. Draw them outside and pass them in') \
-            if module == 'random' else None
-    else:
-        return
-    if why is not None:
-        sys.setprofile(None)
-        raise JitError(f'pyad.jit cannot compile {why} ({user_line(2)})')
+def _refusing(name, original):
+    def call(*args, **kwargs):
+        recording = current()
+        if recording is not None and not recording.done:
+            raise JitError(f'pyad.jit cannot compile {name}() (input/output runs once, when the '
+                           f'function is traced) ({user_line(2)})')
+        return original(*args, **kwargs)
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = original.__doc__
+    call.__wrapped__ = original
+    return call
 
 
 class watch:
-    """``with watch():`` the checks above, in this thread, while a function is traced."""
+    """``with watch():`` input/output refused in this thread while a function is
+    traced (the builtins are put back when the last trace in any thread ends)."""
 
     def __enter__(self):
-        self.previous = sys.getprofile()
-        sys.setprofile(_profile)
+        with _io_lock:
+            if _io_watchers[0] == 0:
+                for name in _IO:
+                    original = getattr(builtins, name)
+                    guard = _refusing(name, original)
+                    _io_originals[name] = original, guard
+                    setattr(builtins, name, guard)
+            _io_watchers[0] += 1
 
     def __exit__(self, *exc):
-        sys.setprofile(self.previous)
+        with _io_lock:
+            _io_watchers[0] -= 1
+            if _io_watchers[0] == 0:
+                for name in _IO:
+                    original, guard = _io_originals.pop(name)
+                    if getattr(builtins, name) is guard:    # else replaced since: kept
+                        setattr(builtins, name, original)
         return False
 
 
-# Generators of NumPy draw through Cython code that no profiler sees: their state is
-# compared before and after the trace instead (the generators the function can reach
-# through its closures and globals, NumPy's global one and Python's).
-_GENERATOR_TYPES = (numpy.random.Generator, numpy.random.RandomState)
+# NumPy's generators draw through Cython methods that no profiler sees and whose
+# types cannot be patched: their states (and those of Python's random module) are
+# compared before and after the trace instead.  The generators are found by
+# following what the function refers to: its closure, the globals and attributes
+# its code names (in nested functions too), defaults, partial arguments, bound
+# instances, the attributes of objects and the items of containers -- to any
+# depth, within a budget of objects visited.
+_GENERATOR_TYPES = (numpy.random.Generator, numpy.random.RandomState, _random.Random)
+_BUDGET = 20000          # objects looked at, numbers and arrays included
+_LEAVES = (str, bytes, int, float, complex, bool, type(None), numpy.ndarray, numpy.generic)
+_LIBRARIES = ('pyad', 'numpy', 'scipy', 'builtins', 'cupy', 'dask')
 
 
-def _generators(fn, depth=4, seen=None):
-    seen = set() if seen is None else seen
-    if id(fn) in seen or depth == 0:
-        return []
-    seen.add(id(fn))
-    if isinstance(fn, _GENERATOR_TYPES):
-        return [fn]
-    found = []
-    for c in _reachable(fn):
-        if callable(c) or isinstance(c, _GENERATOR_TYPES):
-            found += _generators(c, depth - 1, seen)
+def _generators(fn):
+    found, seen, names = [], set(), set()
+    todo, modules = [fn], []
+    for _ in range(_BUDGET):
+        if not (todo or modules):
+            break
+        # modules last: only the names that the code seen so far reads are followed
+        obj = todo.pop() if todo else modules.pop()
+        if id(obj) in seen or isinstance(obj, _LEAVES):
+            continue
+        if isinstance(obj, types.ModuleType) and todo:
+            modules.append(obj)
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, _GENERATOR_TYPES):
+            found.append(obj)
+        else:
+            todo += _reachable(obj, names)
     return found
 
 
-def _reachable(fn):
-    """What a function refers to: its closure, the globals it names, what it wraps."""
+_WRAPPING = ('__wrapped__', 'fn', 'func')
+
+
+def _reachable(obj, names):
+    """What ``obj`` refers to that could hold a generator (``names``: the global
+    and attribute names read by the code seen so far, which this adds to).  Read
+    without getattr: no __getattr__ of a user's object or lazy module runs."""
+    if isinstance(obj, (tuple, list, set, frozenset)):
+        return list(obj)
+    if isinstance(obj, (dict, types.MappingProxyType)):
+        return list(obj.values())
+    if isinstance(obj, types.ModuleType):
+        return [_attributes(obj).get(n) for n in names] if _users(obj) else []
+    if isinstance(obj, types.FunctionType):
+        return _function_refs(obj, names)
+    if isinstance(obj, types.MethodType):
+        return [obj.__self__, obj.__func__]
+    if isinstance(obj, types.BuiltinMethodType):
+        return [obj.__self__]
+    if isinstance(obj, functools.partial):
+        return [obj.func, obj.args, obj.keywords]
+    attributes = _attributes(obj)
+    if _users(obj) if isinstance(obj, type) else not _from_library(type(obj)):
+        # a user's class, or an object that is not an array library's: its attributes
+        return list(attributes.values()) + _slots(obj)
+    return [attributes.get(a) for a in _WRAPPING]
+
+
+def _attributes(obj):
+    try:
+        found = object.__getattribute__(obj, '__dict__')
+    except (AttributeError, TypeError):
+        return {}
+    return found if isinstance(found, (dict, types.MappingProxyType)) else {}
+
+
+def _slots(obj):
     out = []
-    code = getattr(fn, '__code__', None)
-    if code is not None:
-        out += [c.cell_contents for c in (fn.__closure__ or ()) if _filled(c)]
-        g = fn.__globals__
-        out += [g[n] for n in code.co_names if n in g]
-    if not isinstance(fn, type):
-        out += [getattr(fn, a) for a in ('func', '__wrapped__', 'fn', '__self__') if hasattr(fn, a)]
+    for cls in type(obj).__mro__:
+        slots = _attributes(cls).get('__slots__', ())
+        for slot in (slots,) if type(slots) is str else slots:
+            descriptor = _attributes(cls).get(slot)
+            if isinstance(descriptor, types.MemberDescriptorType):
+                try:
+                    out.append(descriptor.__get__(obj))
+                except AttributeError:
+                    pass
     return out
+
+
+def _function_refs(fn, names):
+    codes = [fn.__code__]
+    for c in codes:
+        names.update(c.co_names)
+        codes += [k for k in c.co_consts if isinstance(k, types.CodeType)]
+    out = [c.cell_contents for c in (fn.__closure__ or ()) if _filled(c)]
+    out += [fn.__defaults__, fn.__kwdefaults__, fn.__dict__]
+    if _users(fn):
+        g = fn.__globals__
+        out += [g[n] for c in codes for n in c.co_names if n in g]
+    return out
+
+
+def _module_name(obj):
+    name = obj.__name__ if isinstance(obj, types.ModuleType) else obj.__module__
+    return name.split('.')[0] if type(name) is str else ''
+
+
+def _from_library(cls):
+    """Is this class pyad's or an array library's (whose objects hold no user data
+    but in the attributes of _WRAPPING)?"""
+    return _module_name(cls) in _LIBRARIES
+
+
+_users_modules = {}
+
+
+def _users(obj):
+    """Is this module, class or function the user's own code: not Python's standard
+    library, not an installed package (whose globals are not followed)?"""
+    top = _module_name(obj)
+    found = _users_modules.get(top)
+    if found is None:
+        module = sys.modules.get(top)
+        path = getattr(module, '__file__', None) or ''
+        found = top not in _LIBRARIES and top not in _STANDARD and (
+            top == '__main__' or bool(path) and not path.startswith(_STANDARD_DIR)
+            and 'site-packages' not in path and 'dist-packages' not in path)
+        _users_modules[top] = found
+    return found
+
+
+_STANDARD = frozenset(getattr(sys, 'stdlib_module_names', ())) | {'builtins', ''}
+_STANDARD_DIR = os.path.dirname(os.__file__)
 
 
 def _filled(cell):
@@ -168,12 +274,18 @@ def _filled(cell):
 
 
 def _state(g):
-    return g.bit_generator.state if isinstance(g, numpy.random.Generator) else g.get_state(legacy=False)
+    if isinstance(g, numpy.random.Generator):
+        return g.bit_generator.state
+    if isinstance(g, _random.Random):
+        return g.getstate()
+    return g.get_state(legacy=False)
 
 
 def _set_state(g, state):
     if isinstance(g, numpy.random.Generator):
         g.bit_generator.state = state
+    elif isinstance(g, _random.Random):
+        g.setstate(state)
     else:
         g.set_state(state)
 
@@ -182,7 +294,8 @@ class rng_states:
     """The states of the generators ``fn`` can reach, to tell whether it drew from one."""
 
     def __init__(self, fn):
-        self.generators = _generators(fn) + [numpy.random.mtrand._rand]
+        found = _generators(fn) + [numpy.random.mtrand._rand, _random._inst]
+        self.generators = list({id(g): g for g in found}.values())
         self.states = [_state(g) for g in self.generators]
 
     def changed(self):

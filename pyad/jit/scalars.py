@@ -6,7 +6,8 @@ IEEE arithmetic gives the same bits either way.  The result is a Python float
 instead of a NumPy float64, which behaves differently only next to arrays of
 another dtype (a float64 scalar is "strong" in NumPy's promotion, a Python float
 "weak") or under array methods: so a node is rewritten only when every node that
-reads its result is rewritten too (or it is an output of the program).  Division
+reads its result is rewritten too, takes a Python float alike (a guard, a math
+function, a reshape to an array) or it is an output of the program.  Division
 is left to NumPy (a Python float divided by zero raises).
 """
 import operator
@@ -58,25 +59,55 @@ def plan(nodes, recording, reads):
         changed = False
         for i in list(chosen):
             out = nodes[i].outs[0]
-            if any(j not in chosen and not _takes_float(nodes[j], out)
+            if any(j not in chosen and not _takes_float(nodes[j], out, recording)
                    for j in readers.get(out, ())):
                 chosen.discard(i)
                 changed = True
     return chosen
 
 
-def _takes_float(node, n):
+def _takes_float(node, n, recording):
     """Does ``node`` do the same with a Python float as with a NumPy float64 in
     variable n?  A guard, a function of the math module, and writing n as the value
-    of ``a[i] = n`` (the same conversion either way) do."""
+    of ``a[i] = n`` (the same conversion either way) do, and so do
+    ``numpy.reshape(n, shape)`` to at least one axis (a float64 array either way;
+    to shape () a NumPy float64 would stay a scalar) and a ufunc or an operator of
+    n and a float64 array (whose dtype the result takes either way)."""
     if node.kind == 'guard':
         return True
     if node.kind == 'call':
-        return getattr(node.fn, '__module__', None) == 'math'
+        return (getattr(node.fn, '__module__', None) == 'math' or _reshaped_to_array(node, n)
+                or _with_float64_array(node, n, recording))
     if node.kind == 'setitem':
         target, index, _ = node.args
         return not (type(target) is Var and target.n == n) and n not in _vars(index)
     return False
+
+
+def _reshaped_to_array(node, n):
+    if node.fn is not numpy.reshape or len(node.args) != 2 or node.kwargs:
+        return False
+    x, shape = node.args
+    if type(shape) is int:
+        shape = (shape,)
+    return (type(x) is Var and x.n == n and type(shape) is tuple and len(shape) >= 1
+            and all(type(d) is int for d in shape))
+
+
+_OPERATORS = frozenset((operator.add, operator.sub, operator.mul, operator.truediv,
+                        operator.floordiv, operator.mod, operator.pow, operator.lt, operator.le,
+                        operator.gt, operator.ge, operator.eq, operator.ne))
+
+
+def _with_float64_array(node, n, recording):
+    if node.kwargs or not (isinstance(node.fn, numpy.ufunc) or node.fn in _OPERATORS):
+        return False
+    others = [a for a in node.args if not (type(a) is Var and a.n == n)]
+    if len(others) == len(node.args):
+        return False
+    float64 = numpy.dtype(numpy.float64)
+    return any(type(a) is Var and len(recording.meta.get(a.n, ((),))[0]) >= 1
+               and recording.meta[a.n][1] == float64 for a in others)
 
 
 def _vars(obj):
