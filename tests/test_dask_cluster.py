@@ -270,7 +270,9 @@ def test_client_memory_does_not_grow_with_the_data(client):
     large, large_bytes, _ = peak(200_000)
     assert large_bytes == 10 * small_bytes and large_bytes > 50 * 2 ** 20
     assert large < small + 2 ** 20, (small, large)       # within 1 MiB
-    assert large < large_bytes / 20
+    # (the client's fixed cost -- graphs, and caches the run fills -- is 3 MiB when
+    # this file runs alone and 4.4 MiB after the whole suite: a tenth of the data)
+    assert large < large_bytes / 10, (small, large, large_bytes)
 
 
 def test_lazy_indexing_sorting_and_linear_algebra_graphs_run_on_the_workers(client):
