@@ -28,9 +28,10 @@ def process(prim, args, params, tag):
     if prim.traits.partials is not None and settings.fast:
         lazy = lazy_tangent(prim, tangents, ks, ans, primals, params)
         if lazy is not None:
-            return ans if lazy[0] is None else dual(ans, lazy[0], tag, lazy[1])
+            t, k = lazy
+            return ans if t is None else Dual(ans, t, tag) if k == 1.0 else dual(ans, t, tag, k)
     k = 1.0
-    if ks.count(1.0) != len(ks):        # some factor not applied yet
+    if ks[0] != 1.0 or ks.count(1.0) != len(ks):        # some factor not applied yet
         tangents, k = _common_factor(tangents, ks)
     out = prim.apply_jvp(tangents, ans, primals, params)
     if out is None:
@@ -42,6 +43,13 @@ def process(prim, args, params, tag):
 
 def _unpack(args, tag):
     """(primals, tangents, factors) of the arguments at tag (None, 1.0: a constant)."""
+    if len(args) == 2:              # (the common case, without lists)
+        a, b = args
+        if type(b) is not Dual or b.tag is not tag:
+            return (a.primal, b), (a.t, None), (a.k, 1.0)
+        if type(a) is not Dual or a.tag is not tag:
+            return (a, b.primal), (None, b.t), (1.0, b.k)
+        return (a.primal, b.primal), (a.t, b.t), (a.k, b.k)
     primals, tangents, ks = [], [], []
     for a in args:
         if type(a) is Dual and a.tag is tag:

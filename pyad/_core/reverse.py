@@ -119,21 +119,23 @@ class Tape:
     def add(self, prim, args, tag):
         """Record prim applied to one or two arguments (some of them variables of
         this tape), no parameters; return the result's variable.  (Other records:
-        add_ext.)  The hot path of scalar code, inline; boxes of other levels,
-        pending values and arrays that may be deferred take _add_lazy."""
+        add_ext.)  The hot path of scalar code, inline; this tape's pending values
+        and arrays that may be deferred take _add_lazy."""
         a = args[0]
         b = args[1] if len(args) == 2 else None
         pa = a.primal if type(a) is TapeVar and a.tag is tag else a
         pb = b.primal if type(b) is TapeVar and b.tag is tag else b
-        if (type(pa) in BOX_OR_ARRAY_TYPES or type(pb) in BOX_OR_ARRAY_TYPES) and \
-                _needs_lazy(prim, pa, pb):
-            return self._add_lazy(prim, args, tag)
+        apply = prim.impl
+        if type(pa) in BOX_OR_ARRAY_TYPES or type(pb) in BOX_OR_ARRAY_TYPES:
+            apply = _how_to_apply(prim, pa, pb, tag)
+            if apply is None:
+                return self._add_lazy(prim, args, tag)
         i0 = a.index if pa is not a else self._constant(a)
         if b is None:
-            i1, ans = -1, prim.impl(pa)
+            i1, ans = -1, apply(pa)
         else:
             i1 = b.index if pb is not b else self._constant(b)
-            ans = prim.impl(pa, pb)
+            ans = apply(pa, pb)
         value = ans
         if self.stubbed or type(ans) is _ndarray and ans.nbytes >= settings.stub_bytes:
             value = self._kept_answer(prim, ans, (pa, pb), i0, i1)
@@ -233,7 +235,7 @@ class Tape:
         kept = list(primals)
         for i in positions:
             kept[i] = _stub(kept[i])
-        self.stubbed = True
+            self.stubbed = self.stubbed or kept[i] is not primals[i]
         return tuple(kept)
 
     def _append_result(self, prim, ans, var, tag, slot):
@@ -321,14 +323,20 @@ class Tape:
         return prim, ans, primals, params, positions, slots
 
 
-def _needs_lazy(prim, pa, pb):
-    """Whether a record's primals need _add_lazy: boxes (of other levels, or pending),
-    or arrays large enough for prim to defer (small ones are recorded at once)."""
+def _how_to_apply(prim, pa, pb, tag):
+    """How Tape.add computes a record of primals that are boxes or arrays: prim.impl
+    (plain values), prim itself (values boxed at other levels: dispatch again), or
+    None where the record takes _add_lazy (this tape's pending values, arrays large
+    enough for prim to defer)."""
     if isinstance(pa, Box) or isinstance(pb, Box):
-        return True
+        if type(pa) is LazyVar and pa.tag is tag or type(pb) is LazyVar and pb.tag is tag:
+            return None
+        return prim
     limit = settings.defer_bytes
-    return limit is not None and prim.traits.defer is not None and settings.fast and (
-        type(pa) is _ndarray and pa.nbytes >= limit or type(pb) is _ndarray and pb.nbytes >= limit)
+    if limit is not None and prim.traits.defer is not None and settings.fast and (
+            type(pa) is _ndarray and pa.nbytes >= limit or type(pb) is _ndarray and pb.nbytes >= limit):
+        return None
+    return prim.impl
 
 
 def _defer_depth(prim, primals, tag):

@@ -76,12 +76,15 @@ def partial_derivatives(acc, record, g, k, g_owned):
     parts = _partials(prim, g, ans, primals, params, positions)
     if parts is None:
         return plain(acc, record, g, k, g_owned)
-    s = backend.scalar_of_broadcast(g)
+    s = None
     alone = len(slots) == 1
     for slot, (c, arr) in zip(slots, parts):
         if arr is None:
             acc.add(slot, g, k * c, g_owned and alone)
-        elif s is not None:
+            continue
+        if s is None:
+            s = backend.scalar_of_broadcast(g)
+        if s is not None:
             acc.lend(slot, arr, k * c * float(s))
         else:
             acc.add(slot, g * arr, k * c, True)
@@ -180,8 +183,11 @@ def _fresh(c, g, g_owned, ans, primals, cotangents):
         return False
     if c is g:
         return bool(g_owned) and len(cotangents) == 1
-    if c is ans or any(c is p for p in primals):
+    if c is ans:
         return False
+    for p in primals:
+        if c is p:
+            return False
     n = 0
     for d in cotangents:
         if d is c:

@@ -87,7 +87,7 @@ def expand_to(t: Any, x: Any, ans: Any) -> Any:
         return t
     xs = shape_of(x)
     as_ = shape_of(ans)
-    if same_shape(xs, as_):
+    if xs == as_ or same_shape(xs, as_):
         return t
     from .manipulation import broadcast_to
     bnd = ndim_of(t) - len(xs)
@@ -114,7 +114,8 @@ def real_for(c, x, ans):
     complex operand, the result ``ans`` is complex and so is c, but x's share is
     real(c) (with the pairing Re(Σ c t) of a cotangent and a tangent, only the real
     part of c acts on a real tangent t)."""
-    if c is None or kind_of(ans) != 'c' or kind_of(x) == 'c':
+    if c is None or type(ans) is _np.ndarray and ans.dtype.kind != 'c' \
+            or kind_of(ans) != 'c' or kind_of(x) == 'c':
         return c
     from .complexes import real
     return real(c)
@@ -134,7 +135,7 @@ def unbroadcast_shape(g, ans_shape, x_shape):
     """``unbroadcast`` given the two shapes rather than the values."""
     xs = tuple(x_shape)
     as_ = tuple(ans_shape)
-    if same_shape(xs, as_):
+    if xs == as_ or same_shape(xs, as_):
         return g
     from .reductions import sum as _sum
     from .manipulation import reshape

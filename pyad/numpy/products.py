@@ -18,8 +18,9 @@ from .manipulation import reshape, swapaxes, transpose
 
 
 def _matmul_impl(x, y):
-    if is_dask(x) or is_dask(y):
-        return dask_matmul(x, y)
+    if type(x) is not _np.ndarray or type(y) is not _np.ndarray:
+        if is_dask(x) or is_dask(y):
+            return dask_matmul(x, y)
     return _np.matmul(x, y)
 
 
@@ -138,15 +139,19 @@ _matmul.def_vjp(lambda g, ans, x, y: real_for(_matmul_vjp_x(g, ans, x, y), x, an
                 lambda g, ans, x, y: real_for(_matmul_vjp_y(g, ans, x, y), y, ans))
 
 
+_SEQUENCES = (list, tuple)
+
+
 def _arrays(a, b):
     """Lists and tuples (which NumPy takes as arrays) as arrays; the rest as it is."""
     from .creation import asarray
-    return tuple(asarray(x) if type(x) in (list, tuple) else x for x in (a, b))
+    return tuple(asarray(x) if type(x) in _SEQUENCES else x for x in (a, b))
 
 
 def matmul(x1: ArrayLike, x2: ArrayLike) -> Array:
     """numpy.matmul (the ``@`` operator), over stacks of matrices too."""
-    x1, x2 = _arrays(x1, x2)
+    if type(x1) in _SEQUENCES or type(x2) in _SEQUENCES:
+        x1, x2 = _arrays(x1, x2)
     s1, s2 = shape_of(x1), shape_of(x2)
     if not s1 or not s2:
         raise ValueError('matmul: scalar operands are not allowed, use * instead')

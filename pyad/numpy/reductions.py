@@ -29,22 +29,15 @@ def _kept_shape(shape, axes):
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
-def _has_unknown(shape):
-    """Whether a length is NaN: unknown until computed (a lazy mask's)."""
-    for d in shape:
-        if d != d:
-            return True
-    return False
-
-
 def _with_kept_axes(g, reshape, lead, shape, axes):
     """``g`` (lead axes, then shape without the reduced axes) with the reduced axes
-    back as size 1.  Where a length is unknown until computed (a lazy mask's), by
-    indexing with None, which needs no lengths, where a reshape would."""
+    back as size 1.  Where a length is unknown until computed (NaN: a lazy mask's),
+    by indexing with None, which needs no lengths, where a reshape would."""
     kept = _kept_shape(shape, axes)
-    if _has_unknown(kept):
-        return g[(slice(None),) * lead + tuple(None if i in axes else slice(None)
-                                               for i in range(len(kept)))]
+    for d in kept:
+        if d != d:
+            return g[(slice(None),) * lead + tuple(None if i in axes else slice(None)
+                                                   for i in range(len(kept)))]
     return reshape(g, tuple(shape_of(g)[:lead]) + kept)
 
 
