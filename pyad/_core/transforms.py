@@ -109,14 +109,14 @@ def lock(leaves):
     locked = []
     for x in leaves:
         if type(x) is _ndarray and x.flags.writeable:
-            x.flags.writeable = False
+            x.setflags(write=False)     # (not flags.writeable = ...: that keeps a little per call)
             locked.append(x)
     return locked
 
 
 def unlock(locked):
     for x in locked:
-        x.flags.writeable = True
+        x.setflags(write=True)
 
 
 def unaliased(y, leaves):
