@@ -52,6 +52,17 @@ def _ranks(xp, order):
     return rank
 
 
+def _sorted_descending(zs, xp):
+    """The rows of zs sorted in decreasing order.  A NumPy array is sorted in one
+    buffer (its negation sorted in place and negated back), not through the copy
+    that sort makes and another negation."""
+    if type(zs) is not _onp.ndarray:
+        return -xp.sort(-zs, axis=-1)
+    srt = _onp.negative(zs)
+    srt.sort(axis=-1)
+    return _onp.negative(srt, out=srt)
+
+
 def _prepare_rows(zl, fill, masks_needed=True):
     """Rows of ``zl`` (..., m) relative to their maximum, with the masked (-inf)
     entries replaced by ``fill`` (a relative value that is below any threshold).
@@ -123,7 +134,7 @@ def _sparsemax_rows(zl):
     m = zl.shape[-1]
     zs, masked, bad, _ = _prepare_rows(zl, -2.0, masks_needed=False)  # tau >= max - 1: -2 never in the support
     with errstate():
-        srt = -xp.sort(-zs, axis=-1)
+        srt = _sorted_descending(zs, xp)
         cs = xp.cumsum(srt, axis=-1)
         ranks = xp.arange(1, m + 1, dtype=zs.dtype)
         support = 1 + ranks * srt > cs
@@ -371,7 +382,7 @@ def _entmax15_rows(zl):
     m = zl.shape[-1]
     zs, masked, bad, _ = _prepare_rows(zl / 2, -2.0, masks_needed=False)    # tau >= max - 1
     with errstate():
-        srt = -xp.sort(-zs, axis=-1)
+        srt = _sorted_descending(zs, xp)
         rho = xp.arange(1, m + 1, dtype=zs.dtype)
         mean = xp.cumsum(srt, axis=-1) / rho
         mean_sq = xp.cumsum(srt * srt, axis=-1) / rho
