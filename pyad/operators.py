@@ -50,6 +50,7 @@ from ._core.transforms import (FunctionOutput, push_forward, pull_back, flatten_
                                is_function, check_not_integer)
 from ._core.taylor import push_taylor, TaylorUnsupported
 from . import numpy as pnp
+from .numpy.manipulation import reshape as _reshape, transpose as _transpose  # (not the namespace's error-naming wrappers)
 from .typing import Operator
 
 
@@ -786,13 +787,13 @@ def _jacobian_from_forward(out_def, primals, out_tangents, leaves, treedef):
         if t is None:
             t = zeros_for(y, (n,))
         out_shape = tuple(shape_of(y))
-        flat = pnp.reshape(t, (n, _size(y)))
+        flat = _reshape(t, (n, _size(y)))
         blocks = []
         offset = 0
         for leaf in leaves:
             s = _size(leaf)
-            block = pnp.transpose(flat[offset:offset + s]) if s else flat[offset:offset]
-            blocks.append(pnp.reshape(block, out_shape + tuple(shape_of(leaf))))
+            block = _transpose(flat[offset:offset + s]) if s else flat[offset:offset]
+            blocks.append(_reshape(block, out_shape + tuple(shape_of(leaf))))
             offset += s
         rows.append(tree_unflatten(treedef, blocks))
     return tree_unflatten(out_def, rows)
@@ -806,7 +807,7 @@ def _jacobian_from_reverse(out_def, primals, adjoints, leaves, treedef):
     offset = 0
     for y in primals:
         s = _size(y)
-        blocks = [pnp.reshape(c[offset:offset + s], tuple(shape_of(y)) + tuple(shape_of(l)))
+        blocks = [_reshape(c[offset:offset + s], tuple(shape_of(y)) + tuple(shape_of(l)))
                   for c, l in zip(columns, leaves)]
         rows.append(tree_unflatten(treedef, blocks))
         offset += s

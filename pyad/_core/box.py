@@ -268,8 +268,14 @@ def lift_dead(x):
 
 def shape_of(x: Any) -> Tuple[int, ...]:
     t = type(x)
+    if t is _ndarray:
+        return x.shape
     if t is float:
         return ()
+    if t is Dual or t is TapeVar:
+        p = x.primal
+        if type(p) is _ndarray:         # (one layer over an array: the common case)
+            return p.shape
     if t is Dual or t is TapeVar or t is LazyVar:
         x = peek(x)
         t = type(x)
@@ -301,6 +307,13 @@ def peek(x):
 
 
 def dtype_of(x: Any) -> Any:
+    t = type(x)
+    if t is _ndarray:
+        return x.dtype
+    if t is Dual or t is TapeVar:
+        p = x.primal
+        if type(p) is _ndarray:         # (one layer over an array: the common case)
+            return p.dtype
     x = peek(x)
     if type(x) is LazyVar:
         return x.node.dtype
@@ -313,6 +326,7 @@ def dtype_of(x: Any) -> Any:
 
 
 _float64 = backend.float64
+_ndarray = backend.ndarray
 
 
 def install_methods(table):

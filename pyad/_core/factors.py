@@ -20,8 +20,9 @@ _BOUNDS = {8: 2.0 ** 64, 4: 2.0 ** 16}     # by itemsize; others: 1 (signs only)
 
 
 def fits(k, dtype):
-    """Whether k may stay lazy on an array of this dtype (a real float dtype)."""
-    if dtype.kind != 'f':
+    """Whether k may stay lazy on an array of this dtype (a real float dtype; not
+    for None, a value without one)."""
+    if dtype is None or dtype.kind != 'f':
         return False
     bound = _BOUNDS.get(dtype.itemsize, 1.0)
     return 1.0 / bound <= (k if k >= 0.0 else -k) <= bound

@@ -25,7 +25,7 @@ def process(prim, args, params, tag):
     else:
         primals, tangents, ks = _unpack(args, tag)
     ans = apply_inner(prim, primals, params)
-    if prim.traits.partials is not None and settings.fast:
+    if prim.traits.partials is not None and type(ans) is not float and settings.fast:
         lazy = lazy_tangent(prim, tangents, ks, ans, primals, params)
         if lazy is not None:
             t, k = lazy
@@ -122,12 +122,7 @@ def _partial_terms(prim, tangents, ks, ans, primals, params):
 def dual(primal, t, tag, k=1.0):
     """Dual(primal, k * t), the factor applied at once where it would leave the
     bounds of factors.py (or in reference mode)."""
-    if k != 1.0 and not (settings.fast and _fits(k, t)):
+    if k != 1.0 and not (settings.fast and fits(k, getattr(t, 'dtype', None))):
         t, k = scale(t, k), 1.0
     return Dual(primal, t, tag, k)
-
-
-def _fits(k, t):
-    dtype = getattr(t, 'dtype', None)
-    return dtype is not None and dtype.kind == 'f' and fits(k, dtype)
 
