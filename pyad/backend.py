@@ -79,6 +79,9 @@ def _registered_scipy(values, which):
 def namespace(*values):
     """The array module (numpy or cupy) for these values."""
     for v in values:
+        t = type(v)
+        if t is numpy.ndarray or t is float:
+            continue                    # (plain values: no layers to look under)
         t = type(innermost(v))
         if t is numpy.ndarray or t is float:
             continue                    # (the common case, without string checks)

@@ -437,3 +437,14 @@ def test_slogdet_derivative_names_the_singular_matrix_of_a_stack():
     # away from it, the derivative is inv(A).T
     assert np.allclose(grad(lambda a: pnp.sum(la.slogdet(a).logabsdet))(stack[:2]),
                        np.linalg.inv(stack[:2]).transpose(0, 2, 1))
+
+
+def test_reshape_names_a_bad_new_shape():
+    # NumPy refuses float lengths: pyad does not truncate them silently
+    with pytest.raises(TypeError, match=r'reshape: the new shape must be integers, got \(2\.5, 3\)'):
+        pnp.reshape(np.ones(6), (2.5, 3))
+    with pytest.raises(ValueError, match='cannot reshape an array of size 6 into shape'):
+        pnp.reshape(np.ones(6), (4, -1))
+    with pytest.raises(ValueError, match='only specify one unknown dimension'):
+        pnp.reshape(np.ones(6), (-1, -1))
+    assert pnp.reshape(np.ones(6), (2, np.int64(3))).shape == (2, 3)

@@ -292,6 +292,13 @@ def shape_of(x: Any) -> Tuple[int, ...]:
 
 
 def ndim_of(x: Any) -> int:
+    t = type(x)
+    if t is _ndarray:
+        return x.ndim
+    if t is Dual or t is TapeVar:
+        p = x.primal
+        if type(p) is _ndarray:
+            return p.ndim
     return len(shape_of(x))
 
 

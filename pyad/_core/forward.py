@@ -13,9 +13,12 @@ any other JVP rule is linear in its tangents, so with one factor shared by all
 of them it runs on the unscaled ones and its result carries the factor on.
 Factors stay within the bounds of factors.py (``dual``).
 """
+from .. import backend
 from .box import Dual, apply_inner, scale, shape_of
 from .config import settings
 from .factors import fits
+
+_ndarray = backend.ndarray
 
 
 def process(prim, args, params, tag):
@@ -101,7 +104,7 @@ def lazy_tangent(prim, tangents, ks, ans, primals, params):
 
 def _partial_terms(prim, tangents, ks, ans, primals, params):
     """[(tangent, factor, array)] per tangent: its share is factor * array * tangent."""
-    shape = shape_of(ans)
+    shape = ans.shape if type(ans) is _ndarray else shape_of(ans)
     if not shape:
         return None                     # scalar code: the plain rules are cheaper
     if ans.dtype.kind == 'c':
@@ -110,7 +113,8 @@ def _partial_terms(prim, tangents, ks, ans, primals, params):
     for i, t in enumerate(tangents):
         if t is None:
             continue
-        if shape_of(primals[i]) != shape:
+        p = primals[i]
+        if (p.shape if type(p) is _ndarray else shape_of(p)) != shape:
             return None
         part = prim.traits.partials(ans, primals, params, i)
         if part is None:

@@ -176,6 +176,8 @@ def cast_like(value, ref):
     """Cast a derivative to the dtype of the value it belongs to (no silent upcast)."""
     if value is None:
         return None
+    if type(value) is _ndarray and type(ref) is _ndarray and value.dtype == ref.dtype:
+        return value                    # (the common case, without lookups)
     want = dtype_of(ref)
     have = dtype_of(value)
     if have == want:

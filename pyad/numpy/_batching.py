@@ -106,7 +106,8 @@ def unbroadcast(g: Any, ans: Any, x: Any) -> Any:
     a real x to a complex result, see ``real_for``)."""
     if type(ans) in _SCALARS:
         return g
-    return real_for(unbroadcast_shape(g, shape_of(ans), shape_of(x)), x, ans)
+    xs, as_ = shape_of(x), shape_of(ans)
+    return real_for(g if xs == as_ else unbroadcast_shape(g, as_, xs), x, ans)
 
 
 def real_for(c, x, ans):
@@ -114,8 +115,7 @@ def real_for(c, x, ans):
     complex operand, the result ``ans`` is complex and so is c, but x's share is
     real(c) (with the pairing Re(Σ c t) of a cotangent and a tangent, only the real
     part of c acts on a real tangent t)."""
-    if c is None or type(ans) is _np.ndarray and ans.dtype.kind != 'c' \
-            or kind_of(ans) != 'c' or kind_of(x) == 'c':
+    if c is None or dtype_of(ans).kind != 'c' or kind_of(x) == 'c':
         return c
     from .complexes import real
     return real(c)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence, Tuple, Union
 from ..typing import Array, ArrayLike, Axis, DTypeLike, Shape, UnaryFunction
+import operator as _operator
+
 import numpy as _np
 
 from .._core.primitive import Primitive
@@ -23,7 +25,10 @@ def _resolve_shape(size, newshape):
     """numpy's -1 resolution, with an error in the user's terms."""
     if isinstance(newshape, (int, _np.integer)):
         newshape = (int(newshape),)
-    newshape = tuple(int(d) for d in newshape)
+    try:
+        newshape = tuple(map(_operator.index, newshape))
+    except TypeError:
+        raise TypeError(f'reshape: the new shape must be integers, got {newshape!r}') from None
     if newshape.count(-1) > 1:
         raise ValueError('reshape: can only specify one unknown dimension (-1)')
     known = 1
