@@ -268,14 +268,13 @@ def lift_dead(x):
 
 def shape_of(x: Any) -> Tuple[int, ...]:
     t = type(x)
+    if t is Dual or t is TapeVar:       # (most values: one layer over an array or a float)
+        x = x.primal
+        t = type(x)
     if t is _ndarray:
         return x.shape
     if t is float:
         return ()
-    if t is Dual or t is TapeVar:
-        p = x.primal
-        if type(p) is _ndarray:         # (one layer over an array: the common case)
-            return p.shape
     if t is Dual or t is TapeVar or t is LazyVar:
         x = peek(x)
         t = type(x)
@@ -292,13 +291,8 @@ def shape_of(x: Any) -> Tuple[int, ...]:
 
 
 def ndim_of(x: Any) -> int:
-    t = type(x)
-    if t is _ndarray:
+    if type(x) is _ndarray:
         return x.ndim
-    if t is Dual or t is TapeVar:
-        p = x.primal
-        if type(p) is _ndarray:
-            return p.ndim
     return len(shape_of(x))
 
 
@@ -315,12 +309,13 @@ def peek(x):
 
 def dtype_of(x: Any) -> Any:
     t = type(x)
+    if t is Dual or t is TapeVar:       # (most values: one layer over an array or a float)
+        x = x.primal
+        t = type(x)
     if t is _ndarray:
         return x.dtype
-    if t is Dual or t is TapeVar:
-        p = x.primal
-        if type(p) is _ndarray:         # (one layer over an array: the common case)
-            return p.dtype
+    if t is float:
+        return _float64
     x = peek(x)
     if type(x) is LazyVar:
         return x.node.dtype

@@ -22,9 +22,19 @@ _ndarray = backend.ndarray
 
 
 def process(prim, args, params, tag):
-    if len(args) == 1:                  # (one argument: a dual at this tag)
+    # (one and two arguments unpacked inline: the hot path of scalar code; a
+    # dual at this tag is the only argument whose ``tag`` is this tag)
+    if len(args) == 1:
         a = args[0]
-        primals, tangents, ks = (a.primal,), (a.t,), [a.k]
+        primals, tangents, ks = (a.primal,), (a.t,), (a.k,)
+    elif len(args) == 2:
+        a, b = args
+        if getattr(b, 'tag', None) is not tag:
+            primals, tangents, ks = (a.primal, b), (a.t, None), (a.k, 1.0)
+        elif getattr(a, 'tag', None) is not tag:
+            primals, tangents, ks = (a, b.primal), (None, b.t), (1.0, b.k)
+        else:
+            primals, tangents, ks = (a.primal, b.primal), (a.t, b.t), (a.k, b.k)
     else:
         primals, tangents, ks = _unpack(args, tag)
     ans = apply_inner(prim, primals, params)
@@ -34,25 +44,20 @@ def process(prim, args, params, tag):
             t, k = lazy
             return ans if t is None else Dual(ans, t, tag) if k == 1.0 else dual(ans, t, tag, k)
     k = 1.0
-    if ks[0] != 1.0 or ks.count(1.0) != len(ks):        # some factor not applied yet
+    if (ks[0], ks[-1]) != (1.0, 1.0):       # a factor not applied yet (see _unpack)
         tangents, k = _common_factor(tangents, ks)
     out = prim.apply_jvp(tangents, ans, primals, params)
     if out is None:
         return ans
     if prim.multiple_results:
-        return type(ans)(a if t is None else dual(a, t, tag, k) for a, t in zip(ans, out))
+        return _duals(ans, out, tag, k)
     return Dual(ans, out, tag) if k == 1.0 else dual(ans, out, tag, k)
 
 
 def _unpack(args, tag):
-    """(primals, tangents, factors) of the arguments at tag (None, 1.0: a constant)."""
-    if len(args) == 2:              # (the common case, without lists)
-        a, b = args
-        if type(b) is not Dual or b.tag is not tag:
-            return (a.primal, b), (a.t, None), (a.k, 1.0)
-        if type(a) is not Dual or a.tag is not tag:
-            return (a, b.primal), (None, b.t), (1.0, b.k)
-        return (a.primal, b.primal), (a.t, b.t), (a.k, b.k)
+    """(primals, tangents, factors) of three or more arguments at tag (None, 1.0: a
+    constant), with every factor applied (a rare case; process reads the first
+    and the last factor only)."""
     primals, tangents, ks = [], [], []
     for a in args:
         if type(a) is Dual and a.tag is tag:
@@ -63,7 +68,15 @@ def _unpack(args, tag):
             primals.append(a)
             tangents.append(None)
             ks.append(1.0)
+    if ks.count(1.0) != len(ks):
+        tangents = [t if t is None or kj == 1.0 else scale(t, kj) for t, kj in zip(tangents, ks)]
+        ks = [1.0] * len(ks)
     return primals, tangents, ks
+
+
+def _duals(answers, out, tag, k):
+    """The results of a primitive with several: a dual for each one with a tangent."""
+    return type(answers)(a if t is None else dual(a, t, tag, k) for a, t in zip(answers, out))
 
 
 def _common_factor(tangents, ks):
@@ -88,6 +101,8 @@ def lazy_tangent(prim, tangents, ks, ans, primals, params):
     """(t, k) with k * t the tangent of ans, from the ``partials`` trait, or None
     where it does not apply (0-d answers, broadcasting, partials that are not a
     constant times an array, three or more tangents)."""
+    if type(ans) is Dual and type(ans.primal) is float:
+        return None                     # (nested scalar code: the plain rules are cheaper)
     terms = _partial_terms(prim, tangents, ks, ans, primals, params)
     if terms is None or len(terms) > 2:
         return None

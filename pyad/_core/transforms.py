@@ -122,8 +122,9 @@ def unlock(locked):
 def unaliased(y, leaves):
     """An output of f that is one of its input arrays (or a view of one) is copied:
     a result never shares memory with the caller's arrays."""
-    if type(y) is float or not hasattr(y, 'flags'):
-        return y                # not an array (a Python or NumPy number is immutable)
+    if type(y) is float or isinstance(y, Box) or not hasattr(y, 'flags'):
+        return y                # not a plain array (a number is immutable; a traced
+        # value's own level checks its value; reading a box's flags raises)
     base = y.base
     for x in leaves:
         if y is x or (base is not None and (base is x or base is getattr(x, 'base', x))):
