@@ -175,7 +175,8 @@ def _operator(name: str, n_directions: int,
             def apply(*args, **kwargs):
                 if simple and len(args) == 1 + n_directions and not kwargs:
                     x, g, aux, directions = args[0], f, None, args[1:]
-                    if type(x) is not float:
+                    if type(x) is not float and not (type(x) is _onp.ndarray
+                                                     and x.dtype.kind == 'f'):
                         check_not_integer(name, x, 'the input')
                 else:
                     split = len(args) - n_directions
@@ -621,7 +622,9 @@ def _fgrad(f, x, name='grad', need_value=True, holomorphic=False):
     if holomorphic:
         _check_kinds(name, leaves, True, 'inputs')
     primals, out_def, pullback = pull_back(f, leaves, treedef, name, lazy=True)
-    if out_def.kind != 'leaf' or type(primals[0]) is not float or holomorphic:
+    y0 = primals[0]
+    if out_def.kind != 'leaf' or holomorphic or not (type(y0) is float or type(y0) is _onp.ndarray
+                                                     and y0.shape == () and y0.dtype.kind == 'f'):
         _check_scalar_output(name, out_def, primals, holomorphic)
     y = value(primals[0]) if need_value else None
     adjoints = pullback([_one_like(primals[0])], last=True)
