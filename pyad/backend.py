@@ -258,6 +258,31 @@ def _unknown_lengths(value):
     return is_dask(value) and any(d != d for d in innermost(value).shape)
 
 
+class DerivativeNeedsLengths(ValueError):
+    """A derivative that needs a length unknown until computed, refused where the
+    function is traced (its value alone is lazy); the guard of the public function
+    (names_unknown_lengths) names that function."""
+
+
+_LAZY_MASK = 'unknown until computed (the result of a lazy mask, x[x > 0])'
+
+
+def derivative_needs_lengths(name, x, axes):
+    """Refuses a traced Dask ``x`` (a value being differentiated) whose length along
+    one of ``axes`` is unknown until computed, where the derivative of ``name``
+    needs it: the error comes now, naming the function, not from the backward sweep."""
+    if isinstance(x, _BOX_TYPES) and type(innermost(x)).__module__.startswith('dask.'):
+        shape = innermost(x).shape
+        unknown = [a for a in axes if shape[a] != shape[a]]
+        if unknown:
+            e = DerivativeNeedsLengths(
+                f'pyad.numpy.{name}: its derivative needs the length of axis {unknown[0]} of its '
+                f'Dask argument (of shape {shape}), which is {_LAZY_MASK}: call '
+                f'x.compute_chunk_sizes() on it first (its value alone is lazy)')
+            e.axis = unknown[0]
+            raise e
+
+
 def names_unknown_lengths(name, fn):
     """fn, whose errors where an argument has lengths unknown until computed (Dask's
     or NumPy's, from code that needs those lengths) are DaskUnsupported naming it."""
@@ -269,10 +294,15 @@ def names_unknown_lengths(name, fn):
             if isinstance(e, DaskUnsupported) or not (_unknown_lengths(args)
                                                       or _unknown_lengths(list(kwargs.values()))):
                 raise
+            if isinstance(e, DerivativeNeedsLengths):
+                raise DaskUnsupported(
+                    f'pyad.numpy.{name}: its derivative needs the length of axis {e.axis} of its '
+                    f'Dask argument, which is {_LAZY_MASK}: call x.compute_chunk_sizes() on it '
+                    f'first (its value alone is lazy)') from e
             raise DaskUnsupported(
-                f'pyad.numpy.{name} needs the lengths of its Dask argument, which are unknown '
-                f'until computed (the result of a lazy mask, x[x > 0]): call '
-                f'x.compute_chunk_sizes() on it first ({type(e).__name__}: {e})') from e
+                f'pyad.numpy.{name} needs the lengths of its Dask argument, which are '
+                f'{_LAZY_MASK}: call x.compute_chunk_sizes() on it first '
+                f'({type(e).__name__}: {e})') from e
     return checked
 
 
@@ -366,6 +396,60 @@ def _one_array_among_slices(idx):
     if not all(isinstance(e, slice) for k, e in enumerate(idx) if k != arrays[0]):
         return None
     return arrays[0]
+
+
+def dask_flip(x, axis):
+    """``x`` reversed along ``axis``, also where that axis's chunk lengths are unknown
+    until computed (x[mask]), which Dask's flip needs: the blocks in reverse order,
+    each reversed, one task per chunk."""
+    import dask.array as da
+    if not any(c != c for c in x.chunks[axis]):
+        return da.flip(x, axis)
+    lead = (slice(None),) * axis
+    blocks = [x.blocks[lead + (i,)] for i in reversed(range(x.numblocks[axis]))]
+    whole = da.concatenate(blocks, axis=axis, allow_unknown_chunksizes=True) if len(blocks) > 1 else x
+    return whole.map_blocks(numpy.flip, axis=axis, dtype=x.dtype)
+
+
+def dask_cumulative(x, axis, product=False):
+    """Dask's cumsum (cumprod) along ``axis``, also with lengths unknown until computed
+    (x[mask]), where Dask's own fails: it carries the last entry of each block into
+    the next (which an empty block lacks) and starts from a block of x's shape.  Along
+    a known axis the blocks are made whole along it; along an unknown one each block's
+    cumsum gets the total of the blocks before it, made from the block totals."""
+    import dask.array as da
+    total, running, combine = ((numpy.prod, numpy.cumprod, numpy.multiply) if product
+                               else (numpy.sum, numpy.cumsum, numpy.add))
+    if not any(c != c for c in sum(x.chunks, ())):
+        return (da.cumprod if product else da.cumsum)(x, axis=axis)
+    dtype = running(numpy.zeros(1, dtype=x.dtype)).dtype
+    if not any(c != c for c in x.chunks[axis]):
+        return x.rechunk({axis: -1}).map_blocks(running, axis=axis, dtype=dtype)
+    chunks = tuple((1,) * n if i == axis else c for i, (c, n) in enumerate(zip(x.chunks, x.numblocks)))
+    totals = x.map_blocks(total, axis=axis, keepdims=True, dtype=dtype, chunks=chunks)
+    upto = totals.rechunk({axis: -1}).map_blocks(running, axis=axis, dtype=dtype)
+    lead = (slice(None),) * axis
+    start = totals.blocks[lead + (0,)].map_blocks(numpy.full_like, int(product), dtype=dtype)
+    before = dask_concatenate([start, upto[lead + (slice(None, -1),)]], axis)
+    before = before.rechunk({axis: (1,) * x.numblocks[axis]})
+    return da.map_blocks(_running_after, x, before, running, combine, axis=axis, dtype=dtype)
+
+
+def _running_after(block, before, running, combine, axis):
+    return combine(running(block, axis=axis), before)
+
+
+def dask_concatenate(xs, axis):
+    """Dask's concatenate, also of arrays with lengths unknown until computed on the
+    other axes (columns of one x[mask]), where their blocks line up one to one:
+    the same number of chunks on each other axis, as for Dask's elementwise
+    operations (lengths that differ fail when computed, as there)."""
+    import dask.array as da
+    xs = [da.asarray(x) for x in xs]
+    unknown = any(c != c for x in xs for c in sum(x.chunks, ()))
+    known_axis = all(c == c for x in xs for c in x.chunks[axis])
+    lined_up = len({x.numblocks[:axis] + x.numblocks[axis + 1:] for x in xs}) == 1
+    return da.concatenate(xs, axis=axis, allow_unknown_chunksizes=unknown and known_axis and lined_up)
 
 
 def dask_getitem(x, idx):

@@ -276,7 +276,19 @@ def _zeros(shape, dtype, like):
     return _xp(like).zeros(tuple(shape), dtype=dtype)
 
 
+def _zeros_of(x, batch, dtype, like):
+    """Zeros of batch + x's shape; where x has a length unknown until computed (a Dask
+    x[mask]'s), zeros like x, block by block."""
+    shape = batch + tuple(shape_of(x))
+    if all(d == d for d in shape):
+        return _zeros(shape, dtype, like)
+    return _xp(like).zeros_like(innermost(x), dtype=dtype)
+
+
 def _concatenate_impl(*xs, axis):
+    if not all(type(x) is _np.ndarray for x in xs) and any(is_dask(x) for x in xs):
+        from ..backend import dask_concatenate
+        return dask_concatenate(xs, axis)
     return _xp(*xs).concatenate(xs, axis=axis)
 
 
@@ -286,7 +298,7 @@ def _concatenate_jvp(tangents, ans, xs, params):
     ref = tangents[i]
     bnd = batch_ndim(ref, xs[i])
     batch = tuple(shape_of(ref)[:bnd])
-    parts = [t if t is not None else _zeros(batch + tuple(shape_of(x)), dtype_of(ref), ref)
+    parts = [t if t is not None else _zeros_of(x, batch, dtype_of(ref), ref)
              for t, x in zip(tangents, xs)]
     return _concatenate(*parts, axis=axis + bnd)
 
@@ -317,6 +329,12 @@ _concatenate.def_jvp_joint(_concatenate_jvp)
 _concatenate.def_vjp_joint(_concatenate_vjp)
 
 
+def _same_lengths(s, t):
+    """Equal shapes, where two lengths unknown until computed (nan, a Dask x[mask]'s)
+    count as equal: Dask checks them when computed."""
+    return s == t or all(a == b or (a != a and b != b) for a, b in zip(s, t))
+
+
 def concatenate(arrays: ArrayLike, axis: int = 0) -> Array:
     """numpy.concatenate (axis=None flattens the arrays first)."""
     arrays = [_as_operand(a) for a in arrays]
@@ -335,7 +353,7 @@ def concatenate(arrays: ArrayLike, axis: int = 0) -> Array:
                              f'dimensions, got shapes {shapes}')
     axis = normalize_axis(axis, n, 'concatenate: axis')
     for s in shapes:
-        if s[:axis] + s[axis + 1:] != shapes[0][:axis] + shapes[0][axis + 1:]:
+        if not _same_lengths(s[:axis] + s[axis + 1:], shapes[0][:axis] + shapes[0][axis + 1:]):
             raise ValueError(f'concatenate: shapes {shapes} do not match except along axis {axis}')
     if len(arrays) == 1:
         return arrays[0]

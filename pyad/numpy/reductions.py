@@ -19,7 +19,8 @@ from .._core.box import Box, shape_of, ndim_of, innermost, dtype_of, LazyVar
 from .._core.batching import holds_batch
 from .._core.stub import Stub
 from .._core.traits import Traits
-from ..backend import namespace, wrap_like, is_dask, dask_broadcast_like
+from ..backend import (namespace, wrap_like, is_dask, dask_broadcast_like, dask_flip, dask_cumulative,
+                       derivative_needs_lengths)
 from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
 from .creation import listed
 
@@ -234,12 +235,19 @@ def _others_product(x, axes):
     perm = rest + [i for i in range(nd) if i in axes]
     moved = transpose(x, perm)
     shape = tuple(shape_of(moved))
-    flat = reshape(moved, shape[:len(rest)] + (-1,))
-    one = namespace(x).ones(shape[:len(rest)] + (1,), dtype=dtype_of(x))
+    # (one axis is already flat: no reshape, which a length unknown until computed
+    # among the other axes would stop)
+    flat = moved if len(axes) == 1 else reshape(moved, shape[:len(rest)] + (-1,))
+    edge = shape[:len(rest)] + (1,)
+    xp = namespace(x)
+    # (ones of a length unknown until computed: like a slice of x)
+    one = (xp.ones(edge, dtype=dtype_of(x)) if _builtins.all(d == d for d in edge)
+           else xp.ones_like(innermost(flat)[..., :1]))
     last = len(rest)        # (non-negative: the rules shift it past batch axes)
     before = _cumprod(concatenate([one, flat[..., :-1]], axis=last), last)
     after = flip(_cumprod(flip(concatenate([flat[..., 1:], one], axis=last), last), last), last)
-    return transpose(reshape(before * after, shape), [perm.index(i) for i in range(nd)])
+    others = before * after if len(axes) == 1 else reshape(before * after, shape)
+    return transpose(others, [perm.index(i) for i in range(nd)])
 
 
 def _kth_zero_masks(xp, is_zero, axes):
@@ -276,6 +284,8 @@ def prod(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = N
     a = listed(a)
     _check_out('prod', out)
     axes = _check_axes('prod', axis, ndim_of(a))
+    # (its derivative: the products before and after each entry along the axes, flat)
+    derivative_needs_lengths('prod', a, axes if len(axes) == 1 else range(ndim_of(a)))
     result = _prod(a, axes, bool(keepdims))
     if dtype is not None:
         from .manipulation import astype
@@ -529,11 +539,15 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: Optional[ArrayLike] = None,
 
 # ----------------------------------------------------------------- cumsum, cumprod
 def _cumsum_impl(x, axis):
+    if type(x) is not _np.ndarray and is_dask(x):
+        return dask_cumulative(x, axis)     # (also with lengths unknown until computed)
     return _np.cumsum(x, axis=axis)
 
 
 def _rcumsum_impl(x, axis):
     """Sums from the end: out[i] = sum(x[i:]) along axis (cumsum's adjoint)."""
+    if type(x) is not _np.ndarray and is_dask(x):
+        return dask_flip(dask_cumulative(dask_flip(x, axis), axis), axis)
     xp = namespace(x)
     return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis), axis)
 
@@ -549,8 +563,9 @@ _rcumsum.def_vjp(lambda g, ans, x, axis: _cumsum(g, axis + batch_ndim(g, ans)))
 def _cumulative_args(name, a, axis, dtype, out):
     _check_out(name, out)
     if axis is None:
-        from .manipulation import reshape
-        a = reshape(a, (-1,))
+        if ndim_of(a) != 1:     # (a vector is flat: also one of a length unknown until computed)
+            from .manipulation import reshape
+            a = reshape(a, (-1,))
         axis = 0
     else:
         try:
@@ -571,6 +586,8 @@ def cumsum(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None =
 
 
 def _cumprod_impl(x, axis):
+    if type(x) is not _np.ndarray and is_dask(x):
+        return dask_cumulative(x, axis, product=True)
     return _np.cumprod(x, axis=axis)
 
 
@@ -585,7 +602,7 @@ def _cumprod_jacobian(x, axis):
     shape = tuple(shape_of(xm))
     n = shape[-1]
     lower = _np.tri(n, dtype=bool)
-    rows = where(lower, reshape(xm, shape[:-1] + (1, n)), 1.0)
+    rows = where(lower, xm[..., None, :], 1.0)
     last = (len(shape),)
     partials = _prod_partials(rows, _prod(rows, last, True), last)
     return where(lower, partials, 0.0)
@@ -604,8 +621,7 @@ def _cumprod_jvp(t, ans, x, axis):
     from .manipulation import moveaxis, reshape
     tm = moveaxis(t, axis + bnd, -1)
     ts = tuple(shape_of(tm))
-    dy = _sum(_cumprod_jacobian(x, axis) * reshape(tm, ts[:-1] + (1, ts[-1])),
-              (len(ts),), False)
+    dy = _sum(_cumprod_jacobian(x, axis) * tm[..., None, :], (len(ts),), False)
     return moveaxis(dy, -1, axis + bnd)
 
 
@@ -616,7 +632,7 @@ def _cumprod_vjp(g, ans, x, axis):
     from .manipulation import moveaxis, reshape
     gm = moveaxis(g, axis + bnd, -1)
     gs = tuple(shape_of(gm))
-    gx = _sum(_cumprod_jacobian(x, axis) * reshape(gm, gs + (1,)), (len(gs) - 1,), False)
+    gx = _sum(_cumprod_jacobian(x, axis) * gm[..., None], (len(gs) - 1,), False)
     return moveaxis(gx, -1, axis + bnd)
 
 
@@ -630,6 +646,7 @@ def cumprod(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None 
     zeros too (an O(n²) rule along the axis is used when it holds a zero)."""
     a = listed(a)
     a, axis = _cumulative_args('cumprod', a, axis, dtype, out)
+    derivative_needs_lengths('cumprod', a, (axis,))     # (a triangle of its length)
     return _cumprod(a, axis)
 
 
