@@ -401,7 +401,9 @@ def _one_array_among_slices(idx):
 def dask_flip(x, axis):
     """``x`` reversed along ``axis``, also where that axis's chunk lengths are unknown
     until computed (x[mask]), which Dask's flip needs: the blocks in reverse order,
-    each reversed, one task per chunk."""
+    each reversed, one task per chunk.  There its chunks are x's in reverse order,
+    which would not line up with x's block by block: for steps flipped back before
+    they meet x (the sums from the end of cumsum's derivative)."""
     import dask.array as da
     if not any(c != c for c in x.chunks[axis]):
         return da.flip(x, axis)
