@@ -350,10 +350,10 @@ def test_cumulative_sums_and_products_over_an_empty_chunk():
     (and their derivatives, the sums from the end) carry over it."""
     v = onp.linspace(0.5, 1.6, 12)
     x = put(v, 4)
-    keep = (v < 0.6) | (v > 1.2)              # chunks of 2, 0 and 4 entries
+    keep = (v < 0.75) | (v > 1.25)            # chunks of 3, 0 and 4 entries
 
     def f(x):
-        y = x[(x < 0.6) | (x > 1.2)]
+        y = x[(x < 0.75) | (x > 1.25)]
         return pnp.sum(pnp.cumsum(y) ** 2 * y)
 
     def g(rows):
