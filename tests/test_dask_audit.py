@@ -178,8 +178,10 @@ def _references(fn, pattern, xs, weights, tangents):
         return None, _derivatives(fn, pattern, xs, None, tangents)
 
 
-def check_pattern(name, fn, pattern, to_dask):
-    """'lazy', 'refused', or None where pyad takes no such pattern on NumPy."""
+def check_pattern(name, fn, pattern, to_dask, dtype=onp.float64):
+    """'lazy', 'refused', or None where pyad takes no such pattern on NumPy (the
+    pattern's floating-point arrays, weights and tangents in dtype)."""
+    pattern = tuple(_as_dtype(a, dtype) for a in pattern)
     want_out = _reference(fn, pattern)
     if want_out is None:
         return None
@@ -189,27 +191,51 @@ def check_pattern(name, fn, pattern, to_dask):
         return got_out
     xs = tuple(a for a in pattern if isinstance(a, onp.ndarray))
     inexact = any(onp.asarray(innermost(leaf)).dtype.kind in 'fc' for leaf in _leaves(want_out))
-    weights = ('polynomial' if _unknown_lengths(got_out) else _weights(want_out)) if inexact else None
-    tangents = tuple(onp.random.default_rng(3).standard_normal(a.shape) for a in xs)
+    weights = ('polynomial' if _unknown_lengths(got_out) else
+               [_as_dtype(w, dtype) for w in _weights(want_out)]) if inexact else None
+    tangents = tuple(onp.random.default_rng(3).standard_normal(a.shape).astype(dtype) for a in xs)
     weights, want = _references(fn, pattern, xs, weights, tangents)
     dask_xs = tuple(a for a in dask_pattern if isinstance(a, da.Array))
     got = _build(name + ' (in a derivative)', pattern,
                  lambda: _derivatives(fn, dask_pattern, dask_xs, weights, tangents, got_out))
     if isinstance(got, str):
         return got
-    _compare(f'{name}{_shapes(pattern)}', got, want, want_out)
+    _compare(f'{name}{_shapes(pattern)}', got, want, want_out, onp.dtype(dtype))
     return 'lazy'
 
 
-def _compare(what, got, want, want_out):
-    """got (value, grad, jvp) from Dask arrays: Dask arrays, equal to want from NumPy's."""
+# (float32: Dask sums block by block, NumPy pairwise, in a different order)
+TOLERANCE = {onp.dtype(onp.float64): 1e-9, onp.dtype(onp.float32): 2e-5}
+
+
+def _as_dtype(a, dtype):
+    """A floating-point NumPy array (also in a list) in dtype; the rest as it is."""
+    if isinstance(a, list):
+        return [_as_dtype(e, dtype) for e in a]
+    return a.astype(dtype) if isinstance(a, onp.ndarray) and a.dtype.kind == 'f' else a
+
+
+def _compare(what, got, want, want_out, dtype):
+    """got (value, grad, jvp) from Dask arrays: Dask arrays, of want's dtypes and equal
+    to want from NumPy's."""
     for part, g in zip(('value', 'grad', 'jvp'), got):
         _dask_results(g, want_out if part == 'value' else g, f'{what}: {part}')
     got = backend.compute(got)          # one pass for the three
     for part, g, w in zip(('value', 'grad', 'jvp'), got, want):
         if w is not None:
-            onp.testing.assert_allclose(_flat(g), _flat(w), rtol=1e-9, atol=1e-9,
+            assert all(a == b for a, b in zip(_dtypes(g), _dtypes(w)) if None not in (a, b)), \
+                f'{what}: {part}: dtypes {_dtypes(g)}, on NumPy {_dtypes(w)}'
+            # (a gradient has the dtype of its floating-point argument)
+            assert part != 'grad' or set(_dtypes(g)) <= {dtype, None}, f'{what}: grad of {_dtypes(g)}'
+            onp.testing.assert_allclose(_flat(g), _flat(w), rtol=TOLERANCE[dtype], atol=TOLERANCE[dtype],
                                         err_msg=f'{what}: {part}')
+
+
+def _dtypes(out):
+    """The floating-point dtypes of out's leaves, None for the others (a boolean ufunc
+    given a float out= array: NumPy writes into it, Dask cannot)."""
+    dtypes = [onp.result_type(innermost(leaf)) for leaf in _leaves(out)]
+    return [d if d.kind in 'fc' else None for d in dtypes]
 
 
 def _shapes(pattern):
@@ -259,12 +285,12 @@ NO_ARRAY_ARGUMENT = {
     'nn.sparsek_layer_init', 'nn.sparsek_scores'}
 
 
-def _walk(name, cases):
+def _walk(name, cases, dtype=onp.float64):
     """check_pattern over (fn, pattern) cases: the outcomes, and the failures by case."""
     outcomes, failures = [], {}
     for i, (fn, pattern) in enumerate(cases):
         try:
-            outcomes.append(check_pattern(name, fn, pattern, lambda a: put(a, 2)))
+            outcomes.append(check_pattern(name, fn, pattern, lambda a: put(a, 2), dtype))
         except AssertionError as e:
             failures[i] = str(e)
     return outcomes, failures
@@ -369,3 +395,23 @@ def test_cumulative_sums_and_products_over_an_empty_chunk():
     for cumulative in (pnp.cumsum, pnp.cumprod):
         onp.testing.assert_allclose(backend.compute(lazily(lambda: cumulative(x[keep]))),
                                     cumulative(v[keep]), rtol=1e-12)
+
+
+# float32: a family each (elementwise, reductions and running ones, sorting, products,
+# manipulation, transforms, linear algebra, row-wise mappings), over the walk's
+# patterns and a lazy mask's result: dtypes as on NumPy, gradients in float32
+FLOAT32 = ['numpy.exp', 'numpy.tanh', 'numpy.sum', 'numpy.var', 'numpy.max', 'numpy.prod',
+           'numpy.cumsum', 'numpy.cumprod', 'numpy.sort', 'numpy.matmul', 'numpy.dot', 'numpy.flip',
+           'numpy.diff', 'numpy.trapezoid', 'numpy.logsumexp', 'numpy.fft.rfft', 'numpy.fft.irfft',
+           'linalg.solve', 'linalg.cholesky', 'linalg.det', 'nn.softmax', 'nn.sparsemax']
+
+
+@pytest.mark.parametrize('name', FLOAT32)
+def test_float32_on_dask_keeps_dtypes_and_equals_numpy(name):
+    fn = FUNCTIONS[name]
+    cases = [(fn, p) for p in patterns(name)]
+    if name.startswith('numpy.'):
+        cases += [(masked(fn), p) for masked, p in MASKED]
+    outcomes, failures = _walk(name, cases, onp.float32)
+    assert not failures, failures
+    assert 'lazy' in outcomes, outcomes

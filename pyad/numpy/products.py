@@ -536,11 +536,13 @@ def dot(a: ArrayLike, b: ArrayLike) -> Array:
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if sa and sb:
         _check_dot_shapes(sa, sb)
-    if not _any_boxed(a, b) and not (_dask_operand(a, b) and not (sa and sb)):
-        return namespace(a, b).dot(a, b)
     if not sa or not sb:
+        # (a product with a number, traced or not: float32 stays float32, as in JAX,
+        # where NumPy's dot makes an int an int64 array)
         from .elementwise import multiply
         return multiply(a, b)
+    if not _any_boxed(a, b):
+        return namespace(a, b).dot(a, b)
     if len(sb) == 1 or (len(sa) == 1 and len(sb) == 2) or (len(sa) == 2 and len(sb) == 2):
         return matmul(a, b)
     return _tensordot(a, b, [len(sa) - 1], [len(sb) - 2])
