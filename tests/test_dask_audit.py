@@ -178,9 +178,11 @@ def _references(fn, pattern, xs, weights, tangents):
         return None, _derivatives(fn, pattern, xs, None, tangents)
 
 
-def check_pattern(name, fn, pattern, to_dask, dtype=onp.float64):
+def check_pattern(name, fn, pattern, to_dask, dtype=onp.float64, pending=None):
     """'lazy', 'refused', or None where pyad takes no such pattern on NumPy (the
-    pattern's floating-point arrays, weights and tangents in dtype)."""
+    pattern's floating-point arrays, weights and tangents in dtype).  The lazy
+    results are compared at once, or, given a list ``pending``, left there (the
+    arguments of _compare) to be computed with others in one pass."""
     pattern = tuple(_as_dtype(a, dtype) for a in pattern)
     want_out = _reference(fn, pattern)
     if want_out is None:
@@ -200,7 +202,11 @@ def check_pattern(name, fn, pattern, to_dask, dtype=onp.float64):
                  lambda: _derivatives(fn, dask_pattern, dask_xs, weights, tangents, got_out))
     if isinstance(got, str):
         return got
-    _compare(f'{name}{_shapes(pattern)}', got, want, want_out, onp.dtype(dtype))
+    compare = (f'{name}{_shapes(pattern)}', got, want, want_out, onp.dtype(dtype))
+    if pending is None:
+        _compare(*compare)
+    else:
+        pending.append(compare)
     return 'lazy'
 
 
@@ -215,12 +221,12 @@ def _as_dtype(a, dtype):
     return a.astype(dtype) if isinstance(a, onp.ndarray) and a.dtype.kind == 'f' else a
 
 
-def _compare(what, got, want, want_out, dtype):
+def _compare(what, got, want, want_out, dtype, computed=None):
     """got (value, grad, jvp) from Dask arrays: Dask arrays, of want's dtypes and equal
-    to want from NumPy's."""
+    to want from NumPy's (computed: got computed already, in a pass with others)."""
     for part, g in zip(('value', 'grad', 'jvp'), got):
         _dask_results(g, want_out if part == 'value' else g, f'{what}: {part}')
-    got = backend.compute(got)          # one pass for the three
+    got = backend.compute(got) if computed is None else computed    # one pass for the three
     for part, g, w in zip(('value', 'grad', 'jvp'), got, want):
         if w is not None:
             assert all(a == b for a, b in zip(_dtypes(g), _dtypes(w)) if None not in (a, b)), \
@@ -287,10 +293,21 @@ NO_ARRAY_ARGUMENT = {
 
 def _walk(name, cases, dtype=onp.float64):
     """check_pattern over (fn, pattern) cases: the outcomes, and the failures by case."""
-    outcomes, failures = [], {}
+    outcomes, failures, pending, at = [], {}, [], []
     for i, (fn, pattern) in enumerate(cases):
         try:
-            outcomes.append(check_pattern(name, fn, pattern, lambda a: put(a, 2), dtype))
+            outcomes.append(check_pattern(name, fn, pattern, lambda a: put(a, 2), dtype, pending))
+        except AssertionError as e:
+            failures[i] = str(e)
+        at += [i] * (len(pending) - len(at))
+    # the lazy results of every case computed in one pass (one by one where one fails)
+    try:
+        computed = backend.compute([p[1] for p in pending])
+    except Exception:
+        computed = [None] * len(pending)
+    for i, compare, done in zip(at, pending, computed):
+        try:
+            _compare(*compare, computed=done)
         except AssertionError as e:
             failures[i] = str(e)
     return outcomes, failures
