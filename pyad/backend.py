@@ -268,11 +268,17 @@ _LAZY_MASK = 'unknown until computed (the result of a lazy mask, x[x > 0])'
 
 
 def derivative_needs_lengths(name, x, axes):
-    """Refuses a traced Dask ``x`` (a value being differentiated) whose length along
-    one of ``axes`` is unknown until computed, where the derivative of ``name``
-    needs it: the error comes now, naming the function, not from the backward sweep."""
-    if isinstance(x, _BOX_TYPES) and type(innermost(x)).__module__.startswith('dask.'):
-        shape = innermost(x).shape
+    """Refuses a Dask ``x`` (or a list of values, one of them) whose length along one
+    of ``axes`` is unknown until computed, where the derivative of ``name`` needs it
+    and one of them is traced (being differentiated): the error comes now, naming
+    the function, not from the backward sweep."""
+    values = x if type(x) is list else (x,)
+    if not any(isinstance(v, _BOX_TYPES) for v in values):
+        return
+    for v in values:
+        if not type(innermost(v)).__module__.startswith('dask.'):
+            continue
+        shape = innermost(v).shape
         unknown = [a for a in axes if shape[a] != shape[a]]
         if unknown:
             e = DerivativeNeedsLengths(

@@ -388,6 +388,29 @@ def test_refusals_name_the_function_and_what_to_do():
     assert isinstance(lazily(lambda: pnp.ravel(picked)), da.Array)
 
 
+def test_concatenation_along_a_known_axis_of_rows_picked_by_a_lazy_mask():
+    """Columns of one x[mask] (their blocks line up): concatenated lazily, their
+    derivatives too; along the unknown axis the value is lazy (Dask appends the
+    blocks), and the derivative, which splits the cotangent where each array starts,
+    is refused by name."""
+    def f(rows):
+        picked = rows[rows[:, 0] > -0.2]
+        both = pnp.concatenate([picked, pnp.sin(picked[:, :2])], axis=1)
+        return pnp.sum(both * pnp.cumsum(both, axis=1))
+
+    got = lazily(lambda: (f(put(_X63, 2)), pyad.grad(f)(put(_X63, 2)),
+                          pyad.jvp(f, (put(_X63, 2),), (onp.ones_like(_X63),))[1]))
+    want = (f(_X63), pyad.grad(f)(_X63), pyad.jvp(f, (_X63,), (onp.ones_like(_X63),))[1])
+    for g, w in zip(backend.compute(got), want):
+        onp.testing.assert_allclose(g, w, rtol=1e-12)
+    rows = put(_X63, 2)
+    on_top = lazily(lambda: pnp.concatenate([rows[rows[:, 0] > -0.2], rows[:2]], axis=0))
+    onp.testing.assert_array_equal(backend.compute(on_top), onp.concatenate([_X63[_X63[:, 0] > -0.2], _X63[:2]]))
+    with pytest.raises(DaskUnsupported, match=r'pyad\.numpy\.concatenate: its derivative needs the length '
+                                              r'of axis 0 .*compute_chunk_sizes'):
+        lazily(lambda: pyad.grad(lambda r: pnp.sum(pnp.concatenate([r[r[:, 0] > -0.2], r[:2]])))(rows))
+
+
 def test_cumulative_sums_and_products_over_an_empty_chunk():
     """A lazy mask may empty a chunk between others: the running sums and products
     (and their derivatives, the sums from the end) carry over it."""

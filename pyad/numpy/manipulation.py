@@ -14,7 +14,7 @@ from .._core.traits import Traits
 _VIEWS = Traits(reads='shapes', fresh=True)
 from .._core.box import Box, shape_of, ndim_of, dtype_of, innermost
 from .._core.batching import holds_batch
-from ..backend import wrap_like, is_dask, known_on_client
+from ..backend import wrap_like, is_dask, known_on_client, derivative_needs_lengths
 from ._batching import (batch_ndim, normalize_axis, normalize_axes, expand_to,
                         unbroadcast)
 
@@ -357,6 +357,8 @@ def concatenate(arrays: ArrayLike, axis: int = 0) -> Array:
             raise ValueError(f'concatenate: shapes {shapes} do not match except along axis {axis}')
     if len(arrays) == 1:
         return arrays[0]
+    # (its derivative splits the cotangent where each array starts)
+    derivative_needs_lengths('concatenate', arrays, (axis,))
     return _concatenate(*arrays, axis=axis)
 
 
