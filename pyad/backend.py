@@ -267,13 +267,21 @@ class DerivativeNeedsLengths(ValueError):
 _LAZY_MASK = 'unknown until computed (the result of a lazy mask, x[x > 0])'
 
 
+def unknown_length(lengths):
+    """Whether a shape (or a tuple of lengths) has a length unknown until computed
+    (nan, as a Dask x[mask]'s): one sum, cheap where rules check it on every call."""
+    total = sum(lengths)
+    return total != total
+
+
 def derivative_needs_lengths(name, x, axes):
     """Refuses a Dask ``x`` (or a list of values, one of them) whose length along one
     of ``axes`` is unknown until computed, where the derivative of ``name`` needs it
     and one of them is traced (being differentiated): the error comes now, naming
     the function, not from the backward sweep."""
     values = x if type(x) is list else (x,)
-    if not any(isinstance(v, _BOX_TYPES) for v in values):
+    if not any(isinstance(v, _BOX_TYPES) for v in values) or not any(
+            _unknown_lengths(innermost(v)) for v in values):
         return
     for v in values:
         if not type(innermost(v)).__module__.startswith('dask.'):
@@ -1146,6 +1154,9 @@ class _DaskNamespace:
 
     def inner(self, a, b):
         return self._da.tensordot(a, b, axes=(-1, -1))
+
+    def concatenate(self, xs, axis=0):
+        return dask_concatenate(xs, axis)
 
     def split(self, a, indices_or_sections, axis=0):
         n = a.shape[axis]

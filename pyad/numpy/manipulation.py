@@ -14,7 +14,7 @@ from .._core.traits import Traits
 _VIEWS = Traits(reads='shapes', fresh=True)
 from .._core.box import Box, shape_of, ndim_of, dtype_of, innermost
 from .._core.batching import holds_batch
-from ..backend import wrap_like, is_dask, known_on_client, derivative_needs_lengths
+from ..backend import wrap_like, is_dask, known_on_client, derivative_needs_lengths, unknown_length
 from ._batching import (batch_ndim, normalize_axis, normalize_axes, expand_to,
                         unbroadcast)
 
@@ -286,10 +286,7 @@ def _zeros_of(x, batch, dtype, like):
 
 
 def _concatenate_impl(*xs, axis):
-    if not all(type(x) is _np.ndarray for x in xs) and any(is_dask(x) for x in xs):
-        from ..backend import dask_concatenate
-        return dask_concatenate(xs, axis)
-    return _xp(*xs).concatenate(xs, axis=axis)
+    return _xp(*xs).concatenate(xs, axis=axis)      # (Dask's: also with unknown lengths)
 
 
 def _concatenate_jvp(tangents, ans, xs, params):
@@ -357,8 +354,8 @@ def concatenate(arrays: ArrayLike, axis: int = 0) -> Array:
             raise ValueError(f'concatenate: shapes {shapes} do not match except along axis {axis}')
     if len(arrays) == 1:
         return arrays[0]
-    # (its derivative splits the cotangent where each array starts)
-    derivative_needs_lengths('concatenate', arrays, (axis,))
+    if unknown_length([s[axis] for s in shapes]):     # (its derivative splits the cotangent
+        derivative_needs_lengths('concatenate', arrays, (axis,))    # where each array starts)
     return _concatenate(*arrays, axis=axis)
 
 

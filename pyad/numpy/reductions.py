@@ -20,7 +20,7 @@ from .._core.batching import holds_batch
 from .._core.stub import Stub
 from .._core.traits import Traits
 from ..backend import (namespace, wrap_like, is_dask, dask_broadcast_like, dask_flip, dask_cumulative,
-                       derivative_needs_lengths)
+                       derivative_needs_lengths, unknown_length)
 from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
 from .creation import listed
 
@@ -30,20 +30,12 @@ def _kept_shape(shape, axes):
     return tuple(1 if i in axes else d for i, d in enumerate(shape))
 
 
-def _has_unknown(shape):
-    """Whether a length is NaN: unknown until computed (a lazy mask's)."""
-    for d in shape:
-        if d != d:
-            return True
-    return False
-
-
 def _with_kept_axes(g, reshape, lead, shape, axes):
     """``g`` (lead axes, then shape without the reduced axes) with the reduced axes
     back as size 1.  Where a length is unknown until computed (a lazy mask's), by
     indexing with None, which needs no lengths, where a reshape would."""
     kept = _kept_shape(shape, axes)
-    if _has_unknown(kept):
+    if unknown_length(kept):
         return g[(slice(None),) * lead + tuple(None if i in axes else slice(None)
                                                for i in range(len(kept)))]
     return reshape(g, tuple(shape_of(g)[:lead]) + kept)
@@ -284,8 +276,8 @@ def prod(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = N
     a = listed(a)
     _check_out('prod', out)
     axes = _check_axes('prod', axis, ndim_of(a))
-    # (its derivative: the products before and after each entry along the axes, flat)
-    derivative_needs_lengths('prod', a, axes if len(axes) == 1 else range(ndim_of(a)))
+    if unknown_length(shape_of(a)):     # (its derivative: the products before and after each entry)
+        derivative_needs_lengths('prod', a, axes if len(axes) == 1 else range(ndim_of(a)))
     result = _prod(a, axes, bool(keepdims))
     if dtype is not None:
         from .manipulation import astype
@@ -646,7 +638,8 @@ def cumprod(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None 
     zeros too (an O(n²) rule along the axis is used when it holds a zero)."""
     a = listed(a)
     a, axis = _cumulative_args('cumprod', a, axis, dtype, out)
-    derivative_needs_lengths('cumprod', a, (axis,))     # (a triangle of its length)
+    if unknown_length(shape_of(a)):     # (its derivative: a triangle of the axis's length)
+        derivative_needs_lengths('cumprod', a, (axis,))
     return _cumprod(a, axis)
 
 
