@@ -290,12 +290,15 @@ def _dask_scatter_unknown_lengths(g, batch, idx, shape):
     until computed (x[mask]), so that no zeros of its shape can be made: for a basic
     index that keeps each such axis whole, block by block.  An axis the index keeps
     whole keeps g's chunks; the others (of known length) are made one chunk of g,
-    and each block scattered into zeros of its own shape."""
-    if _has_array_index(idx) or any(is_dask(e) for e in idx):
-        raise _needs_lengths('with an index array')
+    and each block scattered into zeros of its own shape.  One NumPy index vector
+    among slices (``x[:, [0, 2, 2]]``, ``take`` along a known axis) is added at
+    block by block too."""
     full = (slice(None),) * len(batch) + _expand_ellipsis(idx, len(shape))
     shape = batch + shape
-    g, full = _ints_as_slices(*_without_new_axes(g, full), shape)
+    if _has_array_index(idx) or any(is_dask(e) for e in idx):
+        full = _one_index_vector(full)
+    else:
+        g, full = _ints_as_slices(*_without_new_axes(g, full), shape)
     whole = _kept_whole(full, shape)
     g = g.rechunk({i: -1 for i, w in enumerate(whole) if not w})
     chunks = tuple(c if w else (n,) for c, w, n in zip(g.chunks, whole, shape))
@@ -303,10 +306,23 @@ def _dask_scatter_unknown_lengths(g, batch, idx, shape):
     return g.map_blocks(_scatter_block, full, lengths, chunks=chunks, dtype=g.dtype)
 
 
+def _one_index_vector(full):
+    """full, an index of slices and one NumPy integer (or boolean) vector, with the
+    vector's integers: that one vector picks along its axis, so that g has the same
+    axes as x; any other index array is refused."""
+    arrays = [e for e in full if type(e) is not slice]
+    if len(arrays) != 1 or is_dask(arrays[0]) or not _is_array_index(arrays[0]) or arrays[0].ndim != 1:
+        raise _needs_lengths('with index arrays other than one NumPy vector among slices')
+    vector = arrays[0]
+    picks = _np.flatnonzero(vector) if vector.dtype.kind == 'b' else vector
+    return tuple(picks if e is vector else e for e in full)
+
+
 def _kept_whole(full, shape):
     """For each axis, whether the slice of full on it keeps it whole (in order); an
     axis of unknown length must be."""
-    whole = [e == slice(None) or (n == n and e.indices(n) == (0, n, 1)) for e, n in zip(full, shape)]
+    whole = [type(e) is slice and (e == slice(None) or (n == n and e.indices(n) == (0, n, 1)))
+             for e, n in zip(full, shape)]
     if not all(w or n == n for w, n in zip(whole, shape)):
         raise _needs_lengths('slicing an axis of unknown length')
     return whole
@@ -342,7 +358,10 @@ def _scatter_block(block, idx, lengths):
     """zeros (of block's shape, with ``lengths`` where not None) with block at idx."""
     out = _np.zeros(tuple(b if n is None else n for b, n in zip(block.shape, lengths)),
                     dtype=block.dtype)
-    out[idx] = block
+    if all(type(e) is slice for e in idx):
+        out[idx] = block
+    else:
+        _np.add.at(out, idx, block)         # (an index vector may repeat an entry)
     return out
 
 
