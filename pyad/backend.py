@@ -280,11 +280,10 @@ def derivative_needs_lengths(name, x, axes):
     and one of them is traced (being differentiated): the error comes now, naming
     the function, not from the backward sweep."""
     values = x if type(x) is list else (x,)
-    if not any(isinstance(v, _BOX_TYPES) for v in values) or not any(
-            _unknown_lengths(innermost(v)) for v in values):
+    if not any(isinstance(v, _BOX_TYPES) for v in values):
         return
     for v in values:
-        if not type(innermost(v)).__module__.startswith('dask.'):
+        if not is_dask(v):
             continue
         shape = innermost(v).shape
         unknown = [a for a in axes if shape[a] != shape[a]]

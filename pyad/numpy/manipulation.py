@@ -277,10 +277,10 @@ def _zeros(shape, dtype, like):
 
 
 def _zeros_of(x, batch, dtype, like):
-    """Zeros of batch + x's shape; where x has a length unknown until computed (a Dask
-    x[mask]'s), zeros like x, block by block."""
+    """Zeros of batch + x's shape; where x (unbatched) has a length unknown until
+    computed (a Dask x[mask]'s), zeros like x, block by block."""
     shape = batch + tuple(shape_of(x))
-    if all(d == d for d in shape):
+    if batch or not unknown_length(shape):
         return _zeros(shape, dtype, like)
     return _xp(like).zeros_like(innermost(x), dtype=dtype)
 

@@ -589,7 +589,7 @@ def _cumprod_jacobian(x, axis):
     so zeros get prod's exact treatment.  O(n²) along the axis: used only when
     the axis holds a zero."""
     from .elementwise import where
-    from .manipulation import moveaxis, reshape
+    from .manipulation import moveaxis
     xm = moveaxis(x, axis, -1)
     shape = tuple(shape_of(xm))
     n = shape[-1]
@@ -610,7 +610,7 @@ def _cumprod_jvp(t, ans, x, axis):
     bnd = batch_ndim(t, x)
     if not _has_zero(x):
         return ans * _cumsum(t / x, axis + bnd)
-    from .manipulation import moveaxis, reshape
+    from .manipulation import moveaxis
     tm = moveaxis(t, axis + bnd, -1)
     ts = tuple(shape_of(tm))
     dy = _sum(_cumprod_jacobian(x, axis) * tm[..., None, :], (len(ts),), False)
@@ -621,7 +621,7 @@ def _cumprod_vjp(g, ans, x, axis):
     bnd = batch_ndim(g, ans)
     if not _has_zero(x):
         return _rcumsum(g * ans, axis + bnd) / x
-    from .manipulation import moveaxis, reshape
+    from .manipulation import moveaxis
     gm = moveaxis(g, axis + bnd, -1)
     gs = tuple(shape_of(gm))
     gx = _sum(_cumprod_jacobian(x, axis) * gm[..., None], (len(gs) - 1,), False)
