@@ -426,20 +426,22 @@ def dask_flip(x, axis):
     return whole.map_blocks(numpy.flip, axis=axis, dtype=x.dtype)
 
 
-def dask_cumulative(x, axis, product=False):
+def dask_cumulative(x, axis, product=False, exclusive=False):
     """Dask's cumsum (cumprod) along ``axis``, also with lengths unknown until computed
     (x[mask]), where Dask's own fails: it carries the last entry of each block into
     the next (which an empty block lacks) and starts from a block of x's shape.  Along
     a known axis the blocks are made whole along it; along an unknown one each block's
-    cumsum gets the total of the blocks before it, made from the block totals."""
+    cumsum gets the total of the blocks before it, made from the block totals.
+    ``exclusive``: the products of the entries before each (1 for the first)."""
     import dask.array as da
     total, running, combine = ((numpy.prod, numpy.cumprod, numpy.multiply) if product
                                else (numpy.sum, numpy.cumsum, numpy.add))
-    if not any(c != c for c in sum(x.chunks, ())):
+    if not exclusive and not any(c != c for c in sum(x.chunks, ())):
         return (da.cumprod if product else da.cumsum)(x, axis=axis)
     dtype = running(numpy.zeros(1, dtype=x.dtype)).dtype
+    in_block = functools.partial(_exclusive, running) if exclusive else running
     if not any(c != c for c in x.chunks[axis]):
-        return x.rechunk({axis: -1}).map_blocks(running, axis=axis, dtype=dtype)
+        return x.rechunk({axis: -1}).map_blocks(in_block, axis=axis, dtype=dtype)
     chunks = tuple((1,) * n if i == axis else c for i, (c, n) in enumerate(zip(x.chunks, x.numblocks)))
     totals = x.map_blocks(total, axis=axis, keepdims=True, dtype=dtype, chunks=chunks)
     upto = totals.rechunk({axis: -1}).map_blocks(running, axis=axis, dtype=dtype)
@@ -447,11 +449,20 @@ def dask_cumulative(x, axis, product=False):
     start = totals.blocks[lead + (0,)].map_blocks(numpy.full_like, int(product), dtype=dtype)
     before = dask_concatenate([start, upto[lead + (slice(None, -1),)]], axis)
     before = before.rechunk({axis: (1,) * x.numblocks[axis]})
-    return da.map_blocks(_running_after, x, before, running, combine, axis=axis, dtype=dtype)
+    return da.map_blocks(_running_after, x, before, in_block, combine, axis=axis, dtype=dtype)
 
 
 def _running_after(block, before, running, combine, axis):
     return combine(running(block, axis=axis), before)
+
+
+def _exclusive(running, block, axis):
+    """running (cumprod) of the entries before each along axis: 1 for the first."""
+    out = numpy.ones_like(running(block[:0], axis=axis), shape=block.shape)
+    if block.shape[axis] > 1:
+        lead = (slice(None),) * axis
+        out[lead + (slice(1, None),)] = running(block[lead + (slice(None, -1),)], axis=axis)
+    return out
 
 
 def dask_concatenate(xs, axis):

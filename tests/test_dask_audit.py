@@ -380,11 +380,15 @@ def test_refusals_name_the_function_and_what_to_do():
     with pytest.raises(DaskUnsupported, match=r'pyad\.numpy\.unique needs the lengths.*compute_chunk_sizes'):
         lazily(lambda: pnp.unique(picked))
     # a value that is lazy, whose derivative needs the unknown length: refused when traced,
-    # naming the function called (not the one it calls: nanprod calls prod)
-    with pytest.raises(DaskUnsupported, match=r'pyad\.numpy\.nanprod: its derivative needs the length of '
-                                              r'axis 0 .*compute_chunk_sizes.*its value alone is lazy'):
-        lazily(lambda: pyad.grad(lambda v: pnp.nanprod(v[v > -0.2]))(x))
-    assert isinstance(lazily(lambda: pnp.nanprod(x[x > -0.2])), da.Array)
+    # naming the function called (not the one it calls: nancumprod calls cumprod)
+    with pytest.raises(DaskUnsupported, match=r'pyad\.numpy\.nancumprod: its derivative needs the length '
+                                              r'of axis 0 .*compute_chunk_sizes.*its value alone is lazy'):
+        lazily(lambda: pyad.grad(lambda v: pnp.sum(pnp.nancumprod(v[v > -0.2])))(x))
+    assert isinstance(lazily(lambda: pnp.nancumprod(x[x > -0.2])), da.Array)
+    # prod's first derivative over the unknown axis is lazy; its second is refused by name
+    with pytest.raises(DaskUnsupported, match=r'pyad\.numpy\.prod: differentiating .* its derivative .*'
+                                              r'compute_chunk_sizes'):
+        lazily(lambda: pyad.hessian(lambda v: pnp.prod(v[v > -0.2]))(x))
     # once the lengths are computed, the same call is lazy again
     picked.compute_chunk_sizes()
     assert isinstance(lazily(lambda: pnp.ravel(picked)), da.Array)
@@ -408,6 +412,26 @@ def test_indexing_the_rows_picked_by_a_lazy_mask(index):
     want = (pyad.grad(f)(_X63), pyad.jvp(f, (_X63,), (tangent,))[1])
     for g, w in zip(backend.compute(got), want):
         onp.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+@pytest.mark.parametrize('zeros', [(), (3,), (3, 6)], ids=lambda z: f'{len(z)} zeros')
+def test_products_of_a_lazy_masks_result_with_zeros(zeros):
+    """prod's derivative over a length unknown until computed, as the products of the
+    entries before and after each (no division): exact at one zero and at two."""
+    v = onp.linspace(0.6, 1.5, 10)
+    v[list(zeros)] = 0.0
+    rows = onp.stack([v, v[::-1]], axis=1)
+
+    def f(x):
+        picked = x[x < 1.05] if x.ndim == 1 else x[x[:, 0] < 1.05]
+        return pnp.prod(picked) + pnp.sum(pnp.prod(picked, axis=0) ** 2)
+
+    for a in (v, rows):
+        tangent = onp.linspace(-1, 1, a.size).reshape(a.shape)
+        got = lazily(lambda: (f(put(a, 3)), pyad.grad(f)(put(a, 3)), pyad.jvp(f, (put(a, 3),), (tangent,))[1]))
+        want = (f(a), pyad.grad(f)(a), pyad.jvp(f, (a,), (tangent,))[1])
+        for g, w in zip(backend.compute(got), want):
+            onp.testing.assert_allclose(g, w, rtol=1e-12, atol=1e-15)
 
 
 def test_concatenation_along_a_known_axis_of_rows_picked_by_a_lazy_mask():

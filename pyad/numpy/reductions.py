@@ -20,7 +20,7 @@ from .._core.batching import holds_batch
 from .._core.stub import Stub
 from .._core.traits import Traits
 from ..backend import (namespace, wrap_like, is_dask, dask_broadcast_like, dask_flip, dask_cumulative,
-                       derivative_needs_lengths, unknown_length)
+                       derivative_needs_lengths, unknown_length, DaskUnsupported)
 from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
 from .creation import listed
 
@@ -221,6 +221,8 @@ def _others_product(x, axes):
     """The product of the other entries of each slice as the product of the entries
     before and of those after (exclusive cumulative products): no division and no
     look at the values, for Dask arrays, whose zeros are unknown until computed."""
+    if unknown_length(shape_of(x)) and (len(axes) > 1 or unknown_length([shape_of(x)[axes[0]]])):
+        return _others_of_unknown_lengths(x, axes)
     from .manipulation import transpose, reshape, concatenate, flip
     nd = ndim_of(x)
     rest = [i for i in range(nd) if i not in axes]
@@ -240,6 +242,33 @@ def _others_product(x, axes):
     after = flip(_cumprod(flip(concatenate([flat[..., 1:], one], axis=last), last), last), last)
     others = before * after if len(axes) == 1 else reshape(before * after, shape)
     return transpose(others, [perm.index(i) for i in range(nd)])
+
+
+def _others_of_unknown_lengths(x, axes):
+    """_others_product of a Dask x with a length unknown until computed (x[mask]),
+    where no reshape or shift along that axis can be made: along one axis, the
+    exclusive products from either end, block by block; over several, one axis at a
+    time (the other entries of a slice: those of the other slices along the first
+    axis, by their products over the rest, and those of its own slice)."""
+    if len(axes) > 1:
+        first, rest = axes[0], axes[1:]
+        return _others_product(_prod(x, rest, True), (first,)) * _others_product(x, rest)
+    return _products_before(x, axes[0], False) * _products_before(x, axes[0], True)
+
+
+def _products_before(x, axis, reverse):
+    """The product of the entries before each along axis (after, with reverse): 1 for
+    the first (last) -- for prod's first derivative, of a Dask x (not traced) with a
+    length unknown until computed along axis: block by block."""
+    if isinstance(x, Box):
+        raise DaskUnsupported(
+            'pyad.numpy.prod: differentiating (or batching) its derivative over an axis of a Dask '
+            'array whose length is unknown until computed (the result of a lazy mask, x[x > 0]) '
+            'needs that length: call x.compute_chunk_sizes() on it first (its value and first '
+            'derivative are lazy)')
+    x = dask_flip(x, axis) if reverse else x
+    out = dask_cumulative(x, axis, product=True, exclusive=True)
+    return dask_flip(out, axis) if reverse else out
 
 
 def _kth_zero_masks(xp, is_zero, axes):
@@ -276,8 +305,6 @@ def prod(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None = N
     a = listed(a)
     _check_out('prod', out)
     axes = _check_axes('prod', axis, ndim_of(a))
-    if unknown_length(shape_of(a)):     # (its derivative: the products before and after each entry)
-        derivative_needs_lengths('prod', a, axes if len(axes) == 1 else range(ndim_of(a)))
     result = _prod(a, axes, bool(keepdims))
     if dtype is not None:
         from .manipulation import astype
