@@ -258,7 +258,7 @@ def _unknown_lengths(value):
     return is_dask(value) and any(d != d for d in innermost(value).shape)
 
 
-class DerivativeNeedsLengths(ValueError):
+class _DerivativeNeedsLengths(ValueError):
     """A derivative that needs a length unknown until computed, refused where the
     function is traced (its value alone is lazy); the guard of the public function
     (names_unknown_lengths) names that function."""
@@ -288,7 +288,7 @@ def derivative_needs_lengths(name, x, axes):
         shape = innermost(v).shape
         unknown = [a for a in axes if shape[a] != shape[a]]
         if unknown:
-            e = DerivativeNeedsLengths(
+            e = _DerivativeNeedsLengths(
                 f'pyad.numpy.{name}: its derivative needs the length of axis {unknown[0]} of its '
                 f'Dask argument (of shape {shape}), which is {_LAZY_MASK}: call '
                 f'x.compute_chunk_sizes() on it first (its value alone is lazy)')
@@ -307,7 +307,7 @@ def names_unknown_lengths(name, fn):
             if isinstance(e, DaskUnsupported) or not (_unknown_lengths(args)
                                                       or _unknown_lengths(list(kwargs.values()))):
                 raise
-            if isinstance(e, DerivativeNeedsLengths):
+            if isinstance(e, _DerivativeNeedsLengths):
                 raise DaskUnsupported(
                     f'pyad.numpy.{name}: its derivative needs the length of axis {e.axis} of its '
                     f'Dask argument, which is {_LAZY_MASK}: call x.compute_chunk_sizes() on it '
