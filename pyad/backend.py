@@ -261,6 +261,44 @@ def _unknown_lengths(value):
     return is_dask(value) and any(d != d for d in innermost(value).shape)
 
 
+class _DerivativeNeedsLengths(ValueError):
+    """A derivative that needs a length unknown until computed, refused where the
+    function is traced (its value alone is lazy); the guard of the public function
+    (names_unknown_lengths) names that function."""
+
+
+_LAZY_MASK = 'unknown until computed (the result of a lazy mask, x[x > 0])'
+
+
+def unknown_length(lengths):
+    """Whether a shape (or a tuple of lengths) has a length unknown until computed
+    (nan, as a Dask x[mask]'s): one sum, cheap where rules check it on every call."""
+    total = sum(lengths)
+    return total != total
+
+
+def derivative_needs_lengths(name, x, axes):
+    """Refuses a Dask ``x`` (or a list of values, one of them) whose length along one
+    of ``axes`` is unknown until computed, where the derivative of ``name`` needs it
+    and one of them is traced (being differentiated): the error comes now, naming
+    the function, not from the backward sweep."""
+    values = x if type(x) is list else (x,)
+    if not any(isinstance(v, _BOX_TYPES) for v in values):
+        return
+    for v in values:
+        if not is_dask(v):
+            continue
+        shape = innermost(v).shape
+        unknown = [a for a in axes if shape[a] != shape[a]]
+        if unknown:
+            e = _DerivativeNeedsLengths(
+                f'pyad.numpy.{name}: its derivative needs the length of axis {unknown[0]} of its '
+                f'Dask argument (of shape {shape}), which is {_LAZY_MASK}: call '
+                f'x.compute_chunk_sizes() on it first (its value alone is lazy)')
+            e.axis = unknown[0]
+            raise e
+
+
 def names_unknown_lengths(name, fn):
     """fn, whose errors where an argument has lengths unknown until computed (Dask's
     or NumPy's, from code that needs those lengths) are DaskUnsupported naming it."""
@@ -272,10 +310,15 @@ def names_unknown_lengths(name, fn):
             if isinstance(e, DaskUnsupported) or not (_unknown_lengths(args)
                                                       or _unknown_lengths(list(kwargs.values()))):
                 raise
+            if isinstance(e, _DerivativeNeedsLengths):
+                raise DaskUnsupported(
+                    f'pyad.numpy.{name}: its derivative needs the length of axis {e.axis} of its '
+                    f'Dask argument, which is {_LAZY_MASK}: call x.compute_chunk_sizes() on it '
+                    f'first (its value alone is lazy)') from e
             raise DaskUnsupported(
-                f'pyad.numpy.{name} needs the lengths of its Dask argument, which are unknown '
-                f'until computed (the result of a lazy mask, x[x > 0]): call '
-                f'x.compute_chunk_sizes() on it first ({type(e).__name__}: {e})') from e
+                f'pyad.numpy.{name} needs the lengths of its Dask argument, which are '
+                f'{_LAZY_MASK}: call x.compute_chunk_sizes() on it first '
+                f'({type(e).__name__}: {e})') from e
     return checked
 
 
@@ -369,6 +412,73 @@ def _one_array_among_slices(idx):
     if not all(isinstance(e, slice) for k, e in enumerate(idx) if k != arrays[0]):
         return None
     return arrays[0]
+
+
+def dask_flip(x, axis):
+    """``x`` reversed along ``axis``, also where that axis's chunk lengths are unknown
+    until computed (x[mask]), which Dask's flip needs: the blocks in reverse order,
+    each reversed, one task per chunk.  There its chunks are x's in reverse order,
+    which would not line up with x's block by block: for steps flipped back before
+    they meet x (the sums from the end of cumsum's derivative)."""
+    import dask.array as da
+    if not any(c != c for c in x.chunks[axis]):
+        return da.flip(x, axis)
+    lead = (slice(None),) * axis
+    blocks = [x.blocks[lead + (i,)] for i in reversed(range(x.numblocks[axis]))]
+    whole = da.concatenate(blocks, axis=axis, allow_unknown_chunksizes=True) if len(blocks) > 1 else x
+    return whole.map_blocks(numpy.flip, axis=axis, dtype=x.dtype)
+
+
+def dask_cumulative(x, axis, product=False, exclusive=False):
+    """Dask's cumsum (cumprod) along ``axis``, also with lengths unknown until computed
+    (x[mask]), where Dask's own fails: it carries the last entry of each block into
+    the next (which an empty block lacks) and starts from a block of x's shape.  Along
+    a known axis the blocks are made whole along it; along an unknown one each block's
+    cumsum gets the total of the blocks before it, made from the block totals.
+    ``exclusive``: the products of the entries before each (1 for the first)."""
+    import dask.array as da
+    total, running, combine = ((numpy.prod, numpy.cumprod, numpy.multiply) if product
+                               else (numpy.sum, numpy.cumsum, numpy.add))
+    if not exclusive and not any(c != c for c in sum(x.chunks, ())):
+        return (da.cumprod if product else da.cumsum)(x, axis=axis)
+    dtype = running(numpy.zeros(1, dtype=x.dtype)).dtype
+    in_block = functools.partial(_exclusive, running) if exclusive else running
+    if not any(c != c for c in x.chunks[axis]):
+        return x.rechunk({axis: -1}).map_blocks(in_block, axis=axis, dtype=dtype)
+    chunks = tuple((1,) * n if i == axis else c for i, (c, n) in enumerate(zip(x.chunks, x.numblocks)))
+    totals = x.map_blocks(total, axis=axis, keepdims=True, dtype=dtype, chunks=chunks)
+    upto = totals.rechunk({axis: -1}).map_blocks(running, axis=axis, dtype=dtype)
+    lead = (slice(None),) * axis
+    start = totals.blocks[lead + (0,)].map_blocks(numpy.full_like, int(product), dtype=dtype)
+    before = dask_concatenate([start, upto[lead + (slice(None, -1),)]], axis)
+    before = before.rechunk({axis: (1,) * x.numblocks[axis]})
+    return da.map_blocks(_running_after, x, before, in_block, combine, axis=axis, dtype=dtype)
+
+
+def _running_after(block, before, running, combine, axis):
+    return combine(running(block, axis=axis), before)
+
+
+def _exclusive(running, block, axis):
+    """running (cumprod) of the entries before each along axis: 1 for the first."""
+    out = numpy.ones_like(running(block[:0], axis=axis), shape=block.shape)
+    if block.shape[axis] > 1:
+        lead = (slice(None),) * axis
+        out[lead + (slice(1, None),)] = running(block[lead + (slice(None, -1),)], axis=axis)
+    return out
+
+
+def dask_concatenate(xs, axis):
+    """Dask's concatenate, also of arrays with lengths unknown until computed on the
+    other axes (columns of one x[mask]), where their blocks line up one to one:
+    the same number of chunks on each other axis, as for Dask's elementwise
+    operations (lengths that differ fail when computed, as there)."""
+    import dask.array as da
+    xs = [da.asarray(x) for x in xs]
+    unknown = any(c != c for x in xs for c in sum(x.chunks, ()))
+    known_axis = all(c == c for x in xs for c in x.chunks[axis])
+    lined_up = len({x.numblocks[:axis] + x.numblocks[axis + 1:] for x in xs}) == 1
+    return da.concatenate(xs, axis=axis, allow_unknown_chunksizes=unknown and known_axis and lined_up)
 
 
 def dask_getitem(x, idx):
@@ -1057,6 +1167,9 @@ class _DaskNamespace:
 
     def inner(self, a, b):
         return self._da.tensordot(a, b, axes=(-1, -1))
+
+    def concatenate(self, xs, axis=0):
+        return dask_concatenate(xs, axis)
 
     def split(self, a, indices_or_sections, axis=0):
         n = a.shape[axis]

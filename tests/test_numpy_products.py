@@ -69,6 +69,20 @@ def test_tensordot(sa, sb, axes):
     check_grads(lambda ab: np.tensordot(*ab, axes=axes), (a, b), order=2)
 
 
+def test_dot_with_a_number_keeps_float32_traced_or_not():
+    """A product with a Python number, as JAX's: NumPy's dot makes the int an int64
+    array and gives float64, which pyad's traced dot never did."""
+    v = onp.array([0.5, -1.25, 2.0], dtype=onp.float32)
+    for a, b in ((v, 2), (2, v), (v, 0.5)):
+        out = np.dot(a, b)
+        assert out.dtype == onp.float32, (a, b, out.dtype)
+        onp.testing.assert_array_equal(out, onp.multiply(a, b))
+    g = pyad.grad(lambda x: np.sum(np.dot(x, 3)))(v)
+    assert g.dtype == onp.float32
+    onp.testing.assert_array_equal(g, onp.full(3, 3, onp.float32))
+    assert np.dot(onp.arange(3), 2).dtype == onp.arange(3).dtype     # integers stay integers
+
+
 EINSUM = [
     ('ij,jk->ik', [(2, 3), (3, 4)]), ('ij,jk', [(2, 3), (3, 4)]), ('ij->ji', [(2, 3)]),
     ('ba', [(2, 3)]), ('ij->', [(2, 3)]), ('ij->j', [(2, 3)]), ('i,i', [(3,), (3,)]),

@@ -36,13 +36,13 @@ from numpy import (  # noqa: F401
     pi, e, inf, nan, newaxis, euler_gamma,
     float16, float32, float64, int8, int16, int32, int64, uint8, bool_, dtype, finfo, iinfo,
     shape, ndim, result_type, promote_types,
-    zeros, ones, empty, full, eye, identity, arange, meshgrid,
+    zeros, ones, empty, full, eye, identity, arange,
     tri, indices, diag_indices, tril_indices, triu_indices, random,
-    unique, bincount, isscalar,
+    bincount, isscalar,
     complex64, complex128,
 )
 from ._plain import (size, isrealobj, argsort, searchsorted, digitize,  # noqa: F401
-                     argwhere, nonzero, flatnonzero, count_nonzero)  # noqa: F401  (NumPy's, lazy on Dask arrays)
+                     argwhere, nonzero, flatnonzero, count_nonzero, meshgrid, unique)  # noqa: F401  (NumPy's, lazy on Dask arrays)
 
 
 # --------------------------------------------------------------------- box methods

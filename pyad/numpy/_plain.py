@@ -80,3 +80,7 @@ def _index_twin(np_fn):
 
 argwhere, nonzero, flatnonzero, count_nonzero = (
     _index_twin(f) for f in (_np.argwhere, _np.nonzero, _np.flatnonzero, _np.count_nonzero))
+
+# NumPy's own, as they are (a traced value keeps NumPy's protocol), but with their
+# errors where a Dask length is unknown until computed naming them
+meshgrid, unique = (names_unknown_lengths(f.__name__, f) for f in (_np.meshgrid, _np.unique))

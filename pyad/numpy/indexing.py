@@ -15,7 +15,8 @@ from .._core.traits import Traits
 from .._core.box import Box, innermost, shape_of, ndim_of, dtype_of
 from .._core.batching import holds_batch
 from ._batched_index import is_batched_index, batched_getitem
-from ..backend import namespace, wrap_like, is_dask, dask_getitem, dask_scatter_add, IN_PLACE
+from ..backend import (namespace, wrap_like, is_dask, dask_getitem, dask_scatter_add, IN_PLACE,
+                       DaskUnsupported)
 
 
 def normalize_index(idx):
@@ -257,6 +258,8 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
     bnd = len(gshape) - out_ndim
     batch = tuple(gshape[:bnd])
     xp = namespace(g)
+    if type(g) is not _np.ndarray and any(d != d for d in shape):
+        return wrap_like(_dask_scatter_unknown_lengths(innermost(g), batch, idx, shape), g)
     out = wrap_like(xp.zeros(batch + shape, dtype=dtype_of(g)), g)
     target, back = out, None
     if bnd == 0:
@@ -279,6 +282,86 @@ def _scatter_add_impl(g, idx, shape, out_ndim):
             cupyx.scatter_add(target, full, g)
     else:
         target[full] = g      # basic indexing never repeats an element
+    return out
+
+
+def _dask_scatter_unknown_lengths(g, batch, idx, shape):
+    """_scatter_add_impl for a Dask cotangent of x[idx] where x has a length unknown
+    until computed (x[mask]), so that no zeros of its shape can be made: for a basic
+    index that keeps each such axis whole, block by block.  An axis the index keeps
+    whole keeps g's chunks; the others (of known length) are made one chunk of g,
+    and each block scattered into zeros of its own shape.  One NumPy index vector
+    among slices (``x[:, [0, 2, 2]]``, ``take`` along a known axis) is added at
+    block by block too."""
+    full = (slice(None),) * len(batch) + _expand_ellipsis(idx, len(shape))
+    shape = batch + shape
+    if _has_array_index(idx) or any(is_dask(e) for e in idx):
+        full = _one_index_vector(full)
+    else:
+        g, full = _ints_as_slices(*_without_new_axes(g, full), shape)
+    whole = _kept_whole(full, shape)
+    g = g.rechunk({i: -1 for i, w in enumerate(whole) if not w})
+    chunks = tuple(c if w else (n,) for c, w, n in zip(g.chunks, whole, shape))
+    lengths = tuple(None if w else n for w, n in zip(whole, shape))
+    return g.map_blocks(_scatter_block, full, lengths, chunks=chunks, dtype=g.dtype)
+
+
+def _one_index_vector(full):
+    """full, an index of slices and one NumPy integer (or boolean) vector, with the
+    vector's integers: that one vector picks along its axis, so that g has the same
+    axes as x; any other index array is refused."""
+    arrays = [e for e in full if type(e) is not slice]
+    if len(arrays) != 1 or is_dask(arrays[0]) or not _is_array_index(arrays[0]) or arrays[0].ndim != 1:
+        raise _needs_lengths('with index arrays other than one NumPy vector among slices')
+    vector = arrays[0]
+    picks = _np.flatnonzero(vector) if vector.dtype.kind == 'b' else vector
+    return tuple(picks if e is vector else e for e in full)
+
+
+def _kept_whole(full, shape):
+    """For each axis, whether the slice of full on it keeps it whole (in order); an
+    axis of unknown length must be."""
+    whole = [type(e) is slice and (e == slice(None) or (n == n and e.indices(n) == (0, n, 1)))
+             for e, n in zip(full, shape)]
+    if not all(w or n == n for w, n in zip(whole, shape)):
+        raise _needs_lengths('slicing an axis of unknown length')
+    return whole
+
+
+def _needs_lengths(what):
+    return DaskUnsupported(
+        f'pyad: the derivative of x[index] ({what}) needs the lengths of the Dask array x, which '
+        f'are unknown until computed (the result of a lazy mask, x[x > 0]): call '
+        f'x.compute_chunk_sizes() on it first')
+
+
+def _without_new_axes(g, full):
+    """g and the index full without its None entries (their axes squeezed from g)."""
+    if all(e is not None for e in full):
+        return g, full
+    on_g = [e for e in full if e is None or type(e) is slice]     # (g's axes)
+    g = g.squeeze(axis=tuple(i for i, e in enumerate(on_g) if e is None))
+    return g, tuple(e for e in full if e is not None)
+
+
+def _ints_as_slices(g, full, shape):
+    """g and the index full (of slices and integers) with each integer a slice of one,
+    its axis added to g."""
+    if all(type(e) is slice for e in full):
+        return g, full
+    g = g[tuple(None if type(e) is not slice else slice(None) for e in full)]
+    return g, tuple(e if type(e) is slice else slice(int(e) % n, int(e) % n + 1)
+                    for e, n in zip(full, shape))
+
+
+def _scatter_block(block, idx, lengths):
+    """zeros (of block's shape, with ``lengths`` where not None) with block at idx."""
+    out = _np.zeros(tuple(b if n is None else n for b, n in zip(block.shape, lengths)),
+                    dtype=block.dtype)
+    if all(type(e) is slice for e in idx):
+        out[idx] = block
+    else:
+        _np.add.at(out, idx, block)         # (an index vector may repeat an entry)
     return out
 
 

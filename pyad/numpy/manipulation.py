@@ -16,7 +16,7 @@ from .._core.traits import Traits
 _VIEWS = Traits(reads='shapes', fresh=True)
 from .._core.box import Box, shape_of, ndim_of, dtype_of, innermost
 from .._core.batching import holds_batch
-from ..backend import wrap_like, is_dask, known_on_client
+from ..backend import wrap_like, is_dask, known_on_client, derivative_needs_lengths, unknown_length
 from ._batching import (batch_ndim, normalize_axis, normalize_axes, expand_to,
                         unbroadcast)
 
@@ -281,8 +281,17 @@ def _zeros(shape, dtype, like):
     return _xp(like).zeros(tuple(shape), dtype=dtype)
 
 
+def _zeros_of(x, batch, dtype, like):
+    """Zeros of batch + x's shape; where x (unbatched) has a length unknown until
+    computed (a Dask x[mask]'s), zeros like x, block by block."""
+    shape = batch + tuple(shape_of(x))
+    if batch or not unknown_length(shape):
+        return _zeros(shape, dtype, like)
+    return _xp(like).zeros_like(innermost(x), dtype=dtype)
+
+
 def _concatenate_impl(*xs, axis):
-    return _xp(*xs).concatenate(xs, axis=axis)
+    return _xp(*xs).concatenate(xs, axis=axis)      # (Dask's: also with unknown lengths)
 
 
 def _concatenate_jvp(tangents, ans, xs, params):
@@ -291,7 +300,7 @@ def _concatenate_jvp(tangents, ans, xs, params):
     ref = tangents[i]
     bnd = batch_ndim(ref, xs[i])
     batch = tuple(shape_of(ref)[:bnd])
-    parts = [t if t is not None else _zeros(batch + tuple(shape_of(x)), dtype_of(ref), ref)
+    parts = [t if t is not None else _zeros_of(x, batch, dtype_of(ref), ref)
              for t, x in zip(tangents, xs)]
     return _concatenate(*parts, axis=axis + bnd)
 
@@ -322,6 +331,12 @@ _concatenate.def_jvp_joint(_concatenate_jvp)
 _concatenate.def_vjp_joint(_concatenate_vjp)
 
 
+def _same_lengths(s, t):
+    """Equal shapes, where two lengths unknown until computed (nan, a Dask x[mask]'s)
+    count as equal: Dask checks them when computed."""
+    return s == t or all(a == b or (a != a and b != b) for a, b in zip(s, t))
+
+
 def concatenate(arrays: ArrayLike, axis: int = 0) -> Array:
     """numpy.concatenate (axis=None flattens the arrays first)."""
     arrays = [_as_operand(a) for a in arrays]
@@ -340,10 +355,12 @@ def concatenate(arrays: ArrayLike, axis: int = 0) -> Array:
                              f'dimensions, got shapes {shapes}')
     axis = normalize_axis(axis, n, 'concatenate: axis')
     for s in shapes:
-        if s[:axis] + s[axis + 1:] != shapes[0][:axis] + shapes[0][axis + 1:]:
+        if not _same_lengths(s[:axis] + s[axis + 1:], shapes[0][:axis] + shapes[0][axis + 1:]):
             raise ValueError(f'concatenate: shapes {shapes} do not match except along axis {axis}')
     if len(arrays) == 1:
         return arrays[0]
+    if unknown_length([s[axis] for s in shapes]):     # (its derivative splits the cotangent
+        derivative_needs_lengths('concatenate', arrays, (axis,))    # where each array starts)
     return _concatenate(*arrays, axis=axis)
 
 

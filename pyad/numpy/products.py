@@ -157,7 +157,7 @@ def matmul(x1: ArrayLike, x2: ArrayLike) -> Array:
         raise ValueError('matmul: scalar operands are not allowed, use * instead')
     k1 = s1[-1]
     k2 = s2[-2] if len(s2) >= 2 else s2[0]
-    if k1 != k2:
+    if k1 != k2 and (k1 == k1 or k2 == k2):   # (two lengths unknown until computed: Dask's to check)
         raise ValueError(f'matmul: shapes {tuple(s1)} and {tuple(s2)} are not aligned: '
                          f'{k1} (last axis of the first) != {k2} (contracted axis of the second)')
     return _matmul(x1, x2)
@@ -541,11 +541,13 @@ def dot(a: ArrayLike, b: ArrayLike) -> Array:
     sa, sb = tuple(shape_of(a)), tuple(shape_of(b))
     if sa and sb:
         _check_dot_shapes(sa, sb)
-    if not _any_boxed(a, b) and not (_dask_operand(a, b) and not (sa and sb)):
-        return namespace(a, b).dot(a, b)
     if not sa or not sb:
+        # (a product with a number, traced or not: float32 stays float32, as in JAX,
+        # where NumPy's dot makes an int an int64 array)
         from .elementwise import multiply
         return multiply(a, b)
+    if not _any_boxed(a, b):
+        return namespace(a, b).dot(a, b)
     if len(sb) == 1 or (len(sa) == 1 and len(sb) == 2) or (len(sa) == 2 and len(sb) == 2):
         return matmul(a, b)
     return _tensordot(a, b, [len(sa) - 1], [len(sb) - 2])

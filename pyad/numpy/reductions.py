@@ -19,7 +19,8 @@ from .._core.box import Box, shape_of, ndim_of, innermost, dtype_of, LazyVar
 from .._core.batching import holds_batch
 from .._core.stub import Stub
 from .._core.traits import Traits
-from ..backend import namespace, wrap_like, is_dask, dask_broadcast_like
+from ..backend import (namespace, wrap_like, is_dask, dask_broadcast_like, dask_flip, dask_cumulative,
+                       derivative_needs_lengths, unknown_length, DaskUnsupported)
 from ._batching import batch_ndim, normalize_axis, normalize_axes, shift_axes
 from .creation import listed
 
@@ -34,10 +35,9 @@ def _with_kept_axes(g, reshape, lead, shape, axes):
     back as size 1.  Where a length is unknown until computed (NaN: a lazy mask's),
     by indexing with None, which needs no lengths, where a reshape would."""
     kept = _kept_shape(shape, axes)
-    for d in kept:
-        if d != d:
-            return g[(slice(None),) * lead + tuple(None if i in axes else slice(None)
-                                                   for i in range(len(kept)))]
+    if unknown_length(kept):
+        return g[(slice(None),) * lead + tuple(None if i in axes else slice(None)
+                                               for i in range(len(kept)))]
     return reshape(g, tuple(shape_of(g)[:lead]) + kept)
 
 
@@ -221,18 +221,54 @@ def _others_product(x, axes):
     """The product of the other entries of each slice as the product of the entries
     before and of those after (exclusive cumulative products): no division and no
     look at the values, for Dask arrays, whose zeros are unknown until computed."""
+    if unknown_length(shape_of(x)) and (len(axes) > 1 or unknown_length([shape_of(x)[axes[0]]])):
+        return _others_of_unknown_lengths(x, axes)
     from .manipulation import transpose, reshape, concatenate, flip
     nd = ndim_of(x)
     rest = [i for i in range(nd) if i not in axes]
     perm = rest + [i for i in range(nd) if i in axes]
     moved = transpose(x, perm)
     shape = tuple(shape_of(moved))
-    flat = reshape(moved, shape[:len(rest)] + (-1,))
-    one = namespace(x).ones(shape[:len(rest)] + (1,), dtype=dtype_of(x))
+    # (one axis is already flat: no reshape, which a length unknown until computed
+    # among the other axes would stop)
+    flat = moved if len(axes) == 1 else reshape(moved, shape[:len(rest)] + (-1,))
+    edge = shape[:len(rest)] + (1,)
+    xp = namespace(x)
+    # (ones of a length unknown until computed: like a slice of x)
+    one = (xp.ones(edge, dtype=dtype_of(x)) if _builtins.all(d == d for d in edge)
+           else xp.ones_like(innermost(flat)[..., :1]))
     last = len(rest)        # (non-negative: the rules shift it past batch axes)
     before = _cumprod(concatenate([one, flat[..., :-1]], axis=last), last)
     after = flip(_cumprod(flip(concatenate([flat[..., 1:], one], axis=last), last), last), last)
-    return transpose(reshape(before * after, shape), [perm.index(i) for i in range(nd)])
+    others = before * after if len(axes) == 1 else reshape(before * after, shape)
+    return transpose(others, [perm.index(i) for i in range(nd)])
+
+
+def _others_of_unknown_lengths(x, axes):
+    """_others_product of a Dask x with a length unknown until computed (x[mask]),
+    where no reshape or shift along that axis can be made: along one axis, the
+    exclusive products from either end, block by block; over several, one axis at a
+    time (the other entries of a slice: those of the other slices along the first
+    axis, by their products over the rest, and those of its own slice)."""
+    if len(axes) > 1:
+        first, rest = axes[0], axes[1:]
+        return _others_product(_prod(x, rest, True), (first,)) * _others_product(x, rest)
+    return _products_before(x, axes[0], False) * _products_before(x, axes[0], True)
+
+
+def _products_before(x, axis, reverse):
+    """The product of the entries before each along axis (after, with reverse): 1 for
+    the first (last) -- for prod's first derivative, of a Dask x (not traced) with a
+    length unknown until computed along axis: block by block."""
+    if isinstance(x, Box):
+        raise DaskUnsupported(
+            'pyad.numpy.prod: differentiating (or batching) its derivative over an axis of a Dask '
+            'array whose length is unknown until computed (the result of a lazy mask, x[x > 0]) '
+            'needs that length: call x.compute_chunk_sizes() on it first (its value and first '
+            'derivative are lazy)')
+    x = dask_flip(x, axis) if reverse else x
+    out = dask_cumulative(x, axis, product=True, exclusive=True)
+    return dask_flip(out, axis) if reverse else out
 
 
 def _kth_zero_masks(xp, is_zero, axes):
@@ -522,11 +558,15 @@ def logsumexp(a: ArrayLike, axis: Axis = None, b: Optional[ArrayLike] = None,
 
 # ----------------------------------------------------------------- cumsum, cumprod
 def _cumsum_impl(x, axis):
+    if type(x) is not _np.ndarray and is_dask(x):
+        return dask_cumulative(x, axis)     # (also with lengths unknown until computed)
     return _np.cumsum(x, axis=axis)
 
 
 def _rcumsum_impl(x, axis):
     """Sums from the end: out[i] = sum(x[i:]) along axis (cumsum's adjoint)."""
+    if type(x) is not _np.ndarray and is_dask(x):
+        return dask_flip(dask_cumulative(dask_flip(x, axis), axis), axis)
     xp = namespace(x)
     return xp.flip(xp.cumsum(xp.flip(x, axis), axis=axis), axis)
 
@@ -542,8 +582,9 @@ _rcumsum.def_vjp(lambda g, ans, x, axis: _cumsum(g, axis + batch_ndim(g, ans)))
 def _cumulative_args(name, a, axis, dtype, out):
     _check_out(name, out)
     if axis is None:
-        from .manipulation import reshape
-        a = reshape(a, (-1,))
+        if ndim_of(a) != 1:     # (a vector is flat: also one of a length unknown until computed)
+            from .manipulation import reshape
+            a = reshape(a, (-1,))
         axis = 0
     else:
         try:
@@ -564,6 +605,8 @@ def cumsum(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None =
 
 
 def _cumprod_impl(x, axis):
+    if type(x) is not _np.ndarray and is_dask(x):
+        return dask_cumulative(x, axis, product=True)
     return _np.cumprod(x, axis=axis)
 
 
@@ -573,12 +616,12 @@ def _cumprod_jacobian(x, axis):
     so zeros get prod's exact treatment.  O(n²) along the axis: used only when
     the axis holds a zero."""
     from .elementwise import where
-    from .manipulation import moveaxis, reshape
+    from .manipulation import moveaxis
     xm = moveaxis(x, axis, -1)
     shape = tuple(shape_of(xm))
     n = shape[-1]
     lower = _np.tri(n, dtype=bool)
-    rows = where(lower, reshape(xm, shape[:-1] + (1, n)), 1.0)
+    rows = where(lower, xm[..., None, :], 1.0)
     last = (len(shape),)
     partials = _prod_partials(rows, _prod(rows, last, True), last)
     return where(lower, partials, 0.0)
@@ -594,11 +637,10 @@ def _cumprod_jvp(t, ans, x, axis):
     bnd = batch_ndim(t, x)
     if not _has_zero(x):
         return ans * _cumsum(t / x, axis + bnd)
-    from .manipulation import moveaxis, reshape
+    from .manipulation import moveaxis
     tm = moveaxis(t, axis + bnd, -1)
     ts = tuple(shape_of(tm))
-    dy = _sum(_cumprod_jacobian(x, axis) * reshape(tm, ts[:-1] + (1, ts[-1])),
-              (len(ts),), False)
+    dy = _sum(_cumprod_jacobian(x, axis) * tm[..., None, :], (len(ts),), False)
     return moveaxis(dy, -1, axis + bnd)
 
 
@@ -606,10 +648,10 @@ def _cumprod_vjp(g, ans, x, axis):
     bnd = batch_ndim(g, ans)
     if not _has_zero(x):
         return _rcumsum(g * ans, axis + bnd) / x
-    from .manipulation import moveaxis, reshape
+    from .manipulation import moveaxis
     gm = moveaxis(g, axis + bnd, -1)
     gs = tuple(shape_of(gm))
-    gx = _sum(_cumprod_jacobian(x, axis) * reshape(gm, gs + (1,)), (len(gs) - 1,), False)
+    gx = _sum(_cumprod_jacobian(x, axis) * gm[..., None], (len(gs) - 1,), False)
     return moveaxis(gx, -1, axis + bnd)
 
 
@@ -623,6 +665,8 @@ def cumprod(a: ArrayLike, axis: Axis = None, dtype: DTypeLike = None, out: None 
     zeros too (an O(n²) rule along the axis is used when it holds a zero)."""
     a = listed(a)
     a, axis = _cumulative_args('cumprod', a, axis, dtype, out)
+    if unknown_length(shape_of(a)):     # (its derivative: a triangle of the axis's length)
+        derivative_needs_lengths('cumprod', a, (axis,))
     return _cumprod(a, axis)
 
 
