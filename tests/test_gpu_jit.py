@@ -59,6 +59,14 @@ def _mlp(device, dtype):
     return loss
 
 
+def _loop(v):
+    """Element by element: the sweep adds into one buffer in place (buf[i] += g)."""
+    s = 0.0
+    for i in range(len(v) - 1):
+        s = s + pnp.sin(v[i]) * pnp.cos(v[i + 1])
+    return s
+
+
 def _plain(f):
     return lambda device, dtype: f
 
@@ -69,6 +77,7 @@ PROBLEMS = {
     'matmul': (4, _plain(lambda v: pnp.sum(pnp.reshape(v, (2, 2)) @ pnp.reshape(v, (2, 2))))),
     'indexing': (4, _plain(lambda v: pnp.sum(v[1:3] ** 2) + v[0] * v[3])),
     'where': (4, _plain(lambda v: pnp.sum(pnp.where(v > 1.0, v, v * v)))),
+    'scalar loop': (5, _plain(_loop)),
     'logistic': (4, _logistic),
     'mlp': (18, _mlp),
 }

@@ -308,7 +308,7 @@ def _default_cotangents(out, present):
             kinds.append('absent')
         else:
             cts.append(_ones_like(y.value))
-            kinds.append('one' if numpy.shape(cts[-1]) == () else 'input')
+            kinds.append('one' if getattr(cts[-1], 'shape', ()) == () else 'input')
     return cts, kinds
 
 

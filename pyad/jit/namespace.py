@@ -87,8 +87,9 @@ _METADATA = {'shape', 'ndim', 'size', 'result_type', 'iscomplexobj', 'isrealobj'
 
 
 def _is_ufunc(value):
+    """A ufunc (NumPy's, or another library's: CuPy's have nin and nout too)."""
     return isinstance(value, numpy.ufunc) or (
-        callable(value) and hasattr(value, 'nin') and hasattr(value, 'reduce'))
+        callable(value) and hasattr(value, 'nin') and hasattr(value, 'nout'))
 
 
 def _device_function(fn, name, label, creation):

@@ -122,11 +122,19 @@ class Recording:
         if not hasattr(value, 'shape'):
             return
         for n, pair in self.aliases.items():
-            if any(numpy.may_share_memory(v, value) for v in pair):
+            if any(may_share_memory(v, value) for v in pair):
                 self.copies.add(n)
         for n, c in list(self.constants.items()):
-            if hasattr(c, 'shape') and numpy.may_share_memory(c, value):
+            if hasattr(c, 'shape') and may_share_memory(c, value):
                 del self.constants[n]
+
+
+def may_share_memory(a, b):
+    """Whether two arrays may share memory: never for arrays of two libraries (a
+    host constant and a device array), which the libraries may refuse to compare."""
+    if type(a) is not type(b) and backend.namespace(a) is not backend.namespace(b):
+        return False
+    return bool(numpy.may_share_memory(a, b))
 
 
 _state = threading.local()
@@ -237,7 +245,7 @@ def function_key(fn):
     """What identifies a function of a program: a ufunc's method (add.reduce) is a
     new object at each access, so it is its ufunc and its name."""
     owner = getattr(fn, '__self__', None)
-    if owner is not None and hasattr(owner, 'nin') and hasattr(owner, 'reduce'):
+    if owner is not None and hasattr(owner, 'nin') and hasattr(owner, 'nout'):
         return (id(owner), fn.__name__)
     return id(fn)
 
@@ -346,7 +354,7 @@ def _check_no_input_write(trace, written):
         for t in trace.input_tracers:
             v = t.value
             if hasattr(v, 'shape') and hasattr(w.value, 'shape') \
-                    and numpy.may_share_memory(v, w.value):
+                    and may_share_memory(v, w.value):
                 raise JitError(f'pyad.jit: the function writes into its own input '
                                f'({user_line(5)}); jit requires the inputs to be left unchanged')
 
@@ -514,7 +522,7 @@ class Tracer:
         if getattr(v, 'base', None) is None:
             return None
         for t in self.rec.input_tracers:
-            if hasattr(t.value, 'shape') and numpy.may_share_memory(v, t.value):
+            if hasattr(t.value, 'shape') and may_share_memory(v, t.value):
                 return t
         return None
 
