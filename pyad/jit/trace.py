@@ -292,7 +292,7 @@ _SUBTRACT = (operator.sub, numpy.subtract)
 def _identity_operand(trace, fn, args, result):
     """The traced operand x when ``fn(*args)`` is x * 1, 1 * x or x - 0 with x a
     float ndarray of the result's shape and dtype (bit for bit x), else None."""
-    if len(args) != 2 or type(result) is not numpy.ndarray or result.dtype.kind != 'f':
+    if len(args) != 2 or not _is_array(result) or result.dtype.kind != 'f':
         return None
     if fn in _MULTIPLY:
         candidates = ((args[0], args[1]), (args[1], args[0]))
@@ -303,11 +303,18 @@ def _identity_operand(trace, fn, args, result):
     else:
         return None
     for x, c in candidates:
-        if isinstance(x, Tracer) and type(x.value) is numpy.ndarray \
+        if isinstance(x, Tracer) and type(x.value) is type(result) \
                 and x.value.shape == result.shape and x.value.dtype == result.dtype \
                 and _is_constant(trace, c, neutral):
             return x
     return None
+
+
+def _is_array(value):
+    """A NumPy array (not a scalar) or another library's array."""
+    t = type(value)
+    return t is numpy.ndarray or (t is not float and hasattr(value, 'shape')
+                                  and issubclass(tracer_class(t), DeviceTracer))
 
 
 def _is_constant(trace, c, neutral):
