@@ -182,6 +182,7 @@ def test_same_calls_same_bits(name, op, dtype, device):
         onp.testing.assert_array_equal(backend.to_numpy(y), backend.to_numpy(e))
 
 
+_TO_HOST = re.compile(r'\.(tolist|get|item)\(')
 _CALL = re.compile(r'(?<![\w.])([A-Za-z_]\w*)\(')
 
 
@@ -199,12 +200,13 @@ def _device_program_checks(source, program, device):
     assert names, source
     wrong = [n for n in names if not n.startswith(_label(device) + '_')]
     assert not wrong, f'calls not of {device}: {wrong}\n{source}'
+    assert not _TO_HOST.search(source), f'a copy to the host in the program:\n{source}'
     if program is not None:
         for value in program.run.__globals__.values():
             assert type(value) is not onp.ndarray, f'a host array in the program:\n{source}'
 
 
-@pytest.mark.parametrize('name', ['logistic', 'mlp', 'where', 'indexing'])
+@pytest.mark.parametrize('name', ['logistic', 'mlp', 'where', 'indexing', 'scalar loop'])
 def test_source_names_the_device_namespace(name, device):
     size, make = PROBLEMS[name]
     f = make(device, onp.float64)

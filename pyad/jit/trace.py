@@ -606,8 +606,9 @@ class Tracer:
         return _record_library(self, fn, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        if not all(issubclass(t, Tracer) or issubclass(t, numpy.ndarray) for t in types):
-            return NotImplemented
+        if not all(issubclass(t, (Tracer, numpy.ndarray)) or issubclass(tracer_class(t), DeviceTracer)
+                   for t in types):
+            return NotImplemented       # (a device library's constants are ours to handle)
         if func.__name__ in _METADATA:
             return func(*_concrete(args), **_concrete(kwargs))
         if func is numpy.sum or func is numpy.mean:
