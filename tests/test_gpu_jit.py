@@ -283,3 +283,31 @@ def test_bench_jit_gpu_workloads_run(device):
     for row in rows:
         assert all(t > 0 for t in row[1:4])
 
+
+
+class _SawTracer(Exception):
+    """(not a TypeError: nothing on the way may take it for a failed dispatch)"""
+
+
+@pytest.mark.parametrize('op', ['f', 'grad', 'hessian', 'grad(jit)', 'hessian(jit)'])
+@pytest.mark.parametrize('name', sorted(PROBLEMS))
+def test_the_library_never_sees_a_tracer(name, op, device, monkeypatch):
+    """CuPy's functions do not dispatch to foreign objects: jit must hand the device
+    library concrete arrays only.  The strict stand-in's functions are made to
+    refuse tracers as CuPy's would (on CuPy itself this is the library's own check)."""
+    from pyad.jit.trace import Tracer
+    from . import devices
+    refuse_host = devices._refuse_host
+
+    def refuse(where, *objs):
+        for o in devices._walk(objs):
+            if isinstance(o, Tracer):
+                raise _SawTracer(f'{where}: got a traced value')
+        refuse_host(where, *objs)
+    monkeypatch.setattr(devices, '_refuse_host', refuse)
+    size, make = PROBLEMS[name]
+    f = make(device, onp.float64)
+    x, = _inputs(size, device, onp.float64, False)
+    call = _jitted(op, f)[0]
+    onp.testing.assert_allclose(backend.to_numpy(call(x)), backend.to_numpy(_eager(op, f)(x)),
+                                **TOLERANCE[onp.float64])
