@@ -36,21 +36,39 @@ def logistic_loss(w, X, y, lam, xp):
     return xp.mean(xp.logaddexp(0.0, -y * z)) + lam * xp.sum(w * w)
 
 
-def logistic_hand(w, X, y, lam):
+def logistic_problem():
+    """(w, X, y, lam) on the host: 100 samples, 10 features."""
+    rng = onp.random.default_rng(10)
+    X = rng.standard_normal((100, 10))
+    y = onp.sign(rng.standard_normal(100))
+    w = rng.standard_normal(10)
+    return w, X, y, 0.1
+
+
+def logistic_hand(w, X, y, lam, xp=onp):
     m = -y * (X @ w)
-    value = onp.mean(onp.logaddexp(0.0, m)) + lam * onp.dot(w, w)
-    s = 0.5 * (1.0 + onp.tanh(0.5 * m))              # sigmoid(m)
+    value = xp.mean(xp.logaddexp(0.0, m)) + lam * xp.dot(w, w)
+    s = 0.5 * (1.0 + xp.tanh(0.5 * m))              # sigmoid(m)
     return value, X.T @ (-y * s) / len(y) + 2.0 * lam * w
 
 
 # ---------------------------------------------------------------- (b) Newton step
-def newton_hand(w, X, y, lam):
+def newton_problem():
+    """(w, X, y, lam) on the host: 200 samples, d = 50."""
+    rng = onp.random.default_rng(11)
+    X = rng.standard_normal((200, 50))
+    y = onp.sign(rng.standard_normal(200))
+    w = 0.1 * rng.standard_normal(50)
+    return w, X, y, 0.1
+
+
+def newton_hand(w, X, y, lam, xp=onp):
     m = -y * (X @ w)
-    s = 0.5 * (1.0 + onp.tanh(0.5 * m))
+    s = 0.5 * (1.0 + xp.tanh(0.5 * m))
     n = len(y)
     g = X.T @ (-y * s) / n + 2.0 * lam * w
-    H = (X.T * (s * (1.0 - s))) @ X / n + 2.0 * lam * onp.eye(len(w))
-    return w - onp.linalg.solve(H, g)
+    H = (X.T * (s * (1.0 - s))) @ X / n + 2.0 * lam * xp.eye(len(w), dtype=w.dtype)
+    return w - xp.linalg.solve(H, g)
 
 
 def newton_pyad(X, y, lam, jit_loss=False):
@@ -72,7 +90,7 @@ STEPS, LR = 30, 0.05
 
 def sgd_validation_loss(log_lam, A, b, Av, bv, xp):
     lam = xp.exp(log_lam)
-    w = xp.zeros(A.shape[1]) if xp is onp else pnp.zeros(A.shape[1])
+    w = xp.zeros_like(A[0])             # on A's device
     n = A.shape[0]
     for _ in range(STEPS):
         grad = 2.0 * (A.T @ (A @ w - b)) / n + 2.0 * lam * w
@@ -81,19 +99,28 @@ def sgd_validation_loss(log_lam, A, b, Av, bv, xp):
     return xp.mean(r * r)
 
 
-def hypergradient_hand(log_lam, A, b, Av, bv):
+def hypergradient_problem():
+    """(log_lam, A, b, Av, bv) on the host: 50 training and 30 validation rows, d = 20."""
+    rng = onp.random.default_rng(12)
+    A, Av = rng.standard_normal((50, 20)), rng.standard_normal((30, 20))
+    w_true = rng.standard_normal(20)
+    b = A @ w_true + 0.1 * rng.standard_normal(50)
+    bv = Av @ w_true + 0.1 * rng.standard_normal(30)
+    return math.log(0.1), A, b, Av, bv
+
+
+def hypergradient_hand(log_lam, A, b, Av, bv, xp=onp):
     """Forward mode by hand: w and its tangent dw/dlog_lam."""
     lam = math.exp(log_lam)
-    d = A.shape[1]
     n = A.shape[0]
-    w, dw = onp.zeros(d), onp.zeros(d)
+    w, dw = xp.zeros_like(A[0]), xp.zeros_like(A[0])
     AtA, Atb = A.T @ A, A.T @ b
     for _ in range(STEPS):
         grad = 2.0 * (AtA @ w - Atb) / n + 2.0 * lam * w
         dgrad = 2.0 * (AtA @ dw) / n + 2.0 * lam * w + 2.0 * lam * dw
         w, dw = w - LR * grad, dw - LR * dgrad
     r = Av @ w - bv
-    return 2.0 * onp.mean(r * (Av @ dw))
+    return 2.0 * xp.mean(r * (Av @ dw))
 
 
 # ---------------------------------------------------------------- (d) HMC leapfrog
@@ -103,6 +130,15 @@ LEAPFROG, EPS = 20, 0.05
 def neg_log_density(q, P, xp):
     """A 10-d non-Gaussian target: a correlated Gaussian with quartic tails."""
     return 0.5 * q @ (P @ q) + 0.05 * xp.sum(q ** 4)
+
+
+def hmc_problem():
+    """(q0, p0, P) on the host: a 10-d target."""
+    rng = onp.random.default_rng(13)
+    L = rng.standard_normal((10, 10)) / 4
+    P = L @ L.T + onp.eye(10)
+    q0, p0 = rng.standard_normal(10), rng.standard_normal(10)
+    return q0, p0, P
 
 
 def neg_log_density_grad(q, P):
@@ -160,11 +196,7 @@ def _torch_value_and_grad(peers, loss, w):
 
 
 def run_logistic(ctx):
-    rng = onp.random.default_rng(10)
-    X = rng.standard_normal((100, 10))
-    y = onp.sign(rng.standard_normal(100))
-    w = rng.standard_normal(10)
-    lam = 0.1
+    w, X, y, lam = logistic_problem()
     vg = pyad.value_and_grad(lambda w: logistic_loss(w, X, y, lam, pnp))
     jvg = pyad.jit(vg)
     vgj = pyad.value_and_grad(pyad.jit(lambda w: logistic_loss(w, X, y, lam, pnp)))
@@ -199,11 +231,7 @@ def run_logistic(ctx):
 
 
 def run_newton(ctx):
-    rng = onp.random.default_rng(11)
-    X = rng.standard_normal((200, 50))
-    y = onp.sign(rng.standard_normal(200))
-    w = 0.1 * rng.standard_normal(50)
-    lam = 0.1
+    w, X, y, lam = newton_problem()
     step = newton_pyad(X, y, lam)
     jstep = pyad.jit(step)
     step_of_jit = newton_pyad(X, y, lam, jit_loss=True)
@@ -220,12 +248,7 @@ def run_newton(ctx):
 
 
 def run_hypergradient(ctx):
-    rng = onp.random.default_rng(12)
-    A, Av = rng.standard_normal((50, 20)), rng.standard_normal((30, 20))
-    w_true = rng.standard_normal(20)
-    b = A @ w_true + 0.1 * rng.standard_normal(50)
-    bv = Av @ w_true + 0.1 * rng.standard_normal(30)
-    log_lam = math.log(0.1)
+    log_lam, A, b, Av, bv = hypergradient_problem()
     hg = pyad.grad(lambda t: sgd_validation_loss(t, A, b, Av, bv, pnp))
     jhg = pyad.jit(hg)
     impls = [Impl('hand-written numpy (forward mode by hand)',
@@ -241,10 +264,7 @@ def run_hypergradient(ctx):
 
 
 def run_hmc(ctx):
-    rng = onp.random.default_rng(13)
-    L = rng.standard_normal((10, 10)) / 4
-    P = L @ L.T + onp.eye(10)
-    q0, p0 = rng.standard_normal(10), rng.standard_normal(10)
+    q0, p0, P = hmc_problem()
     grad_u = pyad.grad(lambda q: neg_log_density(q, P, pnp))
     traj = lambda q, p: leapfrog(q, p, grad_u)              # noqa: E731
     jtraj = pyad.jit(traj)

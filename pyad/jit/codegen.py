@@ -11,7 +11,7 @@ import operator
 
 import numpy
 
-from .trace import Var, same_value, MATH_ERRORS
+from .trace import Var, same_value, MATH_ERRORS, function_key
 from . import reuse, scalars, cse, lists, fuse
 
 
@@ -68,15 +68,15 @@ class _Names:
     """Globals of the generated program: functions by their names, other
     constants as c0, c1, ...; ``folded``: variables whose values are constants."""
 
-    def __init__(self, folded):
+    def __init__(self, folded, labels=None):
         self.globals = {'Retrace': Retrace}
         self._by_id = {}
         self.folded = folded
+        self.labels = labels or {}      # device libraries' functions: cupy_exp, ...
 
     def name(self, obj, hint=None):
-        owner = getattr(obj, '__self__', None)
         # a ufunc's method (add.reduce) is a new object at each access: one name for all
-        key = (id(owner), obj.__name__) if isinstance(owner, numpy.ufunc) else id(obj)
+        key = function_key(obj) if callable(obj) else id(obj)
         if key in self._by_id:
             return self._by_id[key]
         base = hint or f'c{len(self._by_id)}'
@@ -90,7 +90,10 @@ class _Names:
     def function(self, fn):
         hint = getattr(fn, '__name__', None)
         owner = getattr(fn, '__self__', None)
-        if isinstance(owner, numpy.ufunc):
+        label = self.labels.get(function_key(fn))
+        if label is not None:
+            hint = label
+        elif isinstance(owner, numpy.ufunc):
             hint = f'{owner.__name__}_{hint}'        # add.reduce -> add_reduce
         elif getattr(fn, '__module__', None) == 'math':
             hint = f'math_{hint}'                    # math.sin -> math_sin (numpy's is sin)
@@ -272,7 +275,7 @@ def generate(recording, out_template, name='jitted'):
     protected = written | set(outputs) | set(recording.constants)
     nodes = cse.eliminate(recording.nodes, protected)
     nodes = live_nodes(nodes, outputs, recording.constants)
-    names = _Names(recording.constants)
+    names = _Names(recording.constants, recording.labels)
     names.copies = recording.copies | set(outputs)     # an output never aliases an input
     params = ', '.join(f'v{n}' for n in recording.inputs)
     keep = set(outputs) | set(recording.inputs)

@@ -30,6 +30,7 @@ import time
 
 import numpy
 
+from .. import backend
 from .._core.box import Box, Dual, lift_dead
 from .._core.pytree import tree_flatten, tree_unflatten
 from .._core.transforms import push_forward, pull_back, FunctionOutput
@@ -68,9 +69,10 @@ def _ones_like(value):
     NumPy scalar's as the 0-d array that the sweep hands over)."""
     if type(value) is float:
         return 1.0
-    if isinstance(value, (numpy.ndarray, numpy.generic)):
+    if type(value) is numpy.ndarray or isinstance(value, numpy.generic):
         return numpy.ones(numpy.shape(value), value.dtype)
-    return value * 0 + 1
+    # another library's array (CuPy, a registered type): ones made by it, on its device
+    return backend.namespace(value).ones(value.shape, value.dtype)
 
 
 def _canonical(ct):
@@ -306,7 +308,7 @@ def _default_cotangents(out, present):
             kinds.append('absent')
         else:
             cts.append(_ones_like(y.value))
-            kinds.append('one' if numpy.shape(cts[-1]) == () else 'input')
+            kinds.append('one' if getattr(cts[-1], 'shape', ()) == () else 'input')
     return cts, kinds
 
 

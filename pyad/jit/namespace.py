@@ -19,7 +19,7 @@ import types
 import numpy
 
 from .. import backend
-from .trace import Tracer, CupyTracer, JitError, record, current, user_line
+from .trace import Tracer, JitError, record, current, user_line, _find_trace
 
 _CREATION = {'zeros', 'ones', 'empty', 'full', 'eye', 'identity', 'arange', 'linspace', 'tri',
              'zeros_like', 'ones_like', 'empty_like', 'full_like', 'asarray', 'array',
@@ -54,6 +54,76 @@ class _Sub:
         return getattr(self._module, name)
 
 
+class DeviceNamespace:
+    """The array module (or its scipy.special, scipy.linalg counterpart) of a library
+    other than NumPy, for its traced values: each function called with a traced
+    argument -- and each function making a new array, traced argument or not -- is
+    recorded as one call of the library's own function on the concrete values.
+    Nothing relies on the library dispatching to tracers (CuPy's functions do not):
+    the program calls the functions the rules named, on the device's arrays.
+    Functions of metadata (``shape``, ``result_type``) and calls of untraced values
+    alone run at once (their results are constants)."""
+
+    def __init__(self, module, label):
+        self._module = module
+        self._label = label
+
+    def __getattr__(self, name):
+        value = getattr(self._module, name)
+        if isinstance(value, types.ModuleType) or type(value) is type(self._module):
+            # a sub-namespace (linalg, fft), a module or the library's own namespace type
+            value = DeviceNamespace(value, self._label)
+        elif _is_ufunc(value):
+            value = _DeviceUfunc(value, self._label)
+        elif callable(value) and not isinstance(value, type) and name not in _METADATA:
+            value = _device_function(value, name, self._label, name in _CREATION)
+        setattr(self, name, value)      # looked up once per name
+        return value
+
+
+_METADATA = {'shape', 'ndim', 'size', 'result_type', 'iscomplexobj', 'isrealobj', 'can_cast',
+             'min_scalar_type', 'broadcast_shapes', 'isscalar', 'promote_types', 'issubdtype',
+             'errstate', 'get_array_module', 'finfo', 'iinfo', 'dtype'}
+
+
+def _is_ufunc(value):
+    """A ufunc (NumPy's, or another library's: CuPy's have nin and nout too)."""
+    return isinstance(value, numpy.ufunc) or (
+        callable(value) and hasattr(value, 'nin') and hasattr(value, 'nout'))
+
+
+def _device_function(fn, name, label, creation):
+    def call(*args, **kwargs):
+        if current() is None or not creation and _find_trace(args) is None \
+                and _find_trace(kwargs.values()) is None:
+            return fn(*args, **kwargs)
+        return record('call', fn, args, kwargs, label=f'{label}_{name}')
+    call.__name__ = name
+    call.__wrapped__ = fn
+    return call
+
+
+class _DeviceUfunc:
+    """A ufunc of a device library: its call and its methods (reduce, at, outer...)
+    recorded as those of the library's ufunc."""
+
+    def __init__(self, ufunc, label):
+        self._ufunc = ufunc
+        self._label = label
+        self.__name__ = ufunc.__name__
+        self._call = _device_function(ufunc, ufunc.__name__, label, False)
+
+    def __call__(self, *args, **kwargs):
+        return self._call(*args, **kwargs)
+
+    def __getattr__(self, name):
+        value = getattr(self._ufunc, name)
+        if callable(value):
+            value = _device_function(value, f'{self.__name__}_{name}', self._label, False)
+        setattr(self, name, value)
+        return value
+
+
 def _recorded(fn):
     def call(*args, **kwargs):
         if current() is None:
@@ -77,12 +147,9 @@ def register():
     import scipy.linalg
     backend.register(Tracer, RecordingNamespace(numpy), special=scipy.special,
                      linalg=scipy.linalg, in_place=True)
-    cupy = backend.cupy_module()
-    if cupy is not None:
-        import cupyx.scipy.special
-        import cupyx.scipy.linalg
-        backend.register(CupyTracer, RecordingNamespace(cupy), special=cupyx.scipy.special,
-                         linalg=cupyx.scipy.linalg, in_place=True)
+    # the tracers of other libraries' arrays (CuPy, registered types) are
+    # registered with a DeviceNamespace when their first value is traced
+    # (trace.tracer_class)
 
 
 # ---------------------------------------------------------------------- what cannot be traced

@@ -102,6 +102,7 @@ class Recording:
         self.pending_error = None       # a JitError that a library may have replaced
         self.aliases = {}               # variable -> (its operand's value, its own value)
         self.copies = set()             # aliases that must be copies (written in place)
+        self.labels = {}                # function_key -> its name in the program (devices)
         self.lock = threading.RLock()
 
     def new_var(self, value, constant=False):
@@ -121,11 +122,19 @@ class Recording:
         if not hasattr(value, 'shape'):
             return
         for n, pair in self.aliases.items():
-            if any(numpy.may_share_memory(v, value) for v in pair):
+            if any(may_share_memory(v, value) for v in pair):
                 self.copies.add(n)
         for n, c in list(self.constants.items()):
-            if hasattr(c, 'shape') and numpy.may_share_memory(c, value):
+            if hasattr(c, 'shape') and may_share_memory(c, value):
                 del self.constants[n]
+
+
+def may_share_memory(a, b):
+    """Whether two arrays may share memory: never for arrays of two libraries (a
+    host constant and a device array), which the libraries may refuse to compare."""
+    if type(a) is not type(b) and backend.namespace(a) is not backend.namespace(b):
+        return False
+    return bool(numpy.may_share_memory(a, b))
 
 
 _state = threading.local()
@@ -219,14 +228,26 @@ def _writes(kwargs):
     return written
 
 
-def record(kind, fn, args, kwargs=None):
-    """Run one operation on concrete values and record it; returns traced results."""
+def record(kind, fn, args, kwargs=None, label=None):
+    """Run one operation on concrete values and record it; returns traced results.
+    ``label``: the name the program gives ``fn`` (a device library's function)."""
     kwargs = kwargs or {}
     trace = _find_trace(args) or _find_trace(kwargs.values()) or current()
     if trace is None:       # values kept from finished traces only: constants
         return _run(kind, fn, _concrete(args), _concrete(kwargs))
     with trace.lock:
+        if label is not None:
+            trace.labels[function_key(fn)] = label
         return _record(trace, kind, fn, args, kwargs)
+
+
+def function_key(fn):
+    """What identifies a function of a program: a ufunc's method (add.reduce) is a
+    new object at each access, so it is its ufunc and its name."""
+    owner = getattr(fn, '__self__', None)
+    if owner is not None and hasattr(owner, 'nin') and hasattr(owner, 'nout'):
+        return (id(owner), fn.__name__)
+    return id(fn)
 
 
 def _record(trace, kind, fn, args, kwargs):
@@ -271,7 +292,7 @@ _SUBTRACT = (operator.sub, numpy.subtract)
 def _identity_operand(trace, fn, args, result):
     """The traced operand x when ``fn(*args)`` is x * 1, 1 * x or x - 0 with x a
     float ndarray of the result's shape and dtype (bit for bit x), else None."""
-    if len(args) != 2 or type(result) is not numpy.ndarray or result.dtype.kind != 'f':
+    if len(args) != 2 or not _is_array(result) or result.dtype.kind != 'f':
         return None
     if fn in _MULTIPLY:
         candidates = ((args[0], args[1]), (args[1], args[0]))
@@ -282,11 +303,18 @@ def _identity_operand(trace, fn, args, result):
     else:
         return None
     for x, c in candidates:
-        if isinstance(x, Tracer) and type(x.value) is numpy.ndarray \
+        if isinstance(x, Tracer) and type(x.value) is type(result) \
                 and x.value.shape == result.shape and x.value.dtype == result.dtype \
                 and _is_constant(trace, c, neutral):
             return x
     return None
+
+
+def _is_array(value):
+    """A NumPy array (not a scalar) or another library's array."""
+    t = type(value)
+    return t is numpy.ndarray or (t is not float and hasattr(value, 'shape')
+                                  and issubclass(tracer_class(t), DeviceTracer))
 
 
 def _is_constant(trace, c, neutral):
@@ -333,7 +361,7 @@ def _check_no_input_write(trace, written):
         for t in trace.input_tracers:
             v = t.value
             if hasattr(v, 'shape') and hasattr(w.value, 'shape') \
-                    and numpy.may_share_memory(v, w.value):
+                    and may_share_memory(v, w.value):
                 raise JitError(f'pyad.jit: the function writes into its own input '
                                f'({user_line(5)}); jit requires the inputs to be left unchanged')
 
@@ -399,7 +427,8 @@ def guard(tracer, check, seen):
 
 # ---------------------------------------------------------------------- the tracer
 def make_tracer(trace, n, value):
-    cls = CupyTracer if type(value).__module__.startswith('cupy') else Tracer
+    t = type(value)
+    cls = Tracer if t is numpy.ndarray or t is float else tracer_class(t)
     t = cls.__new__(cls)
     t.value = value
     t.vid = n
@@ -432,7 +461,7 @@ def _inplace(ufunc, op):
         if not _operand(other):
             return NotImplemented
         if _writable(self):
-            return record('call', _library_function(self, ufunc), (self, other), {'out': self})
+            return _record_library(self, ufunc, (self, other), {'out': self})
         return record('call', op, (self, other))
     return method
 
@@ -500,7 +529,7 @@ class Tracer:
         if getattr(v, 'base', None) is None:
             return None
         for t in self.rec.input_tracers:
-            if hasattr(t.value, 'shape') and numpy.may_share_memory(v, t.value):
+            if hasattr(t.value, 'shape') and may_share_memory(v, t.value):
                 return t
         return None
 
@@ -574,18 +603,19 @@ class Tracer:
             math_fn = _eager_math(sys._getframe(1), self)
             if math_fn is not None:
                 return record('call', math_fn, inputs)
-        return record('call', _library_function(self, fn), inputs, kwargs)
+        return _record_library(self, fn, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        if not all(issubclass(t, Tracer) or issubclass(t, numpy.ndarray) for t in types):
-            return NotImplemented
+        if not all(issubclass(t, (Tracer, numpy.ndarray)) or issubclass(tracer_class(t), DeviceTracer)
+                   for t in types):
+            return NotImplemented       # (a device library's constants are ours to handle)
         if func.__name__ in _METADATA:
             return func(*_concrete(args), **_concrete(kwargs))
         if func is numpy.sum or func is numpy.mean:
             reduced = _as_add_reduce(func, args, kwargs)
             if reduced is not None:
                 return reduced
-        return record('call', _library_function(self, func), args, kwargs)
+        return _record_library(self, func, args, kwargs)
 
     def __getitem__(self, index):
         if type(index) is tuple and _element_read(self, index):
@@ -724,36 +754,108 @@ def outside_domain(math_fn):
     return check
 
 
-class CupyTracer(Tracer):
-    """A tracer whose concrete value is a CuPy array (registered with pyad.backend so
-    that rules get CuPy's namespace, recording)."""
+class DeviceTracer(Tracer):
+    """A tracer whose concrete value is an array of another library than NumPy
+    (CuPy, or a type registered with pyad.backend.register).  One subclass per
+    library, made by ``tracer_class``: its ``library`` is that library's module,
+    and pyad's rules reach it through a namespace that records every call of the
+    library's own functions (see namespace.DeviceNamespace), so that the program
+    calls them -- never NumPy's -- on the device's arrays."""
     __slots__ = ()
+    library = None          # the array module
+    special = None          # its scipy.special counterpart
+    label = ''              # how the program's source names its functions
 
 
-def _library_function(tracer, fn):
-    """fn as the array library of the tracer's value has it (NumPy's functions are
-    handed to tracers of CuPy arrays too, by the array protocols)."""
+_tracer_classes = {}
+_classes_lock = threading.Lock()
+
+
+def tracer_class(value_type):
+    """The tracer type for a concrete value of this type: Tracer for NumPy's arrays
+    and scalars and Python numbers, a DeviceTracer subclass for a CuPy array or an
+    array type registered with pyad.backend (made and registered once per library)."""
+    cls = _tracer_classes.get(value_type)
+    if cls is None:
+        with _classes_lock:
+            cls = _tracer_classes.get(value_type)
+            if cls is None:
+                cls = _tracer_classes[value_type] = _new_tracer_class(value_type)
+    return cls
+
+
+def _library_of(value_type):
+    """(module, scipy.special and scipy.linalg counterparts, label) of the array
+    library of a type that is neither NumPy's nor a Python number, or None."""
+    if value_type.__module__.startswith('cupy'):
+        cupy = backend.cupy_module()
+        import cupyx.scipy.special
+        import cupyx.scipy.linalg
+        return cupy, cupyx.scipy.special, cupyx.scipy.linalg, 'cupy'
+    entry = backend._REGISTERED.get(value_type)
+    if entry is None or issubclass(value_type, Tracer) or \
+            (isinstance(value_type, type) and issubclass(value_type, numpy.generic)):
+        return None
+    xp, special, linalg = entry
+    return xp, special, linalg, value_type.__name__.lower()
+
+
+def _new_tracer_class(value_type):
+    found = _library_of(value_type)
+    if found is None:
+        return Tracer
+    xp, special, linalg, label = found
+    for cls in _tracer_classes.values():        # one class per library
+        if cls is not Tracer and cls.library is xp:
+            return cls
+    from .namespace import DeviceNamespace
+    cls = type(f'{label.capitalize()}Tracer', (DeviceTracer,),
+               {'__slots__': (), 'library': xp, 'special': special, 'label': label,
+                '__module__': __name__})
+    backend.register(cls, DeviceNamespace(xp, label),
+                     special=None if special is None else DeviceNamespace(special, label),
+                     linalg=None if linalg is None else DeviceNamespace(linalg, label),
+                     in_place=True)
+    return cls
+
+
+def _record_library(tracer, fn, args, kwargs):
+    """Record fn (a NumPy function or ufunc, reached by the array protocols) as the
+    array library of the tracer's value has it: for another library's arrays, the
+    program calls the library's own."""
     if type(tracer) is Tracer:
-        return fn
-    return _cupy_twin(fn)
+        return record('call', fn, args, kwargs)
+    cls = type(tracer)
+    twin = _twin(cls, fn)
+    return record('call', twin, args, kwargs, label=f'{cls.label}_{_function_name(fn)}')
 
 
-def _cupy_twin(fn):
-    cupy = backend.cupy_module()
+def _function_name(fn):
+    owner = getattr(fn, '__self__', None)
+    if isinstance(owner, numpy.ufunc):
+        return f'{owner.__name__}_{fn.__name__}'
+    return getattr(fn, '__name__', 'fn')
+
+
+_SUBMODULES = ('linalg', 'fft')
+
+
+def _twin(cls, fn):
+    xp = cls.library
     name = getattr(fn, '__name__', None)
     module = getattr(fn, '__module__', '') or ''
     owner = getattr(fn, '__self__', None)           # ufunc.reduce and friends
     if isinstance(owner, numpy.ufunc):
-        return getattr(getattr(cupy, owner.__name__), name)
-    where = cupy
-    if 'linalg' in module:
-        where = cupy.linalg
-    elif 'fft' in module:
-        where = cupy.fft
-    twin = getattr(where, name, None)
+        ufunc = getattr(xp, owner.__name__, None) or getattr(cls.special, owner.__name__, None)
+        twin = getattr(ufunc, name, None)
+    else:
+        where = xp
+        for sub in _SUBMODULES:
+            if sub in module.split('.'):
+                where = getattr(xp, sub)
+        twin = getattr(where, name, None) if name else None
+        if twin is None and cls.special is not None:
+            twin = getattr(cls.special, name, None)
     if twin is None:
-        import cupyx.scipy.special as special
-        twin = getattr(special, name, None)
-    if twin is None:
-        raise JitError(f'pyad.jit: {name} has no CuPy counterpart ({user_line(4)})')
+        raise JitError(f'pyad.jit: {name} has no counterpart in {cls.label} ({user_line(4)})')
     return twin
