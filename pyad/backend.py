@@ -63,6 +63,16 @@ def register(array_type, xp, *, special=None, linalg=None, in_place=False):
         IN_PLACE.add(array_type)
 
 
+def registered(array_type):
+    """(xp, special, linalg) of an array type made known with ``register``, else None."""
+    return _REGISTERED.get(array_type)
+
+
+def is_registered(value):
+    """Whether ``value`` is an array of a library made known with ``register``."""
+    return type(value) in _REGISTERED
+
+
 def _registered_scipy(values, which):
     """The scipy.special (which=1) or scipy.linalg (2) stand-in registered for values."""
     for v in values:

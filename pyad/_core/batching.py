@@ -19,6 +19,7 @@ a rule is computed one example at a time and the results stacked (``loop``):
 right, but a Python loop.
 """
 import functools
+import threading
 import weakref
 from typing import Any, Callable, TypeVar, cast
 
@@ -31,13 +32,28 @@ _STACK = []         # the stack function of the array namespace (filled by the r
 _EXAMPLES = []      # (take_example, batch_of): primitives of the rules module, for per_example
 
 
+_LIVE = [0]                 # the number of vmap calls running, in any thread
+_LIVE_LOCK = threading.Lock()
+
+
 class BatchTag(Tag):
-    """The tag of one vmap call: its batch ``size`` too."""
+    """The tag of one vmap call: its batch ``size`` too.  Entering it counts a
+    running vmap (per_example skips its search for batch tags when none runs)."""
     __slots__ = ('size',)
 
     def __init__(self, size):
         super().__init__(BATCH)
         self.size = size
+
+    def __enter__(self):
+        with _LIVE_LOCK:
+            _LIVE[0] += 1
+        return self
+
+    def __exit__(self, *exc):
+        with _LIVE_LOCK:
+            _LIVE[0] -= 1
+        return super().__exit__(*exc)
 
 
 def register(prim: Any, rule: Callable[..., Any], tagged: bool = False) -> None:
@@ -138,6 +154,8 @@ def per_example(fn: _F) -> _F:
     the docs); elsewhere it is fn itself."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if not _LIVE[0]:
+            return fn(*args, **kwargs)      # (no vmap running: no batch to loop over)
         tag = _newest_batch_tag(args)
         if kwargs:
             tag = _newer(tag, _newest_batch_tag(kwargs.values()))
@@ -168,9 +186,10 @@ def _newest_batch_tag(values):
     tag = None
     for v in values:
         if isinstance(v, Box):
-            for layer in _layers(v):
-                if type(layer) is BatchBox and layer.tag.live:
-                    tag = _newer(tag, layer.tag)
+            while isinstance(v, Box):       # (its layers, without a generator: per call)
+                if type(v) is BatchBox and v.tag.live:
+                    tag = _newer(tag, v.tag)
+                v = v.primal
         elif isinstance(v, (tuple, list, dict)):
             tag = _newer(tag, _newest_batch_tag(tree_flatten(v)[0]))
     return tag

@@ -792,7 +792,7 @@ def _library_of(value_type):
         import cupyx.scipy.special
         import cupyx.scipy.linalg
         return cupy, cupyx.scipy.special, cupyx.scipy.linalg, 'cupy'
-    entry = backend._REGISTERED.get(value_type)
+    entry = backend.registered(value_type)
     if entry is None or issubclass(value_type, Tracer) or \
             (isinstance(value_type, type) and issubclass(value_type, numpy.generic)):
         return None

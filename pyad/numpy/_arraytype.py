@@ -18,7 +18,7 @@ def is_array(x: ArrayLike) -> bool:
     """True for an array: a NumPy (or CuPy, Dask, or registered) array, or a value being
     differentiated, whatever its shape.  False for Python numbers, lists and NumPy
     scalars (``np.float64(1.0)``), as ``isinstance(x, numpy.ndarray)`` is."""
-    if isinstance(x, (Box, _np.ndarray)) or type(x) in backend._REGISTERED or backend.is_dask(x):
+    if isinstance(x, (Box, _np.ndarray)) or backend.is_registered(x) or backend.is_dask(x):
         return True
     cupy = backend.cupy_module()
     return cupy is not None and isinstance(x, cupy.ndarray)
