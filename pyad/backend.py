@@ -972,6 +972,10 @@ def _add_all(blocks):
     return out
 
 
+def _broadcast_block(block, g):
+    return numpy.broadcast_to(g, block.shape)
+
+
 def dask_broadcast_like(g, x):
     """``g`` (a cotangent that broadcasts against the Dask array ``x``) broadcast to
     x's shape in x's chunks: no rechunking, and no single task that every block of
@@ -982,9 +986,11 @@ def dask_broadcast_like(g, x):
         # a length unknown until computed (x[mask]): ones made block by block
         return x.map_blocks(numpy.ones_like, dtype=g.dtype) * (g.reshape(()) if g.size == 1 else g)
     if g.size == 1:
-        # elementwise with ones in x's chunks: Dask fuses it into the task that uses it,
-        # where a broadcast_to block would travel between workers at full size
-        return da.ones(x.shape, dtype=g.dtype, chunks=x.chunks) * g.reshape(())
+        # a read-only view of g per block of x's chunks, made blockwise (where Dask's
+        # broadcast_to block would travel between workers at full size, this one is
+        # fused into the task that uses it): no chunk-sized array, no multiply
+        return da.map_blocks(_broadcast_block, da.ones(x.shape, dtype=g.dtype, chunks=x.chunks),
+                             g.reshape(()), dtype=g.dtype)
     lead = x.ndim - g.ndim
     chunks = tuple(x.chunks[lead + i] if g.shape[i] != 1 else (1,) for i in range(g.ndim))
     if g.chunks != chunks:

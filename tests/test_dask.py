@@ -261,6 +261,23 @@ def _glm_parameters_numpy_data_dask():
     onp.testing.assert_allclose(H, (X.T * (p * (1 - p))) @ X, rtol=1e-12)
 
 
+def test_a_sums_cotangent_is_a_view_per_block_not_a_pass():
+    """The cotangent of a sum over Dask data (the gradient's seed spread over the
+    blocks) is a read-only broadcast view in each block, made in the task that uses
+    it: no chunk-sized array of ones, no multiply by the seed."""
+    x = put(rng.standard_normal(40), 10)
+    for g in (da.ones((), chunks=()) * 3.0, onp.float64(3.0), onp.ones((1,)) * 3.0):
+        spread = backend.dask_broadcast_like(g, x)
+        assert spread.chunks == x.chunks
+        probe = spread.map_blocks(lambda b: onp.array([b.strides[0], b.flags.writeable, b[0]], float),
+                                  chunks=(3,), dtype=float)
+        onp.testing.assert_array_equal(probe.compute(scheduler='sync').reshape(-1, 3),
+                                       [[0.0, 0.0, 3.0]] * 4)
+    graph = pyad.grad(lambda b: pnp.sum(pnp.logaddexp(0.0, x * b)))(1.5).__dask_graph__()
+    assert not any(name.startswith('mul') and any(d.startswith('ones') for d in deps)
+                   for name, deps in graph.dependencies.items()), graph.dependencies
+
+
 def test_float32_data_give_float32_derivatives():
     X = put(rng.standard_normal((20, 3)).astype(onp.float32), 5)
     b = onp.ones(3, dtype=onp.float32)

@@ -407,11 +407,18 @@ arctan2 = binary('arctan2', _scalar_binary(_np.arctan2, math.atan2),
                  lambda c, ans, x, y: _div(-c * x, x * x + y * y))
 hypot = binary('hypot', _scalar_binary(_np.hypot, math.hypot),
                lambda c, ans, x, y: _div(c * x, ans), lambda c, ans, x, y: _div(c * y, ans))
+def _minus(a, b):
+    """a - b, or a itself where b is the number 0."""
+    return a if type(b) is float and b == 0.0 else a - b
+
+
 # d/dx logaddexp(x, y) = expit(x - y): read from the inputs, not from ans, so that a
 # gradient alone need not compute the value (a lazy Dask graph then skips it), and
 # exact at x = +inf where exp(x - ans) is nan
+# (logaddexp(0, z), a logistic loss's softplus, skips the subtraction of the 0)
 logaddexp = binary('logaddexp', _np.logaddexp,
-                   lambda c, ans, x, y: c * expit(x - y), lambda c, ans, x, y: c * expit(y - x))
+                   lambda c, ans, x, y: c * expit(_minus(x, y)),
+                   lambda c, ans, x, y: c * expit(_minus(y, x)))
 logaddexp2 = binary('logaddexp2', _np.logaddexp2,
                     lambda c, ans, x, y: c * exp2(x - ans), lambda c, ans, x, y: c * exp2(y - ans))
 mod = binary('mod', _np.mod,
