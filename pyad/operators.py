@@ -796,7 +796,7 @@ def _jacobian_from_forward(out_def, primals, out_tangents, leaves, treedef):
         for leaf in leaves:
             s = _size(leaf)
             block = _transpose(flat[offset:offset + s]) if s else flat[offset:offset]
-            blocks.append(_reshape(block, out_shape + tuple(shape_of(leaf))))
+            blocks.append(_writable(_reshape(block, out_shape + tuple(shape_of(leaf)))))
             offset += s
         rows.append(tree_unflatten(treedef, blocks))
     return tree_unflatten(out_def, rows)
@@ -810,7 +810,7 @@ def _jacobian_from_reverse(out_def, primals, adjoints, leaves, treedef):
     offset = 0
     for y in primals:
         s = _size(y)
-        blocks = [_reshape(c[offset:offset + s], tuple(shape_of(y)) + tuple(shape_of(l)))
+        blocks = [_writable(_reshape(c[offset:offset + s], tuple(shape_of(y)) + tuple(shape_of(l))))
                   for c, l in zip(columns, leaves)]
         rows.append(tree_unflatten(treedef, blocks))
         offset += s

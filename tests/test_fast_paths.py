@@ -7,7 +7,8 @@ import pyad.numpy as np
 from pyad.numpy import elementwise as _ew
 from pyad.numpy._batching import scalar_of_broadcast
 from pyad.numpy.indexing import _slab_complement
-from pyad.numpy.products import _diagonal_of
+from pyad import backend
+from pyad.numpy.products import _diagonal_of, _directions_times
 from pyad.testing import check_grads
 
 rng = onp.random.default_rng(7)
@@ -36,6 +37,52 @@ def test_diagonal_detection_is_exact():
     assert _diagonal_of(m) is None
     assert _diagonal_of(onp.ones((20, 20))) is None
     assert _diagonal_of(onp.eye(20)[:, :19]) is None      # not square
+
+
+@pytest.mark.parametrize('dtype', [onp.float32, onp.float64])
+def test_identity_directions_times_m_is_m_read_only(dtype):
+    """An identity batch of directions times m (a Jacobian's first product) is m
+    itself, bit for bit the product's, handed on read-only; other diagonals scale
+    rows; a seed of another dtype takes the product (its promotion)."""
+    m = rng.standard_normal((20, 7)).astype(dtype)
+    eye = onp.eye(20, dtype=dtype)
+    got = _directions_times(eye, m)
+    assert onp.array_equal(got, eye @ m) and got.dtype == (eye @ m).dtype
+    assert not got.flags.writeable and onp.shares_memory(got, m) and m.flags.writeable
+    d = onp.arange(1.0, 21.0, dtype=dtype)
+    scaled = _directions_times(onp.diag(d), m)
+    assert scaled.flags.writeable and onp.allclose(scaled, onp.diag(d) @ m)
+    other = onp.eye(20, dtype=onp.float32 if dtype == onp.float64 else onp.float64)
+    mixed = _directions_times(other, m)
+    assert mixed.dtype == (other @ m).dtype and onp.array_equal(mixed, other @ m)
+
+
+def test_jacobians_are_arrays_of_their_own():
+    """A Jacobian or Hessian is a writable array sharing no memory with the
+    function's constants, also where a shortcut handed a read-only view of one on
+    (a linear function's Jacobian is its matrix; a sum's cotangent a broadcast)."""
+    W = rng.standard_normal((30, 30))
+    x = rng.standard_normal(30)
+    fs = [lambda v: W @ v, lambda v: v @ W, lambda v: np.tanh(W @ v), lambda v: np.sum(v) * onp.ones(3),
+          lambda v: np.broadcast_to(np.sum(v), (4,))]
+    for f in fs:
+        for op in (pyad.jacfwd, pyad.jacrev, pyad.jacobian):
+            J = op(f)(x)
+            assert J.flags.writeable and not onp.shares_memory(J, W), (op.__name__, f)
+    H = pyad.hessian(lambda v: 0.5 * v @ (W @ v))(x)
+    assert H.flags.writeable and not onp.shares_memory(H, W)
+    onp.testing.assert_allclose(H, 0.5 * (W + W.T), rtol=1e-12)
+    J = pyad.jacfwd(lambda v: W @ v)(x)
+    J[0, 0] += 1.0                      # the user's own array: W is untouched
+    assert J[0, 0] == W[0, 0] + 1.0
+
+
+@pytest.mark.parametrize('dtype', [onp.float32, onp.float64, onp.complex128])
+def test_identity_rows_are_rows_of_the_identity(dtype):
+    for n, size, offset in [(5, 2, 0), (5, 3, 2), (4, 4, 0), (3, 1, 2), (3, 0, 3)]:
+        got = backend.identity_rows(onp, n, size, offset, dtype)
+        want = onp.eye(n, size, k=-offset, dtype=dtype)
+        assert got.dtype == want.dtype and onp.array_equal(got, want)
 
 
 def test_hessian_with_many_directions_matches_closed_form():

@@ -204,9 +204,7 @@ def identity_seeds(leaves, total=None):
     for leaf, size in zip(leaves, sizes):
         inner = innermost(leaf)
         xp = _xp(inner)
-        # rows offset .. offset+size of the identity: ones where row = offset + column
-        # (built by eye, not by writing into zeros, so that lazy arrays work too)
-        block = xp.eye(n, size, k=-offset, dtype=dtype_of(inner))
+        block = backend.identity_rows(xp, n, size, offset, dtype_of(inner))
         seeds.append(wrap_like(block.reshape((n,) + tuple(shape_of(leaf))), inner))
         offset += size
     return seeds

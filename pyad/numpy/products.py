@@ -61,9 +61,16 @@ def _diagonal_of(t):
 def _directions_times(t, m):
     """t @ m for a (B, k) batch of directions t and a (k, n) matrix m."""
     d = _diagonal_of(t)
-    if d is not None:
-        return d[:, None] * m
-    return matmul(t, m)
+    if d is None:
+        return matmul(t, m)
+    if type(m) is _np.ndarray and m.dtype == d.dtype and (d == 1).all():
+        # identity seeds (a Jacobian's first product): m itself, as a read-only view,
+        # so that nothing writes into it (a derivative handed to the user that is
+        # read-only is copied: operators._writable)
+        view = m.view()
+        view.setflags(write=False)
+        return view
+    return d[:, None] * m
 
 
 def _matmul_jvp_x(t, ans, x, y):
