@@ -407,6 +407,8 @@ arctan2 = binary('arctan2', _scalar_binary(_np.arctan2, math.atan2),
                  lambda c, ans, x, y: _div(-c * x, x * x + y * y))
 hypot = binary('hypot', _scalar_binary(_np.hypot, math.hypot),
                lambda c, ans, x, y: _div(c * x, ans), lambda c, ans, x, y: _div(c * y, ans))
+
+
 def _minus(a, b):
     """a - b, or a itself where b is the number 0."""
     return a if type(b) is float and b == 0.0 else a - b
